@@ -1,0 +1,28 @@
+// Errors are values with a story: which record, which rule, what the user can do.
+// Every mapping in this folder returns a Result instead of throwing on bad business data;
+// thrown errors are kept for programming mistakes (a negative allocation weight, say).
+
+export interface DomainError {
+  /** Stable machine code, e.g. `DOC_NUMBER_TOO_LONG`. */
+  readonly code: string;
+  /** What went wrong, naming the record and the rule. */
+  readonly message: string;
+  /** What the user (or the operator) can do about it. */
+  readonly fix: string;
+}
+
+export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: DomainError };
+
+export function ok<T>(value: T): Result<T> {
+  return { ok: true, value };
+}
+
+export function fail<T = never>(code: string, message: string, fix: string): Result<T> {
+  return { ok: false, error: { code, message, fix } };
+}
+
+/** For callers (mostly tests) that have already proved the input valid. */
+export function unwrap<T>(result: Result<T>): T {
+  if (!result.ok) throw new Error(`${result.error.code}: ${result.error.message}`);
+  return result.value;
+}
