@@ -1,0 +1,112 @@
+// The activity log: every sync, skip and error, with the record on both sides, what changed, and for errors
+// what happened and what to do, plus what Retry should run again.
+import type { Queryable } from './db.ts';
+
+export type ActivityStatus = 'ok' | 'skipped' | 'error' | 'info';
+
+export interface ActivityEntry {
+  connectionId: string | null;
+  flow: string;
+  status: ActivityStatus;
+  crmKind?: string;
+  crmId?: string;
+  qboKind?: string;
+  qboId?: string;
+  message: string;
+  detail?: Record<string, unknown>;
+  /** For errors: the job to enqueue again when the user presses Retry. */
+  retry?: { queue: string; data: Record<string, unknown> };
+}
+
+export interface ActivityRecord extends ActivityEntry {
+  id: number;
+  createdAt: Date;
+  resolvedAt: Date | null;
+}
+
+export async function recordActivity(q: Queryable, entry: ActivityEntry): Promise<number> {
+  const result = await q.query<{ id: string | number }>(
+    `INSERT INTO activity (connection_id, flow, status, crm_kind, crm_id, qbo_kind, qbo_id, message, detail, retry)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+    [
+      entry.connectionId, entry.flow, entry.status, entry.crmKind ?? null, entry.crmId ?? null, entry.qboKind ?? null,
+      entry.qboId ?? null, entry.message, JSON.stringify(entry.detail ?? {}), entry.retry ? JSON.stringify(entry.retry) : null,
+    ],
+  );
+  return Number(result.rows[0]!.id);
+}
+
+/** A later success for the same record resolves its open errors, so that the error list shows what still needs a person. */
+export async function resolveErrors(q: Queryable, connectionId: string, flow: string, crmId: string): Promise<void> {
+  await q.query(
+    `UPDATE activity SET resolved_at = now() WHERE connection_id = $1 AND flow = $2 AND crm_id = $3 AND status = 'error' AND resolved_at IS NULL`,
+    [connectionId, flow, crmId],
+  );
+}
+
+export interface ActivityFilter {
+  connectionId?: string;
+  flow?: string;
+  status?: ActivityStatus;
+  text?: string;
+  openErrorsOnly?: boolean;
+  limit?: number;
+  beforeId?: number;
+}
+
+interface ActivityRow {
+  id: string | number;
+  connection_id: string | null;
+  flow: string;
+  status: ActivityStatus;
+  crm_kind: string | null;
+  crm_id: string | null;
+  qbo_kind: string | null;
+  qbo_id: string | null;
+  message: string;
+  detail: Record<string, unknown> | string;
+  retry: ActivityEntry['retry'] | string | null;
+  resolved_at: Date | string | null;
+  created_at: Date | string;
+}
+
+const parse = <T>(value: T | string): T => (typeof value === 'string' ? (JSON.parse(value) as T) : value);
+
+export async function listActivity(q: Queryable, filter: ActivityFilter = {}): Promise<ActivityRecord[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    params.push(value);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (filter.connectionId) add('connection_id = ?', filter.connectionId);
+  if (filter.flow) add('flow = ?', filter.flow);
+  if (filter.status) add('status = ?', filter.status);
+  if (filter.text) {
+    params.push(`%${filter.text.replace(/[%_\\]/g, '\\$&')}%`);
+    const p = `$${params.length}`;
+    where.push(`(message ILIKE ${p} OR crm_id ILIKE ${p} OR qbo_id ILIKE ${p})`);
+  }
+  if (filter.openErrorsOnly) where.push(`status = 'error' AND resolved_at IS NULL`);
+  if (filter.beforeId) add('id < ?', filter.beforeId);
+  params.push(Math.min(filter.limit ?? 100, 1000));
+  const result = await q.query<ActivityRow>(
+    `SELECT * FROM activity ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
+    params,
+  );
+  return result.rows.map((row) => ({
+    id: Number(row.id),
+    connectionId: row.connection_id,
+    flow: row.flow,
+    status: row.status,
+    ...(row.crm_kind ? { crmKind: row.crm_kind } : {}),
+    ...(row.crm_id ? { crmId: row.crm_id } : {}),
+    ...(row.qbo_kind ? { qboKind: row.qbo_kind } : {}),
+    ...(row.qbo_id ? { qboId: row.qbo_id } : {}),
+    message: row.message,
+    detail: parse(row.detail),
+    ...(row.retry ? { retry: parse(row.retry) } : {}),
+    createdAt: new Date(row.created_at),
+    resolvedAt: row.resolved_at ? new Date(row.resolved_at) : null,
+  }));
+}

@@ -1,0 +1,254 @@
+// Connections: one HighLevel location paired with one QuickBooks company, with both sides' tokens (sealed),
+// settings and status. Token refreshes happen one at a time per connection and side, across processes.
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Db, Queryable } from './db.ts';
+import type { SecretBox } from './secrets.ts';
+
+export type Side = 'qbo' | 'hl';
+export type ConnectionStatus = 'pending' | 'connected' | 'revoked' | 'paused' | 'disconnected';
+
+export const reviewRequestSettingsSchema = z.discriminatedUnion('method', [
+  z.object({ method: z.literal('workflow'), workflowId: z.string().min(1).optional() }),
+  z.object({ method: z.literal('tag'), tag: z.string().min(1).max(100) }),
+  z.object({
+    method: z.literal('message'),
+    channel: z.enum(['SMS', 'Email']),
+    reviewLink: z.string().url(),
+    text: z.string().min(1).max(1600).optional(),
+  }),
+]);
+export type ReviewRequestSettings = z.infer<typeof reviewRequestSettingsSchema>;
+
+export const connectionSettingsSchema = z.object({
+  /** CRM tax name (lowercase) or "rate:<percent>" -> QuickBooks TaxCode id, chosen by the user (non-US). */
+  taxCodeMapping: z.record(z.string(), z.string()).default({}),
+  reviewRequest: reviewRequestSettingsSchema.default({ method: 'workflow' }),
+});
+export type ConnectionSettings = z.infer<typeof connectionSettingsSchema>;
+
+export const oauthTokensSchema = z.object({
+  accessToken: z.string().min(1),
+  refreshToken: z.string().min(1).optional(),
+  /** ISO time the access token stops working. */
+  accessExpiresAt: z.string(),
+  refreshExpiresAt: z.string().optional(),
+  scope: z.string().optional(),
+});
+export type OAuthTokens = z.infer<typeof oauthTokensSchema>;
+
+export interface Connection {
+  id: string;
+  name: string;
+  status: ConnectionStatus;
+  statusReason: string | null;
+  qboRealmId: string | null;
+  qboCountry: string | null;
+  qboHomeCurrency: string | null;
+  qboAccessExpiresAt: Date | null;
+  qboRefreshExpiresAt: Date | null;
+  hlLocationId: string | null;
+  hlCompanyId: string | null;
+  hlCountry: string | null;
+  hlAccessExpiresAt: Date | null;
+  connectedAt: Date | null;
+  importOldInvoices: boolean;
+  reviewRequests: boolean;
+  settings: ConnectionSettings;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface ConnectionRow {
+  id: string;
+  name: string;
+  status: ConnectionStatus;
+  status_reason: string | null;
+  qbo_realm_id: string | null;
+  qbo_country: string | null;
+  qbo_home_currency: string | null;
+  qbo_access_expires_at: Date | string | null;
+  qbo_refresh_expires_at: Date | string | null;
+  hl_location_id: string | null;
+  hl_company_id: string | null;
+  hl_country: string | null;
+  hl_access_expires_at: Date | string | null;
+  connected_at: Date | string | null;
+  import_old_invoices: boolean;
+  review_requests: boolean;
+  settings: unknown;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+const columns = `id, name, status, status_reason, qbo_realm_id, qbo_country, qbo_home_currency, qbo_access_expires_at,
+  qbo_refresh_expires_at, hl_location_id, hl_company_id, hl_country, hl_access_expires_at, connected_at,
+  import_old_invoices, review_requests, settings, created_at, updated_at`;
+
+const date = (value: Date | string | null): Date | null => (value === null ? null : new Date(value));
+
+function fromRow(row: ConnectionRow): Connection {
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    statusReason: row.status_reason,
+    qboRealmId: row.qbo_realm_id,
+    qboCountry: row.qbo_country,
+    qboHomeCurrency: row.qbo_home_currency,
+    qboAccessExpiresAt: date(row.qbo_access_expires_at),
+    qboRefreshExpiresAt: date(row.qbo_refresh_expires_at),
+    hlLocationId: row.hl_location_id,
+    hlCompanyId: row.hl_company_id,
+    hlCountry: row.hl_country,
+    hlAccessExpiresAt: date(row.hl_access_expires_at),
+    connectedAt: date(row.connected_at),
+    importOldInvoices: row.import_old_invoices,
+    reviewRequests: row.review_requests,
+    settings: connectionSettingsSchema.parse(typeof row.settings === 'string' ? JSON.parse(row.settings) : row.settings),
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+export interface NewConnection {
+  name: string;
+  importOldInvoices?: boolean;
+  reviewRequests?: boolean;
+  settings?: Partial<ConnectionSettings>;
+}
+
+/** Token columns are sealed with the row id and side as associated data: a ciphertext moved to another row fails. */
+const tokenAad = (connectionId: string, side: Side) => `connection:${connectionId}:${side}`;
+
+export class ConnectionRepository {
+  constructor(
+    private readonly db: Db,
+    private readonly secrets: SecretBox,
+  ) {}
+
+  async create(input: NewConnection): Promise<Connection> {
+    const settings = connectionSettingsSchema.parse(input.settings ?? {});
+    const result = await this.db.query<ConnectionRow>(
+      `INSERT INTO connections (id, name, import_old_invoices, review_requests, settings)
+       VALUES ($1, $2, $3, $4, $5) RETURNING ${columns}`,
+      [randomUUID(), input.name, input.importOldInvoices ?? false, input.reviewRequests ?? false, JSON.stringify(settings)],
+    );
+    return fromRow(result.rows[0]!);
+  }
+
+  async get(id: string, q: Queryable = this.db): Promise<Connection | undefined> {
+    const result = await q.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE id = $1`, [id]);
+    return result.rows[0] ? fromRow(result.rows[0]) : undefined;
+  }
+
+  async require(id: string, q: Queryable = this.db): Promise<Connection> {
+    const connection = await this.get(id, q);
+    if (!connection) throw new Error(`connection ${id} does not exist`);
+    return connection;
+  }
+
+  async list(): Promise<Connection[]> {
+    const result = await this.db.query<ConnectionRow>(`SELECT ${columns} FROM connections ORDER BY created_at`);
+    return result.rows.map(fromRow);
+  }
+
+  async findByLocation(locationId: string): Promise<Connection[]> {
+    const result = await this.db.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE hl_location_id = $1`, [locationId]);
+    return result.rows.map(fromRow);
+  }
+
+  async findByRealm(realmId: string): Promise<Connection[]> {
+    const result = await this.db.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE qbo_realm_id = $1`, [realmId]);
+    return result.rows.map(fromRow);
+  }
+
+  /** Attaches one side after its OAuth round trip (or from existing tokens) and stores its tokens sealed. */
+  async attachQuickBooks(id: string, input: { realmId: string; country: string; homeCurrency: string; tokens: OAuthTokens }): Promise<void> {
+    await this.db.query(
+      `UPDATE connections SET qbo_realm_id = $2, qbo_country = $3, qbo_home_currency = $4, qbo_tokens = $5,
+         qbo_access_expires_at = $6, qbo_refresh_expires_at = $7, updated_at = now() WHERE id = $1`,
+      [id, input.realmId, input.country, input.homeCurrency, this.seal(id, 'qbo', input.tokens), input.tokens.accessExpiresAt, input.tokens.refreshExpiresAt ?? null],
+    );
+  }
+
+  async attachHighLevel(id: string, input: { locationId: string; companyId?: string | undefined; country: string; tokens: OAuthTokens }): Promise<void> {
+    await this.db.query(
+      `UPDATE connections SET hl_location_id = $2, hl_company_id = $3, hl_country = $4, hl_tokens = $5,
+         hl_access_expires_at = $6, updated_at = now() WHERE id = $1`,
+      [id, input.locationId, input.companyId ?? null, input.country, this.seal(id, 'hl', input.tokens), input.tokens.accessExpiresAt],
+    );
+  }
+
+  /** Marks the connection live from now: records created before this moment are never synced outward. */
+  async activate(id: string, connectedAt: Date = new Date()): Promise<Connection> {
+    const result = await this.db.query<ConnectionRow>(
+      `UPDATE connections SET status = 'connected', status_reason = NULL, connected_at = COALESCE(connected_at, $2), updated_at = now()
+       WHERE id = $1 RETURNING ${columns}`,
+      [id, connectedAt.toISOString()],
+    );
+    if (!result.rows[0]) throw new Error(`connection ${id} does not exist`);
+    return fromRow(result.rows[0]);
+  }
+
+  async setStatus(id: string, status: ConnectionStatus, reason: string | null, q: Queryable = this.db): Promise<void> {
+    await q.query(`UPDATE connections SET status = $2, status_reason = $3, updated_at = now() WHERE id = $1`, [id, status, reason]);
+  }
+
+  async updateToggles(id: string, toggles: { importOldInvoices?: boolean; reviewRequests?: boolean }): Promise<void> {
+    await this.db.query(
+      `UPDATE connections SET import_old_invoices = COALESCE($2, import_old_invoices), review_requests = COALESCE($3, review_requests),
+         updated_at = now() WHERE id = $1`,
+      [id, toggles.importOldInvoices ?? null, toggles.reviewRequests ?? null],
+    );
+  }
+
+  async updateSettings(id: string, patch: Partial<ConnectionSettings>): Promise<Connection> {
+    const current = await this.require(id);
+    const settings = connectionSettingsSchema.parse({ ...current.settings, ...patch });
+    await this.db.query(`UPDATE connections SET settings = $2, updated_at = now() WHERE id = $1`, [id, JSON.stringify(settings)]);
+    return { ...current, settings };
+  }
+
+  async readTokens(id: string, side: Side, q: Queryable = this.db): Promise<OAuthTokens | undefined> {
+    const result = await q.query<{ tokens: Uint8Array | null }>(`SELECT ${side}_tokens AS tokens FROM connections WHERE id = $1`, [id]);
+    const sealed = result.rows[0]?.tokens;
+    if (!sealed) return undefined;
+    return oauthTokensSchema.parse(JSON.parse(this.secrets.open(sealed, tokenAad(id, side))));
+  }
+
+  /** Forgets both sides' tokens (after they were revoked); history stays. */
+  async clearTokens(id: string): Promise<void> {
+    await this.db.query(`UPDATE connections SET qbo_tokens = NULL, hl_tokens = NULL, updated_at = now() WHERE id = $1`, [id]);
+  }
+
+  /**
+   * Runs a token refresh under a per-connection, per-side lock held by the database, so that two processes never
+   * spend the same rotating refresh token. `refresh` receives the tokens as currently stored (another process may
+   * have refreshed them meanwhile) and returns the new ones, or undefined to keep them. The new tokens are saved in
+   * the same transaction.
+   */
+  async refreshUnderLock(id: string, side: Side, refresh: (current: OAuthTokens) => Promise<OAuthTokens | undefined>): Promise<OAuthTokens> {
+    return this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`token:${id}:${side}`]);
+      const current = await this.readTokens(id, side, tx);
+      if (!current) throw new Error(`connection ${id} has no ${side === 'qbo' ? 'QuickBooks' : 'HighLevel'} tokens`);
+      const next = await refresh(current);
+      if (!next) return current;
+      const sealed = this.seal(id, side, next);
+      if (side === 'qbo') {
+        await tx.query(
+          `UPDATE connections SET qbo_tokens = $2, qbo_access_expires_at = $3, qbo_refresh_expires_at = $4, updated_at = now() WHERE id = $1`,
+          [id, sealed, next.accessExpiresAt, next.refreshExpiresAt ?? null],
+        );
+      } else {
+        await tx.query(`UPDATE connections SET hl_tokens = $2, hl_access_expires_at = $3, updated_at = now() WHERE id = $1`, [id, sealed, next.accessExpiresAt]);
+      }
+      return next;
+    });
+  }
+
+  private seal(id: string, side: Side, tokens: OAuthTokens): Buffer {
+    return this.secrets.seal(JSON.stringify(oauthTokensSchema.parse(tokens)), tokenAad(id, side));
+  }
+}

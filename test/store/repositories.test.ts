@@ -1,0 +1,121 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { openTestDb, type TestDb } from '../support/db.ts';
+import { SecretBox } from '../../src/store/secrets.ts';
+import { ConnectionRepository } from '../../src/store/connections.ts';
+import { storeInboxEvent } from '../../src/store/inbox.ts';
+import { listActivity, recordActivity, resolveErrors } from '../../src/store/activity.ts';
+import { claimPendingLink, findLinkByCrmId, findLinkByQboId, saveLink } from '../../src/store/links.ts';
+import { readCursor, writeCursor } from '../../src/store/cursors.ts';
+import { PostgresRateLimiter } from '../../src/store/rateLimits.ts';
+
+describe('store repositories', () => {
+  let t: TestDb;
+  let connections: ConnectionRepository;
+  const secrets = SecretBox.fromKey(randomBytes(32));
+
+  before(async () => {
+    t = await openTestDb();
+    connections = new ConnectionRepository(t.db, secrets);
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  it('keeps OAuth tokens sealed in the database and opens them only with the key and the right row', async () => {
+    const c = await connections.create({ name: 'Acme', reviewRequests: true });
+    const tokens = { accessToken: 'access-SECRET-1', refreshToken: 'refresh-SECRET-1', accessExpiresAt: new Date(Date.now() + 3600_000).toISOString() };
+    await connections.attachQuickBooks(c.id, { realmId: '9130', country: 'US', homeCurrency: 'USD', tokens });
+    assert.deepEqual(await connections.readTokens(c.id, 'qbo'), tokens);
+    const raw = await t.db.query<{ dump: string }>(`SELECT row_to_json(c)::text AS dump FROM connections c WHERE id = $1`, [c.id]);
+    assert.doesNotMatch(raw.rows[0]!.dump, /SECRET/);
+    const other = await connections.create({ name: 'Other' });
+    await t.db.query(`UPDATE connections SET qbo_tokens = (SELECT qbo_tokens FROM connections WHERE id = $1) WHERE id = $2`, [c.id, other.id]);
+    await assert.rejects(connections.readTokens(other.id, 'qbo'), /unable to authenticate|Unsupported state/i, 'a sealed token moved to another row does not open');
+    const wrongKey = new ConnectionRepository(t.db, SecretBox.fromKey(randomBytes(32)));
+    await assert.rejects(wrongKey.readTokens(c.id, 'qbo'));
+  });
+
+  it('refreshes one at a time and hands the second caller the tokens the first one saved', async () => {
+    const c = await connections.create({ name: 'Refresh' });
+    await connections.attachQuickBooks(c.id, {
+      realmId: 'r-refresh', country: 'US', homeCurrency: 'USD',
+      tokens: { accessToken: 'a0', refreshToken: 'r0', accessExpiresAt: new Date(0).toISOString() },
+    });
+    let refreshes = 0;
+    const refresh = async (current: { accessToken: string; accessExpiresAt: string }) => {
+      if (new Date(current.accessExpiresAt).getTime() > Date.now()) return undefined;
+      refreshes += 1;
+      await new Promise((r) => setTimeout(r, 50));
+      return { accessToken: `a${refreshes}`, refreshToken: `r${refreshes}`, accessExpiresAt: new Date(Date.now() + 3600_000).toISOString() };
+    };
+    const [x, y] = await Promise.all([connections.refreshUnderLock(c.id, 'qbo', refresh), connections.refreshUnderLock(c.id, 'qbo', refresh)]);
+    assert.equal(refreshes, 1);
+    assert.equal(x.accessToken, 'a1');
+    assert.equal(y.accessToken, 'a1');
+    assert.equal((await connections.readTokens(c.id, 'qbo'))?.refreshToken, 'r1');
+  });
+
+  it('stores an inbox event once however often it arrives', async () => {
+    const event = { provider: 'highlevel' as const, eventId: 'wh-1', eventType: 'OrderCreate', connectionId: null, payload: { a: 1 } };
+    assert.ok(await storeInboxEvent(t.db, event));
+    assert.equal(await storeInboxEvent(t.db, event), undefined);
+    assert.equal(await storeInboxEvent(t.db, event), undefined);
+  });
+
+  it('claims a pending link once and finds links from either side', async () => {
+    const c = await connections.create({ name: 'Links' });
+    assert.equal(await claimPendingLink(t.db, c.id, 'customer', 'contact-1', 'qbo'), true);
+    assert.equal(await claimPendingLink(t.db, c.id, 'customer', 'contact-1', 'qbo'), false);
+    await saveLink(t.db, {
+      connectionId: c.id, kind: 'customer', crmId: 'contact-1', qboId: '58', origin: 'qbo', state: 'linked',
+      snapshotHash: 'h', qboSyncToken: '0', qboUpdatedAt: null, crmUpdatedAt: null,
+    });
+    assert.equal((await findLinkByCrmId(t.db, c.id, 'customer', 'contact-1'))?.qboId, '58');
+    assert.equal((await findLinkByQboId(t.db, c.id, 'customer', '58'))?.crmId, 'contact-1');
+    const other = await connections.create({ name: 'Elsewhere' });
+    assert.equal(await findLinkByQboId(t.db, other.id, 'customer', '58'), undefined, 'links never cross connections');
+  });
+
+  it('keeps cursors per connection', async () => {
+    const c = await connections.create({ name: 'Cursors' });
+    await writeCursor(t.db, c.id, 'cdc', { changedSince: '2026-11-01T00:00:00Z' });
+    await writeCursor(t.db, c.id, 'cdc', { changedSince: '2026-11-02T00:00:00Z' });
+    assert.deepEqual(await readCursor(t.db, c.id, 'cdc'), { changedSince: '2026-11-02T00:00:00Z' });
+    assert.equal(await readCursor(t.db, c.id, 'missing'), undefined);
+  });
+
+  it('lists activity newest first, filtered, and resolves errors after a success', async () => {
+    const c = await connections.create({ name: 'Activity' });
+    await recordActivity(t.db, { connectionId: c.id, flow: 'salesReceipts', status: 'error', crmId: 'txn_1', message: 'Contact has no email' });
+    await recordActivity(t.db, { connectionId: c.id, flow: 'customers', status: 'ok', crmId: 'ct_1', message: "Created customer O'Brien" });
+    const all = await listActivity(t.db, { connectionId: c.id });
+    assert.deepEqual(all.map((a) => a.flow), ['customers', 'salesReceipts']);
+    assert.equal((await listActivity(t.db, { connectionId: c.id, text: "o'brien" })).length, 1);
+    assert.equal((await listActivity(t.db, { connectionId: c.id, text: '%' })).length, 0, 'wildcards in the search text are literal');
+    assert.equal((await listActivity(t.db, { connectionId: c.id, openErrorsOnly: true })).length, 1);
+    await resolveErrors(t.db, c.id, 'salesReceipts', 'txn_1');
+    assert.equal((await listActivity(t.db, { connectionId: c.id, openErrorsOnly: true })).length, 0);
+  });
+
+  it('spaces requests to stay under a rate limit and caps requests in flight', async () => {
+    const limiter = new PostgresRateLimiter(t.db, () => ({ limit: 20, windowMs: 1000, utilisation: 1, burst: 1, concurrency: 2 }));
+    const started = Date.now();
+    let inFlight = 0;
+    let maxInFlight = 0;
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const release = await limiter.acquire('qbo:realm-1');
+        inFlight += 1;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((r) => setTimeout(r, 30));
+        inFlight -= 1;
+        release();
+      }),
+    );
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 9 * 50 - 20, `10 requests at 20/s take at least ~450 ms, took ${elapsed}`);
+    assert.ok(maxInFlight <= 2, `at most 2 in flight, saw ${maxInFlight}`);
+  });
+});
