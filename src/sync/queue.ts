@@ -1,0 +1,204 @@
+// The durable job queue: pg-boss on the store (PGlite through pg-boss's `db` option, or the PostgreSQL server).
+// On top of it, two rules of the design:
+// - one job per record at a time: each job names a record key; a worker takes a lease on the key before it
+//   runs the handler, and a job that finds its record busy is put back a moment later (not counted as a failure);
+// - events collapse: queues use pg-boss's 'short' policy, so a record has at most one job waiting; the job reads
+//   the record's current state when it runs, so the waiting job covers every event that arrived meanwhile.
+import { randomUUID } from 'node:crypto';
+import PgBoss from 'pg-boss';
+import type { Db, Queryable } from '../store/db.ts';
+
+export interface JobData {
+  connectionId: string;
+  /** The record this job syncs; jobs with the same key never run at once. */
+  key: string;
+  [field: string]: unknown;
+}
+
+export interface JobContext {
+  jobId: string;
+  attempt: number;
+  /** True on the last try: a failure now parks the job as an error for a person to retry. */
+  lastAttempt: boolean;
+}
+
+export type JobHandler = (data: JobData, context: JobContext) => Promise<void>;
+
+export interface QueueDefinition {
+  name: string;
+  handler: JobHandler;
+  /** Jobs of this queue run at once in this process. */
+  concurrency?: number;
+  retryLimit?: number;
+  retryDelaySeconds?: number;
+  /** Called when a job fails for the last time (after the handler's own error reporting). */
+  onGiveUp?: (data: JobData, error: unknown) => Promise<void>;
+}
+
+export interface JobQueueOptions {
+  /** Seconds between polls when idle (pg-boss allows 0.5 at least); in-process enqueues wake workers at once. */
+  pollingIntervalSeconds?: number;
+  /** A job still active after this long is taken for dead (its worker was killed) and retried. */
+  expireInSeconds?: number;
+  /** Seconds a record lease lasts without renewal. */
+  leaseSeconds?: number;
+  /** Whether this process runs pg-boss's maintenance (expiring dead jobs, archiving). */
+  supervise?: boolean;
+}
+
+
+export class JobQueue {
+  private readonly workers = new Map<string, string[]>();
+  private readonly definitions = new Map<string, QueueDefinition>();
+  private readonly holder = randomUUID();
+  private stopped = false;
+
+  private constructor(
+    private readonly db: Db,
+    private readonly boss: PgBoss,
+    private readonly options: JobQueueOptions,
+  ) {}
+
+  static async start(db: Db, options: JobQueueOptions = {}): Promise<JobQueue> {
+    const boss = new PgBoss({
+      db: { executeSql: (text: string, values?: unknown[]) => executeSql(db, text, values) },
+      supervise: options.supervise ?? true,
+      schedule: false,
+      migrate: true,
+      maintenanceIntervalSeconds: 30,
+      monitorStateIntervalSeconds: 60,
+    });
+    boss.on('error', (error) => {
+      // pg-boss reports maintenance problems here; they are retried by pg-boss itself.
+      if (process.env.LEDGERLINK_DEBUG) console.error('job queue:', error);
+    });
+    await boss.start();
+    return new JobQueue(db, boss, options);
+  }
+
+  async define(definition: QueueDefinition): Promise<void> {
+    this.definitions.set(definition.name, definition);
+    await this.boss.createQueue(definition.name, {
+      name: definition.name,
+      policy: 'short',
+      retryLimit: definition.retryLimit ?? 6,
+      retryDelay: definition.retryDelaySeconds ?? 2,
+      retryBackoff: true,
+      expireInSeconds: this.options.expireInSeconds ?? 120,
+    });
+  }
+
+  /** Starts this process's workers for every defined queue. */
+  async work(): Promise<void> {
+    for (const definition of this.definitions.values()) {
+      const ids: string[] = [];
+      for (let i = 0; i < (definition.concurrency ?? 2); i++) {
+        ids.push(
+          await this.boss.work<JobData>(
+            definition.name,
+            { pollingIntervalSeconds: this.options.pollingIntervalSeconds ?? 0.5, includeMetadata: true, batchSize: 1 },
+            async ([job]) => {
+              if (job) await this.run(definition, job);
+            },
+          ),
+        );
+      }
+      this.workers.set(definition.name, ids);
+    }
+  }
+
+  /**
+   * Puts a job on the queue; `q` may be an open transaction (the inbox insert and the job commit together).
+   * Returns the job id, or null when the record already has a job waiting (that job covers this event).
+   */
+  async enqueue(name: string, data: JobData, options: { q?: Queryable; startAfterSeconds?: number } = {}): Promise<string | null> {
+    const sendOptions: PgBoss.SendOptions = { singletonKey: data.key };
+    if (options.startAfterSeconds) sendOptions.startAfter = options.startAfterSeconds;
+    if (options.q) {
+      const q = options.q;
+      sendOptions.db = { executeSql: async (text: string, values: unknown[]) => q.query(text, values) };
+    }
+    const id = await this.boss.send(name, data, sendOptions);
+    if (!options.q) this.wake(name);
+    return id;
+  }
+
+  /** Wakes this process's idle workers of a queue (after a transaction that enqueued has committed). */
+  wake(name: string): void {
+    for (const id of this.workers.get(name) ?? []) this.boss.notifyWorker(id);
+  }
+
+  async counts(name: string): Promise<{ queued: number; active: number; failed: number }> {
+    const result = await this.db.query<{ state: string; n: string | number }>(
+      `SELECT state, count(*) AS n FROM pgboss.job WHERE name = $1 GROUP BY state`,
+      [name],
+    );
+    const by = Object.fromEntries(result.rows.map((r) => [r.state, Number(r.n)]));
+    return { queued: (by.created ?? 0) + (by.retry ?? 0), active: by.active ?? 0, failed: by.failed ?? 0 };
+  }
+
+  /** Waits until no job of these queues is waiting or running (tests and the demo). */
+  async idle(names: string[], timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let busy = 0;
+      for (const name of names) {
+        const c = await this.counts(name);
+        busy += c.queued + c.active;
+      }
+      if (busy === 0) return;
+      if (Date.now() > deadline) throw new Error(`queues ${names.join(', ')} still busy after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.boss.stop({ graceful: true, close: false, wait: true, timeout: 10_000 });
+  }
+
+  private async run(definition: QueueDefinition, job: PgBoss.JobWithMetadata<JobData>): Promise<void> {
+    const leased = await this.takeLease(job.data.key);
+    if (!leased) {
+      // Another worker holds the record: run again shortly, without spending one of this job's retries.
+      await this.enqueue(definition.name, job.data, { startAfterSeconds: 1 });
+      return;
+    }
+    const context: JobContext = { jobId: job.id, attempt: job.retryCount + 1, lastAttempt: job.retryCount >= job.retryLimit };
+    try {
+      await definition.handler(job.data, context);
+    } catch (error) {
+      if (context.lastAttempt && definition.onGiveUp) await definition.onGiveUp(job.data, error).catch(() => {});
+      throw error;
+    } finally {
+      await this.releaseLease(job.data.key).catch(() => {});
+    }
+  }
+
+  private async takeLease(key: string): Promise<boolean> {
+    const seconds = this.options.leaseSeconds ?? 120;
+    const result = await this.db.query(
+      `INSERT INTO record_leases (key, holder, expires_at) VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3))
+       ON CONFLICT (key) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+         WHERE record_leases.expires_at < clock_timestamp()
+       RETURNING key`,
+      [key, this.holder, seconds],
+    );
+    return result.rows.length === 1;
+  }
+
+  private async releaseLease(key: string): Promise<void> {
+    await this.db.query(`DELETE FROM record_leases WHERE key = $1 AND holder = $2`, [key, this.holder]);
+  }
+}
+
+/** pg-boss hands over SQL with or without values; PGlite runs multi-statement text only through exec. */
+async function executeSql(db: Db, text: string, values?: unknown[]): Promise<{ rows: unknown[] }> {
+  if ((!values || values.length === 0) && db.kind === 'pglite') {
+    const results = await db.pglite!.exec(text);
+    return { rows: results.at(-1)?.rows ?? [] };
+  }
+  return db.query(text, values ?? []);
+}
+

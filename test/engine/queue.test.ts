@@ -1,0 +1,101 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { openTestDb, type TestDb } from '../support/db.ts';
+import { JobQueue, type JobData } from '../../src/sync/queue.ts';
+
+describe('job queue on the store', () => {
+  let t: TestDb;
+  let queue: JobQueue;
+  const runs: Array<{ key: string; n: number; start: number; end: number }> = [];
+  let failuresLeft = 2;
+  const gaveUp: string[] = [];
+
+  before(async () => {
+    t = await openTestDb();
+    queue = await JobQueue.start(t.db, { pollingIntervalSeconds: 0.5 });
+    await queue.define({
+      name: 'test-sync',
+      concurrency: 3,
+      handler: async (data) => {
+        const start = Date.now();
+        await new Promise((r) => setTimeout(r, 40));
+        runs.push({ key: data.key, n: Number(data.n), start, end: Date.now() });
+      },
+    });
+    await queue.define({
+      name: 'test-flaky',
+      retryLimit: 3,
+      retryDelaySeconds: 1,
+      handler: async () => {
+        if (failuresLeft-- > 0) throw new Error('temporary');
+      },
+    });
+    await queue.define({
+      name: 'test-broken',
+      retryLimit: 1,
+      retryDelaySeconds: 1,
+      handler: async () => {
+        throw new Error('always');
+      },
+      onGiveUp: async (data) => {
+        gaveUp.push(data.key);
+      },
+    });
+    await queue.work();
+  });
+  after(async () => {
+    await queue.stop();
+    await t.close();
+  });
+
+  it('runs jobs of different records in parallel and never two of one record at once', async () => {
+    const jobs: JobData[] = [];
+    for (let n = 0; n < 4; n++) for (const key of ['a', 'b']) jobs.push({ connectionId: 'c', key: `rec:${key}`, n });
+    for (const job of jobs) await queue.enqueue('test-sync', job);
+    await queue.idle(['test-sync']);
+    for (const key of ['rec:a', 'rec:b']) {
+      const mine = runs.filter((r) => r.key === key).sort((x, y) => x.start - y.start);
+      assert.ok(mine.length >= 1);
+      for (let i = 1; i < mine.length; i++) assert.ok(mine[i]!.start >= mine[i - 1]!.end, `${key} runs overlapped`);
+    }
+  });
+
+  it('collapses events for a record into one waiting job', async () => {
+    runs.length = 0;
+    const ids = [];
+    for (let n = 0; n < 5; n++) ids.push(await queue.enqueue('test-sync', { connectionId: 'c', key: 'rec:z', n }, { startAfterSeconds: 1 }));
+    assert.equal(ids.filter(Boolean).length, 1);
+    await queue.idle(['test-sync']);
+    assert.equal(runs.filter((r) => r.key === 'rec:z').length, 1);
+  });
+
+  it('enqueues inside a transaction only when it commits', async () => {
+    runs.length = 0;
+    await assert.rejects(
+      t.db.transaction(async (tx) => {
+        await queue.enqueue('test-sync', { connectionId: 'c', key: 'rec:rolled-back' }, { q: tx });
+        throw new Error('rollback');
+      }),
+    );
+    await t.db.transaction(async (tx) => {
+      await queue.enqueue('test-sync', { connectionId: 'c', key: 'rec:committed' }, { q: tx });
+    });
+    queue.wake('test-sync');
+    await queue.idle(['test-sync']);
+    assert.deepEqual(runs.map((r) => r.key), ['rec:committed']);
+  });
+
+  it('retries a failing job with backoff until it succeeds', async () => {
+    await queue.enqueue('test-flaky', { connectionId: 'c', key: 'rec:flaky' });
+    await queue.idle(['test-flaky'], 60_000);
+    assert.equal(failuresLeft, -1, 'two failures then one success');
+    assert.equal((await queue.counts('test-flaky')).failed, 0);
+  });
+
+  it('parks a job that keeps failing and reports it once', async () => {
+    await queue.enqueue('test-broken', { connectionId: 'c', key: 'rec:broken' });
+    await queue.idle(['test-broken'], 60_000);
+    assert.deepEqual(gaveUp, ['rec:broken']);
+    assert.equal((await queue.counts('test-broken')).failed, 1);
+  });
+});
