@@ -1,0 +1,282 @@
+// The typed QuickBooks Online client for one realm: entities, queries, batch, change data capture,
+// invoice sending, company info and preferences. Built on QuickBooksHttp; knows nothing of the store.
+import { z } from 'zod';
+import { batchItemRequest, batchItemResult, batchResponseSchema, assignBatchIds, chunk, type BatchItem, type BatchResult } from './batch.ts';
+import { cdcResponseSchema, parseChangeSet, type ChangeSet } from './cdc.ts';
+import {
+  companyInfoSchema,
+  deletedStubSchema,
+  entityPath,
+  entitySchemas,
+  envelopeSchema,
+  preferencesSchema,
+  type CompanyInfo,
+  type CreateBody,
+  type Customer,
+  type DeletableEntity,
+  type DeletedStub,
+  type EntityName,
+  type EntityOf,
+  type Invoice,
+  type Preferences,
+  type UpdateBody,
+  type VoidableEntity,
+  type WritableEntity,
+} from './entities.ts';
+import { QuickBooksError } from './errors.ts';
+import { QuickBooksHttp, deriveRequestId, type QuickBooksHttpOptions } from './http.ts';
+import { MAX_RESULTS_LIMIT, pages, select, type QueryBuilder } from './query.ts';
+
+export interface WriteOptions {
+  /** Deterministic idempotency key for this write (see deriveRequestId). */
+  requestId: string;
+  signal?: AbortSignal;
+}
+
+export interface FindByEmailOptions {
+  /**
+   * What to do when the filtered query cannot be trusted. QuickBooks filters Customer on
+   * PrimaryEmailAddr only by exact text (other entities refuse it with 4001 "not queryable"), and the
+   * field may hold several addresses separated by commas, so a miss is not proof of absence.
+   * - 'scan-on-error' (default): scan all customers only if the filtered query is refused.
+   * - 'scan-on-miss': also scan when the filtered query finds nothing (costs one request per 1000 customers).
+   * - 'none': never scan.
+   */
+  fallback?: 'scan-on-error' | 'scan-on-miss' | 'none';
+}
+
+/** Lowercased, trimmed: the form both sides are matched on. */
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** Every address a customer's PrimaryEmailAddr holds (QuickBooks allows a comma-separated list). */
+export function customerEmails(customer: Customer): string[] {
+  const raw = customer.PrimaryEmailAddr?.Address ?? '';
+  return raw.split(/[,;]/).map(normaliseEmail).filter((e) => e !== '');
+}
+
+const queryResponseSchema = z.looseObject({
+  QueryResponse: z.record(z.string(), z.unknown()).default({}),
+  time: z.string().optional(),
+});
+
+// The requestid on a batch is limited to 36 characters (reference §2.4).
+const MAX_BATCH_REQUEST_ID = 36;
+
+export class QuickBooksClient {
+  readonly http: QuickBooksHttp;
+
+  constructor(options: QuickBooksHttpOptions | QuickBooksHttp) {
+    this.http = options instanceof QuickBooksHttp ? options : new QuickBooksHttp(options);
+  }
+
+  get realmId(): string {
+    return this.http.realmId;
+  }
+
+  async create<N extends WritableEntity>(entity: N, body: CreateBody<N>, options: WriteOptions): Promise<EntityOf<N>> {
+    const answer = await this.http.request({
+      method: 'POST',
+      path: entityPath(entity),
+      body,
+      requestId: options.requestId,
+      schema: envelopeSchema(entity, entitySchemas[entity]),
+      signal: options.signal,
+    });
+    return answer[entity] as EntityOf<N>;
+  }
+
+  async read<N extends EntityName>(entity: N, id: string, signal?: AbortSignal): Promise<EntityOf<N>> {
+    const answer = await this.http.request({
+      method: 'GET',
+      path: `${entityPath(entity)}/${encodeURIComponent(id)}`,
+      schema: envelopeSchema(entity, entitySchemas[entity]),
+      signal,
+    });
+    return answer[entity] as EntityOf<N>;
+  }
+
+  /**
+   * Sparse by default: only the fields given change. A full update (sparse false) clears every writable
+   * field left out, and a Line array always replaces all lines. A stale SyncToken fails with 5010
+   * (isStaleObject): re-read and re-apply rather than retrying blindly.
+   */
+  async update<N extends WritableEntity>(
+    entity: N,
+    body: UpdateBody<N>,
+    options: WriteOptions & { sparse?: boolean },
+  ): Promise<EntityOf<N>> {
+    const answer = await this.http.request({
+      method: 'POST',
+      path: entityPath(entity),
+      query: { operation: 'update' },
+      body: { ...body, sparse: options.sparse ?? true },
+      requestId: options.requestId,
+      schema: envelopeSchema(entity, entitySchemas[entity]),
+      signal: options.signal,
+    });
+    return answer[entity] as EntityOf<N>;
+  }
+
+  /** Hard delete of a transaction; answers a stub. Name-list entities cannot be deleted: use deactivate. */
+  async delete(entity: DeletableEntity, ref: { Id: string; SyncToken: string }, options: WriteOptions): Promise<DeletedStub> {
+    const answer = await this.http.request({
+      method: 'POST',
+      path: entityPath(entity),
+      query: { operation: 'delete' },
+      body: { Id: ref.Id, SyncToken: ref.SyncToken },
+      requestId: options.requestId,
+      schema: envelopeSchema(entity, deletedStubSchema),
+      signal: options.signal,
+    });
+    return answer[entity];
+  }
+
+  /** Void keeps the transaction (same Id) with every amount zeroed and PrivateNote "Voided". */
+  async void<N extends VoidableEntity>(entity: N, ref: { Id: string; SyncToken: string }, options: WriteOptions): Promise<EntityOf<N>> {
+    const answer = await this.http.request({
+      method: 'POST',
+      path: entityPath(entity),
+      query: { operation: 'void' },
+      body: { Id: ref.Id, SyncToken: ref.SyncToken },
+      requestId: options.requestId,
+      schema: envelopeSchema(entity, entitySchemas[entity]),
+      signal: options.signal,
+    });
+    return answer[entity] as EntityOf<N>;
+  }
+
+  /** The "delete" of name-list entities: a sparse update to Active false (QuickBooks renames customers "... (deleted)"). */
+  async deactivate<N extends 'Customer' | 'Item' | 'Account' | 'PaymentMethod'>(
+    entity: N,
+    ref: { Id: string; SyncToken: string },
+    options: WriteOptions,
+  ): Promise<EntityOf<N>> {
+    return this.update(entity, { Id: ref.Id, SyncToken: ref.SyncToken, Active: false } as UpdateBody<N>, options);
+  }
+
+  /** One page of a query (whatever STARTPOSITION/MAXRESULTS the builder says; QuickBooks defaults to 100). */
+  async query<N extends EntityName>(query: QueryBuilder<N>, signal?: AbortSignal): Promise<Array<EntityOf<N>>> {
+    const answer = await this.http.request({ method: 'GET', path: '/query', query: { query: query.toString() }, schema: queryResponseSchema, signal });
+    // With zero hits QueryResponse is {} and the entity key is absent.
+    const rows = answer.QueryResponse[query.entity] ?? [];
+    return z.array(entitySchemas[query.entity]).parse(rows) as Array<EntityOf<N>>;
+  }
+
+  /** Pages of a query, fetched one at a time as the caller consumes them. */
+  queryPages<N extends EntityName>(query: QueryBuilder<N>, pageSize: number = MAX_RESULTS_LIMIT): AsyncGenerator<Array<EntityOf<N>>, void, undefined> {
+    return pages(query, (page) => this.query(page), pageSize);
+  }
+
+  /** Every row of a query, streamed page by page. */
+  async *queryAll<N extends EntityName>(query: QueryBuilder<N>, pageSize: number = MAX_RESULTS_LIMIT): AsyncGenerator<EntityOf<N>, void, undefined> {
+    for await (const page of this.queryPages(query, pageSize)) yield* page;
+  }
+
+  /** `count('Invoice').where(...)` */
+  async count(query: QueryBuilder, signal?: AbortSignal): Promise<number> {
+    if (!query.isCount) throw new TypeError('count() needs a builder made with count(entity)');
+    const answer = await this.http.request({ method: 'GET', path: '/query', query: { query: query.toString() }, schema: queryResponseSchema, signal });
+    return z.number().parse(answer.QueryResponse.totalCount ?? 0);
+  }
+
+  /**
+   * Customers whose PrimaryEmailAddr holds this address, compared in normalised form, inactive ones
+   * included (their DisplayName still blocks a new customer with 6240).
+   */
+  async findCustomersByEmail(email: string, options: FindByEmailOptions = {}): Promise<Customer[]> {
+    const fallback = options.fallback ?? 'scan-on-error';
+    const wanted = normaliseEmail(email);
+    const matches = (c: Customer): boolean => customerEmails(c).includes(wanted);
+    const found = new Map<string, Customer>();
+    try {
+      // The filter compares text exactly, so try the address as given and in its normalised form.
+      for (const variant of new Set([email.trim(), wanted])) {
+        const rows = await this.query(select('Customer').where('PrimaryEmailAddr', '=', variant).includeInactive().maxResults(MAX_RESULTS_LIMIT));
+        for (const c of rows) if (matches(c)) found.set(c.Id, c);
+      }
+      if (found.size > 0 || fallback !== 'scan-on-miss') return [...found.values()];
+    } catch (error) {
+      const refused = error instanceof QuickBooksError && (error.code === '4000' || error.code === '4001');
+      if (!refused || fallback === 'none') throw error;
+    }
+    for await (const c of this.queryAll(select('Customer').includeInactive().orderBy('Id'))) {
+      if (matches(c)) found.set(c.Id, c);
+    }
+    return [...found.values()];
+  }
+
+  /**
+   * Runs any number of operations through /batch, 30 per request, and returns every item's result keyed
+   * by bId (the caller's, or "b<index>"). When a whole request fails (after the core's retries), each of
+   * its items gets that error, so the map always holds every item and earlier chunks' results survive.
+   */
+  async batch(items: readonly BatchItem[], options: WriteOptions): Promise<Map<string, BatchResult>> {
+    const numbered = assignBatchIds(items);
+    const results = new Map<string, BatchResult>();
+    const chunks = chunk(numbered);
+    for (const [index, part] of chunks.entries()) {
+      const requestId =
+        chunks.length === 1 && options.requestId.length <= MAX_BATCH_REQUEST_ID ? options.requestId : deriveRequestId(options.requestId, 'batch', index);
+      try {
+        const answer = await this.http.request({
+          method: 'POST',
+          path: '/batch',
+          body: { BatchItemRequest: part.map(batchItemRequest) },
+          requestId,
+          schema: batchResponseSchema,
+          signal: options.signal,
+        });
+        for (const raw of answer.BatchItemResponse) results.set(raw.bId, batchItemResult(raw, undefined));
+      } catch (error) {
+        if (!(error instanceof QuickBooksError)) throw error;
+        for (const item of part) results.set(item.bId, { bId: item.bId, ok: false, error });
+      }
+    }
+    return results;
+  }
+
+  /** Objects of these types changed since `since` (at most 30 days back), deleted ones as ids. */
+  async changedSince(entities: readonly EntityName[], since: Date | string, signal?: AbortSignal): Promise<ReturnType<typeof parseChangeSet>> {
+    if (entities.length === 0) throw new RangeError('changedSince needs at least one entity type');
+    const answer = await this.http.request({
+      method: 'GET',
+      path: '/cdc',
+      query: { entities: entities.join(','), changedSince: since instanceof Date ? since.toISOString() : since },
+      schema: cdcResponseSchema,
+      signal,
+    });
+    return parseChangeSet(answer);
+  }
+
+  /** Emails the invoice (to BillEmail, or to `sendTo`); the answer has EmailStatus "EmailSent". */
+  async sendInvoice(id: string, options: WriteOptions & { sendTo?: string }): Promise<Invoice> {
+    const answer = await this.http.request({
+      method: 'POST',
+      path: `/invoice/${encodeURIComponent(id)}/send`,
+      query: { sendTo: options.sendTo },
+      requestId: options.requestId,
+      schema: envelopeSchema('Invoice', entitySchemas.Invoice),
+      signal: options.signal,
+    });
+    return answer.Invoice;
+  }
+
+  async companyInfo(signal?: AbortSignal): Promise<CompanyInfo> {
+    const answer = await this.http.request({
+      method: 'GET',
+      path: `/companyinfo/${encodeURIComponent(this.realmId)}`,
+      schema: envelopeSchema('CompanyInfo', companyInfoSchema),
+      signal,
+    });
+    return answer.CompanyInfo;
+  }
+
+  async preferences(signal?: AbortSignal): Promise<Preferences> {
+    const answer = await this.http.request({ method: 'GET', path: '/preferences', schema: envelopeSchema('Preferences', preferencesSchema), signal });
+    return answer.Preferences;
+  }
+}
+
+export type { ChangeSet };
