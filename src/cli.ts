@@ -17,7 +17,7 @@ commands:
 const commands: Record<string, Command> = {
   migrate: async () => {
     const config = loadConfig(process.env);
-    const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir });
     try {
       const applied = await migrate(db);
       console.log(applied.length ? `applied migrations ${applied.join(', ')}` : 'store is up to date');

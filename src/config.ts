@@ -1,22 +1,128 @@
-// Configuration from the environment, parsed once at the edge.
+// Configuration from the environment, parsed once at the edge. Every variable is documented in
+// docs/configuration.md. Without provider credentials, `ledgerlink start` runs against the local emulators.
 import { z } from 'zod';
+
+const optionalUrl = z.string().url().optional();
+const flag = z
+  .enum(['true', 'false', '1', '0', ''])
+  .optional()
+  .transform((v) => v === 'true' || v === '1');
 
 const envSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
   LEDGERLINK_DATA_DIR: z.string().min(1).default('.data'),
+  LEDGERLINK_SECRET_KEY: z.string().min(1).optional(),
+  LEDGERLINK_HOST: z.string().min(1).default('127.0.0.1'),
+  LEDGERLINK_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Where Intuit and HighLevel reach this deployment (OAuth redirects, webhooks). */
+  LEDGERLINK_PUBLIC_URL: optionalUrl,
+  /** Run only workers (no HTTP server): `ledgerlink worker`. */
+  LEDGERLINK_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  LEDGERLINK_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(60),
+  LEDGERLINK_CDC_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(180),
+  LEDGERLINK_LIMITS_OFF: flag,
+
+  QBO_CLIENT_ID: z.string().min(1).optional(),
+  QBO_CLIENT_SECRET: z.string().min(1).optional(),
+  QBO_WEBHOOK_VERIFIER_TOKEN: z.string().min(1).optional(),
+  QBO_ENVIRONMENT: z.enum(['production', 'sandbox']).default('production'),
+  QBO_API_URL: optionalUrl,
+  QBO_AUTHORIZE_URL: optionalUrl,
+  QBO_TOKEN_URL: optionalUrl,
+  QBO_REVOKE_URL: optionalUrl,
+
+  HL_CLIENT_ID: z.string().min(1).optional(),
+  HL_CLIENT_SECRET: z.string().min(1).optional(),
+  HL_API_URL: optionalUrl,
+  HL_AUTHORIZE_URL: optionalUrl,
+  /** PEM or base64 SPKI of the Ed25519 key that verifies x-ghl-signature (HighLevel's published key by default). */
+  HL_WEBHOOK_PUBLIC_KEY: z.string().min(1).optional(),
+  /** PEM of the RSA key for the legacy x-wh-signature. */
+  HL_WEBHOOK_RSA_PUBLIC_KEY: z.string().min(1).optional(),
 });
+
+export interface ProviderConfig {
+  quickbooks: {
+    clientId: string;
+    clientSecret: string;
+    webhookVerifierToken: string | undefined;
+    apiUrl: string;
+    authorizeUrl: string | undefined;
+    tokenUrl: string | undefined;
+    revokeUrl: string | undefined;
+  };
+  highlevel: {
+    clientId: string;
+    clientSecret: string;
+    apiUrl: string;
+    authorizeUrl: string | undefined;
+    webhookPublicKey: string | undefined;
+    webhookRsaPublicKey: string | undefined;
+  };
+}
 
 export interface Config {
   /** PostgreSQL server; absent means the embedded PGlite store in dataDir. */
   databaseUrl: string | undefined;
   dataDir: string;
+  pgliteDir: string;
+  secretKey: string | undefined;
+  host: string;
+  port: number;
+  publicUrl: string | undefined;
+  workerConcurrency: number;
+  pollSeconds: number;
+  cdcPollSeconds: number;
+  limitsOff: boolean;
+  /** Present when real provider credentials are configured; absent means the demo against the emulators. */
+  providers: ProviderConfig | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`invalid configuration: ${problems}`);
+    throw new Error(`invalid configuration: ${problems} (see docs/configuration.md)`);
   }
-  return { databaseUrl: parsed.data.DATABASE_URL, dataDir: `${parsed.data.LEDGERLINK_DATA_DIR}/pglite` };
+  const e = parsed.data;
+  const hasQbo = Boolean(e.QBO_CLIENT_ID && e.QBO_CLIENT_SECRET);
+  const hasHl = Boolean(e.HL_CLIENT_ID && e.HL_CLIENT_SECRET);
+  if (hasQbo !== hasHl) {
+    throw new Error('invalid configuration: set both QBO_CLIENT_ID/QBO_CLIENT_SECRET and HL_CLIENT_ID/HL_CLIENT_SECRET, or neither (demo mode)');
+  }
+  const providers: ProviderConfig | undefined = hasQbo
+    ? {
+        quickbooks: {
+          clientId: e.QBO_CLIENT_ID!,
+          clientSecret: e.QBO_CLIENT_SECRET!,
+          webhookVerifierToken: e.QBO_WEBHOOK_VERIFIER_TOKEN,
+          apiUrl: e.QBO_API_URL ?? (e.QBO_ENVIRONMENT === 'sandbox' ? 'https://sandbox-quickbooks.api.intuit.com' : 'https://quickbooks.api.intuit.com'),
+          authorizeUrl: e.QBO_AUTHORIZE_URL,
+          tokenUrl: e.QBO_TOKEN_URL,
+          revokeUrl: e.QBO_REVOKE_URL,
+        },
+        highlevel: {
+          clientId: e.HL_CLIENT_ID!,
+          clientSecret: e.HL_CLIENT_SECRET!,
+          apiUrl: e.HL_API_URL ?? 'https://services.leadconnectorhq.com',
+          authorizeUrl: e.HL_AUTHORIZE_URL,
+          webhookPublicKey: e.HL_WEBHOOK_PUBLIC_KEY,
+          webhookRsaPublicKey: e.HL_WEBHOOK_RSA_PUBLIC_KEY,
+        },
+      }
+    : undefined;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.LEDGERLINK_DATA_DIR,
+    pgliteDir: `${e.LEDGERLINK_DATA_DIR}/pglite`,
+    secretKey: e.LEDGERLINK_SECRET_KEY,
+    host: e.LEDGERLINK_HOST,
+    port: e.LEDGERLINK_PORT,
+    publicUrl: e.LEDGERLINK_PUBLIC_URL,
+    workerConcurrency: e.LEDGERLINK_WORKER_CONCURRENCY,
+    pollSeconds: e.LEDGERLINK_POLL_SECONDS,
+    cdcPollSeconds: e.LEDGERLINK_CDC_POLL_SECONDS,
+    limitsOff: e.LEDGERLINK_LIMITS_OFF,
+    providers,
+  };
 }

@@ -1,0 +1,107 @@
+// Webhook and poller intake: an accepted event is written to the inbox (unique on the provider's event id, so
+// duplicates collapse) and its job is enqueued in the same transaction; only then is the sender answered.
+// Events that belong to no live connection, or that no flow handles, are recorded with the reason and ignored.
+import type { Db } from '../store/db.ts';
+import { storeInboxEvent, type Provider } from '../store/inbox.ts';
+import { recordActivity } from '../store/activity.ts';
+import type { Connection } from '../store/connections.ts';
+import type { JobQueue, JobData } from './queue.ts';
+
+export interface RoutedJob {
+  queue: string;
+  key: string;
+  data?: Record<string, unknown>;
+}
+
+export interface IncomingEvent {
+  provider: Provider;
+  eventId: string;
+  eventType: string;
+  /** HighLevel location or QuickBooks realm the event names. */
+  account: string | undefined;
+  payload: unknown;
+  /** The job this event asks for, when some flow handles it. */
+  route: RoutedJob | undefined;
+}
+
+export type IntakeOutcome =
+  | { outcome: 'stored'; connectionId: string; jobId: string | null }
+  | { outcome: 'duplicate'; connectionId: string | null }
+  | { outcome: 'ignored'; reason: string };
+
+export interface IntakeDeps {
+  db: Db;
+  queue: JobQueue;
+  /** Connections the event's account belongs to (a realm may pair with several locations). */
+  connectionsFor: (provider: Provider, account: string) => Promise<Connection[]>;
+  /** Queues that have a flow in this deployment. */
+  handles: (queue: string) => boolean;
+}
+
+const LIVE: ReadonlySet<string> = new Set(['connected']);
+
+export async function acceptEvent(deps: IntakeDeps, event: IncomingEvent): Promise<IntakeOutcome[]> {
+  const connections = event.account ? await deps.connectionsFor(event.provider, event.account) : [];
+  const live = connections.filter((c) => LIVE.has(c.status));
+  if (live.length === 0) {
+    const reason = !event.account
+      ? `${event.eventType} names no ${event.provider === 'quickbooks' ? 'realm' : 'location'}`
+      : connections.length === 0
+        ? `no connection for ${event.provider === 'quickbooks' ? 'QuickBooks company' : 'HighLevel location'} ${event.account}`
+        : `the connection for ${event.account} is ${connections[0]!.status}; reconnect it to sync again`;
+    await ignore(deps.db, event, null, reason);
+    return [{ outcome: 'ignored', reason }];
+  }
+  const outcomes: IntakeOutcome[] = [];
+  for (const connection of live) {
+    // Events are stored per connection: one QuickBooks event may concern two connections of one realm.
+    const eventId = live.length > 1 ? `${event.eventId}#${connection.id}` : event.eventId;
+    if (!event.route || !deps.handles(event.route.queue)) {
+      const reason = event.route ? `no flow handles ${event.eventType} in this version` : `${event.eventType} is not an event ledgerlink syncs`;
+      await ignore(deps.db, { ...event, eventId }, connection.id, reason);
+      outcomes.push({ outcome: 'ignored', reason });
+      continue;
+    }
+    const route = event.route;
+    const stored = await deps.db.transaction(async (tx) => {
+      const inboxId = await storeInboxEvent(tx, {
+        provider: event.provider, eventId, eventType: event.eventType, connectionId: connection.id, payload: event.payload,
+      });
+      if (inboxId === undefined) return undefined;
+      const data: JobData = { ...route.data, connectionId: connection.id, key: `${connection.id}:${route.key}`, inboxId };
+      return { jobId: await deps.queue.enqueue(route.queue, data, { q: tx }) };
+    });
+    if (!stored) {
+      outcomes.push({ outcome: 'duplicate', connectionId: connection.id });
+      continue;
+    }
+    deps.queue.wake(route.queue);
+    outcomes.push({ outcome: 'stored', connectionId: connection.id, jobId: stored.jobId });
+  }
+  return outcomes;
+}
+
+async function ignore(db: Db, event: IncomingEvent, connectionId: string | null, reason: string): Promise<void> {
+  const inboxId = await storeInboxEvent(db, {
+    provider: event.provider, eventId: event.eventId, eventType: event.eventType, connectionId, payload: event.payload, status: 'ignored', reason,
+  });
+  if (inboxId === undefined) return;
+  await recordActivity(db, {
+    connectionId,
+    flow: 'webhooks',
+    status: 'skipped',
+    message: `Ignored ${event.provider === 'quickbooks' ? 'QuickBooks' : 'HighLevel'} ${event.eventType}: ${reason}`,
+    detail: { eventId: event.eventId, account: event.account ?? null },
+  });
+}
+
+/** A refused webhook (bad signature, malformed body): logged and shown, its body never stored. */
+export async function recordRefusal(db: Db, provider: Provider, reason: string, detail: Record<string, unknown>): Promise<void> {
+  await recordActivity(db, {
+    connectionId: null,
+    flow: 'webhooks',
+    status: 'error',
+    message: `Refused a ${provider === 'quickbooks' ? 'QuickBooks' : 'HighLevel'} webhook: ${reason}`,
+    detail,
+  });
+}

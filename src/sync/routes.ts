@@ -1,0 +1,64 @@
+// Which flow handles which provider event. Webhook bodies are hints: each job re-reads the record it names.
+export const QUEUES = {
+  /** CRM order (order form / funnel / calendar / membership) -> QuickBooks sales receipt. */
+  crmOrder: 'crm-order',
+  /** CRM transaction (subscription payments and renewals, and any payment found by polling) -> sales receipt. */
+  crmTransaction: 'crm-transaction',
+  /** CRM contact changed -> its QuickBooks customer, when it has one. */
+  crmContact: 'crm-contact',
+  /** CRM invoice -> QuickBooks invoice, for its whole life. */
+  crmInvoice: 'crm-invoice',
+  /** Pollers, one job per connection and kind. */
+  pollPayments: 'poll-payments',
+  /** QuickBooks customer -> CRM contact. */
+  qboCustomer: 'qbo-customer',
+  /** QuickBooks invoice or payment changed -> review requests. */
+  qboInvoice: 'qbo-invoice',
+} as const;
+
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+export interface Route {
+  queue: QueueName;
+  key: string;
+  data: Record<string, unknown>;
+}
+
+/** HighLevel webhook type -> job. Types that are not listed are recorded and ignored. */
+export function routeHighLevelEvent(type: string, recordId: string | undefined, contactId?: string): Route | undefined {
+  if (!recordId) return undefined;
+  switch (type) {
+    case 'OrderCreate':
+    case 'OrderStatusUpdate':
+      return { queue: QUEUES.crmOrder, key: `order:${recordId}`, data: { orderId: recordId } };
+    case 'InvoiceCreate':
+    case 'InvoiceUpdate':
+    case 'InvoiceSent':
+    case 'InvoicePaid':
+    case 'InvoicePartiallyPaid':
+    case 'InvoiceVoid':
+    case 'InvoiceDelete':
+      return { queue: QUEUES.crmInvoice, key: `invoice:${recordId}`, data: { invoiceId: recordId, event: type } };
+    case 'ContactCreate':
+    case 'ContactUpdate':
+    case 'ContactTagUpdate':
+    case 'ContactDelete':
+      return { queue: QUEUES.crmContact, key: `contact:${contactId ?? recordId}`, data: { contactId: contactId ?? recordId, event: type } };
+    default:
+      return undefined;
+  }
+}
+
+/** QuickBooks entity change -> job. */
+export function routeQuickBooksEvent(entity: string, entityId: string, operation: string): Route | undefined {
+  switch (entity) {
+    case 'Customer':
+      return { queue: QUEUES.qboCustomer, key: `customer:${entityId}`, data: { customerId: entityId, operation } };
+    case 'Invoice':
+      return { queue: QUEUES.qboInvoice, key: `qbo-invoice:${entityId}`, data: { invoiceId: entityId, operation } };
+    case 'Payment':
+      return { queue: QUEUES.qboInvoice, key: `qbo-payment:${entityId}`, data: { paymentId: entityId, operation } };
+    default:
+      return undefined;
+  }
+}
