@@ -11,13 +11,18 @@ export interface DomainError {
   readonly fix: string;
 }
 
-export type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: DomainError };
+export interface Failure {
+  readonly ok: false;
+  readonly error: DomainError;
+}
+
+export type Result<T> = { readonly ok: true; readonly value: T } | Failure;
 
 export function ok<T>(value: T): Result<T> {
   return { ok: true, value };
 }
 
-export function fail<T = never>(code: string, message: string, fix: string): Result<T> {
+export function fail(code: string, message: string, fix: string): Failure {
   return { ok: false, error: { code, message, fix } };
 }
 
