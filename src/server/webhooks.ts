@@ -29,6 +29,7 @@ export interface WebhookDeps {
 export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Promise<void> {
   const bodyLimit = deps.bodyLimitBytes ?? 1024 * 1024;
   // The signature covers the exact bytes: keep them as a Buffer instead of letting Fastify parse JSON.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_request, body, done) => done(null, body));
   app.setErrorHandler(async (error: Error & { code?: string; statusCode?: number }, request, reply) => {
     const provider = request.url.includes('quickbooks') ? 'quickbooks' : 'highlevel';

@@ -1,0 +1,118 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { openTestDb, type TestDb } from '../support/db.ts';
+import { SecretBox } from '../../src/store/secrets.ts';
+import { ConnectionRepository } from '../../src/store/connections.ts';
+import { listActivity } from '../../src/store/activity.ts';
+import { JobQueue } from '../../src/sync/queue.ts';
+import { QUEUES } from '../../src/sync/routes.ts';
+import { webhookRoutes } from '../../src/server/webhooks.ts';
+import { signIntuitPayload } from '../../src/quickbooks/webhooks.ts';
+
+const VERIFIER = 'verifier-token-for-tests';
+
+function legacyBody(realmId: string, id: string, operation = 'Update') {
+  return JSON.stringify({
+    eventNotifications: [{ realmId, dataChangeEvent: { entities: [{ name: 'Customer', id, operation, lastUpdated: '2026-11-24T10:00:00.000Z' }] } }],
+  });
+}
+
+describe('webhook intake', () => {
+  let t: TestDb;
+  let queue: JobQueue;
+  let app: FastifyInstance;
+  let connections: ConnectionRepository;
+  let connectionId: string;
+
+  const inboxCount = async () => Number((await t.db.query<{ n: string }>('SELECT count(*) AS n FROM inbox')).rows[0]!.n);
+  const jobCount = async () => Number((await t.db.query<{ n: string }>(`SELECT count(*) AS n FROM pgboss.job WHERE name = $1`, [QUEUES.qboCustomer])).rows[0]!.n);
+  const post = (body: string, headers: Record<string, string>) =>
+    app.inject({ method: 'POST', url: '/webhooks/quickbooks', payload: body, headers: { 'content-type': 'application/json', ...headers } });
+
+  before(async () => {
+    t = await openTestDb();
+    connections = new ConnectionRepository(t.db, SecretBox.fromKey(randomBytes(32)));
+    const c = await connections.create({ name: 'Intake' });
+    await connections.attachQuickBooks(c.id, { realmId: 'realm-1', country: 'US', homeCurrency: 'USD', tokens: { accessToken: 'a', refreshToken: 'r', accessExpiresAt: new Date().toISOString() } });
+    await connections.activate(c.id);
+    connectionId = c.id;
+    queue = await JobQueue.start(t.db);
+    await queue.define({ name: QUEUES.qboCustomer, handler: async () => {} });
+    app = Fastify();
+    await app.register(webhookRoutes, {
+      intake: {
+        db: t.db,
+        queue,
+        connectionsFor: (provider, account) => (provider === 'quickbooks' ? connections.findByRealm(account) : connections.findByLocation(account)),
+        handles: (name) => name === QUEUES.qboCustomer,
+      },
+      quickbooksVerifierToken: VERIFIER,
+      verifyHighLevel: () => ({ ok: false, reason: 'not under test' }),
+      parseHighLevel: () => {
+        throw new Error('not under test');
+      },
+      onHighLevelUninstall: async () => {},
+      bodyLimitBytes: 4096,
+    });
+  });
+  after(async () => {
+    await app.close();
+    await queue.stop();
+    await t.close();
+  });
+
+  it('refuses a forged signature with 401 and stores nothing, but shows the refusal', async () => {
+    const body = legacyBody('realm-1', '1');
+    const forged = await post(body, { 'intuit-signature': signIntuitPayload(body, 'not-the-verifier') });
+    assert.equal(forged.statusCode, 401);
+    const missing = await post(body, {});
+    assert.equal(missing.statusCode, 401);
+    assert.equal(await inboxCount(), 0);
+    const refusals = await listActivity(t.db, { flow: 'webhooks', status: 'error' });
+    assert.equal(refusals.length, 2);
+    assert.match(refusals[1]!.message, /signature does not match/);
+    assert.doesNotMatch(JSON.stringify(refusals), /eventNotifications/, 'the refused body is not kept');
+  });
+
+  it('stores a signed event once and enqueues one job, however often it is delivered', async () => {
+    const body = legacyBody('realm-1', '42');
+    for (let i = 0; i < 3; i++) {
+      const response = await post(body, { 'intuit-signature': signIntuitPayload(body, VERIFIER) });
+      assert.equal(response.statusCode, 200);
+    }
+    const rows = await t.db.query<{ connection_id: string; event_type: string }>(`SELECT connection_id, event_type FROM inbox WHERE status = 'accepted'`);
+    assert.deepEqual(rows.rows, [{ connection_id: connectionId, event_type: 'Customer.Update' }]);
+    assert.equal(await jobCount(), 1);
+  });
+
+  it('records and ignores events for an unknown company or an entity no flow handles', async () => {
+    const unknown = legacyBody('realm-unknown', '7');
+    assert.equal((await post(unknown, { 'intuit-signature': signIntuitPayload(unknown, VERIFIER) })).statusCode, 200);
+    const vendor = JSON.stringify({
+      eventNotifications: [{ realmId: 'realm-1', dataChangeEvent: { entities: [{ name: 'Vendor', id: '9', operation: 'Create', lastUpdated: '2026-11-24T10:00:00Z' }] } }],
+    });
+    assert.equal((await post(vendor, { 'intuit-signature': signIntuitPayload(vendor, VERIFIER) })).statusCode, 200);
+    const ignored = await t.db.query<{ reason: string }>(`SELECT reason FROM inbox WHERE status = 'ignored' ORDER BY id`);
+    assert.match(ignored.rows[0]!.reason, /no connection for QuickBooks company realm-unknown/);
+    assert.match(ignored.rows[1]!.reason, /not an event ledgerlink syncs/);
+    assert.equal(await jobCount(), 1);
+  });
+
+  it('answers 200 to a signed but malformed body and explains it (Intuit would hold later events behind a failure)', async () => {
+    const body = '{"eventNotifications": "nope"}';
+    const response = await post(body, { 'intuit-signature': signIntuitPayload(body, VERIFIER) });
+    assert.equal(response.statusCode, 200);
+    const [latest] = await listActivity(t.db, { flow: 'webhooks' });
+    assert.match(latest!.message, /Refused a QuickBooks webhook/);
+  });
+
+  it('refuses a body over the size limit with 413', async () => {
+    const body = legacyBody('realm-1', 'x'.repeat(5000));
+    const response = await post(body, { 'intuit-signature': signIntuitPayload(body, VERIFIER) });
+    assert.equal(response.statusCode, 413);
+    const [latest] = await listActivity(t.db, { flow: 'webhooks' });
+    assert.match(latest!.message, /over the 4096-byte limit/);
+  });
+});
