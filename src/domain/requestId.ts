@@ -6,9 +6,9 @@
 //
 // Format: `ll1` + sha256 over the four parts (each length-prefixed, so ("ab","c") and ("a","bc") differ),
 // base64url. QuickBooks allows 50 characters (36 inside a batch). A single write uses the whole 256-bit digest
-// (43 characters, 47 in all); a batch item uses 32 characters = 192 bits. Collisions: ids only need to be
+// (43 characters, 46 in all); a batch item keeps 33 characters = 198 bits. Collisions: ids only need to be
 // distinct within one realm; even 10^12 writes into one realm collide with probability about
-// n^2 / 2^193 < 10^-33, far below the chance of any other failure.
+// n^2 / 2^199 < 10^-35, far below the chance of any other failure.
 
 import { createHash } from 'node:crypto';
 import { QBO_LIMITS } from './quickbooksLimits.ts';
