@@ -1,6 +1,7 @@
 // The typed QuickBooks Online client for one realm: entities, queries, batch, change data capture,
 // invoice sending, company info and preferences. Built on QuickBooksHttp; knows nothing of the store.
 import { z } from 'zod';
+import { normalizeEmail } from '../domain/email.ts';
 import { batchItemRequest, batchItemResult, batchResponseSchema, assignBatchIds, chunk, type BatchItem, type BatchResult } from './batch.ts';
 import { cdcResponseSchema, parseChangeSet, type ChangeSet } from './cdc.ts';
 import {
@@ -45,15 +46,11 @@ export interface FindByEmailOptions {
   fallback?: 'scan-on-error' | 'scan-on-miss' | 'none';
 }
 
-/** Lowercased, trimmed: the form both sides are matched on. */
-export function normaliseEmail(email: string): string {
-  return email.trim().toLowerCase();
-}
 
-/** Every address a customer's PrimaryEmailAddr holds (QuickBooks allows a comma-separated list). */
+/** Every address a customer's PrimaryEmailAddr holds, normalised (QuickBooks allows a comma-separated list). */
 export function customerEmails(customer: Customer): string[] {
   const raw = customer.PrimaryEmailAddr?.Address ?? '';
-  return raw.split(/[,;]/).map(normaliseEmail).filter((e) => e !== '');
+  return raw.split(/[,;]/).map(normalizeEmail).filter((e) => e !== '');
 }
 
 const queryResponseSchema = z.looseObject({
@@ -187,7 +184,7 @@ export class QuickBooksClient {
    */
   async findCustomersByEmail(email: string, options: FindByEmailOptions = {}): Promise<Customer[]> {
     const fallback = options.fallback ?? 'scan-on-error';
-    const wanted = normaliseEmail(email);
+    const wanted = normalizeEmail(email);
     const matches = (c: Customer): boolean => customerEmails(c).includes(wanted);
     const found = new Map<string, Customer>();
     try {
