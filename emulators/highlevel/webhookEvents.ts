@@ -1,0 +1,98 @@
+// Marketplace webhooks as HighLevel delivers them (reference §5): one URL per app, JSON POST, flat payload with
+// `type`, `locationId`, `timestamp`, `webhookId` plus the event's documented fields; signed over the exact
+// body bytes with Ed25519 in `x-ghl-signature` and, while it lasts, RSA-SHA256 in the legacy `x-wh-signature`.
+// Retried only when the receiver answers 429 (6 retries ~10 minutes apart); 5xx and timeouts lose the event.
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import type { EmulatorClock } from '../common/clock.ts';
+import type { FaultInjector } from '../common/faults.ts';
+import { WebhookDispatcher, type DeliveryRecord } from '../common/webhooks.ts';
+import { uuid } from './ids.ts';
+
+/** The only events this emulator sends: those HighLevel really sends for the objects it models. */
+export const WEBHOOK_EVENT_TYPES = [
+  'ContactCreate', 'ContactUpdate', 'ContactDelete', 'ContactTagUpdate',
+  'InvoiceCreate', 'InvoiceUpdate', 'InvoiceSent', 'InvoicePaid', 'InvoicePartiallyPaid', 'InvoiceVoid', 'InvoiceDelete',
+  'OrderCreate', 'OrderStatusUpdate',
+  'AppInstall', 'AppUninstall',
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** Six retries about ten minutes apart (HighLevel's webhook guide, 2025-09 change): ~1 h 10 min in all. */
+export const RETRY_SCHEDULE_MS = [600_000, 600_000, 600_000, 600_000, 600_000, 600_000];
+
+export interface WebhookAppConfig {
+  url: string | null;
+  ed25519: boolean;
+  rsa: boolean;
+  /** Events the app subscribed to in its marketplace settings; null = all. */
+  events: Set<string> | null;
+}
+
+export interface EmittedEvent {
+  type: string;
+  locationId: string | null;
+  webhookId: string;
+  timestamp: string;
+  body: string;
+  delivery: DeliveryRecord | null;
+}
+
+export class WebhookEmitter {
+  readonly config: WebhookAppConfig = { url: null, ed25519: true, rsa: true, events: null };
+  readonly dispatcher: WebhookDispatcher;
+  private readonly ed25519: { publicKey: KeyObject; privateKey: KeyObject };
+  private readonly rsa: { publicKey: KeyObject; privateKey: KeyObject };
+  /** Every event produced (delivered or not), bounded; tests read what the app would have been told. */
+  readonly emitted: EmittedEvent[] = [];
+
+  constructor(private readonly clock: EmulatorClock, faults: FaultInjector, options: { retryScheduleMs?: number[]; timeoutMs?: number } = {}) {
+    this.ed25519 = generateKeyPairSync('ed25519');
+    // HighLevel's published legacy key is 4096-bit; 2048 keeps start-up fast and verifies the same way.
+    this.rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    this.dispatcher = new WebhookDispatcher({
+      clock,
+      faults,
+      retryScheduleMs: options.retryScheduleMs ?? RETRY_SCHEDULE_MS,
+      shouldRetry: (status) => status === 429,
+      timeoutMs: options.timeoutMs ?? 10_000,
+    });
+  }
+
+  ed25519PublicKeyPem(): string {
+    return this.ed25519.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  }
+
+  rsaPublicKeyPem(): string {
+    return this.rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  }
+
+  /**
+   * Builds, signs and queues one event. `type` is the payload's type field (AppInstall uses "INSTALL").
+   * `eventName` is the catalogue name used for subscriptions.
+   */
+  emit(eventName: WebhookEventType, locationId: string | null, fields: Record<string, unknown>, typeField: string = eventName): EmittedEvent {
+    const webhookId = uuid();
+    const timestamp = this.clock.now().toISOString();
+    const payload: Record<string, unknown> = { type: typeField };
+    if (locationId !== null) payload.locationId = locationId;
+    Object.assign(payload, fields, { timestamp, webhookId });
+    const body = JSON.stringify(payload);
+    let delivery: DeliveryRecord | null = null;
+    const subscribed = this.config.events === null || this.config.events.has(eventName);
+    if (this.config.url && subscribed) {
+      const bytes = Buffer.from(body, 'utf8');
+      const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'HighLevel-Emulator-Webhooks/1.0' };
+      if (this.config.ed25519) headers['x-ghl-signature'] = sign(null, bytes, this.ed25519.privateKey).toString('base64');
+      if (this.config.rsa) headers['x-wh-signature'] = sign('sha256', bytes, this.rsa.privateKey).toString('base64');
+      delivery = this.dispatcher.send({ url: this.config.url, headers, body, label: typeField });
+    }
+    const event: EmittedEvent = { type: typeField, locationId, webhookId, timestamp, body, delivery };
+    this.emitted.push(event);
+    if (this.emitted.length > 10_000) this.emitted.splice(0, this.emitted.length - 10_000);
+    return event;
+  }
+
+  close(): void {
+    this.dispatcher.close();
+  }
+}
