@@ -146,6 +146,10 @@ describe('US company: discount and tax folded into the line prices', () => {
     // subtotal 10.07, discount 1 cent goes to the larger line: 7.06 over qty 7; 7 x 1.009 = 7.063 -> 7.06
     assert.deepEqual(prices(r.invoice), [[7, 1.009, 7.06], [3, 1, 3]]);
   });
+  it('explains when no 7-decimal UnitPrice can reproduce the amount (huge quantity in a 3-decimal currency)', () => {
+    const crm = invoice([{ name: 'Hours', qty: 12342, amount: '63.73458' }], { currency: 'KWD', discount: { type: 'fixed', value: 1 } });
+    assert.equal(errorCode(crm, us), 'UNIT_PRICE_UNREPRESENTABLE');
+  });
   it('works in JPY (no decimals)', () => {
     const r = mapped(invoice([{ name: 'Haircut', qty: 3, amount: 1000, taxes: [{ name: 'JCT', rate: 10 }] }], { currency: 'JPY', discount: { type: 'fixed', value: 1 } }), us);
     // 3000 - 1 = 2999, tax 299.9 -> 300, total 3299 over qty 3
