@@ -1,0 +1,114 @@
+// Payment (receive payment): lines link amounts to invoices (LinkedTxn TxnType "Invoice"); what is not applied is
+// UnappliedAmt. Applying lowers the invoice's Balance and adds the payment to the invoice's LinkedTxn; a void
+// or delete gives the amounts back (reference §3.6).
+import { faults } from '../errors.ts';
+import type { Rec } from '../json.ts';
+import { recs, refValue, str } from '../json.ts';
+import type { Scaled } from '../money.ts';
+import { multiplyToCents, roundToCents, toJsonNumber, toScaled } from '../money.ts';
+import { companyDate } from '../time.ts';
+import type { WriteContext } from './context.ts';
+import { accountBySubType, currencyRef, nameRef, resolveRef, withoutSystemFields } from './context.ts';
+import { paymentsAppliedTo } from './salesForms.ts';
+
+/** Invoice id -> amount this payment applies to it. */
+export function applications(payment: Rec | undefined): Map<string, Scaled> {
+  const out = new Map<string, Scaled>();
+  if (!payment) return out;
+  for (const line of recs(payment.Line)) {
+    const amount = toScaled(line.Amount) ?? 0n;
+    for (const link of recs(line.LinkedTxn)) {
+      if (link.TxnType !== 'Invoice') continue;
+      const id = str(link.TxnId)!;
+      out.set(id, (out.get(id) ?? 0n) + amount);
+    }
+  }
+  return out;
+}
+
+export function buildPayment(ctx: WriteContext, input: Rec, previous: Rec | undefined, selfId: string): Rec {
+  const s = ctx.company.settings;
+  const out = withoutSystemFields(input, ['UnappliedAmt', 'HomeTotalAmt']);
+  if (out.CustomerRef === undefined) throw faults.requiredMissing('CustomerRef');
+  const customer = resolveRef(ctx, 'Customer', out.CustomerRef, 'CustomerRef');
+  out.CustomerRef = nameRef(customer, 'DisplayName');
+  if (out.TotalAmt === undefined) throw faults.requiredMissing('TotalAmt');
+  const total = toScaled(out.TotalAmt);
+  if (total === undefined) throw faults.invalidNumber('TotalAmt', out.TotalAmt);
+  if (total < 0n) throw faults.business('A payment amount cannot be negative.', 'TotalAmt');
+  out.TotalAmt = toJsonNumber(roundToCents(total));
+
+  const customerCurrency = refValue(customer.CurrencyRef) ?? s.currency;
+  const currency = refValue(out.CurrencyRef) ?? customerCurrency;
+  if (currency !== customerCurrency) throw faults.business(`The payment currency ${currency} does not match the customer's currency ${customerCurrency}.`, 'CurrencyRef');
+  out.CurrencyRef = currencyRef(currency);
+
+  const before = applications(previous);
+  let applied = 0n;
+  const lines: Rec[] = [];
+  for (const [index, raw] of recs(out.Line).entries()) {
+    const element = `Line[${index}]`;
+    if (raw.Amount === undefined) throw faults.requiredMissing(`${element}.Amount`);
+    const amount = toScaled(raw.Amount);
+    if (amount === undefined || amount < 0n) throw faults.invalidNumber(`${element}.Amount`, raw.Amount);
+    const links = recs(raw.LinkedTxn);
+    if (links.length === 0) throw faults.requiredMissing(`${element}.LinkedTxn`);
+    for (const link of links) {
+      const txnId = str(link.TxnId);
+      if (!txnId) throw faults.requiredMissing(`${element}.LinkedTxn.TxnId`);
+      if (link.TxnType !== 'Invoice') throw faults.business(`This emulator applies payments to invoices only (TxnType ${String(link.TxnType)}).`, `${element}.LinkedTxn.TxnType`);
+      const invoice = ctx.company.get('Invoice', txnId);
+      if (!invoice) throw faults.invalidReference('Invoice', txnId, `${element}.LinkedTxn`);
+      if (refValue(invoice.CustomerRef) !== str(customer.Id)) {
+        throw faults.business(`Invoice ${txnId} belongs to another customer; a payment can only be applied to the customer's own invoices.`, `${element}.LinkedTxn`);
+      }
+      // Open balance seen by this payment: the invoice balance plus whatever this payment already applied to it.
+      const open = (toScaled(invoice.Balance) ?? 0n) + (before.get(txnId) ?? 0n);
+      if (amount > open) throw faults.business(`The payment amount ${toJsonNumber(amount)} applied to invoice ${txnId} exceeds its open balance ${toJsonNumber(open)}.`, `${element}.Amount`);
+    }
+    applied += amount;
+    lines.push({ ...raw, Amount: toJsonNumber(roundToCents(amount)), LinkedTxn: links.map((l) => ({ TxnId: str(l.TxnId), TxnType: 'Invoice' })) });
+  }
+  if (applied > total) throw faults.business(`The lines apply ${toJsonNumber(applied)}, more than the payment total ${toJsonNumber(total)}.`, 'Line');
+  out.Line = lines;
+  out.UnappliedAmt = toJsonNumber(roundToCents(total - applied));
+  out.TxnDate = str(out.TxnDate)?.slice(0, 10) ?? (previous ? str(previous.TxnDate) : undefined) ?? companyDate(ctx.now, s.offsetMinutes);
+  const account = out.DepositToAccountRef !== undefined
+    ? resolveRef(ctx, 'Account', out.DepositToAccountRef, 'DepositToAccountRef')
+    : accountBySubType(ctx, 'UndepositedFunds');
+  if (account) out.DepositToAccountRef = nameRef(account);
+  if (out.PaymentMethodRef !== undefined) out.PaymentMethodRef = nameRef(resolveRef(ctx, 'PaymentMethod', out.PaymentMethodRef, 'PaymentMethodRef'));
+  out.ProcessPayment = out.ProcessPayment ?? false;
+  if (currency !== s.currency) {
+    const rate = toScaled(out.ExchangeRate) ?? toScaled(s.exchangeRates[currency] ?? '1') ?? 10n ** 7n;
+    out.ExchangeRate = toJsonNumber(rate);
+    out.HomeTotalAmt = toJsonNumber(multiplyToCents(total, rate));
+  }
+  void selfId;
+  return out;
+}
+
+export function voidedPayment(record: Rec): Rec {
+  return {
+    ...record,
+    TotalAmt: 0,
+    UnappliedAmt: 0,
+    ...(record.HomeTotalAmt !== undefined ? { HomeTotalAmt: 0 } : {}),
+    Line: recs(record.Line).map((line) => ({ ...line, Amount: 0 })),
+    PrivateNote: 'Voided',
+  };
+}
+
+/** The invoice after this payment's application changed: LinkedTxn lists the payment while it applies something. */
+export function invoiceWithPayment(ctx: WriteContext, invoice: Rec, paymentId: string, applies: boolean): Rec {
+  const others = recs(invoice.LinkedTxn).filter((l) => !(l.TxnType === 'Payment' && str(l.TxnId) === paymentId));
+  const linked = applies ? [...others, { TxnId: paymentId, TxnType: 'Payment' }] : others;
+  const next: Rec = { ...invoice };
+  if (linked.length > 0) next.LinkedTxn = linked;
+  else delete next.LinkedTxn;
+  const total = toScaled(invoice.TotalAmt) ?? 0n;
+  const balance = total - paymentsAppliedTo(ctx, next);
+  next.Balance = toJsonNumber(balance);
+  if (next.HomeBalance !== undefined) next.HomeBalance = toJsonNumber(multiplyToCents(balance, toScaled(next.ExchangeRate) ?? 10n ** 7n));
+  return next;
+}
