@@ -3,8 +3,10 @@
 //
 // HighLevel does not publish its rounding. Our reading (documented once, tested, and compared with the
 // emulator's independent reading in emulators/highlevel):
-// 1. line amount = qty x unit amount, rounded half-up to the currency's minor unit (qty may be decimal,
-//    the unit amount may carry more decimals than the currency);
+// 1. line amount = qty x unit amount, rounded half-up to the currency's minor unit (qty may be decimal). A unit
+//    amount with more decimals than the currency (0.3333 USD) is first rounded half-up to the minor unit
+//    (0.33), as the emulator does; whether HighLevel rounds the unit first or only the product is not
+//    documented, and only matters for such sub-cent prices;
 // 2. discount applies to the subtotal of the eligible lines (all lines, or those whose productId is in
 //    `validOnProductIds`): percentage -> round half-up of eligibleSubtotal x p / 100; fixed -> the value,
 //    capped at the eligible subtotal (a document never goes below zero). The discount is allocated to the
@@ -168,8 +170,9 @@ function documentTotals(doc: CrmDocument, label: string): Result<CrmTotals> {
     }
     const q = qty.value;
     const u = unit.value;
-    // qty x unit, expressed in minor units: q.c * u.c * 10^exp / 10^(q.s + u.s)
-    const amount = roundHalfUp(q.coefficient * u.coefficient * unitScale, pow10(q.scale + u.scale));
+    // The unit amount is first rounded to the minor unit, then multiplied by qty and rounded again (rule 1).
+    const unitMinor = roundHalfUp(u.coefficient * unitScale, pow10(u.scale));
+    const amount = roundHalfUp(q.coefficient * unitMinor, pow10(q.scale));
     const eligible = restrictTo.length === 0 || (item.productId != null && restrictTo.includes(item.productId));
     // Only the item's `taxInclusive` switches a line to inclusive (HighLevel's tax `calculation` enum is
     // "exclusive" only, per the invoices spec).

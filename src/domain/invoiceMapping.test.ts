@@ -147,7 +147,7 @@ describe('US company: discount and tax folded into the line prices', () => {
     assert.deepEqual(prices(r.invoice), [[7, 1.009, 7.06], [3, 1, 3]]);
   });
   it('explains when no 7-decimal UnitPrice can reproduce the amount (huge quantity in a 3-decimal currency)', () => {
-    const crm = invoice([{ name: 'Hours', qty: 12342, amount: '63.73458' }], { currency: 'KWD', discount: { type: 'fixed', value: 1 } });
+    const crm = invoice([{ name: 'Hours', qty: 12342, amount: '63.735' }], { currency: 'KWD', discount: { type: 'fixed', value: '0.003' } });
     assert.equal(errorCode(crm, us), 'UNIT_PRICE_UNREPRESENTABLE');
   });
   it('works in JPY (no decimals)', () => {
