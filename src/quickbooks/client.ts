@@ -58,6 +58,8 @@ const queryResponseSchema = z.looseObject({
   time: z.string().optional(),
 });
 
+const MAX_GET_QUERY_LENGTH = 2000;
+
 // The requestid on a batch is limited to 36 characters (reference §2.4).
 const MAX_BATCH_REQUEST_ID = 36;
 
@@ -155,7 +157,7 @@ export class QuickBooksClient {
 
   /** One page of a query (whatever STARTPOSITION/MAXRESULTS the builder says; QuickBooks defaults to 100). */
   async query<N extends EntityName>(query: QueryBuilder<N>, signal?: AbortSignal): Promise<Array<EntityOf<N>>> {
-    const answer = await this.http.request({ method: 'GET', path: '/query', query: { query: query.toString() }, schema: queryResponseSchema, signal });
+    const answer = await this.runQuery(query.toString(), signal);
     // With zero hits QueryResponse is {} and the entity key is absent.
     const rows = answer.QueryResponse[query.entity] ?? [];
     return z.array(entitySchemas[query.entity]).parse(rows) as Array<EntityOf<N>>;
@@ -174,8 +176,24 @@ export class QuickBooksClient {
   /** `count('Invoice').where(...)` */
   async count(query: QueryBuilder, signal?: AbortSignal): Promise<number> {
     if (!query.isCount) throw new TypeError('count() needs a builder made with count(entity)');
-    const answer = await this.http.request({ method: 'GET', path: '/query', query: { query: query.toString() }, schema: queryResponseSchema, signal });
+    const answer = await this.runQuery(query.toString(), signal);
     return z.number().parse(answer.QueryResponse.totalCount ?? 0);
+  }
+
+  // A long statement (an IN list of hundreds of ids) would overflow URL limits; QuickBooks also takes
+  // the statement as a POST body with Content-Type application/text.
+  private runQuery(statement: string, signal: AbortSignal | undefined) {
+    if (statement.length <= MAX_GET_QUERY_LENGTH) {
+      return this.http.request({ method: 'GET', path: '/query', query: { query: statement }, schema: queryResponseSchema, signal });
+    }
+    return this.http.request({
+      method: 'POST',
+      path: '/query',
+      textBody: { contentType: 'application/text', text: statement },
+      readOnly: true,
+      schema: queryResponseSchema,
+      signal,
+    });
   }
 
   /**
@@ -217,7 +235,7 @@ export class QuickBooksClient {
       const requestId =
         chunks.length === 1 && options.requestId.length <= MAX_BATCH_REQUEST_ID ? options.requestId : deriveRequestId(options.requestId, 'batch', index);
       try {
-        const answer = await this.http.request({
+        const { data: answer, intuitTid } = await this.http.send({
           method: 'POST',
           path: '/batch',
           body: { BatchItemRequest: part.map(batchItemRequest) },
@@ -225,7 +243,7 @@ export class QuickBooksClient {
           schema: batchResponseSchema,
           signal: options.signal,
         });
-        for (const raw of answer.BatchItemResponse) results.set(raw.bId, batchItemResult(raw, undefined));
+        for (const raw of answer.BatchItemResponse) results.set(raw.bId, batchItemResult(raw, intuitTid));
       } catch (error) {
         if (!(error instanceof QuickBooksError)) throw error;
         for (const item of part) results.set(item.bId, { bId: item.bId, ok: false, error });

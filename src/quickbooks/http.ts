@@ -50,9 +50,13 @@ export interface QuickBooksRequest<S extends z.ZodType> {
   /** Path below /v3/company/{realmId}, e.g. "/customer" or "/query". */
   path: string;
   query?: Record<string, QueryValue>;
+  /** JSON body, or raw text with its content type (a query sent as application/text). */
   body?: unknown;
+  textBody?: { contentType: string; text: string };
+  /** A POST that changes nothing (a long query sent by POST) needs no requestid. */
+  readOnly?: boolean;
   /**
-   * Idempotency key, required on every POST: QuickBooks replays the first answer for a repeated
+   * Idempotency key, required on every POST that writes: QuickBooks replays the first answer for a repeated
    * requestid in the same realm (reference §2.4), which makes retrying a write after a timeout safe.
    */
   requestId?: string;
@@ -137,7 +141,12 @@ export class QuickBooksHttp {
   }
 
   async request<S extends z.ZodType>(req: QuickBooksRequest<S>): Promise<z.infer<S>> {
-    if (req.method === 'POST') {
+    return (await this.send(req)).data;
+  }
+
+  /** Like request(), also giving the intuit_tid of the answer (for batch items and logs). */
+  async send<S extends z.ZodType>(req: QuickBooksRequest<S>): Promise<{ data: z.infer<S>; intuitTid: string | undefined }> {
+    if (req.method === 'POST' && !req.readOnly) {
       if (req.requestId === undefined || req.requestId === '') {
         throw new TypeError(`QuickBooks write ${req.path} needs a requestId so a retry cannot create a second object`);
       }
@@ -167,7 +176,7 @@ export class QuickBooksHttp {
             intuitTid: outcome.intuitTid,
           });
         }
-        return parsed.data;
+        return { data: parsed.data, intuitTid: outcome.intuitTid };
       }
       const error = outcome.error;
       if (error.status === 401 && !refreshed && (error.code === '3200' || error.code === 'http_401')) {
@@ -196,7 +205,10 @@ export class QuickBooksHttp {
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
     let body: string | undefined;
-    if (req.body !== undefined) {
+    if (req.textBody !== undefined) {
+      headers['Content-Type'] = req.textBody.contentType;
+      body = req.textBody.text;
+    } else if (req.body !== undefined) {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(req.body);
     }

@@ -8,7 +8,7 @@ export interface RateLimiter {
   acquire(key: string): Promise<() => void>;
 }
 
-export interface InMemoryRateLimiterOptions {
+export interface InMemoryQuickBooksLimiterOptions {
   /** Requests started per window (QuickBooks: 500). */
   limit?: number;
   /** Window length in ms (QuickBooks: one minute). */
@@ -26,14 +26,14 @@ interface KeyState {
 }
 
 /** A sliding-window plus concurrency limiter, fair (first come, first served) per key. */
-export class InMemoryRateLimiter implements RateLimiter {
+export class InMemoryQuickBooksLimiter implements RateLimiter {
   private readonly limit: number;
   private readonly windowMs: number;
   private readonly concurrency: number;
   private readonly now: () => number;
   private readonly keys = new Map<string, KeyState>();
 
-  constructor(options: InMemoryRateLimiterOptions = {}) {
+  constructor(options: InMemoryQuickBooksLimiterOptions = {}) {
     this.limit = options.limit ?? 500;
     this.windowMs = options.windowMs ?? 60_000;
     this.concurrency = options.concurrency ?? 10;

@@ -6,9 +6,9 @@ import { startQuickBooksEmulator, DEFAULT_APP, type QuickBooksEmulator } from '.
 import { QuickBooksClient } from '../../src/quickbooks/client.ts';
 import { isDuplicateName, isNotFound, isStaleObject } from '../../src/quickbooks/errors.ts';
 import { deriveRequestId, type TokenSource } from '../../src/quickbooks/http.ts';
-import { InMemoryRateLimiter } from '../../src/quickbooks/limiter.ts';
+import { InMemoryQuickBooksLimiter } from '../../src/quickbooks/limiter.ts';
 import { QuickBooksOAuth } from '../../src/quickbooks/oauth.ts';
-import { select } from '../../src/quickbooks/query.ts';
+import { count, select } from '../../src/quickbooks/query.ts';
 import { parseQuickBooksWebhook, verifyIntuitSignature } from '../../src/quickbooks/webhooks.ts';
 import { startScriptedServer, type ScriptedServer } from './scriptedServer.ts';
 
@@ -63,7 +63,7 @@ describe('QuickBooks client against the emulator', () => {
       endpoints: { authorizeUrl: `${emu.url}/connect/oauth2`, tokenUrl: `${emu.url}/oauth2/v1/tokens/bearer`, revokeUrl: `${emu.url}/v2/oauth2/tokens/revoke` },
     });
     tokens = new EmulatorTokens(minted.access_token, minted.refresh_token, oauth);
-    client = new QuickBooksClient({ baseUrl: emu.url, realmId, tokens, limiter: new InMemoryRateLimiter(), retry: { baseDelayMs: 10, maxDelayMs: 100 } });
+    client = new QuickBooksClient({ baseUrl: emu.url, realmId, tokens, limiter: new InMemoryQuickBooksLimiter(), retry: { baseDelayMs: 10, maxDelayMs: 100 } });
   });
   after(async () => {
     await emu.close();
@@ -161,6 +161,15 @@ describe('QuickBooks client against the emulator', () => {
     }
     assert.deepEqual(pages, [10, 10, 10, 5]);
     assert.equal(names.size, 35);
+    assert.equal(await client.count(count('Customer').whereLike('DisplayName', 'Batch Person%')), 35);
+  });
+
+  it('sends a long IN query as a POST body', async () => {
+    const [one] = await client.query(select('Customer').where('DisplayName', '=', 'Batch Person 7'));
+    assert.ok(one);
+    const ids = [...Array.from({ length: 400 }, (_, i) => String(900000 + i)), one.Id];
+    const found = await client.query(select('Customer').whereIn('Id', ids));
+    assert.deepEqual(found.map((c) => c.Id), [one.Id]);
   });
 
   describe('webhooks', () => {

@@ -4,7 +4,7 @@ import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { QuickBooksClient } from '../../src/quickbooks/client.ts';
 import { QuickBooksError, isStaleObject, isThrottled } from '../../src/quickbooks/errors.ts';
-import { InMemoryRateLimiter } from '../../src/quickbooks/limiter.ts';
+import { InMemoryQuickBooksLimiter } from '../../src/quickbooks/limiter.ts';
 import { QuickBooksOAuth } from '../../src/quickbooks/oauth.ts';
 import { select } from '../../src/quickbooks/query.ts';
 import { CountingTokens, recordingSleep, startScriptedServer, type Script, type ScriptedServer } from './scriptedServer.ts';
@@ -27,7 +27,7 @@ async function clientFor(script: Script, options: { maxAttempts?: number; timeou
     baseUrl: server.url,
     realmId: REALM,
     tokens,
-    limiter: new InMemoryRateLimiter(),
+    limiter: new InMemoryQuickBooksLimiter(),
     retry: { maxAttempts: options.maxAttempts ?? 6, baseDelayMs: 100, maxDelayMs: 1000 },
     timeoutMs: options.timeoutMs ?? 5000,
     sleep: sleeper.sleep,
@@ -243,6 +243,16 @@ describe('QuickBooks client operations', () => {
     const found = await client.findCustomersByEmail('ann@example.com');
     assert.deepEqual(found.map((c) => c.Id).sort(), ['2', '3']);
     assert.match(requests.at(-1)?.url.searchParams.get('query') ?? '', /WHERE Active IN \(true, false\)/);
+  });
+
+  it('sends a long query as a POST body with application/text and no requestid', async () => {
+    const { client, requests } = await clientFor(() => ({ status: 200, body: { QueryResponse: {} } }));
+    const ids = Array.from({ length: 400 }, (_, i) => String(i));
+    await client.query(select('Customer').whereIn('Id', ids));
+    assert.equal(requests[0]?.method, 'POST');
+    assert.equal(requests[0]?.headers['content-type'], 'application/text');
+    assert.match(requests[0]?.body ?? '', /^SELECT \* FROM Customer WHERE Id IN \('0', '1'/);
+    assert.equal(requests[0]?.url.searchParams.get('requestid'), null);
   });
 
   it('reads CompanyInfo by realm id and Preferences', async () => {

@@ -5,7 +5,7 @@ import { parseQuickBooksWebhook, signIntuitPayload, verifyIntuitSignature, isQui
 import { QuickBooksError, faultFromBody, isDuplicateName, isNotFound, isStaleObject, isThrottled } from '../../src/quickbooks/errors.ts';
 import { assignBatchIds, batchItemRequest, batchItemResult, chunk } from '../../src/quickbooks/batch.ts';
 import { parseChangeSet, cdcResponseSchema } from '../../src/quickbooks/cdc.ts';
-import { InMemoryRateLimiter } from '../../src/quickbooks/limiter.ts';
+import { InMemoryQuickBooksLimiter } from '../../src/quickbooks/limiter.ts';
 import { deriveRequestId, parseRetryAfter } from '../../src/quickbooks/http.ts';
 
 describe('QuickBooks query builder', () => {
@@ -205,7 +205,7 @@ describe('QuickBooks request helpers', () => {
 
 describe('in-memory per-realm limiter', () => {
   it('holds at most the concurrency limit in flight per key, independently per key', async () => {
-    const limiter = new InMemoryRateLimiter({ concurrency: 2, limit: 100 });
+    const limiter = new InMemoryQuickBooksLimiter({ concurrency: 2, limit: 100 });
     const r1 = await limiter.acquire('realm');
     const r2 = await limiter.acquire('realm');
     let third = false;
@@ -226,7 +226,7 @@ describe('in-memory per-realm limiter', () => {
   });
 
   it('spaces requests beyond the per-window limit into the next window', async () => {
-    const limiter = new InMemoryRateLimiter({ concurrency: 10, limit: 3, windowMs: 80 });
+    const limiter = new InMemoryQuickBooksLimiter({ concurrency: 10, limit: 3, windowMs: 80 });
     const started = Date.now();
     const times: number[] = [];
     await Promise.all(
