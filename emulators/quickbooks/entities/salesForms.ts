@@ -218,14 +218,24 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
       const code = ctx.company.get('TaxCode', codeId)!;
       const shares = ratesOfCode(ctx, code);
       let base = gross - (discount > 0n ? proportionToCents(discount, gross, subtotal) : 0n);
+      // TaxInclusive: the tax part of the gross is found with the combined rate, then split across the code's
+      // rates in proportion (the last rate takes the remainder), so net + tax always equals the gross exactly.
+      let inclusiveTax: Scaled | undefined;
+      const combined = shares.reduce((t, r) => t + r.percent, 0n);
       if (globalMode === 'TaxInclusive') {
-        const combined = shares.reduce((t, r) => t + r.percent, 0n);
-        base -= inclusiveTaxToCents(base, combined);
+        inclusiveTax = inclusiveTaxToCents(base, combined);
+        base -= inclusiveTax;
       }
-      for (const share of shares) {
+      let allocated = 0n;
+      for (const [i, share] of shares.entries()) {
+        let tax: Scaled;
+        if (inclusiveTax === undefined) tax = percentOfToCents(base, share.percent);
+        else if (i === shares.length - 1) tax = inclusiveTax - allocated;
+        else tax = proportionToCents(inclusiveTax, share.percent, combined);
+        allocated += tax;
         const entry = byRate.get(share.rateId) ?? { share, base: 0n, tax: 0n };
         entry.base += base;
-        entry.tax += percentOfToCents(base, share.percent);
+        entry.tax += tax;
         byRate.set(share.rateId, entry);
       }
     }
