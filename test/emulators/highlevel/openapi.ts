@@ -1,0 +1,133 @@
+// A small checker of JSON values against HighLevel's OpenAPI 3.0 schemas (vendor-specs/highlevel, CC0) and
+// the JSON schemas in its webhook event docs. It checks shapes (required properties, property types, string
+// enums), not example values: the specs' examples are often strings where the real values are numbers.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const SPEC_ROOT = '/work/shared/vendor-specs/highlevel';
+
+type Schema = Record<string, unknown>;
+const cache = new Map<string, Schema>();
+
+function load(file: string): Schema {
+  let doc = cache.get(file);
+  if (!doc) {
+    doc = JSON.parse(readFileSync(join(SPEC_ROOT, file), 'utf8')) as Schema;
+    cache.set(file, doc);
+  }
+  return doc;
+}
+
+interface Located {
+  schema: Schema;
+  file: string;
+}
+
+function resolveRef(ref: string, file: string): Located {
+  const [target, pointer] = ref.split('#') as [string, string];
+  const nextFile = target ? join(file, '..', target).replace(/^\/+/, '') : file;
+  let node: unknown = load(nextFile);
+  for (const part of (pointer ?? '').split('/').slice(1)) node = (node as Schema)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  if (!node) throw new Error(`unresolvable $ref ${ref} from ${file}`);
+  return { schema: node as Schema, file: nextFile };
+}
+
+function deref(located: Located): Located {
+  let current = located;
+  for (let i = 0; i < 20 && typeof current.schema.$ref === 'string'; i++) current = resolveRef(current.schema.$ref, current.file);
+  return current;
+}
+
+/** The response schema of one operation, e.g. responseSchema('contacts', 'get', '/contacts/{contactId}', '200'). */
+export function responseSchema(app: string, method: string, path: string, status: string): Located {
+  const file = `apps/${app}.json`;
+  const doc = load(file) as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: Schema }> }> }>> };
+  const op = doc.paths[path]?.[method];
+  if (!op) throw new Error(`no operation ${method} ${path} in ${file}`);
+  const schema = op.responses[status]?.content?.['application/json']?.schema;
+  if (!schema) throw new Error(`no JSON schema for ${status} of ${method} ${path}`);
+  return { schema, file };
+}
+
+/** The `json json_schema` block of a webhook event doc. */
+export function webhookSchema(event: string): Located {
+  const text = readFileSync(join(SPEC_ROOT, 'docs/webhook events', `${event}.md`), 'utf8');
+  const match = /```json json_schema\s*\n([\s\S]*?)```/.exec(text);
+  if (!match) throw new Error(`no json_schema block in ${event}.md`);
+  return { schema: JSON.parse(match[1]!) as Schema, file: `docs/webhook events/${event}.md` };
+}
+
+export interface CheckOptions {
+  /** Paths (like `invoiceItems[]`) where the spec is known to be wrong; the value there is not checked. */
+  skip?: string[];
+  /** Also require every documented property (not only the schema's `required`) to be present. */
+  requireAllProperties?: boolean;
+  /** Properties allowed to be absent under requireAllProperties (paths like `planId`). */
+  mayOmit?: string[];
+}
+
+function typeOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+function typeMatches(expected: string, value: unknown): boolean {
+  const actual = typeOf(value);
+  switch (expected) {
+    case 'string': case 'Date': return actual === 'string';
+    case 'number': return actual === 'number';
+    case 'integer': return actual === 'number' && Number.isInteger(value);
+    case 'boolean': return actual === 'boolean';
+    case 'array': return actual === 'array';
+    case 'object': return actual === 'object';
+    default: return true;
+  }
+}
+
+/** Problems found in `value` against `located` (empty when it fits). */
+export function check(value: unknown, located: Located, options: CheckOptions = {}, path = ''): string[] {
+  if (options.skip?.includes(path)) return [];
+  const { schema, file } = deref(located);
+  const problems: string[] = [];
+  const here = path || '(root)';
+  for (const key of ['allOf'] as const) {
+    const parts = schema[key];
+    if (Array.isArray(parts)) for (const part of parts) problems.push(...check(value, { schema: part as Schema, file }, options, path));
+  }
+  for (const key of ['anyOf', 'oneOf'] as const) {
+    const parts = schema[key];
+    if (Array.isArray(parts) && !parts.some((part) => check(value, { schema: part as Schema, file }, options, path).length === 0)) {
+      problems.push(`${here}: matches none of ${key}`);
+    }
+  }
+  const declared = schema.type;
+  const types = Array.isArray(declared) ? (declared as string[]) : typeof declared === 'string' ? [declared] : [];
+  if (types.length > 0 && !types.some((t) => typeMatches(t, value))) {
+    problems.push(`${here}: expected ${types.join('|')}, got ${typeOf(value)} (${JSON.stringify(value)?.slice(0, 60)})`);
+    return problems;
+  }
+  if (Array.isArray(schema.enum) && typeof value === 'string' && !(schema.enum as unknown[]).includes(value)) {
+    problems.push(`${here}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
+  }
+  if (Array.isArray(value) && schema.items) {
+    value.forEach((item, i) => {
+      if (i < 5) problems.push(...check(item, { schema: schema.items as Schema, file }, options, `${path}[]`));
+    });
+  }
+  const properties = schema.properties as Record<string, Schema> | undefined;
+  if (properties && typeOf(value) === 'object') {
+    const obj = value as Record<string, unknown>;
+    const required = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
+    for (const [name, sub] of Object.entries(properties)) {
+      const subPath = path ? `${path}.${name}` : name;
+      if (obj[name] === undefined) {
+        const mustHave = required.has(name) || (options.requireAllProperties === true && path === '');
+        if (mustHave && !options.mayOmit?.includes(subPath) && !options.skip?.includes(subPath)) problems.push(`${subPath}: missing`);
+        continue;
+      }
+      problems.push(...check(obj[name], { schema: sub, file }, options, subPath));
+    }
+  }
+  return problems;
+}
