@@ -14,6 +14,7 @@ import {
   type CrmContact,
   type SyncedContact,
 } from './customer.ts';
+import { QBO_LIMITS } from './quickbooksLimits.ts';
 import { truncateText } from './textLimits.ts';
 
 const jane: CrmContact = {
@@ -202,5 +203,49 @@ describe('field ownership', () => {
     const write = fieldsToWrite('crm', synced, empty, { origin: 'quickbooks' });
     assert.equal(write.address1, '1 Main St');
     assert.equal(write.firstName, 'Jane');
+  });
+});
+
+describe('properties over arbitrary contacts', () => {
+  const text = fc.option(fc.oneof(fc.string({ maxLength: 700, unit: 'grapheme' }), fc.constantFrom('US', 'United States', 'Canada', 'gb', '  ', 'Jane: Doe', '+1 (555) 010-2000')));
+  const contactArb = fc.record({
+    id: fc.string({ minLength: 1, maxLength: 24 }),
+    firstName: text,
+    lastName: text,
+    name: text,
+    email: fc.option(fc.oneof(fc.emailAddress(), fc.string({ maxLength: 120 }))),
+    phone: text,
+    companyName: text,
+    address1: text,
+    city: text,
+    state: text,
+    postalCode: text,
+    country: text,
+  });
+  it('every Customer field fits its QuickBooks limit and DisplayName has no ":"', () => {
+    fc.assert(
+      fc.property(contactArb, (contact) => {
+        const { customer: c } = qboCustomerForContact(contact);
+        const L = QBO_LIMITS.customer;
+        const A = QBO_LIMITS.address;
+        assert.ok(c.DisplayName.length > 0 && c.DisplayName.length <= L.DisplayName && !c.DisplayName.includes(':'));
+        assert.ok((c.GivenName ?? '').length <= L.GivenName);
+        assert.ok((c.FamilyName ?? '').length <= L.FamilyName);
+        assert.ok((c.CompanyName ?? '').length <= L.CompanyName);
+        assert.ok((c.PrimaryEmailAddr?.Address ?? '').length <= L.PrimaryEmailAddress);
+        assert.ok((c.PrimaryPhone?.FreeFormNumber ?? '').length <= L.FreeFormNumber);
+        assert.ok((c.BillAddr?.Line1 ?? '').length <= A.Line);
+        assert.ok((c.BillAddr?.City ?? '').length <= A.City);
+        assert.ok((c.BillAddr?.PostalCode ?? '').length <= A.PostalCode);
+      }),
+    );
+  });
+  it('echo: the Customer we write hashes the same as the contact it came from', () => {
+    fc.assert(
+      fc.property(contactArb, (contact) => {
+        const { customer } = qboCustomerForContact(contact);
+        assert.equal(syncedContactHash(syncedFieldsFromQboCustomer(customer)), syncedContactHash(syncedFieldsFromContact(contact)));
+      }),
+    );
   });
 });

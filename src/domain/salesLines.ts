@@ -277,6 +277,8 @@ function globalLines(totals: CrmTotals, refs: readonly QboRef[], describe: (i: n
   }
   if (totals.discount > 0) {
     const spec = totals.discountSpec;
+    const percent = spec.kind === 'percentage' && !spec.restricted ? jsonNumber(spec.percent, 'the discount percentage', label) : undefined;
+    if (percent && !percent.ok) return percent;
     const discountAccount = ctx.discountAccountId !== undefined ? { DiscountAccountRef: { value: ctx.discountAccountId } } : {};
     // A percentage on all lines maps to a percent-based discount line. A fixed discount, or a percentage valid on
     // some products only (QuickBooks' discount line applies to everything above it), maps to its amount.
@@ -284,8 +286,8 @@ function globalLines(totals: CrmTotals, refs: readonly QboRef[], describe: (i: n
       DetailType: 'DiscountLineDetail',
       Amount: majorFromMinor(totals.discount, totals.currency),
       DiscountLineDetail:
-        spec.kind === 'percentage' && !spec.restricted
-          ? { PercentBased: true, DiscountPercent: decimalToJsonNumber(spec.percent), ...discountAccount }
+        percent?.ok
+          ? { PercentBased: true, DiscountPercent: percent.value, ...discountAccount }
           : { PercentBased: false, ...discountAccount },
     });
   }

@@ -9,7 +9,6 @@ import {
   qboSalesReceiptForCrmPayment,
   type CrmPayment,
   type RefundReceiptContext,
-  type SalesReceiptContext,
 } from './salesReceiptMapping.ts';
 import type { QboSalesItemLine, QboSalesLine } from './salesLines.ts';
 import { lineAmountMinor } from './unitPrice.ts';
