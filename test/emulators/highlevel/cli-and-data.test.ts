@@ -1,0 +1,69 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startHighLevelEmulator } from '../../../emulators/highlevel/index.ts';
+import { Api, obj } from './helpers.ts';
+
+describe('HighLevel emulator: data file and command line', () => {
+  it('saves its data to a JSON file on close and loads it back (--data FILE)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hl-emu-'));
+    const file = join(dir, 'highlevel.json');
+    const first = await startHighLevelEmulator({ dataFile: file });
+    const api = new Api(first);
+    const { locationId } = (await api.admin('POST', '/locations', { country: 'AU', name: 'Sydney Dental' })).body as { locationId: string };
+    const tokens = (await api.admin('POST', '/tokens', { locationId })).body;
+    api.token = String(tokens.access_token);
+    const c = await api.post('/contacts/', { locationId, email: 'persist@example.com', tags: ['kept'] });
+    await first.close();
+    const saved = JSON.parse(await readFile(file, 'utf8')) as { contacts: unknown[] };
+    assert.equal(saved.contacts.length, 1);
+
+    const second = await startHighLevelEmulator({ dataFile: file });
+    const api2 = new Api(second, api.token);
+    const got = await api2.get(`/contacts/${String(obj(c.body.contact).id)}`);
+    assert.equal(got.status, 200, 'the token survived too');
+    assert.deepEqual(obj(got.body.contact).tags, ['kept']);
+    const dup = await api2.post('/contacts/', { locationId, email: 'PERSIST@example.com' });
+    assert.equal(dup.status, 400, 'indexes are rebuilt on load');
+    const loc = await api2.get(`/locations/${locationId}`);
+    assert.equal(obj(loc.body.location).timezone, 'Australia/Sydney');
+    await second.close();
+  });
+
+  it('runs as `ledgerlink emulator highlevel --port 0`, prints its URL and stops on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['bin/ledgerlink.js', 'emulator', 'highlevel', '--port', '0', '--limit-factor', 'off'], { cwd: '/work/main', stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 20_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /listening on (http:\/\/\S+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+      child.on('exit', () => reject(new Error(`exited early: ${out}`)));
+    });
+    const created = await fetch(`${url}/_emulator/locations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ country: 'US' }) });
+    assert.equal(created.status, 200);
+    const { locationId } = (await created.json()) as { locationId: string };
+    assert.match(locationId, /^[A-Za-z0-9]{20}$/);
+    const tokens = await fetch(`${url}/_emulator/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ locationId }) });
+    const t = (await tokens.json()) as Record<string, unknown>;
+    assert.equal(t.token_type, 'Bearer');
+    assert.equal(t.expires_in, 86399);
+    assert.equal(t.locationId, locationId);
+    assert.equal(typeof t.refresh_token, 'string');
+    const pem = await fetch(`${url}/_emulator/webhook-public-key`).then((r) => r.text());
+    assert.match(pem, /BEGIN PUBLIC KEY/);
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('exit', (c) => resolve(c));
+      child.kill('SIGTERM');
+    });
+    assert.equal(code, 0);
+  });
+});
