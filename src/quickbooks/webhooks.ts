@@ -89,10 +89,10 @@ export class QuickBooksWebhookError extends Error {
   override readonly name = 'QuickBooksWebhookError';
 }
 
+// An operation Intuit adds later must not make the whole POST unreadable (it may batch many entities):
+// the engine re-reads the entity anyway, so an unknown operation is reported as an Update.
 function operationOf(value: string): QuickBooksOperation {
-  const op = OPERATIONS[value.toLowerCase()];
-  if (!op) throw new QuickBooksWebhookError(`unknown QuickBooks webhook operation ${JSON.stringify(value)}`);
-  return op;
+  return OPERATIONS[value.toLowerCase()] ?? 'Update';
 }
 
 function legacyEventId(realmId: string, entity: string, id: string, operation: string, lastUpdated: string): string {

@@ -59,6 +59,15 @@ describe('QuickBooks request core', () => {
     assert.equal(requests.length, 3);
   });
 
+  it('does not sleep through a Retry-After longer than allowed: the error carries it for the job queue', async () => {
+    const { client, requests, delays } = await clientFor(() => ({ status: 429, headers: { 'retry-after': '600' }, body: throttled }));
+    const error = await client.read('Customer', '1').catch((e: unknown) => e);
+    assert.ok(isThrottled(error));
+    assert.equal(error.retryAfterMs, 600_000);
+    assert.equal(requests.length, 1);
+    assert.deepEqual(delays, []);
+  });
+
   it('retries 503 and 502, then succeeds', async () => {
     const { client, requests } = await clientFor((_, i) =>
       i === 0 ? { status: 503, body: 'busy' } : i === 1 ? { status: 502 } : { status: 200, body: { Customer: customer('1') } },

@@ -94,6 +94,17 @@ describe('QuickBooks webhook signature', () => {
     assert.equal(isQuickBooksWebhookContentType('application/cloudevents+json; charset=utf-8'), true);
     assert.equal(isQuickBooksWebhookContentType('text/plain'), false);
   });
+
+  it('keeps the other entities of a delivery when one has an operation it does not know', () => {
+    const events = parseQuickBooksWebhook(
+      JSON.stringify({ eventNotifications: [{ realmId: '1', dataChangeEvent: { entities: [
+        { name: 'Invoice', id: '1', operation: 'Restore', lastUpdated: '2026-01-01T00:00:00Z' },
+        { name: 'Invoice', id: '2', operation: 'Void', lastUpdated: '2026-01-01T00:00:00Z' },
+      ] } }] }),
+    );
+    assert.deepEqual(events.map((e) => [e.entityId, e.operation]), [['1', 'Update'], ['2', 'Void']]);
+    assert.throws(() => parseQuickBooksWebhook('{"hello":1}'));
+  });
 });
 
 describe('QuickBooks faults', () => {
