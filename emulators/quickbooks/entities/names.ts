@@ -64,7 +64,9 @@ export function buildName(ctx: WriteContext, entity: NameEntity, input: Rec, pre
   if (!s.multiCurrency && currency !== s.currency) {
     throw faults.business(`Multicurrency is not enabled for this company; ${entity}.CurrencyRef must be ${s.currency}, got ${currency}.`, 'CurrencyRef');
   }
-  out.CurrencyRef = currencyRef(currency);
+  // Employees carry no currency in the XSD.
+  if (entity !== 'Employee') out.CurrencyRef = currencyRef(currency);
+  else delete out.CurrencyRef;
 
   if (entity === 'Customer') {
     out.FullyQualifiedName = displayName;
@@ -93,7 +95,9 @@ export function buildName(ctx: WriteContext, entity: NameEntity, input: Rec, pre
     const email = out.PrimaryEmailAddr;
     if (email && typeof email === 'object' && 'Address' in email) {
       const address = str((email as Rec).Address);
-      if (address && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(address)) throw faults.invalidValue('PrimaryEmailAddr', `Invalid Email Address format: ${address}`);
+      // Assumption: QuickBooks checks the address without its surrounding spaces and keeps what it was given (books
+      // imported or typed by hand hold addresses like 'Jane.Doe@Example.com '); spaces inside are refused.
+      if (address && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(address.trim())) throw faults.invalidValue('PrimaryEmailAddr', `Invalid Email Address format: ${address}`);
     }
   }
   return out;
