@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadXsdDir } from '../../../emulators/quickbooks/schema/generate.ts';
 import { xsd } from '../../../emulators/quickbooks/schema/xsd.generated.ts';
-import type { Json, Sandbox } from './helpers.ts';
+import type { ApiAnswer, Json, Sandbox } from './helpers.ts';
 import { createCustomer, createServiceItem, entity, fault, startSandbox } from './helpers.ts';
 
 const XSD_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../../shared/vendor-specs/quickbooks/xsd');
@@ -81,7 +81,7 @@ describe('QuickBooks emulator contract with Intuit XSD', { skip: haveXsd ? false
 
   async function sample(sb: Sandbox, ca: boolean): Promise<Array<[string, Json]>> {
     const out: Array<[string, Json]> = [];
-    const keep = (name: string, answer: { body: Json; status: number; text: string }): Json => {
+    const keep = (name: string, answer: ApiAnswer): Json => {
       const e = entity(answer, name);
       out.push([name, e]);
       return e;
