@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { checkEmail } from './email.ts';
 import { QBO_LIMITS } from './quickbooksLimits.ts';
 import { cleanOptional, singleLine, truncateText } from './textLimits.ts';
+import { ownValue } from './lookup.ts';
 
 /** A HighLevel contact as read from GET /contacts/{id} or a Contact* webhook (fields may be absent or null). */
 export interface CrmContact {
@@ -202,7 +203,7 @@ export function countryCodeFor(country: string | null | undefined): string | nul
   const s = cleanOptional(country);
   if (s === null) return null;
   if (/^[A-Za-z]{2}$/.test(s)) return s.toUpperCase();
-  return COUNTRY_NAMES[s.toLowerCase()] ?? null;
+  return ownValue(COUNTRY_NAMES, s.toLowerCase()) ?? null;
 }
 
 function addressLine(addr: QboPhysicalAddress | undefined): string | null {

@@ -82,6 +82,7 @@ describe('HighLevel invoice -> QuickBooks Invoice: header', () => {
   it('refuses impossible dates, unmapped items, empty invoices and too many lines', () => {
     assert.equal(errorCode(invoice([{ name: 'Haircut', qty: 1, amount: 1 }], { issueDate: '2026-02-30' }), us), 'INVALID_DATE');
     assert.equal(errorCode(invoice([{ name: 'Massage', qty: 1, amount: 1 }]), us), 'UNMAPPED_ITEM');
+    assert.equal(errorCode(invoice([{ name: 'constructor', qty: 1, amount: 1 }]), us), 'UNMAPPED_ITEM'); // not Object.prototype's
     assert.equal(errorCode(invoice([]), us), 'NO_LINES');
     const many = Array.from({ length: 751 }, () => ({ name: 'Haircut', qty: 1, amount: 1 }));
     assert.equal(errorCode(invoice(many), us), 'TOO_MANY_LINES');
@@ -96,6 +97,21 @@ describe('HighLevel invoice -> QuickBooks Invoice: header', () => {
     assert.equal(r.ok, false);
     assert.equal(!r.ok && r.error.code, 'NEGATIVE_LINE');
     assert.match(!r.ok ? r.error.message : '', /line 2 \("Wash"\)/);
+  });
+  it("keeps O'Brien, emoji and right-to-left descriptions intact, shortening past 4000 characters on character boundaries", () => {
+    const long = `${'👩🏽‍💻 '.repeat(1000)}`; // 8 UTF-16 units per repeat
+    const r = mapped(
+      invoice([
+        { name: 'Haircut', qty: 1, amount: 1, description: "O'Brien 🌻 تصفيف الشعر" },
+        { name: 'Wash', qty: 1, amount: 1, description: long },
+      ], { name: 'طلب مارس' }),
+      us,
+    );
+    const [first, second] = itemLines(r.invoice);
+    assert.equal(first?.Description, "O'Brien 🌻 تصفيف الشعر");
+    assert.ok((second?.Description ?? '').length <= 4000);
+    assert.ok(long.startsWith(second?.Description ?? 'x'));
+    assert.equal(r.invoice.PrivateNote, 'HighLevel invoice 6578278e879ad2646715ba9c - طلب مارس');
   });
   it('leaves out an invalid bill email with a warning', () => {
     const r = mapped(invoice([{ name: 'Haircut', qty: 1, amount: 1 }], { contactDetails: { email: 'nope' } }), us);
@@ -216,6 +232,15 @@ describe('Other regions: tax codes, a discount line and GlobalTaxCalculation', (
     const viaId = mapped(crm, { ...global, taxCodes: twins, taxCodeMappings: { 'hl-vat': '10' } });
     assert.equal(itemLines(viaId.invoice)[0]?.SalesItemLineDetail.TaxCodeRef?.value, '10');
     assert.equal(errorCode(crm, { ...global, taxCodes: twins, taxCodeMappings: { 'hl-vat': '14' } }), 'TAX_CODE_NOT_FOUND');
+  });
+  it('uses the name to choose between codes with the same rate', () => {
+    const twins: QboTaxCodeInfo[] = [...taxCodes, { id: '15', name: 'VAT 20% services', ratePercents: [20] }];
+    const r = mapped(invoice([{ name: 'Haircut', qty: 1, amount: 100, taxes: [{ name: 'VAT 20% Services', rate: 20 }] }], { currency: 'GBP' }), { ...global, taxCodes: twins });
+    assert.equal(itemLines(r.invoice)[0]?.SalesItemLineDetail.TaxCodeRef?.value, '15');
+  });
+  it('asks for a zero-rate code when an untaxed line has none to go on', () => {
+    const crm = invoice([{ name: 'Haircut', qty: 1, amount: 100, taxes: [{ name: 'VAT', rate: 20 }] }, { name: 'Wash', qty: 1, amount: 10 }], { currency: 'GBP' });
+    assert.equal(errorCode(crm, { ...global, taxCodes: taxCodes.filter((c) => c.id !== '12') }), 'NO_ZERO_RATE_TAX_CODE');
   });
   it('refuses an invoice mixing tax-inclusive and exclusive items', () => {
     const crm = invoice([

@@ -14,6 +14,7 @@
 // "Half-up" here means half away from zero, the usual commercial rule; negative values mirror positive ones.
 
 import { fail, ok, type Result } from './result.ts';
+import { ownValue } from './lookup.ts';
 
 /** An amount in minor units, always `Number.isSafeInteger`. */
 export type Minor = number;
@@ -37,7 +38,7 @@ const EXPONENT_EXCEPTIONS: Readonly<Record<string, number>> = {
 
 /** Minor-unit exponent of an ISO 4217 code (case-insensitive). Unknown but well-formed codes get 2. */
 export function currencyExponent(currency: string): number {
-  return EXPONENT_EXCEPTIONS[currency.trim().toUpperCase()] ?? 2;
+  return ownValue(EXPONENT_EXCEPTIONS, currency.trim().toUpperCase()) ?? 2;
 }
 
 export function isCurrencyCode(currency: string): boolean {

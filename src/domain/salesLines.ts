@@ -29,6 +29,7 @@ import { fail, ok, type Result } from './result.ts';
 import { taxCodeForCrmTaxes, type MatchedTaxCode, type QboTaxCodeInfo } from './taxCodes.ts';
 import { truncateText } from './textLimits.ts';
 import { lineAmountMinor, unitPriceForAmount } from './unitPrice.ts';
+import { ownValue } from './lookup.ts';
 
 export type TaxRegion = 'US' | 'global';
 
@@ -124,9 +125,9 @@ export function totalCheck(currency: string, crmTotal: Minor, quickbooksTotal: M
 }
 
 function itemRefFor(item: CrmItem, index: number, ctx: SalesLineContext, label: string): Result<QboRef> {
-  const byProduct = item.productId != null ? ctx.itemIdsByProductId?.[item.productId] : undefined;
+  const byProduct = item.productId != null ? ownValue(ctx.itemIdsByProductId, item.productId) : undefined;
   if (byProduct !== undefined) return ok({ value: byProduct });
-  const exact = ctx.itemIdsByName[item.name];
+  const exact = ownValue(ctx.itemIdsByName, item.name);
   if (exact !== undefined) return ok({ value: exact });
   const wanted = item.name.trim().toLowerCase();
   const loose = Object.entries(ctx.itemIdsByName).find(([name]) => name.trim().toLowerCase() === wanted);

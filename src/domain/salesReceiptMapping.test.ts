@@ -75,6 +75,7 @@ describe('HighLevel payment -> QuickBooks SalesReceipt', () => {
     assert.equal(paymentMethodKey({ paymentMode: 'check' }), 'cheque');
     assert.equal(paymentMethodKey({ paymentMode: 'bank_transfer' }), 'bank_transfer');
     assert.equal(paymentMethodKey({ paymentMode: 'crypto' }), 'other');
+    assert.equal(paymentMethodKey({ paymentMode: 'card', cardBrand: 'toString' }), 'card');
   });
   it('falls back from an unmapped brand to the card method, and warns when nothing is mapped', () => {
     const amex = qboSalesReceiptForCrmPayment({ ...order, cardBrand: 'amex' }, us);

@@ -20,6 +20,7 @@ import { QBO_LIMITS } from './quickbooksLimits.ts';
 import { fail, type DomainError, type Failure } from './result.ts';
 import { qboSalesLines, totalCheck, type GlobalTaxCalculation, type QboSalesItemLine, type QboSalesLine, type SalesLineContext, type SalesLines, type TotalCheck } from './salesLines.ts';
 import { privateNote, qboDate, qboDocNumber } from './transactionFields.ts';
+import { ownValue } from './lookup.ts';
 
 export type CrmPaymentMode = 'card' | 'cash' | 'cheque' | 'bank_transfer' | 'other';
 
@@ -80,7 +81,7 @@ const CARD_BRANDS: Readonly<Record<string, string>> = {
 export function paymentMethodKey(payment: Pick<CrmPayment, 'paymentMode' | 'cardBrand'>): string {
   const mode = payment.paymentMode?.trim().toLowerCase() ?? '';
   const brand = payment.cardBrand?.trim().toLowerCase() ?? '';
-  if (brand !== '' && (mode === '' || mode === 'card')) return CARD_BRANDS[brand] ?? 'card';
+  if (brand !== '' && (mode === '' || mode === 'card')) return ownValue(CARD_BRANDS, brand) ?? 'card';
   if (mode === 'check') return 'cheque';
   if (mode === 'card' || mode === 'cash' || mode === 'cheque' || mode === 'bank_transfer') return mode;
   return 'other';
@@ -88,8 +89,8 @@ export function paymentMethodKey(payment: Pick<CrmPayment, 'paymentMode' | 'card
 
 function paymentMethodRef(payment: CrmPayment, ctx: SalesReceiptContext): QboRef | undefined {
   const key = paymentMethodKey(payment);
-  const fallback = key in CARD_BRANDS || Object.values(CARD_BRANDS).includes(key) ? ctx.paymentMethodIds['card'] : undefined;
-  const id = ctx.paymentMethodIds[key] ?? fallback ?? ctx.paymentMethodIds['default'];
+  const fallback = Object.values(CARD_BRANDS).includes(key) ? ownValue(ctx.paymentMethodIds, 'card') : undefined;
+  const id = ownValue(ctx.paymentMethodIds, key) ?? fallback ?? ownValue(ctx.paymentMethodIds, 'default');
   return id === undefined ? undefined : { value: id };
 }
 

@@ -11,6 +11,7 @@
 
 import { compareDecimals, decimalText, parsePercent, sumDecimals, type Decimal } from './money.ts';
 import { fail, ok, type Result } from './result.ts';
+import { ownValue } from './lookup.ts';
 
 /** A QuickBooks TaxCode reduced to what matching needs: its sales rates in percent. */
 export interface QboTaxCodeInfo {
@@ -98,7 +99,7 @@ export function taxCodeForCrmTaxes(
 
   const key = crmTaxKey(taxes);
   const single = taxes.length === 1 ? taxes[0] : undefined;
-  const mappedId = mappings[key] ?? (single?.id != null ? mappings[single.id] : undefined);
+  const mappedId = ownValue(mappings, key) ?? (single?.id != null ? ownValue(mappings, single.id) : undefined);
   if (mappedId !== undefined) {
     return (
       found(mappedId, 'mapping') ??
