@@ -12,7 +12,7 @@ export interface Link {
   crmId: string;
   qboId: string | null;
   origin: Origin;
-  state: 'pending' | 'linked';
+  state: 'pending' | 'linked' | 'skipped';
   snapshotHash: string | null;
   qboSyncToken: string | null;
   qboUpdatedAt: string | null;
@@ -26,7 +26,7 @@ interface LinkRow {
   crm_id: string;
   qbo_id: string | null;
   origin: Origin;
-  state: 'pending' | 'linked';
+  state: 'pending' | 'linked' | 'skipped';
   snapshot_hash: string | null;
   qbo_sync_token: string | null;
   qbo_updated_at: string | null;

@@ -1,0 +1,71 @@
+// The HTTP face of ledgerlink: webhook intake for both providers, health, and (later) OAuth callbacks and the
+// dashboard's API. Built on an Engine; knows nothing of flows beyond routing events into the intake.
+import Fastify, { type FastifyInstance } from 'fastify';
+import { parseHighLevelWebhook, verifyHighLevelSignature } from '../highlevel/webhooks.ts';
+import { recordActivity } from '../store/activity.ts';
+import type { Engine } from '../sync/engine.ts';
+import type { IntakeDeps } from '../sync/intake.ts';
+import { webhookRoutes, type HighLevelWebhookEvent } from './webhooks.ts';
+
+export interface ServerOptions {
+  logger?: boolean;
+  bodyLimitBytes?: number;
+}
+
+export async function buildServer(engine: Engine, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimitBytes ?? 1024 * 1024 });
+  const intake: IntakeDeps = {
+    db: engine.db,
+    queue: engine.queue,
+    connectionsFor: (provider, account) => (provider === 'quickbooks' ? engine.connections.findByRealm(account) : engine.connections.findByLocation(account)),
+    handles: (queue) => engine.handles(queue),
+  };
+  const hl = engine.providers.highlevel;
+  await app.register(webhookRoutes, {
+    intake,
+    quickbooksVerifierToken: engine.providers.quickbooks.webhookVerifierToken,
+    verifyHighLevel: (raw, headers) =>
+      verifyHighLevelSignature(raw, { 'x-ghl-signature': first(headers['x-ghl-signature']), 'x-wh-signature': first(headers['x-wh-signature']) }, {
+        ...(hl.webhookPublicKey ? { ed25519PublicKey: hl.webhookPublicKey } : {}),
+        ...(hl.webhookRsaPublicKey ? { rsaPublicKeyPem: hl.webhookRsaPublicKey } : {}),
+      }),
+    parseHighLevel: (raw) => highLevelEventOf(parseHighLevelWebhook(raw)),
+    onHighLevelUninstall: async (locationId) => {
+      for (const connection of await engine.connections.findByLocation(locationId)) {
+        const reason = 'The ledgerlink app was uninstalled from the HighLevel location: install it again and reconnect HighLevel';
+        await engine.connections.setStatus(connection.id, 'revoked', reason);
+        await recordActivity(engine.db, { connectionId: connection.id, flow: 'connection', status: 'error', message: reason });
+      }
+    },
+    ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
+  });
+  app.get('/healthz', async () => {
+    await engine.db.query('SELECT 1');
+    return { ok: true };
+  });
+  return app;
+}
+
+function highLevelEventOf(event: ReturnType<typeof parseHighLevelWebhook>): HighLevelWebhookEvent {
+  switch (event.type) {
+    case 'unknown':
+      return { eventId: event.eventId, type: `unknown (${event.reason})`, locationId: locationOf(event.raw), recordId: undefined, contactId: undefined, payload: event.raw };
+    case 'INSTALL':
+    case 'UNINSTALL':
+      return { eventId: event.eventId, type: event.type, locationId: event.locationId, recordId: event.locationId, contactId: undefined, payload: event };
+    default:
+      if ('contactId' in event) return { eventId: event.eventId, type: event.type, locationId: event.locationId, recordId: event.contactId, contactId: event.contactId, payload: event.contact };
+      if ('invoiceId' in event) return { eventId: event.eventId, type: event.type, locationId: event.locationId, recordId: event.invoiceId, contactId: undefined, payload: event.invoice };
+      return { eventId: event.eventId, type: event.type, locationId: event.locationId, recordId: event.orderId, contactId: undefined, payload: event.order };
+  }
+}
+
+function locationOf(raw: unknown): string | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const r = raw as { locationId?: unknown; altId?: unknown };
+  return typeof r.locationId === 'string' ? r.locationId : typeof r.altId === 'string' ? r.altId : undefined;
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

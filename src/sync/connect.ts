@@ -1,0 +1,75 @@
+// Creating a connection: after both OAuth round trips, or from existing tokens (CLI, API, tests and the demo).
+// Both sides are checked with the tokens before the connection goes live: the QuickBooks company's country and
+// currency decide the tax model; the HighLevel location must answer.
+import { z } from 'zod';
+import { recordActivity } from '../store/activity.ts';
+import type { Connection, OAuthTokens } from '../store/connections.ts';
+import { QuickBooksClient } from '../quickbooks/client.ts';
+import { HighLevelHttp } from '../highlevel/http.ts';
+import { LocationsApi } from '../highlevel/locations.ts';
+import type { Engine } from './engine.ts';
+
+export const tokensInputSchema = z.object({
+  accessToken: z.string().min(1),
+  refreshToken: z.string().min(1).optional(),
+  /** Seconds the access token has left (QuickBooks: 3600, HighLevel: 86399). */
+  expiresIn: z.number().int().positive().optional(),
+});
+
+export const connectWithTokensSchema = z.object({
+  name: z.string().min(1).max(200),
+  quickbooks: tokensInputSchema.extend({ realmId: z.string().min(1) }),
+  highlevel: tokensInputSchema.extend({ locationId: z.string().min(1), companyId: z.string().optional() }),
+  importOldInvoices: z.boolean().default(false),
+  reviewRequests: z.boolean().default(false),
+});
+export type ConnectWithTokens = z.input<typeof connectWithTokensSchema>;
+
+function stored(input: z.infer<typeof tokensInputSchema>, defaultSeconds: number): OAuthTokens {
+  return {
+    accessToken: input.accessToken,
+    ...(input.refreshToken ? { refreshToken: input.refreshToken } : {}),
+    accessExpiresAt: new Date(Date.now() + (input.expiresIn ?? defaultSeconds) * 1000).toISOString(),
+  };
+}
+
+/** A static token source for the first checks, before the tokens are in the store. */
+const fixed = (token: string) => ({ accessToken: async () => token, refreshAfterUnauthorized: async () => token });
+
+export async function connectWithTokens(engine: Engine, raw: ConnectWithTokens): Promise<Connection> {
+  const input = connectWithTokensSchema.parse(raw);
+  const providers = engine.providers;
+  const qbo = new QuickBooksClient({ baseUrl: providers.quickbooks.apiUrl, realmId: input.quickbooks.realmId, tokens: fixed(input.quickbooks.accessToken) });
+  const [info, preferences] = await Promise.all([qbo.companyInfo(), qbo.preferences()]);
+  const homeCurrency = (preferences as { CurrencyPrefs?: { HomeCurrency?: { value?: string } } }).CurrencyPrefs?.HomeCurrency?.value ?? 'USD';
+  const location = await new LocationsApi(
+    new HighLevelHttp({ baseUrl: providers.highlevel.apiUrl, locationId: input.highlevel.locationId, tokens: fixed(input.highlevel.accessToken) }),
+  ).get(input.highlevel.locationId);
+
+  const connection = await engine.connections.create({
+    name: input.name,
+    importOldInvoices: input.importOldInvoices,
+    reviewRequests: input.reviewRequests,
+  });
+  await engine.connections.attachQuickBooks(connection.id, {
+    realmId: input.quickbooks.realmId,
+    country: String(info.Country ?? 'US').toUpperCase(),
+    homeCurrency,
+    tokens: stored(input.quickbooks, 3600),
+  });
+  await engine.connections.attachHighLevel(connection.id, {
+    locationId: input.highlevel.locationId,
+    companyId: input.highlevel.companyId ?? location.companyId,
+    country: String(location.country ?? ""),
+    tokens: stored(input.highlevel, 86_399),
+  });
+  const live = await engine.connections.activate(connection.id);
+  await recordActivity(engine.db, {
+    connectionId: live.id,
+    flow: 'connection',
+    status: 'info',
+    message: `Connected HighLevel location "${location.name ?? input.highlevel.locationId}" to QuickBooks company "${info.CompanyName ?? input.quickbooks.realmId}"`,
+    detail: { realmId: input.quickbooks.realmId, locationId: input.highlevel.locationId, country: info.Country ?? null, homeCurrency },
+  });
+  return live;
+}

@@ -1,0 +1,195 @@
+// A CRM contact with activity gets a QuickBooks customer: matched by normalised email among existing customers
+// (updated when found), created when not. DisplayName clashes (6240, also with vendors and employees) move to
+// the next deterministic candidate. A contact without an email cannot be matched: a clear error, retryable.
+import { isDuplicateName, isStaleObject } from '../quickbooks/errors.ts';
+import type { Customer } from '../quickbooks/entities.ts';
+import { isNotFound as isHighLevelNotFound } from '../highlevel/errors.ts';
+import type { Contact } from '../highlevel/contacts.ts';
+import { checkEmail } from '../domain/email.ts';
+import { qboCustomerForContact, syncedContactHash, syncedFieldsFromContact, type CrmContact } from '../domain/customer.ts';
+import { quickbooksRequestId } from '../domain/requestId.ts';
+import { claimPendingLink, findLinkByCrmId, findLinkByQboId, saveLink } from '../store/links.ts';
+import { recordActivity, resolveErrors } from '../store/activity.ts';
+import type { FlowContext } from './context.ts';
+import { customerIdsWithEmail, rememberCustomer } from './customerIndex.ts';
+import { RetryLater, SyncError } from './errors.ts';
+
+const MAX_DISPLAY_NAME_ATTEMPTS = 8;
+/** A pending claim older than this was left by a worker that died: the next job takes it over. */
+const ABANDONED_CLAIM_MS = 2 * 60_000;
+
+export interface CustomerResult {
+  customerId: string;
+  displayName: string;
+  outcome: 'linked' | 'matched' | 'created';
+}
+
+export function crmContactOf(contact: Contact): CrmContact {
+  return {
+    id: contact.id,
+    firstName: contact.firstName ?? null,
+    lastName: contact.lastName ?? null,
+    name: contact.name ?? null,
+    email: contact.email ?? null,
+    phone: contact.phone ?? null,
+    companyName: contact.companyName ?? null,
+    address1: contact.address1 ?? null,
+    city: contact.city ?? null,
+    state: contact.state ?? null,
+    postalCode: contact.postalCode ?? null,
+    country: contact.country ?? null,
+    tags: contact.tags,
+  };
+}
+
+/** The QuickBooks customer of a CRM contact, matched or created once. `currency`: the document's currency. */
+export async function customerForContact(ctx: FlowContext, contactId: string, currency?: string): Promise<CustomerResult> {
+  const { db, connection } = ctx;
+  const existing = await findLinkByCrmId(db, connection.id, 'customer', contactId);
+  if (existing?.state === 'linked' && existing.qboId) {
+    return { customerId: existing.qboId, displayName: String(existing.data.displayName ?? ''), outcome: 'linked' };
+  }
+  if (existing?.state === 'pending') {
+    const age = await db.query<{ age_ms: string | number }>(
+      `SELECT EXTRACT(EPOCH FROM (now() - updated_at)) * 1000 AS age_ms FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2`,
+      [connection.id, contactId],
+    );
+    if (Number(age.rows[0]?.age_ms ?? 0) < ABANDONED_CLAIM_MS) throw new RetryLater(`the customer of contact ${contactId} is being created by another job`);
+    // Abandoned by a dead worker: take it over. The create below reuses the same requestid, so a create that
+    // reached QuickBooks before the crash is returned, not repeated.
+    await db.query(`UPDATE links SET updated_at = now() WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2`, [connection.id, contactId]);
+  } else if (!existing && !(await claimPendingLink(db, connection.id, 'customer', contactId, 'crm'))) {
+    throw new RetryLater(`the customer of contact ${contactId} is being created by another job`);
+  }
+  try {
+    return await matchOrCreate(ctx, contactId, currency);
+  } catch (error) {
+    // Free the claim so that Retry (or the next payment of this contact) starts clean.
+    await db.query(`DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2 AND state = 'pending'`, [connection.id, contactId]);
+    throw error;
+  }
+}
+
+async function matchOrCreate(ctx: FlowContext, contactId: string, currency: string | undefined): Promise<CustomerResult> {
+  const contact = await readContact(ctx, contactId);
+  const crm = crmContactOf(contact);
+  const label = contactLabel(contact);
+  if (!contact.email || contact.email.trim() === '') {
+    throw new SyncError(
+      'contact-without-email',
+      `Contact ${label} has no email, so it cannot be matched to a QuickBooks customer`,
+      'Add an email address to the contact in HighLevel, then press Retry',
+      { contactId },
+    );
+  }
+  const email = checkEmail(contact.email);
+  if (!email.ok) {
+    throw new SyncError('contact-invalid-email', `Contact ${label} has an invalid email (${email.reason})`, 'Correct the email in HighLevel, then press Retry', { contactId });
+  }
+  const company = await ctx.company();
+  const [matchId] = await customerIdsWithEmail(ctx, email.email);
+  const chosen = matchId ? await ctx.qbo.read('Customer', matchId) : undefined;
+  if (chosen) {
+    checkCurrency(chosen, currency, company.homeCurrency, label);
+    const owner = await findLinkByQboId(ctx.db, ctx.connection.id, 'customer', chosen.Id);
+    if (owner && owner.crmId !== contactId) {
+      // Two CRM contacts share this email (the location allows duplicates): both use the same customer, which
+      // stays linked to the first contact.
+      await ctx.db.query(`DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2 AND state = 'pending'`, [ctx.connection.id, contactId]);
+      return { customerId: chosen.Id, displayName: String(chosen.DisplayName), outcome: 'matched' };
+    }
+    const updated = await updateMatched(ctx, chosen, crm);
+    await commitLink(ctx, contactId, updated, crm, `Matched contact ${label} to QuickBooks customer "${updated.DisplayName}" by email and updated it`);
+    return { customerId: updated.Id, displayName: String(updated.DisplayName), outcome: 'matched' };
+  }
+  const created = await createCustomer(ctx, crm, currency && currency !== company.homeCurrency && company.multiCurrency ? currency : undefined);
+  await commitLink(ctx, contactId, created, crm, `Created QuickBooks customer "${created.DisplayName}" for contact ${label}`);
+  return { customerId: created.Id, displayName: String(created.DisplayName), outcome: 'created' };
+}
+
+async function readContact(ctx: FlowContext, contactId: string): Promise<Contact> {
+  try {
+    return await ctx.hl.contacts.get(contactId);
+  } catch (error) {
+    if (isHighLevelNotFound(error)) {
+      throw new SyncError('contact-not-found', `HighLevel contact ${contactId} does not exist (deleted?)`, 'Nothing to do if it was deleted on purpose; otherwise restore it and press Retry', { contactId });
+    }
+    throw error;
+  }
+}
+
+function checkCurrency(customer: Customer, currency: string | undefined, home: string, label: string): void {
+  const customerCurrency = (customer.CurrencyRef as { value?: string } | undefined)?.value ?? home;
+  if (currency && customerCurrency !== currency) {
+    throw new SyncError(
+      'customer-currency',
+      `QuickBooks customer "${customer.DisplayName}" (contact ${label}) takes ${customerCurrency}, but the CRM document is in ${currency}`,
+      'QuickBooks fixes a customer\'s currency at creation: record the payment in the customer\'s currency, or create a separate customer for this currency in QuickBooks',
+      { customerId: customer.Id, customerCurrency, documentCurrency: currency },
+    );
+  }
+}
+
+/** Brings a matched customer up to date with the contact's fields (not its DisplayName, which the bookkeeper may have chosen). */
+async function updateMatched(ctx: FlowContext, customer: Customer, crm: CrmContact): Promise<Customer> {
+  const { customer: desired } = qboCustomerForContact(crm);
+  const { DisplayName: _keep, BillAddr, ...rest } = desired;
+  const fields = { ...rest, ...(BillAddr ? { BillAddr: { ...BillAddr } } : {}) };
+  let current = customer;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await ctx.qbo.update(
+        'Customer',
+        { Id: current.Id, SyncToken: current.SyncToken, ...fields, ...(current.Active === false ? { Active: true } : {}) },
+        { requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: 'customers', sourceId: crm.id, sourceVersion: `update:${current.Id}:${current.SyncToken}` }) },
+      );
+    } catch (error) {
+      // Stale SyncToken: someone changed the customer meanwhile; read it again and re-apply (never overwrite blindly).
+      if (!isStaleObject(error)) throw error;
+      current = await ctx.qbo.read('Customer', current.Id);
+    }
+  }
+  throw new Error(`QuickBooks customer ${customer.Id} kept changing while ledgerlink updated it`);
+}
+
+async function createCustomer(ctx: FlowContext, crm: CrmContact, foreignCurrency: string | undefined): Promise<Customer> {
+  for (let attempt = 0; attempt < MAX_DISPLAY_NAME_ATTEMPTS; attempt++) {
+    const { customer: mapped } = qboCustomerForContact(crm, { displayNameAttempt: attempt });
+    const customer = { ...mapped, ...(mapped.BillAddr ? { BillAddr: { ...mapped.BillAddr } } : {}) };
+    try {
+      return await ctx.qbo.create('Customer', { ...customer, ...(foreignCurrency ? { CurrencyRef: { value: foreignCurrency } } : {}) }, {
+        requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: 'customers', sourceId: crm.id, sourceVersion: `create:${attempt}` }),
+      });
+    } catch (error) {
+      // 6240: the DisplayName is taken by a customer, vendor or employee (inactive ones included): next candidate.
+      if (!isDuplicateName(error)) throw error;
+    }
+  }
+  throw new SyncError(
+    'display-name-taken',
+    `Every DisplayName ledgerlink tried for contact ${crm.id} is taken in QuickBooks`,
+    'Rename the clashing customer, vendor or employee in QuickBooks, then press Retry',
+    { contactId: crm.id },
+  );
+}
+
+async function commitLink(ctx: FlowContext, contactId: string, customer: Customer, crm: CrmContact, message: string): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    await rememberCustomer(tx, ctx.connection.id, customer);
+    await saveLink(tx, {
+      connectionId: ctx.connection.id, kind: 'customer', crmId: contactId, qboId: customer.Id, origin: 'crm', state: 'linked',
+      snapshotHash: syncedContactHash(syncedFieldsFromContact(crm)),
+      qboSyncToken: customer.SyncToken,
+      qboUpdatedAt: String((customer.MetaData as { LastUpdatedTime?: string } | undefined)?.LastUpdatedTime ?? ''),
+      crmUpdatedAt: null,
+      data: { displayName: customer.DisplayName },
+    });
+    await recordActivity(tx, { connectionId: ctx.connection.id, flow: 'customers', status: 'ok', crmKind: 'contact', crmId: contactId, qboKind: 'Customer', qboId: customer.Id, message });
+    await resolveErrors(tx, ctx.connection.id, 'customers', contactId);
+  });
+}
+
+export function contactLabel(contact: Pick<Contact, 'id' | 'name' | 'firstName' | 'lastName' | 'email'>): string {
+  const name = contact.name ?? [contact.firstName, contact.lastName].filter(Boolean).join(' ');
+  return name ? `"${name}" (${contact.id})` : contact.id;
+}

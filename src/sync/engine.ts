@@ -1,0 +1,290 @@
+// The engine: the store, the job queue with one queue per flow, the clients of each connection (with tokens
+// from the store and limits shared through Postgres), and the pollers. `ledgerlink start` runs it with the
+// server; `ledgerlink worker` runs only its workers.
+import pino from 'pino';
+import type { Db } from '../store/db.ts';
+import { ConnectionRepository, type Connection, type OAuthTokens } from '../store/connections.ts';
+import type { SecretBox } from '../store/secrets.ts';
+import { recordActivity } from '../store/activity.ts';
+import { PostgresRateLimiter, type LimitPolicy, type RateLimiter } from '../store/rateLimits.ts';
+import { QuickBooksClient } from '../quickbooks/client.ts';
+import { QuickBooksOAuth } from '../quickbooks/oauth.ts';
+import { QuickBooksError } from '../quickbooks/errors.ts';
+import { HighLevelHttp } from '../highlevel/http.ts';
+import { HighLevelOAuth } from '../highlevel/oauth.ts';
+import { HighLevelError } from '../highlevel/errors.ts';
+import { ContactsApi } from '../highlevel/contacts.ts';
+import { InvoicesApi } from '../highlevel/invoices.ts';
+import { PaymentsApi } from '../highlevel/payments.ts';
+import { LocationsApi } from '../highlevel/locations.ts';
+import { WorkflowsApi } from '../highlevel/workflows.ts';
+import { ConversationsApi } from '../highlevel/conversations.ts';
+import type { ProviderConfig } from '../config.ts';
+import { JobQueue, type JobContext, type JobData } from './queue.ts';
+import { QUEUES, type QueueName } from './routes.ts';
+import { StoredTokenSource, ConnectionRevokedError } from './tokens.ts';
+import { loadCompanyFacts, type CompanyFacts } from './company.ts';
+import type { FlowContext, HighLevelApis } from './context.ts';
+import { RetryLater, SyncError, describeError } from './errors.ts';
+import { syncTransaction, SALES_RECEIPTS_FLOW } from './salesReceipts.ts';
+import { pollPayments, syncOrder } from './paymentPolling.ts';
+
+export interface EngineOptions {
+  db: Db;
+  secrets: SecretBox;
+  providers: ProviderConfig;
+  /** Where the OAuth callbacks land (LEDGERLINK_PUBLIC_URL). */
+  publicUrl: string;
+  logger?: pino.Logger;
+  /** Pace requests to the providers' limits (true in production; benchmarks may lift them). */
+  limits?: boolean;
+  concurrency?: number;
+  pollSeconds?: number;
+  /** Job queue tuning (tests shorten these to see a killed worker's job come back quickly). */
+  queue?: { expireInSeconds?: number; leaseSeconds?: number; pollingIntervalSeconds?: number; supervise?: boolean };
+}
+
+interface ConnectionClients {
+  qbo: QuickBooksClient;
+  hl: HighLevelApis;
+  company: () => Promise<CompanyFacts>;
+}
+
+const COMPANY_FACTS_TTL_MS = 10 * 60_000;
+
+/** QuickBooks: 500 requests a minute and 10 at once per realm; HighLevel: 100 per 10 seconds per location. */
+export function providerLimit(key: string): LimitPolicy | undefined {
+  if (key.startsWith('qbo:')) return { limit: 500, windowMs: 60_000, utilisation: 0.95, burst: 5, concurrency: 10 };
+  if (key.startsWith('hl:')) return { limit: 100, windowMs: 10_000, utilisation: 0.9, burst: 5 };
+  return undefined;
+}
+
+export class Engine {
+  readonly connections: ConnectionRepository;
+  readonly log: pino.Logger;
+  readonly qboOAuth: QuickBooksOAuth;
+  readonly hlOAuth: HighLevelOAuth;
+  readonly providers: ProviderConfig;
+  private readonly limiter: RateLimiter | undefined;
+  private readonly clients = new Map<string, ConnectionClients>();
+  private pollTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly db: Db,
+    readonly queue: JobQueue,
+    private readonly options: EngineOptions,
+  ) {
+    this.providers = options.providers;
+    this.connections = new ConnectionRepository(db, options.secrets);
+    this.log = options.logger ?? pino({ level: process.env.LEDGERLINK_LOG_LEVEL ?? 'info' });
+    const qbo = options.providers.quickbooks;
+    this.qboOAuth = new QuickBooksOAuth({
+      clientId: qbo.clientId,
+      clientSecret: qbo.clientSecret,
+      redirectUri: `${options.publicUrl}/oauth/quickbooks/callback`,
+      endpoints: {
+        ...(qbo.authorizeUrl ? { authorizeUrl: qbo.authorizeUrl } : {}),
+        ...(qbo.tokenUrl ? { tokenUrl: qbo.tokenUrl } : {}),
+        ...(qbo.revokeUrl ? { revokeUrl: qbo.revokeUrl } : {}),
+      },
+    });
+    const hl = options.providers.highlevel;
+    this.hlOAuth = new HighLevelOAuth({
+      clientId: hl.clientId,
+      clientSecret: hl.clientSecret,
+      redirectUri: `${options.publicUrl}/oauth/highlevel/callback`,
+      apiUrl: hl.apiUrl,
+      ...(hl.authorizeUrl ? { marketplaceUrl: hl.authorizeUrl } : {}),
+    });
+    this.limiter = options.limits === false ? undefined : new PostgresRateLimiter(db, providerLimit);
+  }
+
+  static async create(options: EngineOptions): Promise<Engine> {
+    const queue = await JobQueue.start(options.db, options.queue ?? {});
+    const engine = new Engine(options.db, queue, options);
+    await engine.defineQueues();
+    return engine;
+  }
+
+  /** Starts this process's workers (and, with pollers, the periodic polls of every connection). */
+  async startWorkers(options: { pollers?: boolean } = {}): Promise<void> {
+    await this.queue.work();
+    if (options.pollers !== false) {
+      const every = (this.options.pollSeconds ?? 60) * 1000;
+      this.pollTimer = setInterval(() => void this.enqueuePolls().catch((error) => this.log.warn({ err: error }, 'could not schedule polls')), every);
+      this.pollTimer.unref();
+      void this.enqueuePolls().catch(() => {});
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    await this.queue.stop();
+  }
+
+  /** One poll job per live connection; a connection whose poll is already waiting gets no second one. */
+  async enqueuePolls(): Promise<void> {
+    for (const connection of await this.connections.list()) {
+      if (connection.status !== 'connected') continue;
+      await this.queue.enqueue(QUEUES.pollPayments, { connectionId: connection.id, key: `${connection.id}:poll:payments` });
+    }
+  }
+
+  handles(queue: string): boolean {
+    return (Object.values(QUEUES) as string[]).includes(queue) && this.defined.has(queue as QueueName);
+  }
+
+  private readonly defined = new Set<QueueName>();
+
+  private async defineQueues(): Promise<void> {
+    const concurrency = this.options.concurrency ?? 4;
+    const define = async (name: QueueName, flow: string, run: (ctx: FlowContext, data: JobData) => Promise<void>, extra: { concurrency?: number } = {}) => {
+      this.defined.add(name);
+      await this.queue.define({
+        name,
+        concurrency: extra.concurrency ?? concurrency,
+        handler: (data, job) => this.runJob(name, flow, data, job, run),
+        onGiveUp: async (data, error) => {
+          await recordActivity(this.db, {
+            connectionId: data.connectionId,
+            flow,
+            status: 'error',
+            ...crmRef(data),
+            message: `Gave up after several tries: ${describeError(error)}`,
+            detail: providerDetail(error),
+            retry: { queue: name, data },
+          });
+        },
+      });
+    };
+    await define(QUEUES.crmTransaction, SALES_RECEIPTS_FLOW, (ctx, data) => syncTransaction(ctx, String(data.transactionId)));
+    await define(QUEUES.crmOrder, SALES_RECEIPTS_FLOW, async (ctx, data) => {
+      await syncOrder(ctx, String(data.orderId));
+    });
+    await define(QUEUES.pollPayments, 'polling', async (ctx) => {
+      await pollPayments(ctx);
+    }, { concurrency: 2 });
+  }
+
+  private async runJob(name: QueueName, flow: string, data: JobData, job: JobContext, run: (ctx: FlowContext, data: JobData) => Promise<void>): Promise<void> {
+    const connection = await this.connections.get(data.connectionId);
+    // A revoked, paused or removed connection stops its jobs; they are not lost (Retry in the dashboard, or the
+    // poller after reconnecting, brings the records back).
+    if (!connection || connection.status !== 'connected') return;
+    try {
+      await run(this.contextFor(connection), data);
+    } catch (error) {
+      if (error instanceof RetryLater) {
+        await this.queue.enqueue(name, data, { startAfterSeconds: error.afterSeconds });
+        return;
+      }
+      if (error instanceof SyncError) {
+        await recordActivity(this.db, {
+          connectionId: connection.id, flow, status: 'error', ...crmRef(data),
+          message: error.message, detail: { code: error.code, fix: error.fix, ...error.detail }, retry: { queue: name, data },
+        });
+        return;
+      }
+      if (error instanceof ConnectionRevokedError) {
+        await recordActivity(this.db, {
+          connectionId: connection.id, flow, status: 'error', ...crmRef(data),
+          message: `Stopped: ${error.message}`, detail: { code: 'connection-revoked', side: error.side }, retry: { queue: name, data },
+        });
+        return;
+      }
+      this.log.warn({ queue: name, attempt: job.attempt, connectionId: connection.id, err: describeError(error) }, 'job failed; it will be retried');
+      throw error;
+    }
+  }
+
+  /** The flow context of a connection: its clients (cached), the store and the queue. */
+  contextFor(connection: Connection): FlowContext {
+    const clients = this.clientsFor(connection);
+    return { db: this.db, connection, qbo: clients.qbo, hl: clients.hl, queue: this.queue, log: this.log.child({ connectionId: connection.id }), company: clients.company };
+  }
+
+  clientsFor(connection: Connection): ConnectionClients {
+    const cached = this.clients.get(connection.id);
+    if (cached) return cached;
+    if (!connection.qboRealmId || !connection.hlLocationId) throw new Error(`connection ${connection.id} is not connected to both sides yet`);
+    const qboTokens = new StoredTokenSource({
+      connections: this.connections, connectionId: connection.id, side: 'qbo',
+      refresh: async (refreshToken) => toStored(await this.qboOAuth.refresh(refreshToken)),
+      isRefusal: (error) => error instanceof QuickBooksError && error.code === 'invalid_grant',
+    });
+    const hlTokens = new StoredTokenSource({
+      connections: this.connections, connectionId: connection.id, side: 'hl',
+      refresh: async (refreshToken) => {
+        const t = await this.hlOAuth.refresh(refreshToken);
+        return { accessToken: t.accessToken, ...(t.refreshToken ? { refreshToken: t.refreshToken } : {}), accessExpiresAt: t.expiresAt.toISOString(), scope: t.scopes.join(' ') };
+      },
+      isRefusal: (error) => error instanceof HighLevelError && (error.code === 'invalid_grant' || error.status === 401),
+    });
+    const limiter = this.limiter;
+    const qbo = new QuickBooksClient({
+      baseUrl: this.options.providers.quickbooks.apiUrl,
+      realmId: connection.qboRealmId,
+      tokens: qboTokens,
+      limiter: limiter ? { acquire: (realm) => limiter.acquire(`qbo:${realm}`) } : undefined,
+      logger: this.log,
+    });
+    const http = new HighLevelHttp({
+      baseUrl: this.options.providers.highlevel.apiUrl,
+      locationId: connection.hlLocationId,
+      tokens: hlTokens,
+      limiter: limiter ? { acquire: (location) => limiter.acquire(`hl:${location}`) } : undefined,
+      logger: this.log,
+    });
+    const hl: HighLevelApis = {
+      locationId: connection.hlLocationId,
+      contacts: new ContactsApi(http),
+      invoices: new InvoicesApi(http),
+      payments: new PaymentsApi(http),
+      locations: new LocationsApi(http),
+      workflows: new WorkflowsApi(http),
+      conversations: new ConversationsApi(http),
+    };
+    let facts: { value: Promise<CompanyFacts>; at: number } | undefined;
+    const company = () => {
+      if (!facts || Date.now() - facts.at > COMPANY_FACTS_TTL_MS) {
+        const value = loadCompanyFacts(qbo);
+        facts = { value, at: Date.now() };
+        value.catch(() => {
+          facts = undefined;
+        });
+      }
+      return facts.value;
+    };
+    const clients = { qbo, hl, company };
+    this.clients.set(connection.id, clients);
+    return clients;
+  }
+
+  /** Forgets cached clients (after tokens or settings changed). */
+  forget(connectionId: string): void {
+    this.clients.delete(connectionId);
+  }
+}
+
+export function toStored(t: { accessToken: string; refreshToken: string; accessTokenExpiresAt: Date; refreshTokenExpiresAt?: Date | undefined }): OAuthTokens {
+  return {
+    accessToken: t.accessToken,
+    refreshToken: t.refreshToken,
+    accessExpiresAt: t.accessTokenExpiresAt.toISOString(),
+    ...(t.refreshTokenExpiresAt ? { refreshExpiresAt: t.refreshTokenExpiresAt.toISOString() } : {}),
+  };
+}
+
+function crmRef(data: JobData): { crmKind?: string; crmId?: string } {
+  if (typeof data.transactionId === 'string') return { crmKind: 'transaction', crmId: data.transactionId };
+  if (typeof data.orderId === 'string') return { crmKind: 'order', crmId: data.orderId };
+  if (typeof data.invoiceId === 'string') return { crmKind: 'invoice', crmId: data.invoiceId };
+  if (typeof data.contactId === 'string') return { crmKind: 'contact', crmId: data.contactId };
+  return {};
+}
+
+function providerDetail(error: unknown): Record<string, unknown> {
+  if (error instanceof QuickBooksError) return { provider: 'quickbooks', code: error.code, status: error.status, detail: error.detail ?? null, intuitTid: error.intuitTid ?? null };
+  if (error instanceof HighLevelError) return { provider: 'highlevel', status: error.status, code: error.code ?? null };
+  return {};
+}

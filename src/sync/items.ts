@@ -1,0 +1,88 @@
+// QuickBooks Items for CRM line items: found by name (links first, then one query for every missing name),
+// created as service items on the income account when absent, reactivated when a bookkeeper made them
+// inactive (an inactive item on a line is refused with 610).
+import { isDuplicateName } from '../quickbooks/errors.ts';
+import { select } from '../quickbooks/query.ts';
+import type { Item } from '../quickbooks/entities.ts';
+import { quickbooksRequestId } from '../domain/requestId.ts';
+import { truncateText } from '../domain/textLimits.ts';
+import { saveLink } from '../store/links.ts';
+import type { FlowContext } from './context.ts';
+
+const ITEM_NAME_MAX = 100;
+
+/** QuickBooks item names may not hold ':' (it separates sub-items) and are at most 100 characters. */
+export function qboItemName(crmName: string): string {
+  const cleaned = crmName.replace(/[:\t\r\n]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return truncateText(cleaned === '' ? 'Sales' : cleaned, ITEM_NAME_MAX);
+}
+
+/** The key an item is linked under: QuickBooks compares item names without regard to case. */
+export function itemKey(crmName: string): string {
+  return qboItemName(crmName).toLowerCase();
+}
+
+/** CRM item name -> QuickBooks Item Id, for every name given. */
+export async function itemIdsForNames(ctx: FlowContext, names: readonly string[]): Promise<Record<string, string>> {
+  const byKey = new Map<string, string>();
+  for (const name of names) byKey.set(itemKey(name), qboItemName(name));
+  const ids = new Map<string, string>();
+  const linked = await ctx.db.query<{ crm_id: string; qbo_id: string }>(
+    `SELECT crm_id, qbo_id FROM links WHERE connection_id = $1 AND kind = 'item' AND crm_id = ANY($2::text[]) AND state = 'linked'`,
+    [ctx.connection.id, [...byKey.keys()]],
+  );
+  for (const row of linked.rows) ids.set(row.crm_id, row.qbo_id);
+  const missing = [...byKey.entries()].filter(([key]) => !ids.has(key));
+  if (missing.length > 0) {
+    const found = await findItems(ctx, missing.map(([, name]) => name));
+    for (const [key, name] of missing) {
+      let item = found.get(key) ?? (await createItem(ctx, key, name));
+      if (item.Active === false) item = await ctx.qbo.update('Item', { Id: item.Id, SyncToken: item.SyncToken, Active: true }, { requestId: requestIdFor(ctx, key, `reactivate:${item.SyncToken}`) });
+      ids.set(key, item.Id);
+      await saveLink(ctx.db, {
+        connectionId: ctx.connection.id, kind: 'item', crmId: key, qboId: item.Id, origin: 'crm', state: 'linked',
+        snapshotHash: null, qboSyncToken: item.SyncToken, qboUpdatedAt: null, crmUpdatedAt: null, data: { name: item.Name },
+      });
+    }
+  }
+  return Object.fromEntries(names.map((name) => [name, ids.get(itemKey(name))!]));
+}
+
+/** Forgets the item links (after QuickBooks refused one as missing or inactive): the next run looks them up again. */
+export async function forgetItems(ctx: FlowContext, names: readonly string[]): Promise<void> {
+  await ctx.db.query(`DELETE FROM links WHERE connection_id = $1 AND kind = 'item' AND crm_id = ANY($2::text[])`, [ctx.connection.id, names.map(itemKey)]);
+}
+
+async function findItems(ctx: FlowContext, names: readonly string[]): Promise<Map<string, Item>> {
+  const found = new Map<string, Item>();
+  for (let i = 0; i < names.length; i += 50) {
+    const rows = await ctx.qbo.query(select('Item').whereIn('Name', names.slice(i, i + 50)).includeInactive().maxResults(1000));
+    for (const item of rows) {
+      const key = String(item.Name).toLowerCase();
+      const seen = found.get(key);
+      if (!seen || (seen.Active === false && item.Active !== false)) found.set(key, item);
+    }
+  }
+  return found;
+}
+
+async function createItem(ctx: FlowContext, key: string, name: string): Promise<Item> {
+  const company = await ctx.company();
+  try {
+    return await ctx.qbo.create(
+      'Item',
+      { Name: name, Type: 'Service', IncomeAccountRef: { value: company.incomeAccountId } },
+      { requestId: requestIdFor(ctx, key, 'create') },
+    );
+  } catch (error) {
+    // Another process created it meanwhile, or its name differs from ours only in case: use that item.
+    if (!isDuplicateName(error)) throw error;
+    const again = (await findItems(ctx, [name])).get(key);
+    if (!again) throw error;
+    return again;
+  }
+}
+
+function requestIdFor(ctx: FlowContext, key: string, version: string): string {
+  return quickbooksRequestId({ connectionId: ctx.connection.id, flow: 'items', sourceId: key, sourceVersion: version });
+}

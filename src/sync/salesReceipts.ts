@@ -1,0 +1,228 @@
+// Every CRM payment (order form, subscription payment and renewal, membership checkout, calendar booking)
+// becomes one QuickBooks SalesReceipt for the matched customer; a refund becomes a RefundReceipt. The unit is
+// HighLevel's transaction (one charge): order webhooks and the poller both lead here, and the link on the
+// transaction id plus a requestid derived from it make every path converge on one receipt.
+import { z } from 'zod';
+import type { Transaction, Order } from '../highlevel/payments.ts';
+import { amountSchema } from '../highlevel/money.ts';
+import { isNotFound as isHighLevelNotFound } from '../highlevel/errors.ts';
+import { qboRefundReceiptForCrmRefund, qboSalesReceiptForCrmPayment, type CrmPayment } from '../domain/salesReceiptMapping.ts';
+import type { CrmItem, CrmTax } from '../domain/crmTotals.ts';
+import { toMinorUnits, formatMinor } from '../domain/money.ts';
+import { quickbooksRequestId } from '../domain/requestId.ts';
+import { findLinkByCrmId, saveLink } from '../store/links.ts';
+import { recordActivity, resolveErrors } from '../store/activity.ts';
+import type { FlowContext } from './context.ts';
+import { customerForContact } from './customers.ts';
+import { itemIdsForNames } from './items.ts';
+import { SyncError } from './errors.ts';
+
+export const SALES_RECEIPTS_FLOW = 'salesReceipts';
+
+const orderTaxSchema = z.looseObject({ _id: z.string().optional(), name: z.string(), rate: amountSchema });
+const orderItemSchema = z.looseObject({
+  name: z.string().optional(),
+  qty: amountSchema.optional(),
+  taxes: z.array(orderTaxSchema).optional(),
+  price: z.looseObject({ name: z.string().optional(), amount: amountSchema.optional(), currency: z.string().optional() }).optional(),
+  product: z.looseObject({ name: z.string().optional(), taxes: z.array(orderTaxSchema).optional() }).optional(),
+});
+
+/** Statuses of a charge that took money (HighLevel: succeeded; refunds keep the original sale). */
+const CHARGED = new Set(['succeeded', 'success', 'paid', 'completed', 'refunded', 'partially_refunded']);
+
+export async function syncTransaction(ctx: FlowContext, transactionId: string): Promise<void> {
+  let txn: Transaction;
+  try {
+    txn = await ctx.hl.payments.getTransaction(transactionId);
+  } catch (error) {
+    if (isHighLevelNotFound(error)) throw new SyncError('payment-not-found', `HighLevel transaction ${transactionId} does not exist`, 'Nothing to do if it was removed on purpose', { transactionId });
+    throw error;
+  }
+  const link = await findLinkByCrmId(ctx.db, ctx.connection.id, 'salesReceipt', txn._id);
+  if (link?.state === 'skipped') return;
+  const skip = reasonToSkip(ctx, txn);
+  if (skip) {
+    await ctx.db.transaction(async (tx) => {
+      await saveLink(tx, { connectionId: ctx.connection.id, kind: 'salesReceipt', crmId: txn._id, qboId: null, origin: 'crm', state: 'skipped', snapshotHash: null, qboSyncToken: null, qboUpdatedAt: null, crmUpdatedAt: txn.updatedAt ?? null, data: { reason: skip } });
+      await recordActivity(tx, { connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, status: 'skipped', crmKind: 'transaction', crmId: txn._id, message: `Payment ${txn._id} not synced: ${skip}` });
+    });
+    return;
+  }
+  if (!CHARGED.has(String(txn.status ?? '').toLowerCase())) return; // pending or failed: nothing was paid (yet)
+  const payment = await paymentOf(ctx, txn);
+  let receiptLink = link?.state === 'linked' ? link : undefined;
+  if (!receiptLink) {
+    await createSalesReceipt(ctx, txn, payment);
+    receiptLink = await findLinkByCrmId(ctx.db, ctx.connection.id, 'salesReceipt', txn._id);
+  }
+  if (receiptLink && txn.amountRefunded !== undefined && txn.amountRefunded > 0) {
+    await syncRefund(ctx, txn, payment, Number(receiptLink.data.refundedMinor ?? 0));
+  }
+}
+
+function reasonToSkip(ctx: FlowContext, txn: Transaction): string | undefined {
+  const at = txn.createdAt ?? txn.fulfilledAt;
+  if (ctx.connection.connectedAt && at && new Date(at).getTime() < ctx.connection.connectedAt.getTime()) {
+    return `it was taken on ${at.slice(0, 10)}, before the connection (${ctx.connection.connectedAt.toISOString().slice(0, 10)})`;
+  }
+  if (txn.entitySourceType === 'invoice' || txn.invoiceId) return 'it pays a CRM invoice; the invoice flow records it as a QuickBooks payment';
+  if (txn.liveMode === false) return 'it was made in test mode';
+  return undefined;
+}
+
+/** The payment as the mapping sees it: the order's lines when the charge pays an order, else one line. */
+async function paymentOf(ctx: FlowContext, txn: Transaction): Promise<CrmPayment> {
+  const currency = (txn.currency ?? (await ctx.company()).homeCurrency).toUpperCase();
+  let order: Order | undefined;
+  if (txn.entityId && (txn.entityType === 'order' || !txn.entityType)) {
+    order = await ctx.hl.payments.getOrder(txn.entityId).catch((error: unknown) => {
+      if (isHighLevelNotFound(error)) return undefined;
+      throw error;
+    });
+  }
+  const items: CrmItem[] = [];
+  for (const raw of order?.items ?? []) {
+    const item = orderItemSchema.safeParse(raw);
+    if (!item.success) continue;
+    const taxes: CrmTax[] = (item.data.taxes ?? item.data.product?.taxes ?? []).map((t) => ({ _id: t._id ?? null, name: t.name, rate: t.rate }));
+    items.push({
+      name: item.data.product?.name ?? item.data.name ?? item.data.price?.name ?? 'Sale',
+      amount: item.data.price?.amount ?? 0,
+      qty: item.data.qty ?? 1,
+      taxes,
+    });
+  }
+  if (items.length === 0) items.push({ name: txn.entitySourceName ?? sourceLabel(txn), amount: txn.amount, qty: 1 });
+  const card = (txn.paymentMethod as { card?: { brand?: string } } | undefined)?.card;
+  const discount = order?.amountSummary?.discount;
+  return {
+    id: txn._id,
+    kind: 'transaction',
+    currency,
+    date: txn.fulfilledAt ?? txn.createdAt ?? new Date().toISOString(),
+    items,
+    discount: discount && discount > 0 ? { type: 'fixed', value: discount } : null,
+    amount: txn.amount,
+    paymentMode: card ? 'card' : null,
+    cardBrand: card?.brand ?? null,
+    chargeId: txn.chargeId ?? null,
+  };
+}
+
+function sourceLabel(txn: Transaction): string {
+  switch (txn.entitySourceType) {
+    case 'calendar':
+      return 'Appointment booking';
+    case 'membership':
+      return 'Membership';
+    case 'funnel':
+    case 'website':
+      return 'Order form sale';
+    default:
+      return txn.subscriptionId ? 'Subscription payment' : 'Sale';
+  }
+}
+
+async function createSalesReceipt(ctx: FlowContext, txn: Transaction, payment: CrmPayment): Promise<void> {
+  const company = await ctx.company();
+  if (payment.currency !== company.homeCurrency && !company.multiCurrency) {
+    throw new SyncError(
+      'currency-not-accepted',
+      `Payment ${txn._id} is in ${payment.currency}, but the QuickBooks company works in ${company.homeCurrency} only (multicurrency is off)`,
+      'Turn on multicurrency in QuickBooks (Account and settings > Advanced > Currency), then press Retry',
+      { transactionId: txn._id, currency: payment.currency, homeCurrency: company.homeCurrency },
+    );
+  }
+  if (!txn.contactId) {
+    throw new SyncError('payment-without-contact', `Payment ${txn._id} names no contact`, 'Attach the payment to a contact in HighLevel, then press Retry', { transactionId: txn._id });
+  }
+  const customer = await customerForContact(ctx, txn.contactId, payment.currency);
+  const itemIds = await itemIdsForNames(ctx, payment.items.map((i) => i.name));
+  const mapping = qboSalesReceiptForCrmPayment(payment, {
+    region: company.region,
+    itemIdsByName: itemIds,
+    taxCodes: company.taxCodes,
+    taxCodeMappings: ctx.connection.settings.taxCodeMapping,
+    ...(company.noTaxCodeId ? { noTaxCodeId: company.noTaxCodeId } : {}),
+    customerRef: { value: customer.customerId },
+    paymentMethodIds: company.paymentMethodIds,
+    ...(company.depositAccountId ? { depositToAccountId: company.depositAccountId } : {}),
+  });
+  if (!mapping.ok) {
+    throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, { transactionId: txn._id });
+  }
+  const receipt = await ctx.qbo.create('SalesReceipt', { ...structuredClone(mapping.salesReceipt) } as Record<string, unknown>, {
+    requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, sourceId: txn._id, sourceVersion: 'sale' }),
+  });
+  const written = toMinorUnits(receipt.TotalAmt ?? 0, payment.currency, { rounding: 'halfUp' });
+  const expected = mapping.expectedTotal;
+  const matches = written.ok && written.value === expected.crmTotal;
+  await ctx.db.transaction(async (tx) => {
+    await saveLink(tx, {
+      connectionId: ctx.connection.id, kind: 'salesReceipt', crmId: txn._id, qboId: receipt.Id, origin: 'crm', state: 'linked',
+      snapshotHash: null, qboSyncToken: receipt.SyncToken, qboUpdatedAt: null, crmUpdatedAt: txn.updatedAt ?? null,
+      data: { totalMinor: written.ok ? written.value : null, currency: payment.currency, customerId: customer.customerId, refundedMinor: 0 },
+    });
+    await recordActivity(tx, {
+      connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, status: 'ok', crmKind: 'transaction', crmId: txn._id, qboKind: 'SalesReceipt', qboId: receipt.Id,
+      message: `Created sales receipt ${receipt.DocNumber ?? receipt.Id} for ${money(expected.crmTotal, payment.currency)} (customer "${customer.displayName}")`,
+      detail: { warnings: mapping.warnings, source: txn.entitySourceType ?? null, subscriptionId: txn.subscriptionId ?? null },
+    });
+    if (!matches) {
+      await recordActivity(tx, {
+        connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, status: 'error', crmKind: 'transaction', crmId: txn._id, qboKind: 'SalesReceipt', qboId: receipt.Id,
+        message: `QuickBooks totals sales receipt ${receipt.Id} at ${receipt.TotalAmt} ${payment.currency}, but the CRM payment is ${money(expected.crmTotal, payment.currency)}`,
+        detail: { crmTotal: expected.crm, quickbooksTotal: receipt.TotalAmt ?? null },
+      });
+    } else {
+      await resolveErrors(tx, ctx.connection.id, SALES_RECEIPTS_FLOW, txn._id);
+    }
+  });
+}
+
+async function syncRefund(ctx: FlowContext, txn: Transaction, payment: CrmPayment, alreadyRefundedMinor: number): Promise<void> {
+  const refunded = toMinorUnits(txn.amountRefunded ?? 0, payment.currency, { rounding: 'halfUp' });
+  if (!refunded.ok || refunded.value <= alreadyRefundedMinor) return;
+  const company = await ctx.company();
+  if (!company.refundFromAccountId) {
+    throw new SyncError('no-bank-account', 'The QuickBooks company has no bank account to record refunds from', 'Add a bank account in QuickBooks, then press Retry', { transactionId: txn._id });
+  }
+  const receiptLink = await findLinkByCrmId(ctx.db, ctx.connection.id, 'salesReceipt', txn._id);
+  const customerId = String(receiptLink?.data.customerId ?? '');
+  const itemIds = await itemIdsForNames(ctx, payment.items.map((i) => i.name));
+  const delta = refunded.value - alreadyRefundedMinor;
+  const refundId = `${txn._id}:refund:${refunded.value}`;
+  const mapping = qboRefundReceiptForCrmRefund(
+    { id: refundId, date: txn.updatedAt ?? new Date().toISOString(), currency: payment.currency, amount: formatMinor(delta, payment.currency) },
+    payment,
+    {
+      region: company.region, itemIdsByName: itemIds, taxCodes: company.taxCodes, taxCodeMappings: ctx.connection.settings.taxCodeMapping,
+      ...(company.noTaxCodeId ? { noTaxCodeId: company.noTaxCodeId } : {}),
+      ...(customerId ? { customerRef: { value: customerId } } : {}),
+      paymentMethodIds: company.paymentMethodIds, refundFromAccountId: company.refundFromAccountId,
+    },
+  );
+  if (!mapping.ok) throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, { transactionId: txn._id });
+  const refund = await ctx.qbo.create('RefundReceipt', { ...structuredClone(mapping.refundReceipt) } as Record<string, unknown>, {
+    requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: 'refunds', sourceId: txn._id, sourceVersion: String(refunded.value) }),
+  });
+  await ctx.db.transaction(async (tx) => {
+    await saveLink(tx, {
+      connectionId: ctx.connection.id, kind: 'refundReceipt', crmId: refundId, qboId: refund.Id, origin: 'crm', state: 'linked',
+      snapshotHash: null, qboSyncToken: refund.SyncToken, qboUpdatedAt: null, crmUpdatedAt: txn.updatedAt ?? null, data: { amountMinor: delta },
+    });
+    await tx.query(
+      `UPDATE links SET data = jsonb_set(data, '{refundedMinor}', to_jsonb($3::bigint)), updated_at = now() WHERE connection_id = $1 AND kind = 'salesReceipt' AND crm_id = $2`,
+      [ctx.connection.id, txn._id, refunded.value],
+    );
+    await recordActivity(tx, {
+      connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, status: 'ok', crmKind: 'transaction', crmId: txn._id, qboKind: 'RefundReceipt', qboId: refund.Id,
+      message: `Created refund receipt ${refund.Id} for ${money(delta, payment.currency)} refunded on payment ${txn._id}`,
+    });
+  });
+}
+
+function money(minor: number, currency: string): string {
+  return `${formatMinor(minor, currency)} ${currency}`;
+}

@@ -1,0 +1,155 @@
+import { describe, it, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, eventually, type Stack } from '../support/stack.ts';
+import { listActivity } from '../../src/store/activity.ts';
+import { QUEUES } from '../../src/sync/routes.ts';
+import { pollPayments } from '../../src/sync/paymentPolling.ts';
+
+type Rec = Record<string, unknown>;
+
+async function admin(base: string, path: string, body: unknown): Promise<Rec> {
+  const response = await fetch(`${base}/_emulator${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const json = (await response.json()) as Rec;
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+describe('CRM payments become QuickBooks sales receipts (US company)', () => {
+  let s: Stack;
+  const receipts = () => s.qbo.admin.listEntities(s.realmId, 'SalesReceipt');
+  const customers = () => s.qbo.admin.listEntities(s.realmId, 'Customer');
+  const pay = (body: Rec) => admin(s.hl.url, `/locations/${s.locationId}/actions/order-form-payment`, { card: { brand: 'visa', last4: '4242' }, ...body });
+  const settle = async () => {
+    await s.hl.flushWebhooks();
+    await s.engine.queue.idle([QUEUES.crmOrder, QUEUES.crmTransaction], 60_000);
+  };
+
+  before(async () => {
+    s = await startStack({ country: 'US' });
+  });
+  after(async () => {
+    await s.close();
+  });
+  beforeEach(() => {
+    s.qbo.faults.clear();
+    s.hl.core.faults.clear();
+  });
+
+  it('turns one order-form payment into one sales receipt with the charged total, for a new customer', async () => {
+    const paid = await pay({ contact: { firstName: 'Ada', lastName: 'Lovelace', email: 'ada@example.com' }, items: [{ name: 'Consulting hour', amount: 120, qty: 2 }, { name: 'Report', amount: 49.99 }] });
+    await settle();
+    const receipt = await eventually(() => receipts().find((r) => String(r.PrivateNote ?? '').includes(String(paid.transactionId))), 20_000, 'the sales receipt');
+    assert.equal(receipt.TotalAmt, 289.99);
+    const customer = customers().find((c) => (c.PrimaryEmailAddr as Rec | undefined)?.Address === 'ada@example.com');
+    assert.ok(customer, 'a customer was created for the payer');
+    assert.deepEqual(receipt.CustomerRef, { value: customer.Id, name: customer.DisplayName });
+    assert.equal(receipts().length, 1);
+  });
+
+  it('creates one receipt when the same order webhook arrives three times', async () => {
+    s.hl.core.faults.configure({ rules: [], webhooks: { duplicate: 1 } });
+    const before = receipts().length;
+    const paid = await pay({ contact: { firstName: 'Grace', lastName: 'Hopper', email: 'grace@example.com' }, items: [{ name: 'Workshop', amount: 300 }] });
+    await settle();
+    // And the poller finds the same charge again.
+    await pollPayments(s.engine.contextFor(s.connection));
+    await settle();
+    const mine = receipts().filter((r) => String(r.PrivateNote ?? '').includes(String(paid.transactionId)));
+    assert.equal(mine.length, 1);
+    assert.equal(receipts().length, before + 1);
+  });
+
+  it('still has one receipt when QuickBooks commits the write but the answer is lost', async () => {
+    s.qbo.faults.configure({ rules: [{ kind: 'loseAnswer', rate: 1, method: 'POST', path: '/salesreceipt', count: 1 }] });
+    const paid = await pay({ contact: { firstName: 'Alan', lastName: 'Turing', email: 'alan@example.com' }, items: [{ name: 'Workshop', amount: 150 }] });
+    await settle();
+    await eventually(() => receipts().find((r) => String(r.PrivateNote ?? '').includes(String(paid.transactionId))), 30_000, 'the receipt after the lost answer');
+    await settle();
+    assert.equal(s.qbo.faults.stats().loseAnswer, 1, 'the fault fired');
+    assert.equal(receipts().filter((r) => String(r.PrivateNote ?? '').includes(String(paid.transactionId))).length, 1);
+  });
+
+  it("matches an existing customer whose email is 'Jane.Doe@Example.com ' to the contact jane.doe@example.com", async () => {
+    const existing = s.qbo.admin.company(s.realmId)!;
+    void existing;
+    const token = s.qbo.admin.mintToken(s.realmId).access_token;
+    const created = await fetch(`${s.qbo.url}/v3/company/${s.realmId}/customer?minorversion=75`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ DisplayName: 'Doe, Jane (bookkeeper entry)', PrimaryEmailAddr: { Address: 'Jane.Doe@Example.com ' } }),
+    }).then((r) => r.json() as Promise<{ Customer: Rec }>);
+    const count = customers().length;
+    const paid = await pay({ contact: { firstName: 'Jane', lastName: 'Doe', email: 'jane.doe@example.com' }, items: [{ name: 'Workshop', amount: 80 }] });
+    await settle();
+    const receipt = await eventually(() => receipts().find((r) => String(r.PrivateNote ?? '').includes(String(paid.transactionId))), 20_000, 'the receipt');
+    assert.equal((receipt.CustomerRef as Rec).value, created.Customer.Id);
+    assert.equal(customers().length, count, 'no new customer');
+  });
+
+  it("creates a customer for a contact named O'Brien", async () => {
+    const paid = await pay({ contact: { firstName: 'Seán', lastName: "O'Brien", email: 'sean.obrien@example.com' }, items: [{ name: "O'Brien's special", amount: 10 }] });
+    await settle();
+    const receipt = await eventually(() => receipts().find((r) => String(r.PrivateNote ?? '').includes(String(paid.transactionId))), 20_000, 'the receipt');
+    const customer = customers().find((c) => c.Id === (receipt.CustomerRef as Rec).value)!;
+    assert.equal(customer.DisplayName, "Seán O'Brien");
+    const items = s.qbo.admin.listEntities(s.realmId, 'Item');
+    assert.ok(items.some((i) => i.Name === "O'Brien's special"));
+  });
+
+  it('picks another DisplayName when a vendor already has the name', async () => {
+    const token = s.qbo.admin.mintToken(s.realmId).access_token;
+    const vendor = await fetch(`${s.qbo.url}/v3/company/${s.realmId}/vendor`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ DisplayName: 'Marie Curie' }),
+    });
+    assert.equal(vendor.status, 200);
+    const paid = await pay({ contact: { firstName: 'Marie', lastName: 'Curie', email: 'marie@example.com' }, items: [{ name: 'Workshop', amount: 60 }] });
+    await settle();
+    const receipt = await eventually(() => receipts().find((r) => String(r.PrivateNote ?? '').includes(String(paid.transactionId))), 20_000, 'the receipt');
+    const customer = customers().find((c) => c.Id === (receipt.CustomerRef as Rec).value)!;
+    assert.equal(customer.DisplayName, 'Marie Curie (marie@example.com)');
+  });
+
+  it('gives a contact without email a clear, retryable error and no receipt', async () => {
+    const paid = await pay({ contact: { firstName: 'No', lastName: 'Email', phone: '+15550100999' }, items: [{ name: 'Workshop', amount: 20 }] });
+    await settle();
+    const error = await eventually(async () => (await listActivity(s.t.db, { connectionId: s.connection.id, status: 'error', openErrorsOnly: true })).find((a) => a.crmId === paid.transactionId), 20_000, 'the error');
+    assert.match(error.message, /has no email/);
+    assert.match(String(error.detail.fix), /Add an email address/);
+    assert.equal(error.retry?.queue, QUEUES.crmTransaction);
+    assert.equal(receipts().filter((r) => String(r.PrivateNote ?? '').includes(String(paid.transactionId))).length, 0);
+  });
+
+  it('gets through a storm of 429s', async () => {
+    s.qbo.faults.configure({ rules: [{ kind: 'error429', rate: 0.5, path: `/v3/company/${s.realmId}` }] });
+    const paid = await Promise.all(
+      [1, 2, 3].map((n) => pay({ contact: { firstName: 'Storm', lastName: `Payer ${n}`, email: `storm${n}@example.com` }, items: [{ name: 'Workshop', amount: 10 * n }] })),
+    );
+    await settle();
+    for (const p of paid) await eventually(() => receipts().find((r) => String(r.PrivateNote ?? '').includes(String(p.transactionId))), 60_000, 'a receipt through the storm');
+    assert.ok((s.qbo.faults.stats().error429 ?? 0) > 0, '429s were injected');
+  });
+
+  it('refreshes an access token that expires mid-run', async () => {
+    s.qbo.clock.advance(3_700_000);
+    const paid = await pay({ contact: { firstName: 'Late', lastName: 'Token', email: 'late.token@example.com' }, items: [{ name: 'Workshop', amount: 5 }] });
+    await settle();
+    await eventually(() => receipts().find((r) => String(r.PrivateNote ?? '').includes(String(paid.transactionId))), 20_000, 'the receipt after a refresh');
+    const stored = await s.engine.connections.readTokens(s.connection.id, 'qbo');
+    assert.ok(stored && new Date(stored.accessExpiresAt).getTime() > Date.now(), 'a fresh token was saved');
+  });
+
+  it('does not sync payments made before the connection date', async () => {
+    const old = await pay({ contact: { firstName: 'Old', lastName: 'Payment', email: 'old@example.com' }, items: [{ name: 'Workshop', amount: 7 }] });
+    // Pretend the connection was made after this payment.
+    await s.t.db.query(`UPDATE connections SET connected_at = now() + interval '1 hour' WHERE id = $1`, [s.connection.id]);
+    s.engine.forget(s.connection.id);
+    const connection = (await s.engine.connections.get(s.connection.id))!;
+    await s.engine.queue.enqueue(QUEUES.crmTransaction, { connectionId: connection.id, key: `${connection.id}:txn:${String(old.transactionId)}`, transactionId: old.transactionId });
+    await settle();
+    await s.t.db.query(`UPDATE connections SET connected_at = $2 WHERE id = $1`, [s.connection.id, s.connection.connectedAt]);
+    const skipped = await eventually(async () => (await listActivity(s.t.db, { connectionId: s.connection.id, status: 'skipped' })).find((a) => a.crmId === old.transactionId), 20_000, 'the skip');
+    assert.match(skipped.message, /before the connection/);
+  });
+});

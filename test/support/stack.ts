@@ -1,0 +1,114 @@
+// The whole system on free ports for integration tests: both emulators, a fresh store, the engine, the server
+// with its webhook endpoints registered in both emulators, and one connection made from minted tokens.
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { startQuickBooksEmulator, type QuickBooksEmulator, type QuickBooksEmulatorOptions } from '../../emulators/quickbooks/index.ts';
+import { startHighLevelEmulator, type HighLevelEmulator, type HighLevelEmulatorOptions } from '../../emulators/highlevel/index.ts';
+import { SecretBox } from '../../src/store/secrets.ts';
+import type { Connection } from '../../src/store/connections.ts';
+import { Engine, type EngineOptions } from '../../src/sync/engine.ts';
+import { connectWithTokens } from '../../src/sync/connect.ts';
+import { buildServer } from '../../src/server/app.ts';
+import { openTestDb, type TestDb } from './db.ts';
+
+export const QBO_VERIFIER = 'stack-verifier-token';
+
+export interface StackOptions {
+  country?: 'US' | 'CA' | 'GB' | 'AU';
+  qbo?: QuickBooksEmulatorOptions;
+  hl?: HighLevelEmulatorOptions;
+  /** Start this process's workers (default true). */
+  workers?: boolean;
+  engine?: Partial<Pick<EngineOptions, 'limits' | 'concurrency' | 'queue'>>;
+  connect?: { importOldInvoices?: boolean; reviewRequests?: boolean };
+}
+
+export interface Stack {
+  t: TestDb;
+  qbo: QuickBooksEmulator;
+  hl: HighLevelEmulator;
+  engine: Engine;
+  server: FastifyInstance;
+  url: string;
+  realmId: string;
+  locationId: string;
+  connection: Connection;
+  secrets: SecretBox;
+  close(): Promise<void>;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const country = options.country ?? 'US';
+  const t = await openTestDb();
+  const qbo = await startQuickBooksEmulator({ companies: [{ country, name: `Books ${country}` }], webhookRetryScheduleMs: [200, 400], ...options.qbo });
+  const hl = await startHighLevelEmulator({ webhookRetryScheduleMs: [200, 400], ...options.hl });
+  const realmId = qbo.realmIds[0]!;
+  const location = hl.createLocation({ country, name: `Agency client ${country}` });
+  const secrets = SecretBox.fromKey(randomBytes(32));
+  const engine = await Engine.create({
+    db: t.db,
+    secrets,
+    publicUrl: 'http://127.0.0.1:0',
+    logger: pino({ level: process.env.LEDGERLINK_TEST_LOG ?? 'silent' }),
+    concurrency: 3,
+    pollSeconds: 3600,
+    ...options.engine,
+    queue: { pollingIntervalSeconds: 0.5, ...options.engine?.queue },
+    providers: {
+      quickbooks: {
+        clientId: 'emulator-client-id',
+        clientSecret: 'emulator-client-secret',
+        webhookVerifierToken: QBO_VERIFIER,
+        apiUrl: qbo.url,
+        authorizeUrl: `${qbo.url}/connect/oauth2`,
+        tokenUrl: `${qbo.url}/oauth2/v1/tokens/bearer`,
+        revokeUrl: `${qbo.url}/v2/oauth2/tokens/revoke`,
+      },
+      highlevel: {
+        clientId: hl.core.app.clientId,
+        clientSecret: hl.core.app.clientSecret,
+        apiUrl: hl.url,
+        authorizeUrl: hl.url,
+        webhookPublicKey: hl.webhookPublicKeyPem(),
+        webhookRsaPublicKey: undefined,
+      },
+    },
+  });
+  const server = await buildServer(engine);
+  await server.listen({ port: 0, host: '127.0.0.1' });
+  const address = server.server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  qbo.admin.configureWebhooks([{ url: `${url}/webhooks/quickbooks`, verifierToken: QBO_VERIFIER, format: 'cloudevents', windowMs: 100 }]);
+  hl.core.webhooks.config.url = `${url}/webhooks/highlevel`;
+  const qboTokens = qbo.admin.mintToken(realmId);
+  const hlTokens = hl.mintToken(location.id);
+  const connection = await connectWithTokens(engine, {
+    name: `Test ${country}`,
+    quickbooks: { realmId, accessToken: qboTokens.access_token, refreshToken: qboTokens.refresh_token, expiresIn: qboTokens.expires_in },
+    highlevel: { locationId: location.id, accessToken: hlTokens.access_token, refreshToken: hlTokens.refresh_token, expiresIn: 86_399 },
+    ...options.connect,
+  });
+  if (options.workers !== false) await engine.startWorkers({ pollers: false });
+  return {
+    t, qbo, hl, engine, server, url, realmId, locationId: location.id, connection, secrets,
+    close: async () => {
+      await server.close();
+      await engine.stop();
+      await hl.close();
+      await qbo.close();
+      await t.close();
+    },
+  };
+}
+
+/** Waits until `check` returns a value other than undefined, or fails with the last state seen. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
