@@ -258,6 +258,14 @@ export interface Workflow {
   updatedAt: number;
 }
 
+export interface ContactNote {
+  id: string;
+  contactId: string;
+  body: string;
+  userId: string;
+  dateAdded: number;
+}
+
 export interface WorkflowEnrolment {
   id: string;
   locationId: string;

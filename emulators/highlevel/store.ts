@@ -1,7 +1,7 @@
 // In-memory data of the emulator, with the indexes the hot paths need: contacts by id and, per location,
 // by lowercase email and by normalised phone (duplicate rule, upsert, duplicate look-up are O(1)).
 import type {
-  AuthorizationCode, Company, Contact, CustomFieldDef, Invoice, Location, Order, SentMessage, Subscription,
+  AuthorizationCode, Company, Contact, ContactNote, CustomFieldDef, Invoice, Location, Order, SentMessage, Subscription,
   TagChange, TokenGrant, Transaction, Workflow, WorkflowEnrolment,
 } from './model.ts';
 
@@ -19,6 +19,7 @@ export interface StoreSnapshot {
   transactions: Transaction[];
   subscriptions: Subscription[];
   workflows: Workflow[];
+  notes?: ContactNote[];
   enrolments: WorkflowEnrolment[];
   messages: SentMessage[];
   tagChanges: TagChange[];
@@ -42,6 +43,7 @@ export class HighLevelStore {
   readonly transactions = new Map<string, Transaction>();
   readonly subscriptions = new Map<string, Subscription>();
   readonly workflows = new Map<string, Workflow>();
+  readonly notes = new Map<string, ContactNote>();
   enrolments: WorkflowEnrolment[] = [];
   messages: SentMessage[] = [];
   tagChanges: TagChange[] = [];
@@ -135,6 +137,7 @@ export class HighLevelStore {
       transactions: [...this.transactions.values()],
       subscriptions: [...this.subscriptions.values()],
       workflows: [...this.workflows.values()],
+      notes: [...this.notes.values()],
       enrolments: this.enrolments,
       messages: this.messages,
       tagChanges: this.tagChanges,
@@ -147,7 +150,7 @@ export class HighLevelStore {
 
   clear(): void {
     for (const map of [this.companies, this.locations, this.customFields, this.contacts, this.contactsByLocation, this.emailIndex,
-      this.phoneIndex, this.invoices, this.orders, this.transactions, this.subscriptions, this.workflows, this.tokens, this.codes,
+      this.phoneIndex, this.invoices, this.orders, this.transactions, this.subscriptions, this.workflows, this.notes, this.tokens, this.codes,
       this.installs, this.conversations] as Array<Map<string, unknown>>) map.clear();
     this.enrolments = [];
     this.messages = [];
@@ -166,6 +169,7 @@ export class HighLevelStore {
     for (const t of snapshot.transactions) this.transactions.set(t.id, t);
     for (const s of snapshot.subscriptions) this.subscriptions.set(s.id, s);
     for (const w of snapshot.workflows) this.workflows.set(w.id, w);
+    for (const n of snapshot.notes ?? []) this.notes.set(n.id, n);
     this.enrolments = snapshot.enrolments;
     this.messages = snapshot.messages;
     this.tagChanges = snapshot.tagChanges;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { createContactSchema, updateContactSchema, upsertContactSchema, dedupeTags } from '../contacts.ts';
 import { searchBodySchema, searchContacts } from '../contactSearch.ts';
 import { badRequest, forbidden, HighLevelError, LOCATION_FORBIDDEN } from '../errors.ts';
+import { alphanumericId } from '../ids.ts';
 import { paramsOf, queryOf, type HttpContext } from '../http.ts';
 import type { Contact } from '../model.ts';
 import { normalisePhone } from '../contacts.ts';
@@ -122,6 +123,39 @@ export function registerContactRoutes(ctx: HttpContext): void {
     const body = parse(tagsBody, request.body);
     ctx.contacts.removeTags(contact, dedupeTags(body.tags));
     return { tags: [...contact.tags] };
+  });
+
+  // Notes: integrations leave audit notes ("Synced to QuickBooks as customer 58").
+  const noteJson = (n: { id: string; body: string; userId: string; dateAdded: number; contactId: string }): Record<string, unknown> => ({
+    id: n.id, body: n.body, userId: n.userId, dateAdded: new Date(n.dateAdded).toISOString(), contactId: n.contactId,
+  });
+  const noteBody = z.object({ body: z.string().min(1), userId: z.string().optional() });
+  ctx.route('GET', '/contacts/:contactId/notes', READ, (request) => {
+    const contact = contactOf(request);
+    return { notes: [...core.store.notes.values()].filter((n) => n.contactId === contact.id).map(noteJson) };
+  });
+  ctx.route('POST', '/contacts/:contactId/notes', WRITE, (request, reply) => {
+    const contact = contactOf(request);
+    const body = parse(noteBody, request.body);
+    const note = { id: alphanumericId(), contactId: contact.id, body: body.body, userId: body.userId ?? ctx.grant(request).userId, dateAdded: core.nowMs() };
+    core.store.notes.set(note.id, note);
+    return reply.code(201).send({ note: noteJson(note) });
+  });
+  const noteOf = (request: FastifyRequest): { id: string; body: string; userId: string; dateAdded: number; contactId: string } => {
+    const contact = contactOf(request);
+    const note = core.store.notes.get(paramsOf(request).id ?? '');
+    if (!note || note.contactId !== contact.id) throw badRequest('Note not found');
+    return note;
+  };
+  ctx.route('GET', '/contacts/:contactId/notes/:id', READ, (request) => ({ note: noteJson(noteOf(request)) }));
+  ctx.route('PUT', '/contacts/:contactId/notes/:id', WRITE, (request) => {
+    const note = noteOf(request);
+    note.body = parse(noteBody, request.body).body;
+    return { note: noteJson(note) };
+  });
+  ctx.route('DELETE', '/contacts/:contactId/notes/:id', WRITE, (request) => {
+    core.store.notes.delete(noteOf(request).id);
+    return { succeded: true };
   });
 
   const workflowBody = z.object({ eventStartTime: z.string().optional() }).optional();

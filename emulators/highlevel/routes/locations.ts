@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { HighLevelError } from '../errors.ts';
 import { alphanumericId } from '../ids.ts';
-import { paramsOf, type HttpContext } from '../http.ts';
+import { paramsOf, queryOf, type HttpContext } from '../http.ts';
 import type { CustomFieldDef, Location } from '../model.ts';
 import { parse } from '../validate.ts';
 
@@ -70,7 +70,8 @@ export function registerLocationRoutes(ctx: HttpContext): void {
 
   ctx.route('GET', '/locations/:locationId/customFields', { scopes: ['locations/customFields.readonly'] }, (request) => {
     const location = ctx.location(request, paramsOf(request).locationId);
-    const fields = [...core.store.customFields.values()].filter((f) => f.locationId === location.id).sort((a, b) => a.position - b.position);
+    const model = queryOf(request).model ?? 'all';
+    const fields = [...core.store.customFields.values()].filter((f) => f.locationId === location.id && (model === 'all' || f.model === model)).sort((a, b) => a.position - b.position);
     return { customFields: fields.map(customFieldJson) };
   });
 

@@ -172,6 +172,15 @@ describe('HighLevel emulator: OAuth marketplace flow', () => {
     assert.equal(next.status, 200);
   });
 
+  it('expires unused refresh tokens after a year', async () => {
+    const app = await s.api.admin('GET', '/app');
+    const minted = await s.api.admin('POST', '/tokens', { locationId: s.locationId });
+    await s.api.admin('POST', '/clock/advance', { days: 366 });
+    const r = await tokenCall({ client_id: String(app.body.clientId), client_secret: String(app.body.clientSecret), grant_type: 'refresh_token', refresh_token: String(minted.body.refresh_token) });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error, 'invalid_grant');
+  });
+
   it('refuses wrong client credentials', async () => {
     const r = await tokenCall({ client_id: 'nope', client_secret: 'nope', grant_type: 'refresh_token', refresh_token: 'x' });
     assert.equal(r.status, 401);

@@ -125,6 +125,20 @@ describe('HighLevel emulator: contacts', () => {
     assert.deepEqual(changes.map((c2) => [c2.added, c2.removed]), [[['a'], []], [['review-requested'], []], [[], ['a']]]);
   });
 
+  it('keeps notes on contacts', async () => {
+    const c = await s.api.post('/contacts/', { locationId: s.locationId, email: 'notes@example.com' });
+    const id = String(obj(c.body.contact).id);
+    const n = await s.api.post(`/contacts/${id}/notes`, { body: 'Synced to QuickBooks as customer 58' });
+    assert.equal(n.status, 201);
+    const noteId = String(obj(n.body.note).id);
+    const list = await s.api.get(`/contacts/${id}/notes`);
+    assert.deepEqual(arr(list.body.notes).map((x) => x.body), ['Synced to QuickBooks as customer 58']);
+    assert.equal((await s.api.put(`/contacts/${id}/notes/${noteId}`, { body: 'edited' })).status, 200);
+    assert.equal(obj((await s.api.get(`/contacts/${id}/notes/${noteId}`)).body.note).body, 'edited');
+    assert.equal((await s.api.delete(`/contacts/${id}/notes/${noteId}`)).status, 200);
+    assert.equal(arr((await s.api.get(`/contacts/${id}/notes`)).body.notes).length, 0);
+  });
+
   it('creates custom fields and stores values on contacts (by id or key)', async () => {
     const f = await s.api.post(`/locations/${s.locationId}/customFields`, { name: 'QBO Customer Id', dataType: 'TEXT' });
     assert.equal(f.status, 201);

@@ -102,6 +102,7 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
     const subs = await s.api.get(`/payments/subscriptions?${alt()}&contactId=${String(r.body.contactId)}`);
     assert.equal(subs.body.totalCount, 1);
     assert.equal(arr(subs.body.data)[0]!.contactEmail, 'sub@example.com');
+    assert.deepEqual(await hooksFor((p) => p._id === r.body.orderId), ['OrderCreate', 'OrderStatusUpdate']);
     const cancel = await s.api.admin('POST', `/subscriptions/${subId}/cancel`);
     assert.equal(cancel.body.status, 'canceled');
     assert.equal((await s.api.admin('POST', `/subscriptions/${subId}/renew`)).status, 400);
@@ -122,6 +123,12 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
     assert.equal(obj(order.body.source).type, 'calendar');
     const types = await hooksFor((p) => p._id === c.body.orderId);
     assert.deepEqual(types, ['OrderCreate', 'OrderStatusUpdate']);
+    assert.deepEqual(await hooksFor((p) => p._id === m.body.orderId), ['OrderCreate', 'OrderStatusUpdate']);
+    assert.deepEqual(await hooksFor((p) => p.type === 'ContactCreate' && (p.email === 'member@example.com' || p.email === 'booker@example.com')), ['ContactCreate', 'ContactCreate']);
+    const recurring = await s.api.admin('POST', `/locations/${s.locationId}/actions/membership`, { contact: { email: 'member@example.com' }, offer: { name: 'Monthly club', amount: 15 }, recurring: { interval: 'month' } });
+    const sub = await s.api.get(`/payments/subscriptions/${String(recurring.body.subscriptionId)}?${alt()}`);
+    assert.equal(obj(sub.body.entitySource).type, 'membership');
+    assert.equal(recurring.body.contactId, m.body.contactId, 'the same member is matched');
   });
 
   it('refunds: amountRefunded, refunded/partially_refunded statuses, order paymentStatus, no webhook', async () => {
