@@ -57,36 +57,42 @@ async function handle(admin: QuickBooksAdmin, request: FastifyRequest, reply: Fa
   reply.raw.once('close', () => admin.limits.inFlight.release(realmId));
 
   const rule = admin.faults.pick(method, request.url);
-  let loseAnswer = false;
-  if (rule) {
-    switch (rule.kind) {
-      case 'error429': return sendText(reply, 429, faultText(faults.throttled(), now, company));
-      case 'error500': return sendText(reply, 500, faultText(faults.systemError(500), now, company));
-      case 'error503': return sendText(reply, 503, faultText(faults.systemError(503), now, company));
-      case 'drop': dropConnection(reply); return reply;
-      case 'latency': await sleep(rule.latencyMs ?? 1000); break;
-      case 'loseAnswer': loseAnswer = true; break;
-      case 'revokeToken':
-        if (token) admin.oauth.revokeAccessToken(token);
-        return send401(reply, 'Token revoked: the app was disconnected from this company', now);
-    }
+  switch (rule?.kind) {
+    case 'error429': return sendText(reply, 429, faultText(faults.throttled(), now, company));
+    case 'error500': return sendText(reply, 500, faultText(faults.systemError(500), now, company));
+    case 'error503': return sendText(reply, 503, faultText(faults.systemError(503), now, company));
+    case 'drop': dropConnection(reply); return reply;
+    case 'revokeToken':
+      if (token) admin.oauth.revokeAccessToken(token);
+      return send401(reply, 'Token revoked: the app was disconnected from this company', now);
+    default: break;
   }
+  const loseAnswer = rule?.kind === 'loseAnswer';
 
   const isWrite = method === 'POST' && !(segments.length === 1 && segments[0]!.toLowerCase() === 'query');
   const requestId = isWrite ? params.requestid : undefined;
   let answer: Answer | undefined;
+  let release: (() => void) | undefined;
   if (requestId !== undefined) {
     if (requestId.length === 0 || requestId.length > MAX_REQUEST_ID_LENGTH) {
       const fault = faults.invalidValue('requestid', `requestid must be 1 to ${MAX_REQUEST_ID_LENGTH} characters long (got ${requestId.length})`);
       answer = { status: 400, text: faultText(fault, now, company) };
     } else {
+      // A retry that arrives while the first attempt is still running (slow answer, client timeout) waits for
+      // it and then gets its answer: the write never happens twice.
+      release = await admin.requestIds.acquire(realmId, requestId);
       const stored = admin.requestIds.get(realmId, requestId);
       if (stored) answer = { status: stored.status, text: stored.body };
     }
   }
-  if (!answer) {
-    answer = run(admin, company, method, segments, params, body, now);
-    if (requestId !== undefined && answer.status < 500 && !answer.contentType) admin.requestIds.set(realmId, requestId, { status: answer.status, body: answer.text });
+  try {
+    if (rule?.kind === 'latency') await sleep(rule.latencyMs ?? 1000);
+    if (!answer) {
+      answer = run(admin, company, method, segments, params, body, admin.clock.nowMs());
+      if (requestId !== undefined && answer.status < 500 && !answer.contentType) admin.requestIds.set(realmId, requestId, { status: answer.status, body: answer.text });
+    }
+  } finally {
+    release?.();
   }
   if (loseAnswer) {
     // The write has happened; the client never learns it (a timeout on its side).

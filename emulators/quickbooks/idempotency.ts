@@ -13,6 +13,20 @@ export class RequestIdCache {
 
   constructor(private readonly maxEntries = 20_000) {}
 
+  private readonly running = new Map<string, Promise<void>>();
+
+  /** Waits until no other request with this requestid is running, then holds it; call the returned release. */
+  async acquire(realmId: string, requestId: string): Promise<() => void> {
+    const key = `${realmId}\u0000${requestId}`;
+    for (let current = this.running.get(key); current; current = this.running.get(key)) await current;
+    let done!: () => void;
+    this.running.set(key, new Promise<void>((resolve) => (done = resolve)));
+    return () => {
+      this.running.delete(key);
+      done();
+    };
+  }
+
   get(realmId: string, requestId: string): StoredAnswer | undefined {
     return this.answers.get(`${realmId}\u0000${requestId}`);
   }

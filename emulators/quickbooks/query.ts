@@ -246,17 +246,24 @@ function likeToRegExp(pattern: string): RegExp {
   return new RegExp(`^${escaped}$`, 'is');
 }
 
-function matches(record: Rec, c: Condition): boolean {
-  const actual = valueAt(record, c.path);
+type Matcher = (record: Rec) => boolean;
+
+/** Compiles a condition once per query (a LIKE pattern becomes one RegExp, not one per record). */
+function matcher(c: Condition): Matcher {
+  const first = c.values[0]!;
+  const at = (record: Rec): unknown => valueAt(record, c.path);
   switch (c.op) {
-    case '=': return compare(actual, c.values[0]!) === 0;
-    case '!=': return compare(actual, c.values[0]!) !== 0;
-    case '<': return compare(actual, c.values[0]!) === -1;
-    case '>': return compare(actual, c.values[0]!) === 1;
-    case '<=': { const r = compare(actual, c.values[0]!); return r === -1 || r === 0; }
-    case '>=': { const r = compare(actual, c.values[0]!); return r === 1 || r === 0; }
-    case 'IN': return c.values.some((v) => compare(actual, v) === 0);
-    case 'LIKE': return actual !== undefined && likeToRegExp(String(c.values[0])).test(String(actual));
+    case '=': return (r) => compare(at(r), first) === 0;
+    case '!=': return (r) => compare(at(r), first) !== 0;
+    case '<': return (r) => compare(at(r), first) === -1;
+    case '>': return (r) => compare(at(r), first) === 1;
+    case '<=': return (r) => { const x = compare(at(r), first); return x === -1 || x === 0; };
+    case '>=': return (r) => { const x = compare(at(r), first); return x === 1 || x === 0; };
+    case 'IN': return (r) => { const actual = at(r); return c.values.some((v) => compare(actual, v) === 0); };
+    case 'LIKE': {
+      const pattern = likeToRegExp(String(first));
+      return (r) => { const actual = at(r); return actual !== undefined && actual !== null && pattern.test(String(actual)); };
+    }
   }
 }
 
@@ -295,8 +302,9 @@ export function runQuery(company: Company, query: ParsedQuery, nameLists: Readon
       break;
     }
   }
+  const matchers = where.map(matcher);
   const hits: Rec[] = [];
-  for (const record of candidates) if (where.every((c) => matches(record, c))) hits.push(record);
+  for (const record of candidates) if (matchers.every((m) => m(record))) hits.push(record);
   if (query.count) return { entity: query.entity, records: [], totalCount: hits.length };
   if (query.orderBy.length > 0) {
     hits.sort((a, b) => {

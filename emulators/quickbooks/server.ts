@@ -10,7 +10,7 @@ import { faultText, sendText, transactionId } from './http.ts';
 import { registerOAuthRoutes } from './oauthRoutes.ts';
 
 export function buildServer(admin: QuickBooksAdmin, saveNow: () => void, logger = false): FastifyInstance {
-  const app = Fastify({ logger, bodyLimit: 10 * 1024 * 1024, keepAliveTimeout: 5_000 });
+  const app = Fastify({ logger, bodyLimit: 10 * 1024 * 1024, keepAliveTimeout: 5_000, forceCloseConnections: true });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
   app.addHook('onRequest', (_request, reply, done) => {

@@ -139,6 +139,23 @@ describe('QuickBooks emulator fault injection', () => {
     }
   });
 
+  it('never writes twice when a requestid retry arrives while the slow first attempt is still running', async () => {
+    const sb = await startSandbox();
+    try {
+      await sb.admin('PUT', '/faults', { rules: [{ kind: 'latency', rate: 1, latencyMs: 300, path: '/customer', count: 1 }] });
+      const url = `${sb.emulator.url}/v3/company/${sb.realmId}/customer?requestid=slow-1`;
+      const init = { method: 'POST', headers: { authorization: `Bearer ${sb.accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ DisplayName: 'Slow Sally' }) };
+      // The client gives up after 50 ms and retries at once with the same requestid.
+      await assert.rejects(fetch(url, { ...init, signal: AbortSignal.timeout(50) }));
+      const retry = await fetch(url, init);
+      assert.equal(retry.status, 200);
+      const count = await sb.api('GET', `query?query=${encodeURIComponent("select count(*) from Customer where DisplayName = 'Slow Sally'")}`);
+      assert.deepEqual(count.body.QueryResponse, { totalCount: 1 });
+    } finally {
+      await sb.close();
+    }
+  });
+
   it('revokes the token of a request (revokeToken) and refuses bad fault configurations', async () => {
     const sb = await startSandbox();
     try {
