@@ -8,9 +8,8 @@ import { paramsOf, queryOf, type HttpContext } from './http.ts';
 import { locationJson } from './routes/locations.ts';
 import { invoiceJson, orderDetailJson, subscriptionDetailJson, transactionDetailJson, contactJson } from './serialize.ts';
 import { parse } from './validate.ts';
-import type { Location, PaymentSource } from './model.ts';
-import { objectId } from './ids.ts';
-import { alphanumericId } from './ids.ts';
+import type { Invoice, Location, PaymentSource } from './model.ts';
+import { alphanumericId, objectId } from './ids.ts';
 
 const buyer = z.object({
   email: z.email().optional(),
@@ -43,6 +42,8 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
     if (!location) throw notFound('Location not found');
     return location;
   };
+
+  admin('GET', '/health', () => ({ ok: true, locations: core.store.locations.size, now: core.clock.now().toISOString() }));
 
   // ---- locations, install ---------------------------------------------------------------------
   admin('POST', '/locations', (request) => {
@@ -312,7 +313,7 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
     return { invoiceId: invoice.id, invoice: invoiceJson(invoice) };
   });
 
-  const invoiceOf = (request: FastifyRequest): ReturnType<typeof core.store.invoices.get> & object => {
+  const invoiceOf = (request: FastifyRequest): Invoice => {
     const invoice = core.store.invoices.get(paramsOf(request).invoiceId ?? '');
     if (!invoice) throw notFound('Invoice not found');
     return invoice;

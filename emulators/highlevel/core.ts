@@ -68,6 +68,7 @@ export class HighLevelCore {
       ...(options.webhookRetryScheduleMs ? { retryScheduleMs: options.webhookRetryScheduleMs } : {}),
       ...(options.webhookTimeoutMs ? { timeoutMs: options.webhookTimeoutMs } : {}),
     });
+    this.webhooks.isInstalled = (locationId) => this.store.installs.has(locationId);
     const appId = objectId();
     // client_id looks like "<24hex>-<8 alnum>"; the SDK derives the app id as client_id.split('-')[0].
     const clientId = options.clientId ?? `${appId}-${alphanumericId(8).toLowerCase()}`;

@@ -45,6 +45,9 @@ export class WebhookEmitter {
   /** Every event produced (delivered or not), bounded; tests read what the app would have been told. */
   readonly emitted: EmittedEvent[] = [];
 
+  /** Whether the app is installed on a location: marketplace events only flow for installed locations. */
+  isInstalled: (locationId: string) => boolean = () => true;
+
   constructor(private readonly clock: EmulatorClock, faults: FaultInjector, options: { retryScheduleMs?: number[]; timeoutMs?: number } = {}) {
     this.ed25519 = generateKeyPairSync('ed25519');
     // HighLevel's published legacy key is 4096-bit; 2048 keeps start-up fast and verifies the same way.
@@ -79,7 +82,9 @@ export class WebhookEmitter {
     const body = JSON.stringify(payload);
     let delivery: DeliveryRecord | null = null;
     const subscribed = this.config.events === null || this.config.events.has(eventName);
-    if (this.config.url && subscribed) {
+    const appEvent = eventName === 'AppInstall' || eventName === 'AppUninstall';
+    const installed = appEvent || locationId === null || this.isInstalled(locationId);
+    if (this.config.url && subscribed && installed) {
       const bytes = Buffer.from(body, 'utf8');
       const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'HighLevel-Emulator-Webhooks/1.0' };
       if (this.config.ed25519) headers['x-ghl-signature'] = sign(null, bytes, this.ed25519.privateKey).toString('base64');

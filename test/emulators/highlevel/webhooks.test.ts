@@ -132,6 +132,10 @@ describe('HighLevel emulator: webhook delivery', () => {
     assert.equal(typeof install!.payload.companyId, 'string');
     assert.equal(uninstall!.payload.type, 'UNINSTALL');
     assert.equal((await s.api.get(`/locations/${s.locationId}`)).status, 401);
+    // no marketplace events for a location the app is not installed on
+    await s.api.admin('POST', `/locations/${s.locationId}/actions/contact`, { email: 'after-uninstall@example.com' });
+    await s.emulator.flushWebhooks();
+    assert.equal(receiver.received.length, 2);
     s.api.token = String((await s.api.admin('POST', '/tokens', { locationId: s.locationId })).body.access_token);
   });
 });
