@@ -28,25 +28,37 @@ export function unprocessable(messages: string[]): HighLevelError {
   return new HighLevelError(422, { statusCode: 422, message: messages, error: 'Unprocessable Entity' });
 }
 
+function valueAt(input: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let node: unknown = input;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
+}
+
 /** Turns zod issues into class-validator-like sentences ("email must be an email"), which is what HighLevel's NestJS answers with. */
-export function validationError(error: ZodError): HighLevelError {
-  const messages = error.issues.map((issue) => {
+export function validationError(error: ZodError, input?: unknown): HighLevelError {
+  const messages = error.issues.flatMap((issue) => {
     const field = issue.path.length > 0 ? issue.path.map(String).join('.') : 'body';
-    const received = (issue as { input?: unknown }).input;
     switch (issue.code) {
-      case 'invalid_type':
-        if (received === undefined) return `${field} should not be empty`;
-        return `${field} must be a ${issue.expected}`;
+      case 'unrecognized_keys':
+        return issue.keys.map((key) => `property ${issue.path.length > 0 ? `${field}.` : ''}${key} should not exist`);
+      case 'invalid_type': {
+        const received = valueAt(input, issue.path);
+        if (received === undefined || received === null || received === '') return [`${field} should not be empty`];
+        return [`${field} must be ${issue.expected === 'object' ? 'an object' : issue.expected === 'array' ? 'an array' : `a ${issue.expected}`}`];
+      }
       case 'invalid_format':
-        return issue.format === 'email' ? `${field} must be an email` : `${field} must match ${issue.format} format`;
+        return [issue.format === 'email' ? `${field} must be an email` : `${field} must match ${issue.format} format`];
       case 'invalid_value':
-        return `${field} must be one of the following values: ${issue.values.map(String).join(', ')}`;
+        return [`${field} must be one of the following values: ${issue.values.map(String).join(', ')}`];
       case 'too_small':
-        return `${field} must not be less than ${String(issue.minimum)}`;
+        return [`${field} must not be less than ${String(issue.minimum)}`];
       case 'too_big':
-        return `${field} must not be greater than ${String(issue.maximum)}`;
+        return [`${field} must not be greater than ${String(issue.maximum)}`];
       default:
-        return `${field} ${issue.message}`;
+        return [`${field} ${issue.message}`];
     }
   });
   return unprocessable(messages);

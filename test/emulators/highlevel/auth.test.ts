@@ -89,6 +89,9 @@ describe('HighLevel emulator: Version header, tokens, scopes', () => {
     assert.ok(Array.isArray(r.body.message));
     assert.ok((r.body.message as string[]).some((m) => m.includes('locationId')));
     assert.ok((r.body.message as string[]).some((m) => m.includes('email must be an email')));
+    const typed = await s.api.post('/contacts/', { locationId: s.locationId, firstName: 42, nickname: 'x' });
+    assert.equal(typed.status, 422);
+    assert.deepEqual(typed.body.message, ['firstName must be a string', 'property nickname should not exist']);
   });
 
   it('answers unknown routes like NestJS (404 "Cannot GET ...")', async () => {
