@@ -2,19 +2,66 @@
 import { openDb } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
 import { loadConfig } from './config.ts';
+import { openRuntime, untilSignal } from './runtime.ts';
+import { connectWithTokens, connectWithTokensSchema } from './sync/connect.ts';
+import { readFileSync } from 'node:fs';
 
 type Command = (args: string[]) => Promise<number>;
 
 const usage = `usage: ledgerlink <command>
 
 commands:
-  start                          run ledgerlink (server and workers) on the configured store
+  start                          run ledgerlink (server and workers); without provider credentials, the demo
+                                 against the local emulators
+  worker                         run workers only (extra processes sharing a PostgreSQL store)
+  connect --tokens FILE          create a connection from existing OAuth tokens (JSON; see docs/configuration.md)
   migrate                        apply the store's migrations and exit
   emulator quickbooks [--port N] run the local QuickBooks Online emulator (default port 4010)
   emulator highlevel [--port N]  run the local HighLevel emulator (default port 4020)
 `;
 
 const commands: Record<string, Command> = {
+  start: async (args) => {
+    const config = loadConfig(process.env);
+    if (!config.providers) {
+      // No provider credentials: the demo, which wires the emulators to ledgerlink (outside src/ by design).
+      const { runDemo } = await import('../demo/start.ts');
+      return runDemo(config, args);
+    }
+    const runtime = await openRuntime(config, config.providers, { server: true, workers: true });
+    console.log(`ledgerlink is running at ${runtime.url} (store: ${config.databaseUrl ? 'PostgreSQL' : config.pgliteDir})`);
+    await untilSignal(runtime.stop);
+    return 0;
+  },
+  worker: async () => {
+    const config = loadConfig(process.env);
+    if (!config.providers) {
+      process.stderr.write('ledgerlink worker needs provider credentials (QBO_* and HL_*); see docs/configuration.md\n');
+      return 2;
+    }
+    if (!config.databaseUrl) process.stderr.write('note: without DATABASE_URL this worker uses the embedded store, which no other process can share\n');
+    const runtime = await openRuntime(config, config.providers, { server: false, workers: true });
+    console.log('ledgerlink worker is running');
+    await untilSignal(runtime.stop);
+    return 0;
+  },
+  connect: async (args) => {
+    const config = loadConfig(process.env);
+    const file = args[args.indexOf('--tokens') + 1];
+    if (!config.providers || !args.includes('--tokens') || !file) {
+      process.stderr.write('usage: ledgerlink connect --tokens FILE (needs provider credentials in the environment)\n');
+      return 2;
+    }
+    const input = connectWithTokensSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+    const runtime = await openRuntime(config, config.providers, { server: false, workers: false });
+    try {
+      const connection = await connectWithTokens(runtime.engine, input);
+      console.log(`connected: ${connection.id} (${connection.name})`);
+      return 0;
+    } finally {
+      await runtime.stop();
+    }
+  },
   migrate: async () => {
     const config = loadConfig(process.env);
     const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir });

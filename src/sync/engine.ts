@@ -13,18 +13,13 @@ import { QuickBooksError } from '../quickbooks/errors.ts';
 import { HighLevelHttp } from '../highlevel/http.ts';
 import { HighLevelOAuth } from '../highlevel/oauth.ts';
 import { HighLevelError } from '../highlevel/errors.ts';
-import { ContactsApi } from '../highlevel/contacts.ts';
-import { InvoicesApi } from '../highlevel/invoices.ts';
-import { PaymentsApi } from '../highlevel/payments.ts';
-import { LocationsApi } from '../highlevel/locations.ts';
-import { WorkflowsApi } from '../highlevel/workflows.ts';
-import { ConversationsApi } from '../highlevel/conversations.ts';
+import { HighLevelClient } from '../highlevel/client.ts';
 import type { ProviderConfig } from '../config.ts';
 import { JobQueue, type JobContext, type JobData } from './queue.ts';
 import { QUEUES, type QueueName } from './routes.ts';
 import { StoredTokenSource, ConnectionRevokedError } from './tokens.ts';
 import { loadCompanyFacts, type CompanyFacts } from './company.ts';
-import type { FlowContext, HighLevelApis } from './context.ts';
+import type { FlowContext } from './context.ts';
 import { RetryLater, SyncError, describeError } from './errors.ts';
 import { syncTransaction, SALES_RECEIPTS_FLOW } from './salesReceipts.ts';
 import { pollPayments, syncOrder } from './paymentPolling.ts';
@@ -46,7 +41,7 @@ export interface EngineOptions {
 
 interface ConnectionClients {
   qbo: QuickBooksClient;
-  hl: HighLevelApis;
+  hl: HighLevelClient;
   company: () => Promise<CompanyFacts>;
 }
 
@@ -235,15 +230,7 @@ export class Engine {
       limiter: limiter ? { acquire: (location) => limiter.acquire(`hl:${location}`) } : undefined,
       logger: this.log,
     });
-    const hl: HighLevelApis = {
-      locationId: connection.hlLocationId,
-      contacts: new ContactsApi(http),
-      invoices: new InvoicesApi(http),
-      payments: new PaymentsApi(http),
-      locations: new LocationsApi(http),
-      workflows: new WorkflowsApi(http),
-      conversations: new ConversationsApi(http),
-    };
+    const hl = new HighLevelClient(http);
     let facts: { value: Promise<CompanyFacts>; at: number } | undefined;
     const company = () => {
       if (!facts || Date.now() - facts.at > COMPANY_FACTS_TTL_MS) {

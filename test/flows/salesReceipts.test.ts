@@ -116,7 +116,7 @@ describe('CRM payments become QuickBooks sales receipts (US company)', () => {
     await settle();
     const error = await eventually(async () => (await listActivity(s.t.db, { connectionId: s.connection.id, status: 'error', openErrorsOnly: true })).find((a) => a.crmId === paid.transactionId), 20_000, 'the error');
     assert.match(error.message, /has no email/);
-    assert.match(String(error.detail.fix), /Add an email address/);
+    assert.match(String(error.detail?.fix), /Add an email address/);
     assert.equal(error.retry?.queue, QUEUES.crmTransaction);
     assert.equal(receipts().filter((r) => String(r.PrivateNote ?? '').includes(String(paid.transactionId))).length, 0);
   });
