@@ -98,7 +98,7 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
   if (!us) out.GlobalTaxCalculation = globalMode;
   else if (out.GlobalTaxCalculation !== undefined) delete out.GlobalTaxCalculation; // not used by US companies (reference §3.7)
 
-  const itemLines: Array<{ line: Rec; amount: Scaled; codeId: string }> = [];
+  const itemLines: Array<{ line: Rec; amount: Scaled; codeId: string; gross?: Scaled }> = [];
   const outLines: Rec[] = [];
   let discountLine: Rec | undefined;
   let nextLineId = 1;
@@ -112,24 +112,6 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
       if (detail.ItemRef === undefined) throw faults.requiredMissing(`${element}.SalesItemLineDetail.ItemRef`, 'Required parameter Line.SalesItemLineDetail.ItemRef is missing in the request');
       const item = resolveRef(ctx, 'Item', detail.ItemRef, 'ItemRef');
       detail.ItemRef = nameRef(item);
-      const qty = detail.Qty !== undefined ? amountOf(detail.Qty, `${element}.Qty`) : undefined;
-      let price = detail.UnitPrice !== undefined ? amountOf(detail.UnitPrice, `${element}.UnitPrice`) : undefined;
-      let amount = line.Amount !== undefined ? amountOf(line.Amount, `${element}.Amount`) : undefined;
-      // Without a UnitPrice QuickBooks prices a quantity at the item's sales price.
-      if (qty !== undefined && price === undefined && amount === undefined) {
-        price = toScaled(item.UnitPrice) ?? 0n;
-        detail.UnitPrice = toJsonNumber(price);
-      }
-      if (amount === undefined) {
-        if (qty === undefined || price === undefined) throw faults.requiredMissing(`${element}.Amount`, 'Required parameter Line.Amount is missing in the request');
-        amount = multiplyToCents(qty, price);
-      }
-      if (!isWholeCents(amount)) amount = roundToCents(amount);
-      if (qty !== undefined && price !== undefined) {
-        const expected = multiplyToCents(qty, price);
-        if (expected !== amount) throw faults.amountMismatch(String(toJsonNumber(amount)), String(toJsonNumber(expected)));
-      }
-      line.Amount = toJsonNumber(amount);
       let codeId = refValue(detail.TaxCodeRef);
       if (us) {
         codeId = codeId ?? 'NON';
@@ -141,11 +123,39 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
         resolveRef(ctx, 'TaxCode', codeId, 'TaxCodeRef');
         detail.TaxCodeRef = { value: codeId };
       }
+      const qty = detail.Qty !== undefined ? amountOf(detail.Qty, `${element}.Qty`) : undefined;
+      let price = detail.UnitPrice !== undefined ? amountOf(detail.UnitPrice, `${element}.UnitPrice`) : undefined;
+      let amount = line.Amount !== undefined ? amountOf(line.Amount, `${element}.Amount`) : undefined;
+      // Line.Amount is always net of tax; under TaxInclusive a client may give the gross as TaxInclusiveAmt
+      // instead, and QuickBooks derives the net (quickbooks-ruby #346; XSD: "total amount of line item including tax").
+      let gross: Scaled | undefined;
+      if (globalMode === 'TaxInclusive' && detail.TaxInclusiveAmt !== undefined) {
+        gross = roundToCents(amountOf(detail.TaxInclusiveAmt, `${element}.TaxInclusiveAmt`));
+        if (amount === undefined) {
+          const combined = ratesOfCode(ctx, company.get('TaxCode', codeId!)!).reduce((t, r) => t + r.percent, 0n);
+          amount = gross - inclusiveTaxToCents(gross, combined);
+        }
+      } else if (detail.TaxInclusiveAmt !== undefined) delete detail.TaxInclusiveAmt;
+      // Without a UnitPrice QuickBooks prices a quantity at the item's sales price.
+      if (qty !== undefined && price === undefined && amount === undefined) {
+        price = toScaled(item.UnitPrice) ?? 0n;
+        detail.UnitPrice = toJsonNumber(price);
+      }
+      if (amount === undefined) {
+        if (qty === undefined || price === undefined) throw faults.requiredMissing(`${element}.Amount`, 'Required parameter Line.Amount is missing in the request');
+        amount = multiplyToCents(qty, price);
+      }
+      if (!isWholeCents(amount)) amount = roundToCents(amount);
+      if (qty !== undefined && price !== undefined && gross === undefined) {
+        const expected = multiplyToCents(qty, price);
+        if (expected !== amount) throw faults.amountMismatch(String(toJsonNumber(amount)), String(toJsonNumber(expected)));
+      }
+      line.Amount = toJsonNumber(amount);
       if (item.IncomeAccountRef !== undefined && detail.ItemAccountRef === undefined) detail.ItemAccountRef = item.IncomeAccountRef;
       line.SalesItemLineDetail = detail;
       line.Id = String(nextLineId);
       line.LineNum = nextLineId++;
-      itemLines.push({ line, amount, codeId: codeId ?? '' });
+      itemLines.push({ line, amount, codeId: codeId ?? '', ...(gross !== undefined ? { gross } : {}) });
       outLines.push(line);
     } else if (detailType === 'DiscountLineDetail') {
       if (discountLine) throw faults.business('A transaction can carry only one discount line.', element);
@@ -210,45 +220,55 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
       }
     }
   } else if (globalMode !== 'NotApplicable') {
-    // Non-US: group the (net) line amounts by tax rate; the discount is spread over the rates in proportion.
-    const byCode = new Map<string, Scaled>();
-    for (const l of itemLines) byCode.set(l.codeId, (byCode.get(l.codeId) ?? 0n) + l.amount);
+    // Non-US: line amounts are net; group them by tax code, spread the discount over the codes in proportion, tax
+    // each code's base at its combined rate, and split that tax across the code's rates (the last takes the
+    // remainder) so that one TaxLine per rate sums exactly to TotalTax. Under TaxInclusive a line given as a gross
+    // keeps net + tax = gross (when there is no discount).
+    const byCode = new Map<string, { net: Scaled; fixedTax: Scaled; netTaxedByRate: Scaled }>();
+    for (const l of itemLines) {
+      const entry = byCode.get(l.codeId) ?? { net: 0n, fixedTax: 0n, netTaxedByRate: 0n };
+      entry.net += l.amount;
+      if (l.gross !== undefined) entry.fixedTax += l.gross - l.amount;
+      else entry.netTaxedByRate += l.amount;
+      byCode.set(l.codeId, entry);
+    }
     const byRate = new Map<string, { share: RateShare; base: Scaled; tax: Scaled }>();
-    for (const [codeId, gross] of byCode) {
-      const code = ctx.company.get('TaxCode', codeId)!;
-      const shares = ratesOfCode(ctx, code);
-      let base = gross - (discount > 0n ? proportionToCents(discount, gross, subtotal) : 0n);
-      // TaxInclusive: the tax part of the gross is found with the combined rate, then split across the code's
-      // rates in proportion (the last rate takes the remainder), so net + tax always equals the gross exactly.
-      let inclusiveTax: Scaled | undefined;
+    const lineTax = new Map<Rec, Scaled>();
+    for (const [codeId, group] of byCode) {
+      const shares = ratesOfCode(ctx, ctx.company.get('TaxCode', codeId)!);
       const combined = shares.reduce((t, r) => t + r.percent, 0n);
-      if (globalMode === 'TaxInclusive') {
-        inclusiveTax = inclusiveTaxToCents(base, combined);
-        base -= inclusiveTax;
-      }
+      const discountShare = discount > 0n ? proportionToCents(discount, group.net, subtotal) : 0n;
+      const base = group.net - discountShare;
+      const codeTax = discountShare > 0n || group.fixedTax === 0n
+        ? percentOfToCents(base, combined)
+        : group.fixedTax + percentOfToCents(group.netTaxedByRate, combined);
       let allocated = 0n;
       for (const [i, share] of shares.entries()) {
-        let tax: Scaled;
-        if (inclusiveTax === undefined) tax = percentOfToCents(base, share.percent);
-        else if (i === shares.length - 1) tax = inclusiveTax - allocated;
-        else tax = proportionToCents(inclusiveTax, share.percent, combined);
+        const tax = i === shares.length - 1 ? codeTax - allocated : proportionToCents(codeTax, share.percent, combined);
         allocated += tax;
         const entry = byRate.get(share.rateId) ?? { share, base: 0n, tax: 0n };
         entry.base += base;
         entry.tax += tax;
         byRate.set(share.rateId, entry);
       }
+      if (globalMode === 'TaxInclusive') {
+        for (const l of itemLines) if (l.codeId === codeId) lineTax.set(l.line, l.gross !== undefined ? l.gross - l.amount : percentOfToCents(l.amount, combined));
+      }
     }
     for (const { share, base, tax } of byRate.values()) {
       totalTax += tax;
       taxLines.push(taxLine(share, tax, base));
+    }
+    for (const l of itemLines) {
+      const tax = lineTax.get(l.line);
+      if (tax !== undefined) (l.line.SalesItemLineDetail as Rec).TaxInclusiveAmt = toJsonNumber(l.gross ?? l.amount + tax);
     }
   }
   txnTaxDetail.TotalTax = toJsonNumber(totalTax);
   if (taxLines.length > 0) txnTaxDetail.TaxLine = taxLines;
   out.TxnTaxDetail = txnTaxDetail;
 
-  const total = globalMode === 'TaxInclusive' ? subtotal - discount : subtotal - discount + totalTax;
+  const total = subtotal - discount + totalTax;
   out.TotalAmt = toJsonNumber(total);
 
   // Numbers and dates.

@@ -69,20 +69,25 @@ describe('QuickBooks emulator tax: non-US companies', () => {
     }
   });
 
-  it('CA, TaxInclusive: amounts are gross, tax is carved out exactly; NotApplicable adds no tax; a line without a code is refused', async () => {
+  it('CA, TaxInclusive: a gross TaxInclusiveAmt gives the net Amount and exact tax; a plain Amount is net; NotApplicable adds no tax', async () => {
     const sb = await startSandbox({ country: 'CA' });
     try {
       const item = await createServiceItem(sb, 'Service CA', 100);
       const c = await createCustomer(sb, 'Inclusive Client');
       const gstPst = await byName(sb, 'TaxCode', 'GST/PST BC');
       const hst = await byName(sb, 'TaxCode', 'HST ON');
-      const inv = entity(await sb.api('POST', 'invoice', { CustomerRef: { value: c.Id }, GlobalTaxCalculation: 'TaxInclusive', Line: [line(item.Id, 113, hst.Id), line(item.Id, 10, gstPst.Id)] }), 'Invoice');
+      const grossLine = (amount: number, code: unknown): Json => ({ DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: item.Id }, TaxCodeRef: { value: code }, TaxInclusiveAmt: amount } });
+      const inv = entity(await sb.api('POST', 'invoice', { CustomerRef: { value: c.Id }, GlobalTaxCalculation: 'TaxInclusive', Line: [grossLine(113, hst.Id), grossLine(10, gstPst.Id)] }), 'Invoice');
       const detail = inv.TxnTaxDetail as Json;
-      // HST: 113 x 13/113 = 13.00; GST+PST on 10.00 gross: 10 x 12/112 = 1.07 split 0.45 / 0.62.
+      // HST: 113 x 13/113 = 13.00 (net 100); GST+PST in 10.00 gross: 10 x 12/112 = 1.07 (net 8.93), split 0.45 / 0.62.
+      assert.deepEqual((inv.Line as Json[]).slice(0, 2).map((l) => [l.Amount, (l.SalesItemLineDetail as Json).TaxInclusiveAmt]), [[100, 113], [8.93, 10]]);
       assert.equal(detail.TotalTax, 14.07);
       assert.equal(inv.TotalAmt, 123);
       const byRate = Object.fromEntries((detail.TaxLine as Json[]).map((t) => [((t.TaxLineDetail as Json).TaxRateRef as Json).name, [t.Amount, (t.TaxLineDetail as Json).NetAmountTaxable]]));
       assert.deepEqual(byRate, { 'HST ON': [13, 100], GST: [0.45, 8.93], 'PST BC': [0.62, 8.93] });
+      const net = entity(await sb.api('POST', 'invoice', { CustomerRef: { value: c.Id }, GlobalTaxCalculation: 'TaxInclusive', Line: [line(item.Id, 100, hst.Id)] }), 'Invoice');
+      assert.equal(net.TotalAmt, 113, 'Line.Amount is net of tax');
+      assert.equal(((net.Line as Json[])[0]!.SalesItemLineDetail as Json).TaxInclusiveAmt, 113);
       const none = entity(await sb.api('POST', 'invoice', { CustomerRef: { value: c.Id }, GlobalTaxCalculation: 'NotApplicable', Line: [line(item.Id, 100)] }), 'Invoice');
       assert.equal((none.TxnTaxDetail as Json).TotalTax, 0);
       assert.equal(none.TotalAmt, 100);
