@@ -391,6 +391,11 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
     return { factor: core.limitFactor, lifted: core.limitsLifted, burst: core.burst.limit, daily: core.daily.limit };
   });
 
+  admin('POST', '/search-lag', (request) => {
+    core.searchLagMs = parse(z.object({ ms: z.number().int().min(0) }), request.body).ms;
+    return { searchLagMs: core.searchLagMs };
+  });
+
   admin('GET', '/stats', () => ({
     requests: core.requestCount,
     locations: core.store.locations.size, contacts: core.store.contacts.size, invoices: core.store.invoices.size,

@@ -47,6 +47,8 @@ export interface CoreOptions {
   clientSecret?: string;
   webhookRetryScheduleMs?: number[];
   webhookTimeoutMs?: number;
+  /** HighLevel's contact search is eventually consistent: new contacts appear in search after this many ms. */
+  searchLagMs?: number;
 }
 
 export class HighLevelCore {
@@ -60,6 +62,7 @@ export class HighLevelCore {
   daily!: WindowLimiter;
   /** Counts served requests (admin stats). */
   requestCount = 0;
+  searchLagMs: number;
 
   constructor(options: CoreOptions = {}) {
     this.clock = new EmulatorClock({ factor: options.clockFactor ?? 1 });
@@ -73,6 +76,7 @@ export class HighLevelCore {
     // client_id looks like "<24hex>-<8 alnum>"; the SDK derives the app id as client_id.split('-')[0].
     const clientId = options.clientId ?? `${appId}-${alphanumericId(8).toLowerCase()}`;
     this.app = { appId: clientId.split('-')[0] ?? appId, clientId, clientSecret: options.clientSecret ?? uuid(), versionId: objectId() };
+    this.searchLagMs = options.searchLagMs ?? 0;
     this.limitFactor = options.limitFactor ?? 1;
     this.setLimitFactor(this.limitFactor);
   }

@@ -117,7 +117,7 @@ describe('HighLevel emulator: OAuth marketplace flow', () => {
   async function authorize(path: string, pick: RegExp, state?: string): Promise<URL> {
     const app = await s.api.admin('GET', '/app');
     const clientId = String(app.body.clientId);
-    const q = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: 'http://localhost:9/callback', scope: 'contacts.readonly contacts.write locations.readonly oauth.write oauth.readonly', ...(state ? { state } : {}) });
+    const q = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: 'http://localhost:9/callback', scope: 'contacts.readonly contacts.write locations.readonly invoices.readonly oauth.write oauth.readonly', ...(state ? { state } : {}) });
     const page = await fetch(`${s.api.url}${path}?${q.toString()}`);
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
@@ -201,7 +201,10 @@ describe('HighLevel emulator: OAuth marketplace flow', () => {
     assert.ok(Array.isArray(company.body.approvedLocations));
     const agency = new Api(s.emulator, String(company.body.access_token));
 
-    // Company tokens cannot call location-only APIs such as contacts.
+    // Company tokens may read locations and invoices of their company (Agency-Access in the spec)...
+    assert.equal((await agency.get(`/locations/${s.locationId}`)).status, 200);
+    assert.equal((await agency.get(`/invoices/?altId=${s.locationId}&altType=location&limit=5&offset=0`)).status, 200);
+    // ...but not location-only APIs such as contacts.
     const denied = await agency.post('/contacts/search', { locationId: s.locationId, pageLimit: 1 });
     assert.equal(denied.status, 401);
 

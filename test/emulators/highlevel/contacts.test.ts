@@ -224,6 +224,18 @@ describe('HighLevel emulator: contact search', () => {
     assert.equal(mixed.status, 422);
   });
 
+  it('can model the search index lag: new contacts show in search later, but at once by id', async () => {
+    await s.api.admin('POST', '/search-lag', { ms: 5_000 });
+    const c = await s.api.post('/contacts/', { locationId: s.locationId, email: 'laggy@example.com' });
+    const q = { pageLimit: 10, filters: [{ field: 'email', operator: 'eq', value: 'laggy@example.com' }] };
+    assert.equal((await search(q)).body.total, 0);
+    assert.equal((await s.api.get(`/contacts/${String(obj(c.body.contact).id)}`)).status, 200);
+    s.emulator.core.clock.advance(5_000);
+    assert.equal((await search(q)).body.total, 1);
+    await s.api.admin('POST', '/search-lag', { ms: 0 });
+    await s.api.delete(`/contacts/${String(obj(c.body.contact).id)}`);
+  });
+
   it('sorts by name', async () => {
     const r = await search({ pageLimit: 3, sort: [{ field: 'firstNameLowerCase', direction: 'desc' }] });
     assert.deepEqual(arr(r.body.contacts).map((c) => c.firstName), ['Person24', 'Person23', 'Person22']);
