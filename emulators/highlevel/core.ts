@@ -5,7 +5,7 @@ import { FaultInjector } from '../common/faults.ts';
 import { WindowLimiter } from '../common/ratelimit.ts';
 import { alphanumericId, objectId, uuid } from './ids.ts';
 import type { Company, Location, Workflow } from './model.ts';
-import { HighLevelStore } from './store.ts';
+import { HighLevelStore, type StoreSnapshot } from './store.ts';
 import { WebhookEmitter } from './webhookEvents.ts';
 
 /** HighLevel's documented limits per marketplace app and resource (location or company): reference §6. */
@@ -144,9 +144,44 @@ export class HighLevelCore {
     return location;
   }
 
+  /** Everything worth keeping across restarts: data, the app's identity, its webhook settings and signing keys. */
+  snapshot(): EmulatorSnapshot {
+    const w = this.webhooks.config;
+    return {
+      format: 'ledgerlink-highlevel-emulator/1',
+      app: { ...this.app },
+      webhook: { url: w.url, ed25519: w.ed25519, rsa: w.rsa, events: w.events ? [...w.events] : null },
+      keys: this.webhooks.exportKeys(),
+      store: this.store.snapshot(),
+    };
+  }
+
+  restore(snapshot: EmulatorSnapshot | StoreSnapshot): void {
+    if (!('format' in snapshot)) {
+      this.store.restore(snapshot);
+      return;
+    }
+    Object.assign(this.app, snapshot.app);
+    const w = this.webhooks.config;
+    w.url = snapshot.webhook.url;
+    w.ed25519 = snapshot.webhook.ed25519;
+    w.rsa = snapshot.webhook.rsa;
+    w.events = snapshot.webhook.events ? new Set(snapshot.webhook.events) : null;
+    this.webhooks.importKeys(snapshot.keys);
+    this.store.restore(snapshot.store);
+  }
+
   close(): void {
     this.webhooks.close();
   }
+}
+
+export interface EmulatorSnapshot {
+  format: 'ledgerlink-highlevel-emulator/1';
+  app: AppIdentity;
+  webhook: { url: string | null; ed25519: boolean; rsa: boolean; events: string[] | null };
+  keys: { ed25519: string; rsa: string };
+  store: StoreSnapshot;
 }
 
 const COUNTRY_DEFAULTS: Record<string, { currency: string; timezone: string; city: string; state: string; postalCode: string; phone: string }> = {

@@ -3,7 +3,7 @@
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import { listen } from '../common/http.ts';
 import { registerAdminRoutes } from './admin.ts';
-import { HighLevelCore, type CoreOptions } from './core.ts';
+import { HighLevelCore, type CoreOptions, type EmulatorSnapshot } from './core.ts';
 import { HttpContext } from './http.ts';
 import type { Location } from './model.ts';
 import { registerContactRoutes } from './routes/contacts.ts';
@@ -40,14 +40,17 @@ export async function startHighLevelEmulator(options: HighLevelEmulatorOptions =
   const core = new HighLevelCore(options);
   if (options.dataFile) {
     const text = await readFile(options.dataFile, 'utf8').catch(() => null);
-    if (text) core.store.restore(JSON.parse(text) as StoreSnapshot);
+    if (text) core.restore(JSON.parse(text) as EmulatorSnapshot | StoreSnapshot);
+    // Explicit credentials win over saved ones.
+    if (options.clientId) Object.assign(core.app, { clientId: options.clientId, appId: options.clientId.split('-')[0] ?? core.app.appId });
+    if (options.clientSecret) core.app.clientSecret = options.clientSecret;
   }
   const context = new HttpContext(core, { logger: options.logger ?? false });
   const save = async (file?: string): Promise<string | null> => {
     const target = file ?? options.dataFile;
     if (!target) return null;
     const tmp = `${target}.tmp`;
-    await writeFile(tmp, JSON.stringify(core.store.snapshot()));
+    await writeFile(tmp, JSON.stringify(core.snapshot()), { mode: 0o600 });
     await rename(tmp, target);
     return target;
   };

@@ -2,7 +2,7 @@
 // `type`, `locationId`, `timestamp`, `webhookId` plus the event's documented fields; signed over the exact
 // body bytes with Ed25519 in `x-ghl-signature` and, while it lasts, RSA-SHA256 in the legacy `x-wh-signature`.
 // Retried only when the receiver answers 429 (6 retries ~10 minutes apart); 5xx and timeouts lose the event.
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import type { EmulatorClock } from '../common/clock.ts';
 import type { FaultInjector } from '../common/faults.ts';
 import { WebhookDispatcher, type DeliveryRecord } from '../common/webhooks.ts';
@@ -40,8 +40,8 @@ export interface EmittedEvent {
 export class WebhookEmitter {
   readonly config: WebhookAppConfig = { url: null, ed25519: true, rsa: true, events: null };
   readonly dispatcher: WebhookDispatcher;
-  private readonly ed25519: { publicKey: KeyObject; privateKey: KeyObject };
-  private readonly rsa: { publicKey: KeyObject; privateKey: KeyObject };
+  private ed25519: { publicKey: KeyObject; privateKey: KeyObject };
+  private rsa: { publicKey: KeyObject; privateKey: KeyObject };
   /** Every event produced (delivered or not), bounded; tests read what the app would have been told. */
   readonly emitted: EmittedEvent[] = [];
 
@@ -59,6 +59,21 @@ export class WebhookEmitter {
       shouldRetry: (status) => status === 429,
       timeoutMs: options.timeoutMs ?? 10_000,
     });
+  }
+
+  /** The signing keys as PKCS#8 PEM, so a saved emulator keeps signing with the key its clients trust. */
+  exportKeys(): { ed25519: string; rsa: string } {
+    return {
+      ed25519: this.ed25519.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      rsa: this.rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    };
+  }
+
+  importKeys(keys: { ed25519: string; rsa: string }): void {
+    const ed = createPrivateKey(keys.ed25519);
+    const rsa = createPrivateKey(keys.rsa);
+    this.ed25519 = { privateKey: ed, publicKey: createPublicKey(ed) };
+    this.rsa = { privateKey: rsa, publicKey: createPublicKey(rsa) };
   }
 
   ed25519PublicKeyPem(): string {

@@ -17,9 +17,12 @@ describe('HighLevel emulator: data file and command line', () => {
     const tokens = (await api.admin('POST', '/tokens', { locationId })).body;
     api.token = String(tokens.access_token);
     const c = await api.post('/contacts/', { locationId, email: 'persist@example.com', tags: ['kept'] });
+    await api.admin('POST', '/app', { webhookUrl: 'http://127.0.0.1:9/hooks' });
+    const appBefore = (await api.admin('GET', '/app')).body;
+    const pemBefore = first.webhookPublicKeyPem();
     await first.close();
-    const saved = JSON.parse(await readFile(file, 'utf8')) as { contacts: unknown[] };
-    assert.equal(saved.contacts.length, 1);
+    const saved = JSON.parse(await readFile(file, 'utf8')) as { store: { contacts: unknown[] } };
+    assert.equal(saved.store.contacts.length, 1);
 
     const second = await startHighLevelEmulator({ dataFile: file });
     const api2 = new Api(second, api.token);
@@ -28,6 +31,10 @@ describe('HighLevel emulator: data file and command line', () => {
     assert.deepEqual(obj(got.body.contact).tags, ['kept']);
     const dup = await api2.post('/contacts/', { locationId, email: 'PERSIST@example.com' });
     assert.equal(dup.status, 400, 'indexes are rebuilt on load');
+    assert.deepEqual((await api2.admin('GET', '/app')).body, appBefore, 'app identity and webhook settings survive');
+    assert.equal(second.webhookPublicKeyPem(), pemBefore, 'the signing key survives');
+    const refreshed = await fetch(`${second.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ client_id: String(appBefore.clientId), client_secret: String(appBefore.clientSecret), grant_type: 'refresh_token', refresh_token: String(tokens.refresh_token) }).toString() });
+    assert.equal(refreshed.status, 200, 'saved refresh tokens still refresh');
     const loc = await api2.get(`/locations/${locationId}`);
     assert.equal(obj(loc.body.location).timezone, 'Australia/Sydney');
     await second.close();
