@@ -160,6 +160,14 @@ export class OAuthStore {
     return { ok: true, realmId, clientId: grant.clientId };
   }
 
+  /** The realm and app behind a live access token (OpenID userinfo), or undefined. */
+  describeAccessToken(accessToken: string | undefined): { realmId: string; clientId: string } | undefined {
+    const record = accessToken ? this.accessTokens.get(accessToken) : undefined;
+    const grant = record ? this.grants.get(record.grantId) : undefined;
+    if (!record || !grant || grant.revoked || record.expiresAt <= this.nowMs()) return undefined;
+    return { realmId: grant.realmId, clientId: grant.clientId };
+  }
+
   /** The (app, realm) connection of an access token, for fault injection that revokes it. */
   revokeAccessToken(accessToken: string): void {
     this.revoke(accessToken);

@@ -110,6 +110,17 @@ export function registerOAuthRoutes(app: FastifyInstance, admin: QuickBooksAdmin
     }
   });
 
+  // OpenID Connect userinfo (sandbox host path); the emulated user is the company's sandbox admin.
+  app.get('/v1/openid_connect/userinfo', async (request, reply) => {
+    const header = request.headers.authorization;
+    const owner = admin.oauth.describeAccessToken(header ? /^Bearer\s+(\S+)/i.exec(header)?.[1] : undefined);
+    if (!owner) return reply.code(401).header('www-authenticate', 'Bearer realm="Intuit", error="invalid_token"').send({ error: 'invalid_token' });
+    return reply.send({
+      sub: `emulator-user-${owner.realmId}`, email: `admin+${owner.realmId}@example.invalid`, emailVerified: true,
+      givenName: 'Sandbox', familyName: 'Admin', phoneNumber: '+15555550100', phoneNumberVerified: false,
+    });
+  });
+
   app.post('/v2/oauth2/tokens/revoke', async (request, reply) => {
     const form = formOrJson(request);
     const basic = basicCredentials(request);

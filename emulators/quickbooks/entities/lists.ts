@@ -22,7 +22,8 @@ export function buildItem(ctx: WriteContext, input: Rec, previous: Rec | undefin
   if (name.includes(':')) throw faults.business('The item name cannot contain a colon (:).', 'Name');
   uniqueListName(ctx, 'Item', name, selfId);
   out.Name = name;
-  const type = str(out.Type) ?? str(previous?.Type) ?? 'Inventory';
+  const type = str(out.Type) ?? str(previous?.Type);
+  if (!type) throw faults.requiredMissing('Type', 'Required parameter Type is missing in the request (Service, NonInventory, Inventory, ...)');
   out.Type = type;
   if (type === 'Service' || type === 'NonInventory' || type === 'Inventory') {
     if (out.IncomeAccountRef === undefined) throw faults.requiredMissing('IncomeAccountRef', `Required parameter IncomeAccountRef is missing for an Item of Type ${type}`);

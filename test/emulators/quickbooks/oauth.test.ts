@@ -62,6 +62,10 @@ describe('QuickBooks emulator OAuth 2.0', () => {
     assert.equal(api.status, 200);
     assert.equal((api.body.CompanyInfo as Record<string, unknown>).CompanyName, 'Acme Plumbing');
 
+    const userinfo = await request(`${emulator.url}/v1/openid_connect/userinfo`, 'GET', undefined, { authorization: `Bearer ${String(tokens.access_token)}` });
+    assert.equal(userinfo.status, 200);
+    assert.ok(userinfo.body.email);
+
     const reused = await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT });
     assert.equal(reused.status, 400);
     assert.equal(((await reused.json()) as Record<string, unknown>).error, 'invalid_grant');

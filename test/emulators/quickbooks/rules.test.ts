@@ -74,6 +74,17 @@ describe('QuickBooks emulator entities and business rules', () => {
     assert.equal(fault(await sb.api('POST', 'item', { Name: 'Bad Account', Type: 'Service', IncomeAccountRef: { value: '999' } })).code, '2500');
   });
 
+  it('creates accounts and payment methods with unique names (6240) and needs an account type (6010) and an item Type (2020)', async () => {
+    const account = await sb.api('POST', 'account', { Name: 'Consulting Income', AccountType: 'Income', AccountSubType: 'ServiceFeeIncome' });
+    assert.equal(entity(account, 'Account').Classification, 'Revenue');
+    assert.equal(fault(await sb.api('POST', 'account', { Name: 'consulting income', AccountType: 'Income' })).code, '6240');
+    assert.equal(fault(await sb.api('POST', 'account', { Name: 'Typeless' })).code, '6010');
+    assert.equal(fault(await sb.api('POST', 'account', { Name: 'Weird', AccountType: 'Pocket Money' })).code, '2170');
+    assert.equal(entity(await sb.api('POST', 'paymentmethod', { Name: 'Bitcoin', Type: 'NON_CREDIT_CARD' }), 'PaymentMethod').Name, 'Bitcoin');
+    assert.equal(fault(await sb.api('POST', 'paymentmethod', { Name: 'visa' })).code, '6240');
+    assert.equal(fault(await sb.api('POST', 'item', { Name: 'No Type', IncomeAccountRef: { value: '1' } })).code, '2020');
+  });
+
   it('refuses unknown properties with 2010, at the top level and nested', async () => {
     const top = await sb.api('POST', 'customer', { DisplayName: 'Prop Test', FavouriteColour: 'blue' });
     assert.equal(fault(top).code, '2010');

@@ -66,7 +66,8 @@ describe('QuickBooks emulator webhooks', () => {
         const customer = await createCustomer(sb, 'Hooked Customer', { Notes: 'secret note' });
         const item = await createServiceItem(sb, 'Hook Service', 10);
         const invoice = entity(await sb.api('POST', 'invoice', { CustomerRef: { value: customer.Id }, Line: [{ Amount: 10, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: item.Id } } }] }), 'Invoice');
-        await sb.api('POST', 'invoice?operation=void', { Id: invoice.Id, SyncToken: invoice.SyncToken });
+        const sent = entity(await sb.api('POST', `invoice/${String(invoice.Id)}/send?sendTo=a@example.com`), 'Invoice');
+        await sb.api('POST', 'invoice?operation=void', { Id: invoice.Id, SyncToken: sent.SyncToken });
         await sb.emulator.admin.webhooks.flush();
         assert.equal(hook.received.length, 1, 'one POST for the window');
         const { body, signature } = hook.received[0]!;
@@ -74,7 +75,7 @@ describe('QuickBooks emulator webhooks', () => {
         assert.ok(!verify(body, signature, 'another-token'));
         const events = JSON.parse(body) as Json[];
         assert.ok(Array.isArray(events));
-        assert.deepEqual(events.map((e) => e.type), ['qbo.customer.created.v1', 'qbo.item.created.v1', 'qbo.invoice.created.v1', 'qbo.invoice.voided.v1']);
+        assert.deepEqual(events.map((e) => e.type), ['qbo.customer.created.v1', 'qbo.item.created.v1', 'qbo.invoice.created.v1', 'qbo.invoice.emailed.v1', 'qbo.invoice.voided.v1']);
         for (const e of events) {
           assert.equal(e.specversion, '1.0');
           assert.equal(e.intuitaccountid, sb.realmId);
@@ -82,7 +83,7 @@ describe('QuickBooks emulator webhooks', () => {
           assert.ok(!Number.isNaN(Date.parse(String(e.time))));
         }
         assert.equal(events[0]!.intuitentityid, customer.Id);
-        assert.equal(new Set(events.map((e) => e.id)).size, 4, 'event ids are unique');
+        assert.equal(new Set(events.map((e) => e.id)).size, 5, 'event ids are unique');
         assert.ok(!body.includes('secret note') && !body.includes('Hooked Customer'), 'no field values in the body');
       } finally {
         await sb.close();
