@@ -29,6 +29,33 @@ export function registerInvoiceRoutes(ctx: HttpContext): void {
     return { invoiceNumber: ctx.invoices.nextNumber(location) };
   });
 
+  ctx.route('GET', '/invoices/settings', READ, (request) => {
+    const q = parse(altQuery, queryOf(request));
+    const location = ctx.location(request, q.altId);
+    return {
+      altId: location.id, altType: 'location', termsNote: '', estimatesTermsNote: '', title: 'INVOICE', estimatesTitle: 'ESTIMATE',
+      invoiceNumberPrefix: location.invoiceNumberPrefix, estimateNumberPrefix: 'EST-', dueAfterXDays: 30, estimatesExpireAfterXDays: 30,
+      minimumPercentagePartialPayment: 0, customFields: [],
+      businessDetails: { name: location.name, phoneNo: location.phone, website: location.website, address: { addressLine1: location.address, city: location.city, state: location.state, countryCode: location.country, postalCode: location.postalCode } },
+    };
+  });
+
+  // text2pay: create (or, with `id`, update) an invoice and optionally send it, in one call.
+  ctx.route('POST', '/invoices/text2pay', { scopes: ['invoices.write'] }, (request) => {
+    const body = parse(createInvoiceSchema.extend({ action: z.enum(['draft', 'send']), userId: z.string().min(1), id: z.string().optional() }), request.body);
+    const location = ctx.location(request, body.altId);
+    let invoice: Invoice;
+    if (body.id) {
+      const existing = core.store.invoices.get(body.id);
+      if (!existing || existing.locationId !== location.id) throw badRequest(INVOICE_NOT_FOUND);
+      invoice = ctx.invoices.update(existing, { ...body, invoiceItems: body.items });
+    } else {
+      invoice = ctx.invoices.create(location, body);
+    }
+    if (body.action === 'send') ctx.invoices.send(invoice, { action: 'sms_and_email', userId: body.userId, liveMode: body.liveMode });
+    return { invoice: invoiceJson(invoice), invoiceUrl: `${request.protocol}://${request.host}/invoice/${invoice.id}` };
+  });
+
   ctx.route('POST', '/invoices/', WRITE, (request) => {
     const body = parse(createInvoiceSchema, request.body);
     const location = ctx.location(request, body.altId);

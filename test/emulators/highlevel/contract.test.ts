@@ -88,6 +88,9 @@ describe('HighLevel emulator: contract with the OpenAPI specs and webhook docs',
     fits((await s.api.get(`/invoices/${invoiceId}?${alt()}`)).body, responseSchema('invoices', 'get', '/invoices/{invoiceId}', '200'));
     fits((await s.api.get(`/invoices/?${alt()}&limit=10&offset=0`)).body, responseSchema('invoices', 'get', '/invoices/', '200'));
     fits((await s.api.get(`/invoices/generate-invoice-number?${alt()}`)).body, responseSchema('invoices', 'get', '/invoices/generate-invoice-number', '200'));
+    fits((await s.api.get(`/invoices/settings?${alt()}`)).body, responseSchema('invoices', 'get', '/invoices/settings', '200'));
+    const t2p = await s.api.post('/invoices/text2pay', { altId: s.locationId, altType: 'location', name: 'T2P', currency: 'USD', issueDate: '2026-11-24', liveMode: true, action: 'draft', userId: 'u', contactDetails: { id: contactId, name: 'Cora', email: 'cora@example.com', phoneNo: '+15125550111' }, sentTo: { email: ['cora@example.com'] }, items: [{ name: 'A', currency: 'USD', amount: 5, qty: 1 }] });
+    fits(t2p.body, responseSchema('invoices', 'post', '/invoices/text2pay', '200'));
     const draft = await s.api.admin('POST', `/locations/${s.locationId}/actions/invoice`, { contactId, items: [{ name: 'Y', amount: 3 }] });
     const id = String(draft.body.invoiceId);
     fits((await s.api.post(`/invoices/${id}/send`, { altId: s.locationId, altType: 'location', userId: 'u', action: 'send_manually', liveMode: true })).body, responseSchema('invoices', 'post', '/invoices/{invoiceId}/send', '200'));

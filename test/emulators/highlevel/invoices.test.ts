@@ -191,6 +191,15 @@ describe('HighLevel emulator: invoices over HTTP', () => {
     assert.equal(missing.status, 422);
   });
 
+  it('creates and sends in one call with text2pay, and reads the invoice settings', async () => {
+    const r = await s.api.post('/invoices/text2pay', { ...body(), action: 'send', userId: 'user1' });
+    assert.equal(r.status, 200);
+    assert.equal(obj(r.body.invoice).status, 'sent');
+    assert.match(String(r.body.invoiceUrl), /\/invoice\//);
+    const settings = await s.api.get(`/invoices/settings?altId=${s.locationId}&altType=location`);
+    assert.equal(settings.body.invoiceNumberPrefix, 'INV-');
+  });
+
   it('keeps each document in its own currency (zero-decimal JPY)', async () => {
     const r = await s.api.post('/invoices/', body({ currency: 'JPY', discount: { type: 'percentage', value: 0 }, items: [{ name: 'Yen', currency: 'JPY', amount: 1001, qty: 3, taxes: [{ _id: 'c', name: 'Consumption', rate: 10 }] }] }));
     assert.equal(r.body.currency, 'JPY');
