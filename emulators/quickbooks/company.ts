@@ -53,8 +53,8 @@ export class Company {
   readonly displayNames = new Map<string, { entity: EntityName; id: string }>();
   /** Lower-cased Name per list entity (Item, Account, PaymentMethod, TaxCode, TaxRate). */
   readonly listNames = new Map<EntityName, Map<string, string>>();
-  /** DocNumber -> Id per transaction entity. */
-  readonly docNumbers = new Map<EntityName, Map<string, string>>();
+  /** DocNumber -> Ids per transaction entity (several when duplicates were allowed). */
+  readonly docNumbers = new Map<EntityName, Map<string, Set<string>>>();
   counters: Record<string, number> = {};
 
   constructor(
@@ -122,8 +122,12 @@ export class Company {
     return this.listNames.get(entity)?.get(name.trim().toLowerCase());
   }
 
-  findDocNumber(entity: EntityName, docNumber: string): string | undefined {
-    return this.docNumbers.get(entity)?.get(docNumber);
+  /** An Id holding this DocNumber other than `exceptId`, if any. */
+  findDocNumber(entity: EntityName, docNumber: string, exceptId = ''): string | undefined {
+    const ids = this.docNumbers.get(entity)?.get(docNumber);
+    if (!ids) return undefined;
+    for (const id of ids) if (id !== exceptId) return id;
+    return undefined;
   }
 
   private index(entity: EntityName, record: Rec): void {
@@ -143,7 +147,9 @@ export class Company {
     if (doc !== undefined) {
       let docs = this.docNumbers.get(entity);
       if (!docs) this.docNumbers.set(entity, (docs = new Map()));
-      if (!docs.has(doc)) docs.set(doc, id);
+      let ids = docs.get(doc);
+      if (!ids) docs.set(doc, (ids = new Set()));
+      ids.add(id);
     }
   }
 
@@ -155,16 +161,10 @@ export class Company {
     const names = this.listNames.get(entity);
     if (listName && names?.get(listName.toLowerCase()) === id) names.delete(listName.toLowerCase());
     const doc = str(record.DocNumber);
-    const docs = this.docNumbers.get(entity);
-    if (doc !== undefined && docs?.get(doc) === id) {
-      docs.delete(doc);
-      // Another record may share the number (allowduplicatedocnum); keep the index pointing at one of them.
-      for (const other of this.tables.get(entity)!.values()) {
-        if (other !== record && str(other.DocNumber) === doc) {
-          docs.set(doc, str(other.Id)!);
-          break;
-        }
-      }
+    const ids = doc !== undefined ? this.docNumbers.get(entity)?.get(doc) : undefined;
+    if (ids) {
+      ids.delete(id);
+      if (ids.size === 0) this.docNumbers.get(entity)!.delete(doc!);
     }
   }
 

@@ -295,6 +295,11 @@ export function runQuery(company: Company, query: ParsedQuery, nameLists: Readon
       candidates = r ? [r] : [];
       break;
     }
+    if (key === 'DocNumber') {
+      const ids = company.docNumbers.get(query.entity)?.get(value);
+      candidates = ids ? [...ids].map((id) => table.get(id)).filter((r): r is Rec => r !== undefined) : [];
+      break;
+    }
     if (key === 'Name' && nameLists.has(query.entity)) {
       const id = company.findListName(query.entity, value);
       const r = id ? table.get(id) : undefined;

@@ -275,8 +275,8 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
   const docNumber = str(out.DocNumber) ?? (previous ? str(previous.DocNumber) : undefined);
   if (docNumber !== undefined) {
     if (docNumber.length > 21) throw faults.invalidValue('DocNumber', 'String length is either shorter or longer than supported by specification. Min:0 Max:21');
-    const owner = company.findDocNumber(entity, docNumber);
-    if (owner && owner !== selfId && s.enforceUniqueDocNumbers && !ctx.include.has('allowduplicatedocnum')) throw faults.duplicateDocNumber(docNumber);
+    const owner = company.findDocNumber(entity, docNumber, selfId);
+    if (owner && s.enforceUniqueDocNumbers && !ctx.include.has('allowduplicatedocnum')) throw faults.duplicateDocNumber(docNumber);
     out.DocNumber = docNumber;
   } else if (!s.customTxnNumbers) out.DocNumber = company.nextDocNumber(entity);
   const txnDate = parseDate(out.TxnDate, 'TxnDate') ?? (previous ? str(previous.TxnDate) : undefined) ?? companyDate(ctx.now, s.offsetMinutes);

@@ -48,6 +48,15 @@ describe('QuickBooks emulator query language', () => {
     assert.equal(rows(await q("select * from Invoice where CustomerRef = '" + String(rows(await q("select * from Customer where DisplayName = 'Invoice Target'"), 'Customer')[0]!.Id) + "'"), 'Invoice').length, 3);
   });
 
+  it('finds transactions by DocNumber and lists by Name', async () => {
+    const all = rows(await q('select * from Invoice orderby DocNumber'), 'Invoice');
+    const doc = String(all[1]!.DocNumber);
+    const hit = rows(await q(`select * from Invoice where DocNumber = '${doc}'`), 'Invoice');
+    assert.deepEqual(hit.map((i) => i.Id), [all[1]!.Id]);
+    assert.equal(rows(await q("select * from Item where Name = 'widget service'"), 'Item').length, 1);
+    assert.equal(rows(await q("select * from Customer where Id = '1'"), 'Customer').length, 1);
+  });
+
   it('hides inactive name-list records unless the query asks for them', async () => {
     assert.equal(rows(await q("select * from Customer where DisplayName like 'Retired%'"), 'Customer').length, 0);
     assert.equal(rows(await q("select * from Customer where DisplayName like 'Retired%' and Active IN (true, false)"), 'Customer').length, 1);
