@@ -21,6 +21,8 @@ const envSchema = z.object({
   LEDGERLINK_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(60),
   LEDGERLINK_CDC_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(180),
   LEDGERLINK_LIMITS_OFF: flag,
+  /** Seconds after which a job still running is taken for dead (its worker was killed) and retried. */
+  LEDGERLINK_JOB_EXPIRE_SECONDS: z.coerce.number().int().min(2).max(3600).default(120),
 
   QBO_CLIENT_ID: z.string().min(1).optional(),
   QBO_CLIENT_SECRET: z.string().min(1).optional(),
@@ -74,6 +76,7 @@ export interface Config {
   pollSeconds: number;
   cdcPollSeconds: number;
   limitsOff: boolean;
+  jobExpireSeconds: number;
   /** Present when real provider credentials are configured; absent means the demo against the emulators. */
   providers: ProviderConfig | undefined;
 }
@@ -123,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     pollSeconds: e.LEDGERLINK_POLL_SECONDS,
     cdcPollSeconds: e.LEDGERLINK_CDC_POLL_SECONDS,
     limitsOff: e.LEDGERLINK_LIMITS_OFF,
+    jobExpireSeconds: e.LEDGERLINK_JOB_EXPIRE_SECONDS,
     providers,
   };
 }

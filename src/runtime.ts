@@ -35,6 +35,7 @@ export async function openRuntime(config: Config, providers: ProviderConfig, opt
     limits: !config.limitsOff,
     concurrency: config.workerConcurrency,
     pollSeconds: config.pollSeconds,
+    queue: { expireInSeconds: config.jobExpireSeconds, leaseSeconds: config.jobExpireSeconds },
   });
   let server: FastifyInstance | undefined;
   let url: string | undefined;

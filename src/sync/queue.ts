@@ -65,7 +65,8 @@ export class JobQueue {
       supervise: options.supervise ?? true,
       schedule: false,
       migrate: true,
-      maintenanceIntervalSeconds: 30,
+      // Expired jobs (a killed worker's) are found by maintenance: run it at least as often as jobs expire.
+      maintenanceIntervalSeconds: Math.max(1, Math.min(30, options.expireInSeconds ?? 120)),
       monitorStateIntervalSeconds: 60,
     });
     boss.on('error', (error) => {

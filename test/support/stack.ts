@@ -22,6 +22,8 @@ export interface StackOptions {
   workers?: boolean;
   engine?: Partial<Pick<EngineOptions, 'limits' | 'concurrency' | 'queue'>>;
   connect?: { importOldInvoices?: boolean; reviewRequests?: boolean };
+  /** The token key as LEDGERLINK_SECRET_KEY text, for worker processes that must open the same tokens. */
+  secretKey?: string;
 }
 
 export interface Stack {
@@ -35,6 +37,8 @@ export interface Stack {
   locationId: string;
   connection: Connection;
   secrets: SecretBox;
+  /** The environment a `ledgerlink worker` process needs to join this stack (PostgreSQL only). */
+  workerEnv(): NodeJS.ProcessEnv;
   close(): Promise<void>;
 }
 
@@ -45,7 +49,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const hl = await startHighLevelEmulator({ webhookRetryScheduleMs: [200, 400], ...options.hl });
   const realmId = qbo.realmIds[0]!;
   const location = hl.createLocation({ country, name: `Agency client ${country}` });
-  const secrets = SecretBox.fromKey(randomBytes(32));
+  const secretKey = options.secretKey ?? randomBytes(32).toString('base64');
+  const secrets = SecretBox.fromText(secretKey);
   const engine = await Engine.create({
     db: t.db,
     secrets,
@@ -92,6 +97,25 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   if (options.workers !== false) await engine.startWorkers({ pollers: false });
   return {
     t, qbo, hl, engine, server, url, realmId, locationId: location.id, connection, secrets,
+    workerEnv: () => ({
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...(t.databaseUrl ? { DATABASE_URL: t.databaseUrl } : {}),
+      LEDGERLINK_SECRET_KEY: secretKey,
+      LEDGERLINK_LOG_LEVEL: process.env.LEDGERLINK_TEST_LOG ?? 'warn',
+      QBO_CLIENT_ID: 'emulator-client-id',
+      QBO_CLIENT_SECRET: 'emulator-client-secret',
+      QBO_WEBHOOK_VERIFIER_TOKEN: QBO_VERIFIER,
+      QBO_API_URL: qbo.url,
+      QBO_AUTHORIZE_URL: `${qbo.url}/connect/oauth2`,
+      QBO_TOKEN_URL: `${qbo.url}/oauth2/v1/tokens/bearer`,
+      QBO_REVOKE_URL: `${qbo.url}/v2/oauth2/tokens/revoke`,
+      HL_CLIENT_ID: hl.core.app.clientId,
+      HL_CLIENT_SECRET: hl.core.app.clientSecret,
+      HL_API_URL: hl.url,
+      HL_AUTHORIZE_URL: hl.url,
+      HL_WEBHOOK_PUBLIC_KEY: hl.webhookPublicKeyPem(),
+    }),
     close: async () => {
       await server.close();
       await engine.stop();
