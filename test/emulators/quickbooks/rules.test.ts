@@ -93,6 +93,11 @@ describe('QuickBooks emulator entities and business rules', () => {
     assert.equal(fault(nested).code, '2010');
   });
 
+  it('refuses a non-numeric amount with 2040', async () => {
+    const answer = await sb.api('POST', 'invoice', { CustomerRef: { value: customer.Id }, Line: [itemLine(item.Id, 'ten' as unknown as number)] });
+    assert.equal(fault(answer).code, '2040');
+  });
+
   it('requires CustomerRef and a line on invoices, and ItemRef on item lines (2020)', async () => {
     assert.equal(fault(await sb.api('POST', 'invoice', { Line: [itemLine(item.Id, 100)] })).code, '2020');
     assert.equal(fault(await sb.api('POST', 'invoice', { CustomerRef: { value: customer.Id }, Line: [] })).code, '2020');
