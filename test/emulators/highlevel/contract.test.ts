@@ -21,6 +21,7 @@ describe('HighLevel emulator: contract with the OpenAPI specs and webhook docs',
   let orderId = '';
   let transactionId = '';
   let subscriptionId = '';
+  let otherLocationId = '';
   before(async () => {
     s = await setup();
     receiver = await new WebhookReceiver().start();
@@ -47,6 +48,13 @@ describe('HighLevel emulator: contract with the OpenAPI specs and webhook docs',
     await s.api.put(`/contacts/${contactId}`, { city: 'Dallas' });
     await s.api.post(`/contacts/${contactId}/tags`, { tags: ['b'] });
     await s.api.admin('POST', `/locations/${s.locationId}/install`);
+    const draft = await s.api.admin('POST', `/locations/${s.locationId}/actions/invoice`, { contactId, items: [{ name: 'Draft', amount: 7 }] });
+    await s.api.put(`/invoices/${String(draft.body.invoiceId)}`, {
+      altId: s.locationId, altType: 'location', name: 'Draft v2', currency: 'USD', issueDate: '2026-11-24', dueDate: '2026-12-24',
+      contactDetails: { id: contactId, name: 'Cora Tract', email: 'cora@example.com', phoneNo: '+15125550111' }, invoiceItems: [{ name: 'Draft', currency: 'USD', amount: 8, qty: 1 }],
+    });
+    otherLocationId = String((await s.api.admin('POST', '/locations', { country: 'DE' })).body.locationId);
+    await s.api.admin('POST', `/locations/${otherLocationId}/uninstall`);
     const gone = await s.api.post('/contacts/', {
       locationId: s.locationId, firstName: 'Gone', lastName: 'Soon', email: 'gone@example.com', phone: '+15125550112', address1: '2 Spec St', city: 'Austin',
       state: 'TX', postalCode: '78701', country: 'US', website: 'https://gone.example.com', source: 'contract test', companyName: 'Spec Co',
@@ -120,9 +128,9 @@ describe('HighLevel emulator: contract with the OpenAPI specs and webhook docs',
     fits(await r.json(), responseSchema('oauth', 'post', '/oauth/token', '200'));
   });
 
-  for (const event of ['ContactCreate', 'ContactUpdate', 'ContactTagUpdate', 'ContactDelete', 'InvoiceCreate', 'InvoiceSent', 'InvoicePartiallyPaid', 'InvoicePaid', 'InvoiceVoid', 'InvoiceDelete', 'OrderCreate', 'OrderStatusUpdate', 'AppInstall']) {
+  for (const event of ['ContactCreate', 'ContactUpdate', 'ContactTagUpdate', 'ContactDelete', 'InvoiceCreate', 'InvoiceSent', 'InvoicePartiallyPaid', 'InvoicePaid', 'InvoiceVoid', 'InvoiceDelete', 'InvoiceUpdate', 'OrderCreate', 'OrderStatusUpdate', 'AppInstall', 'AppUninstall']) {
     it(`${event} webhooks carry every field of docs/webhook events/${event}.md`, () => {
-      const type = event === 'AppInstall' ? 'INSTALL' : event;
+      const type = event === 'AppInstall' ? 'INSTALL' : event === 'AppUninstall' ? 'UNINSTALL' : event;
       const hooks = receiver.ofType(type);
       assert.ok(hooks.length > 0, `no ${event} delivered`);
       const email = event === 'ContactDelete' ? 'gone@example.com' : 'cora@example.com';
@@ -137,7 +145,7 @@ describe('HighLevel emulator: contract with the OpenAPI specs and webhook docs',
       assert.deepEqual(problems, []);
       assert.equal(typeof payload.webhookId, 'string');
       assert.equal(typeof payload.timestamp, 'string');
-      assert.equal(payload.locationId, s.locationId);
+      assert.equal(payload.locationId, event === 'AppUninstall' ? otherLocationId : s.locationId);
     });
   }
 
