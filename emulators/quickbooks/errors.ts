@@ -73,8 +73,9 @@ export const faults = {
     validation('2010', 'Request has invalid or unsupported property', `Request body could not be read: ${detail}`),
   batchTooLarge: (count: number, max: number): QboFault =>
     validation('1040', 'Batch size exceeds allowed limit', `Batch size exceeds allowed limit: ${count} items sent, at most ${max} allowed`),
+  // Intuit answers an over-old changedSince as an unsupported operation (seen in QuickBooksSharp issue #19).
   cdcTooOld: (since: string): QboFault =>
-    validation('4001', 'Invalid query', `QueryValidationError: changedSince ${since} is more than 30 days in the past; CDC looks back at most 30 days`),
+    validation('500', 'Unsupported Operation', `Operation cdc with changedSince date ${since} which is older than fixed days is not supported.`),
   throttled: (): QboFault =>
     new QboFault(429, 'SERVICE', [{ Message: 'message=ThrottleExceeded; errorCode=003001; statusCode=429', Detail: 'The request limit was reached.  Try again later', code: '3001' }]),
   systemError: (status: number): QboFault =>

@@ -79,7 +79,8 @@ describe('QuickBooks emulator batch and change data capture', () => {
     const old = new Date(sb.emulator.clock.nowMs() - 31 * 24 * 3600 * 1000).toISOString();
     const answer = await sb.api('GET', `cdc?entities=Customer&changedSince=${encodeURIComponent(old)}`);
     assert.equal(answer.status, 400);
-    assert.ok(answer.body.Fault);
+    assert.equal(fault(answer).code, '500');
+    assert.match(fault(answer).Detail, /older than fixed days is not supported/);
     assert.equal(fault(await sb.api('GET', 'cdc?entities=Customer')).code, '2020');
   });
 
