@@ -120,7 +120,7 @@ function readBody(request: FastifyRequest, segments: string[], method: string): 
   try {
     return JSON.parse(raw) as unknown;
   } catch (error) {
-    throw faults.malformedRequest(`Property Name:Failed to parse json object; ${(error as Error).message}`);
+    throw faults.malformedRequest((error as Error).message);
   }
 }
 

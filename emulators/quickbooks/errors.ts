@@ -69,8 +69,9 @@ export const faults = {
   queryParse: (detail: string): QboFault => validation('4000', 'Error parsing query', `QueryParserError: ${detail}`),
   queryInvalid: (detail: string): QboFault => validation('4001', 'Invalid query', `QueryValidationError: ${detail}`),
   unsupported: (detail: string): QboFault => validation('500', 'Unsupported Operation', `Operation ${detail} is not supported.`),
+  // Intuit answers an unreadable body with 2010 "Property Name:failed to parse json object; ..." (DotNet SDK issue #376).
   malformedRequest: (detail: string): QboFault =>
-    validation('2010', 'Request has invalid or unsupported property', `Request body could not be read: ${detail}`),
+    validation('2010', 'Request has invalid or unsupported property', `Property Name:failed to parse json object; a property specified is unsupported or invalid (${detail})`),
   batchTooLarge: (count: number, max: number): QboFault =>
     validation('1040', 'Batch size exceeds allowed limit', `Batch size exceeds allowed limit: ${count} items sent, at most ${max} allowed`),
   // Intuit answers an over-old changedSince as an unsupported operation (seen in QuickBooksSharp issue #19).

@@ -269,7 +269,8 @@ describe('QuickBooks emulator entities and business rules', () => {
   it('answers bad requests as Intuit does: malformed JSON, wrong content type, unknown paths', async () => {
     const malformed = await sb.api('POST', 'customer', undefined, { raw: '{"DisplayName": ' });
     assert.equal(malformed.status, 400);
-    assert.ok(malformed.body.Fault);
+    assert.equal(fault(malformed).code, '2010');
+    assert.match(fault(malformed).Detail, /failed to parse json object/);
     const wrongType = await sb.api('POST', 'customer', undefined, { raw: 'DisplayName=x', contentType: 'application/x-www-form-urlencoded' });
     assert.equal(wrongType.status, 415);
     assert.ok(wrongType.body.Fault);
