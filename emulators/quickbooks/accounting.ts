@@ -67,10 +67,11 @@ export class Accounting {
   }
 
   create(company: Company, entity: EntityName, body: unknown, include: ReadonlySet<string> = new Set()): Rec {
+    // A POST carrying an Id is an update, with or without ?operation=update (reference §2.1).
+    if (isRec(body) && body.Id !== undefined && body.Id !== '') return this.update(company, entity, body, include);
     const caps = capabilities[entity];
     if (!caps.create || !caps.build) throw faults.unsupported(`Create for ${entity}`);
     const input = this.checkedBody(entity, body);
-    if (input.Id !== undefined && input.Id !== '') return this.update(company, entity, input, include);
     const ctx = this.context(company, include);
     const built = caps.build(ctx, input, undefined, '');
     const time = companyTimestamp(ctx.now, company.settings.offsetMinutes);

@@ -266,6 +266,26 @@ describe('QuickBooks emulator entities and business rules', () => {
     assert.equal(fault(await sb.api('POST', 'taxcode', { Name: 'Nope' })).code, '500');
   });
 
+  it('updates Preferences and CompanyInfo; CustomTxnNumbers turns off automatic DocNumbers; the home currency is fixed', async () => {
+    const prefs = entity(await sb.api('GET', 'preferences'), 'Preferences');
+    const updated = entity(await sb.api('POST', 'preferences', { Id: prefs.Id, SyncToken: prefs.SyncToken, sparse: true, SalesFormsPrefs: { ...(prefs.SalesFormsPrefs as Json), CustomTxnNumbers: true } }), 'Preferences');
+    assert.equal((updated.SalesFormsPrefs as Json).CustomTxnNumbers, true);
+    const manual = entity(await sb.api('POST', 'invoice', { CustomerRef: { value: customer.Id }, Line: [itemLine(item.Id, 1)] }), 'Invoice');
+    assert.equal(manual.DocNumber, undefined);
+    const home = await sb.api('POST', 'preferences', { Id: prefs.Id, SyncToken: updated.SyncToken, sparse: true, CurrencyPrefs: { HomeCurrency: { value: 'EUR' } } });
+    assert.equal(fault(home).code, '6000');
+    const back = entity(await sb.api('POST', 'preferences', { Id: prefs.Id, SyncToken: updated.SyncToken, sparse: true, SalesFormsPrefs: { ...(prefs.SalesFormsPrefs as Json), CustomTxnNumbers: false } }), 'Preferences');
+    assert.equal((back.SalesFormsPrefs as Json).CustomTxnNumbers, false);
+    const info = entity(await sb.api('GET', `companyinfo/${sb.realmId}`), 'CompanyInfo');
+    const renamed = entity(await sb.api('POST', 'companyinfo', { Id: info.Id, SyncToken: info.SyncToken, sparse: true, CompanyName: 'Renamed Ltd' }), 'CompanyInfo');
+    assert.equal(renamed.CompanyName, 'Renamed Ltd');
+    assert.equal(renamed.Country, 'US');
+    // A company that does not enforce unique numbers accepts a reused DocNumber.
+    await sb.admin('PATCH', `/companies/${sb.realmId}`, { enforceUniqueDocNumbers: false });
+    for (let i = 0; i < 2; i++) entity(await sb.api('POST', 'invoice', { DocNumber: 'SAME-1', CustomerRef: { value: customer.Id }, Line: [itemLine(item.Id, 1)] }), 'Invoice');
+    await sb.admin('PATCH', `/companies/${sb.realmId}`, { enforceUniqueDocNumbers: true });
+  });
+
   it('answers bad requests as Intuit does: malformed JSON, wrong content type, unknown paths', async () => {
     const malformed = await sb.api('POST', 'customer', undefined, { raw: '{"DisplayName": ' });
     assert.equal(malformed.status, 400);
