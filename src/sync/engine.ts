@@ -23,6 +23,7 @@ import type { FlowContext } from './context.ts';
 import { RetryLater, SyncError, describeError } from './errors.ts';
 import { syncTransaction, SALES_RECEIPTS_FLOW } from './salesReceipts.ts';
 import { pollPayments, syncOrder } from './paymentPolling.ts';
+import { syncInvoice, sweepInvoices, INVOICES_FLOW } from './invoices.ts';
 
 export interface EngineOptions {
   db: Db;
@@ -122,6 +123,7 @@ export class Engine {
     for (const connection of await this.connections.list()) {
       if (connection.status !== 'connected') continue;
       await this.queue.enqueue(QUEUES.pollPayments, { connectionId: connection.id, key: `${connection.id}:poll:payments` });
+      await this.queue.enqueue(QUEUES.sweepInvoices, { connectionId: connection.id, key: `${connection.id}:sweep:invoices` });
     }
   }
 
@@ -158,6 +160,10 @@ export class Engine {
     });
     await define(QUEUES.pollPayments, 'polling', async (ctx) => {
       await pollPayments(ctx);
+    }, { concurrency: 2 });
+    await define(QUEUES.crmInvoice, INVOICES_FLOW, (ctx, data) => syncInvoice(ctx, String(data.invoiceId)));
+    await define(QUEUES.sweepInvoices, 'polling', async (ctx) => {
+      await sweepInvoices(ctx);
     }, { concurrency: 2 });
   }
 

@@ -10,6 +10,8 @@ export const QUEUES = {
   crmInvoice: 'crm-invoice',
   /** Pollers, one job per connection and kind. */
   pollPayments: 'poll-payments',
+  /** Catches up on invoices whose webhook HighLevel never delivered (it does not retry failed ones). */
+  sweepInvoices: 'sweep-invoices',
   /** QuickBooks customer -> CRM contact. */
   qboCustomer: 'qbo-customer',
   /** QuickBooks invoice or payment changed -> review requests. */

@@ -1,0 +1,622 @@
+// A CRM invoice, once sent, gets a QuickBooks Invoice, and that invoice follows the CRM one for its whole life:
+// edits (lines, dates, billing email, customer, number), payments (each rise of amountPaid becomes one QuickBooks
+// Payment applied to the invoice), void, and deletion (voided in QuickBooks: accounting history is never removed).
+//
+// Webhook bodies are only hints: every job reads the invoice as HighLevel holds it now and compares it with the
+// link's snapshot (the hash of the QuickBooks body last written, the amount already turned into Payments, the
+// status), then writes only what changed. Duplicated, reordered or lost webhooks therefore converge on the same
+// state, and the periodic sweep (sweepInvoices) catches up on the ones HighLevel never delivered (it does not
+// retry a webhook that failed).
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { Invoice as HighLevelInvoice } from '../highlevel/invoices.ts';
+import { HighLevelError, isNotFound as isHighLevelNotFound } from '../highlevel/errors.ts';
+import { isNotFound as isQuickBooksNotFound, isStaleObject, QuickBooksError } from '../quickbooks/errors.ts';
+import type { Invoice as QboInvoice } from '../quickbooks/entities.ts';
+import { select } from '../quickbooks/query.ts';
+import { qboInvoiceForCrmInvoice, type CrmInvoice, type QboInvoiceBody } from '../domain/invoiceMapping.ts';
+import type { CrmItem } from '../domain/crmTotals.ts';
+import type { TotalCheck } from '../domain/salesLines.ts';
+import { formatMinor, majorFromMinor, toMinorUnits, type Minor } from '../domain/money.ts';
+import { quickbooksRequestId } from '../domain/requestId.ts';
+import { findLinkByCrmId, saveLink, type Link } from '../store/links.ts';
+import { recordActivity, resolveErrors } from '../store/activity.ts';
+import type { Queryable } from '../store/db.ts';
+import { readCursor, writeCursor } from '../store/cursors.ts';
+import type { FlowContext } from './context.ts';
+import { customerForContact } from './customers.ts';
+import { itemIdsForNames } from './items.ts';
+import { SyncError } from './errors.ts';
+import { QUEUES } from './routes.ts';
+
+export const INVOICES_FLOW = 'invoices';
+
+/** Statuses of an invoice that has been sent (HighLevel: draft -> sent -> partially_paid -> paid, and void). */
+const SENT = new Set(['sent', 'partially_paid', 'paid', 'payment_processing']);
+/** Statuses in which an invoice can still change (the sweep lists these whatever their issue date). */
+const OPEN = ['sent', 'partially_paid', 'payment_processing'] as const;
+/** QuickBooks may answer 5010 again if a bookkeeper keeps editing; three re-reads is plenty for a person's pace. */
+const STALE_ATTEMPTS = 3;
+
+/** What the invoice link remembers (links.data), parsed at this edge because it comes back from the store. */
+const linkDataSchema = z.object({
+  /** The CRM status last synced. */
+  status: z.string().default(''),
+  /** amountPaid already recorded as QuickBooks Payments, in minor units. */
+  paidMinor: z.number().int().default(0),
+  currency: z.string().default(''),
+  customerId: z.string().default(''),
+  /** "INV-1042": how activity messages name the CRM invoice. */
+  label: z.string().default(''),
+  docNumber: z.string().nullable().default(null),
+  totalMinor: z.number().int().nullable().default(null),
+  voided: z.boolean().default(false),
+  deleted: z.boolean().default(false),
+});
+type InvoiceLinkData = z.infer<typeof linkDataSchema>;
+
+interface LinkedInvoice {
+  crmId: string;
+  qboId: string;
+  syncToken: string;
+  hash: string | null;
+  crmUpdatedAt: string | null;
+  data: InvoiceLinkData;
+}
+
+/** The `crmInvoice` job: brings the QuickBooks invoice in line with the CRM invoice as it is now. */
+export async function syncInvoice(ctx: FlowContext, invoiceId: string): Promise<void> {
+  const invoice = await readInvoice(ctx, invoiceId);
+  const link = await findLinkByCrmId(ctx.db, ctx.connection.id, 'invoice', invoiceId);
+  if (link?.state === 'skipped') return;
+  const linked = link?.state === 'linked' && link.qboId ? linkedInvoice(link) : undefined;
+
+  if (!invoice) {
+    // Deleted in the CRM (HighLevel answers "not found"): the QuickBooks invoice is voided, never deleted.
+    if (linked && !linked.data.voided) await voidInQuickBooks(ctx, linked, 'deleted in the CRM');
+    if (linked && !linked.data.deleted) {
+      linked.data.deleted = true;
+      await ctx.db.transaction(async (tx) => {
+        await persist(tx, ctx, linked, linked.crmUpdatedAt);
+        await recordActivity(tx, {
+          connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'info', crmKind: 'invoice', crmId: invoiceId, qboKind: 'Invoice', qboId: linked.qboId,
+          message: `CRM invoice ${linked.data.label} was deleted; QuickBooks invoice ${linked.data.docNumber ?? linked.qboId} stays, voided`,
+        });
+      });
+    }
+    return;
+  }
+
+  const skip = reasonToSkip(ctx, invoice, linked);
+  if (skip) {
+    await ctx.db.transaction(async (tx) => {
+      await saveLink(tx, {
+        connectionId: ctx.connection.id, kind: 'invoice', crmId: invoice._id, qboId: null, origin: 'crm', state: 'skipped',
+        snapshotHash: null, qboSyncToken: null, qboUpdatedAt: null, crmUpdatedAt: invoice.updatedAt ?? null, data: { reason: skip },
+      });
+      await recordActivity(tx, { connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'skipped', crmKind: 'invoice', crmId: invoice._id, message: `CRM invoice ${crmLabel(invoice)} not synced: ${skip}` });
+    });
+    return;
+  }
+  // A draft is the CRM user's work in progress: nothing exists for the customer (or the books) until it is sent.
+  if (invoice.status === 'draft' && !linked) return;
+
+  let current = linked;
+  if (invoice.status !== 'void') {
+    current = await writeInvoice(ctx, invoice, linked);
+  }
+  if (!current) return; // void before it ever reached QuickBooks: skipped above; nothing else to do
+  // Money already received stays recorded even when the invoice is voided afterwards: payments first, then void.
+  current = await recordPayments(ctx, invoice, current);
+  if (invoice.status === 'void' && !current.data.voided) current = await voidInQuickBooks(ctx, current, 'voided in the CRM');
+
+  // Everything this version of the invoice asked for is written: remember the version (the sweep compares it).
+  current.data.status = invoice.status;
+  const done = current;
+  await ctx.db.transaction(async (tx) => {
+    await persist(tx, ctx, done, invoice.updatedAt ?? null);
+    await resolveErrors(tx, ctx.connection.id, INVOICES_FLOW, invoice._id);
+  });
+}
+
+/** The invoice as HighLevel holds it now; undefined when it was deleted. */
+async function readInvoice(ctx: FlowContext, invoiceId: string): Promise<HighLevelInvoice | undefined> {
+  try {
+    return await ctx.hl.invoices.get(invoiceId);
+  } catch (error) {
+    // HighLevel's spec answers an unknown invoice id with 400 "Unable to find an invoice with the given invoice
+    // id" (reference §1 error examples), not 404; both mean the invoice is gone.
+    if (isHighLevelNotFound(error)) return undefined;
+    if (error instanceof HighLevelError && error.status === 400 && /unable to find an invoice/i.test(error.message)) return undefined;
+    throw error;
+  }
+}
+
+function reasonToSkip(ctx: FlowContext, invoice: HighLevelInvoice, linked: LinkedInvoice | undefined): string | undefined {
+  if (linked) return undefined;
+  const created = invoice.createdAt ?? invoice.issueDate;
+  const connectedAt = ctx.connection.connectedAt;
+  if (connectedAt && created && new Date(created).getTime() < connectedAt.getTime()) {
+    return `it was created on ${created.slice(0, 10)}, before the connection (${connectedAt.toISOString().slice(0, 10)}); only newer invoices are synced`;
+  }
+  if (invoice.status === 'void') return 'it was voided before it reached QuickBooks, so there is nothing to record';
+  if (invoice.status !== 'draft' && !SENT.has(invoice.status)) return `its status "${invoice.status}" is not one ledgerlink knows`;
+  return undefined;
+}
+
+function linkedInvoice(link: Link): LinkedInvoice {
+  return {
+    crmId: link.crmId,
+    qboId: link.qboId ?? '',
+    syncToken: link.qboSyncToken ?? '0',
+    hash: link.snapshotHash,
+    crmUpdatedAt: link.crmUpdatedAt,
+    data: linkDataSchema.parse(link.data),
+  };
+}
+
+async function persist(q: Queryable, ctx: FlowContext, linked: LinkedInvoice, crmUpdatedAt: string | null): Promise<void> {
+  linked.crmUpdatedAt = crmUpdatedAt;
+  await saveLink(q, {
+    connectionId: ctx.connection.id, kind: 'invoice', crmId: linked.crmId, qboId: linked.qboId, origin: 'crm', state: 'linked',
+    snapshotHash: linked.hash, qboSyncToken: linked.syncToken, qboUpdatedAt: null, crmUpdatedAt, data: { ...linked.data },
+  });
+}
+
+// ---- the invoice itself ---------------------------------------------------------------------------------------
+
+interface MappedInvoice {
+  body: QboInvoiceBody;
+  expected: TotalCheck;
+  warnings: readonly string[];
+  customerId: string;
+  customerName: string;
+  hash: string;
+}
+
+/** Creates the QuickBooks invoice, or updates it when the mapped body differs from the one last written. */
+async function writeInvoice(ctx: FlowContext, invoice: HighLevelInvoice, linked: LinkedInvoice | undefined): Promise<LinkedInvoice> {
+  const mapped = await mapInvoice(ctx, invoice);
+  if (linked && linked.hash === mapped.hash) return linked;
+  if (linked?.data.voided) {
+    // A voided QuickBooks invoice is history; a CRM that brings a voided invoice back to life is not something
+    // we can mirror faithfully, so a person decides.
+    throw new SyncError('invoice-voided-in-quickbooks', `QuickBooks invoice ${linked.data.docNumber ?? linked.qboId} is voided but CRM invoice ${crmLabel(invoice)} changed`, 'Create the invoice again in HighLevel if it is still owed', { invoiceId: invoice._id });
+  }
+  let written: QboInvoice;
+  let action: 'Created' | 'Updated';
+  if (!linked) {
+    written = await createInvoice(ctx, invoice, mapped);
+    action = 'Created';
+  } else {
+    written = await updateInvoice(ctx, invoice, linked, mapped);
+    action = 'Updated';
+  }
+  const next: LinkedInvoice = {
+    crmId: invoice._id,
+    qboId: written.Id,
+    syncToken: written.SyncToken,
+    hash: mapped.hash,
+    crmUpdatedAt: linked?.crmUpdatedAt ?? null,
+    data: {
+      ...(linked?.data ?? linkDataSchema.parse({})),
+      currency: invoice.currency.toUpperCase(),
+      customerId: mapped.customerId,
+      label: crmLabel(invoice),
+      docNumber: written.DocNumber ?? null,
+      totalMinor: mapped.expected.crmTotal,
+      status: linked?.data.status ?? invoice.status,
+    },
+  };
+  const currency = next.data.currency;
+  const written_ = toMinorUnits(written.TotalAmt ?? 0, currency, { rounding: 'halfUp' });
+  const qboTotal = written_.ok ? written_.value : null;
+  await ctx.db.transaction(async (tx) => {
+    await persist(tx, ctx, next, next.crmUpdatedAt);
+    await recordActivity(tx, {
+      connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'ok', crmKind: 'invoice', crmId: invoice._id, qboKind: 'Invoice', qboId: written.Id,
+      message: `${action} QuickBooks invoice ${written.DocNumber ?? written.Id} for CRM invoice ${crmLabel(invoice)} (${money(mapped.expected.crmTotal, currency)}, customer "${mapped.customerName}")`,
+      detail: { warnings: mapped.warnings, status: invoice.status },
+    });
+    // The mapping predicts QuickBooks' total, but QuickBooks computes it (tax in the global model): compare what
+    // it actually holds with the CRM total after every write, and say so when they differ.
+    if (qboTotal !== mapped.expected.crmTotal) {
+      await recordActivity(tx, {
+        connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'error', crmKind: 'invoice', crmId: invoice._id, qboKind: 'Invoice', qboId: written.Id,
+        message: `QuickBooks invoice ${written.DocNumber ?? written.Id} totals ${written.TotalAmt ?? '?'} ${currency}, but CRM invoice ${crmLabel(invoice)} totals ${money(mapped.expected.crmTotal, currency)}`,
+        detail: {
+          code: 'total-mismatch', crmTotal: mapped.expected.crm, quickbooksTotal: written.TotalAmt ?? null, expectedQuickbooksTotal: mapped.expected.quickbooks,
+          fix: 'Check the tax codes of the lines in QuickBooks (or the tax code mapping in the connection settings), then correct the invoice on either side',
+        },
+      });
+    }
+  });
+  return next;
+}
+
+async function mapInvoice(ctx: FlowContext, invoice: HighLevelInvoice): Promise<MappedInvoice> {
+  const company = await ctx.company();
+  const currency = invoice.currency.toUpperCase();
+  const label = crmLabel(invoice);
+  if (currency !== company.homeCurrency && !company.multiCurrency) {
+    throw new SyncError(
+      'currency-not-accepted',
+      `CRM invoice ${label} is in ${currency}, but the QuickBooks company works in ${company.homeCurrency} only (multicurrency is off)`,
+      'Turn on multicurrency in QuickBooks (Account and settings > Advanced > Currency), or issue the invoice in ' + company.homeCurrency + ', then press Retry',
+      { invoiceId: invoice._id, currency, homeCurrency: company.homeCurrency },
+    );
+  }
+  const contactId = invoice.contactDetails?.id;
+  if (!contactId) {
+    throw new SyncError('invoice-without-contact', `CRM invoice ${label} names no contact`, 'Choose the contact of the invoice in HighLevel, then press Retry', { invoiceId: invoice._id });
+  }
+  const customer = await customerForContact(ctx, contactId, currency);
+  if (company.multiCurrency && customer.outcome === 'linked') {
+    // customerForContact checks the currency of a customer it matches or creates; a customer linked earlier (for a
+    // payment in another currency) is checked here, because QuickBooks fixes a customer's currency for good.
+    const qboCustomer = await ctx.qbo.read('Customer', customer.customerId);
+    const customerCurrency = qboCustomer.CurrencyRef?.value ?? company.homeCurrency;
+    if (customerCurrency !== currency) {
+      throw new SyncError(
+        'customer-currency',
+        `CRM invoice ${label} is in ${currency}, but its QuickBooks customer "${qboCustomer.DisplayName}" takes ${customerCurrency} only`,
+        'QuickBooks fixes a customer\'s currency at creation: issue the invoice in ' + customerCurrency + ', or use a separate contact (and customer) for this currency',
+        { invoiceId: invoice._id, currency, customerCurrency, customerId: customer.customerId },
+      );
+    }
+  }
+  const items: CrmItem[] = invoice.invoiceItems.map((item) => ({
+    _id: item._id ?? null,
+    name: item.name,
+    description: item.description ?? null,
+    productId: item.productId ?? null,
+    amount: item.amount,
+    qty: item.qty,
+    taxInclusive: item.taxInclusive ?? null,
+    taxes: item.taxes.map((t) => ({ _id: t._id ?? null, taxId: t.taxId ?? null, name: t.name ?? '', rate: t.rate ?? 0, calculation: t.calculation ?? null })),
+  }));
+  const itemIds = items.length > 0 ? await itemIdsForNames(ctx, items.map((i) => i.name)) : {};
+  const crm: CrmInvoice = {
+    _id: invoice._id,
+    invoiceNumber: invoice.invoiceNumber ?? null,
+    name: invoice.name ?? null,
+    issueDate: invoice.issueDate ?? '',
+    dueDate: invoice.dueDate ?? null,
+    currency,
+    invoiceItems: items,
+    discount: invoice.discount ? { type: invoice.discount.type ?? null, value: invoice.discount.value ?? null } : null,
+    contactDetails: { id: contactId, email: invoice.contactDetails?.email ?? null, name: invoice.contactDetails?.name ?? null },
+  };
+  const mapping = qboInvoiceForCrmInvoice(crm, {
+    region: company.region,
+    itemIdsByName: itemIds,
+    taxCodes: company.taxCodes,
+    taxCodeMappings: ctx.connection.settings.taxCodeMapping,
+    ...(company.noTaxCodeId ? { noTaxCodeId: company.noTaxCodeId } : {}),
+    customerRef: { value: customer.customerId },
+  });
+  if (!mapping.ok) throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, { invoiceId: invoice._id });
+  // The hash covers exactly what would be written, so any change on the CRM side that matters to QuickBooks (and
+  // nothing else: a new updatedAt alone, a payment) leads to an update.
+  const hash = createHash('sha256').update(JSON.stringify(mapping.invoice)).digest('base64url');
+  return { body: mapping.invoice, expected: mapping.expectedTotal, warnings: mapping.warnings, customerId: customer.customerId, customerName: customer.displayName, hash };
+}
+
+async function createInvoice(ctx: FlowContext, invoice: HighLevelInvoice, mapped: MappedInvoice): Promise<QboInvoice> {
+  // A create whose answer was lost and whose CRM invoice changed before the retry carries a new requestid, so
+  // QuickBooks' replay cannot help: look for our own invoice by its number (and our note) first.
+  const existing = await findOurInvoice(ctx, invoice._id, mapped.body.DocNumber);
+  if (existing) {
+    return updateInvoice(ctx, invoice, { crmId: invoice._id, qboId: existing.Id, syncToken: existing.SyncToken, hash: null, crmUpdatedAt: null, data: linkDataSchema.parse({}) }, mapped);
+  }
+  try {
+    return await ctx.qbo.create('Invoice', { ...structuredClone(mapped.body) } as Record<string, unknown>, {
+      requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: INVOICES_FLOW, sourceId: invoice._id, sourceVersion: `create:${mapped.hash}` }),
+    });
+  } catch (error) {
+    throw explainInvoiceRefusal(error, invoice, mapped);
+  }
+}
+
+async function findOurInvoice(ctx: FlowContext, invoiceId: string, docNumber: string | undefined): Promise<QboInvoice | undefined> {
+  if (docNumber === undefined) return undefined;
+  const rows = await ctx.qbo.query(select('Invoice').where('DocNumber', '=', docNumber).maxResults(100));
+  return rows.find((row) => (row.PrivateNote ?? '').includes(`HighLevel invoice ${invoiceId}`));
+}
+
+/**
+ * A sparse update: the fields ledgerlink writes change (Line replaces every line), anything a bookkeeper added
+ * (memo, terms, attachments) stays. The SyncToken remembered from the last write is tried first; 5010 means
+ * someone (a bookkeeper, a payment) changed the invoice since, so it is read again and the CRM's version
+ * re-applied on top (the CRM is the source of truth for the fields it owns).
+ */
+async function updateInvoice(ctx: FlowContext, invoice: HighLevelInvoice, linked: LinkedInvoice, mapped: MappedInvoice): Promise<QboInvoice> {
+  let syncToken = linked.syncToken;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await ctx.qbo.update('Invoice', { ...({ ...structuredClone(mapped.body) } as Record<string, unknown>), Id: linked.qboId, SyncToken: syncToken }, {
+        requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: INVOICES_FLOW, sourceId: invoice._id, sourceVersion: `update:${mapped.hash}:${syncToken}` }),
+      });
+    } catch (error) {
+      if (isStaleObject(error) && attempt < STALE_ATTEMPTS) {
+        syncToken = (await readQboInvoice(ctx, linked, invoice._id)).SyncToken;
+        continue;
+      }
+      throw explainInvoiceRefusal(error, invoice, mapped);
+    }
+  }
+}
+
+async function readQboInvoice(ctx: FlowContext, linked: LinkedInvoice, invoiceId: string): Promise<QboInvoice> {
+  try {
+    return await ctx.qbo.read('Invoice', linked.qboId);
+  } catch (error) {
+    if (isQuickBooksNotFound(error)) {
+      throw new SyncError(
+        'quickbooks-invoice-missing',
+        `QuickBooks invoice ${linked.data.docNumber ?? linked.qboId} (CRM invoice ${linked.data.label || invoiceId}) no longer exists; someone deleted it in QuickBooks`,
+        'Recreate the invoice in QuickBooks by hand, or ask support to unlink it so ledgerlink creates it again',
+        { invoiceId, qboInvoiceId: linked.qboId },
+      );
+    }
+    throw error;
+  }
+}
+
+/** QuickBooks refusals a person must act on become SyncErrors with the fix; anything else stays transient. */
+function explainInvoiceRefusal(error: unknown, invoice: HighLevelInvoice, mapped: MappedInvoice): unknown {
+  if (!(error instanceof QuickBooksError)) return error;
+  const label = crmLabel(invoice);
+  if (error.code === '6140') {
+    return new SyncError(
+      'duplicate-doc-number',
+      `QuickBooks already has another invoice numbered ${mapped.body.DocNumber ?? ''}, so CRM invoice ${label} cannot take that number`,
+      'Renumber one of the two invoices (or change the invoice prefix in HighLevel), then press Retry',
+      { invoiceId: invoice._id, docNumber: mapped.body.DocNumber ?? null, quickbooks: error.describe() },
+    );
+  }
+  if (error.status === 400 && /^(2\d{3}|6\d{3}|610)$/.test(error.code)) {
+    return new SyncError('invoice-refused', `QuickBooks refused CRM invoice ${label}: ${error.describe()}`, 'Correct the invoice in HighLevel (or the named record in QuickBooks), then press Retry', { invoiceId: invoice._id });
+  }
+  return error;
+}
+
+// ---- payments -------------------------------------------------------------------------------------------------
+
+/**
+ * Each rise of the CRM's amountPaid becomes one QuickBooks Payment for the difference, applied to the invoice.
+ * Its requestid and its link are keyed by the cumulative amount paid, so a retry, a duplicated webhook or the
+ * sweep can never pay twice: the same cumulative amount is the same Payment.
+ */
+async function recordPayments(ctx: FlowContext, invoice: HighLevelInvoice, linked: LinkedInvoice): Promise<LinkedInvoice> {
+  const currency = linked.data.currency || invoice.currency.toUpperCase();
+  const paid = toMinorUnits(invoice.amountPaid ?? 0, currency, { rounding: 'halfUp' });
+  if (!paid.ok) throw new SyncError('invalid-amount-paid', `CRM invoice ${crmLabel(invoice)} has an unreadable amount paid: ${paid.error.message}`, paid.error.fix, { invoiceId: invoice._id });
+  if (paid.value === linked.data.paidMinor) return linked;
+  if (paid.value < linked.data.paidMinor) {
+    // HighLevel keeps amountPaid when a payment is refunded; a fall means something we do not model. Say so
+    // once per value rather than guess at reversing a QuickBooks payment.
+    await recordActivity(ctx.db, {
+      connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'error', crmKind: 'invoice', crmId: invoice._id, qboKind: 'Invoice', qboId: linked.qboId,
+      message: `The amount paid on CRM invoice ${crmLabel(invoice)} fell from ${money(linked.data.paidMinor, currency)} to ${money(paid.value, currency)}; QuickBooks payments were left as they are`,
+      detail: { code: 'amount-paid-fell', fix: 'Void or adjust the QuickBooks payment by hand if money was given back' },
+    });
+    linked.data.paidMinor = paid.value;
+    await persist(ctx.db, ctx, linked, linked.crmUpdatedAt);
+    return linked;
+  }
+  const delta = paid.value - linked.data.paidMinor;
+  const before = await readQboInvoice(ctx, linked, invoice._id);
+  const balance = toMinorUnits(before.Balance ?? 0, currency, { rounding: 'halfUp' });
+  // Apply no more than the QuickBooks balance (over-applying is refused); any rest stays on the payment as the
+  // customer's credit, and is reported below, because it means the two totals differ.
+  const applied = Math.max(0, Math.min(delta, balance.ok ? balance.value : delta));
+  const cumulativeKey = `${invoice._id}:paid:${paid.value}`;
+  const payment = await writePayment(ctx, {
+    path: '/payment',
+    body: {
+      CustomerRef: { value: before.CustomerRef.value },
+      TotalAmt: majorFromMinor(delta, currency),
+      ...(applied > 0 ? { Line: [{ Amount: majorFromMinor(applied, currency), LinkedTxn: [{ TxnId: linked.qboId, TxnType: 'Invoice' }] }] } : {}),
+      PrivateNote: `HighLevel invoice ${invoice._id} (${crmLabel(invoice)}): paid ${formatMinor(paid.value, currency)} ${currency} in all`,
+    },
+    requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: 'invoices.payments', sourceId: invoice._id, sourceVersion: String(paid.value) }),
+  });
+  // The payment moved the invoice's SyncToken and Balance: read both for the next write and for the check.
+  const after = await readQboInvoice(ctx, linked, invoice._id);
+  const afterBalance = toMinorUnits(after.Balance ?? 0, currency, { rounding: 'halfUp' });
+  const due = toMinorUnits(invoice.amountDue ?? 0, currency, { rounding: 'halfUp' });
+  const next: LinkedInvoice = { ...linked, syncToken: after.SyncToken, data: { ...linked.data, paidMinor: paid.value } };
+  const docNumber = after.DocNumber ?? linked.qboId;
+  await ctx.db.transaction(async (tx) => {
+    await saveLink(tx, {
+      connectionId: ctx.connection.id, kind: 'payment', crmId: cumulativeKey, qboId: payment.Id, origin: 'crm', state: 'linked',
+      snapshotHash: null, qboSyncToken: payment.SyncToken, qboUpdatedAt: null, crmUpdatedAt: invoice.updatedAt ?? null,
+      data: { invoiceId: invoice._id, qboInvoiceId: linked.qboId, amountMinor: delta, appliedMinor: applied, currency },
+    });
+    await persist(tx, ctx, next, linked.crmUpdatedAt);
+    await recordActivity(tx, {
+      connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'ok', crmKind: 'invoice', crmId: invoice._id, qboKind: 'Payment', qboId: payment.Id,
+      message: `Recorded payment of ${money(delta, currency)} on QuickBooks invoice ${docNumber} (CRM invoice ${crmLabel(invoice)}, ${money(paid.value, currency)} paid in all)`,
+    });
+    const mismatch = applied < delta || (afterBalance.ok && due.ok && afterBalance.value !== due.value && invoice.status !== 'void');
+    if (mismatch) {
+      await recordActivity(tx, {
+        connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'error', crmKind: 'invoice', crmId: invoice._id, qboKind: 'Invoice', qboId: linked.qboId,
+        message: `QuickBooks invoice ${docNumber} has a balance of ${after.Balance ?? '?'} ${currency}, but CRM invoice ${crmLabel(invoice)} has ${money(due.ok ? due.value : 0, currency)} due` +
+          (applied < delta ? `; ${money(delta - applied, currency)} of the payment was left unapplied as the customer's credit` : ''),
+        detail: { code: 'balance-mismatch', crmAmountDue: invoice.amountDue ?? null, quickbooksBalance: after.Balance ?? null, fix: 'Compare the two invoices\' totals and lines, correct the one that is wrong, and apply the credit in QuickBooks' },
+      });
+    }
+  });
+  return next;
+}
+
+// ---- void -----------------------------------------------------------------------------------------------------
+
+/**
+ * Voids the QuickBooks invoice. QuickBooks refuses to void an invoice that has payments applied (6000), and the
+ * money of those payments was really received (HighLevel's void does not refund it). So each payment is first
+ * unapplied, not voided: it stays in QuickBooks as the customer's credit, which is what QuickBooks' own screen
+ * does when a bookkeeper voids a paid-into invoice, and the bookkeeper can refund or re-apply it.
+ */
+async function voidInQuickBooks(ctx: FlowContext, linked: LinkedInvoice, why: string): Promise<LinkedInvoice> {
+  let current = await readQboInvoice(ctx, linked, linked.crmId);
+  const currency = linked.data.currency;
+  const paymentIds = (current.LinkedTxn ?? []).filter((l) => l.TxnType === 'Payment').map((l) => l.TxnId);
+  for (const paymentId of paymentIds) {
+    const unapplied = await unapplyPayment(ctx, linked, paymentId);
+    if (!unapplied) continue;
+    await recordActivity(ctx.db, {
+      connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'ok', crmKind: 'invoice', crmId: linked.crmId, qboKind: 'Payment', qboId: paymentId,
+      message: `Unapplied QuickBooks payment ${paymentId} (${unapplied.TotalAmt} ${currency}) from invoice ${linked.data.docNumber ?? linked.qboId} before voiding it; the money stays on the customer as a credit`,
+    });
+  }
+  if (paymentIds.length > 0) current = await readQboInvoice(ctx, linked, linked.crmId);
+  let syncToken = current.SyncToken;
+  let voided: QboInvoice;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      voided = await ctx.qbo.void('Invoice', { Id: linked.qboId, SyncToken: syncToken }, {
+        requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: 'invoices.void', sourceId: linked.crmId, sourceVersion: syncToken }),
+      });
+      break;
+    } catch (error) {
+      if (!isStaleObject(error) || attempt >= STALE_ATTEMPTS) throw error;
+      syncToken = (await readQboInvoice(ctx, linked, linked.crmId)).SyncToken;
+    }
+  }
+  const next: LinkedInvoice = { ...linked, syncToken: voided.SyncToken, data: { ...linked.data, voided: true } };
+  await ctx.db.transaction(async (tx) => {
+    await persist(tx, ctx, next, linked.crmUpdatedAt);
+    await recordActivity(tx, {
+      connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'ok', crmKind: 'invoice', crmId: linked.crmId, qboKind: 'Invoice', qboId: linked.qboId,
+      message: `Voided QuickBooks invoice ${linked.data.docNumber ?? linked.qboId}: CRM invoice ${linked.data.label} was ${why}`,
+    });
+  });
+  return next;
+}
+
+/** Removes the payment's application to this invoice (sparse update of its lines); undefined if it had none. */
+async function unapplyPayment(ctx: FlowContext, linked: LinkedInvoice, paymentId: string): Promise<QboPayment | undefined> {
+  let payment = await readPayment(ctx, paymentId);
+  for (let attempt = 0; ; attempt++) {
+    const lines = payment.Line.filter((line) => !(line.LinkedTxn ?? []).some((l) => l.TxnType === 'Invoice' && l.TxnId === linked.qboId));
+    if (lines.length === payment.Line.length) return undefined;
+    try {
+      return await writePayment(ctx, {
+        path: '/payment',
+        query: { operation: 'update' },
+        body: { Id: payment.Id, SyncToken: payment.SyncToken, sparse: true, Line: lines },
+        requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: 'invoices.unapply', sourceId: `${linked.crmId}:${paymentId}`, sourceVersion: payment.SyncToken }),
+      });
+    } catch (error) {
+      if (!isStaleObject(error) || attempt >= STALE_ATTEMPTS) throw error;
+      payment = await readPayment(ctx, paymentId);
+    }
+  }
+}
+
+// Payments are read and written through the client's HTTP layer with this schema: Payment lines carry no
+// DetailType (QuickBooks' Payment Line is Amount + LinkedTxn), which the shared line schema of sales forms
+// requires, so the typed client cannot parse a payment that is applied to anything.
+const paymentLineSchema = z.looseObject({
+  Amount: z.number().optional(),
+  LinkedTxn: z.array(z.looseObject({ TxnId: z.string(), TxnType: z.string() })).optional(),
+});
+const qboPaymentSchema = z.looseObject({ Id: z.string(), SyncToken: z.string(), TotalAmt: z.number().optional(), Line: z.array(paymentLineSchema).default([]) });
+const paymentEnvelope = z.looseObject({ Payment: qboPaymentSchema });
+type QboPayment = z.infer<typeof qboPaymentSchema>;
+
+async function readPayment(ctx: FlowContext, paymentId: string): Promise<QboPayment> {
+  const answer = await ctx.qbo.http.request({ method: 'GET', path: `/payment/${encodeURIComponent(paymentId)}`, schema: paymentEnvelope });
+  return answer.Payment;
+}
+
+async function writePayment(ctx: FlowContext, write: { path: string; query?: Record<string, string>; body: Record<string, unknown>; requestId: string }): Promise<QboPayment> {
+  const answer = await ctx.qbo.http.request({ method: 'POST', path: write.path, ...(write.query ? { query: write.query } : {}), body: write.body, requestId: write.requestId, schema: paymentEnvelope });
+  return answer.Payment;
+}
+
+// ---- sweep ----------------------------------------------------------------------------------------------------
+
+const SWEEP_CURSOR = 'invoices';
+/** How far back (by issue date) the sweep also lists invoices in any status, to catch new ones already paid or voided. */
+const RECENT_ISSUE_DAYS = 31;
+const DAY_MS = 24 * 60 * 60_000;
+
+const sweepCursorSchema = z.object({ since: z.string() });
+
+export interface SweepResult {
+  seen: number;
+  enqueued: number;
+}
+
+/**
+ * HighLevel does not retry a failed webhook, so this sweep finds what webhooks did not bring. HighLevel's invoice
+ * list filters by issue date only (startAt/endAt) and has no "updated since", so the sweep lists:
+ * 1. every open invoice (status sent, partially_paid, payment_processing), whatever its issue date: these are
+ *    the ones that can still be edited or paid;
+ * 2. every invoice issued from RECENT_ISSUE_DAYS before the last sweep on: new invoices that were sent and then
+ *    paid or voided between two sweeps are no longer open;
+ * 3. and takes every invoice our links still believe open but that (1) did not list: it was paid, voided or
+ *    deleted since.
+ * An invoice is enqueued when its updatedAt differs from the one its link recorded (or it has no link and was
+ * created after the connection). The job itself decides what, if anything, to write. Not covered: a draft with an
+ * old issue date paid in full without ever being sent (it is never open and never recent).
+ */
+export async function sweepInvoices(ctx: FlowContext, now = new Date()): Promise<SweepResult> {
+  const stored = await readCursor<unknown>(ctx.db, ctx.connection.id, SWEEP_CURSOR);
+  const cursor = sweepCursorSchema.safeParse(stored);
+  const since = new Date(cursor.success ? cursor.data.since : (ctx.connection.connectedAt ?? now).toISOString());
+  const seen = new Map<string, HighLevelInvoice>();
+  for (const status of OPEN) {
+    for await (const invoice of ctx.hl.invoices.listAll({ status })) seen.set(invoice._id, invoice);
+  }
+  const openIds = new Set(seen.keys());
+  const startAt = new Date(since.getTime() - RECENT_ISSUE_DAYS * DAY_MS).toISOString().slice(0, 10);
+  for await (const invoice of ctx.hl.invoices.listAll({ startAt })) seen.set(invoice._id, invoice);
+
+  const links = await ctx.db.query<{ crm_id: string; state: string; crm_updated_at: string | null; status: string | null; voided: string | null }>(
+    `SELECT crm_id, state, crm_updated_at, data->>'status' AS status, data->>'voided' AS voided FROM links WHERE connection_id = $1 AND kind = 'invoice'`,
+    [ctx.connection.id],
+  );
+  const byId = new Map(links.rows.map((row) => [row.crm_id, row]));
+  const due = new Set<string>();
+  for (const invoice of seen.values()) {
+    const link = byId.get(invoice._id);
+    if (link?.state === 'skipped') continue;
+    if (!link) {
+      if (invoice.status === 'draft') continue;
+      const created = invoice.createdAt ?? invoice.issueDate;
+      if (ctx.connection.connectedAt && created && new Date(created).getTime() < ctx.connection.connectedAt.getTime()) continue;
+      due.add(invoice._id);
+    } else if (link.crm_updated_at !== (invoice.updatedAt ?? null) || link.state !== 'linked') {
+      due.add(invoice._id);
+    }
+  }
+  for (const link of links.rows) {
+    if (link.state === 'linked' && link.voided !== 'true' && OPEN.some((s) => s === link.status) && !openIds.has(link.crm_id)) due.add(link.crm_id);
+  }
+  let enqueued = 0;
+  for (const invoiceId of due) {
+    const id = await ctx.queue.enqueue(QUEUES.crmInvoice, { connectionId: ctx.connection.id, key: `${ctx.connection.id}:invoice:${invoiceId}`, invoiceId, event: 'sweep' });
+    if (id) enqueued += 1;
+  }
+  await writeCursor(ctx.db, ctx.connection.id, SWEEP_CURSOR, { since: now.toISOString() });
+  return { seen: seen.size, enqueued };
+}
+
+// ---- words ----------------------------------------------------------------------------------------------------
+
+/** How people see the CRM invoice: its prefix and number ("INV-1042"), else its id. */
+function crmLabel(invoice: HighLevelInvoice): string {
+  if (invoice.invoiceNumber === undefined || invoice.invoiceNumber === '') return invoice._id;
+  return `${invoice.invoiceNumberPrefix ?? ''}${invoice.invoiceNumber}`;
+}
+
+function money(minor: Minor, currency: string): string {
+  const [whole = '', fraction] = formatMinor(minor, currency).split('.');
+  const grouped = whole.replace(/\B(?=(\d{3})+$)/g, ',');
+  return `${grouped}${fraction !== undefined ? `.${fraction}` : ''} ${currency}`;
+}
