@@ -206,7 +206,7 @@ export class PaymentService {
       if (order) {
         let paid = 0;
         let refunded = 0;
-        for (const t of this.core.store.transactions.values()) {
+        for (const t of this.core.store.transactions.ofLocation(order.locationId)) {
           if (t.entityType === 'order' && t.entityId === order.id) {
             paid += t.amountMinor;
             refunded += t.amountRefundedMinor;
@@ -223,7 +223,7 @@ export class PaymentService {
   recordOrderPayment(order: Order, input: { mode: string; amount?: number | undefined; card?: { type: string; last4: string } | undefined; isPartialPayment?: boolean | undefined }): Transaction {
     if (order.paymentStatus === 'paid') throw badRequest('Order is already paid');
     let paid = 0;
-    for (const t of this.core.store.transactions.values()) if (t.entityType === 'order' && t.entityId === order.id) paid += t.amountMinor;
+    for (const t of this.core.store.transactions.ofLocation(order.locationId)) if (t.entityType === 'order' && t.entityId === order.id) paid += t.amountMinor;
     const due = orderTotals(order).total - paid;
     const amount = input.amount !== undefined ? toMinor(input.amount, order.currency) : due;
     if (amount <= 0 || amount > due) throw badRequest('Amount must be positive and not exceed the amount due');

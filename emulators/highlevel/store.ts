@@ -8,6 +8,40 @@ import type {
 /** Logs of side effects are bounded so a long benchmark cannot grow memory without limit. */
 const LOG_LIMIT = 10_000;
 
+/** A Map by id that also keeps each location's records together, so per-location lists skip other locations. */
+export class LocationMap<T extends { id: string; locationId: string }> extends Map<string, T> {
+  private readonly perLocation = new Map<string, Map<string, T>>();
+
+  override set(id: string, value: T): this {
+    const previous = super.get(id);
+    if (previous && previous.locationId !== value.locationId) this.perLocation.get(previous.locationId)?.delete(id);
+    super.set(id, value);
+    // Map.prototype.set runs before field initialisers only when constructed from an iterable, which we never do.
+    let bucket = this.perLocation.get(value.locationId);
+    if (!bucket) {
+      bucket = new Map();
+      this.perLocation.set(value.locationId, bucket);
+    }
+    bucket.set(id, value);
+    return this;
+  }
+
+  override delete(id: string): boolean {
+    const previous = super.get(id);
+    if (previous) this.perLocation.get(previous.locationId)?.delete(id);
+    return super.delete(id);
+  }
+
+  override clear(): void {
+    this.perLocation.clear();
+    super.clear();
+  }
+
+  ofLocation(locationId: string): Iterable<T> {
+    return this.perLocation.get(locationId)?.values() ?? [];
+  }
+}
+
 export interface StoreSnapshot {
   version: 1;
   companies: Company[];
@@ -38,10 +72,10 @@ export class HighLevelStore {
   readonly contactsByLocation = new Map<string, Map<string, Contact>>();
   private readonly emailIndex = new Map<string, Map<string, Set<string>>>();
   private readonly phoneIndex = new Map<string, Map<string, Set<string>>>();
-  readonly invoices = new Map<string, Invoice>();
-  readonly orders = new Map<string, Order>();
-  readonly transactions = new Map<string, Transaction>();
-  readonly subscriptions = new Map<string, Subscription>();
+  readonly invoices = new LocationMap<Invoice>();
+  readonly orders = new LocationMap<Order>();
+  readonly transactions = new LocationMap<Transaction>();
+  readonly subscriptions = new LocationMap<Subscription>();
   readonly workflows = new Map<string, Workflow>();
   readonly notes = new Map<string, ContactNote>();
   enrolments: WorkflowEnrolment[] = [];

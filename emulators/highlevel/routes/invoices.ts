@@ -79,7 +79,7 @@ export function registerInvoiceRoutes(ctx: HttpContext): void {
     const search = q.search?.toLowerCase();
     const startAt = q.startAt?.slice(0, 10);
     const endAt = q.endAt?.slice(0, 10);
-    const matched = [...core.store.invoices.values()].filter((inv) => {
+    const matched = [...core.store.invoices.ofLocation(location.id)].filter((inv) => {
       if (inv.locationId !== location.id) return false;
       if (q.status && inv.status !== q.status) return false;
       if (q.contactId && inv.contactDetails.id !== q.contactId) return false;

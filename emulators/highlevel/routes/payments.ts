@@ -56,7 +56,7 @@ export function registerPaymentRoutes(ctx: HttpContext): void {
     const location = ctx.location(request, q.altId);
     const { from, to } = dayRange(q.startAt, q.endAt);
     const search = q.search?.toLowerCase();
-    const items = [...core.store.orders.values()].filter((o) => o.locationId === location.id
+    const items = [...core.store.orders.ofLocation(location.id)].filter((o) => o.locationId === location.id
       && o.createdAt >= from && o.createdAt <= to
       && (!q.contactId || o.contactId === q.contactId)
       && (!q.status || o.status === q.status)
@@ -99,7 +99,7 @@ export function registerPaymentRoutes(ctx: HttpContext): void {
     const location = ctx.location(request, q.altId);
     const { from, to } = dayRange(q.startAt, q.endAt);
     const search = q.search?.toLowerCase();
-    const items = [...core.store.transactions.values()].filter((t) => t.locationId === location.id
+    const items = [...core.store.transactions.ofLocation(location.id)].filter((t) => t.locationId === location.id
       && t.createdAt >= from && t.createdAt <= to
       && (!q.contactId || t.contactId === q.contactId)
       && (!q.entitySourceType || t.entitySource.type === q.entitySourceType)
@@ -128,7 +128,7 @@ export function registerPaymentRoutes(ctx: HttpContext): void {
     const location = ctx.location(request, q.altId);
     const { from, to } = dayRange(q.startAt, q.endAt);
     const search = q.search?.toLowerCase();
-    const items = [...core.store.subscriptions.values()].filter((s) => s.locationId === location.id
+    const items = [...core.store.subscriptions.ofLocation(location.id)].filter((s) => s.locationId === location.id
       && s.createdAt >= from && s.createdAt <= to
       && (!q.contactId || s.contactId === q.contactId)
       && (!q.entitySourceType || s.entitySource.type === q.entitySourceType)
