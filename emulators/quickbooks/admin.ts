@@ -169,8 +169,7 @@ export class QuickBooksAdmin {
   restore(snapshot: EmulatorSnapshot): void {
     for (const data of snapshot.companies) {
       this.companies.set(data.realmId, Company.fromSnapshot(data));
-      const seed = (data as { seed?: CreateCompanyInput }).seed;
-      if (seed) this.seeds.set(data.realmId, seed);
+      if (data.seed) this.seeds.set(data.realmId, data.seed as CreateCompanyInput);
     }
     this.oauth.restore(snapshot.oauth);
     this.webhooks.configure(snapshot.webhooks);

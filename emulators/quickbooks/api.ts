@@ -53,7 +53,10 @@ async function handle(admin: QuickBooksAdmin, request: FastifyRequest, reply: Fa
     if (error instanceof QboFault) return sendText(reply, error.status, faultText(error, now, company));
     throw error;
   }
-  if (!admin.limits.inFlight.acquire(realmId)) return sendText(reply, 429, faultText(faults.throttled(), now, company));
+  if (!admin.limits.inFlight.acquire(realmId)) {
+    admin.limits.throttledInFlight(realmId);
+    return sendText(reply, 429, faultText(faults.throttled(), now, company));
+  }
   reply.raw.once('close', () => admin.limits.inFlight.release(realmId));
 
   const rule = admin.faults.pick(method, request.url);

@@ -43,6 +43,8 @@ export interface CompanySnapshot {
   entities: Partial<Record<EntityName, Rec[]>>;
   changes: Partial<Record<EntityName, Record<string, ChangeMark>>>;
   counters: Record<string, number>;
+  /** The admin input the company was created from (reset rebuilds from it). */
+  seed?: unknown;
 }
 
 export class Company {

@@ -28,6 +28,8 @@ export class RealmLimits {
   private readonly requests: WindowLimiter;
   private readonly batches: WindowLimiter;
   readonly inFlight: ConcurrencyLimiter;
+  /** Per realm: HTTP calls, limit units (a batch counts its items) and 429s, read by benchmarks to count calls. */
+  readonly counts = new Map<string, { calls: number; units: number; throttled: number }>();
 
   constructor(readonly settings: LimitSettings, clock: EmulatorClock) {
     this.requests = new WindowLimiter({ limit: settings.perMinute, windowMs: 60_000, clock });
@@ -37,12 +39,34 @@ export class RealmLimits {
 
   /** Counts one request (and, for a batch, one more per extra item); false when the realm is over a limit. */
   take(realmId: string, batchItems?: number): boolean {
-    if (!this.requests.take(realmId).allowed) return false;
+    const count = this.countOf(realmId);
+    count.calls += 1;
+    count.units += Math.max(1, batchItems ?? 1);
+    if (!this.requests.take(realmId).allowed) return this.refuse(count);
     if (batchItems !== undefined) {
-      if (!this.batches.take(realmId).allowed) return false;
-      for (let i = 1; i < batchItems; i++) if (!this.requests.take(realmId).allowed) return false;
+      if (!this.batches.take(realmId).allowed) return this.refuse(count);
+      for (let i = 1; i < batchItems; i++) if (!this.requests.take(realmId).allowed) return this.refuse(count);
     }
     return true;
+  }
+
+  /** A request refused for the in-flight cap (api.ts answers the 429). */
+  throttledInFlight(realmId: string): void {
+    this.countOf(realmId).throttled += 1;
+  }
+
+  private countOf(realmId: string): { calls: number; units: number; throttled: number } {
+    let count = this.counts.get(realmId);
+    if (!count) {
+      count = { calls: 0, units: 0, throttled: 0 };
+      this.counts.set(realmId, count);
+    }
+    return count;
+  }
+
+  private refuse(count: { throttled: number }): false {
+    count.throttled += 1;
+    return false;
   }
 
   reset(): void {

@@ -26,7 +26,7 @@ export function applications(payment: Rec | undefined): Map<string, Scaled> {
   return out;
 }
 
-export function buildPayment(ctx: WriteContext, input: Rec, previous: Rec | undefined, selfId: string): Rec {
+export function buildPayment(ctx: WriteContext, input: Rec, previous: Rec | undefined): Rec {
   const s = ctx.company.settings;
   const out = withoutSystemFields(input, ['UnappliedAmt', 'HomeTotalAmt']);
   if (out.CustomerRef === undefined) throw faults.requiredMissing('CustomerRef');
@@ -84,7 +84,6 @@ export function buildPayment(ctx: WriteContext, input: Rec, previous: Rec | unde
     out.ExchangeRate = toJsonNumber(rate);
     out.HomeTotalAmt = toJsonNumber(multiplyToCents(total, rate));
   }
-  void selfId;
   return out;
 }
 

@@ -37,7 +37,6 @@ export function parseXsd(sources: string[]): XsdModel {
         stack.pop();
         continue;
       }
-      const parent = stack[stack.length - 1];
       const frame: (typeof stack)[number] = { tag };
       const owner = [...stack].reverse().find((f) => f.fields || f.anonymous);
       if (tag === 'complexType') {
@@ -79,7 +78,6 @@ export function parseXsd(sources: string[]): XsdModel {
       } else if (tag === 'choice') {
         if (attr('maxOccurs') === 'unbounded') frame.name = 'many';
       }
-      void parent;
       if (!selfClosing) stack.push(frame);
     }
   }
