@@ -69,6 +69,9 @@ describe('QuickBooks emulator persistence', () => {
       const auth = { authorization: `Bearer ${token}` };
       const base = `${first.url}/v3/company/${realmId}`;
       const c = entity(await request(`${base}/customer`, 'POST', { DisplayName: 'Persistent Pat' }, auth), 'Customer');
+      // Saved shortly after the change, before any close (debounced).
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      assert.match(readFileSync(dataFile, 'utf8'), /Persistent Pat/);
       const v = entity(await request(`${base}/vendor`, 'POST', { DisplayName: 'Vanishing Vendor' }, auth), 'Vendor');
       await request(`${base}/vendor?operation=delete`, 'POST', { Id: v.Id, SyncToken: v.SyncToken }, auth);
       await first.close();
