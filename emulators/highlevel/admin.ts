@@ -320,6 +320,11 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
   };
   admin('POST', '/invoices/:invoiceId/send', (request) => invoiceJson(ctx.invoices.send(invoiceOf(request), { action: 'email', userId: 'crm-user' })));
   admin('POST', '/invoices/:invoiceId/void', (request) => invoiceJson(ctx.invoices.void(invoiceOf(request))));
+  admin('POST', '/invoices/:invoiceId/start-online-payment', (request) => invoiceJson(ctx.invoices.startOnlinePayment(invoiceOf(request))));
+  admin('POST', '/invoices/:invoiceId/fail-online-payment', (request) => {
+    const { invoice, transaction } = ctx.invoices.failOnlinePayment(invoiceOf(request));
+    return { transactionId: transaction.id, invoice: invoiceJson(invoice) };
+  });
   admin('POST', '/invoices/:invoiceId/record-payment', (request) => {
     const body = parse(z.object({ amount: z.number().positive().optional(), mode: z.enum(['cash', 'card', 'cheque', 'bank_transfer', 'other']).optional() }), request.body ?? {});
     const { invoice, transaction } = ctx.invoices.recordPayment(invoiceOf(request), { mode: body.mode ?? 'card', amount: body.amount }, 'crm-user');

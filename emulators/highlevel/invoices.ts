@@ -307,6 +307,38 @@ export class InvoiceService {
     return { invoice, transaction };
   }
 
+  /**
+   * A customer started paying online (e.g. ACH, which settles in days): HighLevel shows `payment_processing` until
+   * the charge settles (then record the payment) or fails (then the invoice goes back and a failed charge is kept).
+   */
+  startOnlinePayment(invoice: Invoice): Invoice {
+    if (invoice.status === 'void' || invoice.status === 'paid') throw badRequest(`Invoice is ${invoice.status}`);
+    invoice.status = 'payment_processing';
+    invoice.updatedAt = this.core.nowMs();
+    this.emit('InvoiceUpdate', invoice);
+    return invoice;
+  }
+
+  failOnlinePayment(invoice: Invoice): { invoice: Invoice; transaction: Transaction } {
+    if (invoice.status !== 'payment_processing') throw badRequest('No online payment is in progress');
+    const now = this.core.nowMs();
+    const due = invoiceTotals(invoice).total - invoice.amountPaidMinor;
+    invoice.status = invoice.amountPaidMinor > 0 ? 'partially_paid' : invoice.sentAt !== null ? 'sent' : 'draft';
+    invoice.updatedAt = now;
+    const contact = this.core.store.contacts.get(invoice.contactDetails.id);
+    const transaction: Transaction = {
+      id: objectId(now), locationId: invoice.locationId, contactId: invoice.contactDetails.id, currency: invoice.currency, amountMinor: due,
+      amountRefundedMinor: 0, status: 'failed', liveMode: invoice.liveMode, entityType: 'invoice', entityId: invoice.id,
+      entitySource: { type: 'invoice', id: invoice.id, name: invoice.name },
+      contactSnapshot: contact ? snapshotOfContact(contact) : { id: invoice.contactDetails.id, locationId: invoice.locationId, email: invoice.contactDetails.email || undefined, type: 'customer', tags: [], dnd: false, dateAdded: new Date(invoice.createdAt).toISOString() },
+      invoiceId: invoice.id, chargeId: `py_${alphanumericId(24)}`, paymentProviderType: 'stripe', paymentMethod: { us_bank_account: { last4: '6789' } },
+      createdAt: now, updatedAt: now, fulfilledAt: now, createdBy: invoice.contactDetails.id,
+    };
+    this.core.store.transactions.set(transaction.id, transaction);
+    this.emit('InvoiceUpdate', invoice);
+    return { invoice, transaction };
+  }
+
   void(invoice: Invoice): Invoice {
     if (invoice.status === 'void') throw badRequest('Invoice is already void');
     if (invoice.status === 'paid') throw badRequest('Paid invoice cannot be voided');

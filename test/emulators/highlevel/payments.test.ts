@@ -170,6 +170,21 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
     assert.equal(v.body.status, 'void');
   });
 
+  it('online invoice payments pass through payment_processing, then settle or fail', async () => {
+    const r = await s.api.admin('POST', `/locations/${s.locationId}/actions/invoice`, { contact: { email: 'ach@example.com' }, items: [{ name: 'Big job', amount: 1200 }], send: true });
+    const id = String(r.body.invoiceId);
+    assert.equal(obj((await s.api.admin('POST', `/invoices/${id}/start-online-payment`)).body).status, 'payment_processing');
+    assert.equal((await s.api.get(`/invoices/${id}?${alt()}`)).body.status, 'payment_processing');
+    const failed = await s.api.admin('POST', `/invoices/${id}/fail-online-payment`);
+    assert.equal(obj(failed.body.invoice).status, 'sent');
+    const tx = await s.api.get(`/payments/transactions/${String(failed.body.transactionId)}?${alt()}`);
+    assert.equal(tx.body.status, 'failed');
+    await s.api.admin('POST', `/invoices/${id}/start-online-payment`);
+    const settled = await s.api.admin('POST', `/invoices/${id}/record-payment`, {});
+    assert.equal(obj(settled.body.invoice).status, 'paid');
+    assert.deepEqual(await hooksFor((p) => p._id === id), ['InvoiceCreate', 'InvoiceSent', 'InvoiceUpdate', 'InvoiceUpdate', 'InvoiceUpdate', 'InvoicePaid']);
+  });
+
   it('filters lists by date window, source and paging, with totalCount', async () => {
     const all = await s.api.get(`/payments/transactions?${alt()}&limit=100`);
     const total = Number(all.body.totalCount);
