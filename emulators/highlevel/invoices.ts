@@ -233,7 +233,7 @@ export class InvoiceService {
       const at = this.core.clock.now().toISOString();
       const channels = input.action === 'sms_and_email' ? ['Email', 'SMS'] : input.action === 'sms' ? ['SMS'] : ['Email'];
       for (const type of channels) {
-        const conversationId = this.conversationFor(invoice.locationId, invoice.contactDetails.id);
+        const conversationId = this.conversationFor(invoice.contactDetails.id);
         this.core.store.logMessage({
           messageId: alphanumericId(), conversationId, locationId: invoice.locationId, contactId: invoice.contactDetails.id, type,
           to: type === 'Email' ? invoice.sentTo.email[0] ?? invoice.contactDetails.email : invoice.contactDetails.phoneNo,
@@ -246,13 +246,13 @@ export class InvoiceService {
     return invoice;
   }
 
-  private conversationFor(locationId: string, contactId: string): string {
+  /** One conversation per contact, shared with POST /conversations/messages. */
+  private conversationFor(contactId: string): string {
     let id = this.core.store.conversations.get(contactId);
     if (!id) {
       id = alphanumericId();
       this.core.store.conversations.set(contactId, id);
     }
-    void locationId;
     return id;
   }
 
