@@ -1,0 +1,178 @@
+// Dashboard login: one or more admin accounts (passwords hashed with scrypt), sessions in a cookie (HttpOnly,
+// SameSite=Lax, Secure when the public URL is https). The first admin is created either by whoever starts the
+// process (the demo, or LEDGERLINK_ADMIN_PASSWORD) or on the first visit, with a one-time setup code printed in
+// the server log, so that a freshly deployed instance cannot be claimed by the first stranger to find it.
+import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { Db } from '../store/db.ts';
+import { closeSession, countAdmins, createAdmin, findAdmin, findSession, openSession, setAdminPassword, type Session } from '../store/sessions.ts';
+import { apiRoute, HttpProblem, type SessionLookup } from './apiRoute.ts';
+
+export const SESSION_COOKIE = 'll_session';
+const SESSION_LIFETIME_MS = 7 * 24 * 3600_000;
+// scrypt cost: N=2^15, r=8, p=1 (about 32 MiB and a few tens of ms per hash; OWASP's minimum is N=2^17 with
+// r=8 at p=1 for new systems, 2^15 keeps logins on a small box quick while staying far above a plain hash).
+const SCRYPT = { N: 32768, r: 8, p: 1, keyLength: 32 };
+
+function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => scryptCallback(password, salt, keyLength, options, (error, key) => (error ? reject(error) : resolve(key))));
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scrypt(password, salt, SCRYPT.keyLength, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 128 * SCRYPT.N * SCRYPT.r * 2 });
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64url'), key.toString('base64url')].join('$');
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || !salt || !hash) return false;
+  const expected = Buffer.from(hash, 'base64url');
+  const N = Number(n);
+  const R = Number(r);
+  const key = await scrypt(password, Buffer.from(salt, 'base64url'), expected.length, { N, r: R, p: Number(p), maxmem: 128 * N * R * 2 });
+  return timingSafeEqual(key, expected);
+}
+
+// A well-formed hash of a random password: checked against when the username is unknown, so that the answer
+// takes as long as for a known user (no user enumeration by timing).
+const DECOY = hashPassword(randomBytes(16).toString('hex'));
+
+export interface AuthOptions {
+  db: Db;
+  /** https public URL: the cookie gets Secure. */
+  secureCookies: boolean;
+  /** Created (or its password set) at start: the demo's admin, or LEDGERLINK_ADMIN_PASSWORD. */
+  initialAdmin?: { username: string; password: string } | undefined;
+  /** Where the setup code is told to whoever runs the server. */
+  announce?: (line: string) => void;
+}
+
+export function readCookie(request: FastifyRequest, name: string): string | undefined {
+  const header = request.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return undefined;
+}
+
+const credentialsSchema = z.object({
+  username: z.string().trim().min(1).max(100),
+  password: z.string().min(1).max(1000),
+});
+const setupSchema = z.object({
+  username: z.string().trim().min(1).max(100),
+  password: z.string().min(10, 'use at least 10 characters').max(1000),
+  setupCode: z.string().trim().min(1).max(200),
+});
+const stateSchema = z.object({
+  setupNeeded: z.boolean().describe('No admin exists yet: the first visit creates one (with the setup code from the server log)'),
+  user: z.object({ username: z.string() }).nullable(),
+});
+
+/** Registers the auth routes and returns the session lookup every other API route uses. */
+export async function registerAuth(app: FastifyInstance, options: AuthOptions): Promise<SessionLookup> {
+  const { db } = options;
+  if (options.initialAdmin) {
+    const hash = await hashPassword(options.initialAdmin.password);
+    const created = await createAdmin(db, { username: options.initialAdmin.username, passwordHash: hash });
+    if (!created) await setAdminPassword(db, options.initialAdmin.username, hash);
+  }
+  let setupCode: string | undefined;
+  if ((await countAdmins(db)) === 0) {
+    setupCode = randomBytes(6).toString('hex');
+    (options.announce ?? console.log)(`No admin account yet: open the dashboard and create one with the setup code ${setupCode}`);
+  }
+
+  const cache = new WeakMap<FastifyRequest, Promise<Session | undefined>>();
+  const lookup: SessionLookup = (request) => {
+    let found = cache.get(request);
+    if (!found) {
+      const id = readCookie(request, SESSION_COOKIE);
+      found = id ? findSession(db, id) : Promise.resolve(undefined);
+      cache.set(request, found);
+    }
+    return found;
+  };
+
+  const setCookie = (reply: FastifyReply, value: string, maxAgeSeconds: number) => {
+    const parts = [`${SESSION_COOKIE}=${encodeURIComponent(value)}`, 'Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${maxAgeSeconds}`];
+    if (options.secureCookies) parts.push('Secure');
+    reply.header('set-cookie', parts.join('; '));
+  };
+
+  // Failed logins per client address: ten in a quarter of an hour, then a pause (guessing passwords gets slow).
+  const failures = new Map<string, { count: number; since: number }>();
+  const tooMany = (ip: string) => {
+    const f = failures.get(ip);
+    if (!f) return false;
+    if (Date.now() - f.since > 15 * 60_000) {
+      failures.delete(ip);
+      return false;
+    }
+    return f.count >= 10;
+  };
+  const failed = (ip: string) => {
+    const f = failures.get(ip);
+    failures.set(ip, f && Date.now() - f.since <= 15 * 60_000 ? { count: f.count + 1, since: f.since } : { count: 1, since: Date.now() });
+  };
+
+  apiRoute(app, lookup, {
+    method: 'GET', url: '/api/auth/state', summary: 'Whether an admin exists and who is logged in', tags: ['auth'], public: true, response: stateSchema,
+    handler: async ({ raw }) => {
+      const session = await lookup(raw);
+      return { setupNeeded: setupCode !== undefined, user: session ? { username: session.user.username } : null };
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'POST', url: '/api/auth/setup', summary: 'Create the first admin account (only while none exists)', tags: ['auth'], public: true,
+    body: setupSchema, response: z.object({ username: z.string() }),
+    handler: async ({ body }, reply) => {
+      if (setupCode === undefined) throw new HttpProblem(409, 'already_set_up', 'An admin account exists already: log in');
+      if (!safeEqual(body.setupCode, setupCode)) throw new HttpProblem(403, 'wrong_setup_code', 'The setup code does not match the one in the server log');
+      const admin = await createAdmin(db, { username: body.username, passwordHash: await hashPassword(body.password), onlyIfNone: true });
+      setupCode = undefined;
+      if (!admin) throw new HttpProblem(409, 'already_set_up', 'An admin account exists already: log in');
+      setCookie(reply, await openSession(db, admin.id, SESSION_LIFETIME_MS), SESSION_LIFETIME_MS / 1000);
+      return { username: admin.username };
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'POST', url: '/api/auth/login', summary: 'Log in; sets the session cookie', tags: ['auth'], public: true,
+    body: credentialsSchema, response: z.object({ username: z.string() }),
+    handler: async ({ body, raw }, reply) => {
+      if (tooMany(raw.ip)) throw new HttpProblem(429, 'too_many_attempts', 'Too many failed logins: wait a quarter of an hour');
+      const admin = await findAdmin(db, body.username);
+      const ok = await verifyPassword(body.password, admin?.passwordHash ?? (await DECOY));
+      if (!admin || !ok) {
+        failed(raw.ip);
+        throw new HttpProblem(401, 'wrong_credentials', 'Wrong user name or password');
+      }
+      failures.delete(raw.ip);
+      setCookie(reply, await openSession(db, admin.id, SESSION_LIFETIME_MS), SESSION_LIFETIME_MS / 1000);
+      return { username: admin.username };
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'POST', url: '/api/auth/logout', summary: 'Log out (ends the session)', tags: ['auth'], response: z.object({ ok: z.literal(true) }),
+    handler: async ({ session }, reply) => {
+      await closeSession(db, session.idHash);
+      setCookie(reply, '', 0);
+      return { ok: true as const };
+    },
+  });
+
+  return lookup;
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

@@ -1,0 +1,461 @@
+// The dashboard's JSON API: connections and their integration cards, activity (filter, detail, Retry),
+// reconciliation, tax code mapping, settings, pause and disconnect. Every route needs the session, and every
+// read and write names its connection: a record of another connection answers 404.
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { crmTaxKey } from '../domain/taxCodes.ts';
+import { parsePercent } from '../domain/money.ts';
+import { activitySummary, getActivity, listActivity, markResolved, type ActivityRecord } from '../store/activity.ts';
+import type { Connection } from '../store/connections.ts';
+import { readCursor } from '../store/cursors.ts';
+import { countLinks } from '../store/links.ts';
+import type { Engine } from '../sync/engine.ts';
+import { describeError } from '../sync/errors.ts';
+import { disconnect } from '../sync/disconnect.ts';
+import { reconcile, resyncDifferences, type Reconciliation } from '../sync/reconciliation.ts';
+import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
+
+/** The refresh token of QuickBooks lasts 100 days (rolling); within two weeks of its end the card warns. */
+const EXPIRY_WARNING_MS = 14 * 86_400_000;
+
+const connectionParams = z.object({ id: z.string().min(1).max(100) });
+const activityParams = connectionParams.extend({ activityId: z.coerce.number().int().positive() });
+
+const progressSchema = z.object({ done: z.number().int().nonnegative(), total: z.number().int().nonnegative() });
+
+const cardSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  status: z.enum(['pending', 'connected', 'token-expiring', 'revoked', 'paused', 'disconnected']),
+  statusReason: z.string().nullable(),
+  connectedAt: z.string().nullable(),
+  quickbooks: z.object({ realmId: z.string(), country: z.string().nullable(), homeCurrency: z.string().nullable(), refreshExpiresAt: z.string().nullable() }).nullable(),
+  highlevel: z.object({ locationId: z.string(), country: z.string().nullable() }).nullable(),
+  importOldInvoices: z.boolean(),
+  reviewRequests: z.boolean(),
+  taxModel: z.enum(['US', 'global']).nullable().describe('US: tax folded into line prices; global: per-line tax codes (mapping applies)'),
+  lastSync: z.record(z.string(), z.string()).describe('Flow -> time of its last successful sync'),
+  counts: z.record(z.string(), z.number()).describe('Linked records per kind, and openErrors'),
+  progress: z.object({ customerImport: progressSchema.nullable(), invoiceImport: progressSchema.nullable() }),
+});
+type Card = z.infer<typeof cardSchema>;
+
+const activityRowSchema = z.object({
+  id: z.number(),
+  flow: z.string(),
+  status: z.enum(['ok', 'skipped', 'error', 'info']),
+  message: z.string(),
+  crm: z.object({ kind: z.string(), id: z.string() }).nullable(),
+  quickbooks: z.object({ kind: z.string(), id: z.string() }).nullable(),
+  detail: z.record(z.string(), z.unknown()),
+  fix: z.string().nullable().describe('For errors: what to do about it'),
+  retryable: z.boolean(),
+  resolvedAt: z.string().nullable(),
+  createdAt: z.string(),
+});
+
+const activityQuery = z.object({
+  flow: z.string().trim().min(1).max(100).optional(),
+  status: z.enum(['ok', 'skipped', 'error', 'info']).optional(),
+  text: z.string().trim().min(1).max(200).optional(),
+  openErrors: z.enum(['true', 'false']).optional().transform((v) => v === 'true'),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  beforeId: z.coerce.number().int().positive().optional(),
+});
+
+const settingsBody = z.object({ importOldInvoices: z.boolean().optional(), reviewRequests: z.boolean().optional() }).strict();
+
+const taxSchema = z.object({ name: z.string().trim().min(1).max(100), rate: z.union([z.number(), z.string().trim().min(1).max(20)]) });
+const taxMappingBody = z.object({
+  mappings: z.array(z.object({ taxes: z.array(taxSchema).min(1).max(5), taxCodeId: z.string().min(1).max(50) })).max(200),
+});
+
+const reconciliationSchema = z.object({
+  connectionId: z.string(),
+  computedAt: z.string(),
+  since: z.string().nullable(),
+  kinds: z.array(z.object({
+    kind: z.enum(['customers', 'invoices', 'salesReceipts', 'payments']),
+    matched: z.number(), missingInQuickBooks: z.number(), missingInCrm: z.number(), amountDiffers: z.number(),
+    differences: z.array(z.object({
+      kind: z.string(), problem: z.enum(['missingInQuickBooks', 'missingInCrm', 'amountDiffers']), label: z.string(),
+      crmId: z.string().nullable(), qboId: z.string().nullable(), currency: z.string().nullable(),
+      crmAmountMinor: z.number().nullable(), qboAmountMinor: z.number().nullable(), resyncable: z.boolean(),
+    })),
+  })),
+});
+
+const recordParams = connectionParams.extend({
+  side: z.enum(['quickbooks', 'highlevel']),
+  type: z.enum(['Customer', 'SalesReceipt', 'RefundReceipt', 'Invoice', 'Payment', 'Item', 'contact', 'transaction', 'order', 'invoice']),
+  recordId: z.string().min(1).max(100),
+});
+
+export interface DashboardApiOptions {
+  engine: Engine;
+  lookup: SessionLookup;
+}
+
+export async function registerDashboardApi(app: FastifyInstance, { engine, lookup }: DashboardApiOptions): Promise<void> {
+  const db = engine.db;
+  const connectionOf = async (id: string): Promise<Connection> => {
+    const connection = await engine.connections.get(id);
+    if (!connection) throw notFound(`Connection ${id}`);
+    return connection;
+  };
+  const liveContext = async (id: string) => {
+    const connection = await connectionOf(id);
+    if (!connection.qboRealmId || !connection.hlLocationId) throw new HttpProblem(409, 'not_connected', 'Connect both sides first');
+    if (connection.status === 'disconnected' || connection.status === 'revoked') throw new HttpProblem(409, 'not_connected', `The connection is ${connection.status}: reconnect it first`);
+    return engine.contextFor(connection);
+  };
+
+  async function cardOf(connection: Connection): Promise<Card> {
+    const [summary, links, customerImport, invoiceImport] = await Promise.all([
+      activitySummary(db, connection.id),
+      countLinks(db, connection.id),
+      readCursor<unknown>(db, connection.id, 'customer-import'),
+      readCursor<unknown>(db, connection.id, 'invoice-import'),
+    ]);
+    const expiring = connection.qboRefreshExpiresAt !== null && connection.qboRefreshExpiresAt.getTime() - Date.now() < EXPIRY_WARNING_MS;
+    const progress = (value: unknown) => {
+      const parsed = progressSchema.safeParse(value);
+      return parsed.success ? parsed.data : null;
+    };
+    return {
+      id: connection.id,
+      name: connection.name,
+      status: connection.status === 'connected' && expiring ? 'token-expiring' : connection.status,
+      statusReason: connection.statusReason,
+      connectedAt: connection.connectedAt?.toISOString() ?? null,
+      quickbooks: connection.qboRealmId
+        ? { realmId: connection.qboRealmId, country: connection.qboCountry, homeCurrency: connection.qboHomeCurrency, refreshExpiresAt: connection.qboRefreshExpiresAt?.toISOString() ?? null }
+        : null,
+      highlevel: connection.hlLocationId ? { locationId: connection.hlLocationId, country: connection.hlCountry } : null,
+      importOldInvoices: connection.importOldInvoices,
+      reviewRequests: connection.reviewRequests,
+      taxModel: connection.qboCountry ? (connection.qboCountry === 'US' ? 'US' : 'global') : null,
+      lastSync: Object.fromEntries(Object.entries(summary.lastSuccess).map(([flow, at]) => [flow, at.toISOString()])),
+      counts: { ...links, openErrors: summary.openErrors },
+      progress: { customerImport: progress(customerImport), invoiceImport: progress(invoiceImport) },
+    };
+  }
+
+  const rowOf = (entry: ActivityRecord): z.infer<typeof activityRowSchema> => ({
+    id: entry.id,
+    flow: entry.flow,
+    status: entry.status,
+    message: entry.message,
+    crm: entry.crmKind && entry.crmId ? { kind: entry.crmKind, id: entry.crmId } : null,
+    quickbooks: entry.qboKind && entry.qboId ? { kind: entry.qboKind, id: entry.qboId } : null,
+    detail: entry.detail ?? {},
+    fix: entry.status === 'error' ? fixFor(entry) : null,
+    retryable: entry.status === 'error' && entry.resolvedAt === null && entry.retry !== undefined,
+    resolvedAt: entry.resolvedAt?.toISOString() ?? null,
+    createdAt: entry.createdAt.toISOString(),
+  });
+
+  apiRoute(app, lookup, {
+    method: 'GET', url: '/api/connections', summary: 'Every connection with its integration card', tags: ['connections'],
+    response: z.object({ connections: z.array(cardSchema) }),
+    handler: async () => ({ connections: await Promise.all((await engine.connections.list()).map(cardOf)) }),
+  });
+
+  apiRoute(app, lookup, {
+    method: 'GET', url: '/api/connections/:id', summary: 'One connection\'s integration card', tags: ['connections'],
+    params: connectionParams, response: cardSchema,
+    handler: async ({ params }) => cardOf(await connectionOf(params.id)),
+  });
+
+  apiRoute(app, lookup, {
+    method: 'PATCH', url: '/api/connections/:id/settings', summary: 'Change the toggles (import old invoices, send review requests)', tags: ['connections'],
+    params: connectionParams, body: settingsBody, response: cardSchema,
+    handler: async ({ params, body }) => {
+      await connectionOf(params.id);
+      await engine.connections.updateToggles(params.id, body);
+      engine.forget(params.id);
+      return cardOf(await connectionOf(params.id));
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'POST', url: '/api/connections/:id/pause', summary: 'Pause syncing (jobs wait; nothing is lost)', tags: ['connections'],
+    params: connectionParams, response: cardSchema,
+    handler: async ({ params }) => {
+      const connection = await connectionOf(params.id);
+      if (connection.status !== 'connected') throw new HttpProblem(409, 'not_connected', 'Only a connected connection can be paused');
+      await engine.connections.setStatus(params.id, 'paused', 'Paused from the dashboard');
+      return cardOf(await connectionOf(params.id));
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'POST', url: '/api/connections/:id/resume', summary: 'Resume a paused connection', tags: ['connections'],
+    params: connectionParams, response: cardSchema,
+    handler: async ({ params }) => {
+      const connection = await connectionOf(params.id);
+      if (connection.status !== 'paused') throw new HttpProblem(409, 'not_paused', 'The connection is not paused');
+      await engine.connections.activate(params.id);
+      await engine.enqueuePolls();
+      return cardOf(await connectionOf(params.id));
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'POST', url: '/api/connections/:id/disconnect', summary: 'Disconnect: revoke tokens where the provider allows, keep the history', tags: ['connections'],
+    params: connectionParams, response: z.object({ card: cardSchema, notes: z.array(z.string()) }),
+    handler: async ({ params }) => {
+      await connectionOf(params.id);
+      const outcome = await disconnect(engine, params.id);
+      return { card: await cardOf(await connectionOf(params.id)), notes: outcome.notes };
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'GET', url: '/api/connections/:id/activity', summary: 'Activity, newest first, filtered by flow, status and text', tags: ['activity'],
+    params: connectionParams, query: activityQuery,
+    response: z.object({ entries: z.array(activityRowSchema), flows: z.array(z.string()), nextBeforeId: z.number().nullable() }),
+    handler: async ({ params, query }) => {
+      await connectionOf(params.id);
+      const entries = await listActivity(db, {
+        connectionId: params.id,
+        ...(query.flow ? { flow: query.flow } : {}),
+        ...(query.status ? { status: query.status } : {}),
+        ...(query.text ? { text: query.text } : {}),
+        ...(query.openErrors ? { openErrorsOnly: true } : {}),
+        ...(query.beforeId ? { beforeId: query.beforeId } : {}),
+        limit: query.limit,
+      });
+      const flows = await db.query<{ flow: string }>('SELECT DISTINCT flow FROM activity WHERE connection_id = $1 ORDER BY flow', [params.id]);
+      return {
+        entries: entries.map(rowOf),
+        flows: flows.rows.map((r) => r.flow),
+        nextBeforeId: entries.length === query.limit ? entries[entries.length - 1]!.id : null,
+      };
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'GET', url: '/api/connections/:id/activity/:activityId', summary: 'One activity entry with its detail', tags: ['activity'],
+    params: activityParams, response: activityRowSchema,
+    handler: async ({ params }) => {
+      const entry = await getActivity(db, params.id, params.activityId);
+      if (!entry) throw notFound(`Activity ${params.activityId}`);
+      return rowOf(entry);
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'POST', url: '/api/connections/:id/activity/:activityId/retry', summary: 'Retry one error: its job runs again and the error is marked resolved', tags: ['activity'],
+    params: activityParams, response: z.object({ retried: z.number(), alreadyQueued: z.number() }),
+    handler: async ({ params }) => {
+      const entry = await getActivity(db, params.id, params.activityId);
+      if (!entry) throw notFound(`Activity ${params.activityId}`);
+      if (entry.status !== 'error' || entry.resolvedAt || !entry.retry) throw new HttpProblem(409, 'not_retryable', 'Only an open error with a job to run again can be retried');
+      return retry(params.id, [entry]);
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'POST', url: '/api/connections/:id/activity/retry-all', summary: 'Retry every open error of the connection', tags: ['activity'],
+    params: connectionParams, response: z.object({ retried: z.number(), alreadyQueued: z.number() }),
+    handler: async ({ params }) => {
+      await connectionOf(params.id);
+      const open = await listActivity(db, { connectionId: params.id, openErrorsOnly: true, limit: 1000 });
+      return retry(params.id, open.filter((e) => e.retry));
+    },
+  });
+
+  async function retry(connectionId: string, entries: ActivityRecord[]): Promise<{ retried: number; alreadyQueued: number }> {
+    const connection = await connectionOf(connectionId);
+    if (connection.status !== 'connected') throw new HttpProblem(409, 'not_connected', `The connection is ${connection.status}: ${connection.status === 'paused' ? 'resume' : 'reconnect'} it first, then Retry`);
+    let retried = 0;
+    let alreadyQueued = 0;
+    const seen = new Set<string>();
+    for (const entry of entries) {
+      const job = entry.retry!;
+      if (!engine.handles(job.queue)) throw new HttpProblem(409, 'flow_not_running', `No worker runs the ${job.queue} flow in this deployment`);
+      const key = typeof job.data.key === 'string' ? job.data.key : `${connectionId}:retry:${entry.id}`;
+      // Several errors of one record collapse into one job: it re-reads the record and covers them all.
+      if (!seen.has(`${job.queue}:${key}`)) {
+        seen.add(`${job.queue}:${key}`);
+        const id = await engine.queue.enqueue(job.queue, { ...job.data, connectionId, key });
+        if (id) retried += 1;
+        else alreadyQueued += 1;
+      }
+    }
+    await markResolved(db, connectionId, entries.map((e) => e.id));
+    return { retried, alreadyQueued };
+  }
+
+  // Reconciliation asks both APIs for everything since the connection date: kept for a minute per connection,
+  // so that the re-sync button acts on what the person saw and a reload does not hammer the providers.
+  const reconciliations = new Map<string, Reconciliation>();
+  const present = (r: Reconciliation) => ({
+    ...r,
+    kinds: r.kinds.map((k) => ({ ...k, differences: k.differences.map(({ resync, ...d }) => ({ ...d, resyncable: resync !== null && engine.handles(resync.queue) })) })),
+  });
+
+  apiRoute(app, lookup, {
+    method: 'GET', url: '/api/connections/:id/reconciliation', summary: 'Compare both sides per kind: matched, missing on either side, amounts that differ', tags: ['reconciliation'],
+    params: connectionParams, query: z.object({ refresh: z.enum(['true', 'false']).optional().transform((v) => v === 'true') }), response: reconciliationSchema,
+    handler: async ({ params, query }) => {
+      const cached = reconciliations.get(params.id);
+      if (cached && !query.refresh && Date.now() - Date.parse(cached.computedAt) < 60_000) return present(cached);
+      const ctx = await liveContext(params.id);
+      try {
+        const result = await reconcile(ctx);
+        reconciliations.set(params.id, result);
+        return present(result);
+      } catch (error) {
+        throw new HttpProblem(502, 'provider_error', `Could not read both sides: ${describeError(error)}`);
+      }
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'POST', url: '/api/connections/:id/reconciliation/resync', summary: 'Re-sync the differences found (enqueue the flows\' jobs)', tags: ['reconciliation'],
+    params: connectionParams, body: z.object({ kinds: z.array(z.enum(['customers', 'invoices', 'salesReceipts', 'payments'])).optional() }),
+    response: z.object({ enqueued: z.number(), alreadyQueued: z.number(), notCovered: z.number() }),
+    handler: async ({ params, body }) => {
+      const ctx = await liveContext(params.id);
+      const result = reconciliations.get(params.id) ?? (await reconcile(ctx));
+      reconciliations.delete(params.id);
+      return resyncDifferences(ctx, result, (queue) => engine.handles(queue), body.kinds);
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'GET', url: '/api/connections/:id/tax-codes', summary: 'The QuickBooks company\'s tax codes, the mapping, and CRM taxes waiting for one', tags: ['tax codes'],
+    params: connectionParams,
+    response: z.object({
+      applies: z.boolean(),
+      codes: z.array(z.object({ id: z.string(), name: z.string(), ratePercents: z.array(z.union([z.number(), z.string()])) })),
+      mappings: z.array(z.object({ key: z.string(), taxes: z.array(z.object({ name: z.string(), rate: z.string() })), taxCodeId: z.string() })),
+      unmapped: z.array(z.object({ key: z.string(), taxes: z.array(z.object({ name: z.string(), rate: z.string() })), reason: z.string() })),
+    }),
+    handler: async ({ params }) => {
+      const ctx = await liveContext(params.id);
+      const facts = await ctx.company();
+      const mapping = ctx.connection.settings.taxCodeMapping;
+      const open = await listActivity(db, { connectionId: params.id, openErrorsOnly: true, limit: 1000 });
+      const unmapped = new Map<string, { key: string; taxes: Array<{ name: string; rate: string }>; reason: string }>();
+      for (const entry of open) {
+        const taxes = taxesNamedIn(entry.message);
+        if (!taxes) continue;
+        const key = crmTaxKey(taxes.map((t) => ({ name: t.name, rate: parsePercentOrThrow(t.rate) })));
+        if (!Object.hasOwn(mapping, key) && !unmapped.has(key)) unmapped.set(key, { key, taxes, reason: entry.message });
+      }
+      return {
+        applies: facts.region === 'global',
+        codes: facts.taxCodes.map((c) => ({ id: c.id, name: c.name, ratePercents: [...c.ratePercents] })),
+        mappings: Object.entries(mapping).map(([key, taxCodeId]) => ({ key, taxes: taxesOfKey(key), taxCodeId })),
+        unmapped: [...unmapped.values()],
+      };
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'PUT', url: '/api/connections/:id/tax-codes', summary: 'Replace the tax code mapping (CRM taxes -> QuickBooks tax code)', tags: ['tax codes'],
+    params: connectionParams, body: taxMappingBody, response: z.object({ mappings: z.number() }),
+    handler: async ({ params, body }) => {
+      const ctx = await liveContext(params.id);
+      const facts = await ctx.company();
+      if (facts.region !== 'global') throw new HttpProblem(409, 'us_company', 'US companies fold tax into line prices: there is nothing to map');
+      const codes = new Set(facts.taxCodes.map((c) => c.id));
+      const mapping: Record<string, string> = {};
+      for (const entry of body.mappings) {
+        if (!codes.has(entry.taxCodeId)) throw new HttpProblem(400, 'invalid_request', `QuickBooks tax code ${entry.taxCodeId} is not an active tax code of this company`);
+        const taxes = entry.taxes.map((t) => {
+          const rate = parsePercent(t.rate, `rate of ${t.name}`);
+          if (!rate.ok) throw new HttpProblem(400, 'invalid_request', rate.error.message);
+          return { name: t.name, rate: rate.value };
+        });
+        mapping[crmTaxKey(taxes)] = entry.taxCodeId;
+      }
+      await engine.connections.updateSettings(params.id, { taxCodeMapping: mapping });
+      engine.forget(params.id);
+      return { mappings: Object.keys(mapping).length };
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'GET', url: '/api/connections/:id/records/:side/:type/:recordId', summary: 'A record as the provider holds it now (the activity list links here)', tags: ['records'],
+    params: recordParams, response: z.object({ side: z.string(), type: z.string(), id: z.string(), record: z.unknown(), externalUrl: z.string().nullable() }),
+    handler: async ({ params }) => {
+      const ctx = await liveContext(params.id);
+      const record = await readRecord(ctx, params.side, params.type, params.recordId).catch((error: unknown) => {
+        throw new HttpProblem(502, 'provider_error', `${params.side === 'quickbooks' ? 'QuickBooks' : 'HighLevel'} did not give ${params.type} ${params.recordId}: ${describeError(error)}`);
+      });
+      return { side: params.side, type: params.type, id: params.recordId, record, externalUrl: externalUrl(engine, ctx.connection, params.side, params.type, params.recordId) };
+    },
+  });
+}
+
+type RecordParams = z.infer<typeof recordParams>;
+
+async function readRecord(ctx: ReturnType<Engine['contextFor']>, side: RecordParams['side'], type: RecordParams['type'], id: string): Promise<unknown> {
+  if (side === 'quickbooks') {
+    switch (type) {
+      case 'Customer': case 'SalesReceipt': case 'RefundReceipt': case 'Invoice': case 'Payment': case 'Item':
+        return ctx.qbo.read(type, id);
+      default:
+        throw new HttpProblem(400, 'invalid_request', `${type} is not a QuickBooks record type`);
+    }
+  }
+  switch (type) {
+    case 'contact': return ctx.hl.contacts.get(id);
+    case 'transaction': return ctx.hl.payments.getTransaction(id);
+    case 'order': return ctx.hl.payments.getOrder(id);
+    case 'invoice': return ctx.hl.invoices.get(id);
+    default: throw new HttpProblem(400, 'invalid_request', `${type} is not a HighLevel record type`);
+  }
+}
+
+/** Where a person sees the record in the provider's own app (real deployments; the emulators have no app). */
+function externalUrl(engine: Engine, connection: Connection, side: RecordParams['side'], type: RecordParams['type'], id: string): string | null {
+  const e = encodeURIComponent(id);
+  if (side === 'quickbooks') {
+    const api = engine.providers.quickbooks.apiUrl;
+    if (!api.includes('intuit.com')) return null;
+    const app = api.includes('sandbox') ? 'https://app.sandbox.qbo.intuit.com/app' : 'https://app.qbo.intuit.com/app';
+    const page: Record<string, string> = { Customer: `customerdetail?nameId=${e}`, SalesReceipt: `salesreceipt?txnId=${e}`, RefundReceipt: `refundreceipt?txnId=${e}`, Invoice: `invoice?txnId=${e}`, Payment: `recvpayment?txnId=${e}`, Item: 'items' };
+    return page[type] ? `${app}/${page[type]}` : null;
+  }
+  if (!engine.providers.highlevel.apiUrl.includes('leadconnectorhq.com') || !connection.hlLocationId) return null;
+  const base = `https://app.gohighlevel.com/v2/location/${encodeURIComponent(connection.hlLocationId)}`;
+  const page: Record<string, string> = { contact: `contacts/detail/${e}`, invoice: `payments/invoices/edit/${e}`, transaction: 'payments/transactions', order: 'payments/orders' };
+  return page[type] ? `${base}/${page[type]}` : null;
+}
+
+/** What to do about an error: the flow's own `fix`, else advice from what the provider answered. */
+export function fixFor(entry: ActivityRecord): string {
+  const detail = entry.detail ?? {};
+  if (typeof detail.fix === 'string' && detail.fix) return detail.fix;
+  if (detail.code === 'connection-revoked') return 'Reconnect the connection (Connect QuickBooks / install the HighLevel app again), then Retry';
+  const status = typeof detail.status === 'number' ? detail.status : undefined;
+  if (status === 429 || (status !== undefined && status >= 500)) return 'The provider was busy or down for a while: press Retry';
+  if (status === 401 || status === 403) return 'The provider refused the tokens: reconnect, then Retry';
+  return 'Check the record on both sides; when it looks right, press Retry';
+}
+
+/** CRM taxes named in a tax-code error message: `HighLevel tax "HST" 15% + "Eco" 2% ...`. */
+function taxesNamedIn(message: string): Array<{ name: string; rate: string }> | undefined {
+  const match = /HighLevel tax ((?:"[^"]+" [0-9.]+%(?: \+ )?)+)/.exec(message);
+  if (!match) return undefined;
+  return [...match[1]!.matchAll(/"([^"]+)" ([0-9.]+)%/g)].map((m) => ({ name: m[1]!, rate: m[2]! }));
+}
+
+function taxesOfKey(key: string): Array<{ name: string; rate: string }> {
+  return key.split(' + ').map((part) => {
+    const bar = part.lastIndexOf('|');
+    return bar < 0 ? { name: part, rate: '' } : { name: part.slice(0, bar), rate: part.slice(bar + 1) };
+  });
+}
+
+function parsePercentOrThrow(rate: string) {
+  const parsed = parsePercent(rate);
+  if (!parsed.ok) throw new HttpProblem(500, 'internal', parsed.error.message);
+  return parsed.value;
+}
+

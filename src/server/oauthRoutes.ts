@@ -1,0 +1,100 @@
+// The OAuth round trips started from the dashboard. The state sent to the provider is bound to the browser
+// session that started it (stored hashed, single use, 15 minutes): a callback carrying a state this session
+// did not start (forged, replayed, or from another browser) is refused and changes nothing.
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { beginOAuth, takeOAuth } from '../store/sessions.ts';
+import type { Engine } from '../sync/engine.ts';
+import { connectHighLevelFromCode, connectQuickBooksFromCode } from '../sync/oauthConnect.ts';
+import { describeError, SyncError } from '../sync/errors.ts';
+import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
+
+const callbackQuery = z.object({
+  code: z.string().min(1).max(2000).optional(),
+  state: z.string().min(1).max(200).optional(),
+  realmId: z.string().min(1).max(50).optional(),
+  error: z.string().max(200).optional(),
+});
+
+/** Back to the dashboard with a one-line notice (the page shows it in a status banner). */
+function backToDashboard(reply: FastifyReply, route: string, notice: string, kind: 'ok' | 'error') {
+  return reply.redirect(`/?${new URLSearchParams({ notice, kind }).toString()}#${route}`, 303);
+}
+
+export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup }: { engine: Engine; lookup: SessionLookup }): Promise<void> {
+  apiRoute(app, lookup, {
+    method: 'POST', url: '/api/connections/connect-highlevel', summary: 'Start a new connection: the HighLevel choose-location page', tags: ['connect'],
+    response: z.object({ authorizeUrl: z.string() }),
+    handler: async ({ session }) => {
+      const state = await beginOAuth(engine.db, session.idHash, { provider: 'highlevel', connectionId: null, data: {} });
+      return { authorizeUrl: engine.hlOAuth.authorizeUrl(state) };
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'POST', url: '/api/connections/:id/connect-quickbooks', summary: 'Connect QuickBooks: the toggles first, then Intuit\'s consent page', tags: ['connect'],
+    params: z.object({ id: z.string().min(1).max(100) }),
+    body: z.object({ importOldInvoices: z.boolean().default(false), reviewRequests: z.boolean().default(false) }),
+    response: z.object({ authorizeUrl: z.string() }),
+    handler: async ({ params, body, session }) => {
+      const connection = await engine.connections.get(params.id);
+      if (!connection) throw notFound(`Connection ${params.id}`);
+      if (!connection.hlLocationId) throw new HttpProblem(409, 'no_location', 'Install the HighLevel app on a location first');
+      const state = await beginOAuth(engine.db, session.idHash, { provider: 'quickbooks', connectionId: connection.id, data: body });
+      return { authorizeUrl: engine.qboOAuth.authorizeUrl(state) };
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'GET', url: '/oauth/highlevel/callback', summary: 'HighLevel redirect URI (register it in the marketplace app)', tags: ['connect'], public: true, redirect: true,
+    query: callbackQuery,
+    handler: async ({ query, raw }, reply) => {
+      const session = await lookup(raw);
+      if (!session) return backToDashboard(reply, '/login', 'Log in, then start connecting again', 'error');
+      const pending = query.state ? await takeOAuth(engine.db, session.idHash, 'highlevel', query.state) : undefined;
+      if (!pending) return refused(reply);
+      if (query.error || !query.code) return backToDashboard(reply, '/connections', `HighLevel did not authorise ledgerlink (${query.error ?? 'no code'})`, 'error');
+      try {
+        const connection = await connectHighLevelFromCode(engine, query.code);
+        return backToDashboard(reply, `/connections/${connection.id}`, connection.status === 'connected' ? `${connection.name} is connected again` : `${connection.name} is installed: connect its QuickBooks company next`, 'ok');
+      } catch (error) {
+        return backToDashboard(reply, '/connections', `Connecting HighLevel failed: ${describe(error)}`, 'error');
+      }
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'GET', url: '/oauth/quickbooks/callback', summary: 'QuickBooks redirect URI (register it in the Intuit app)', tags: ['connect'], public: true, redirect: true,
+    query: callbackQuery,
+    handler: async ({ query, raw }, reply) => {
+      const session = await lookup(raw);
+      if (!session) return backToDashboard(reply, '/login', 'Log in, then start connecting again', 'error');
+      const pending = query.state ? await takeOAuth(engine.db, session.idHash, 'quickbooks', query.state) : undefined;
+      if (!pending || !pending.connectionId) return refused(reply);
+      const route = `/connections/${pending.connectionId}`;
+      if (query.error || !query.code || !query.realmId) return backToDashboard(reply, route, `QuickBooks was not connected (${query.error ?? 'no code'})`, 'error');
+      const toggles = z.object({ importOldInvoices: z.boolean(), reviewRequests: z.boolean() }).parse(pending.data);
+      try {
+        const connection = await connectQuickBooksFromCode(engine, pending.connectionId, { code: query.code, realmId: query.realmId }, toggles);
+        return backToDashboard(reply, route, `${connection.name} is connected: new records sync from now on`, 'ok');
+      } catch (error) {
+        return backToDashboard(reply, route, `Connecting QuickBooks failed: ${describe(error)}`, 'error');
+      }
+    },
+  });
+}
+
+function describe(error: unknown): string {
+  return error instanceof SyncError ? `${error.message}. ${error.fix}` : describeError(error);
+}
+
+function refused(reply: FastifyReply) {
+  return reply
+    .code(400)
+    .type('text/html; charset=utf-8')
+    .send(
+      '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Authorization refused</title></head><body>' +
+        '<main><h1>Authorization refused</h1><p>This authorization was not started from your dashboard session, or it was used already. ' +
+        'Nothing was changed.</p><p><a href="/#/connections">Back to the dashboard</a> and start connecting again.</p></main></body></html>',
+    );
+}

@@ -1,0 +1,317 @@
+// Reconciliation: what both sides hold for one connection, compared record by record through the links, per
+// kind (customers, invoices, sales receipts, payments): matched, missing on either side, amounts that differ.
+// Computed from both APIs (QuickBooks queries and HighLevel lists), never from our own records alone, so it
+// finds what the flows missed as well as what someone changed by hand. Amounts compare in minor units.
+//
+// Scope, per kind (records before the connection date are not ours to sync and are left out):
+// - customers: QuickBooks customers and CRM contacts, by link and else by email. A QuickBooks customer with no
+//   CRM contact is missing in the CRM (customers flow both ways); a linked contact whose customer is gone or
+//   inactive is missing in QuickBooks.
+// - sales receipts: CRM payments taken since the connection (not invoice payments, not test mode) against the
+//   QuickBooks sales receipts linked to them; the receipt total must equal the payment amount.
+// - invoices: CRM invoices issued since the connection (not drafts) against their QuickBooks invoices, totals
+//   equal; and invoices imported from QuickBooks against their CRM copies.
+// - payments: per CRM invoice, what the CRM says was paid against the sum of the QuickBooks payments recorded.
+import { toMinorUnits } from '../domain/money.ts';
+import { select } from '../quickbooks/query.ts';
+import type { Customer } from '../quickbooks/entities.ts';
+import { customerEmails } from '../quickbooks/client.ts';
+import { isNotFound as isHighLevelNotFound } from '../highlevel/errors.ts';
+import { isNotFound as isQuickBooksNotFound } from '../quickbooks/errors.ts';
+import type { Invoice as CrmInvoice } from '../highlevel/invoices.ts';
+import type { Transaction } from '../highlevel/payments.ts';
+import { normalizeEmail } from '../domain/email.ts';
+import { listLinks, type Link } from '../store/links.ts';
+import type { FlowContext } from './context.ts';
+import { QUEUES, type QueueName } from './routes.ts';
+
+export type ReconciliationKind = 'customers' | 'invoices' | 'salesReceipts' | 'payments';
+export type Problem = 'missingInQuickBooks' | 'missingInCrm' | 'amountDiffers';
+
+export interface Difference {
+  kind: ReconciliationKind;
+  problem: Problem;
+  label: string;
+  crmId: string | null;
+  qboId: string | null;
+  currency: string | null;
+  crmAmountMinor: number | null;
+  qboAmountMinor: number | null;
+  /** The flow job that brings the record back in step (absent when no flow covers it). */
+  resync: { queue: QueueName; data: Record<string, unknown> } | null;
+}
+
+export interface KindReport {
+  kind: ReconciliationKind;
+  matched: number;
+  missingInQuickBooks: number;
+  missingInCrm: number;
+  amountDiffers: number;
+  differences: Difference[];
+}
+
+export interface Reconciliation {
+  connectionId: string;
+  computedAt: string;
+  /** Records from this day on are compared (the connection date). */
+  since: string | null;
+  kinds: KindReport[];
+}
+
+/** A CRM charge that took money (same reading as the sales-receipt flow). */
+const CHARGED = new Set(['succeeded', 'success', 'paid', 'completed', 'refunded', 'partially_refunded']);
+/** CRM invoice statuses that exist for the books (a draft has not been issued). */
+const ISSUED = new Set(['sent', 'payment_processing', 'partially_paid', 'paid', 'void']);
+// Enough for the dashboard; a larger account is reconciled by `ledgerlink reconcile` in pages (the report says so).
+const MAX_RECORDS = 10_000;
+
+const minor = (amount: number | string | undefined, currency: string): number | null => {
+  if (amount === undefined) return null;
+  const m = toMinorUnits(amount, currency, { rounding: 'halfUp' });
+  return m.ok ? m.value : null;
+};
+
+export async function reconcile(ctx: FlowContext): Promise<Reconciliation> {
+  const connection = ctx.connection;
+  const since = connection.connectedAt;
+  const facts = await ctx.company();
+  const links = await listLinks(ctx.db, connection.id, ['customer', 'salesReceipt', 'invoice', 'importedInvoice', 'payment']);
+  const byKind = (kind: Link['kind']) => links.filter((l) => l.kind === kind);
+  const kinds = await Promise.all([
+    reconcileCustomers(ctx, byKind('customer')),
+    reconcileInvoices(ctx, byKind('invoice'), byKind('importedInvoice'), since, facts.homeCurrency),
+    reconcileSalesReceipts(ctx, byKind('salesReceipt'), since, facts.homeCurrency),
+  ]);
+  const payments = await reconcilePayments(ctx, byKind('payment'), since, facts.homeCurrency);
+  return {
+    connectionId: connection.id,
+    computedAt: new Date().toISOString(),
+    since: since ? since.toISOString() : null,
+    kinds: [kinds[0], kinds[1], kinds[2], payments],
+  };
+}
+
+function report(kind: ReconciliationKind, matched: number, differences: Difference[]): KindReport {
+  const count = (p: Problem) => differences.filter((d) => d.problem === p).length;
+  return { kind, matched, missingInQuickBooks: count('missingInQuickBooks'), missingInCrm: count('missingInCrm'), amountDiffers: count('amountDiffers'), differences };
+}
+
+async function take<T>(items: AsyncIterable<T>, limit = MAX_RECORDS): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) {
+    out.push(item);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** The day before `since` as YYYY-MM-DD: QuickBooks TxnDate and HighLevel day filters are in local days. */
+const dayBefore = (since: Date) => new Date(since.getTime() - 86_400_000).toISOString().slice(0, 10);
+const after = (at: string | undefined, since: Date | null) => !since || !at || new Date(at).getTime() >= since.getTime();
+
+async function reconcileCustomers(ctx: FlowContext, links: Link[]): Promise<KindReport> {
+  const qboCustomers = await take(ctx.qbo.queryAll(select('Customer').includeInactive()));
+  const qboById = new Map<string, Customer>(qboCustomers.map((c) => [c.Id, c]));
+  const contacts = await take(ctx.hl.contacts.searchAll());
+  const contactIds = new Set(contacts.map((c) => c.id));
+  const contactEmails = new Set(contacts.flatMap((c) => (c.email ? [normalizeEmail(c.email)] : [])));
+  const linkedQbo = new Set(links.filter((l) => l.state === 'linked' && l.qboId).map((l) => l.qboId!));
+  const differences: Difference[] = [];
+  let matched = 0;
+  for (const link of links) {
+    if (link.state !== 'linked' || !link.qboId) continue;
+    const customer = qboById.get(link.qboId);
+    const contactThere = contactIds.has(link.crmId);
+    if (customer && customer.Active !== false && contactThere) {
+      matched += 1;
+    } else if (!contactThere) {
+      differences.push({
+        kind: 'customers', problem: 'missingInCrm', label: `Customer ${customer?.DisplayName ?? link.qboId}: its CRM contact ${link.crmId} is gone`,
+        crmId: link.crmId, qboId: link.qboId, currency: null, crmAmountMinor: null, qboAmountMinor: null,
+        resync: { queue: QUEUES.qboCustomer, data: { customerId: link.qboId, key: `${ctx.connection.id}:customer:${link.qboId}`, operation: 'Update' } },
+      });
+    } else {
+      differences.push({
+        kind: 'customers', problem: 'missingInQuickBooks', label: `CRM contact ${link.crmId}: QuickBooks customer ${link.qboId} is ${customer ? 'inactive' : 'gone'}`,
+        crmId: link.crmId, qboId: link.qboId, currency: null, crmAmountMinor: null, qboAmountMinor: null,
+        resync: { queue: QUEUES.crmContact, data: { contactId: link.crmId, key: `${ctx.connection.id}:contact:${link.crmId}`, event: 'ContactUpdate' } },
+      });
+    }
+  }
+  for (const customer of qboCustomers) {
+    if (customer.Active === false || linkedQbo.has(customer.Id)) continue;
+    const emails = customerEmails(customer).map(normalizeEmail);
+    if (emails.some((e) => contactEmails.has(e))) {
+      matched += 1; // same person on both sides, found by email (the flows link them on their next change)
+      continue;
+    }
+    differences.push({
+      kind: 'customers', problem: 'missingInCrm', label: `QuickBooks customer ${customer.DisplayName ?? customer.Id} has no CRM contact`,
+      crmId: null, qboId: customer.Id, currency: null, crmAmountMinor: null, qboAmountMinor: null,
+      resync: { queue: QUEUES.qboCustomer, data: { customerId: customer.Id, key: `${ctx.connection.id}:customer:${customer.Id}`, operation: 'Create' } },
+    });
+  }
+  return report('customers', matched, differences);
+}
+
+async function reconcileSalesReceipts(ctx: FlowContext, links: Link[], since: Date | null, homeCurrency: string): Promise<KindReport> {
+  const transactions = (await take(ctx.hl.payments.transactions(since ? { startAt: dayBefore(since) } : {}))).filter(
+    (t) => after(t.createdAt ?? t.fulfilledAt, since) && CHARGED.has(String(t.status ?? '').toLowerCase()) && t.entitySourceType !== 'invoice' && !t.invoiceId && t.liveMode !== false,
+  );
+  const receipts = await take(ctx.qbo.queryAll(since ? select('SalesReceipt').where('TxnDate', '>=', dayBefore(since)) : select('SalesReceipt')));
+  const receiptById = new Map(receipts.map((r) => [r.Id, r]));
+  const linkByCrm = new Map(links.map((l) => [l.crmId, l]));
+  const differences: Difference[] = [];
+  let matched = 0;
+  const resync = (t: Transaction) => ({ queue: QUEUES.crmTransaction, data: { transactionId: t._id, key: `${ctx.connection.id}:txn:${t._id}` } });
+  for (const txn of transactions) {
+    const currency = (txn.currency ?? homeCurrency).toUpperCase();
+    const crmAmount = minor(txn.amount, currency);
+    const label = `Payment ${txn._id} (${txn.contactName ?? txn.contactEmail ?? 'no name'})`;
+    const link = linkByCrm.get(txn._id);
+    if (link?.state === 'skipped') continue;
+    if (!link || link.state !== 'linked' || !link.qboId) {
+      differences.push({ kind: 'salesReceipts', problem: 'missingInQuickBooks', label: `${label} has no QuickBooks sales receipt`, crmId: txn._id, qboId: null, currency, crmAmountMinor: crmAmount, qboAmountMinor: null, resync: resync(txn) });
+      continue;
+    }
+    const receipt = receiptById.get(link.qboId) ?? (await readOrUndefined(() => ctx.qbo.read('SalesReceipt', link.qboId!)));
+    if (!receipt) {
+      differences.push({ kind: 'salesReceipts', problem: 'missingInQuickBooks', label: `${label}: sales receipt ${link.qboId} is gone from QuickBooks`, crmId: txn._id, qboId: link.qboId, currency, crmAmountMinor: crmAmount, qboAmountMinor: null, resync: resync(txn) });
+      continue;
+    }
+    const qboAmount = minor(receipt.TotalAmt, currency);
+    if (crmAmount !== qboAmount) {
+      differences.push({ kind: 'salesReceipts', problem: 'amountDiffers', label: `${label}: sales receipt ${receipt.DocNumber ?? receipt.Id} total differs`, crmId: txn._id, qboId: receipt.Id, currency, crmAmountMinor: crmAmount, qboAmountMinor: qboAmount, resync: resync(txn) });
+    } else matched += 1;
+  }
+  const seen = new Set(transactions.map((t) => t._id));
+  for (const link of links) {
+    if (link.state !== 'linked' || !link.qboId || seen.has(link.crmId)) continue;
+    const txn = await readOrUndefined(() => ctx.hl.payments.getTransaction(link.crmId));
+    if (!txn) {
+      differences.push({ kind: 'salesReceipts', problem: 'missingInCrm', label: `Sales receipt ${link.qboId}: its CRM payment ${link.crmId} is gone`, crmId: link.crmId, qboId: link.qboId, currency: null, crmAmountMinor: null, qboAmountMinor: null, resync: null });
+    }
+  }
+  return report('salesReceipts', matched, differences);
+}
+
+async function reconcileInvoices(ctx: FlowContext, links: Link[], imported: Link[], since: Date | null, homeCurrency: string): Promise<KindReport> {
+  const invoices = await take(ctx.hl.invoices.listAll());
+  const crmById = new Map(invoices.map((i) => [i._id, i]));
+  const linkByCrm = new Map(links.map((l) => [l.crmId, l]));
+  const differences: Difference[] = [];
+  let matched = 0;
+  const resync = (i: CrmInvoice) => ({ queue: QUEUES.crmInvoice, data: { invoiceId: i._id, key: `${ctx.connection.id}:invoice:${i._id}`, event: 'reconcile' } });
+  for (const invoice of invoices) {
+    if (!ISSUED.has(invoice.status) || !after(invoice.createdAt, since)) continue;
+    const link = linkByCrm.get(invoice._id);
+    if (link?.state === 'skipped') continue;
+    const currency = invoice.currency.toUpperCase();
+    const crmAmount = minor(invoice.total, currency);
+    const label = `CRM invoice ${invoice.invoiceNumberPrefix ?? ''}${invoice.invoiceNumber ?? invoice._id}`;
+    if (!link || link.state !== 'linked' || !link.qboId) {
+      differences.push({ kind: 'invoices', problem: 'missingInQuickBooks', label: `${label} has no QuickBooks invoice`, crmId: invoice._id, qboId: null, currency, crmAmountMinor: crmAmount, qboAmountMinor: null, resync: resync(invoice) });
+      continue;
+    }
+    const qbo = await readOrUndefined(() => ctx.qbo.read('Invoice', link.qboId!));
+    if (!qbo) {
+      differences.push({ kind: 'invoices', problem: 'missingInQuickBooks', label: `${label}: QuickBooks invoice ${link.qboId} is gone`, crmId: invoice._id, qboId: link.qboId, currency, crmAmountMinor: crmAmount, qboAmountMinor: null, resync: resync(invoice) });
+      continue;
+    }
+    const qboAmount = minor(qbo.TotalAmt, currency);
+    if (crmAmount !== qboAmount) {
+      differences.push({ kind: 'invoices', problem: 'amountDiffers', label: `${label}: QuickBooks invoice ${qbo.DocNumber ?? qbo.Id} total differs`, crmId: invoice._id, qboId: qbo.Id, currency, crmAmountMinor: crmAmount, qboAmountMinor: qboAmount, resync: resync(invoice) });
+    } else matched += 1;
+  }
+  // Old invoices imported from QuickBooks: the CRM copy must exist and carry the same total.
+  for (const link of imported) {
+    if (link.state !== 'linked' || !link.qboId) continue;
+    const qbo = await readOrUndefined(() => ctx.qbo.read('Invoice', link.qboId!));
+    const crm = crmById.get(link.crmId);
+    const currency = (crm?.currency ?? homeCurrency).toUpperCase();
+    if (!qbo) {
+      differences.push({ kind: 'invoices', problem: 'missingInQuickBooks', label: `Imported invoice ${link.qboId} is gone from QuickBooks`, crmId: link.crmId, qboId: link.qboId, currency, crmAmountMinor: crm ? minor(crm.total, currency) : null, qboAmountMinor: null, resync: null });
+    } else if (!crm) {
+      differences.push({ kind: 'invoices', problem: 'missingInCrm', label: `QuickBooks invoice ${qbo.DocNumber ?? qbo.Id} was imported but its CRM copy is gone`, crmId: link.crmId, qboId: link.qboId, currency, crmAmountMinor: null, qboAmountMinor: minor(qbo.TotalAmt, currency), resync: null });
+    } else if (minor(crm.total, currency) !== minor(qbo.TotalAmt, currency)) {
+      differences.push({ kind: 'invoices', problem: 'amountDiffers', label: `Imported invoice ${qbo.DocNumber ?? qbo.Id}: totals differ`, crmId: crm._id, qboId: qbo.Id, currency, crmAmountMinor: minor(crm.total, currency), qboAmountMinor: minor(qbo.TotalAmt, currency), resync: null });
+    } else matched += 1;
+  }
+  return report('invoices', matched, differences);
+}
+
+async function reconcilePayments(ctx: FlowContext, links: Link[], since: Date | null, homeCurrency: string): Promise<KindReport> {
+  const invoices = (await take(ctx.hl.invoices.listAll())).filter((i) => after(i.createdAt, since) && (i.amountPaid ?? 0) > 0);
+  const differences: Difference[] = [];
+  let matched = 0;
+  const paymentsByInvoice = new Map<string, Link[]>();
+  for (const link of links) {
+    const invoiceId = typeof link.data.invoiceId === 'string' ? link.data.invoiceId : undefined;
+    if (invoiceId && link.state === 'linked') paymentsByInvoice.set(invoiceId, [...(paymentsByInvoice.get(invoiceId) ?? []), link]);
+  }
+  for (const invoice of invoices) {
+    const currency = (invoice.currency ?? homeCurrency).toUpperCase();
+    const paid = minor(invoice.amountPaid, currency);
+    const label = `Payments on CRM invoice ${invoice.invoiceNumberPrefix ?? ''}${invoice.invoiceNumber ?? invoice._id}`;
+    const resync = { queue: QUEUES.crmInvoice, data: { invoiceId: invoice._id, key: `${ctx.connection.id}:invoice:${invoice._id}`, event: 'reconcile' } };
+    const recorded = paymentsByInvoice.get(invoice._id) ?? [];
+    if (recorded.length === 0) {
+      differences.push({ kind: 'payments', problem: 'missingInQuickBooks', label: `${label}: none recorded in QuickBooks`, crmId: invoice._id, qboId: null, currency, crmAmountMinor: paid, qboAmountMinor: 0, resync });
+      continue;
+    }
+    let total = 0;
+    const present: string[] = [];
+    for (const link of recorded) {
+      const payment = await readOrUndefined(() => ctx.qbo.read('Payment', link.qboId!));
+      if (payment) {
+        present.push(payment.Id);
+        total += minor(payment.TotalAmt, currency) ?? 0;
+      }
+    }
+    if (total !== paid) {
+      differences.push({ kind: 'payments', problem: present.length === 0 ? 'missingInQuickBooks' : 'amountDiffers', label: `${label}: QuickBooks holds a different amount`, crmId: invoice._id, qboId: present.join(', ') || null, currency, crmAmountMinor: paid, qboAmountMinor: total, resync });
+    } else matched += 1;
+  }
+  return report('payments', matched, differences);
+}
+
+async function readOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    const value = await read();
+    // QuickBooks answers a deleted transaction's read with a stub {status: "Deleted"} in some paths.
+    if (value && typeof value === 'object' && (value as { status?: unknown }).status === 'Deleted') return undefined;
+    return value;
+  } catch (error) {
+    if (isHighLevelNotFound(error) || isQuickBooksNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Puts the differences' flow jobs on the queue. Jobs of flows this deployment does not run yet are reported,
+ * not enqueued. The jobs re-read both sides: re-syncing a record already in step writes nothing.
+ */
+export async function resyncDifferences(
+  ctx: FlowContext,
+  reconciliation: Reconciliation,
+  handles: (queue: string) => boolean,
+  kinds?: readonly ReconciliationKind[],
+): Promise<{ enqueued: number; alreadyQueued: number; notCovered: number }> {
+  let enqueued = 0;
+  let alreadyQueued = 0;
+  let notCovered = 0;
+  for (const kind of reconciliation.kinds) {
+    if (kinds && !kinds.includes(kind.kind)) continue;
+    for (const difference of kind.differences) {
+      if (!difference.resync || !handles(difference.resync.queue)) {
+        notCovered += 1;
+        continue;
+      }
+      const data = { ...difference.resync.data, connectionId: ctx.connection.id, key: String(difference.resync.data.key) };
+      const id = await ctx.queue.enqueue(difference.resync.queue, data);
+      if (id) enqueued += 1;
+      else alreadyQueued += 1;
+    }
+  }
+  return { enqueued, alreadyQueued, notCovered };
+}
