@@ -47,12 +47,20 @@ export interface CompanySnapshot {
   seed?: unknown;
 }
 
+function emailOf(record: Rec): string | undefined {
+  const address = record.PrimaryEmailAddr;
+  if (typeof address !== 'object' || address === null || Array.isArray(address)) return undefined;
+  return str((address as Rec).Address)?.trim().toLowerCase() || undefined;
+}
+
 export class Company {
   readonly tables = new Map<EntityName, Map<string, Rec>>();
   /** Last write per entity id (including deleted ones) for CDC and "deleted -> 610". */
   readonly changes = new Map<EntityName, Map<string, ChangeMark>>();
   /** Lower-cased DisplayName shared by Customer, Vendor and Employee (6240 across all three, inactive included). */
   readonly displayNames = new Map<string, { entity: EntityName; id: string }>();
+  /** Lower-cased PrimaryEmailAddr.Address -> Ids, per name entity (contact matching by email is a hot query). */
+  readonly emails = new Map<EntityName, Map<string, Set<string>>>();
   /** Lower-cased Name per list entity (Item, Account, PaymentMethod, TaxCode, TaxRate). */
   readonly listNames = new Map<EntityName, Map<string, string>>();
   /** DocNumber -> Ids per transaction entity (several when duplicates were allowed). */
@@ -137,6 +145,14 @@ export class Company {
     if (entity === 'Customer' || entity === 'Vendor' || entity === 'Employee') {
       const name = str(record.DisplayName);
       if (name) this.displayNames.set(name.toLowerCase(), { entity, id });
+      const email = emailOf(record);
+      if (email) {
+        let byEmail = this.emails.get(entity);
+        if (!byEmail) this.emails.set(entity, (byEmail = new Map()));
+        let ids = byEmail.get(email);
+        if (!ids) byEmail.set(email, (ids = new Set()));
+        ids.add(id);
+      }
     } else if (entity === 'Item' || entity === 'Account' || entity === 'PaymentMethod' || entity === 'TaxCode' || entity === 'TaxRate') {
       const name = str(record.Name);
       if (name) {
@@ -159,6 +175,12 @@ export class Company {
     const id = str(record.Id)!;
     const name = str(record.DisplayName);
     if (name && this.displayNames.get(name.toLowerCase())?.id === id) this.displayNames.delete(name.toLowerCase());
+    const email = emailOf(record);
+    const emailIds = email ? this.emails.get(entity)?.get(email) : undefined;
+    if (emailIds) {
+      emailIds.delete(id);
+      if (emailIds.size === 0) this.emails.get(entity)!.delete(email!);
+    }
     const listName = str(record.Name);
     const names = this.listNames.get(entity);
     if (listName && names?.get(listName.toLowerCase()) === id) names.delete(listName.toLowerCase());

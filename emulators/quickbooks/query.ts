@@ -295,6 +295,11 @@ export function runQuery(company: Company, query: ParsedQuery, nameLists: Readon
       candidates = r ? [r] : [];
       break;
     }
+    if (key === 'PrimaryEmailAddr' && company.emails.has(query.entity)) {
+      const ids = company.emails.get(query.entity)!.get(value.trim().toLowerCase());
+      candidates = ids ? [...ids].map((id) => table.get(id)).filter((r): r is Rec => r !== undefined) : [];
+      break;
+    }
     if (key === 'DocNumber') {
       const ids = company.docNumbers.get(query.entity)?.get(value);
       candidates = ids ? [...ids].map((id) => table.get(id)).filter((r): r is Rec => r !== undefined) : [];

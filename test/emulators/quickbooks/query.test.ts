@@ -48,6 +48,15 @@ describe('QuickBooks emulator query language', () => {
     assert.equal(rows(await q("select * from Invoice where CustomerRef = '" + String(rows(await q("select * from Customer where DisplayName = 'Invoice Target'"), 'Customer')[0]!.Id) + "'"), 'Invoice').length, 3);
   });
 
+  it('finds customers by email, case-insensitively, and follows email changes', async () => {
+    const hit = rows(await q("select * from Customer where PrimaryEmailAddr = 'CARS@example.com'"), 'Customer');
+    assert.deepEqual(hit.map((c) => c.DisplayName), ['Cool Cars']);
+    const car = hit[0]!;
+    await sb.api('POST', 'customer', { Id: car.Id, SyncToken: car.SyncToken, sparse: true, PrimaryEmailAddr: { Address: 'fast@example.com' } });
+    assert.equal(rows(await q("select * from Customer where PrimaryEmailAddr = 'cars@example.com'"), 'Customer').length, 0);
+    assert.equal(rows(await q("select * from Customer where PrimaryEmailAddr = 'fast@example.com'"), 'Customer').length, 1);
+  });
+
   it('finds transactions by DocNumber and lists by Name', async () => {
     const all = rows(await q('select * from Invoice orderby DocNumber'), 'Invoice');
     const doc = String(all[1]!.DocNumber);
