@@ -40,6 +40,20 @@ describe('HighLevel emulator: data file and command line', () => {
     await second.close();
   });
 
+  it('lists locations with their internal currency, dumps and resets data', async () => {
+    const emu = await startHighLevelEmulator();
+    const api = new Api(emu);
+    for (const country of ['US', 'GB', 'CA', 'FR']) await api.admin('POST', '/locations', { country });
+    await api.admin('POST', '/locations', { country: 'US', name: 'Euro shop', currency: 'eur' });
+    const list = (await api.admin('GET', '/locations')).body.locations as Array<Record<string, unknown>>;
+    assert.deepEqual(list.map((l) => [l.country, l.currency]), [['US', 'USD'], ['GB', 'GBP'], ['CA', 'CAD'], ['FR', 'EUR'], ['US', 'EUR']]);
+    const data = (await api.admin('GET', '/data')).body as { locations: unknown[] };
+    assert.equal(data.locations.length, 5);
+    await api.admin('POST', '/reset');
+    assert.equal(((await api.admin('GET', '/locations')).body.locations as unknown[]).length, 0);
+    await emu.close();
+  });
+
   it('runs as `ledgerlink emulator highlevel --port 0`, prints its URL and stops on SIGTERM', async () => {
     const child = spawn(process.execPath, ['bin/ledgerlink.js', 'emulator', 'highlevel', '--port', '0', '--limit-factor', 'off'], { cwd: '/work/main', stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { computeDocumentTotals } from '../../../emulators/highlevel/documentTotals.ts';
 import { percentOf, toMajor, toMinor } from '../../../emulators/highlevel/money.ts';
+import fc from 'fast-check';
 import { arr, obj, setup, WebhookReceiver, type Json, type Setup } from './helpers.ts';
 
 describe('HighLevel emulator: money and invoice maths (pure)', () => {
@@ -51,6 +52,30 @@ describe('HighLevel emulator: money and invoice maths (pure)', () => {
     assert.equal(t.subTotal, 12000);
     assert.equal(t.tax, 2000);
     assert.equal(t.total, 12000);
+  });
+
+  it('always adds up: lines, discount spread, taxes and total (property)', () => {
+    const line = fc.record({
+      unitMinor: fc.integer({ min: 0, max: 5_000_000 }),
+      qty: fc.integer({ min: 1, max: 400 }).map((q) => q / 4),
+      taxInclusive: fc.boolean(),
+      taxes: fc.array(fc.record({ _id: fc.constantFrom('a', 'b', 'c'), name: fc.constant('T'), rate: fc.integer({ min: 0, max: 2500 }).map((r) => r / 100) }), { maxLength: 3 }),
+    });
+    const discount = fc.oneof(
+      fc.record({ type: fc.constant('percentage' as const), value: fc.integer({ min: 0, max: 10000 }).map((v) => v / 100) }),
+      fc.record({ type: fc.constant('fixed' as const), value: fc.integer({ min: 0, max: 10_000_000 }) }),
+    );
+    fc.assert(fc.property(fc.array(line, { minLength: 1, maxLength: 8 }), discount, (lines, d) => {
+      const t = computeDocumentTotals(lines, d);
+      assert.equal(t.lineSubtotals.reduce((a, b) => a + b, 0), t.subTotal);
+      assert.equal(t.lineDiscounts.reduce((a, b) => a + b, 0), t.discount);
+      assert.ok(t.discount >= 0 && t.discount <= t.subTotal);
+      t.lineDiscounts.forEach((ld, i) => assert.ok(ld >= 0 && ld <= t.lineSubtotals[i]!));
+      assert.equal(t.lineTaxes.reduce((a, b) => a + b, 0), t.tax);
+      assert.equal(t.taxSummary.reduce((a, x) => a + x.amountMinor, 0), t.tax);
+      assert.equal(t.total, t.subTotal - t.discount + t.exclusiveTax);
+      for (const v of [t.subTotal, t.discount, t.tax, t.total]) assert.ok(Number.isInteger(v));
+    }), { numRuns: 300 });
   });
 
   it('multiplies fractional quantities exactly', () => {
