@@ -8,6 +8,7 @@ import { SecretBox } from './store/secrets.ts';
 import { Engine } from './sync/engine.ts';
 import { buildServer } from './server/app.ts';
 import type { FastifyInstance } from 'fastify';
+import type { DashboardOptions } from './server/dashboard.ts';
 
 export interface Runtime {
   db: Db;
@@ -21,7 +22,7 @@ export function secretsFor(config: Config): SecretBox {
   return config.secretKey ? SecretBox.fromText(config.secretKey) : SecretBox.fromKeyFile(join(config.dataDir, 'secret.key'));
 }
 
-export async function openRuntime(config: Config, providers: ProviderConfig, options: { server: boolean; workers: boolean; logger?: pino.Logger }): Promise<Runtime> {
+export async function openRuntime(config: Config, providers: ProviderConfig, options: { server: boolean; workers: boolean; logger?: pino.Logger; dashboard?: DashboardOptions }): Promise<Runtime> {
   const logger = options.logger ?? pino({ level: process.env.LEDGERLINK_LOG_LEVEL ?? 'info' });
   const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir });
   await migrate(db);
@@ -40,7 +41,7 @@ export async function openRuntime(config: Config, providers: ProviderConfig, opt
   let server: FastifyInstance | undefined;
   let url: string | undefined;
   if (options.server) {
-    server = await buildServer(engine);
+    server = await buildServer(engine, { dashboard: { publicUrl, ...options.dashboard } });
     await server.listen({ port: config.port, host: config.host });
     const address = server.server.address();
     url = `http://${config.host}:${typeof address === 'object' && address ? address.port : config.port}`;

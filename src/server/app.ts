@@ -6,10 +6,13 @@ import { recordActivity } from '../store/activity.ts';
 import type { Engine } from '../sync/engine.ts';
 import type { IntakeDeps } from '../sync/intake.ts';
 import { webhookRoutes, type HighLevelWebhookEvent } from './webhooks.ts';
+import { registerDashboard, type DashboardOptions } from './dashboard.ts';
 
 export interface ServerOptions {
   logger?: boolean;
   bodyLimitBytes?: number;
+  /** The dashboard: public URL (cookie security), sandbox (emulator URLs), the first admin. */
+  dashboard?: DashboardOptions;
 }
 
 export async function buildServer(engine: Engine, options: ServerOptions = {}): Promise<FastifyInstance> {
@@ -43,6 +46,7 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     await engine.db.query('SELECT 1');
     return { ok: true };
   });
+  await registerDashboard(app, engine, options.dashboard);
   return app;
 }
 

@@ -110,3 +110,32 @@ export async function listActivity(q: Queryable, filter: ActivityFilter = {}): P
     resolvedAt: row.resolved_at ? new Date(row.resolved_at) : null,
   }));
 }
+
+/** One entry of a connection (undefined when it belongs to another connection: every read is scoped). */
+export async function getActivity(q: Queryable, connectionId: string, id: number): Promise<ActivityRecord | undefined> {
+  const rows = await listActivity(q, { connectionId, beforeId: id + 1, limit: 1 });
+  return rows[0]?.id === id ? rows[0] : undefined;
+}
+
+/** Marks open errors resolved (Retry pressed): they leave the list of what needs a person. */
+export async function markResolved(q: Queryable, connectionId: string, ids: readonly number[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const result = await q.query(
+    `UPDATE activity SET resolved_at = now() WHERE connection_id = $1 AND id = ANY($2::bigint[]) AND status = 'error' AND resolved_at IS NULL`,
+    [connectionId, ids.map(String)],
+  );
+  return result.rowCount;
+}
+
+/** When each flow last synced something for a connection, and how many errors wait for a person. */
+export async function activitySummary(q: Queryable, connectionId: string): Promise<{ lastSuccess: Record<string, Date>; openErrors: number }> {
+  const last = await q.query<{ flow: string; at: Date | string }>(
+    `SELECT flow, max(created_at) AS at FROM activity WHERE connection_id = $1 AND status = 'ok' GROUP BY flow`,
+    [connectionId],
+  );
+  const open = await q.query<{ n: string | number }>(
+    `SELECT count(*) AS n FROM activity WHERE connection_id = $1 AND status = 'error' AND resolved_at IS NULL`,
+    [connectionId],
+  );
+  return { lastSuccess: Object.fromEntries(last.rows.map((r) => [r.flow, new Date(r.at)])), openErrors: Number(open.rows[0]?.n ?? 0) };
+}

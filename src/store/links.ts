@@ -90,3 +90,9 @@ export async function countLinks(q: Queryable, connectionId: string): Promise<Re
   );
   return Object.fromEntries(result.rows.map((r) => [r.kind, Number(r.n)]));
 }
+
+/** Every link of these kinds for a connection (reconciliation compares them with what both APIs hold). */
+export async function listLinks(q: Queryable, connectionId: string, kinds: readonly LinkKind[]): Promise<Link[]> {
+  const result = await q.query<LinkRow>('SELECT * FROM links WHERE connection_id = $1 AND kind = ANY($2::text[])', [connectionId, [...kinds]]);
+  return result.rows.map(fromRow);
+}
