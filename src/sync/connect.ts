@@ -71,5 +71,6 @@ export async function connectWithTokens(engine: Engine, raw: ConnectWithTokens):
     message: `Connected HighLevel location "${location.name ?? input.highlevel.locationId}" to QuickBooks company "${info.CompanyName ?? input.quickbooks.realmId}"`,
     detail: { realmId: input.quickbooks.realmId, locationId: input.highlevel.locationId, country: info.Country ?? null, homeCurrency },
   });
+  await engine.startInitialImports(live);
   return live;
 }

@@ -6,13 +6,14 @@ import type { Customer } from '../quickbooks/entities.ts';
 import { isNotFound as isHighLevelNotFound } from '../highlevel/errors.ts';
 import type { Contact } from '../highlevel/contacts.ts';
 import { checkEmail } from '../domain/email.ts';
-import { qboCustomerForContact, syncedContactHash, syncedFieldsFromContact, type CrmContact } from '../domain/customer.ts';
+import { fieldsToWrite, qboCustomerForContact, syncedContactHash, syncedFieldsFromContact, syncedFieldsFromQboCustomer, type CrmContact, type SyncedContact } from '../domain/customer.ts';
 import { quickbooksRequestId } from '../domain/requestId.ts';
 import { claimPendingLink, findLinkByCrmId, findLinkByQboId, saveLink } from '../store/links.ts';
 import { recordActivity, resolveErrors } from '../store/activity.ts';
 import type { FlowContext } from './context.ts';
 import { customerIdsWithEmail, rememberCustomer } from './customerIndex.ts';
 import { RetryLater, SyncError } from './errors.ts';
+import { isContactMissing, sideOf, syncedSnapshot } from './contactImport.ts';
 
 const MAX_DISPLAY_NAME_ATTEMPTS = 8;
 /** A pending claim older than this was left by a worker that died: the next job takes it over. */
@@ -192,4 +193,90 @@ async function commitLink(ctx: FlowContext, contactId: string, customer: Custome
 export function contactLabel(contact: Pick<Contact, 'id' | 'name' | 'firstName' | 'lastName' | 'email'>): string {
   const name = contact.name ?? [contact.firstName, contact.lastName].filter(Boolean).join(' ');
   return name ? `"${name}" (${contact.id})` : contact.id;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// CRM contact changed (QUEUES.crmContact): its linked QuickBooks customer follows, for the fields the CRM may own.
+
+/**
+ * A contact changed in HighLevel. Only contacts already linked to a customer are followed (a customer is made for a
+ * contact when it first pays, see customerForContact). A change whose synced fields hash the same as the link's
+ * snapshot is ledgerlink's own write coming back, or a change to fields we do not sync (tags): nothing to do.
+ */
+export async function syncContactChange(ctx: FlowContext, contactId: string, event?: string): Promise<void> {
+  if (event === 'ContactDelete') return; // a deleted contact leaves its QuickBooks customer (and its books) alone
+  const link = await findLinkByCrmId(ctx.db, ctx.connection.id, 'customer', contactId);
+  if (link?.state !== 'linked' || !link.qboId) return;
+  let contact: Contact;
+  try {
+    contact = await ctx.hl.contacts.get(contactId);
+  } catch (error) {
+    if (isContactMissing(error)) return;
+    throw error;
+  }
+  const crm = syncedFieldsFromContact(crmContactOf(contact));
+  const hash = syncedContactHash(crm);
+  if (hash === link.snapshotHash) return;
+  let customer = await ctx.qbo.read('Customer', link.qboId);
+  const lastCrm = syncedSnapshot(link.data.crmSynced);
+  const write = fieldsToWrite('quickbooks', crm, syncedFieldsFromQboCustomer(customer), { origin: sideOf(link.origin), ...(lastCrm ? { lastSynced: lastCrm } : {}) });
+  const changed = Object.keys(write);
+  for (let attempt = 0; changed.length > 0; attempt++) {
+    try {
+      customer = await ctx.qbo.update('Customer', { Id: customer.Id, SyncToken: customer.SyncToken, ...customerFieldsFor(write, customer) }, {
+        requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: 'customers', sourceId: contactId, sourceVersion: `contact:${hash}:${customer.SyncToken}` }),
+      });
+      break;
+    } catch (error) {
+      // Stale SyncToken: the bookkeeper saved the customer meanwhile; read it again and re-apply.
+      if (!isStaleObject(error) || attempt >= 2) throw error;
+      customer = await ctx.qbo.read('Customer', customer.Id);
+    }
+  }
+  const label = contactLabel(contact);
+  await ctx.db.transaction(async (tx) => {
+    if (changed.length > 0) await rememberCustomer(tx, ctx.connection.id, customer);
+    await saveLink(tx, {
+      ...link, snapshotHash: hash, qboSyncToken: customer.SyncToken, qboUpdatedAt: String(customer.MetaData?.LastUpdatedTime ?? link.qboUpdatedAt ?? ''),
+      crmUpdatedAt: contact.dateUpdated ?? null,
+      data: { ...link.data, displayName: customer.DisplayName, crmSynced: crm, qboSynced: syncedFieldsFromQboCustomer(customer) },
+    });
+    if (changed.length > 0) {
+      await recordActivity(tx, {
+        connectionId: ctx.connection.id, flow: 'customers', status: 'ok', crmKind: 'contact', crmId: contactId, qboKind: 'Customer', qboId: customer.Id,
+        message: `Updated QuickBooks customer "${customer.DisplayName}" from contact ${label}: ${changed.join(', ')}`,
+        detail: { fields: changed },
+      });
+      await resolveErrors(tx, ctx.connection.id, 'customers', contactId);
+    }
+  });
+}
+
+/**
+ * Synced fields -> a sparse Customer update. An address is sent whole (a sparse update replaces BillAddr), merged
+ * over what QuickBooks holds. Emptied fields are not cleared in QuickBooks: the books keep what they had.
+ */
+function customerFieldsFor(write: Partial<SyncedContact>, current: Customer): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (write.firstName) out.GivenName = write.firstName;
+  if (write.lastName) out.FamilyName = write.lastName;
+  if (write.companyName) out.CompanyName = write.companyName;
+  if (write.email) out.PrimaryEmailAddr = { Address: write.email };
+  if (write.phone) out.PrimaryPhone = { FreeFormNumber: write.phone };
+  const address: Record<string, string> = {};
+  if (write.address1) address.Line1 = write.address1;
+  if (write.city) address.City = write.city;
+  if (write.state) address.CountrySubDivisionCode = write.state;
+  if (write.postalCode) address.PostalCode = write.postalCode;
+  if (write.country) address.Country = write.country;
+  if (Object.keys(address).length > 0) {
+    const { Id: _id, ...kept } = current.BillAddr ?? {};
+    // A CRM address line replaces all of QuickBooks' lines (the CRM has one line; QuickBooks' Line2/3 were joined into it).
+    if (address.Line1) {
+      delete kept.Line2;
+      delete kept.Line3;
+    }
+    out.BillAddr = { ...kept, ...address };
+  }
+  return out;
 }

@@ -23,6 +23,12 @@ import type { FlowContext } from './context.ts';
 import { RetryLater, SyncError, describeError } from './errors.ts';
 import { syncTransaction, SALES_RECEIPTS_FLOW } from './salesReceipts.ts';
 import { pollPayments, syncOrder } from './paymentPolling.ts';
+import { importCustomers, importCustomersKey, syncQboCustomer, CONTACTS_FLOW, CUSTOMER_IMPORT_CURSOR } from './contactImport.ts';
+import { syncContactChange } from './customers.ts';
+import { changeCaptureDue, changeCaptureKey, pollQuickBooksChanges } from './changeCapture.ts';
+import { syncQboInvoiceEvent, REVIEW_REQUESTS_FLOW } from './reviewRequests.ts';
+import { importInvoices, importInvoicesKey, INVOICE_IMPORT_CURSOR, INVOICE_IMPORT_FLOW } from './invoiceImport.ts';
+import { readCursor } from '../store/cursors.ts';
 import { syncInvoice, sweepInvoices, INVOICES_FLOW } from './invoices.ts';
 
 export interface EngineOptions {
@@ -36,6 +42,8 @@ export interface EngineOptions {
   limits?: boolean;
   concurrency?: number;
   pollSeconds?: number;
+  /** How often QuickBooks change data capture runs behind the webhooks (LEDGERLINK_CDC_POLL_SECONDS, default 180). */
+  cdcPollSeconds?: number;
   /** Job queue tuning (tests shorten these to see a killed worker's job come back quickly). */
   queue?: { expireInSeconds?: number; leaseSeconds?: number; pollingIntervalSeconds?: number; supervise?: boolean };
 }
@@ -106,7 +114,7 @@ export class Engine {
   async startWorkers(options: { pollers?: boolean } = {}): Promise<void> {
     await this.queue.work();
     if (options.pollers !== false) {
-      const every = (this.options.pollSeconds ?? 60) * 1000;
+      const every = Math.min(this.options.pollSeconds ?? 60, this.options.cdcPollSeconds ?? 180) * 1000;
       this.pollTimer = setInterval(() => void this.enqueuePolls().catch((error) => this.log.warn({ err: error }, 'could not schedule polls')), every);
       this.pollTimer.unref();
       void this.enqueuePolls().catch(() => {});
@@ -123,7 +131,26 @@ export class Engine {
     for (const connection of await this.connections.list()) {
       if (connection.status !== 'connected') continue;
       await this.queue.enqueue(QUEUES.pollPayments, { connectionId: connection.id, key: `${connection.id}:poll:payments` });
+      if (await changeCaptureDue({ db: this.db, connection }, this.options.cdcPollSeconds ?? 180)) {
+        await this.queue.enqueue(QUEUES.pollQboChanges, { connectionId: connection.id, key: changeCaptureKey(connection.id) });
+      }
+      // An import stopped by a restart between two slices carries on.
+      await this.startInitialImports(connection, { onlyUnfinished: true });
       await this.queue.enqueue(QUEUES.sweepInvoices, { connectionId: connection.id, key: `${connection.id}:sweep:invoices` });
+    }
+  }
+
+  /** Starts (or resumes) the imports a new connection needs: every QuickBooks customer, and old invoices when chosen. */
+  async startInitialImports(connection: Connection, options: { onlyUnfinished?: boolean } = {}): Promise<void> {
+    const customers = await readCursor<{ finishedAt?: string }>(this.db, connection.id, CUSTOMER_IMPORT_CURSOR);
+    if (!customers?.finishedAt) {
+      if (!options.onlyUnfinished || customers) await this.queue.enqueue(QUEUES.importCustomers, { connectionId: connection.id, key: importCustomersKey(connection.id) });
+      return; // the invoice import follows the customer import (it needs the contacts)
+    }
+    if (!connection.importOldInvoices) return;
+    const invoices = await readCursor<{ finishedAt?: string }>(this.db, connection.id, INVOICE_IMPORT_CURSOR);
+    if (!invoices?.finishedAt && (!options.onlyUnfinished || invoices)) {
+      await this.queue.enqueue(QUEUES.importInvoices, { connectionId: connection.id, key: importInvoicesKey(connection.id) });
     }
   }
 
@@ -160,6 +187,25 @@ export class Engine {
     });
     await define(QUEUES.pollPayments, 'polling', async (ctx) => {
       await pollPayments(ctx);
+    }, { concurrency: 2 });
+    await define(QUEUES.qboCustomer, CONTACTS_FLOW, async (ctx, data) => {
+      await syncQboCustomer(ctx, String(data.customerId));
+    });
+    await define(QUEUES.crmContact, 'customers', (ctx, data) => syncContactChange(ctx, String(data.contactId), typeof data.event === 'string' ? data.event : undefined));
+    await define(QUEUES.qboInvoice, REVIEW_REQUESTS_FLOW, (ctx, data) =>
+      syncQboInvoiceEvent(ctx, {
+        ...(typeof data.invoiceId === 'string' ? { invoiceId: data.invoiceId } : {}),
+        ...(typeof data.paymentId === 'string' ? { paymentId: data.paymentId } : {}),
+      }),
+    );
+    await define(QUEUES.importCustomers, CONTACTS_FLOW, async (ctx) => {
+      await importCustomers(ctx);
+    }, { concurrency: 1 });
+    await define(QUEUES.importInvoices, INVOICE_IMPORT_FLOW, async (ctx) => {
+      await importInvoices(ctx);
+    }, { concurrency: 1 });
+    await define(QUEUES.pollQboChanges, 'polling', async (ctx) => {
+      await pollQuickBooksChanges(ctx);
     }, { concurrency: 2 });
     await define(QUEUES.crmInvoice, INVOICES_FLOW, (ctx, data) => syncInvoice(ctx, String(data.invoiceId)));
     await define(QUEUES.sweepInvoices, 'polling', async (ctx) => {

@@ -16,6 +16,12 @@ export const QUEUES = {
   qboCustomer: 'qbo-customer',
   /** QuickBooks invoice or payment changed -> review requests. */
   qboInvoice: 'qbo-invoice',
+  /** At connection: every existing QuickBooks customer -> CRM contact (one slice per job, resumable). */
+  importCustomers: 'import-customers',
+  /** At connection, when chosen: every existing QuickBooks invoice -> CRM invoice, once. */
+  importInvoices: 'import-invoices',
+  /** QuickBooks change data capture behind the webhooks, one job per connection. */
+  pollQboChanges: 'poll-qbo-changes',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

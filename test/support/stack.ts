@@ -20,8 +20,12 @@ export interface StackOptions {
   hl?: HighLevelEmulatorOptions;
   /** Start this process's workers (default true). */
   workers?: boolean;
-  engine?: Partial<Pick<EngineOptions, 'limits' | 'concurrency' | 'queue'>>;
+  engine?: Partial<Pick<EngineOptions, 'limits' | 'concurrency' | 'queue' | 'pollSeconds' | 'cdcPollSeconds'>>;
   connect?: { importOldInvoices?: boolean; reviewRequests?: boolean };
+  /** Start the periodic pollers with the workers (default false: tests call the pollers themselves). */
+  pollers?: boolean;
+  /** Runs before webhooks are registered and the connection is made: data that exists "before connecting". */
+  beforeConnect?: (ctx: { qbo: QuickBooksEmulator; hl: HighLevelEmulator; realmId: string; locationId: string }) => Promise<void>;
   /** The token key as LEDGERLINK_SECRET_KEY text, for worker processes that must open the same tokens. */
   secretKey?: string;
 }
@@ -37,6 +41,8 @@ export interface Stack {
   locationId: string;
   connection: Connection;
   secrets: SecretBox;
+  /** What the engine was made with: a test may start a second Engine on the same store (a restart). */
+  engineOptions: EngineOptions;
   /** The environment a `ledgerlink worker` process needs to join this stack (PostgreSQL only). */
   workerEnv(): NodeJS.ProcessEnv;
   close(): Promise<void>;
@@ -51,7 +57,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const location = hl.createLocation({ country, name: `Agency client ${country}` });
   const secretKey = options.secretKey ?? randomBytes(32).toString('base64');
   const secrets = SecretBox.fromText(secretKey);
-  const engine = await Engine.create({
+  const engineOptions: EngineOptions = {
     db: t.db,
     secrets,
     publicUrl: 'http://127.0.0.1:0',
@@ -79,11 +85,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         webhookRsaPublicKey: undefined,
       },
     },
-  });
+  };
+  const engine = await Engine.create(engineOptions);
   const server = await buildServer(engine);
   await server.listen({ port: 0, host: '127.0.0.1' });
   const address = server.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  await options.beforeConnect?.({ qbo, hl, realmId, locationId: location.id });
   qbo.admin.configureWebhooks([{ url: `${url}/webhooks/quickbooks`, verifierToken: QBO_VERIFIER, format: 'cloudevents', windowMs: 100 }]);
   hl.core.webhooks.config.url = `${url}/webhooks/highlevel`;
   const qboTokens = qbo.admin.mintToken(realmId);
@@ -94,9 +102,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     highlevel: { locationId: location.id, accessToken: hlTokens.access_token, refreshToken: hlTokens.refresh_token, expiresIn: 86_399 },
     ...options.connect,
   });
-  if (options.workers !== false) await engine.startWorkers({ pollers: false });
+  if (options.workers !== false) await engine.startWorkers({ pollers: options.pollers ?? false });
   return {
-    t, qbo, hl, engine, server, url, realmId, locationId: location.id, connection, secrets,
+    t, qbo, hl, engine, server, url, realmId, locationId: location.id, connection, secrets, engineOptions,
     workerEnv: () => ({
       PATH: process.env.PATH,
       HOME: process.env.HOME,

@@ -1,0 +1,288 @@
+// Old invoices (optional, chosen at connection): every QuickBooks invoice that existed when the connection went
+// live is copied once into the CRM, for the contact of its customer, with the same number, dates, lines, totals and
+// status (paid, partly paid, void). They are history: the link kind 'importedInvoice' marks them, and the
+// CRM -> QuickBooks invoice flow must leave them alone (isImportedCrmInvoice), so neither their creation nor later
+// edits in the CRM ever reach QuickBooks. Resumable like the customer import (cursor 'invoice-import').
+import { randomUUID } from 'node:crypto';
+import type { Invoice as QboInvoice, Line } from '../quickbooks/entities.ts';
+import { count, select } from '../quickbooks/query.ts';
+import type { CreateInvoiceInput, Invoice as CrmInvoice, InvoiceItemInput } from '../highlevel/invoices.ts';
+import { majorFromMinor, toMinorUnits, formatMinor } from '../domain/money.ts';
+import { findLinkByQboId, type Link } from '../store/links.ts';
+import type { Queryable } from '../store/db.ts';
+import { recordActivity } from '../store/activity.ts';
+import { readCursor, writeCursor } from '../store/cursors.ts';
+import type { FlowContext } from './context.ts';
+import { contactIdForCustomer } from './contactImport.ts';
+import { RetryLater, SyncError } from './errors.ts';
+import { QUEUES } from './routes.ts';
+
+export const INVOICE_IMPORT_FLOW = 'invoiceImport';
+export const INVOICE_IMPORT_CURSOR = 'invoice-import';
+/** Written in the CRM invoice's terms, where people and other flows can see where it came from. */
+export const IMPORTED_MARKER = 'Imported from QuickBooks';
+const PAGE_SIZE = 100;
+const SLICE_MS = 8_000;
+const ABANDONED_CLAIM_MS = 2 * 60_000;
+
+export interface InvoiceImportProgress {
+  position: number;
+  done: number;
+  total: number;
+  imported: number;
+  skipped: number;
+  failed: number;
+  /** Invoices created in QuickBooks up to this instant are imported (the connection time). */
+  cutoff: string;
+  startedAt: string;
+  finishedAt?: string;
+}
+
+export const importInvoicesKey = (connectionId: string) => `${connectionId}:import:invoices`;
+
+/**
+ * Whether a CRM invoice is one ledgerlink imported from QuickBooks (so the CRM -> QuickBooks invoice flow must skip
+ * it). True for a committed link, for an import still in flight (its claim names the invoice number), and for any
+ * invoice carrying the import marker in its terms.
+ */
+export async function isImportedCrmInvoice(q: Queryable, connectionId: string, invoice: Pick<CrmInvoice, '_id' | 'invoiceNumber'> & { termsNotes?: unknown }): Promise<boolean> {
+  if (typeof invoice.termsNotes === 'string' && invoice.termsNotes.startsWith(IMPORTED_MARKER)) return true;
+  const result = await q.query(
+    `SELECT 1 FROM links WHERE connection_id = $1 AND kind = 'importedInvoice' AND (crm_id = $2 OR (state = 'pending' AND data->>'invoiceNumber' = $3)) LIMIT 1`,
+    [connectionId, invoice._id, invoice.invoiceNumber ?? '\u0000'],
+  );
+  return result.rows.length > 0;
+}
+
+/** One slice of the import; queues the next slice until every invoice up to the cutoff has been seen. */
+export async function importInvoices(ctx: FlowContext): Promise<InvoiceImportProgress | undefined> {
+  const { db, connection } = ctx;
+  if (!connection.importOldInvoices) return undefined;
+  let progress = await readCursor<InvoiceImportProgress>(db, connection.id, INVOICE_IMPORT_CURSOR);
+  if (progress?.finishedAt) return progress;
+  if (!progress) {
+    const cutoff = (connection.connectedAt ?? new Date()).toISOString();
+    const total = await ctx.qbo.count(count('Invoice').where('MetaData.CreateTime', '<=', cutoff));
+    progress = { position: 1, done: 0, total, imported: 0, skipped: 0, failed: 0, cutoff, startedAt: new Date().toISOString() };
+    await writeCursor(db, connection.id, INVOICE_IMPORT_CURSOR, progress);
+    await recordActivity(db, { connectionId: connection.id, flow: INVOICE_IMPORT_FLOW, status: 'info', message: `Importing ${total} QuickBooks invoices into the CRM` });
+  }
+  const started = Date.now();
+  while (Date.now() - started < SLICE_MS) {
+    const page = await ctx.qbo.query(select('Invoice').where('MetaData.CreateTime', '<=', progress.cutoff).orderBy('Id').page(progress.position, PAGE_SIZE));
+    for (const invoice of page) {
+      const outcome = await importOneSafely(ctx, invoice);
+      progress[outcome] += 1;
+    }
+    progress.position += page.length;
+    progress.done += page.length;
+    progress.total = Math.max(progress.total, progress.done);
+    if (page.length < PAGE_SIZE) {
+      progress.finishedAt = new Date().toISOString();
+      progress.total = progress.done;
+      await writeCursor(db, connection.id, INVOICE_IMPORT_CURSOR, progress);
+      await recordActivity(db, {
+        connectionId: connection.id, flow: INVOICE_IMPORT_FLOW, status: 'info',
+        message: `Imported ${progress.imported} of ${progress.done} QuickBooks invoices into the CRM (${progress.skipped} skipped, ${progress.failed} failed)`,
+        detail: { ...progress },
+      });
+      return progress;
+    }
+    await writeCursor(db, connection.id, INVOICE_IMPORT_CURSOR, progress);
+  }
+  await ctx.queue.enqueue(QUEUES.importInvoices, { connectionId: connection.id, key: importInvoicesKey(connection.id) });
+  return progress;
+}
+
+async function importOneSafely(ctx: FlowContext, invoice: QboInvoice): Promise<'imported' | 'skipped' | 'failed'> {
+  try {
+    return await importInvoice(ctx, invoice);
+  } catch (error) {
+    if (!(error instanceof SyncError)) throw error;
+    await recordActivity(ctx.db, {
+      connectionId: ctx.connection.id, flow: INVOICE_IMPORT_FLOW, status: 'error', qboKind: 'Invoice', qboId: invoice.Id, crmId: `qbo-invoice:${invoice.Id}`,
+      message: error.message, detail: { code: error.code, fix: error.fix, ...error.detail },
+    });
+    return 'failed';
+  }
+}
+
+const placeholder = (invoiceId: string) => `qbo-invoice:${invoiceId}`;
+
+/** Imports one QuickBooks invoice (idempotent: a linked invoice is left alone; a claim left by a crash looks first). */
+export async function importInvoice(ctx: FlowContext, invoice: QboInvoice): Promise<'imported' | 'skipped'> {
+  const link = await findLinkByQboId(ctx.db, ctx.connection.id, 'importedInvoice', invoice.Id);
+  if (link?.state === 'linked' || link?.state === 'skipped') return link.state === 'linked' ? 'imported' : 'skipped';
+  const contactId = await contactIdForCustomer(ctx, invoice.CustomerRef.value);
+  const number = invoice.DocNumber ?? `QB-${invoice.Id}`;
+  if (!contactId) {
+    await ctx.db.query(
+      `INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin, state, data) VALUES ($1, 'importedInvoice', $2, $3, 'qbo', 'skipped', $4) ON CONFLICT DO NOTHING`,
+      [ctx.connection.id, placeholder(invoice.Id), invoice.Id, JSON.stringify({ reason: 'its customer has no CRM contact', customerId: invoice.CustomerRef.value })],
+    );
+    await recordActivity(ctx.db, {
+      connectionId: ctx.connection.id, flow: INVOICE_IMPORT_FLOW, status: 'skipped', qboKind: 'Invoice', qboId: invoice.Id,
+      message: `QuickBooks invoice ${number} not imported: its customer ${invoice.CustomerRef.name ?? invoice.CustomerRef.value} has no CRM contact (inactive, or see the contacts activity)`,
+    });
+    return 'skipped';
+  }
+  const holder = randomUUID();
+  const mayExist = await claim(ctx, invoice.Id, number, holder, link);
+  const company = await ctx.company();
+  const contact = await ctx.hl.contacts.get(contactId);
+  const mapped = crmInvoiceForQboInvoice(invoice, {
+    contact: { id: contact.id, name: contact.name ?? ([contact.firstName, contact.lastName].filter(Boolean).join(' ') || (invoice.CustomerRef.name ?? '')), email: contact.email ?? '', ...(contact.phone ? { phoneNo: contact.phone } : {}) },
+    homeCurrency: company.homeCurrency,
+    businessName: ctx.connection.name,
+  });
+  let crm: CrmInvoice | undefined;
+  if (mayExist) crm = await findImported(ctx, number, contactId);
+  if (!crm) {
+    await ctx.db.query(`UPDATE links SET data = jsonb_set(data, '{mayExist}', 'true'::jsonb), updated_at = now() WHERE connection_id = $1 AND kind = 'importedInvoice' AND qbo_id = $2 AND state = 'pending'`, [ctx.connection.id, invoice.Id]);
+    crm = await ctx.hl.invoices.create(mapped.input);
+  }
+  await ctx.db.query(
+    `UPDATE links SET crm_id = $3, state = 'linked', qbo_sync_token = $4, data = $5, updated_at = now() WHERE connection_id = $1 AND kind = 'importedInvoice' AND qbo_id = $2`,
+    [ctx.connection.id, invoice.Id, crm._id, invoice.SyncToken, JSON.stringify({ invoiceNumber: number, status: mapped.status, totalMinor: mapped.totalMinor, currency: mapped.input.currency })],
+  );
+  // Status after the link is committed: each step checks what the CRM invoice already holds, so a retry repeats none.
+  await applyStatus(ctx, crm, mapped);
+  await recordActivity(ctx.db, {
+    connectionId: ctx.connection.id, flow: INVOICE_IMPORT_FLOW, status: 'ok', crmKind: 'invoice', crmId: crm._id, qboKind: 'Invoice', qboId: invoice.Id,
+    message: `Imported QuickBooks invoice ${number} (${formatMinor(mapped.totalMinor, mapped.input.currency)} ${mapped.input.currency}, ${mapped.status}) for contact ${contactId}`,
+  });
+  return 'imported';
+}
+
+async function claim(ctx: FlowContext, invoiceId: string, number: string, holder: string, link: Link | undefined): Promise<boolean> {
+  if (!link) {
+    const inserted = await ctx.db.query(
+      `INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin, state, data) VALUES ($1, 'importedInvoice', $2, $3, 'qbo', 'pending', $4) ON CONFLICT DO NOTHING`,
+      [ctx.connection.id, placeholder(invoiceId), invoiceId, JSON.stringify({ holder, invoiceNumber: number, mayExist: false })],
+    );
+    if (inserted.rowCount === 1) return false;
+  }
+  // A claim left by an earlier attempt: its create may have reached HighLevel.
+  const taken = await ctx.db.query<{ may_exist: string | null }>(
+    `UPDATE links SET data = jsonb_set(data, '{holder}', to_jsonb($3::text)), updated_at = now()
+     WHERE connection_id = $1 AND kind = 'importedInvoice' AND qbo_id = $2 AND state = 'pending'
+       AND (data->>'holder' IS NULL OR updated_at < now() - make_interval(secs => $4) OR data->>'mayExist' = 'true')
+     RETURNING data->>'mayExist' AS may_exist`,
+    [ctx.connection.id, invoiceId, holder, ABANDONED_CLAIM_MS / 1000],
+  );
+  if (!taken.rows[0]) throw new RetryLater(`QuickBooks invoice ${invoiceId} is being imported by another job`);
+  return taken.rows[0].may_exist === 'true';
+}
+
+/** The CRM invoice an earlier attempt created: same number, same contact, carrying the import marker. */
+async function findImported(ctx: FlowContext, number: string, contactId: string): Promise<CrmInvoice | undefined> {
+  for await (const candidate of ctx.hl.invoices.listAll({ contactId, search: number })) {
+    if (candidate.invoiceNumber === number && candidate.contactDetails?.id === contactId) return candidate;
+  }
+  return undefined;
+}
+
+async function applyStatus(ctx: FlowContext, crm: CrmInvoice, mapped: MappedInvoice): Promise<void> {
+  const currency = mapped.input.currency;
+  const paid = toMinorUnits(crm.amountPaid ?? 0, currency, { rounding: 'halfUp' });
+  const alreadyPaid = paid.ok ? paid.value : 0;
+  if (mapped.status === 'void') {
+    if (crm.status !== 'void') await ctx.hl.invoices.void(crm._id);
+    return;
+  }
+  const owed = mapped.paidMinor - alreadyPaid;
+  if (owed > 0) {
+    await ctx.hl.invoices.recordPayment(crm._id, { mode: 'other', amount: majorFromMinor(owed, currency), notes: `${IMPORTED_MARKER}: paid there before the connection` });
+  }
+}
+
+export interface MappedInvoice {
+  input: CreateInvoiceInput;
+  status: 'paid' | 'partially_paid' | 'void' | 'open';
+  totalMinor: number;
+  paidMinor: number;
+}
+
+/**
+ * QuickBooks invoice -> CRM invoice input (pure). Lines keep their quantity and unit price when those reproduce the
+ * line amount exactly in the currency's minor units; otherwise the line becomes 1 × its amount (QuickBooks allows
+ * 7-decimal unit prices, HighLevel recomputes qty × price). Tax becomes one line of its own and a discount a fixed
+ * discount, so the CRM total equals QuickBooks' TotalAmt to the cent (checked).
+ */
+export function crmInvoiceForQboInvoice(
+  invoice: QboInvoice,
+  options: { contact: { id: string; name: string; email: string; phoneNo?: string }; homeCurrency: string; businessName: string },
+): MappedInvoice {
+  const currency = (invoice.CurrencyRef?.value ?? options.homeCurrency).toUpperCase();
+  const minor = (value: number | undefined, what: string): number => {
+    const m = toMinorUnits(value ?? 0, currency, { rounding: 'halfUp' });
+    if (!m.ok) throw new SyncError('invoice-amount', `QuickBooks invoice ${invoice.DocNumber ?? invoice.Id}: ${what} ${value} is not an amount in ${currency}`, 'Correct the invoice in QuickBooks, then press Retry', { invoiceId: invoice.Id });
+    return m.value;
+  };
+  const items: InvoiceItemInput[] = [];
+  let linesMinor = 0;
+  let discountMinor = 0;
+  for (const line of invoice.Line) {
+    if (line.DetailType === 'SalesItemLineDetail') {
+      const amount = minor(line.Amount, 'line amount');
+      linesMinor += amount;
+      items.push(itemFor(line, amount, currency));
+    } else if (line.DetailType === 'DiscountLineDetail') {
+      discountMinor += minor(line.Amount, 'discount');
+    }
+  }
+  const taxMinor = minor(invoice.TxnTaxDetail?.TotalTax, 'tax');
+  if (taxMinor !== 0) {
+    items.push({ name: 'Tax', description: 'Tax as calculated by QuickBooks', currency, amount: majorFromMinor(taxMinor, currency), qty: 1 });
+    linesMinor += taxMinor;
+  }
+  const voided = invoice.PrivateNote === 'Voided' && (invoice.TotalAmt ?? 0) === 0;
+  if (items.length === 0) items.push({ name: voided ? 'Voided in QuickBooks' : 'Invoice', currency, amount: 0, qty: 1 });
+  const totalMinor = minor(invoice.TotalAmt, 'total');
+  const computed = linesMinor - discountMinor;
+  if (computed !== totalMinor) {
+    throw new SyncError(
+      'invoice-total-mismatch',
+      `QuickBooks invoice ${invoice.DocNumber ?? invoice.Id} totals ${formatMinor(totalMinor, currency)} ${currency}, but its lines, tax and discount add up to ${formatMinor(computed, currency)}`,
+      'Check the invoice in QuickBooks (shipping or deposit lines are not imported), then press Retry',
+      { invoiceId: invoice.Id },
+    );
+  }
+  const balanceMinor = minor(invoice.Balance, 'balance');
+  const paidMinor = Math.max(0, totalMinor - balanceMinor);
+  const status: MappedInvoice['status'] = voided ? 'void' : totalMinor > 0 && balanceMinor === 0 ? 'paid' : paidMinor > 0 ? 'partially_paid' : 'open';
+  const number = invoice.DocNumber ?? `QB-${invoice.Id}`;
+  const issueDate = invoice.TxnDate ?? new Date().toISOString().slice(0, 10);
+  const input: CreateInvoiceInput = {
+    name: `QuickBooks invoice ${number}`,
+    title: 'INVOICE',
+    currency,
+    issueDate,
+    dueDate: invoice.DueDate ?? issueDate,
+    invoiceNumber: number,
+    // The number is QuickBooks' as printed: no CRM prefix in front of it.
+    invoiceNumberPrefix: '',
+    businessDetails: { name: options.businessName },
+    contactDetails: options.contact,
+    items,
+    discount: { type: 'fixed', value: majorFromMinor(discountMinor, currency) },
+    sentTo: { email: options.contact.email ? [options.contact.email] : [] },
+    liveMode: true,
+    termsNotes: `${IMPORTED_MARKER} (invoice ${number}). Changes made here are not sent to QuickBooks.`,
+  };
+  return { input, status, totalMinor, paidMinor };
+}
+
+function itemFor(line: Line, amountMinor: number, currency: string): InvoiceItemInput {
+  const detail = line.SalesItemLineDetail;
+  const name = detail?.ItemRef?.name ?? line.Description ?? 'Item';
+  const qty = detail?.Qty;
+  const unit = detail?.UnitPrice;
+  const base = { name, currency, ...(line.Description ? { description: line.Description } : {}) };
+  if (qty !== undefined && unit !== undefined && qty > 0 && Number.isInteger(qty)) {
+    const unitMinor = toMinorUnits(unit, currency, { rounding: 'reject' });
+    if (unitMinor.ok && unitMinor.value * qty === amountMinor) return { ...base, amount: majorFromMinor(unitMinor.value, currency), qty };
+  }
+  const note = qty !== undefined && unit !== undefined ? `${qty} × ${unit}` : undefined;
+  return { ...base, amount: majorFromMinor(amountMinor, currency), qty: 1, ...(note ? { description: line.Description ? `${line.Description} (${note})` : note } : {}) };
+}

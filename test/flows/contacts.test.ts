@@ -1,0 +1,211 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, eventually, type Stack } from '../support/stack.ts';
+import { Engine } from '../../src/sync/engine.ts';
+import { listActivity } from '../../src/store/activity.ts';
+import { readCursor } from '../../src/store/cursors.ts';
+import { findLinkByQboId } from '../../src/store/links.ts';
+import { QUEUES } from '../../src/sync/routes.ts';
+import { CUSTOMER_IMPORT_CURSOR, INACTIVE_TAG, type ImportProgress } from '../../src/sync/contactImport.ts';
+import { pollQuickBooksChanges } from '../../src/sync/changeCapture.ts';
+
+type Rec = Record<string, unknown>;
+
+async function hlAdmin(base: string, path: string, body: unknown): Promise<Rec> {
+  const response = await fetch(`${base}/_emulator${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const json = (await response.json()) as Rec;
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+const contactsOf = (s: Pick<Stack, 'hl' | 'locationId'>) => [...s.hl.core.store.contactsOf(s.locationId).values()];
+const SYNC_QUEUES = [QUEUES.qboCustomer, QUEUES.crmContact, QUEUES.importCustomers, QUEUES.pollQboChanges];
+
+describe('every existing QuickBooks customer becomes a CRM contact at connection', () => {
+  let s: Stack;
+  let second: Engine | undefined;
+  const CUSTOMERS = 2500;
+
+  before(async () => {
+    s = await startStack({
+      country: 'US',
+      qbo: { limits: false },
+      hl: { limitFactor: Infinity },
+      engine: { limits: false, concurrency: 2 },
+      beforeConnect: async ({ qbo, hl, realmId, locationId }) => {
+        const company = qbo.admin.company(realmId)!;
+        for (let i = 1; i <= CUSTOMERS; i++) {
+          const body: Rec = { DisplayName: `Customer ${i}`, GivenName: `Given${i}`, FamilyName: `Family${i}` };
+          // Every 250th customer has no email: brought over by name and phone.
+          if (i % 250 === 0) body.PrimaryPhone = { FreeFormNumber: `+1555${String(i).padStart(7, '0')}` };
+          else body.PrimaryEmailAddr = { Address: i === 7 ? ' Existing.Seven@Example.com ' : `customer${i}@example.com` };
+          if (i === 9) body.BillAddr = { Line1: '9 Ledger Lane', City: 'Portland', CountrySubDivisionCode: 'OR', PostalCode: '97201', Country: 'USA' };
+          qbo.admin.accounting.create(company, 'Customer', body);
+        }
+        // A contact that already exists in the CRM with customer 7's email (in another case): matched, not duplicated.
+        await hlAdmin(hl.url, `/locations/${locationId}/actions/contact`, { email: 'existing.seven@example.com', firstName: 'Seven', tags: ['vip'] });
+      },
+    });
+  });
+  after(async () => {
+    await second?.stop();
+    await s.close();
+  });
+
+  it('imports 2,500 customers with none duplicated after a lost answer and a restart in the middle', async () => {
+    // The first contact create reaches HighLevel but its answer is lost: the retry must find it, not create another.
+    s.hl.core.faults.configure({ rules: [{ kind: 'loseAnswer', rate: 1, method: 'POST', path: '/contacts/', count: 1 }] });
+    const progress = () => readCursor<ImportProgress>(s.t.db, s.connection.id, CUSTOMER_IMPORT_CURSOR);
+    const midway = await eventually(async () => {
+      const p = await progress();
+      return p && p.done >= 400 ? p : undefined;
+    }, 60_000, 'the import to be under way');
+    // Stop the engine in the middle of the import, and carry on with a new Engine on the same store.
+    await s.engine.stop();
+    const stoppedAt = await progress();
+    assert.ok(stoppedAt && !stoppedAt.finishedAt && stoppedAt.done < CUSTOMERS, `stopped mid-import (done ${stoppedAt?.done})`);
+    assert.equal(midway.total, CUSTOMERS, 'progress knows the total from the start');
+    second = await Engine.create(s.engineOptions);
+    await second.startWorkers({ pollers: true });
+    const done = await eventually(async () => {
+      const p = await progress();
+      return p?.finishedAt ? p : undefined;
+    }, 70_000, 'the import to finish');
+    assert.equal(done.done, CUSTOMERS);
+    assert.equal(s.hl.core.faults.stats().loseAnswer, 1, 'the lost answer happened');
+
+    const contacts = contactsOf(s);
+    assert.equal(contacts.length, CUSTOMERS, 'one contact per customer (customer 7 matched the existing contact)');
+    const emails = contacts.map((c) => c.email).filter((e): e is string => Boolean(e));
+    assert.equal(new Set(emails.map((e) => e.toLowerCase())).size, emails.length, 'no email appears twice');
+    const links = await s.t.db.query<{ n: string | number }>(`SELECT count(*) AS n FROM links WHERE connection_id = $1 AND kind = 'customer' AND state = 'linked'`, [s.connection.id]);
+    assert.equal(Number(links.rows[0]!.n), CUSTOMERS, 'every customer is linked');
+
+    const seven = contacts.find((c) => c.email === 'existing.seven@example.com');
+    assert.ok(seven, 'the existing contact is still there');
+    assert.deepEqual(seven.tags, ['vip'], 'tags are the CRM\'s: untouched');
+    assert.equal(seven.firstName, 'Seven', 'a matched contact keeps its own name');
+    assert.equal(seven.lastName, 'Family7', 'and gains what it lacked');
+
+    const nine = contacts.find((c) => c.email === 'customer9@example.com');
+    assert.equal(nine?.address1, '9 Ledger Lane');
+    assert.equal(nine?.country, 'US');
+
+    const phoneOnly = contacts.find((c) => c.firstName === 'Given250');
+    assert.ok(phoneOnly, 'a customer without email came over');
+    assert.equal(phoneOnly.email ?? null, null);
+    assert.ok(phoneOnly.phone?.endsWith('0000250'));
+    const why = await listActivity(s.t.db, { connectionId: s.connection.id, text: 'cannot be matched by email', limit: 50 });
+    assert.equal(why.length, CUSTOMERS / 250, 'the reason is shown for each customer without email');
+  });
+});
+
+describe('new and changed QuickBooks customers keep coming, without echoes', () => {
+  let s: Stack;
+  const company = () => s.qbo.admin.company(s.realmId)!;
+  const customer = (id: string) => s.qbo.admin.listEntities(s.realmId, 'Customer').find((c) => c.Id === id)!;
+  const settle = async () => {
+    await s.qbo.admin.webhooks.flush();
+    await s.hl.flushWebhooks();
+    await s.engine.queue.idle(SYNC_QUEUES, 30_000);
+  };
+  const contactFor = async (customerId: string) => {
+    const link = await findLinkByQboId(s.t.db, s.connection.id, 'customer', customerId);
+    return link?.state === 'linked' ? s.hl.core.store.contacts.get(link.crmId) : undefined;
+  };
+
+  before(async () => {
+    s = await startStack({ country: 'US', qbo: { limits: false }, hl: { limitFactor: Infinity }, engine: { limits: false, pollSeconds: 1, cdcPollSeconds: 2 }, pollers: true });
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  it('brings a customer created in QuickBooks into the CRM within seconds (webhook)', async () => {
+    const created = s.qbo.admin.accounting.create(company(), 'Customer', { DisplayName: 'Ada Lovelace', GivenName: 'Ada', FamilyName: 'Lovelace', PrimaryEmailAddr: { Address: 'ada@example.com' } });
+    const contact = await eventually(() => contactFor(String(created.Id)), 10_000, 'the contact');
+    assert.equal(contact.email, 'ada@example.com');
+    assert.equal(contact.firstName, 'Ada');
+  });
+
+  it('catches up a change whose webhook was dropped, through change data capture', async () => {
+    const created = s.qbo.admin.accounting.create(company(), 'Customer', { DisplayName: 'Grace Hopper', GivenName: 'Grace', FamilyName: 'Hopper', PrimaryEmailAddr: { Address: 'grace@example.com' } });
+    await eventually(() => contactFor(String(created.Id)), 10_000, 'the contact');
+    s.qbo.faults.configure({ rules: [], webhooks: { drop: 1 } });
+    try {
+      s.qbo.admin.accounting.update(company(), 'Customer', { Id: created.Id, SyncToken: customer(String(created.Id)).SyncToken, sparse: true, PrimaryPhone: { FreeFormNumber: '+1 (555) 010-2000' } });
+      const contact = await eventually(async () => {
+        const c = await contactFor(String(created.Id));
+        return c?.phone ? c : undefined;
+      }, 15_000, 'the phone change to arrive by polling');
+      assert.equal(contact.phone, '+15550102000');
+      await s.qbo.admin.webhooks.flush();
+      assert.ok((s.qbo.faults.stats()['webhook.drop'] ?? 0) >= 1, 'the webhook was dropped');
+    } finally {
+      s.qbo.faults.clear();
+    }
+  });
+
+  it('deduplicates overlapping change-capture windows', async () => {
+    const inboxBefore = await s.t.db.query<{ n: string | number }>(`SELECT count(*) AS n FROM inbox WHERE event_id LIKE 'cdc:%'`);
+    const ctx = s.engine.contextFor(s.connection);
+    const first = await pollQuickBooksChanges(ctx);
+    const again = await pollQuickBooksChanges(ctx);
+    assert.ok(first.seen > 0, 'the window overlaps earlier changes');
+    assert.equal(again.queued, 0, 'the same versions are not queued twice');
+    const inboxAfter = await s.t.db.query<{ n: string | number }>(`SELECT count(*) AS n FROM inbox WHERE event_id LIKE 'cdc:%'`);
+    assert.equal(Number(inboxAfter.rows[0]!.n), Number(inboxBefore.rows[0]!.n) + first.queued);
+  });
+
+  it('lets QuickBooks own the billing address and the CRM own tags, and echoes nothing', async () => {
+    const created = s.qbo.admin.accounting.create(company(), 'Customer', { DisplayName: 'Alan Turing', GivenName: 'Alan', FamilyName: 'Turing', PrimaryEmailAddr: { Address: 'alan@example.com' } });
+    const contact = await eventually(() => contactFor(String(created.Id)), 10_000, 'the contact');
+    await settle();
+    // QuickBooks changes the billing address: the contact follows.
+    s.qbo.admin.accounting.update(company(), 'Customer', { Id: created.Id, SyncToken: customer(String(created.Id)).SyncToken, sparse: true, BillAddr: { Line1: '1 Bletchley Park', City: 'Milton Keynes', PostalCode: 'MK3 6EB', Country: 'GB' } });
+    await eventually(() => (s.hl.core.store.contacts.get(contact.id)?.address1 === '1 Bletchley Park' ? true : undefined), 10_000, 'the address');
+    await settle();
+    const tokenAfterAddress = customer(String(created.Id)).SyncToken;
+    // The CRM's own write did not go back to QuickBooks.
+    assert.equal(customer(String(created.Id)).SyncToken, tokenAfterAddress);
+
+    const token = s.hl.mintToken(s.locationId).access_token;
+    const put = async (body: Rec) => {
+      const r = await fetch(`${s.hl.url}/contacts/${contact.id}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, version: '2021-07-28', 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(r.status, 200, await r.text());
+    };
+    // The CRM changes the address (QuickBooks owns it for a customer it created) and tags: nothing goes to QuickBooks.
+    await put({ address1: '99 Elsewhere Road', tags: ['newsletter'] });
+    await settle();
+    const unchanged = customer(String(created.Id));
+    assert.equal(unchanged.SyncToken, tokenAfterAddress, 'no QuickBooks write for CRM-owned or QuickBooks-owned fields');
+    assert.equal((unchanged.BillAddr as Rec).Line1, '1 Bletchley Park');
+    // The CRM changes the phone (either side may): QuickBooks follows, once, and that write does not come back.
+    await put({ phone: '+447700900123' });
+    await settle();
+    const updated = customer(String(created.Id));
+    assert.equal((updated.PrimaryPhone as Rec).FreeFormNumber, '+447700900123');
+    assert.equal(Number(updated.SyncToken), Number(tokenAfterAddress) + 1, 'exactly one QuickBooks update');
+    const contactAfter = s.hl.core.store.contacts.get(contact.id)!;
+    assert.equal(contactAfter.address1, '99 Elsewhere Road', 'the echo did not overwrite the CRM');
+    await settle();
+    assert.equal(customer(String(created.Id)).SyncToken, updated.SyncToken, 'still one update after everything settled');
+  });
+
+  it('tags the contact when its customer is made inactive, instead of deleting it', async () => {
+    const created = s.qbo.admin.accounting.create(company(), 'Customer', { DisplayName: 'Old Client', GivenName: 'Old', FamilyName: 'Client', PrimaryEmailAddr: { Address: 'old@example.com' } });
+    const contact = await eventually(() => contactFor(String(created.Id)), 10_000, 'the contact');
+    s.qbo.admin.accounting.delete(company(), 'Customer', { Id: created.Id, SyncToken: customer(String(created.Id)).SyncToken });
+    await eventually(() => (s.hl.core.store.contacts.get(contact.id)?.tags.includes(INACTIVE_TAG) ? true : undefined), 10_000, 'the inactive tag');
+    assert.ok(s.hl.core.store.contacts.get(contact.id), 'the contact still exists');
+  });
+
+  it('brings a customer without email over by name and phone, saying why it cannot be matched', async () => {
+    const created = s.qbo.admin.accounting.create(company(), 'Customer', { DisplayName: 'Walk-in Wanda', GivenName: 'Wanda', PrimaryPhone: { FreeFormNumber: '+15550109999' } });
+    const contact = await eventually(() => contactFor(String(created.Id)), 10_000, 'the contact');
+    assert.equal(contact.firstName, 'Wanda');
+    assert.equal(contact.phone, '+15550109999');
+    const [entry] = await listActivity(s.t.db, { connectionId: s.connection.id, text: 'Walk-in Wanda', limit: 5 });
+    assert.match(entry!.message, /no email/);
+  });
+});
