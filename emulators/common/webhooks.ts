@@ -42,6 +42,8 @@ export interface WebhookDispatcherOptions {
   retryScheduleMs: number[];
   /** Whether an answer (HTTP status, or null for a network error or timeout) earns a retry. */
   shouldRetry: (status: number | null) => boolean;
+  /** Which statuses count as delivered (default any 2xx; Intuit accepts only 200). */
+  isDelivered?: (status: number) => boolean;
   /** Real milliseconds to wait for an answer before counting the attempt as a timeout. */
   timeoutMs?: number;
   /** Records kept in the log (oldest forgotten first). */
@@ -187,7 +189,7 @@ export class WebhookDispatcher {
       clearTimeout(timer);
     }
     record.attempts.push({ at: this.options.clock.now().toISOString(), status, ...(error ? { error } : {}) });
-    if (status !== null && status >= 200 && status < 300) {
+    if (status !== null && (this.options.isDelivered ?? ((s: number) => s >= 200 && s < 300))(status)) {
       record.state = 'delivered';
       return;
     }

@@ -91,7 +91,7 @@ export class WebhookNotifier {
     retryScheduleMs: number[] = INTUIT_RETRY_SCHEDULE_MS,
   ) {
     // Intuit retries anything but HTTP 200 (reference §5.4), network errors and timeouts included.
-    this.dispatcher = new WebhookDispatcher({ clock, faults, retryScheduleMs, shouldRetry: (status) => status !== 200, timeoutMs: 3_000, logLimit: 1_000 });
+    this.dispatcher = new WebhookDispatcher({ clock, faults, retryScheduleMs, shouldRetry: (status) => status !== 200, isDelivered: (status) => status === 200, timeoutMs: 3_000, logLimit: 1_000 });
   }
 
   configure(subscriptions: WebhookSubscription[]): void {

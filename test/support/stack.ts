@@ -28,6 +28,8 @@ export interface StackOptions {
   beforeConnect?: (ctx: { qbo: QuickBooksEmulator; hl: HighLevelEmulator; realmId: string; locationId: string }) => Promise<void>;
   /** The token key as LEDGERLINK_SECRET_KEY text, for worker processes that must open the same tokens. */
   secretKey?: string;
+  /** Where the engine's log lines go (at debug level), for tests that read them. */
+  logStream?: NodeJS.WritableStream;
 }
 
 export interface Stack {
@@ -61,7 +63,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     db: t.db,
     secrets,
     publicUrl: 'http://127.0.0.1:0',
-    logger: pino({ level: process.env.LEDGERLINK_TEST_LOG ?? 'silent' }),
+    logger: options.logStream ? pino({ level: 'debug' }, options.logStream) : pino({ level: process.env.LEDGERLINK_TEST_LOG ?? 'silent' }),
     concurrency: 3,
     pollSeconds: 3600,
     ...options.engine,
