@@ -2,9 +2,11 @@
 // the JSON schemas in its webhook event docs. It checks shapes (required properties, property types, string
 // enums), not example values: the specs' examples are often strings where the real values are numbers.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-export const SPEC_ROOT = '/work/shared/vendor-specs/highlevel';
+// The vendor specs live in shared/ beside the checkout (as CI lays it out).
+export const SPEC_ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../../../shared/vendor-specs/highlevel');
 
 type Schema = Record<string, unknown>;
 const cache = new Map<string, Schema>();
