@@ -19,6 +19,7 @@ import type { CrmItem } from '../domain/crmTotals.ts';
 import type { TotalCheck } from '../domain/salesLines.ts';
 import { formatMinor, majorFromMinor, toMinorUnits, type Minor } from '../domain/money.ts';
 import { quickbooksRequestId } from '../domain/requestId.ts';
+import { QBO_LIMITS } from '../domain/quickbooksLimits.ts';
 import { findLinkByCrmId, saveLink, type Link } from '../store/links.ts';
 import { recordActivity, resolveErrors } from '../store/activity.ts';
 import type { Queryable } from '../store/db.ts';
@@ -115,8 +116,27 @@ export async function syncInvoice(ctx: FlowContext, invoiceId: string): Promise<
   const done = current;
   await ctx.db.transaction(async (tx) => {
     await persist(tx, ctx, done, invoice.updatedAt ?? null);
-    await resolveErrors(tx, ctx.connection.id, INVOICES_FLOW, invoice._id);
+    await resolveFailures(tx, ctx, invoice._id);
   });
+}
+
+/** Errors that report a difference between the two sides; they stay open until a later write shows them gone. */
+const MISMATCH_CODES = ['total-mismatch', 'balance-mismatch', 'amount-paid-fell'];
+
+/** A job that got through resolves the invoice's earlier failures (not the differences it reported itself). */
+async function resolveFailures(q: Queryable, ctx: FlowContext, invoiceId: string): Promise<void> {
+  await q.query(
+    `UPDATE activity SET resolved_at = now() WHERE connection_id = $1 AND flow = $2 AND crm_id = $3 AND status = 'error' AND resolved_at IS NULL
+       AND coalesce(detail->>'code', '') <> ALL($4::text[])`,
+    [ctx.connection.id, INVOICES_FLOW, invoiceId, MISMATCH_CODES],
+  );
+}
+
+async function resolveMismatches(q: Queryable, ctx: FlowContext, invoiceId: string, codes: readonly string[]): Promise<void> {
+  await q.query(
+    `UPDATE activity SET resolved_at = now() WHERE connection_id = $1 AND flow = $2 AND crm_id = $3 AND status = 'error' AND resolved_at IS NULL AND detail->>'code' = ANY($4::text[])`,
+    [ctx.connection.id, INVOICES_FLOW, invoiceId, [...codes]],
+  );
 }
 
 /** The invoice as HighLevel holds it now; undefined when it was deleted. */
@@ -213,6 +233,9 @@ async function writeInvoice(ctx: FlowContext, invoice: HighLevelInvoice, linked:
   const qboTotal = written_.ok ? written_.value : null;
   await ctx.db.transaction(async (tx) => {
     await persist(tx, ctx, next, next.crmUpdatedAt);
+    // A new version of the invoice supersedes every earlier report about it; a difference that remains is
+    // reported again just below.
+    await resolveErrors(tx, ctx.connection.id, INVOICES_FLOW, invoice._id);
     await recordActivity(tx, {
       connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'ok', crmKind: 'invoice', crmId: invoice._id, qboKind: 'Invoice', qboId: written.Id,
       message: `${action} QuickBooks invoice ${written.DocNumber ?? written.Id} for CRM invoice ${crmLabel(invoice)} (${money(mapped.expected.crmTotal, currency)}, customer "${mapped.customerName}")`,
@@ -275,6 +298,10 @@ async function mapInvoice(ctx: FlowContext, invoice: HighLevelInvoice): Promise<
     taxInclusive: item.taxInclusive ?? null,
     taxes: item.taxes.map((t) => ({ _id: t._id ?? null, taxId: t.taxId ?? null, name: t.name ?? '', rate: t.rate ?? 0, calculation: t.calculation ?? null })),
   }));
+  // Refused before any item is looked up or created: the mapping would refuse it anyway, after the writes.
+  if (items.length > QBO_LIMITS.transaction.MaxLines) {
+    throw new SyncError('TOO_MANY_LINES', `CRM invoice ${label} has ${items.length} lines; QuickBooks accepts at most ${QBO_LIMITS.transaction.MaxLines} per invoice`, 'Split the invoice in HighLevel into smaller ones', { invoiceId: invoice._id });
+  }
   const itemIds = items.length > 0 ? await itemIdsForNames(ctx, items.map((i) => i.name)) : {};
   const crm: CrmInvoice = {
     _id: invoice._id,
@@ -339,6 +366,7 @@ async function updateInvoice(ctx: FlowContext, invoice: HighLevelInvoice, linked
       });
     } catch (error) {
       if (isStaleObject(error) && attempt < STALE_ATTEMPTS) {
+        ctx.log.info({ invoiceId: invoice._id, qboInvoiceId: linked.qboId, syncToken }, 'stale SyncToken (5010): re-reading the QuickBooks invoice and re-applying the CRM version');
         syncToken = (await readQboInvoice(ctx, linked, invoice._id)).SyncToken;
         continue;
       }
@@ -440,6 +468,7 @@ async function recordPayments(ctx: FlowContext, invoice: HighLevelInvoice, linke
       message: `Recorded payment of ${money(delta, currency)} on QuickBooks invoice ${docNumber} (CRM invoice ${crmLabel(invoice)}, ${money(paid.value, currency)} paid in all)`,
     });
     const mismatch = applied < delta || (afterBalance.ok && due.ok && afterBalance.value !== due.value && invoice.status !== 'void');
+    if (!mismatch) await resolveMismatches(tx, ctx, invoice._id, ['balance-mismatch']);
     if (mismatch) {
       await recordActivity(tx, {
         connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'error', crmKind: 'invoice', crmId: invoice._id, qboKind: 'Invoice', qboId: linked.qboId,
@@ -544,6 +573,7 @@ const SWEEP_CURSOR = 'invoices';
 /** How far back (by issue date) the sweep also lists invoices in any status, to catch new ones already paid or voided. */
 const RECENT_ISSUE_DAYS = 31;
 const DAY_MS = 24 * 60 * 60_000;
+const SWEEP_EVERY_MS = 5 * 60_000;
 
 const sweepCursorSchema = z.object({ since: z.string() });
 
@@ -565,9 +595,13 @@ export interface SweepResult {
  * created after the connection). The job itself decides what, if anything, to write. Not covered: a draft with an
  * old issue date paid in full without ever being sent (it is never open and never recent).
  */
-export async function sweepInvoices(ctx: FlowContext, now = new Date()): Promise<SweepResult> {
+export async function sweepInvoices(ctx: FlowContext, options: { now?: Date; minIntervalMs?: number } = {}): Promise<SweepResult> {
+  const now = options.now ?? new Date();
   const stored = await readCursor<unknown>(ctx.db, ctx.connection.id, SWEEP_CURSOR);
   const cursor = sweepCursorSchema.safeParse(stored);
+  // The engine offers a sweep at every poll (a minute by default); listing every open invoice that often is more
+  // than a lost webhook needs, so a sweep runs at most every SWEEP_EVERY_MS.
+  if (cursor.success && now.getTime() - new Date(cursor.data.since).getTime() < (options.minIntervalMs ?? SWEEP_EVERY_MS)) return { seen: 0, enqueued: 0 };
   const since = new Date(cursor.success ? cursor.data.since : (ctx.connection.connectedAt ?? now).toISOString());
   const seen = new Map<string, HighLevelInvoice>();
   for (const status of OPEN) {
@@ -582,10 +616,20 @@ export async function sweepInvoices(ctx: FlowContext, now = new Date()): Promise
     [ctx.connection.id],
   );
   const byId = new Map(links.rows.map((row) => [row.crm_id, row]));
+  // An invoice whose last run ended in an error a person must fix (recorded after its last change) would only
+  // fail the same way again and repeat the error every sweep: it waits for the Retry button or a new change.
+  const failed = await ctx.db.query<{ crm_id: string; at: Date | string }>(
+    `SELECT crm_id, max(created_at) AS at FROM activity WHERE connection_id = $1 AND flow = $2 AND status = 'error' AND resolved_at IS NULL
+       AND crm_id = ANY($3::text[]) AND coalesce(detail->>'code', '') <> ALL($4::text[]) GROUP BY crm_id`,
+    [ctx.connection.id, INVOICES_FLOW, [...seen.keys()], MISMATCH_CODES],
+  );
+  const failedAt = new Map(failed.rows.map((row) => [row.crm_id, new Date(row.at).getTime()]));
   const due = new Set<string>();
   for (const invoice of seen.values()) {
     const link = byId.get(invoice._id);
     if (link?.state === 'skipped') continue;
+    const errorAt = failedAt.get(invoice._id);
+    if (errorAt !== undefined && (!invoice.updatedAt || errorAt >= new Date(invoice.updatedAt).getTime())) continue;
     if (!link) {
       if (invoice.status === 'draft') continue;
       const created = invoice.createdAt ?? invoice.issueDate;

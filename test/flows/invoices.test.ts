@@ -276,7 +276,7 @@ describe('CRM invoices follow into QuickBooks for their whole life (US company)'
     await h.send(id);
     await h.pay(id);
     await h.settle();
-    await sweepInvoices(s.engine.contextFor(s.connection));
+    await sweepInvoices(s.engine.contextFor(s.connection), { minIntervalMs: 0 });
     await h.settle();
     assert.equal(h.invoices().filter((i) => String(i.PrivateNote ?? '').includes(id)).length, 0);
     assert.equal((await h.link(id))?.state, 'skipped');
@@ -290,7 +290,7 @@ describe('CRM invoices follow into QuickBooks for their whole life (US company)'
     await h.settle();
     s.hl.core.faults.clear();
     assert.equal(await h.qboInvoice(id), undefined, 'no webhook arrived');
-    const result = await sweepInvoices(s.engine.contextFor(s.connection));
+    const result = await sweepInvoices(s.engine.contextFor(s.connection), { minIntervalMs: 0 });
     assert.ok(result.enqueued >= 1);
     await h.settle();
     const qbo = await h.waitForQboInvoice(id, 'the invoice found by the sweep');
@@ -300,11 +300,11 @@ describe('CRM invoices follow into QuickBooks for their whole life (US company)'
     await h.pay(id);
     await h.settle();
     s.hl.core.faults.clear();
-    await sweepInvoices(s.engine.contextFor(s.connection));
+    await sweepInvoices(s.engine.contextFor(s.connection), { minIntervalMs: 0 });
     await h.settle();
     assert.equal((await h.qboInvoice(id))!.Balance, 0);
     // Nothing changed since: a further sweep enqueues nothing for it.
-    const again = await sweepInvoices(s.engine.contextFor(s.connection));
+    const again = await sweepInvoices(s.engine.contextFor(s.connection), { minIntervalMs: 0 });
     await h.settle();
     assert.equal(h.paymentsOf(String(qbo.Id)).length, 2);
     assert.equal(again.enqueued, 0);
@@ -318,6 +318,11 @@ describe('CRM invoices follow into QuickBooks for their whole life (US company)'
     assert.match(String(error.detail?.fix), /multicurrency/);
     assert.equal(error.retry?.queue, QUEUES.crmInvoice);
     assert.equal(await h.qboInvoice(id), undefined);
+    // The sweep leaves it to the Retry button rather than repeating the same error every few minutes.
+    const errors = (await h.activity(id)).filter((a) => a.status === 'error').length;
+    await sweepInvoices(s.engine.contextFor(s.connection), { minIntervalMs: 0 });
+    await h.settle();
+    assert.equal((await h.activity(id)).filter((a) => a.status === 'error').length, errors);
   });
 
   it('refuses an invoice number longer than QuickBooks allows, naming the fix', async () => {
@@ -328,6 +333,27 @@ describe('CRM invoices follow into QuickBooks for their whole life (US company)'
     const error = await eventually(async () => (await h.activity(id)).find((a) => a.status === 'error'), 20_000, 'the error');
     assert.match(error.message, /25 characters; QuickBooks allows 21/);
     assert.equal(await h.qboInvoice(id), undefined);
+  });
+
+  it('refuses an invoice with more lines than QuickBooks accepts, before creating anything', async () => {
+    const items = Array.from({ length: 751 }, () => ({ name: 'Hour of support', amount: 1 }));
+    const { id } = await h.createInvoice({ contact: { firstName: 'Many', lastName: 'Lines', email: 'many.lines@example.com' }, items, send: true });
+    await h.settle();
+    const error = await eventually(async () => (await h.activity(id)).find((a) => a.status === 'error'), 20_000, 'the error');
+    assert.match(error.message, /751 lines; QuickBooks accepts at most 750/);
+    assert.equal(await h.qboInvoice(id), undefined);
+  });
+
+  it('shortens long item names and keeps line descriptions', async () => {
+    const name = `Premium: ${'very '.repeat(30)}long service`;
+    const { id } = await h.createInvoice({ contact: { firstName: 'Long', lastName: 'Names', email: 'long.names@example.com' }, items: [{ name, amount: 12.34, qty: 3 }], send: true });
+    await h.settle();
+    const qbo = await h.waitForQboInvoice(id);
+    const line = (qbo.Line as Rec[]).find((l) => l.DetailType === 'SalesItemLineDetail')!;
+    assert.equal(line.Description, name);
+    const item = s.qbo.admin.listEntities(s.realmId, 'Item').find((i) => i.Id === ((line.SalesItemLineDetail as Rec).ItemRef as Rec).value)!;
+    assert.ok(String(item.Name).length <= 100 && !String(item.Name).includes(':'), String(item.Name));
+    assert.equal(qbo.TotalAmt, 37.02);
   });
 
   it('syncs a 100% discounted invoice with a zero line as a zero invoice', async () => {
@@ -380,5 +406,23 @@ describe('CRM invoices in a Canadian QuickBooks company (GST/HST tax codes)', ()
     const paid = (await h.qboInvoice(id))!;
     assert.equal(paid.Balance, (await h.hl().invoices.get(id)).amountDue);
     assert.ok((await h.activity(id)).some((a) => a.message.startsWith('Recorded payment of 500.00 CAD')));
+  });
+
+  it('reports a QuickBooks total that differs from the CRM total as an error with both figures, never silently', async () => {
+    // A (wrong) mapping chosen in the connection settings: the CRM's HST 13% written with QuickBooks' GST 5% code.
+    const gst = s.qbo.admin.listEntities(s.realmId, 'TaxCode').find((c) => c.Name === 'GST')!;
+    await s.engine.connections.updateSettings(s.connection.id, { taxCodeMapping: { 'hst on|13': String(gst.Id) } });
+    try {
+      const { id } = await h.createInvoice({ contact: { firstName: 'Wrong', lastName: 'Mapping', email: 'wrong.mapping@example.ca' }, items: [{ name: 'Consulting (Ontario)', amount: 100, taxes: [{ name: 'HST ON', rate: 13 }] }], send: true });
+      await h.settle();
+      const qbo = await h.waitForQboInvoice(id);
+      assert.equal(qbo.TotalAmt, 105);
+      const error = await eventually(async () => (await h.activity(id)).find((a) => a.status === 'error' && a.resolvedAt === null), 20_000, 'the mismatch error');
+      assert.match(error.message, /totals 105 CAD, but CRM invoice .* totals 113\.00 CAD/);
+      assert.equal(error.detail?.crmTotal, 113);
+      assert.equal(error.detail?.quickbooksTotal, 105);
+    } finally {
+      await s.engine.connections.updateSettings(s.connection.id, { taxCodeMapping: {} });
+    }
   });
 });
