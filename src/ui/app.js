@@ -509,7 +509,7 @@ function renderSandbox(id, card, body) {
       field('firstName', 'First name', { required: true, value: defaults.firstName }),
       field('lastName', 'Last name', { value: defaults.lastName }),
       field('email', 'Email', { type: 'email', required: true, value: defaults.email }),
-      field('item', 'Item', { required: true, value: defaults.item }),
+      field('itemName', 'Item', { required: true, value: defaults.item }),
       field('amount', `Amount (${card.quickbooks?.homeCurrency ?? ''})`, { inputmode: 'decimal', required: true, value: defaults.amount, pattern: '[0-9]+([.][0-9]{1,2})?' }),
       isUS ? null : field('taxName', 'Tax name (optional)', { value: defaults.taxName ?? '' }),
       isUS ? null : field('taxRate', 'Tax rate % (optional)', { inputmode: 'decimal', value: defaults.taxRate ?? '' }),
@@ -517,8 +517,9 @@ function renderSandbox(id, card, body) {
     );
     const submit = form.querySelector('button');
     form.addEventListener('submit', busy(submit, async () => {
-      const value = (n) => form.elements[n]?.value?.trim() ?? '';
-      const payload = { firstName: value('firstName'), lastName: value('lastName'), email: value('email'), item: value('item'), amount: Number(value('amount')) };
+      // namedItem: elements['item'] would be the collection's own item() method.
+      const value = (n) => form.elements.namedItem(n)?.value?.trim() ?? '';
+      const payload = { firstName: value('firstName'), lastName: value('lastName'), email: value('email'), item: value('itemName'), amount: Number(value('amount')) };
       if (value('taxName') && value('taxRate')) Object.assign(payload, { taxName: value('taxName'), taxRate: Number(value('taxRate')) });
       done(await api('POST', `${base}/${path}`, payload));
     }));
