@@ -40,6 +40,8 @@ export interface EngineOptions {
   logger?: pino.Logger;
   /** Pace requests to the providers' limits (true in production; benchmarks may lift them). */
   limits?: boolean;
+  /** Multiplies the providers' per-window limits (benchmarks run emulators with limits scaled the same way). */
+  limitFactor?: number;
   concurrency?: number;
   pollSeconds?: number;
   /** How often QuickBooks change data capture runs behind the webhooks (LEDGERLINK_CDC_POLL_SECONDS, default 180). */
@@ -100,7 +102,12 @@ export class Engine {
       apiUrl: hl.apiUrl,
       ...(hl.authorizeUrl ? { marketplaceUrl: hl.authorizeUrl } : {}),
     });
-    this.limiter = options.limits === false ? undefined : new PostgresRateLimiter(db, providerLimit);
+    const factor = options.limitFactor ?? 1;
+    const scaled = (key: string): LimitPolicy | undefined => {
+      const policy = providerLimit(key);
+      return policy && factor !== 1 ? { ...policy, limit: policy.limit * factor } : policy;
+    };
+    this.limiter = options.limits === false ? undefined : new PostgresRateLimiter(db, scaled);
   }
 
   static async create(options: EngineOptions): Promise<Engine> {

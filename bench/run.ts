@@ -1,0 +1,221 @@
+// `npm run bench [-- --quick] [--scenario N[,M]] [sizes]`: measures ledgerlink against both emulators (see
+// docs/performance.md) and writes bench/results/latest.json (one object per scenario) and a markdown table.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, type as osType, release } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import type { ScenarioResult } from './support.ts';
+import { round } from './support.ts';
+import { runSalesReceipts } from './scenarios/salesReceipts.ts';
+import { runLatency } from './scenarios/latency.ts';
+import { runScaleOut } from './scenarios/scaleOut.ts';
+import { runInvoices } from './scenarios/invoices.ts';
+import { runContactImport } from './scenarios/contactImport.ts';
+
+interface Flags {
+  quick: boolean;
+  scenarios: Set<number>;
+  factor: number;
+  store: 'pglite' | 'postgres';
+  customers: number;
+  payments: number;
+  steady: number;
+  baseline: number;
+  invoices: number;
+  rate: number;
+  latencySeconds: number;
+  importCustomers: number;
+  connections: number;
+  perConnection: number;
+  workers: number[];
+  out: string;
+}
+
+const USAGE = `npm run bench -- [--quick] [--scenario 2,4] [--factor 10] [--store pglite|postgres]
+  [--customers 10000] [--payments 5000] [--steady 1000] [--baseline 300] [--invoices 200]
+  [--rate 50] [--latency-seconds 30] [--import 100000] [--connections 200] [--per-connection 10] [--workers 1,2,4]
+  [--out bench/results/latest.json]`;
+
+function parseFlags(argv: readonly string[]): Flags {
+  const quick = argv.includes('--quick');
+  const flags: Flags = {
+    quick,
+    scenarios: new Set([1, 2, 3, 4, 5, 6, 7]),
+    factor: 10,
+    store: 'pglite',
+    customers: quick ? 1000 : 10_000,
+    payments: quick ? 500 : 5000,
+    steady: quick ? 150 : 1000,
+    baseline: quick ? 60 : 300,
+    invoices: quick ? 40 : 200,
+    rate: 50,
+    latencySeconds: quick ? 8 : 30,
+    importCustomers: quick ? 10_000 : 100_000,
+    connections: 200,
+    perConnection: quick ? 3 : 10,
+    workers: [1, 2, 4],
+    out: join(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json'),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
+      return v;
+    };
+    const num = (): number => {
+      const n = Number(value());
+      if (!Number.isFinite(n) || n <= 0) throw new Error(`${arg} needs a positive number\n${USAGE}`);
+      return n;
+    };
+    switch (arg) {
+      case '--quick': break;
+      case '--scenario': flags.scenarios = new Set(value().split(',').map(Number)); break;
+      case '--factor': flags.factor = num(); break;
+      case '--store': {
+        const s = value();
+        if (s !== 'pglite' && s !== 'postgres') throw new Error(`--store is pglite or postgres\n${USAGE}`);
+        flags.store = s;
+        break;
+      }
+      case '--customers': flags.customers = num(); break;
+      case '--payments': flags.payments = num(); break;
+      case '--steady': flags.steady = num(); break;
+      case '--baseline': flags.baseline = num(); break;
+      case '--invoices': flags.invoices = num(); break;
+      case '--rate': flags.rate = num(); break;
+      case '--latency-seconds': flags.latencySeconds = num(); break;
+      case '--import': flags.importCustomers = num(); break;
+      case '--connections': flags.connections = num(); break;
+      case '--per-connection': flags.perConnection = num(); break;
+      case '--workers': flags.workers = value().split(',').map(Number); break;
+      case '--out': flags.out = value(); break;
+      case '--help': console.log(USAGE); process.exit(0); break;
+      default: throw new Error(`unknown flag ${arg}\n${USAGE}`);
+    }
+  }
+  return flags;
+}
+
+function failed(scenario: number, name: string, error: unknown): ScenarioResult {
+  const message = error instanceof Error ? error.message : String(error);
+  return { scenario, name, status: `failed: ${message.split('\n')[0]}`, records: 0, seconds: 0 };
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2));
+  const log = (line: string) => console.error(line);
+  const results: ScenarioResult[] = [];
+  const started = Date.now();
+  const want = (n: number) => flags.scenarios.has(n);
+  let baseline1: ScenarioResult | undefined;
+  let baseline2: { records: number; seconds: number; perSecond: number; qboCallsPerRecord: number; hlCallsPerRecord: number } | undefined;
+  let s1: ScenarioResult | undefined;
+  let s2: ScenarioResult | undefined;
+
+  if (want(1) || want(5) || want(7)) {
+    log(`scenario 1: import of ${flags.customers} QuickBooks customers (limit factor ${flags.factor})`);
+    try {
+      const r = await runContactImport({ customers: flags.customers, baselineRecords: flags.baseline, importCustomers: flags.importCustomers, limitFactor: flags.factor, store: flags.store, log, run1: want(1) || want(7), run5: want(5) });
+      s1 = r.scenario1;
+      baseline1 = r.baseline;
+      if (want(1)) results.push(r.scenario1);
+      if (want(5)) results.push(r.scenario5);
+    } catch (error) {
+      if (want(1)) results.push(failed(1, 'QuickBooks customers -> CRM contacts', error));
+      if (want(5)) results.push(failed(5, 'Peak memory importing customers', error));
+    }
+  }
+  if (want(2) || want(7)) {
+    log(`scenario 2: ${flags.payments} CRM payments -> sales receipts (limit factor ${flags.factor}, ${flags.store})`);
+    try {
+      const r = await runSalesReceipts({ records: flags.payments, steadyRecords: flags.steady, baselineRecords: flags.baseline, limitFactor: flags.factor, store: flags.store, log });
+      s2 = r.scenario2;
+      baseline2 = r.baseline;
+      if (want(2)) results.push(r.scenario2);
+    } catch (error) {
+      results.push(failed(2, 'CRM payments -> sales receipts', error));
+    }
+  }
+  if (want(3)) {
+    log(`scenario 3: ${flags.invoices} invoices through their life`);
+    try {
+      results.push(await runInvoices({ invoices: flags.invoices, store: flags.store, log }));
+    } catch (error) {
+      results.push(failed(3, 'Invoices through their life', error));
+    }
+  }
+  if (want(4)) {
+    log(`scenario 4: webhook -> QuickBooks write latency at ${flags.rate} events/s for ${flags.latencySeconds} s (limits lifted)`);
+    try {
+      results.push(await runLatency({ rate: flags.rate, seconds: flags.latencySeconds, store: flags.store, log }));
+    } catch (error) {
+      results.push(failed(4, 'Webhook -> QuickBooks write latency', error));
+    }
+  }
+  if (want(6)) {
+    log(`scenario 6: scale-out over ${flags.connections} connections, workers ${flags.workers.join('/')}`);
+    try {
+      results.push(await runScaleOut({ connections: flags.connections, perConnection: flags.perConnection, workers: flags.workers, log }));
+    } catch (error) {
+      results.push(failed(6, 'Scale-out on PostgreSQL', error));
+    }
+  }
+  if (want(7)) {
+    const parts: Record<string, unknown> = {};
+    const ratios: number[] = [];
+    if (s1 && typeof s1.records_per_second === 'number' && baseline1 && typeof baseline1.records_per_second === 'number') {
+      parts.scenario1 = { ledgerlink_per_second: s1.records_per_second, baseline_per_second: baseline1.records_per_second, ratio: round(s1.records_per_second / baseline1.records_per_second, 2), baseline_calls_per_record: baseline1.calls_per_record };
+      ratios.push(s1.records_per_second / baseline1.records_per_second);
+    } else {
+      parts.scenario1 = { status: s1?.status ?? 'not run' };
+    }
+    if (s2 && typeof s2.records_per_second === 'number' && baseline2) {
+      parts.scenario2 = {
+        ledgerlink_per_second: s2.records_per_second, baseline_per_second: round(baseline2.perSecond, 2), ratio: round(s2.records_per_second / baseline2.perSecond, 2),
+        baseline_records: baseline2.records, baseline_qbo_units_per_record: round(baseline2.qboCallsPerRecord), baseline_hl_calls_per_record: round(baseline2.hlCallsPerRecord),
+        ledgerlink_qbo_units_per_record: s2.qbo_units_per_record_all, ledgerlink_hl_calls_per_record: s2.hl_calls_per_record_all,
+      };
+      ratios.push(s2.records_per_second / baseline2.perSecond);
+    } else {
+      parts.scenario2 = { status: s2?.status ?? 'not run' };
+    }
+    results.push({
+      scenario: 7, name: 'Naive baseline (one at a time, look-up before every write, no cache, no batch)',
+      status: ratios.length === 2 ? 'ok' : ratios.length === 1 ? 'partial: scenario 1 has no ledgerlink figure (see its status)' : 'blocked: no ledgerlink figures',
+      records: (baseline2?.records ?? 0), seconds: round(baseline2?.seconds ?? 0, 2),
+      ...(ratios.length > 0 ? { ratio_to_baseline: round(ratios[ratios.length - 1]!, 2) } : {}),
+      ...parts,
+    });
+  }
+
+  results.sort((a, b) => a.scenario - b.scenario);
+  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memory_gb: round(totalmem() / 2 ** 30, 1), os: `${osType()} ${release()}`, node: process.version };
+  const meta = { date: new Date().toISOString(), quick: flags.quick, machine, total_seconds: round((Date.now() - started) / 1000, 1) };
+  mkdirSync(dirname(flags.out), { recursive: true });
+  writeFileSync(flags.out, `${JSON.stringify(results.map((r) => ({ ...r, run: meta })), null, 2)}\n`);
+  console.log(markdown(results, meta));
+  log(`wrote ${flags.out}`);
+}
+
+function cell(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'number') return String(value);
+  return String(value);
+}
+
+export function markdown(results: readonly ScenarioResult[], meta: { date: string; quick: boolean; machine: { cpus: number; cpu: string; memory_gb: number; node: string } }): string {
+  const columns = ['scenario', 'status', 'records', 'seconds', 'ratio_to_ceiling', 'calls_per_record', 'p50_ms', 'p95_ms', 'p99_ms', 'peak_rss_mb', 'workers', 'fairness', 'ratio_to_baseline'] as const;
+  const lines = [
+    `Run ${meta.date}${meta.quick ? ' (--quick)' : ''} on ${meta.machine.cpus} × ${meta.machine.cpu}, ${meta.machine.memory_gb} GB, Node ${meta.machine.node}`,
+    '',
+    `| ${columns.join(' | ')} |`,
+    `| ${columns.map(() => '---').join(' | ')} |`,
+  ];
+  for (const r of results) lines.push(`| ${columns.map((c) => cell(r[c])).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+await main();
+// Emulator sockets, pg-boss timers and PGlite keep the event loop alive after close(); the run is over.
+process.exit(0);
