@@ -172,6 +172,23 @@ describe('CRM invoices follow into QuickBooks for their whole life (US company)'
     assert.equal((await h.activity(id)).filter((a) => a.status === 'error').length, 0);
   });
 
+  it('moves the QuickBooks invoice to the customer of the new contact when the CRM invoice changes contact', async () => {
+    const { id } = await h.createInvoice({ contact: { firstName: 'First', lastName: 'Buyer', email: 'first.buyer@example.com' }, items: [{ name: 'Workshop', amount: 99 }], send: true });
+    await h.settle();
+    const before = await h.waitForQboInvoice(id);
+    const other = await admin(s.hl.url, `/locations/${s.locationId}/actions/contact`, { firstName: 'Second', lastName: 'Buyer', email: 'second.buyer@example.com' });
+    await h.edit(id, () => ({ contactDetails: { id: String(other.contactId), name: 'Second Buyer', email: 'second.buyer@example.com' } }));
+    await h.settle();
+    const after = await eventually(async () => {
+      const q = await h.qboInvoice(id);
+      return q && (q.CustomerRef as Rec).value !== (before.CustomerRef as Rec).value ? q : undefined;
+    }, 30_000, 'the new customer');
+    const customer = s.qbo.admin.listEntities(s.realmId, 'Customer').find((c) => c.Id === (after.CustomerRef as Rec).value);
+    assert.equal((customer?.PrimaryEmailAddr as Rec | undefined)?.Address, 'second.buyer@example.com');
+    assert.deepEqual(after.BillEmail, { Address: 'second.buyer@example.com' });
+    assert.equal(after.Id, before.Id);
+  });
+
   it('voids the QuickBooks invoice when the CRM voids it, keeping the partial payment as the customer credit, and keeps it when the CRM deletes it', async () => {
     const { id } = await h.createInvoice({ contact: { firstName: 'Alan', lastName: 'Turing', email: 'alan@example.com' }, items: [{ name: 'Audit', amount: 300 }], send: true });
     await h.settle();
