@@ -216,7 +216,8 @@ export const paymentSchema = z.looseObject({
   CurrencyRef: refSchema.optional(),
   ExchangeRate: z.number().optional(),
   PrivateNote: z.string().optional(),
-  Line: z.array(lineSchema).default([]),
+  // Payment lines carry Amount and LinkedTxn but no DetailType (XSD Line as used by Payment), unlike sales-form lines.
+  Line: z.array(lineSchema.extend({ DetailType: z.string().optional() })).default([]),
   status: z.string().optional(),
 });
 

@@ -241,6 +241,7 @@ async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 
   let contact: Contact | undefined;
   let how: 'matched' | 'created' = 'matched';
   let matchedBy = 'email';
+  let createNote: string | undefined;
   if (fields.email) contact = await ctx.hl.contacts.findDuplicate({ email: fields.email });
   if (!contact && mayExist) {
     contact = await findCreatedEarlier(ctx, customer.Id, fields.phone);
@@ -278,8 +279,8 @@ async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 
     await markMayExist(ctx, customer.Id, holder);
     const created = await createContact(ctx, customer);
     contact = created.contact;
-    how = created.adopted ? 'matched' : 'created';
-    if (created.adopted) matchedBy = created.adopted;
+    how = 'created';
+    createNote = created.note;
   }
   const active = customer.Active !== false;
   if (!active) await ctx.hl.contacts.addTags(contact.id, [INACTIVE_TAG]);
@@ -306,11 +307,11 @@ async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 
         message: `Brought QuickBooks customer "${customer.DisplayName}" over as contact ${label} by name and phone only: ${unmatchable}, so it cannot be matched by email later`,
         detail: { reason: unmatchable, fix: 'Add an email to the customer in QuickBooks (or to the contact in HighLevel) so both sides can be matched' },
       });
-    } else if (mode === 'live') {
+    } else if (mode === 'live' || createNote) {
       await recordActivity(tx, {
         connectionId: ctx.connection.id, flow: CONTACTS_FLOW, status: 'ok', crmKind: 'contact', crmId: contact.id, qboKind: 'Customer', qboId: customer.Id,
         message: how === 'created'
-          ? `Created contact ${label} for QuickBooks customer "${customer.DisplayName}"`
+          ? `Created contact ${label} for QuickBooks customer "${customer.DisplayName}"${createNote ? `; ${createNote}` : ''}`
           : `Matched QuickBooks customer "${customer.DisplayName}" to contact ${label} by ${matchedBy}`,
       });
     }
@@ -331,26 +332,45 @@ async function findCreatedEarlier(ctx: FlowContext, customerId: string, phone: s
   return hit ? ctx.hl.contacts.get(hit.id) : undefined;
 }
 
-async function createContact(ctx: FlowContext, customer: Customer): Promise<{ contact: Contact; adopted?: string }> {
+async function createContact(ctx: FlowContext, customer: Customer): Promise<{ contact: Contact; note?: string }> {
   const fields = contactFieldsForQboCustomer(customer);
   const input: ContactInput = { ...fields, source: contactSourceFor(customer.Id) };
   try {
     return { contact: await ctx.hl.contacts.create(input) };
   } catch (error) {
-    // The location forbids duplicates and another contact holds this phone (the email was looked up already).
+    // The location forbids duplicates and another contact holds this phone (the email was looked up already, so that
+    // contact is someone else, e.g. a shared office line): create without the phone rather than merge two people.
+    if (isDuplicateContact(error) && input.phone && error.meta?.matchingField !== 'email') {
+      const { phone: _shared, ...rest } = input;
+      const note = `its phone ${input.phone} was left out: HighLevel contact ${error.duplicateContactId} already has it and the location forbids duplicates`;
+      return { contact: await createOrRefuse(ctx, customer, rest), note };
+    }
     if (isDuplicateContact(error)) {
-      return { contact: await ctx.hl.contacts.get(error.duplicateContactId), adopted: `${String(error.meta?.matchingField ?? 'phone')} (HighLevel's duplicate rule)` };
+      // Same email after all (a create racing ours): that contact is the match.
+      return { contact: await ctx.hl.contacts.get(error.duplicateContactId), note: 'matched by email on create' };
     }
-    if (error instanceof HighLevelError && (error.status === 400 || error.status === 422)) {
-      throw new SyncError(
-        'contact-refused',
-        `HighLevel refused a contact for QuickBooks customer "${customer.DisplayName}" (${customer.Id}): ${error.message}`,
-        'Correct the customer in QuickBooks (name, email, phone), then press Retry',
-        { customerId: customer.Id, status: error.status },
-      );
-    }
-    throw error;
+    throw refusal(customer, error);
   }
+}
+
+async function createOrRefuse(ctx: FlowContext, customer: Customer, input: ContactInput): Promise<Contact> {
+  try {
+    return await ctx.hl.contacts.create(input);
+  } catch (error) {
+    throw refusal(customer, error);
+  }
+}
+
+function refusal(customer: Customer, error: unknown): unknown {
+  if (error instanceof HighLevelError && (error.status === 400 || error.status === 422)) {
+    return new SyncError(
+      'contact-refused',
+      `HighLevel refused a contact for QuickBooks customer "${customer.DisplayName}" (${customer.Id}): ${error.message}`,
+      'Correct the customer in QuickBooks (name, email, phone), then press Retry',
+      { customerId: customer.Id, status: error.status },
+    );
+  }
+  return error;
 }
 
 // ---------------------------------------------------------------------------------------------------------

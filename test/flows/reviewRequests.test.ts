@@ -1,0 +1,142 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, eventually, type Stack } from '../support/stack.ts';
+import { Engine } from '../../src/sync/engine.ts';
+import { findLinkByQboId } from '../../src/store/links.ts';
+import { QUEUES } from '../../src/sync/routes.ts';
+import { pollQuickBooksChanges } from '../../src/sync/changeCapture.ts';
+import { earliestInvoice, isPaidInFull } from '../../src/sync/reviewRequests.ts';
+
+type Rec = Record<string, unknown>;
+const QUEUES_USED = [QUEUES.qboCustomer, QUEUES.qboInvoice, QUEUES.crmContact, QUEUES.importCustomers, QUEUES.pollQboChanges];
+
+describe('review requests: the first QuickBooks invoice paid in full asks the contact for a review, once', () => {
+  let s: Stack;
+  let engine: Engine;
+  let itemId = '';
+  const company = () => s.qbo.admin.company(s.realmId)!;
+  const create = (entity: 'Customer' | 'Invoice' | 'Payment' | 'Item', body: Rec) => s.qbo.admin.accounting.create(company(), entity, body);
+  const activity = async () => (await fetch(`${s.hl.url}/_emulator/activity?locationId=${s.locationId}`)).json() as Promise<{ enrolments: Rec[]; messages: Rec[]; tagChanges: Rec[] }>;
+  const settle = async () => {
+    await s.qbo.admin.webhooks.flush();
+    await s.hl.flushWebhooks();
+    await engine.queue.idle(QUEUES_USED, 30_000);
+  };
+  let phones = 100;
+  const customerWithInvoices = (email: string, amounts: Array<{ amount: number; date: string }>) => {
+    const customer = create('Customer', { DisplayName: email, PrimaryEmailAddr: { Address: email }, PrimaryPhone: { FreeFormNumber: `+1555010${String(phones++).padStart(4, '0')}` } });
+    const invoices = amounts.map(({ amount, date }) =>
+      create('Invoice', { CustomerRef: { value: customer.Id }, TxnDate: date, Line: [{ Amount: amount, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: itemId }, Qty: 1, UnitPrice: amount, TaxCodeRef: { value: 'NON' } } }] }),
+    );
+    return { customer, invoices };
+  };
+  const pay = (customer: Rec, invoice: Rec, amount: number) =>
+    create('Payment', { CustomerRef: { value: customer.Id }, TotalAmt: amount, Line: [{ Amount: amount, LinkedTxn: [{ TxnId: invoice.Id, TxnType: 'Invoice' }] }] });
+  const contactOf = async (customer: Rec) => {
+    await eventually(async () => ((await findLinkByQboId(s.t.db, s.connection.id, 'customer', String(customer.Id)))?.state === 'linked' ? true : undefined), 10_000, 'the contact');
+    return (await findLinkByQboId(s.t.db, s.connection.id, 'customer', String(customer.Id)))!.crmId;
+  };
+
+  before(async () => {
+    s = await startStack({ country: 'US', qbo: { limits: false }, hl: { limitFactor: Infinity }, engine: { limits: false }, connect: { reviewRequests: true } });
+    engine = s.engine;
+    const income = s.qbo.admin.listEntities(s.realmId, 'Account').find((a) => a.AccountType === 'Income')!;
+    itemId = String(create('Item', { Name: 'Consulting', Type: 'Service', IncomeAccountRef: { value: income.Id } }).Id);
+  });
+  after(async () => {
+    if (engine !== s.engine) await engine.stop();
+    await s.close();
+  });
+
+  it('knows paid in full and first', () => {
+    assert.equal(isPaidInFull({ TotalAmt: 100, Balance: 0 }), true);
+    assert.equal(isPaidInFull({ TotalAmt: 100, Balance: 0.01 }), false);
+    assert.equal(isPaidInFull({ TotalAmt: 0, Balance: 0 }), false, 'a voided or empty invoice is not "paid"');
+    const first = earliestInvoice([
+      { Id: '12', TxnDate: '2026-02-01', TotalAmt: 5 },
+      { Id: '9', TxnDate: '2026-01-15', TotalAmt: 0 },
+      { Id: '10', TxnDate: '2026-01-20', TotalAmt: 5 },
+      { Id: '2', TxnDate: '2026-01-20', TotalAmt: 5 },
+    ]);
+    assert.equal(first?.Id, '2');
+  });
+
+  it('never asks when a later invoice is paid while the first is still open', async () => {
+    const { customer, invoices } = customerWithInvoices('grace@example.com', [{ amount: 100, date: '2026-01-01' }, { amount: 40, date: '2026-03-01' }]);
+    const contactId = await contactOf(customer);
+    pay(customer, invoices[1]!, 40);
+    await engine.queue.enqueue(QUEUES.qboInvoice, { connectionId: s.connection.id, key: `${s.connection.id}:qbo-invoice:${String(invoices[1]!.Id)}`, invoiceId: invoices[1]!.Id });
+    await settle();
+    const seen = await activity();
+    assert.equal(seen.enrolments.filter((e) => e.contactId === contactId).length, 0);
+  });
+
+  it('adds the chosen tag instead, when the connection says so', async () => {
+    await engine.connections.updateSettings(s.connection.id, { reviewRequest: { method: 'tag', tag: 'review-me' } });
+    const { customer, invoices } = customerWithInvoices('alan@example.com', [{ amount: 30, date: '2026-01-01' }]);
+    const contactId = await contactOf(customer);
+    pay(customer, invoices[0]!, 30);
+    await engine.queue.enqueue(QUEUES.qboInvoice, { connectionId: s.connection.id, key: `${s.connection.id}:qbo-invoice:${String(invoices[0]!.Id)}`, invoiceId: invoices[0]!.Id });
+    await settle();
+    await eventually(() => (s.hl.core.store.contacts.get(contactId)?.tags.includes('review-me') ? true : undefined), 10_000, 'the tag');
+  });
+
+  it('sends an SMS with the review link, once, recording its message id', async () => {
+    await engine.connections.updateSettings(s.connection.id, { reviewRequest: { method: 'message', channel: 'SMS', reviewLink: 'https://g.page/r/example/review' } });
+    const { customer, invoices } = customerWithInvoices('hedy@example.com', [{ amount: 60, date: '2026-01-01' }]);
+    const contactId = await contactOf(customer);
+    pay(customer, invoices[0]!, 60);
+    for (let i = 0; i < 3; i++) {
+      await engine.queue.enqueue(QUEUES.qboInvoice, { connectionId: s.connection.id, key: `${s.connection.id}:qbo-invoice:${String(invoices[0]!.Id)}`, invoiceId: invoices[0]!.Id });
+      await settle();
+    }
+    const messages = (await activity()).messages.filter((m) => m.contactId === contactId);
+    assert.equal(messages.length, 1);
+    assert.match(String(messages[0]!.message), /https:\/\/g\.page\/r\/example\/review/);
+    const row = await s.t.db.query<{ message_id: string }>(`SELECT message_id FROM review_requests WHERE contact_id = $1`, [contactId]);
+    assert.equal(row.rows[0]!.message_id, messages[0]!.messageId);
+  });
+
+  it('asks nothing when the connection\'s toggle is off', async () => {
+    await engine.connections.updateToggles(s.connection.id, { reviewRequests: false });
+    await engine.connections.updateSettings(s.connection.id, { reviewRequest: { method: 'workflow' } });
+    const { customer, invoices } = customerWithInvoices('katherine@example.com', [{ amount: 10, date: '2026-01-01' }]);
+    const contactId = await contactOf(customer);
+    pay(customer, invoices[0]!, 10);
+    await engine.queue.enqueue(QUEUES.qboInvoice, { connectionId: s.connection.id, key: `${s.connection.id}:qbo-invoice:${String(invoices[0]!.Id)}`, invoiceId: invoices[0]!.Id });
+    await settle();
+    const seen = await activity();
+    assert.equal(seen.enrolments.filter((e) => e.contactId === contactId).length + seen.messages.filter((m) => m.contactId === contactId).length, 0);
+  });
+
+  it('enrols the contact in the "Send Review Request" workflow once, under duplicated events and a restart', async () => {
+    await engine.connections.updateToggles(s.connection.id, { reviewRequests: true });
+    s.qbo.faults.configure({ rules: [], webhooks: { duplicate: 1 } });
+    const { customer, invoices } = customerWithInvoices('ada@example.com', [{ amount: 120, date: '2026-01-05' }, { amount: 80, date: '2026-02-05' }]);
+    const contactId = await contactOf(customer);
+    pay(customer, invoices[0]!, 50);
+    await settle();
+    assert.equal((await activity()).enrolments.filter((e) => e.contactId === contactId).length, 0, 'a partial payment asks nothing');
+    pay(customer, invoices[0]!, 70);
+    await settle();
+    const workflow = (await activity()).enrolments.filter((e) => e.contactId === contactId);
+    assert.equal(workflow.length, 1);
+    assert.equal(workflow[0]!.workflowName, 'Send Review Request');
+
+    // A restart: a new Engine on the same store sees the same events again (change data capture, and jobs queued twice).
+    s.qbo.faults.clear();
+    await engine.stop();
+    engine = await Engine.create(s.engineOptions);
+    await engine.startWorkers({ pollers: false });
+    const ctx = engine.contextFor(s.connection);
+    await engine.queue.enqueue(QUEUES.qboInvoice, { connectionId: s.connection.id, key: `${s.connection.id}:qbo-invoice:${String(invoices[0]!.Id)}`, invoiceId: invoices[0]!.Id });
+    await pollQuickBooksChanges(ctx);
+    // And the second invoice is paid too: not the first, so no second request.
+    pay(customer, invoices[1]!, 80);
+    await engine.queue.enqueue(QUEUES.qboInvoice, { connectionId: s.connection.id, key: `${s.connection.id}:qbo-invoice:${String(invoices[1]!.Id)}`, invoiceId: invoices[1]!.Id });
+    await settle();
+    assert.equal((await activity()).enrolments.filter((e) => e.contactId === contactId).length, 1, 'still exactly one request');
+    const rows = await s.t.db.query<{ state: string; qbo_invoice_id: string }>(`SELECT state, qbo_invoice_id FROM review_requests WHERE contact_id = $1`, [contactId]);
+    assert.deepEqual(rows.rows, [{ state: 'sent', qbo_invoice_id: String(invoices[0]!.Id) }]);
+  });
+});
