@@ -170,7 +170,10 @@ export class PaymentService {
     if (options.advanceClock) this.core.clock.advance(INTERVAL_MS[subscription.interval] * subscription.intervalCount);
     const order = this.core.store.orders.get(subscription.entityId);
     if (!order) throw notFound('The subscription has lost its order');
-    const tx = this.charge(order, subscription.amountMinor, undefined, subscription);
+    // A renewal charges the card stored at checkout, as the payment provider does.
+    const first = [...this.core.store.transactions.values()].find((t) => t.subscriptionId === subscription.providerSubscriptionId);
+    const stored = (first?.paymentMethod as { card?: { brand: string; last4: string } } | undefined)?.card;
+    const tx = this.charge(order, subscription.amountMinor, stored, subscription);
     subscription.renewals += 1;
     subscription.updatedAt = tx.createdAt;
     return tx;

@@ -140,6 +140,44 @@ describe('CRM payments become QuickBooks sales receipts (US company)', () => {
     assert.ok(stored && new Date(stored.accessExpiresAt).getTime() > Date.now(), 'a fresh token was saved');
   });
 
+  it('syncs a subscription and each renewal, a membership checkout and a calendar booking, found by polling', async () => {
+    const card = { brand: 'mastercard', last4: '4444' };
+    const sub = await admin(s.hl.url, `/locations/${s.locationId}/actions/subscription`, { contact: { firstName: 'Sub', lastName: 'Scriber', email: 'sub@example.com' }, product: { name: 'Monthly plan', amount: 29 }, card });
+    const renewal = await admin(s.hl.url, `/subscriptions/${String(sub.subscriptionId)}/renew`, {});
+    const membership = await admin(s.hl.url, `/locations/${s.locationId}/actions/membership`, { contact: { firstName: 'Mem', lastName: 'Ber', email: 'member@example.com' }, offer: { name: 'Gold membership', amount: 199 }, card });
+    const booking = await admin(s.hl.url, `/locations/${s.locationId}/actions/calendar-payment`, { contact: { firstName: 'Book', lastName: 'Ing', email: 'booking@example.com' }, service: { name: 'Strategy call', amount: 75 }, card });
+    // Renewals come with no webhook at all: the poller finds them.
+    await pollPayments(s.engine.contextFor(s.connection));
+    await settle();
+    for (const [txn, total] of [[sub.transactionId, 29], [renewal.transactionId, 29], [membership.transactionId, 199], [booking.transactionId, 75]] as const) {
+      const receipt = await eventually(() => receipts().find((r) => String(r.PrivateNote ?? '').includes(String(txn))), 20_000, `the receipt of ${String(txn)}`);
+      assert.equal(receipt.TotalAmt, total);
+      assert.equal((receipt.PaymentMethodRef as Rec | undefined)?.name, 'MasterCard');
+    }
+    const subscriber = customers().filter((c) => (c.PrimaryEmailAddr as Rec | undefined)?.Address === 'sub@example.com');
+    assert.equal(subscriber.length, 1, 'the renewal reused the customer');
+  });
+
+  it('turns a CRM refund into a QuickBooks refund receipt, once per refunded amount', async () => {
+    const paid = await pay({ contact: { firstName: 'Re', lastName: 'Fund', email: 'refund@example.com' }, items: [{ name: 'Course', amount: 100 }] });
+    await settle();
+    await eventually(() => receipts().find((r) => String(r.PrivateNote ?? '').includes(String(paid.transactionId))), 20_000, 'the sale');
+    await admin(s.hl.url, `/transactions/${String(paid.transactionId)}/refund`, { amount: 40 });
+    await pollPayments(s.engine.contextFor(s.connection));
+    await settle();
+    await pollPayments(s.engine.contextFor(s.connection));
+    await settle();
+    const refunds = () => s.qbo.admin.listEntities(s.realmId, 'RefundReceipt').filter((r) => String(r.PrivateNote ?? '').includes(String(paid.transactionId)));
+    await eventually(() => (refunds().length > 0 ? true : undefined), 20_000, 'the refund receipt');
+    assert.equal(refunds().length, 1);
+    assert.equal(refunds()[0]!.TotalAmt, 40);
+    await admin(s.hl.url, `/transactions/${String(paid.transactionId)}/refund`, {});
+    await pollPayments(s.engine.contextFor(s.connection));
+    await settle();
+    await eventually(() => (refunds().length === 2 ? true : undefined), 20_000, 'the second refund receipt');
+    assert.deepEqual(refunds().map((r) => r.TotalAmt).sort(), [40, 60]);
+  });
+
   it('does not sync payments made before the connection date', async () => {
     const old = await pay({ contact: { firstName: 'Old', lastName: 'Payment', email: 'old@example.com' }, items: [{ name: 'Workshop', amount: 7 }] });
     // Pretend the connection was made after this payment.
