@@ -85,7 +85,10 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
 }
 
 function describe(error: unknown): string {
-  return error instanceof SyncError ? `${error.message}. ${error.fix}` : describeError(error);
+  if (error instanceof SyncError) return `${error.message}. ${error.fix}`;
+  // The OAuth error code (invalid_grant: the code expired or was used) says more than the sentence around it.
+  const code = typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : undefined;
+  return `${describeError(error)}${code ? ` (${code})` : ''}`;
 }
 
 function refused(reply: FastifyReply) {
