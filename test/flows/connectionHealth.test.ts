@@ -1,0 +1,46 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStack, eventually, type Stack } from '../support/stack.ts';
+import { listActivity } from '../../src/store/activity.ts';
+
+describe('a connection whose QuickBooks authorization is revoked', () => {
+  let s: Stack;
+  before(async () => {
+    s = await startStack();
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  it('is marked revoked, stops its jobs and says how to reconnect', async () => {
+    assert.ok(s.qbo.admin.revokeTokens({ realmId: s.realmId }) > 0);
+    const response = await fetch(`${s.hl.url}/_emulator/locations/${s.locationId}/actions/order-form-payment`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ contact: { firstName: 'Re', lastName: 'Voked', email: 'revoked@example.com' }, items: [{ name: 'Thing', amount: 9 }] }),
+    });
+    const paid = (await response.json()) as { transactionId: string };
+    await s.hl.flushWebhooks();
+    const connection = await eventually(async () => {
+      const c = await s.engine.connections.get(s.connection.id);
+      return c?.status === 'revoked' ? c : undefined;
+    }, 30_000, 'the connection to be marked revoked');
+    assert.match(connection.statusReason ?? '', /reconnect QuickBooks/);
+    const stopped = await eventually(async () => (await listActivity(s.t.db, { connectionId: s.connection.id, status: 'error' })).find((a) => /Stopped/.test(a.message)), 30_000, 'the error');
+    assert.ok(stopped.retry, 'the stopped job can be retried after reconnecting');
+    assert.equal(s.qbo.admin.listEntities(s.realmId, 'SalesReceipt').filter((r) => String(r.PrivateNote ?? '').includes(paid.transactionId)).length, 0);
+    // Further events are recorded and ignored while the connection is revoked.
+    const again = await fetch(`${s.hl.url}/_emulator/locations/${s.locationId}/actions/order-form-payment`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ contact: { firstName: 'Re', lastName: 'Voked', email: 'revoked@example.com' }, items: [{ name: 'Thing', amount: 9 }] }),
+    });
+    assert.equal(again.status, 200);
+    await s.hl.flushWebhooks();
+    const ignored = await eventually(async () => {
+      const rows = await s.t.db.query<{ reason: string }>(`SELECT reason FROM inbox WHERE status = 'ignored' AND reason LIKE '%revoked%'`);
+      return rows.rows[0];
+    }, 20_000, 'an ignored event');
+    assert.match(ignored.reason, /reconnect it to sync again/);
+  });
+});
