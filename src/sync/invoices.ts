@@ -102,11 +102,8 @@ export async function syncInvoice(ctx: FlowContext, invoiceId: string): Promise<
   // A draft is the CRM user's work in progress: nothing exists for the customer (or the books) until it is sent.
   if (invoice.status === 'draft' && !linked) return;
 
-  let current = linked;
-  if (invoice.status !== 'void') {
-    current = await writeInvoice(ctx, invoice, linked);
-  }
-  if (!current) return; // void before it ever reached QuickBooks: skipped above; nothing else to do
+  // A void CRM invoice is not edited any more; it is written only if QuickBooks has never seen it (see reasonToSkip).
+  let current = invoice.status !== 'void' || !linked ? await writeInvoice(ctx, invoice, linked) : linked;
   // Money already received stays recorded even when the invoice is voided afterwards: payments first, then void.
   current = await recordPayments(ctx, invoice, current);
   if (invoice.status === 'void' && !current.data.voided) current = await voidInQuickBooks(ctx, current, 'voided in the CRM');
@@ -159,8 +156,10 @@ function reasonToSkip(ctx: FlowContext, invoice: HighLevelInvoice, linked: Linke
   if (connectedAt && created && new Date(created).getTime() < connectedAt.getTime()) {
     return `it was created on ${created.slice(0, 10)}, before the connection (${connectedAt.toISOString().slice(0, 10)}); only newer invoices are synced`;
   }
-  if (invoice.status === 'void') return 'it was voided before it reached QuickBooks, so there is nothing to record';
-  if (invoice.status !== 'draft' && !SENT.has(invoice.status)) return `its status "${invoice.status}" is not one ledgerlink knows`;
+  // A void invoice nobody paid left no trace in the books. One that was paid in part before being voided (its
+  // webhooks lost) is still created, paid and voided below, so that the money received is recorded.
+  if (invoice.status === 'void' && (invoice.amountPaid ?? 0) === 0) return 'it was voided before it reached QuickBooks, so there is nothing to record';
+  if (invoice.status !== 'draft' && invoice.status !== 'void' && !SENT.has(invoice.status)) return `its status "${invoice.status}" is not one ledgerlink knows`;
   return undefined;
 }
 

@@ -327,6 +327,23 @@ describe('CRM invoices follow into QuickBooks for their whole life (US company)'
     assert.equal(again.enqueued, 0);
   });
 
+  it('the sweep records the money of an invoice paid in part and voided while every webhook was lost', async () => {
+    s.hl.core.faults.configure({ rules: [], webhooks: { drop: 1 } });
+    const { id } = await h.createInvoice({ contact: { firstName: 'Quiet', lastName: 'Void', email: 'quiet.void@example.com' }, items: [{ name: 'Consulting', amount: 120 }], send: true });
+    await h.pay(id, 30);
+    await h.voidInCrm(id);
+    await h.settle();
+    s.hl.core.faults.clear();
+    const swept = await sweepInvoices(s.engine.contextFor(s.connection), { minIntervalMs: 0 });
+    await h.settle();
+    assert.ok(swept.enqueued >= 1);
+    const qbo = await h.waitForQboInvoice(id);
+    assert.equal(qbo.TotalAmt, 0, 'voided');
+    const payment = h.payments().find((p) => String(p.PrivateNote ?? '').includes(id));
+    assert.equal(payment?.TotalAmt, 30);
+    assert.equal(payment?.UnappliedAmt, 30);
+  });
+
   it('refuses an invoice in a currency the QuickBooks company cannot take, with a clear error', async () => {
     const { id } = await h.createInvoice({ contact: { firstName: 'Euro', lastName: 'Client', email: 'euro@example.com' }, items: [{ name: 'Workshop', amount: 100 }], currency: 'EUR', send: true });
     await h.settle();
