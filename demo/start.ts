@@ -38,8 +38,8 @@ async function freePort(wanted: number, host: string): Promise<number> {
 }
 
 /** The demo's admin password: LEDGERLINK_ADMIN_PASSWORD, else generated once and kept (0600) in the data folder. */
-function adminPassword(dir: string): string {
-  if (process.env.LEDGERLINK_ADMIN_PASSWORD) return process.env.LEDGERLINK_ADMIN_PASSWORD;
+function adminPassword(dir: string, fromEnvironment: string | undefined): string {
+  if (fromEnvironment) return fromEnvironment;
   const file = join(dir, 'admin-password');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   const password = randomBytes(9).toString('base64url');
@@ -77,11 +77,11 @@ export async function runDemo(config: Config, args: string[]): Promise<number> {
   };
   // ledgerlink's own port must be known before it starts: it is part of the OAuth redirect URIs.
   const demoConfig = { ...config, port: await freePort(config.port, host) };
-  const password = adminPassword(dir);
+  const password = adminPassword(dir, config.admin?.password);
   const runtime = await openRuntime(demoConfig, providers, {
     server: true,
     workers: true,
-    dashboard: { sandbox: { quickbooksUrl: qbo.url, highlevelUrl: hl.url }, initialAdmin: { username: 'admin', password } },
+    dashboard: { sandbox: { quickbooksUrl: qbo.url, highlevelUrl: hl.url }, initialAdmin: { username: config.admin?.username ?? 'admin', password } },
   });
   qbo.admin.configureWebhooks([{ url: `${runtime.url}/webhooks/quickbooks`, verifierToken: state.qboVerifierToken, format: 'cloudevents', windowMs: 1_000 }]);
   hl.core.webhooks.config.url = `${runtime.url}/webhooks/highlevel`;
@@ -123,8 +123,8 @@ export async function runDemo(config: Config, args: string[]): Promise<number> {
 
   console.log(`
 ledgerlink is running at ${runtime.url}
-  Dashboard: open ${runtime.url}/ and log in as "admin" with password ${password}
-             (${process.env.LEDGERLINK_ADMIN_PASSWORD ? 'from LEDGERLINK_ADMIN_PASSWORD' : `kept in ${join(dir, 'admin-password')}`})
+  Dashboard: open ${runtime.url}/ and log in as "${config.admin?.username ?? 'admin'}" with password ${password}
+             (${config.admin ? 'from LEDGERLINK_ADMIN_PASSWORD' : `kept in ${join(dir, 'admin-password')}`})
   QuickBooks Online emulator: ${qbo.url}   (companies: ${state.pairs.map((p) => `${p.country} ${p.realmId}`).join(', ')})
   HighLevel emulator:         ${hl.url}   (locations: ${state.pairs.map((p) => `${p.country} ${p.locationId}`).join(', ')})
   data folder:                ${config.dataDir}   (a second start keeps everything)

@@ -28,8 +28,14 @@ const commands: Record<string, Command> = {
       const { runDemo } = await import('../demo/start.ts');
       return runDemo(config, args);
     }
-    const runtime = await openRuntime(config, config.providers, { server: true, workers: true });
+    const runtime = await openRuntime(config, config.providers, {
+      server: true,
+      workers: true,
+      // Without LEDGERLINK_ADMIN_PASSWORD the first visit creates the admin, with the setup code printed here.
+      dashboard: { initialAdmin: config.admin, announce: (line) => console.log(line) },
+    });
     console.log(`ledgerlink is running at ${runtime.url} (store: ${config.databaseUrl ? 'PostgreSQL' : config.pgliteDir})`);
+    console.log(`  dashboard: ${config.publicUrl ?? runtime.url}/${config.admin ? ` (log in as "${config.admin.username}")` : ''}`);
     await untilSignal(runtime.stop);
     return 0;
   },

@@ -21,6 +21,9 @@ const envSchema = z.object({
   LEDGERLINK_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(60),
   LEDGERLINK_CDC_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(180),
   LEDGERLINK_LIMITS_OFF: flag,
+  /** The dashboard's admin password, set (or reset) at start; unset: the first visit creates the admin with a setup code. */
+  LEDGERLINK_ADMIN_PASSWORD: z.string().min(10, 'use at least 10 characters').max(1000).optional(),
+  LEDGERLINK_ADMIN_USER: z.string().min(1).max(100).default('admin'),
   /** Seconds after which a job still running is taken for dead (its worker was killed) and retried. */
   LEDGERLINK_JOB_EXPIRE_SECONDS: z.coerce.number().int().min(2).max(3600).default(120),
 
@@ -76,6 +79,8 @@ export interface Config {
   pollSeconds: number;
   cdcPollSeconds: number;
   limitsOff: boolean;
+  /** The dashboard's first admin, from the environment (absent: created on the first visit). */
+  admin: { username: string; password: string } | undefined;
   jobExpireSeconds: number;
   /** Present when real provider credentials are configured; absent means the demo against the emulators. */
   providers: ProviderConfig | undefined;
@@ -126,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     pollSeconds: e.LEDGERLINK_POLL_SECONDS,
     cdcPollSeconds: e.LEDGERLINK_CDC_POLL_SECONDS,
     limitsOff: e.LEDGERLINK_LIMITS_OFF,
+    admin: e.LEDGERLINK_ADMIN_PASSWORD ? { username: e.LEDGERLINK_ADMIN_USER, password: e.LEDGERLINK_ADMIN_PASSWORD } : undefined,
     jobExpireSeconds: e.LEDGERLINK_JOB_EXPIRE_SECONDS,
     providers,
   };

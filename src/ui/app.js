@@ -23,6 +23,16 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// DOM append/replaceChildren would print null and arrays as text: these take children as h() does.
+function fill(el, ...children) {
+  el.replaceChildren(...h('div', {}, children).childNodes);
+  return el;
+}
+function add(el, ...children) {
+  el.append(...h('div', {}, children).childNodes);
+  return el;
+}
+
 class ApiError extends Error {
   constructor(status, body) {
     super(body?.message ?? `HTTP ${status}`);
@@ -68,7 +78,7 @@ const money = (minor, currency) => (minor === null || minor === undefined ? '—
 
 function page(title, ...children) {
   document.title = `${title} · ledgerlink`;
-  main.replaceChildren(h('h1', {}, title), ...children);
+  fill(main, h('h1', {}, title), children);
   main.focus({ preventScroll: true });
 }
 
@@ -253,7 +263,7 @@ function integrationCard(c, refresh) {
 
   const lastSync = Object.entries(c.lastSync);
   const counts = Object.entries(c.counts);
-  card.append(
+  add(card,
     title,
     h('p', {}, statusBadge(c.status), c.statusReason ? h('span', { class: 'muted' }, ` ${c.statusReason}`) : null),
     h('dl', { class: 'facts' },
@@ -298,7 +308,7 @@ async function renderConnection(id, section) {
   );
   const live = card.quickbooks && card.highlevel && !['disconnected', 'revoked'].includes(card.status);
   if (!live && section !== 'activity') {
-    body.append(h('p', {}, 'Connect both sides first.'));
+    add(body, h('p', {}, 'Connect both sides first.'));
     return;
   }
   if (section === 'reconciliation') return renderReconciliation(id, body);
@@ -334,7 +344,7 @@ async function renderActivity(id, body) {
   const retryAll = h('button', { type: 'button' }, 'Retry all open errors');
   const list = h('ol', { class: 'activity', 'aria-label': 'Activity, newest first' });
   const more = h('button', { type: 'button', class: 'link', hidden: true }, 'Show older');
-  body.append(h('h2', {}, 'Activity'), filters, h('div', { class: 'actions' }, retryAll), list, more);
+  add(body, h('h2', {}, 'Activity'), filters, h('div', { class: 'actions' }, retryAll), list, more);
   let flowsShown = '';
   let nextBeforeId = null;
 
@@ -366,11 +376,11 @@ async function renderActivity(id, body) {
     if (answer.flows.join() !== flowsShown) {
       flowsShown = answer.flows.join();
       const current = filters.flow.value;
-      filters.flow.replaceChildren(h('option', { value: '' }, 'All flows'), answer.flows.map((f) => h('option', { value: f, selected: f === current }, flowName(f))));
+      fill(filters.flow, h('option', { value: '' }, 'All flows'), answer.flows.map((f) => h('option', { value: f, selected: f === current }, flowName(f))));
     }
     const rows = answer.entries.map(row);
     if (append) list.append(...rows);
-    else list.replaceChildren(...(rows.length ? rows : [h('li', { class: 'muted' }, 'Nothing matches.')]));
+    else fill(list, rows.length ? rows : h('li', { class: 'muted' }, 'Nothing matches.'));
     nextBeforeId = answer.nextBeforeId;
     more.hidden = !nextBeforeId;
   }
@@ -413,10 +423,10 @@ async function renderReconciliation(id, body) {
   const compare = h('button', { type: 'button' }, 'Compare again');
   const resync = h('button', { type: 'button' }, 'Re-sync the differences');
   const out = h('div', { 'aria-live': 'polite' }, h('p', {}, 'Reading both sides…'));
-  body.append(h('h2', {}, 'Reconciliation'), h('p', { class: 'muted' }, 'Both APIs are read and compared record by record, since the connection date.'), h('div', { class: 'actions' }, compare, resync), out);
+  add(body, h('h2', {}, 'Reconciliation'), h('p', { class: 'muted' }, 'Both APIs are read and compared record by record, since the connection date.'), h('div', { class: 'actions' }, compare, resync), out);
   const show = (r) => {
     const total = r.kinds.reduce((n, k) => n + k.differences.length, 0);
-    out.replaceChildren(
+    fill(out, 
       h('p', {}, `Computed ${dateTime(r.computedAt)}; ${total === 0 ? 'both sides agree.' : `${total} difference${total === 1 ? '' : 's'}.`}`),
       h('table', { class: 'recon' },
         h('caption', {}, 'Per kind'),
@@ -431,7 +441,7 @@ async function renderReconciliation(id, body) {
     resync.disabled = total === 0;
   };
   const load = async (refresh) => {
-    out.replaceChildren(h('p', {}, 'Reading both sides…'));
+    fill(out, h('p', {}, 'Reading both sides…'));
     show(await api('GET', `${base}/reconciliation${refresh ? '?refresh=true' : ''}`));
   };
   compare.addEventListener('click', busy(compare, () => load(true)));
@@ -439,7 +449,7 @@ async function renderReconciliation(id, body) {
     const r = await api('POST', `${base}/reconciliation/resync`, {});
     notify(`Re-sync: ${r.enqueued} job${r.enqueued === 1 ? '' : 's'} queued${r.alreadyQueued ? `, ${r.alreadyQueued} already waiting` : ''}${r.notCovered ? `, ${r.notCovered} not covered by a flow` : ''}. Watch Activity.`);
   }));
-  await load(false).catch((error) => out.replaceChildren(h('p', { class: 'error' }, error.message)));
+  await load(false).catch((error) => fill(out, h('p', { class: 'error' }, error.message)));
 }
 
 // ---------- tax codes ----------
@@ -447,9 +457,9 @@ async function renderReconciliation(id, body) {
 async function renderTaxCodes(id, body) {
   const base = `/api/connections/${encodeURIComponent(id)}`;
   const data = await api('GET', `${base}/tax-codes`);
-  body.append(h('h2', {}, 'Tax codes'));
+  add(body, h('h2', {}, 'Tax codes'));
   if (!data.applies) {
-    body.append(h('p', {}, 'This is a US company: tax is folded into line prices, nothing to map.'));
+    add(body, h('p', {}, 'This is a US company: tax is folded into line prices, nothing to map.'));
     return;
   }
   const codeLabel = (c) => `${c.name} (${c.ratePercents.join(' + ') || 0}%)`;
@@ -465,7 +475,7 @@ async function renderTaxCodes(id, body) {
     const entry = { taxes, sel, tr };
     remove.addEventListener('click', () => { rows.splice(rows.indexOf(entry), 1); tr.remove(); });
     rows.push(entry);
-    tbody.append(tr);
+    tadd(body, tr);
   };
   for (const m of data.mappings) addRow(m.taxes, m.taxCodeId);
   for (const u of data.unmapped) addRow(u.taxes, '', 'Waiting for a code (an error names it)');
@@ -485,7 +495,7 @@ async function renderTaxCodes(id, body) {
     const answer = await api('PUT', `${base}/tax-codes`, { mappings });
     notify(`Saved ${answer.mappings} mapping${answer.mappings === 1 ? '' : 's'}. Retry the errors that named these taxes.`);
   }));
-  body.append(
+  add(body, 
     h('p', { class: 'muted' }, 'A CRM tax is matched to a QuickBooks tax code by rate and name; when that is ambiguous or impossible, choose the code here.'),
     h('table', { class: 'mapping' }, h('caption', {}, 'CRM tax → QuickBooks tax code'),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'CRM tax'), h('th', { scope: 'col' }, 'QuickBooks tax code'), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Remove')))),
@@ -534,7 +544,7 @@ function renderSandbox(id, card, body) {
   );
   const loadInvoices = async () => {
     const { invoices } = await api('GET', `${base}/open-invoices`);
-    paidForm.invoiceId.replaceChildren(...(invoices.length ? invoices.map((i) => h('option', { value: i.id }, i.label)) : [h('option', { value: '' }, 'No open invoice')]));
+    fill(paidForm.invoiceId, invoices.length ? invoices.map((i) => h('option', { value: i.id }, i.label)) : h('option', { value: '' }, 'No open invoice'));
   };
   paidForm.addEventListener('submit', busy(paidForm.querySelector('button'), async () => {
     done(await api('POST', `${base}/mark-invoice-paid`, { invoiceId: paidForm.invoiceId.value }));
@@ -549,7 +559,7 @@ function renderSandbox(id, card, body) {
   customerForm.addEventListener('submit', busy(customerForm.querySelector('button'), async () => {
     done(await api('POST', `${base}/add-customer`, { displayName: customerForm.displayName.value, email: customerForm.email.value }));
   }));
-  body.append(
+  add(body, 
     h('h2', {}, 'Sandbox'),
     h('p', { class: 'muted' }, 'Running against the local emulators: act on either side, then watch Activity.'),
     status,

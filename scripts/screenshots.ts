@@ -1,0 +1,91 @@
+// Screenshots of every dashboard screen, taken against `npm start`'s own stack (fresh data, free ports) with
+// Debian's Chromium: docs/screenshots/*.png. Run: npm run screenshots
+import { mkdirSync } from 'node:fs';
+import { chromium, type Page } from 'playwright-core';
+import { startDemoProcess } from '../test/support/demoProcess.ts';
+
+const out = new URL('../docs/screenshots/', import.meta.url).pathname;
+mkdirSync(out, { recursive: true });
+const demo = await startDemoProcess();
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+  page.setDefaultTimeout(30_000);
+  const shot = async (name: string, target: Page = page) => {
+    await target.waitForTimeout(300);
+    await target.screenshot({ path: `${out}${name}.png`, fullPage: true });
+    console.log(`docs/screenshots/${name}.png`);
+  };
+  const open = async (name: string, section?: string) => {
+    await page.goto(`${demo.url}/#/connections`);
+    await page.getByRole('link', { name }).click();
+    await page.getByRole('heading', { level: 1, name }).waitFor();
+    if (section) await page.getByRole('link', { name: section }).click();
+  };
+
+  await page.goto(demo.url);
+  await page.getByLabel('Password').waitFor();
+  await shot('01-login');
+  await page.getByLabel('Password').fill(demo.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('link', { name: 'Harbor Yoga' }).waitFor();
+  await shot('02-connections');
+
+  await open('Harbor Yoga');
+  await page.getByLabel(/Import old invoices/).check();
+  await shot('03-connect-quickbooks');
+  await page.getByRole('button', { name: 'Connect QuickBooks' }).click();
+  await page.waitForURL((url) => url.href.startsWith(demo.quickbooksUrl));
+  await page.getByLabel(/Harbor Yoga LLC/).check();
+  await shot('04-quickbooks-consent-emulator');
+  await page.getByRole('button', { name: 'Connect', exact: true }).click();
+  await page.getByText('Harbor Yoga is connected').waitFor();
+  await shot('05-connected-card');
+
+  await open('Sunrise Studio', 'Sandbox');
+  await shot('06-sandbox');
+  const pay = page.getByRole('form', { name: 'Take a payment' });
+  await pay.getByRole('button', { name: 'Take the payment' }).click();
+  await page.getByRole('link', { name: 'Activity' }).click();
+  await page.locator('.entry.ok', { hasText: 'Created sales receipt' }).first().waitFor();
+  await page.locator('.entry.ok', { hasText: 'Created sales receipt' }).first().locator('summary').click();
+  await shot('07-activity');
+  await page.locator('.entry.ok', { hasText: 'Created sales receipt' }).first().getByRole('link', { name: /QuickBooks SalesReceipt/ }).click();
+  await page.getByLabel('Record').waitFor();
+  await shot('08-record-quickbooks-side');
+
+  await open('Maple Leaf Consulting', 'Sandbox');
+  const caPay = page.getByRole('form', { name: 'Take a payment' });
+  await caPay.getByLabel('Tax rate % (optional)').fill('15');
+  await caPay.getByRole('button', { name: 'Take the payment' }).click();
+  await page.getByRole('link', { name: 'Activity' }).click();
+  await page.getByLabel('Status').selectOption('error');
+  await page.locator('.entry.error').first().waitFor();
+  await shot('09-error-with-fix');
+  await page.getByRole('link', { name: 'Tax codes' }).click();
+  await page.getByLabel('QuickBooks tax code for HST 15%').selectOption({ label: 'HST NS (15%)' });
+  await shot('10-tax-code-mapping');
+  await page.getByRole('button', { name: 'Save the mapping' }).click();
+  await page.getByText(/Saved 1 mapping/).waitFor();
+  await page.getByRole('link', { name: 'Activity' }).click();
+  await page.locator('.entry.error').first().getByRole('button', { name: 'Retry' }).click();
+  await page.locator('.entry.ok', { hasText: /Created sales receipt .* CAD/ }).waitFor();
+  await shot('11-after-retry');
+
+  await open('Sunrise Studio', 'Reconciliation');
+  await page.getByRole('row', { name: /Sales receipts/ }).waitFor();
+  await shot('12-reconciliation');
+
+  const narrow = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+  await narrow.context().addCookies(await page.context().cookies());
+  await narrow.goto(page.url().replace(/#.*/, '#/connections'));
+  await narrow.getByRole('link', { name: 'Sunrise Studio' }).click();
+  await narrow.locator('.entry').first().waitFor();
+  await shot('13-narrow-screen', narrow);
+} finally {
+  await browser.close();
+  await demo.stop();
+}
