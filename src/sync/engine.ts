@@ -27,7 +27,7 @@ import { importCustomers, importCustomersKey, syncQboCustomer, CONTACTS_FLOW, CU
 import { syncContactChange } from './customers.ts';
 import { changeCaptureDue, changeCaptureKey, pollQuickBooksChanges } from './changeCapture.ts';
 import { syncQboInvoiceEvent, REVIEW_REQUESTS_FLOW } from './reviewRequests.ts';
-import { importInvoices, importInvoicesKey, INVOICE_IMPORT_CURSOR, INVOICE_IMPORT_FLOW } from './invoiceImport.ts';
+import { importInvoices, importInvoicesKey, isImportedCrmInvoiceId, INVOICE_IMPORT_CURSOR, INVOICE_IMPORT_FLOW } from './invoiceImport.ts';
 import { readCursor } from '../store/cursors.ts';
 import { syncInvoice, sweepInvoices, INVOICES_FLOW } from './invoices.ts';
 
@@ -214,7 +214,11 @@ export class Engine {
     await define(QUEUES.pollQboChanges, 'polling', async (ctx) => {
       await pollQuickBooksChanges(ctx);
     }, { concurrency: 2 });
-    await define(QUEUES.crmInvoice, INVOICES_FLOW, (ctx, data) => syncInvoice(ctx, String(data.invoiceId)));
+    await define(QUEUES.crmInvoice, INVOICES_FLOW, async (ctx, data) => {
+      // Invoices imported from QuickBooks are history: neither their creation nor their edits go back (invoiceImport.ts).
+      if (await isImportedCrmInvoiceId(ctx, String(data.invoiceId))) return;
+      await syncInvoice(ctx, String(data.invoiceId));
+    });
     await define(QUEUES.sweepInvoices, 'polling', async (ctx) => {
       await sweepInvoices(ctx);
     }, { concurrency: 2 });

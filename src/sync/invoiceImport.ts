@@ -54,6 +54,21 @@ export async function isImportedCrmInvoice(q: Queryable, connectionId: string, i
   return result.rows.length > 0;
 }
 
+/**
+ * The guard the CRM -> QuickBooks invoice queue runs first: an imported invoice (committed, or still being imported:
+ * then its claim names the number, which means reading the invoice) never goes to QuickBooks.
+ */
+export async function isImportedCrmInvoiceId(ctx: FlowContext, invoiceId: string): Promise<boolean> {
+  const found = await ctx.db.query<{ state: string; crm_id: string }>(
+    `SELECT state, crm_id FROM links WHERE connection_id = $1 AND kind = 'importedInvoice' AND (crm_id = $2 OR state = 'pending') LIMIT 2`,
+    [ctx.connection.id, invoiceId],
+  );
+  if (found.rows.some((r) => r.crm_id === invoiceId)) return true;
+  if (found.rows.length === 0) return false;
+  const invoice = await ctx.hl.invoices.get(invoiceId).catch(() => undefined);
+  return invoice ? isImportedCrmInvoice(ctx.db, ctx.connection.id, invoice) : false;
+}
+
 /** One slice of the import; queues the next slice until every invoice up to the cutoff has been seen. */
 export async function importInvoices(ctx: FlowContext): Promise<InvoiceImportProgress | undefined> {
   const { db, connection } = ctx;
