@@ -228,8 +228,8 @@ async function writeInvoice(ctx: FlowContext, invoice: HighLevelInvoice, linked:
     },
   };
   const currency = next.data.currency;
-  const written_ = toMinorUnits(written.TotalAmt ?? 0, currency, { rounding: 'halfUp' });
-  const qboTotal = written_.ok ? written_.value : null;
+  const writtenTotal = toMinorUnits(written.TotalAmt ?? 0, currency, { rounding: 'halfUp' });
+  const qboTotal = writtenTotal.ok ? writtenTotal.value : null;
   await ctx.db.transaction(async (tx) => {
     await persist(tx, ctx, next, next.crmUpdatedAt);
     // A new version of the invoice supersedes every earlier report about it; a difference that remains is
