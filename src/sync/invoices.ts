@@ -497,7 +497,7 @@ async function voidInQuickBooks(ctx: FlowContext, linked: LinkedInvoice, why: st
     if (!unapplied) continue;
     await recordActivity(ctx.db, {
       connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'ok', crmKind: 'invoice', crmId: linked.crmId, qboKind: 'Payment', qboId: paymentId,
-      message: `Unapplied QuickBooks payment ${paymentId} (${unapplied.TotalAmt} ${currency}) from invoice ${linked.data.docNumber ?? linked.qboId} before voiding it; the money stays on the customer as a credit`,
+      message: `Unapplied QuickBooks payment ${paymentId} (${unapplied.TotalAmt ?? '?'} ${currency}) from invoice ${linked.data.docNumber ?? linked.qboId} (CRM invoice ${linked.data.label}) before voiding it; the money stays on the customer as a credit`,
     });
   }
   if (paymentIds.length > 0) current = await readQboInvoice(ctx, linked, linked.crmId);
