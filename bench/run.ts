@@ -28,12 +28,14 @@ interface Flags {
   connections: number;
   perConnection: number;
   workers: number[];
+  /** Jobs of a queue run at once per process (the engine's concurrency; production default 4). */
+  concurrency: number | undefined;
   out: string;
 }
 
 const USAGE = `npm run bench -- [--quick] [--scenario 2,4] [--factor 10] [--store pglite|postgres]
   [--customers 10000] [--payments 5000] [--steady 1000] [--baseline 300] [--invoices 200]
-  [--rate 50] [--latency-seconds 30] [--import 100000] [--connections 200] [--per-connection 10] [--workers 1,2,4]
+  [--rate 50] [--latency-seconds 30] [--import 100000] [--connections 200] [--per-connection 10] [--workers 1,2,4] [--concurrency 4]
   [--out bench/results/latest.json]`;
 
 function parseFlags(argv: readonly string[]): Flags {
@@ -54,6 +56,7 @@ function parseFlags(argv: readonly string[]): Flags {
     connections: 200,
     perConnection: quick ? 3 : 10,
     workers: [1, 2, 4],
+    concurrency: undefined,
     out: join(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json'),
   };
   for (let i = 0; i < argv.length; i++) {
@@ -89,6 +92,7 @@ function parseFlags(argv: readonly string[]): Flags {
       case '--connections': flags.connections = num(); break;
       case '--per-connection': flags.perConnection = num(); break;
       case '--workers': flags.workers = value().split(',').map(Number); break;
+      case '--concurrency': flags.concurrency = num(); break;
       case '--out': flags.out = value(); break;
       case '--help': console.log(USAGE); process.exit(0); break;
       default: throw new Error(`unknown flag ${arg}\n${USAGE}`);
@@ -116,7 +120,7 @@ async function main(): Promise<void> {
   if (want(1) || want(5) || want(7)) {
     log(`scenario 1: import of ${flags.customers} QuickBooks customers (limit factor ${flags.factor})`);
     try {
-      const r = await runContactImport({ customers: flags.customers, baselineRecords: flags.baseline, importCustomers: flags.importCustomers, limitFactor: flags.factor, store: flags.store, log, run1: want(1) || want(7), run5: want(5) });
+      const r = await runContactImport({ customers: flags.customers, baselineRecords: flags.baseline, importCustomers: flags.importCustomers, limitFactor: flags.factor, store: flags.store, ...(flags.concurrency ? { concurrency: flags.concurrency } : {}), log, run1: want(1) || want(7), run5: want(5) });
       s1 = r.scenario1;
       baseline1 = r.baseline;
       if (want(1)) results.push(r.scenario1);
@@ -129,7 +133,7 @@ async function main(): Promise<void> {
   if (want(2) || want(7)) {
     log(`scenario 2: ${flags.payments} CRM payments -> sales receipts (limit factor ${flags.factor}, ${flags.store})`);
     try {
-      const r = await runSalesReceipts({ records: flags.payments, steadyRecords: flags.steady, baselineRecords: flags.baseline, limitFactor: flags.factor, store: flags.store, log });
+      const r = await runSalesReceipts({ records: flags.payments, steadyRecords: flags.steady, baselineRecords: flags.baseline, limitFactor: flags.factor, store: flags.store, ...(flags.concurrency ? { concurrency: flags.concurrency } : {}), log });
       s2 = r.scenario2;
       baseline2 = r.baseline;
       if (want(2)) results.push(r.scenario2);

@@ -11,7 +11,7 @@ import { startQuickBooksEmulator, type QuickBooksEmulator } from '../emulators/q
 import { startHighLevelEmulator, type HighLevelEmulator } from '../emulators/highlevel/index.ts';
 import { SecretBox } from '../src/store/secrets.ts';
 import type { Connection } from '../src/store/connections.ts';
-import { openDb, type Db } from '../src/store/db.ts';
+import { openDb, type Db, type Queryable } from '../src/store/db.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { Engine } from '../src/sync/engine.ts';
 import { connectWithTokens } from '../src/sync/connect.ts';
@@ -101,7 +101,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
   const country = options.country ?? 'US';
   const lifted = !Number.isFinite(options.limitFactor);
   const created = options.store === 'postgres' ? await freshDatabase() : undefined;
-  const db = await openDb({ databaseUrl: created?.url });
+  const db = countStatements(await openDb({ databaseUrl: created?.url }));
   await migrate(db);
   const n = options.connections ?? 1;
   const qbo = await startQuickBooksEmulator({
@@ -131,7 +131,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     limitFactor: lifted ? 1 : options.limitFactor,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     pollSeconds: 3600,
-    queue: { pollingIntervalSeconds: 0.5 },
+    queue: { pollingIntervalSeconds: Number(process.env.LEDGERLINK_BENCH_POLL ?? 0.5) },
   });
   const server = await buildServer(engine);
   // Arrival times are taken before Fastify parses anything, bodies once parsed: the latency scenario starts its
@@ -201,6 +201,33 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       await db.close();
       await created?.drop();
     },
+  };
+}
+
+/** SQL statements run through the store (by their first words), to see what each record costs the database. */
+export const statements = new Map<string, number>();
+
+export function statementCount(): number {
+  let total = 0;
+  for (const n of statements.values()) total += n;
+  return total;
+}
+
+function countStatements(db: Db): Db {
+  const note = (sql: string) => {
+    const key = sql.replace(/\s+/g, ' ').trim().slice(0, 90);
+    statements.set(key, (statements.get(key) ?? 0) + 1);
+  };
+  const wrap = (q: Queryable): Queryable => ({
+    query: (sql, params) => {
+      note(sql);
+      return q.query(sql, params);
+    },
+  });
+  return {
+    ...db,
+    query: wrap(db).query,
+    transaction: (fn) => db.transaction((tx) => fn(wrap(tx))),
   };
 }
 

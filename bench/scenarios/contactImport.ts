@@ -24,6 +24,7 @@ export interface ContactImportOptions {
   importCustomers: number;
   limitFactor: number;
   store: 'pglite' | 'postgres';
+  concurrency?: number;
   run1: boolean;
   run5: boolean;
   log: (line: string) => void;
@@ -87,7 +88,7 @@ async function importNaively(hl: ReturnType<BenchStack['engine']['clientsFor']>[
 
 async function runScenario1(options: ContactImportOptions): Promise<{ result: ScenarioResult; baseline: ScenarioResult }> {
   const { log } = options;
-  const stack = await startBenchStack({ connections: 2, limitFactor: options.limitFactor, store: options.store });
+  const stack = await startBenchStack({ connections: 2, limitFactor: options.limitFactor, store: options.store, ...(options.concurrency ? { concurrency: options.concurrency } : {}) });
   try {
     const counter = new CallCounter(stack);
     const [main, naive] = stack.connections as [Connection, Connection];

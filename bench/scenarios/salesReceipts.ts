@@ -8,7 +8,7 @@ import { select } from '../../src/quickbooks/query.ts';
 import type { Connection } from '../../src/store/connections.ts';
 import { QUEUES } from '../../src/sync/routes.ts';
 import {
-  CallCounter, HL_PER_10S, QBO_PER_MINUTE, round, seededRandom, startBenchStack, waitFor,
+  CallCounter, HL_PER_10S, QBO_PER_MINUTE, round, seededRandom, startBenchStack, statementCount, statements, waitFor,
   type BenchStack, type ScenarioResult,
 } from '../support.ts';
 
@@ -98,6 +98,10 @@ interface PhaseResult {
   hlCalls: number;
   throttled: number;
   failed: number;
+  /** SQL statements through the store meanwhile (polling for completion included, a few a second). */
+  sql: number;
+  /** CPU time of this process (engine, store when PGlite, and the emulators) meanwhile. */
+  cpuSeconds: number;
 }
 
 async function runPhase(stack: BenchStack, counter: CallCounter, connection: Connection, expectedTotal: number, timeoutMs: number): Promise<PhaseResult> {
@@ -105,6 +109,8 @@ async function runPhase(stack: BenchStack, counter: CallCounter, connection: Con
   const q0 = counter.qbo(realm);
   const h0 = counter.hl();
   const before = await progress(stack, connection.id);
+  const s0 = statementCount();
+  const cpu0 = process.cpuUsage();
   const started = performance.now();
   await stack.engine.queue.enqueue(QUEUES.pollPayments, { connectionId: connection.id, key: `${connection.id}:poll:payments` });
   let last = before;
@@ -114,8 +120,10 @@ async function runPhase(stack: BenchStack, counter: CallCounter, connection: Con
   }, timeoutMs, `${expectedTotal} sales receipts`, 50);
   const seconds = (performance.now() - started) / 1000;
   const q1 = counter.qbo(realm);
+  const sql = statementCount() - s0;
+  const cpu = process.cpuUsage(cpu0);
   return {
-    records: last.linked - before.linked, seconds,
+    records: last.linked - before.linked, seconds, sql, cpuSeconds: (cpu.user + cpu.system) / 1e6,
     qboCalls: q1.calls - q0.calls, qboUnits: q1.units - q0.units, hlCalls: counter.hl() - h0, throttled: q1.throttled - q0.throttled,
     failed: last.failed - before.failed,
   };
@@ -183,6 +191,9 @@ export async function runSalesReceipts(options: SalesReceiptOptions): Promise<{ 
     await takePayments(counter, main.hlLocationId!, w, options.steadyRecords, random, { contacts: usedContacts, items: w.items });
     const steady = await runPhase(stack, counter, main, options.records + options.steadyRecords, timeout);
 
+    if (process.env.LEDGERLINK_BENCH_SQL) {
+      for (const [sql, n] of [...statements.entries()].sort((x, y) => y[1] - x[1]).slice(0, 25)) log(`    ${String(n).padStart(7)}  ${sql}`);
+    }
     const perSecond = first.records / first.seconds;
     const qboUnits = first.qboUnits / first.records;
     const hlCalls = first.hlCalls / first.records;
@@ -217,6 +228,9 @@ export async function runSalesReceipts(options: SalesReceiptOptions): Promise<{ 
         steady_records: steady.records, steady_seconds: round(steady.seconds, 2),
         steady_ratio_to_ceiling: round(steady.records / steady.seconds / steadyLimit.perSecond), steady_binding_limit: steadyLimit.binding,
         throttled_429: first.throttled + steady.throttled,
+        sql_per_record: round(first.sql / first.records, 1),
+        cpu_ms_per_record: round((first.cpuSeconds * 1000) / first.records, 1), cpu_busy: round(first.cpuSeconds / first.seconds, 2),
+        store: options.store,
         ratio_to_baseline: round(perSecond / baseline.perSecond, 2),
         baseline_records_per_second: round(baseline.perSecond, 2),
         targets: { ratio_to_ceiling: '>= 0.9', calls_per_record: '<= 1.2 QuickBooks calls per receipt (steady state)' },
