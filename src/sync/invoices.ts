@@ -623,10 +623,17 @@ export async function sweepInvoices(ctx: FlowContext, options: { now?: Date; min
     [ctx.connection.id, INVOICES_FLOW, [...seen.keys()], MISMATCH_CODES],
   );
   const failedAt = new Map(failed.rows.map((row) => [row.crm_id, new Date(row.at).getTime()]));
+  // CRM invoices made by the import of old QuickBooks invoices (invoiceImport.ts) are history that never goes
+  // back; the crmInvoice job ignores them, so the sweep does not offer them every time either.
+  const imported = await ctx.db.query<{ crm_id: string }>(
+    `SELECT crm_id FROM links WHERE connection_id = $1 AND kind = 'importedInvoice' AND crm_id = ANY($2::text[])`,
+    [ctx.connection.id, [...seen.keys()]],
+  );
+  const importedIds = new Set(imported.rows.map((row) => row.crm_id));
   const due = new Set<string>();
   for (const invoice of seen.values()) {
     const link = byId.get(invoice._id);
-    if (link?.state === 'skipped') continue;
+    if (link?.state === 'skipped' || importedIds.has(invoice._id)) continue;
     const errorAt = failedAt.get(invoice._id);
     if (errorAt !== undefined && (!invoice.updatedAt || errorAt >= new Date(invoice.updatedAt).getTime())) continue;
     if (!link) {
