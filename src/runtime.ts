@@ -36,6 +36,7 @@ export async function openRuntime(config: Config, providers: ProviderConfig, opt
     limits: !config.limitsOff,
     concurrency: config.workerConcurrency,
     pollSeconds: config.pollSeconds,
+    cdcPollSeconds: config.cdcPollSeconds,
     queue: { expireInSeconds: config.jobExpireSeconds, leaseSeconds: config.jobExpireSeconds },
   });
   let server: FastifyInstance | undefined;

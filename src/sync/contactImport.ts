@@ -45,7 +45,7 @@ const PAGE_SIZE = 200;
 /** A job imports for about this long, saves its cursor and queues the next slice, so a stop never waits long. */
 const SLICE_MS = 8_000;
 /** Customers of one page handled at once (HighLevel's limiter paces the requests). */
-const PARALLEL = 6;
+const PARALLEL = 8;
 /** A claim whose holder stopped answering for this long is taken over. */
 const ABANDONED_CLAIM_MS = 2 * 60_000;
 
@@ -193,7 +193,8 @@ async function claimCustomer(ctx: FlowContext, customerId: string, holder: strin
   const result = await ctx.db.query(
     `INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin, state, data) VALUES ($1, 'customer', $2, $3, 'qbo', 'pending', $4)
      ON CONFLICT DO NOTHING`,
-    [ctx.connection.id, placeholder(customerId), customerId, JSON.stringify({ holder, mayExist: false })],
+    // mayExist from the start: a claim that outlives a failure always makes the next attempt look before it creates.
+    [ctx.connection.id, placeholder(customerId), customerId, JSON.stringify({ holder, mayExist: true })],
   );
   return result.rowCount === 1;
 }
@@ -211,20 +212,8 @@ async function takeOverClaim(ctx: FlowContext, customerId: string, holder: strin
   return row ? { mayExist: row.may_exist === 'true' } : undefined;
 }
 
-async function markMayExist(ctx: FlowContext, customerId: string, holder: string): Promise<void> {
-  await ctx.db.query(
-    `UPDATE links SET data = jsonb_set(data, '{mayExist}', 'true'::jsonb), updated_at = now()
-     WHERE connection_id = $1 AND kind = 'customer' AND qbo_id = $2 AND state = 'pending' AND data->>'holder' = $3`,
-    [ctx.connection.id, customerId, holder],
-  );
-}
-
-/** After a failure: a claim that may have created a contact is kept (holder cleared) so the next try looks first. */
+/** After a failure: the claim is kept (holder cleared), so the next try takes it over and looks before it creates. */
 async function releaseClaim(ctx: FlowContext, customerId: string, holder: string): Promise<void> {
-  await ctx.db.query(
-    `DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND qbo_id = $2 AND state = 'pending' AND data->>'holder' = $3 AND data->>'mayExist' = 'false'`,
-    [ctx.connection.id, customerId, holder],
-  );
   await ctx.db.query(
     `UPDATE links SET data = data - 'holder', updated_at = now() WHERE connection_id = $1 AND kind = 'customer' AND qbo_id = $2 AND state = 'pending' AND data->>'holder' = $3`,
     [ctx.connection.id, customerId, holder],
@@ -276,7 +265,6 @@ async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 
       if (Object.keys(write).length > 0) contact = await updateContact(ctx, contact, write, customer);
     }
   } else {
-    await markMayExist(ctx, customer.Id, holder);
     const created = await createContact(ctx, customer);
     contact = created.contact;
     how = 'created';
@@ -315,7 +303,7 @@ async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 
           : `Matched QuickBooks customer "${customer.DisplayName}" to contact ${label} by ${matchedBy}`,
       });
     }
-    await resolveErrors(tx, ctx.connection.id, CONTACTS_FLOW, placeholder(customer.Id));
+    if (mode === 'live') await resolveErrors(tx, ctx.connection.id, CONTACTS_FLOW, placeholder(customer.Id));
   });
   return { outcome: how, contactId: contact.id };
 }

@@ -4,7 +4,7 @@
 import { isDuplicateName, isStaleObject } from '../quickbooks/errors.ts';
 import type { Customer } from '../quickbooks/entities.ts';
 import { isNotFound as isHighLevelNotFound } from '../highlevel/errors.ts';
-import type { Contact } from '../highlevel/contacts.ts';
+import { contactSchema, type Contact } from '../highlevel/contacts.ts';
 import { checkEmail } from '../domain/email.ts';
 import { fieldsToWrite, qboCustomerForContact, syncedContactHash, syncedFieldsFromContact, syncedFieldsFromQboCustomer, type CrmContact, type SyncedContact } from '../domain/customer.ts';
 import { quickbooksRequestId } from '../domain/requestId.ts';
@@ -203,10 +203,17 @@ export function contactLabel(contact: Pick<Contact, 'id' | 'name' | 'firstName' 
  * contact when it first pays, see customerForContact). A change whose synced fields hash the same as the link's
  * snapshot is ledgerlink's own write coming back, or a change to fields we do not sync (tags): nothing to do.
  */
-export async function syncContactChange(ctx: FlowContext, contactId: string, event?: string): Promise<void> {
+export async function syncContactChange(ctx: FlowContext, contactId: string, event?: string, inboxId?: number): Promise<void> {
   if (event === 'ContactDelete') return; // a deleted contact leaves its QuickBooks customer (and its books) alone
   const link = await findLinkByCrmId(ctx.db, ctx.connection.id, 'customer', contactId);
   if (link?.state !== 'linked' || !link.qboId) return;
+  // The webhook carries the contact's fields: when they hash as the snapshot (our own write echoing back, or a tag
+  // change), no request is spent reading the contact. A payload missing fields hashes differently and is re-read.
+  if (inboxId !== undefined) {
+    const stored = await ctx.db.query<{ payload: unknown }>(`SELECT payload FROM inbox WHERE id = $1`, [inboxId]);
+    const hinted = contactSchema.safeParse(typeof stored.rows[0]?.payload === 'string' ? JSON.parse(stored.rows[0].payload) : stored.rows[0]?.payload);
+    if (hinted.success && syncedContactHash(syncedFieldsFromContact(crmContactOf(hinted.data))) === link.snapshotHash) return;
+  }
   let contact: Contact;
   try {
     contact = await ctx.hl.contacts.get(contactId);

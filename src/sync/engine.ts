@@ -198,7 +198,9 @@ export class Engine {
     await define(QUEUES.qboCustomer, CONTACTS_FLOW, async (ctx, data) => {
       await syncQboCustomer(ctx, String(data.customerId));
     });
-    await define(QUEUES.crmContact, 'customers', (ctx, data) => syncContactChange(ctx, String(data.contactId), typeof data.event === 'string' ? data.event : undefined));
+    await define(QUEUES.crmContact, 'customers', (ctx, data) =>
+      syncContactChange(ctx, String(data.contactId), typeof data.event === 'string' ? data.event : undefined, typeof data.inboxId === 'number' ? data.inboxId : undefined),
+    );
     await define(QUEUES.qboInvoice, REVIEW_REQUESTS_FLOW, (ctx, data) =>
       syncQboInvoiceEvent(ctx, {
         ...(typeof data.invoiceId === 'string' ? { invoiceId: data.invoiceId } : {}),

@@ -59,7 +59,7 @@ describe('every existing QuickBooks customer becomes a CRM contact at connection
     const midway = await eventually(async () => {
       const p = await progress();
       return p && p.done >= 400 ? p : undefined;
-    }, 60_000, 'the import to be under way');
+    }, 150_000, 'the import to be under way');
     // Stop the engine in the middle of the import, and carry on with a new Engine on the same store.
     await s.engine.stop();
     const stoppedAt = await progress();
@@ -70,7 +70,7 @@ describe('every existing QuickBooks customer becomes a CRM contact at connection
     const done = await eventually(async () => {
       const p = await progress();
       return p?.finishedAt ? p : undefined;
-    }, 70_000, 'the import to finish');
+    }, 240_000, 'the import to finish');
     assert.equal(done.done, CUSTOMERS);
     assert.equal(s.hl.core.faults.stats().loseAnswer, 1, 'the lost answer happened');
 
