@@ -8,7 +8,7 @@ import { pollQuickBooksChanges } from '../../src/sync/changeCapture.ts';
 import { earliestInvoice, isPaidInFull } from '../../src/sync/reviewRequests.ts';
 
 type Rec = Record<string, unknown>;
-const QUEUES_USED = [QUEUES.qboCustomer, QUEUES.qboInvoice, QUEUES.crmContact, QUEUES.importCustomers, QUEUES.pollQboChanges];
+const QUEUES_USED = [QUEUES.qboCustomer, QUEUES.qboInvoice, QUEUES.crmContact, QUEUES.crmInvoice, QUEUES.importCustomers, QUEUES.pollQboChanges];
 
 describe('review requests: the first QuickBooks invoice paid in full asks the contact for a review, once', () => {
   let s: Stack;
@@ -95,6 +95,25 @@ describe('review requests: the first QuickBooks invoice paid in full asks the co
     assert.match(String(messages[0]!.message), /https:\/\/g\.page\/r\/example\/review/);
     const row = await s.t.db.query<{ message_id: string }>(`SELECT message_id FROM review_requests WHERE contact_id = $1`, [contactId]);
     assert.equal(row.rows[0]!.message_id, messages[0]!.messageId);
+  });
+
+  it('asks when the first invoice is paid in the CRM and that payment is synced to QuickBooks', async () => {
+    await engine.connections.updateSettings(s.connection.id, { reviewRequest: { method: 'workflow' } });
+    const post = async (path: string, body: Rec) => {
+      const r = await fetch(`${s.hl.url}/_emulator${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(r.status, 200, await r.clone().text());
+      return (await r.json()) as Rec;
+    };
+    const made = await post(`/locations/${s.locationId}/actions/invoice`, { contact: { email: 'crm.payer@example.com', firstName: 'Crm', lastName: 'Payer' }, items: [{ name: 'Workshop', amount: 250 }], send: true });
+    await settle();
+    await post(`/invoices/${String(made.invoiceId)}/record-payment`, { amount: 250 });
+    const contactId = String((made.invoice as Rec & { contactDetails: Rec }).contactDetails.id);
+    await eventually(async () => {
+      await settle();
+      return (await activity()).enrolments.some((e) => e.contactId === contactId) ? true : undefined;
+    }, 30_000, 'the review request after the CRM payment reached QuickBooks');
+    await settle();
+    assert.equal((await activity()).enrolments.filter((e) => e.contactId === contactId).length, 1);
   });
 
   it('asks nothing when the connection\'s toggle is off', async () => {
