@@ -86,6 +86,12 @@ export async function runDemo(config: Config, args: string[]): Promise<number> {
   qbo.admin.configureWebhooks([{ url: `${runtime.url}/webhooks/quickbooks`, verifierToken: state.qboVerifierToken, format: 'cloudevents', windowMs: 1_000 }]);
   hl.core.webhooks.config.url = `${runtime.url}/webhooks/highlevel`;
 
+  // The dashboard answers from here on: say so at once, before the first start's demo data is made.
+  console.log(`
+ledgerlink is running at ${runtime.url}
+  Dashboard: open ${runtime.url}/ and log in as "${config.admin?.username ?? 'admin'}" with password ${password}
+             (${config.admin ? 'from LEDGERLINK_ADMIN_PASSWORD' : `kept in ${join(dir, 'admin-password')}`})${firstStart ? '\n  First start: creating three demo businesses on both sides (half a minute)...' : ''}`);
+
   if (firstStart) {
     for (const country of ['US', 'CA'] as const) {
       const { realmId } = qbo.admin.createCompany({ country, name: country === 'US' ? 'Sunrise Studio LLC' : 'Maple Leaf Consulting Inc.' });
@@ -121,18 +127,14 @@ export async function runDemo(config: Config, args: string[]): Promise<number> {
     await hl.save();
   }
 
-  console.log(`
-ledgerlink is running at ${runtime.url}
-  Dashboard: open ${runtime.url}/ and log in as "${config.admin?.username ?? 'admin'}" with password ${password}
-             (${config.admin ? 'from LEDGERLINK_ADMIN_PASSWORD' : `kept in ${join(dir, 'admin-password')}`})
-  QuickBooks Online emulator: ${qbo.url}   (companies: ${state.pairs.map((p) => `${p.country} ${p.realmId}`).join(', ')})
+  console.log(`  QuickBooks Online emulator: ${qbo.url}   (companies: ${state.pairs.map((p) => `${p.country} ${p.realmId}`).join(', ')})
   HighLevel emulator:         ${hl.url}   (locations: ${state.pairs.map((p) => `${p.country} ${p.locationId}`).join(', ')})
   data folder:                ${config.dataDir}   (a second start keeps everything)
 In the dashboard, open a connection's Sandbox tab to act as a CRM user or a bookkeeper. Or use the emulators' admin APIs, e.g.
   curl -s -X POST ${hl.url}/_emulator/locations/${state.pairs[0]?.locationId}/actions/order-form-payment \\
     -H 'content-type: application/json' \\
     -d '{"contact":{"firstName":"Ada","lastName":"Lovelace","email":"ada@example.com"},"items":[{"name":"Consulting hour","amount":120}]}'
-Press Ctrl-C to stop.`);
+Ready. Press Ctrl-C to stop.`);
   await untilSignal(async () => {
     await runtime.stop();
     qbo.save();

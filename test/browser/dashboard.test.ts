@@ -16,9 +16,11 @@ describe('dashboard in the browser', { skip: existsSync(CHROMIUM) ? false : `no 
   const external: string[] = [];
 
   before(async () => {
-    [demo, browser] = await Promise.all([startDemoProcess(), chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })]);
+    // One after the other: a browser launched beside a demo that failed to start would keep the test alive.
+    demo = await startDemoProcess({ timeoutMs: 180_000 });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await browser.newPage();
-    page.setDefaultTimeout(20_000);
+    page.setDefaultTimeout(30_000);
     // No request may leave for another host than ledgerlink and the two emulators (no CDN, no fonts).
     const allowed = [demo.url, demo.quickbooksUrl, demo.highlevelUrl].map((u) => new URL(u).host);
     page.on('request', (request) => {
@@ -110,6 +112,8 @@ describe('dashboard in the browser', { skip: existsSync(CHROMIUM) ? false : `no 
     assert.match(await error.locator('.fix').innerText(), /What to do: .*dashboard/);
 
     await page.getByRole('link', { name: 'Tax codes' }).click();
+    // The page reads the company's tax codes from QuickBooks first: allow a slow machine its time.
+    await page.getByLabel('QuickBooks tax code for HST 15%').waitFor({ timeout: 60_000 });
     await page.getByLabel('QuickBooks tax code for HST 15%').selectOption({ label: 'HST NS (15%)' });
     await page.getByRole('button', { name: 'Save the mapping' }).click();
     await page.getByText(/Saved 1 mapping/).waitFor();

@@ -38,7 +38,8 @@ export async function startDemoProcess(options: { dataDir?: string; password?: s
     const url = /ledgerlink is running at (http:\/\/\S+)/.exec(out)?.[1];
     const quickbooksUrl = /QuickBooks Online emulator: (http:\/\/\S+)/.exec(out)?.[1];
     const highlevelUrl = /HighLevel emulator: +(http:\/\/\S+)/.exec(out)?.[1];
-    if (url && quickbooksUrl && highlevelUrl) {
+    // "Ready." follows the first start's demo data: tests act on it.
+    if (url && quickbooksUrl && highlevelUrl && out.includes('Ready.')) {
       const health = await fetch(`${url}/healthz`).then((r) => r.ok).catch(() => false);
       if (health) {
         const startupMs = Date.now() - started;
