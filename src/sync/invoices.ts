@@ -398,7 +398,7 @@ function explainInvoiceRefusal(error: unknown, invoice: HighLevelInvoice, mapped
     return new SyncError(
       'duplicate-doc-number',
       `QuickBooks already has another invoice numbered ${mapped.body.DocNumber ?? ''}, so CRM invoice ${label} cannot take that number`,
-      'Renumber one of the two invoices (or change the invoice prefix in HighLevel), then press Retry',
+      'Renumber one of the two invoices (in HighLevel or in QuickBooks), then press Retry',
       { invoiceId: invoice._id, docNumber: mapped.body.DocNumber ?? null, quickbooks: error.describe() },
     );
   }

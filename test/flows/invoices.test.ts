@@ -369,6 +369,24 @@ describe('CRM invoices follow into QuickBooks for their whole life (US company)'
     assert.equal(await h.qboInvoice(id), undefined);
   });
 
+  it('names the clash when a bookkeeper already used the invoice number in QuickBooks', async () => {
+    const token = s.qbo.admin.mintToken(s.realmId).access_token;
+    const customer = s.qbo.admin.listEntities(s.realmId, 'Customer')[0]!;
+    const made = await fetch(`${s.qbo.url}/v3/company/${s.realmId}/invoice?minorversion=75`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ DocNumber: 'DUP-1', CustomerRef: { value: customer.Id }, Line: [{ DetailType: 'SalesItemLineDetail', Amount: 5, SalesItemLineDetail: { ItemRef: { value: '1' }, Qty: 1, UnitPrice: 5 } }] }),
+    });
+    assert.equal(made.status, 200, await made.clone().text());
+    const { id } = await h.createInvoice({ contact: { firstName: 'Same', lastName: 'Number', email: 'same.number@example.com' }, items: [{ name: 'Workshop', amount: 10 }] });
+    await h.edit(id, () => ({ invoiceNumber: 'DUP-1' }));
+    await h.send(id);
+    await h.settle();
+    const error = await eventually(async () => (await h.activity(id)).find((a) => a.status === 'error'), 20_000, 'the error');
+    assert.match(error.message, /already has another invoice numbered DUP-1/);
+    assert.match(String(error.detail?.fix), /Renumber/);
+  });
+
   it('refuses an invoice with more lines than QuickBooks accepts, before creating anything', async () => {
     const items = Array.from({ length: 751 }, () => ({ name: 'Hour of support', amount: 1 }));
     const { id } = await h.createInvoice({ contact: { firstName: 'Many', lastName: 'Lines', email: 'many.lines@example.com' }, items, send: true });
