@@ -98,20 +98,13 @@ export class JobQueue {
   async work(): Promise<void> {
     for (const definition of this.definitions.values()) {
       const ids: string[] = [];
-      const polling = this.options.pollingIntervalSeconds ?? 0.5;
       for (let i = 0; i < (definition.concurrency ?? 2); i++) {
         let id = '';
         id = await this.boss.work<JobData>(
           definition.name,
-          // Every pg-boss worker polls on its own (11 queues x their workers = ~60 idle fetches a second, a third
-          // of all statements in a benchmark on PGlite): only the first worker of a queue polls at the set
-          // interval; the others sleep longer and are woken by a sibling that found a job (below).
-          { pollingIntervalSeconds: i === 0 ? polling : polling * 10, includeMetadata: true, batchSize: 1 },
+          { pollingIntervalSeconds: this.options.pollingIntervalSeconds ?? 0.5, includeMetadata: true, batchSize: 1 },
           async ([job]) => {
             if (!job) return;
-            // A job was waiting, so more may be: wake the next worker, which wakes the one after it if it finds one.
-            const next = ids[(i + 1) % ids.length];
-            if (next && next !== id) this.boss.notifyWorker(next);
             await this.run(definition, job);
             // pg-boss sleeps out the rest of the polling interval after every job, even with a backlog waiting
             // (4 workers x 0.5 s capped a queue at 8 jobs a second): a worker that found a job looks for the next
