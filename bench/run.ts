@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick] [--scenario N[,M]] [sizes]`: measures ledgerlink against both emulators (see
 // docs/performance.md) and writes bench/results/latest.json (one object per scenario) and a markdown table.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, type as osType, release } from 'node:os';
+import { cpus, loadavg, totalmem, type as osType, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { ScenarioResult } from './support.ts';
@@ -111,6 +111,8 @@ async function main(): Promise<void> {
   const log = (line: string) => console.error(line);
   const results: ScenarioResult[] = [];
   const started = Date.now();
+  // The machine is shared: the load average at the start and end of the run says how much of it we had.
+  const loadAtStart = loadavg()[0]!;
   const want = (n: number) => flags.scenarios.has(n);
   let baseline1: ScenarioResult | undefined;
   let baseline2: { records: number; seconds: number; perSecond: number; qboCallsPerRecord: number; hlCallsPerRecord: number } | undefined;
@@ -195,7 +197,10 @@ async function main(): Promise<void> {
 
   results.sort((a, b) => a.scenario - b.scenario);
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memory_gb: round(totalmem() / 2 ** 30, 1), os: `${osType()} ${release()}`, node: process.version };
-  const meta = { date: new Date().toISOString(), quick: flags.quick, machine, total_seconds: round((Date.now() - started) / 1000, 1) };
+  const meta = {
+    date: new Date().toISOString(), quick: flags.quick, machine, total_seconds: round((Date.now() - started) / 1000, 1),
+    load_average: { start: round(loadAtStart, 1), end: round(loadavg()[0]!, 1) }, store: flags.store, limit_factor: flags.factor,
+  };
   mkdirSync(dirname(flags.out), { recursive: true });
   writeFileSync(flags.out, `${JSON.stringify(results.map((r) => ({ ...r, run: meta })), null, 2)}\n`);
   console.log(markdown(results, meta));
@@ -208,10 +213,10 @@ function cell(value: unknown): string {
   return String(value);
 }
 
-export function markdown(results: readonly ScenarioResult[], meta: { date: string; quick: boolean; machine: { cpus: number; cpu: string; memory_gb: number; node: string } }): string {
+export function markdown(results: readonly ScenarioResult[], meta: { date: string; quick: boolean; machine: { cpus: number; cpu: string; memory_gb: number; node: string }; load_average: { start: number; end: number } }): string {
   const columns = ['scenario', 'status', 'records', 'seconds', 'ratio_to_ceiling', 'calls_per_record', 'p50_ms', 'p95_ms', 'p99_ms', 'peak_rss_mb', 'workers', 'fairness', 'ratio_to_baseline'] as const;
   const lines = [
-    `Run ${meta.date}${meta.quick ? ' (--quick)' : ''} on ${meta.machine.cpus} × ${meta.machine.cpu}, ${meta.machine.memory_gb} GB, Node ${meta.machine.node}`,
+    `Run ${meta.date}${meta.quick ? ' (--quick)' : ''} on ${meta.machine.cpus} × ${meta.machine.cpu}, ${meta.machine.memory_gb} GB, Node ${meta.machine.node}, load average ${meta.load_average.start} -> ${meta.load_average.end}`,
     '',
     `| ${columns.join(' | ')} |`,
     `| ${columns.map(() => '---').join(' | ')} |`,

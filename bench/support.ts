@@ -143,7 +143,15 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
   });
   server.addHook('preHandler', async (request) => {
     if (!request.url.startsWith('/webhooks/highlevel')) return;
-    const body = request.body;
+    // The webhook routes take the raw bytes (signatures are over them): parse a copy.
+    const raw = request.body;
+    let body: unknown = raw;
+    try {
+      if (Buffer.isBuffer(raw)) body = JSON.parse(raw.toString('utf8'));
+      else if (typeof raw === 'string') body = JSON.parse(raw);
+    } catch {
+      return;
+    }
     if (body && typeof body === 'object') webhookArrivals.push({ at: arrivedAt.get(request) ?? performance.now(), body: body as Record<string, unknown> });
   });
   await server.listen({ port: 0, host: '127.0.0.1' });

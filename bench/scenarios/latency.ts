@@ -41,7 +41,7 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
     for (const contact of contacts) await pay(contact);
     for (const name of ITEMS) await counter.hlAdmin('POST', `/locations/${locationId}/actions/order-form-payment`, { contact: contacts[0], items: [{ name, amount: 10 }] });
     const warm = contacts.length + ITEMS.length;
-    await waitFor(async () => ((await linkedCounts(stack.db, 'salesReceipt')).get(connection.id) ?? 0) >= warm, 120_000, 'warm-up receipts');
+    await waitFor(async () => ((await linkedCounts(stack.db, 'salesReceipt')).get(connection.id) ?? 0) >= warm, 600_000, 'warm-up receipts');
     await stack.hl.flushWebhooks();
     stack.webhookArrivals.length = 0;
     probe.recording = true;
@@ -60,7 +60,7 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
       payments.push({ ...r, sentAt });
     }
     const offered = total / ((performance.now() - start) / 1000);
-    await waitFor(async () => ((await linkedCounts(stack.db, 'salesReceipt')).get(connection.id) ?? 0) >= warm + total, 120_000, 'the measured receipts');
+    await waitFor(async () => ((await linkedCounts(stack.db, 'salesReceipt')).get(connection.id) ?? 0) >= warm + total, 600_000, 'the measured receipts');
     probe.recording = false;
 
     // First order webhook per order; the receipt write per transaction (by its requestid).
