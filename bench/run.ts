@@ -114,6 +114,11 @@ async function main(): Promise<void> {
   // The machine is shared: the load average at the start and end of the run says how much of it we had.
   const loadAtStart = loadavg()[0]!;
   const want = (n: number) => flags.scenarios.has(n);
+  // Each result is also logged as it comes, so a long run that is stopped still shows what it measured.
+  const push = (r: ScenarioResult) => {
+    results.push(r);
+    log(`  result: ${JSON.stringify(r)}`);
+  };
   let baseline1: ScenarioResult | undefined;
   let baseline2: { records: number; seconds: number; perSecond: number; qboCallsPerRecord: number; hlCallsPerRecord: number } | undefined;
   let s1: ScenarioResult | undefined;
@@ -125,11 +130,11 @@ async function main(): Promise<void> {
       const r = await runContactImport({ customers: flags.customers, baselineRecords: flags.baseline, importCustomers: flags.importCustomers, limitFactor: flags.factor, store: flags.store, ...(flags.concurrency ? { concurrency: flags.concurrency } : {}), log, run1: want(1) || want(7), run5: want(5) });
       s1 = r.scenario1;
       baseline1 = r.baseline;
-      if (want(1)) results.push(r.scenario1);
-      if (want(5)) results.push(r.scenario5);
+      if (want(1)) push(r.scenario1);
+      if (want(5)) push(r.scenario5);
     } catch (error) {
-      if (want(1)) results.push(failed(1, 'QuickBooks customers -> CRM contacts', error));
-      if (want(5)) results.push(failed(5, 'Peak memory importing customers', error));
+      if (want(1)) push(failed(1, 'QuickBooks customers -> CRM contacts', error));
+      if (want(5)) push(failed(5, 'Peak memory importing customers', error));
     }
   }
   if (want(2) || want(7)) {
@@ -138,33 +143,33 @@ async function main(): Promise<void> {
       const r = await runSalesReceipts({ records: flags.payments, steadyRecords: flags.steady, baselineRecords: flags.baseline, limitFactor: flags.factor, store: flags.store, ...(flags.concurrency ? { concurrency: flags.concurrency } : {}), log });
       s2 = r.scenario2;
       baseline2 = r.baseline;
-      if (want(2)) results.push(r.scenario2);
+      if (want(2)) push(r.scenario2);
     } catch (error) {
-      results.push(failed(2, 'CRM payments -> sales receipts', error));
+      push(failed(2, 'CRM payments -> sales receipts', error));
     }
   }
   if (want(3)) {
     log(`scenario 3: ${flags.invoices} invoices through their life`);
     try {
-      results.push(await runInvoices({ invoices: flags.invoices, store: flags.store, log }));
+      push(await runInvoices({ invoices: flags.invoices, store: flags.store, log }));
     } catch (error) {
-      results.push(failed(3, 'Invoices through their life', error));
+      push(failed(3, 'Invoices through their life', error));
     }
   }
   if (want(4)) {
     log(`scenario 4: webhook -> QuickBooks write latency at ${flags.rate} events/s for ${flags.latencySeconds} s (limits lifted)`);
     try {
-      results.push(await runLatency({ rate: flags.rate, seconds: flags.latencySeconds, store: flags.store, log }));
+      push(await runLatency({ rate: flags.rate, seconds: flags.latencySeconds, store: flags.store, log }));
     } catch (error) {
-      results.push(failed(4, 'Webhook -> QuickBooks write latency', error));
+      push(failed(4, 'Webhook -> QuickBooks write latency', error));
     }
   }
   if (want(6)) {
     log(`scenario 6: scale-out over ${flags.connections} connections, workers ${flags.workers.join('/')}`);
     try {
-      results.push(await runScaleOut({ connections: flags.connections, perConnection: flags.perConnection, workers: flags.workers, log }));
+      push(await runScaleOut({ connections: flags.connections, perConnection: flags.perConnection, workers: flags.workers, log }));
     } catch (error) {
-      results.push(failed(6, 'Scale-out on PostgreSQL', error));
+      push(failed(6, 'Scale-out on PostgreSQL', error));
     }
   }
   if (want(7)) {
@@ -186,7 +191,7 @@ async function main(): Promise<void> {
     } else {
       parts.scenario2 = { status: s2?.status ?? 'not run' };
     }
-    results.push({
+    push({
       scenario: 7, name: 'Naive baseline (one at a time, look-up before every write, no cache, no batch)',
       status: ratios.length === 2 ? 'ok' : ratios.length === 1 ? 'partial: scenario 1 has no ledgerlink figure (see its status)' : 'blocked: no ledgerlink figures',
       records: (baseline2?.records ?? 0), seconds: round(baseline2?.seconds ?? 0, 2),
