@@ -189,13 +189,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // --- the supervisor: SIGKILL a random killable process now and then, restart it a moment later
     let supervising = true;
     const killEvery = options.killEveryMs ?? (onPostgres ? 4000 : 8000);
+    let paused = false;
     const supervisor = (async () => {
       if (killEvery <= 0) return;
       while (supervising) {
         await sleep(killEvery * (0.5 + random()));
         if (!supervising) break;
         const victim = workers[Math.floor(random() * workers.length)]!;
-        if (!victim.alive) continue;
+        if (!victim.alive || paused) continue;
         await victim.kill('SIGKILL');
         say(`killed ${victim.name} (SIGKILL)`);
         await sleep(300 + random() * 1500);
@@ -223,7 +224,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         tokenExpiries += 1;
       }
       if (options.faultRate > 0 && i === revokeAt) {
+        // No kills while the user reconnects (on PGlite the process that takes the new tokens is the one killed).
+        paused = !onPostgres;
         revocations += await revokeAndReconnect({ qbo, realmId, connectionId, main, query, say });
+        paused = false;
       }
       if (i % 25 === 0) {
         // Back-pressure: the sync works under the faults instead of after them.
@@ -240,7 +244,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     qbo.faults.configure({ rules: [] });
     hl.core.faults.configure({ rules: [] });
     for (const p of all) if (!p.alive) await p.start();
-    await Promise.all([qbo.admin.webhooks.flush(), hl.flushWebhooks()]).catch(() => {});
+    say('faults lifted; converging');
+    await Promise.race([Promise.all([qbo.admin.webhooks.flush(), hl.flushWebhooks()]).catch(() => {}), sleep(60_000)]);
     const ledger: Ledger = generator.ledger;
     const deadline = Date.now() + (options.convergeMs ?? 300_000);
     let result: Reconciliation | undefined;
@@ -260,7 +265,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           break;
         }
       }
-      await hl.flushWebhooks().catch(() => {});
+      await Promise.race([hl.flushWebhooks().catch(() => {}), sleep(30_000)]);
       result = await reconcile({ ledger, qbo, hl, realmId, locationId: location.id, connectionId, query });
       const clean = result.duplicates + result.missing + result.amount_mismatches + result.review_requests_duplicated + result.unexplained_failures === 0;
       say(`convergence round ${round}: duplicates ${result.duplicates}, missing ${result.missing}, amount mismatches ${result.amount_mismatches}, unexplained ${result.unexplained_failures}`);
@@ -309,6 +314,7 @@ async function revokeAndReconnect(input: {
     await sleep(500);
   }
   // ...and reconnects from the dashboard a little later (fresh tokens, same connection).
+  input.say('the connection shows as revoked; reconnecting');
   await sleep(2000);
   const tokens = input.qbo.admin.mintToken(input.realmId);
   for (let attempt = 0; ; attempt++) {
