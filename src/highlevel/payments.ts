@@ -85,6 +85,8 @@ export const transactionSchema = z.looseObject({
   entitySourceSubType: z.string().optional(),
   entitySourceId: z.string().optional(),
   entitySourceName: z.string().optional(),
+  /** Details carry the source as an object (lists carry the flat entitySource* fields). */
+  entitySource: z.looseObject({ type: z.string().optional(), subType: z.string().optional(), id: z.string().optional(), name: z.string().optional() }).optional(),
   invoiceId: z.string().optional(),
   subscriptionId: z.string().optional(),
   chargeId: z.string().optional(),

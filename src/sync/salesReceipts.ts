@@ -66,7 +66,7 @@ function reasonToSkip(ctx: FlowContext, txn: Transaction): string | undefined {
   if (ctx.connection.connectedAt && at && new Date(at).getTime() < ctx.connection.connectedAt.getTime()) {
     return `it was taken on ${at.slice(0, 10)}, before the connection (${ctx.connection.connectedAt.toISOString().slice(0, 10)})`;
   }
-  if (txn.entitySourceType === 'invoice' || txn.invoiceId) return 'it pays a CRM invoice; the invoice flow records it as a QuickBooks payment';
+  if (sourceType(txn) === 'invoice' || txn.invoiceId) return 'it pays a CRM invoice; the invoice flow records it as a QuickBooks payment';
   if (txn.liveMode === false) return 'it was made in test mode';
   return undefined;
 }
@@ -93,7 +93,7 @@ async function paymentOf(ctx: FlowContext, txn: Transaction): Promise<CrmPayment
       taxes,
     });
   }
-  if (items.length === 0) items.push({ name: txn.entitySourceName ?? sourceLabel(txn), amount: txn.amount, qty: 1 });
+  if (items.length === 0) items.push({ name: txn.entitySourceName ?? txn.entitySource?.name ?? sourceLabel(txn), amount: txn.amount, qty: 1 });
   const card = (txn.paymentMethod as { card?: { brand?: string } } | undefined)?.card;
   const discount = order?.amountSummary?.discount;
   return {
@@ -110,8 +110,13 @@ async function paymentOf(ctx: FlowContext, txn: Transaction): Promise<CrmPayment
   };
 }
 
+/** Where the payment was taken (funnel, calendar, membership, invoice...): flat on lists, an object on details. */
+function sourceType(txn: Transaction): string | undefined {
+  return txn.entitySourceType ?? txn.entitySource?.type;
+}
+
 function sourceLabel(txn: Transaction): string {
-  switch (txn.entitySourceType) {
+  switch (sourceType(txn)) {
     case 'calendar':
       return 'Appointment booking';
     case 'membership':
@@ -167,7 +172,7 @@ async function createSalesReceipt(ctx: FlowContext, txn: Transaction, payment: C
     await recordActivity(tx, {
       connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, status: 'ok', crmKind: 'transaction', crmId: txn._id, qboKind: 'SalesReceipt', qboId: receipt.Id,
       message: `Created sales receipt ${receipt.DocNumber ?? receipt.Id} for ${money(expected.crmTotal, payment.currency)} (customer "${customer.displayName}")`,
-      detail: { warnings: mapping.warnings, source: txn.entitySourceType ?? null, subscriptionId: txn.subscriptionId ?? null },
+      detail: { warnings: mapping.warnings, source: sourceType(txn) ?? null, subscriptionId: txn.subscriptionId ?? null },
     });
     if (!matches) {
       await recordActivity(tx, {
