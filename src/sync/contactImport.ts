@@ -369,9 +369,12 @@ async function updateLinkedContact(ctx: FlowContext, customer: Customer, link: L
   const wasInactive = link.data.inactive === true;
   // Our own write (SyncToken recorded when ledgerlink wrote the customer) or an event already handled.
   if (link.qboSyncToken === customer.SyncToken && wasInactive === !active) return { outcome: 'unchanged', contactId: link.crmId };
+  // The import only brings customers over; a change to one already linked is the webhook's (or the poller's) to sync,
+  // so the link is left untouched here (remembering the new SyncToken would make that job skip the change).
+  if (mode === 'import') return { outcome: 'unchanged', contactId: link.crmId };
   const desired = syncedFieldsFromQboCustomer(customer);
   const lastQbo = syncedSnapshot(link.data.qboSynced);
-  if (mode === 'import' || (lastQbo && syncedContactHash(lastQbo) === syncedContactHash(desired) && wasInactive === !active)) {
+  if ((lastQbo && syncedContactHash(lastQbo) === syncedContactHash(desired) && wasInactive === !active)) {
     // Only fields we do not sync changed (Balance after an invoice, notes...): remember the new SyncToken quietly.
     await ctx.db.query(`UPDATE links SET qbo_sync_token = $3, updated_at = now() WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2`, [ctx.connection.id, link.crmId, customer.SyncToken]);
     return { outcome: 'unchanged', contactId: link.crmId };

@@ -76,5 +76,7 @@ export async function connectQuickBooksFromCode(
     message: `Connected QuickBooks company "${info.CompanyName ?? callback.realmId}" (${String(info.Country ?? 'US')}, ${homeCurrency})`,
     detail: { realmId: callback.realmId, importOldInvoices: toggles.importOldInvoices, reviewRequests: toggles.reviewRequests },
   });
+  // Every existing QuickBooks customer (and, when chosen, every old invoice) is brought into the CRM from here on.
+  await engine.startInitialImports(live);
   return live;
 }
