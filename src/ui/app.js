@@ -357,8 +357,14 @@ async function renderActivity(id, body) {
     e.retryable ? (() => {
       const b = h('button', { type: 'button' }, 'Retry');
       b.addEventListener('click', busy(b, async () => {
-        await api('POST', `${base}/activity/${e.id}/retry`);
-        notify('Retrying: the job runs again');
+        try {
+          await api('POST', `${base}/activity/${e.id}/retry`);
+          notify('Retrying: the job runs again');
+        } catch (error) {
+          // A later sync of the same record may have resolved it meanwhile (the poller, a webhook).
+          if (error.status !== 409) throw error;
+          notify(`Not retried: ${error.message}`, 'error');
+        }
         await load();
       }));
       return b;
@@ -475,7 +481,7 @@ async function renderTaxCodes(id, body) {
     const entry = { taxes, sel, tr };
     remove.addEventListener('click', () => { rows.splice(rows.indexOf(entry), 1); tr.remove(); });
     rows.push(entry);
-    tadd(body, tr);
+    tbody.append(tr);
   };
   for (const m of data.mappings) addRow(m.taxes, m.taxCodeId);
   for (const u of data.unmapped) addRow(u.taxes, '', 'Waiting for a code (an error names it)');
