@@ -239,7 +239,12 @@ async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 
   }
   if (contact) {
     const owner = await findLinkByCrmId(ctx.db, ctx.connection.id, 'customer', contact.id);
-    if (owner?.state === 'pending') throw new RetryLater(`contact ${contact.id} is being linked by another job`);
+    if (owner?.state === 'pending') {
+      // The CRM-side flow is creating this very customer for this contact (its webhook beat its commit). Nothing was
+      // created here, so the claim goes at once: it would otherwise block that flow's link on the same QuickBooks id.
+      await ctx.db.query(`DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND qbo_id = $2 AND state = 'pending'`, [ctx.connection.id, customer.Id]);
+      throw new RetryLater(`contact ${contact.id} is being linked by another job`);
+    }
     if (owner && owner.qboId !== customer.Id) {
       const sharedWith = contact.id;
       const reason = `its email ${fields.email ?? ''} belongs to contact ${contactLabel(contact)}, already linked to QuickBooks customer ${owner.qboId ?? '?'}`;
