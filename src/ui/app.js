@@ -585,7 +585,11 @@ document.getElementById('logout').addEventListener('click', async () => {
   await api('POST', '/api/auth/logout').catch(() => {});
   go('/login');
 });
-window.addEventListener('hashchange', render);
+// A notice belongs to the page it was shown on.
+window.addEventListener('hashchange', () => {
+  noticeBox.replaceChildren();
+  render();
+});
 const query = new URLSearchParams(location.search);
 if (query.get('notice')) {
   notify(query.get('notice'), query.get('kind') === 'error' ? 'error' : 'ok');
