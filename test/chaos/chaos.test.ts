@@ -9,15 +9,19 @@ import { runChaos } from './harness.ts';
 const onPostgres = Boolean(process.env.DATABASE_URL);
 
 describe('chaos (short, fixed seed)', () => {
-  it('loses, duplicates and misstates nothing under faults and killed workers', { timeout: 280_000 }, async () => {
+  // Timings: on an idle 2-core machine the PGlite run takes about a minute (each restart of the PGlite process costs
+  // a few seconds of start-up); on a machine shared with other test suites it has taken several minutes, hence the
+  // generous limits. The figures asserted do not depend on the timing.
+  it('loses, duplicates and misstates nothing under faults and killed workers', { timeout: 600_000 }, async (t) => {
     const report = await runChaos({
-      ops: onPostgres ? 80 : 50,
+      signal: t.signal,
+      ops: onPostgres ? 80 : 40,
       seed: 4242,
       faultRate: 0.2,
       workers: 2,
       databaseUrl: process.env.DATABASE_URL,
-      killEveryMs: onPostgres ? 6000 : 12000,
-      convergeMs: 90_000,
+      killEveryMs: onPostgres ? 6000 : 20_000,
+      convergeMs: 300_000,
       progress: process.env.CHAOS_VERBOSE ? (line) => process.stderr.write(`[chaos] ${line}\n`) : undefined,
     });
     const figures = { duplicates: report.duplicates, missing: report.missing, amount_mismatches: report.amount_mismatches, review_requests_duplicated: report.review_requests_duplicated, unexplained_failures: report.unexplained_failures };

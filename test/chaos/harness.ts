@@ -36,6 +36,8 @@ export interface ChaosOptions {
   convergeMs?: number;
   /** Progress lines on stderr. */
   progress?: (line: string) => void;
+  /** Aborts the run (a test's timeout): the processes are killed and the store removed. */
+  signal?: AbortSignal;
 }
 
 export interface ChaosReport extends Reconciliation {
@@ -192,7 +194,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     let paused = false;
     const supervisor = (async () => {
       if (killEvery <= 0) return;
-      while (supervising) {
+      while (supervising && !options.signal?.aborted) {
         await sleep(killEvery * (0.5 + random()));
         if (!supervising) break;
         const victim = workers[Math.floor(random() * workers.length)]!;
@@ -216,7 +218,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const revokeAt = Math.floor(options.ops / 2);
     const pendingJobs = async () =>
       Number((await query<{ n: string | number }>(`SELECT count(*) AS n FROM pgboss.job WHERE state IN ('created', 'retry', 'active') AND name NOT LIKE 'poll-%' AND name NOT LIKE 'sweep-%'`))[0]?.n ?? 0);
+    const checkAbort = () => {
+      if (options.signal?.aborted) throw new Error('chaos run aborted');
+    };
     for (let i = 1; i <= options.ops; i++) {
+      checkAbort();
       await generator.step();
       if (options.faultRate > 0 && i % expiryEvery === 0) {
         // Every access token in use expires: QuickBooks' clock jumps past their hour.
@@ -237,6 +243,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     supervising = false;
     await supervisor;
+    checkAbort();
     const runEnded = Date.now();
 
     // --- convergence: faults lifted, every process up, webhooks delivered, pollers and sweeps run until the queues are idle
@@ -251,6 +258,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     let result: Reconciliation | undefined;
     let converged = false;
     for (let round = 1; ; round++) {
+      checkAbort();
       await main.request({ type: 'polls' }).catch(() => {});
       await sleep(1000);
       const waitStarted = Date.now();

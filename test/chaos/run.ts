@@ -1,4 +1,4 @@
-// `npm run chaos -- --ops N --seed S --fault-rate R [--workers W] [--json]`: a chaos run against both emulators
+// `npm run chaos -- --ops N --seed S --fault-rate R [--workers W] [--kill-every-seconds K] [--converge-seconds C] [--json]`: a chaos run against both emulators
 // (PGlite by default; PostgreSQL with W worker processes when DATABASE_URL is set), then the reconciliation
 // figures. With --json the last line printed is one JSON object. Exit code 1 when any of the five must-be-zero
 // figures is not zero.
@@ -35,6 +35,7 @@ async function main(): Promise<number> {
     workers: Number(arg('workers', '3')),
     databaseUrl: process.env.DATABASE_URL,
     convergeMs: Number(arg('converge-seconds', '600')) * 1000,
+    ...(process.argv.includes('--kill-every-seconds') ? { killEveryMs: Number(arg('kill-every-seconds', '8')) * 1000 } : {}),
     progress: (line) => process.stderr.write(`[chaos ${new Date().toISOString().slice(11, 19)}] ${line}\n`),
   });
   console.log(table(report));
