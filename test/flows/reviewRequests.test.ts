@@ -33,7 +33,7 @@ describe('review requests: the first QuickBooks invoice paid in full asks the co
   const pay = (customer: Rec, invoice: Rec, amount: number) =>
     create('Payment', { CustomerRef: { value: customer.Id }, TotalAmt: amount, Line: [{ Amount: amount, LinkedTxn: [{ TxnId: invoice.Id, TxnType: 'Invoice' }] }] });
   const contactOf = async (customer: Rec) => {
-    await eventually(async () => ((await findLinkByQboId(s.t.db, s.connection.id, 'customer', String(customer.Id)))?.state === 'linked' ? true : undefined), 10_000, 'the contact');
+    await eventually(async () => ((await findLinkByQboId(s.t.db, s.connection.id, 'customer', String(customer.Id)))?.state === 'linked' ? true : undefined), 30_000, 'the contact');
     return (await findLinkByQboId(s.t.db, s.connection.id, 'customer', String(customer.Id)))!.crmId;
   };
 
