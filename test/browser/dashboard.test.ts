@@ -79,6 +79,22 @@ describe('dashboard in the browser', { skip: existsSync(CHROMIUM) ? false : `no 
     assert.ok(card.quickbooks?.realmId);
   });
 
+  it('adds a connection through HighLevel\'s choose-location page', async () => {
+    // A sub-account the agency has just created, as HighLevel's admin would.
+    const created = await fetch(`${demo.highlevelUrl}/_emulator/locations`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ country: 'US', name: 'Corner Bakery' }),
+    });
+    assert.equal(created.status < 300, true);
+    await page.goto(`${demo.url}/#/connections`);
+    await page.getByRole('button', { name: /Add a connection/ }).click();
+    await page.waitForURL((url) => url.href.startsWith(demo.highlevelUrl));
+    await page.getByRole('link', { name: 'Corner Bakery (US)' }).click();
+    await page.waitForURL((url) => url.href.startsWith(demo.url));
+    await page.getByText('Corner Bakery is installed: connect its QuickBooks company next').waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Corner Bakery' }).waitFor();
+    await page.getByRole('button', { name: 'Connect QuickBooks' }).waitFor();
+  });
+
   it('takes a payment in the sandbox and shows the receipt in the activity list and on the QuickBooks side', async () => {
     await openConnection('Sunrise Studio');
     await page.getByRole('link', { name: 'Sandbox' }).click();
