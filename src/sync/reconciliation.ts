@@ -62,7 +62,7 @@ export interface Reconciliation {
 const CHARGED = new Set(['succeeded', 'success', 'paid', 'completed', 'refunded', 'partially_refunded']);
 /** CRM invoice statuses that exist for the books (a draft has not been issued). */
 const ISSUED = new Set(['sent', 'payment_processing', 'partially_paid', 'paid', 'void']);
-// Enough for the dashboard; a larger account is reconciled by `ledgerlink reconcile` in pages (the report says so).
+// Enough for the dashboard's accounts; beyond it a kind is compared on its first 10,000 records only (a known limit).
 const MAX_RECORDS = 10_000;
 
 const minor = (amount: number | string | undefined, currency: string): number | null => {
