@@ -11,6 +11,8 @@ import { connectWithTokens } from '../../src/sync/connect.ts';
 import type { Connection } from '../../src/store/connections.ts';
 import { listActivity } from '../../src/store/activity.ts';
 import { buildServer } from '../../src/server/app.ts';
+import { hashPassword } from '../../src/server/auth.ts';
+import { createAdmin } from '../../src/store/sessions.ts';
 import { QUEUES } from '../../src/sync/routes.ts';
 
 type Rec = Record<string, unknown>;
@@ -61,7 +63,10 @@ describe('isolation between connections', () => {
       highlevel: { locationId: location.id, accessToken: hlTokens.access_token, refreshToken: hlTokens.refresh_token, expiresIn: 86_399 },
     });
     b = { connection, realmId, locationId: location.id };
-    dashboard = await buildServer(s.engine, { dashboard: { initialAdmin: { username: 'admin', password: PASSWORD } } });
+    // The admin is made before the server starts: hashing it inside the plugin can outlast Fastify's plugin timeout
+    // on a loaded machine.
+    await createAdmin(s.t.db, { username: 'admin', passwordHash: await hashPassword(PASSWORD) });
+    dashboard = await buildServer(s.engine);
     await dashboard.listen({ port: 0, host: '127.0.0.1' });
     const address = dashboard.server.address();
     dashboardUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
