@@ -120,19 +120,20 @@ async function sendOnce(ctx: FlowContext, contactId: string, customerId: string,
     ).rows[0];
     if (!row || row.state === 'sent' || row.state === 'uncertain') return;
     if (row.state === 'sending' && Number(row.age_ms) < ABANDONED_MS) throw new RetryLater(`a review request to contact ${contactId} is being sent by another job`);
-    // 'failed' (refused before anything went out: Retry was pressed) or abandoned mid-send: a message is only resent
-    // when its earlier attempt is known not to have gone out; workflow and tag methods are idempotent in effect.
+    // 'failed' (refused before anything went out: Retry was pressed) or abandoned mid-send: a message or a workflow
+    // enrolment is only repeated when its earlier attempt is known not to have gone out (a second enrolment can send a
+    // second request when the workflow allows re-entry; the chaos run showed it); adding a tag is idempotent.
     const taken = await ctx.db.query(
       `UPDATE review_requests SET state = 'sending', method = $3, updated_at = now() WHERE connection_id = $1 AND contact_id = $2 AND state = $4`,
       [ctx.connection.id, contactId, settings.method, row.state],
     );
     if (taken.rowCount !== 1) throw new RetryLater(`a review request to contact ${contactId} is being sent by another job`);
-    if (row.state === 'sending' && settings.method === 'message') {
-      await finish(ctx, contactId, 'uncertain', null, { reason: 'the worker stopped while sending; the message may have gone out' });
+    if (row.state === 'sending' && settings.method !== 'tag') {
+      await finish(ctx, contactId, 'uncertain', null, { reason: 'the worker stopped while sending; the request may have gone out' });
       throw new SyncError(
         'review-uncertain',
-        `A review request message to contact ${contactId} may or may not have been sent (the worker stopped mid-send)`,
-        'Check the contact\'s conversation in HighLevel; ledgerlink will not send it again on its own',
+        `A review request (${settings.method}) to contact ${contactId} may or may not have been sent (the worker stopped mid-send)`,
+        'Check the contact\'s conversations and workflows in HighLevel; ledgerlink will not send it again on its own',
         { contactId, invoiceId: invoice.Id },
       );
     }
@@ -142,13 +143,13 @@ async function sendOnce(ctx: FlowContext, contactId: string, customerId: string,
     messageId = await send(ctx, settings, contactId);
   } catch (error) {
     const refused = error instanceof HighLevelError && error.status >= 400 && error.status < 500 && error.status !== 429;
-    if (settings.method === 'message' && !refused) {
-      // A lost answer may hide a delivered message: never resend by ourselves.
+    if (settings.method !== 'tag' && !refused) {
+      // A lost answer may hide a delivered message or enrolment: never send again by ourselves.
       await finish(ctx, contactId, 'uncertain', null, { error: error instanceof Error ? error.message : String(error) });
       throw new SyncError(
         'review-uncertain',
-        `The review request message to contact ${contactId} may or may not have been sent: ${error instanceof Error ? error.message : String(error)}`,
-        'Check the contact\'s conversation in HighLevel; ledgerlink will not send it again on its own',
+        `The review request (${settings.method}) to contact ${contactId} may or may not have been sent: ${error instanceof Error ? error.message : String(error)}`,
+        'Check the contact\'s conversations and workflows in HighLevel; ledgerlink will not send it again on its own',
         { contactId, invoiceId: invoice.Id },
       );
     }
@@ -161,7 +162,7 @@ async function sendOnce(ctx: FlowContext, contactId: string, customerId: string,
         { contactId, invoiceId: invoice.Id, status: error.status },
       );
     }
-    // Transient, for an idempotent method: let the job retry (the row is taken over once abandoned).
+    // Transient, for the tag method (idempotent): let the job retry (the row is taken over once abandoned).
     await ctx.db.query(`UPDATE review_requests SET state = 'failed', updated_at = now() WHERE connection_id = $1 AND contact_id = $2`, [ctx.connection.id, contactId]);
     throw error;
   }
