@@ -12,6 +12,7 @@ import { countLinks } from '../store/links.ts';
 import type { Engine } from '../sync/engine.ts';
 import { describeError } from '../sync/errors.ts';
 import { disconnect } from '../sync/disconnect.ts';
+import { connectWithTokens, connectWithTokensSchema } from '../sync/connect.ts';
 import { reconcile, resyncDifferences, type Reconciliation } from '../sync/reconciliation.ts';
 import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
 
@@ -159,6 +160,24 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
     method: 'GET', url: '/api/connections', summary: 'Every connection with its integration card', tags: ['connections'],
     response: z.object({ connections: z.array(cardSchema) }),
     handler: async () => ({ connections: await Promise.all((await engine.connections.list()).map(cardOf)) }),
+  });
+
+  apiRoute(app, lookup, {
+    method: 'POST', url: '/api/connections/from-tokens',
+    summary: 'Create a live connection from existing OAuth tokens of both sides (scripting, migrations); both are checked before it goes live',
+    tags: ['connections'],
+    body: connectWithTokensSchema, response: cardSchema,
+    handler: async ({ body }, reply) => {
+      let connection: Connection;
+      try {
+        connection = await connectWithTokens(engine, body);
+      } catch (error) {
+        // The tokens were tried against both APIs: say which refused them, nothing was stored.
+        throw new HttpProblem(422, 'tokens_refused', `The tokens could not be used: ${describeError(error)}`);
+      }
+      reply.code(201);
+      return cardOf(connection);
+    },
   });
 
   apiRoute(app, lookup, {

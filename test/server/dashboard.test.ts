@@ -66,6 +66,29 @@ describe('dashboard API', () => {
     await stack?.close();
   });
 
+  it('creates a connection from existing tokens through the API, and refuses bad tokens without storing anything', async () => {
+    const location = stack.hl.createLocation({ country: 'US', name: 'Scripted location' });
+    const { realmId } = stack.qbo.admin.createCompany({ country: 'US', name: 'Scripted books' });
+    const q = stack.qbo.admin.mintToken(realmId);
+    const h = stack.hl.mintToken(location.id);
+    const before = (await stack.engine.connections.list()).length;
+    const refused = await call('POST', '/api/connections/from-tokens', {
+      name: 'Bad tokens', quickbooks: { realmId, accessToken: 'not-a-token' }, highlevel: { locationId: location.id, accessToken: h.access_token },
+    });
+    assert.equal(refused.status, 422);
+    assert.equal((await stack.engine.connections.list()).length, before, 'nothing stored for refused tokens');
+    const anonymous = await call('POST', '/api/connections/from-tokens', { name: 'x' }, null);
+    assert.equal(anonymous.status, 401);
+    const created = await call('POST', '/api/connections/from-tokens', {
+      name: 'Scripted', quickbooks: { realmId, accessToken: q.access_token, refreshToken: q.refresh_token, expiresIn: 3600 },
+      highlevel: { locationId: location.id, accessToken: h.access_token, refreshToken: h.refresh_token },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    const connection = (await stack.engine.connections.list()).find((c) => c.hlLocationId === location.id)!;
+    assert.equal(connection.status, 'connected');
+    assert.equal(connection.qboRealmId, realmId);
+  });
+
   it('hashes passwords with scrypt and verifies them', async () => {
     const hash = await hashPassword('s3cret-password');
     assert.match(hash, /^scrypt\$32768\$8\$1\$/);
