@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import pg from 'pg';
+import { createTestDatabase } from '../test/support/db.ts';
 import pino from 'pino';
 import { startQuickBooksEmulator, type QuickBooksEmulator } from '../emulators/quickbooks/index.ts';
 import { startHighLevelEmulator, type HighLevelEmulator } from '../emulators/highlevel/index.ts';
@@ -78,23 +79,9 @@ export async function postgresAvailable(): Promise<boolean> {
 }
 
 async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const serverUrl = databaseServerUrl();
-  const name = `ll_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const client = new pg.Client({ connectionString: serverUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
+  const created = await createTestDatabase(databaseServerUrl(), 'll_bench');
+  if (!created) throw new Error('no PostgreSQL server for the benchmark');
+  return { url: created.databaseUrl, drop: created.drop };
 }
 
 export async function startBenchStack(options: BenchStackOptions): Promise<BenchStack> {

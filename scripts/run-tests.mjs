@@ -27,5 +27,5 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.log(`running ${files.length} test files on ${process.env.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : 'PGlite'}`);
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...passThrough, ...files], { stdio: 'inherit' });
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=900000', ...passThrough, ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
