@@ -5,7 +5,7 @@ import pino from 'pino';
 import type { Db } from '../store/db.ts';
 import { ConnectionRepository, type Connection, type OAuthTokens } from '../store/connections.ts';
 import type { SecretBox } from '../store/secrets.ts';
-import { recordActivity } from '../store/activity.ts';
+import { markResolved, recordActivity } from '../store/activity.ts';
 import { PostgresRateLimiter, type LimitPolicy, type RateLimiter } from '../store/rateLimits.ts';
 import { QuickBooksClient } from '../quickbooks/client.ts';
 import { QuickBooksOAuth } from '../quickbooks/oauth.ts';
@@ -159,6 +159,25 @@ export class Engine {
     if (!invoices?.finishedAt && (!options.onlyUnfinished || invoices)) {
       await this.queue.enqueue(QUEUES.importInvoices, { connectionId: connection.id, key: importInvoicesKey(connection.id) });
     }
+  }
+
+  /**
+   * After a reconnection: the jobs that stopped because the authorization was revoked run again by themselves
+   * (their errors were only waiting for the user to reconnect), and the polls catch up on what arrived meanwhile.
+   */
+  async resumeStoppedJobs(connectionId: string): Promise<number> {
+    const stopped = await this.db.query<{ id: string | number; retry: { queue: string; data: JobData } | string }>(
+      `SELECT id, retry FROM activity WHERE connection_id = $1 AND status = 'error' AND resolved_at IS NULL
+         AND retry IS NOT NULL AND detail->>'code' = 'connection-revoked'`,
+      [connectionId],
+    );
+    for (const row of stopped.rows) {
+      const retry = typeof row.retry === 'string' ? (JSON.parse(row.retry) as { queue: string; data: JobData }) : row.retry;
+      await this.queue.enqueue(retry.queue, retry.data);
+    }
+    await markResolved(this.db, connectionId, stopped.rows.map((r) => Number(r.id)));
+    await this.enqueuePolls();
+    return stopped.rows.length;
   }
 
   handles(queue: string): boolean {

@@ -46,7 +46,9 @@ export async function connectHighLevelFromCode(engine: Engine, code: string): Pr
   });
   // A connection that lost only its HighLevel side (uninstalled, revoked) is whole again.
   if (connection.qboRealmId && (await engine.connections.readTokens(connection.id, 'qbo')) && connection.status !== 'connected') {
-    return engine.connections.activate(connection.id);
+    const live = await engine.connections.activate(connection.id);
+    await engine.resumeStoppedJobs(connection.id);
+    return live;
   }
   return engine.connections.require(connection.id);
 }
@@ -70,7 +72,9 @@ export async function connectQuickBooksFromCode(
   await engine.connections.attachQuickBooks(connectionId, { realmId: callback.realmId, country: String(info.Country ?? 'US').toUpperCase(), homeCurrency, tokens });
   await engine.connections.updateToggles(connectionId, toggles);
   engine.forget(connectionId);
+  const wasRevoked = connection.status === 'revoked';
   const live = await engine.connections.activate(connectionId);
+  if (wasRevoked) await engine.resumeStoppedJobs(connectionId);
   await recordActivity(engine.db, {
     connectionId, flow: 'connection', status: 'info',
     message: `Connected QuickBooks company "${info.CompanyName ?? callback.realmId}" (${String(info.Country ?? 'US')}, ${homeCurrency})`,

@@ -15,7 +15,7 @@ describe('chaos (short, fixed seed)', () => {
   it('loses, duplicates and misstates nothing under faults and killed workers', { timeout: 600_000 }, async (t) => {
     const report = await runChaos({
       signal: t.signal,
-      ops: onPostgres ? 80 : 40,
+      ops: 40,
       seed: 4242,
       faultRate: 0.2,
       workers: 2,

@@ -75,7 +75,7 @@ async function main(): Promise<void> {
           });
           await engine.connections.activate(connection.id); // keeps connected_at: a reconnection is not a new start
           engine.forget(connection.id);
-          await engine.enqueuePolls();
+          await engine.resumeStoppedJobs(connection.id); // as the dashboard's reconnect does
           return [];
         }
       }

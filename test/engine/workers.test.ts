@@ -58,12 +58,22 @@ describe('worker processes on PostgreSQL', { skip: onPostgres ? false : 'needs D
     for (const p of paid) await eventually(() => (receiptsFor(p.transactionId).length > 0 ? true : undefined), 90_000, `the receipt of ${String(p.transactionId)}`);
     for (const p of paid) assert.equal(receiptsFor(p.transactionId).length, 1);
     // A job done twice would have written its activity entry twice.
-    const done = await s.t.db.query<{ crm_id: string; n: string }>(
+    // The receipt exists a moment before its job commits the activity entry: wait for every entry.
+    const done = await eventually(async () => {
+      const rows = await s.t.db.query<{ crm_id: string; n: string }>(
+        `SELECT crm_id, count(*) AS n FROM activity WHERE connection_id = $1 AND flow = 'salesReceipts' AND status = 'ok' AND qbo_kind = 'SalesReceipt' GROUP BY crm_id`,
+        [s.connection.id],
+      );
+      return rows.rows.length >= paid.length ? rows : undefined;
+    }, 30_000, 'every activity entry');
+    await new Promise((r) => setTimeout(r, 1000));
+    const settled = await s.t.db.query<{ crm_id: string; n: string }>(
       `SELECT crm_id, count(*) AS n FROM activity WHERE connection_id = $1 AND flow = 'salesReceipts' AND status = 'ok' AND qbo_kind = 'SalesReceipt' GROUP BY crm_id`,
       [s.connection.id],
     );
     assert.equal(done.rows.length, paid.length);
-    assert.ok(done.rows.every((r) => Number(r.n) === 1), 'each payment was synced by exactly one job run');
+    assert.equal(settled.rows.length, paid.length);
+    assert.ok(settled.rows.every((r) => Number(r.n) === 1), 'each payment was synced by exactly one job run');
     while (workers.length) await stopWorker(workers.pop()!);
   });
 

@@ -42,5 +42,17 @@ describe('a connection whose QuickBooks authorization is revoked', () => {
       return rows.rows[0];
     }, 20_000, 'an ignored event');
     assert.match(ignored.reason, /reconnect it to sync again/);
+
+    // The user reconnects: the stopped job runs again by itself, and the payment gets its receipt.
+    const fresh = s.qbo.admin.mintToken(s.realmId);
+    await s.engine.connections.attachQuickBooks(s.connection.id, {
+      realmId: s.realmId, country: 'US', homeCurrency: 'USD',
+      tokens: { accessToken: fresh.access_token, refreshToken: fresh.refresh_token, accessExpiresAt: new Date(Date.now() + 3_600_000).toISOString() },
+    });
+    await s.engine.connections.activate(s.connection.id);
+    s.engine.forget(s.connection.id);
+    assert.ok((await s.engine.resumeStoppedJobs(s.connection.id)) >= 1);
+    await eventually(() => s.qbo.admin.listEntities(s.realmId, 'SalesReceipt').find((r) => String(r.PrivateNote ?? '').includes(paid.transactionId)), 60_000, 'the receipt after reconnecting');
+    assert.equal((await listActivity(s.t.db, { connectionId: s.connection.id, openErrorsOnly: true })).filter((a) => /Stopped/.test(a.message)).length, 0);
   });
 });
