@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import pg from 'pg';
 import { createTestDatabase } from '../test/support/db.ts';
+import { emulatorProviderEnv } from '../test/support/stack.ts';
 import pino from 'pino';
 import { startQuickBooksEmulator, type QuickBooksEmulator } from '../emulators/quickbooks/index.ts';
 import { startHighLevelEmulator, type HighLevelEmulator } from '../emulators/highlevel/index.ts';
@@ -175,18 +176,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       LEDGERLINK_LOG_LEVEL: process.env.LEDGERLINK_BENCH_LOG ?? 'warn',
       ...(lifted ? { LEDGERLINK_LIMITS_OFF: '1' } : {}),
       LEDGERLINK_POLL_SECONDS: '3600',
-      QBO_CLIENT_ID: 'emulator-client-id',
-      QBO_CLIENT_SECRET: 'emulator-client-secret',
-      QBO_WEBHOOK_VERIFIER_TOKEN: QBO_VERIFIER,
-      QBO_API_URL: qbo.url,
-      QBO_AUTHORIZE_URL: `${qbo.url}/connect/oauth2`,
-      QBO_TOKEN_URL: `${qbo.url}/oauth2/v1/tokens/bearer`,
-      QBO_REVOKE_URL: `${qbo.url}/v2/oauth2/tokens/revoke`,
-      HL_CLIENT_ID: hl.core.app.clientId,
-      HL_CLIENT_SECRET: hl.core.app.clientSecret,
-      HL_API_URL: hl.url,
-      HL_AUTHORIZE_URL: hl.url,
-      HL_WEBHOOK_PUBLIC_KEY: hl.webhookPublicKeyPem(),
+      ...emulatorProviderEnv(qbo, hl, QBO_VERIFIER),
     }),
     close: async () => {
       await server.close();

@@ -113,18 +113,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...(t.databaseUrl ? { DATABASE_URL: t.databaseUrl } : {}),
       LEDGERLINK_SECRET_KEY: secretKey,
       LEDGERLINK_LOG_LEVEL: process.env.LEDGERLINK_TEST_LOG ?? 'warn',
-      QBO_CLIENT_ID: 'emulator-client-id',
-      QBO_CLIENT_SECRET: 'emulator-client-secret',
-      QBO_WEBHOOK_VERIFIER_TOKEN: QBO_VERIFIER,
-      QBO_API_URL: qbo.url,
-      QBO_AUTHORIZE_URL: `${qbo.url}/connect/oauth2`,
-      QBO_TOKEN_URL: `${qbo.url}/oauth2/v1/tokens/bearer`,
-      QBO_REVOKE_URL: `${qbo.url}/v2/oauth2/tokens/revoke`,
-      HL_CLIENT_ID: hl.core.app.clientId,
-      HL_CLIENT_SECRET: hl.core.app.clientSecret,
-      HL_API_URL: hl.url,
-      HL_AUTHORIZE_URL: hl.url,
-      HL_WEBHOOK_PUBLIC_KEY: hl.webhookPublicKeyPem(),
+      ...emulatorProviderEnv(qbo, hl, QBO_VERIFIER),
     }),
     close: async () => {
       await server.close();
@@ -133,6 +122,24 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await qbo.close();
       await t.close();
     },
+  };
+}
+
+/** The provider settings (`QBO_*`, `HL_*`) that point a `ledgerlink` process at both emulators. */
+export function emulatorProviderEnv(qbo: QuickBooksEmulator, hl: HighLevelEmulator, verifierToken: string): NodeJS.ProcessEnv {
+  return {
+    QBO_CLIENT_ID: 'emulator-client-id',
+    QBO_CLIENT_SECRET: 'emulator-client-secret',
+    QBO_WEBHOOK_VERIFIER_TOKEN: verifierToken,
+    QBO_API_URL: qbo.url,
+    QBO_AUTHORIZE_URL: `${qbo.url}/connect/oauth2`,
+    QBO_TOKEN_URL: `${qbo.url}/oauth2/v1/tokens/bearer`,
+    QBO_REVOKE_URL: `${qbo.url}/v2/oauth2/tokens/revoke`,
+    HL_CLIENT_ID: hl.core.app.clientId,
+    HL_CLIENT_SECRET: hl.core.app.clientSecret,
+    HL_API_URL: hl.url,
+    HL_AUTHORIZE_URL: hl.url,
+    HL_WEBHOOK_PUBLIC_KEY: hl.webhookPublicKeyPem(),
   };
 }
 
