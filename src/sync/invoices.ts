@@ -111,10 +111,32 @@ export async function syncInvoice(ctx: FlowContext, invoiceId: string): Promise<
   // Everything this version of the invoice asked for is written: remember the version (the sweep compares it).
   current.data.status = invoice.status;
   const done = current;
+  const balanceAgrees = await balanceNowAgrees(ctx, invoice, done);
   await ctx.db.transaction(async (tx) => {
     await persist(tx, ctx, done, invoice.updatedAt ?? null);
     await resolveFailures(tx, ctx, invoice._id);
+    if (balanceAgrees) await resolveMismatches(tx, ctx, invoice._id, ['balance-mismatch']);
   });
+}
+
+/**
+ * A balance difference reported earlier can disappear without a new payment (a later void, an edit of the
+ * lines, a payment whose answer was lost and that a later run found). When the invoice has such an open error,
+ * the job reads the QuickBooks balance once more and closes the error if the two sides now agree; only then, so
+ * an invoice without open differences costs no extra call.
+ */
+async function balanceNowAgrees(ctx: FlowContext, invoice: HighLevelInvoice, linked: LinkedInvoice): Promise<boolean> {
+  const open = await ctx.db.query(
+    `SELECT 1 FROM activity WHERE connection_id = $1 AND flow = $2 AND crm_id = $3 AND status = 'error' AND resolved_at IS NULL AND detail->>'code' = 'balance-mismatch' LIMIT 1`,
+    [ctx.connection.id, INVOICES_FLOW, invoice._id],
+  );
+  if (open.rows.length === 0) return false;
+  if (linked.data.voided || invoice.status === 'void') return true;
+  const qbo = await readQboInvoice(ctx, linked, invoice._id);
+  const currency = linked.data.currency;
+  const balance = toMinorUnits(qbo.Balance ?? 0, currency, { rounding: 'halfUp' });
+  const due = toMinorUnits(invoice.amountDue ?? 0, currency, { rounding: 'halfUp' });
+  return balance.ok && due.ok && balance.value === due.value;
 }
 
 /** Errors that report a difference between the two sides; they stay open until a later write shows them gone. */
@@ -648,6 +670,14 @@ export async function sweepInvoices(ctx: FlowContext, options: { now?: Date; min
   for (const link of links.rows) {
     if (link.state === 'linked' && link.voided !== 'true' && OPEN.some((s) => s === link.status) && !openIds.has(link.crm_id)) due.add(link.crm_id);
   }
+  // Invoices with an open balance difference are looked at again: the job closes the error once both sides agree.
+  const differing = await ctx.db.query<{ crm_id: string }>(
+    `SELECT DISTINCT a.crm_id FROM activity a JOIN links l ON l.connection_id = a.connection_id AND l.kind = 'invoice' AND l.crm_id = a.crm_id AND l.state = 'linked'
+      WHERE a.connection_id = $1 AND a.flow = $2 AND a.status = 'error' AND a.resolved_at IS NULL AND a.detail->>'code' = 'balance-mismatch'
+        AND a.created_at > now() - interval '7 days' LIMIT 500`,
+    [ctx.connection.id, INVOICES_FLOW],
+  );
+  for (const row of differing.rows) due.add(row.crm_id);
   let enqueued = 0;
   for (const invoiceId of due) {
     const id = await ctx.queue.enqueue(QUEUES.crmInvoice, { connectionId: ctx.connection.id, key: `${ctx.connection.id}:invoice:${invoiceId}`, invoiceId, event: 'sweep' });

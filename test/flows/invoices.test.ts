@@ -284,6 +284,39 @@ describe('CRM invoices follow into QuickBooks for their whole life (US company)'
     assert.equal((await h.activity(id)).filter((a) => a.status === 'error').length, 0);
   });
 
+  it('closes a balance difference once both sides agree again, found by the sweep without a new CRM change', async () => {
+    const { id } = await h.createInvoice({ contact: { firstName: 'Ada', lastName: 'Balance', email: 'ada.balance@example.com' }, items: [{ name: 'Audit', amount: 200 }], send: true });
+    await h.settle();
+    const qbo = await h.waitForQboInvoice(id);
+    // A bookkeeper records 50 in QuickBooks on the invoice; the CRM then records its own 50.
+    const bookkeeper = async (path: string, body: Rec): Promise<Rec> => {
+      const token = s.qbo.admin.mintToken(s.realmId).access_token;
+      const response = await fetch(`${s.qbo.url}/v3/company/${s.realmId}/${path}`, {
+        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body),
+      });
+      const json = (await response.json()) as Rec;
+      if (!response.ok) throw new Error(`bookkeeper ${path}: ${response.status} ${JSON.stringify(json)}`);
+      return json.Payment as Rec;
+    };
+    const theirs = await bookkeeper('payment?minorversion=75', {
+      CustomerRef: qbo.CustomerRef, TotalAmt: 50, Line: [{ Amount: 50, LinkedTxn: [{ TxnId: qbo.Id, TxnType: 'Invoice' }] }],
+    });
+    await h.pay(id, 50);
+    await h.settle();
+    const differs = (await h.activity(id)).filter((a) => a.status === 'error' && a.resolvedAt === null);
+    assert.equal(differs.length, 1, 'the difference is reported');
+    assert.match(differs[0]!.message, /balance of 100 USD, but CRM invoice .* has 150\.00 USD due/);
+    // The bookkeeper deletes their payment: the balances agree, with no change on the CRM side.
+    await bookkeeper('payment?operation=delete&minorversion=75', { Id: theirs.Id, SyncToken: theirs.SyncToken });
+    assert.equal((await h.qboInvoice(id))!.Balance, 150);
+    const swept = await sweepInvoices(s.engine.contextFor(s.connection), { minIntervalMs: 0 });
+    assert.ok(swept.enqueued >= 1, 'the sweep offers the invoice with an open difference');
+    await h.settle();
+    const open = (await h.activity(id)).filter((a) => a.status === 'error' && a.resolvedAt === null);
+    assert.deepEqual(open.map((a) => a.message), [], 'the difference is closed');
+    assert.equal(h.paymentsOf(String(qbo.Id)).length, 1, 'no payment written twice');
+  });
+
   it('never syncs an invoice created before the connection date, even once sent and paid', async () => {
     const { id } = await h.createInvoice({ contact: { firstName: 'Old', lastName: 'Invoice', email: 'old.invoice@example.com' }, items: [{ name: 'Legacy work', amount: 70 }] });
     await h.settle();
