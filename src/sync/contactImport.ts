@@ -31,7 +31,7 @@ import { findLinkByCrmId, findLinkByQboId, saveLink, type Link } from '../store/
 import { recordActivity, resolveErrors } from '../store/activity.ts';
 import { readCursor, writeCursor } from '../store/cursors.ts';
 import type { FlowContext } from './context.ts';
-import { rememberCustomer } from './customerIndex.ts';
+import { rememberCustomer, rememberCustomers } from './customerIndex.ts';
 import { crmContactOf, contactLabel } from './customers.ts';
 import { RetryLater, SyncError } from './errors.ts';
 import { QUEUES } from './routes.ts';
@@ -85,9 +85,7 @@ export async function importCustomers(ctx: FlowContext): Promise<ImportProgress>
   while (Date.now() - started < SLICE_MS) {
     const page = await ctx.qbo.query(select('Customer').includeInactive().orderBy('Id').page(progress.position, PAGE_SIZE));
     if (page.length > 0) {
-      await db.transaction(async (tx) => {
-        for (const customer of page) await rememberCustomer(tx, connection.id, customer);
-      });
+      await rememberCustomers(db, connection.id, page);
       const outcomes = await mapLimit(page, PARALLEL, (customer) => importOne(ctx, customer));
       for (const o of outcomes) progress[o === 'created' ? 'created' : o === 'matched' ? 'matched' : o === 'failed' ? 'failed' : 'skipped'] += 1;
       progress.position += page.length;

@@ -17,13 +17,36 @@ interface IndexCursor {
 }
 
 export async function rememberCustomer(q: Queryable, connectionId: string, customer: Customer): Promise<void> {
-  const email = customerEmails(customer)[0] ?? null;
+  await rememberCustomers(q, connectionId, [customer]);
+}
+
+/**
+ * Writes a page of customers in one statement. A row is rewritten only when its SyncToken moved (QuickBooks
+ * raises it on every change), so the overlap of each refresh, which re-reads the customers of the last two
+ * minutes, costs no writes.
+ */
+export async function rememberCustomers(q: Queryable, connectionId: string, customers: readonly Customer[]): Promise<void> {
+  if (customers.length === 0) return;
+  // One row per customer id: a page can hold the same customer twice when it changed while being paged.
+  const byId = new Map(customers.map((c) => [c.Id, c]));
+  const rows = [...byId.values()];
   await q.query(
     `INSERT INTO qbo_customers (connection_id, qbo_id, email, display_name, active, sync_token, last_updated)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     SELECT $1, t.qbo_id, t.email, t.display_name, t.active, t.sync_token, t.last_updated
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::boolean[], $6::text[], $7::text[])
+         AS t(qbo_id, email, display_name, active, sync_token, last_updated)
      ON CONFLICT (connection_id, qbo_id) DO UPDATE SET email = EXCLUDED.email, display_name = EXCLUDED.display_name,
-       active = EXCLUDED.active, sync_token = EXCLUDED.sync_token, last_updated = EXCLUDED.last_updated`,
-    [connectionId, customer.Id, email, customer.DisplayName, customer.Active !== false, customer.SyncToken, lastUpdated(customer) ?? null],
+       active = EXCLUDED.active, sync_token = EXCLUDED.sync_token, last_updated = EXCLUDED.last_updated
+       WHERE qbo_customers.sync_token IS DISTINCT FROM EXCLUDED.sync_token`,
+    [
+      connectionId,
+      rows.map((c) => c.Id),
+      rows.map((c) => customerEmails(c)[0] ?? null),
+      rows.map((c) => c.DisplayName),
+      rows.map((c) => c.Active !== false),
+      rows.map((c) => c.SyncToken ?? null),
+      rows.map((c) => lastUpdated(c) ?? null),
+    ],
   );
 }
 
@@ -37,9 +60,7 @@ export async function refreshCustomerIndex(ctx: FlowContext, options: { onPage?:
   let page: Customer[] = [];
   const flush = async () => {
     if (page.length === 0) return;
-    await ctx.db.transaction(async (tx) => {
-      for (const customer of page) await rememberCustomer(tx, ctx.connection.id, customer);
-    });
+    await rememberCustomers(ctx.db, ctx.connection.id, page);
     await options.onPage?.(page);
     page = [];
   };
@@ -51,13 +72,47 @@ export async function refreshCustomerIndex(ctx: FlowContext, options: { onPage?:
     if (page.length >= 1000) await flush();
   }
   await flush();
-  if (newest) await writeCursor(ctx.db, ctx.connection.id, CURSOR, { since: newest } satisfies IndexCursor);
+  if (newest && newest !== cursor?.since) await writeCursor(ctx.db, ctx.connection.id, CURSOR, { since: newest } satisfies IndexCursor);
   return read;
+}
+
+/**
+ * Refreshes in flight, per connection, in this process. Lookups that arrive while one runs share the next one
+ * (never the running one: it may have queried QuickBooks before the customer they look for was created), so
+ * many jobs looking up customers at once cost two queries at most, not one each.
+ */
+const refreshes = new Map<string, { running: Promise<unknown>; next?: Promise<unknown> }>();
+
+function freshIndex(ctx: FlowContext): Promise<unknown> {
+  const key = ctx.connection.id;
+  const state = refreshes.get(key);
+  if (!state) {
+    const running: Promise<unknown> = refreshCustomerIndex(ctx).finally(() => {
+      const current = refreshes.get(key);
+      if (current?.running === running) {
+        if (current.next) refreshes.set(key, { running: current.next });
+        else refreshes.delete(key);
+      }
+    });
+    refreshes.set(key, { running });
+    return running;
+  }
+  if (!state.next) {
+    const next: Promise<unknown> = state.running
+      .catch(() => undefined)
+      .then(() => refreshCustomerIndex(ctx))
+      .finally(() => {
+        const current = refreshes.get(key);
+        if (current?.running === next) refreshes.delete(key);
+      });
+    state.next = next;
+  }
+  return state.next;
 }
 
 /** Ids of the customers holding this (normalised) email, active ones first, after a refresh. */
 export async function customerIdsWithEmail(ctx: FlowContext, normalisedEmail: string): Promise<string[]> {
-  await refreshCustomerIndex(ctx);
+  await freshIndex(ctx);
   const rows = await ctx.db.query<{ qbo_id: string }>(
     `SELECT qbo_id FROM qbo_customers WHERE connection_id = $1 AND email = $2 ORDER BY active DESC, length(qbo_id), qbo_id`,
     [ctx.connection.id, normalisedEmail],

@@ -4,6 +4,7 @@ import { startStack, eventually, type Stack } from '../support/stack.ts';
 import { listActivity } from '../../src/store/activity.ts';
 import { QUEUES } from '../../src/sync/routes.ts';
 import { pollPayments } from '../../src/sync/paymentPolling.ts';
+import { customerIdsWithEmail } from '../../src/sync/customerIndex.ts';
 
 type Rec = Record<string, unknown>;
 
@@ -109,6 +110,32 @@ describe('CRM payments become QuickBooks sales receipts (US company)', () => {
     const receipt = await eventually(() => receipts().find((r) => String(r.PrivateNote ?? '').includes(String(paid.transactionId))), 20_000, 'the receipt');
     const customer = customers().find((c) => c.Id === (receipt.CustomerRef as Rec).value)!;
     assert.equal(customer.DisplayName, 'Marie Curie (marie@example.com)');
+  });
+
+  it('customer look-ups share index refreshes, yet find a customer a bookkeeper created just before', async () => {
+    const ctx = s.engine.contextFor(s.connection);
+    const counts = () => s.qbo.admin.limits.counts.get(s.realmId)?.calls ?? 0;
+    await customerIdsWithEmail(ctx, 'nobody@example.com');
+    const before = counts();
+    const found = await Promise.all(Array.from({ length: 12 }, (_, i) => customerIdsWithEmail(ctx, `nobody${i}@example.com`)));
+    assert.deepEqual(found.flat(), []);
+    const calls = counts() - before;
+    assert.ok(calls >= 1 && calls <= 2, `12 concurrent look-ups made ${calls} QuickBooks calls, not 1-2`);
+    // A customer created by a bookkeeper while a refresh runs is seen by a look-up that starts after it.
+    const token = s.qbo.admin.mintToken(s.realmId).access_token;
+    const running = customerIdsWithEmail(ctx, 'nobody@example.com');
+    const created = await fetch(`${s.qbo.url}/v3/company/${s.realmId}/customer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ DisplayName: 'Index Late', PrimaryEmailAddr: { Address: 'Index.Late@Example.com ' } }),
+    });
+    assert.equal(created.status, 200);
+    const id = String(((await created.json()) as { Customer: Rec }).Customer.Id);
+    const [, late] = await Promise.all([running, customerIdsWithEmail(ctx, 'index.late@example.com')]);
+    assert.deepEqual(late, [id]);
+    // The overlap re-reads recent customers; unchanged rows are not rewritten.
+    const rows = await s.t.db.query<{ n: string | number }>(`SELECT count(*) AS n FROM qbo_customers WHERE connection_id = $1 AND qbo_id = $2`, [s.connection.id, id]);
+    assert.equal(Number(rows.rows[0]!.n), 1);
   });
 
   it('gives a contact without email a clear, retryable error and no receipt', async () => {
