@@ -679,8 +679,13 @@ export async function sweepInvoices(ctx: FlowContext, options: { now?: Date; min
   );
   for (const row of differing.rows) due.add(row.crm_id);
   let enqueued = 0;
+  const backlog = ctx.queue.backlog(QUEUES.crmInvoice, ctx.connection.id);
   for (const invoiceId of due) {
-    const id = await ctx.queue.enqueue(QUEUES.crmInvoice, { connectionId: ctx.connection.id, key: `${ctx.connection.id}:invoice:${invoiceId}`, invoiceId, event: 'sweep' });
+    const id = await ctx.queue.enqueue(
+      QUEUES.crmInvoice,
+      { connectionId: ctx.connection.id, key: `${ctx.connection.id}:invoice:${invoiceId}`, invoiceId, event: 'sweep' },
+      { priority: await backlog.next() },
+    );
     if (id) enqueued += 1;
   }
   await writeCursor(ctx.db, ctx.connection.id, SWEEP_CURSOR, { since: now.toISOString() });

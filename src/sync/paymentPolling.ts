@@ -41,6 +41,7 @@ async function enqueueUnsynced(
 ): Promise<PollResult> {
   let seen = 0;
   let enqueued = 0;
+  const backlog = ctx.queue.backlog(QUEUES.crmTransaction, ctx.connection.id);
   let page: Array<{ _id: string; amountRefunded?: number | undefined; currency?: string | undefined }> = [];
   const flush = async () => {
     if (page.length === 0) return;
@@ -53,7 +54,11 @@ async function enqueueUnsynced(
       const link = byId.get(txn._id);
       if (link?.state === 'skipped') continue;
       if (link?.state === 'linked' && !refundPending(txn, Number(link.refunded ?? 0))) continue;
-      const id = await ctx.queue.enqueue(QUEUES.crmTransaction, { connectionId: ctx.connection.id, key: `${ctx.connection.id}:txn:${txn._id}`, transactionId: txn._id });
+      const id = await ctx.queue.enqueue(
+        QUEUES.crmTransaction,
+        { connectionId: ctx.connection.id, key: `${ctx.connection.id}:txn:${txn._id}`, transactionId: txn._id },
+        { priority: await backlog.next() },
+      );
       if (id) enqueued += 1;
     }
     page = [];

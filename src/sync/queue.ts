@@ -122,9 +122,10 @@ export class JobQueue {
    * Puts a job on the queue; `q` may be an open transaction (the inbox insert and the job commit together).
    * Returns the job id, or null when the record already has a job waiting (that job covers this event).
    */
-  async enqueue(name: string, data: JobData, options: { q?: Queryable; startAfterSeconds?: number } = {}): Promise<string | null> {
+  async enqueue(name: string, data: JobData, options: { q?: Queryable; startAfterSeconds?: number; priority?: number } = {}): Promise<string | null> {
     const sendOptions: PgBoss.SendOptions = { singletonKey: data.key };
     if (options.startAfterSeconds) sendOptions.startAfter = options.startAfterSeconds;
+    if (options.priority) sendOptions.priority = options.priority;
     if (options.q) {
       const q = options.q;
       sendOptions.db = { executeSql: async (text: string, values: unknown[]) => q.query(text, values) };
@@ -132,6 +133,32 @@ export class JobQueue {
     const id = await this.boss.send(name, data, sendOptions);
     if (!options.q) this.wake(name);
     return id;
+  }
+
+  /**
+   * Fairness between connections. Workers take the waiting job of highest priority first (then the oldest), so a
+   * producer that enqueues many jobs of one connection at once (a poll, a sweep) numbers them from the
+   * connection's current backlog downwards: the k-th job waiting for a connection gets priority -k. Workers then
+   * take the first waiting job of every connection before the second of any, and a connection with a backlog of
+   * thousands delays the others by one job each, not by its whole backlog. Jobs of single events (webhooks) keep
+   * priority 0 and are taken before any backlog.
+   */
+  backlog(name: string, connectionId: string): { next: () => Promise<number> } {
+    let base: number | undefined;
+    let given = 0;
+    return {
+      next: async () => {
+        if (base === undefined) {
+          const result = await this.db.query<{ n: string | number }>(
+            `SELECT count(*) AS n FROM pgboss.job WHERE name = $1 AND state < 'active' AND data->>'connectionId' = $2`,
+            [name, connectionId],
+          );
+          base = Number(result.rows[0]?.n ?? 0);
+        }
+        given += 1;
+        return -(base + given - 1);
+      },
+    };
   }
 
   /** Wakes this process's idle workers of a queue (after a transaction that enqueued has committed). */

@@ -9,6 +9,7 @@ describe('job queue on the store', () => {
   const runs: Array<{ key: string; n: number; start: number; end: number }> = [];
   let failuresLeft = 2;
   const gaveUp: string[] = [];
+  const fairOrder: string[] = [];
 
   before(async () => {
     t = await openTestDb();
@@ -41,6 +42,13 @@ describe('job queue on the store', () => {
         gaveUp.push(data.key);
       },
     });
+    await queue.define({
+      name: 'test-fair',
+      concurrency: 1,
+      handler: async (data) => {
+        fairOrder.push(String(data.connectionId));
+      },
+    });
     await queue.work();
   });
   after(async () => {
@@ -58,6 +66,28 @@ describe('job queue on the store', () => {
       assert.ok(mine.length >= 1);
       for (let i = 1; i < mine.length; i++) assert.ok(mine[i]!.start >= mine[i - 1]!.end, `${key} runs overlapped`);
     }
+  });
+
+  it('serves connections in turn when one has a large backlog (priorities from each connection\'s backlog)', async () => {
+    // Both backlogs are committed at once, the large one first: first in, first out would run all of A before B.
+    const jobs: Array<{ connectionId: string; n: number; priority: number }> = [];
+    for (const [connectionId, count] of [['A', 12], ['B', 4]] as const) {
+      const backlog = queue.backlog('test-fair', connectionId);
+      for (let n = 0; n < count; n++) jobs.push({ connectionId, n, priority: await backlog.next() });
+    }
+    await t.db.transaction(async (tx) => {
+      for (const job of jobs) await queue.enqueue('test-fair', { connectionId: job.connectionId, key: `${job.connectionId}:${job.n}` }, { q: tx, priority: job.priority });
+    });
+    queue.wake('test-fair');
+    await queue.idle(['test-fair']);
+    assert.equal(fairOrder.length, 16);
+    const lastB = fairOrder.lastIndexOf('B');
+    assert.ok(lastB <= 8, `B's 4 jobs should be done within the first 8, order was ${fairOrder.join('')}`);
+    // A backlog counted from the store: the next job of a connection with 3 waiting gets priority -3.
+    await t.db.transaction(async (tx) => {
+      for (let n = 0; n < 3; n++) await queue.enqueue('test-fair', { connectionId: 'C', key: `C:${n}` }, { q: tx, startAfterSeconds: 3600 });
+    });
+    assert.equal(await queue.backlog('test-fair', 'C').next(), -3);
   });
 
   it('collapses events for a record into one waiting job', async () => {
