@@ -48,7 +48,7 @@ export interface JobQueueOptions {
 
 
 export class JobQueue {
-  private readonly workers = new Map<string, string[]>();
+  private readonly runners = new Map<string, QueueRunner>();
   private readonly definitions = new Map<string, QueueDefinition>();
   private readonly holder = randomUUID();
   private stopped = false;
@@ -97,24 +97,10 @@ export class JobQueue {
   /** Starts this process's workers for every defined queue. */
   async work(): Promise<void> {
     for (const definition of this.definitions.values()) {
-      const ids: string[] = [];
-      for (let i = 0; i < (definition.concurrency ?? 2); i++) {
-        let id = '';
-        id = await this.boss.work<JobData>(
-          definition.name,
-          { pollingIntervalSeconds: this.options.pollingIntervalSeconds ?? 0.5, includeMetadata: true, batchSize: 1 },
-          async ([job]) => {
-            if (!job) return;
-            await this.run(definition, job);
-            // pg-boss sleeps out the rest of the polling interval after every job, even with a backlog waiting
-            // (4 workers x 0.5 s capped a queue at 8 jobs a second): a worker that found a job looks for the next
-            // one at once, and only an empty fetch waits for the interval.
-            this.boss.notifyWorker(id);
-          },
-        );
-        ids.push(id);
-      }
-      this.workers.set(definition.name, ids);
+      if (this.runners.has(definition.name)) continue;
+      const runner = new QueueRunner(this.boss, definition, this.options.pollingIntervalSeconds ?? 0.5, (job) => this.run(definition, job));
+      this.runners.set(definition.name, runner);
+      runner.start();
     }
   }
 
@@ -163,7 +149,7 @@ export class JobQueue {
 
   /** Wakes this process's idle workers of a queue (after a transaction that enqueued has committed). */
   wake(name: string): void {
-    for (const id of this.workers.get(name) ?? []) this.boss.notifyWorker(id);
+    this.runners.get(name)?.wake();
   }
 
   async counts(name: string): Promise<{ queued: number; active: number; failed: number }> {
@@ -193,6 +179,7 @@ export class JobQueue {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    await Promise.all([...this.runners.values()].map((runner) => runner.stop(10_000)));
     await this.boss.stop({ graceful: true, close: false, wait: true, timeout: 10_000 });
   }
 
@@ -228,6 +215,116 @@ export class JobQueue {
 
   private async releaseLease(key: string): Promise<void> {
     await this.db.query(`DELETE FROM record_leases WHERE key = $1 AND holder = $2`, [key, this.holder]);
+  }
+}
+
+/**
+ * The workers of one queue in this process. pg-boss's own `work()` runs one polling loop per unit of
+ * concurrency, each fetching one job at a time (eleven queues at four each were thirty loops polling the store
+ * every half second while idle, and a busy queue paid one fetch statement per job). A runner is one loop per
+ * queue: it fetches as many jobs as it has free slots in one statement, runs them side by side, completes or
+ * fails each on its own, and fetches again as soon as a slot frees while the last fetch came back full. It
+ * sleeps the polling interval only when the queue had nothing for it; an enqueue in this process wakes it.
+ */
+class QueueRunner {
+  private running = 0;
+  private stopped = false;
+  private maybeMore = false;
+  private woken = false;
+  private wakeUp: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly inFlight = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly boss: PgBoss,
+    private readonly definition: QueueDefinition,
+    private readonly intervalSeconds: number,
+    private readonly handle: (job: PgBoss.JobWithMetadata<JobData>) => Promise<void>,
+  ) {}
+
+  start(): void {
+    this.loop = this.poll();
+  }
+
+  wake(): void {
+    const wake = this.wakeUp;
+    this.wakeUp = undefined;
+    // Woken while fetching: the fetch may have missed what woke it, so the loop does not sleep after it.
+    if (!wake) this.woken = true;
+    wake?.();
+  }
+
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopped = true;
+    this.wake();
+    await this.loop;
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+    await Promise.race([Promise.allSettled([...this.inFlight.values()]), deadline]);
+    // Jobs still running at the deadline go back to the queue now rather than when they expire.
+    for (const id of this.inFlight.keys()) await this.boss.fail(this.definition.name, id, { message: 'the worker stopped while the job ran' }).catch(() => {});
+  }
+
+  private get capacity(): number {
+    return Math.max(1, this.definition.concurrency ?? 2);
+  }
+
+  private async poll(): Promise<void> {
+    while (!this.stopped) {
+      const free = this.capacity - this.running;
+      let fetched = 0;
+      if (free > 0) {
+        try {
+          const jobs = await this.boss.fetch<JobData>(this.definition.name, { batchSize: free, includeMetadata: true, priority: true });
+          fetched = jobs.length;
+          this.maybeMore = fetched === free;
+          for (const job of jobs) this.launch(job);
+        } catch (error) {
+          // The store is unreachable for a moment: try again after the interval.
+          if (process.env.LEDGERLINK_DEBUG) console.error(`job queue ${this.definition.name}: fetch failed`, error);
+        }
+      }
+      if (this.stopped) break;
+      // A fetch that filled every free slot may have left more: fetch again at once while slots are free, else
+      // wait for a slot to free (a finished job wakes the loop), an enqueue in this process, or the interval.
+      if (this.running < this.capacity && fetched > 0 && this.maybeMore) continue;
+      await this.sleep(this.intervalSeconds * 1000);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => done(), ms);
+      const done = () => {
+        clearTimeout(timer);
+        if (this.wakeUp === done) this.wakeUp = undefined;
+        resolve();
+      };
+      this.wakeUp = done;
+    });
+  }
+
+  private launch(job: PgBoss.JobWithMetadata<JobData>): void {
+    this.running += 1;
+    const run = (async () => {
+      try {
+        await this.handle(job);
+        await this.boss.complete(this.definition.name, job.id);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        // A failure to record the failure leaves the job active: it expires and runs again.
+        await this.boss.fail(this.definition.name, job.id, { message }).catch(() => {});
+      } finally {
+        this.running -= 1;
+        this.inFlight.delete(job.id);
+        // A slot is free: fetch again at once if the queue may hold more; else the loop waits for the interval.
+        if (this.maybeMore || this.stopped) this.wake();
+      }
+    })();
+    this.inFlight.set(job.id, run);
   }
 }
 
