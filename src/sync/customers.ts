@@ -10,7 +10,9 @@ import { fieldsToWrite, qboCustomerForContact, syncedContactHash, syncedFieldsFr
 import { quickbooksRequestId } from '../domain/requestId.ts';
 import { claimPendingLink, findLinkByCrmId, findLinkByQboId, saveLink } from '../store/links.ts';
 import { recordActivity, resolveErrors } from '../store/activity.ts';
+import { readCursor, writeCursor } from '../store/cursors.ts';
 import type { FlowContext } from './context.ts';
+import { QUEUES } from './routes.ts';
 import { customerIdsWithEmail, rememberCustomer } from './customerIndex.ts';
 import { RetryLater, SyncError } from './errors.ts';
 import { isContactMissing, sideOf, syncedSnapshot } from './contactImport.ts';
@@ -286,4 +288,57 @@ function customerFieldsFor(write: Partial<SyncedContact>, current: Customer): Re
     out.BillAddr = { ...kept, ...address };
   }
   return out;
+}
+
+// ---- the sweep of contact edits -------------------------------------------------------------------------------
+
+const CONTACT_SWEEP_CURSOR = 'contact-sweep';
+/** The engine offers sweeps with every poll; contacts are searched at most this often. */
+const CONTACT_SWEEP_EVERY_MS = 5 * 60_000;
+/** HighLevel's search index lags writes by a few seconds; each sweep looks this far behind the last one. */
+const CONTACT_SWEEP_OVERLAP_MS = 10 * 60_000;
+
+/**
+ * HighLevel never redelivers a webhook that failed (only a 429 is retried), so a ContactUpdate lost to a restart
+ * or a network fault would leave the QuickBooks customer behind until the contact's next change. The sweep asks
+ * HighLevel for the contacts updated since the last sweep (with an overlap) and enqueues the contact job for each
+ * one that has a QuickBooks customer and whose synced fields no longer hash as the last sync. One search request
+ * per page of changed contacts; nothing when nothing changed.
+ */
+export async function sweepContacts(ctx: FlowContext, options: { now?: Date; minIntervalMs?: number } = {}): Promise<{ seen: number; enqueued: number }> {
+  const now = options.now ?? new Date();
+  const cursor = await readCursor<{ since: string }>(ctx.db, ctx.connection.id, CONTACT_SWEEP_CURSOR);
+  if (cursor && now.getTime() - Date.parse(cursor.since) < (options.minIntervalMs ?? CONTACT_SWEEP_EVERY_MS)) return { seen: 0, enqueued: 0 };
+  const from = cursor ? new Date(Date.parse(cursor.since) - CONTACT_SWEEP_OVERLAP_MS) : (ctx.connection.connectedAt ?? now);
+  let seen = 0;
+  let enqueued = 0;
+  const backlog = ctx.queue.backlog(QUEUES.crmContact, ctx.connection.id);
+  let page: Contact[] = [];
+  const flush = async () => {
+    if (page.length === 0) return;
+    const links = await ctx.db.query<{ crm_id: string; snapshot_hash: string | null }>(
+      `SELECT crm_id, snapshot_hash FROM links WHERE connection_id = $1 AND kind = 'customer' AND state = 'linked' AND crm_id = ANY($2::text[])`,
+      [ctx.connection.id, page.map((c) => c.id)],
+    );
+    const hashes = new Map(links.rows.map((row) => [row.crm_id, row.snapshot_hash]));
+    for (const contact of page) {
+      if (!hashes.has(contact.id)) continue;
+      if (syncedContactHash(syncedFieldsFromContact(crmContactOf(contact))) === hashes.get(contact.id)) continue;
+      const id = await ctx.queue.enqueue(
+        QUEUES.crmContact,
+        { connectionId: ctx.connection.id, key: `${ctx.connection.id}:contact:${contact.id}`, contactId: contact.id, event: 'sweep' },
+        { priority: await backlog.next() },
+      );
+      if (id) enqueued += 1;
+    }
+    page = [];
+  };
+  for await (const contact of ctx.hl.contacts.searchAll([{ field: 'dateUpdated', operator: 'range', value: { gte: from.toISOString() } }], 100)) {
+    seen += 1;
+    page.push(contact);
+    if (page.length >= 100) await flush();
+  }
+  await flush();
+  await writeCursor(ctx.db, ctx.connection.id, CONTACT_SWEEP_CURSOR, { since: now.toISOString() });
+  return { seen, enqueued };
 }

@@ -24,7 +24,7 @@ import { RetryLater, SyncError, describeError } from './errors.ts';
 import { syncTransaction, SALES_RECEIPTS_FLOW } from './salesReceipts.ts';
 import { pollPayments, syncOrder } from './paymentPolling.ts';
 import { importCustomers, importCustomersKey, syncQboCustomer, CONTACTS_FLOW, CUSTOMER_IMPORT_CURSOR } from './contactImport.ts';
-import { syncContactChange } from './customers.ts';
+import { syncContactChange, sweepContacts } from './customers.ts';
 import { changeCaptureDue, changeCaptureKey, pollQuickBooksChanges } from './changeCapture.ts';
 import { syncQboInvoiceEvent, REVIEW_REQUESTS_FLOW } from './reviewRequests.ts';
 import { importInvoices, importInvoicesKey, isImportedCrmInvoiceId, INVOICE_IMPORT_CURSOR, INVOICE_IMPORT_FLOW } from './invoiceImport.ts';
@@ -242,6 +242,7 @@ export class Engine {
     });
     await define(QUEUES.sweepInvoices, 'polling', async (ctx) => {
       await sweepInvoices(ctx);
+      await sweepContacts(ctx);
     }, { concurrency: 2 });
   }
 

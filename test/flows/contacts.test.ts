@@ -8,6 +8,7 @@ import { findLinkByQboId } from '../../src/store/links.ts';
 import { QUEUES } from '../../src/sync/routes.ts';
 import { CUSTOMER_IMPORT_CURSOR, INACTIVE_TAG, type ImportProgress } from '../../src/sync/contactImport.ts';
 import { pollQuickBooksChanges } from '../../src/sync/changeCapture.ts';
+import { sweepContacts } from '../../src/sync/customers.ts';
 
 type Rec = Record<string, unknown>;
 
@@ -193,6 +194,34 @@ describe('new and changed QuickBooks customers keep coming, without echoes', () 
     assert.equal(contactAfter.address1, '99 Elsewhere Road', 'the echo did not overwrite the CRM');
     await settle();
     assert.equal(customer(String(created.Id)).SyncToken, updated.SyncToken, 'still one update after everything settled');
+  });
+
+  it('catches up a CRM contact edit whose webhook was lost, through the contact sweep', async () => {
+    const created = s.qbo.admin.accounting.create(company(), 'Customer', { DisplayName: 'Hedy Lamarr', GivenName: 'Hedy', FamilyName: 'Lamarr', PrimaryEmailAddr: { Address: 'hedy@example.com' } });
+    const contact = await eventually(() => contactFor(String(created.Id)), 30_000, 'the contact');
+    await settle();
+    const ctx = s.engine.contextFor(s.connection);
+    await sweepContacts(ctx, { minIntervalMs: 0 });
+    await settle();
+    const before = customer(String(created.Id)).SyncToken;
+    // The CRM changes the phone while every webhook is lost (HighLevel does not send it again).
+    s.hl.core.faults.configure({ rules: [], webhooks: { drop: 1 } });
+    const token = s.hl.mintToken(s.locationId).access_token;
+    const r = await fetch(`${s.hl.url}/contacts/${contact.id}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, version: '2021-07-28', 'content-type': 'application/json' }, body: JSON.stringify({ phone: '+15550107777' }) });
+    assert.equal(r.status, 200, await r.text());
+    await settle();
+    s.hl.core.faults.clear();
+    assert.equal(customer(String(created.Id)).SyncToken, before, 'nothing arrived by webhook');
+    const swept = await sweepContacts(ctx, { minIntervalMs: 0 });
+    assert.ok(swept.enqueued >= 1, `the sweep enqueued the edited contact (${JSON.stringify(swept)})`);
+    await settle();
+    const after = customer(String(created.Id));
+    assert.equal((after.PrimaryPhone as Rec).FreeFormNumber, '+15550107777');
+    // Nothing changed since: the next sweep enqueues nothing for it.
+    const again = await sweepContacts(ctx, { minIntervalMs: 0 });
+    await settle();
+    assert.equal(again.enqueued, 0);
+    assert.equal(customer(String(created.Id)).SyncToken, after.SyncToken);
   });
 
   it('tags the contact when its customer is made inactive, instead of deleting it', async () => {
