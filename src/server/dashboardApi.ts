@@ -215,7 +215,8 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
       const connection = await connectionOf(params.id);
       if (connection.status !== 'paused') throw new HttpProblem(409, 'not_paused', 'The connection is not paused');
       await engine.connections.activate(params.id);
-      await engine.enqueuePolls();
+      // The jobs that waited while paused run now (resumeStoppedJobs also enqueues the polls).
+      await engine.resumeStoppedJobs(params.id);
       return cardOf(await connectionOf(params.id));
     },
   });

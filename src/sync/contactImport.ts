@@ -236,7 +236,15 @@ async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 
     if (contact) how = 'created';
   }
   if (contact) {
-    const owner = await findLinkByCrmId(ctx.db, ctx.connection.id, 'customer', contact.id);
+    let owner = await findLinkByCrmId(ctx.db, ctx.connection.id, 'customer', contact.id);
+    if (owner?.state === 'pending' && (await abandonedCrmClaim(ctx, contact.id))) {
+      // The CRM-side job that claimed this contact died and nothing retried it (found by the chaos run: the
+      // QuickBooks customer it had created came back by webhook and waited on the dead claim for ever). The
+      // contact and this customer share the email, which is the match that job would make: the claim goes, and
+      // this job links them.
+      await ctx.db.query(`DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2 AND state = 'pending'`, [ctx.connection.id, contact.id]);
+      owner = undefined;
+    }
     if (owner?.state === 'pending') {
       // The CRM-side flow is creating this very customer for this contact (its webhook beat its commit). Nothing was
       // created here, so the claim goes at once: it would otherwise block that flow's link on the same QuickBooks id.
@@ -525,3 +533,11 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return results;
 }
 
+/** A CRM-side claim (customers.ts) on the contact older than a job could live: its job died. */
+async function abandonedCrmClaim(ctx: FlowContext, contactId: string): Promise<boolean> {
+  const age = await ctx.db.query<{ age_ms: string | number }>(
+    `SELECT EXTRACT(EPOCH FROM (now() - updated_at)) * 1000 AS age_ms FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2 AND state = 'pending'`,
+    [ctx.connection.id, contactId],
+  );
+  return age.rows.length === 1 && Number(age.rows[0]!.age_ms) >= ABANDONED_CLAIM_MS;
+}

@@ -168,7 +168,7 @@ export class Engine {
   async resumeStoppedJobs(connectionId: string): Promise<number> {
     const stopped = await this.db.query<{ id: string | number; retry: { queue: string; data: JobData } | string }>(
       `SELECT id, retry FROM activity WHERE connection_id = $1 AND status = 'error' AND resolved_at IS NULL
-         AND retry IS NOT NULL AND detail->>'code' = 'connection-revoked'`,
+         AND retry IS NOT NULL AND detail->>'code' IN ('connection-revoked', 'connection-paused')`,
       [connectionId],
     );
     for (const row of stopped.rows) {
@@ -248,9 +248,20 @@ export class Engine {
 
   private async runJob(name: QueueName, flow: string, data: JobData, job: JobContext, run: (ctx: FlowContext, data: JobData) => Promise<void>): Promise<void> {
     const connection = await this.connections.get(data.connectionId);
-    // A revoked, paused or removed connection stops its jobs; they are not lost (Retry in the dashboard, or the
-    // poller after reconnecting, brings the records back).
-    if (!connection || connection.status !== 'connected') return;
+    // A removed or disconnected connection syncs nothing more.
+    if (!connection || connection.status === 'disconnected' || connection.status === 'pending') return;
+    // A revoked or paused one keeps its jobs: each is recorded as stopped, with what it needs to run again, and
+    // reconnecting (or resuming) runs them all (resumeStoppedJobs). Dropping them, as this did before, lost the
+    // webhooks that arrived meanwhile whenever no poll or sweep would find their records again.
+    if (connection.status !== 'connected') {
+      const paused = connection.status === 'paused';
+      await recordActivity(this.db, {
+        connectionId: connection.id, flow, status: 'error', ...crmRef(data),
+        message: `Stopped: the connection is ${paused ? 'paused' : 'revoked'}; this runs again once it is ${paused ? 'resumed' : 'reconnected'}`,
+        detail: { code: paused ? 'connection-paused' : 'connection-revoked' }, retry: { queue: name, data },
+      });
+      return;
+    }
     try {
       await run(this.contextFor(connection), data);
     } catch (error) {

@@ -2,6 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
 import { listActivity } from '../../src/store/activity.ts';
+import { QUEUES } from '../../src/sync/routes.ts';
 
 describe('a connection whose QuickBooks authorization is revoked', () => {
   let s: Stack;
@@ -54,5 +55,35 @@ describe('a connection whose QuickBooks authorization is revoked', () => {
     assert.ok((await s.engine.resumeStoppedJobs(s.connection.id)) >= 1);
     await eventually(() => s.qbo.admin.listEntities(s.realmId, 'SalesReceipt').find((r) => String(r.PrivateNote ?? '').includes(paid.transactionId)), 60_000, 'the receipt after reconnecting');
     assert.equal((await listActivity(s.t.db, { connectionId: s.connection.id, openErrorsOnly: true })).filter((a) => /Stopped/.test(a.message)).length, 0);
+  });
+
+  it('keeps the jobs that run while the connection is paused, and runs them on resume', async () => {
+    const response = await fetch(`${s.hl.url}/_emulator/locations/${s.locationId}/actions/order-form-payment`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ contact: { firstName: 'Pau', lastName: 'Sed', email: 'paused@example.com' }, items: [{ name: 'Thing', amount: 11 }] }),
+    });
+    const paid = (await response.json()) as { transactionId: string };
+    await s.hl.flushWebhooks();
+    await s.engine.queue.idle([QUEUES.crmOrder, QUEUES.crmTransaction], 60_000);
+    await s.engine.connections.setStatus(s.connection.id, 'paused', 'Paused from the dashboard');
+    // A job already queued (or enqueued by a poll) when the user pauses.
+    const second = await fetch(`${s.hl.url}/_emulator/locations/${s.locationId}/actions/order-form-payment`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ contact: { firstName: 'Pau', lastName: 'Sed', email: 'paused@example.com' }, items: [{ name: 'Other thing', amount: 12 }] }),
+    });
+    const waiting = (await second.json()) as { transactionId: string };
+    await s.engine.queue.enqueue(QUEUES.crmTransaction, { connectionId: s.connection.id, key: `${s.connection.id}:txn:${waiting.transactionId}`, transactionId: waiting.transactionId });
+    await s.engine.queue.idle([QUEUES.crmTransaction], 60_000);
+    const receiptsOf = (id: string) => s.qbo.admin.listEntities(s.realmId, 'SalesReceipt').filter((r) => String(r.PrivateNote ?? '').includes(id));
+    assert.equal(receiptsOf(paid.transactionId).length, 1);
+    assert.equal(receiptsOf(waiting.transactionId).length, 0, 'nothing written while paused');
+    const stopped = (await listActivity(s.t.db, { connectionId: s.connection.id, openErrorsOnly: true })).filter((a) => /paused/.test(a.message));
+    assert.equal(stopped.length, 1, 'the job is kept, visibly');
+    await s.engine.connections.activate(s.connection.id);
+    assert.equal(await s.engine.resumeStoppedJobs(s.connection.id), 1);
+    await eventually(() => receiptsOf(waiting.transactionId)[0], 60_000, 'the receipt after resuming');
+    assert.equal((await listActivity(s.t.db, { connectionId: s.connection.id, openErrorsOnly: true })).filter((a) => /paused/.test(a.message)).length, 0);
   });
 });

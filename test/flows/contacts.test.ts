@@ -224,6 +224,21 @@ describe('new and changed QuickBooks customers keep coming, without echoes', () 
     assert.equal(customer(String(created.Id)).SyncToken, after.SyncToken);
   });
 
+  it('links a QuickBooks customer to its contact when the CRM-side job that claimed the contact died', async () => {
+    // The CRM-side flow claimed the contact (pending link), created the QuickBooks customer, and died before
+    // linking; nothing retried it. The customer's own webhook must not wait on that claim for ever.
+    const made = await hlAdmin(s.hl.url, `/locations/${s.locationId}/actions/contact`, { email: 'orphan.claim@example.com', firstName: 'Orphan', lastName: 'Claim' });
+    const contactId = String(made.contactId);
+    await s.t.db.query(
+      `INSERT INTO links (connection_id, kind, crm_id, origin, state, data, updated_at) VALUES ($1, 'customer', $2, 'crm', 'pending', '{}', now() - interval '3 minutes')`,
+      [s.connection.id, contactId],
+    );
+    const created = s.qbo.admin.accounting.create(company(), 'Customer', { DisplayName: 'Orphan Claim', GivenName: 'Orphan', FamilyName: 'Claim', PrimaryEmailAddr: { Address: 'orphan.claim@example.com' } });
+    const contact = await eventually(() => contactFor(String(created.Id)), 30_000, 'the customer linked to the contact');
+    assert.equal(contact.id, contactId, 'linked to the existing contact, not a new one');
+    assert.equal(contactsOf(s).filter((c) => c.email === 'orphan.claim@example.com').length, 1);
+  });
+
   it('tags the contact when its customer is made inactive, instead of deleting it', async () => {
     const created = s.qbo.admin.accounting.create(company(), 'Customer', { DisplayName: 'Old Client', GivenName: 'Old', FamilyName: 'Client', PrimaryEmailAddr: { Address: 'old@example.com' } });
     const contact = await eventually(() => contactFor(String(created.Id)), 30_000, 'the contact');
