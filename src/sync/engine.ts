@@ -61,7 +61,9 @@ const COMPANY_FACTS_TTL_MS = 10 * 60_000;
 /** QuickBooks: 500 requests a minute and 10 at once per realm; HighLevel: 100 per 10 seconds per location. */
 export function providerLimit(key: string): LimitPolicy | undefined {
   if (key.startsWith('qbo:')) return { limit: 500, windowMs: 60_000, utilisation: 0.95, burst: 5, concurrency: 10 };
-  if (key.startsWith('hl:')) return { limit: 100, windowMs: 10_000, utilisation: 0.9, burst: 5 };
+  // GCRA keeps any window of the provider's length to rate x window + burst: 95 + 4 = 99 of HighLevel's 100 per
+  // 10 s, 475 + 5 = 480 of QuickBooks' 500 a minute, whatever the windows' alignment.
+  if (key.startsWith('hl:')) return { limit: 100, windowMs: 10_000, utilisation: 0.95, burst: 4 };
   return undefined;
 }
 

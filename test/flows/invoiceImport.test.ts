@@ -115,6 +115,9 @@ describe('old QuickBooks invoices are imported once into the CRM, and never go b
     const company = s.qbo.admin.company(s.realmId)!;
     const customer = s.qbo.admin.listEntities(s.realmId, 'Customer')[0]!;
     const item = s.qbo.admin.listEntities(s.realmId, 'Item').find((i) => i.Name === 'Design work')!;
+    // QuickBooks' CreateTime has whole seconds: on a fast run the invoice could share the connection's second and
+    // count as made before it. Two seconds later it is unambiguously after.
+    s.qbo.clock.advance(2_000);
     s.qbo.admin.accounting.create(company, 'Invoice', { CustomerRef: { value: customer.Id }, Line: [{ Amount: 10, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: 1, UnitPrice: 10 } }] });
     const count = crmInvoices().length;
     // Start over from the first page, as after a crash that lost the cursor.
