@@ -4,6 +4,13 @@ import { startStack, eventually, type Stack } from '../support/stack.ts';
 import { listActivity } from '../../src/store/activity.ts';
 import { QUEUES } from '../../src/sync/routes.ts';
 
+/** A CRM user takes an order-form payment (the HighLevel emulator's CRM action). */
+function orderFormPayment(s: Stack, body: Record<string, unknown>): Promise<Response> {
+  return fetch(`${s.hl.url}/_emulator/locations/${s.locationId}/actions/order-form-payment`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+}
+
 describe('a connection whose QuickBooks authorization is revoked', () => {
   let s: Stack;
   before(async () => {
@@ -15,11 +22,7 @@ describe('a connection whose QuickBooks authorization is revoked', () => {
 
   it('is marked revoked, stops its jobs and says how to reconnect', async () => {
     assert.ok(s.qbo.admin.revokeTokens({ realmId: s.realmId }) > 0);
-    const response = await fetch(`${s.hl.url}/_emulator/locations/${s.locationId}/actions/order-form-payment`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ contact: { firstName: 'Re', lastName: 'Voked', email: 'revoked@example.com' }, items: [{ name: 'Thing', amount: 9 }] }),
-    });
+    const response = await orderFormPayment(s, { contact: { firstName: 'Re', lastName: 'Voked', email: 'revoked@example.com' }, items: [{ name: 'Thing', amount: 9 }] });
     const paid = (await response.json()) as { transactionId: string };
     await s.hl.flushWebhooks();
     const connection = await eventually(async () => {
@@ -31,11 +34,7 @@ describe('a connection whose QuickBooks authorization is revoked', () => {
     assert.ok(stopped.retry, 'the stopped job can be retried after reconnecting');
     assert.equal(s.qbo.admin.listEntities(s.realmId, 'SalesReceipt').filter((r) => String(r.PrivateNote ?? '').includes(paid.transactionId)).length, 0);
     // Further events are recorded and ignored while the connection is revoked.
-    const again = await fetch(`${s.hl.url}/_emulator/locations/${s.locationId}/actions/order-form-payment`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ contact: { firstName: 'Re', lastName: 'Voked', email: 'revoked@example.com' }, items: [{ name: 'Thing', amount: 9 }] }),
-    });
+    const again = await orderFormPayment(s, { contact: { firstName: 'Re', lastName: 'Voked', email: 'revoked@example.com' }, items: [{ name: 'Thing', amount: 9 }] });
     assert.equal(again.status, 200);
     await s.hl.flushWebhooks();
     const ignored = await eventually(async () => {
@@ -58,21 +57,13 @@ describe('a connection whose QuickBooks authorization is revoked', () => {
   });
 
   it('keeps the jobs that run while the connection is paused, and runs them on resume', async () => {
-    const response = await fetch(`${s.hl.url}/_emulator/locations/${s.locationId}/actions/order-form-payment`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ contact: { firstName: 'Pau', lastName: 'Sed', email: 'paused@example.com' }, items: [{ name: 'Thing', amount: 11 }] }),
-    });
+    const response = await orderFormPayment(s, { contact: { firstName: 'Pau', lastName: 'Sed', email: 'paused@example.com' }, items: [{ name: 'Thing', amount: 11 }] });
     const paid = (await response.json()) as { transactionId: string };
     await s.hl.flushWebhooks();
     await s.engine.queue.idle([QUEUES.crmOrder, QUEUES.crmTransaction], 60_000);
     await s.engine.connections.setStatus(s.connection.id, 'paused', 'Paused from the dashboard');
     // A job already queued (or enqueued by a poll) when the user pauses.
-    const second = await fetch(`${s.hl.url}/_emulator/locations/${s.locationId}/actions/order-form-payment`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ contact: { firstName: 'Pau', lastName: 'Sed', email: 'paused@example.com' }, items: [{ name: 'Other thing', amount: 12 }] }),
-    });
+    const second = await orderFormPayment(s, { contact: { firstName: 'Pau', lastName: 'Sed', email: 'paused@example.com' }, items: [{ name: 'Other thing', amount: 12 }] });
     const waiting = (await second.json()) as { transactionId: string };
     await s.engine.queue.enqueue(QUEUES.crmTransaction, { connectionId: s.connection.id, key: `${s.connection.id}:txn:${waiting.transactionId}`, transactionId: waiting.transactionId });
     await s.engine.queue.idle([QUEUES.crmTransaction], 60_000);
