@@ -40,9 +40,15 @@ export interface SignatureHeaders {
 
 export type VerificationResult = { ok: true; scheme: 'ed25519' | 'rsa-sha256' } | { ok: false; reason: string };
 
+/** Parsed keys by their text: parsing a key on every webhook cost more than verifying the signature. */
+const parsedKeys = new Map<string, KeyObject>();
+
 function publicKey(key: string): KeyObject {
-  if (key.includes('-----BEGIN')) return createPublicKey(key);
-  return createPublicKey({ key: Buffer.from(key.trim(), 'base64'), format: 'der', type: 'spki' });
+  const known = parsedKeys.get(key);
+  if (known) return known;
+  const parsed = key.includes('-----BEGIN') ? createPublicKey(key) : createPublicKey({ key: Buffer.from(key.trim(), 'base64'), format: 'der', type: 'spki' });
+  if (parsedKeys.size < 16) parsedKeys.set(key, parsed);
+  return parsed;
 }
 
 /**
