@@ -32,7 +32,7 @@ import { recordActivity, resolveErrors } from '../store/activity.ts';
 import { readCursor, writeCursor } from '../store/cursors.ts';
 import type { FlowContext } from './context.ts';
 import { rememberCustomer, rememberCustomers } from './customerIndex.ts';
-import { crmContactOf, contactLabel } from './customers.ts';
+import { crmContactOf, contactLabel, customerClaimAbandoned } from './customers.ts';
 import { RetryLater, SyncError } from './errors.ts';
 import { QUEUES } from './routes.ts';
 
@@ -237,7 +237,7 @@ async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 
   }
   if (contact) {
     let owner = await findLinkByCrmId(ctx.db, ctx.connection.id, 'customer', contact.id);
-    if (owner?.state === 'pending' && (await abandonedCrmClaim(ctx, contact.id))) {
+    if (owner?.state === 'pending' && (await customerClaimAbandoned(ctx, contact.id))) {
       // The CRM-side job that claimed this contact died and nothing retried it (found by the chaos run: the
       // QuickBooks customer it had created came back by webhook and waited on the dead claim for ever). The
       // contact and this customer share the email, which is the match that job would make: the claim goes, and
@@ -531,13 +531,4 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failure !== undefined) throw failure;
   return results;
-}
-
-/** A CRM-side claim (customers.ts) on the contact older than a job could live: its job died. */
-async function abandonedCrmClaim(ctx: FlowContext, contactId: string): Promise<boolean> {
-  const age = await ctx.db.query<{ age_ms: string | number }>(
-    `SELECT EXTRACT(EPOCH FROM (now() - updated_at)) * 1000 AS age_ms FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2 AND state = 'pending'`,
-    [ctx.connection.id, contactId],
-  );
-  return age.rows.length === 1 && Number(age.rows[0]!.age_ms) >= ABANDONED_CLAIM_MS;
 }

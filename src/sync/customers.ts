@@ -53,11 +53,7 @@ export async function customerForContact(ctx: FlowContext, contactId: string, cu
     return { customerId: existing.qboId, displayName: String(existing.data.displayName ?? ''), outcome: 'linked' };
   }
   if (existing?.state === 'pending') {
-    const age = await db.query<{ age_ms: string | number }>(
-      `SELECT EXTRACT(EPOCH FROM (now() - updated_at)) * 1000 AS age_ms FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2`,
-      [connection.id, contactId],
-    );
-    if (Number(age.rows[0]?.age_ms ?? 0) < ABANDONED_CLAIM_MS) throw new RetryLater(`the customer of contact ${contactId} is being created by another job`);
+    if (!(await customerClaimAbandoned(ctx, contactId))) throw new RetryLater(`the customer of contact ${contactId} is being created by another job`);
     // Abandoned by a dead worker: take it over. The create below reuses the same requestid, so a create that
     // reached QuickBooks before the crash is returned, not repeated.
     await db.query(`UPDATE links SET updated_at = now() WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2`, [connection.id, contactId]);
@@ -71,6 +67,15 @@ export async function customerForContact(ctx: FlowContext, contactId: string, cu
     await db.query(`DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2 AND state = 'pending'`, [connection.id, contactId]);
     throw error;
   }
+}
+
+/** A pending claim on the contact's customer older than a job can live: the job that made it died. */
+export async function customerClaimAbandoned(ctx: FlowContext, contactId: string): Promise<boolean> {
+  const age = await ctx.db.query<{ age_ms: string | number }>(
+    `SELECT EXTRACT(EPOCH FROM (now() - updated_at)) * 1000 AS age_ms FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2 AND state = 'pending'`,
+    [ctx.connection.id, contactId],
+  );
+  return age.rows.length === 1 && Number(age.rows[0]!.age_ms) >= ABANDONED_CLAIM_MS;
 }
 
 async function matchOrCreate(ctx: FlowContext, contactId: string, currency: string | undefined): Promise<CustomerResult> {

@@ -227,7 +227,6 @@ export class JobQueue {
  * sleeps the polling interval only when the queue had nothing for it; an enqueue in this process wakes it.
  */
 class QueueRunner {
-  private running = 0;
   private stopped = false;
   private maybeMore = false;
   private woken = false;
@@ -262,6 +261,10 @@ class QueueRunner {
     await Promise.race([Promise.allSettled([...this.inFlight.values()]), deadline]);
     // Jobs still running at the deadline go back to the queue now rather than when they expire.
     for (const id of this.inFlight.keys()) await this.boss.fail(this.definition.name, id, { message: 'the worker stopped while the job ran' }).catch(() => {});
+  }
+
+  private get running(): number {
+    return this.inFlight.size;
   }
 
   private get capacity(): number {
@@ -308,7 +311,6 @@ class QueueRunner {
   }
 
   private launch(job: PgBoss.JobWithMetadata<JobData>): void {
-    this.running += 1;
     const run = (async () => {
       try {
         await this.handle(job);
@@ -318,7 +320,6 @@ class QueueRunner {
         // A failure to record the failure leaves the job active: it expires and runs again.
         await this.boss.fail(this.definition.name, job.id, { message }).catch(() => {});
       } finally {
-        this.running -= 1;
         this.inFlight.delete(job.id);
         // A slot is free: fetch again at once if the queue may hold more; else the loop waits for the interval.
         if (this.maybeMore || this.stopped) this.wake();
