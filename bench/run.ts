@@ -28,6 +28,8 @@ interface Flags {
   connections: number;
   perConnection: number;
   workers: number[];
+  /** Scenario 6: how long the emulators take to answer, one set of runs per value. */
+  providerLatencyMs: number[];
   /** Jobs of a queue run at once per process (the engine's concurrency; production default 4). */
   concurrency: number | undefined;
   out: string;
@@ -35,7 +37,7 @@ interface Flags {
 
 const USAGE = `npm run bench -- [--quick] [--scenario 2,4] [--factor 10] [--store pglite|postgres]
   [--customers 10000] [--payments 5000] [--steady 1000] [--baseline 300] [--invoices 200]
-  [--rate 50] [--latency-seconds 30] [--import 100000] [--connections 200] [--per-connection 10] [--workers 1,2,4] [--concurrency 4]
+  [--rate 50] [--latency-seconds 30] [--import 100000] [--connections 200] [--per-connection 10] [--workers 1,2,4] [--provider-latency-ms 0,50] [--concurrency 4]
   [--out bench/results/latest.json]`;
 
 function parseFlags(argv: readonly string[]): Flags {
@@ -56,6 +58,7 @@ function parseFlags(argv: readonly string[]): Flags {
     connections: quick ? 40 : 200,
     perConnection: quick ? 3 : 10,
     workers: [1, 2, 4],
+    providerLatencyMs: [0, 50],
     concurrency: undefined,
     out: join(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json'),
   };
@@ -92,6 +95,7 @@ function parseFlags(argv: readonly string[]): Flags {
       case '--connections': flags.connections = num(); break;
       case '--per-connection': flags.perConnection = num(); break;
       case '--workers': flags.workers = value().split(',').map(Number); break;
+      case '--provider-latency-ms': flags.providerLatencyMs = value().split(',').map(Number); break;
       case '--concurrency': flags.concurrency = num(); break;
       case '--out': flags.out = value(); break;
       case '--help': console.log(USAGE); process.exit(0); break;
@@ -167,7 +171,7 @@ async function main(): Promise<void> {
   if (want(6)) {
     log(`scenario 6: scale-out over ${flags.connections} connections, workers ${flags.workers.join('/')}`);
     try {
-      push(await runScaleOut({ connections: flags.connections, perConnection: flags.perConnection, workers: flags.workers, log }));
+      push(await runScaleOut({ connections: flags.connections, perConnection: flags.perConnection, workers: flags.workers, providerLatencyMs: flags.providerLatencyMs, log }));
     } catch (error) {
       push(failed(6, 'Scale-out on PostgreSQL', error));
     }

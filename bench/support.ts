@@ -2,7 +2,9 @@
 // any number of connections, scaled or lifted limits on both sides (emulators and engine alike), a choice of
 // store (PGlite in-process, or a fresh database on a PostgreSQL server), provider call counters read at the
 // emulators, and a fetch probe that times every provider call made from this process.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import pg from 'pg';
@@ -11,6 +13,7 @@ import { emulatorProviderEnv } from '../test/support/stack.ts';
 import pino from 'pino';
 import { startQuickBooksEmulator, type QuickBooksEmulator } from '../emulators/quickbooks/index.ts';
 import { startHighLevelEmulator, type HighLevelEmulator } from '../emulators/highlevel/index.ts';
+import type { RequestObserver } from '../emulators/common/http.ts';
 import { SecretBox } from '../src/store/secrets.ts';
 import type { Connection } from '../src/store/connections.ts';
 import { openDb, type Db, type Queryable } from '../src/store/db.ts';
@@ -45,6 +48,8 @@ export interface BenchStackOptions {
   /** Receive webhooks (the server listens and both emulators deliver to it). */
   webhooks?: boolean;
   country?: 'US' | 'CA' | 'GB' | 'AU';
+  /** Sees every request both emulators serve, timed at the emulator. */
+  observe?: RequestObserver;
 }
 
 export interface BenchStack {
@@ -98,8 +103,9 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     webhookRetryScheduleMs: [200, 400],
     // Every write of a run must be remembered, or a retried requestid would write twice.
     requestIdCacheSize: 400_000,
+    ...(options.observe ? { observe: options.observe } : {}),
   });
-  const hl = await startHighLevelEmulator({ limitFactor: options.limitFactor, webhookRetryScheduleMs: [200, 400] });
+  const hl = await startHighLevelEmulator({ limitFactor: options.limitFactor, webhookRetryScheduleMs: [200, 400], ...(options.observe ? { observe: options.observe } : {}) });
   const secretKey = randomBytes(32).toString('base64');
   const secrets = SecretBox.fromText(secretKey);
   const providers = {
@@ -254,6 +260,8 @@ export interface ProbedCall {
   start: number;
   end: number;
   status: number;
+  /** The request body, when it was text. */
+  body?: string;
 }
 
 export class FetchProbe {
@@ -268,7 +276,7 @@ export class FetchProbe {
       const start = performance.now();
       const response = await original(input, init);
       const url = typeof input === 'string' ? input : input instanceof URL ? input.toString() : input.url;
-      this.calls.push({ url, method: init?.method ?? 'GET', start, end: performance.now(), status: response.status });
+      this.calls.push({ url, method: init?.method ?? 'GET', start, end: performance.now(), status: response.status, ...(typeof init?.body === 'string' ? { body: init.body } : {}) });
       return response;
     };
   }
@@ -350,4 +358,29 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** A `ledgerlink worker` or `ledgerlink start` process, ready once it says it is running (start: with its URL). */
+export async function startLedgerlinkProcess(command: 'worker' | 'start', env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string | undefined }> {
+  const bin = fileURLToPath(new URL('../bin/ledgerlink.js', import.meta.url));
+  // LEDGERLINK_BENCH_NODE_ARGS, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof', profiles the processes a scenario starts.
+  const nodeArgs = (process.env.LEDGERLINK_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, bin, command], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string | undefined>((resolve, reject) => {
+    let seen = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      const running = /ledgerlink(?: worker)? is running(?: at (\S+))?/.exec(seen);
+      if (running) resolve(running[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`ledgerlink ${command} exited with ${code}`)));
+  });
+  return { child, url };
+}
+
+export async function stopLedgerlinkProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  child.kill('SIGTERM');
+  await Promise.race([new Promise((r) => child.once('exit', r)), sleep(10_000)]);
+  if (child.exitCode === null) child.kill('SIGKILL');
 }

@@ -1,15 +1,23 @@
-// Scenario 4: from a HighLevel order webhook reaching ledgerlink to the QuickBooks sales receipt write being
+// Scenario 4: from a HighLevel order webhook leaving the emulator to the QuickBooks sales receipt write being
 // answered, at a steady rate with every limit lifted, for customers and items already known (the common case).
-// Each payment's chain is: order webhook -> inbox + job -> list the order's transactions (HighLevel) -> job per
-// transaction -> read the transaction and the order (HighLevel) -> create the receipt (QuickBooks). The time spent
-// inside those provider calls (timed in this process, matched to the payment by the ids in their URLs) is
-// subtracted: what remains is what ledgerlink itself adds (queue, store, mapping, scheduling).
+// Each payment's chain is: order webhook -> inbox + job -> list the order's transactions (HighLevel) -> read the
+// transaction and the order (HighLevel) -> create the receipt (QuickBooks). Every time is taken in this process at
+// the emulators: when the webhook was sent, and when each provider request arrived and was answered. The provider
+// time on the payment's path (requests naming its order or transaction, overlaps merged) is subtracted: what
+// remains is what ledgerlink itself adds (HTTP, queue, store, mapping, scheduling).
+//
+// On PostgreSQL, ledgerlink runs as `ledgerlink start` in its own process, as in production where the providers
+// are other machines: the emulators' work then does not queue on ledgerlink's event loop. On PGlite (one process
+// only) everything shares this process, which overstates what ledgerlink adds.
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import type { ChildProcess } from 'node:child_process';
 import { quickbooksRequestId } from '../../src/domain/requestId.ts';
 import { SALES_RECEIPTS_FLOW } from '../../src/sync/salesReceipts.ts';
 import type { Connection } from '../../src/store/connections.ts';
+import type { ServedRequest } from '../../emulators/common/http.ts';
 import {
-  CallCounter, FetchProbe, linkedCounts, percentile, round, seededRandom, sleep, startBenchStack, waitFor,
+  CallCounter, FetchProbe, linkedCounts, percentile, round, seededRandom, sleep, startBenchStack, startLedgerlinkProcess, stopLedgerlinkProcess, waitFor,
   type ScenarioResult,
 } from '../support.ts';
 
@@ -24,10 +32,24 @@ const ITEMS = ['Consultation', 'Workshop seat', 'Coaching call', 'Starter kit', 
 
 export async function runLatency(options: LatencyOptions): Promise<ScenarioResult> {
   const { log } = options;
-  const probe = new FetchProbe();
-  probe.install(); // before the engine builds its clients, which keep a reference to fetch
-  const stack = await startBenchStack({ connections: 1, limitFactor: Infinity, store: options.store, webhooks: true });
+  const separate = options.store === 'postgres';
+  const served: ServedRequest[] = [];
+  let recording = false;
+  const probe = new FetchProbe(); // the emulator's webhook deliveries (this process's fetch)
+  probe.install();
+  const stack = await startBenchStack({
+    connections: 1, limitFactor: Infinity, store: options.store, webhooks: !separate, workers: !separate,
+    observe: (request) => {
+      if (recording) served.push(request);
+    },
+  });
+  let child: ChildProcess | undefined;
   try {
+    if (separate) {
+      const started = await startLedgerlinkProcess('start', { ...stack.workerEnv(), LEDGERLINK_HOST: '127.0.0.1', LEDGERLINK_PORT: '0', LEDGERLINK_ADMIN_PASSWORD: 'bench-admin-password' });
+      child = started.child;
+      stack.hl.core.webhooks.config.url = `${started.url}/webhooks/highlevel`;
+    }
     const counter = new CallCounter(stack);
     const [connection] = stack.connections as [Connection];
     const locationId = connection.hlLocationId!;
@@ -37,44 +59,47 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
       contact, items: [{ name: ITEMS[Math.floor(random() * ITEMS.length)]!, amount: 10 + Math.floor(random() * 90), qty: 1 }],
     });
     // Warm-up: every contact becomes a customer and every product an item, so the measured payments are steady state.
-    log('  warm-up: customers and items');
+    log(`  warm-up: customers and items (ledgerlink ${separate ? 'in its own process' : 'in this process'})`);
     for (const contact of contacts) await pay(contact);
     for (const name of ITEMS) await counter.hlAdmin('POST', `/locations/${locationId}/actions/order-form-payment`, { contact: contacts[0], items: [{ name, amount: 10 }] });
     const warm = contacts.length + ITEMS.length;
     await waitFor(async () => ((await linkedCounts(stack.db, 'salesReceipt')).get(connection.id) ?? 0) >= warm, 600_000, 'warm-up receipts');
     await stack.hl.flushWebhooks();
-    stack.webhookArrivals.length = 0;
+    recording = true;
     probe.recording = true;
 
     log(`  ${options.rate} payments/s for ${options.seconds} s`);
-    const payments: Array<{ orderId: string; transactionId: string; sentAt: number }> = [];
+    const payments: Array<{ orderId: string; transactionId: string }> = [];
     const total = Math.round(options.rate * options.seconds);
     const interval = 1000 / options.rate;
     const start = performance.now();
+    const cpuBefore = child ? processCpuMs(child.pid!) : process.cpuUsage();
     for (let i = 0; i < total; i++) {
-      const due = start + i * interval;
-      const wait = due - performance.now();
+      const wait = start + i * interval - performance.now();
       if (wait > 0) await sleep(wait);
-      const sentAt = performance.now();
-      const r = await pay(contacts[Math.floor(random() * contacts.length)]!);
-      payments.push({ ...r, sentAt });
+      payments.push(await pay(contacts[Math.floor(random() * contacts.length)]!));
     }
     const offered = total / ((performance.now() - start) / 1000);
     await waitFor(async () => ((await linkedCounts(stack.db, 'salesReceipt')).get(connection.id) ?? 0) >= warm + total, 600_000, 'the measured receipts');
+    recording = false;
     probe.recording = false;
+    const wallMs = performance.now() - start;
+    const cpuMs = child ? processCpuMs(child.pid!) - (cpuBefore as number) : cpuMsSince(cpuBefore as NodeJS.CpuUsage);
 
-    // First order webhook per order; the receipt write per transaction (by its requestid).
+    // The first order webhook sent per order; the receipt write answered per transaction (by its requestid).
     const firstWebhook = new Map<string, number>();
-    for (const { at, body } of stack.webhookArrivals) {
+    for (const call of probe.calls) {
+      if (!call.url.includes('/webhooks/highlevel') || !call.body) continue;
+      const body = JSON.parse(call.body) as Record<string, unknown>;
       if (!String(body.type ?? '').startsWith('Order')) continue;
       const id = String(body._id ?? body.id ?? body.orderId ?? '');
-      if (id && !firstWebhook.has(id)) firstWebhook.set(id, at);
+      if (id && !firstWebhook.has(id)) firstWebhook.set(id, call.start);
     }
     const receiptAnswered = new Map<string, number>();
-    for (const call of probe.calls) {
-      if (call.method !== 'POST' || !/\/salesreceipt\?/i.test(call.url)) continue;
-      const requestId = new URL(call.url).searchParams.get('requestid');
-      if (requestId && !receiptAnswered.has(requestId)) receiptAnswered.set(requestId, call.end);
+    for (const request of served) {
+      if (request.method !== 'POST' || !/\/salesreceipt\?/i.test(request.url)) continue;
+      const requestId = new URL(request.url, 'http://emulator').searchParams.get('requestid');
+      if (requestId && !receiptAnswered.has(requestId)) receiptAnswered.set(requestId, request.end);
     }
     const endToEnd: number[] = [];
     const added: number[] = [];
@@ -88,9 +113,9 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
         unmatched += 1;
         continue;
       }
-      // Provider time on this payment's path: calls naming its order or transaction, inside [t0, t1]. Calls
+      // Provider time on this payment's path: requests naming its order or transaction, inside [t0, t1]. Requests
       // that overlap in time are merged so parallel calls are not subtracted twice.
-      const spans = probe.calls
+      const spans = served
         .filter((c) => c.start >= t0 && c.end <= t1 && (c.url.includes(p.orderId) || c.url.includes(p.transactionId) || c.url.includes(encodeURIComponent(requestId))))
         .map((c) => [c.start, c.end] as const)
         .sort((a, b) => a[0] - b[0]);
@@ -105,18 +130,32 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
       added.push(t1 - t0 - provider);
       providerShare.push(provider);
     }
-    const calls = counter.hl();
     return {
       scenario: 4, name: 'Webhook -> QuickBooks write latency (limits lifted)', status: unmatched === 0 ? 'ok' : `ok (${unmatched} payments not matched to a webhook and a write)`,
       records: added.length, seconds: round((performance.now() - start) / 1000, 2), offered_per_second: round(offered, 1), store: options.store,
+      ledgerlink_process: separate ? 'own process (ledgerlink start)' : 'shared with the emulators',
       p50_ms: round(percentile(added, 50), 1), p95_ms: round(percentile(added, 95), 1), p99_ms: round(percentile(added, 99), 1),
       end_to_end_p50_ms: round(percentile(endToEnd, 50), 1), end_to_end_p95_ms: round(percentile(endToEnd, 95), 1), end_to_end_p99_ms: round(percentile(endToEnd, 99), 1),
       provider_p50_ms: round(percentile(providerShare, 50), 1),
-      hl_calls_total: calls,
+      ledgerlink_cpu_ms_per_payment: round(cpuMs / total, 2), ledgerlink_cpu_busy: round(cpuMs / wallMs, 3),
+      hl_calls_total: counter.hl(),
       targets: { p99_ms: '< 50 (added by ledgerlink)' },
     };
   } finally {
     probe.uninstall();
+    if (child) await stopLedgerlinkProcess(child);
     await stack.close();
   }
+}
+
+/** CPU time (user + system) a process has used, from /proc (Linux). */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the line)
+  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+function cpuMsSince(before: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000;
 }

@@ -1,7 +1,7 @@
 // Entry point: startHighLevelEmulator(options) serves a faithful local HighLevel API (services.leadconnectorhq.com)
 // on a free or given port, for tests in-process and for `ledgerlink emulator highlevel`.
 import { readFile, writeFile, rename } from 'node:fs/promises';
-import { listen } from '../common/http.ts';
+import { listen, type RequestObserver } from '../common/http.ts';
 import { registerAdminRoutes } from './admin.ts';
 import { HighLevelCore, type CoreOptions, type EmulatorSnapshot } from './core.ts';
 import { HttpContext } from './http.ts';
@@ -20,6 +20,8 @@ export interface HighLevelEmulatorOptions extends CoreOptions {
   /** JSON file to load at start (if it exists) and save to on close and on POST /_emulator/save. */
   dataFile?: string;
   logger?: boolean;
+  /** Called with every request served, timed (benchmarks). */
+  observe?: RequestObserver;
 }
 
 export interface HighLevelEmulator {
@@ -61,7 +63,7 @@ export async function startHighLevelEmulator(options: HighLevelEmulatorOptions =
   registerPaymentRoutes(context);
   registerMessagingRoutes(context);
   registerAdminRoutes(context, { save });
-  const { url, port } = await listen(context.app, options.port ?? 0, options.host ?? '127.0.0.1');
+  const { url, port } = await listen(context.app, options.port ?? 0, options.host ?? '127.0.0.1', options.observe);
   let closed = false;
   return {
     url,

@@ -3,7 +3,7 @@
 import { EmulatorClock } from '../common/clock.ts';
 import type { FaultConfig } from '../common/faults.ts';
 import { FaultInjector } from '../common/faults.ts';
-import { listen } from '../common/http.ts';
+import { listen, type RequestObserver } from '../common/http.ts';
 import { QuickBooksAdmin } from './admin.ts';
 import type { CreateCompanyInput } from './admin.ts';
 import { RequestIdCache } from './idempotency.ts';
@@ -41,6 +41,8 @@ export interface QuickBooksEmulatorOptions {
   /** Webhook retry delays in emulated ms (default Intuit's 10 s ... 6 h). */
   webhookRetryScheduleMs?: number[];
   faults?: FaultConfig;
+  /** Called with every request served, timed (benchmarks). */
+  observe?: RequestObserver;
   /** Seed of the fault injector's random sequence. */
   faultSeed?: number;
   /** Companies created at start (ignored when dataFile already holds data). */
@@ -83,7 +85,7 @@ export async function startQuickBooksEmulator(options: QuickBooksEmulatorOptions
   const save = (): void => writer?.saveNow();
 
   const app = buildServer(admin, save, options.logger ?? false);
-  const { url, port } = await listen(app, options.port ?? 0, options.host ?? '127.0.0.1');
+  const { url, port } = await listen(app, options.port ?? 0, options.host ?? '127.0.0.1', options.observe);
   let closed = false;
   return {
     url, port, admin, clock, faults, realmIds, save,

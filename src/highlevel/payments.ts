@@ -143,8 +143,16 @@ export interface Page<T> {
   totalCount: number | undefined;
 }
 
+const listEnvelopes = new WeakMap<z.ZodType, z.ZodType>();
+
+/** The `{ data: [...], totalCount }` answer of a list, built once per item schema (zod compiles each schema on first use). */
 function listEnvelope<S extends z.ZodType>(item: S) {
-  return z.looseObject({ data: z.array(item).default([]), totalCount: z.number().optional() });
+  const build = () => z.looseObject({ data: z.array(item).default([]), totalCount: z.number().optional() });
+  const known = listEnvelopes.get(item) as ReturnType<typeof build> | undefined;
+  if (known) return known;
+  const made = build();
+  listEnvelopes.set(item, made);
+  return made;
 }
 
 type Kind = 'orders' | 'transactions' | 'subscriptions';

@@ -317,5 +317,15 @@ export function isEntityName(name: string): name is EntityName {
 
 /** The `{"<Entity>": {...}, "time": ...}` envelope of single-entity answers. */
 export function envelopeSchema<K extends string, S extends z.ZodType>(key: K, schema: S) {
-  return z.looseObject({ [key]: schema, time: z.string().optional() } as { [P in K]: S } & { time: z.ZodOptional<z.ZodString> });
+  const build = () => z.looseObject({ [key]: schema, time: z.string().optional() } as { [P in K]: S } & { time: z.ZodOptional<z.ZodString> });
+  // Built once per entity and schema: zod compiles a schema on its first parse, which cost more than the parse.
+  const byKey = envelopes.get(schema) ?? new Map<string, z.ZodType>();
+  envelopes.set(schema, byKey);
+  const known = byKey.get(key) as ReturnType<typeof build> | undefined;
+  if (known) return known;
+  const made = build();
+  byKey.set(key, made);
+  return made;
 }
+
+const envelopes = new WeakMap<z.ZodType, Map<string, z.ZodType>>();

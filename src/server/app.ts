@@ -20,7 +20,7 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
   const intake: IntakeDeps = {
     db: engine.db,
     queue: engine.queue,
-    connectionsFor: (provider, account) => (provider === 'quickbooks' ? engine.connections.findByRealm(account) : engine.connections.findByLocation(account)),
+    connectionsFor: (provider, account) => engine.connections.recentByAccount(provider === 'quickbooks' ? 'qbo' : 'hl', account),
     handles: (queue) => engine.handles(queue),
   };
   const hl = engine.providers.highlevel;

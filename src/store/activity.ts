@@ -1,6 +1,7 @@
 // The activity log: every sync, skip and error, with the record on both sides, what changed, and for errors
 // what happened and what to do, plus what Retry should run again.
 import type { Queryable } from './db.ts';
+import { linkUpsert, type LinkToSave } from './links.ts';
 
 export type ActivityStatus = 'ok' | 'skipped' | 'error' | 'info';
 
@@ -24,16 +25,41 @@ export interface ActivityRecord extends ActivityEntry {
   resolvedAt: Date | null;
 }
 
-export async function recordActivity(q: Queryable, entry: ActivityEntry): Promise<number> {
-  const result = await q.query<{ id: string | number }>(
-    `INSERT INTO activity (connection_id, flow, status, crm_kind, crm_id, qbo_kind, qbo_id, message, detail, retry)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-    [
+/**
+ * Records one entry. `resolvesErrors`: the entry is a success that also resolves the record's open errors of the
+ * same flow (as resolveErrors does), in the same statement.
+ */
+export async function recordActivity(q: Queryable, entry: ActivityEntry, options: { resolvesErrors?: boolean } = {}): Promise<number> {
+  const insert = activityInsert(entry, options, 1);
+  const result = await q.query<{ id: string | number }>(insert.sql, insert.params);
+  return Number(result.rows[0]!.id);
+}
+
+/**
+ * Saves a link and records what was done, atomically in one statement (no transaction round trips): the common
+ * end of a flow that wrote one record.
+ */
+export async function saveLinkAndRecord(q: Queryable, link: LinkToSave, entry: ActivityEntry, options: { resolvesErrors?: boolean } = {}): Promise<number> {
+  const upsert = linkUpsert(link, 1);
+  const insert = activityInsert(entry, options, upsert.params.length + 1, `saved AS (${upsert.sql})`);
+  const result = await q.query<{ id: string | number }>(insert.sql, [...upsert.params, ...insert.params]);
+  return Number(result.rows[0]!.id);
+}
+
+function activityInsert(entry: ActivityEntry, options: { resolvesErrors?: boolean }, first: number, before?: string): { sql: string; params: unknown[] } {
+  const p = (n: number) => `$${first + n - 1}`;
+  const parts = before ? [before] : [];
+  if (options.resolvesErrors && entry.crmId) {
+    parts.push(`resolved AS (UPDATE activity SET resolved_at = now() WHERE connection_id = ${p(1)} AND flow = ${p(2)} AND crm_id = ${p(5)} AND status = 'error' AND resolved_at IS NULL)`);
+  }
+  return {
+    sql: `${parts.length ? `WITH ${parts.join(', ')} ` : ''}INSERT INTO activity (connection_id, flow, status, crm_kind, crm_id, qbo_kind, qbo_id, message, detail, retry)
+     VALUES (${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(p).join(', ')}) RETURNING id`,
+    params: [
       entry.connectionId, entry.flow, entry.status, entry.crmKind ?? null, entry.crmId ?? null, entry.qboKind ?? null,
       entry.qboId ?? null, entry.message, JSON.stringify(entry.detail ?? {}), entry.retry ? JSON.stringify(entry.retry) : null,
     ],
-  );
-  return Number(result.rows[0]!.id);
+  };
 }
 
 /** A later success for the same record resolves its open errors, so that the error list shows what still needs a person. */

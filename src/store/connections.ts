@@ -121,20 +121,73 @@ export interface NewConnection {
 /** Token columns are sealed with the row id and side as associated data: a ciphertext moved to another row fails. */
 const tokenAad = (connectionId: string, side: Side) => `connection:${connectionId}:${side}`;
 
+/**
+ * How long a connection row read for a job or a webhook may be reused. Every job and every webhook needs the row
+ * (status, settings); reading it each time was a sixth of the statements of a payment. A change made by this
+ * process clears the copy at once; a change made by another process (a pause from the dashboard's process) is seen
+ * by this one within this time.
+ */
+const RECENT_MS = 1000;
+
 export class ConnectionRepository {
+  private readonly recentRows = new Map<string, { at: number; generation: number; value: Promise<Connection[]> }>();
+  private generation = 0;
+
   constructor(
     private readonly db: Db,
     private readonly secrets: SecretBox,
   ) {}
 
+  /** The connection as read at most RECENT_MS ago (jobs and webhooks; the dashboard reads `get`). */
+  async recent(id: string): Promise<Connection | undefined> {
+    return (await this.remembered(`id:${id}`, async () => {
+      const one = await this.get(id);
+      return one ? [one] : [];
+    }))[0];
+  }
+
+  /** The connections of a QuickBooks realm or a HighLevel location, as read at most RECENT_MS ago (webhook intake). */
+  recentByAccount(side: Side, account: string): Promise<Connection[]> {
+    return this.remembered(`${side}:${account}`, () => (side === 'qbo' ? this.findByRealm(account) : this.findByLocation(account)));
+  }
+
+  private remembered(key: string, read: () => Promise<Connection[]>): Promise<Connection[]> {
+    const now = Date.now();
+    const held = this.recentRows.get(key);
+    if (held && held.generation === this.generation && now - held.at < RECENT_MS) return held.value;
+    const value = read();
+    this.recentRows.set(key, { at: now, generation: this.generation, value });
+    value.catch(() => this.recentRows.delete(key));
+    if (this.recentRows.size > 10_000) this.recentRows.clear();
+    return value;
+  }
+
+  /** Drops the rows read for jobs and webhooks (after a change made outside this repository). */
+  forgetRecent(): void {
+    this.changed();
+  }
+
+  /**
+   * Every write below calls this once it is done: this process never reuses a row read before its own change
+   * (a read that started during the write belongs to the old generation too).
+   */
+  private changed(): void {
+    this.generation += 1;
+    this.recentRows.clear();
+  }
+
   async create(input: NewConnection): Promise<Connection> {
-    const settings = connectionSettingsSchema.parse(input.settings ?? {});
-    const result = await this.db.query<ConnectionRow>(
-      `INSERT INTO connections (id, name, import_old_invoices, review_requests, settings)
-       VALUES ($1, $2, $3, $4, $5) RETURNING ${columns}`,
-      [randomUUID(), input.name, input.importOldInvoices ?? false, input.reviewRequests ?? false, JSON.stringify(settings)],
-    );
-    return fromRow(result.rows[0]!);
+    try {
+      const settings = connectionSettingsSchema.parse(input.settings ?? {});
+      const result = await this.db.query<ConnectionRow>(
+        `INSERT INTO connections (id, name, import_old_invoices, review_requests, settings)
+         VALUES ($1, $2, $3, $4, $5) RETURNING ${columns}`,
+        [randomUUID(), input.name, input.importOldInvoices ?? false, input.reviewRequests ?? false, JSON.stringify(settings)],
+      );
+      return fromRow(result.rows[0]!);
+    } finally {
+      this.changed();
+    }
   }
 
   async get(id: string, q: Queryable = this.db): Promise<Connection | undefined> {
@@ -165,49 +218,73 @@ export class ConnectionRepository {
 
   /** Attaches one side after its OAuth round trip (or from existing tokens) and stores its tokens sealed. */
   async attachQuickBooks(id: string, input: { realmId: string; country: string; homeCurrency: string; tokens: OAuthTokens }): Promise<void> {
-    await this.db.query(
-      `UPDATE connections SET qbo_realm_id = $2, qbo_country = $3, qbo_home_currency = $4, qbo_tokens = $5,
-         qbo_access_expires_at = $6, qbo_refresh_expires_at = $7, updated_at = now() WHERE id = $1`,
-      [id, input.realmId, input.country, input.homeCurrency, this.seal(id, 'qbo', input.tokens), input.tokens.accessExpiresAt, input.tokens.refreshExpiresAt ?? null],
-    );
+    try {
+      await this.db.query(
+        `UPDATE connections SET qbo_realm_id = $2, qbo_country = $3, qbo_home_currency = $4, qbo_tokens = $5,
+           qbo_access_expires_at = $6, qbo_refresh_expires_at = $7, updated_at = now() WHERE id = $1`,
+        [id, input.realmId, input.country, input.homeCurrency, this.seal(id, 'qbo', input.tokens), input.tokens.accessExpiresAt, input.tokens.refreshExpiresAt ?? null],
+      );
+    } finally {
+      this.changed();
+    }
   }
 
   async attachHighLevel(id: string, input: { locationId: string; companyId?: string | undefined; country: string; tokens: OAuthTokens }): Promise<void> {
-    await this.db.query(
-      `UPDATE connections SET hl_location_id = $2, hl_company_id = $3, hl_country = $4, hl_tokens = $5,
-         hl_access_expires_at = $6, updated_at = now() WHERE id = $1`,
-      [id, input.locationId, input.companyId ?? null, input.country, this.seal(id, 'hl', input.tokens), input.tokens.accessExpiresAt],
-    );
+    try {
+      await this.db.query(
+        `UPDATE connections SET hl_location_id = $2, hl_company_id = $3, hl_country = $4, hl_tokens = $5,
+           hl_access_expires_at = $6, updated_at = now() WHERE id = $1`,
+        [id, input.locationId, input.companyId ?? null, input.country, this.seal(id, 'hl', input.tokens), input.tokens.accessExpiresAt],
+      );
+    } finally {
+      this.changed();
+    }
   }
 
   /** Marks the connection live from now: records created before this moment are never synced outward. */
   async activate(id: string, connectedAt: Date = new Date()): Promise<Connection> {
-    const result = await this.db.query<ConnectionRow>(
-      `UPDATE connections SET status = 'connected', status_reason = NULL, connected_at = COALESCE(connected_at, $2), updated_at = now()
-       WHERE id = $1 RETURNING ${columns}`,
-      [id, connectedAt.toISOString()],
-    );
-    if (!result.rows[0]) throw new Error(`connection ${id} does not exist`);
-    return fromRow(result.rows[0]);
+    try {
+      const result = await this.db.query<ConnectionRow>(
+        `UPDATE connections SET status = 'connected', status_reason = NULL, connected_at = COALESCE(connected_at, $2), updated_at = now()
+         WHERE id = $1 RETURNING ${columns}`,
+        [id, connectedAt.toISOString()],
+      );
+      if (!result.rows[0]) throw new Error(`connection ${id} does not exist`);
+      return fromRow(result.rows[0]);
+    } finally {
+      this.changed();
+    }
   }
 
   async setStatus(id: string, status: ConnectionStatus, reason: string | null, q: Queryable = this.db): Promise<void> {
-    await q.query(`UPDATE connections SET status = $2, status_reason = $3, updated_at = now() WHERE id = $1`, [id, status, reason]);
+    try {
+      await q.query(`UPDATE connections SET status = $2, status_reason = $3, updated_at = now() WHERE id = $1`, [id, status, reason]);
+    } finally {
+      this.changed();
+    }
   }
 
   async updateToggles(id: string, toggles: { importOldInvoices?: boolean; reviewRequests?: boolean }): Promise<void> {
-    await this.db.query(
-      `UPDATE connections SET import_old_invoices = COALESCE($2, import_old_invoices), review_requests = COALESCE($3, review_requests),
-         updated_at = now() WHERE id = $1`,
-      [id, toggles.importOldInvoices ?? null, toggles.reviewRequests ?? null],
-    );
+    try {
+      await this.db.query(
+        `UPDATE connections SET import_old_invoices = COALESCE($2, import_old_invoices), review_requests = COALESCE($3, review_requests),
+           updated_at = now() WHERE id = $1`,
+        [id, toggles.importOldInvoices ?? null, toggles.reviewRequests ?? null],
+      );
+    } finally {
+      this.changed();
+    }
   }
 
   async updateSettings(id: string, patch: Partial<ConnectionSettings>): Promise<Connection> {
-    const current = await this.require(id);
-    const settings = connectionSettingsSchema.parse({ ...current.settings, ...patch });
-    await this.db.query(`UPDATE connections SET settings = $2, updated_at = now() WHERE id = $1`, [id, JSON.stringify(settings)]);
-    return { ...current, settings };
+    try {
+      const current = await this.require(id);
+      const settings = connectionSettingsSchema.parse({ ...current.settings, ...patch });
+      await this.db.query(`UPDATE connections SET settings = $2, updated_at = now() WHERE id = $1`, [id, JSON.stringify(settings)]);
+      return { ...current, settings };
+    } finally {
+      this.changed();
+    }
   }
 
   async readTokens(id: string, side: Side, q: Queryable = this.db): Promise<OAuthTokens | undefined> {
@@ -219,7 +296,11 @@ export class ConnectionRepository {
 
   /** Forgets both sides' tokens (after they were revoked); history stays. */
   async clearTokens(id: string): Promise<void> {
-    await this.db.query(`UPDATE connections SET qbo_tokens = NULL, hl_tokens = NULL, updated_at = now() WHERE id = $1`, [id]);
+    try {
+      await this.db.query(`UPDATE connections SET qbo_tokens = NULL, hl_tokens = NULL, updated_at = now() WHERE id = $1`, [id]);
+    } finally {
+      this.changed();
+    }
   }
 
   /**
@@ -229,23 +310,27 @@ export class ConnectionRepository {
    * the same transaction.
    */
   async refreshUnderLock(id: string, side: Side, refresh: (current: OAuthTokens) => Promise<OAuthTokens | undefined>): Promise<OAuthTokens> {
-    return this.db.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`token:${id}:${side}`]);
-      const current = await this.readTokens(id, side, tx);
-      if (!current) throw new Error(`connection ${id} has no ${side === 'qbo' ? 'QuickBooks' : 'HighLevel'} tokens`);
-      const next = await refresh(current);
-      if (!next) return current;
-      const sealed = this.seal(id, side, next);
-      if (side === 'qbo') {
-        await tx.query(
-          `UPDATE connections SET qbo_tokens = $2, qbo_access_expires_at = $3, qbo_refresh_expires_at = $4, updated_at = now() WHERE id = $1`,
-          [id, sealed, next.accessExpiresAt, next.refreshExpiresAt ?? null],
-        );
-      } else {
-        await tx.query(`UPDATE connections SET hl_tokens = $2, hl_access_expires_at = $3, updated_at = now() WHERE id = $1`, [id, sealed, next.accessExpiresAt]);
-      }
-      return next;
-    });
+    try {
+      return this.db.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`token:${id}:${side}`]);
+        const current = await this.readTokens(id, side, tx);
+        if (!current) throw new Error(`connection ${id} has no ${side === 'qbo' ? 'QuickBooks' : 'HighLevel'} tokens`);
+        const next = await refresh(current);
+        if (!next) return current;
+        const sealed = this.seal(id, side, next);
+        if (side === 'qbo') {
+          await tx.query(
+            `UPDATE connections SET qbo_tokens = $2, qbo_access_expires_at = $3, qbo_refresh_expires_at = $4, updated_at = now() WHERE id = $1`,
+            [id, sealed, next.accessExpiresAt, next.refreshExpiresAt ?? null],
+          );
+        } else {
+          await tx.query(`UPDATE connections SET hl_tokens = $2, hl_access_expires_at = $3, updated_at = now() WHERE id = $1`, [id, sealed, next.accessExpiresAt]);
+        }
+        return next;
+      });
+    } finally {
+      this.changed();
+    }
   }
 
   private seal(id: string, side: Side, tokens: OAuthTokens): Buffer {

@@ -59,18 +59,27 @@ export async function findLinkByQboId(q: Queryable, connectionId: string, kind: 
 }
 
 /** Inserts or replaces the link for (connection, kind, crm id). */
-export async function saveLink(q: Queryable, link: Omit<Link, 'data'> & { data?: Record<string, unknown> }): Promise<void> {
-  await q.query(
-    `INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin, state, snapshot_hash, qbo_sync_token, qbo_updated_at, crm_updated_at, data)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+export async function saveLink(q: Queryable, link: LinkToSave): Promise<void> {
+  const upsert = linkUpsert(link);
+  await q.query(upsert.sql, upsert.params);
+}
+
+export type LinkToSave = Omit<Link, 'data'> & { data?: Record<string, unknown> };
+
+/** The upsert of a link as SQL whose parameters start at $first (to be a part of a larger statement). */
+export function linkUpsert(link: LinkToSave, first = 1): { sql: string; params: unknown[] } {
+  const p = (n: number) => `$${first + n - 1}`;
+  return {
+    sql: `INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin, state, snapshot_hash, qbo_sync_token, qbo_updated_at, crm_updated_at, data)
+     VALUES (${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(p).join(', ')})
      ON CONFLICT (connection_id, kind, crm_id) DO UPDATE SET qbo_id = EXCLUDED.qbo_id, origin = EXCLUDED.origin, state = EXCLUDED.state,
        snapshot_hash = EXCLUDED.snapshot_hash, qbo_sync_token = EXCLUDED.qbo_sync_token, qbo_updated_at = EXCLUDED.qbo_updated_at,
        crm_updated_at = EXCLUDED.crm_updated_at, data = EXCLUDED.data, updated_at = now()`,
-    [
+    params: [
       link.connectionId, link.kind, link.crmId, link.qboId, link.origin, link.state, link.snapshotHash, link.qboSyncToken,
       link.qboUpdatedAt, link.crmUpdatedAt, JSON.stringify(link.data ?? {}),
     ],
-  );
+  };
 }
 
 /** Claims a create: true when this caller inserted the pending link, false when a link already exists. */

@@ -16,4 +16,6 @@ export interface FlowContext {
   log: pino.Logger;
   /** QuickBooks company facts cached per connection (country, currency, accounts, tax codes). */
   company: () => Promise<CompanyFacts>;
+  /** QuickBooks item ids by item key, as linked (an item link never changes once made): kept per connection. */
+  itemIds?: Map<string, string>;
 }

@@ -54,6 +54,7 @@ interface ConnectionClients {
   qbo: QuickBooksClient;
   hl: HighLevelClient;
   company: () => Promise<CompanyFacts>;
+  itemIds: Map<string, string>;
 }
 
 const COMPANY_FACTS_TTL_MS = 10 * 60_000;
@@ -249,7 +250,7 @@ export class Engine {
   }
 
   private async runJob(name: QueueName, flow: string, data: JobData, job: JobContext, run: (ctx: FlowContext, data: JobData) => Promise<void>): Promise<void> {
-    const connection = await this.connections.get(data.connectionId);
+    const connection = await this.connections.recent(data.connectionId);
     // A removed or disconnected connection syncs nothing more.
     if (!connection || connection.status === 'disconnected' || connection.status === 'pending') return;
     // A revoked or paused one keeps its jobs: each is recorded as stopped, with what it needs to run again, and
@@ -293,7 +294,10 @@ export class Engine {
   /** The flow context of a connection: its clients (cached), the store and the queue. */
   contextFor(connection: Connection): FlowContext {
     const clients = this.clientsFor(connection);
-    return { db: this.db, connection, qbo: clients.qbo, hl: clients.hl, queue: this.queue, log: this.log.child({ connectionId: connection.id }), company: clients.company };
+    return {
+      db: this.db, connection, qbo: clients.qbo, hl: clients.hl, queue: this.queue, log: this.log.child({ connectionId: connection.id }),
+      company: clients.company, itemIds: clients.itemIds,
+    };
   }
 
   clientsFor(connection: Connection): ConnectionClients {
@@ -340,7 +344,7 @@ export class Engine {
       }
       return facts.value;
     };
-    const clients = { qbo, hl, company };
+    const clients = { qbo, hl, company, itemIds: new Map<string, string>() };
     this.clients.set(connection.id, clients);
     return clients;
   }
@@ -348,6 +352,7 @@ export class Engine {
   /** Forgets cached clients (after tokens or settings changed). */
   forget(connectionId: string): void {
     this.clients.delete(connectionId);
+    this.connections.forgetRecent();
   }
 }
 

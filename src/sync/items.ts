@@ -26,12 +26,19 @@ export function itemKey(crmName: string): string {
 export async function itemIdsForNames(ctx: FlowContext, names: readonly string[]): Promise<Record<string, string>> {
   const byKey = new Map<string, string>();
   for (const name of names) byKey.set(itemKey(name), qboItemName(name));
+  const known = ctx.itemIds ?? new Map<string, string>();
   const ids = new Map<string, string>();
-  const linked = await ctx.db.query<{ crm_id: string; qbo_id: string }>(
-    `SELECT crm_id, qbo_id FROM links WHERE connection_id = $1 AND kind = 'item' AND crm_id = ANY($2::text[]) AND state = 'linked'`,
-    [ctx.connection.id, [...byKey.keys()]],
-  );
-  for (const row of linked.rows) ids.set(row.crm_id, row.qbo_id);
+  for (const key of byKey.keys()) {
+    const id = known.get(key);
+    if (id) ids.set(key, id);
+  }
+  if (ids.size < byKey.size) {
+    const linked = await ctx.db.query<{ crm_id: string; qbo_id: string }>(
+      `SELECT crm_id, qbo_id FROM links WHERE connection_id = $1 AND kind = 'item' AND crm_id = ANY($2::text[]) AND state = 'linked'`,
+      [ctx.connection.id, [...byKey.keys()].filter((key) => !ids.has(key))],
+    );
+    for (const row of linked.rows) ids.set(row.crm_id, row.qbo_id);
+  }
   const missing = [...byKey.entries()].filter(([key]) => !ids.has(key));
   if (missing.length > 0) {
     const found = await findItems(ctx, missing.map(([, name]) => name));
@@ -45,11 +52,13 @@ export async function itemIdsForNames(ctx: FlowContext, names: readonly string[]
       });
     }
   }
+  for (const [key, id] of ids) known.set(key, id);
   return Object.fromEntries(names.map((name) => [name, ids.get(itemKey(name))!]));
 }
 
 /** Forgets the item links (after QuickBooks refused one as missing or inactive): the next run looks them up again. */
 export async function forgetItems(ctx: FlowContext, names: readonly string[]): Promise<void> {
+  for (const name of names) ctx.itemIds?.delete(itemKey(name));
   await ctx.db.query(`DELETE FROM links WHERE connection_id = $1 AND kind = 'item' AND crm_id = ANY($2::text[])`, [ctx.connection.id, names.map(itemKey)]);
 }
 

@@ -4,7 +4,10 @@
 import { toMinorUnits } from '../domain/money.ts';
 import { readCursor, writeCursor } from '../store/cursors.ts';
 import type { FlowContext } from './context.ts';
+import type { JobData } from './queue.ts';
 import { QUEUES } from './routes.ts';
+import { RetryLater, describeError } from './errors.ts';
+import { syncTransaction } from './salesReceipts.ts';
 
 const CURSOR = 'payments';
 /** HighLevel filters by calendar day (startAt/endAt as YYYY-MM-DD): a day of overlap covers time zones and late writes. */
@@ -30,36 +33,71 @@ export async function pollPayments(ctx: FlowContext, now = new Date()): Promise<
   return result;
 }
 
-/** An order changed (OrderCreate / OrderStatusUpdate webhook): its charges are looked up now rather than at the next poll. */
+/** Transactions an order job syncs itself; an order with more (a long subscription) hands them to jobs. */
+const INLINE_TRANSACTIONS = 3;
+
+/**
+ * An order changed (OrderCreate / OrderStatusUpdate webhook): its charges are looked up now rather than at the
+ * next poll, and synced in this job under each transaction's record lease (one job per payment instead of two:
+ * the second job's queue round trips were most of what ledgerlink added to a payment's latency). A transaction
+ * that fails here, or whose record is busy, goes to its own job, which reports and retries it as usual.
+ */
 export async function syncOrder(ctx: FlowContext, orderId: string): Promise<PollResult> {
-  return enqueueUnsynced(ctx, ctx.hl.payments.transactions({ entityId: orderId }, 100));
+  const transactions: TransactionSummary[] = [];
+  for await (const txn of ctx.hl.payments.transactions({ entityId: orderId }, 100)) transactions.push(txn);
+  const unsynced = await unsyncedOf(ctx, transactions);
+  if (unsynced.length > INLINE_TRANSACTIONS) return enqueueUnsynced(ctx, unsynced);
+  let enqueued = 0;
+  for (const txn of unsynced) {
+    const data = transactionJob(ctx, txn._id);
+    try {
+      if (await ctx.queue.withLease(data.key, () => syncTransaction(ctx, txn._id, { orderId }))) continue;
+    } catch (error) {
+      const later = error instanceof RetryLater ? { startAfterSeconds: error.afterSeconds } : {};
+      if (!(error instanceof RetryLater)) ctx.log.info({ transactionId: txn._id, err: describeError(error) }, 'payment handed to its own job after an error');
+      if (await ctx.queue.enqueue(QUEUES.crmTransaction, data, later)) enqueued += 1;
+      continue;
+    }
+    if (await ctx.queue.enqueue(QUEUES.crmTransaction, data, { startAfterSeconds: 1 })) enqueued += 1; // busy: its job runs once free
+  }
+  return { seen: transactions.length, enqueued };
 }
 
-async function enqueueUnsynced(
-  ctx: FlowContext,
-  transactions: AsyncIterable<{ _id: string; amountRefunded?: number | undefined; currency?: string | undefined; status?: string | undefined }>,
-): Promise<PollResult> {
+interface TransactionSummary {
+  _id: string;
+  amountRefunded?: number | undefined;
+  currency?: string | undefined;
+  status?: string | undefined;
+}
+
+function transactionJob(ctx: FlowContext, transactionId: string): JobData {
+  return { connectionId: ctx.connection.id, key: `${ctx.connection.id}:txn:${transactionId}`, transactionId };
+}
+
+/** The transactions not yet synced (no receipt, or a refund not yet recorded); skipped ones stay skipped. */
+async function unsyncedOf(ctx: FlowContext, page: readonly TransactionSummary[]): Promise<TransactionSummary[]> {
+  if (page.length === 0) return [];
+  const known = await ctx.db.query<{ crm_id: string; state: string; refunded: string | null }>(
+    `SELECT crm_id, state, data->>'refundedMinor' AS refunded FROM links WHERE connection_id = $1 AND kind = 'salesReceipt' AND crm_id = ANY($2::text[])`,
+    [ctx.connection.id, page.map((t) => t._id)],
+  );
+  const byId = new Map(known.rows.map((r) => [r.crm_id, r]));
+  return page.filter((txn) => {
+    const link = byId.get(txn._id);
+    if (link?.state === 'skipped') return false;
+    return !(link?.state === 'linked' && !refundPending(txn, Number(link.refunded ?? 0)));
+  });
+}
+
+/** One job per unsynced transaction, numbered for fairness (JobQueue.backlog). */
+async function enqueueUnsynced(ctx: FlowContext, transactions: AsyncIterable<TransactionSummary> | Iterable<TransactionSummary>): Promise<PollResult> {
   let seen = 0;
   let enqueued = 0;
   const backlog = ctx.queue.backlog(QUEUES.crmTransaction, ctx.connection.id);
-  let page: Array<{ _id: string; amountRefunded?: number | undefined; currency?: string | undefined }> = [];
+  let page: TransactionSummary[] = [];
   const flush = async () => {
-    if (page.length === 0) return;
-    const known = await ctx.db.query<{ crm_id: string; state: string; refunded: string | null }>(
-      `SELECT crm_id, state, data->>'refundedMinor' AS refunded FROM links WHERE connection_id = $1 AND kind = 'salesReceipt' AND crm_id = ANY($2::text[])`,
-      [ctx.connection.id, page.map((t) => t._id)],
-    );
-    const byId = new Map(known.rows.map((r) => [r.crm_id, r]));
-    for (const txn of page) {
-      const link = byId.get(txn._id);
-      if (link?.state === 'skipped') continue;
-      if (link?.state === 'linked' && !refundPending(txn, Number(link.refunded ?? 0))) continue;
-      const id = await ctx.queue.enqueue(
-        QUEUES.crmTransaction,
-        { connectionId: ctx.connection.id, key: `${ctx.connection.id}:txn:${txn._id}`, transactionId: txn._id },
-        { priority: await backlog.next() },
-      );
-      if (id) enqueued += 1;
+    for (const txn of await unsyncedOf(ctx, page)) {
+      if (await ctx.queue.enqueue(QUEUES.crmTransaction, transactionJob(ctx, txn._id), { priority: await backlog.next() })) enqueued += 1;
     }
     page = [];
   };

@@ -47,10 +47,15 @@ export interface JobQueueOptions {
 }
 
 
+/** A job waits this long at most for this process's holder of its record, then goes back on the queue. */
+const LOCAL_LEASE_WAIT_MS = 2000;
+
 export class JobQueue {
   private readonly runners = new Map<string, QueueRunner>();
   private readonly definitions = new Map<string, QueueDefinition>();
   private readonly holder = randomUUID();
+  /** Record leases this process holds, each settled when released (see acquireLease). */
+  private readonly localLeases = new Map<string, Promise<void>>();
   private stopped = false;
 
   private constructor(
@@ -184,8 +189,8 @@ export class JobQueue {
   }
 
   private async run(definition: QueueDefinition, job: PgBoss.JobWithMetadata<JobData>): Promise<void> {
-    const leased = await this.takeLease(job.data.key);
-    if (!leased) {
+    const release = await this.acquireLease(job.data.key);
+    if (!release) {
       // Another worker holds the record: run again shortly, without spending one of this job's retries.
       await this.enqueue(definition.name, job.data, { startAfterSeconds: 1 });
       return;
@@ -197,8 +202,61 @@ export class JobQueue {
       if (context.lastAttempt && definition.onGiveUp) await definition.onGiveUp(job.data, error).catch(() => {});
       throw error;
     } finally {
-      await this.releaseLease(job.data.key).catch(() => {});
+      await release();
     }
+  }
+
+  /**
+   * Runs `fn` holding the record lease of `key`, as a job of that key would: for work done inline by another job
+   * (an order job syncing its transaction). Returns false, without running it, when the record is busy.
+   */
+  async withLease(key: string, fn: () => Promise<void>): Promise<boolean> {
+    const release = await this.acquireLease(key);
+    if (!release) return false;
+    try {
+      await fn();
+      return true;
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * Takes the record lease of `key`, or returns undefined when another holder has it. When the holder is this
+   * process (an order's two webhooks a few milliseconds apart), the job waits for it in memory instead of
+   * spending statements on a lease it cannot have and on putting itself back for a second later.
+   */
+  private async acquireLease(key: string): Promise<(() => Promise<void>) | undefined> {
+    const until = Date.now() + LOCAL_LEASE_WAIT_MS;
+    for (let held = this.localLeases.get(key); held; held = this.localLeases.get(key)) {
+      const left = until - Date.now();
+      if (left <= 0) return undefined;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([held, new Promise<void>((resolve) => (timer = setTimeout(resolve, left)))]);
+      clearTimeout(timer);
+    }
+    let done!: () => void;
+    this.localLeases.set(key, new Promise<void>((resolve) => (done = resolve)));
+    const free = () => {
+      this.localLeases.delete(key);
+      done();
+    };
+    let taken = false;
+    try {
+      taken = await this.takeLease(key);
+    } finally {
+      if (!taken) free();
+    }
+    if (!taken) return undefined;
+    return async () => {
+      try {
+        await this.releaseLease(key);
+      } catch {
+        // the lease expires by itself
+      } finally {
+        free();
+      }
+    };
   }
 
   private async takeLease(key: string): Promise<boolean> {

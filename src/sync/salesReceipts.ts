@@ -11,7 +11,7 @@ import type { CrmItem, CrmTax } from '../domain/crmTotals.ts';
 import { toMinorUnits, formatMinor } from '../domain/money.ts';
 import { quickbooksRequestId } from '../domain/requestId.ts';
 import { findLinkByCrmId, saveLink } from '../store/links.ts';
-import { recordActivity, resolveErrors } from '../store/activity.ts';
+import { recordActivity, saveLinkAndRecord } from '../store/activity.ts';
 import type { FlowContext } from './context.ts';
 import { customerForContact } from './customers.ts';
 import { itemIdsForNames } from './items.ts';
@@ -31,7 +31,10 @@ const orderItemSchema = z.looseObject({
 /** Statuses of a charge that took money (HighLevel: succeeded; refunds keep the original sale). */
 const CHARGED = new Set(['succeeded', 'success', 'paid', 'completed', 'refunded', 'partially_refunded']);
 
-export async function syncTransaction(ctx: FlowContext, transactionId: string): Promise<void> {
+/** `orderId`: the order the transaction pays, when the caller knows it (both are then read at once). */
+export async function syncTransaction(ctx: FlowContext, transactionId: string, hint: { orderId?: string } = {}): Promise<void> {
+  const hintedOrder = hint.orderId ? readOrder(ctx, hint.orderId) : undefined;
+  hintedOrder?.catch(() => {}); // awaited below only when the transaction is synced; its failure is reported there
   let txn: Transaction;
   try {
     txn = await ctx.hl.payments.getTransaction(transactionId);
@@ -50,15 +53,13 @@ export async function syncTransaction(ctx: FlowContext, transactionId: string): 
     return;
   }
   if (!CHARGED.has(String(txn.status ?? '').toLowerCase())) return; // pending or failed: nothing was paid (yet)
-  const payment = await paymentOf(ctx, txn);
-  let receiptLink = link?.state === 'linked' ? link : undefined;
-  if (!receiptLink) {
+  const payment = await paymentOf(ctx, txn, hint.orderId === txn.entityId ? hintedOrder : undefined);
+  let refundedMinor = link?.state === 'linked' ? Number(link.data.refundedMinor ?? 0) : undefined;
+  if (refundedMinor === undefined) {
     await createSalesReceipt(ctx, txn, payment);
-    receiptLink = await findLinkByCrmId(ctx.db, ctx.connection.id, 'salesReceipt', txn._id);
+    refundedMinor = 0;
   }
-  if (receiptLink && txn.amountRefunded !== undefined && txn.amountRefunded > 0) {
-    await syncRefund(ctx, txn, payment, Number(receiptLink.data.refundedMinor ?? 0));
-  }
+  if (txn.amountRefunded !== undefined && txn.amountRefunded > 0) await syncRefund(ctx, txn, payment, refundedMinor);
 }
 
 function reasonToSkip(ctx: FlowContext, txn: Transaction): string | undefined {
@@ -72,15 +73,10 @@ function reasonToSkip(ctx: FlowContext, txn: Transaction): string | undefined {
 }
 
 /** The payment as the mapping sees it: the order's lines when the charge pays an order, else one line. */
-async function paymentOf(ctx: FlowContext, txn: Transaction): Promise<CrmPayment> {
+async function paymentOf(ctx: FlowContext, txn: Transaction, orderRead?: Promise<Order | undefined>): Promise<CrmPayment> {
   const currency = (txn.currency ?? (await ctx.company()).homeCurrency).toUpperCase();
   let order: Order | undefined;
-  if (txn.entityId && (txn.entityType === 'order' || !txn.entityType)) {
-    order = await ctx.hl.payments.getOrder(txn.entityId).catch((error: unknown) => {
-      if (isHighLevelNotFound(error)) return undefined;
-      throw error;
-    });
-  }
+  if (txn.entityId && (txn.entityType === 'order' || !txn.entityType)) order = await (orderRead ?? readOrder(ctx, txn.entityId));
   const items: CrmItem[] = [];
   for (const raw of order?.items ?? []) {
     const item = orderItemSchema.safeParse(raw);
@@ -108,6 +104,16 @@ async function paymentOf(ctx: FlowContext, txn: Transaction): Promise<CrmPayment
     cardBrand: card?.brand ?? null,
     chargeId: txn.chargeId ?? null,
   };
+}
+
+/** The order, or undefined when HighLevel no longer has it. */
+async function readOrder(ctx: FlowContext, orderId: string): Promise<Order | undefined> {
+  try {
+    return await ctx.hl.payments.getOrder(orderId);
+  } catch (error) {
+    if (isHighLevelNotFound(error)) return undefined;
+    throw error;
+  }
 }
 
 /** Where the payment was taken (funnel, calendar, membership, invoice...): flat on lists, an object on details. */
@@ -163,26 +169,27 @@ async function createSalesReceipt(ctx: FlowContext, txn: Transaction, payment: C
   const written = toMinorUnits(receipt.TotalAmt ?? 0, payment.currency, { rounding: 'halfUp' });
   const expected = mapping.expectedTotal;
   const matches = written.ok && written.value === expected.crmTotal;
+  const link = {
+    connectionId: ctx.connection.id, kind: 'salesReceipt' as const, crmId: txn._id, qboId: receipt.Id, origin: 'crm' as const, state: 'linked' as const,
+    snapshotHash: null, qboSyncToken: receipt.SyncToken, qboUpdatedAt: null, crmUpdatedAt: txn.updatedAt ?? null,
+    data: { totalMinor: written.ok ? written.value : null, currency: payment.currency, customerId: customer.customerId, refundedMinor: 0 },
+  };
+  const created = {
+    connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, status: 'ok' as const, crmKind: 'transaction', crmId: txn._id, qboKind: 'SalesReceipt', qboId: receipt.Id,
+    message: `Created sales receipt ${receipt.DocNumber ?? receipt.Id} for ${money(expected.crmTotal, payment.currency)} (customer "${customer.displayName}")`,
+    detail: { warnings: mapping.warnings, source: sourceType(txn) ?? null, subscriptionId: txn.subscriptionId ?? null },
+  };
+  if (matches) {
+    await saveLinkAndRecord(ctx.db, link, created, { resolvesErrors: true });
+    return;
+  }
   await ctx.db.transaction(async (tx) => {
-    await saveLink(tx, {
-      connectionId: ctx.connection.id, kind: 'salesReceipt', crmId: txn._id, qboId: receipt.Id, origin: 'crm', state: 'linked',
-      snapshotHash: null, qboSyncToken: receipt.SyncToken, qboUpdatedAt: null, crmUpdatedAt: txn.updatedAt ?? null,
-      data: { totalMinor: written.ok ? written.value : null, currency: payment.currency, customerId: customer.customerId, refundedMinor: 0 },
-    });
+    await saveLinkAndRecord(tx, link, created);
     await recordActivity(tx, {
-      connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, status: 'ok', crmKind: 'transaction', crmId: txn._id, qboKind: 'SalesReceipt', qboId: receipt.Id,
-      message: `Created sales receipt ${receipt.DocNumber ?? receipt.Id} for ${money(expected.crmTotal, payment.currency)} (customer "${customer.displayName}")`,
-      detail: { warnings: mapping.warnings, source: sourceType(txn) ?? null, subscriptionId: txn.subscriptionId ?? null },
+      connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, status: 'error', crmKind: 'transaction', crmId: txn._id, qboKind: 'SalesReceipt', qboId: receipt.Id,
+      message: `QuickBooks totals sales receipt ${receipt.Id} at ${receipt.TotalAmt} ${payment.currency}, but the CRM payment is ${money(expected.crmTotal, payment.currency)}`,
+      detail: { crmTotal: expected.crm, quickbooksTotal: receipt.TotalAmt ?? null },
     });
-    if (!matches) {
-      await recordActivity(tx, {
-        connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, status: 'error', crmKind: 'transaction', crmId: txn._id, qboKind: 'SalesReceipt', qboId: receipt.Id,
-        message: `QuickBooks totals sales receipt ${receipt.Id} at ${receipt.TotalAmt} ${payment.currency}, but the CRM payment is ${money(expected.crmTotal, payment.currency)}`,
-        detail: { crmTotal: expected.crm, quickbooksTotal: receipt.TotalAmt ?? null },
-      });
-    } else {
-      await resolveErrors(tx, ctx.connection.id, SALES_RECEIPTS_FLOW, txn._id);
-    }
   });
 }
 

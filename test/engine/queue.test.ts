@@ -10,6 +10,8 @@ describe('job queue on the store', () => {
   let failuresLeft = 2;
   const gaveUp: string[] = [];
   const fairOrder: string[] = [];
+  const held: Array<{ n: number; release: () => void }> = [];
+  const heldRuns: number[] = [];
 
   before(async () => {
     t = await openTestDb();
@@ -47,6 +49,14 @@ describe('job queue on the store', () => {
       concurrency: 1,
       handler: async (data) => {
         fairOrder.push(String(data.connectionId));
+      },
+    });
+    await queue.define({
+      name: 'test-held',
+      concurrency: 4,
+      handler: async (data) => {
+        await new Promise<void>((release) => held.push({ n: Number(data.n), release }));
+        heldRuns.push(Number(data.n));
       },
     });
     await queue.work();
@@ -88,6 +98,24 @@ describe('job queue on the store', () => {
       for (let n = 0; n < 3; n++) await queue.enqueue('test-fair', { connectionId: 'C', key: `C:${n}` }, { q: tx, startAfterSeconds: 3600 });
     });
     assert.equal(await queue.backlog('test-fair', 'C').next(), -3);
+  });
+
+  it('has a job wait in memory while this process works on its record, instead of putting it back for later', async () => {
+    await queue.enqueue('test-held', { connectionId: 'c', key: 'rec:held', n: 1 });
+    for (let i = 0; i < 200 && held.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(held.length, 1, 'the first job runs');
+    await queue.enqueue('test-held', { connectionId: 'c', key: 'rec:held', n: 2 });
+    await new Promise((r) => setTimeout(r, 300)); // fetched meanwhile, and waiting for the record
+    assert.equal(held.length, 1, 'the second job does not run while the first holds the record');
+    held[0]!.release();
+    for (let i = 0; i < 200 && held.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(held.length, 2, 'the second job runs as soon as the first is done, not a second later');
+    held[1]!.release();
+    await queue.idle(['test-held']);
+    assert.deepEqual(heldRuns, [1, 2]);
+    // Two jobs in all: the second was never put back on the queue.
+    const rows = await t.db.query<{ n: string | number }>(`SELECT count(*) AS n FROM pgboss.job WHERE name = 'test-held' AND singleton_key = 'rec:held'`);
+    assert.equal(Number(rows.rows[0]!.n), 2);
   });
 
   it('collapses events for a record into one waiting job', async () => {

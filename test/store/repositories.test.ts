@@ -5,7 +5,7 @@ import { openTestDb, type TestDb } from '../support/db.ts';
 import { SecretBox } from '../../src/store/secrets.ts';
 import { ConnectionRepository } from '../../src/store/connections.ts';
 import { storeInboxEvent } from '../../src/store/inbox.ts';
-import { listActivity, recordActivity, resolveErrors } from '../../src/store/activity.ts';
+import { listActivity, recordActivity, resolveErrors, saveLinkAndRecord } from '../../src/store/activity.ts';
 import { claimPendingLink, findLinkByCrmId, findLinkByQboId, saveLink } from '../../src/store/links.ts';
 import { readCursor, writeCursor } from '../../src/store/cursors.ts';
 import { PostgresRateLimiter } from '../../src/store/rateLimits.ts';
@@ -97,6 +97,37 @@ describe('store repositories', () => {
     assert.equal((await listActivity(t.db, { connectionId: c.id, openErrorsOnly: true })).length, 1);
     await resolveErrors(t.db, c.id, 'salesReceipts', 'txn_1');
     assert.equal((await listActivity(t.db, { connectionId: c.id, openErrorsOnly: true })).length, 0);
+  });
+
+  it('saves a link and its activity in one statement, resolving the record\'s open errors only when asked', async () => {
+    const c = await connections.create({ name: 'Link and record' });
+    const link = { connectionId: c.id, kind: 'salesReceipt' as const, crmId: 'txn_9', qboId: '77', origin: 'crm' as const, state: 'linked' as const, snapshotHash: null, qboSyncToken: '0', qboUpdatedAt: null, crmUpdatedAt: null, data: { totalMinor: 1200 } };
+    await recordActivity(t.db, { connectionId: c.id, flow: 'salesReceipts', status: 'error', crmId: 'txn_9', message: 'Currency not accepted' });
+    await recordActivity(t.db, { connectionId: c.id, flow: 'invoices', status: 'error', crmId: 'txn_9', message: 'Another flow' });
+    await saveLinkAndRecord(t.db, link, { connectionId: c.id, flow: 'salesReceipts', status: 'ok', crmId: 'txn_9', message: 'Created sales receipt 77' });
+    assert.equal((await listActivity(t.db, { connectionId: c.id, openErrorsOnly: true })).length, 2, 'no errors resolved unless asked');
+    await saveLinkAndRecord(t.db, { ...link, qboSyncToken: '1' }, { connectionId: c.id, flow: 'salesReceipts', status: 'ok', crmId: 'txn_9', message: 'Created sales receipt 77' }, { resolvesErrors: true });
+    const open = await listActivity(t.db, { connectionId: c.id, openErrorsOnly: true });
+    assert.deepEqual(open.map((a) => a.flow), ['invoices'], 'only the same flow\'s errors of the record are resolved');
+    const saved = await findLinkByCrmId(t.db, c.id, 'salesReceipt', 'txn_9');
+    assert.equal(saved?.qboSyncToken, '1');
+    assert.equal(saved?.data.totalMinor, 1200);
+    // A statement that fails leaves neither the link nor the activity (one statement, atomic).
+    await assert.rejects(saveLinkAndRecord(t.db, { ...link, crmId: 'txn_10' }, { connectionId: c.id, flow: 'salesReceipts', status: 'bogus' as 'ok', crmId: 'txn_10', message: 'x' }));
+    assert.equal(await findLinkByCrmId(t.db, c.id, 'salesReceipt', 'txn_10'), undefined);
+  });
+
+  it('reuses a connection read for jobs for at most a second, and never after this process changed it', async () => {
+    const c = await connections.create({ name: 'Recent' });
+    await connections.activate(c.id);
+    assert.equal((await connections.recent(c.id))?.status, 'connected');
+    await connections.setStatus(c.id, 'paused', 'Paused from the dashboard');
+    assert.equal((await connections.recent(c.id))?.status, 'paused', 'a change made through the repository is seen at once');
+    // A change made elsewhere (another process) is seen once the copy is a second old.
+    await t.db.query(`UPDATE connections SET status = 'connected' WHERE id = $1`, [c.id]);
+    assert.equal((await connections.recent(c.id))?.status, 'paused');
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await connections.recent(c.id))?.status, 'connected');
   });
 
   it('spaces requests to stay under a rate limit and caps requests in flight', async () => {
