@@ -22,6 +22,8 @@ export interface ScaleOutOptions {
    * with the emulators and PostgreSQL, which is what the runs at 0 measure.
    */
   providerLatencyMs: number[];
+  /** LEDGERLINK_WORKER_CONCURRENCY of each worker process (payment jobs at once: 4 per unit). */
+  workerConcurrency: number;
   log: (line: string) => void;
 }
 
@@ -56,7 +58,7 @@ async function runOnce(options: ScaleOutOptions, workers: number, latencyMs: num
       stack.qbo.faults.configure(slow);
       stack.hl.core.faults.configure(slow);
     }
-    for (let i = 0; i < workers; i++) children.push((await startLedgerlinkProcess('worker', stack.workerEnv())).child);
+    for (let i = 0; i < workers; i++) children.push((await startLedgerlinkProcess('worker', { ...stack.workerEnv(), LEDGERLINK_WORKER_CONCURRENCY: String(options.workerConcurrency) })).child);
     const expected = options.perConnection;
     const total = expected * stack.connections.length;
     log(`  ${workers} worker process(es): ${total} receipts`);
@@ -115,7 +117,7 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScenarioRes
   return {
     scenario: 6, name: 'Scale-out on PostgreSQL (limits lifted)', status: 'ok',
     records: lastRun.records, seconds: lastRun.seconds, workers: lastRun.workers, fairness: last.fairness,
-    connections: options.connections, provider_latency_ms: last.provider_latency_ms,
+    connections: options.connections, provider_latency_ms: last.provider_latency_ms, worker_concurrency: options.workerConcurrency,
     ...(last.speedup !== undefined ? { speedup: last.speedup } : {}),
     by_provider_latency: sets,
     targets: { speedup: '>= 3 with 4 workers over 1', fairness: '>= 0.5 (slowest connection against the average)' },

@@ -45,8 +45,34 @@ export function crmContactOf(contact: Contact): CrmContact {
   };
 }
 
+/**
+ * Customers being matched or created by a job of this process, by connection and contact. Another job of this
+ * process that needs the same customer (a new contact's second payment) waits for it here, rather than being put
+ * back on the queue for two seconds and reading the payment from HighLevel again.
+ */
+const creating = new Map<string, Promise<CustomerResult>>();
+
 /** The QuickBooks customer of a CRM contact, matched or created once. `currency`: the document's currency. */
 export async function customerForContact(ctx: FlowContext, contactId: string, currency?: string): Promise<CustomerResult> {
+  const key = `${ctx.connection.id}:${contactId}`;
+  const running = creating.get(key);
+  if (running) {
+    try {
+      return await running;
+    } catch {
+      throw new RetryLater(`the customer of contact ${contactId} could not be made by another job; trying again`);
+    }
+  }
+  const made = claimAndMake(ctx, contactId, currency);
+  creating.set(key, made);
+  try {
+    return await made;
+  } finally {
+    creating.delete(key);
+  }
+}
+
+async function claimAndMake(ctx: FlowContext, contactId: string, currency: string | undefined): Promise<CustomerResult> {
   const { db, connection } = ctx;
   const existing = await findLinkByCrmId(db, connection.id, 'customer', contactId);
   if (existing?.state === 'linked' && existing.qboId) {

@@ -59,6 +59,9 @@ interface ConnectionClients {
 
 const COMPANY_FACTS_TTL_MS = 10 * 60_000;
 
+/** The payment queue runs this many jobs at once per unit of worker concurrency (see defineQueues). */
+const PAYMENT_JOBS_PER_UNIT = 4;
+
 /** QuickBooks: 500 requests a minute and 10 at once per realm; HighLevel: 100 per 10 seconds per location. */
 export function providerLimit(key: string): LimitPolicy | undefined {
   if (key.startsWith('qbo:')) return { limit: 500, windowMs: 60_000, utilisation: 0.95, burst: 5, concurrency: 10 };
@@ -210,7 +213,13 @@ export class Engine {
         },
       });
     };
-    await define(QUEUES.crmTransaction, SALES_RECEIPTS_FLOW, (ctx, data) => syncTransaction(ctx, String(data.transactionId)));
+    // Payments are where backlogs are (a poll enqueues every charge it finds). A payment's job spends nearly all
+    // its time waiting for the providers (1-2 s at their usual 150-300 ms a call), so keeping HighLevel's 9.5
+    // calls a second busy takes 6-8 of them in flight, and more while new customers make QuickBooks the binding
+    // limit for a while: the limiter, not the job count, keeps both providers within their limits.
+    await define(QUEUES.crmTransaction, SALES_RECEIPTS_FLOW, (ctx, data) =>
+      syncTransaction(ctx, String(data.transactionId), typeof data.orderId === 'string' ? { orderId: data.orderId } : {}),
+    { concurrency: concurrency * PAYMENT_JOBS_PER_UNIT });
     await define(QUEUES.crmOrder, SALES_RECEIPTS_FLOW, async (ctx, data) => {
       await syncOrder(ctx, String(data.orderId));
     });

@@ -49,7 +49,7 @@ export async function syncOrder(ctx: FlowContext, orderId: string): Promise<Poll
   if (unsynced.length > INLINE_TRANSACTIONS) return enqueueUnsynced(ctx, unsynced);
   let enqueued = 0;
   for (const txn of unsynced) {
-    const data = transactionJob(ctx, txn._id);
+    const data = transactionJob(ctx, txn._id, txn);
     try {
       if (await ctx.queue.withLease(data.key, () => syncTransaction(ctx, txn._id, { orderId }))) continue;
     } catch (error) {
@@ -68,10 +68,14 @@ interface TransactionSummary {
   amountRefunded?: number | undefined;
   currency?: string | undefined;
   status?: string | undefined;
+  entityType?: string | undefined;
+  entityId?: string | undefined;
 }
 
-function transactionJob(ctx: FlowContext, transactionId: string): JobData {
-  return { connectionId: ctx.connection.id, key: `${ctx.connection.id}:txn:${transactionId}`, transactionId };
+/** The job of one transaction; the order it pays, when the list names it, so the job reads both at once. */
+function transactionJob(ctx: FlowContext, transactionId: string, summary?: TransactionSummary): JobData {
+  const orderId = summary?.entityId && (summary.entityType === 'order' || !summary.entityType) ? summary.entityId : undefined;
+  return { connectionId: ctx.connection.id, key: `${ctx.connection.id}:txn:${transactionId}`, transactionId, ...(orderId ? { orderId } : {}) };
 }
 
 /** The transactions not yet synced (no receipt, or a refund not yet recorded); skipped ones stay skipped. */
@@ -97,7 +101,7 @@ async function enqueueUnsynced(ctx: FlowContext, transactions: AsyncIterable<Tra
   let page: TransactionSummary[] = [];
   const flush = async () => {
     for (const txn of await unsyncedOf(ctx, page)) {
-      if (await ctx.queue.enqueue(QUEUES.crmTransaction, transactionJob(ctx, txn._id), { priority: await backlog.next() })) enqueued += 1;
+      if (await ctx.queue.enqueue(QUEUES.crmTransaction, transactionJob(ctx, txn._id, txn), { priority: await backlog.next() })) enqueued += 1;
     }
     page = [];
   };
