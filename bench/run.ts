@@ -64,7 +64,7 @@ function parseFlags(argv: readonly string[]): Flags {
     rate: 50,
     latencySeconds: quick ? 6 : 30,
     importCustomers: quick ? 3000 : 100_000,
-    connections: quick ? 40 : 200,
+    connections: quick ? 20 : 200,
     perConnection: quick ? 3 : 10,
     workers: [1, 2, 4],
     providerLatencyMs: [0, 100],
