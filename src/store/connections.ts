@@ -168,8 +168,8 @@ export class ConnectionRepository {
   }
 
   /**
-   * Every write below calls this once it is done: this process never reuses a row read before its own change
-   * (a read that started during the write belongs to the old generation too).
+   * Every write below calls this once its statement is done: this process never reuses a row read before its own
+   * change (a read that started during the write belongs to the old generation too).
    */
   private changed(): void {
     this.generation += 1;
@@ -177,17 +177,14 @@ export class ConnectionRepository {
   }
 
   async create(input: NewConnection): Promise<Connection> {
-    try {
-      const settings = connectionSettingsSchema.parse(input.settings ?? {});
-      const result = await this.db.query<ConnectionRow>(
-        `INSERT INTO connections (id, name, import_old_invoices, review_requests, settings)
-         VALUES ($1, $2, $3, $4, $5) RETURNING ${columns}`,
-        [randomUUID(), input.name, input.importOldInvoices ?? false, input.reviewRequests ?? false, JSON.stringify(settings)],
-      );
-      return fromRow(result.rows[0]!);
-    } finally {
-      this.changed();
-    }
+    const settings = connectionSettingsSchema.parse(input.settings ?? {});
+    const result = await this.db.query<ConnectionRow>(
+      `INSERT INTO connections (id, name, import_old_invoices, review_requests, settings)
+       VALUES ($1, $2, $3, $4, $5) RETURNING ${columns}`,
+      [randomUUID(), input.name, input.importOldInvoices ?? false, input.reviewRequests ?? false, JSON.stringify(settings)],
+    );
+    this.changed();
+    return fromRow(result.rows[0]!);
   }
 
   async get(id: string, q: Queryable = this.db): Promise<Connection | undefined> {
@@ -218,73 +215,55 @@ export class ConnectionRepository {
 
   /** Attaches one side after its OAuth round trip (or from existing tokens) and stores its tokens sealed. */
   async attachQuickBooks(id: string, input: { realmId: string; country: string; homeCurrency: string; tokens: OAuthTokens }): Promise<void> {
-    try {
-      await this.db.query(
-        `UPDATE connections SET qbo_realm_id = $2, qbo_country = $3, qbo_home_currency = $4, qbo_tokens = $5,
-           qbo_access_expires_at = $6, qbo_refresh_expires_at = $7, updated_at = now() WHERE id = $1`,
-        [id, input.realmId, input.country, input.homeCurrency, this.seal(id, 'qbo', input.tokens), input.tokens.accessExpiresAt, input.tokens.refreshExpiresAt ?? null],
-      );
-    } finally {
-      this.changed();
-    }
+    await this.db.query(
+      `UPDATE connections SET qbo_realm_id = $2, qbo_country = $3, qbo_home_currency = $4, qbo_tokens = $5,
+         qbo_access_expires_at = $6, qbo_refresh_expires_at = $7, updated_at = now() WHERE id = $1`,
+      [id, input.realmId, input.country, input.homeCurrency, this.seal(id, 'qbo', input.tokens), input.tokens.accessExpiresAt, input.tokens.refreshExpiresAt ?? null],
+    );
+    this.changed();
   }
 
   async attachHighLevel(id: string, input: { locationId: string; companyId?: string | undefined; country: string; tokens: OAuthTokens }): Promise<void> {
-    try {
-      await this.db.query(
-        `UPDATE connections SET hl_location_id = $2, hl_company_id = $3, hl_country = $4, hl_tokens = $5,
-           hl_access_expires_at = $6, updated_at = now() WHERE id = $1`,
-        [id, input.locationId, input.companyId ?? null, input.country, this.seal(id, 'hl', input.tokens), input.tokens.accessExpiresAt],
-      );
-    } finally {
-      this.changed();
-    }
+    await this.db.query(
+      `UPDATE connections SET hl_location_id = $2, hl_company_id = $3, hl_country = $4, hl_tokens = $5,
+         hl_access_expires_at = $6, updated_at = now() WHERE id = $1`,
+      [id, input.locationId, input.companyId ?? null, input.country, this.seal(id, 'hl', input.tokens), input.tokens.accessExpiresAt],
+    );
+    this.changed();
   }
 
   /** Marks the connection live from now: records created before this moment are never synced outward. */
   async activate(id: string, connectedAt: Date = new Date()): Promise<Connection> {
-    try {
-      const result = await this.db.query<ConnectionRow>(
-        `UPDATE connections SET status = 'connected', status_reason = NULL, connected_at = COALESCE(connected_at, $2), updated_at = now()
-         WHERE id = $1 RETURNING ${columns}`,
-        [id, connectedAt.toISOString()],
-      );
-      if (!result.rows[0]) throw new Error(`connection ${id} does not exist`);
-      return fromRow(result.rows[0]);
-    } finally {
-      this.changed();
-    }
+    const result = await this.db.query<ConnectionRow>(
+      `UPDATE connections SET status = 'connected', status_reason = NULL, connected_at = COALESCE(connected_at, $2), updated_at = now()
+       WHERE id = $1 RETURNING ${columns}`,
+      [id, connectedAt.toISOString()],
+    );
+    this.changed();
+    if (!result.rows[0]) throw new Error(`connection ${id} does not exist`);
+    return fromRow(result.rows[0]);
   }
 
   async setStatus(id: string, status: ConnectionStatus, reason: string | null, q: Queryable = this.db): Promise<void> {
-    try {
-      await q.query(`UPDATE connections SET status = $2, status_reason = $3, updated_at = now() WHERE id = $1`, [id, status, reason]);
-    } finally {
-      this.changed();
-    }
+    await q.query(`UPDATE connections SET status = $2, status_reason = $3, updated_at = now() WHERE id = $1`, [id, status, reason]);
+    this.changed();
   }
 
   async updateToggles(id: string, toggles: { importOldInvoices?: boolean; reviewRequests?: boolean }): Promise<void> {
-    try {
-      await this.db.query(
-        `UPDATE connections SET import_old_invoices = COALESCE($2, import_old_invoices), review_requests = COALESCE($3, review_requests),
-           updated_at = now() WHERE id = $1`,
-        [id, toggles.importOldInvoices ?? null, toggles.reviewRequests ?? null],
-      );
-    } finally {
-      this.changed();
-    }
+    await this.db.query(
+      `UPDATE connections SET import_old_invoices = COALESCE($2, import_old_invoices), review_requests = COALESCE($3, review_requests),
+         updated_at = now() WHERE id = $1`,
+      [id, toggles.importOldInvoices ?? null, toggles.reviewRequests ?? null],
+    );
+    this.changed();
   }
 
   async updateSettings(id: string, patch: Partial<ConnectionSettings>): Promise<Connection> {
-    try {
-      const current = await this.require(id);
-      const settings = connectionSettingsSchema.parse({ ...current.settings, ...patch });
-      await this.db.query(`UPDATE connections SET settings = $2, updated_at = now() WHERE id = $1`, [id, JSON.stringify(settings)]);
-      return { ...current, settings };
-    } finally {
-      this.changed();
-    }
+    const current = await this.require(id);
+    const settings = connectionSettingsSchema.parse({ ...current.settings, ...patch });
+    await this.db.query(`UPDATE connections SET settings = $2, updated_at = now() WHERE id = $1`, [id, JSON.stringify(settings)]);
+    this.changed();
+    return { ...current, settings };
   }
 
   async readTokens(id: string, side: Side, q: Queryable = this.db): Promise<OAuthTokens | undefined> {
@@ -296,11 +275,8 @@ export class ConnectionRepository {
 
   /** Forgets both sides' tokens (after they were revoked); history stays. */
   async clearTokens(id: string): Promise<void> {
-    try {
-      await this.db.query(`UPDATE connections SET qbo_tokens = NULL, hl_tokens = NULL, updated_at = now() WHERE id = $1`, [id]);
-    } finally {
-      this.changed();
-    }
+    await this.db.query(`UPDATE connections SET qbo_tokens = NULL, hl_tokens = NULL, updated_at = now() WHERE id = $1`, [id]);
+    this.changed();
   }
 
   /**
@@ -310,27 +286,25 @@ export class ConnectionRepository {
    * the same transaction.
    */
   async refreshUnderLock(id: string, side: Side, refresh: (current: OAuthTokens) => Promise<OAuthTokens | undefined>): Promise<OAuthTokens> {
-    try {
-      return this.db.transaction(async (tx) => {
-        await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`token:${id}:${side}`]);
-        const current = await this.readTokens(id, side, tx);
-        if (!current) throw new Error(`connection ${id} has no ${side === 'qbo' ? 'QuickBooks' : 'HighLevel'} tokens`);
-        const next = await refresh(current);
-        if (!next) return current;
-        const sealed = this.seal(id, side, next);
-        if (side === 'qbo') {
-          await tx.query(
-            `UPDATE connections SET qbo_tokens = $2, qbo_access_expires_at = $3, qbo_refresh_expires_at = $4, updated_at = now() WHERE id = $1`,
-            [id, sealed, next.accessExpiresAt, next.refreshExpiresAt ?? null],
-          );
-        } else {
-          await tx.query(`UPDATE connections SET hl_tokens = $2, hl_access_expires_at = $3, updated_at = now() WHERE id = $1`, [id, sealed, next.accessExpiresAt]);
-        }
-        return next;
-      });
-    } finally {
-      this.changed();
-    }
+    const tokens = await this.db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`token:${id}:${side}`]);
+      const current = await this.readTokens(id, side, tx);
+      if (!current) throw new Error(`connection ${id} has no ${side === 'qbo' ? 'QuickBooks' : 'HighLevel'} tokens`);
+      const next = await refresh(current);
+      if (!next) return current;
+      const sealed = this.seal(id, side, next);
+      if (side === 'qbo') {
+        await tx.query(
+          `UPDATE connections SET qbo_tokens = $2, qbo_access_expires_at = $3, qbo_refresh_expires_at = $4, updated_at = now() WHERE id = $1`,
+          [id, sealed, next.accessExpiresAt, next.refreshExpiresAt ?? null],
+        );
+      } else {
+        await tx.query(`UPDATE connections SET hl_tokens = $2, hl_access_expires_at = $3, updated_at = now() WHERE id = $1`, [id, sealed, next.accessExpiresAt]);
+      }
+      return next;
+    });
+    this.changed();
+    return tokens;
   }
 
   private seal(id: string, side: Side, tokens: OAuthTokens): Buffer {
