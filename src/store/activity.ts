@@ -25,19 +25,16 @@ export interface ActivityRecord extends ActivityEntry {
   resolvedAt: Date | null;
 }
 
-/**
- * Records one entry. `resolvesErrors`: the entry is a success that also resolves the record's open errors of the
- * same flow (as resolveErrors does), in the same statement.
- */
-export async function recordActivity(q: Queryable, entry: ActivityEntry, options: { resolvesErrors?: boolean } = {}): Promise<number> {
-  const insert = activityInsert(entry, options, 1);
+export async function recordActivity(q: Queryable, entry: ActivityEntry): Promise<number> {
+  const insert = activityInsert(entry, {}, 1);
   const result = await q.query<{ id: string | number }>(insert.sql, insert.params);
   return Number(result.rows[0]!.id);
 }
 
 /**
  * Saves a link and records what was done, atomically in one statement (no transaction round trips): the common
- * end of a flow that wrote one record.
+ * end of a flow that wrote one record. `resolvesErrors`: the entry is a success that also resolves the record's
+ * open errors of the same flow (as resolveErrors does).
  */
 export async function saveLinkAndRecord(q: Queryable, link: LinkToSave, entry: ActivityEntry, options: { resolvesErrors?: boolean } = {}): Promise<number> {
   const upsert = linkUpsert(link, 1);

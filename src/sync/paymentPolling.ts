@@ -7,7 +7,7 @@ import type { FlowContext } from './context.ts';
 import type { JobData } from './queue.ts';
 import { QUEUES } from './routes.ts';
 import { RetryLater, describeError } from './errors.ts';
-import { syncTransaction } from './salesReceipts.ts';
+import { orderIdOf, syncTransaction } from './salesReceipts.ts';
 
 const CURSOR = 'payments';
 /** HighLevel filters by calendar day (startAt/endAt as YYYY-MM-DD): a day of overlap covers time zones and late writes. */
@@ -74,7 +74,7 @@ interface TransactionSummary {
 
 /** The job of one transaction; the order it pays, when the list names it, so the job reads both at once. */
 function transactionJob(ctx: FlowContext, transactionId: string, summary?: TransactionSummary): JobData {
-  const orderId = summary?.entityId && (summary.entityType === 'order' || !summary.entityType) ? summary.entityId : undefined;
+  const orderId = summary && orderIdOf(summary);
   return { connectionId: ctx.connection.id, key: `${ctx.connection.id}:txn:${transactionId}`, transactionId, ...(orderId ? { orderId } : {}) };
 }
 

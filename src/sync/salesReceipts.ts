@@ -76,7 +76,8 @@ function reasonToSkip(ctx: FlowContext, txn: Transaction): string | undefined {
 async function paymentOf(ctx: FlowContext, txn: Transaction, orderRead?: Promise<Order | undefined>): Promise<CrmPayment> {
   const currency = (txn.currency ?? (await ctx.company()).homeCurrency).toUpperCase();
   let order: Order | undefined;
-  if (txn.entityId && (txn.entityType === 'order' || !txn.entityType)) order = await (orderRead ?? readOrder(ctx, txn.entityId));
+  const orderId = orderIdOf(txn);
+  if (orderId) order = await (orderRead ?? readOrder(ctx, orderId));
   const items: CrmItem[] = [];
   for (const raw of order?.items ?? []) {
     const item = orderItemSchema.safeParse(raw);
@@ -104,6 +105,11 @@ async function paymentOf(ctx: FlowContext, txn: Transaction, orderRead?: Promise
     cardBrand: card?.brand ?? null,
     chargeId: txn.chargeId ?? null,
   };
+}
+
+/** The order a charge pays, when it pays one (lists and details name it alike). */
+export function orderIdOf(txn: { entityType?: string | undefined; entityId?: string | undefined }): string | undefined {
+  return txn.entityId && (txn.entityType === 'order' || !txn.entityType) ? txn.entityId : undefined;
 }
 
 /** The order, or undefined when HighLevel no longer has it. */
