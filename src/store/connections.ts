@@ -249,6 +249,24 @@ export class ConnectionRepository {
     this.changed();
   }
 
+  /**
+   * Marks the connection revoked because the provider refused `refused` (the tokens a refresh tried), unless they
+   * are no longer the ones stored: a reconnect that saved new tokens meanwhile wins over the refusal of the old
+   * ones (a job that started before the reconnect used to mark the freshly reconnected connection revoked again).
+   * The row is locked while the tokens are compared, so a reconnect's write lands before or after, not between.
+   */
+  async markRevoked(id: string, side: Side, refused: OAuthTokens, reason: string): Promise<boolean> {
+    const marked = await this.db.transaction(async (tx) => {
+      await tx.query(`SELECT 1 FROM connections WHERE id = $1 FOR UPDATE`, [id]);
+      const current = await this.readTokens(id, side, tx);
+      if (current && (current.accessToken !== refused.accessToken || current.refreshToken !== refused.refreshToken)) return false;
+      await tx.query(`UPDATE connections SET status = 'revoked', status_reason = $2, updated_at = now() WHERE id = $1`, [id, reason]);
+      return true;
+    });
+    this.changed();
+    return marked;
+  }
+
   async updateToggles(id: string, toggles: { importOldInvoices?: boolean; reviewRequests?: boolean }): Promise<void> {
     await this.db.query(
       `UPDATE connections SET import_old_invoices = COALESCE($2, import_old_invoices), review_requests = COALESCE($3, review_requests),

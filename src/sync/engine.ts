@@ -266,11 +266,13 @@ export class Engine {
     // reconnecting (or resuming) runs them all (resumeStoppedJobs). Dropping them, as this did before, lost the
     // webhooks that arrived meanwhile whenever no poll or sweep would find their records again.
     if (connection.status !== 'connected') {
+      // Polls and sweeps are scheduled again by the resume or reconnect itself (enqueuePolls): an open "Stopped"
+      // error for each of them would only be noise beside the records' own.
+      if (PERIODIC.has(name)) return;
       const paused = connection.status === 'paused';
-      await recordActivity(this.db, {
-        connectionId: connection.id, flow, status: 'error', ...crmRef(data),
+      await this.recordStopped(name, flow, data, {
         message: `Stopped: the connection is ${paused ? 'paused' : 'revoked'}; this runs again once it is ${paused ? 'resumed' : 'reconnected'}`,
-        detail: { code: paused ? 'connection-paused' : 'connection-revoked' }, retry: { queue: name, data },
+        code: paused ? 'connection-paused' : 'connection-revoked',
       });
       return;
     }
@@ -289,15 +291,30 @@ export class Engine {
         return;
       }
       if (error instanceof ConnectionRevokedError) {
-        await recordActivity(this.db, {
-          connectionId: connection.id, flow, status: 'error', ...crmRef(data),
-          message: `Stopped: ${error.message}`, detail: { code: 'connection-revoked', side: error.side }, retry: { queue: name, data },
-        });
+        await this.recordStopped(name, flow, data, { message: `Stopped: ${error.message}`, code: 'connection-revoked', side: error.side });
         return;
       }
       this.log.warn({ queue: name, attempt: job.attempt, connectionId: connection.id, err: describeError(error) }, 'job failed; it will be retried');
       throw error;
     }
+  }
+
+  /**
+   * Records a job stopped by a paused or revoked connection, with what it needs to run again (resumeStoppedJobs).
+   * The job read the connection's status a moment ago: if the user resumed or reconnected since, the resume may
+   * already have swept the stopped jobs before this entry existed, and the job would wait for a Retry by hand. So
+   * the status is read again (fresh) after the entry is written: either the resume's sweep sees the entry, or this
+   * read sees the connection live again and the job goes back on the queue itself.
+   */
+  private async recordStopped(name: QueueName, flow: string, data: JobData, stop: { message: string; code: 'connection-paused' | 'connection-revoked'; side?: string }): Promise<void> {
+    const entryId = await recordActivity(this.db, {
+      connectionId: data.connectionId, flow, status: 'error', ...crmRef(data),
+      message: stop.message, detail: { code: stop.code, ...(stop.side ? { side: stop.side } : {}) }, retry: { queue: name, data },
+    });
+    const now = await this.connections.get(data.connectionId);
+    if (now?.status !== 'connected') return;
+    if ((await markResolved(this.db, data.connectionId, [entryId])) === 0) return; // the resume took it meanwhile
+    await this.queue.enqueue(name, data);
   }
 
   /** The flow context of a connection: its clients (cached), the store and the queue. */
@@ -373,6 +390,9 @@ export function toStored(t: { accessToken: string; refreshToken: string; accessT
     ...(t.refreshTokenExpiresAt ? { refreshExpiresAt: t.refreshTokenExpiresAt.toISOString() } : {}),
   };
 }
+
+/** Jobs that the engine schedules itself, per connection, and schedules again when a connection resumes. */
+const PERIODIC: ReadonlySet<QueueName> = new Set([QUEUES.pollPayments, QUEUES.pollQboChanges, QUEUES.sweepInvoices]);
 
 function crmRef(data: JobData): { crmKind?: string; crmId?: string } {
   if (typeof data.transactionId === 'string') return { crmKind: 'transaction', crmId: data.transactionId };

@@ -59,25 +59,24 @@ export class StoredTokenSource {
 
   private async refresh(needed: (current: OAuthTokens) => boolean): Promise<OAuthTokens> {
     const { connections, connectionId, side } = this.options;
+    let tried: OAuthTokens | undefined;
     try {
       return await connections.refreshUnderLock(connectionId, side, async (current) => {
         if (!needed(current)) return undefined;
+        tried = current;
         if (!current.refreshToken) throw this.revoked(`the ${PROVIDER[side]} access token expired and there is no refresh token; reconnect ${PROVIDER[side]}`);
         return this.options.refresh(current.refreshToken);
       });
     } catch (error) {
-      if (error instanceof ConnectionRevokedError) {
-        await connections.setStatus(connectionId, 'revoked', error.message);
-        throw error;
-      }
-      if (this.options.isRefusal(error)) {
-        const revoked = this.revoked(
-          `${PROVIDER[side]} refused the refresh token (it was revoked, expired or used elsewhere): reconnect ${PROVIDER[side]} from the connection's card in the dashboard`,
-        );
-        await connections.setStatus(connectionId, 'revoked', revoked.message);
-        throw revoked;
-      }
-      throw error;
+      const revoked = error instanceof ConnectionRevokedError
+        ? error
+        : this.options.isRefusal(error)
+          ? this.revoked(`${PROVIDER[side]} refused the refresh token (it was revoked, expired or used elsewhere): reconnect ${PROVIDER[side]} from the connection's card in the dashboard`)
+          : undefined;
+      if (!revoked) throw error;
+      // Tokens saved by a reconnect meanwhile are not revoked by the refusal of the ones tried here.
+      if (tried) await connections.markRevoked(connectionId, side, tried, revoked.message);
+      throw revoked;
     }
   }
 

@@ -9,6 +9,7 @@ import { listActivity, recordActivity, resolveErrors, saveLinkAndRecord } from '
 import { claimPendingLink, findLinkByCrmId, findLinkByQboId, saveLink } from '../../src/store/links.ts';
 import { readCursor, writeCursor } from '../../src/store/cursors.ts';
 import { PostgresRateLimiter } from '../../src/store/rateLimits.ts';
+import { ConnectionRevokedError, StoredTokenSource } from '../../src/sync/tokens.ts';
 
 describe('store repositories', () => {
   let t: TestDb;
@@ -55,6 +56,37 @@ describe('store repositories', () => {
     assert.equal(x.accessToken, 'a1');
     assert.equal(y.accessToken, 'a1');
     assert.equal((await connections.readTokens(c.id, 'qbo'))?.refreshToken, 'r1');
+  });
+
+  it('marks a connection revoked when its refresh token is refused, but not after a reconnect saved new tokens meanwhile', async () => {
+    const c = await connections.create({ name: 'Reconnected' });
+    const expired = { accessToken: 'old-access', refreshToken: 'old-refresh', accessExpiresAt: new Date(0).toISOString() };
+    await connections.attachQuickBooks(c.id, { realmId: 'r-reconnect', country: 'US', homeCurrency: 'USD', tokens: expired });
+    await connections.activate(c.id);
+    const refused = Object.assign(new Error('invalid_grant'), { refusal: true });
+    const source = (id: string) => new StoredTokenSource({
+      connections, connectionId: id, side: 'qbo', isRefusal: (e) => e === refused,
+      refresh: async () => {
+        await new Promise((r) => setTimeout(r, 20));
+        throw refused;
+      },
+    });
+    // The user reconnects while a job's refresh of the old token is being refused (a race only PostgreSQL can show:
+    // PGlite runs one statement at a time, so the reconnect waits for the refresh's transaction there).
+    const job = source(c.id).accessToken();
+    await new Promise((r) => setTimeout(r, 5));
+    await connections.attachQuickBooks(c.id, { realmId: 'r-reconnect', country: 'US', homeCurrency: 'USD', tokens: { accessToken: 'new-access', refreshToken: 'new-refresh', accessExpiresAt: new Date(Date.now() + 3600_000).toISOString() } });
+    await connections.activate(c.id);
+    await assert.rejects(job, ConnectionRevokedError);
+    assert.equal((await connections.get(c.id))?.status, 'connected', 'the refusal of the old token does not revoke the new one');
+    // Without a reconnect, the same refusal marks the connection revoked.
+    const other = await connections.create({ name: 'Not reconnected' });
+    await connections.attachQuickBooks(other.id, { realmId: 'r-revoked', country: 'US', homeCurrency: 'USD', tokens: expired });
+    await connections.activate(other.id);
+    await assert.rejects(source(other.id).accessToken(), ConnectionRevokedError);
+    const revoked = await connections.get(other.id);
+    assert.equal(revoked?.status, 'revoked');
+    assert.match(revoked?.statusReason ?? '', /reconnect QuickBooks/);
   });
 
   it('stores an inbox event once however often it arrives', async () => {
