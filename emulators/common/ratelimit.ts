@@ -53,6 +53,19 @@ export class WindowLimiter {
     return { allowed: window.used < limit, limit, remaining: Math.max(0, limit - window.used), resetAt: window.start + windowMs };
   }
 
+  /** Sets how many requests the key's current window has counted (a window opens now if none is open). */
+  setUsed(key: string, used: number): void {
+    const now = this.options.clock.nowMs();
+    let window = this.windows.get(key);
+    if (!window || now - window.start >= this.options.windowMs) {
+      window = { start: now, used: 0 };
+      this.windows.delete(key);
+      this.windows.set(key, window);
+      this.trim();
+    }
+    window.used = Math.max(0, used);
+  }
+
   reset(): void {
     this.windows.clear();
   }

@@ -17,6 +17,52 @@ export interface AdminHooks {
   save: (file?: string) => Promise<string | null>;
 }
 
+// Request schemas, built once (zod compiles a schema on its first parse).
+// ---- locations ------------------------------------------------------------------------------
+const locationCreateBody = z.object({
+  country: z.string().length(2),
+  name: z.string().optional(),
+  currency: z.string().length(3).optional(),
+  timezone: z.string().optional(),
+  email: z.string().optional(),
+  allowDuplicateContact: z.boolean().optional(),
+  duplicateMatchPriority: z.enum(['email', 'phone']).optional(),
+  installed: z.boolean().optional(),
+});
+const locationUpdateBody = z.object({
+  name: z.string().optional(), currency: z.string().length(3).optional(), timezone: z.string().optional(),
+  allowDuplicateContact: z.boolean().optional(), duplicateMatchPriority: z.enum(['email', 'phone']).optional(),
+  invoiceNumberPrefix: z.string().max(10).optional(), nextInvoiceNumber: z.number().int().positive().optional(),
+});
+
+// ---- tokens ---------------------------------------------------------------------------------
+const tokenMintBody = z.object({
+  locationId: z.string().optional(),
+  companyId: z.string().optional(),
+  userType: z.enum(['Location', 'Company']).optional(),
+  scopes: z.array(z.string()).optional(),
+});
+const privateIntegrationTokenBody = z.object({ locationId: z.string().optional(), scopes: z.array(z.string()).optional() });
+const tokenRevokeBody = z.object({ token: z.string().optional(), locationId: z.string().optional(), all: z.boolean().optional() });
+
+// ---- app & webhooks -------------------------------------------------------------------------
+const appConfigBody = z.object({
+  webhookUrl: z.url().nullable().optional(),
+  signatures: z.object({ ed25519: z.boolean().optional(), rsa: z.boolean().optional() }).optional(),
+  legacySignature: z.boolean().optional(),
+  events: z.array(z.string()).nullable().optional(),
+});
+
+// ---- data, clock ----------------------------------------------------------------------------
+const saveBody = z.object({ file: z.string().optional() });
+const clockAdvanceBody = z.object({ ms: z.number().min(0).optional(), seconds: z.number().min(0).optional(), days: z.number().min(0).optional() });
+const clockFactorBody = z.object({ factor: z.number().positive() });
+
+// ---- limits ---------------------------------------------------------------------------------
+const rateLimitsBody = z.object({ factor: z.number().positive().optional(), lifted: z.boolean().optional() });
+const dailyRateLimitBody = z.object({ locationId: z.string().min(1), remaining: z.number().int().min(0) });
+const searchLagBody = z.object({ ms: z.number().int().min(0) });
+
 export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
   const { core, app } = ctx;
   const admin: AdminRoute = (method, url, handler) => {
@@ -32,16 +78,7 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
 
   // ---- locations, install ---------------------------------------------------------------------
   admin('POST', '/locations', (request) => {
-    const body = parse(z.object({
-      country: z.string().length(2),
-      name: z.string().optional(),
-      currency: z.string().length(3).optional(),
-      timezone: z.string().optional(),
-      email: z.string().optional(),
-      allowDuplicateContact: z.boolean().optional(),
-      duplicateMatchPriority: z.enum(['email', 'phone']).optional(),
-      installed: z.boolean().optional(),
-    }), request.body);
+    const body = parse(locationCreateBody, request.body);
     const location = core.createLocation(body);
     return { locationId: location.id };
   });
@@ -52,11 +89,7 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
 
   admin('PATCH', '/locations/:locationId', (request) => {
     const location = locationOf(request);
-    const body = parse(z.object({
-      name: z.string().optional(), currency: z.string().length(3).optional(), timezone: z.string().optional(),
-      allowDuplicateContact: z.boolean().optional(), duplicateMatchPriority: z.enum(['email', 'phone']).optional(),
-      invoiceNumberPrefix: z.string().max(10).optional(), nextInvoiceNumber: z.number().int().positive().optional(),
-    }), request.body);
+    const body = parse(locationUpdateBody, request.body);
     if (body.name !== undefined) location.name = body.name;
     if (body.currency !== undefined) location.currency = body.currency.toUpperCase();
     if (body.timezone !== undefined) location.timezone = body.timezone;
@@ -88,12 +121,7 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
 
   // ---- tokens ---------------------------------------------------------------------------------
   admin('POST', '/tokens', (request) => {
-    const body = parse(z.object({
-      locationId: z.string().optional(),
-      companyId: z.string().optional(),
-      userType: z.enum(['Location', 'Company']).optional(),
-      scopes: z.array(z.string()).optional(),
-    }), request.body);
+    const body = parse(tokenMintBody, request.body);
     const userType = body.userType ?? (body.locationId ? 'Location' : 'Company');
     if (userType === 'Location') {
       const location = core.store.locations.get(body.locationId ?? '');
@@ -110,7 +138,7 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
   });
 
   admin('POST', '/private-integration-tokens', (request) => {
-    const body = parse(z.object({ locationId: z.string().optional(), scopes: z.array(z.string()).optional() }), request.body);
+    const body = parse(privateIntegrationTokenBody, request.body);
     const location = body.locationId ? core.store.locations.get(body.locationId) : undefined;
     if (body.locationId && !location) throw notFound('Location not found');
     const grant = ctx.auth.mintPrivateIntegrationToken({ locationId: location?.id ?? null, companyId: location?.companyId ?? core.defaultCompany().id, scopes: body.scopes });
@@ -118,7 +146,7 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
   });
 
   admin('POST', '/tokens/revoke', (request) => {
-    const body = parse(z.object({ token: z.string().optional(), locationId: z.string().optional(), all: z.boolean().optional() }), request.body);
+    const body = parse(tokenRevokeBody, request.body);
     let revoked = 0;
     if (body.token) revoked += ctx.auth.revoke(body.token) ? 1 : 0;
     if (body.locationId) revoked += ctx.auth.revokeWhere((g) => g.locationId === body.locationId);
@@ -134,12 +162,7 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
   });
   admin('GET', '/app', appView);
   const configureApp = (request: FastifyRequest): Record<string, unknown> => {
-    const body = parse(z.object({
-      webhookUrl: z.url().nullable().optional(),
-      signatures: z.object({ ed25519: z.boolean().optional(), rsa: z.boolean().optional() }).optional(),
-      legacySignature: z.boolean().optional(),
-      events: z.array(z.string()).nullable().optional(),
-    }), request.body);
+    const body = parse(appConfigBody, request.body);
     if (body.webhookUrl !== undefined) core.webhooks.config.url = body.webhookUrl;
     if (body.signatures?.ed25519 !== undefined) core.webhooks.config.ed25519 = body.signatures.ed25519;
     if (body.signatures?.rsa !== undefined) core.webhooks.config.rsa = body.signatures.rsa;
@@ -191,7 +214,7 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
     return { reset: true };
   });
   admin('POST', '/save', async (request) => {
-    const body = parse(z.object({ file: z.string().optional() }), request.body ?? {});
+    const body = parse(saveBody, request.body ?? {});
     const file = await hooks.save(body.file);
     if (!file) throw badRequest('No data file: start with --data FILE or pass {"file": "..."}');
     return { saved: file };
@@ -199,12 +222,12 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
 
   admin('GET', '/clock', () => ({ now: core.clock.now().toISOString(), factor: core.clock.factor }));
   admin('POST', '/clock/advance', (request) => {
-    const body = parse(z.object({ ms: z.number().min(0).optional(), seconds: z.number().min(0).optional(), days: z.number().min(0).optional() }), request.body);
+    const body = parse(clockAdvanceBody, request.body);
     core.clock.advance((body.ms ?? 0) + (body.seconds ?? 0) * 1000 + (body.days ?? 0) * 86_400_000);
     return { now: core.clock.now().toISOString() };
   });
   admin('POST', '/clock/factor', (request) => {
-    const body = parse(z.object({ factor: z.number().positive() }), request.body);
+    const body = parse(clockFactorBody, request.body);
     core.clock.factor = body.factor;
     return { factor: core.clock.factor };
   });
@@ -233,18 +256,26 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
 
   admin('GET', '/rate-limits', () => ({ factor: core.limitFactor, lifted: core.limitsLifted, burst: core.burst.limit, daily: core.daily.limit }));
   admin('POST', '/rate-limits', (request) => {
-    const body = parse(z.object({ factor: z.number().positive().optional(), lifted: z.boolean().optional() }), request.body);
+    const body = parse(rateLimitsBody, request.body);
     core.setLimitFactor(body.lifted ? Infinity : body.factor ?? 1);
     return { factor: core.limitFactor, lifted: core.limitsLifted, burst: core.burst.limit, daily: core.daily.limit };
   });
 
+  // Sets the day's count of the app's requests for one location, so that a test can start near the daily limit.
+  admin('POST', '/rate-limits/daily', (request) => {
+    const body = parse(dailyRateLimitBody, request.body);
+    const key = `${core.app.appId}:${body.locationId}`;
+    core.daily.setUsed(key, core.daily.limit - body.remaining);
+    return { locationId: body.locationId, ...core.daily.peek(key) };
+  });
+
   admin('POST', '/search-lag', (request) => {
-    core.searchLagMs = parse(z.object({ ms: z.number().int().min(0) }), request.body).ms;
+    core.searchLagMs = parse(searchLagBody, request.body).ms;
     return { searchLagMs: core.searchLagMs };
   });
 
   admin('GET', '/stats', () => ({
-    requests: core.requestCount,
+    requests: core.requestCount, apiRequests: core.apiRequestCount,
     locations: core.store.locations.size, contacts: core.store.contacts.size, invoices: core.store.invoices.size,
     orders: core.store.orders.size, transactions: core.store.transactions.size, subscriptions: core.store.subscriptions.size,
     webhooks: core.webhooks.emitted.length, faults: core.faults.stats(),

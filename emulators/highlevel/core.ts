@@ -62,6 +62,8 @@ export class HighLevelCore {
   daily!: WindowLimiter;
   /** Counts served requests (admin stats). */
   requestCount = 0;
+  /** Requests to HighLevel's API (the admin API's own not counted). */
+  apiRequestCount = 0;
   searchLagMs: number;
 
   constructor(options: CoreOptions = {}) {

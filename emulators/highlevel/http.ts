@@ -110,6 +110,7 @@ export class HttpContext {
     this.core.requestCount++;
     const path = request.url.split('?')[0] ?? request.url;
     if (path.startsWith('/_emulator')) return;
+    this.core.apiRequestCount++;
     const fault = this.core.faults.pick(request.method, path);
     if (fault) {
       switch (fault.kind) {

@@ -4,6 +4,7 @@ import { ConversationsApi } from './conversations.ts';
 import { CustomFieldsApi } from './customFields.ts';
 import { HighLevelHttp, type HighLevelHttpOptions } from './http.ts';
 import { InvoicesApi } from './invoices.ts';
+import type { DailyBudget } from './limiter.ts';
 import { LocationsApi } from './locations.ts';
 import { PaymentsApi } from './payments.ts';
 import { WorkflowsApi } from './workflows.ts';
@@ -31,5 +32,10 @@ export class HighLevelClient {
 
   get locationId(): string {
     return this.http.locationId;
+  }
+
+  /** What HighLevel last said of this location's daily request budget (undefined when not tracked or not yet heard). */
+  dailyBudget(): DailyBudget | undefined {
+    return this.http.dailyBudget();
   }
 }

@@ -14,7 +14,10 @@ export const errorBodySchema = z.looseObject({
 export interface HighLevelErrorInit {
   status: number;
   message: string | string[];
-  /** Client-side code when no HTTP answer explains it: "network", "timeout", "invalid_response", "daily_limit". */
+  /**
+   * Client-side code when no HTTP answer explains it: "network", "timeout", "invalid_response", "daily_limit" (the
+   * location's daily budget is used up: refused by the limiter, or a 429 whose X-RateLimit-Daily-Remaining is 0).
+   */
   code?: string | undefined;
   meta?: Record<string, unknown> | undefined;
   traceId?: string | undefined;

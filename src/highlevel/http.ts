@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { HighLevelError, errorBodySchema } from './errors.ts';
-import { readRateLimitHeaders, type RateLimitObserver, type RateLimiter } from './limiter.ts';
+import { readRateLimitHeaders, type DailyBudget, type DailyBudgetSource, type RateLimitObserver, type RateLimiter } from './limiter.ts';
 
 /** Supplies access tokens for one location; the engine keeps them (encrypted) in the store. */
 export interface TokenSource {
@@ -37,8 +37,11 @@ export interface HighLevelHttpOptions {
   /** The location (sub-account) this client acts for; the limiter key. */
   locationId: string;
   tokens: TokenSource;
-  /** Shared per-location limiter; when it also implements RateLimitObserver it hears the X-RateLimit-* headers. */
-  limiter?: (RateLimiter & Partial<RateLimitObserver>) | undefined;
+  /**
+   * Shared per-location limiter; when it also implements RateLimitObserver it hears the X-RateLimit-* headers, and
+   * DailyBudgetSource, it tells the location's daily budget (dailyBudget()).
+   */
+  limiter?: HighLevelLimiter | undefined;
   timeoutMs?: number;
   retry?: RetryOptions;
   logger?: Logger | undefined;
@@ -46,6 +49,8 @@ export interface HighLevelHttpOptions {
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
 }
+
+export type HighLevelLimiter = RateLimiter & Partial<RateLimitObserver> & Partial<DailyBudgetSource>;
 
 export type QueryValue = string | number | boolean | undefined;
 
@@ -85,7 +90,7 @@ export class HighLevelHttp {
   readonly locationId: string;
   private readonly baseUrl: string;
   private readonly tokens: TokenSource;
-  private readonly limiter: (RateLimiter & Partial<RateLimitObserver>) | undefined;
+  private readonly limiter: HighLevelLimiter | undefined;
   private readonly timeoutMs: number;
   private readonly maxAttempts: number;
   private readonly baseDelayMs: number;
@@ -110,6 +115,11 @@ export class HighLevelHttp {
     this.fetchImpl = options.fetch ?? fetch;
     this.sleep = options.sleep ?? defaultSleep;
     this.random = options.random ?? Math.random;
+  }
+
+  /** What HighLevel last said of this location's daily budget, when the limiter keeps track of it. */
+  dailyBudget(): DailyBudget | undefined {
+    return this.limiter?.dailyBudget?.(this.locationId);
   }
 
   url(path: string, query: Record<string, QueryValue | readonly string[]> = {}): URL {
@@ -157,7 +167,7 @@ export class HighLevelHttp {
         continue;
       }
       const retryable =
-        error.status === 429 || (idempotent && (outcome.kind === 'network' || error.status >= 500));
+        (error.status === 429 && error.code !== 'daily_limit') || (idempotent && (outcome.kind === 'network' || error.status >= 500));
       if (!retryable || attempt + 1 >= this.maxAttempts) throw error;
       let delay = Math.round(this.random() * Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** attempt));
       if (error.retryAfterMs !== undefined) {
@@ -223,7 +233,8 @@ export class HighLevelHttp {
         error: new HighLevelError({
           status: response.status,
           message: body?.message ?? (text.slice(0, 300) || `HighLevel answered HTTP ${response.status}`),
-          code: body?.error,
+          // A 429 with no daily budget left is the daily limit, not the burst window: waiting seconds will not cure it.
+          code: response.status === 429 && limits.dailyRemaining === 0 ? 'daily_limit' : body?.error,
           meta: body?.meta,
           traceId: body?.traceId,
           retryAfterMs,

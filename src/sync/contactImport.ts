@@ -33,6 +33,7 @@ import { readCursor, writeCursor } from '../store/cursors.ts';
 import type { FlowContext } from './context.ts';
 import { rememberCustomer, rememberCustomers } from './customerIndex.ts';
 import { crmContactOf, contactLabel, customerClaimAbandoned } from './customers.ts';
+import { keepDailyReserve } from './dailyReserve.ts';
 import { RetryLater, SyncError } from './errors.ts';
 import { QUEUES } from './routes.ts';
 
@@ -83,6 +84,7 @@ export async function importCustomers(ctx: FlowContext): Promise<ImportProgress>
   }
   const started = Date.now();
   while (Date.now() - started < SLICE_MS) {
+    await keepDailyReserve(ctx, CONTACTS_FLOW, 'The customer import');
     const page = await ctx.qbo.query(select('Customer').includeInactive().orderBy('Id').page(progress.position, PAGE_SIZE));
     if (page.length > 0) {
       await rememberCustomers(db, connection.id, page);

@@ -10,7 +10,8 @@ import { PostgresRateLimiter, type LimitPolicy, type RateLimiter } from '../stor
 import { QuickBooksClient } from '../quickbooks/client.ts';
 import { QuickBooksOAuth } from '../quickbooks/oauth.ts';
 import { QuickBooksError } from '../quickbooks/errors.ts';
-import { HighLevelHttp } from '../highlevel/http.ts';
+import { HighLevelHttp, type HighLevelLimiter } from '../highlevel/http.ts';
+import { DailyLimitedLimiter } from '../highlevel/limiter.ts';
 import { HighLevelOAuth } from '../highlevel/oauth.ts';
 import { HighLevelError } from '../highlevel/errors.ts';
 import { HighLevelClient } from '../highlevel/client.ts';
@@ -21,6 +22,7 @@ import { StoredTokenSource, ConnectionRevokedError } from './tokens.ts';
 import { loadCompanyFacts, type CompanyFacts } from './company.ts';
 import type { FlowContext } from './context.ts';
 import { RetryLater, SyncError, describeError } from './errors.ts';
+import { DAILY_BUDGET_RETRY_SECONDS } from './dailyReserve.ts';
 import { syncTransaction, SALES_RECEIPTS_FLOW } from './salesReceipts.ts';
 import { pollPayments, syncOrder } from './paymentPolling.ts';
 import { importCustomers, importCustomersKey, syncQboCustomer, CONTACTS_FLOW, CUSTOMER_IMPORT_CURSOR } from './contactImport.ts';
@@ -78,6 +80,7 @@ export class Engine {
   readonly hlOAuth: HighLevelOAuth;
   readonly providers: ProviderConfig;
   private readonly limiter: RateLimiter | undefined;
+  private readonly hlLimiter: HighLevelLimiter | undefined;
   private readonly clients = new Map<string, ConnectionClients>();
   private pollTimer: NodeJS.Timeout | undefined;
 
@@ -113,7 +116,10 @@ export class Engine {
       const policy = providerLimit(key);
       return policy && factor !== 1 ? { ...policy, limit: policy.limit * factor } : policy;
     };
-    this.limiter = options.limits === false ? undefined : new PostgresRateLimiter(db, scaled);
+    const limiter = options.limits === false ? undefined : new PostgresRateLimiter(db, scaled);
+    this.limiter = limiter;
+    // HighLevel's burst window is paced through Postgres; its daily limit is heard from every answer's headers.
+    this.hlLimiter = limiter ? new DailyLimitedLimiter({ acquire: (location) => limiter.acquire(`hl:${location}`) }) : undefined;
   }
 
   static async create(options: EngineOptions): Promise<Engine> {
@@ -283,6 +289,12 @@ export class Engine {
         await this.queue.enqueue(name, data, { startAfterSeconds: error.afterSeconds });
         return;
       }
+      if (error instanceof HighLevelError && error.code === 'daily_limit') {
+        // HighLevel's daily budget is used up: the job waits for it instead of spending its retries in seconds.
+        this.log.info({ queue: name, connectionId: connection.id, retryInSeconds: DAILY_BUDGET_RETRY_SECONDS }, 'highlevel daily budget used up; job put back');
+        await this.queue.enqueue(name, data, { startAfterSeconds: DAILY_BUDGET_RETRY_SECONDS });
+        return;
+      }
       if (error instanceof SyncError) {
         await recordActivity(this.db, {
           connectionId: connection.id, flow, status: 'error', ...crmRef(data),
@@ -355,7 +367,7 @@ export class Engine {
       baseUrl: this.options.providers.highlevel.apiUrl,
       locationId: connection.hlLocationId,
       tokens: hlTokens,
-      limiter: limiter ? { acquire: (location) => limiter.acquire(`hl:${location}`) } : undefined,
+      limiter: this.hlLimiter,
       logger: this.log,
     });
     const hl = new HighLevelClient(http);

@@ -14,6 +14,7 @@ import { recordActivity } from '../store/activity.ts';
 import { readCursor, writeCursor } from '../store/cursors.ts';
 import type { FlowContext } from './context.ts';
 import { contactIdForCustomer } from './contactImport.ts';
+import { keepDailyReserve } from './dailyReserve.ts';
 import { RetryLater, SyncError } from './errors.ts';
 import { QUEUES } from './routes.ts';
 
@@ -84,6 +85,7 @@ export async function importInvoices(ctx: FlowContext): Promise<InvoiceImportPro
   }
   const started = Date.now();
   while (Date.now() - started < SLICE_MS) {
+    await keepDailyReserve(ctx, INVOICE_IMPORT_FLOW, 'The import of old invoices');
     const page = await ctx.qbo.query(select('Invoice').where('MetaData.CreateTime', '<=', progress.cutoff).orderBy('Id').page(progress.position, PAGE_SIZE));
     for (const invoice of page) {
       const outcome = await importOneSafely(ctx, invoice);
