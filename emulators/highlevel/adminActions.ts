@@ -28,6 +28,38 @@ const item = z.object({
 });
 const card = z.object({ brand: z.string(), last4: z.string() });
 
+const orderFormPaymentBody = z.object({
+  contact: buyer, items: z.array(item).min(1), currency: z.string().length(3).optional(), discount: z.number().min(0).optional(), couponCode: z.string().optional(),
+  sourceType: z.enum(['funnel', 'website']).optional(), subType: z.enum(['one_step_order_form', 'two_step_order_form', 'upsell', 'store']).optional(),
+  sourceName: z.string().optional(), liveMode: z.boolean().optional(), card: card.optional(),
+});
+const subscriptionActionBody = z.object({
+  contact: buyer, product: z.object({ name: z.string().min(1), amount: z.number().positive(), taxes: z.array(tax).optional() }),
+  interval: z.enum(['day', 'week', 'month', 'year']).optional(), intervalCount: z.number().int().positive().optional(),
+  currency: z.string().length(3).optional(), sourceName: z.string().optional(), liveMode: z.boolean().optional(), card: card.optional(),
+});
+const membershipActionBody = z.object({
+  contact: buyer, offer: z.object({ name: z.string().min(1), amount: z.number().positive(), taxes: z.array(tax).optional() }),
+  recurring: z.object({ interval: z.enum(['day', 'week', 'month', 'year']), intervalCount: z.number().int().positive().optional() }).optional(),
+  currency: z.string().length(3).optional(), liveMode: z.boolean().optional(), card: card.optional(),
+});
+const calendarPaymentBody = z.object({
+  contact: buyer, service: z.object({ name: z.string().min(1), amount: z.number().positive(), taxes: z.array(tax).optional() }),
+  subType: z.enum(['service', 'meeting']).optional(), calendarName: z.string().optional(),
+  currency: z.string().length(3).optional(), liveMode: z.boolean().optional(), card: card.optional(),
+});
+const subscriptionRenewBody = z.object({ advanceClock: z.boolean().optional() });
+const transactionRefundBody = z.object({ amount: z.number().positive().optional() });
+const contactActionBody = buyer.extend({ tags: z.array(z.string()).optional(), source: z.string().optional() });
+const invoiceActionBody = z.object({
+  contactId: z.string().optional(), contact: buyer.optional(),
+  name: z.string().optional(), currency: z.string().length(3).optional(), issueDate: z.string().optional(), dueDate: z.string().optional(),
+  items: z.array(z.object({ name: z.string(), amount: z.number().min(0), qty: z.number().positive().optional(), productId: z.string().optional(), taxInclusive: z.boolean().optional(), taxes: z.array(tax).optional() })).min(1),
+  discount: z.object({ type: z.enum(['percentage', 'fixed']), value: z.number().min(0) }).optional(),
+  send: z.boolean().optional(), liveMode: z.boolean().optional(),
+});
+const invoiceRecordPaymentBody = z.object({ amount: z.number().positive().optional(), mode: z.enum(['cash', 'card', 'cheque', 'bank_transfer', 'other']).optional() });
+
 export function registerCrmUserActions(ctx: HttpContext, admin: AdminRoute, locationOf: (request: FastifyRequest) => Location): void {
   const { core } = ctx;
   const source = (type: string, subType: string | undefined, name: string, meta?: Record<string, unknown>): PaymentSource => ({ type, subType, id: alphanumericId(), name, ...(meta ? { meta } : {}) });
@@ -43,11 +75,7 @@ export function registerCrmUserActions(ctx: HttpContext, admin: AdminRoute, loca
 
   admin('POST', '/locations/:locationId/actions/order-form-payment', (request) => {
     const location = locationOf(request);
-    const body = parse(z.object({
-      contact: buyer, items: z.array(item).min(1), currency: z.string().length(3).optional(), discount: z.number().min(0).optional(), couponCode: z.string().optional(),
-      sourceType: z.enum(['funnel', 'website']).optional(), subType: z.enum(['one_step_order_form', 'two_step_order_form', 'upsell', 'store']).optional(),
-      sourceName: z.string().optional(), liveMode: z.boolean().optional(), card: card.optional(),
-    }), request.body);
+    const body = parse(orderFormPaymentBody, request.body);
     const type = body.sourceType ?? 'funnel';
     return checkoutResult(ctx.payments.checkout(location.id, {
       contact: body.contact, items: body.items, currency: body.currency, discount: body.discount, couponCode: body.couponCode, liveMode: body.liveMode, card: body.card,
@@ -57,11 +85,7 @@ export function registerCrmUserActions(ctx: HttpContext, admin: AdminRoute, loca
 
   admin('POST', '/locations/:locationId/actions/subscription', (request) => {
     const location = locationOf(request);
-    const body = parse(z.object({
-      contact: buyer, product: z.object({ name: z.string().min(1), amount: z.number().positive(), taxes: z.array(tax).optional() }),
-      interval: z.enum(['day', 'week', 'month', 'year']).optional(), intervalCount: z.number().int().positive().optional(),
-      currency: z.string().length(3).optional(), sourceName: z.string().optional(), liveMode: z.boolean().optional(), card: card.optional(),
-    }), request.body);
+    const body = parse(subscriptionActionBody, request.body);
     return checkoutResult(ctx.payments.checkout(location.id, {
       contact: body.contact, currency: body.currency, liveMode: body.liveMode, card: body.card,
       items: [{ name: body.product.name, amount: body.product.amount, taxes: body.product.taxes, recurring: { interval: body.interval ?? 'month', intervalCount: body.intervalCount ?? 1 } }],
@@ -71,11 +95,7 @@ export function registerCrmUserActions(ctx: HttpContext, admin: AdminRoute, loca
 
   admin('POST', '/locations/:locationId/actions/membership', (request) => {
     const location = locationOf(request);
-    const body = parse(z.object({
-      contact: buyer, offer: z.object({ name: z.string().min(1), amount: z.number().positive(), taxes: z.array(tax).optional() }),
-      recurring: z.object({ interval: z.enum(['day', 'week', 'month', 'year']), intervalCount: z.number().int().positive().optional() }).optional(),
-      currency: z.string().length(3).optional(), liveMode: z.boolean().optional(), card: card.optional(),
-    }), request.body);
+    const body = parse(membershipActionBody, request.body);
     return checkoutResult(ctx.payments.checkout(location.id, {
       contact: body.contact, currency: body.currency, liveMode: body.liveMode, card: body.card,
       items: [{ name: body.offer.name, amount: body.offer.amount, taxes: body.offer.taxes, recurring: body.recurring }],
@@ -85,11 +105,7 @@ export function registerCrmUserActions(ctx: HttpContext, admin: AdminRoute, loca
 
   admin('POST', '/locations/:locationId/actions/calendar-payment', (request) => {
     const location = locationOf(request);
-    const body = parse(z.object({
-      contact: buyer, service: z.object({ name: z.string().min(1), amount: z.number().positive(), taxes: z.array(tax).optional() }),
-      subType: z.enum(['service', 'meeting']).optional(), calendarName: z.string().optional(),
-      currency: z.string().length(3).optional(), liveMode: z.boolean().optional(), card: card.optional(),
-    }), request.body);
+    const body = parse(calendarPaymentBody, request.body);
     return checkoutResult(ctx.payments.checkout(location.id, {
       contact: body.contact, currency: body.currency, liveMode: body.liveMode, card: body.card,
       items: [{ name: body.service.name, amount: body.service.amount, taxes: body.service.taxes }],
@@ -100,7 +116,7 @@ export function registerCrmUserActions(ctx: HttpContext, admin: AdminRoute, loca
   admin('POST', '/subscriptions/:subscriptionId/renew', (request) => {
     const sub = core.store.subscriptions.get(paramsOf(request).subscriptionId ?? '');
     if (!sub) throw notFound('Subscription not found');
-    const body = parse(z.object({ advanceClock: z.boolean().optional() }), request.body ?? {});
+    const body = parse(subscriptionRenewBody, request.body ?? {});
     const tx = ctx.payments.renew(sub, { advanceClock: body.advanceClock ?? false });
     return { transactionId: tx.id, transaction: transactionDetailJson(tx, core.traceId()) };
   });
@@ -115,27 +131,21 @@ export function registerCrmUserActions(ctx: HttpContext, admin: AdminRoute, loca
   admin('POST', '/transactions/:transactionId/refund', (request) => {
     const tx = core.store.transactions.get(paramsOf(request).transactionId ?? '');
     if (!tx) throw notFound('Transaction not found');
-    const body = parse(z.object({ amount: z.number().positive().optional() }), request.body ?? {});
+    const body = parse(transactionRefundBody, request.body ?? {});
     ctx.payments.refund(tx, body.amount);
     return transactionDetailJson(tx, core.traceId());
   });
 
   admin('POST', '/locations/:locationId/actions/contact', (request) => {
     const location = locationOf(request);
-    const body = parse(buyer.extend({ tags: z.array(z.string()).optional(), source: z.string().optional() }), request.body);
+    const body = parse(contactActionBody, request.body);
     const contact = ctx.contacts.create(location.id, body, 'crm-user');
     return { contactId: contact.id, contact: contactJson(contact) };
   });
 
   admin('POST', '/locations/:locationId/actions/invoice', (request) => {
     const location = locationOf(request);
-    const body = parse(z.object({
-      contactId: z.string().optional(), contact: buyer.optional(),
-      name: z.string().optional(), currency: z.string().length(3).optional(), issueDate: z.string().optional(), dueDate: z.string().optional(),
-      items: z.array(z.object({ name: z.string(), amount: z.number().min(0), qty: z.number().positive().optional(), productId: z.string().optional(), taxInclusive: z.boolean().optional(), taxes: z.array(tax).optional() })).min(1),
-      discount: z.object({ type: z.enum(['percentage', 'fixed']), value: z.number().min(0) }).optional(),
-      send: z.boolean().optional(), liveMode: z.boolean().optional(),
-    }), request.body);
+    const body = parse(invoiceActionBody, request.body);
     let contact = body.contactId ? core.store.contacts.get(body.contactId) : undefined;
     if (body.contactId && !contact) throw notFound('Contact not found');
     if (!contact) {
@@ -169,7 +179,7 @@ export function registerCrmUserActions(ctx: HttpContext, admin: AdminRoute, loca
     return { transactionId: transaction.id, invoice: invoiceJson(invoice) };
   });
   admin('POST', '/invoices/:invoiceId/record-payment', (request) => {
-    const body = parse(z.object({ amount: z.number().positive().optional(), mode: z.enum(['cash', 'card', 'cheque', 'bank_transfer', 'other']).optional() }), request.body ?? {});
+    const body = parse(invoiceRecordPaymentBody, request.body ?? {});
     const { invoice, transaction } = ctx.invoices.recordPayment(invoiceOf(request), { mode: body.mode ?? 'card', amount: body.amount }, 'crm-user');
     return { transactionId: transaction.id, invoice: invoiceJson(invoice) };
   });

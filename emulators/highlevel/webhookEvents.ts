@@ -38,7 +38,10 @@ export interface EmittedEvent {
 }
 
 export class WebhookEmitter {
-  readonly config: WebhookAppConfig = { url: null, ed25519: true, rsa: true, events: null };
+  // The legacy RSA x-wh-signature was deprecated on 2026-07-01 (reference §5, from a third party quoting HighLevel's
+  // guide; another source says 2026-09-01): both dates are past, so by default only Ed25519 signs, as HighLevel does
+  // now. `signatures.rsa` turns the legacy header back on for clients that still handle it.
+  readonly config: WebhookAppConfig = { url: null, ed25519: true, rsa: false, events: null };
   readonly dispatcher: WebhookDispatcher;
   private ed25519: { publicKey: KeyObject; privateKey: KeyObject };
   private rsa: { publicKey: KeyObject; privateKey: KeyObject };

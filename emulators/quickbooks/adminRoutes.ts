@@ -49,6 +49,7 @@ export const webhookSubscriptionSchema = z.object({
   entities: z.array(z.string()).optional(),
 });
 const webhooksSchema = z.union([z.object({ subscriptions: z.array(webhookSubscriptionSchema) }), webhookSubscriptionSchema]);
+const webhookTestSchema = z.object({ realmId: z.string().min(1) });
 
 function badRequest(reply: FastifyReply, error: unknown): FastifyReply {
   if (error instanceof z.ZodError) return reply.code(400).send({ error: 'invalid admin request', issues: error.issues });
@@ -126,7 +127,7 @@ export function registerAdminRoutes(app: FastifyInstance, admin: QuickBooksAdmin
     return { deliveries: admin.webhooks.deliveries().length };
   });
   route('POST', '/webhooks/test', (body) => {
-    const { realmId } = z.object({ realmId: z.string().min(1) }).parse(body);
+    const { realmId } = webhookTestSchema.parse(body);
     return { sent: admin.sendTestEvent(realmId) };
   });
 

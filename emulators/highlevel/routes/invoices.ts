@@ -13,6 +13,21 @@ const WRITE = { scopes: ['invoices.write'], agency: true };
 
 const altQuery = z.object({ altId: z.string().min(1), altType: z.literal('location') });
 
+const text2payBody = createInvoiceSchema.extend({ action: z.enum(['draft', 'send']), userId: z.string().min(1), id: z.string().optional() });
+
+const invoiceListQuery = altQuery.extend({
+  limit: z.string().regex(/^\d+$/, 'must be a number string'),
+  offset: z.string().regex(/^\d+$/, 'must be a number string'),
+  status: z.enum(['draft', 'sent', 'payment_processing', 'paid', 'void', 'partially_paid']).optional(),
+  startAt: z.string().optional(),
+  endAt: z.string().optional(),
+  search: z.string().optional(),
+  paymentMode: z.enum(['default', 'live', 'test']).optional(),
+  contactId: z.string().optional(),
+  sortField: z.literal('issueDate').optional(),
+  sortOrder: z.enum(['ascend', 'descend']).optional(),
+}).loose();
+
 export function registerInvoiceRoutes(ctx: HttpContext): void {
   const { core } = ctx;
 
@@ -42,7 +57,7 @@ export function registerInvoiceRoutes(ctx: HttpContext): void {
 
   // text2pay: create (or, with `id`, update) an invoice and optionally send it, in one call.
   ctx.route('POST', '/invoices/text2pay', { scopes: ['invoices.write'] }, (request) => {
-    const body = parse(createInvoiceSchema.extend({ action: z.enum(['draft', 'send']), userId: z.string().min(1), id: z.string().optional() }), request.body);
+    const body = parse(text2payBody, request.body);
     const location = ctx.location(request, body.altId);
     let invoice: Invoice;
     if (body.id) {
@@ -63,18 +78,7 @@ export function registerInvoiceRoutes(ctx: HttpContext): void {
   });
 
   ctx.route('GET', '/invoices/', READ, (request) => {
-    const q = parse(altQuery.extend({
-      limit: z.string().regex(/^\d+$/, 'must be a number string'),
-      offset: z.string().regex(/^\d+$/, 'must be a number string'),
-      status: z.enum(['draft', 'sent', 'payment_processing', 'paid', 'void', 'partially_paid']).optional(),
-      startAt: z.string().optional(),
-      endAt: z.string().optional(),
-      search: z.string().optional(),
-      paymentMode: z.enum(['default', 'live', 'test']).optional(),
-      contactId: z.string().optional(),
-      sortField: z.literal('issueDate').optional(),
-      sortOrder: z.enum(['ascend', 'descend']).optional(),
-    }).loose(), queryOf(request));
+    const q = parse(invoiceListQuery, queryOf(request));
     const location = ctx.location(request, q.altId);
     const search = q.search?.toLowerCase();
     const startAt = q.startAt?.slice(0, 10);

@@ -54,6 +54,7 @@ const customFieldBody = z.object({
   maxNumberOfFiles: z.number().optional(),
   textBoxListOptions: z.array(z.unknown()).optional(),
 });
+const customFieldUpdateBody = customFieldBody.partial();
 
 function fieldKeyOf(name: string): string {
   return name.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'field';
@@ -104,7 +105,7 @@ export function registerLocationRoutes(ctx: HttpContext): void {
     const location = ctx.location(request, p.locationId);
     const field = core.store.customFields.get(p.id ?? '');
     if (!field || field.locationId !== location.id) throw new HighLevelError(400, { statusCode: 400, message: 'Custom field not found' });
-    const body = parse(customFieldBody.partial(), request.body);
+    const body = parse(customFieldUpdateBody, request.body);
     if (body.name) field.name = body.name;
     if (body.placeholder !== undefined) field.placeholder = body.placeholder;
     if (body.position !== undefined) field.position = body.position;

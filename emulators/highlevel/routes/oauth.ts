@@ -24,6 +24,8 @@ const tokenBody = z.object({
   redirect_uri: z.string().optional(),
 });
 
+const locationTokenBody = z.object({ companyId: z.string().min(1), locationId: z.string().min(1) });
+
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 }
@@ -119,7 +121,7 @@ export function registerOAuthRoutes(ctx: HttpContext): void {
   });
 
   ctx.route('POST', '/oauth/locationToken', { agencyOnly: true, scopes: ['oauth.write'] }, (request) => {
-    const body = parse(z.object({ companyId: z.string().min(1), locationId: z.string().min(1) }), request.body);
+    const body = parse(locationTokenBody, request.body);
     const grant = ctx.grant(request);
     if (body.companyId !== grant.companyId) throw new HighLevelError(400, { statusCode: 400, message: 'companyId does not match the token' });
     const location = core.store.locations.get(body.locationId);

@@ -23,6 +23,33 @@ const listQuery = z.object({
   search: z.string().optional(),
 }).loose();
 
+const orderListQuery = listQuery.extend({
+  status: z.string().optional(),
+  paymentStatus: z.string().optional(),
+  sourceId: z.string().optional(),
+  sourceType: z.string().optional(),
+  funnelProductIds: z.string().optional(),
+});
+
+const orderRecordPaymentBody = z.object({
+  altId: z.string().min(1), altType: z.literal('location'), mode: z.enum(['cash', 'card', 'cheque', 'bank_transfer', 'other']),
+  card: z.object({ type: z.enum(['visa', 'mastercard', 'other']), last4: z.string() }).optional(), cheque: z.object({ number: z.string() }).optional(),
+  notes: z.string().optional(), amount: z.number().positive().optional(), meta: z.record(z.string(), z.unknown()).optional(), isPartialPayment: z.boolean().optional(),
+});
+
+const transactionListQuery = listQuery.extend({
+  entitySourceType: z.string().optional(),
+  entitySourceSubType: z.string().optional(),
+  entityId: z.string().optional(),
+  subscriptionId: z.string().optional(),
+});
+
+const subscriptionListQuery = listQuery.extend({
+  entitySourceType: z.string().optional(),
+  entityId: z.string().optional(),
+  id: z.string().optional(),
+});
+
 /** `YYYY-MM-DD` bounds are whole UTC days (inclusive); full ISO timestamps are taken as they are. */
 export function dayRange(startAt: string | undefined, endAt: string | undefined): { from: number; to: number } {
   const from = startAt ? Date.parse(startAt.length === 10 ? `${startAt}T00:00:00.000Z` : startAt) : -Infinity;
@@ -46,13 +73,7 @@ export function registerPaymentRoutes(ctx: HttpContext): void {
   };
 
   ctx.route('GET', '/payments/orders', { scopes: ['payments/orders.readonly'] }, (request) => {
-    const q = parse(listQuery.extend({
-      status: z.string().optional(),
-      paymentStatus: z.string().optional(),
-      sourceId: z.string().optional(),
-      sourceType: z.string().optional(),
-      funnelProductIds: z.string().optional(),
-    }), queryOf(request));
+    const q = parse(orderListQuery, queryOf(request));
     const location = ctx.location(request, q.altId);
     const { from, to } = dayRange(q.startAt, q.endAt);
     const search = q.search?.toLowerCase();
@@ -77,11 +98,7 @@ export function registerPaymentRoutes(ctx: HttpContext): void {
   });
 
   ctx.route('POST', '/payments/orders/:orderId/record-payment', { scopes: ['payments/orders.collectPayment'] }, (request) => {
-    const body = parse(z.object({
-      altId: z.string().min(1), altType: z.literal('location'), mode: z.enum(['cash', 'card', 'cheque', 'bank_transfer', 'other']),
-      card: z.object({ type: z.enum(['visa', 'mastercard', 'other']), last4: z.string() }).optional(), cheque: z.object({ number: z.string() }).optional(),
-      notes: z.string().optional(), amount: z.number().positive().optional(), meta: z.record(z.string(), z.unknown()).optional(), isPartialPayment: z.boolean().optional(),
-    }), request.body);
+    const body = parse(orderRecordPaymentBody, request.body);
     const location = ctx.location(request, body.altId);
     const order = core.store.orders.get(paramsOf(request).orderId ?? '');
     if (!order || order.locationId !== location.id) throw badRequest('Order not found');
@@ -90,12 +107,7 @@ export function registerPaymentRoutes(ctx: HttpContext): void {
   });
 
   ctx.route('GET', '/payments/transactions', { scopes: ['payments/transactions.readonly'] }, (request) => {
-    const q = parse(listQuery.extend({
-      entitySourceType: z.string().optional(),
-      entitySourceSubType: z.string().optional(),
-      entityId: z.string().optional(),
-      subscriptionId: z.string().optional(),
-    }), queryOf(request));
+    const q = parse(transactionListQuery, queryOf(request));
     const location = ctx.location(request, q.altId);
     const { from, to } = dayRange(q.startAt, q.endAt);
     const search = q.search?.toLowerCase();
@@ -120,11 +132,7 @@ export function registerPaymentRoutes(ctx: HttpContext): void {
   });
 
   ctx.route('GET', '/payments/subscriptions', { scopes: ['payments/subscriptions.readonly'] }, (request) => {
-    const q = parse(listQuery.extend({
-      entitySourceType: z.string().optional(),
-      entityId: z.string().optional(),
-      id: z.string().optional(),
-    }), queryOf(request));
+    const q = parse(subscriptionListQuery, queryOf(request));
     const location = ctx.location(request, q.altId);
     const { from, to } = dayRange(q.startAt, q.endAt);
     const search = q.search?.toLowerCase();
