@@ -101,9 +101,18 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
       const requestId = new URL(request.url, 'http://emulator').searchParams.get('requestid');
       if (requestId && !receiptAnswered.has(requestId)) receiptAnswered.set(requestId, request.end);
     }
+    const webhookAnswered = new Map<string, number>();
+    for (const call of probe.calls) {
+      if (!call.url.includes('/webhooks/highlevel') || !call.body) continue;
+      const body = JSON.parse(call.body) as Record<string, unknown>;
+      const id = String(body._id ?? body.id ?? body.orderId ?? '');
+      if (id && firstWebhook.get(id) === call.start) webhookAnswered.set(id, call.end);
+    }
     const endToEnd: number[] = [];
     const added: number[] = [];
     const providerShare: number[] = [];
+    // Where ledgerlink's share goes, between the provider calls of the chain (see phasesOf).
+    const phases = { intake: [] as number[], to_first_call: [] as number[], between_calls: [] as number[], to_receipt_write: [] as number[] };
     let unmatched = 0;
     for (const p of payments) {
       const t0 = firstWebhook.get(p.orderId);
@@ -129,6 +138,9 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
       endToEnd.push(t1 - t0);
       added.push(t1 - t0 - provider);
       providerShare.push(provider);
+      const chain = served.filter((c) => c.start >= t0 && c.end <= t1 && (c.url.includes(p.orderId) || c.url.includes(p.transactionId) || c.url.includes(encodeURIComponent(requestId))));
+      const phase = phasesOf(t0, webhookAnswered.get(p.orderId), chain, requestId);
+      if (phase) for (const [name, ms] of Object.entries(phase)) phases[name as keyof typeof phases].push(ms);
     }
     return {
       scenario: 4, name: 'Webhook -> QuickBooks write latency (limits lifted)', status: unmatched === 0 ? 'ok' : `ok (${unmatched} payments not matched to a webhook and a write)`,
@@ -137,6 +149,7 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
       p50_ms: round(percentile(added, 50), 1), p95_ms: round(percentile(added, 95), 1), p99_ms: round(percentile(added, 99), 1),
       end_to_end_p50_ms: round(percentile(endToEnd, 50), 1), end_to_end_p95_ms: round(percentile(endToEnd, 95), 1), end_to_end_p99_ms: round(percentile(endToEnd, 99), 1),
       provider_p50_ms: round(percentile(providerShare, 50), 1),
+      phases_ms: Object.fromEntries(Object.entries(phases).map(([name, values]) => [name, { p50: round(percentile(values, 50), 1), p95: round(percentile(values, 95), 1), p99: round(percentile(values, 99), 1) }])),
       ledgerlink_cpu_ms_per_payment: round(cpuMs / total, 2), ledgerlink_cpu_busy: round(cpuMs / wallMs, 3),
       hl_calls_total: counter.hl(),
       targets: { p99_ms: '< 50 (added by ledgerlink)' },
@@ -146,6 +159,25 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
     if (child) await stopLedgerlinkProcess(child);
     await stack.close();
   }
+}
+
+/**
+ * Splits one payment's time outside the providers: `intake` from the webhook sent to its answer (verify, inbox,
+ * job); `to_first_call` from that answer to the first HighLevel request of the chain (queue wake-up, job fetch,
+ * lease); `between_calls` the gaps between HighLevel requests (link look-ups, the transaction's lease);
+ * `to_receipt_write` from the last HighLevel answer to the QuickBooks write arriving (customer, items, mapping).
+ */
+function phasesOf(sent: number, answered: number | undefined, chain: readonly ServedRequest[], receiptRequestId: string): Record<'intake' | 'to_first_call' | 'between_calls' | 'to_receipt_write', number> | undefined {
+  const write = chain.find((c) => c.method === 'POST' && c.url.includes(encodeURIComponent(receiptRequestId)));
+  const reads = chain.filter((c) => c !== write).sort((a, b) => a.start - b.start);
+  if (answered === undefined || !write || reads.length === 0) return undefined;
+  let between = 0;
+  let open = reads[0]!.end;
+  for (const read of reads.slice(1)) {
+    if (read.start > open) between += read.start - open;
+    open = Math.max(open, read.end);
+  }
+  return { intake: answered - sent, to_first_call: reads[0]!.start - answered, between_calls: between, to_receipt_write: write.start - open };
 }
 
 /** CPU time (user + system) a process has used, from /proc (Linux). */

@@ -17,12 +17,39 @@ export interface InboxEvent {
 
 /** Stores the event; returns its row id when new, undefined when the same event was stored before. */
 export async function storeInboxEvent(q: Queryable, event: InboxEvent): Promise<number | undefined> {
-  const result = await q.query<{ id: string | number }>(
-    `INSERT INTO inbox (provider, event_id, event_type, connection_id, payload, status, reason)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, event_id) DO NOTHING RETURNING id`,
-    [event.provider, event.eventId, event.eventType, event.connectionId, JSON.stringify(event.payload), event.status ?? 'accepted', event.reason ?? null],
-  );
+  const insert = inboxInsert(event, 1);
+  const result = await q.query<{ id: string | number }>(insert.sql, insert.params);
   return result.rows[0] ? Number(result.rows[0].id) : undefined;
+}
+
+/**
+ * Stores the event and, when it is new, what `then` inserts from it, in one statement: `then` receives the name of
+ * the CTE holding the new inbox row (no row for a duplicate) and the number of its first parameter. Returns the
+ * inbox id and the id `then` returned (null when it inserted nothing), or undefined for a duplicate event.
+ */
+export async function storeInboxEventWith(
+  q: Queryable,
+  event: InboxEvent,
+  then: (source: string, first: number) => { sql: string; params: unknown[] },
+): Promise<{ inboxId: number; thenId: string | null } | undefined> {
+  const insert = inboxInsert(event, 1);
+  const next = then('stored_event', insert.params.length + 1);
+  const result = await q.query<{ inbox_id: string | number; then_id: string | null }>(
+    `WITH stored_event AS (${insert.sql}), then_row AS (${next.sql})
+     SELECT stored_event.id AS inbox_id, (SELECT id FROM then_row LIMIT 1)::text AS then_id FROM stored_event`,
+    [...insert.params, ...next.params],
+  );
+  const row = result.rows[0];
+  return row ? { inboxId: Number(row.inbox_id), thenId: row.then_id } : undefined;
+}
+
+function inboxInsert(event: InboxEvent, first: number): { sql: string; params: unknown[] } {
+  const p = (n: number) => `$${first + n - 1}`;
+  return {
+    sql: `INSERT INTO inbox (provider, event_id, event_type, connection_id, payload, status, reason)
+     VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}) ON CONFLICT (provider, event_id) DO NOTHING RETURNING id`,
+    params: [event.provider, event.eventId, event.eventType, event.connectionId, JSON.stringify(event.payload), event.status ?? 'accepted', event.reason ?? null],
+  };
 }
 
 export async function markInboxProcessed(q: Queryable, id: number): Promise<void> {

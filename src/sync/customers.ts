@@ -8,7 +8,7 @@ import { contactSchema, type Contact } from '../highlevel/contacts.ts';
 import { checkEmail } from '../domain/email.ts';
 import { fieldsToWrite, qboCustomerForContact, syncedContactHash, syncedFieldsFromContact, syncedFieldsFromQboCustomer, type CrmContact, type SyncedContact } from '../domain/customer.ts';
 import { quickbooksRequestId } from '../domain/requestId.ts';
-import { claimPendingLink, findLinkByCrmId, findLinkByQboId, saveLink } from '../store/links.ts';
+import { claimPendingLink, findLinkByCrmId, findLinkByQboId, saveLink, type Link } from '../store/links.ts';
 import { recordActivity, resolveErrors } from '../store/activity.ts';
 import { readCursor, writeCursor } from '../store/cursors.ts';
 import type { FlowContext } from './context.ts';
@@ -53,7 +53,10 @@ export function crmContactOf(contact: Contact): CrmContact {
 const creating = new Map<string, Promise<CustomerResult>>();
 
 /** The QuickBooks customer of a CRM contact, matched or created once. `currency`: the document's currency. */
-export async function customerForContact(ctx: FlowContext, contactId: string, currency?: string): Promise<CustomerResult> {
+export async function customerForContact(ctx: FlowContext, contactId: string, currency?: string, linkRead?: Promise<Link | undefined>): Promise<CustomerResult> {
+  // A link the caller read meanwhile (with the payment) answers the common case, a customer already linked.
+  const known = linkRead ? await linkRead : undefined;
+  if (known?.state === 'linked' && known.qboId) return { customerId: known.qboId, displayName: String(known.data.displayName ?? ''), outcome: 'linked' };
   const key = `${ctx.connection.id}:${contactId}`;
   const running = creating.get(key);
   if (running) {

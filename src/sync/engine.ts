@@ -200,11 +200,12 @@ export class Engine {
 
   private async defineQueues(): Promise<void> {
     const concurrency = this.options.concurrency ?? 4;
-    const define = async (name: QueueName, flow: string, run: (ctx: FlowContext, data: JobData) => Promise<void>, extra: { concurrency?: number } = {}) => {
+    const define = async (name: QueueName, flow: string, run: (ctx: FlowContext, data: JobData) => Promise<void>, extra: { concurrency?: number; recordLease?: 'store' | 'process' } = {}) => {
       this.defined.add(name);
       await this.queue.define({
         name,
         concurrency: extra.concurrency ?? concurrency,
+        ...(extra.recordLease ? { recordLease: extra.recordLease } : {}),
         handler: (data, job) => this.runJob(name, flow, data, job, run),
         onGiveUp: async (data, error) => {
           await recordActivity(this.db, {
@@ -224,11 +225,15 @@ export class Engine {
     // calls a second busy takes 6-8 of them in flight, and more while new customers make QuickBooks the binding
     // limit for a while: the limiter, not the job count, keeps both providers within their limits.
     await define(QUEUES.crmTransaction, SALES_RECEIPTS_FLOW, (ctx, data) =>
-      syncTransaction(ctx, String(data.transactionId), typeof data.orderId === 'string' ? { orderId: data.orderId } : {}),
+      syncTransaction(ctx, String(data.transactionId), {
+        ...(typeof data.orderId === 'string' ? { orderId: data.orderId } : {}),
+        ...(typeof data.contactId === 'string' ? { contactId: data.contactId } : {}),
+      }),
     { concurrency: concurrency * PAYMENT_JOBS_PER_UNIT });
+    // An order job only lists the order's transactions and syncs each under the transaction's own lease (queue.ts).
     await define(QUEUES.crmOrder, SALES_RECEIPTS_FLOW, async (ctx, data) => {
       await syncOrder(ctx, String(data.orderId));
-    });
+    }, { recordLease: 'process' });
     await define(QUEUES.pollPayments, 'polling', async (ctx) => {
       await pollPayments(ctx);
     }, { concurrency: 2 });

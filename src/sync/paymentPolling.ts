@@ -51,7 +51,7 @@ export async function syncOrder(ctx: FlowContext, orderId: string): Promise<Poll
   for (const txn of unsynced) {
     const data = transactionJob(ctx, txn._id, txn);
     try {
-      if (await ctx.queue.withLease(data.key, () => syncTransaction(ctx, txn._id, { orderId }))) continue;
+      if (await ctx.queue.withLease(data.key, () => syncTransaction(ctx, txn._id, { orderId, ...(txn.contactId ? { contactId: txn.contactId } : {}) }))) continue;
     } catch (error) {
       const later = error instanceof RetryLater ? { startAfterSeconds: error.afterSeconds } : {};
       if (!(error instanceof RetryLater)) ctx.log.info({ transactionId: txn._id, err: describeError(error) }, 'payment handed to its own job after an error');
@@ -70,12 +70,19 @@ interface TransactionSummary {
   status?: string | undefined;
   entityType?: string | undefined;
   entityId?: string | undefined;
+  contactId?: string | undefined;
 }
 
-/** The job of one transaction; the order it pays, when the list names it, so the job reads both at once. */
+/**
+ * The job of one transaction; the order it pays and its contact, when the list names them, so the job reads the
+ * transaction, the order and the contact's customer link at once.
+ */
 function transactionJob(ctx: FlowContext, transactionId: string, summary?: TransactionSummary): JobData {
   const orderId = summary && orderIdOf(summary);
-  return { connectionId: ctx.connection.id, key: `${ctx.connection.id}:txn:${transactionId}`, transactionId, ...(orderId ? { orderId } : {}) };
+  return {
+    connectionId: ctx.connection.id, key: `${ctx.connection.id}:txn:${transactionId}`, transactionId,
+    ...(orderId ? { orderId } : {}), ...(summary?.contactId ? { contactId: summary.contactId } : {}),
+  };
 }
 
 /** The transactions not yet synced (no receipt, or a refund not yet recorded); skipped ones stay skipped. */

@@ -87,6 +87,31 @@ describe('webhook intake', () => {
     assert.equal(await jobCount(), 1);
   });
 
+  it('makes the same job in its one statement as the queue makes through pg-boss (settings, policy, data)', async () => {
+    const columns = `name, priority, state, singleton_key, dead_letter, expire_in, retry_limit, retry_delay, retry_backoff, policy,
+      round(EXTRACT(EPOCH FROM (keep_until - start_after)) / 60) AS keep_minutes, data - 'inboxId' AS data, data ? 'inboxId' AS has_inbox_id`;
+    const key = `${connectionId}:customer:same-job`;
+    await queue.enqueue(QUEUES.qboCustomer, { connectionId, key, customerId: 'same-job' });
+    const viaBoss = (await t.db.query(`SELECT ${columns} FROM pgboss.job WHERE singleton_key = $1`, [key])).rows;
+    await t.db.query(`DELETE FROM pgboss.job WHERE singleton_key = $1`, [key]);
+    const response = await post(legacyBody('realm-1', 'same-job', 'Create'), { 'intuit-signature': signIntuitPayload(legacyBody('realm-1', 'same-job', 'Create'), VERIFIER) });
+    assert.equal(response.statusCode, 200);
+    const viaIntake = (await t.db.query(`SELECT ${columns} FROM pgboss.job WHERE singleton_key = $1`, [key])).rows as Array<Record<string, unknown>>;
+    assert.equal(viaIntake.length, 1);
+    assert.equal(viaIntake[0]!.has_inbox_id, true, 'the job names its inbox row');
+    const { data: intakeData, has_inbox_id: _a, ...intakeRow } = viaIntake[0]!;
+    const { data: bossData, has_inbox_id: _b, ...bossRow } = viaBoss[0] as Record<string, unknown>;
+    assert.deepEqual(intakeRow, bossRow);
+    assert.deepEqual(Object.keys(intakeData as object).sort(), [...Object.keys(bossData as object), 'operation'].sort());
+    // A second event for the same record while its job waits collapses into that job ('short' policy), in one statement too.
+    const update = legacyBody('realm-1', 'same-job', 'Update');
+    assert.equal((await post(update, { 'intuit-signature': signIntuitPayload(update, VERIFIER) })).statusCode, 200);
+    assert.equal(Number((await t.db.query<{ n: string }>(`SELECT count(*) AS n FROM pgboss.job WHERE singleton_key = $1`, [key])).rows[0]!.n), 1);
+    assert.equal(Number((await t.db.query<{ n: string }>(`SELECT count(*) AS n FROM inbox WHERE payload->>'entityId' = 'same-job'`)).rows[0]!.n), 2);
+    await t.db.query(`DELETE FROM pgboss.job WHERE singleton_key = $1`, [key]); // the tests below count jobs and events
+    await t.db.query(`DELETE FROM inbox WHERE payload->>'entityId' = 'same-job'`);
+  });
+
   it('records and ignores events for an unknown company or an entity no flow handles', async () => {
     const unknown = legacyBody('realm-unknown', '7');
     assert.equal((await post(unknown, { 'intuit-signature': signIntuitPayload(unknown, VERIFIER) })).statusCode, 200);

@@ -12,6 +12,8 @@ describe('job queue on the store', () => {
   const fairOrder: string[] = [];
   const held: Array<{ n: number; release: () => void }> = [];
   const heldRuns: number[] = [];
+  const localRuns: Array<{ n: number; start: number; end?: number }> = [];
+  const leasesSeen: number[] = [];
 
   before(async () => {
     t = await openTestDb();
@@ -49,6 +51,17 @@ describe('job queue on the store', () => {
       concurrency: 1,
       handler: async (data) => {
         fairOrder.push(String(data.connectionId));
+      },
+    });
+    await queue.define({
+      name: 'test-local',
+      concurrency: 4,
+      recordLease: 'process',
+      handler: async (data) => {
+        leasesSeen.push(Number((await t.db.query<{ n: string | number }>(`SELECT count(*) AS n FROM record_leases WHERE key = $1`, [data.key])).rows[0]!.n));
+        localRuns.push({ n: Number(data.n), start: Date.now() });
+        await new Promise((r) => setTimeout(r, 80));
+        localRuns[localRuns.length - 1]!.end = Date.now();
       },
     });
     await queue.define({
@@ -116,6 +129,17 @@ describe('job queue on the store', () => {
     // Two jobs in all: the second was never put back on the queue.
     const rows = await t.db.query<{ n: string | number }>(`SELECT count(*) AS n FROM pgboss.job WHERE name = 'test-held' AND singleton_key = 'rec:held'`);
     assert.equal(Number(rows.rows[0]!.n), 2);
+  });
+
+  it('runs jobs of one record one at a time within this process without a lease in the store, when the queue says so', async () => {
+    // The second job is enqueued while the first runs (a waiting job would collapse into the first otherwise).
+    await queue.enqueue('test-local', { connectionId: 'c', key: 'rec:local', n: 1 });
+    for (let i = 0; i < 200 && localRuns.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await queue.enqueue('test-local', { connectionId: 'c', key: 'rec:local', n: 2 });
+    await queue.idle(['test-local']);
+    assert.deepEqual(localRuns.map((r) => r.n), [1, 2]);
+    assert.ok(localRuns[1]!.start >= localRuns[0]!.end!, 'the second starts after the first ended');
+    assert.deepEqual(leasesSeen, [0, 0], 'no lease row is written');
   });
 
   it('collapses events for a record into one waiting job', async () => {
