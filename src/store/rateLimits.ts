@@ -27,6 +27,16 @@ export interface LimitPolicy {
 export class PostgresRateLimiter implements RateLimiter {
   private readonly holder = randomUUID();
   private readonly seededSlots = new Set<string>();
+  /**
+   * This process's requests wait for a turn, and for a slot, in line per key: only the first of the line asks the
+   * store, the rest wait in memory. Each waiting request used to poll the store by itself, so with thirty jobs
+   * waiting on one realm the benchmark of sales receipts spent about 150 statements a receipt on the limiter, more
+   * than on everything else together. The schedule in the store still decides between processes.
+   */
+  private readonly turnLines = new Map<string, Promise<void>>();
+  private readonly slotLines = new Map<string, Promise<void>>();
+  /** Wakes the first of a key's slot line when this process frees a slot (it would otherwise sleep out its poll). */
+  private readonly slotFreed = new Map<string, () => void>();
 
   constructor(
     private readonly db: Queryable,
@@ -37,9 +47,10 @@ export class PostgresRateLimiter implements RateLimiter {
   async acquire(key: string): Promise<() => void> {
     const policy = this.policyFor(key);
     if (!policy) return () => {};
-    const slot = policy.concurrency ? await this.takeSlot(key, policy.concurrency) : undefined;
+    const concurrency = policy.concurrency;
+    const slot = concurrency ? await inLine(this.slotLines, key, () => this.takeSlot(key, concurrency)) : undefined;
     try {
-      await this.waitForTurn(key, policy);
+      await inLine(this.turnLines, key, () => this.waitForTurn(key, policy));
     } catch (error) {
       if (slot !== undefined) await this.freeSlot(key, slot);
       throw error;
@@ -57,19 +68,21 @@ export class PostgresRateLimiter implements RateLimiter {
     const toleranceMs = Math.max(0, (policy.burst ?? 1) - 1) * intervalMs;
     for (;;) {
       // Allowed when the schedule is at most `tolerance` ahead of now; the schedule then moves one interval on.
-      const result = await this.db.query<{ allowed: boolean; wait_ms: number | string }>(
-        `INSERT INTO rate_schedules AS s (key, tat) VALUES ($1, clock_timestamp() + make_interval(secs => $2 / 1000.0))
-         ON CONFLICT (key) DO UPDATE SET tat = GREATEST(s.tat, clock_timestamp()) + make_interval(secs => $2 / 1000.0)
-           WHERE GREATEST(s.tat, clock_timestamp()) - clock_timestamp() <= make_interval(secs => $3 / 1000.0)
-         RETURNING true AS allowed, 0 AS wait_ms`,
+      // When refused, the same statement says how long to wait (its read sees the schedule as it was).
+      const result = await this.db.query<{ allowed: boolean; wait_ms: number | string | null }>(
+        `WITH attempt AS (
+           INSERT INTO rate_schedules AS s (key, tat) VALUES ($1, clock_timestamp() + make_interval(secs => $2 / 1000.0))
+           ON CONFLICT (key) DO UPDATE SET tat = GREATEST(s.tat, clock_timestamp()) + make_interval(secs => $2 / 1000.0)
+             WHERE GREATEST(s.tat, clock_timestamp()) - clock_timestamp() <= make_interval(secs => $3 / 1000.0)
+           RETURNING 1
+         )
+         SELECT EXISTS (SELECT 1 FROM attempt) AS allowed,
+           (SELECT GREATEST(0, EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - $3) FROM rate_schedules WHERE key = $1) AS wait_ms`,
         [key, intervalMs, toleranceMs],
       );
-      if (result.rows.length > 0) return;
-      const waiting = await this.db.query<{ wait_ms: number | string }>(
-        `SELECT GREATEST(0, EXTRACT(EPOCH FROM (tat - clock_timestamp())) * 1000 - $2) AS wait_ms FROM rate_schedules WHERE key = $1`,
-        [key, toleranceMs],
-      );
-      await sleep(Math.max(1, Math.ceil(Number(waiting.rows[0]?.wait_ms ?? intervalMs))));
+      const row = result.rows[0];
+      if (row?.allowed) return;
+      await sleep(Math.max(1, Math.ceil(Number(row?.wait_ms ?? intervalMs))));
     }
   }
 
@@ -92,12 +105,38 @@ export class PostgresRateLimiter implements RateLimiter {
         [key, concurrency, this.holder, leaseSeconds],
       );
       if (result.rows[0]) return result.rows[0].slot;
-      await sleep(Math.min(50, (this.options.pollMs ?? 5) * (attempt + 1)));
+      // Every slot is taken: wait for one of ours to be freed, or poll again (another process may free one).
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(50, (this.options.pollMs ?? 5) * (attempt + 1)));
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.slotFreed.set(key, done);
+      });
+      this.slotFreed.delete(key);
     }
   }
 
   private async freeSlot(key: string, slot: number): Promise<void> {
     await this.db.query(`UPDATE rate_slots SET holder = NULL, expires_at = NULL WHERE key = $1 AND slot = $2 AND holder = $3`, [key, slot, this.holder]);
+    this.slotFreed.get(key)?.();
+  }
+}
+
+/** Runs `fn` once every earlier caller of the same line and key is done, so that one of them at a time waits on the store. */
+async function inLine<T>(lines: Map<string, Promise<void>>, key: string, fn: () => Promise<T>): Promise<T> {
+  const before = lines.get(key);
+  let leave!: () => void;
+  const mine = new Promise<void>((resolve) => (leave = resolve));
+  const tail = (before ?? Promise.resolve()).then(() => mine);
+  lines.set(key, tail);
+  try {
+    if (before) await before;
+    return await fn();
+  } finally {
+    leave();
+    if (lines.get(key) === tail) lines.delete(key);
   }
 }
 

@@ -181,4 +181,44 @@ describe('store repositories', () => {
     assert.ok(elapsed >= 9 * 50 - 20, `10 requests at 20/s take at least ~450 ms, took ${elapsed}`);
     assert.ok(maxInFlight <= 2, `at most 2 in flight, saw ${maxInFlight}`);
   });
+
+  it('runs statements prepared, and a prepared text whose table a migration changed runs again unprepared', async (ctx) => {
+    if (t.db.kind !== 'postgres') return ctx.skip('PGlite prepares nothing');
+    await t.db.exec(`CREATE TABLE prepared_probe (id int PRIMARY KEY, name text); INSERT INTO prepared_probe VALUES (1, 'one')`);
+    const read = () => t.db.query<Record<string, unknown>>(`SELECT * FROM prepared_probe WHERE id = $1`, [1]);
+    assert.deepEqual((await read()).rows, [{ id: 1, name: 'one' }]);
+    const names = await t.db.query<{ n: string }>(`SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE '%FROM prepared_probe%'`, []);
+    assert.equal(Number(names.rows[0]!.n), 1, 'prepared on this connection');
+    // Every connection of the pool prepares it, then a migration adds a column: "cached plan must not change result type".
+    await Promise.all(Array.from({ length: 12 }, () => read()));
+    await t.db.exec(`ALTER TABLE prepared_probe ADD COLUMN note text`);
+    const inTransaction = await t.db.transaction(async (tx) => tx.query(`SELECT * FROM prepared_probe WHERE id = $1`, [1])).then(() => 'ok', (e: { code?: string }) => e.code);
+    assert.ok(inTransaction === 'ok' || inTransaction === '0A000', `in a transaction: ${inTransaction}`);
+    for (let i = 0; i < 12; i++) assert.deepEqual((await read()).rows, [{ id: 1, name: 'one', note: null }]);
+    assert.deepEqual((await t.db.transaction(async (tx) => tx.query(`SELECT * FROM prepared_probe WHERE id = $1`, [1]))).rows, [{ id: 1, name: 'one', note: null }]);
+  });
+
+  it('keeps one limit across processes while only the first waiter of each process asks the store', async () => {
+    let statements = 0;
+    const counted = { query: (sql: string, params?: readonly unknown[]) => ((statements += 1), t.db.query(sql, params)) } as typeof t.db;
+    const policy = () => ({ limit: 50, windowMs: 1000, utilisation: 1, burst: 1 });
+    const processes = [new PostgresRateLimiter(counted, policy), new PostgresRateLimiter(counted, policy)];
+    const started = Date.now();
+    const grants: number[] = [];
+    await Promise.all(
+      Array.from({ length: 40 }, async (_, i) => {
+        const release = await processes[i % 2]!.acquire('hl:shared-location');
+        grants.push(Date.now() - started);
+        release();
+      }),
+    );
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 39 * 20 - 30, `40 requests at 50/s between two processes take at least ~780 ms, took ${elapsed}`);
+    // Any second holds at most 50 (+1 for the first) grants, whichever process made them.
+    for (const at of grants) assert.ok(grants.filter((g) => g >= at && g < at + 1000).length <= 51);
+    // Waiting in line: about three statements a request (the two processes' first waiters meet at each turn: one
+    // is granted, the other refused and told how long), where forty requests each polling the store by itself made
+    // 1,100-1,500.
+    assert.ok(statements <= 40 * 4, `statements for 40 requests: ${statements}`);
+  });
 });
