@@ -182,6 +182,8 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       LEDGERLINK_LOG_LEVEL: process.env.LEDGERLINK_BENCH_LOG ?? 'warn',
       ...(lifted ? { LEDGERLINK_LIMITS_OFF: '1' } : {}),
       LEDGERLINK_POLL_SECONDS: '3600',
+      // Passed on for comparisons (LEDGERLINK_PREPARED_STATEMENTS=false npm run bench ...).
+      ...(process.env.LEDGERLINK_PREPARED_STATEMENTS ? { LEDGERLINK_PREPARED_STATEMENTS: process.env.LEDGERLINK_PREPARED_STATEMENTS } : {}),
       ...emulatorProviderEnv(qbo, hl, QBO_VERIFIER),
     }),
     close: async () => {

@@ -70,7 +70,7 @@ const commands: Record<string, Command> = {
   },
   migrate: async () => {
     const config = loadConfig(process.env);
-    const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir });
+    const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir, preparedStatements: config.preparedStatements });
     try {
       const applied = await migrate(db);
       console.log(applied.length ? `applied migrations ${applied.join(', ')}` : 'store is up to date');

@@ -10,6 +10,8 @@ const flag = z
 
 const envSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
+  /** Prepared statements on PostgreSQL (on unless 'false': a pooler that cannot keep them needs them off). */
+  LEDGERLINK_PREPARED_STATEMENTS: z.enum(['true', 'false', '1', '0']).optional().transform((v) => v !== 'false' && v !== '0'),
   LEDGERLINK_DATA_DIR: z.string().min(1).default('.data'),
   LEDGERLINK_SECRET_KEY: z.string().min(1).optional(),
   LEDGERLINK_HOST: z.string().min(1).default('127.0.0.1'),
@@ -18,6 +20,7 @@ const envSchema = z.object({
   LEDGERLINK_PUBLIC_URL: optionalUrl,
   /** Run only workers (no HTTP server): `ledgerlink worker`. */
   LEDGERLINK_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  LEDGERLINK_PAYMENT_CONCURRENCY: z.coerce.number().int().min(1).max(512).optional(),
   LEDGERLINK_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(60),
   LEDGERLINK_CDC_POLL_SECONDS: z.coerce.number().min(1).max(3600).default(180),
   LEDGERLINK_LIMITS_OFF: flag,
@@ -69,6 +72,8 @@ export interface ProviderConfig {
 export interface Config {
   /** PostgreSQL server; absent means the embedded PGlite store in dataDir. */
   databaseUrl: string | undefined;
+  /** Run statements with values as prepared statements on PostgreSQL (src/store/db.ts). */
+  preparedStatements: boolean;
   dataDir: string;
   pgliteDir: string;
   secretKey: string | undefined;
@@ -76,6 +81,8 @@ export interface Config {
   port: number;
   publicUrl: string | undefined;
   workerConcurrency: number;
+  /** Payment jobs at once per process; undefined: 8 × workerConcurrency (src/sync/engine.ts). */
+  paymentConcurrency: number | undefined;
   pollSeconds: number;
   cdcPollSeconds: number;
   limitsOff: boolean;
@@ -121,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     : undefined;
   return {
     databaseUrl: e.DATABASE_URL,
+    preparedStatements: e.LEDGERLINK_PREPARED_STATEMENTS,
     dataDir: e.LEDGERLINK_DATA_DIR,
     pgliteDir: `${e.LEDGERLINK_DATA_DIR}/pglite`,
     secretKey: e.LEDGERLINK_SECRET_KEY,
@@ -128,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     port: e.LEDGERLINK_PORT,
     publicUrl: e.LEDGERLINK_PUBLIC_URL,
     workerConcurrency: e.LEDGERLINK_WORKER_CONCURRENCY,
+    paymentConcurrency: e.LEDGERLINK_PAYMENT_CONCURRENCY,
     pollSeconds: e.LEDGERLINK_POLL_SECONDS,
     cdcPollSeconds: e.LEDGERLINK_CDC_POLL_SECONDS,
     limitsOff: e.LEDGERLINK_LIMITS_OFF,

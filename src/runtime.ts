@@ -24,7 +24,7 @@ export function secretsFor(config: Config): SecretBox {
 
 export async function openRuntime(config: Config, providers: ProviderConfig, options: { server: boolean; workers: boolean; logger?: pino.Logger; dashboard?: DashboardOptions }): Promise<Runtime> {
   const logger = options.logger ?? pino({ level: process.env.LEDGERLINK_LOG_LEVEL ?? 'info' });
-  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir });
+  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir, preparedStatements: config.preparedStatements });
   await migrate(db);
   const publicUrl = config.publicUrl ?? `http://${config.host}:${config.port}`;
   const engine = await Engine.create({
@@ -35,6 +35,7 @@ export async function openRuntime(config: Config, providers: ProviderConfig, opt
     logger,
     limits: !config.limitsOff,
     concurrency: config.workerConcurrency,
+    ...(config.paymentConcurrency ? { paymentConcurrency: config.paymentConcurrency } : {}),
     pollSeconds: config.pollSeconds,
     cdcPollSeconds: config.cdcPollSeconds,
     queue: { expireInSeconds: config.jobExpireSeconds, leaseSeconds: config.jobExpireSeconds },

@@ -45,6 +45,8 @@ export interface EngineOptions {
   /** Multiplies the providers' per-window limits (benchmarks run emulators with limits scaled the same way). */
   limitFactor?: number;
   concurrency?: number;
+  /** Payment jobs at once in this process (LEDGERLINK_PAYMENT_CONCURRENCY); default PAYMENT_JOBS_PER_UNIT × concurrency. */
+  paymentConcurrency?: number;
   pollSeconds?: number;
   /** How often QuickBooks change data capture runs behind the webhooks (LEDGERLINK_CDC_POLL_SECONDS, default 180). */
   cdcPollSeconds?: number;
@@ -61,8 +63,13 @@ interface ConnectionClients {
 
 const COMPANY_FACTS_TTL_MS = 10 * 60_000;
 
-/** The payment queue runs this many jobs at once per unit of worker concurrency (see defineQueues). */
-const PAYMENT_JOBS_PER_UNIT = 4;
+/**
+ * The payment queue runs this many jobs at once per unit of worker concurrency (see defineQueues). 4 a unit (16 by
+ * default) reached 0.89-0.91 of the ceiling on a backlog with new customers, 8 (32) 0.92-0.94: while QuickBooks
+ * binds (customer and item creates crowd the start of a backlog), more jobs can get on with HighLevel's reads.
+ * Waiting jobs cost little: the limiter keeps one waiter per key asking the store (src/store/rateLimits.ts).
+ */
+const PAYMENT_JOBS_PER_UNIT = 8;
 
 /** QuickBooks: 500 requests a minute and 10 at once per realm; HighLevel: 100 per 10 seconds per location. */
 export function providerLimit(key: string): LimitPolicy | undefined {
@@ -229,7 +236,7 @@ export class Engine {
         ...(typeof data.orderId === 'string' ? { orderId: data.orderId } : {}),
         ...(typeof data.contactId === 'string' ? { contactId: data.contactId } : {}),
       }),
-    { concurrency: concurrency * PAYMENT_JOBS_PER_UNIT });
+    { concurrency: this.options.paymentConcurrency ?? concurrency * PAYMENT_JOBS_PER_UNIT });
     // An order job only lists the order's transactions and syncs each under the transaction's own lease (queue.ts).
     await define(QUEUES.crmOrder, SALES_RECEIPTS_FLOW, async (ctx, data) => {
       await syncOrder(ctx, String(data.orderId));
