@@ -107,9 +107,9 @@ async function enqueueUnsynced(ctx: FlowContext, transactions: AsyncIterable<Tra
   const backlog = ctx.queue.backlog(QUEUES.crmTransaction, ctx.connection.id);
   let page: TransactionSummary[] = [];
   const flush = async () => {
-    for (const txn of await unsyncedOf(ctx, page)) {
-      if (await ctx.queue.enqueue(QUEUES.crmTransaction, transactionJob(ctx, txn._id, txn), { priority: await backlog.next() })) enqueued += 1;
-    }
+    const jobs = [];
+    for (const txn of await unsyncedOf(ctx, page)) jobs.push({ data: transactionJob(ctx, txn._id, txn), priority: await backlog.next() });
+    enqueued += await ctx.queue.enqueueMany(QUEUES.crmTransaction, jobs);
     page = [];
   };
   for await (const txn of transactions) {

@@ -139,26 +139,31 @@ export class JobQueue {
    * stores an event and its job in one statement (one round trip to the store instead of BEGIN, two inserts and
    * COMMIT, on the path of every event). `source` names the caller's CTE that yields one row with an `id` column
    * (the inbox row); the job's data is `data` plus `inboxId` = that id. Parameters are numbered from `first`.
-   *
-   * It writes pg-boss's job table itself, with the queue's settings resolved as pg-boss's own insert does
-   * (`insertJob` in pg-boss 10's plans.js: expiry, retention, retries and policy from the queue row). A test compares
-   * a job made this way with one made by `enqueue`, so an upgrade of pg-boss that changes the table fails there.
+   * (pg-boss's table written as jobInsertSql says.)
    */
   jobInsertFrom(name: string, data: JobData, source: string, first: number): { sql: string; params: unknown[] } {
     if (!this.definitions.has(name)) throw new Error(`queue ${name} is not defined`);
     const p = (n: number) => `$${first + n - 1}`;
     return {
-      sql: `INSERT INTO pgboss.job (id, name, data, priority, start_after, singleton_key, dead_letter, expire_in, keep_until, retry_limit, retry_delay, retry_backoff, policy)
-        SELECT gen_random_uuid(), q.name, ${p(2)}::jsonb || jsonb_build_object('inboxId', s.id), 0, now(), ${p(3)}, q.dead_letter,
-          COALESCE(q.expire_seconds * interval '1s', interval '15 minutes'),
-          now() + CAST(COALESCE((q.retention_minutes * 60)::text, '14 days') AS interval),
-          COALESCE(q.retry_limit, 2),
-          CASE WHEN COALESCE(q.retry_backoff, false) THEN GREATEST(q.retry_delay, 1) ELSE COALESCE(q.retry_delay, 0) END,
-          COALESCE(q.retry_backoff, false), q.policy
-        FROM ${source} s JOIN pgboss.queue q ON q.name = ${p(1)}
-        ON CONFLICT DO NOTHING RETURNING id`,
+      sql: jobInsertSql(`${p(2)}::jsonb || jsonb_build_object('inboxId', s.id)`, p(3), '0', `${source} s`, p(1)),
       params: [name, JSON.stringify(data), data.key],
     };
+  }
+
+  /**
+   * Puts many jobs of one queue on it in one statement (a poll's page of payments was a statement per job); each
+   * job as `enqueue` would make it, a record that already has a job waiting getting none. Returns how many were
+   * made, and wakes this process's workers of the queue.
+   */
+  async enqueueMany(name: string, jobs: ReadonlyArray<{ data: JobData; priority?: number }>): Promise<number> {
+    if (jobs.length === 0) return 0;
+    if (!this.definitions.has(name)) throw new Error(`queue ${name} is not defined`);
+    const result = await this.db.query(
+      jobInsertSql('s.data', 's.key', 's.priority', 'unnest($2::jsonb[], $3::text[], $4::int[]) AS s(data, key, priority)', '$1'),
+      [name, jobs.map((j) => JSON.stringify(j.data)), jobs.map((j) => j.data.key), jobs.map((j) => j.priority ?? 0)],
+    );
+    this.wake(name);
+    return result.rows.length;
   }
 
   /**
@@ -423,6 +428,25 @@ class QueueRunner {
     })();
     this.inFlight.set(job.id, run);
   }
+}
+
+/**
+ * The insert pg-boss's `send` makes, written here so that jobs can be made inside a caller's statement or many at
+ * once: the queue's settings resolved as pg-boss 10's own insert does (`insertJob` in its plans.js: expiry,
+ * retention, retries and policy from the queue row); singleton_on and dead letters per job are not used here. A
+ * test compares a job made this way with one made by `send`, so an upgrade of pg-boss that changes the table fails
+ * there.
+ */
+function jobInsertSql(data: string, key: string, priority: string, from: string, queueName: string): string {
+  return `INSERT INTO pgboss.job (id, name, data, priority, start_after, singleton_key, dead_letter, expire_in, keep_until, retry_limit, retry_delay, retry_backoff, policy)
+    SELECT gen_random_uuid(), q.name, ${data}, ${priority}, now(), ${key}, q.dead_letter,
+      COALESCE(q.expire_seconds * interval '1s', interval '15 minutes'),
+      now() + CAST(COALESCE((q.retention_minutes * 60)::text, '14 days') AS interval),
+      COALESCE(q.retry_limit, 2),
+      CASE WHEN COALESCE(q.retry_backoff, false) THEN GREATEST(q.retry_delay, 1) ELSE COALESCE(q.retry_delay, 0) END,
+      COALESCE(q.retry_backoff, false), q.policy
+    FROM ${from} JOIN pgboss.queue q ON q.name = ${queueName}
+    ON CONFLICT DO NOTHING RETURNING id`;
 }
 
 /** pg-boss hands over SQL with or without values; PGlite runs multi-statement text only through exec. */

@@ -142,6 +142,26 @@ describe('job queue on the store', () => {
     assert.deepEqual(leasesSeen, [0, 0], 'no lease row is written');
   });
 
+  it('makes many jobs in one statement as pg-boss makes them one by one, none for a record whose job waits', async () => {
+    const columns = `priority, dead_letter, expire_in, retry_limit, retry_delay, retry_backoff, policy, round(EXTRACT(EPOCH FROM (keep_until - start_after)) / 60) AS keep_minutes`;
+    await queue.enqueue('test-sync', { connectionId: 'm', key: 'many:one-by-one' }, { priority: -3, startAfterSeconds: 60 });
+    const single = (await t.db.query(`SELECT ${columns} FROM pgboss.job WHERE singleton_key = 'many:one-by-one'`)).rows[0] as Record<string, unknown>;
+    await queue.enqueue('test-sync', { connectionId: 'm', key: 'many:b' }, { startAfterSeconds: 60 }); // waits (a minute)
+    const made = await queue.enqueueMany('test-sync', [
+      { data: { connectionId: 'm', key: 'many:a', n: 1 }, priority: -3 },
+      { data: { connectionId: 'm', key: 'many:b', n: 2 }, priority: -4 },
+      { data: { connectionId: 'm', key: 'many:c', n: 3 }, priority: -5 },
+    ]);
+    assert.equal(made, 2, 'the record with a waiting job gets no second one');
+    const rows = (await t.db.query<Record<string, unknown>>(`SELECT singleton_key, data, ${columns} FROM pgboss.job WHERE singleton_key IN ('many:a', 'many:c') ORDER BY singleton_key`)).rows;
+    assert.deepEqual(rows.map((r) => [r.singleton_key, (r.data as { n: number }).n, r.priority]), [['many:a', 1, -3], ['many:c', 3, -5]]);
+    const { singleton_key: _k, data: _d, priority: _p, ...first } = rows[0]!;
+    const { priority: _q, ...expected } = single;
+    assert.deepEqual(first, expected);
+    await t.db.query(`DELETE FROM pgboss.job WHERE singleton_key IN ('many:one-by-one', 'many:b')`);
+    await queue.idle(['test-sync']);
+  });
+
   it('collapses events for a record into one waiting job', async () => {
     runs.length = 0;
     const ids = [];
