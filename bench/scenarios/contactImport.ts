@@ -169,7 +169,9 @@ async function runScenario5(options: ContactImportOptions): Promise<ScenarioResu
     log(`  seeding ${options.importCustomers} QuickBooks customers`);
     await seedCustomers(stack, main.qboRealmId!, options.importCustomers);
     const bin = fileURLToPath(new URL('../../bin/ledgerlink.js', import.meta.url));
-    worker = spawn(process.execPath, [bin, 'worker'], { env: stack.workerEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
+    // LEDGERLINK_BENCH_NODE_ARGS (e.g. '--heap-prof') reaches this worker too, as it does those of scenarios 4 and 6.
+    const nodeArgs = (process.env.LEDGERLINK_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    worker = spawn(process.execPath, [...nodeArgs, bin, 'worker'], { env: stack.workerEnv(), stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve, reject) => {
       worker!.stdout!.on('data', (chunk: Buffer) => {
         if (chunk.toString().includes('running')) resolve();
