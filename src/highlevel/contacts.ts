@@ -62,11 +62,10 @@ const duplicateEnvelope = z.looseObject({ contact: contactSchema.nullable().opti
 const searchEnvelope = z.looseObject({ contacts: z.array(contactSchema).default([]), total: z.number().optional() });
 const tagsEnvelope = z.looseObject({ tags: z.array(z.string()).default([]) });
 
-export interface SearchFilter {
-  field: string;
-  operator: 'eq' | 'not_eq' | 'contains' | 'not_contains' | 'exists' | 'not_exists' | 'range';
-  value?: unknown;
-}
+/** A condition of POST /contacts/search, or a group of them (top-level filters are ANDed; reference §2.3). */
+export type SearchFilter =
+  | { field: string; operator: 'eq' | 'not_eq' | 'contains' | 'not_contains' | 'exists' | 'not_exists' | 'range'; value?: unknown }
+  | { group: 'AND' | 'OR'; filters: SearchFilter[] };
 
 export class ContactsApi {
   constructor(private readonly http: HighLevelHttp) {}

@@ -9,12 +9,12 @@
 // creating anything.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Contact, ContactInput } from '../highlevel/contacts.ts';
+import type { Contact, ContactInput, SearchFilter } from '../highlevel/contacts.ts';
 import { HighLevelError, isDuplicateContact } from '../highlevel/errors.ts';
 import { isNotFound as isQuickBooksNotFound } from '../quickbooks/errors.ts';
 import type { Customer } from '../quickbooks/entities.ts';
 import { count, select } from '../quickbooks/query.ts';
-import { checkEmail } from '../domain/email.ts';
+import { checkEmail, normalizeEmail } from '../domain/email.ts';
 import {
   contactFieldsForQboCustomer,
   CONTACT_FIELD_OWNERSHIP,
@@ -88,7 +88,9 @@ export async function importCustomers(ctx: FlowContext): Promise<ImportProgress>
     const page = await ctx.qbo.query(select('Customer').includeInactive().orderBy('Id').page(progress.position, PAGE_SIZE));
     if (page.length > 0) {
       await rememberCustomers(db, connection.id, page);
-      const outcomes = await mapLimit(page, PARALLEL, (customer) => importOne(ctx, customer));
+      const absent = await emailsNotInCrm(ctx, page);
+      const outcomes = [];
+      for (const round of roundsByEmail(page)) outcomes.push(...(await mapLimit(round, PARALLEL, (customer) => importOne(ctx, customer, absent))));
       for (const o of outcomes) progress[o === 'created' ? 'created' : o === 'matched' ? 'matched' : o === 'failed' ? 'failed' : 'skipped'] += 1;
       progress.position += page.length;
       progress.done += page.length;
@@ -114,9 +116,74 @@ export async function importCustomers(ctx: FlowContext): Promise<ImportProgress>
   return progress;
 }
 
-async function importOne(ctx: FlowContext, customer: Customer): Promise<'created' | 'matched' | 'skipped' | 'failed'> {
+/**
+ * A page in rounds, the k-th customer with a given email in round k: customers sharing an email never run side by
+ * side, so the second looks up after the first has made its contact (both would otherwise find none and create
+ * two, where the location allows duplicates). Almost every page is one round.
+ */
+function roundsByEmail(page: readonly Customer[]): Customer[][] {
+  const rounds: Customer[][] = [];
+  const seen = new Map<string, number>();
+  for (const customer of page) {
+    const email = contactFieldsForQboCustomer(customer).email;
+    const k = email ? (seen.get(email) ?? 0) : 0;
+    if (email) seen.set(email, k + 1);
+    (rounds[k] ??= []).push(customer);
+  }
+  return rounds;
+}
+
+const NONE: ReadonlySet<string> = new Set();
+/** Emails per search: an OR group of this many `eq` conditions (HighLevel documents no limit; kept modest). */
+const EMAILS_PER_SEARCH = 50;
+
+/**
+ * The emails of a page of customers that no CRM contact holds, found with one contact search per 50 emails instead
+ * of a duplicate look-up per customer: the import then costs HighLevel one call a customer (the create) instead of
+ * two, and HighLevel's limit is what binds an import (docs/performance.md, finding 20).
+ *
+ * HighLevel's search index lags writes by a few seconds (reference §2.3), so "not found" is trusted only where the
+ * lag cannot hide our own work: an email that two customers of the page share, or that belongs to any customer of
+ * this connection with a link or a claim (a contact we created, perhaps moments ago, or one a failed attempt may
+ * have created), is left to the per-customer look-up. What the lag can still hide is a contact someone else created
+ * in HighLevel in the seconds before the search: where the location forbids duplicates, the create is refused
+ * and adopts that contact (createContact); where it allows them, that contact and ours share the email, as they
+ * would had it been created a moment after a look-up. A search HighLevel refuses (400/422) falls back to look-ups.
+ */
+async function emailsNotInCrm(ctx: FlowContext, page: readonly Customer[]): Promise<ReadonlySet<string>> {
+  const seen = new Map<string, number>();
+  for (const customer of page) {
+    const email = contactFieldsForQboCustomer(customer).email;
+    if (email && customer.Active !== false) seen.set(email, (seen.get(email) ?? 0) + 1);
+  }
+  const candidates = new Set([...seen].filter(([, n]) => n === 1).map(([email]) => email));
+  if (candidates.size === 0) return NONE;
+  const ours = await ctx.db.query<{ email: string }>(
+    `SELECT DISTINCT c.email FROM qbo_customers c JOIN links l ON l.connection_id = c.connection_id AND l.kind = 'customer' AND l.qbo_id = c.qbo_id
+     WHERE c.connection_id = $1 AND c.email = ANY($2::text[])`,
+    [ctx.connection.id, [...candidates]],
+  );
+  for (const row of ours.rows) candidates.delete(row.email);
+  const emails = [...candidates];
   try {
-    const result = await syncCustomer(ctx, customer, 'import');
+    for (let i = 0; i < emails.length; i += EMAILS_PER_SEARCH) {
+      const chunk = emails.slice(i, i + EMAILS_PER_SEARCH);
+      const filters: SearchFilter[] = [{ group: 'OR', filters: chunk.map((email) => ({ field: 'email', operator: 'eq' as const, value: email })) }];
+      for await (const contact of ctx.hl.contacts.searchAll(filters, 100)) {
+        if (contact.email) candidates.delete(normalizeEmail(contact.email));
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof HighLevelError && (error.status === 400 || error.status === 422))) throw error;
+    ctx.log.warn({ err: error.message }, 'contact search by email refused: the import looks each customer up instead');
+    return NONE;
+  }
+  return candidates;
+}
+
+async function importOne(ctx: FlowContext, customer: Customer, absent: ReadonlySet<string>): Promise<'created' | 'matched' | 'skipped' | 'failed'> {
+  try {
+    const result = await syncCustomer(ctx, customer, 'import', absent);
     return result.outcome === 'created' ? 'created' : result.outcome === 'matched' ? 'matched' : 'skipped';
   } catch (error) {
     if (error instanceof RetryLater) {
@@ -163,7 +230,11 @@ export async function contactIdForCustomer(ctx: FlowContext, customerId: string)
   return result.contactId;
 }
 
-async function syncCustomer(ctx: FlowContext, customer: Customer, mode: 'import' | 'live'): Promise<ContactOutcome> {
+/**
+ * `absent`: emails the import found in no CRM contact a moment ago (emailsNotInCrm); a customer with one of them is
+ * created without its own duplicate look-up.
+ */
+async function syncCustomer(ctx: FlowContext, customer: Customer, mode: 'import' | 'live', absent: ReadonlySet<string> = NONE): Promise<ContactOutcome> {
   const link = await findLinkByQboId(ctx.db, ctx.connection.id, 'customer', customer.Id);
   if (link?.state === 'linked') return updateLinkedContact(ctx, customer, link, mode);
   if (link?.state === 'skipped') return { outcome: 'skipped', reason: String(link.data.reason ?? '') };
@@ -179,7 +250,7 @@ async function syncCustomer(ctx: FlowContext, customer: Customer, mode: 'import'
     if (!(await claimCustomer(ctx, customer.Id, holder))) throw new RetryLater(`QuickBooks customer ${customer.Id} is being brought into the CRM by another job`);
   }
   try {
-    return await matchOrCreateContact(ctx, customer, mode, holder, mayExist);
+    return await matchOrCreateContact(ctx, customer, mode, holder, mayExist, absent);
   } catch (error) {
     await releaseClaim(ctx, customer.Id, holder);
     throw error;
@@ -223,7 +294,7 @@ async function releaseClaim(ctx: FlowContext, customerId: string, holder: string
 /** The marker written in a created contact's `source`, so a create whose answer was lost can be found again. */
 export const contactSourceFor = (customerId: string) => `QuickBooks customer ${customerId}`;
 
-async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 'import' | 'live', holder: string, mayExist: boolean): Promise<ContactOutcome> {
+async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 'import' | 'live', holder: string, mayExist: boolean, absent: ReadonlySet<string>): Promise<ContactOutcome> {
   const fields = contactFieldsForQboCustomer(customer);
   const rawEmail = customer.PrimaryEmailAddr?.Address?.split(/[,;]/)[0]?.trim() ?? '';
   const unmatchable = rawEmail === '' ? 'it has no email in QuickBooks' : fields.email ? undefined : `its email is not valid (${invalidReason(rawEmail)})`;
@@ -231,13 +302,26 @@ async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 
   let how: 'matched' | 'created' = 'matched';
   let matchedBy = 'email';
   let createNote: string | undefined;
-  if (fields.email) contact = await ctx.hl.contacts.findDuplicate({ email: fields.email });
+  if (fields.email && !absent.has(fields.email)) contact = await ctx.hl.contacts.findDuplicate({ email: fields.email });
   if (!contact && mayExist) {
     contact = await findCreatedEarlier(ctx, customer.Id, fields.phone);
     matchedBy = 'an earlier attempt';
     if (contact) how = 'created';
   }
-  if (contact) {
+  // A contact created just now needs none of the checks below; one found, or adopted because HighLevel refused a
+  // second contact with this email (a search that lagged, or a create racing ours), goes through all of them.
+  let fresh = false;
+  if (!contact) {
+    const created = await createContact(ctx, customer);
+    contact = created.contact;
+    createNote = created.note;
+    if (created.adopted) matchedBy = 'email (HighLevel refused a second contact with it)';
+    else {
+      how = 'created';
+      fresh = true;
+    }
+  }
+  if (!fresh) {
     let owner = await findLinkByCrmId(ctx.db, ctx.connection.id, 'customer', contact.id);
     if (owner?.state === 'pending' && (await customerClaimAbandoned(ctx, contact.id))) {
       // The CRM-side job that claimed this contact died and nothing retried it (found by the chaos run: the
@@ -277,11 +361,6 @@ async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 
       const write = onlyBlanksForShared(fieldsToWrite('crm', syncedFieldsFromQboCustomer(customer), current, { origin: 'quickbooks' }), current);
       if (Object.keys(write).length > 0) contact = await updateContact(ctx, contact, write, customer);
     }
-  } else {
-    const created = await createContact(ctx, customer);
-    contact = created.contact;
-    how = 'created';
-    createNote = created.note;
   }
   const active = customer.Active !== false;
   if (!active) await ctx.hl.contacts.addTags(contact.id, [INACTIVE_TAG]);
@@ -333,7 +412,7 @@ async function findCreatedEarlier(ctx: FlowContext, customerId: string, phone: s
   return hit ? ctx.hl.contacts.get(hit.id) : undefined;
 }
 
-async function createContact(ctx: FlowContext, customer: Customer): Promise<{ contact: Contact; note?: string }> {
+async function createContact(ctx: FlowContext, customer: Customer): Promise<{ contact: Contact; note?: string; adopted?: true }> {
   const fields = contactFieldsForQboCustomer(customer);
   const input: ContactInput = { ...fields, source: contactSourceFor(customer.Id) };
   try {
@@ -347,8 +426,9 @@ async function createContact(ctx: FlowContext, customer: Customer): Promise<{ co
       return { contact: await createOrRefuse(ctx, customer, rest), note };
     }
     if (isDuplicateContact(error)) {
-      // Same email after all (a create racing ours): that contact is the match.
-      return { contact: await ctx.hl.contacts.get(error.duplicateContactId), note: 'matched by email on create' };
+      // Same email after all (a create racing ours, or a contact the import's search did not see yet): that contact
+      // is the match, and the caller checks it as one it had found.
+      return { contact: await ctx.hl.contacts.get(error.duplicateContactId), adopted: true };
     }
     throw refusal(customer, error);
   }

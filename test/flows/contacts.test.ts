@@ -260,3 +260,92 @@ describe('new and changed QuickBooks customers keep coming, without echoes', () 
     assert.match(entry!.message, /no email/);
   });
 });
+
+describe('the initial import costs HighLevel about one call a customer', () => {
+  const importRoutes = ['POST /contacts/', 'GET /contacts/search/duplicate', 'POST /contacts/search'];
+
+  /** A stack whose HighLevel counts the import's requests by route; the import starts as it connects. */
+  async function importing(customers: number, options: { searchLagMs?: number; allowDuplicates?: boolean; existing: Array<{ customer: number; firstName: string }>; sharedEmail?: [number, number] }) {
+    const requests = new Map<string, number>();
+    const s = await startStack({
+      country: 'US',
+      qbo: { limits: false },
+      hl: {
+        limitFactor: Infinity,
+        ...(options.searchLagMs ? { searchLagMs: options.searchLagMs } : {}),
+        observe: (r) => {
+          const route = `${r.method} ${r.url.split('?')[0]}`;
+          if (importRoutes.includes(route)) requests.set(route, (requests.get(route) ?? 0) + 1);
+        },
+      },
+      engine: { limits: false },
+      beforeConnect: async ({ qbo, hl, realmId, locationId }) => {
+        const company = qbo.admin.company(realmId)!;
+        hl.core.store.locations.get(locationId)!.allowDuplicateContact = options.allowDuplicates ?? false;
+        for (let i = 1; i <= customers; i++) {
+          const email = options.sharedEmail?.includes(i) ? 'shared@calls.example' : `buyer${i}@calls.example`;
+          qbo.admin.accounting.create(company, 'Customer', { DisplayName: `Buyer ${i}`, GivenName: `Given${i}`, FamilyName: `Family${i}`, PrimaryEmailAddr: { Address: email } });
+        }
+        for (const { customer, firstName } of options.existing) {
+          await hlAdmin(hl.url, `/locations/${locationId}/actions/contact`, { email: `buyer${customer}@calls.example`, firstName, tags: ['vip'] });
+        }
+        hl.core.webhooks.config.events = new Set(['InvoiceCreate', 'InvoiceUpdate', 'OrderCreate']);
+      },
+    });
+    const done = await eventually(async () => {
+      const p = await readCursor<ImportProgress>(s.t.db, s.connection.id, CUSTOMER_IMPORT_CURSOR);
+      return p?.finishedAt ? p : undefined;
+    }, 120_000, 'the import to finish');
+    await s.engine.queue.idle(SYNC_QUEUES, 30_000);
+    return { s, done, requests: (route: string) => requests.get(route) ?? 0 };
+  }
+
+  it('creates unknown customers without a look-up each, and still matches and refuses by email', async () => {
+    const existing = [20, 21, 22, 23, 24].map((customer) => ({ customer, firstName: `Known${customer}` }));
+    // Duplicates allowed: only ledgerlink's own look-ups keep a second contact from being made for an email.
+    const { s, done, requests } = await importing(300, { existing, sharedEmail: [10, 11], allowDuplicates: true });
+    try {
+      assert.equal(done.done, 300);
+      const contacts = contactsOf(s);
+      // 300 customers: 5 matched to existing contacts, the second of two sharing an email skipped.
+      assert.equal(contacts.length, 300 - 1, 'one contact a customer, but for the shared email');
+      const emails = contacts.map((c) => c.email?.toLowerCase()).filter(Boolean);
+      assert.equal(new Set(emails).size, emails.length, 'no email appears twice');
+      for (const { customer, firstName } of existing) {
+        const contact = contacts.find((c) => c.email === `buyer${customer}@calls.example`)!;
+        assert.equal(contact.firstName, firstName, 'a matched contact keeps its own name');
+        assert.equal(contact.lastName, `Family${customer}`, 'and gains what it lacked');
+      }
+      const skipped = await listActivity(s.t.db, { connectionId: s.connection.id, text: 'shared@calls.example', limit: 5 });
+      assert.equal(skipped.filter((e) => e.status === 'skipped').length, 1, 'the customer whose email another holds is skipped, with the reason');
+
+      assert.equal(requests('POST /contacts/'), 300 - 5 - 1, 'a create for each customer no contact holds');
+      assert.equal(requests('GET /contacts/search/duplicate'), 5 + 2, 'a look-up only for the emails found, and for the shared one');
+      // Page 1: 200 customers, 198 single emails in 4 searches of 50; page 2: 100 in 2.
+      assert.equal(requests('POST /contacts/search'), 6, 'one search per 50 emails');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('adopts, rather than duplicates, a contact that the lagging search did not show', async () => {
+    // HighLevel's search index lags writes: here it hides every contact, so the import believes customer 3's email
+    // is free; the location forbids duplicates (HighLevel's default), so the create is refused and names the contact.
+    const { s, requests } = await importing(20, { searchLagMs: 600_000, existing: [{ customer: 3, firstName: 'Three' }] });
+    try {
+      const contacts = contactsOf(s);
+      assert.equal(contacts.length, 20, 'one contact a customer, none twice');
+      const three = contacts.find((c) => c.email === 'buyer3@calls.example')!;
+      assert.equal(three.firstName, 'Three', 'the adopted contact keeps its own name');
+      assert.equal(three.lastName, 'Family3', 'and gains what it lacked, as a contact found by look-up does');
+      assert.deepEqual(three.tags, ['vip']);
+      const customer3 = s.qbo.admin.listEntities(s.realmId, 'Customer').find((c) => c.DisplayName === 'Buyer 3')!;
+      const link = await findLinkByQboId(s.t.db, s.connection.id, 'customer', String(customer3.Id));
+      assert.equal(link?.state, 'linked');
+      assert.equal(link?.crmId, three.id);
+      assert.equal(requests('GET /contacts/search/duplicate'), 0, 'the search said every email was free');
+    } finally {
+      await s.close();
+    }
+  });
+});
