@@ -24,7 +24,7 @@ import type { FlowContext } from './context.ts';
 import { RetryLater, SyncError, describeError } from './errors.ts';
 import { DAILY_BUDGET_RETRY_SECONDS } from './dailyReserve.ts';
 import { syncTransaction, SALES_RECEIPTS_FLOW } from './salesReceipts.ts';
-import { pollPayments, syncOrder } from './paymentPolling.ts';
+import { listedTransaction, pollPayments, syncOrder } from './paymentPolling.ts';
 import { importCustomers, importCustomersKey, syncQboCustomer, CONTACTS_FLOW, CUSTOMER_IMPORT_CURSOR } from './contactImport.ts';
 import { syncContactChange, sweepContacts } from './customers.ts';
 import { changeCaptureDue, changeCaptureKey, pollQuickBooksChanges } from './changeCapture.ts';
@@ -70,6 +70,9 @@ const COMPANY_FACTS_TTL_MS = 10 * 60_000;
  * Waiting jobs cost little: the limiter keeps one waiter per key asking the store (src/store/rateLimits.ts).
  */
 const PAYMENT_JOBS_PER_UNIT = 8;
+
+/** Payment polls at once in a process (see defineQueues). */
+const POLL_JOBS = 8;
 
 /** QuickBooks: 500 requests a minute and 10 at once per realm; HighLevel: 100 per 10 seconds per location. */
 export function providerLimit(key: string): LimitPolicy | undefined {
@@ -207,7 +210,7 @@ export class Engine {
 
   private async defineQueues(): Promise<void> {
     const concurrency = this.options.concurrency ?? 4;
-    const define = async (name: QueueName, flow: string, run: (ctx: FlowContext, data: JobData) => Promise<void>, extra: { concurrency?: number; recordLease?: 'store' | 'process' } = {}) => {
+    const define = async (name: QueueName, flow: string, run: (ctx: FlowContext, data: JobData, job: JobContext) => Promise<void>, extra: { concurrency?: number; recordLease?: 'store' | 'process' } = {}) => {
       this.defined.add(name);
       await this.queue.define({
         name,
@@ -231,19 +234,26 @@ export class Engine {
     // its time waiting for the providers (1-2 s at their usual 150-300 ms a call), so keeping HighLevel's 9.5
     // calls a second busy takes 6-8 of them in flight, and more while new customers make QuickBooks the binding
     // limit for a while: the limiter, not the job count, keeps both providers within their limits.
-    await define(QUEUES.crmTransaction, SALES_RECEIPTS_FLOW, (ctx, data) =>
-      syncTransaction(ctx, String(data.transactionId), {
+    await define(QUEUES.crmTransaction, SALES_RECEIPTS_FLOW, (ctx, data, job) => {
+      const listed = listedTransaction(data, job.attempt);
+      return syncTransaction(ctx, String(data.transactionId), {
         ...(typeof data.orderId === 'string' ? { orderId: data.orderId } : {}),
         ...(typeof data.contactId === 'string' ? { contactId: data.contactId } : {}),
-      }),
+        ...(listed ? { listed } : {}),
+      });
+    },
     { concurrency: this.options.paymentConcurrency ?? concurrency * PAYMENT_JOBS_PER_UNIT });
     // An order job only lists the order's transactions and syncs each under the transaction's own lease (queue.ts).
     await define(QUEUES.crmOrder, SALES_RECEIPTS_FLOW, async (ctx, data) => {
       await syncOrder(ctx, String(data.orderId));
     }, { recordLease: 'process' });
+    // Every connection is polled once a minute. A poll is one or two HighLevel calls (100-300 ms each), so at 8 at
+    // once a process keeps up with well over a thousand connections, and after a restart with many connections
+    // behind, all are polled within seconds: at 2 at once the last of 200 were still unpolled while the first had
+    // a tenth of their payments done (scenario 6's fairness, docs/performance.md).
     await define(QUEUES.pollPayments, 'polling', async (ctx) => {
       await pollPayments(ctx);
-    }, { concurrency: 2 });
+    }, { concurrency: POLL_JOBS });
     await define(QUEUES.qboCustomer, CONTACTS_FLOW, async (ctx, data) => {
       await syncQboCustomer(ctx, String(data.customerId));
     });
@@ -276,7 +286,7 @@ export class Engine {
     }, { concurrency: 2 });
   }
 
-  private async runJob(name: QueueName, flow: string, data: JobData, job: JobContext, run: (ctx: FlowContext, data: JobData) => Promise<void>): Promise<void> {
+  private async runJob(name: QueueName, flow: string, data: JobData, job: JobContext, run: (ctx: FlowContext, data: JobData, job: JobContext) => Promise<void>): Promise<void> {
     const connection = await this.connections.recent(data.connectionId);
     // A removed or disconnected connection syncs nothing more.
     if (!connection || connection.status === 'disconnected' || connection.status === 'pending') return;
@@ -295,7 +305,7 @@ export class Engine {
       return;
     }
     try {
-      await run(this.contextFor(connection), data);
+      await run(this.contextFor(connection), data, job);
     } catch (error) {
       if (error instanceof RetryLater) {
         await this.queue.enqueue(name, data, { startAfterSeconds: error.afterSeconds });

@@ -8,6 +8,7 @@ import type { JobData } from './queue.ts';
 import { QUEUES } from './routes.ts';
 import { RetryLater, describeError } from './errors.ts';
 import { orderIdOf, syncTransaction } from './salesReceipts.ts';
+import { transactionSchema, type Transaction } from '../highlevel/payments.ts';
 
 const CURSOR = 'payments';
 /** HighLevel filters by calendar day (startAt/endAt as YYYY-MM-DD): a day of overlap covers time zones and late writes. */
@@ -51,7 +52,8 @@ export async function syncOrder(ctx: FlowContext, orderId: string): Promise<Poll
   for (const txn of unsynced) {
     const data = transactionJob(ctx, txn._id, txn);
     try {
-      if (await ctx.queue.withLease(data.key, () => syncTransaction(ctx, txn._id, { orderId, ...(txn.contactId ? { contactId: txn.contactId } : {}) }))) continue;
+      // Listed a moment ago by this very job: the transaction as HighLevel has it now.
+      if (await ctx.queue.withLease(data.key, () => syncTransaction(ctx, txn._id, { orderId, listed: txn, ...(txn.contactId ? { contactId: txn.contactId } : {}) }))) continue;
     } catch (error) {
       const later = error instanceof RetryLater ? { startAfterSeconds: error.afterSeconds } : {};
       if (!(error instanceof RetryLater)) ctx.log.info({ transactionId: txn._id, err: describeError(error) }, 'payment handed to its own job after an error');
@@ -63,26 +65,44 @@ export async function syncOrder(ctx: FlowContext, orderId: string): Promise<Poll
   return { seen: transactions.length, enqueued };
 }
 
-interface TransactionSummary {
-  _id: string;
-  amountRefunded?: number | undefined;
-  currency?: string | undefined;
-  status?: string | undefined;
-  entityType?: string | undefined;
-  entityId?: string | undefined;
-  contactId?: string | undefined;
-}
+type TransactionSummary = Transaction;
 
 /**
- * The job of one transaction; the order it pays and its contact, when the list names them, so the job reads the
- * transaction, the order and the contact's customer link at once.
+ * The job of one transaction, carrying the transaction as HighLevel's list gave it (`listed`, with the time it was
+ * listed): a job that runs soon after uses it instead of reading the transaction again (listedTransaction). The
+ * order it pays and its contact let the job read the order and the contact's customer link at once.
  */
 function transactionJob(ctx: FlowContext, transactionId: string, summary?: TransactionSummary): JobData {
   const orderId = summary && orderIdOf(summary);
   return {
     connectionId: ctx.connection.id, key: `${ctx.connection.id}:txn:${transactionId}`, transactionId,
     ...(orderId ? { orderId } : {}), ...(summary?.contactId ? { contactId: summary.contactId } : {}),
+    ...(summary ? { listed: summary, listedAt: new Date().toISOString() } : {}),
   };
+}
+
+/** How old a listed transaction may be for a job to use it instead of reading the transaction again. */
+const LISTED_FRESH_MS = 15 * 60_000;
+/** ... and how recent the payment: later polls list it again for about a day (OVERLAP_MS), and catch what changed. */
+const LISTED_RECENT_PAYMENT_MS = 12 * 60 * 60_000;
+
+/**
+ * The transaction a poll or an order job listed, when a job may trust it: on the job's first attempt, listed in the
+ * last 15 minutes, for a payment of the last 12 hours. HighLevel's list items carry every field the sync reads
+ * (reference §4.2: the detail adds contactSnapshot, entitySource, invoiceId, qboSynced..., of which the sync uses
+ * only what the flat entitySource* fields also say), so this saves one HighLevel call a receipt: half of what a
+ * payment costs HighLevel, whose limit binds a backlog (docs/performance.md, finding 22). A copy can be stale: a
+ * refund or a pending charge completing after it was listed. The polls that follow list the payment again for a
+ * day and enqueue it whenever its receipt or refund is missing, so a stale copy delays that change to the next
+ * poll; past those bounds, and on any retry (a person's Retry may come days later), the job reads the transaction.
+ */
+export function listedTransaction(data: JobData, attempt: number, now = Date.now()): Transaction | undefined {
+  if (attempt !== 1 || typeof data.listedAt !== 'string') return undefined;
+  if (now - Date.parse(data.listedAt) > LISTED_FRESH_MS) return undefined;
+  const listed = transactionSchema.safeParse(data.listed);
+  if (!listed.success || listed.data._id !== data.transactionId) return undefined;
+  const at = Date.parse(listed.data.createdAt ?? listed.data.fulfilledAt ?? '');
+  return Number.isFinite(at) && now - at <= LISTED_RECENT_PAYMENT_MS ? listed.data : undefined;
 }
 
 /** The transactions not yet synced (no receipt, or a refund not yet recorded); skipped ones stay skipped. */

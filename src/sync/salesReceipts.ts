@@ -36,7 +36,7 @@ const CHARGED = new Set(['succeeded', 'success', 'paid', 'completed', 'refunded'
  * transaction) and its contact (whose customer link is then read meanwhile too). Hints only save round trips: the
  * transaction as read decides, and a hint it contradicts is not used.
  */
-export async function syncTransaction(ctx: FlowContext, transactionId: string, hint: { orderId?: string; contactId?: string } = {}): Promise<void> {
+export async function syncTransaction(ctx: FlowContext, transactionId: string, hint: { orderId?: string; contactId?: string; listed?: Transaction } = {}): Promise<void> {
   const hintedOrder = hint.orderId ? readOrder(ctx, hint.orderId) : undefined;
   hintedOrder?.catch(() => {}); // awaited below only when the transaction is synced; its failure is reported there
   // The receipt's link is read while HighLevel answers (the caller holds the transaction's lease, so it cannot
@@ -47,7 +47,8 @@ export async function syncTransaction(ctx: FlowContext, transactionId: string, h
   customerLinkRead?.catch(() => {}); // used only when the transaction names the same contact
   let txn: Transaction;
   try {
-    txn = await ctx.hl.payments.getTransaction(transactionId);
+    // A transaction listed moments ago is not read again (listedTransaction in paymentPolling.ts says when).
+    txn = hint.listed?._id === transactionId ? hint.listed : await ctx.hl.payments.getTransaction(transactionId);
   } catch (error) {
     if (isHighLevelNotFound(error)) throw new SyncError('payment-not-found', `HighLevel transaction ${transactionId} does not exist`, 'Nothing to do if it was removed on purpose', { transactionId });
     throw error;

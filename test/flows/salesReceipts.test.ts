@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
 import { listActivity } from '../../src/store/activity.ts';
 import { QUEUES } from '../../src/sync/routes.ts';
-import { pollPayments } from '../../src/sync/paymentPolling.ts';
+import { listedTransaction, pollPayments } from '../../src/sync/paymentPolling.ts';
 import { customerIdsWithEmail } from '../../src/sync/customerIndex.ts';
 
 type Rec = Record<string, unknown>;
@@ -222,5 +222,57 @@ describe('CRM payments become QuickBooks sales receipts (US company)', () => {
     await s.t.db.query(`UPDATE connections SET connected_at = $2 WHERE id = $1`, [s.connection.id, s.connection.connectedAt]);
     const skipped = await eventually(async () => (await listActivity(s.t.db, { connectionId: s.connection.id, status: 'skipped' })).find((a) => a.crmId === old.transactionId), 20_000, 'the skip');
     assert.match(skipped.message, /before the connection/);
+  });
+});
+
+describe('a payment found by a poll is synced from the transaction as listed, not read again', () => {
+  let s: Stack;
+  let transactionReads = 0;
+  const receipts = () => s.qbo.admin.listEntities(s.realmId, 'SalesReceipt');
+  const settle = async () => {
+    await s.hl.flushWebhooks();
+    await s.engine.queue.idle([QUEUES.crmOrder, QUEUES.crmTransaction], 60_000);
+  };
+
+  before(async () => {
+    s = await startStack({
+      country: 'US',
+      hl: { observe: (r) => { if (r.method === 'GET' && /^\/payments\/transactions\/[^/?]+/.test(r.url)) transactionReads += 1; } },
+    });
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  it('syncs a renewal and then its refund with no read of the transaction', async () => {
+    const card = { brand: 'visa', last4: '4242' };
+    const sub = await admin(s.hl.url, `/locations/${s.locationId}/actions/subscription`, { contact: { firstName: 'Re', lastName: 'Newal', email: 'renewal@example.com' }, product: { name: 'Monthly plan', amount: 29 }, card });
+    await settle();
+    const renewal = await admin(s.hl.url, `/subscriptions/${String(sub.subscriptionId)}/renew`, {});
+    transactionReads = 0;
+    await pollPayments(s.engine.contextFor(s.connection));
+    await settle();
+    const receipt = await eventually(() => receipts().find((r) => String(r.PrivateNote ?? '').includes(String(renewal.transactionId))), 20_000, 'the renewal receipt');
+    assert.equal(receipt.TotalAmt, 29);
+    await admin(s.hl.url, `/transactions/${String(renewal.transactionId)}/refund`, { amount: 10 });
+    await pollPayments(s.engine.contextFor(s.connection));
+    await settle();
+    const refunds = () => s.qbo.admin.listEntities(s.realmId, 'RefundReceipt').filter((r) => String(r.PrivateNote ?? '').includes(String(renewal.transactionId)));
+    await eventually(() => (refunds().length === 1 ? true : undefined), 20_000, 'the refund receipt');
+    assert.equal(refunds()[0]!.TotalAmt, 10);
+    assert.equal(transactionReads, 0, 'each job used the transaction its poll listed');
+  });
+
+  it('reads the transaction again on a retry, or when the listed copy or the payment is old', () => {
+    const now = Date.parse('2026-12-04T12:00:00Z');
+    const listed = { _id: 'txn1', amount: 29, currency: 'USD', status: 'succeeded', createdAt: '2026-12-04T11:00:00.000Z' };
+    const job = (over: Record<string, unknown> = {}) => ({ connectionId: 'c', key: 'c:txn:txn1', transactionId: 'txn1', listed, listedAt: '2026-12-04T11:55:00.000Z', ...over });
+    assert.equal(listedTransaction(job(), 1, now)?._id, 'txn1', 'first try, listed 5 minutes ago, paid an hour ago');
+    assert.equal(listedTransaction(job(), 2, now), undefined, 'a retry reads again');
+    assert.equal(listedTransaction(job({ listedAt: '2026-12-04T11:40:00.000Z' }), 1, now), undefined, 'listed 20 minutes ago');
+    assert.equal(listedTransaction(job({ listed: { ...listed, createdAt: '2026-12-03T11:00:00.000Z' } }), 1, now), undefined, 'a payment of yesterday');
+    assert.equal(listedTransaction(job({ listed: { ...listed, _id: 'other' } }), 1, now), undefined, 'a copy of another transaction');
+    assert.equal(listedTransaction(job({ listed: { _id: 'txn1' } }), 1, now), undefined, 'a copy without an amount');
+    assert.equal(listedTransaction(job({ listed: undefined, listedAt: undefined }), 1, now), undefined, 'a job from a webhook or a Retry');
   });
 });
