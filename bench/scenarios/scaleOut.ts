@@ -40,6 +40,10 @@ interface Run {
   perSecond: number;
   fairness: number;
   worstFairness: number;
+  /** Share of the samples in which the slowest connection had less than half the average progress. */
+  belowHalf: number;
+  /** How far the run was (share of receipts done) at the last such sample, if any. */
+  lastBelowHalfAt: number | undefined;
 }
 
 async function runOnce(options: ScaleOutOptions, workers: number, latencyMs: number, paymentJobs: number): Promise<Run> {
@@ -73,6 +77,7 @@ async function runOnce(options: ScaleOutOptions, workers: number, latencyMs: num
       await stack.engine.queue.enqueue(QUEUES.pollPayments, { connectionId: connection.id, key: `${connection.id}:poll:payments` });
     }
     const samples: number[] = [];
+    let lastBelowHalfAt: number | undefined;
     let done = 0;
     const deadline = Date.now() + Math.max(300_000, total * 200);
     while (done < total) {
@@ -87,10 +92,16 @@ async function runOnce(options: ScaleOutOptions, workers: number, latencyMs: num
         slowest = Math.min(slowest, n);
       }
       const average = done / stack.connections.length;
-      if (done >= total * 0.1 && done <= total * 0.9 && average > 0) samples.push(slowest / average);
+      if (done >= total * 0.1 && done <= total * 0.9 && average > 0) {
+        samples.push(slowest / average);
+        if (slowest / average < 0.5) lastBelowHalfAt = done / total;
+      }
     }
     const seconds = (performance.now() - started) / 1000;
-    return { workers, records: total, seconds, perSecond: total / seconds, fairness: samples.length ? median(samples) : 1, worstFairness: samples.length ? Math.min(...samples) : 1 };
+    return {
+      workers, records: total, seconds, perSecond: total / seconds, fairness: samples.length ? median(samples) : 1, worstFairness: samples.length ? Math.min(...samples) : 1,
+      belowHalf: samples.length ? samples.filter((x) => x < 0.5).length / samples.length : 0, lastBelowHalfAt,
+    };
   } finally {
     for (const child of children) await stopLedgerlinkProcess(child);
     await stack.close();
@@ -115,7 +126,10 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScenarioRes
       payment_jobs_per_worker: paymentJobs,
       ...(one ? { speedup: round(most.perSecond / one.perSecond, 2) } : {}),
       fairness: round(Math.min(...runs.map((r) => r.fairness)), 2),
-      runs: runs.map((r) => ({ workers: r.workers, records: r.records, seconds: round(r.seconds, 2), records_per_second: round(r.perSecond, 2), fairness: round(r.fairness, 2), worst_fairness: round(r.worstFairness, 2) })),
+      runs: runs.map((r) => ({
+        workers: r.workers, records: r.records, seconds: round(r.seconds, 2), records_per_second: round(r.perSecond, 2), fairness: round(r.fairness, 2), worst_fairness: round(r.worstFairness, 2),
+        samples_below_half: round(r.belowHalf, 3), ...(r.lastBelowHalfAt !== undefined ? { last_below_half_at_done: round(r.lastBelowHalfAt, 2) } : {}),
+      })),
     });
   }
   // The headline figures are those of the highest latency (the realistic one by default) with the first payment
