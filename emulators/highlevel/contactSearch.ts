@@ -172,6 +172,34 @@ function compareValues(a: string | number, b: string | number): number {
   return String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
 }
 
+/**
+ * The emails a search is restricted to, when one of its top-level (ANDed) filters is an email equality or an OR
+ * group made only of email equalities: the route then takes its candidates from the store's email index instead of
+ * scanning the location, and searchContacts still applies every filter to them, so the answer is the same.
+ */
+export function emailsSearchedFor(filters: ReadonlyArray<FilterLeaf | FilterGroup> | undefined): string[] | undefined {
+  const equalities = (node: FilterLeaf | FilterGroup): string[] | undefined => {
+    if ('group' in node) {
+      if (node.group !== 'OR' || node.filters.length === 0) return undefined;
+      const all: string[] = [];
+      for (const child of node.filters) {
+        const some = equalities(child);
+        if (!some) return undefined;
+        all.push(...some);
+      }
+      return all;
+    }
+    if (node.field !== 'email' || node.operator !== 'eq') return undefined;
+    const values = Array.isArray(node.value) ? node.value : [node.value];
+    return values.every((v) => typeof v === 'string') ? (values as string[]) : undefined;
+  };
+  for (const filter of filters ?? []) {
+    const emails = equalities(filter);
+    if (emails) return emails;
+  }
+  return undefined;
+}
+
 export interface SearchResult {
   hits: Array<{ contact: Contact; searchAfter: Array<string | number> }>;
   total: number;

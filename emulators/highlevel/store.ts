@@ -127,6 +127,12 @@ export class HighLevelStore {
     return this.firstOf(this.emailIndex, locationId, email.toLowerCase());
   }
 
+  /** Every contact of the location with this email (case-insensitive), in no particular order. */
+  contactsWithEmail(locationId: string, email: string): Contact[] {
+    const ids = this.emailIndex.get(locationId)?.get(email.toLowerCase());
+    return ids ? [...ids].flatMap((id) => this.contacts.get(id) ?? []) : [];
+  }
+
   contactByPhone(locationId: string, phone: string): Contact | undefined {
     return this.firstOf(this.phoneIndex, locationId, phone);
   }

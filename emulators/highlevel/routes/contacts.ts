@@ -2,7 +2,7 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { createContactSchema, updateContactSchema, upsertContactSchema, dedupeTags } from '../contacts.ts';
-import { searchBodySchema, searchContacts } from '../contactSearch.ts';
+import { emailsSearchedFor, searchBodySchema, searchContacts } from '../contactSearch.ts';
 import { badRequest, forbidden, HighLevelError, LOCATION_FORBIDDEN } from '../errors.ts';
 import { alphanumericId } from '../ids.ts';
 import { paramsOf, queryOf, type HttpContext } from '../http.ts';
@@ -53,7 +53,8 @@ export function registerContactRoutes(ctx: HttpContext): void {
   ctx.route('POST', '/contacts/search', READ, (request) => {
     const body = parse(searchBodySchema, request.body);
     const location = ctx.location(request, body.locationId);
-    const all = core.store.contactsOf(location.id).values();
+    const emails = emailsSearchedFor(body.filters);
+    const all = emails ? new Set(emails.flatMap((email) => core.store.contactsWithEmail(location.id, email))) : core.store.contactsOf(location.id).values();
     // Search is served by an index that lags behind writes (reference §2.3); get-by-id and the duplicate look-up do not.
     const visibleBefore = core.nowMs() - core.searchLagMs;
     const result = searchContacts(core.searchLagMs > 0 ? [...all].filter((c) => c.dateAdded <= visibleBefore) : all, body);

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { arr, obj, setup, WebhookReceiver, type Setup } from './helpers.ts';
+import { emailsSearchedFor, searchBodySchema, searchContacts } from '../../../emulators/highlevel/contactSearch.ts';
 
 describe('HighLevel emulator: contacts', () => {
   let s: Setup;
@@ -190,6 +191,29 @@ describe('HighLevel emulator: contact search', () => {
     assert.equal((await search({ pageLimit: 100, filters: [{ field: 'dateAdded', operator: 'range', value: { gte: from, lte: to } }] })).body.total, 5);
     const group = await search({ pageLimit: 100, filters: [{ group: 'OR', filters: [{ field: 'email', operator: 'eq', value: 'p1@example.com' }, { field: 'email', operator: 'eq', value: 'p2@example.com' }] }] });
     assert.equal(group.body.total, 2);
+  });
+
+  it('answers a search by email from its index exactly as a scan of the location would', async () => {
+    const emails = ['P3@Example.com', 'p6@example.com', 'p9@example.com', 'p12@example.com', 'nobody@example.com'];
+    const bodies = [
+      { pageLimit: 100, filters: [{ group: 'OR', filters: emails.map((value) => ({ field: 'email', operator: 'eq', value })) }] },
+      { pageLimit: 2, page: 2, sort: [{ field: 'firstNameLowerCase', direction: 'desc' }], filters: [{ field: 'tags', operator: 'eq', value: 'vip' }, { group: 'OR', filters: emails.map((value) => ({ field: 'email', operator: 'eq', value })) }] },
+      { pageLimit: 10, filters: [{ field: 'email', operator: 'eq', value: ['p1@example.com', 'P2@EXAMPLE.COM'] }, { field: 'lastNameLowerCase', operator: 'eq', value: 'odd' }] },
+    ];
+    for (const body of bodies) {
+      const answer = await search(body);
+      assert.equal(answer.status, 200);
+      const scan = searchContacts(s.emulator.core.store.contactsOf(s.locationId).values(), searchBodySchema.parse({ locationId: s.locationId, ...body }));
+      assert.ok(emailsSearchedFor(searchBodySchema.parse({ locationId: s.locationId, ...body }).filters), 'the index is used for this search');
+      assert.equal(answer.body.total, scan.total);
+      assert.deepEqual(arr(answer.body.contacts).map((c) => c.id), scan.hits.map((h) => h.contact.id));
+    }
+    // An email changed by an update is found under its new value only.
+    await s.api.put(`/contacts/${ids[4]!}`, { email: 'renamed4@example.com' });
+    assert.equal((await search({ pageLimit: 10, filters: [{ field: 'email', operator: 'eq', value: 'p4@example.com' }] })).body.total, 0);
+    const renamed = await search({ pageLimit: 10, filters: [{ group: 'OR', filters: [{ field: 'email', operator: 'eq', value: 'renamed4@example.com' }] }] });
+    assert.deepEqual(arr(renamed.body.contacts).map((c) => c.id), [ids[4]]);
+    await s.api.put(`/contacts/${ids[4]!}`, { email: 'p4@example.com' });
   });
 
   it('refuses contains on email (eq only) with 422', async () => {
