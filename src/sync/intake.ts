@@ -48,8 +48,11 @@ export async function acceptEvent(deps: IntakeDeps, event: IncomingEvent): Promi
       ? `${event.eventType} names no ${event.provider === 'quickbooks' ? 'realm' : 'location'}`
       : connections.length === 0
         ? `no connection for ${event.provider === 'quickbooks' ? 'QuickBooks company' : 'HighLevel location'} ${event.account}`
-        : `the connection for ${event.account} is ${connections[0]!.status}; reconnect it to sync again`;
-    await ignore(deps.db, event, null, reason);
+        : connections[0]!.status === 'paused'
+          ? `the connection for ${event.account} is paused; resume it to sync again (its polls then catch up on what arrived meanwhile)`
+          : `the connection for ${event.account} is ${connections[0]!.status}; reconnect it to sync again`;
+    // An event of a known connection that is not live is shown in that connection's activity.
+    await ignore(deps.db, event, connections.length === 1 ? connections[0]!.id : null, reason);
     return [{ outcome: 'ignored', reason }];
   }
   const outcomes: IntakeOutcome[] = [];
