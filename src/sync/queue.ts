@@ -228,22 +228,48 @@ export class JobQueue {
     await this.boss.stop({ graceful: true, close: false, wait: true, timeout: 10_000 });
   }
 
-  private async run(definition: QueueDefinition, job: PgBoss.JobWithMetadata<JobData>): Promise<void> {
-    const release = await this.acquireLease(job.data.key, definition.recordLease ?? 'store');
-    if (!release) {
+  /**
+   * Runs a job under its record lease. Returns how to complete it: a job done completes and releases its lease in
+   * one statement (completeJob); a job that fails releases the lease at once and is failed by the runner.
+   */
+  private async run(definition: QueueDefinition, job: PgBoss.JobWithMetadata<JobData>): Promise<() => Promise<void>> {
+    const lease = await this.acquireLease(job.data.key, definition.recordLease ?? 'store');
+    if (!lease) {
       // Another worker holds the record: run again shortly, without spending one of this job's retries.
       await this.enqueue(definition.name, job.data, { startAfterSeconds: 1 });
-      return;
+      return () => this.completeJob(definition.name, job.id);
     }
     const context: JobContext = { jobId: job.id, attempt: job.retryCount + 1, lastAttempt: job.retryCount >= job.retryLimit };
     try {
       await definition.handler(job.data, context);
     } catch (error) {
       if (context.lastAttempt && definition.onGiveUp) await definition.onGiveUp(job.data, error).catch(() => {});
+      await lease.release();
       throw error;
-    } finally {
-      await release();
     }
+    return async () => {
+      try {
+        await this.completeJob(definition.name, job.id, lease.storeKey);
+      } catch (error) {
+        if (lease.storeKey) await this.releaseLease(lease.storeKey).catch(() => {}); // else it expires by itself
+        throw error;
+      } finally {
+        lease.free();
+      }
+    };
+  }
+
+  /**
+   * pg-boss's `complete` (completeJobs in its plans.js: state completed, completed_on now, output null for a job
+   * that returns nothing), with the job's record lease released in the same statement: one round trip a job less.
+   * A test compares a job completed this way with one pg-boss completes.
+   */
+  private async completeJob(name: string, id: string, leaseKey?: string): Promise<void> {
+    await this.db.query(
+      `WITH released AS (DELETE FROM record_leases WHERE key = $3 AND holder = $4 RETURNING key)
+       UPDATE pgboss.job SET completed_on = now(), state = 'completed', output = NULL WHERE name = $1 AND id = $2::uuid AND state = 'active'`,
+      [name, id, leaseKey ?? null, this.holder],
+    );
   }
 
   /**
@@ -251,13 +277,13 @@ export class JobQueue {
    * (an order job syncing its transaction). Returns false, without running it, when the record is busy.
    */
   async withLease(key: string, fn: () => Promise<void>): Promise<boolean> {
-    const release = await this.acquireLease(key);
-    if (!release) return false;
+    const lease = await this.acquireLease(key);
+    if (!lease) return false;
     try {
       await fn();
       return true;
     } finally {
-      await release();
+      await lease.release();
     }
   }
 
@@ -266,7 +292,7 @@ export class JobQueue {
    * process (an order's two webhooks a few milliseconds apart), the job waits for it in memory instead of
    * spending statements on a lease it cannot have and on putting itself back for a second later.
    */
-  private async acquireLease(key: string, scope: 'store' | 'process' = 'store'): Promise<(() => Promise<void>) | undefined> {
+  private async acquireLease(key: string, scope: 'store' | 'process' = 'store'): Promise<Lease | undefined> {
     const until = Date.now() + LOCAL_LEASE_WAIT_MS;
     for (let held = this.localLeases.get(key); held; held = this.localLeases.get(key)) {
       const left = until - Date.now();
@@ -282,7 +308,7 @@ export class JobQueue {
       done();
     };
     if (scope === 'process') {
-      return async () => free();
+      return { release: async () => free(), free };
     }
     let taken = false;
     try {
@@ -291,14 +317,18 @@ export class JobQueue {
       if (!taken) free();
     }
     if (!taken) return undefined;
-    return async () => {
-      try {
-        await this.releaseLease(key);
-      } catch {
-        // the lease expires by itself
-      } finally {
-        free();
-      }
+    return {
+      storeKey: key,
+      release: async () => {
+        try {
+          await this.releaseLease(key);
+        } catch {
+          // the lease expires by itself
+        } finally {
+          free();
+        }
+      },
+      free,
     };
   }
 
@@ -317,6 +347,14 @@ export class JobQueue {
   private async releaseLease(key: string): Promise<void> {
     await this.db.query(`DELETE FROM record_leases WHERE key = $1 AND holder = $2`, [key, this.holder]);
   }
+}
+
+/** A record lease held: `release` gives it up; `free` lets this process's waiters go once the store's row is gone. */
+interface Lease {
+  /** The key of the lease row in the store (none for a lease kept in this process only). */
+  storeKey?: string;
+  release: () => Promise<void>;
+  free: () => void;
 }
 
 /**
@@ -339,7 +377,8 @@ class QueueRunner {
     private readonly boss: PgBoss,
     private readonly definition: QueueDefinition,
     private readonly intervalSeconds: number,
-    private readonly handle: (job: PgBoss.JobWithMetadata<JobData>) => Promise<void>,
+    /** Runs a job; resolves to how to complete it (JobQueue.run). */
+    private readonly handle: (job: PgBoss.JobWithMetadata<JobData>) => Promise<() => Promise<void>>,
   ) {}
 
   start(): void {
@@ -414,8 +453,8 @@ class QueueRunner {
   private launch(job: PgBoss.JobWithMetadata<JobData>): void {
     const run = (async () => {
       try {
-        await this.handle(job);
-        await this.boss.complete(this.definition.name, job.id);
+        const complete = await this.handle(job);
+        await complete();
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         // A failure to record the failure leaves the job active: it expires and runs again.

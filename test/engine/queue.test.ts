@@ -2,6 +2,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openTestDb, type TestDb } from '../support/db.ts';
 import { JobQueue, type JobData } from '../../src/sync/queue.ts';
+// @ts-expect-error pg-boss ships no types for its SQL plans
+import { completeJobs } from 'pg-boss/src/plans.js';
 
 describe('job queue on the store', () => {
   let t: TestDb;
@@ -140,6 +142,33 @@ describe('job queue on the store', () => {
     assert.deepEqual(localRuns.map((r) => r.n), [1, 2]);
     assert.ok(localRuns[1]!.start >= localRuns[0]!.end!, 'the second starts after the first ended');
     assert.deepEqual(leasesSeen, [0, 0], 'no lease row is written');
+  });
+
+  it('completes a job and releases its record lease in one statement, leaving the job as pg-boss completes one', async () => {
+    const key = 'complete:one';
+    const statements: string[] = [];
+    const query = t.db.query.bind(t.db);
+    t.db.query = ((text: string, params?: readonly unknown[]) => {
+      if (params?.includes(key)) statements.push(text.trim().split(/\s+/).slice(0, 3).join(' '));
+      return query(text, params);
+    }) as typeof t.db.query;
+    try {
+      await queue.enqueue('test-sync', { connectionId: 'c', key, n: 1 });
+      await queue.idle(['test-sync']);
+    } finally {
+      t.db.query = query;
+    }
+    assert.deepEqual(statements, ['INSERT INTO pgboss.job', 'INSERT INTO record_leases', 'WITH released AS'], 'enqueue, lease, then completion and release together');
+    assert.equal((await t.db.query(`SELECT 1 FROM record_leases WHERE key = $1`, [key])).rows.length, 0, 'the lease is gone');
+    // The same job completed by pg-boss's own statement (completeJobs in its plans.js), for comparison.
+    await queue.enqueue('test-sync', { connectionId: 'c', key: 'complete:by-pg-boss', n: 2 }, { startAfterSeconds: 3600 });
+    const other = (await t.db.query<{ id: string }>(`UPDATE pgboss.job SET state = 'active', started_on = now() WHERE singleton_key = 'complete:by-pg-boss' RETURNING id`)).rows[0]!;
+    await t.db.query(completeJobs('pgboss'), ['test-sync', [other.id], null]);
+    const columns = `state, output, completed_on IS NOT NULL AS completed_on_set, completed_on >= started_on AS after_start`;
+    const ours = (await t.db.query(`SELECT ${columns} FROM pgboss.job WHERE singleton_key = $1`, [key])).rows[0];
+    const theirs = (await t.db.query(`SELECT ${columns} FROM pgboss.job WHERE id = $1`, [other.id])).rows[0];
+    assert.deepEqual(ours, theirs);
+    assert.deepEqual(ours, { state: 'completed', output: null, completed_on_set: true, after_start: true });
   });
 
   it('makes many jobs in one statement as pg-boss makes them one by one, none for a record whose job waits', async () => {
