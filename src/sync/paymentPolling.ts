@@ -44,13 +44,13 @@ const INLINE_TRANSACTIONS = 3;
  * that fails here, or whose record is busy, goes to its own job, which reports and retries it as usual.
  */
 export async function syncOrder(ctx: FlowContext, orderId: string): Promise<PollResult> {
-  const transactions: TransactionSummary[] = [];
+  const transactions: Transaction[] = [];
   for await (const txn of ctx.hl.payments.transactions({ entityId: orderId }, 100)) transactions.push(txn);
   const unsynced = await unsyncedOf(ctx, transactions);
   if (unsynced.length > INLINE_TRANSACTIONS) return enqueueUnsynced(ctx, unsynced);
   let enqueued = 0;
   for (const txn of unsynced) {
-    const data = transactionJob(ctx, txn._id, txn);
+    const data = transactionJob(ctx, txn);
     try {
       // Listed a moment ago by this very job: the transaction as HighLevel has it now.
       if (await ctx.queue.withLease(data.key, () => syncTransaction(ctx, txn._id, { orderId, listed: txn, ...(txn.contactId ? { contactId: txn.contactId } : {}) }))) continue;
@@ -65,19 +65,17 @@ export async function syncOrder(ctx: FlowContext, orderId: string): Promise<Poll
   return { seen: transactions.length, enqueued };
 }
 
-type TransactionSummary = Transaction;
-
 /**
  * The job of one transaction, carrying the transaction as HighLevel's list gave it (`listed`, with the time it was
  * listed): a job that runs soon after uses it instead of reading the transaction again (listedTransaction). The
  * order it pays and its contact let the job read the order and the contact's customer link at once.
  */
-function transactionJob(ctx: FlowContext, transactionId: string, summary?: TransactionSummary): JobData {
-  const orderId = summary && orderIdOf(summary);
+function transactionJob(ctx: FlowContext, txn: Transaction): JobData {
+  const orderId = orderIdOf(txn);
   return {
-    connectionId: ctx.connection.id, key: `${ctx.connection.id}:txn:${transactionId}`, transactionId,
-    ...(orderId ? { orderId } : {}), ...(summary?.contactId ? { contactId: summary.contactId } : {}),
-    ...(summary ? { listed: summary, listedAt: new Date().toISOString() } : {}),
+    connectionId: ctx.connection.id, key: `${ctx.connection.id}:txn:${txn._id}`, transactionId: txn._id,
+    ...(orderId ? { orderId } : {}), ...(txn.contactId ? { contactId: txn.contactId } : {}),
+    listed: txn, listedAt: new Date().toISOString(),
   };
 }
 
@@ -106,7 +104,7 @@ export function listedTransaction(data: JobData, attempt: number, now = Date.now
 }
 
 /** The transactions not yet synced (no receipt, or a refund not yet recorded); skipped ones stay skipped. */
-async function unsyncedOf(ctx: FlowContext, page: readonly TransactionSummary[]): Promise<TransactionSummary[]> {
+async function unsyncedOf(ctx: FlowContext, page: readonly Transaction[]): Promise<Transaction[]> {
   if (page.length === 0) return [];
   const known = await ctx.db.query<{ crm_id: string; state: string; refunded: string | null }>(
     `SELECT crm_id, state, data->>'refundedMinor' AS refunded FROM links WHERE connection_id = $1 AND kind = 'salesReceipt' AND crm_id = ANY($2::text[])`,
@@ -121,14 +119,14 @@ async function unsyncedOf(ctx: FlowContext, page: readonly TransactionSummary[])
 }
 
 /** One job per unsynced transaction, numbered for fairness (JobQueue.backlog). */
-async function enqueueUnsynced(ctx: FlowContext, transactions: AsyncIterable<TransactionSummary> | Iterable<TransactionSummary>): Promise<PollResult> {
+async function enqueueUnsynced(ctx: FlowContext, transactions: AsyncIterable<Transaction> | Iterable<Transaction>): Promise<PollResult> {
   let seen = 0;
   let enqueued = 0;
   const backlog = ctx.queue.backlog(QUEUES.crmTransaction, ctx.connection.id);
-  let page: TransactionSummary[] = [];
+  let page: Transaction[] = [];
   const flush = async () => {
     const jobs = [];
-    for (const txn of await unsyncedOf(ctx, page)) jobs.push({ data: transactionJob(ctx, txn._id, txn), priority: await backlog.next() });
+    for (const txn of await unsyncedOf(ctx, page)) jobs.push({ data: transactionJob(ctx, txn), priority: await backlog.next() });
     enqueued += await ctx.queue.enqueueMany(QUEUES.crmTransaction, jobs);
     page = [];
   };
