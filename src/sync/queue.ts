@@ -251,11 +251,10 @@ export class JobQueue {
       try {
         await this.completeJob(definition.name, job.id, lease.storeKey);
       } catch (error) {
-        if (lease.storeKey) await this.releaseLease(lease.storeKey).catch(() => {}); // else it expires by itself
+        await lease.release(); // the completion did not happen, nor the release with it
         throw error;
-      } finally {
-        lease.free();
       }
+      lease.free();
     };
   }
 
