@@ -44,7 +44,8 @@ const contactFields = {
 // HighLevel's NestJS validation rejects unknown properties ("property x should not exist"): strict objects.
 export const createContactSchema = z.strictObject({ locationId: z.string().min(1), gender: z.string().optional(), ...contactFields });
 export const upsertContactSchema = z.strictObject({ locationId: z.string().min(1), gender: z.string().optional(), createNewIfDuplicateAllowed: z.boolean().optional(), ...contactFields });
-export const updateContactSchema = z.strictObject(contactFields);
+// PUT also takes type, keyword and ssn, which UpdateContactDto does not document (highlevel-api-docs issue 314's probe).
+export const updateContactSchema = z.strictObject({ ...contactFields, type: nullableString, keyword: nullableString, ssn: nullableString });
 export type ContactFieldsInput = z.infer<typeof updateContactSchema>;
 
 /** E.164-ish normalisation: digits with a leading +; 10-digit numbers in US/CA locations get +1. */
@@ -128,6 +129,7 @@ export class ContactService {
       contact.phone = p ? normalisePhone(p, location.country) : null;
     }
     if (input.dnd !== undefined) contact.dnd = input.dnd;
+    if (input.type) contact.type = input.type;
     if (input.dateOfBirth !== undefined) contact.dateOfBirth = input.dateOfBirth === null ? null : normaliseDate(input.dateOfBirth);
     if (input.customFields) contact.customFields = { ...contact.customFields, ...this.resolveCustomFields(location.id, input.customFields) };
     if (contact.name && !contact.firstName && !contact.lastName) {

@@ -1,14 +1,15 @@
 // The HTTP front of the emulator: HighLevel's request pipeline in the order the reference gives (§10.2):
 // faults -> Version header (401) -> bearer token (401) -> scope (401) -> rate limit (429 + headers on every
-// response) -> validation (422) -> handler. Routes declare their scope and token types next to their path.
+// response) -> validation against the operation's published declarations (422) -> handler. Routes declare their scope and token types next to their path.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { dropConnection, sleep } from '../common/http.ts';
 import { AuthService } from './auth.ts';
 import { BURST_LIMIT, BURST_WINDOW_MS, DAILY_LIMIT, type HighLevelCore } from './core.ts';
 import { ContactService } from './contacts.ts';
 import {
-  forbidden, HighLevelError, INVALID_TOKEN, LOCATION_FORBIDDEN, SCOPE_MISSING, unauthorized, VERSION_INVALID, VERSION_MISSING,
+  forbidden, HighLevelError, INVALID_TOKEN, LOCATION_FORBIDDEN, SCOPE_MISSING, unauthorized, unprocessable, VERSION_INVALID, VERSION_MISSING,
 } from './errors.ts';
+import { requestProblems } from './spec/requests.ts';
 import { InvoiceService } from './invoices.ts';
 import type { Location, TokenGrant } from './model.ts';
 import { PaymentService } from './payments.ts';
@@ -56,6 +57,7 @@ export class HttpContext {
       done(null, Object.fromEntries(new URLSearchParams(typeof body === 'string' ? body : body.toString('utf8'))));
     });
     this.app.addHook('onRequest', (request, reply) => this.pipeline(request, reply));
+    this.app.addHook('preValidation', async (request) => this.validate(request));
     this.app.addHook('onSend', async (request, reply, payload) => {
       if (!request.url.startsWith('/_emulator') && !reply.hasHeader('x-ratelimit-max')) this.defaultRateHeaders(reply);
       if (this.state.get(request)?.loseAnswer) {
@@ -149,6 +151,14 @@ export class HttpContext {
     const existing = this.state.get(request);
     this.state.set(request, { ...existing, grant });
     this.rateLimit(grant, reply);
+  }
+
+  /** The operation's declarations from HighLevel's OpenAPI documents (spec/requests.ts); routes' own schemas check types after. */
+  private validate(request: FastifyRequest): void {
+    const url = request.routeOptions.url;
+    if (!url || url.startsWith('/_emulator')) return;
+    const problems = requestProblems(request.method, url, queryOf(request), request.body);
+    if (problems.length > 0) throw unprocessable(problems);
   }
 
   private rateLimit(grant: TokenGrant, reply: FastifyReply): void {

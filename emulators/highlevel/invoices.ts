@@ -86,7 +86,12 @@ const invoiceCommon = {
 
 // Create uses `items`; update uses `invoiceItems` (CreateInvoiceDto vs UpdateInvoiceDto).
 export const createInvoiceSchema = z.object({ ...invoiceCommon, items: z.array(itemSchema).min(1) });
-export const updateInvoiceSchema = z.object({ ...invoiceCommon, invoiceItems: z.array(itemSchema).min(1), contactId: z.string().optional(), description: z.string().optional() });
+// UpdateInvoiceDto requires dueDate and leaves contactDetails optional (the invoice keeps its contact); it has no sentTo.
+const { sentTo: _createOnly, ...updateCommon } = invoiceCommon;
+export const updateInvoiceSchema = z.object({
+  ...updateCommon, contactDetails: contactDetailsSchema.optional(), dueDate: dateSchema,
+  invoiceItems: z.array(itemSchema).min(1), contactId: z.string().optional(), description: z.string().optional(),
+});
 export type CreateInvoiceInput = z.infer<typeof createInvoiceSchema>;
 export type UpdateInvoiceInput = z.infer<typeof updateInvoiceSchema>;
 
@@ -207,11 +212,10 @@ export class InvoiceService {
       issueDate: input.issueDate.slice(0, 10),
       dueDate: (input.dueDate ?? input.issueDate).slice(0, 10),
       businessDetails: input.businessDetails ?? invoice.businessDetails,
-      contactDetails: { ...invoice.contactDetails, ...input.contactDetails, name: input.contactDetails.name ?? invoice.contactDetails.name, email: input.contactDetails.email ?? invoice.contactDetails.email, phoneNo: input.contactDetails.phoneNo ?? invoice.contactDetails.phoneNo },
+      contactDetails: this.updatedContactDetails(invoice, input),
       discount: input.discount ? this.discountOf(input.discount, currency) : invoice.discount,
       items: this.toItems(input.invoiceItems, currency),
       termsNotes: input.termsNotes ?? invoice.termsNotes,
-      sentTo: input.sentTo ?? invoice.sentTo,
       liveMode: input.liveMode ?? invoice.liveMode,
       invoiceNumber: input.invoiceNumber !== undefined ? String(input.invoiceNumber) : invoice.invoiceNumber,
     };
@@ -219,6 +223,18 @@ export class InvoiceService {
     Object.assign(invoice, candidate, { updatedAt: this.core.nowMs() });
     this.emit('InvoiceUpdate', invoice);
     return invoice;
+  }
+
+  /** contactDetails replaces the invoice's contact details field by field; a contactId alone moves the invoice to that contact. */
+  private updatedContactDetails(invoice: Invoice, input: UpdateInvoiceInput): Invoice['contactDetails'] {
+    const details = input.contactDetails;
+    if (details) {
+      return { ...invoice.contactDetails, ...details, name: details.name ?? invoice.contactDetails.name, email: details.email ?? invoice.contactDetails.email, phoneNo: details.phoneNo ?? invoice.contactDetails.phoneNo };
+    }
+    if (!input.contactId || input.contactId === invoice.contactDetails.id) return invoice.contactDetails;
+    const contact = this.core.store.contacts.get(input.contactId);
+    if (!contact || contact.locationId !== invoice.locationId) throw badRequest('Contact not found');
+    return { id: contact.id, name: [contact.firstName, contact.lastName].filter(Boolean).join(' '), email: contact.email ?? '', phoneNo: contact.phone ?? '' };
   }
 
   send(invoice: Invoice, input: { action: string; userId: string; liveMode?: boolean | undefined }): Invoice {

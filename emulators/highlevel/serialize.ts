@@ -21,12 +21,15 @@ function customFieldsArray(c: Contact): Array<{ id: string; value: unknown }> {
   return Object.entries(c.customFields).map(([id, value]) => ({ id, value }));
 }
 
-/** GET /contacts/{id}, create, update and upsert answers (`GetContectByIdSchema`). */
+/**
+ * GET /contacts/{id}, create, update and upsert answers. Recorded real answers (NangoHQ/integration-templates,
+ * integrations/highlevel/tests/get-contact, create-contact, update-contact) carry no `name` and leave unset fields
+ * out; additionalEmails and additionalPhones are always there.
+ */
 export function contactJson(c: Contact): Json {
   const name = contactFullName(c);
   return compact({
     id: c.id,
-    name,
     locationId: c.locationId,
     firstName: c.firstName,
     lastName: c.lastName,
@@ -53,13 +56,59 @@ export function contactJson(c: Contact): Json {
     lastNameLowerCase: c.lastName?.toLowerCase(),
     fullNameLowerCase: name?.toLowerCase(),
     customFields: customFieldsArray(c),
+    additionalEmails: [],
+    additionalPhones: [],
   });
 }
 
-/** A hit of POST /contacts/search: lowercase name variants, plus the cursor to continue after it. */
+/**
+ * A hit of POST /contacts/search, as recorded from the real API (NangoHQ/integration-templates,
+ * integrations/highlevel/tests/contacts and list-contacts; highlevel-api-docs issue 314): every key present with
+ * null where unset, the street line as `address` (not address1), `contactName` as the lowercased full name,
+ * `dateOfBirth` in epoch milliseconds, no email or full-name lowercase variants, and the cursor to continue after it.
+ */
 export function contactSearchHitJson(c: Contact, searchAfter: Array<number | string>): Json {
-  const full = contactJson(c);
-  return { ...full, businessName: c.companyName ?? undefined, additionalEmails: [], additionalPhones: [], followers: [], searchAfter };
+  const name = contactFullName(c);
+  return {
+    id: c.id,
+    phoneLabel: null,
+    country: c.country,
+    address: c.address1,
+    source: c.source,
+    type: c.type,
+    locationId: c.locationId,
+    website: c.website,
+    dnd: c.dnd,
+    state: c.state,
+    businessName: c.companyName,
+    customFields: customFieldsArray(c),
+    tags: [...c.tags],
+    dateAdded: new Date(c.dateAdded).toISOString(),
+    additionalEmails: [],
+    phone: c.phone,
+    companyName: c.companyName,
+    additionalPhones: [],
+    dateUpdated: new Date(c.dateUpdated).toISOString(),
+    city: c.city,
+    dateOfBirth: c.dateOfBirth ? Date.parse(`${c.dateOfBirth.slice(0, 10)}T00:00:00.000Z`) : null,
+    firstNameLowerCase: c.firstName?.toLowerCase() ?? null,
+    lastNameLowerCase: c.lastName?.toLowerCase() ?? null,
+    firstName: c.firstName,
+    lastName: c.lastName,
+    contactName: name?.toLowerCase() ?? null,
+    email: c.email,
+    assignedTo: c.assignedTo,
+    followers: [],
+    validEmail: null,
+    dndSettings: {},
+    postalCode: c.postalCode,
+    businessId: null,
+    searchAfter,
+    timezone: c.timezone,
+    inboundDndSettings: {},
+    attributionSource: {},
+    lastAttributionSource: {},
+  };
 }
 
 /** Flat contact webhook fields (docs/webhook events/ContactCreate.md). */

@@ -59,7 +59,17 @@ const contactEnvelope = z.looseObject({ contact: contactSchema });
 const upsertEnvelope = z.looseObject({ new: z.boolean(), contact: contactSchema, traceId: z.string().optional() });
 const succeeded = z.looseObject({ succeded: z.boolean().optional(), succeeded: z.boolean().optional() });
 const duplicateEnvelope = z.looseObject({ contact: contactSchema.nullable().optional() });
-const searchEnvelope = z.looseObject({ contacts: z.array(contactSchema).default([]), total: z.number().optional() });
+/**
+ * A search hit names the street line `address` where every other contact answer says `address1`, and sends
+ * `dateOfBirth` as epoch milliseconds (highlevel-api-docs issue 314; recorded hits in NangoHQ/integration-templates).
+ * Read into the Contact shape, a hit compares equal to the same contact read by id.
+ */
+const searchHitSchema = z.preprocess((hit) => {
+  if (hit === null || typeof hit !== 'object' || Array.isArray(hit)) return hit;
+  const { address, ...rest } = hit as Record<string, unknown>;
+  return rest.address1 === undefined && address !== undefined ? { ...rest, address1: address } : rest;
+}, contactSchema);
+const searchEnvelope = z.looseObject({ contacts: z.array(searchHitSchema).default([]), total: z.number().optional() });
 const tagsEnvelope = z.looseObject({ tags: z.array(z.string()).default([]) });
 
 /** A condition of POST /contacts/search, or a group of them (top-level filters are ANDed; reference §2.3). */

@@ -94,7 +94,8 @@ export interface CreateInvoiceInput {
   title?: string;
   invoiceNumber?: string;
   businessDetails: Record<string, unknown>;
-  contactDetails: { id: string; name: string; email: string; phoneNo?: string; [field: string]: unknown };
+  /** CreateInvoiceDto requires all four (an empty phoneNo where the contact has no phone). */
+  contactDetails: { id: string; name: string; email: string; phoneNo: string; [field: string]: unknown };
   items: InvoiceItemInput[];
   discount: { type: 'percentage' | 'fixed'; value: number };
   sentTo: { email: string[]; emailCc?: string[]; emailBcc?: string[]; phoneNo?: string[] };

@@ -160,15 +160,25 @@ type Kind = 'orders' | 'transactions' | 'subscriptions';
 export class PaymentsApi {
   constructor(private readonly http: HighLevelHttp) {}
 
-  private get alt() {
-    return { altId: this.http.locationId, altType: 'location', locationId: this.http.locationId } as const;
+  /**
+   * The location parameters each operation declares in payments.json, and no others: HighLevel refuses an
+   * undeclared query parameter with 422 (orders take altId and locationId but no altType; subscriptions take
+   * altId and altType but no locationId; transactions take all three).
+   */
+  private alt(kind: Kind): Record<string, string> {
+    const locationId = this.http.locationId;
+    switch (kind) {
+      case 'orders': return { altId: locationId, locationId };
+      case 'subscriptions': return { altId: locationId, altType: 'location' };
+      case 'transactions': return { altId: locationId, altType: 'location', locationId };
+    }
   }
 
   private async page<S extends z.ZodType>(kind: Kind, item: S, filter: PaymentListFilter, limit: number, offset: number): Promise<Page<z.infer<S>>> {
     const answer = await this.http.request({
       method: 'GET',
       path: `/payments/${kind}`,
-      query: { ...this.alt, ...filter, limit, offset },
+      query: { ...this.alt(kind), ...filter, limit, offset },
       version: API_VERSION,
       schema: listEnvelope(item),
     });
@@ -190,7 +200,7 @@ export class PaymentsApi {
     return this.all('orders', orderSchema, filter, pageSize);
   }
   getOrder(orderId: string): Promise<Order> {
-    return this.http.request({ method: 'GET', path: `/payments/orders/${encodeURIComponent(orderId)}`, query: this.alt, version: API_VERSION, schema: orderSchema });
+    return this.http.request({ method: 'GET', path: `/payments/orders/${encodeURIComponent(orderId)}`, query: this.alt('orders'), version: API_VERSION, schema: orderSchema });
   }
 
   listTransactions(filter: PaymentListFilter = {}, page: { limit?: number; offset?: number } = {}): Promise<Page<Transaction>> {
@@ -203,7 +213,7 @@ export class PaymentsApi {
     return this.http.request({
       method: 'GET',
       path: `/payments/transactions/${encodeURIComponent(transactionId)}`,
-      query: this.alt,
+      query: this.alt('transactions'),
       version: API_VERSION,
       schema: transactionSchema,
     });
@@ -219,7 +229,7 @@ export class PaymentsApi {
     return this.http.request({
       method: 'GET',
       path: `/payments/subscriptions/${encodeURIComponent(subscriptionId)}`,
-      query: this.alt,
+      query: this.alt('subscriptions'),
       version: API_VERSION,
       schema: subscriptionSchema,
     });

@@ -148,7 +148,7 @@ export async function importInvoice(ctx: FlowContext, invoice: QboInvoice): Prom
   const company = await ctx.company();
   const contact = await ctx.hl.contacts.get(contactId);
   const mapped = crmInvoiceForQboInvoice(invoice, {
-    contact: { id: contact.id, name: contact.name ?? ([contact.firstName, contact.lastName].filter(Boolean).join(' ') || (invoice.CustomerRef.name ?? '')), email: contact.email ?? '', ...(contact.phone ? { phoneNo: contact.phone } : {}) },
+    contact: { id: contact.id, name: contact.name ?? ([contact.firstName, contact.lastName].filter(Boolean).join(' ') || (invoice.CustomerRef.name ?? '')), email: contact.email ?? '', phoneNo: contact.phone ?? '' },
     homeCurrency: company.homeCurrency,
     businessName: ctx.connection.name,
   });
@@ -228,7 +228,7 @@ export interface MappedInvoice {
  */
 export function crmInvoiceForQboInvoice(
   invoice: QboInvoice,
-  options: { contact: { id: string; name: string; email: string; phoneNo?: string }; homeCurrency: string; businessName: string },
+  options: { contact: { id: string; name: string; email: string; phoneNo: string }; homeCurrency: string; businessName: string },
 ): MappedInvoice {
   const currency = (invoice.CurrencyRef?.value ?? options.homeCurrency).toUpperCase();
   const minor = (value: number | undefined, what: string): number => {

@@ -111,7 +111,7 @@ describe('HighLevel client against the emulator', () => {
       issueDate: today,
       dueDate: today,
       businessDetails: { name: 'Acme' },
-      contactDetails: { id: contact.id, name: 'Ivy', email: 'ivy@example.com' },
+      contactDetails: { id: contact.id, name: 'Ivy', email: 'ivy@example.com', phoneNo: '' },
       items: [{ name: 'Hour', currency: 'USD', amount: 12.1, qty: 3 }],
       discount: { type: 'percentage', value: 0 },
       sentTo: { email: ['ivy@example.com'] },

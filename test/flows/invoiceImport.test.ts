@@ -92,7 +92,7 @@ describe('old QuickBooks invoices are imported once into the CRM, and never go b
       headers: { authorization: `Bearer ${token}`, version: '2021-07-28', 'content-type': 'application/json' },
       body: JSON.stringify({
         altId: s.locationId, altType: 'location', name: 'Edited in the CRM', currency: 'USD', issueDate: '2026-05-02', dueDate: '2026-07-01',
-        contactDetails: { id: open.contactDetails.id, name: open.contactDetails.name, email: open.contactDetails.email },
+        contactDetails: { id: open.contactDetails.id, name: open.contactDetails.name, email: open.contactDetails.email, phoneNo: open.contactDetails.phoneNo ?? '' },
         invoiceItems: [{ name: 'Something else', currency: 'USD', amount: 500, qty: 1 }],
       }),
     });

@@ -52,7 +52,7 @@ function helpers(get: () => Stack) {
         currency: current.currency,
         issueDate: current.issueDate ?? '',
         dueDate: current.dueDate ?? current.issueDate ?? '',
-        contactDetails: { id: current.contactDetails!.id, name: current.contactDetails?.name ?? '', email: current.contactDetails?.email ?? '' },
+        contactDetails: { id: current.contactDetails!.id, name: current.contactDetails?.name ?? '', email: current.contactDetails?.email ?? '', phoneNo: current.contactDetails?.phoneNo ?? '' },
         invoiceItems: current.invoiceItems.map((i) => ({
           name: i.name, currency: current.currency, amount: i.amount, qty: i.qty,
           taxes: i.taxes.map((t) => ({ _id: t._id ?? 'tax', name: t.name ?? 'Tax', rate: t.rate ?? 0 })),
@@ -135,7 +135,7 @@ describe('CRM invoices follow into QuickBooks for their whole life (US company)'
     await h.edit(id, (cur) => ({
       dueDate: '2027-01-31',
       invoiceNumber: 'G-7001',
-      contactDetails: { id: cur.contactDetails!.id, name: 'Grace Hopper', email: 'accounts@hopper.example' },
+      contactDetails: { id: cur.contactDetails!.id, name: 'Grace Hopper', email: 'accounts@hopper.example', phoneNo: cur.contactDetails?.phoneNo ?? '' },
       invoiceItems: [
         { name: 'Workshop', currency: 'USD', amount: 400, qty: 1, taxes: [] },
         { name: 'Travel', description: 'Train to the venue', currency: 'USD', amount: 120.75, qty: 1, taxes: [] },
@@ -177,7 +177,7 @@ describe('CRM invoices follow into QuickBooks for their whole life (US company)'
     await h.settle();
     const before = await h.waitForQboInvoice(id);
     const other = await admin(s.hl.url, `/locations/${s.locationId}/actions/contact`, { firstName: 'Second', lastName: 'Buyer', email: 'second.buyer@example.com' });
-    await h.edit(id, () => ({ contactDetails: { id: String(other.contactId), name: 'Second Buyer', email: 'second.buyer@example.com' } }));
+    await h.edit(id, () => ({ contactDetails: { id: String(other.contactId), name: 'Second Buyer', email: 'second.buyer@example.com', phoneNo: '' } }));
     await h.settle();
     const after = await eventually(async () => {
       const q = await h.qboInvoice(id);

@@ -30,7 +30,7 @@ export function registerContactRoutes(ctx: HttpContext): void {
     const body = parse(createContactSchema, request.body);
     const location = ctx.location(request, body.locationId);
     const contact = ctx.contacts.create(location.id, body);
-    return reply.code(201).send({ contact: contactJson(contact) });
+    return reply.code(200).send({ contact: contactJson(contact), traceId: core.traceId() });
   });
 
   ctx.route('POST', '/contacts/upsert', WRITE, (request) => {
@@ -38,7 +38,7 @@ export function registerContactRoutes(ctx: HttpContext): void {
     const location = ctx.location(request, body.locationId);
     if (!body.email && !body.phone) throw badRequest('Pass at least one of email or phone');
     const { contact, isNew } = ctx.contacts.upsert(location.id, body);
-    return { new: isNew, contact: contactJson(contact), traceId: core.traceId() };
+    return { new: isNew, succeded: true, succeeded: true, contact: contactJson(contact), traceId: core.traceId() };
   });
 
   ctx.route('GET', '/contacts/search/duplicate', READ, (request) => {
@@ -100,13 +100,13 @@ export function registerContactRoutes(ctx: HttpContext): void {
     };
   });
 
-  ctx.route('GET', '/contacts/:contactId', READ, (request) => ({ contact: contactJson(contactOf(request)) }));
+  ctx.route('GET', '/contacts/:contactId', READ, (request) => ({ contact: contactJson(contactOf(request)), traceId: core.traceId() }));
 
   ctx.route('PUT', '/contacts/:contactId', WRITE, (request) => {
     const contact = contactOf(request);
     const body = parse(updateContactSchema, request.body);
     ctx.contacts.update(contact, body);
-    return { succeded: true, contact: contactJson(contact) };
+    return { succeded: true, succeeded: true, contact: contactJson(contact), traceId: core.traceId() };
   });
 
   ctx.route('DELETE', '/contacts/:contactId', WRITE, (request) => {
@@ -118,8 +118,10 @@ export function registerContactRoutes(ctx: HttpContext): void {
   ctx.route('POST', '/contacts/:contactId/tags', WRITE, (request, reply) => {
     const contact = contactOf(request);
     const body = parse(tagsBody, request.body);
+    const before = new Set(contact.tags);
     ctx.contacts.addTags(contact, body.tags);
-    return reply.code(201).send({ tags: [...contact.tags] });
+    const added = contact.tags.filter((t) => !before.has(t));
+    return reply.code(200).send({ tags: [...contact.tags], tagsAdded: added, traceId: core.traceId() });
   });
 
   ctx.route('DELETE', '/contacts/:contactId/tags', WRITE, (request) => {
@@ -143,7 +145,7 @@ export function registerContactRoutes(ctx: HttpContext): void {
     const body = parse(noteBody, request.body);
     const note = { id: alphanumericId(), contactId: contact.id, body: body.body, userId: body.userId ?? ctx.grant(request).userId, dateAdded: core.nowMs() };
     core.store.notes.set(note.id, note);
-    return reply.code(201).send({ note: noteJson(note) });
+    return reply.code(200).send({ note: noteJson(note), traceId: core.traceId() });
   });
   const noteOf = (request: FastifyRequest): { id: string; body: string; userId: string; dateAdded: number; contactId: string } => {
     const contact = contactOf(request);
@@ -172,7 +174,7 @@ export function registerContactRoutes(ctx: HttpContext): void {
       id: core.traceId(), locationId: contact.locationId, contactId: contact.id, workflowId: workflow.id, workflowName: workflow.name,
       eventStartTime: body?.eventStartTime ?? null, at: core.clock.now().toISOString(), removedAt: null,
     });
-    return { succeded: true };
+    return { succeded: true, succeeded: true, traceId: core.traceId() };
   });
 
   ctx.route('DELETE', '/contacts/:contactId/workflow/:workflowId', WRITE, (request) => {

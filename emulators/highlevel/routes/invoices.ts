@@ -63,7 +63,7 @@ export function registerInvoiceRoutes(ctx: HttpContext): void {
     if (body.id) {
       const existing = core.store.invoices.get(body.id);
       if (!existing || existing.locationId !== location.id) throw badRequest(INVOICE_NOT_FOUND);
-      invoice = ctx.invoices.update(existing, { ...body, invoiceItems: body.items });
+      invoice = ctx.invoices.update(existing, { ...body, dueDate: body.dueDate ?? existing.dueDate, invoiceItems: body.items });
     } else {
       invoice = ctx.invoices.create(location, body);
     }

@@ -66,14 +66,14 @@ export function registerLocationRoutes(ctx: HttpContext): void {
 
   ctx.route('GET', '/locations/:locationId', read, (request) => {
     const location = ctx.location(request, paramsOf(request).locationId);
-    return { location: locationJson(location) };
+    return { location: locationJson(location), traceId: core.traceId() };
   });
 
   ctx.route('GET', '/locations/:locationId/customFields', { scopes: ['locations/customFields.readonly'] }, (request) => {
     const location = ctx.location(request, paramsOf(request).locationId);
     const model = queryOf(request).model ?? 'all';
     const fields = [...core.store.customFields.values()].filter((f) => f.locationId === location.id && (model === 'all' || f.model === model)).sort((a, b) => a.position - b.position);
-    return { customFields: fields.map(customFieldJson) };
+    return { customFields: fields.map(customFieldJson), traceId: core.traceId() };
   });
 
   ctx.route('GET', '/locations/:locationId/customFields/:id', { scopes: ['locations/customFields.readonly'] }, (request) => {
@@ -97,7 +97,7 @@ export function registerLocationRoutes(ctx: HttpContext): void {
       position: body.position ?? existing * 50, model: body.model ?? 'contact', picklistOptions: body.options ?? [],
     };
     core.store.customFields.set(field.id, field);
-    return reply.code(201).send({ customField: customFieldJson(field) });
+    return reply.code(200).send({ customField: customFieldJson(field), traceId: core.traceId() });
   });
 
   ctx.route('PUT', '/locations/:locationId/customFields/:id', { scopes: ['locations/customFields.write'] }, (request) => {

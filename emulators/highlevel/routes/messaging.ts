@@ -38,7 +38,7 @@ export function registerMessagingRoutes(ctx: HttpContext): void {
     const workflows = [...core.store.workflows.values()].filter((w) => w.locationId === location.id).map((w) => ({
       id: w.id, name: w.name, status: w.status, version: w.version, createdAt: new Date(w.createdAt).toISOString(), updatedAt: new Date(w.updatedAt).toISOString(), locationId: w.locationId,
     }));
-    return { workflows };
+    return { workflows, traceId: core.traceId() };
   });
 
   ctx.route('POST', '/conversations/messages', { scopes: ['conversations/message.write'] }, (request) => {

@@ -27,7 +27,6 @@ const orderListQuery = listQuery.extend({
   status: z.string().optional(),
   paymentStatus: z.string().optional(),
   sourceId: z.string().optional(),
-  sourceType: z.string().optional(),
   funnelProductIds: z.string().optional(),
 });
 
@@ -83,7 +82,6 @@ export function registerPaymentRoutes(ctx: HttpContext): void {
       && (!q.status || o.status === q.status)
       && (!q.paymentStatus || o.paymentStatus === q.paymentStatus)
       && (!q.sourceId || o.source.id === q.sourceId)
-      && (!q.sourceType || o.source.type === q.sourceType)
       && (!q.paymentMode || (q.paymentMode === 'live') === o.liveMode)
       && (!search || [o.id, o.contactSnapshot.name, o.contactSnapshot.email, o.source.name].join(' ').toLowerCase().includes(search)));
     const { slice, total } = page(items, q.limit, q.offset, 10);

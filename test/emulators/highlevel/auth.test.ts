@@ -87,11 +87,17 @@ describe('HighLevel emulator: Version header, tokens, scopes', () => {
     assert.equal(r.body.statusCode, 422);
     assert.equal(r.body.error, 'Unprocessable Entity');
     assert.ok(Array.isArray(r.body.message));
-    assert.ok((r.body.message as string[]).some((m) => m.includes('locationId')));
-    assert.ok((r.body.message as string[]).some((m) => m.includes('email must be an email')));
-    const typed = await s.api.post('/contacts/', { locationId: s.locationId, firstName: 42, nickname: 'x' });
+    assert.deepEqual(r.body.message, ['locationId should not be empty']);
+    const undeclared = await s.api.post('/contacts/', { locationId: s.locationId, nickname: 'x', gender: 'female' });
+    assert.equal(undeclared.status, 422);
+    assert.deepEqual(undeclared.body.message, ['property nickname should not exist']);
+    const typed = await s.api.post('/contacts/', { locationId: s.locationId, firstName: 42, email: 'not-an-email' });
     assert.equal(typed.status, 422);
-    assert.deepEqual(typed.body.message, ['firstName must be a string', 'property nickname should not exist']);
+    assert.deepEqual(typed.body.message, ['firstName must be a string', 'email must be an email']);
+    const query = await s.api.get(`/locations/${s.locationId}/customFields?locationId=${s.locationId}`);
+    assert.equal(query.status, 422, 'GET customFields declares only model (highlevel-api-sdk issue 7)');
+    assert.deepEqual(query.body.message, ['property locationId should not exist']);
+
   });
 
   it('answers unknown routes like NestJS (404 "Cannot GET ...")', async () => {

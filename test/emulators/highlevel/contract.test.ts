@@ -106,8 +106,8 @@ describe('HighLevel emulator: contract with the OpenAPI specs and webhook docs',
   });
 
   it('payments endpoints fit payments.json', async () => {
-    fits((await s.api.get(`/payments/orders?${alt()}`)).body, responseSchema('payments', 'get', '/payments/orders', '200'), { skip: PAYMENT_SPEC_DEFECTS });
-    fits((await s.api.get(`/payments/orders/${orderId}?${alt()}`)).body, responseSchema('payments', 'get', '/payments/orders/{orderId}', '200'), { skip: PAYMENT_SPEC_DEFECTS });
+    fits((await s.api.get(`/payments/orders?altId=${s.locationId}`)).body, responseSchema('payments', 'get', '/payments/orders', '200'), { skip: PAYMENT_SPEC_DEFECTS });
+    fits((await s.api.get(`/payments/orders/${orderId}?altId=${s.locationId}`)).body, responseSchema('payments', 'get', '/payments/orders/{orderId}', '200'), { skip: PAYMENT_SPEC_DEFECTS });
     fits((await s.api.get(`/payments/transactions?${alt()}`)).body, responseSchema('payments', 'get', '/payments/transactions', '200'), { skip: PAYMENT_SPEC_DEFECTS });
     fits((await s.api.get(`/payments/transactions/${transactionId}?${alt()}`)).body, responseSchema('payments', 'get', '/payments/transactions/{transactionId}', '200'), { skip: PAYMENT_SPEC_DEFECTS });
     fits((await s.api.get(`/payments/subscriptions?${alt()}`)).body, responseSchema('payments', 'get', '/payments/subscriptions', '200'), { skip: PAYMENT_SPEC_DEFECTS });

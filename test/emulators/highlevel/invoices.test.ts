@@ -177,9 +177,14 @@ describe('HighLevel emulator: invoices over HTTP', () => {
   it('updates with invoiceItems, voids, deletes, and refuses voiding a paid invoice', async () => {
     const inv = (await s.api.post('/invoices/', body())).body;
     const id = String(inv._id);
-    const upd = await s.api.put(`/invoices/${id}`, { ...body(), items: undefined, invoiceItems: [{ name: 'Only', currency: 'USD', amount: 10, qty: 2 }], discount: { type: 'percentage', value: 0 } });
+    const upd = await s.api.put(`/invoices/${id}`, { ...body(), items: undefined, sentTo: undefined, invoiceItems: [{ name: 'Only', currency: 'USD', amount: 10, qty: 2 }], discount: { type: 'percentage', value: 0 } });
     assert.equal(upd.status, 200);
     assert.equal(upd.body.total, 20);
+    const nested = await s.api.put(`/invoices/${id}`, { ...body(), items: undefined, sentTo: undefined, invoiceItems: [{ name: 'Only', currency: 'USD', amount: 10, qty: 2, sku: 'x' }] });
+    assert.equal(nested.status, 422, 'nested DTOs are whitelisted too');
+    assert.deepEqual(nested.body.message, ['invoiceItems.0.property sku should not exist']);
+    const noContactDetails = await s.api.put(`/invoices/${id}`, { ...body(), items: undefined, sentTo: undefined, contactDetails: undefined, invoiceItems: [{ name: 'Only', currency: 'USD', amount: 10, qty: 2 }] });
+    assert.equal(noContactDetails.status, 200, 'UpdateInvoiceDto does not require contactDetails');
     const voided = await s.api.post(`/invoices/${id}/void`, { altId: s.locationId, altType: 'location' });
     assert.equal(voided.body.status, 'void');
     assert.equal((await s.api.post(`/invoices/${id}/record-payment`, { altId: s.locationId, altType: 'location', mode: 'cash' })).status, 400);
@@ -193,7 +198,7 @@ describe('HighLevel emulator: invoices over HTTP', () => {
     await s.api.post(`/invoices/${String(paid._id)}/record-payment`, { altId: s.locationId, altType: 'location', mode: 'cash' });
     assert.equal((await s.api.post(`/invoices/${String(paid._id)}/void`, { altId: s.locationId, altType: 'location' })).status, 400);
     await s.emulator.flushWebhooks();
-    assert.deepEqual(receiver.received.filter((h) => h.payload._id === id).map((h) => h.payload.type), ['InvoiceCreate', 'InvoiceUpdate', 'InvoiceVoid', 'InvoiceDelete']);
+    assert.deepEqual(receiver.received.filter((h) => h.payload._id === id).map((h) => h.payload.type), ['InvoiceCreate', 'InvoiceUpdate', 'InvoiceUpdate', 'InvoiceVoid', 'InvoiceDelete']);
   });
 
   it('lists with filters, paging and total', async () => {

@@ -51,6 +51,43 @@ export function responseSchema(app: string, method: string, path: string, status
   return { schema, file };
 }
 
+export interface RequestOperation {
+  app: string;
+  /** The path as the spec writes it (`/contacts/{contactId}`). */
+  path: string;
+  versions: string[];
+  query: Map<string, { required: boolean; enum?: unknown[] }>;
+  body?: { contentType: string; located: Located };
+}
+
+/** The operation a concrete request addresses (`POST /contacts/abc/tags`), searched over the given spec files. */
+export function requestOperation(apps: string[], method: string, concretePath: string): RequestOperation | undefined {
+  for (const app of apps) {
+    const file = `apps/${app}.json`;
+    const doc = load(file) as { paths: Record<string, Record<string, Schema>> };
+    const candidates = Object.keys(doc.paths).filter((template) => {
+      const pattern = new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`);
+      return pattern.test(concretePath) && doc.paths[template]![method.toLowerCase()];
+    });
+    // A literal segment beats a parameter (`/contacts/search` over `/contacts/{contactId}`).
+    candidates.sort((a, b) => (a.match(/\{/g)?.length ?? 0) - (b.match(/\{/g)?.length ?? 0));
+    const template = candidates[0];
+    if (!template) continue;
+    const op = doc.paths[template]![method.toLowerCase()] as { parameters?: Schema[]; requestBody?: { content?: Record<string, { schema: Schema }> } };
+    const query = new Map<string, { required: boolean; enum?: unknown[] }>();
+    let versions: string[] = [];
+    for (const p of op.parameters ?? []) {
+      const schema = (p.schema ?? {}) as Schema;
+      if (p.in === 'header' && p.name === 'Version') versions = (schema.enum as string[] | undefined) ?? [];
+      if (p.in === 'query') query.set(String(p.name), { required: p.required === true, ...(Array.isArray(schema.enum) ? { enum: schema.enum as unknown[] } : {}) });
+    }
+    const content = op.requestBody?.content;
+    const first = content ? Object.entries(content)[0] : undefined;
+    return { app, path: template, versions, query, ...(first ? { body: { contentType: first[0], located: { schema: first[1].schema, file } } } : {}) };
+  }
+  return undefined;
+}
+
 /** The `json json_schema` block of a webhook event doc. */
 export function webhookSchema(event: string): Located {
   const text = readFileSync(join(SPEC_ROOT, 'docs/webhook events', `${event}.md`), 'utf8');
@@ -66,6 +103,12 @@ export interface CheckOptions {
   requireAllProperties?: boolean;
   /** Properties allowed to be absent under requireAllProperties (paths like `planId`). */
   mayOmit?: string[];
+  /**
+   * Also report properties the schema does not declare (where it declares some and no additionalProperties), as
+   * HighLevel's whitelist validation refuses them; `allowUndeclared` lists paths known to be accepted anyway.
+   */
+  forbidUndeclared?: boolean;
+  allowUndeclared?: string[];
 }
 
 function typeOf(value: unknown): string {
@@ -129,6 +172,12 @@ export function check(value: unknown, located: Located, options: CheckOptions = 
         continue;
       }
       problems.push(...check(obj[name], { schema: sub, file }, options, subPath));
+    }
+    if (options.forbidUndeclared && Object.keys(properties).length > 0 && (schema.additionalProperties === undefined || schema.additionalProperties === false)) {
+      for (const name of Object.keys(obj)) {
+        const subPath = path ? `${path}.${name}` : name;
+        if (!(name in properties) && !options.allowUndeclared?.includes(subPath)) problems.push(`${subPath}: not declared`);
+      }
     }
   }
   return problems;

@@ -16,6 +16,8 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
   });
 
   const alt = (): string => `altId=${s.locationId}&altType=location`;
+  // payments.json declares altType on transactions and subscriptions, not on orders (whose reads take altId alone).
+  const orderAlt = (): string => `altId=${s.locationId}`;
   const hooksFor = async (predicate: (p: Record<string, unknown>) => boolean): Promise<string[]> => {
     await s.emulator.flushWebhooks();
     return receiver.received.filter((h) => predicate(h.payload)).map((h) => String(h.payload.type));
@@ -45,7 +47,7 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
     assert.equal(obj(created.source).type, 'funnel');
     assert.equal(receiver.ofType('OrderStatusUpdate')[0]!.payload.status, 'completed');
 
-    const order = await s.api.get(`/payments/orders/${orderId}?${alt()}`);
+    const order = await s.api.get(`/payments/orders/${orderId}?${orderAlt()}`);
     assert.equal(order.status, 200);
     assert.equal(order.body.status, 'completed');
     assert.equal(obj(order.body.contactSnapshot).first_name, 'Bea', 'REST snapshot is snake_case');
@@ -68,7 +70,7 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
     assert.equal(obj(detail.body.contactSnapshot).email, 'Buyer@Example.com');
     assert.equal(obj(detail.body.entitySource).type, 'funnel');
 
-    const orders = await s.api.get(`/payments/orders?${alt()}&contactId=${contactId}`);
+    const orders = await s.api.get(`/payments/orders?${orderAlt()}&contactId=${contactId}`);
     assert.equal(orders.body.totalCount, 1);
     assert.equal(arr(orders.body.data)[0]!.contactEmail, 'Buyer@Example.com');
 
@@ -119,7 +121,7 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
     const calendar = await s.api.get(`/payments/transactions?${alt()}&entitySourceType=calendar`);
     assert.equal(calendar.body.totalCount, 1);
     assert.equal(arr(calendar.body.data)[0]!.entitySourceSubType, 'meeting');
-    const order = await s.api.get(`/payments/orders/${String(c.body.orderId)}?${alt()}`);
+    const order = await s.api.get(`/payments/orders/${String(c.body.orderId)}?${orderAlt()}`);
     assert.equal(obj(order.body.source).type, 'calendar');
     const types = await hooksFor((p) => p._id === c.body.orderId);
     assert.deepEqual(types, ['OrderCreate', 'OrderStatusUpdate']);
@@ -139,12 +141,12 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
     const part = await s.api.admin('POST', `/transactions/${txId}/refund`, { amount: 30 });
     assert.equal(part.body.status, 'partially_refunded');
     assert.equal(part.body.amountRefunded, 30);
-    let order = await s.api.get(`/payments/orders/${String(r.body.orderId)}?${alt()}`);
+    let order = await s.api.get(`/payments/orders/${String(r.body.orderId)}?${orderAlt()}`);
     assert.equal(order.body.paymentStatus, 'partially_refunded');
     const rest = await s.api.admin('POST', `/transactions/${txId}/refund`, {});
     assert.equal(rest.body.status, 'refunded');
     assert.equal(rest.body.amountRefunded, 100);
-    order = await s.api.get(`/payments/orders/${String(r.body.orderId)}?${alt()}`);
+    order = await s.api.get(`/payments/orders/${String(r.body.orderId)}?${orderAlt()}`);
     assert.equal(order.body.paymentStatus, 'refunded');
     assert.equal((await s.api.admin('POST', `/transactions/${txId}/refund`, { amount: 1 })).status, 400);
     await s.emulator.flushWebhooks();
@@ -196,11 +198,12 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
     const future = await s.api.get(`/payments/transactions?${alt()}&startAt=2099-01-01&endAt=2099-01-31`);
     assert.equal(future.body.totalCount, 0);
     const today = s.emulator.core.clock.now().toISOString().slice(0, 10);
-    const windowed = await s.api.get(`/payments/orders?${alt()}&startAt=2000-01-01&endAt=${today}&limit=100`);
+    const windowed = await s.api.get(`/payments/orders?${orderAlt()}&startAt=2000-01-01&endAt=${today}&limit=100`);
     assert.ok(Number(windowed.body.totalCount) >= 1);
-    const funnel = await s.api.get(`/payments/orders?${alt()}&sourceType=funnel&limit=100`);
-    assert.ok(arr(funnel.body.data).every((o) => o.sourceType === 'funnel'));
-    const wrongLocation = await s.api.get(`/payments/orders?altId=someOtherLocation0001&altType=location`);
+    const funnel = await s.api.get(`/payments/orders?${orderAlt()}&sourceType=funnel&limit=100`);
+    assert.equal(funnel.status, 422, 'sourceType is not a declared filter of the order list');
+    assert.deepEqual(funnel.body.message, ['property sourceType should not exist']);
+    const wrongLocation = await s.api.get(`/payments/orders?altId=someOtherLocation0001`);
     assert.equal(wrongLocation.status, 403);
   });
 

@@ -31,7 +31,9 @@ describe('HighLevel emulator: review-request mechanisms (workflow, tag, message)
     const wf = arr((await s.api.get(`/workflows/?locationId=${s.locationId}`)).body.workflows)[0]!;
     const r = await s.api.post(`/contacts/${contactId}/workflow/${String(wf.id)}`, { eventStartTime: '2026-11-25T10:00:00Z' });
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body, { succeded: true });
+    assert.equal(r.body.succeded, true);
+    assert.equal(r.body.succeeded, true);
+    assert.equal(typeof r.body.traceId, 'string');
     const unknown = await s.api.post(`/contacts/${contactId}/workflow/00000000-0000-0000-0000-000000000000`, {});
     assert.equal(unknown.status, 400);
     const activity = await s.api.admin('GET', `/activity?contactId=${contactId}`);
