@@ -61,6 +61,7 @@ export class Accounting {
   }
 
   read(company: Company, entity: EntityName, id: string): Rec {
+    if (!hasWellFormedId(entity, id)) throw faults.invalidId(id);
     const record = company.get(entity, id);
     if (!record) throw faults.objectNotFound(entity, id);
     return record;
@@ -223,6 +224,18 @@ export class Accounting {
     customer.Balance = toJsonNumber(balance);
     customer.BalanceWithJobs = customer.Balance;
   }
+}
+
+/** The largest Id a read accepts; beyond it Intuit answers 2030 like any malformed id (assumed bound, docs/api-evidence.md). */
+const MAX_ID = 2_147_483_647;
+
+/**
+ * Ids are whole numbers: a read of `customer/1.5` answers 2030 (VCR error/500.yml), as does a 13-digit id. US tax
+ * codes keep their TAX/NON ids and CompanyInfo is read by the realm id, so neither is checked.
+ */
+function hasWellFormedId(entity: EntityName, id: string): boolean {
+  if (entity === 'TaxCode' || entity === 'CompanyInfo' || entity === 'Preferences') return true;
+  return /^\d+$/.test(id) && Number(id) <= MAX_ID;
 }
 
 function nextSyncToken(previous: Rec): string {

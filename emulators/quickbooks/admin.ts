@@ -28,6 +28,8 @@ export interface CreateCompanyInput {
   customTxnNumbers?: boolean;
   offsetMinutes?: number;
   exchangeRates?: Record<string, string>;
+  /** Sample data like a real sandbox company's: Expense accounts, items, customers (seed.ts, sampleData.ts). */
+  sampleData?: boolean;
 }
 
 export class QuickBooksAdmin {
@@ -200,7 +202,10 @@ export class QuickBooksAdmin {
     const now = this.clock.nowMs();
     // Seed records are stamped a moment before "now" so they never look like changes to a CDC asked from creation time.
     const company = new Company(realmId, settings, now);
-    seedCompany(company, now - 1000, input.salesTaxPercent !== undefined ? { usSalesTaxPercent: input.salesTaxPercent } : {});
+    seedCompany(company, now - 1000, {
+      ...(input.salesTaxPercent !== undefined ? { usSalesTaxPercent: input.salesTaxPercent } : {}),
+      ...(input.sampleData ? { sampleData: true } : {}),
+    });
     this.companies.set(realmId, company);
     this.seeds.set(realmId, input);
     return company;

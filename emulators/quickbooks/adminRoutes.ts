@@ -17,6 +17,7 @@ const createCompanySchema = z.object({
   customTxnNumbers: z.boolean().optional(),
   offsetMinutes: z.number().int().min(-720).max(840).optional(),
   exchangeRates: z.record(z.string(), z.string().regex(/^\d+(\.\d{1,7})?$/)).optional(),
+  sampleData: z.boolean().optional(),
 });
 
 const settingsSchema = z.object({

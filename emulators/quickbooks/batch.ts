@@ -27,7 +27,7 @@ export function runBatch(accounting: Accounting, company: Company, items: Rec[],
     try {
       return { ...runItem(accounting, company, item, nameLists), bId };
     } catch (error) {
-      if (error instanceof QboFault) return { ...error.body(), bId };
+      if (error instanceof QboFault) return { ...error.body(true), bId };
       throw error;
     }
   });

@@ -5,6 +5,7 @@ import type { Company, EntityName } from './company.ts';
 import { entityNames } from './company.ts';
 import { faults } from './errors.ts';
 import type { Rec } from './json.ts';
+import { realEntityName } from './query.ts';
 import { companyTimestamp, parseTimestamp } from './time.ts';
 
 export const CDC_MAX_OBJECTS = 1000;
@@ -21,6 +22,8 @@ export function changeDataCapture(company: Company, entitiesParam: string | unde
   const requested: EntityName[] = [];
   for (const name of entitiesParam.split(',').map((e) => e.trim()).filter(Boolean)) {
     const entity = cdcEntities.get(name.toLowerCase());
+    // A real entity type the emulator keeps no records of (Bill, Estimate...) has no changes, as in a company without any.
+    if (!entity && realEntityName(name) !== undefined && !/^tax(code|rate)$/i.test(name)) continue;
     if (!entity) throw faults.queryInvalid(`CDC is not supported for entity ${name}`);
     if (!requested.includes(entity)) requested.push(entity);
   }

@@ -15,12 +15,23 @@ export class QboFault extends Error {
     readonly status: number,
     readonly type: FaultType,
     readonly errors: FaultError[],
+    /** Whether the answer carries `time`: Intuit's 2030 for a malformed id comes without it (VCR error/500.yml). */
+    readonly withTime = true,
   ) {
     super(errors.map((e) => `${e.code} ${e.Message}: ${e.Detail}`).join('; '));
   }
 
-  body(): { Fault: { Error: FaultError[]; type: FaultType } } {
-    return { Fault: { Error: this.errors, type: this.type } };
+  /**
+   * The Fault object. Recorded answers differ by place: a batch item's errors carry `element:""` (VCR
+   * batch/basic.yml), a request's own Fault leaves an empty element out (VCR error/validation.yml, error/400.yml).
+   */
+  body(inBatch = false): { Fault: { Error: FaultError[]; type: FaultType } } {
+    const errors = this.errors.map((e) => {
+      if (e.element !== undefined && e.element !== '') return e;
+      const { element: _element, ...rest } = e;
+      return inBatch ? { ...rest, element: '' } : rest;
+    });
+    return { Fault: { Error: errors, type: this.type } };
   }
 }
 
@@ -36,8 +47,9 @@ export const faults = {
     validation('2500', 'Invalid Reference Id', `Invalid Reference Id : ${entity} assigned to this transaction has been deleted or does not exist: ${id}`, element),
   requiredMissing: (element: string, detail?: string): QboFault =>
     validation('2020', 'Required param missing, need to supply the required value for the API', detail ?? `Required parameter ${element} is missing in the request`, element),
+  // The recorded 2010 names the property in its Detail only, with no element (VCR error/400_json.yml).
   unknownProperty: (property: string, entity: string, known: string[]): QboFault =>
-    validation('2010', 'Request has invalid or unsupported property', `Property Name:Unrecognized field "${property}" (class com.intuit.schema.finance.v3.${entity}), not marked as ignorable (${known.length} known properties: ${known.map((k) => `"${k}"`).join(', ')})`, property),
+    validation('2010', 'Request has invalid or unsupported property', `Property Name:Unrecognized field "${property}" (class com.intuit.schema.finance.v3.${entity}), not marked as ignorable (${known.length} known properties: ${known.map((k) => `"${k}"`).join(', ')})\n specified is unsupported or invalid`),
   invalidEnum: (element: string, value: string, allowed: string[]): QboFault =>
     validation('2170', 'Invalid Enumeration', `Invalid Enumeration : ${value} is not a valid value for ${element}; expected one of ${allowed.join(', ')}`, element),
   invalidValue: (element: string, detail: string): QboFault => validation('2050', 'Invalid String', detail, element),
@@ -68,6 +80,11 @@ export const faults = {
     validation('6000', 'A business validation error has occurred while processing your request', `Business Validation Error: ${detail}`, element),
   queryParse: (detail: string): QboFault => validation('4000', 'Error parsing query', `QueryParserError: ${detail}`),
   queryInvalid: (detail: string): QboFault => validation('4001', 'Invalid query', `QueryValidationError: ${detail}`),
+  // "SELECT * FROM Custmoer" answers this Detail (VCR error/400.yml).
+  unknownQueryEntity: (name: string): QboFault => validation('4001', 'Invalid query', `QueryValidationError: invalid context declaration: ${name}`),
+  // GET /customer/1.5 answers 2030 naming the Id element, without `time` (VCR error/500.yml).
+  invalidId: (value: string): QboFault =>
+    new QboFault(400, 'ValidationFault', [{ Message: 'Invalid ID', Detail: `Id should be a valid number. Supplied value:${value}`, code: '2030', element: 'Id' }], false),
   unsupported: (detail: string): QboFault => validation('500', 'Unsupported Operation', `Operation ${detail} is not supported.`),
   // Intuit answers an unreadable body with 2010 "Property Name:failed to parse json object; ..." (DotNet SDK issue #376).
   malformedRequest: (detail: string): QboFault =>

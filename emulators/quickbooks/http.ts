@@ -26,7 +26,7 @@ export function sendText(reply: FastifyReply, status: number, text: string): Fas
 }
 
 export function faultText(fault: QboFault, nowMs: number, company: Company | undefined): string {
-  return bodyText(fault.body(), nowMs, company);
+  return fault.withTime ? bodyText(fault.body(), nowMs, company) : JSON.stringify(fault.body());
 }
 
 export function send401(reply: FastifyReply, detail: string, nowMs: number): FastifyReply {

@@ -44,6 +44,14 @@ export function formatScaled(units: Scaled): string {
   return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
 }
 
+/** Whole cents as text with exactly two decimals ("387.00"), as QuickBooks writes amounts inside LineEx. */
+export function toFixedCents(units: Scaled): string {
+  const cents = roundToCents(units) / CENT_FACTOR;
+  const negative = cents < 0n;
+  const abs = negative ? -cents : cents;
+  return `${negative ? '-' : ''}${abs / 100n}.${(abs % 100n).toString().padStart(2, '0')}`;
+}
+
 /** n / d rounded half away from zero (Intuit rounds half-up on positive amounts). */
 export function roundDiv(n: bigint, d: bigint): bigint {
   if (d < 0n) return roundDiv(-n, -d);

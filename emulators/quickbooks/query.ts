@@ -8,6 +8,7 @@ import { faults } from './errors.ts';
 import type { Rec } from './json.ts';
 import { isRec } from './json.ts';
 import { fieldsOf, isKnownType } from './schema/validate.ts';
+import { xsd } from './schema/xsd.generated.ts';
 import { parseTimestamp } from './time.ts';
 
 export const MAX_RESULTS = 1000;
@@ -22,7 +23,8 @@ export interface Condition {
 }
 
 export interface ParsedQuery {
-  entity: EntityName;
+  /** The entity's canonical name: one the emulator models, or another real QuickBooks entity (always empty). */
+  entity: string;
   count: boolean;
   fields?: string[];
   where: Condition[];
@@ -70,7 +72,31 @@ function tokenize(text: string): Token[] {
   return tokens;
 }
 
-const entityByLowerName = new Map(entityNames.map((n) => [n.toLowerCase(), n]));
+const entityByLowerName = new Map<string, EntityName>(entityNames.map((n) => [n.toLowerCase(), n]));
+
+// Every entity a real company can be queried for: the XSD's object names that are IntuitEntity types (Transaction
+// is only their abstract base). Those the emulator does not model (Bill, Estimate, ...) answer as a company
+// without any: "QueryResponse":{} (VCR all/alt_select.yml shows that empty answer).
+const realEntityByLowerName = new Map<string, string>(
+  (xsd.enums.objectNameEnumType ?? [])
+    .filter((name) => name !== 'Transaction' && derivesFromIntuitEntity(name))
+    .map((name) => [name.toLowerCase(), name]),
+);
+
+function derivesFromIntuitEntity(name: string): boolean {
+  for (let t: string | undefined = name; t; t = xsd.complexTypes[t]?.base) if (t === 'IntuitEntity') return true;
+  return false;
+}
+
+/** The modeled entity of a query, or undefined for a real entity type the emulator keeps no records of. */
+export function modeledEntity(name: string): EntityName | undefined {
+  return entityByLowerName.get(name.toLowerCase());
+}
+
+/** The canonical name of any real QuickBooks entity type, in any case. */
+export function realEntityName(name: string): string | undefined {
+  return entityByLowerName.get(name.toLowerCase()) ?? realEntityByLowerName.get(name.toLowerCase());
+}
 
 export function parseQuery(text: string): ParsedQuery {
   if (!text || !text.trim()) throw faults.queryParse('the query is empty');
@@ -115,8 +141,8 @@ export function parseQuery(text: string): ParsedQuery {
   expectWord('FROM');
   const entityToken = tokens[pos++];
   if (entityToken?.kind !== 'word') throw faults.queryParse(`Encountered "${entityToken?.text ?? '<EOF>'}". Was expecting an entity name`);
-  const entity = entityByLowerName.get(entityToken.text.toLowerCase());
-  if (!entity) throw faults.queryInvalid(`Entity ${entityToken.text} is not supported by this emulator or does not exist`);
+  const entity = realEntityName(entityToken.text);
+  if (!entity) throw faults.unknownQueryEntity(entityToken.text);
 
   const where: Condition[] = [];
   const orderBy: ParsedQuery['orderBy'] = [];
@@ -268,7 +294,7 @@ function matcher(c: Condition): Matcher {
 }
 
 export interface QueryResult {
-  entity: EntityName;
+  entity: string;
   records: Rec[];
   totalCount?: number;
 }
@@ -278,35 +304,37 @@ export interface QueryResult {
  * Equality on Id, DisplayName (Customer/Vendor/Employee) or Name (lists) uses the company's indexes.
  */
 export function runQuery(company: Company, query: ParsedQuery, nameLists: ReadonlySet<EntityName>): QueryResult {
+  const entity = modeledEntity(query.entity);
+  if (!entity) return { entity: query.entity, records: [], totalCount: 0 };
   const where = [...query.where];
-  if (nameLists.has(query.entity) && query.entity !== 'TaxCode' && query.entity !== 'TaxRate' && !where.some((c) => c.path.length === 1 && c.path[0] === 'Active')) {
+  if (nameLists.has(entity) && entity !== 'TaxCode' && entity !== 'TaxRate' && !where.some((c) => c.path.length === 1 && c.path[0] === 'Active')) {
     where.push({ path: ['Active'], op: '=', values: [true] });
   }
-  const table = company.table(query.entity);
+  const table = company.table(entity);
   let candidates: Iterable<Rec> = table.values();
   for (const c of where) {
     if (c.op !== '=' || c.path.length !== 1 || typeof c.values[0] !== 'string') continue;
     const key = c.path[0]!;
     const value = c.values[0];
     if (key === 'Id') { const r = table.get(value); candidates = r ? [r] : []; break; }
-    if (key === 'DisplayName' && (query.entity === 'Customer' || query.entity === 'Vendor' || query.entity === 'Employee')) {
+    if (key === 'DisplayName' && (entity === 'Customer' || entity === 'Vendor' || entity === 'Employee')) {
       const owner = company.findDisplayName(value);
-      const r = owner && owner.entity === query.entity ? table.get(owner.id) : undefined;
+      const r = owner && owner.entity === entity ? table.get(owner.id) : undefined;
       candidates = r ? [r] : [];
       break;
     }
-    if (key === 'PrimaryEmailAddr' && company.emails.has(query.entity)) {
-      const ids = company.emails.get(query.entity)!.get(value.trim().toLowerCase());
+    if (key === 'PrimaryEmailAddr' && company.emails.has(entity)) {
+      const ids = company.emails.get(entity)!.get(value.trim().toLowerCase());
       candidates = ids ? [...ids].map((id) => table.get(id)).filter((r): r is Rec => r !== undefined) : [];
       break;
     }
     if (key === 'DocNumber') {
-      const ids = company.docNumbers.get(query.entity)?.get(value);
+      const ids = company.docNumbers.get(entity)?.get(value);
       candidates = ids ? [...ids].map((id) => table.get(id)).filter((r): r is Rec => r !== undefined) : [];
       break;
     }
-    if (key === 'Name' && nameLists.has(query.entity)) {
-      const id = company.findListName(query.entity, value);
+    if (key === 'Name' && nameLists.has(entity)) {
+      const id = company.findListName(entity, value);
       const r = id ? table.get(id) : undefined;
       candidates = r ? [r] : [];
       break;

@@ -3,6 +3,8 @@
 // sales-tax code; CA: GST/HST/PST; GB: VAT; AU: GST), then CompanyInfo and Preferences.
 import type { Company, CompanySettings, Country, EntityName } from './company.ts';
 import type { Rec } from './json.ts';
+import { DEFAULT_ITEM_NAME } from './entities/salesForms.ts';
+import { addSampleData } from './sampleData.ts';
 import { companyDate, companyTimestamp } from './time.ts';
 
 export const currencyNames: Record<string, string> = {
@@ -69,6 +71,8 @@ const taxSetups: Record<Exclude<Country, 'US'>, TaxSetup> = {
 export interface SeedOptions {
   /** US: the percentage of the company's default sales tax code (default 8). */
   usSalesTaxPercent?: number;
+  /** Add sample data like Intuit's sandbox companies: more accounts (Expense ones among them), items, customers. */
+  sampleData?: boolean;
 }
 
 export function seedCompany(company: Company, at: number, options: SeedOptions = {}): void {
@@ -85,8 +89,10 @@ export function seedCompany(company: Company, at: number, options: SeedOptions =
       Name, SubAccount: false, FullyQualifiedName: Name, Active: true, Classification, AccountType, AccountSubType,
       CurrentBalance: 0, CurrentBalanceWithSubAccounts: 0, CurrencyRef: currencyRef,
     });
+  // Account 1 is the "Services" income account that item 1 "Services" posts to (NangoHQ item recordings:
+  // IncomeAccountRef {value:"1", name:"Services"}).
+  const services = account('Services', 'Income', 'ServiceFeeIncome', 'Revenue');
   account('Sales of Product Income', 'Income', 'SalesOfProductIncome', 'Revenue');
-  account('Services', 'Income', 'ServiceFeeIncome', 'Revenue');
   account('Undeposited Funds', 'Other Current Asset', 'UndepositedFunds', 'Asset');
   account('Accounts Receivable (A/R)', 'Accounts Receivable', 'AccountsReceivable', 'Asset');
   account('Checking', 'Bank', 'Checking', 'Asset');
@@ -95,6 +101,15 @@ export function seedCompany(company: Company, at: number, options: SeedOptions =
   account('Inventory Asset', 'Other Current Asset', 'Inventory', 'Asset');
   account(s.country === 'US' ? 'Sales Tax Payable' : s.country === 'CA' ? 'GST/HST Payable' : s.country === 'GB' ? 'VAT Control' : 'GST Liabilities Payable',
     'Other Current Liability', 'SalesTaxPayable', 'Liability');
+
+  // Every company starts with the items "Services" (the default item of a sales line without ItemRef) and "Hours",
+  // Ids 1 and 2, created with the company (VCR create/invoice.yml; NangoHQ item recordings).
+  const serviceItem = (Name: string): Rec => add('Item', {
+    Name, Active: true, FullyQualifiedName: Name, Taxable: false, UnitPrice: 0, Type: 'Service',
+    IncomeAccountRef: { value: services.Id, name: services.Name }, PurchaseCost: 0, TrackQtyOnHand: false,
+  });
+  serviceItem(DEFAULT_ITEM_NAME);
+  serviceItem('Hours');
 
   for (const [Name, Type] of [['Cash', 'NON_CREDIT_CARD'], ['Check', 'NON_CREDIT_CARD'], ['Visa', 'CREDIT_CARD'], ['MasterCard', 'CREDIT_CARD'], ['American Express', 'CREDIT_CARD']] as const) {
     add('PaymentMethod', { Name, Active: true, Type });
@@ -139,6 +154,7 @@ export function seedCompany(company: Company, at: number, options: SeedOptions =
     ],
   }, company.realmId);
   add('Preferences', preferencesBody(s), '1');
+  if (options.sampleData) addSampleData(company, add, currencyRef);
 }
 
 export function preferencesBody(s: CompanySettings): Rec {

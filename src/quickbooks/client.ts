@@ -26,7 +26,7 @@ import {
 } from './entities.ts';
 import { QuickBooksError } from './errors.ts';
 import { QuickBooksHttp, deriveRequestId, type QuickBooksHttpOptions } from './http.ts';
-import { MAX_RESULTS_LIMIT, pages, select, type QueryBuilder } from './query.ts';
+import { MAX_RESULTS_LIMIT, pages, qboDateTime, select, type QueryBuilder } from './query.ts';
 
 export interface WriteOptions {
   /** Deterministic idempotency key for this write (see deriveRequestId). */
@@ -258,7 +258,7 @@ export class QuickBooksClient {
     const answer = await this.http.request({
       method: 'GET',
       path: '/cdc',
-      query: { entities: entities.join(','), changedSince: since instanceof Date ? since.toISOString() : since },
+      query: { entities: entities.join(','), changedSince: qboDateTime(since) },
       schema: cdcResponseSchema,
       signal,
     });

@@ -85,9 +85,16 @@ export function isStaleObject(e: unknown): e is QuickBooksError {
 export function isDuplicateName(e: unknown): e is QuickBooksError {
   return e instanceof QuickBooksError && e.code === '6240';
 }
-/** 610: unknown id, or a reference to an inactive name-list object. */
+/** 610: unknown id, or a reference to an inactive name-list object. Only this code means "not there". */
 export function isNotFound(e: unknown): e is QuickBooksError {
   return e instanceof QuickBooksError && e.code === '610';
+}
+/**
+ * 2030 "Invalid ID": the id is not a QuickBooks id at all (GET customer/1.5, VCR minimul/qbo_api
+ * spec/vcr/error/500.yml). It says nothing about whether a record was deleted, so it must never be read as 610.
+ */
+export function isInvalidId(e: unknown): e is QuickBooksError {
+  return e instanceof QuickBooksError && e.code === '2030';
 }
 /** 429 or Fault code 3001 (ThrottleExceeded), which older responses sent with other statuses. */
 export function isThrottled(e: unknown): e is QuickBooksError {

@@ -30,8 +30,23 @@ export function literal(value: QueryLiteral): string {
     if (!Number.isFinite(value)) throw new TypeError('query numbers must be finite');
     return String(value);
   }
-  if (value instanceof Date) return quote(value.toISOString());
+  if (value instanceof Date) return quote(qboDateTime(value));
   return quote(value);
+}
+
+/**
+ * A date-time in the form Intuit's SDKs send in queries and as CDC changedSince: whole seconds and a zone, no
+ * milliseconds ("2026-01-02T03:04:05Z"; DotNet SDK QueryService and DataService.CDC, python-quickbooks
+ * qb_datetime_format; Intuit's CDC example uses an offset, "2011-10-10T09:00:00-07:00", VCR minimul/qbo_api
+ * cdc/basic.yml). A Date, or text with fractional seconds (QuickBooks' own `time`, toISOString()), is written
+ * in UTC with the fraction cut, so the instant only moves earlier. Other text (a date, whole seconds with or
+ * without a zone; QuickBooks reads a zone-less time in the company's zone) is sent as given.
+ */
+export function qboDateTime(value: Date | string): string {
+  if (typeof value === 'string' && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+/.test(value)) return value;
+  const ms = value instanceof Date ? value.getTime() : Date.parse(value);
+  if (Number.isNaN(ms)) throw new RangeError(`not a date-time: ${String(value)}`);
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.000Z$/, 'Z');
 }
 
 /** A contains-pattern for whereLike. '%' is the only wildcard and cannot be escaped, so a '%' in the value also matches anything. */

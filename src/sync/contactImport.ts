@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Contact, ContactInput, SearchFilter } from '../highlevel/contacts.ts';
 import { HighLevelError, isDuplicateContact } from '../highlevel/errors.ts';
-import { isNotFound as isQuickBooksNotFound } from '../quickbooks/errors.ts';
+import { isInvalidId as isQuickBooksInvalidId, isNotFound as isQuickBooksNotFound } from '../quickbooks/errors.ts';
 import type { Customer } from '../quickbooks/entities.ts';
 import { count, select } from '../quickbooks/query.ts';
 import { checkEmail, normalizeEmail } from '../domain/email.ts';
@@ -212,6 +212,14 @@ export async function syncQboCustomer(ctx: FlowContext, customerId: string): Pro
   try {
     customer = await ctx.qbo.read('Customer', customerId);
   } catch (error) {
+    if (isQuickBooksInvalidId(error)) {
+      throw new SyncError(
+        'quickbooks-invalid-customer-id',
+        `"${customerId}" is not a QuickBooks customer id (QuickBooks answered 2030 Invalid ID); nothing was changed`,
+        'Check the event or job that named this id; no retry will help',
+        { customerId },
+      );
+    }
     if (!isQuickBooksNotFound(error)) throw error;
     // Customers are never hard-deleted in QuickBooks; a customer that cannot be read is treated as deleted.
     const link = await findLinkByQboId(ctx.db, ctx.connection.id, 'customer', customerId);

@@ -54,7 +54,7 @@ export async function rememberCustomers(q: Queryable, connectionId: string, cust
 export async function refreshCustomerIndex(ctx: FlowContext, options: { onPage?: (customers: Customer[]) => Promise<void> } = {}): Promise<number> {
   const cursor = await readCursor<IndexCursor>(ctx.db, ctx.connection.id, CURSOR);
   let query = select('Customer').includeInactive().orderBy('Id');
-  if (cursor) query = query.where('MetaData.LastUpdatedTime', '>=', new Date(new Date(cursor.since).getTime() - OVERLAP_MS).toISOString());
+  if (cursor) query = query.where('MetaData.LastUpdatedTime', '>=', new Date(new Date(cursor.since).getTime() - OVERLAP_MS));
   let newest = cursor?.since;
   let read = 0;
   let page: Customer[] = [];

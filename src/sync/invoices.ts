@@ -551,8 +551,13 @@ async function voidInQuickBooks(ctx: FlowContext, linked: LinkedInvoice, why: st
 async function unapplyPayment(ctx: FlowContext, linked: LinkedInvoice, paymentId: string): Promise<QboPayment | undefined> {
   let payment = await readPayment(ctx, paymentId);
   for (let attempt = 0; ; attempt++) {
-    const lines = payment.Line.filter((line) => !(line.LinkedTxn ?? []).some((l) => l.TxnType === 'Invoice' && l.TxnId === linked.qboId));
-    if (lines.length === payment.Line.length) return undefined;
+    const kept = payment.Line.filter((line) => !(line.LinkedTxn ?? []).some((l) => l.TxnType === 'Invoice' && l.TxnId === linked.qboId));
+    if (kept.length === payment.Line.length) return undefined;
+    // Only the writable parts go back: QuickBooks adds an opaque LineEx (and may add more) to each line it answers.
+    const lines = kept.map((line) => ({
+      ...(line.Amount !== undefined ? { Amount: line.Amount } : {}),
+      LinkedTxn: (line.LinkedTxn ?? []).map((l) => ({ TxnId: l.TxnId, TxnType: l.TxnType })),
+    }));
     try {
       return await writePayment(ctx, {
         path: '/payment',

@@ -4,7 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startQuickBooksEmulator, DEFAULT_APP, type QuickBooksEmulator } from '../../emulators/quickbooks/index.ts';
 import { QuickBooksClient } from '../../src/quickbooks/client.ts';
-import { isDuplicateName, isNotFound, isStaleObject } from '../../src/quickbooks/errors.ts';
+import { isDuplicateName, isInvalidId, isNotFound, isStaleObject } from '../../src/quickbooks/errors.ts';
 import { deriveRequestId, type TokenSource } from '../../src/quickbooks/http.ts';
 import { InMemoryQuickBooksLimiter } from '../../src/quickbooks/limiter.ts';
 import { QuickBooksOAuth } from '../../src/quickbooks/oauth.ts';
@@ -133,6 +133,8 @@ describe('QuickBooks client against the emulator', () => {
     const stub = await client.delete('Invoice', doomed, { requestId: rid('del') });
     assert.equal(stub.status, 'Deleted');
     await assert.rejects(client.read('Invoice', doomed.Id), (e: unknown) => isNotFound(e));
+    // A malformed id is 2030, never "not found": nothing may treat it as a deletion.
+    await assert.rejects(client.read('Customer', '1.5'), (e: unknown) => isInvalidId(e) && !isNotFound(e));
 
     const changes = await client.changedSince(['Customer', 'Invoice'], startedAt);
     assert.ok(changes.changed.some((c) => c.entity === 'Invoice' && c.value.Id === kept.Id));

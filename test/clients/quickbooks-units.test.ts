@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { count, literal, quote, select } from '../../src/quickbooks/query.ts';
+import { count, literal, qboDateTime, quote, select } from '../../src/quickbooks/query.ts';
 import { parseQuickBooksWebhook, signIntuitPayload, verifyIntuitSignature, isQuickBooksWebhookContentType } from '../../src/quickbooks/webhooks.ts';
 import { QuickBooksError, faultFromBody, isDuplicateName, isNotFound, isStaleObject, isThrottled } from '../../src/quickbooks/errors.ts';
 import { assignBatchIds, batchItemRequest, batchItemResult, chunk } from '../../src/quickbooks/batch.ts';
@@ -30,11 +30,19 @@ describe('QuickBooks query builder', () => {
       .maxResults(1000);
     assert.equal(
       q.toString(),
-      "SELECT * FROM Invoice WHERE Id IN ('1', '2\\'') AND DocNumber LIKE '%INV%' AND Balance > 0 AND MetaData.LastUpdatedTime >= '2026-01-02T03:04:05.000Z' ORDERBY Id ASC STARTPOSITION 1001 MAXRESULTS 1000",
+      "SELECT * FROM Invoice WHERE Id IN ('1', '2\\'') AND DocNumber LIKE '%INV%' AND Balance > 0 AND MetaData.LastUpdatedTime >= '2026-01-02T03:04:05Z' ORDERBY Id ASC STARTPOSITION 1001 MAXRESULTS 1000",
     );
     assert.equal(literal(true), 'true');
     assert.equal(select('Customer').includeInactive().toString(), 'SELECT * FROM Customer WHERE Active IN (true, false)');
     assert.equal(count('Customer').toString(), 'SELECT COUNT(*) FROM Customer');
+  });
+
+  it('writes date-times as Intuit SDKs send them: whole seconds with a zone, never milliseconds', () => {
+    assert.equal(qboDateTime(new Date('2026-01-02T03:04:05.987Z')), '2026-01-02T03:04:05Z');
+    // QuickBooks' own `time` (milliseconds, company offset) becomes the same instant in UTC, the fraction cut.
+    assert.equal(qboDateTime('2020-09-29T05:58:07.300-07:00'), '2020-09-29T12:58:07Z');
+    for (const given of ['2026-01-02', '2011-10-10T09:00:00-07:00', '2026-11-20T00:00:00Z', '2024-01-01T00:00:00']) assert.equal(qboDateTime(given), given);
+    assert.throws(() => qboDateTime('2026-13-45T99:00:00.5'), RangeError);
   });
 
   it('refuses property names that could carry a clause, and out-of-range paging', () => {

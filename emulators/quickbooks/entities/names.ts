@@ -74,6 +74,8 @@ export function buildName(ctx: WriteContext, entity: NameEntity, input: Rec, pre
     out.Job = out.Job ?? false;
     out.BillWithParent = out.BillWithParent ?? false;
     out.PreferredDeliveryMethod = out.PreferredDeliveryMethod ?? 'Print';
+    // Current answers always say whether the customer is a project (NangoHQ customer recordings).
+    out.IsProject = out.IsProject ?? false;
     if (s.country === 'US' && out.Taxable === true && out.DefaultTaxCodeRef === undefined && s.usDefaultTaxCodeId) out.DefaultTaxCodeRef = { value: s.usDefaultTaxCodeId };
     if (out.DefaultTaxCodeRef !== undefined) resolveRef(ctx, 'TaxCode', out.DefaultTaxCodeRef, 'DefaultTaxCodeRef');
     if (out.PaymentMethodRef !== undefined) resolveRef(ctx, 'PaymentMethod', out.PaymentMethodRef, 'PaymentMethodRef');

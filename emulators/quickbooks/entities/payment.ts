@@ -5,7 +5,7 @@ import { faults } from '../errors.ts';
 import type { Rec } from '../json.ts';
 import { recs, refValue, str } from '../json.ts';
 import type { Scaled } from '../money.ts';
-import { multiplyToCents, roundToCents, toJsonNumber, toScaled } from '../money.ts';
+import { multiplyToCents, roundToCents, toFixedCents, toJsonNumber, toScaled } from '../money.ts';
 import { companyDate } from '../time.ts';
 import type { WriteContext } from './context.ts';
 import { accountBySubType, currencyRef, nameRef, resolveRef, withoutSystemFields } from './context.ts';
@@ -67,7 +67,15 @@ export function buildPayment(ctx: WriteContext, input: Rec, previous: Rec | unde
       if (amount > open) throw faults.business(`The payment amount ${toJsonNumber(amount)} applied to invoice ${txnId} exceeds its open balance ${toJsonNumber(open)}.`, `${element}.Amount`);
     }
     applied += amount;
-    lines.push({ ...raw, Amount: toJsonNumber(roundToCents(amount)), LinkedTxn: links.map((l) => ({ TxnId: str(l.TxnId), TxnType: 'Invoice' })) });
+    const { LineEx: _sent, ...line } = raw;
+    const first = ctx.company.get('Invoice', str(links[0]!.TxnId)!)!;
+    const open = (toScaled(first.Balance) ?? 0n) + (before.get(str(first.Id)!) ?? 0n);
+    lines.push({
+      ...line,
+      Amount: toJsonNumber(roundToCents(amount)),
+      LinkedTxn: links.map((l) => ({ TxnId: str(l.TxnId), TxnType: 'Invoice' })),
+      LineEx: lineEx(str(first.Id)!, open, str(first.DocNumber)),
+    });
   }
   if (applied > total) throw faults.business(`The lines apply ${toJsonNumber(applied)}, more than the payment total ${toJsonNumber(total)}.`, 'Line');
   out.Line = lines;
@@ -76,7 +84,8 @@ export function buildPayment(ctx: WriteContext, input: Rec, previous: Rec | unde
   const account = out.DepositToAccountRef !== undefined
     ? resolveRef(ctx, 'Account', out.DepositToAccountRef, 'DepositToAccountRef')
     : accountBySubType(ctx, 'UndepositedFunds');
-  if (account) out.DepositToAccountRef = nameRef(account);
+  // A payment's DepositToAccountRef comes back as a bare {value} (NangoHQ payment recordings).
+  if (account) out.DepositToAccountRef = { value: account.Id };
   if (out.PaymentMethodRef !== undefined) out.PaymentMethodRef = nameRef(resolveRef(ctx, 'PaymentMethod', out.PaymentMethodRef, 'PaymentMethodRef'));
   out.ProcessPayment = out.ProcessPayment ?? false;
   if (currency !== s.currency) {
@@ -85,6 +94,26 @@ export function buildPayment(ctx: WriteContext, input: Rec, previous: Rec | unde
     out.HomeTotalAmt = toJsonNumber(multiplyToCents(total, rate));
   }
   return out;
+}
+
+/**
+ * The opaque LineEx QuickBooks adds to a payment line applied to an invoice: JAXB NameValue elements naming the
+ * invoice (txnId), its open balance before this payment (txnOpenBalance, two decimals) and its number
+ * (txnReferenceNumber). Shape and meaning derived from the NangoHQ payment recordings (see real-shapes test).
+ */
+function lineEx(invoiceId: string, openBalance: bigint, docNumber: string | undefined): Rec {
+  const nameValue = (Name: string, Value: string): Rec => ({
+    name: '{http://schema.intuit.com/finance/v3}NameValue',
+    declaredType: 'com.intuit.schema.finance.v3.NameValue',
+    scope: 'javax.xml.bind.JAXBElement$GlobalScope',
+    value: { Name, Value },
+    nil: false,
+    globalScope: true,
+    typeSubstituted: false,
+  });
+  const values = [nameValue('txnId', invoiceId), nameValue('txnOpenBalance', toFixedCents(openBalance))];
+  if (docNumber !== undefined) values.push(nameValue('txnReferenceNumber', docNumber));
+  return { any: values };
 }
 
 export function voidedPayment(record: Rec): Rec {
@@ -102,9 +131,8 @@ export function voidedPayment(record: Rec): Rec {
 export function invoiceWithPayment(ctx: WriteContext, invoice: Rec, paymentId: string, applies: boolean): Rec {
   const others = recs(invoice.LinkedTxn).filter((l) => !(l.TxnType === 'Payment' && str(l.TxnId) === paymentId));
   const linked = applies ? [...others, { TxnId: paymentId, TxnType: 'Payment' }] : others;
-  const next: Rec = { ...invoice };
-  if (linked.length > 0) next.LinkedTxn = linked;
-  else delete next.LinkedTxn;
+  // An invoice keeps LinkedTxn even when nothing links to it any more (VCR create/invoice.yml: "LinkedTxn":[]).
+  const next: Rec = { ...invoice, LinkedTxn: linked };
   const total = toScaled(invoice.TotalAmt) ?? 0n;
   const balance = total - paymentsAppliedTo(ctx, next);
   next.Balance = toJsonNumber(balance);

@@ -18,6 +18,9 @@ export type SalesFormEntity = 'Invoice' | 'SalesReceipt' | 'CreditMemo' | 'Refun
 export const salesFormEntities: readonly SalesFormEntity[] = ['Invoice', 'SalesReceipt', 'CreditMemo', 'RefundReceipt'];
 export const isSalesForm = (entity: EntityName): entity is SalesFormEntity => (salesFormEntities as readonly string[]).includes(entity);
 
+/** The item a sales line without ItemRef is filed under. */
+export const DEFAULT_ITEM_NAME = 'Services';
+
 const computedFields = ['TotalAmt', 'HomeTotalAmt', 'Balance', 'HomeBalance', 'RemainingCredit', 'LinkedTxn', 'DeliveryInfo'];
 
 interface RateShare {
@@ -109,7 +112,13 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
     if (!detailType) throw faults.requiredMissing(`${element}.DetailType`);
     if (detailType === 'SalesItemLineDetail') {
       const detail: Rec = { ...(rec(line.SalesItemLineDetail) ?? {}) };
-      if (detail.ItemRef === undefined) throw faults.requiredMissing(`${element}.SalesItemLineDetail.ItemRef`, 'Required parameter Line.SalesItemLineDetail.ItemRef is missing in the request');
+      // ItemRef is optional (XSD minOccurs 0): QuickBooks files a line without one under the company's default
+      // item, "Services" (DotNet SDK issue #53; Item 1 "Services" in the recorded sandboxes).
+      if (detail.ItemRef === undefined) {
+        const fallback = company.findListName('Item', DEFAULT_ITEM_NAME);
+        if (!fallback) throw faults.requiredMissing(`${element}.SalesItemLineDetail.ItemRef`, 'Required parameter Line.SalesItemLineDetail.ItemRef is missing in the request');
+        detail.ItemRef = { value: fallback };
+      }
       const item = resolveRef(ctx, 'Item', detail.ItemRef, 'ItemRef');
       detail.ItemRef = nameRef(item);
       let codeId = refValue(detail.TaxCodeRef);
@@ -153,6 +162,8 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
       line.Amount = toJsonNumber(amount);
       if (item.IncomeAccountRef !== undefined && detail.ItemAccountRef === undefined) detail.ItemAccountRef = item.IncomeAccountRef;
       line.SalesItemLineDetail = detail;
+      // Item lines carry an empty CustomExtensions list in current answers (NangoHQ recordings, see real-shapes test).
+      line.CustomExtensions = line.CustomExtensions ?? [];
       line.Id = String(nextLineId);
       line.LineNum = nextLineId++;
       itemLines.push({ line, amount, codeId: codeId ?? '', ...(gross !== undefined ? { gross } : {}) });
@@ -294,10 +305,19 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
   if (previous?.DeliveryInfo !== undefined) out.DeliveryInfo = previous.DeliveryInfo;
   out.ApplyTaxAfterDiscount = out.ApplyTaxAfterDiscount ?? false;
 
+  // Every sales form lists the company's custom field definitions, [] when it has none; invoices always carry
+  // LinkedTxn and the four online-payment switches (VCR create/invoice.yml; NangoHQ invoice recordings).
+  out.CustomField = out.CustomField ?? previous?.CustomField ?? [];
+  if (entity === 'Invoice') {
+    for (const flag of ['AllowIPNPayment', 'AllowOnlinePayment', 'AllowOnlineCreditCardPayment', 'AllowOnlineACHPayment'] as const) {
+      out[flag] = out[flag] ?? previous?.[flag] ?? false;
+    }
+  }
+
   let balance = 0n;
   if (entity === 'Invoice') {
     out.DueDate = parseDate(out.DueDate, 'DueDate') ?? (previous && !input.TxnDate ? str(previous.DueDate) : undefined) ?? addDays(txnDate, 30);
-    if (previous?.LinkedTxn !== undefined) out.LinkedTxn = previous.LinkedTxn;
+    out.LinkedTxn = previous?.LinkedTxn ?? [];
     const applied = previous ? paymentsAppliedTo(ctx, { ...previous, Id: selfId }) : 0n;
     if (applied > total) throw faults.business(`The invoice total ${toJsonNumber(total)} is less than the ${toJsonNumber(applied)} already paid on it.`, 'Line');
     balance = total - applied;

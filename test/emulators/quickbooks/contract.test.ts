@@ -70,7 +70,9 @@ function unknownProperties(reader: SchemaReader, type: string, value: unknown, p
       continue;
     }
     const childType = fields.get(key);
-    if (childType) unknownProperties(reader, childType, child, `${path}.${key}`, problems);
+    // IntuitAnyType is xs:any: QuickBooks renders its content as JAXB elements ({"any":[{name, declaredType, value...}]},
+    // payment LineEx in the NangoHQ recordings), which no XSD type declares.
+    if (childType && childType !== 'IntuitAnyType') unknownProperties(reader, childType, child, `${path}.${key}`, problems);
   }
 }
 

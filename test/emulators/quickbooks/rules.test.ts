@@ -98,11 +98,13 @@ describe('QuickBooks emulator entities and business rules', () => {
     assert.equal(fault(answer).code, '2040');
   });
 
-  it('requires CustomerRef and a line on invoices, and ItemRef on item lines (2020)', async () => {
+  it('requires CustomerRef and a line on invoices (2020); an item line without ItemRef goes to the default "Services" item', async () => {
     assert.equal(fault(await sb.api('POST', 'invoice', { Line: [itemLine(item.Id, 100)] })).code, '2020');
     assert.equal(fault(await sb.api('POST', 'invoice', { CustomerRef: { value: customer.Id }, Line: [] })).code, '2020');
-    const noItem = await sb.api('POST', 'invoice', { CustomerRef: { value: customer.Id }, Line: [{ Amount: 5, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: {} }] });
-    assert.equal(fault(noItem).code, '2020');
+    const noItem = entity(await sb.api('POST', 'invoice', { CustomerRef: { value: customer.Id }, Line: [{ Amount: 5, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: {} }] }), 'Invoice');
+    const line = (noItem.Line as Json[])[0]!;
+    assert.deepEqual((line.SalesItemLineDetail as Json).ItemRef, { value: '1', name: 'Services' });
+    assert.equal(noItem.TotalAmt, 5);
     assert.equal(fault(await sb.api('POST', 'invoice', { CustomerRef: { value: customer.Id }, Line: [{ Amount: 5, DetailType: 'Nonsense' }] })).code, '2170');
   });
 
@@ -198,7 +200,7 @@ describe('QuickBooks emulator entities and business rules', () => {
     assert.equal(voided.SyncToken, '1');
     const restored = entity(await sb.api('GET', `invoice/${String(inv.Id)}`), 'Invoice');
     assert.equal(restored.Balance, 300);
-    assert.equal(restored.LinkedTxn, undefined);
+    assert.deepEqual(restored.LinkedTxn, []);
     assert.equal(entity(await sb.api('GET', `customer/${String(payer.Id)}`), 'Customer').Balance, 300);
   });
 
