@@ -10,6 +10,7 @@ import { registerCrmUserActions } from './adminActions.ts';
 import { parse } from './validate.ts';
 import type { Location } from './model.ts';
 import { alphanumericId } from './ids.ts';
+import { appInstallPayload, appUninstallPayload } from './webhookPayloads.ts';
 
 export type AdminRoute = (method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH', url: string, handler: (request: FastifyRequest) => unknown) => void;
 
@@ -50,6 +51,7 @@ const appConfigBody = z.object({
   webhookUrl: z.url().nullable().optional(),
   signatures: z.object({ ed25519: z.boolean().optional(), rsa: z.boolean().optional() }).optional(),
   legacySignature: z.boolean().optional(),
+  envelope: z.boolean().optional(),
   events: z.array(z.string()).nullable().optional(),
 });
 
@@ -104,10 +106,9 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
     const location = locationOf(request);
     core.store.installs.set(location.id, core.clock.now().toISOString());
     const company = core.store.companies.get(location.companyId);
-    core.webhooks.emit('AppInstall', location.id, {
-      appId: core.app.appId, companyId: location.companyId, userId: alphanumericId(), versionId: core.app.versionId, installType: 'Location',
-      trial: {}, isWhitelabelCompany: false, whitelabelDetails: {}, companyName: company?.name ?? '',
-    }, 'INSTALL');
+    core.webhooks.emit('AppInstall', location.id, appInstallPayload({
+      appId: core.app.appId, companyId: location.companyId, userId: alphanumericId(), companyName: company?.name ?? '', locationId: location.id,
+    }));
     return { installed: true };
   });
 
@@ -115,7 +116,7 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
     const location = locationOf(request);
     core.store.installs.delete(location.id);
     const revoked = ctx.auth.revokeWhere((g) => g.locationId === location.id && g.kind !== 'pit');
-    core.webhooks.emit('AppUninstall', location.id, { appId: core.app.appId, companyId: location.companyId }, 'UNINSTALL');
+    core.webhooks.emit('AppUninstall', location.id, appUninstallPayload(core.app.appId, location.id));
     return { installed: false, revokedTokens: revoked };
   });
 
@@ -158,7 +159,7 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
   const appView = (): Record<string, unknown> => ({
     appId: core.app.appId, clientId: core.app.clientId, clientSecret: core.app.clientSecret, versionId: core.app.versionId,
     webhookUrl: core.webhooks.config.url, signatures: { ed25519: core.webhooks.config.ed25519, rsa: core.webhooks.config.rsa },
-    events: core.webhooks.config.events ? [...core.webhooks.config.events] : null,
+    events: core.webhooks.config.events ? [...core.webhooks.config.events] : null, envelope: core.webhooks.config.envelope,
   });
   admin('GET', '/app', appView);
   const configureApp = (request: FastifyRequest): Record<string, unknown> => {
@@ -167,6 +168,7 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
     if (body.signatures?.ed25519 !== undefined) core.webhooks.config.ed25519 = body.signatures.ed25519;
     if (body.signatures?.rsa !== undefined) core.webhooks.config.rsa = body.signatures.rsa;
     if (body.legacySignature !== undefined) core.webhooks.config.rsa = body.legacySignature;
+    if (body.envelope !== undefined) core.webhooks.config.envelope = body.envelope;
     if (body.events !== undefined) core.webhooks.config.events = body.events === null ? null : new Set(body.events);
     return appView();
   };
@@ -178,9 +180,9 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
 
   admin('GET', '/webhooks', (request) => {
     const q = queryOf(request);
-    const events = core.webhooks.emitted.filter((e) => (!q.type || e.type === q.type) && (!q.locationId || e.locationId === q.locationId));
+    const events = core.webhooks.emitted.filter((e) => (!q.type || e.event === q.type || e.type === q.type) && (!q.locationId || e.locationId === q.locationId));
     return {
-      events: events.map((e) => ({ type: e.type, locationId: e.locationId, webhookId: e.webhookId, timestamp: e.timestamp, payload: JSON.parse(e.body) as unknown, delivery: e.delivery ? { id: e.delivery.id, state: e.delivery.state, attempts: e.delivery.attempts, fault: e.delivery.fault } : null })),
+      events: events.map((e) => ({ event: e.event, type: e.type, locationId: e.locationId, webhookId: e.webhookId, timestamp: e.timestamp, payload: JSON.parse(e.body) as unknown, delivery: e.delivery ? { id: e.delivery.id, state: e.delivery.state, attempts: e.delivery.attempts, fault: e.delivery.fault } : null })),
       deliveries: core.webhooks.dispatcher.deliveries().map((d) => ({ id: d.id, url: d.url, label: d.label, state: d.state, attempts: d.attempts, fault: d.fault, createdAt: d.createdAt })),
     };
   });

@@ -6,7 +6,8 @@ import type { HighLevelCore } from './core.ts';
 import { badRequest } from './errors.ts';
 import { alphanumericId } from './ids.ts';
 import type { Contact, CustomFieldValue, Location } from './model.ts';
-import { contactFullName, contactWebhookFields } from './serialize.ts';
+import { contactFullName } from './serialize.ts';
+import { contactEventPayload, contactWebhookFields } from './webhookPayloads.ts';
 
 const nullableString = z.string().nullable().optional();
 
@@ -163,7 +164,7 @@ export class ContactService {
     this.applyFields(contact, location, input);
     contact.tags = dedupeTags(input.tags ?? []);
     this.core.store.insertContact(contact);
-    this.core.webhooks.emit('ContactCreate', location.id, contactWebhookFields(contact));
+    this.core.webhooks.emit('ContactCreate', location.id, contactEventPayload('ContactCreate', contact));
     if (contact.tags.length > 0) this.core.store.logTagChange({ locationId: location.id, contactId: contact.id, added: [...contact.tags], removed: [], via, at: this.core.clock.now().toISOString() });
     return contact;
   }
@@ -192,8 +193,8 @@ export class ContactService {
       contact.dateUpdated = this.core.nowMs();
       if (tagsChanged) this.recordTagChange(contact, tagsBefore, via);
       const otherChanged = JSON.stringify({ ...JSON.parse(before), tags: [] }) !== JSON.stringify({ ...JSON.parse(after), tags: [] });
-      if (otherChanged) this.core.webhooks.emit('ContactUpdate', contact.locationId, contactWebhookFields(contact));
-      if (tagsChanged) this.core.webhooks.emit('ContactTagUpdate', contact.locationId, contactWebhookFields(contact));
+      if (otherChanged) this.core.webhooks.emit('ContactUpdate', contact.locationId, contactEventPayload('ContactUpdate', contact));
+      if (tagsChanged) this.core.webhooks.emit('ContactTagUpdate', contact.locationId, contactEventPayload('ContactTagUpdate', contact));
     }
     return contact;
   }
@@ -224,7 +225,7 @@ export class ContactService {
 
   delete(contact: Contact): void {
     this.core.store.deleteContact(contact);
-    this.core.webhooks.emit('ContactDelete', contact.locationId, contactWebhookFields(contact));
+    this.core.webhooks.emit('ContactDelete', contact.locationId, contactEventPayload('ContactDelete', contact));
   }
 
   addTags(contact: Contact, tags: string[], via = 'api'): Contact {
@@ -233,7 +234,7 @@ export class ContactService {
     if (!sameTags(before, contact.tags)) {
       contact.dateUpdated = this.core.nowMs();
       this.recordTagChange(contact, before, via);
-      this.core.webhooks.emit('ContactTagUpdate', contact.locationId, contactWebhookFields(contact));
+      this.core.webhooks.emit('ContactTagUpdate', contact.locationId, contactEventPayload('ContactTagUpdate', contact));
     }
     return contact;
   }
@@ -245,7 +246,7 @@ export class ContactService {
     if (!sameTags(before, contact.tags)) {
       contact.dateUpdated = this.core.nowMs();
       this.recordTagChange(contact, before, via);
-      this.core.webhooks.emit('ContactTagUpdate', contact.locationId, contactWebhookFields(contact));
+      this.core.webhooks.emit('ContactTagUpdate', contact.locationId, contactEventPayload('ContactTagUpdate', contact));
     }
     return contact;
   }

@@ -152,7 +152,7 @@ export class HighLevelCore {
     return {
       format: 'ledgerlink-highlevel-emulator/1',
       app: { ...this.app },
-      webhook: { url: w.url, ed25519: w.ed25519, rsa: w.rsa, events: w.events ? [...w.events] : null },
+      webhook: { url: w.url, ed25519: w.ed25519, rsa: w.rsa, events: w.events ? [...w.events] : null, envelope: w.envelope },
       keys: this.webhooks.exportKeys(),
       store: this.store.snapshot(),
     };
@@ -169,6 +169,7 @@ export class HighLevelCore {
     w.ed25519 = snapshot.webhook.ed25519;
     w.rsa = snapshot.webhook.rsa;
     w.events = snapshot.webhook.events ? new Set(snapshot.webhook.events) : null;
+    w.envelope = snapshot.webhook.envelope ?? true;
     this.webhooks.importKeys(snapshot.keys);
     this.store.restore(snapshot.store);
   }
@@ -181,7 +182,7 @@ export class HighLevelCore {
 export interface EmulatorSnapshot {
   format: 'ledgerlink-highlevel-emulator/1';
   app: AppIdentity;
-  webhook: { url: string | null; ed25519: boolean; rsa: boolean; events: string[] | null };
+  webhook: { url: string | null; ed25519: boolean; rsa: boolean; events: string[] | null; envelope?: boolean };
   keys: { ed25519: string; rsa: string };
   store: StoreSnapshot;
 }

@@ -7,7 +7,8 @@ import { badRequest } from './errors.ts';
 import { objectId, alphanumericId } from './ids.ts';
 import type { Invoice, InvoiceItem, Location, Transaction } from './model.ts';
 import { toMinor } from './money.ts';
-import { invoiceJson, invoiceTotals, snapshotOfContact } from './serialize.ts';
+import { invoiceTotals, snapshotOfContact } from './serialize.ts';
+import { invoiceEventPayload } from './webhookPayloads.ts';
 import type { ContactSnapshot } from './model.ts';
 
 const addressSchema = z.object({
@@ -372,6 +373,6 @@ export class InvoiceService {
   }
 
   private emit(type: 'InvoiceCreate' | 'InvoiceUpdate' | 'InvoiceSent' | 'InvoicePaid' | 'InvoicePartiallyPaid' | 'InvoiceVoid' | 'InvoiceDelete', invoice: Invoice): void {
-    this.core.webhooks.emit(type, invoice.locationId, invoiceJson(invoice, { numberAsString: true }));
+    this.core.webhooks.emit(type, invoice.locationId, invoiceEventPayload(type, invoice));
   }
 }

@@ -8,7 +8,8 @@ import { badRequest, notFound } from './errors.ts';
 import { alphanumericId, objectId } from './ids.ts';
 import type { Contact, InvoiceTax, Location, Order, OrderItem, PaymentSource, Subscription, Transaction } from './model.ts';
 import { toMinor } from './money.ts';
-import { orderTotals, orderWebhookFields, snapshotOfContact } from './serialize.ts';
+import { orderTotals, snapshotOfContact } from './serialize.ts';
+import { orderEventPayload } from './webhookPayloads.ts';
 
 export interface BuyerInput {
   email?: string | undefined;
@@ -99,7 +100,7 @@ export class PaymentService {
       createdBy: contact.id,
     };
     this.core.store.orders.set(order.id, order);
-    this.core.webhooks.emit('OrderCreate', location.id, orderWebhookFields(order));
+    this.core.webhooks.emit('OrderCreate', location.id, orderEventPayload('OrderCreate', order));
 
     let subscription: Subscription | null = null;
     const recurringItem = items.find((i) => i.recurring);
@@ -132,7 +133,7 @@ export class PaymentService {
     order.status = 'completed';
     order.paymentStatus = 'paid';
     order.updatedAt = this.core.nowMs();
-    this.core.webhooks.emit('OrderStatusUpdate', location.id, orderWebhookFields(order));
+    this.core.webhooks.emit('OrderStatusUpdate', location.id, orderEventPayload('OrderStatusUpdate', order));
     return { contact, order, transaction, subscription };
   }
 
@@ -238,7 +239,7 @@ export class PaymentService {
     order.updatedAt = tx.createdAt;
     if (fully && order.status !== 'completed') {
       order.status = 'completed';
-      this.core.webhooks.emit('OrderStatusUpdate', order.locationId, orderWebhookFields(order));
+      this.core.webhooks.emit('OrderStatusUpdate', order.locationId, orderEventPayload('OrderStatusUpdate', order));
     }
     return tx;
   }

@@ -4,9 +4,9 @@ import { toMajor } from './money.ts';
 import { computeDocumentTotals, type DocumentTotals } from './documentTotals.ts';
 import type { Contact, ContactSnapshot, Invoice, Order, Subscription, Transaction } from './model.ts';
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
-function compact(obj: Json): Json {
+export function compact(obj: Json): Json {
   const out: Json = {};
   for (const [k, v] of Object.entries(obj)) if (v !== null && v !== undefined) out[k] = v;
   return out;
@@ -17,7 +17,7 @@ export function contactFullName(c: { firstName?: string | null | undefined; last
   return joined || c.name || null;
 }
 
-function customFieldsArray(c: Contact): Array<{ id: string; value: unknown }> {
+export function customFieldsArray(c: Contact): Array<{ id: string; value: unknown }> {
   return Object.entries(c.customFields).map(([id, value]) => ({ id, value }));
 }
 
@@ -111,33 +111,6 @@ export function contactSearchHitJson(c: Contact, searchAfter: Array<number | str
   };
 }
 
-/** Flat contact webhook fields (docs/webhook events/ContactCreate.md). */
-export function contactWebhookFields(c: Contact): Json {
-  return compact({
-    id: c.id,
-    address1: c.address1,
-    city: c.city,
-    state: c.state,
-    companyName: c.companyName,
-    country: c.country,
-    source: c.source,
-    dateAdded: new Date(c.dateAdded).toISOString(),
-    dateOfBirth: c.dateOfBirth,
-    dnd: c.dnd,
-    email: c.email,
-    name: contactFullName(c),
-    firstName: c.firstName,
-    lastName: c.lastName,
-    phone: c.phone,
-    postalCode: c.postalCode,
-    tags: [...c.tags],
-    website: c.website,
-    attachments: [],
-    assignedTo: c.assignedTo,
-    customFields: customFieldsArray(c),
-  });
-}
-
 export function snapshotOfContact(c: Contact): ContactSnapshot {
   const snap: ContactSnapshot = { id: c.id, locationId: c.locationId, type: c.type, tags: [...c.tags], dnd: c.dnd, dateAdded: new Date(c.dateAdded).toISOString() };
   const optional: Array<[keyof ContactSnapshot, string | null]> = [
@@ -187,11 +160,8 @@ export function invoiceTotals(inv: Invoice): DocumentTotals {
   );
 }
 
-/**
- * The invoice object. `invoiceNumber` is a number in REST answers but a string in webhook payloads
- * (invoices.json vs docs/webhook events/Invoice*.md); `numberAsString` picks the webhook form.
- */
-export function invoiceJson(inv: Invoice, options: { numberAsString?: boolean } = {}): Json {
+/** The invoice object of the REST answers (invoices.json); webhooks send their own form (webhookPayloads.ts). */
+export function invoiceJson(inv: Invoice): Json {
   const t = invoiceTotals(inv);
   const cur = inv.currency;
   const numeric = /^\d+$/.test(inv.invoiceNumber);
@@ -206,7 +176,7 @@ export function invoiceJson(inv: Invoice, options: { numberAsString?: boolean } 
     altType: 'location',
     name: inv.name,
     businessDetails: inv.businessDetails,
-    invoiceNumber: options.numberAsString || !numeric ? inv.invoiceNumber : Number(inv.invoiceNumber),
+    invoiceNumber: numeric ? Number(inv.invoiceNumber) : inv.invoiceNumber,
     invoiceNumberPrefix: inv.invoiceNumberPrefix,
     currency: cur,
     contactDetails: inv.contactDetails,
@@ -266,7 +236,7 @@ function orderItemsJson(o: Order): Json[] {
   }));
 }
 
-function taxSummaryJson(t: DocumentTotals, currency: string): Json[] {
+export function taxSummaryJson(t: DocumentTotals, currency: string): Json[] {
   return t.taxSummary.map((s) => ({ _id: s._id, name: s.name, calculation: s.calculation, rate: s.rate, amount: toMajor(s.amountMinor, currency) }));
 }
 
@@ -328,30 +298,6 @@ export function orderDetailJson(o: Order, traceId: string): Json {
     automaticTaxesCalculated: false,
     createdBy: o.createdBy,
   });
-}
-
-/** OrderCreate / OrderStatusUpdate fields (flat; camelCase contactSnapshot). */
-export function orderWebhookFields(o: Order): Json {
-  const t = orderTotals(o);
-  return {
-    _id: o.id,
-    altId: o.locationId,
-    altType: 'location',
-    status: o.status,
-    paymentStatus: o.paymentStatus,
-    fulfillmentStatus: o.fulfillmentStatus,
-    contactId: o.contactId,
-    contactSnapshot: { ...o.contactSnapshot, attachments: [] },
-    currency: o.currency,
-    amount: toMajor(t.total, o.currency),
-    liveMode: o.liveMode,
-    amountSummary: { subtotal: toMajor(t.subTotal, o.currency), discount: toMajor(t.discount, o.currency), tax: toMajor(t.tax, o.currency), shipping: 0 },
-    taxSummary: taxSummaryJson(t, o.currency),
-    source: compact({ ...o.source }),
-    items: orderItemsJson(o),
-    createdAt: new Date(o.createdAt).toISOString(),
-    updatedAt: new Date(o.updatedAt).toISOString(),
-  };
 }
 
 export function transactionListItemJson(x: Transaction): Json {

@@ -1,7 +1,9 @@
-// Marketplace webhooks as HighLevel delivers them (reference §5): one URL per app, JSON POST, flat payload with
-// `type`, `locationId`, `timestamp`, `webhookId` plus the event's documented fields; signed over the exact
-// body bytes with Ed25519 in `x-ghl-signature` and, while it lasts, RSA-SHA256 in the legacy `x-wh-signature`.
-// Retried only when the receiver answers 429 (6 retries ~10 minutes apart); 5xx and timeouts lose the event.
+// Marketplace webhooks as HighLevel delivers them (reference §5): one URL per app, JSON POST, a flat payload in
+// the shape its event doc shows (docs/webhook events/<Event>.md: Contact* and Order* carry `type` and
+// `locationId`, Invoice* carry neither and name the location in `altId`), plus the `timestamp` and `webhookId`
+// that docs/oauth/WebhookAuthentication.md puts in every payload. Signed over the exact body bytes with Ed25519 in
+// `x-ghl-signature` and, while it lasts, RSA-SHA256 in the legacy `x-wh-signature`. Retried only when the
+// receiver answers 429 (6 retries ~10 minutes apart); 5xx and timeouts lose the event.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import type { EmulatorClock } from '../common/clock.ts';
 import type { FaultInjector } from '../common/faults.ts';
@@ -26,13 +28,23 @@ export interface WebhookAppConfig {
   rsa: boolean;
   /** Events the app subscribed to in its marketplace settings; null = all. */
   events: Set<string> | null;
+  /**
+   * Whether payloads carry `timestamp` and `webhookId`. WebhookAuthentication.md says every payload does; no
+   * event doc shows them, so `false` sends exactly the event doc's fields, for receivers that must cope with both.
+   */
+  envelope: boolean;
 }
 
 export interface EmittedEvent {
-  type: string;
+  /** The catalogue name (AppInstall, InvoicePaid…), also for payloads that carry no `type`. */
+  event: WebhookEventType;
+  /** The payload's own `type` field, when its doc has one (INSTALL for AppInstall). */
+  type: string | null;
+  /** The location the event concerns, whether or not the payload names it that way. */
   locationId: string | null;
-  webhookId: string;
-  timestamp: string;
+  /** null when the envelope is off. */
+  webhookId: string | null;
+  timestamp: string | null;
   body: string;
   delivery: DeliveryRecord | null;
 }
@@ -41,7 +53,7 @@ export class WebhookEmitter {
   // The legacy RSA x-wh-signature was deprecated on 2026-07-01 (reference §5, from a third party quoting HighLevel's
   // guide; another source says 2026-09-01): both dates are past, so by default only Ed25519 signs, as HighLevel does
   // now. `signatures.rsa` turns the legacy header back on for clients that still handle it.
-  readonly config: WebhookAppConfig = { url: null, ed25519: true, rsa: false, events: null };
+  readonly config: WebhookAppConfig = { url: null, ed25519: true, rsa: false, events: null, envelope: true };
   readonly dispatcher: WebhookDispatcher;
   private ed25519: { publicKey: KeyObject; privateKey: KeyObject };
   private rsa: { publicKey: KeyObject; privateKey: KeyObject };
@@ -88,16 +100,16 @@ export class WebhookEmitter {
   }
 
   /**
-   * Builds, signs and queues one event. `type` is the payload's type field (AppInstall uses "INSTALL").
-   * `eventName` is the catalogue name used for subscriptions.
+   * Signs and queues one event. `payload` is the whole documented body (see webhookPayloads.ts); the envelope
+   * fields are added here. `locationId` is the location it concerns (null for agency-level app events), used for
+   * the install check and the admin log, never added to the body.
    */
-  emit(eventName: WebhookEventType, locationId: string | null, fields: Record<string, unknown>, typeField: string = eventName): EmittedEvent {
-    const webhookId = uuid();
-    const timestamp = this.clock.now().toISOString();
-    const payload: Record<string, unknown> = { type: typeField };
-    if (locationId !== null) payload.locationId = locationId;
-    Object.assign(payload, fields, { timestamp, webhookId });
-    const body = JSON.stringify(payload);
+  emit(eventName: WebhookEventType, locationId: string | null, payload: Record<string, unknown>): EmittedEvent {
+    const envelope = this.config.envelope;
+    const webhookId = envelope ? uuid() : null;
+    const timestamp = envelope ? this.clock.now().toISOString() : null;
+    const body = JSON.stringify(envelope ? { ...payload, timestamp, webhookId } : payload);
+    const type = typeof payload.type === 'string' ? payload.type : null;
     let delivery: DeliveryRecord | null = null;
     const subscribed = this.config.events === null || this.config.events.has(eventName);
     const appEvent = eventName === 'AppInstall' || eventName === 'AppUninstall';
@@ -107,9 +119,9 @@ export class WebhookEmitter {
       const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'HighLevel-Emulator-Webhooks/1.0' };
       if (this.config.ed25519) headers['x-ghl-signature'] = sign(null, bytes, this.ed25519.privateKey).toString('base64');
       if (this.config.rsa) headers['x-wh-signature'] = sign('sha256', bytes, this.rsa.privateKey).toString('base64');
-      delivery = this.dispatcher.send({ url: this.config.url, headers, body, label: typeField });
+      delivery = this.dispatcher.send({ url: this.config.url, headers, body, label: eventName });
     }
-    const event: EmittedEvent = { type: typeField, locationId, webhookId, timestamp, body, delivery };
+    const event: EmittedEvent = { event: eventName, type, locationId, webhookId, timestamp, body, delivery };
     this.emitted.push(event);
     if (this.emitted.length > 10_000) this.emitted.splice(0, this.emitted.length - 10_000);
     return event;

@@ -3,7 +3,6 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { contactSchema, type Contact } from './contacts.ts';
-import { invoiceSchema, type Invoice } from './invoices.ts';
 import { orderSchema, type Order } from './payments.ts';
 
 /** HighLevel's published Ed25519 key for x-ghl-signature (SPKI, base64 DER). */
@@ -94,17 +93,28 @@ export const INVOICE_EVENT_TYPES = [
 export const ORDER_EVENT_TYPES = ['OrderCreate', 'OrderStatusUpdate'] as const;
 
 interface EventBase {
-  /** webhookId, or a hash of the body when a delivery carries none: the inbox's dedupe key. */
+  /** webhookId, or `sha256-` + the hash of the exact signed bytes when the payload has none: the inbox's dedupe key. */
   eventId: string;
   timestamp: string | undefined;
+  /** The event's name for the inbox and the activity list: its `type`, or what its shape says it is. */
+  label: string;
 }
 
 export type HighLevelWebhookEvent =
-  | (EventBase & { type: (typeof CONTACT_EVENT_TYPES)[number]; locationId: string; contactId: string; contact: Contact })
-  | (EventBase & { type: (typeof INVOICE_EVENT_TYPES)[number]; locationId: string; invoiceId: string; invoice: Invoice })
-  | (EventBase & { type: (typeof ORDER_EVENT_TYPES)[number]; locationId: string; orderId: string; order: Order })
-  | (EventBase & { type: 'INSTALL' | 'UNINSTALL'; appId: string; locationId: string | undefined; companyId: string | undefined })
-  | (EventBase & { type: 'unknown'; raw: unknown; reason: string });
+  | (EventBase & { kind: 'contact'; type: (typeof CONTACT_EVENT_TYPES)[number]; locationId: string; contactId: string; contact: Contact })
+  | (EventBase & {
+      kind: 'invoice';
+      /** The payload's `type` when it has one; HighLevel's Invoice* docs show none (the shape says "invoice"). */
+      type: (typeof INVOICE_EVENT_TYPES)[number] | undefined;
+      locationId: string;
+      invoiceId: string;
+      status: string | undefined;
+      invoice: Record<string, unknown>;
+    })
+  | (EventBase & { kind: 'order'; type: (typeof ORDER_EVENT_TYPES)[number]; locationId: string; orderId: string; order: Order })
+  | (EventBase & { kind: 'app'; type: 'INSTALL' | 'UNINSTALL'; appId: string; locationId: string | undefined; companyId: string | undefined })
+  /** Verified but not placeable as something ledgerlink acts on; `reason` says why, `locationId` where it may belong. */
+  | (EventBase & { kind: 'unplaced'; type: string | undefined; locationId: string | undefined; reason: string; raw: unknown });
 
 const envelopeSchema = z.looseObject({
   type: z.string().optional(),
@@ -112,7 +122,22 @@ const envelopeSchema = z.looseObject({
   timestamp: z.string().optional(),
   locationId: z.string().optional(),
   altId: z.string().optional(),
+  altType: z.string().optional(),
 });
+
+/**
+ * What identifies an invoice event when the payload has no `type` (docs/webhook events/Invoice*.md): the invoice
+ * object at top level, `_id` and the `altId`/`altType` owner, with the invoice's own fields beside them.
+ */
+const invoiceShapeSchema = z.looseObject({
+  _id: z.string().min(1),
+  altId: z.string().min(1),
+  altType: z.string().min(1),
+  status: z.string().optional(),
+});
+
+/** An event that names itself Invoice*: only the invoice id is needed, the job re-reads the invoice. */
+const typedInvoiceSchema = invoiceShapeSchema.partial({ altId: true, altType: true });
 
 const installSchema = z.looseObject({
   type: z.enum(['INSTALL', 'UNINSTALL']),
@@ -129,45 +154,70 @@ export class HighLevelWebhookError extends Error {
   override readonly name = 'HighLevelWebhookError';
 }
 
-/** Reads a verified body into a typed event; types we do not handle, or bodies that do not fit, become `unknown`. */
+/**
+ * The identity of a delivery. HighLevel's guide tells receivers to dedupe on `webhookId`; a payload without one
+ * (no event doc shows it) is identified by the hash of its exact signed bytes: a redelivery of the same event
+ * (a 429 retry, a duplicate) carries the same bytes, while two changes of one record differ at least in
+ * `updatedAt`. Two identical bodies collapsing is harmless, as the job re-reads the record either way.
+ */
+export function highLevelEventId(webhookId: string | undefined, body: Buffer): string {
+  return webhookId ?? `sha256-${createHash('sha256').update(body).digest('hex')}`;
+}
+
+/**
+ * Reads a verified body into a typed event. The event is identified by its `type` when it has one, otherwise by
+ * its shape (an invoice); its location by `locationId`, otherwise by an `altId` whose `altType` is "location".
+ * Whatever cannot be placed comes back as `unplaced` with the reason, never as an exception (only non-JSON throws).
+ */
 export function parseHighLevelWebhook(rawBody: Buffer | string): HighLevelWebhookEvent {
-  const text = typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8');
+  const bytes = typeof rawBody === 'string' ? Buffer.from(rawBody, 'utf8') : rawBody;
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw new HighLevelWebhookError('HighLevel webhook body is not JSON');
   }
   const envelope = envelopeSchema.safeParse(json);
-  const eventId = envelope.success && envelope.data.webhookId ? envelope.data.webhookId : `sha256-${createHash('sha256').update(text).digest('hex')}`;
-  const timestamp = envelope.success ? envelope.data.timestamp : undefined;
-  const unknown = (reason: string): HighLevelWebhookEvent => ({ type: 'unknown', eventId, timestamp, raw: json, reason });
-  if (!envelope.success || envelope.data.type === undefined) return unknown('no type field');
-  const type = envelope.data.type;
-  // Invoice and order payloads name the location altId; contacts name it locationId.
-  const locationId = envelope.data.locationId ?? envelope.data.altId;
+  if (!envelope.success) {
+    return { kind: 'unplaced', eventId: highLevelEventId(undefined, bytes), timestamp: undefined, label: 'unrecognised event', type: undefined, locationId: undefined, reason: 'the body is not a JSON object', raw: json };
+  }
+  const e = envelope.data;
+  const eventId = highLevelEventId(e.webhookId, bytes);
+  const timestamp = e.timestamp;
+  const locationId = e.locationId ?? (e.altType === 'location' ? e.altId : undefined);
+  const type = e.type;
+  const unplaced = (label: string, reason: string): HighLevelWebhookEvent => ({ kind: 'unplaced', eventId, timestamp, label, type, locationId, reason, raw: json });
 
+  if (type === undefined || includes(INVOICE_EVENT_TYPES, type)) {
+    const invoice = (type === undefined ? invoiceShapeSchema : typedInvoiceSchema).safeParse(json);
+    if (!invoice.success) {
+      return type === undefined
+        ? unplaced('unrecognised event', 'the payload has no type and is not shaped like an invoice (_id, altId, altType)')
+        : unplaced(type, `${type} without an invoice _id, altId and altType`);
+    }
+    const status = invoice.data.status;
+    const label = type ?? `invoice event (status ${status ?? 'unknown'})`;
+    if (!locationId) return unplaced(label, `the invoice names no location (altType ${invoice.data.altType ?? 'absent'})`);
+    return { kind: 'invoice', eventId, timestamp, label, type, locationId, invoiceId: invoice.data._id, status, invoice: invoice.data };
+  }
   if (includes(CONTACT_EVENT_TYPES, type)) {
     const contact = contactSchema.safeParse(json);
-    if (!contact.success || !locationId) return unknown(`${type} without a readable contact`);
-    return { type, eventId, timestamp, locationId, contactId: contact.data.id, contact: contact.data };
-  }
-  if (includes(INVOICE_EVENT_TYPES, type)) {
-    const invoice = invoiceSchema.safeParse(json);
-    if (!invoice.success || !locationId) return unknown(`${type} without a readable invoice`);
-    return { type, eventId, timestamp, locationId, invoiceId: invoice.data._id, invoice: invoice.data };
+    if (!contact.success) return unplaced(type, `${type} without a readable contact`);
+    if (!locationId) return unplaced(type, `${type} names no locationId`);
+    return { kind: 'contact', type, eventId, timestamp, label: type, locationId, contactId: contact.data.id, contact: contact.data };
   }
   if (includes(ORDER_EVENT_TYPES, type)) {
     const order = orderSchema.safeParse(json);
-    if (!order.success || !locationId) return unknown(`${type} without a readable order`);
-    return { type, eventId, timestamp, locationId, orderId: order.data._id, order: order.data };
+    if (!order.success) return unplaced(type, `${type} without a readable order`);
+    if (!locationId) return unplaced(type, `${type} names no locationId`);
+    return { kind: 'order', type, eventId, timestamp, label: type, locationId, orderId: order.data._id, order: order.data };
   }
   if (type === 'INSTALL' || type === 'UNINSTALL') {
     const install = installSchema.safeParse(json);
-    if (!install.success) return unknown(`${type} without appId`);
-    return { type: install.data.type, eventId, timestamp, appId: install.data.appId, locationId: install.data.locationId, companyId: install.data.companyId };
+    if (!install.success) return unplaced(type, `${type} without appId`);
+    return { kind: 'app', type: install.data.type, eventId, timestamp, label: type, appId: install.data.appId, locationId: install.data.locationId, companyId: install.data.companyId };
   }
-  return unknown(`event type ${type} is not handled`);
+  return unplaced(type, `${type} is not an event ledgerlink syncs`);
 }
 
 /** Replay guard: HighLevel's guide suggests refusing deliveries whose timestamp is over ~5 minutes old. */

@@ -51,23 +51,19 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
 }
 
 function highLevelEventOf(event: ReturnType<typeof parseHighLevelWebhook>): HighLevelWebhookEvent {
-  switch (event.type) {
-    case 'unknown':
-      return { eventId: event.eventId, type: `unknown (${event.reason})`, locationId: locationOf(event.raw), recordId: undefined, contactId: undefined, payload: event.raw };
-    case 'INSTALL':
-    case 'UNINSTALL':
-      return { eventId: event.eventId, type: event.type, locationId: event.locationId, recordId: event.locationId, contactId: undefined, payload: event };
-    default:
-      if ('contactId' in event) return { eventId: event.eventId, type: event.type, locationId: event.locationId, recordId: event.contactId, contactId: event.contactId, payload: event.contact };
-      if ('invoiceId' in event) return { eventId: event.eventId, type: event.type, locationId: event.locationId, recordId: event.invoiceId, contactId: undefined, payload: event.invoice };
-      return { eventId: event.eventId, type: event.type, locationId: event.locationId, recordId: event.orderId, contactId: undefined, payload: event.order };
+  const base = { eventId: event.eventId, kind: event.kind, type: event.label, locationId: event.locationId };
+  switch (event.kind) {
+    case 'unplaced':
+      return { ...base, recordId: undefined, contactId: undefined, payload: event.raw, reason: event.reason };
+    case 'app':
+      return { ...base, recordId: event.locationId, contactId: undefined, payload: event };
+    case 'contact':
+      return { ...base, recordId: event.contactId, contactId: event.contactId, payload: event.contact };
+    case 'invoice':
+      return { ...base, recordId: event.invoiceId, contactId: undefined, payload: event.invoice };
+    case 'order':
+      return { ...base, recordId: event.orderId, contactId: undefined, payload: event.order };
   }
-}
-
-function locationOf(raw: unknown): string | undefined {
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const r = raw as { locationId?: unknown; altId?: unknown };
-  return typeof r.locationId === 'string' ? r.locationId : typeof r.altId === 'string' ? r.altId : undefined;
 }
 
 function first(value: string | string[] | undefined): string | undefined {

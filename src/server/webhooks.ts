@@ -8,11 +8,15 @@ import { routeHighLevelEvent, routeQuickBooksEvent } from '../sync/routes.ts';
 
 export interface HighLevelWebhookEvent {
   eventId: string;
+  /** What the event concerns: `unplaced` when it cannot be acted on (`reason` says why). */
+  kind: 'contact' | 'invoice' | 'order' | 'app' | 'unplaced';
+  /** The event's name for the inbox and the activity list. */
   type: string;
   locationId: string | undefined;
   recordId: string | undefined;
   contactId: string | undefined;
   payload: unknown;
+  reason?: string;
 }
 
 export interface WebhookDeps {
@@ -95,14 +99,15 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
       await recordRefusal(deps.intake.db, 'highlevel', reason, { bytes: raw.length });
       return reply.code(400).send({ error: reason });
     }
-    if (event.type === 'UNINSTALL' && event.locationId) await deps.onHighLevelUninstall(event.locationId);
+    if (event.kind === 'app' && event.type === 'UNINSTALL' && event.locationId) await deps.onHighLevelUninstall(event.locationId);
     const outcomes = await acceptEvent(deps.intake, {
       provider: 'highlevel',
       eventId: event.eventId,
       eventType: event.type,
       account: event.locationId,
       payload: event.payload,
-      route: routeHighLevelEvent(event.type, event.recordId, event.contactId),
+      route: routeHighLevelEvent(event.kind, event.type, event.recordId),
+      ...(event.reason ? { reason: event.reason } : {}),
     });
     return reply.code(200).send({ accepted: outcomes.filter((o) => o.outcome === 'stored').length });
   });

@@ -22,6 +22,8 @@ export interface IncomingEvent {
   payload: unknown;
   /** The job this event asks for, when some flow handles it. */
   route: RoutedJob | undefined;
+  /** Why no flow can take it, when the intake already knows (an event that could not be placed). */
+  reason?: string;
 }
 
 export type IntakeOutcome =
@@ -45,7 +47,7 @@ export async function acceptEvent(deps: IntakeDeps, event: IncomingEvent): Promi
   const live = connections.filter((c) => LIVE.has(c.status));
   if (live.length === 0) {
     const reason = !event.account
-      ? `${event.eventType} names no ${event.provider === 'quickbooks' ? 'realm' : 'location'}`
+      ? event.reason ?? `${event.eventType} names no ${event.provider === 'quickbooks' ? 'realm' : 'location'}`
       : connections.length === 0
         ? `no connection for ${event.provider === 'quickbooks' ? 'QuickBooks company' : 'HighLevel location'} ${event.account}`
         : connections[0]!.status === 'paused'
@@ -60,7 +62,7 @@ export async function acceptEvent(deps: IntakeDeps, event: IncomingEvent): Promi
     // Events are stored per connection: one QuickBooks event may concern two connections of one realm.
     const eventId = live.length > 1 ? `${event.eventId}#${connection.id}` : event.eventId;
     if (!event.route || !deps.handles(event.route.queue)) {
-      const reason = event.route ? `no flow handles ${event.eventType} in this version` : `${event.eventType} is not an event ledgerlink syncs`;
+      const reason = event.route ? `no flow handles ${event.eventType} in this version` : event.reason ?? `${event.eventType} is not an event ledgerlink syncs`;
       await ignore(deps.db, { ...event, eventId }, connection.id, reason);
       outcomes.push({ outcome: 'ignored', reason });
       continue;

@@ -32,26 +32,22 @@ export interface Route {
   data: Record<string, unknown>;
 }
 
-/** HighLevel webhook type -> job. Types that are not listed are recorded and ignored. */
-export function routeHighLevelEvent(type: string, recordId: string | undefined, contactId?: string): Route | undefined {
+/**
+ * HighLevel webhook -> job, by what the event concerns. Every invoice event, whatever its type or whether it has
+ * one (HighLevel's Invoice* docs show none), asks the same thing: re-read the invoice and bring QuickBooks in line.
+ * Events that are not listed are recorded and ignored.
+ */
+export function routeHighLevelEvent(kind: string, type: string, recordId: string | undefined): Route | undefined {
   if (!recordId) return undefined;
-  switch (type) {
-    case 'OrderCreate':
-    case 'OrderStatusUpdate':
+  switch (kind) {
+    case 'order':
       return { queue: QUEUES.crmOrder, key: `order:${recordId}`, data: { orderId: recordId } };
-    case 'InvoiceCreate':
-    case 'InvoiceUpdate':
-    case 'InvoiceSent':
-    case 'InvoicePaid':
-    case 'InvoicePartiallyPaid':
-    case 'InvoiceVoid':
-    case 'InvoiceDelete':
+    case 'invoice':
       return { queue: QUEUES.crmInvoice, key: `invoice:${recordId}`, data: { invoiceId: recordId, event: type } };
-    case 'ContactCreate':
-    case 'ContactUpdate':
-    case 'ContactTagUpdate':
-    case 'ContactDelete':
-      return { queue: QUEUES.crmContact, key: `contact:${contactId ?? recordId}`, data: { contactId: contactId ?? recordId, event: type } };
+    case 'contact':
+      // ContactDndUpdate changes nothing ledgerlink syncs (dnd is not a QuickBooks customer field).
+      if (type === 'ContactDndUpdate') return undefined;
+      return { queue: QUEUES.crmContact, key: `contact:${recordId}`, data: { contactId: recordId, event: type } };
     default:
       return undefined;
   }

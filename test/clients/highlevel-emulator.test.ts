@@ -156,7 +156,7 @@ describe('HighLevel client against the emulator', () => {
       await emu.flushWebhooks();
       const delivery = receiver.requests.find((r) => {
         const event = parseHighLevelWebhook(r.body);
-        return event.type === 'ContactCreate' && event.contactId === created.id;
+        return event.kind === 'contact' && event.type === 'ContactCreate' && event.contactId === created.id;
       });
       assert.ok(delivery, `no ContactCreate delivered among ${receiver.requests.length} requests`);
       const headers = { 'x-ghl-signature': String(delivery.headers['x-ghl-signature'] ?? ''), 'x-wh-signature': delivery.headers['x-wh-signature'] as string | undefined };

@@ -9,6 +9,7 @@ import { HighLevelError } from '../errors.ts';
 import { parse } from '../validate.ts';
 import { ALL_SCOPES, REFRESH_TOKEN_TTL_MS } from '../core.ts';
 import type { TokenGrant } from '../model.ts';
+import { appInstallPayload } from '../webhookPayloads.ts';
 
 function tokenError(description: string, status = 400, error = 'invalid_grant'): HighLevelError {
   return new HighLevelError(status, { error, error_description: description });
@@ -69,12 +70,9 @@ export function registerOAuthRoutes(ctx: HttpContext): void {
     });
     if (location) {
       core.store.installs.set(location.id, core.clock.now().toISOString());
-      core.webhooks.emit('AppInstall', location.id, {
-        appId: core.app.appId, companyId: company.id, userId, versionId: core.app.versionId, installType: 'Location',
-        trial: {}, isWhitelabelCompany: false, whitelabelDetails: {}, companyName: company.name,
-      }, 'INSTALL');
+      core.webhooks.emit('AppInstall', location.id, appInstallPayload({ appId: core.app.appId, companyId: company.id, userId, companyName: company.name, locationId: location.id }));
     } else {
-      core.webhooks.emit('AppInstall', null, { appId: core.app.appId, companyId: company.id, versionId: core.app.versionId, installType: 'Company', trial: {} }, 'INSTALL');
+      core.webhooks.emit('AppInstall', null, appInstallPayload({ appId: core.app.appId, companyId: company.id, userId, companyName: company.name, locationId: null }));
     }
     const target = new URL(q.redirect_uri);
     target.searchParams.set('code', code);

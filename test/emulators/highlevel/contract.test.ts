@@ -2,7 +2,7 @@
 // event schemas (/work/shared/vendor-specs/highlevel). Where the spec is self-contradictory the exception is listed.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { check, responseSchema, webhookSchema } from './openapi.ts';
+import { check, responseSchema, undocumentedPaths, webhookSchema } from './openapi.ts';
 import { arr, obj, setup, WebhookReceiver, type Setup } from './helpers.ts';
 
 /**
@@ -25,6 +25,7 @@ describe('HighLevel emulator: contract with the OpenAPI specs and webhook docs',
   before(async () => {
     s = await setup();
     receiver = await new WebhookReceiver().start();
+    receiver.namesFrom(s.emulator);
     await s.api.admin('POST', '/app', { webhookUrl: receiver.url });
     const field = await s.api.post(`/locations/${s.locationId}/customFields`, { name: 'Loyalty', dataType: 'TEXT' });
     const c = await s.api.post('/contacts/', {
@@ -128,29 +129,78 @@ describe('HighLevel emulator: contract with the OpenAPI specs and webhook docs',
     fits(await r.json(), responseSchema('oauth', 'post', '/oauth/token', '200'));
   });
 
-  for (const event of ['ContactCreate', 'ContactUpdate', 'ContactTagUpdate', 'ContactDelete', 'InvoiceCreate', 'InvoiceSent', 'InvoicePartiallyPaid', 'InvoicePaid', 'InvoiceVoid', 'InvoiceDelete', 'InvoiceUpdate', 'OrderCreate', 'OrderStatusUpdate', 'AppInstall', 'AppUninstall']) {
-    it(`${event} webhooks carry every field of docs/webhook events/${event}.md`, () => {
-      const type = event === 'AppInstall' ? 'INSTALL' : event === 'AppUninstall' ? 'UNINSTALL' : event;
-      const hooks = receiver.ofType(type);
-      assert.ok(hooks.length > 0, `no ${event} delivered`);
-      const email = event === 'ContactDelete' ? 'gone@example.com' : 'cora@example.com';
-      const payload = event.startsWith('Contact') ? hooks.find((h) => h.payload.email === email)?.payload ?? hooks[0]!.payload : hooks[hooks.length - 1]!.payload;
+  // Every payload carries `timestamp` and `webhookId`: docs/oauth/WebhookAuthentication.md ("the payload containing
+  // the timestamp, webhook ID, and data"); no event doc lists them, so they are the only fields allowed beyond it.
+  const ENVELOPE = ['timestamp', 'webhookId'];
+  const EVENTS = ['ContactCreate', 'ContactUpdate', 'ContactTagUpdate', 'ContactDelete', 'InvoiceCreate', 'InvoiceSent', 'InvoicePartiallyPaid', 'InvoicePaid', 'InvoiceVoid', 'InvoiceDelete', 'InvoiceUpdate', 'OrderCreate', 'OrderStatusUpdate', 'AppInstall', 'AppUninstall'];
+  const sample = (event: string): Record<string, unknown> => {
+    const hooks = receiver.ofEvent(event);
+    assert.ok(hooks.length > 0, `no ${event} delivered`);
+    const email = event === 'ContactDelete' ? 'gone@example.com' : 'cora@example.com';
+    return event.startsWith('Contact') ? hooks.find((h) => h.payload.email === email)?.payload ?? hooks[0]!.payload : hooks[hooks.length - 1]!.payload;
+  };
+
+  for (const event of EVENTS) {
+    it(`${event} webhooks fit docs/webhook events/${event}.md and carry nothing it does not show`, () => {
+      const payload = sample(event);
       const problems = check(payload, webhookSchema(event), {
         requireAllProperties: true,
-        // The docs' invoice businessDetails.address is a string, the REST object an address object: the emulator
-        // keeps the REST shape. AppInstall's planId/trial detail exist only for paid plans.
-        skip: ['businessDetails.address', 'totalSummary'],
-        mayOmit: ['planId', 'trial', 'whitelabelDetails', 'attachments'],
+        // AppInstall's planId exists only for paid plans; a location-level AppUninstall names no companyId (its example).
+        mayOmit: ['planId', 'companyId'],
       });
       assert.deepEqual(problems, []);
+      assert.deepEqual(undocumentedPaths(payload, event, ENVELOPE), []);
       assert.equal(typeof payload.webhookId, 'string');
       assert.equal(typeof payload.timestamp, 'string');
-      assert.equal(payload.locationId, event === 'AppUninstall' ? otherLocationId : s.locationId);
+      if (event.startsWith('Invoice')) {
+        // The Invoice* docs show neither: the location is the altId of an altType "location".
+        assert.equal(payload.type, undefined);
+        assert.equal(payload.locationId, undefined);
+        assert.deepEqual([payload.altId, payload.altType], [s.locationId, 'location']);
+        assert.equal(typeof payload.invoiceNumber, 'string');
+      } else {
+        assert.equal(payload.type, event === 'AppInstall' ? 'INSTALL' : event === 'AppUninstall' ? 'UNINSTALL' : event);
+        assert.equal(payload.locationId, event === 'AppUninstall' ? otherLocationId : s.locationId);
+      }
     });
   }
 
+  it('InvoiceDelete reports status "delete", as its example does', () => {
+    assert.equal(sample('InvoiceDelete').status, 'delete');
+  });
+
+  it('the check finds fields a doc does not show', () => {
+    const paid = sample('InvoicePaid');
+    assert.deepEqual(undocumentedPaths({ ...paid, type: 'InvoicePaid', locationId: s.locationId }, 'InvoicePaid', ENVELOPE), ['type', 'locationId']);
+    assert.deepEqual(undocumentedPaths(paid, 'InvoicePaid'), ['timestamp', 'webhookId']);
+    const order = sample('OrderCreate');
+    const items = order.items as Array<Record<string, unknown>>;
+    assert.deepEqual(undocumentedPaths({ ...order, paymentStatus: 'paid', items: [{ ...items[0], _id: 'x' }] }, 'OrderCreate', ENVELOPE).sort(), ['items[]._id', 'paymentStatus']);
+  });
+
+  it('without the envelope, every payload holds exactly what its event doc shows', async () => {
+    await s.api.admin('POST', '/app', { envelope: false });
+    try {
+      const before = receiver.received.length;
+      const c = await s.api.post('/contacts/', { locationId: s.locationId, email: 'bare@example.com', firstName: 'Bare' });
+      const inv = await s.api.admin('POST', `/locations/${s.locationId}/actions/invoice`, { contactId: String(obj(c.body.contact).id), items: [{ name: 'Bare', amount: 2 }], send: true });
+      await s.api.admin('POST', `/invoices/${String(inv.body.invoiceId)}/record-payment`, {});
+      await s.api.admin('POST', `/locations/${s.locationId}/actions/order-form-payment`, { contact: { email: 'bare@example.com' }, items: [{ name: 'Bare', amount: 1 }] });
+      await s.emulator.flushWebhooks();
+      const bare = receiver.received.slice(before);
+      const sent = new Set(bare.map((h) => receiver.eventOf(h)));
+      for (const event of ['ContactCreate', 'InvoiceCreate', 'InvoiceSent', 'InvoicePaid', 'OrderCreate', 'OrderStatusUpdate']) assert.ok(sent.has(event), event);
+      for (const hook of bare) {
+        const event = receiver.eventOf(hook);
+        assert.deepEqual(undocumentedPaths(hook.payload, event), [], event);
+        assert.equal(hook.payload.webhookId, undefined);
+      }
+    } finally {
+      await s.api.admin('POST', '/app', { envelope: true });
+    }
+  });
+
   it('sends no transaction, subscription or refund events', async () => {
-    const types = new Set(receiver.types());
-    for (const t of types) assert.ok(['ContactCreate', 'ContactUpdate', 'ContactDelete', 'ContactTagUpdate', 'InvoiceCreate', 'InvoiceUpdate', 'InvoiceSent', 'InvoicePaid', 'InvoicePartiallyPaid', 'InvoiceVoid', 'InvoiceDelete', 'OrderCreate', 'OrderStatusUpdate', 'INSTALL', 'UNINSTALL'].includes(t), t);
+    for (const event of new Set(receiver.events())) assert.ok(EVENTS.includes(event), event);
   });
 });

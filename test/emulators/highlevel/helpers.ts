@@ -86,12 +86,30 @@ export interface ReceivedWebhook {
   at: number;
 }
 
-/** A local endpoint for the app's webhook URL; `respond` decides each answer's status (default 200). */
+/**
+ * A local endpoint for the app's webhook URL; `respond` decides each answer's status (default 200). Invoice
+ * payloads carry no `type` (as documented), so events are named from the emulator's log of what it sent
+ * (`namesFrom`), matched by the exact body.
+ */
 export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
   respond: (hook: ReceivedWebhook, index: number) => number | 'hang' = () => 200;
   private server: Server | null = null;
+  private emulator: HighLevelEmulator | null = null;
   url = '';
+
+  namesFrom(emulator: HighLevelEmulator): this {
+    this.emulator = emulator;
+    return this;
+  }
+
+  /** The event's catalogue name (AppInstall for type INSTALL, InvoicePaid for an invoice body). */
+  eventOf(hook: ReceivedWebhook): string {
+    const body = hook.raw.toString('utf8');
+    const sent = this.emulator?.core.webhooks.emitted.find((e) => e.body === body);
+    if (sent) return sent.event;
+    return String(hook.payload.type);
+  }
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
@@ -117,12 +135,22 @@ export class WebhookReceiver {
     return this;
   }
 
+  /** Deliveries whose payload `type` is `type` (ContactCreate, INSTALL…). */
   ofType(type: string): ReceivedWebhook[] {
     return this.received.filter((h) => h.payload.type === type);
   }
 
+  /** Deliveries of one catalogue event, whether or not the payload names itself (needs `namesFrom`). */
+  ofEvent(event: string): ReceivedWebhook[] {
+    return this.received.filter((h) => this.eventOf(h) === event);
+  }
+
   types(): string[] {
     return this.received.map((h) => String(h.payload.type));
+  }
+
+  events(): string[] {
+    return this.received.map((h) => this.eventOf(h));
   }
 
   async close(): Promise<void> {

@@ -90,7 +90,7 @@ describe('HighLevel emulator: invoices over HTTP', () => {
   let contactId = '';
   before(async () => {
     s = await setup();
-    receiver = await new WebhookReceiver().start();
+    receiver = (await new WebhookReceiver().start()).namesFrom(s.emulator);
     await s.api.admin('POST', '/app', { webhookUrl: receiver.url });
     const c = await s.api.post('/contacts/', { locationId: s.locationId, firstName: 'Ivy', lastName: 'Payer', email: 'ivy@example.com', phone: '+15125550123' });
     contactId = String(obj(c.body.contact).id);
@@ -162,10 +162,10 @@ describe('HighLevel emulator: invoices over HTTP', () => {
     assert.ok(arr(txs.body.data).every((t) => t.contactEmail === 'ivy@example.com'));
 
     await s.emulator.flushWebhooks();
-    const types = receiver.received.filter((h) => h.payload._id === id).map((h) => h.payload.type);
+    const types = receiver.received.filter((h) => h.payload._id === id).map((h) => receiver.eventOf(h));
     assert.deepEqual(types, ['InvoiceCreate', 'InvoiceSent', 'InvoicePartiallyPaid', 'InvoicePaid']);
-    const paid = receiver.received.find((h) => h.payload._id === id && h.payload.type === 'InvoicePaid')!.payload;
-    assert.equal(paid.locationId, s.locationId);
+    const paid = receiver.received.find((h) => h.payload._id === id && receiver.eventOf(h) === 'InvoicePaid')!.payload;
+    assert.deepEqual([paid.type, paid.locationId, paid.altId, paid.altType], [undefined, undefined, s.locationId, 'location']);
     assert.equal(typeof paid.invoiceNumber, 'string');
     assert.equal(paid.amountDue, 0);
 
@@ -198,7 +198,7 @@ describe('HighLevel emulator: invoices over HTTP', () => {
     await s.api.post(`/invoices/${String(paid._id)}/record-payment`, { altId: s.locationId, altType: 'location', mode: 'cash' });
     assert.equal((await s.api.post(`/invoices/${String(paid._id)}/void`, { altId: s.locationId, altType: 'location' })).status, 400);
     await s.emulator.flushWebhooks();
-    assert.deepEqual(receiver.received.filter((h) => h.payload._id === id).map((h) => h.payload.type), ['InvoiceCreate', 'InvoiceUpdate', 'InvoiceUpdate', 'InvoiceVoid', 'InvoiceDelete']);
+    assert.deepEqual(receiver.received.filter((h) => h.payload._id === id).map((h) => receiver.eventOf(h)), ['InvoiceCreate', 'InvoiceUpdate', 'InvoiceUpdate', 'InvoiceVoid', 'InvoiceDelete']);
   });
 
   it('lists with filters, paging and total', async () => {

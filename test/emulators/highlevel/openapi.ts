@@ -182,3 +182,73 @@ export function check(value: unknown, located: Located, options: CheckOptions = 
   }
   return problems;
 }
+
+/** The `json` example blocks of a webhook event doc (AppInstall and AppUninstall have several). */
+export function webhookExamples(event: string): unknown[] {
+  const text = readFileSync(join(SPEC_ROOT, 'docs/webhook events', `${event}.md`), 'utf8');
+  return [...text.matchAll(/```json\s*\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]!) as unknown);
+}
+
+/**
+ * Key paths a payload may hold, as the event doc shows them: its schema's properties and every key of its
+ * examples (`items[].product._id`). A node the doc declares without saying what it holds (an object without
+ * properties, an array without items, a value of several types) and whose examples show nothing inside either
+ * is opaque: anything below it is accepted.
+ */
+function documentedPaths(event: string): { paths: Set<string>; opaque: Set<string> } {
+  const paths = new Set<string>();
+  const vague = new Set<string>();
+  const walkSchema = (node: Schema, path: string): void => {
+    const properties = node.properties as Record<string, Schema> | undefined;
+    const types = Array.isArray(node.type) ? node.type : [node.type];
+    if (properties) {
+      for (const [name, sub] of Object.entries(properties)) {
+        const sub_ = path ? `${path}.${name}` : name;
+        paths.add(sub_);
+        walkSchema(sub, sub_);
+      }
+    } else if (node.items) {
+      walkSchema(node.items as Schema, `${path}[]`);
+    } else if (types.length > 1 || types[0] === 'object' || types[0] === 'array') {
+      vague.add(path);
+    }
+  };
+  const walkExample = (value: unknown, path: string): void => {
+    if (Array.isArray(value)) for (const item of value) walkExample(item, `${path}[]`);
+    else if (value !== null && typeof value === 'object') {
+      for (const [name, sub] of Object.entries(value)) {
+        const sub_ = path ? `${path}.${name}` : name;
+        paths.add(sub_);
+        walkExample(sub, sub_);
+      }
+    }
+  };
+  walkSchema(webhookSchema(event).schema, '');
+  for (const example of webhookExamples(event)) walkExample(example, '');
+  const opaque = new Set([...vague].filter((v) => ![...paths].some((p) => p.startsWith(`${v}.`) || p.startsWith(`${v}[]`))));
+  return { paths, opaque };
+}
+
+/** Key paths of `value` that the event doc does not show (`allowedAtRoot` adds envelope fields documented elsewhere). */
+export function undocumentedPaths(value: unknown, event: string, allowedAtRoot: string[] = []): string[] {
+  const { paths, opaque } = documentedPaths(event);
+  const found: string[] = [];
+  const inOpaque = (path: string): boolean => [...opaque].some((o) => path === o || path.startsWith(`${o}.`) || path.startsWith(`${o}[]`));
+  const walk = (node: unknown, path: string): void => {
+    if (Array.isArray(node)) for (const item of node) walk(item, `${path}[]`);
+    else if (node !== null && typeof node === 'object') {
+      for (const [name, sub] of Object.entries(node)) {
+        const sub_ = path ? `${path}.${name}` : name;
+        if (path === '' && allowedAtRoot.includes(name)) continue;
+        if (inOpaque(path)) continue;
+        if (!paths.has(sub_)) {
+          found.push(sub_);
+          continue;
+        }
+        walk(sub, sub_);
+      }
+    }
+  };
+  walk(value, '');
+  return found;
+}

@@ -7,7 +7,7 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
   let receiver: WebhookReceiver;
   before(async () => {
     s = await setup();
-    receiver = await new WebhookReceiver().start();
+    receiver = (await new WebhookReceiver().start()).namesFrom(s.emulator);
     await s.api.admin('POST', '/app', { webhookUrl: receiver.url });
   });
   after(async () => {
@@ -20,7 +20,7 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
   const orderAlt = (): string => `altId=${s.locationId}`;
   const hooksFor = async (predicate: (p: Record<string, unknown>) => boolean): Promise<string[]> => {
     await s.emulator.flushWebhooks();
-    return receiver.received.filter((h) => predicate(h.payload)).map((h) => String(h.payload.type));
+    return receiver.received.filter((h) => predicate(h.payload)).map((h) => receiver.eventOf(h));
   };
 
   it('order-form payment: contact upserted, order (OrderCreate), transaction (no webhook), order completed (OrderStatusUpdate)', async () => {
