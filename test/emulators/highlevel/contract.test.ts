@@ -82,7 +82,7 @@ describe('HighLevel emulator: contract with the OpenAPI specs and webhook docs',
     fits((await s.api.post('/contacts/upsert', { locationId: s.locationId, email: 'cora@example.com' })).body, responseSchema('contacts', 'post', '/contacts/upsert', '200'));
     fits((await s.api.post(`/contacts/${contactId}/tags`, { tags: ['c'] })).body, responseSchema('contacts', 'post', '/contacts/{contactId}/tags', '201'));
     fits((await s.api.get(`/contacts/?locationId=${s.locationId}`)).body, responseSchema('contacts', 'get', '/contacts/', '200'));
-    const wf = arr((await s.api.get(`/workflows/?locationId=${s.locationId}`)).body.workflows)[0]!;
+    const wf = obj((await s.api.admin('POST', `/locations/${s.locationId}/workflows`, { name: 'Contract workflow' })).body.workflow);
     fits((await s.api.post(`/contacts/${contactId}/workflow/${String(wf.id)}`, {})).body, responseSchema('contacts', 'post', '/contacts/{contactId}/workflow/{workflowId}', '200'));
   });
 
