@@ -17,6 +17,7 @@ import type { Invoice, Payment } from '../quickbooks/entities.ts';
 import { isNotFound as isQuickBooksNotFound } from '../quickbooks/errors.ts';
 import { select } from '../quickbooks/query.ts';
 import { HighLevelError } from '../highlevel/errors.ts';
+import type { HighLevelClient } from '../highlevel/client.ts';
 import { toMinorUnits } from '../domain/money.ts';
 import type { ReviewRequestSettings } from '../store/connections.ts';
 import { recordActivity, resolveErrors } from '../store/activity.ts';
@@ -326,6 +327,24 @@ export async function resumeWaitingReviewRequests(db: Queryable, queue: JobQueue
     if (id) enqueued += 1;
   }
   return enqueued;
+}
+
+/** A mechanism a person chose, checked: a workflow must be one of the location's own (its name is kept for display). */
+export async function checkedReviewRequest(hl: HighLevelClient, chosen: ReviewRequestSettings): Promise<ReviewRequestSettings> {
+  if (chosen.method !== 'workflow') return chosen;
+  const found = (await hl.workflows.list()).find((w) => w.id === chosen.workflowId);
+  if (!found) {
+    throw new SyncError('review-workflow-unknown', `Workflow ${chosen.workflowId} is not one of the HighLevel location's workflows`, 'Choose one of the workflows listed for the location, or the direct SMS/email', {});
+  }
+  return { method: 'workflow', workflowId: found.id, ...(found.name ? { workflowName: found.name } : {}) };
+}
+
+/** What the card says of a connection's review requests that stopped: the open "workflow missing" error, if any. */
+export async function reviewRequestProblem(db: Queryable, connectionId: string): Promise<string | null> {
+  const open = await openWorkflowMissingErrors(db, connectionId);
+  if (open.length === 0) return null;
+  const row = await db.query<{ message: string }>(`SELECT message FROM activity WHERE id = $1`, [open[0]]);
+  return row.rows[0]?.message ?? null;
 }
 
 /** The mechanism in force, in words (activity entries and the connection card). */
