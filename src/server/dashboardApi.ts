@@ -16,6 +16,7 @@ import { connectWithTokens, connectWithTokensSchema } from '../sync/connect.ts';
 import { reconcile, resyncDifferences, type Reconciliation } from '../sync/reconciliation.ts';
 import { checkedReviewRequest, describeReviewRequest, resumeWaitingReviewRequests, reviewRequestProblem } from '../sync/reviewRequests.ts';
 import { SyncError } from '../sync/errors.ts';
+import { builtInQuickBooksState } from '../sync/builtInQuickBooks.ts';
 import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
 
 /** The refresh token of QuickBooks lasts 100 days (rolling); within two weeks of its end the card warns. */
@@ -40,6 +41,11 @@ const cardSchema = z.object({
     method: z.enum(['workflow', 'tag', 'message']),
     description: z.string().describe('The mechanism in force, in words'),
     problem: z.string().nullable().describe('Why review requests cannot be sent now (the chosen workflow is gone), with the fix in the open error'),
+  }),
+  builtInQuickBooks: z.object({
+    active: z.boolean().describe('A payment of the last 30 days was posted by HighLevel\'s own QuickBooks integration'),
+    lastPaymentAt: z.string().nullable(),
+    warning: z.string().nullable(),
   }),
   taxModel: z.enum(['US', 'global']).nullable().describe('US: tax folded into line prices; global: per-line tax codes (mapping applies)'),
   lastSync: z.record(z.string(), z.string()).describe('Flow -> time of its last successful sync'),
@@ -129,12 +135,13 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   };
 
   async function cardOf(connection: Connection): Promise<Card> {
-    const [summary, links, customerImport, invoiceImport, reviewProblem] = await Promise.all([
+    const [summary, links, customerImport, invoiceImport, reviewProblem, builtInQuickBooks] = await Promise.all([
       activitySummary(db, connection.id),
       countLinks(db, connection.id),
       readCursor<unknown>(db, connection.id, 'customer-import'),
       readCursor<unknown>(db, connection.id, 'invoice-import'),
       reviewRequestProblem(db, connection.id),
+      builtInQuickBooksState(db, connection.id),
     ]);
     const expiring = connection.qboRefreshExpiresAt !== null && connection.qboRefreshExpiresAt.getTime() - Date.now() < EXPIRY_WARNING_MS;
     const progress = (value: unknown) => {
@@ -153,6 +160,7 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
       highlevel: connection.hlLocationId ? { locationId: connection.hlLocationId, country: connection.hlCountry } : null,
       importOldInvoices: connection.importOldInvoices,
       reviewRequests: connection.reviewRequests,
+      builtInQuickBooks,
       reviewRequest: { method: connection.settings.reviewRequest.method, description: describeReviewRequest(connection.settings.reviewRequest), problem: reviewProblem },
       taxModel: connection.qboCountry ? (connection.qboCountry === 'US' ? 'US' : 'global') : null,
       lastSync: Object.fromEntries(Object.entries(summary.lastSuccess).map(([flow, at]) => [flow, at.toISOString()])),

@@ -340,6 +340,7 @@ function integrationCard(c, refresh) {
   add(card,
     title,
     h('p', {}, statusBadge(c.status), c.statusReason ? h('span', { class: 'muted' }, ` ${c.statusReason}`) : null),
+    c.builtInQuickBooks?.warning ? h('p', { class: 'error', id: 'built-in-quickbooks-warning' }, h('strong', {}, 'Warning: '), c.builtInQuickBooks.warning) : null,
     h('dl', { class: 'facts' },
       h('dt', {}, 'Connected since'), h('dd', {}, dateTime(c.connectedAt)),
       h('dt', {}, 'QuickBooks company'), h('dd', {}, c.quickbooks ? `realm ${c.quickbooks.realmId} (${c.quickbooks.country}, ${c.quickbooks.homeCurrency})` : 'not connected'),
