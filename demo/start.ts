@@ -114,6 +114,11 @@ ledgerlink is running at ${runtime.url}
     const spareLocation = hl.createLocation({ country: 'US', name: 'Harbor Yoga' });
     await seedQuickBooks(qbo, spareCompany.realmId, SPARE_BUSINESS);
     await seedHighLevel(hl.url, spareLocation.id, SPARE_BUSINESS);
+    // A workflow as the business would build it in HighLevel (a new location has none), so that the connect form
+    // offers "enrol in a workflow" beside the direct text/email for review requests.
+    await fetch(`${hl.url}/_emulator/locations/${spareLocation.id}/workflows`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Thank-you and review request' }),
+    });
     const spareToken = hl.mintToken(spareLocation.id);
     const pending = await runtime.engine.connections.create({ name: spareLocation.name ?? 'Harbor Yoga' });
     await runtime.engine.connections.attachHighLevel(pending.id, {

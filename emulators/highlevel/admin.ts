@@ -36,6 +36,9 @@ const locationUpdateBody = z.object({
   invoiceNumberPrefix: z.string().max(10).optional(), nextInvoiceNumber: z.number().int().positive().optional(),
 });
 
+const workflowCreateBody = z.object({ name: z.string().min(1), status: z.enum(['published', 'draft']).optional() });
+const builtInQuickBooksBody = z.object({ active: z.boolean(), qboIds: z.array(z.string().min(1)).optional(), nextQboId: z.number().int().positive().optional() });
+
 // ---- tokens ---------------------------------------------------------------------------------
 const tokenMintBody = z.object({
   locationId: z.string().optional(),
@@ -100,6 +103,27 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
     if (body.invoiceNumberPrefix !== undefined) location.invoiceNumberPrefix = body.invoiceNumberPrefix;
     if (body.nextInvoiceNumber !== undefined) location.nextInvoiceNumber = body.nextInvoiceNumber;
     return { ...locationJson(location), currency: location.currency };
+  });
+
+  // Workflows are built in HighLevel's UI (the API only lists them and enrols contacts): these stand in for the builder.
+  admin('POST', '/locations/:locationId/workflows', (request) => {
+    const location = locationOf(request);
+    const workflow = core.createWorkflow(location.id, parse(workflowCreateBody, request.body));
+    return { workflow: { ...workflow, createdAt: new Date(workflow.createdAt).toISOString(), updatedAt: new Date(workflow.updatedAt).toISOString() } };
+  });
+  admin('DELETE', '/workflows/:workflowId', (request) => {
+    const workflowId = paramsOf(request).workflowId ?? '';
+    if (!core.store.workflows.delete(workflowId)) throw notFound('Workflow not found');
+    return { deleted: true };
+  });
+
+  // HighLevel's own QuickBooks integration turned on or off for a location (see Location.builtInQuickBooks).
+  admin('POST', '/locations/:locationId/quickbooks-integration', (request) => {
+    const location = locationOf(request);
+    const body = parse(builtInQuickBooksBody, request.body);
+    const before = location.builtInQuickBooks;
+    location.builtInQuickBooks = { active: body.active, qboIds: body.qboIds ?? before?.qboIds ?? [], nextQboId: body.nextQboId ?? before?.nextQboId ?? 9001 };
+    return { locationId: location.id, ...location.builtInQuickBooks };
   });
 
   admin('POST', '/locations/:locationId/install', (request) => {

@@ -137,13 +137,18 @@ export class HighLevelCore {
       nextInvoiceNumber: 1,
       dateAdded: this.clock.now().toISOString(),
     };
+    // A new HighLevel sub-account has no workflows: an integration must not count on one being there.
     this.store.locations.set(id, location);
-    // Every new location gets the review-request workflow an integration enrols contacts into.
-    const now = this.nowMs();
-    const workflow: Workflow = { id: uuid(), locationId: id, name: 'Send Review Request', status: 'published', version: 1, createdAt: now, updatedAt: now };
-    this.store.workflows.set(workflow.id, workflow);
     if (input.installed !== false) this.store.installs.set(id, this.clock.now().toISOString());
     return location;
+  }
+
+  /** A workflow built in HighLevel's workflow builder (the API only lists them; the admin API makes them). */
+  createWorkflow(locationId: string, input: { name: string; status?: Workflow['status'] | undefined }): Workflow {
+    const now = this.nowMs();
+    const workflow: Workflow = { id: uuid(), locationId, name: input.name, status: input.status ?? 'published', version: 1, createdAt: now, updatedAt: now };
+    this.store.workflows.set(workflow.id, workflow);
+    return workflow;
   }
 
   /** Everything worth keeping across restarts: data, the app's identity, its webhook settings and signing keys. */

@@ -27,6 +27,13 @@ export interface Location {
   invoiceNumberPrefix: string;
   nextInvoiceNumber: number;
   dateAdded: string;
+  /**
+   * HighLevel's own QuickBooks integration (Settings > Integrations), when the location turned it on: it posts each
+   * order payment to QuickBooks as a sales receipt and marks the transaction `qboSynced` with QuickBooks' answer.
+   * `qboIds`: the QuickBooks ids to report for the next payments, in order (a test creates those records in the
+   * QuickBooks emulator first); when none is left, ids are counted from `nextQboId`.
+   */
+  builtInQuickBooks?: { active: boolean; qboIds: string[]; nextQboId: number } | undefined;
 }
 
 export interface CustomFieldDef {
@@ -221,6 +228,8 @@ export interface Transaction {
   updatedAt: number;
   fulfilledAt: number;
   createdBy: string;
+  /** Set when the location's built-in QuickBooks integration posted the payment (the detail's qboSynced/qboResponse). */
+  qboResponse?: { domain: 'QBO'; sparse: false; Id: string; SyncToken: string; TotalAmt: number } | undefined;
 }
 
 export type SubscriptionStatus = 'trialing' | 'active' | 'expired' | 'canceled' | 'unpaid' | 'pending';

@@ -7,7 +7,7 @@ import type { ContactService } from './contacts.ts';
 import { badRequest, notFound } from './errors.ts';
 import { alphanumericId, objectId } from './ids.ts';
 import type { Contact, InvoiceTax, Location, Order, OrderItem, PaymentSource, Subscription, Transaction } from './model.ts';
-import { toMinor } from './money.ts';
+import { toMajor, toMinor } from './money.ts';
 import { orderTotals, snapshotOfContact } from './serialize.ts';
 import { orderEventPayload } from './webhookPayloads.ts';
 
@@ -161,8 +161,22 @@ export class PaymentService {
       fulfilledAt: now,
       createdBy: order.contactId,
     };
+    this.postedByBuiltInQuickBooks(transaction);
     this.core.store.transactions.set(transaction.id, transaction);
     return transaction;
+  }
+
+  /**
+   * The location's built-in QuickBooks integration, when on, posts every order payment as a sales receipt (its help
+   * article: order forms, subscription payments, memberships, calendar payments) and keeps QuickBooks' answer on
+   * the transaction. The spec's example of `qboResponse` is that answer's entity: `{domain, sparse, Id, SyncToken,
+   * TotalAmt}`. Here it is written at once; HighLevel does it shortly after the charge.
+   */
+  private postedByBuiltInQuickBooks(transaction: Transaction): void {
+    const integration = this.core.store.locations.get(transaction.locationId)?.builtInQuickBooks;
+    if (!integration?.active) return;
+    const id = integration.qboIds.shift() ?? String(integration.nextQboId++);
+    transaction.qboResponse = { domain: 'QBO', sparse: false, Id: id, SyncToken: '0', TotalAmt: toMajor(transaction.amountMinor, transaction.currency) };
   }
 
   /** One renewal charge of an active subscription: a transaction carrying `subscriptionId`, and no webhook. */

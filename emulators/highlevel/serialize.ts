@@ -356,7 +356,8 @@ export function transactionDetailJson(x: Transaction, traceId: string): Json {
     isParent: false,
     amountRefunded: toMajor(x.amountRefundedMinor, x.currency),
     fulfilledAt: new Date(x.fulfilledAt).toISOString(),
-    qboSynced: false,
+    qboSynced: x.qboResponse !== undefined,
+    qboResponse: x.qboResponse,
     traceId,
     createdBy: x.createdBy,
   });

@@ -96,8 +96,9 @@ export const transactionSchema = z.looseObject({
   fulfilledAt: z.string().optional(),
   createdAt: z.string().optional(),
   updatedAt: z.string().optional(),
-  /** HighLevel's own QuickBooks integration writes here: a sign the payment may already be posted. */
-  qboSynced: z.boolean().optional(),
+  /** Detail only: HighLevel's own QuickBooks integration posted the payment, and QuickBooks' answer (its entity, with Id). */
+  qboSynced: z.boolean().nullable().optional(),
+  qboResponse: z.record(z.string(), z.unknown()).nullable().optional(),
 });
 export type Transaction = z.infer<typeof transactionSchema>;
 

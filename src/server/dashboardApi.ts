@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { crmTaxKey } from '../domain/taxCodes.ts';
 import { parsePercent } from '../domain/money.ts';
 import { activitySummary, getActivity, listActivity, markResolved, type ActivityRecord } from '../store/activity.ts';
-import type { Connection } from '../store/connections.ts';
+import { reviewRequestMechanismSchema, type Connection } from '../store/connections.ts';
 import { readCursor } from '../store/cursors.ts';
 import { countLinks } from '../store/links.ts';
 import type { Engine } from '../sync/engine.ts';
@@ -14,6 +14,9 @@ import { describeError } from '../sync/errors.ts';
 import { disconnect } from '../sync/disconnect.ts';
 import { connectWithTokens, connectWithTokensSchema } from '../sync/connect.ts';
 import { reconcile, resyncDifferences, type Reconciliation } from '../sync/reconciliation.ts';
+import { checkedReviewRequest, describeReviewRequest, resumeWaitingReviewRequests, reviewRequestProblem } from '../sync/reviewRequests.ts';
+import { SyncError } from '../sync/errors.ts';
+import { builtInQuickBooksState } from '../sync/builtInQuickBooks.ts';
 import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
 
 /** The refresh token of QuickBooks lasts 100 days (rolling); within two weeks of its end the card warns. */
@@ -34,6 +37,16 @@ const cardSchema = z.object({
   highlevel: z.object({ locationId: z.string(), country: z.string().nullable() }).nullable(),
   importOldInvoices: z.boolean(),
   reviewRequests: z.boolean(),
+  reviewRequest: z.object({
+    method: z.enum(['workflow', 'tag', 'message']),
+    description: z.string().describe('The mechanism in force, in words'),
+    problem: z.string().nullable().describe('Why review requests cannot be sent now (the chosen workflow is gone), with the fix in the open error'),
+  }),
+  builtInQuickBooks: z.object({
+    active: z.boolean().describe('A payment of the last 30 days was posted by HighLevel\'s own QuickBooks integration'),
+    lastPaymentAt: z.string().nullable(),
+    warning: z.string().nullable(),
+  }),
   taxModel: z.enum(['US', 'global']).nullable().describe('US: tax folded into line prices; global: per-line tax codes (mapping applies)'),
   lastSync: z.record(z.string(), z.string()).describe('Flow -> time of its last successful sync'),
   counts: z.record(z.string(), z.number()).describe('Linked records per kind, and openErrors'),
@@ -65,6 +78,16 @@ const activityQuery = z.object({
 });
 
 const settingsBody = z.object({ importOldInvoices: z.boolean().optional(), reviewRequests: z.boolean().optional() }).strict();
+
+const reviewRequestsSchema = z.object({
+  enabled: z.boolean(),
+  mechanism: reviewRequestMechanismSchema,
+  description: z.string(),
+  problem: z.string().nullable(),
+  workflows: z.array(z.object({ id: z.string(), name: z.string(), status: z.string().nullable() })).nullable().describe('The location\'s workflows (null when HighLevel could not be asked)'),
+  workflowsError: z.string().nullable(),
+});
+const reviewRequestsBody = z.object({ enabled: z.boolean().optional(), mechanism: reviewRequestMechanismSchema }).strict();
 
 const taxSchema = z.object({ name: z.string().trim().min(1).max(100), rate: z.union([z.number(), z.string().trim().min(1).max(20)]) });
 const taxMappingBody = z.object({
@@ -112,11 +135,13 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   };
 
   async function cardOf(connection: Connection): Promise<Card> {
-    const [summary, links, customerImport, invoiceImport] = await Promise.all([
+    const [summary, links, customerImport, invoiceImport, reviewProblem, builtInQuickBooks] = await Promise.all([
       activitySummary(db, connection.id),
       countLinks(db, connection.id),
       readCursor<unknown>(db, connection.id, 'customer-import'),
       readCursor<unknown>(db, connection.id, 'invoice-import'),
+      reviewRequestProblem(db, connection.id),
+      builtInQuickBooksState(db, connection.id),
     ]);
     const expiring = connection.qboRefreshExpiresAt !== null && connection.qboRefreshExpiresAt.getTime() - Date.now() < EXPIRY_WARNING_MS;
     const progress = (value: unknown) => {
@@ -135,6 +160,8 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
       highlevel: connection.hlLocationId ? { locationId: connection.hlLocationId, country: connection.hlCountry } : null,
       importOldInvoices: connection.importOldInvoices,
       reviewRequests: connection.reviewRequests,
+      builtInQuickBooks,
+      reviewRequest: { method: connection.settings.reviewRequest.method, description: describeReviewRequest(connection.settings.reviewRequest), problem: reviewProblem },
       taxModel: connection.qboCountry ? (connection.qboCountry === 'US' ? 'US' : 'global') : null,
       lastSync: Object.fromEntries(Object.entries(summary.lastSuccess).map(([flow, at]) => [flow, at.toISOString()])),
       counts: { ...links, openErrors: summary.openErrors },
@@ -194,6 +221,59 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
       await engine.connections.updateToggles(params.id, body);
       engine.forget(params.id);
       return cardOf(await connectionOf(params.id));
+    },
+  });
+
+  // Review requests: how they are sent, chosen among what the location really has (a new location has no workflows).
+  const reviewRequestsView = async (connection: Connection): Promise<z.infer<typeof reviewRequestsSchema>> => {
+    let workflows: z.infer<typeof reviewRequestsSchema>['workflows'] = null;
+    let workflowsError: string | null = null;
+    if (!connection.hlLocationId || connection.status === 'disconnected' || connection.status === 'revoked') {
+      workflowsError = 'The HighLevel location is not connected';
+    } else {
+      try {
+        workflows = (await engine.highLevelFor(connection).workflows.list()).map((w) => ({ id: w.id, name: w.name ?? w.id, status: w.status ?? null }));
+      } catch (error) {
+        workflowsError = `HighLevel did not list the location's workflows: ${describeError(error)}`;
+      }
+    }
+    const settings = connection.settings.reviewRequest;
+    return {
+      enabled: connection.reviewRequests,
+      mechanism: settings,
+      description: describeReviewRequest(settings),
+      problem: await reviewRequestProblem(db, connection.id),
+      workflows,
+      workflowsError,
+    };
+  };
+
+  apiRoute(app, lookup, {
+    method: 'GET', url: '/api/connections/:id/review-requests', summary: 'How review requests are sent, and the location\'s workflows to choose from', tags: ['connections'],
+    params: connectionParams, response: reviewRequestsSchema,
+    handler: async ({ params }) => reviewRequestsView(await connectionOf(params.id)),
+  });
+
+  apiRoute(app, lookup, {
+    method: 'PUT', url: '/api/connections/:id/review-requests',
+    summary: 'Choose how review requests are sent (a workflow of the location, a tag, or a direct SMS/email); requests that waited for a working choice are sent',
+    tags: ['connections'],
+    params: connectionParams, body: reviewRequestsBody, response: reviewRequestsSchema.extend({ resumed: z.number() }),
+    handler: async ({ params, body }) => {
+      const connection = await connectionOf(params.id);
+      if (!connection.hlLocationId) throw new HttpProblem(409, 'no_location', 'Install the HighLevel app on a location first');
+      let mechanism;
+      try {
+        mechanism = await checkedReviewRequest(engine.highLevelFor(connection), body.mechanism);
+      } catch (error) {
+        if (error instanceof SyncError) throw new HttpProblem(400, 'invalid_request', `${error.message}. ${error.fix}`);
+        throw new HttpProblem(502, 'provider_error', `HighLevel did not list the location's workflows: ${describeError(error)}`);
+      }
+      await engine.connections.updateSettings(params.id, { reviewRequest: mechanism });
+      if (body.enabled !== undefined) await engine.connections.updateToggles(params.id, { reviewRequests: body.enabled });
+      engine.forget(params.id);
+      const resumed = await resumeWaitingReviewRequests(db, engine.queue, params.id);
+      return { ...(await reviewRequestsView(await connectionOf(params.id))), resumed };
     },
   });
 

@@ -7,7 +7,17 @@ import { beginOAuth, takeOAuth } from '../store/sessions.ts';
 import type { Engine } from '../sync/engine.ts';
 import { connectHighLevelFromCode, connectQuickBooksFromCode } from '../sync/oauthConnect.ts';
 import { describeError, SyncError } from '../sync/errors.ts';
+import { checkedReviewRequest } from '../sync/reviewRequests.ts';
+import { reviewRequestMechanismSchema } from '../store/connections.ts';
 import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
+
+/** What the person chose on the card before going to Intuit's consent page (kept with the OAuth state). */
+const connectChoices = z.object({
+  importOldInvoices: z.boolean().default(false),
+  reviewRequests: z.boolean().default(false),
+  /** How review requests are sent; absent: the default (a direct SMS/email, which needs no workflow). */
+  reviewRequest: reviewRequestMechanismSchema.optional(),
+});
 
 const callbackQuery = z.object({
   code: z.string().min(1).max(2000).optional(),
@@ -34,13 +44,23 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
   apiRoute(app, lookup, {
     method: 'POST', url: '/api/connections/:id/connect-quickbooks', summary: 'Connect QuickBooks: the toggles first, then Intuit\'s consent page', tags: ['connect'],
     params: z.object({ id: z.string().min(1).max(100) }),
-    body: z.object({ importOldInvoices: z.boolean().default(false), reviewRequests: z.boolean().default(false) }),
+    body: connectChoices,
     response: z.object({ authorizeUrl: z.string() }),
     handler: async ({ params, body, session }) => {
       const connection = await engine.connections.get(params.id);
       if (!connection) throw notFound(`Connection ${params.id}`);
       if (!connection.hlLocationId) throw new HttpProblem(409, 'no_location', 'Install the HighLevel app on a location first');
-      const state = await beginOAuth(engine.db, session.idHash, { provider: 'quickbooks', connectionId: connection.id, data: body });
+      // A workflow chosen for review requests is checked now, while the person is still on the form.
+      let choices = body;
+      if (body.reviewRequest) {
+        try {
+          choices = { ...body, reviewRequest: await checkedReviewRequest(engine.highLevelFor(connection), body.reviewRequest) };
+        } catch (error) {
+          if (error instanceof SyncError) throw new HttpProblem(400, 'invalid_request', `${error.message}. ${error.fix}`);
+          throw new HttpProblem(502, 'provider_error', `HighLevel did not list the location's workflows: ${describeError(error)}`);
+        }
+      }
+      const state = await beginOAuth(engine.db, session.idHash, { provider: 'quickbooks', connectionId: connection.id, data: choices });
       return { authorizeUrl: engine.qboOAuth.authorizeUrl(state) };
     },
   });
@@ -73,7 +93,7 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
       if (!pending || !pending.connectionId) return refused(reply);
       const route = `/connections/${pending.connectionId}`;
       if (query.error || !query.code || !query.realmId) return backToDashboard(reply, route, `QuickBooks was not connected (${query.error ?? 'no code'})`, 'error');
-      const toggles = z.object({ importOldInvoices: z.boolean(), reviewRequests: z.boolean() }).parse(pending.data);
+      const toggles = connectChoices.parse(pending.data);
       try {
         const connection = await connectQuickBooksFromCode(engine, pending.connectionId, { code: query.code, realmId: query.realmId }, toggles);
         return backToDashboard(reply, route, `${connection.name} is connected: new records sync from now on`, 'ok');

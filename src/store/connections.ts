@@ -8,22 +8,44 @@ import type { SecretBox } from './secrets.ts';
 export type Side = 'qbo' | 'hl';
 export type ConnectionStatus = 'pending' | 'connected' | 'revoked' | 'paused' | 'disconnected';
 
-export const reviewRequestSettingsSchema = z.discriminatedUnion('method', [
-  z.object({ method: z.literal('workflow'), workflowId: z.string().min(1).optional() }),
-  z.object({ method: z.literal('tag'), tag: z.string().min(1).max(100) }),
+/**
+ * How a review request reaches the contact (HighLevel has no public reviews API): enrolment into one of the
+ * location's own workflows, a tag a workflow starts on, or a direct SMS/email sent through conversations. Only the
+ * direct message works on a location as HighLevel creates it (no workflows), so it is the default.
+ */
+export const reviewRequestMechanismSchema = z.discriminatedUnion('method', [
+  z.object({
+    method: z.literal('workflow'),
+    workflowId: z.string().min(1).max(100),
+    /** The workflow's name when it was chosen, to say which one is in force without asking HighLevel. */
+    workflowName: z.string().max(200).optional(),
+  }),
+  z.object({ method: z.literal('tag'), tag: z.string().trim().min(1).max(100) }),
   z.object({
     method: z.literal('message'),
-    channel: z.enum(['SMS', 'Email']),
-    reviewLink: z.string().url(),
-    text: z.string().min(1).max(1600).optional(),
+    /** auto: SMS when the contact has a phone, else email. */
+    channel: z.enum(['auto', 'SMS', 'Email']).default('auto'),
+    /** The business's review page (Google, Facebook...); without it the message asks for a reply instead. */
+    reviewLink: z.url({ protocol: /^https?$/ }).max(500).optional(),
+    text: z.string().trim().min(1).max(1600).optional(),
   }),
 ]);
-export type ReviewRequestSettings = z.infer<typeof reviewRequestSettingsSchema>;
+export type ReviewRequestSettings = z.infer<typeof reviewRequestMechanismSchema>;
+export const DEFAULT_REVIEW_REQUEST: ReviewRequestSettings = { method: 'message', channel: 'auto' };
+
+/**
+ * Stored settings: a workflow without an id (saved when the workflow was looked up by the name "Send Review
+ * Request", which a new location never has) reads as the default.
+ */
+export const reviewRequestSettingsSchema = z.preprocess(
+  (value) => (typeof value === 'object' && value !== null && (value as { method?: unknown }).method === 'workflow' && !(value as { workflowId?: unknown }).workflowId ? DEFAULT_REVIEW_REQUEST : value),
+  reviewRequestMechanismSchema,
+);
 
 export const connectionSettingsSchema = z.object({
   /** CRM tax name (lowercase) or "rate:<percent>" -> QuickBooks TaxCode id, chosen by the user (non-US). */
   taxCodeMapping: z.record(z.string(), z.string()).default({}),
-  reviewRequest: reviewRequestSettingsSchema.default({ method: 'workflow' }),
+  reviewRequest: reviewRequestSettingsSchema.default(DEFAULT_REVIEW_REQUEST),
 });
 export type ConnectionSettings = z.infer<typeof connectionSettingsSchema>;
 

@@ -3,7 +3,9 @@
 // currency decide the tax model; the HighLevel location must answer.
 import { z } from 'zod';
 import { recordActivity } from '../store/activity.ts';
-import type { Connection, OAuthTokens } from '../store/connections.ts';
+import { reviewRequestMechanismSchema, type Connection, type OAuthTokens } from '../store/connections.ts';
+import { HighLevelClient } from '../highlevel/client.ts';
+import { checkedReviewRequest } from './reviewRequests.ts';
 import { QuickBooksClient } from '../quickbooks/client.ts';
 import { HighLevelHttp } from '../highlevel/http.ts';
 import { LocationsApi } from '../highlevel/locations.ts';
@@ -22,6 +24,8 @@ export const connectWithTokensSchema = z.object({
   highlevel: tokensInputSchema.extend({ locationId: z.string().min(1), companyId: z.string().optional() }),
   importOldInvoices: z.boolean().default(false),
   reviewRequests: z.boolean().default(false),
+  /** How review requests are sent; absent: a direct SMS/email (a new location has no workflow to enrol into). */
+  reviewRequest: reviewRequestMechanismSchema.optional(),
 });
 export type ConnectWithTokens = z.input<typeof connectWithTokensSchema>;
 
@@ -42,14 +46,15 @@ export async function connectWithTokens(engine: Engine, raw: ConnectWithTokens):
   const qbo = new QuickBooksClient({ baseUrl: providers.quickbooks.apiUrl, realmId: input.quickbooks.realmId, tokens: fixed(input.quickbooks.accessToken) });
   const [info, preferences] = await Promise.all([qbo.companyInfo(), qbo.preferences()]);
   const homeCurrency = (preferences as { CurrencyPrefs?: { HomeCurrency?: { value?: string } } }).CurrencyPrefs?.HomeCurrency?.value ?? 'USD';
-  const location = await new LocationsApi(
-    new HighLevelHttp({ baseUrl: providers.highlevel.apiUrl, locationId: input.highlevel.locationId, tokens: fixed(input.highlevel.accessToken) }),
-  ).get(input.highlevel.locationId);
+  const hlHttp = new HighLevelHttp({ baseUrl: providers.highlevel.apiUrl, locationId: input.highlevel.locationId, tokens: fixed(input.highlevel.accessToken) });
+  const location = await new LocationsApi(hlHttp).get(input.highlevel.locationId);
+  const reviewRequest = input.reviewRequest ? await checkedReviewRequest(new HighLevelClient(hlHttp), input.reviewRequest) : undefined;
 
   const connection = await engine.connections.create({
     name: input.name,
     importOldInvoices: input.importOldInvoices,
     reviewRequests: input.reviewRequests,
+    ...(reviewRequest ? { settings: { reviewRequest } } : {}),
   });
   await engine.connections.attachQuickBooks(connection.id, {
     realmId: input.quickbooks.realmId,

@@ -369,14 +369,6 @@ export class Engine {
       refresh: async (refreshToken) => toStored(await this.qboOAuth.refresh(refreshToken)),
       isRefusal: (error) => error instanceof QuickBooksError && error.code === 'invalid_grant',
     });
-    const hlTokens = new StoredTokenSource({
-      connections: this.connections, connectionId: connection.id, side: 'hl',
-      refresh: async (refreshToken) => {
-        const t = await this.hlOAuth.refresh(refreshToken);
-        return { accessToken: t.accessToken, ...(t.refreshToken ? { refreshToken: t.refreshToken } : {}), accessExpiresAt: t.expiresAt.toISOString(), scope: t.scopes.join(' ') };
-      },
-      isRefusal: (error) => error instanceof HighLevelError && (error.code === 'invalid_grant' || error.status === 401),
-    });
     const limiter = this.limiter;
     const qbo = new QuickBooksClient({
       baseUrl: this.options.providers.quickbooks.apiUrl,
@@ -385,14 +377,7 @@ export class Engine {
       limiter: limiter ? { acquire: (realm) => limiter.acquire(`qbo:${realm}`) } : undefined,
       logger: this.log,
     });
-    const http = new HighLevelHttp({
-      baseUrl: this.options.providers.highlevel.apiUrl,
-      locationId: connection.hlLocationId,
-      tokens: hlTokens,
-      limiter: this.hlLimiter,
-      logger: this.log,
-    });
-    const hl = new HighLevelClient(http);
+    const hl = this.newHighLevelClient(connection.id, connection.hlLocationId);
     let facts: { value: Promise<CompanyFacts>; at: number } | undefined;
     const company = () => {
       if (!facts || Date.now() - facts.at > COMPANY_FACTS_TTL_MS) {
@@ -407,6 +392,28 @@ export class Engine {
     const clients = { qbo, hl, company, itemIds: new Map<string, string>() };
     this.clients.set(connection.id, clients);
     return clients;
+  }
+
+  /**
+   * The HighLevel client of a connection, also while its QuickBooks side is not connected yet (the connect form
+   * lists the location's workflows for review requests).
+   */
+  highLevelFor(connection: Connection): HighLevelClient {
+    if (connection.qboRealmId && connection.hlLocationId) return this.clientsFor(connection).hl;
+    if (!connection.hlLocationId) throw new Error(`connection ${connection.id} has no HighLevel location yet`);
+    return this.newHighLevelClient(connection.id, connection.hlLocationId);
+  }
+
+  private newHighLevelClient(connectionId: string, locationId: string): HighLevelClient {
+    const tokens = new StoredTokenSource({
+      connections: this.connections, connectionId, side: 'hl',
+      refresh: async (refreshToken) => {
+        const t = await this.hlOAuth.refresh(refreshToken);
+        return { accessToken: t.accessToken, ...(t.refreshToken ? { refreshToken: t.refreshToken } : {}), accessExpiresAt: t.expiresAt.toISOString(), scope: t.scopes.join(' ') };
+      },
+      isRefusal: (error) => error instanceof HighLevelError && (error.code === 'invalid_grant' || error.status === 401),
+    });
+    return new HighLevelClient(new HighLevelHttp({ baseUrl: this.options.providers.highlevel.apiUrl, locationId, tokens, limiter: this.hlLimiter, logger: this.log }));
   }
 
   /** Forgets cached clients (after tokens or settings changed). */

@@ -8,7 +8,7 @@ import { HighLevelHttp } from '../highlevel/http.ts';
 import { LocationsApi } from '../highlevel/locations.ts';
 import { QuickBooksClient } from '../quickbooks/client.ts';
 import { recordActivity } from '../store/activity.ts';
-import type { Connection } from '../store/connections.ts';
+import type { Connection, ReviewRequestSettings } from '../store/connections.ts';
 import type { Engine } from './engine.ts';
 import { toStored } from './engine.ts';
 import { SyncError } from './errors.ts';
@@ -58,7 +58,7 @@ export async function connectQuickBooksFromCode(
   engine: Engine,
   connectionId: string,
   callback: { code: string; realmId: string },
-  toggles: { importOldInvoices: boolean; reviewRequests: boolean },
+  toggles: { importOldInvoices: boolean; reviewRequests: boolean; reviewRequest?: ReviewRequestSettings | undefined },
 ): Promise<Connection> {
   const connection = await engine.connections.require(connectionId);
   const clash = (await engine.connections.findByRealm(callback.realmId)).find((c) => c.id !== connectionId && c.hlLocationId === connection.hlLocationId);
@@ -71,6 +71,7 @@ export async function connectQuickBooksFromCode(
   const homeCurrency = (preferences as { CurrencyPrefs?: { HomeCurrency?: { value?: string } } }).CurrencyPrefs?.HomeCurrency?.value ?? 'USD';
   await engine.connections.attachQuickBooks(connectionId, { realmId: callback.realmId, country: String(info.Country ?? 'US').toUpperCase(), homeCurrency, tokens });
   await engine.connections.updateToggles(connectionId, toggles);
+  if (toggles.reviewRequest) await engine.connections.updateSettings(connectionId, { reviewRequest: toggles.reviewRequest });
   engine.forget(connectionId);
   const wasRevoked = connection.status === 'revoked';
   const live = await engine.connections.activate(connectionId);
@@ -78,7 +79,7 @@ export async function connectQuickBooksFromCode(
   await recordActivity(engine.db, {
     connectionId, flow: 'connection', status: 'info',
     message: `Connected QuickBooks company "${info.CompanyName ?? callback.realmId}" (${String(info.Country ?? 'US')}, ${homeCurrency})`,
-    detail: { realmId: callback.realmId, importOldInvoices: toggles.importOldInvoices, reviewRequests: toggles.reviewRequests },
+    detail: { realmId: callback.realmId, importOldInvoices: toggles.importOldInvoices, reviewRequests: toggles.reviewRequests, ...(toggles.reviewRequest ? { reviewRequest: toggles.reviewRequest.method } : {}) },
   });
   // Every existing QuickBooks customer (and, when chosen, every old invoice) is brought into the CRM from here on.
   await engine.startInitialImports(live);

@@ -8,6 +8,7 @@ import type { JobData } from './queue.ts';
 import { QUEUES } from './routes.ts';
 import { RetryLater, describeError } from './errors.ts';
 import { orderIdOf, syncTransaction } from './salesReceipts.ts';
+import { POSTED_BY_HIGHLEVEL } from './builtInQuickBooks.ts';
 import { transactionSchema, type Transaction } from '../highlevel/payments.ts';
 
 const CURSOR = 'payments';
@@ -106,14 +107,14 @@ export function listedTransaction(data: JobData, attempt: number, now = Date.now
 /** The transactions not yet synced (no receipt, or a refund not yet recorded); skipped ones stay skipped. */
 async function unsyncedOf(ctx: FlowContext, page: readonly Transaction[]): Promise<Transaction[]> {
   if (page.length === 0) return [];
-  const known = await ctx.db.query<{ crm_id: string; state: string; refunded: string | null }>(
-    `SELECT crm_id, state, data->>'refundedMinor' AS refunded FROM links WHERE connection_id = $1 AND kind = 'salesReceipt' AND crm_id = ANY($2::text[])`,
+  const known = await ctx.db.query<{ crm_id: string; state: string; refunded: string | null; posted_by: string | null }>(
+    `SELECT crm_id, state, data->>'refundedMinor' AS refunded, data->>'postedBy' AS posted_by FROM links WHERE connection_id = $1 AND kind = 'salesReceipt' AND crm_id = ANY($2::text[])`,
     [ctx.connection.id, page.map((t) => t._id)],
   );
   const byId = new Map(known.rows.map((r) => [r.crm_id, r]));
   return page.filter((txn) => {
     const link = byId.get(txn._id);
-    if (link?.state === 'skipped') return false;
+    if (link?.state === 'skipped' || link?.posted_by === POSTED_BY_HIGHLEVEL) return false;
     return !(link?.state === 'linked' && !refundPending(txn, Number(link.refunded ?? 0)));
   });
 }

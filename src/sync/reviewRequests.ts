@@ -8,22 +8,31 @@
 //   never sends a request, even when the first is still open.
 // - "Once": a review_requests row, unique per (connection, contact), is written BEFORE sending. A duplicate event,
 //   a restart or a second job finds it and sends nothing. HighLevel has no public reviews API (reference §7), so
-//   the request is a workflow enrolment, a tag, or a direct SMS/email, chosen per connection.
+//   the request is an enrolment into a workflow the user chose from the location's own, a tag, or a direct
+//   SMS/email (the default: a new location has no workflows, so it is the one mechanism that needs no setup).
+// - A chosen workflow that was deleted since stops review requests: the connection gets one error saying so and how
+//   to fix it; the requests that meet the same gap wait (state 'failed', reason 'workflow-missing') and are sent
+//   again when the settings are saved (resumeWaitingReviewRequests).
 import type { Invoice, Payment } from '../quickbooks/entities.ts';
 import { isNotFound as isQuickBooksNotFound } from '../quickbooks/errors.ts';
 import { select } from '../quickbooks/query.ts';
 import { HighLevelError } from '../highlevel/errors.ts';
+import type { HighLevelClient } from '../highlevel/client.ts';
 import { toMinorUnits } from '../domain/money.ts';
 import type { ReviewRequestSettings } from '../store/connections.ts';
 import { recordActivity, resolveErrors } from '../store/activity.ts';
+import type { Queryable } from '../store/db.ts';
 import type { FlowContext } from './context.ts';
 import { contactIdForCustomer } from './contactImport.ts';
 import { RetryLater, SyncError } from './errors.ts';
+import type { JobQueue } from './queue.ts';
+import { QUEUES } from './routes.ts';
 
 export const REVIEW_REQUESTS_FLOW = 'reviewRequests';
-/** The workflow every HighLevel location is offered for review requests (used when none was chosen). */
-export const DEFAULT_REVIEW_WORKFLOW = 'Send Review Request';
 const DEFAULT_TEXT = 'Thank you for your business! Would you take a minute to review us? {link}';
+const DEFAULT_TEXT_WITHOUT_LINK = 'Thank you for your business! Would you take a minute to tell us how we did? Just reply to this message.';
+/** The error a connection gets (once while open) when its chosen workflow is gone. */
+export const WORKFLOW_MISSING = 'review-workflow-missing';
 /** A 'sending' row older than this was left by a worker that died mid-send. */
 const ABANDONED_MS = 2 * 60_000;
 
@@ -142,9 +151,23 @@ async function sendOnce(ctx: FlowContext, contactId: string, customerId: string,
       );
     }
   }
+  // What to send is settled before anything goes out: a failure here (the workflow is gone, HighLevel busy) leaves
+  // the row 'failed', so that the next attempt sends without doubting an earlier one.
+  let request: Prepared;
+  try {
+    request = await prepare(ctx, settings, contactId);
+  } catch (error) {
+    if (error instanceof WorkflowMissing) {
+      await finish(ctx, contactId, 'failed', null, { reason: 'workflow-missing', workflowId: error.workflowId, invoiceId: invoice.Id });
+      await reportWorkflowMissing(ctx, error, contactId, invoice);
+      return;
+    }
+    await finish(ctx, contactId, 'failed', null, { error: error instanceof Error ? error.message : String(error) });
+    throw error;
+  }
   let messageId: string | null = null;
   try {
-    messageId = await send(ctx, settings, contactId);
+    messageId = await send(ctx, request, contactId);
   } catch (error) {
     const refused = error instanceof HighLevelError && error.status >= 400 && error.status < 500 && error.status !== 429;
     if (settings.method !== 'tag' && !refused) {
@@ -174,7 +197,7 @@ async function sendOnce(ctx: FlowContext, contactId: string, customerId: string,
     await finish(ctx, contactId, 'sent', messageId, { invoice: invoice.DocNumber ?? invoice.Id }, tx);
     await recordActivity(tx, {
       connectionId: ctx.connection.id, flow: REVIEW_REQUESTS_FLOW, status: 'ok', crmKind: 'contact', crmId: contactId, qboKind: 'Invoice', qboId: invoice.Id,
-      message: `Asked contact ${contactId} for a review (${describe(settings)}): their first invoice ${invoice.DocNumber ?? invoice.Id} is paid`,
+      message: `Asked contact ${contactId} for a review (${describeReviewRequest(settings)}): their first invoice ${invoice.DocNumber ?? invoice.Id} is paid`,
       detail: { method: settings.method, ...(messageId ? { messageId } : {}) },
     });
     await resolveErrors(tx, ctx.connection.id, REVIEW_REQUESTS_FLOW, contactId);
@@ -188,50 +211,153 @@ async function finish(ctx: FlowContext, contactId: string, state: RequestRow['st
   );
 }
 
-/** Sends the request by the connection's method; returns the HighLevel messageId for direct messages. */
-async function send(ctx: FlowContext, settings: ReviewRequestSettings, contactId: string): Promise<string | null> {
+type Prepared =
+  | { method: 'workflow'; workflowId: string }
+  | { method: 'tag'; tag: string }
+  | { method: 'message'; channel: 'SMS' | 'Email'; text: string };
+
+class WorkflowMissing extends Error {
+  constructor(readonly workflowId: string, readonly workflowName: string | undefined) {
+    super(`workflow ${workflowId} is gone`);
+  }
+}
+
+/** The request as it will be sent: the chosen workflow checked against the location's, the channel and text decided. */
+async function prepare(ctx: FlowContext, settings: ReviewRequestSettings, contactId: string): Promise<Prepared> {
   switch (settings.method) {
     case 'workflow': {
-      const workflowId = settings.workflowId ?? (await defaultWorkflowId(ctx));
-      await ctx.hl.contacts.addToWorkflow(contactId, workflowId);
-      return null;
+      // Enrolling into a deleted workflow is not documented to fail (the emulator answers 400): it is checked first.
+      const workflows = await ctx.hl.workflows.list();
+      if (!workflows.some((w) => w.id === settings.workflowId)) throw new WorkflowMissing(settings.workflowId, settings.workflowName);
+      return { method: 'workflow', workflowId: settings.workflowId };
     }
     case 'tag':
-      await ctx.hl.contacts.addTags(contactId, [settings.tag]);
+      return { method: 'tag', tag: settings.tag };
+    case 'message': {
+      let channel: 'SMS' | 'Email';
+      if (settings.channel === 'auto') {
+        const contact = await ctx.hl.contacts.get(contactId);
+        if (contact.phone) channel = 'SMS';
+        else if (contact.email) channel = 'Email';
+        else {
+          throw new SyncError(
+            'review-no-address',
+            `Contact ${contactId} has neither a phone nor an email to send the review request to`,
+            'Add a phone or an email to the contact in HighLevel (or its QuickBooks customer), then press Retry',
+            { contactId },
+          );
+        }
+      } else channel = settings.channel;
+      return { method: 'message', channel, text: reviewText(settings.text, settings.reviewLink) };
+    }
+  }
+}
+
+/** The message text: `{link}` stands for the review link; a link the text does not place goes at its end. */
+export function reviewText(text: string | undefined, link: string | undefined): string {
+  if (!link) return (text ?? DEFAULT_TEXT_WITHOUT_LINK).replaceAll('{link}', '').replace(/\s+$/, '');
+  const template = text ?? DEFAULT_TEXT;
+  return template.includes('{link}') ? template.replaceAll('{link}', link) : `${template} ${link}`;
+}
+
+/** Sends the prepared request; returns the HighLevel messageId for direct messages. */
+async function send(ctx: FlowContext, request: Prepared, contactId: string): Promise<string | null> {
+  switch (request.method) {
+    case 'workflow':
+      await ctx.hl.contacts.addToWorkflow(contactId, request.workflowId);
+      return null;
+    case 'tag':
+      await ctx.hl.contacts.addTags(contactId, [request.tag]);
       return null;
     case 'message': {
-      const text = (settings.text ?? DEFAULT_TEXT).includes('{link}') ? (settings.text ?? DEFAULT_TEXT).replaceAll('{link}', settings.reviewLink) : `${settings.text} ${settings.reviewLink}`;
       const sent =
-        settings.channel === 'SMS'
-          ? await ctx.hl.conversations.sendMessage({ type: 'SMS', contactId, message: text })
-          : await ctx.hl.conversations.sendMessage({ type: 'Email', contactId, subject: 'How did we do?', message: text, html: `<p>${escapeHtml(text)}</p>` });
+        request.channel === 'SMS'
+          ? await ctx.hl.conversations.sendMessage({ type: 'SMS', contactId, message: request.text })
+          : await ctx.hl.conversations.sendMessage({ type: 'Email', contactId, subject: 'How did we do?', message: request.text, html: `<p>${escapeHtml(request.text)}</p>` });
       return sent.messageId;
     }
   }
 }
 
-async function defaultWorkflowId(ctx: FlowContext): Promise<string> {
-  const workflows = await ctx.hl.workflows.list();
-  const found = workflows.find((w) => w.name?.trim().toLowerCase() === DEFAULT_REVIEW_WORKFLOW.toLowerCase());
-  if (!found) {
-    throw new SyncError(
-      'review-workflow-missing',
-      `The HighLevel location has no "${DEFAULT_REVIEW_WORKFLOW}" workflow, and none was chosen for review requests`,
-      'Choose the review-request workflow (or another method) in the connection settings, then press Retry',
-      {},
-    );
+/**
+ * The chosen workflow is gone: one open error per connection says so (with the job to Retry); a request meeting the
+ * same gap meanwhile waits quietly, recorded as skipped, and goes out when the settings are saved.
+ */
+async function reportWorkflowMissing(ctx: FlowContext, missing: WorkflowMissing, contactId: string, invoice: Invoice): Promise<void> {
+  const open = await openWorkflowMissingErrors(ctx.db, ctx.connection.id);
+  const name = missing.workflowName ? `"${missing.workflowName}" (${missing.workflowId})` : missing.workflowId;
+  if (open.length > 0) {
+    await recordActivity(ctx.db, {
+      connectionId: ctx.connection.id, flow: REVIEW_REQUESTS_FLOW, status: 'skipped', crmKind: 'contact', crmId: contactId, qboKind: 'Invoice', qboId: invoice.Id,
+      message: `The review request to contact ${contactId} waits: the HighLevel workflow ${name} chosen for review requests no longer exists`,
+      detail: { reason: 'workflow-missing', workflowId: missing.workflowId },
+    });
+    return;
   }
-  return found.id;
+  throw new SyncError(
+    WORKFLOW_MISSING,
+    `The HighLevel workflow ${name} chosen for review requests no longer exists on the location, so no review request can be sent`,
+    'Open the connection\'s Review requests settings and choose another workflow, or the direct SMS/email (needs no workflow), then save: the waiting review requests are sent then',
+    { contactId, invoiceId: invoice.Id, workflowId: missing.workflowId },
+  );
 }
 
-function describe(settings: ReviewRequestSettings): string {
+async function openWorkflowMissingErrors(db: Queryable, connectionId: string): Promise<number[]> {
+  const rows = await db.query<{ id: string | number }>(
+    `SELECT id FROM activity WHERE connection_id = $1 AND flow = $2 AND status = 'error' AND resolved_at IS NULL AND detail->>'code' = $3`,
+    [connectionId, REVIEW_REQUESTS_FLOW, WORKFLOW_MISSING],
+  );
+  return rows.rows.map((r) => Number(r.id));
+}
+
+/**
+ * After the review-request settings were saved: the open "workflow missing" errors are resolved and every request
+ * that waited for a working mechanism runs again (its row is 'failed', so it is sent once, by the new settings).
+ */
+export async function resumeWaitingReviewRequests(db: Queryable, queue: JobQueue, connectionId: string): Promise<number> {
+  const open = await openWorkflowMissingErrors(db, connectionId);
+  if (open.length > 0) await db.query(`UPDATE activity SET resolved_at = now() WHERE id = ANY($1::bigint[])`, [open]);
+  const waiting = await db.query<{ qbo_invoice_id: string }>(
+    `SELECT qbo_invoice_id FROM review_requests WHERE connection_id = $1 AND state = 'failed' AND detail->>'reason' = 'workflow-missing'`,
+    [connectionId],
+  );
+  let enqueued = 0;
+  for (const row of waiting.rows) {
+    const id = await queue.enqueue(QUEUES.qboInvoice, { connectionId, key: `${connectionId}:qbo-invoice:${row.qbo_invoice_id}`, invoiceId: row.qbo_invoice_id });
+    if (id) enqueued += 1;
+  }
+  return enqueued;
+}
+
+/** A mechanism a person chose, checked: a workflow must be one of the location's own (its name is kept for display). */
+export async function checkedReviewRequest(hl: HighLevelClient, chosen: ReviewRequestSettings): Promise<ReviewRequestSettings> {
+  if (chosen.method !== 'workflow') return chosen;
+  const found = (await hl.workflows.list()).find((w) => w.id === chosen.workflowId);
+  if (!found) {
+    throw new SyncError('review-workflow-unknown', `Workflow ${chosen.workflowId} is not one of the HighLevel location's workflows`, 'Choose one of the workflows listed for the location, or the direct SMS/email', {});
+  }
+  return { method: 'workflow', workflowId: found.id, ...(found.name ? { workflowName: found.name } : {}) };
+}
+
+/** What the card says of a connection's review requests that stopped: the open "workflow missing" error, if any. */
+export async function reviewRequestProblem(db: Queryable, connectionId: string): Promise<string | null> {
+  const open = await openWorkflowMissingErrors(db, connectionId);
+  if (open.length === 0) return null;
+  const row = await db.query<{ message: string }>(`SELECT message FROM activity WHERE id = $1`, [open[0]]);
+  return row.rows[0]?.message ?? null;
+}
+
+/** The mechanism in force, in words (activity entries and the connection card). */
+export function describeReviewRequest(settings: ReviewRequestSettings): string {
   switch (settings.method) {
     case 'workflow':
-      return settings.workflowId ? `workflow ${settings.workflowId}` : `workflow "${DEFAULT_REVIEW_WORKFLOW}"`;
+      return `enrolment in the HighLevel workflow ${settings.workflowName ? `"${settings.workflowName}"` : settings.workflowId}`;
     case 'tag':
-      return `tag "${settings.tag}"`;
-    case 'message':
-      return `${settings.channel} with the review link`;
+      return `tag "${settings.tag}" added to the contact (a HighLevel workflow that starts on it sends the request)`;
+    case 'message': {
+      const channel = settings.channel === 'auto' ? 'SMS (email when the contact has no phone)' : settings.channel === 'SMS' ? 'SMS' : 'email';
+      return `a direct ${channel} sent by ledgerlink, ${settings.reviewLink ? 'with the review link' : 'asking for a reply (no review link set)'}`;
+    }
   }
 }
 

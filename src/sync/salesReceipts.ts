@@ -16,6 +16,7 @@ import type { FlowContext } from './context.ts';
 import { customerForContact } from './customers.ts';
 import { itemIdsForNames } from './items.ts';
 import { SyncError } from './errors.ts';
+import { linkToHighLevelsReceipt, mustReadDetail, noteTransactionDetail, POSTED_BY_HIGHLEVEL } from './builtInQuickBooks.ts';
 
 export const SALES_RECEIPTS_FLOW = 'salesReceipts';
 
@@ -46,13 +47,16 @@ export async function syncTransaction(ctx: FlowContext, transactionId: string, h
   const customerLinkRead = hint.contactId ? findLinkByCrmId(ctx.db, ctx.connection.id, 'customer', hint.contactId) : undefined;
   customerLinkRead?.catch(() => {}); // used only when the transaction names the same contact
   let txn: Transaction;
+  // A transaction listed moments ago is not read again (listedTransaction in paymentPolling.ts says when), unless
+  // its detail is needed to see whether HighLevel's own QuickBooks integration posted it (mustReadDetail).
+  const listed = hint.listed?._id === transactionId && !mustReadDetail(ctx.connection.id) ? hint.listed : undefined;
   try {
-    // A transaction listed moments ago is not read again (listedTransaction in paymentPolling.ts says when).
-    txn = hint.listed?._id === transactionId ? hint.listed : await ctx.hl.payments.getTransaction(transactionId);
+    txn = listed ?? (await ctx.hl.payments.getTransaction(transactionId));
   } catch (error) {
     if (isHighLevelNotFound(error)) throw new SyncError('payment-not-found', `HighLevel transaction ${transactionId} does not exist`, 'Nothing to do if it was removed on purpose', { transactionId });
     throw error;
   }
+  if (!listed) await noteTransactionDetail(ctx, txn);
   const link = txn._id === transactionId ? await linkRead : await findLinkByCrmId(ctx.db, ctx.connection.id, 'salesReceipt', txn._id);
   if (link?.state === 'skipped') return;
   const skip = reasonToSkip(ctx, txn);
@@ -64,6 +68,11 @@ export async function syncTransaction(ctx: FlowContext, transactionId: string, h
     return;
   }
   if (!CHARGED.has(String(txn.status ?? '').toLowerCase())) return; // pending or failed: nothing was paid (yet)
+  if (link?.data.postedBy === POSTED_BY_HIGHLEVEL) return; // HighLevel's own integration posted it, and owns its refunds
+  if (txn.qboSynced && link?.state !== 'linked') {
+    await linkToHighLevelsReceipt(ctx, txn, (txn.currency ?? (await ctx.company()).homeCurrency).toUpperCase());
+    return;
+  }
   const payment = await paymentOf(ctx, txn, hint.orderId === txn.entityId ? hintedOrder : undefined);
   let refundedMinor = link?.state === 'linked' ? Number(link.data.refundedMinor ?? 0) : undefined;
   if (refundedMinor === undefined) {

@@ -208,6 +208,44 @@ function progressBar(label, value) {
     h('progress', { id, max: Math.max(value.total, 1), value: value.done }, `${value.done} of ${value.total}`));
 }
 
+// How review requests are sent: a direct text/email (works on any location), one of the location's own workflows
+// (a new location has none), or a tag a workflow starts on. `data` is GET /review-requests.
+function reviewRequestChooser(data) {
+  const current = data.mechanism;
+  const workflows = data.workflows ?? [];
+  const radio = (value, label, disabled) => h('div', { class: 'check' },
+    h('input', { type: 'radio', name: 'rr-method', id: `rr-${value}`, value, checked: current.method === value && !disabled, disabled }),
+    h('label', { for: `rr-${value}` }, label));
+  const channel = h('select', { id: 'rr-channel' },
+    [['auto', 'SMS, or email when the contact has no phone'], ['SMS', 'SMS only'], ['Email', 'Email only']].map(([v, t]) => h('option', { value: v, selected: (current.channel ?? 'auto') === v }, t)));
+  const link = h('input', { id: 'rr-link', type: 'url', placeholder: 'https://g.page/r/…/review', value: current.reviewLink ?? '' });
+  const workflow = h('select', { id: 'rr-workflow', disabled: workflows.length === 0 },
+    workflows.length ? workflows.map((w) => h('option', { value: w.id, selected: w.id === current.workflowId }, `${w.name}${w.status === 'draft' ? ' (draft: HighLevel may not run it until published)' : ''}`)) : h('option', { value: '' }, 'No workflow on this location'));
+  const tag = h('input', { id: 'rr-tag', value: current.tag ?? 'review request', maxlength: 100 });
+  const noWorkflows = data.workflowsError ?? (workflows.length ? null : 'This location has no workflows yet: build one in HighLevel (Automation > Workflows) to use it here, or keep the text/email.');
+  const element = h('fieldset', { class: 'stack', id: 'review-request-method' }, h('legend', {}, 'How to ask for a review'),
+    radio('message', 'A text or email from ledgerlink (works on any location, no setup)'),
+    h('div', { class: 'indent stack' },
+      h('label', { for: 'rr-channel' }, 'Channel'), channel,
+      h('label', { for: 'rr-link' }, 'Your review page link (optional; without it the message asks for a reply)'), link),
+    radio('workflow', "Enrol the contact in one of this location's HighLevel workflows", workflows.length === 0),
+    h('div', { class: 'indent stack' }, h('label', { for: 'rr-workflow' }, 'Workflow'), workflow, noWorkflows ? h('p', { class: 'muted small' }, noWorkflows) : null),
+    radio('tag', 'Add a tag to the contact (a workflow that starts on this tag sends the request)'),
+    h('div', { class: 'indent stack' }, h('label', { for: 'rr-tag' }, 'Tag'), tag),
+  );
+  const value = () => {
+    const method = element.querySelector('input[name="rr-method"]:checked')?.value ?? 'message';
+    if (method === 'workflow') {
+      if (!workflow.value) throw new Error('Choose a workflow, or another way to ask');
+      return { method, workflowId: workflow.value };
+    }
+    if (method === 'tag') return { method, tag: tag.value.trim() || 'review request' };
+    if (link.value.trim() && !link.checkValidity()) throw new Error('The review page link is not a web address');
+    return { method: 'message', channel: channel.value, ...(link.value.trim() ? { reviewLink: link.value.trim() } : {}) };
+  };
+  return { element, value };
+}
+
 function integrationCard(c, refresh) {
   const card = h('section', { class: 'card integration', 'aria-labelledby': 'card-title' });
   const title = h('h2', { id: 'card-title' }, 'Integration');
@@ -216,14 +254,49 @@ function integrationCard(c, refresh) {
       h('p', {}, c.quickbooks ? 'Reconnect the QuickBooks company (history is kept).' : 'Choose what to do, then connect the QuickBooks company.'),
       h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'import-old', name: 'importOldInvoices', checked: c.importOldInvoices }), h('label', { for: 'import-old' }, 'Import old invoices from QuickBooks into the CRM (once)')),
       h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'review-requests', name: 'reviewRequests', checked: c.reviewRequests }), h('label', { for: 'review-requests' }, 'Send review requests when a first invoice is paid in full')),
+      h('div', { id: 'review-request-choice' }),
       h('button', { type: 'submit' }, 'Connect QuickBooks'),
     );
-    const button = form.querySelector('button');
+    const button = form.querySelector('button[type="submit"]');
+    let chooser;
+    const holder = form.querySelector('#review-request-choice');
+    const showChooser = async () => {
+      holder.hidden = !form.reviewRequests.checked;
+      if (!form.reviewRequests.checked || chooser) return;
+      chooser = reviewRequestChooser(await api('GET', `/api/connections/${encodeURIComponent(c.id)}/review-requests`));
+      fill(holder, chooser.element);
+    };
+    form.reviewRequests.addEventListener('change', () => showChooser().catch((error) => notify(error.message, 'error')));
+    showChooser().catch((error) => notify(error.message, 'error'));
     form.addEventListener('submit', busy(button, async () => {
-      const { authorizeUrl } = await api('POST', `/api/connections/${encodeURIComponent(c.id)}/connect-quickbooks`, { importOldInvoices: form.importOldInvoices.checked, reviewRequests: form.reviewRequests.checked });
+      const choices = { importOldInvoices: form.importOldInvoices.checked, reviewRequests: form.reviewRequests.checked };
+      if (choices.reviewRequests && chooser) choices.reviewRequest = chooser.value();
+      const { authorizeUrl } = await api('POST', `/api/connections/${encodeURIComponent(c.id)}/connect-quickbooks`, choices);
       location.assign(authorizeUrl);
     }));
     return form;
+  };
+  // The review-request mechanism in force, its problem if any, and the form to change it.
+  const reviewRequestStatus = () => {
+    const box = h('div', { class: 'stack', id: 'review-request-status' });
+    const change = h('button', { type: 'button', class: 'link' }, 'Change how review requests are sent');
+    const editor = h('div');
+    change.addEventListener('click', busy(change, async () => {
+      const chooser = reviewRequestChooser(await api('GET', `/api/connections/${encodeURIComponent(c.id)}/review-requests`));
+      const save = h('button', { type: 'button' }, 'Save');
+      save.addEventListener('click', busy(save, async () => {
+        const answer = await api('PUT', `/api/connections/${encodeURIComponent(c.id)}/review-requests`, { mechanism: chooser.value() });
+        notify(`Review requests: ${answer.description}${answer.resumed ? `. ${answer.resumed} waiting request${answer.resumed === 1 ? '' : 's'} sent again` : ''}`);
+        await refresh();
+      }));
+      fill(editor, chooser.element, save);
+      change.hidden = true;
+    }));
+    add(box,
+      h('p', {}, h('span', { class: 'muted' }, 'Review requests are sent by: '), c.reviewRequest.description),
+      c.reviewRequest.problem ? h('p', { class: 'error', role: 'alert' }, c.reviewRequest.problem) : null,
+      change, editor);
+    return box;
   };
   const toggles = () => {
     const make = (id, key, label) => {
@@ -244,7 +317,8 @@ function integrationCard(c, refresh) {
     };
     return h('fieldset', {}, h('legend', {}, 'Settings'),
       make('import-old', 'importOldInvoices', 'Import old invoices'),
-      make('review-requests', 'reviewRequests', 'Send review requests'));
+      make('review-requests', 'reviewRequests', 'Send review requests'),
+      reviewRequestStatus());
   };
   const actions = h('div', { class: 'actions' });
   const action = (label, path, confirmText, cls) => {
@@ -266,6 +340,7 @@ function integrationCard(c, refresh) {
   add(card,
     title,
     h('p', {}, statusBadge(c.status), c.statusReason ? h('span', { class: 'muted' }, ` ${c.statusReason}`) : null),
+    c.builtInQuickBooks?.warning ? h('p', { class: 'error', id: 'built-in-quickbooks-warning' }, h('strong', {}, 'Warning: '), c.builtInQuickBooks.warning) : null,
     h('dl', { class: 'facts' },
       h('dt', {}, 'Connected since'), h('dd', {}, dateTime(c.connectedAt)),
       h('dt', {}, 'QuickBooks company'), h('dd', {}, c.quickbooks ? `realm ${c.quickbooks.realmId} (${c.quickbooks.country}, ${c.quickbooks.homeCurrency})` : 'not connected'),

@@ -172,6 +172,31 @@ describe('dashboard API', () => {
     assert.equal((await call('PATCH', `/api/connections/${stack.connection.id}/settings`, { unknown: true })).status, 400);
   });
 
+  it('offers the location\'s own workflows for review requests, defaulting to a direct message on a location without any', async () => {
+    const base = `/api/connections/${stack.connection.id}/review-requests`;
+    const bare = await call('GET', base);
+    assert.equal(bare.status, 200, JSON.stringify(bare.json));
+    assert.deepEqual(bare.json.workflows, [], 'a new HighLevel location has no workflows');
+    assert.deepEqual(bare.json.mechanism, { method: 'message', channel: 'auto' });
+    assert.match(String(bare.json.description), /direct SMS/);
+    assert.equal((await call('PUT', base, { mechanism: { method: 'workflow', workflowId: 'not-a-workflow' } })).status, 400);
+
+    const made = await fetch(`${stack.hl.url}/_emulator/locations/${stack.locationId}/workflows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Ask for a review' }) });
+    const workflow = ((await made.json()) as { workflow: { id: string } }).workflow;
+    const listed = await call('GET', base);
+    assert.deepEqual(listed.json.workflows, [{ id: workflow.id, name: 'Ask for a review', status: 'published' }]);
+    const chosen = await call('PUT', base, { enabled: true, mechanism: { method: 'workflow', workflowId: workflow.id } });
+    assert.equal(chosen.status, 200, JSON.stringify(chosen.json));
+    assert.deepEqual(chosen.json.mechanism, { method: 'workflow', workflowId: workflow.id, workflowName: 'Ask for a review' });
+    const card = await call('GET', `/api/connections/${stack.connection.id}`);
+    assert.equal(card.json.reviewRequests, true);
+    assert.deepEqual(card.json.reviewRequest, { method: 'workflow', description: 'enrolment in the HighLevel workflow "Ask for a review"', problem: null });
+
+    const back = await call('PUT', base, { mechanism: { method: 'message', channel: 'SMS', reviewLink: 'https://g.page/r/example/review' } });
+    assert.equal(back.status, 200);
+    assert.equal((await call('PUT', base, { mechanism: { method: 'message', reviewLink: 'javascript:alert(1)' } })).status, 400);
+  });
+
   it('scopes activity by connection: another connection\'s entry is not found', async () => {
     const other = await stack.engine.connections.create({ name: 'Someone else' });
     const foreign = await recordActivity(stack.t.db, { connectionId: other.id, flow: 'salesReceipts', status: 'error', message: 'secret of another client', retry: { queue: 'crm-transaction', data: { transactionId: 'x', key: 'k' } } });

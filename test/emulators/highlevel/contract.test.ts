@@ -83,7 +83,7 @@ describe('HighLevel emulator: contract with the OpenAPI specs and webhook docs',
     fits((await s.api.post('/contacts/upsert', { locationId: s.locationId, email: 'cora@example.com' })).body, responseSchema('contacts', 'post', '/contacts/upsert', '200'));
     fits((await s.api.post(`/contacts/${contactId}/tags`, { tags: ['c'] })).body, responseSchema('contacts', 'post', '/contacts/{contactId}/tags', '201'));
     fits((await s.api.get(`/contacts/?locationId=${s.locationId}`)).body, responseSchema('contacts', 'get', '/contacts/', '200'));
-    const wf = arr((await s.api.get(`/workflows/?locationId=${s.locationId}`)).body.workflows)[0]!;
+    const wf = obj((await s.api.admin('POST', `/locations/${s.locationId}/workflows`, { name: 'Contract workflow' })).body.workflow);
     fits((await s.api.post(`/contacts/${contactId}/workflow/${String(wf.id)}`, {})).body, responseSchema('contacts', 'post', '/contacts/{contactId}/workflow/{workflowId}', '200'));
   });
 
@@ -112,6 +112,14 @@ describe('HighLevel emulator: contract with the OpenAPI specs and webhook docs',
     fits((await s.api.get(`/payments/transactions?${alt()}`)).body, responseSchema('payments', 'get', '/payments/transactions', '200'), { skip: PAYMENT_SPEC_DEFECTS });
     fits((await s.api.get(`/payments/transactions/${transactionId}?${alt()}`)).body, responseSchema('payments', 'get', '/payments/transactions/{transactionId}', '200'), { skip: PAYMENT_SPEC_DEFECTS });
     fits((await s.api.get(`/payments/subscriptions?${alt()}`)).body, responseSchema('payments', 'get', '/payments/subscriptions', '200'), { skip: PAYMENT_SPEC_DEFECTS });
+    // A payment posted by the location's own QuickBooks integration: qboSynced and qboResponse on the detail.
+    await s.api.admin('POST', `/locations/${s.locationId}/quickbooks-integration`, { active: true, qboIds: ['180'] });
+    const posted = await s.api.admin('POST', `/locations/${s.locationId}/actions/order-form-payment`, { contact: { email: 'cora@example.com' }, items: [{ name: 'Pass', amount: 25 }] });
+    await s.api.admin('POST', `/locations/${s.locationId}/quickbooks-integration`, { active: false });
+    const detail = await s.api.get(`/payments/transactions/${String(posted.body.transactionId)}?${alt()}`);
+    fits(detail.body, responseSchema('payments', 'get', '/payments/transactions/{transactionId}', '200'), { skip: PAYMENT_SPEC_DEFECTS });
+    assert.equal(detail.body.qboSynced, true);
+    assert.deepEqual(detail.body.qboResponse, { domain: 'QBO', sparse: false, Id: '180', SyncToken: '0', TotalAmt: 25 });
     fits((await s.api.get(`/payments/subscriptions/${subscriptionId}?${alt()}`)).body, responseSchema('payments', 'get', '/payments/subscriptions/{subscriptionId}', '200'), { skip: PAYMENT_SPEC_DEFECTS });
   });
 

@@ -18,17 +18,31 @@ describe('HighLevel emulator: review-request mechanisms (workflow, tag, message)
     await receiver.close();
   });
 
-  it('lists the location workflows, including "Send Review Request"', async () => {
+  it('starts a location with no workflows, and lists the ones built for it (admin API), gone once deleted', async () => {
+    const other = String((await s.api.admin('POST', '/locations', { country: 'US' })).body.locationId);
+    const otherToken = String((await s.api.admin('POST', '/tokens', { locationId: other })).body.access_token);
+    const empty = await s.api.get(`/workflows/?locationId=${other}`, { token: otherToken });
+    assert.equal(empty.status, 200);
+    assert.deepEqual(empty.body, { workflows: [] });
+
+    const made = await s.api.admin('POST', `/locations/${s.locationId}/workflows`, { name: 'Send Review Request' });
+    assert.equal(made.status, 200);
+    const draft = await s.api.admin('POST', `/locations/${s.locationId}/workflows`, { name: 'Half built', status: 'draft' });
     const r = await s.api.get(`/workflows/?locationId=${s.locationId}`);
     assert.equal(r.status, 200);
     const wf = arr(r.body.workflows).find((w) => w.name === 'Send Review Request');
     assert.ok(wf);
+    assert.equal(wf.id, obj(made.body.workflow).id);
     assert.equal(wf.status, 'published');
     assert.equal(wf.locationId, s.locationId);
+    const draftId = String(obj(draft.body.workflow).id);
+    assert.equal(arr(r.body.workflows).find((w) => w.id === draftId)?.status, 'draft');
+    assert.equal((await s.api.admin('DELETE', `/workflows/${draftId}`)).status, 200);
+    assert.ok(!arr((await s.api.get(`/workflows/?locationId=${s.locationId}`)).body.workflows).some((w) => w.id === draftId));
   });
 
   it('enrols a contact in a workflow and records the enrolment', async () => {
-    const wf = arr((await s.api.get(`/workflows/?locationId=${s.locationId}`)).body.workflows)[0]!;
+    const wf = arr((await s.api.get(`/workflows/?locationId=${s.locationId}`)).body.workflows).find((w) => w.name === 'Send Review Request')!;
     const r = await s.api.post(`/contacts/${contactId}/workflow/${String(wf.id)}`, { eventStartTime: '2026-11-25T10:00:00Z' });
     assert.equal(r.status, 200);
     assert.equal(r.body.succeded, true);
