@@ -9,6 +9,7 @@
 // retry a webhook that failed).
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { paymentLinesWithout } from '../domain/paymentLines.ts';
 import type { Invoice as HighLevelInvoice } from '../highlevel/invoices.ts';
 import { HighLevelError, isNotFound as isHighLevelNotFound } from '../highlevel/errors.ts';
 import { isNotFound as isQuickBooksNotFound, isStaleObject, QuickBooksError } from '../quickbooks/errors.ts';
@@ -551,13 +552,8 @@ async function voidInQuickBooks(ctx: FlowContext, linked: LinkedInvoice, why: st
 async function unapplyPayment(ctx: FlowContext, linked: LinkedInvoice, paymentId: string): Promise<QboPayment | undefined> {
   let payment = await readPayment(ctx, paymentId);
   for (let attempt = 0; ; attempt++) {
-    const kept = payment.Line.filter((line) => !(line.LinkedTxn ?? []).some((l) => l.TxnType === 'Invoice' && l.TxnId === linked.qboId));
-    if (kept.length === payment.Line.length) return undefined;
-    // Only the writable parts go back: QuickBooks adds an opaque LineEx (and may add more) to each line it answers.
-    const lines = kept.map((line) => ({
-      ...(line.Amount !== undefined ? { Amount: line.Amount } : {}),
-      LinkedTxn: (line.LinkedTxn ?? []).map((l) => ({ TxnId: l.TxnId, TxnType: l.TxnType })),
-    }));
+    const lines = paymentLinesWithout(payment.Line, linked.qboId);
+    if (!lines) return undefined;
     try {
       return await writePayment(ctx, {
         path: '/payment',
