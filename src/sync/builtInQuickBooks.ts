@@ -39,7 +39,12 @@ const checks = new Map<string, { checkedAt: number; activeUntil: number }>();
 /** Whether this payment's detail must be read (for qboSynced) rather than a listed copy trusted. */
 export function mustReadDetail(connectionId: string, now = Date.now()): boolean {
   const check = checks.get(connectionId);
-  return !check || now - check.checkedAt > CHECK_EVERY_MS || now < check.activeUntil;
+  if (check && now < check.activeUntil) return true;
+  if (check && now - check.checkedAt <= CHECK_EVERY_MS) return false;
+  // This job samples the detail for its connection; the jobs running beside it keep their listed copies, so a
+  // backlog's first jobs do not each spend a HighLevel call on the same question.
+  checks.set(connectionId, { checkedAt: now, activeUntil: check?.activeUntil ?? 0 });
+  return true;
 }
 
 /** Notes what a transaction's detail says of HighLevel's integration (the card reads it from the cursor). */

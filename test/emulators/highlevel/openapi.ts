@@ -5,8 +5,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// The vendor specs live in shared/ beside the checkout (as CI lays it out).
-export const SPEC_ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../../../shared/vendor-specs/highlevel');
+// The vendor specs: LEDGERLINK_VENDOR_SPECS when set, else shared/ beside the checkout (as CI lays it out).
+export const SPEC_ROOT = process.env.LEDGERLINK_VENDOR_SPECS
+  ? join(process.env.LEDGERLINK_VENDOR_SPECS, 'highlevel')
+  : join(dirname(fileURLToPath(import.meta.url)), '../../../../shared/vendor-specs/highlevel');
 
 type Schema = Record<string, unknown>;
 const cache = new Map<string, Schema>();
