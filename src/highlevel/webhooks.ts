@@ -96,6 +96,8 @@ interface EventBase {
   /** webhookId, or `sha256-` + the hash of the exact signed bytes when the payload has none: the inbox's dedupe key. */
   eventId: string;
   timestamp: string | undefined;
+  /** The app the event is for: every lifecycle event names it; other events when the payload carries it. */
+  appId: string | undefined;
   /** The event's name for the inbox and the activity list: its `type`, or what its shape says it is. */
   label: string;
 }
@@ -112,7 +114,7 @@ export type HighLevelWebhookEvent =
       invoice: Record<string, unknown>;
     })
   | (EventBase & { kind: 'order'; type: (typeof ORDER_EVENT_TYPES)[number]; locationId: string; orderId: string; order: Order })
-  | (EventBase & { kind: 'app'; type: 'INSTALL' | 'UNINSTALL'; appId: string; locationId: string | undefined; companyId: string | undefined })
+  | (EventBase & { kind: 'app'; type: 'INSTALL' | 'UNINSTALL'; locationId: string | undefined; companyId: string | undefined })
   /** Verified but not placeable as something ledgerlink acts on; `reason` says why, `locationId` where it may belong. */
   | (EventBase & { kind: 'unplaced'; type: string | undefined; locationId: string | undefined; reason: string; raw: unknown });
 
@@ -123,6 +125,7 @@ const envelopeSchema = z.looseObject({
   locationId: z.string().optional(),
   altId: z.string().optional(),
   altType: z.string().optional(),
+  appId: z.string().optional(),
 });
 
 /**
@@ -179,14 +182,15 @@ export function parseHighLevelWebhook(rawBody: Buffer | string): HighLevelWebhoo
   }
   const envelope = envelopeSchema.safeParse(json);
   if (!envelope.success) {
-    return { kind: 'unplaced', eventId: highLevelEventId(undefined, bytes), timestamp: undefined, label: 'unrecognised event', type: undefined, locationId: undefined, reason: 'the body is not a JSON object', raw: json };
+    return { kind: 'unplaced', eventId: highLevelEventId(undefined, bytes), timestamp: undefined, appId: undefined, label: 'unrecognised event', type: undefined, locationId: undefined, reason: 'the body is not a JSON object', raw: json };
   }
   const e = envelope.data;
   const eventId = highLevelEventId(e.webhookId, bytes);
   const timestamp = e.timestamp;
+  const appId = e.appId;
   const locationId = e.locationId ?? (e.altType === 'location' ? e.altId : undefined);
   const type = e.type;
-  const unplaced = (label: string, reason: string): HighLevelWebhookEvent => ({ kind: 'unplaced', eventId, timestamp, label, type, locationId, reason, raw: json });
+  const unplaced = (label: string, reason: string): HighLevelWebhookEvent => ({ kind: 'unplaced', eventId, timestamp, appId, label, type, locationId, reason, raw: json });
 
   if (type === undefined || includes(INVOICE_EVENT_TYPES, type)) {
     const invoice = (type === undefined ? invoiceShapeSchema : typedInvoiceSchema).safeParse(json);
@@ -198,19 +202,19 @@ export function parseHighLevelWebhook(rawBody: Buffer | string): HighLevelWebhoo
     const status = invoice.data.status;
     const label = type ?? `invoice event (status ${status ?? 'unknown'})`;
     if (!locationId) return unplaced(label, `the invoice names no location (altType ${invoice.data.altType ?? 'absent'})`);
-    return { kind: 'invoice', eventId, timestamp, label, type, locationId, invoiceId: invoice.data._id, status, invoice: invoice.data };
+    return { kind: 'invoice', eventId, timestamp, appId, label, type, locationId, invoiceId: invoice.data._id, status, invoice: invoice.data };
   }
   if (includes(CONTACT_EVENT_TYPES, type)) {
     const contact = contactSchema.safeParse(json);
     if (!contact.success) return unplaced(type, `${type} without a readable contact`);
     if (!locationId) return unplaced(type, `${type} names no locationId`);
-    return { kind: 'contact', type, eventId, timestamp, label: type, locationId, contactId: contact.data.id, contact: contact.data };
+    return { kind: 'contact', type, eventId, timestamp, appId, label: type, locationId, contactId: contact.data.id, contact: contact.data };
   }
   if (includes(ORDER_EVENT_TYPES, type)) {
     const order = orderSchema.safeParse(json);
     if (!order.success) return unplaced(type, `${type} without a readable order`);
     if (!locationId) return unplaced(type, `${type} names no locationId`);
-    return { kind: 'order', type, eventId, timestamp, label: type, locationId, orderId: order.data._id, order: order.data };
+    return { kind: 'order', type, eventId, timestamp, appId, label: type, locationId, orderId: order.data._id, order: order.data };
   }
   if (type === 'INSTALL' || type === 'UNINSTALL') {
     const install = installSchema.safeParse(json);
@@ -220,9 +224,26 @@ export function parseHighLevelWebhook(rawBody: Buffer | string): HighLevelWebhoo
   return unplaced(type, `${type} is not an event ledgerlink syncs`);
 }
 
-/** Replay guard: HighLevel's guide suggests refusing deliveries whose timestamp is over ~5 minutes old. */
-export function isFreshWebhook(event: { timestamp: string | undefined }, now: number = Date.now(), maxAgeMs = 5 * 60_000): boolean {
-  if (event.timestamp === undefined) return true; // older event kinds carry none; the inbox still dedupes
+/**
+ * How old a delivery may be. HighLevel's guide suggests ~5 minutes, but a delivery the intake answered with 429 comes
+ * back up to six times ~10 minutes apart with the same signed body (and timestamp): a 5-minute window would refuse
+ * the very retries the intake asked for. Replays inside the window are duplicates in the inbox.
+ */
+export const HIGHLEVEL_WEBHOOK_MAX_AGE_MS = 75 * 60_000;
+/** Clock skew allowed for a timestamp ahead of ours. */
+export const HIGHLEVEL_WEBHOOK_MAX_AHEAD_MS = 5 * 60_000;
+
+/** Replay guard: a delivery whose timestamp is older than the window (or far ahead of our clock) is refused. */
+export function isFreshWebhook(event: { timestamp: string | undefined }, now: number = Date.now(), maxAgeMs = HIGHLEVEL_WEBHOOK_MAX_AGE_MS): boolean {
+  if (event.timestamp === undefined) return true; // event docs show none; the inbox still dedupes on the body hash
   const at = Date.parse(event.timestamp);
-  return Number.isFinite(at) && Math.abs(now - at) <= maxAgeMs;
+  return Number.isFinite(at) && now - at <= maxAgeMs && at - now <= HIGHLEVEL_WEBHOOK_MAX_AHEAD_MS;
+}
+
+/**
+ * HighLevel's id of an app, from its OAuth client id: marketplace client ids are `<appId>-<suffix>`, and events
+ * name the app by `appId`.
+ */
+export function highLevelAppId(clientId: string): string {
+  return clientId.split('-')[0] ?? clientId;
 }

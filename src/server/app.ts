@@ -1,8 +1,8 @@
 // The HTTP face of ledgerlink: webhook intake for both providers, health, and (later) OAuth callbacks and the
 // dashboard's API. Built on an Engine; knows nothing of flows beyond routing events into the intake.
 import Fastify, { type FastifyInstance } from 'fastify';
-import { parseHighLevelWebhook, verifyHighLevelSignature } from '../highlevel/webhooks.ts';
-import { recordActivity } from '../store/activity.ts';
+import { highLevelAppId, parseHighLevelWebhook, verifyHighLevelSignature } from '../highlevel/webhooks.ts';
+import { acceptAppLifecycleEvent } from '../sync/appLifecycle.ts';
 import type { Engine } from '../sync/engine.ts';
 import type { IntakeDeps } from '../sync/intake.ts';
 import { webhookRoutes, type HighLevelWebhookEvent } from './webhooks.ts';
@@ -33,13 +33,8 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
         ...(hl.webhookRsaPublicKey ? { rsaPublicKeyPem: hl.webhookRsaPublicKey } : {}),
       }),
     parseHighLevel: (raw) => highLevelEventOf(parseHighLevelWebhook(raw)),
-    onHighLevelUninstall: async (locationId) => {
-      for (const connection of await engine.connections.findByLocation(locationId)) {
-        const reason = 'The ledgerlink app was uninstalled from the HighLevel location: install it again and reconnect HighLevel';
-        await engine.connections.setStatus(connection.id, 'revoked', reason);
-        await recordActivity(engine.db, { connectionId: connection.id, flow: 'connection', status: 'error', message: reason });
-      }
-    },
+    highLevelAppId: highLevelAppId(hl.clientId),
+    onHighLevelAppEvent: (event) => acceptAppLifecycleEvent({ db: engine.db, connections: engine.connections }, event),
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
   });
   app.get('/healthz', async () => {
@@ -51,7 +46,7 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
 }
 
 function highLevelEventOf(event: ReturnType<typeof parseHighLevelWebhook>): HighLevelWebhookEvent {
-  const base = { eventId: event.eventId, kind: event.kind, type: event.label, locationId: event.locationId };
+  const base = { eventId: event.eventId, kind: event.kind, type: event.label, locationId: event.locationId, timestamp: event.timestamp, appId: event.appId };
   switch (event.kind) {
     case 'unplaced':
       return { ...base, recordId: undefined, contactId: undefined, payload: event.raw, reason: event.reason };

@@ -5,6 +5,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { isQuickBooksWebhookContentType, parseQuickBooksWebhook, verifyIntuitSignature } from '../quickbooks/webhooks.ts';
 import { acceptEvent, recordRefusal, type IntakeDeps } from '../sync/intake.ts';
 import { routeHighLevelEvent, routeQuickBooksEvent } from '../sync/routes.ts';
+import { isFreshWebhook } from '../highlevel/webhooks.ts';
+import type { AppLifecycleEvent } from '../sync/appLifecycle.ts';
 
 export interface HighLevelWebhookEvent {
   eventId: string;
@@ -17,6 +19,10 @@ export interface HighLevelWebhookEvent {
   contactId: string | undefined;
   payload: unknown;
   reason?: string;
+  /** The payload's `timestamp`, when it has one (judged by the freshness window). */
+  timestamp: string | undefined;
+  /** The payload's `appId`, when it has one (lifecycle events always do): must be ours. */
+  appId: string | undefined;
 }
 
 export interface WebhookDeps {
@@ -25,8 +31,10 @@ export interface WebhookDeps {
   /** Verifies x-ghl-signature (Ed25519), or the legacy x-wh-signature when the new header is absent. */
   verifyHighLevel: (rawBody: Buffer, headers: Record<string, string | string[] | undefined>) => { ok: true } | { ok: false; reason: string };
   parseHighLevel: (rawBody: Buffer) => HighLevelWebhookEvent;
-  /** Called for AppUninstall: the location's connections stop until reinstalled. */
-  onHighLevelUninstall: (locationId: string) => Promise<void>;
+  /** HighLevel's id of our app (the part of HL_CLIENT_ID before the dash): events naming another app are refused. */
+  highLevelAppId: string;
+  /** AppInstall / AppUninstall, once deduplicated: 'duplicate' when the same event came before (nothing done). */
+  onHighLevelAppEvent: (event: AppLifecycleEvent) => Promise<'stored' | 'duplicate'>;
   bodyLimitBytes?: number;
 }
 
@@ -99,7 +107,22 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
       await recordRefusal(deps.intake.db, 'highlevel', reason, { bytes: raw.length });
       return reply.code(400).send({ error: reason });
     }
-    if (event.kind === 'app' && event.type === 'UNINSTALL' && event.locationId) await deps.onHighLevelUninstall(event.locationId);
+    // A signed delivery can be captured and posted again: one dated outside the window is refused here, one inside
+    // it is a duplicate in the inbox. Deliveries without a timestamp rely on the inbox alone.
+    if (!isFreshWebhook(event)) {
+      await recordRefusal(deps.intake.db, 'highlevel', `${event.type} dated ${event.timestamp} is outside the freshness window`, { bytes: raw.length, eventId: event.eventId });
+      return reply.code(400).send({ error: 'stale delivery' });
+    }
+    if (event.appId !== undefined && event.appId !== deps.highLevelAppId) {
+      await recordRefusal(deps.intake.db, 'highlevel', `${event.type} is for another app (${event.appId})`, { bytes: raw.length, eventId: event.eventId });
+      return reply.code(403).send({ error: 'event for another app' });
+    }
+    if (event.kind === 'app') {
+      const outcome = await deps.onHighLevelAppEvent({
+        eventId: event.eventId, type: event.type === 'INSTALL' ? 'INSTALL' : 'UNINSTALL', locationId: event.locationId, timestamp: event.timestamp, payload: event.payload,
+      });
+      return reply.code(200).send({ accepted: outcome === 'stored' ? 1 : 0 });
+    }
     const outcomes = await acceptEvent(deps.intake, {
       provider: 'highlevel',
       eventId: event.eventId,

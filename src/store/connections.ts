@@ -225,8 +225,8 @@ export class ConnectionRepository {
     return result.rows.map(fromRow);
   }
 
-  async findByLocation(locationId: string): Promise<Connection[]> {
-    const result = await this.db.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE hl_location_id = $1`, [locationId]);
+  async findByLocation(locationId: string, q: Queryable = this.db): Promise<Connection[]> {
+    const result = await q.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE hl_location_id = $1`, [locationId]);
     return result.rows.map(fromRow);
   }
 
@@ -248,7 +248,7 @@ export class ConnectionRepository {
   async attachHighLevel(id: string, input: { locationId: string; companyId?: string | undefined; country: string; tokens: OAuthTokens }): Promise<void> {
     await this.db.query(
       `UPDATE connections SET hl_location_id = $2, hl_company_id = $3, hl_country = $4, hl_tokens = $5,
-         hl_access_expires_at = $6, updated_at = now() WHERE id = $1`,
+         hl_access_expires_at = $6, hl_installed_at = now(), updated_at = now() WHERE id = $1`,
       [id, input.locationId, input.companyId ?? null, input.country, this.seal(id, 'hl', input.tokens), input.tokens.accessExpiresAt],
     );
     this.changed();
@@ -287,6 +287,29 @@ export class ConnectionRepository {
     });
     this.changed();
     return marked;
+  }
+
+  /** Records an INSTALL of the app on a location: later than any uninstall dated before `at`. */
+  async recordHighLevelInstall(locationId: string, at: Date, q: Queryable = this.db): Promise<void> {
+    await q.query(
+      `UPDATE connections SET hl_installed_at = GREATEST(COALESCE(hl_installed_at, $2), $2), updated_at = now() WHERE hl_location_id = $1`,
+      [locationId, at.toISOString()],
+    );
+    this.changed();
+  }
+
+  /**
+   * Revokes the location's connections for an UNINSTALL dated `at`, except those installed again since (a late
+   * or replayed uninstall must not stop a reinstalled connection). Returns the ids it revoked.
+   */
+  async revokeUninstalled(locationId: string, at: Date, reason: string, q: Queryable = this.db): Promise<string[]> {
+    const result = await q.query<{ id: string }>(
+      `UPDATE connections SET status = 'revoked', status_reason = $3, updated_at = now()
+       WHERE hl_location_id = $1 AND status <> 'revoked' AND (hl_installed_at IS NULL OR hl_installed_at < $2) RETURNING id`,
+      [locationId, at.toISOString(), reason],
+    );
+    this.changed();
+    return result.rows.map((r) => r.id);
   }
 
   async updateToggles(id: string, toggles: { importOldInvoices?: boolean; reviewRequests?: boolean }): Promise<void> {

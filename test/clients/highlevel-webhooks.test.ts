@@ -59,7 +59,10 @@ describe('HighLevel webhook events', () => {
     assert.equal(event.contactId, 'nmFmQEsNgz6AVpgLVUJ0');
     assert.equal(event.contact.email, 'JohnDeo@gmail.com');
     assert.equal(isFreshWebhook(event, Date.parse('2026-11-24T10:03:00Z')), true);
-    assert.equal(isFreshWebhook(event, Date.parse('2026-11-24T10:30:00Z')), false);
+    // Inside the window while HighLevel still retries a 429 (six times ~10 minutes apart), outside after it.
+    assert.equal(isFreshWebhook(event, Date.parse('2026-11-24T10:30:00Z')), true);
+    assert.equal(isFreshWebhook(event, Date.parse('2026-11-24T12:00:00Z')), false);
+    assert.equal(isFreshWebhook(event, Date.parse('2026-11-24T09:00:00Z')), false, 'far ahead of our clock');
   });
 
   // docs/webhook events/InvoicePaid.md: the invoice at top level, no type, no locationId, no webhookId.

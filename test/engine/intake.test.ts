@@ -53,7 +53,8 @@ describe('webhook intake', () => {
       parseHighLevel: () => {
         throw new Error('not under test');
       },
-      onHighLevelUninstall: async () => {},
+      highLevelAppId: 'not-under-test',
+      onHighLevelAppEvent: async () => 'duplicate',
       bodyLimitBytes: 4096,
     });
   });
