@@ -18,6 +18,8 @@ const envSchema = z.object({
   LEDGERLINK_PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Where Intuit and HighLevel reach this deployment (OAuth redirects, webhooks). */
   LEDGERLINK_PUBLIC_URL: optionalUrl,
+  /** Which reverse proxy's X-Forwarded-For to believe (unset: none; the socket's address is the client's). */
+  LEDGERLINK_TRUST_PROXY: z.string().trim().max(2000).optional(),
   /** Run only workers (no HTTP server): `ledgerlink worker`. */
   LEDGERLINK_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   LEDGERLINK_PAYMENT_CONCURRENCY: z.coerce.number().int().min(1).max(512).optional(),
@@ -48,6 +50,23 @@ const envSchema = z.object({
   /** PEM of the RSA key for the legacy x-wh-signature. */
   HL_WEBHOOK_RSA_PUBLIC_KEY: z.string().min(1).optional(),
 });
+
+/**
+ * Fastify's trustProxy: false (the socket's address is the client's), true (believe any X-Forwarded-For: only when
+ * nothing but the proxy can reach the port), addresses and CIDR ranges of the proxies, or a count of proxy hops.
+ */
+export type TrustProxy = boolean | string | ((address: string, hop: number) => boolean);
+
+export function parseTrustProxy(value: string | undefined): TrustProxy {
+  const v = (value ?? '').trim();
+  if (v === '' || v === 'false' || v === '0') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    return (_address, hop) => hop < hops;
+  }
+  return v;
+}
 
 export interface ProviderConfig {
   quickbooks: {
@@ -80,6 +99,8 @@ export interface Config {
   host: string;
   port: number;
   publicUrl: string | undefined;
+  /** LEDGERLINK_TRUST_PROXY as Fastify takes it. */
+  trustProxy: TrustProxy;
   workerConcurrency: number;
   /** Payment jobs at once per process; undefined: 8 × workerConcurrency (src/sync/engine.ts). */
   paymentConcurrency: number | undefined;
@@ -135,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     host: e.LEDGERLINK_HOST,
     port: e.LEDGERLINK_PORT,
     publicUrl: e.LEDGERLINK_PUBLIC_URL,
+    trustProxy: parseTrustProxy(e.LEDGERLINK_TRUST_PROXY),
     workerConcurrency: e.LEDGERLINK_WORKER_CONCURRENCY,
     paymentConcurrency: e.LEDGERLINK_PAYMENT_CONCURRENCY,
     pollSeconds: e.LEDGERLINK_POLL_SECONDS,

@@ -44,7 +44,7 @@ export async function openRuntime(config: Config, providers: ProviderConfig, opt
   if (options.server) {
     // Loaded only where it runs: a worker process does without Fastify and the dashboard (about 18 MB less RSS).
     const { buildServer } = await import('./server/app.ts');
-    server = await buildServer(engine, { dashboard: { publicUrl, ...options.dashboard } });
+    server = await buildServer(engine, { trustProxy: config.trustProxy, dashboard: { publicUrl, ...options.dashboard } });
     await server.listen({ port: config.port, host: config.host });
     const address = server.server.address();
     url = `http://${config.host}:${typeof address === 'object' && address ? address.port : config.port}`;

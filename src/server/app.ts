@@ -3,6 +3,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { highLevelAppId, parseHighLevelWebhook, verifyHighLevelSignature } from '../highlevel/webhooks.ts';
 import { acceptAppLifecycleEvent } from '../sync/appLifecycle.ts';
+import type { TrustProxy } from '../config.ts';
 import type { Engine } from '../sync/engine.ts';
 import type { IntakeDeps } from '../sync/intake.ts';
 import { webhookRoutes, type HighLevelWebhookEvent } from './webhooks.ts';
@@ -11,12 +12,18 @@ import { registerDashboard, type DashboardOptions } from './dashboard.ts';
 export interface ServerOptions {
   logger?: boolean;
   bodyLimitBytes?: number;
+  /** Fastify's trustProxy: which proxy's X-Forwarded-For names the client (LEDGERLINK_TRUST_PROXY). */
+  trustProxy?: TrustProxy | undefined;
   /** The dashboard: public URL (cookie security), sandbox (emulator URLs), the first admin. */
   dashboard?: DashboardOptions;
 }
 
 export async function buildServer(engine: Engine, options: ServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: options.bodyLimitBytes ?? 1024 * 1024 });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    trustProxy: options.trustProxy ?? false,
+  });
   const intake: IntakeDeps = {
     db: engine.db,
     queue: engine.queue,

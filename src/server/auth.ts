@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Db } from '../store/db.ts';
 import { closeSession, countAdmins, createAdmin, findAdmin, findSession, openSession, setAdminPassword, type Session } from '../store/sessions.ts';
 import { apiRoute, HttpProblem, type SessionLookup } from './apiRoute.ts';
+import { LoginThrottle } from './loginThrottle.ts';
 
 export const SESSION_COOKIE = 'll_session';
 const SESSION_LIFETIME_MS = 7 * 24 * 3600_000;
@@ -15,8 +16,41 @@ const SESSION_LIFETIME_MS = 7 * 24 * 3600_000;
 // r=8 at p=1 for new systems, 2^15 keeps logins on a small box quick while staying far above a plain hash).
 const SCRYPT = { N: 32768, r: 8, p: 1, keyLength: 32 };
 
-function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => scryptCallback(password, salt, keyLength, options, (error, key) => (error ? reject(error) : resolve(key))));
+// Password hashes computed at once in this process, and how many may wait for a turn: each scrypt holds 32 MiB and
+// a thread of libuv's pool, so a burst of logins from many addresses must not run them all together. Past the
+// queue a login is answered 429 (busy) without hashing.
+const MAX_HASHES_IN_FLIGHT = 4;
+const MAX_HASHES_WAITING = 64;
+let inFlight = 0;
+let highWater = 0;
+const waiting: Array<() => void> = [];
+/** The most password hashes that were computed at once in this process (tests hold it against the cap). */
+export const passwordHashesHighWater = (): number => highWater;
+
+async function hashSlot(): Promise<void> {
+  if (inFlight < MAX_HASHES_IN_FLIGHT) {
+    inFlight += 1;
+    return;
+  }
+  if (waiting.length >= MAX_HASHES_WAITING) throw new HttpProblem(429, 'busy', 'Too many logins at once: try again in a moment');
+  // The slot is handed over by the finishing hash (inFlight stays counted).
+  await new Promise<void>((resolve) => waiting.push(resolve));
+}
+
+function releaseHashSlot(): void {
+  const next = waiting.shift();
+  if (next) next();
+  else inFlight -= 1;
+}
+
+async function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
+  await hashSlot();
+  highWater = Math.max(highWater, inFlight);
+  try {
+    return await new Promise((resolve, reject) => scryptCallback(password, salt, keyLength, options, (error, key) => (error ? reject(error) : resolve(key))));
+  } finally {
+    releaseHashSlot();
+  }
 }
 
 export async function hashPassword(password: string): Promise<string> {
@@ -104,21 +138,7 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
     reply.header('set-cookie', parts.join('; '));
   };
 
-  // Failed logins per client address: ten in a quarter of an hour, then a pause (guessing passwords gets slow).
-  const failures = new Map<string, { count: number; since: number }>();
-  const tooMany = (ip: string) => {
-    const f = failures.get(ip);
-    if (!f) return false;
-    if (Date.now() - f.since > 15 * 60_000) {
-      failures.delete(ip);
-      return false;
-    }
-    return f.count >= 10;
-  };
-  const failed = (ip: string) => {
-    const f = failures.get(ip);
-    failures.set(ip, f && Date.now() - f.since <= 15 * 60_000 ? { count: f.count + 1, since: f.since } : { count: 1, since: Date.now() });
-  };
+  const throttle = new LoginThrottle();
 
   apiRoute(app, lookup, {
     method: 'GET', url: '/api/auth/state', summary: 'Whether an admin exists and who is logged in', tags: ['auth'], public: true, response: stateSchema,
@@ -146,14 +166,12 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
     method: 'POST', url: '/api/auth/login', summary: 'Log in; sets the session cookie', tags: ['auth'], public: true,
     body: credentialsSchema, response: z.object({ username: z.string() }),
     handler: async ({ body, raw }, reply) => {
-      if (tooMany(raw.ip)) throw new HttpProblem(429, 'too_many_attempts', 'Too many failed logins: wait a quarter of an hour');
+      // raw.ip is the socket's address, or the client's as the trusted proxy reports it (LEDGERLINK_TRUST_PROXY).
+      if (!throttle.take(body.username, raw.ip)) throw new HttpProblem(429, 'too_many_attempts', 'Too many failed logins: wait a quarter of an hour');
       const admin = await findAdmin(db, body.username);
       const ok = await verifyPassword(body.password, admin?.passwordHash ?? (await DECOY));
-      if (!admin || !ok) {
-        failed(raw.ip);
-        throw new HttpProblem(401, 'wrong_credentials', 'Wrong user name or password');
-      }
-      failures.delete(raw.ip);
+      if (!admin || !ok) throw new HttpProblem(401, 'wrong_credentials', 'Wrong user name or password');
+      throttle.succeeded(body.username, raw.ip);
       setCookie(reply, await openSession(db, admin.id, SESSION_LIFETIME_MS), SESSION_LIFETIME_MS / 1000);
       return { username: admin.username };
     },
