@@ -14,15 +14,24 @@ export interface ServerOptions {
   bodyLimitBytes?: number;
   /** Fastify's trustProxy: which proxy's X-Forwarded-For names the client (LEDGERLINK_TRUST_PROXY). */
   trustProxy?: TrustProxy | undefined;
+  /** How long one request may take to arrive whole, headers and body (default 30 s). */
+  requestTimeoutMs?: number;
   /** The dashboard: public URL (cookie security), sandbox (emulator URLs), the first admin. */
   dashboard?: DashboardOptions;
 }
 
 export async function buildServer(engine: Engine, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
     trustProxy: options.trustProxy ?? false,
+    // Fastify's defaults turn Node's request timeout off: a body trickled a byte at a time held a connection for
+    // as long as the client liked. A whole request (the largest webhook is 1 MiB) must arrive within the timeout;
+    // a socket silent for 90 s is closed; Node checks the timeouts every few seconds (its default is 30 s).
+    requestTimeout: requestTimeoutMs,
+    connectionTimeout: 90_000,
+    http: { headersTimeout: Math.min(20_000, requestTimeoutMs), connectionsCheckingInterval: Math.min(5_000, requestTimeoutMs) },
   });
   const intake: IntakeDeps = {
     db: engine.db,

@@ -6,7 +6,7 @@ import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOpti
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Db } from '../store/db.ts';
-import { closeSession, countAdmins, createAdmin, findAdmin, findSession, openSession, setAdminPassword, type Session } from '../store/sessions.ts';
+import { changeAdminPassword, closeSession, countAdmins, createAdmin, findAdmin, findSession, openSession, type Session } from '../store/sessions.ts';
 import { apiRoute, HttpProblem, type SessionLookup } from './apiRoute.ts';
 import { LoginThrottle } from './loginThrottle.ts';
 
@@ -83,15 +83,26 @@ export interface AuthOptions {
   announce?: (line: string) => void;
 }
 
+/** A cookie's value; one that is not valid percent-encoding comes back as sent (callers check its form). */
 export function readCookie(request: FastifyRequest, name: string): string | undefined {
   const header = request.headers.cookie;
   if (!header) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      const value = part.slice(eq + 1).trim();
+      try {
+        return decodeURIComponent(value);
+      } catch {
+        return value;
+      }
+    }
   }
   return undefined;
 }
+
+/** What openSession hands out: 32 random bytes, base64url. Anything else is no session and is cleared. */
+const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
 
 const credentialsSchema = z.object({
   username: z.string().trim().min(1).max(100),
@@ -102,6 +113,10 @@ const setupSchema = z.object({
   password: z.string().min(10, 'use at least 10 characters').max(1000),
   setupCode: z.string().trim().min(1).max(200),
 });
+const passwordChangeSchema = z.object({
+  currentPassword: z.string().min(1).max(1000),
+  newPassword: z.string().min(10, 'use at least 10 characters').max(1000),
+});
 const stateSchema = z.object({
   setupNeeded: z.boolean().describe('No admin exists yet: the first visit creates one (with the setup code from the server log)'),
   user: z.object({ username: z.string() }).nullable(),
@@ -111,9 +126,11 @@ const stateSchema = z.object({
 export async function registerAuth(app: FastifyInstance, options: AuthOptions): Promise<SessionLookup> {
   const { db } = options;
   if (options.initialAdmin) {
-    const hash = await hashPassword(options.initialAdmin.password);
-    const created = await createAdmin(db, { username: options.initialAdmin.username, passwordHash: hash });
-    if (!created) await setAdminPassword(db, options.initialAdmin.username, hash);
+    const { username, password } = options.initialAdmin;
+    const existing = await findAdmin(db, username);
+    // A new password ends the sessions opened with the old one; the same password at each start changes nothing.
+    if (!existing) await createAdmin(db, { username, passwordHash: await hashPassword(password) });
+    else if (!(await verifyPassword(password, existing.passwordHash))) await changeAdminPassword(db, existing.id, await hashPassword(password));
   }
   let setupCode: string | undefined;
   if ((await countAdmins(db)) === 0) {
@@ -126,7 +143,7 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
     let found = cache.get(request);
     if (!found) {
       const id = readCookie(request, SESSION_COOKIE);
-      found = id ? findSession(db, id) : Promise.resolve(undefined);
+      found = id && SESSION_ID.test(id) ? findSession(db, id) : Promise.resolve(undefined);
       cache.set(request, found);
     }
     return found;
@@ -139,6 +156,13 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   };
 
   const throttle = new LoginThrottle();
+
+  // A session cookie that cannot be one of ours (garbled, truncated, forged) is answered as no session and cleared,
+  // so that a browser holding it is not stuck with it.
+  app.addHook('onRequest', async (request, reply) => {
+    const id = readCookie(request, SESSION_COOKIE);
+    if (id !== undefined && id !== '' && !SESSION_ID.test(id)) setCookie(reply, '', 0);
+  });
 
   apiRoute(app, lookup, {
     method: 'GET', url: '/api/auth/state', summary: 'Whether an admin exists and who is logged in', tags: ['auth'], public: true, response: stateSchema,
@@ -174,6 +198,22 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
       throttle.succeeded(body.username, raw.ip);
       setCookie(reply, await openSession(db, admin.id, SESSION_LIFETIME_MS), SESSION_LIFETIME_MS / 1000);
       return { username: admin.username };
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'POST', url: '/api/auth/password', summary: 'Change the password of the logged-in admin; ends every other session of that admin', tags: ['auth'],
+    body: passwordChangeSchema, response: z.object({ ok: z.literal(true) }),
+    handler: async ({ body, session, raw }) => {
+      // The current password is a guess like any login's: the same limit applies (a stolen session cannot try it freely).
+      if (!throttle.take(session.user.username, raw.ip)) throw new HttpProblem(429, 'too_many_attempts', 'Too many failed attempts: wait a quarter of an hour');
+      const admin = await findAdmin(db, session.user.username);
+      if (!admin || !(await verifyPassword(body.currentPassword, admin.passwordHash))) {
+        throw new HttpProblem(403, 'wrong_password', 'The current password does not match');
+      }
+      throttle.succeeded(session.user.username, raw.ip);
+      await changeAdminPassword(db, admin.id, await hashPassword(body.newPassword), session.idHash);
+      return { ok: true as const };
     },
   });
 

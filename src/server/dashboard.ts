@@ -42,7 +42,8 @@ async function dashboardPlugin(app: FastifyInstance, engine: Engine, options: Da
   app.addHook('onRequest', async (request, reply) => {
     if (!request.url.startsWith('/api/') || request.method === 'GET' || request.method === 'HEAD') return;
     const origin = request.headers.origin;
-    if (origin && new URL(origin).host !== request.headers.host) {
+    // `Origin: null` (sandboxed frames, some redirects) and anything unparsable are another origin too.
+    if (origin && !sameHost(origin, request.headers.host)) {
       return reply.code(403).send({ error: 'cross_origin', message: 'Requests from other sites are refused' });
     }
   });
@@ -57,4 +58,12 @@ async function dashboardPlugin(app: FastifyInstance, engine: Engine, options: Da
   await registerSandbox(app, { engine, lookup, sandbox: options.sandbox });
   app.get('/api/openapi.json', { config: {} }, async () => openapi());
   await registerStatic(app);
+}
+
+function sameHost(origin: string, host: string | undefined): boolean {
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }

@@ -1,7 +1,7 @@
 // The dashboard's admin accounts, browser sessions and the OAuth round trips a session started. Secrets that
 // reach the browser (session id, OAuth state) are random 32-byte values; only their SHA-256 is stored.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { Queryable } from './db.ts';
+import type { Db, Queryable } from './db.ts';
 
 export interface AdminUser {
   id: string;
@@ -47,8 +47,15 @@ export async function findAdmin(q: Queryable, username: string): Promise<AdminUs
   return row ? { id: row.id, username: row.username, passwordHash: row.password_hash } : undefined;
 }
 
-export async function setAdminPassword(q: Queryable, username: string, passwordHash: string): Promise<void> {
-  await q.query('UPDATE admin_users SET password_hash = $2 WHERE username = $1', [username, passwordHash]);
+/**
+ * Sets an admin's password and ends every session of that admin but `keepSessionHash` (the one that changed it):
+ * whoever held a session with the old password (a stolen cookie, a shared laptop) is out.
+ */
+export async function changeAdminPassword(db: Db, userId: string, passwordHash: string, keepSessionHash?: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.query('UPDATE admin_users SET password_hash = $2 WHERE id = $1', [userId, passwordHash]);
+    await tx.query('DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2', [userId, keepSessionHash ?? '']);
+  });
 }
 
 /** Opens a session; returns the id for the cookie (never stored as such). */
