@@ -2,6 +2,7 @@
 import { openDb } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
 import { loadConfig } from './config.ts';
+import { keepDataPrivate } from './store/privateFiles.ts';
 import { openRuntime, untilSignal } from './runtime.ts';
 import { connectWithTokens, connectWithTokensSchema } from './sync/connect.ts';
 import { readFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ commands:
 const commands: Record<string, Command> = {
   start: async (args) => {
     const config = loadConfig(process.env);
+    keepDataPrivate(config.dataDir, { create: !config.databaseUrl || !config.secretKey || !config.providers });
     if (!config.providers) {
       // No provider credentials: the demo, which wires the emulators to ledgerlink (outside src/ by design).
       const { runDemo } = await import('../demo/start.ts');
@@ -41,6 +43,7 @@ const commands: Record<string, Command> = {
   },
   worker: async () => {
     const config = loadConfig(process.env);
+    keepDataPrivate(config.dataDir, { create: !config.databaseUrl || !config.secretKey || !config.providers });
     if (!config.providers) {
       process.stderr.write('ledgerlink worker needs provider credentials (QBO_* and HL_*); see docs/configuration.md\n');
       return 2;
@@ -53,6 +56,7 @@ const commands: Record<string, Command> = {
   },
   connect: async (args) => {
     const config = loadConfig(process.env);
+    keepDataPrivate(config.dataDir, { create: !config.databaseUrl || !config.secretKey || !config.providers });
     const file = args[args.indexOf('--tokens') + 1];
     if (!config.providers || !args.includes('--tokens') || !file) {
       process.stderr.write('usage: ledgerlink connect --tokens FILE (needs provider credentials in the environment)\n');
@@ -70,6 +74,7 @@ const commands: Record<string, Command> = {
   },
   migrate: async () => {
     const config = loadConfig(process.env);
+    keepDataPrivate(config.dataDir, { create: !config.databaseUrl || !config.secretKey || !config.providers });
     const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir, preparedStatements: config.preparedStatements });
     try {
       const applied = await migrate(db);

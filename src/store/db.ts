@@ -115,8 +115,8 @@ async function openPostgres(databaseUrl: string, max: number, prepared: boolean)
 
 async function openPGlite(dataDir: string | undefined): Promise<Db> {
   const { PGlite } = await import('@electric-sql/pglite');
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const pglite = dataDir ? new PGlite(dataDir) : new PGlite();
+  if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const pglite = dataDir ? new PGlite({ fs: await privateNodeFs(dataDir) }) : new PGlite();
   await pglite.waitReady;
   const wrap = (target: PGliteType | PGliteTransaction): Queryable => ({
     query: async <Row>(sql: string, params?: readonly unknown[]) => {
@@ -135,4 +135,33 @@ async function openPGlite(dataDir: string | undefined): Promise<Db> {
     transaction: (fn) => pglite.transaction((tx) => fn(wrap(tx))),
     close: () => pglite.close(),
   };
+}
+
+interface EmscriptenNodeOps {
+  setattr(node: unknown, attr: { mode?: number }): void;
+  mknod?(parent: unknown, name: string, mode: number, dev: number): unknown;
+}
+
+/**
+ * PGlite's Node file system with every file and folder it creates or chmods kept owner-only. Postgres inside
+ * PGlite sets its files' modes itself through Emscripten's own chmod (0666 for most), which the process's umask
+ * does not reach; the store holds every synced record and the sealed tokens.
+ */
+async function privateNodeFs(dataDir: string) {
+  const { NodeFS } = await import('@electric-sql/pglite/nodefs');
+  return new (class PrivateNodeFS extends NodeFS {
+    override async init(...args: Parameters<InstanceType<typeof NodeFS>['init']>) {
+      const result = await super.init(...args);
+      const preRun = result.emscriptenOpts.preRun ?? [];
+      const ownerOnly = (mod: { NODEFS: { node_ops: EmscriptenNodeOps; stream_ops: EmscriptenNodeOps } }) => {
+        for (const ops of [mod.NODEFS.node_ops, mod.NODEFS.stream_ops]) {
+          const setattr = ops.setattr.bind(ops);
+          ops.setattr = (node, attr) => setattr(node, attr.mode === undefined ? attr : { ...attr, mode: attr.mode & ~0o077 });
+          const mknod = ops.mknod?.bind(ops);
+          if (mknod) ops.mknod = (parent, name, mode, dev) => mknod(parent, name, mode & ~0o077, dev);
+        }
+      };
+      return { ...result, emscriptenOpts: { ...result.emscriptenOpts, preRun: [ownerOnly, ...preRun] } };
+    }
+  })(dataDir);
 }

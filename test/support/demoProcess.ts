@@ -21,10 +21,13 @@ export interface DemoProcess {
   stop(options?: { keepData?: boolean }): Promise<number | null>;
 }
 
-export async function startDemoProcess(options: { dataDir?: string; password?: string; timeoutMs?: number } = {}): Promise<DemoProcess> {
+/** `password: null`: the demo generates its admin password and keeps it in the data folder (as for a newcomer). */
+export async function startDemoProcess(options: { dataDir?: string; password?: string | null; timeoutMs?: number } = {}): Promise<DemoProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ledgerlink-demo-'));
-  const password = options.password ?? 'demo-password-for-tests';
-  const env: NodeJS.ProcessEnv = { ...process.env, LEDGERLINK_DATA_DIR: dataDir, LEDGERLINK_PORT: '0', LEDGERLINK_ADMIN_PASSWORD: password, LEDGERLINK_LOG_LEVEL: 'warn', LEDGERLINK_POLL_SECONDS: '60' };
+  const password = options.password === null ? '' : (options.password ?? 'demo-password-for-tests');
+  const env: NodeJS.ProcessEnv = { ...process.env, LEDGERLINK_DATA_DIR: dataDir, LEDGERLINK_PORT: '0', LEDGERLINK_LOG_LEVEL: 'warn', LEDGERLINK_POLL_SECONDS: '60' };
+  if (password) env.LEDGERLINK_ADMIN_PASSWORD = password;
+  else delete env.LEDGERLINK_ADMIN_PASSWORD;
   // The demo runs only without provider credentials: a developer's own environment must not turn it real.
   for (const name of Object.keys(env)) if (/^(QBO|HL)_/.test(name) || name === 'DATABASE_URL') delete env[name];
   const started = Date.now();
