@@ -241,8 +241,8 @@ export function isFreshWebhook(event: { timestamp: string | undefined }, now: nu
 }
 
 /**
- * HighLevel's id of an app, from its OAuth client id: marketplace client ids are `<appId>-<suffix>`, and events
- * name the app by `appId`.
+ * HighLevel's id of an app, from its OAuth client id (`<appId>-<suffix>`), derived as HighLevel's SDK derives it
+ * (`client_id.split('-')[0]`, lib/webhook/webhook-manager.ts); events name the app by `appId`.
  */
 export function highLevelAppId(clientId: string): string {
   return clientId.split('-')[0] ?? clientId;

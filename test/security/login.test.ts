@@ -9,6 +9,7 @@ import { buildServer } from '../../src/server/app.ts';
 import { hashPassword, passwordHashesHighWater } from '../../src/server/auth.ts';
 import { createAdmin } from '../../src/store/sessions.ts';
 import { parseTrustProxy } from '../../src/config.ts';
+import { LoginThrottle } from '../../src/server/loginThrottle.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -82,5 +83,24 @@ describe('LEDGERLINK_TRUST_PROXY', () => {
       assert.equal(hops('127.0.0.1', 0), true);
       assert.equal(hops('203.0.113.9', 1), false);
     }
+  });
+});
+
+describe('LoginThrottle', () => {
+  it('counts attempts per account and address in a window, and a success starts afresh', () => {
+    const throttle = new LoginThrottle({ attempts: 3, windowMs: 1000 });
+    for (let i = 0; i < 3; i++) assert.equal(throttle.take('Alice', '203.0.113.1', 0), true);
+    assert.equal(throttle.take('alice', '203.0.113.1', 10), false, 'user names are compared without case');
+    assert.equal(throttle.take('alice', '203.0.113.2', 10), true);
+    assert.equal(throttle.take('bob', '203.0.113.1', 10), true);
+    assert.equal(throttle.take('alice', '203.0.113.1', 1001), true, 'the window has passed');
+    throttle.succeeded('alice', '203.0.113.2');
+    for (let i = 0; i < 3; i++) assert.equal(throttle.take('alice', '203.0.113.2', 20), true);
+  });
+
+  it('keeps a bounded number of keys however many addresses guess', () => {
+    const throttle = new LoginThrottle({ attempts: 1, windowMs: 1000, maxKeys: 100 });
+    for (let i = 0; i < 1000; i++) throttle.take('admin', `198.51.100.${i}`, 0);
+    assert.ok((throttle as unknown as { counts: Map<string, unknown> }).counts.size <= 100);
   });
 });
