@@ -26,9 +26,9 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
     trustProxy: options.trustProxy ?? false,
-    // Fastify's defaults turn Node's request timeout off: a body trickled a byte at a time held a connection for
-    // as long as the client liked. A whole request (the largest webhook is 1 MiB) must arrive within the timeout;
-    // a socket silent for 90 s is closed; Node checks the timeouts every few seconds (its default is 30 s).
+    // Fastify's defaults turn Node's request timeout off, which lets a client trickle a body a byte at a time and
+    // hold a connection as long as it likes. A whole request (the largest webhook is 1 MiB) must arrive within the
+    // timeout; a socket silent for 90 s is closed; Node checks the timeouts every few seconds (its default is 30 s).
     requestTimeout: requestTimeoutMs,
     connectionTimeout: 90_000,
     http: { headersTimeout: Math.min(20_000, requestTimeoutMs), connectionsCheckingInterval: Math.min(5_000, requestTimeoutMs) },

@@ -1,6 +1,6 @@
 // Everything ledgerlink writes under its data folder (the embedded store, the token key, the demo's emulator data
 // and admin password) is private to the user running it: folders 0700, files 0600. The store holds every synced
-// customer and invoice and the sealed tokens; a umask of 000 (common in containers) left most of it 0666.
+// customer and invoice and the sealed tokens; under a umask of 000 (common in containers) most of it would be 0666.
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 

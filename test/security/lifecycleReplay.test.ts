@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, sign } from 'node:crypto';
 import { startStack, type Stack } from '../support/stack.ts';
 import { appUninstallPayload } from '../../emulators/highlevel/webhookPayloads.ts';
-import type { EmittedEvent } from '../../emulators/highlevel/webhookEvents.ts';
 
 describe('HighLevel app lifecycle events against replay', () => {
   let s: Stack;
