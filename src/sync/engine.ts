@@ -225,6 +225,8 @@ export class Engine {
             ...crmRef(data),
             message: `Gave up after several tries: ${describeError(error)}`,
             detail: providerDetail(error),
+            // The same record giving up again for the same provider answer is the same open error, counted.
+            cause: `gave-up:${String(providerDetail(error).code ?? providerDetail(error).status ?? describeError(error))}`,
             retry: { queue: name, data },
           });
         },

@@ -424,7 +424,10 @@ async function renderActivity(id, body) {
   let nextBeforeId = null;
 
   const row = (e) => h('li', { class: `entry ${e.status}${e.resolvedAt ? ' resolved' : ''}`, 'data-id': e.id },
-    h('p', { class: 'meta' }, h('span', { class: `badge ${e.status}` }, e.status === 'ok' ? 'synced' : e.status), ' ', h('span', {}, flowName(e.flow)), ' · ', h('time', { datetime: e.createdAt }, dateTime(e.createdAt)), e.resolvedAt ? ' · resolved' : ''),
+    h('p', { class: 'meta' }, h('span', { class: `badge ${e.status}${e.warnings?.length ? ' warning' : ''}` }, e.status === 'ok' ? (e.warnings?.length ? 'synced, with warnings' : 'synced') : e.status), ' ', h('span', {}, flowName(e.flow)), ' · ', h('time', { datetime: e.createdAt }, dateTime(e.createdAt)),
+      // One open error per record and cause: met again, it is counted here instead of listed again.
+      e.occurrences > 1 ? h('span', { class: 'occurrences' }, ` · seen ${e.occurrences} times, last `, h('time', { datetime: e.lastSeenAt }, dateTime(e.lastSeenAt))) : null,
+      e.resolvedAt ? ' · resolved' : ''),
     h('p', { class: 'message' }, e.message),
     e.crm || e.quickbooks ? h('p', { class: 'links' }, e.crm ? recordLink(id, 'highlevel', e.crm.kind, e.crm.id) : null, e.crm && e.quickbooks ? ' ↔ ' : null, e.quickbooks ? recordLink(id, 'quickbooks', e.quickbooks.kind, e.quickbooks.id) : null) : null,
     e.fix && !e.resolvedAt ? h('p', { class: 'fix' }, h('strong', {}, 'What to do: '), e.fix) : null,

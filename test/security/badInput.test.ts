@@ -3,19 +3,39 @@
 // emulators so that the flows meet them (invalid emails, names longer than QuickBooks allows, emoji and
 // right-to-left text, quotes and backslashes in every field that reaches a query, zero / negative / enormous
 // amounts, an unknown currency, more invoice lines than QuickBooks accepts, a tax the connection cannot map).
-// Each gets a clear answer or error, an activity entry, and no lost data.
+// Each gets a clear answer or error, an activity entry, and no lost data; and none of it grows the store without
+// bound (refusals are counted, a failure met again is one error counted, history has a retention).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPrivateKey, sign } from 'node:crypto';
 import { startStack, eventually, type Stack, QBO_VERIFIER } from '../support/stack.ts';
 import { listActivity, type ActivityRecord } from '../../src/store/activity.ts';
+import { hashPassword } from '../../src/server/auth.ts';
+import { createAdmin } from '../../src/store/sessions.ts';
+import { loadConfig } from '../../src/config.ts';
 import { signIntuitPayload } from '../../src/quickbooks/webhooks.ts';
 import { QUEUES } from '../../src/sync/routes.ts';
 
 type Rec = Record<string, unknown>;
 
+const PASSWORD = 'correct horse battery staple';
+
+/** Signs in to the dashboard of a stack as the admin; returns a function calling its JSON API. */
+async function dashboardOf(stack: Stack): Promise<(path: string) => Promise<Rec>> {
+  await createAdmin(stack.t.db, { username: 'admin', passwordHash: await hashPassword(PASSWORD) });
+  const login = await fetch(`${stack.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: PASSWORD }) });
+  assert.equal(login.status, 200);
+  const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+  return async (path) => {
+    const response = await fetch(`${stack.url}${path}`, { headers: { cookie } });
+    assert.equal(response.status, 200, path);
+    return (await response.json()) as Rec;
+  };
+}
+
 describe('bad input', () => {
   let s: Stack;
+  let api: (path: string) => Promise<Rec>;
 
   const admin = async (path: string, body: unknown = {}): Promise<{ status: number; json: Rec }> => {
     const response = await fetch(`${s.hl.url}/_emulator${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -49,6 +69,7 @@ describe('bad input', () => {
 
   before(async () => {
     s = await startStack();
+    api = await dashboardOf(s);
   });
   after(async () => {
     await s.close();
@@ -148,6 +169,26 @@ describe('bad input', () => {
       const customer = s.qbo.admin.listEntities(s.realmId, 'Customer').find((c) => (c.PrimaryEmailAddr as Rec | undefined)?.Address === 'long.name@example.com')!;
       assert.ok(String(customer.GivenName).length <= 100 && String(customer.FamilyName).length <= 100 && String(customer.DisplayName).length <= 500);
       assert.ok((await activityFor(txn)).some((a) => a.status === 'ok'));
+      const created = (await activityFor(String(customer.Id))).find((a) => a.flow === 'customers' && a.status === 'ok')!;
+      assert.match(created.message, /with warnings: GivenName was shortened to 100 characters/);
+      assert.ok((created.detail?.warnings as string[]).some((w) => /FamilyName/.test(w)));
+    });
+
+    it("a 5,000-character item name is cut to QuickBooks' 100, and the payment's entry says what was cut (ok with warnings)", async () => {
+      const name = `Deluxe ${'package '.repeat(624)}end`.slice(0, 5000);
+      assert.equal(name.length, 5000);
+      const txn = await pay({ contact: { firstName: 'Long', lastName: 'Item', email: 'long.item@example.com' }, items: [{ name, amount: 30 }] });
+      await settle();
+      const [receipt] = await eventually(() => (receiptsFor(txn).length ? receiptsFor(txn) : undefined), 30_000, 'the receipt');
+      assert.equal(receipt!.TotalAmt, 30);
+      const entry = (await activityFor(txn)).find((a) => a.status === 'ok' && a.qboKind === 'SalesReceipt')!;
+      assert.match(entry.message, /with warnings: item name of 5000 characters shortened to QuickBooks' 100/);
+      const warnings = entry.detail?.warnings as string[];
+      assert.ok(warnings.some((w) => /item name of 5000 characters/.test(w)), JSON.stringify(warnings));
+      assert.ok(warnings.some((w) => /description of 5000 characters shortened to QuickBooks' 4000/.test(w)), JSON.stringify(warnings));
+      const shown = (await api(`/api/connections/${s.connection.id}/activity/${entry.id}`)) as { warnings: string[]; status: string };
+      assert.equal(shown.status, 'ok');
+      assert.ok(shown.warnings.length >= 2, 'the dashboard shows it as synced with warnings');
     });
 
     it('emoji and right-to-left text reach QuickBooks unchanged', async () => {
@@ -197,13 +238,33 @@ describe('bad input', () => {
       }
     });
 
-    it('an unknown currency gives a clear, retryable error and no receipt', async () => {
+    it('an unknown currency gives a clear, retryable error and no receipt, whose advice is not multicurrency', async () => {
       const txn = await pay({ contact: { firstName: 'Odd', lastName: 'Money', email: 'odd.money@example.com' }, currency: 'XYZ', items: [{ name: 'Thing', amount: 12 }] });
       await settle();
       const error = await eventually(async () => (await activityFor(txn)).find((a) => a.status === 'error'), 30_000, 'the error');
-      assert.match(error.message, /XYZ/);
+      assert.match(error.message, /XYZ.*not a currency QuickBooks knows/);
+      assert.equal(error.detail?.code, 'currency-unknown');
+      assert.doesNotMatch(String(error.detail?.fix), /multicurrency/i, 'turning on multicurrency cannot make QuickBooks accept XYZ');
+      assert.match(String(error.detail?.fix), /currency in HighLevel/);
       assert.ok(error.retry, 'Retry is offered');
       assert.equal(receiptsFor(txn).length, 0);
+    });
+
+    it('a payment that can never sync keeps one open error, counted and stamped, however often it is polled', async () => {
+      const txn = await pay({ contact: { firstName: 'Euro', lastName: 'Buyer', email: 'euro.buyer@example.com' }, currency: 'EUR', items: [{ name: 'Thing', amount: 12 }] });
+      for (let poll = 0; poll < 4; poll++) await settle();
+      const errors = (await activityFor(txn)).filter((a) => a.status === 'error');
+      assert.equal(errors.length, 1, JSON.stringify(errors.map((e) => [e.id, e.message])));
+      const [error] = errors;
+      assert.ok(error!.occurrences >= 2, `met ${error!.occurrences} time(s)`);
+      assert.ok(error!.lastSeenAt.getTime() > error!.createdAt.getTime());
+      // A real currency the company has not enabled: here multicurrency is the fix.
+      assert.equal(error!.detail?.code, 'currency-not-accepted');
+      assert.match(String(error!.detail?.fix), /multicurrency/);
+      const shown = (await api(`/api/connections/${s.connection.id}/activity?openErrors=true&limit=500`)) as { entries: Array<{ id: number; occurrences: number; lastSeenAt: string }> };
+      const entry = shown.entries.find((e) => e.id === error!.id);
+      assert.equal(entry?.occurrences, error!.occurrences);
+      assert.equal(entry?.lastSeenAt, error!.lastSeenAt.toISOString());
     });
 
     it('more invoice lines than QuickBooks accepts: refused before anything is created, with the numbers', async () => {
@@ -233,6 +294,37 @@ describe('bad input', () => {
         assert.equal(receipts.length, 1);
         assert.equal(receipts[0]!.TotalAmt, 113.37, 'the QuickBooks total equals what the customer paid');
       }
+    });
+  });
+
+  describe('a Canadian company (tax codes)', () => {
+    let ca: Stack;
+    let caApi: (path: string) => Promise<Rec>;
+    before(async () => {
+      ca = await startStack({ country: 'CA' });
+      caApi = await dashboardOf(ca);
+    });
+    after(async () => {
+      await ca?.close();
+    });
+
+    it('a CRM tax whose name holds a double quote is listed in the Tax codes tab its error sends the user to', async () => {
+      const name = 'Eco "green" levy';
+      const r = await fetch(`${ca.hl.url}/_emulator/locations/${ca.locationId}/actions/order-form-payment`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ contact: { firstName: 'Quote', lastName: 'Tax', email: 'quote.tax@example.com' }, items: [{ name: 'Taxed thing', amount: 100, taxes: [{ name, rate: 13.37 }] }] }),
+      });
+      assert.equal(r.status, 200);
+      const txn = String(((await r.json()) as Rec).transactionId);
+      await ca.hl.flushWebhooks();
+      await ca.engine.enqueuePolls();
+      const error = await eventually(async () => (await listActivity(ca.t.db, { connectionId: ca.connection.id, limit: 200 })).find((a) => a.crmId === txn && a.status === 'error'), 30_000, 'the tax error');
+      assert.match(String(error.detail?.fix), /dashboard/);
+      const tab = (await caApi(`/api/connections/${ca.connection.id}/tax-codes`)) as { applies: boolean; unmapped: Array<{ key: string; taxes: Array<{ name: string; rate: string }> }> };
+      assert.equal(tab.applies, true);
+      const listed = tab.unmapped.find((u) => u.taxes.some((t) => t.name === name));
+      assert.ok(listed, JSON.stringify(tab.unmapped));
+      assert.deepEqual(listed.taxes, [{ name, rate: '13.37' }]);
     });
   });
 });
