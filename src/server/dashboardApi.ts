@@ -9,6 +9,8 @@ import { activitySummary, getActivity, listActivity, markResolved, type Activity
 import { reviewRequestMechanismSchema, type Connection } from '../store/connections.ts';
 import { readCursor } from '../store/cursors.ts';
 import { countLinks } from '../store/links.ts';
+import { listRefusals } from '../store/webhookRefusals.ts';
+import { REFUSAL_SAMPLE_SECONDS } from '../sync/intake.ts';
 import type { Engine } from '../sync/engine.ts';
 import { describeError } from '../sync/errors.ts';
 import { disconnect } from '../sync/disconnect.ts';
@@ -211,6 +213,18 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
       reply.code(201);
       return cardOf(connection);
     },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'GET', url: '/api/webhook-refusals', summary: 'Refused webhooks (bad or missing signatures, malformed bodies), counted per provider and reason', tags: ['activity'],
+    response: z.object({
+      sampleMinutes: z.number().describe('The activity list shows at most one refusal per reason in this many minutes'),
+      refusals: z.array(z.object({ provider: z.string(), reason: z.string(), count: z.number(), firstSeenAt: z.string(), lastSeenAt: z.string() })),
+    }),
+    handler: async () => ({
+      sampleMinutes: REFUSAL_SAMPLE_SECONDS / 60,
+      refusals: (await listRefusals(db)).map((r) => ({ ...r, firstSeenAt: r.firstSeenAt.toISOString(), lastSeenAt: r.lastSeenAt.toISOString() })),
+    }),
   });
 
   apiRoute(app, lookup, {

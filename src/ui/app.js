@@ -178,7 +178,7 @@ function statusBadge(status) {
 }
 
 async function renderConnections() {
-  const { connections } = await api('GET', '/api/connections');
+  const [{ connections }, { refusals, sampleMinutes }] = await Promise.all([api('GET', '/api/connections'), api('GET', '/api/webhook-refusals')]);
   const add = h('button', { type: 'button' }, 'Add a connection (install on a HighLevel location)');
   add.addEventListener('click', busy(add, async () => {
     const { authorizeUrl } = await api('POST', '/api/connections/connect-highlevel');
@@ -197,6 +197,10 @@ async function renderConnections() {
         ),
       ))),
     add,
+    refusals.length ? h('details', { class: 'refusals', id: 'webhook-refusals' },
+      h('summary', {}, `Refused webhooks: ${refusals.reduce((n, r) => n + r.count, 0)}`),
+      h('p', { class: 'muted' }, `Webhooks without a valid signature are refused, counted per reason and never stored; the activity list shows at most one per reason every ${sampleMinutes} minutes.`),
+      h('ul', {}, refusals.map((r) => h('li', {}, `${r.provider === 'quickbooks' ? 'QuickBooks' : 'HighLevel'}: ${r.reason} — ${r.count} since ${dateTime(r.firstSeenAt)}, last ${dateTime(r.lastSeenAt)}`)))) : null,
   );
 }
 

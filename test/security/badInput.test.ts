@@ -92,6 +92,22 @@ describe('bad input', () => {
       assert.doesNotMatch(JSON.stringify(refusals), /c-bad-input/, 'a refused body is not kept');
     });
 
+    it('counts unsigned posts instead of storing each: 300 refusals add one activity entry and one counter, shown in the dashboard', async () => {
+      const rows = async () => Number((await s.t.db.query<{ n: string }>(`SELECT count(*) AS n FROM activity`)).rows[0]!.n);
+      const before = await rows();
+      const body = contactEvent(s.locationId);
+      for (let batch = 0; batch < 30; batch++) {
+        const answers = await Promise.all(Array.from({ length: 10 }, () => postHighLevel(body, { 'x-ghl-signature': Buffer.alloc(64, 9).toString('base64') })));
+        assert.ok(answers.every((a) => a.status === 401));
+      }
+      assert.ok((await rows()) - before <= 1, `activity grew by ${(await rows()) - before} rows for 300 refusals of one reason`);
+      const shown = (await api('/api/webhook-refusals')) as { refusals: Array<{ provider: string; reason: string; count: number }>; sampleMinutes: number };
+      const forged = shown.refusals.find((r) => r.provider === 'highlevel' && /x-ghl-signature does not match/.test(r.reason));
+      assert.ok(forged && forged.count >= 300, JSON.stringify(shown));
+      const [sample] = (await webhookActivity()).filter((a) => /x-ghl-signature does not match/.test(a.message));
+      assert.match(sample!.message, /Refused a HighLevel webhook/);
+    });
+
     it('answers malformed JSON with a clear error and an activity entry (HighLevel 400; QuickBooks 200 so later events are not held back)', async () => {
       const broken = '{"type": "ContactCreate", "locationId": ';
       const hl = await postHighLevel(broken, { 'x-ghl-signature': signHighLevel(broken) });
@@ -128,6 +144,54 @@ describe('bad input', () => {
       assert.ok(messages.some((m) => new RegExp(`connection for ${other.id} is revoked`).test(m)), messages.join('\n'));
       const inbox = await s.t.db.query<{ status: string }>(`SELECT status FROM inbox WHERE event_type LIKE '%SpaceshipLaunched%' OR payload::text LIKE '%location-nobody-knows%'`);
       assert.ok(inbox.rows.length >= 2 && inbox.rows.every((r) => r.status === 'ignored'), 'kept in the inbox as ignored, with the reason');
+    });
+  });
+
+  describe('history has a retention', () => {
+    it('defaults to 90 days of activity and 30 of inbox, each configurable', () => {
+      assert.deepEqual(loadConfig({}).retention, { activityDays: 90, inboxDays: 30 });
+      assert.deepEqual(loadConfig({ LEDGERLINK_ACTIVITY_RETENTION_DAYS: '7', LEDGERLINK_INBOX_RETENTION_DAYS: '2' }).retention, { activityDays: 7, inboxDays: 2 });
+      assert.throws(() => loadConfig({ LEDGERLINK_INBOX_RETENTION_DAYS: '0' }), /LEDGERLINK_INBOX_RETENTION_DAYS/);
+    });
+
+    it('prunes old activity and inbox rows, never an open error, the newest entry of a linked record, or an event an open error needs', async () => {
+      const c = s.connection.id;
+      const old = new Date(Date.now() - 200 * 86_400_000).toISOString();
+      const add = async (fields: { status: string; crmId?: string; resolved?: boolean; retry?: unknown; connectionId?: string | null }): Promise<number> => {
+        const r = await s.t.db.query<{ id: string }>(
+          `INSERT INTO activity (connection_id, flow, status, crm_id, message, retry, resolved_at, created_at, cause)
+           VALUES ($1, 'retentionTest', $2, $3, 'old entry', $4, $5, $6, CASE WHEN $2 = 'error' THEN 'old' END) RETURNING id`,
+          [fields.connectionId === undefined ? c : fields.connectionId, fields.status, fields.crmId ?? null, fields.retry ? JSON.stringify(fields.retry) : null, fields.resolved ? old : null, old],
+        );
+        return Number(r.rows[0]!.id);
+      };
+      const event = async (eventId: string): Promise<number> => {
+        const r = await s.t.db.query<{ id: string }>(`INSERT INTO inbox (provider, event_id, event_type, connection_id, payload, received_at) VALUES ('highlevel', $1, 'ContactUpdate', $2, '{}', $3) RETURNING id`, [eventId, c, old]);
+        return Number(r.rows[0]!.id);
+      };
+      await s.t.db.query(`INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin) VALUES ($1, 'customer', 'retention-linked', 'q-retention', 'crm')`, [c]);
+      const neededEvent = await event('retention-needed');
+      const oldEvent = await event('retention-old');
+      const ids = {
+        unlinkedOk: await add({ status: 'ok', crmId: 'retention-unlinked' }),
+        unlinkedOkNewer: await add({ status: 'ok', crmId: 'retention-unlinked' }),
+        resolvedError: await add({ status: 'error', crmId: 'retention-unlinked', resolved: true }),
+        openError: await add({ status: 'error', crmId: 'retention-open', retry: { queue: 'crm-contact', data: { inboxId: neededEvent } } }),
+        linkedOlder: await add({ status: 'skipped', crmId: 'retention-linked' }),
+        linkedNewest: await add({ status: 'skipped', crmId: 'retention-linked' }),
+        refusalSample: await add({ status: 'error', connectionId: null }),
+        recent: 0,
+      };
+      await s.t.db.query(`UPDATE activity SET created_at = now() WHERE id = $1`, [ids.unlinkedOkNewer]);
+      ids.recent = ids.unlinkedOkNewer;
+      const outcome = await s.engine.pruneHistory();
+      assert.ok(outcome.activity >= 4 && outcome.inbox >= 1, JSON.stringify(outcome));
+      const left = new Set((await s.t.db.query<{ id: string }>(`SELECT id FROM activity WHERE flow = 'retentionTest'`)).rows.map((r) => Number(r.id)));
+      assert.deepEqual([...left].sort((a, b) => a - b), [ids.unlinkedOkNewer, ids.openError, ids.linkedNewest].sort((a, b) => a - b));
+      const events = new Set((await s.t.db.query<{ id: string }>(`SELECT id FROM inbox WHERE event_id LIKE 'retention-%'`)).rows.map((r) => Number(r.id)));
+      assert.ok(events.has(neededEvent) && !events.has(oldEvent));
+      await s.t.db.query(`DELETE FROM links WHERE connection_id = $1 AND crm_id = 'retention-linked'`, [c]);
+      await s.t.db.query(`UPDATE activity SET resolved_at = now() WHERE id = $1`, [ids.openError]);
     });
   });
 
