@@ -50,6 +50,10 @@ export async function pruneHistory(q: Queryable, policy: RetentionPolicy = DEFAU
   // Refusal counters of reasons not seen for as long as activity is kept say nothing any more.
   const refusals = await q.query(`DELETE FROM webhook_refusals WHERE last_seen_at < $1`, [activityBefore]);
   outcome.webhookRefusals = refusals.rowCount;
+  // Deleted rows free their space for new ones only once vacuumed. PostgreSQL's autovacuum would get to it; the
+  // embedded PGlite store has no autovacuum, and without this its files would keep growing despite the deletes.
+  if (outcome.activity > 0) await q.query('VACUUM activity');
+  if (outcome.inbox > 0) await q.query('VACUUM inbox');
   return outcome;
 }
 
