@@ -29,6 +29,10 @@ const envSchema = z.object({
   LEDGERLINK_ADMIN_USER: z.string().min(1).max(100).default('admin'),
   /** Seconds after which a job still running is taken for dead (its worker was killed) and retried. */
   LEDGERLINK_JOB_EXPIRE_SECONDS: z.coerce.number().int().min(2).max(3600).default(120),
+  /** Days activity entries are kept (open errors and the newest entry of each linked record are always kept). */
+  LEDGERLINK_ACTIVITY_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(90),
+  /** Days inbox events are kept. At least a day: the inbox also collapses a webhook delivered again. */
+  LEDGERLINK_INBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(30),
 
   QBO_CLIENT_ID: z.string().min(1).optional(),
   QBO_CLIENT_SECRET: z.string().min(1).optional(),
@@ -89,6 +93,8 @@ export interface Config {
   /** The dashboard's first admin, from the environment (absent: created on the first visit). */
   admin: { username: string; password: string } | undefined;
   jobExpireSeconds: number;
+  /** How long activity and inbox history is kept, in days (src/store/retention.ts). */
+  retention: { activityDays: number; inboxDays: number };
   /** Present when real provider credentials are configured; absent means the demo against the emulators. */
   providers: ProviderConfig | undefined;
 }
@@ -142,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     limitsOff: e.LEDGERLINK_LIMITS_OFF,
     admin: e.LEDGERLINK_ADMIN_PASSWORD ? { username: e.LEDGERLINK_ADMIN_USER, password: e.LEDGERLINK_ADMIN_PASSWORD } : undefined,
     jobExpireSeconds: e.LEDGERLINK_JOB_EXPIRE_SECONDS,
+    retention: { activityDays: e.LEDGERLINK_ACTIVITY_RETENTION_DAYS, inboxDays: e.LEDGERLINK_INBOX_RETENTION_DAYS },
     providers,
   };
 }

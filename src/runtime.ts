@@ -37,6 +37,7 @@ export async function openRuntime(config: Config, providers: ProviderConfig, opt
     ...(config.paymentConcurrency ? { paymentConcurrency: config.paymentConcurrency } : {}),
     pollSeconds: config.pollSeconds,
     cdcPollSeconds: config.cdcPollSeconds,
+    retention: config.retention,
     queue: { expireInSeconds: config.jobExpireSeconds, leaseSeconds: config.jobExpireSeconds },
   });
   let server: FastifyInstance | undefined;

@@ -6,6 +6,7 @@ import type { Db } from '../store/db.ts';
 import { ConnectionRepository, type Connection, type OAuthTokens } from '../store/connections.ts';
 import type { SecretBox } from '../store/secrets.ts';
 import { markResolved, recordActivity } from '../store/activity.ts';
+import { DEFAULT_RETENTION, pruneHistory, type PruneOutcome, type RetentionPolicy } from '../store/retention.ts';
 import { PostgresRateLimiter, type LimitPolicy, type RateLimiter } from '../store/rateLimits.ts';
 import { QuickBooksClient } from '../quickbooks/client.ts';
 import { QuickBooksOAuth } from '../quickbooks/oauth.ts';
@@ -50,6 +51,8 @@ export interface EngineOptions {
   pollSeconds?: number;
   /** How often QuickBooks change data capture runs behind the webhooks (LEDGERLINK_CDC_POLL_SECONDS, default 180). */
   cdcPollSeconds?: number;
+  /** How long activity and inbox history is kept (LEDGERLINK_ACTIVITY_RETENTION_DAYS, LEDGERLINK_INBOX_RETENTION_DAYS). */
+  retention?: RetentionPolicy;
   /** Job queue tuning (tests shorten these to see a killed worker's job come back quickly). */
   queue?: { expireInSeconds?: number; leaseSeconds?: number; pollingIntervalSeconds?: number; supervise?: boolean };
 }
@@ -62,6 +65,9 @@ interface ConnectionClients {
 }
 
 const COMPANY_FACTS_TTL_MS = 10 * 60_000;
+
+/** How often history past its retention is deleted. */
+const RETENTION_EVERY_MS = 60 * 60_000;
 
 /**
  * The payment queue runs this many jobs at once per unit of worker concurrency (see defineQueues). 4 a unit (16 by
@@ -93,6 +99,7 @@ export class Engine {
   private readonly hlLimiter: HighLevelLimiter | undefined;
   private readonly clients = new Map<string, ConnectionClients>();
   private pollTimer: NodeJS.Timeout | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly db: Db,
@@ -147,11 +154,25 @@ export class Engine {
       this.pollTimer = setInterval(() => void this.enqueuePolls().catch((error) => this.log.warn({ err: error }, 'could not schedule polls')), every);
       this.pollTimer.unref();
       void this.enqueuePolls().catch(() => {});
+      // History is pruned by every process that polls: the deletes are idempotent, so several at once only repeat
+      // each other's work. The first run waits a little, so that a start is not slowed by it.
+      const prune = () => void this.pruneHistory().catch((error) => this.log.warn({ err: error }, 'could not prune history'));
+      this.retentionTimer = setInterval(prune, RETENTION_EVERY_MS);
+      this.retentionTimer.unref();
+      setTimeout(prune, 60_000).unref();
     }
+  }
+
+  /** Deletes activity and inbox history older than the retention, never what is still needed (src/store/retention.ts). */
+  async pruneHistory(): Promise<PruneOutcome> {
+    const outcome = await pruneHistory(this.db, this.options.retention ?? DEFAULT_RETENTION);
+    if (outcome.activity + outcome.inbox + outcome.webhookRefusals > 0) this.log.info(outcome, 'pruned history past its retention');
+    return outcome;
   }
 
   async stop(): Promise<void> {
     if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
     await this.queue.stop();
   }
 
@@ -225,6 +246,8 @@ export class Engine {
             ...crmRef(data),
             message: `Gave up after several tries: ${describeError(error)}`,
             detail: providerDetail(error),
+            // The same record giving up again for the same provider answer is the same open error, counted.
+            cause: `gave-up:${String(providerDetail(error).code ?? providerDetail(error).status ?? describeError(error))}`,
             retry: { queue: name, data },
           });
         },
