@@ -1,8 +1,8 @@
 // The `ledgerlink` command. Each sub-command is a small function; `main` returns the exit code.
 import { openDb } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
-import { loadConfig } from './config.ts';
-import { openRuntime, untilSignal } from './runtime.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { openRuntime, StartRefused, untilSignal } from './runtime.ts';
 import { connectWithTokens, connectWithTokensSchema } from './sync/connect.ts';
 import { readFileSync } from 'node:fs';
 
@@ -97,5 +97,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`unknown command: ${name}\n\n${usage}`);
     return 2;
   }
-  return command(rest);
+  try {
+    return await command(rest);
+  } catch (error) {
+    // A refusal is an answer for the operator, not a crash: its message, without a stack.
+    if (error instanceof ConfigError || error instanceof StartRefused) {
+      process.stderr.write(`${error.message}\n`);
+      return 78; // EX_CONFIG
+    }
+    throw error;
+  }
 }
