@@ -36,6 +36,7 @@ const commands: Record<string, Command> = {
     });
     console.log(`ledgerlink is running at ${runtime.url} (store: ${config.databaseUrl ? 'PostgreSQL' : config.pgliteDir})`);
     console.log(`  dashboard: ${config.publicUrl ?? runtime.url}/${config.admin ? ` (log in as "${config.admin.username}")` : ''}`);
+    if (runtime.metricsUrl) console.log(`  metrics: ${runtime.metricsUrl}/metrics`);
     await untilSignal(runtime.stop);
     return 0;
   },
@@ -47,7 +48,7 @@ const commands: Record<string, Command> = {
     }
     if (!config.databaseUrl) process.stderr.write('note: without DATABASE_URL this worker uses the embedded store, which no other process can share\n');
     const runtime = await openRuntime(config, config.providers, { server: false, workers: true });
-    console.log('ledgerlink worker is running');
+    console.log(`ledgerlink worker is running${runtime.metricsUrl ? ` (metrics: ${runtime.metricsUrl}/metrics)` : ''}`);
     await untilSignal(runtime.stop);
     return 0;
   },

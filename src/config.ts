@@ -37,6 +37,9 @@ const envSchema = z.object({
   LEDGERLINK_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   /** Bearer token /metrics requires; unset: /metrics is not served. */
   LEDGERLINK_METRICS_TOKEN: z.string().min(16, 'use at least 16 characters (openssl rand -hex 32)').optional(),
+  /** A port of its own for /metrics, /healthz and /readyz, without token (workers are scraped this way). */
+  LEDGERLINK_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  LEDGERLINK_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** What start does when the token key cannot open stored tokens: refuse (default) or pause those connections. */
   LEDGERLINK_UNREADABLE_TOKENS: z.enum(['refuse', 'pause']).default('refuse'),
 
@@ -101,6 +104,9 @@ export interface Config {
   jobExpireSeconds: number;
   logLevel: LogLevel;
   metricsToken: string | undefined;
+  /** The separate metrics listener's port (undefined: none) and address. */
+  metricsPort: number | undefined;
+  metricsHost: string;
   /** At start, connections whose tokens the key cannot open stop the start ('refuse') or are paused ('pause'). */
   unreadableTokens: 'refuse' | 'pause';
   /** Present when real provider credentials are configured; absent means the demo against the emulators. */
@@ -158,6 +164,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     jobExpireSeconds: e.LEDGERLINK_JOB_EXPIRE_SECONDS,
     logLevel: e.LEDGERLINK_LOG_LEVEL,
     metricsToken: e.LEDGERLINK_METRICS_TOKEN,
+    metricsPort: e.LEDGERLINK_METRICS_PORT,
+    metricsHost: e.LEDGERLINK_METRICS_HOST,
     unreadableTokens: e.LEDGERLINK_UNREADABLE_TOKENS,
     providers,
   };

@@ -13,12 +13,15 @@ import { SecretBox } from './store/secrets.ts';
 import { Engine } from './sync/engine.ts';
 import type { FastifyInstance } from 'fastify';
 import type { DashboardOptions } from './server/dashboard.ts';
+import type { MetricsListener } from './server/metricsListener.ts';
 
 export interface Runtime {
   db: Db;
   engine: Engine;
   server?: FastifyInstance;
   url?: string;
+  /** Where /metrics, /healthz and /readyz answer on their own port (LEDGERLINK_METRICS_PORT). */
+  metricsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -78,6 +81,11 @@ export async function openRuntime(config: Config, providers: ProviderConfig, opt
     const address = server.server.address();
     url = `http://${config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
   }
+  let metricsListener: MetricsListener | undefined;
+  if (config.metricsPort !== undefined && (options.server || options.workers)) {
+    const { startMetricsListener } = await import('./server/metricsListener.ts');
+    metricsListener = await startMetricsListener({ db, metrics: engine.metrics, host: config.metricsHost, port: config.metricsPort, log: logger });
+  }
   if (options.workers) await engine.startWorkers({ pollers: options.server });
   let stopped = false;
   return {
@@ -85,10 +93,12 @@ export async function openRuntime(config: Config, providers: ProviderConfig, opt
     engine,
     ...(server ? { server } : {}),
     ...(url ? { url } : {}),
+    ...(metricsListener ? { metricsUrl: metricsListener.url } : {}),
     stop: async () => {
       if (stopped) return;
       stopped = true;
       await server?.close();
+      await metricsListener?.close();
       await engine.stop();
       await db.close();
     },

@@ -5,7 +5,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Db } from '../store/db.ts';
-import { pendingMigrations } from '../store/migrate.ts';
+import { readinessProblems } from '../store/readiness.ts';
 import type { Metrics } from '../metrics.ts';
 
 export interface OperationsOptions {
@@ -76,23 +76,7 @@ export function registerOperations(app: FastifyInstance, options: OperationsOpti
   });
 }
 
-/** Why this process cannot serve now (empty when it can): the store does not answer, or is not migrated. */
-export async function readinessProblems(db: Db, timeoutMs: number): Promise<string[]> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    const pending = await Promise.race([pendingMigrations(db), timeout]);
-    return pending.length > 0 ? [`store migrations not applied: ${pending.join(', ')}`] : [];
-  } catch {
-    return ['store unreachable'];
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function bearerMatches(header: string | undefined, token: string): boolean {
+export function bearerMatches(header: string | undefined, token: string): boolean {
   const match = /^Bearer\s+(.+)$/i.exec(header ?? '');
   if (!match) return false;
   // Hashes of equal length, so the comparison takes the same time whatever was sent.

@@ -11,6 +11,11 @@ import { QUEUES } from '../../src/sync/routes.ts';
 import { SALES_RECEIPTS_FLOW } from '../../src/sync/salesReceipts.ts';
 import { openTestDb, type TestDb } from '../support/db.ts';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config.ts';
+import { openRuntime } from '../../src/runtime.ts';
 
 type Line = Record<string, unknown> & { level: string; msg: string };
 
@@ -250,5 +255,31 @@ describe('/metrics and job log lines over a synced payment', () => {
     for (const secret of [qbo.accessToken, qbo.refreshToken!, hl.accessToken, hl.refreshToken!, s.hl.core.app.clientSecret]) {
       assert.ok(!log.text().includes(secret), `a token (${secret.slice(0, 4)}…) is in the log`);
     }
+  });
+});
+
+describe("a worker's own metrics port (LEDGERLINK_METRICS_PORT)", () => {
+  it('serves /metrics with the process metrics, /healthz and /readyz without a token, and stops with the worker', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'll-metrics-port-'));
+    const config = loadConfig({
+      LEDGERLINK_DATA_DIR: dir, LEDGERLINK_METRICS_PORT: '0', LEDGERLINK_SECRET_KEY: Buffer.alloc(32, 3).toString('base64'),
+      QBO_CLIENT_ID: 'id', QBO_CLIENT_SECRET: 'secret', QBO_API_URL: 'http://127.0.0.1:9',
+      HL_CLIENT_ID: 'id', HL_CLIENT_SECRET: 'secret', HL_API_URL: 'http://127.0.0.1:9',
+    });
+    const runtime = await openRuntime(config, config.providers!, { server: false, workers: true, logger: createLogger({ level: 'silent' }) });
+    try {
+      assert.match(runtime.metricsUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
+      const scrape = await fetch(`${runtime.metricsUrl}/metrics`);
+      assert.equal(scrape.status, 200);
+      const text = await scrape.text();
+      assert.match(text, /^ledgerlink_process_cpu_seconds_total \d/m, 'process metrics');
+      assert.match(text, new RegExp(`^ledgerlink_jobs\\{queue="${QUEUES.crmTransaction}",state="queued"\\} 0$`, 'm'));
+      assert.equal((await fetch(`${runtime.metricsUrl}/healthz`)).status, 200);
+      assert.deepEqual(await (await fetch(`${runtime.metricsUrl}/readyz`)).json(), { ready: true });
+    } finally {
+      await runtime.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await assert.rejects(fetch(`${runtime.metricsUrl}/healthz`), 'closed with the worker');
   });
 });
