@@ -145,10 +145,12 @@ export class UnreadableTokensError extends Error {
   constructor(
     readonly connectionId: string,
     readonly side: Side,
+    cause?: unknown,
   ) {
     super(
       `The stored ${side === 'qbo' ? 'QuickBooks' : 'HighLevel'} tokens of connection ${connectionId} cannot be opened with the token key in use: ` +
         'LEDGERLINK_SECRET_KEY (or the key file) is not the key they were sealed with. Restart with that key, or reconnect this side',
+      { cause },
     );
   }
 }
@@ -326,8 +328,8 @@ export class ConnectionRepository {
     let opened: string;
     try {
       opened = this.secrets.open(sealed, tokenAad(id, side));
-    } catch {
-      throw new UnreadableTokensError(id, side);
+    } catch (cause) {
+      throw new UnreadableTokensError(id, side, cause);
     }
     return oauthTokensSchema.parse(JSON.parse(opened));
   }
