@@ -81,7 +81,9 @@ export class Metrics {
       labelNames: ['provider', 'outcome'],
       registers,
     });
-    const stats = async (): Promise<QueueStats[]> => (this.queueStats ? this.queueStats() : []);
+    // A store that does not answer leaves the job gauges out of this scrape (/readyz reports it) rather than
+    // failing the whole scrape and hiding the process's own counters with them.
+    const stats = async (): Promise<QueueStats[]> => (this.queueStats ? this.queueStats().catch(() => []) : []);
     let pending: Promise<QueueStats[]> | undefined;
     // The three gauges below are filled by one store query per scrape, shared between them.
     const read = () => (pending ??= stats().finally(() => setTimeout(() => (pending = undefined), 0)));
