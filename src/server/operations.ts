@@ -54,6 +54,8 @@ export function registerOperations(app: FastifyInstance, options: OperationsOpti
       ...connectionOf(request),
     };
     if (status >= 500) request.log.error(fields, 'request');
+    // A refused webhook is a wrong verifier token or key, or someone probing the endpoint: worth a warning.
+    else if (provider && status >= 400) request.log.warn(fields, 'request');
     else if (PROBES.has(path)) request.log.debug(fields, 'request');
     else request.log.info(fields, 'request');
   });
