@@ -39,11 +39,19 @@ export interface IntakeDeps {
   connectionsFor: (provider: Provider, account: string) => Promise<Connection[]>;
   /** Queues that have a flow in this deployment. */
   handles: (queue: string) => boolean;
+  /** Hears each event's outcome (the webhook metrics). */
+  observe?: (provider: Provider, outcome: IntakeOutcome['outcome']) => void;
 }
 
 const LIVE: ReadonlySet<string> = new Set(['connected']);
 
 export async function acceptEvent(deps: IntakeDeps, event: IncomingEvent): Promise<IntakeOutcome[]> {
+  const outcomes = await placeEvent(deps, event);
+  for (const o of outcomes) deps.observe?.(event.provider, o.outcome);
+  return outcomes;
+}
+
+async function placeEvent(deps: IntakeDeps, event: IncomingEvent): Promise<IntakeOutcome[]> {
   const connections = event.account ? await deps.connectionsFor(event.provider, event.account) : [];
   const live = connections.filter((c) => LIVE.has(c.status));
   if (live.length === 0) {
