@@ -1,9 +1,9 @@
 // The `ledgerlink` command. Each sub-command is a small function; `main` returns the exit code.
 import { openDb } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
-import { loadConfig } from './config.ts';
+import { ConfigError, loadConfig } from './config.ts';
 import { keepDataPrivate } from './store/privateFiles.ts';
-import { openRuntime, untilSignal } from './runtime.ts';
+import { openRuntime, StartRefused, untilSignal } from './runtime.ts';
 import { connectWithTokens, connectWithTokensSchema } from './sync/connect.ts';
 import { readFileSync } from 'node:fs';
 
@@ -38,6 +38,7 @@ const commands: Record<string, Command> = {
     });
     console.log(`ledgerlink is running at ${runtime.url} (store: ${config.databaseUrl ? 'PostgreSQL' : config.pgliteDir})`);
     console.log(`  dashboard: ${config.publicUrl ?? runtime.url}/${config.admin ? ` (log in as "${config.admin.username}")` : ''}`);
+    if (runtime.metricsUrl) console.log(`  metrics: ${runtime.metricsUrl}/metrics`);
     await untilSignal(runtime.stop);
     return 0;
   },
@@ -50,7 +51,7 @@ const commands: Record<string, Command> = {
     }
     if (!config.databaseUrl) process.stderr.write('note: without DATABASE_URL this worker uses the embedded store, which no other process can share\n');
     const runtime = await openRuntime(config, config.providers, { server: false, workers: true });
-    console.log('ledgerlink worker is running');
+    console.log(`ledgerlink worker is running${runtime.metricsUrl ? ` (metrics: ${runtime.metricsUrl}/metrics)` : ''}`);
     await untilSignal(runtime.stop);
     return 0;
   },
@@ -102,5 +103,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`unknown command: ${name}\n\n${usage}`);
     return 2;
   }
-  return command(rest);
+  try {
+    return await command(rest);
+  } catch (error) {
+    // A refusal is an answer for the operator, not a crash: its message, without a stack.
+    if (error instanceof ConfigError || error instanceof StartRefused) {
+      process.stderr.write(`${error.message}\n`);
+      return 78; // EX_CONFIG
+    }
+    throw error;
+  }
 }

@@ -1,6 +1,10 @@
 // Configuration from the environment, parsed once at the edge. Every variable is documented in
 // docs/configuration.md. Without provider credentials, `ledgerlink start` runs against the local emulators.
 import { z } from 'zod';
+import { LOG_LEVELS, type LogLevel } from './log.ts';
+
+/** A configuration ledgerlink cannot run with; its message names the variable and the fix. */
+export class ConfigError extends Error {}
 
 const optionalUrl = z.string().url().optional();
 const flag = z
@@ -31,6 +35,19 @@ const envSchema = z.object({
   LEDGERLINK_ADMIN_USER: z.string().min(1).max(100).default('admin'),
   /** Seconds after which a job still running is taken for dead (its worker was killed) and retried. */
   LEDGERLINK_JOB_EXPIRE_SECONDS: z.coerce.number().int().min(2).max(3600).default(120),
+  /** Days activity entries are kept (open errors and the newest entry of each linked record are always kept). */
+  LEDGERLINK_ACTIVITY_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(90),
+  /** Days inbox events are kept. At least a day: the inbox also collapses a webhook delivered again. */
+  LEDGERLINK_INBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(30),
+  /** How much the process logs (docs/operations.md). */
+  LEDGERLINK_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  /** Bearer token /metrics requires; unset: /metrics is not served. */
+  LEDGERLINK_METRICS_TOKEN: z.string().min(16, 'use at least 16 characters (openssl rand -hex 32)').optional(),
+  /** A port of its own for /metrics, /healthz and /readyz, without token (workers are scraped this way). */
+  LEDGERLINK_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  LEDGERLINK_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** What start does when the token key cannot open stored tokens: refuse (default) or pause those connections. */
+  LEDGERLINK_UNREADABLE_TOKENS: z.enum(['refuse', 'pause']).default('refuse'),
 
   QBO_CLIENT_ID: z.string().min(1).optional(),
   QBO_CLIENT_SECRET: z.string().min(1).optional(),
@@ -110,6 +127,15 @@ export interface Config {
   /** The dashboard's first admin, from the environment (absent: created on the first visit). */
   admin: { username: string; password: string } | undefined;
   jobExpireSeconds: number;
+  /** How long activity and inbox history is kept, in days (src/store/retention.ts). */
+  retention: { activityDays: number; inboxDays: number };
+  logLevel: LogLevel;
+  metricsToken: string | undefined;
+  /** The separate metrics listener's port (undefined: none) and address. */
+  metricsPort: number | undefined;
+  metricsHost: string;
+  /** At start, connections whose tokens the key cannot open stop the start ('refuse') or are paused ('pause'). */
+  unreadableTokens: 'refuse' | 'pause';
   /** Present when real provider credentials are configured; absent means the demo against the emulators. */
   providers: ProviderConfig | undefined;
 }
@@ -118,13 +144,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new Error(`invalid configuration: ${problems} (see docs/configuration.md)`);
+    throw new ConfigError(`invalid configuration: ${problems} (see docs/configuration.md)`);
   }
   const e = parsed.data;
   const hasQbo = Boolean(e.QBO_CLIENT_ID && e.QBO_CLIENT_SECRET);
   const hasHl = Boolean(e.HL_CLIENT_ID && e.HL_CLIENT_SECRET);
   if (hasQbo !== hasHl) {
-    throw new Error('invalid configuration: set both QBO_CLIENT_ID/QBO_CLIENT_SECRET and HL_CLIENT_ID/HL_CLIENT_SECRET, or neither (demo mode)');
+    throw new ConfigError('invalid configuration: set both QBO_CLIENT_ID/QBO_CLIENT_SECRET and HL_CLIENT_ID/HL_CLIENT_SECRET, or neither (demo mode)');
   }
   const providers: ProviderConfig | undefined = hasQbo
     ? {
@@ -164,6 +190,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     limitsOff: e.LEDGERLINK_LIMITS_OFF,
     admin: e.LEDGERLINK_ADMIN_PASSWORD ? { username: e.LEDGERLINK_ADMIN_USER, password: e.LEDGERLINK_ADMIN_PASSWORD } : undefined,
     jobExpireSeconds: e.LEDGERLINK_JOB_EXPIRE_SECONDS,
+    retention: { activityDays: e.LEDGERLINK_ACTIVITY_RETENTION_DAYS, inboxDays: e.LEDGERLINK_INBOX_RETENTION_DAYS },
+    logLevel: e.LEDGERLINK_LOG_LEVEL,
+    metricsToken: e.LEDGERLINK_METRICS_TOKEN,
+    metricsPort: e.LEDGERLINK_METRICS_PORT,
+    metricsHost: e.LEDGERLINK_METRICS_HOST,
+    unreadableTokens: e.LEDGERLINK_UNREADABLE_TOKENS,
     providers,
   };
 }

@@ -45,6 +45,15 @@ export function isCurrencyCode(currency: string): boolean {
   return /^[A-Za-z]{3}$/.test(currency.trim());
 }
 
+// The ISO 4217 codes in use, as the platform's ICU data knows them. QuickBooks' currency list is drawn from the
+// same standard, so a code outside it is one no QuickBooks company can enable, whatever its settings.
+const ISO_CURRENCIES: ReadonlySet<string> = new Set(Intl.supportedValuesOf('currency'));
+
+/** Whether `currency` is a currency in use (ISO 4217), as opposed to a well-formed code that names nothing (XYZ). */
+export function isKnownCurrency(currency: string): boolean {
+  return ISO_CURRENCIES.has(currency.trim().toUpperCase());
+}
+
 export function pow10(n: number): bigint {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`pow10 needs a non-negative integer, got ${n}`);
   return 10n ** BigInt(n);

@@ -9,6 +9,8 @@ export interface DomainError {
   readonly message: string;
   /** What the user (or the operator) can do about it. */
   readonly fix: string;
+  /** The values the message names, for programs (the dashboard) that must not read them back out of the text. */
+  readonly detail?: Readonly<Record<string, unknown>>;
 }
 
 export interface Failure {
@@ -22,8 +24,8 @@ export function ok<T>(value: T): Result<T> {
   return { ok: true, value };
 }
 
-export function fail(code: string, message: string, fix: string): Failure {
-  return { ok: false, error: { code, message, fix } };
+export function fail(code: string, message: string, fix: string, detail?: Readonly<Record<string, unknown>>): Failure {
+  return { ok: false, error: detail ? { code, message, fix, detail } : { code, message, fix } };
 }
 
 /** For callers (mostly tests) that have already proved the input valid. */

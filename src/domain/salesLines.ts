@@ -182,7 +182,14 @@ export function qboSalesLines(doc: CrmDocument, ctx: SalesLineContext, label: st
     const text = item?.description?.trim() || item?.name || '';
     return truncateText(text, QBO_LIMITS.transaction.LineDescription);
   };
-  return ctx.region === 'US' ? usLines(totals, refs, describe, label, options) : globalLines(totals, refs, describe, ctx, label);
+  const lines = ctx.region === 'US' ? usLines(totals, refs, describe, label, options) : globalLines(totals, refs, describe, ctx, label);
+  if (!lines.ok) return lines;
+  // A description cut to QuickBooks' limit is said, line by line, so that the record's entry is no silent ok.
+  const cut = doc.items.flatMap((item, i) => {
+    const text = item.description?.trim() || item.name || '';
+    return text.length > QBO_LIMITS.transaction.LineDescription ? [`${label} line ${i + 1}: description of ${text.length} characters shortened to QuickBooks' ${QBO_LIMITS.transaction.LineDescription}`] : [];
+  });
+  return cut.length === 0 ? lines : ok({ ...lines.value, warnings: [...lines.value.warnings, ...cut] });
 }
 
 function usLines(totals: CrmTotals, refs: readonly QboRef[], describe: (i: number) => string, label: string, options: LineOptions): Result<SalesLines> {
@@ -246,7 +253,7 @@ function globalLines(totals: CrmTotals, refs: readonly QboRef[], describe: (i: n
     let taxCode: MatchedTaxCode | undefined;
     if (needsCodes) {
       const matched = taxCodeForCrmTaxes(crm.taxes, ctx.taxCodes ?? [], ctx.taxCodeMappings, ctx.noTaxCodeId);
-      if (!matched.ok) return fail(matched.error.code, `${label} line ${i + 1}: ${matched.error.message}`, matched.error.fix);
+      if (!matched.ok) return fail(matched.error.code, `${label} line ${i + 1}: ${matched.error.message}`, matched.error.fix, matched.error.detail);
       taxCode = matched.value;
     }
     const price = priceFor(crm, crm.amount, totals.exponent);

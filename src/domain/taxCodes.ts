@@ -47,6 +47,14 @@ function describe(taxes: readonly CrmLineTax[]): string {
   return taxes.map((t) => `"${t.name}" ${decimalText(t.rate)}%`).join(' + ');
 }
 
+/**
+ * The taxes a failure is about, as values: the dashboard's Tax codes tab lists them from here. A name may hold any
+ * character (a `"` too), so reading them back out of the message is not reliable.
+ */
+function taxesDetail(taxes: readonly CrmLineTax[]): { taxes: { name: string; rate: string }[] } {
+  return { taxes: taxes.map((t) => ({ name: t.name, rate: decimalText(t.rate) })) };
+}
+
 function parsedCodes(codes: readonly QboTaxCodeInfo[]): Result<{ info: QboTaxCodeInfo; rates: Decimal[]; rateSum: Decimal }[]> {
   const out: { info: QboTaxCodeInfo; rates: Decimal[]; rateSum: Decimal }[] = [];
   for (const info of codes) {
@@ -103,7 +111,7 @@ export function taxCodeForCrmTaxes(
   if (mappedId !== undefined) {
     return (
       found(mappedId, 'mapping') ??
-      fail('TAX_CODE_NOT_FOUND', `HighLevel tax ${describe(taxes)} is mapped to QuickBooks tax code ${mappedId}, which is not an active tax code`, `Choose another QuickBooks tax code for ${describe(taxes)} in the dashboard.`)
+      fail('TAX_CODE_NOT_FOUND', `HighLevel tax ${describe(taxes)} is mapped to QuickBooks tax code ${mappedId}, which is not an active tax code`, `Choose another QuickBooks tax code for ${describe(taxes)} in the dashboard.`, taxesDetail(taxes))
     );
   }
 
@@ -117,11 +125,13 @@ export function taxCodeForCrmTaxes(
       'AMBIGUOUS_TAX_CODE',
       `HighLevel tax ${describe(taxes)} matches several QuickBooks tax codes by rate (${sameRate.map((c) => `"${c.info.name}"`).join(', ')})`,
       `Choose which QuickBooks tax code to use for ${describe(taxes)} in the dashboard.`,
+      taxesDetail(taxes),
     );
   }
   return fail(
     'UNMAPPED_TAX',
     `HighLevel tax ${describe(taxes)} has no QuickBooks tax code with the same rate (${decimalText(wanted)}%)`,
     `Create a ${decimalText(wanted)}% tax code in QuickBooks, or choose one for ${describe(taxes)} in the dashboard.`,
+    taxesDetail(taxes),
   );
 }

@@ -45,6 +45,8 @@ export interface HighLevelHttpOptions {
   timeoutMs?: number;
   retry?: RetryOptions;
   logger?: Logger | undefined;
+  /** Hears every attempt (status 0: no answer), for the metrics; `retrying` says the client tries again. */
+  onCall?: ((call: { status: number; durationMs: number; retrying: boolean }) => void) | undefined;
   fetch?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
@@ -97,6 +99,7 @@ export class HighLevelHttp {
   private readonly maxDelayMs: number;
   private readonly maxRetryAfterMs: number;
   private readonly logger: Logger | undefined;
+  private readonly onCall: HighLevelHttpOptions['onCall'];
   private readonly fetchImpl: typeof fetch;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
@@ -112,6 +115,7 @@ export class HighLevelHttp {
     this.maxDelayMs = options.retry?.maxDelayMs ?? 30_000;
     this.maxRetryAfterMs = options.retry?.maxRetryAfterMs ?? 60_000;
     this.logger = options.logger;
+    this.onCall = options.onCall;
     this.fetchImpl = options.fetch ?? fetch;
     this.sleep = options.sleep ?? defaultSleep;
     this.random = options.random ?? Math.random;
@@ -140,12 +144,15 @@ export class HighLevelHttp {
     for (let attempt = 0; ; attempt += 1) {
       let outcome: Outcome;
       const release = this.limiter ? await this.limiter.acquire(this.locationId) : undefined;
+      const started = performance.now();
       try {
         outcome = await this.attempt(url, req, token);
       } finally {
         release?.();
       }
+      const durationMs = performance.now() - started;
       if (outcome.kind === 'ok') {
+        this.onCall?.({ status: outcome.status, durationMs, retrying: false });
         const parsed = req.schema.safeParse(outcome.body);
         if (!parsed.success) {
           throw new HighLevelError({
@@ -162,18 +169,24 @@ export class HighLevelHttp {
       const error = outcome.error;
       if (!refreshed && worthRefreshing(error)) {
         refreshed = true;
+        this.onCall?.({ status: error.status, durationMs, retrying: true });
         this.logger?.info({ locationId: this.locationId, path: req.path }, 'highlevel access token rejected; refreshing once');
         token = await this.tokens.refreshAfterUnauthorized();
         continue;
       }
       const retryable =
         (error.status === 429 && error.code !== 'daily_limit') || (idempotent && (outcome.kind === 'network' || error.status >= 500));
-      if (!retryable || attempt + 1 >= this.maxAttempts) throw error;
-      let delay = Math.round(this.random() * Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** attempt));
-      if (error.retryAfterMs !== undefined) {
-        if (error.retryAfterMs > this.maxRetryAfterMs) throw error;
-        delay = error.retryAfterMs;
+      let retrying = retryable && attempt + 1 < this.maxAttempts;
+      let delay = 0;
+      if (retrying) {
+        delay = Math.round(this.random() * Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** attempt));
+        if (error.retryAfterMs !== undefined) {
+          if (error.retryAfterMs > this.maxRetryAfterMs) retrying = false;
+          delay = error.retryAfterMs;
+        }
       }
+      this.onCall?.({ status: error.status, durationMs, retrying });
+      if (!retrying) throw error;
       this.logger?.warn(
         { locationId: this.locationId, path: req.path, status: error.status, attempt: attempt + 1, delayMs: delay },
         'highlevel request failed; retrying',

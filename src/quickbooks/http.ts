@@ -37,6 +37,8 @@ export interface QuickBooksHttpOptions {
   timeoutMs?: number;
   retry?: RetryOptions;
   logger?: Logger | undefined;
+  /** Hears every attempt (status 0: no answer), for the metrics; `retrying` says the client tries again. */
+  onCall?: ((call: { status: number; durationMs: number; retrying: boolean }) => void) | undefined;
   fetch?: typeof fetch;
   /** Injected for tests. */
   sleep?: (ms: number) => Promise<void>;
@@ -109,6 +111,7 @@ export class QuickBooksHttp {
   private readonly maxDelayMs: number;
   private readonly maxRetryAfterMs: number;
   private readonly logger: Logger | undefined;
+  private readonly onCall: QuickBooksHttpOptions['onCall'];
   private readonly fetchImpl: typeof fetch;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
@@ -125,6 +128,7 @@ export class QuickBooksHttp {
     this.maxDelayMs = options.retry?.maxDelayMs ?? 30_000;
     this.maxRetryAfterMs = options.retry?.maxRetryAfterMs ?? 60_000;
     this.logger = options.logger;
+    this.onCall = options.onCall;
     this.fetchImpl = options.fetch ?? fetch;
     this.sleep = options.sleep ?? defaultSleep;
     this.random = options.random ?? Math.random;
@@ -160,12 +164,15 @@ export class QuickBooksHttp {
     for (let attempt = 0; ; attempt += 1) {
       let outcome: Outcome;
       const release = this.limiter ? await this.limiter.acquire(this.realmId) : undefined;
+      const started = performance.now();
       try {
         outcome = await this.attempt(url, req, token);
       } finally {
         release?.();
       }
+      const durationMs = performance.now() - started;
       if (outcome.kind === 'ok') {
+        this.onCall?.({ status: outcome.status, durationMs, retrying: false });
         const parsed = req.schema.safeParse(outcome.body);
         if (!parsed.success) {
           throw new QuickBooksError({
@@ -181,17 +188,23 @@ export class QuickBooksHttp {
       const error = outcome.error;
       if (error.status === 401 && !refreshed && (error.code === '3200' || error.code === 'http_401')) {
         refreshed = true;
+        this.onCall?.({ status: error.status, durationMs, retrying: true });
         this.logger?.info({ realmId: this.realmId, intuitTid: error.intuitTid }, 'quickbooks access token rejected; refreshing once');
         token = await this.tokens.refreshAfterUnauthorized();
         continue;
       }
       const retryable = outcome.kind === 'network' || RETRYABLE_STATUS.has(error.status) || error.code === '3001';
-      if (!retryable || attempt + 1 >= this.maxAttempts) throw error;
-      let delay = backoffDelay(attempt, this.baseDelayMs, this.maxDelayMs, this.random);
-      if (error.retryAfterMs !== undefined) {
-        if (error.retryAfterMs > this.maxRetryAfterMs) throw error;
-        delay = error.retryAfterMs;
+      let retrying = retryable && attempt + 1 < this.maxAttempts;
+      let delay = 0;
+      if (retrying) {
+        delay = backoffDelay(attempt, this.baseDelayMs, this.maxDelayMs, this.random);
+        if (error.retryAfterMs !== undefined) {
+          if (error.retryAfterMs > this.maxRetryAfterMs) retrying = false;
+          delay = error.retryAfterMs;
+        }
       }
+      this.onCall?.({ status: error.status, durationMs, retrying });
+      if (!retrying) throw error;
       this.logger?.warn(
         { realmId: this.realmId, path: req.path, status: error.status, code: error.code, intuitTid: error.intuitTid, attempt: attempt + 1, delayMs: delay },
         'quickbooks request failed; retrying',

@@ -1,6 +1,8 @@
 // The HTTP face of ledgerlink: webhook intake for both providers, health, and (later) OAuth callbacks and the
 // dashboard's API. Built on an Engine; knows nothing of flows beyond routing events into the intake.
-import Fastify, { type FastifyInstance } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type pino from 'pino';
 import { highLevelAppId, parseHighLevelWebhook, verifyHighLevelSignature } from '../highlevel/webhooks.ts';
 import { acceptAppLifecycleEvent } from '../sync/appLifecycle.ts';
 import type { TrustProxy } from '../config.ts';
@@ -8,9 +10,13 @@ import type { Engine } from '../sync/engine.ts';
 import type { IntakeDeps } from '../sync/intake.ts';
 import { webhookRoutes, type HighLevelWebhookEvent } from './webhooks.ts';
 import { registerDashboard, type DashboardOptions } from './dashboard.ts';
+import { registerOperations, RequestLineController } from './operations.ts';
 
 export interface ServerOptions {
-  logger?: boolean;
+  /** Where request lines and errors go: the engine's logger by default. */
+  logger?: pino.Logger;
+  /** Bearer token that /metrics requires (LEDGERLINK_METRICS_TOKEN); without one /metrics is not served. */
+  metricsToken?: string | undefined;
   bodyLimitBytes?: number;
   /** Fastify's trustProxy: which proxy's X-Forwarded-For names the client (LEDGERLINK_TRUST_PROXY). */
   trustProxy?: TrustProxy | undefined;
@@ -23,7 +29,10 @@ export interface ServerOptions {
 export async function buildServer(engine: Engine, options: ServerOptions = {}): Promise<FastifyInstance> {
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   const app = Fastify({
-    logger: options.logger ?? false,
+    loggerInstance: (options.logger ?? engine.log) as FastifyBaseLogger,
+    // One line per request, written when it ends (operations.ts), instead of Fastify's two.
+    logController: new RequestLineController(),
+    genReqId: () => randomUUID(),
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
     trustProxy: options.trustProxy ?? false,
     // Fastify's defaults turn Node's request timeout off, which lets a client trickle a body a byte at a time and
@@ -33,11 +42,13 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     connectionTimeout: 90_000,
     http: { headersTimeout: Math.min(20_000, requestTimeoutMs), connectionsCheckingInterval: Math.min(5_000, requestTimeoutMs) },
   });
+  registerOperations(app, { db: engine.db, metrics: engine.metrics, metricsToken: options.metricsToken });
   const intake: IntakeDeps = {
     db: engine.db,
     queue: engine.queue,
     connectionsFor: (provider, account) => engine.connections.recentByAccount(provider === 'quickbooks' ? 'qbo' : 'hl', account),
     handles: (queue) => engine.handles(queue),
+    observe: (provider, outcome) => engine.metrics.webhookEvent(provider, outcome),
   };
   const hl = engine.providers.highlevel;
   await app.register(webhookRoutes, {
@@ -52,10 +63,6 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     highLevelAppId: highLevelAppId(hl.clientId),
     onHighLevelAppEvent: (event) => acceptAppLifecycleEvent({ db: engine.db, connections: engine.connections }, event),
     ...(options.bodyLimitBytes ? { bodyLimitBytes: options.bodyLimitBytes } : {}),
-  });
-  app.get('/healthz', async () => {
-    await engine.db.query('SELECT 1');
-    return { ok: true };
   });
   await registerDashboard(app, engine, options.dashboard);
   return app;

@@ -34,8 +34,12 @@ async function dashboardPlugin(app: FastifyInstance, engine: Engine, options: Da
     }
     const status = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500;
     if (status >= 500) request.log.error({ err: error }, 'request failed');
-    // A 5xx says only that something failed: internals stay in the log.
-    return reply.code(status).send({ error: status >= 500 ? 'internal' : 'bad_request', message: status >= 500 ? 'Something failed on the server; see its log' : error.message });
+    // A 5xx says only that something failed: internals stay in the log, under the request id named here.
+    return reply.code(status).send({
+      error: status >= 500 ? 'internal' : 'bad_request',
+      message: status >= 500 ? `Something failed on the server; see its log (request ${request.id})` : error.message,
+      ...(status >= 500 ? { requestId: request.id } : {}),
+    });
   });
   // State-changing API calls must come from the dashboard's own pages: a request from another origin that
   // carries the cookie anyway (SameSite=Lax already keeps it off cross-site POSTs) is refused.

@@ -9,6 +9,8 @@ import { activitySummary, getActivity, listActivity, markResolved, type Activity
 import { reviewRequestMechanismSchema, type Connection } from '../store/connections.ts';
 import { readCursor } from '../store/cursors.ts';
 import { countLinks } from '../store/links.ts';
+import { listRefusals } from '../store/webhookRefusals.ts';
+import { REFUSAL_SAMPLE_SECONDS } from '../sync/intake.ts';
 import type { Engine } from '../sync/engine.ts';
 import { describeError } from '../sync/errors.ts';
 import { disconnect } from '../sync/disconnect.ts';
@@ -66,6 +68,9 @@ const activityRowSchema = z.object({
   retryable: z.boolean(),
   resolvedAt: z.string().nullable(),
   createdAt: z.string(),
+  occurrences: z.number().describe('For errors: how many times it was met while open (one entry per record and cause)'),
+  lastSeenAt: z.string().describe('When it was last met (createdAt when only once)'),
+  warnings: z.array(z.string()).describe('For successes: what had to change on the way (text cut to QuickBooks\' limits); "synced with warnings" when not empty'),
 });
 
 const activityQuery = z.object({
@@ -181,6 +186,9 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
     retryable: entry.status === 'error' && entry.resolvedAt === null && entry.retry !== undefined,
     resolvedAt: entry.resolvedAt?.toISOString() ?? null,
     createdAt: entry.createdAt.toISOString(),
+    occurrences: entry.occurrences,
+    lastSeenAt: entry.lastSeenAt.toISOString(),
+    warnings: Array.isArray(entry.detail?.warnings) ? entry.detail.warnings.filter((w): w is string => typeof w === 'string') : [],
   });
 
   apiRoute(app, lookup, {
@@ -205,6 +213,18 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
       reply.code(201);
       return cardOf(connection);
     },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'GET', url: '/api/webhook-refusals', summary: 'Refused webhooks (bad or missing signatures, malformed bodies), counted per provider and reason', tags: ['activity'],
+    response: z.object({
+      sampleMinutes: z.number().describe('The activity list shows at most one refusal per reason in this many minutes'),
+      refusals: z.array(z.object({ provider: z.string(), reason: z.string(), count: z.number(), firstSeenAt: z.string(), lastSeenAt: z.string() })),
+    }),
+    handler: async () => ({
+      sampleMinutes: REFUSAL_SAMPLE_SECONDS / 60,
+      refusals: (await listRefusals(db)).map((r) => ({ ...r, firstSeenAt: r.firstSeenAt.toISOString(), lastSeenAt: r.lastSeenAt.toISOString() })),
+    }),
   });
 
   apiRoute(app, lookup, {
@@ -441,7 +461,7 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
       const open = await listActivity(db, { connectionId: params.id, openErrorsOnly: true, limit: 1000 });
       const unmapped = new Map<string, { key: string; taxes: Array<{ name: string; rate: string }>; reason: string }>();
       for (const entry of open) {
-        const taxes = taxesNamedIn(entry.message);
+        const taxes = taxesOfError(entry);
         if (!taxes) continue;
         const key = crmTaxKey(taxes.map((t) => ({ name: t.name, rate: parsePercentOrThrow(t.rate) })));
         if (!Object.hasOwn(mapping, key) && !unmapped.has(key)) unmapped.set(key, { key, taxes, reason: entry.message });
@@ -537,6 +557,17 @@ export function fixFor(entry: ActivityRecord): string {
   if (status === 429 || (status !== undefined && status >= 500)) return 'The provider was busy or down for a while: press Retry';
   if (status === 401 || status === 403) return 'The provider refused the tokens: reconnect, then Retry';
   return 'Check the record on both sides; when it looks right, press Retry';
+}
+
+const taxesDetailSchema = z.array(z.object({ name: z.string(), rate: z.string() })).min(1);
+
+/**
+ * The CRM taxes a tax-code error is about: from its detail, where the flows record them as values; from the text
+ * only for entries recorded before they did (a name holding `"` cannot be read back from there).
+ */
+function taxesOfError(entry: ActivityRecord): Array<{ name: string; rate: string }> | undefined {
+  const recorded = taxesDetailSchema.safeParse(entry.detail?.taxes);
+  return recorded.success ? recorded.data : taxesNamedIn(entry.message);
 }
 
 /** CRM taxes named in a tax-code error message: `HighLevel tax "HST" 15% + "Eco" 2% ...`. */

@@ -110,11 +110,14 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
     // A signed delivery can be captured and posted again: one dated outside the window is refused here, one inside
     // it is a duplicate in the inbox. Deliveries without a timestamp rely on the inbox alone.
     if (!isFreshWebhook(event)) {
-      await recordRefusal(deps.intake.db, 'highlevel', `${event.type} dated ${event.timestamp} is outside the freshness window`, { bytes: raw.length, eventId: event.eventId });
+      // Refusals are counted per reason text: the particulars go in the detail.
+      await recordRefusal(deps.intake.db, 'highlevel', 'delivery dated outside the freshness window (a replay, or a clock far off)', {
+        bytes: raw.length, eventId: event.eventId, type: event.type, timestamp: event.timestamp ?? null,
+      });
       return reply.code(400).send({ error: 'stale delivery' });
     }
     if (event.appId !== undefined && event.appId !== deps.highLevelAppId) {
-      await recordRefusal(deps.intake.db, 'highlevel', `${event.type} is for another app (${event.appId})`, { bytes: raw.length, eventId: event.eventId });
+      await recordRefusal(deps.intake.db, 'highlevel', 'event for another app (its appId is not ours)', { bytes: raw.length, eventId: event.eventId, type: event.type, appId: event.appId });
       return reply.code(403).send({ error: 'event for another app' });
     }
     if (event.kind === 'app') {

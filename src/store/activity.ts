@@ -17,12 +17,32 @@ export interface ActivityEntry {
   detail?: Record<string, unknown>;
   /** For errors: the job to enqueue again when the user presses Retry. */
   retry?: { queue: string; data: Record<string, unknown> };
+  /**
+   * For errors: what failed, so that the same failure of the same record met again (on every poll, say) updates
+   * its one open error instead of adding another. Default: `detail.code`, else the message.
+   */
+  cause?: string;
 }
 
 export interface ActivityRecord extends ActivityEntry {
   id: number;
   createdAt: Date;
   resolvedAt: Date | null;
+  /** How many times this error was met while it stayed open (1 for everything else). */
+  occurrences: number;
+  /** When it was last met (createdAt when only once). */
+  lastSeenAt: Date;
+}
+
+/**
+ * The message of a success that had to change something on the way (text cut to QuickBooks' limits, a field left
+ * out): it says so, so that it is never a silent ok. `detail.warnings` holds every warning; the dashboard shows
+ * such an entry as synced with warnings.
+ */
+export function withWarnings(message: string, warnings: readonly string[]): string {
+  if (warnings.length === 0) return message;
+  const more = warnings.length > 1 ? ` (and ${warnings.length - 1} more warning${warnings.length > 2 ? 's' : ''})` : '';
+  return `${message}; with warnings: ${warnings[0]}${more}`;
 }
 
 export async function recordActivity(q: Queryable, entry: ActivityEntry): Promise<number> {
@@ -49,14 +69,30 @@ function activityInsert(entry: ActivityEntry, options: { resolvesErrors?: boolea
   if (options.resolvesErrors && entry.crmId) {
     parts.push(`resolved AS (UPDATE activity SET resolved_at = now() WHERE connection_id = ${p(1)} AND flow = ${p(2)} AND crm_id = ${p(5)} AND status = 'error' AND resolved_at IS NULL)`);
   }
+  // An error of a record that is already open for the same cause is the same error met again: it is counted and
+  // its text brought up to date in place (activity_open_error_per_cause, migration 007), never added once more.
   return {
-    sql: `${parts.length ? `WITH ${parts.join(', ')} ` : ''}INSERT INTO activity (connection_id, flow, status, crm_kind, crm_id, qbo_kind, qbo_id, message, detail, retry)
-     VALUES (${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(p).join(', ')}) RETURNING id`,
+    sql: `${parts.length ? `WITH ${parts.join(', ')} ` : ''}INSERT INTO activity (connection_id, flow, status, crm_kind, crm_id, qbo_kind, qbo_id, message, detail, retry, cause)
+     VALUES (${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(p).join(', ')})
+     ON CONFLICT (connection_id, flow, crm_id, cause) WHERE ${OPEN_ERROR_WITH_CAUSE} DO UPDATE SET
+       occurrences = activity.occurrences + 1, last_seen_at = now(), message = EXCLUDED.message, detail = EXCLUDED.detail,
+       retry = EXCLUDED.retry, crm_kind = EXCLUDED.crm_kind, qbo_kind = coalesce(EXCLUDED.qbo_kind, activity.qbo_kind), qbo_id = coalesce(EXCLUDED.qbo_id, activity.qbo_id)
+     RETURNING id`,
     params: [
       entry.connectionId, entry.flow, entry.status, entry.crmKind ?? null, entry.crmId ?? null, entry.qboKind ?? null,
-      entry.qboId ?? null, entry.message, JSON.stringify(entry.detail ?? {}), entry.retry ? JSON.stringify(entry.retry) : null,
+      entry.qboId ?? null, entry.message, JSON.stringify(entry.detail ?? {}), entry.retry ? JSON.stringify(entry.retry) : null, causeOf(entry),
     ],
   };
+}
+
+/** The predicate of the unique index activity_open_error_per_cause: ON CONFLICT must name it to use the index. */
+const OPEN_ERROR_WITH_CAUSE = `status = 'error' AND resolved_at IS NULL AND crm_id IS NOT NULL AND cause IS NOT NULL`;
+
+function causeOf(entry: ActivityEntry): string | null {
+  if (entry.status !== 'error') return null;
+  if (entry.cause) return entry.cause;
+  const code = entry.detail?.code;
+  return typeof code === 'string' && code !== '' ? code : entry.message;
 }
 
 /** A later success for the same record resolves its open errors, so that the error list shows what still needs a person. */
@@ -91,6 +127,8 @@ interface ActivityRow {
   retry: ActivityEntry['retry'] | string | null;
   resolved_at: Date | string | null;
   created_at: Date | string;
+  occurrences: number | string | null;
+  last_seen_at: Date | string | null;
 }
 
 const parse = <T>(value: T | string): T => (typeof value === 'string' ? (JSON.parse(value) as T) : value);
@@ -131,6 +169,8 @@ export async function listActivity(q: Queryable, filter: ActivityFilter = {}): P
     ...(row.retry ? { retry: parse(row.retry) } : {}),
     createdAt: new Date(row.created_at),
     resolvedAt: row.resolved_at ? new Date(row.resolved_at) : null,
+    occurrences: Number(row.occurrences ?? 1),
+    lastSeenAt: new Date(row.last_seen_at ?? row.created_at),
   }));
 }
 

@@ -140,6 +140,21 @@ export interface NewConnection {
   settings?: Partial<ConnectionSettings>;
 }
 
+/** Stored tokens that the key in use cannot open: sealed with another LEDGERLINK_SECRET_KEY (or key file), or damaged. */
+export class UnreadableTokensError extends Error {
+  constructor(
+    readonly connectionId: string,
+    readonly side: Side,
+    cause?: unknown,
+  ) {
+    super(
+      `The stored ${side === 'qbo' ? 'QuickBooks' : 'HighLevel'} tokens of connection ${connectionId} cannot be opened with the token key in use: ` +
+        'LEDGERLINK_SECRET_KEY (or the key file) is not the key they were sealed with. Restart with that key, or reconnect this side',
+      { cause },
+    );
+  }
+}
+
 /** Token columns are sealed with the row id and side as associated data: a ciphertext moved to another row fails. */
 const tokenAad = (connectionId: string, side: Side) => `connection:${connectionId}:${side}`;
 
@@ -333,7 +348,38 @@ export class ConnectionRepository {
     const result = await q.query<{ tokens: Uint8Array | null }>(`SELECT ${side}_tokens AS tokens FROM connections WHERE id = $1`, [id]);
     const sealed = result.rows[0]?.tokens;
     if (!sealed) return undefined;
-    return oauthTokensSchema.parse(JSON.parse(this.secrets.open(sealed, tokenAad(id, side))));
+    let opened: string;
+    try {
+      opened = this.secrets.open(sealed, tokenAad(id, side));
+    } catch (cause) {
+      throw new UnreadableTokensError(id, side, cause);
+    }
+    return oauthTokensSchema.parse(JSON.parse(opened));
+  }
+
+  /**
+   * The connections whose stored tokens this process's key cannot open (checked at start: a wrong
+   * LEDGERLINK_SECRET_KEY otherwise shows every connection as connected while nothing can sync). Reads only.
+   */
+  async unreadableTokens(): Promise<Array<{ id: string; name: string; status: ConnectionStatus; sides: Side[] }>> {
+    const result = await this.db.query<{ id: string; name: string; status: ConnectionStatus; qbo_tokens: Uint8Array | null; hl_tokens: Uint8Array | null }>(
+      `SELECT id, name, status, qbo_tokens, hl_tokens FROM connections WHERE qbo_tokens IS NOT NULL OR hl_tokens IS NOT NULL ORDER BY created_at`,
+    );
+    const unreadable: Array<{ id: string; name: string; status: ConnectionStatus; sides: Side[] }> = [];
+    for (const row of result.rows) {
+      const sides = (['qbo', 'hl'] as const).filter((side) => {
+        const sealed = side === 'qbo' ? row.qbo_tokens : row.hl_tokens;
+        if (!sealed) return false;
+        try {
+          this.secrets.open(sealed, tokenAad(row.id, side));
+          return false;
+        } catch {
+          return true;
+        }
+      });
+      if (sides.length > 0) unreadable.push({ id: row.id, name: row.name, status: row.status, sides });
+    }
+    return unreadable;
   }
 
   /** Forgets both sides' tokens (after they were revoked); history stays. */

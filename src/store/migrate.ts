@@ -64,3 +64,15 @@ export function splitStatements(sql: string): string[] {
   if (current.trim()) statements.push(current.trim());
   return statements;
 }
+
+/** The versions of the migrations this code has that the store has not applied (readiness; throws when the store does not answer). */
+export async function pendingMigrations(db: Db, migrations = knownVersions()): Promise<number[]> {
+  const result = await db.query<{ version: number }>('SELECT version FROM schema_migrations');
+  const applied = new Set(result.rows.map((r) => Number(r.version)));
+  return migrations.filter((version) => !applied.has(version));
+}
+
+let versions: number[] | undefined;
+function knownVersions(): number[] {
+  return (versions ??= listMigrations().map((m) => m.version));
+}

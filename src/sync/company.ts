@@ -4,6 +4,7 @@ import type { QuickBooksClient } from '../quickbooks/client.ts';
 import { select } from '../quickbooks/query.ts';
 import type { QboTaxCodeInfo } from '../domain/taxCodes.ts';
 import type { TaxRegion } from '../domain/salesLines.ts';
+import { isKnownCurrency } from '../domain/money.ts';
 import { SyncError } from './errors.ts';
 
 export interface CompanyFacts {
@@ -85,4 +86,29 @@ export async function loadCompanyFacts(qbo: QuickBooksClient): Promise<CompanyFa
     taxCodes,
     noTaxCodeId,
   };
+}
+
+/**
+ * Why a document in `currency` cannot be written to this company, or undefined when it can. A code that is no
+ * currency at all (XYZ) and a real currency the company has not enabled need different fixes: multicurrency
+ * cannot make QuickBooks accept XYZ, so that advice is given only for the second.
+ */
+export function currencyProblem(company: CompanyFacts, currency: string, document: string, detail: Record<string, unknown>): SyncError | undefined {
+  if (!isKnownCurrency(currency)) {
+    return new SyncError(
+      'currency-unknown',
+      `${document} is in ${currency}, which is not a currency QuickBooks knows (not an ISO 4217 code)`,
+      `Correct the currency in HighLevel (the payment's product price or the location's currency settings); QuickBooks cannot record ${currency}, whatever its settings. Then press Retry, or leave this error if the record was a test`,
+      { ...detail, currency, homeCurrency: company.homeCurrency },
+    );
+  }
+  if (currency !== company.homeCurrency && !company.multiCurrency) {
+    return new SyncError(
+      'currency-not-accepted',
+      `${document} is in ${currency}, but the QuickBooks company works in ${company.homeCurrency} only (multicurrency is off)`,
+      'Turn on multicurrency in QuickBooks (Account and settings > Advanced > Currency), then press Retry',
+      { ...detail, currency, homeCurrency: company.homeCurrency },
+    );
+  }
+  return undefined;
 }

@@ -9,7 +9,7 @@ import { checkEmail } from '../domain/email.ts';
 import { fieldsToWrite, qboCustomerForContact, syncedContactHash, syncedFieldsFromContact, syncedFieldsFromQboCustomer, type CrmContact, type SyncedContact } from '../domain/customer.ts';
 import { quickbooksRequestId } from '../domain/requestId.ts';
 import { claimPendingLink, findLinkByCrmId, findLinkByQboId, saveLink, type Link } from '../store/links.ts';
-import { recordActivity, resolveErrors } from '../store/activity.ts';
+import { recordActivity, resolveErrors, withWarnings } from '../store/activity.ts';
 import { readCursor, writeCursor } from '../store/cursors.ts';
 import type { FlowContext } from './context.ts';
 import { QUEUES } from './routes.ts';
@@ -136,11 +136,14 @@ async function matchOrCreate(ctx: FlowContext, contactId: string, currency: stri
       return { customerId: chosen.Id, displayName: String(chosen.DisplayName), outcome: 'matched' };
     }
     const updated = await updateMatched(ctx, chosen, crm);
-    await commitLink(ctx, contactId, updated, crm, `Matched contact ${label} to QuickBooks customer "${updated.DisplayName}" by email and updated it`);
+    // The matched customer keeps its DisplayName (the bookkeeper's choice): only the other fields' cuts apply.
+    const cuts = qboCustomerForContact(crm).warnings.filter((w) => !w.startsWith('DisplayName'));
+    await commitLink(ctx, contactId, updated, crm, withWarnings(`Matched contact ${label} to QuickBooks customer "${updated.DisplayName}" by email and updated it`, cuts), cuts);
     return { customerId: updated.Id, displayName: String(updated.DisplayName), outcome: 'matched' };
   }
   const created = await createCustomer(ctx, crm, currency && currency !== company.homeCurrency && company.multiCurrency ? currency : undefined);
-  await commitLink(ctx, contactId, created, crm, `Created QuickBooks customer "${created.DisplayName}" for contact ${label}`);
+  const cuts = qboCustomerForContact(crm).warnings;
+  await commitLink(ctx, contactId, created, crm, withWarnings(`Created QuickBooks customer "${created.DisplayName}" for contact ${label}`, cuts), cuts);
   return { customerId: created.Id, displayName: String(created.DisplayName), outcome: 'created' };
 }
 
@@ -210,7 +213,7 @@ async function createCustomer(ctx: FlowContext, crm: CrmContact, foreignCurrency
   );
 }
 
-async function commitLink(ctx: FlowContext, contactId: string, customer: Customer, crm: CrmContact, message: string): Promise<void> {
+async function commitLink(ctx: FlowContext, contactId: string, customer: Customer, crm: CrmContact, message: string, warnings: readonly string[] = []): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     await rememberCustomer(tx, ctx.connection.id, customer);
     await saveLink(tx, {
@@ -221,7 +224,10 @@ async function commitLink(ctx: FlowContext, contactId: string, customer: Custome
       crmUpdatedAt: null,
       data: { displayName: customer.DisplayName },
     });
-    await recordActivity(tx, { connectionId: ctx.connection.id, flow: 'customers', status: 'ok', crmKind: 'contact', crmId: contactId, qboKind: 'Customer', qboId: customer.Id, message });
+    await recordActivity(tx, {
+      connectionId: ctx.connection.id, flow: 'customers', status: 'ok', crmKind: 'contact', crmId: contactId, qboKind: 'Customer', qboId: customer.Id, message,
+      ...(warnings.length > 0 ? { detail: { warnings } } : {}),
+    });
     await resolveErrors(tx, ctx.connection.id, 'customers', contactId);
   });
 }

@@ -1,11 +1,14 @@
 // The engine: the store, the job queue with one queue per flow, the clients of each connection (with tokens
 // from the store and limits shared through Postgres), and the pollers. `ledgerlink start` runs it with the
 // server; `ledgerlink worker` runs only its workers.
-import pino from 'pino';
+import type pino from 'pino';
+import { createLogger } from '../log.ts';
+import { Metrics, type SyncOutcome } from '../metrics.ts';
 import type { Db } from '../store/db.ts';
 import { ConnectionRepository, type Connection, type OAuthTokens } from '../store/connections.ts';
 import type { SecretBox } from '../store/secrets.ts';
 import { markResolved, recordActivity } from '../store/activity.ts';
+import { DEFAULT_RETENTION, pruneHistory, type PruneOutcome, type RetentionPolicy } from '../store/retention.ts';
 import { PostgresRateLimiter, type LimitPolicy, type RateLimiter } from '../store/rateLimits.ts';
 import { QuickBooksClient } from '../quickbooks/client.ts';
 import { QuickBooksOAuth } from '../quickbooks/oauth.ts';
@@ -40,6 +43,8 @@ export interface EngineOptions {
   /** Where the OAuth callbacks land (LEDGERLINK_PUBLIC_URL). */
   publicUrl: string;
   logger?: pino.Logger;
+  /** Counters and gauges for /metrics (a fresh registry by default). */
+  metrics?: Metrics;
   /** Pace requests to the providers' limits (true in production; benchmarks may lift them). */
   limits?: boolean;
   /** Multiplies the providers' per-window limits (benchmarks run emulators with limits scaled the same way). */
@@ -50,6 +55,8 @@ export interface EngineOptions {
   pollSeconds?: number;
   /** How often QuickBooks change data capture runs behind the webhooks (LEDGERLINK_CDC_POLL_SECONDS, default 180). */
   cdcPollSeconds?: number;
+  /** How long activity and inbox history is kept (LEDGERLINK_ACTIVITY_RETENTION_DAYS, LEDGERLINK_INBOX_RETENTION_DAYS). */
+  retention?: RetentionPolicy;
   /** Job queue tuning (tests shorten these to see a killed worker's job come back quickly). */
   queue?: { expireInSeconds?: number; leaseSeconds?: number; pollingIntervalSeconds?: number; supervise?: boolean };
 }
@@ -62,6 +69,9 @@ interface ConnectionClients {
 }
 
 const COMPANY_FACTS_TTL_MS = 10 * 60_000;
+
+/** How often history past its retention is deleted. */
+const RETENTION_EVERY_MS = 60 * 60_000;
 
 /**
  * The payment queue runs this many jobs at once per unit of worker concurrency (see defineQueues). 4 a unit (16 by
@@ -86,6 +96,7 @@ export function providerLimit(key: string): LimitPolicy | undefined {
 export class Engine {
   readonly connections: ConnectionRepository;
   readonly log: pino.Logger;
+  readonly metrics: Metrics;
   readonly qboOAuth: QuickBooksOAuth;
   readonly hlOAuth: HighLevelOAuth;
   readonly providers: ProviderConfig;
@@ -93,6 +104,7 @@ export class Engine {
   private readonly hlLimiter: HighLevelLimiter | undefined;
   private readonly clients = new Map<string, ConnectionClients>();
   private pollTimer: NodeJS.Timeout | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly db: Db,
@@ -101,7 +113,9 @@ export class Engine {
   ) {
     this.providers = options.providers;
     this.connections = new ConnectionRepository(db, options.secrets);
-    this.log = options.logger ?? pino({ level: process.env.LEDGERLINK_LOG_LEVEL ?? 'info' });
+    this.log = options.logger ?? createLogger({ level: process.env.LEDGERLINK_LOG_LEVEL ?? 'info' });
+    this.metrics = options.metrics ?? new Metrics();
+    this.metrics.readQueuesWith(() => queue.stats());
     const qbo = options.providers.quickbooks;
     this.qboOAuth = new QuickBooksOAuth({
       clientId: qbo.clientId,
@@ -133,8 +147,9 @@ export class Engine {
   }
 
   static async create(options: EngineOptions): Promise<Engine> {
-    const queue = await JobQueue.start(options.db, options.queue ?? {});
-    const engine = new Engine(options.db, queue, options);
+    const logger = options.logger ?? createLogger({ level: process.env.LEDGERLINK_LOG_LEVEL ?? 'info' });
+    const queue = await JobQueue.start(options.db, { ...options.queue, log: logger });
+    const engine = new Engine(options.db, queue, { ...options, logger });
     await engine.defineQueues();
     return engine;
   }
@@ -147,11 +162,25 @@ export class Engine {
       this.pollTimer = setInterval(() => void this.enqueuePolls().catch((error) => this.log.warn({ err: error }, 'could not schedule polls')), every);
       this.pollTimer.unref();
       void this.enqueuePolls().catch(() => {});
+      // History is pruned by every process that polls: the deletes are idempotent, so several at once only repeat
+      // each other's work. The first run waits a little, so that a start is not slowed by it.
+      const prune = () => void this.pruneHistory().catch((error) => this.log.warn({ err: error }, 'could not prune history'));
+      this.retentionTimer = setInterval(prune, RETENTION_EVERY_MS);
+      this.retentionTimer.unref();
+      setTimeout(prune, 60_000).unref();
     }
+  }
+
+  /** Deletes activity and inbox history older than the retention, never what is still needed (src/store/retention.ts). */
+  async pruneHistory(): Promise<PruneOutcome> {
+    const outcome = await pruneHistory(this.db, this.options.retention ?? DEFAULT_RETENTION);
+    if (outcome.activity + outcome.inbox + outcome.webhookRefusals > 0) this.log.info(outcome, 'pruned history past its retention');
+    return outcome;
   }
 
   async stop(): Promise<void> {
     if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
     await this.queue.stop();
   }
 
@@ -225,6 +254,8 @@ export class Engine {
             ...crmRef(data),
             message: `Gave up after several tries: ${describeError(error)}`,
             detail: providerDetail(error),
+            // The same record giving up again for the same provider answer is the same open error, counted.
+            cause: `gave-up:${String(providerDetail(error).code ?? providerDetail(error).status ?? describeError(error))}`,
             retry: { queue: name, data },
           });
         },
@@ -286,49 +317,88 @@ export class Engine {
     }, { concurrency: 2 });
   }
 
+  /** Runs one job and reports how it ended: one log line and the sync outcome metrics. */
   private async runJob(name: QueueName, flow: string, data: JobData, job: JobContext, run: (ctx: FlowContext, data: JobData, job: JobContext) => Promise<void>): Promise<void> {
+    const started = performance.now();
+    let ended: { outcome: SyncOutcome; error?: unknown; detail?: Record<string, unknown> } | undefined;
+    try {
+      ended = await this.runJobOnce(name, flow, data, job, run);
+    } catch (error) {
+      ended = { outcome: job.lastAttempt ? 'failed' : 'retry', error };
+      throw error;
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      if (ended) {
+        this.metrics.syncOutcome(flow, ended.outcome, name, seconds);
+        this.logJobOutcome(name, flow, data, job, seconds, ended);
+      }
+    }
+  }
+
+  private logJobOutcome(name: QueueName, flow: string, data: JobData, job: JobContext, seconds: number, ended: { outcome: SyncOutcome; error?: unknown; detail?: Record<string, unknown> }): void {
+    const fields = {
+      jobId: job.jobId, queue: name, flow, connectionId: data.connectionId, recordKey: data.key, ...recordIds(data),
+      attempt: job.attempt, durationMs: Math.round(seconds * 1000), outcome: ended.outcome, ...ended.detail,
+      ...(ended.error !== undefined ? { err: ended.error } : {}),
+    };
+    switch (ended.outcome) {
+      case 'failed':
+        return this.log.error(fields, 'job failed on its last try; parked as an error to retry by hand');
+      case 'retry':
+        return this.log.warn(fields, 'job failed; it will be retried');
+      case 'error':
+        return this.log.warn(fields, 'job ended with a sync error shown in the dashboard');
+      case 'skipped':
+        return this.log.debug(fields, 'job skipped');
+      default:
+        // Polls and sweeps run every minute for every connection: their routine ends are debug lines.
+        if (ended.outcome === 'ok' && PERIODIC.has(name)) return this.log.debug(fields, 'job done');
+        return this.log.info(fields, ended.outcome === 'ok' ? 'job done' : `job ${ended.outcome}`);
+    }
+  }
+
+  private async runJobOnce(name: QueueName, flow: string, data: JobData, job: JobContext, run: (ctx: FlowContext, data: JobData, job: JobContext) => Promise<void>): Promise<{ outcome: SyncOutcome; error?: unknown; detail?: Record<string, unknown> }> {
     const connection = await this.connections.recent(data.connectionId);
     // A removed or disconnected connection syncs nothing more.
-    if (!connection || connection.status === 'disconnected' || connection.status === 'pending') return;
+    if (!connection || connection.status === 'disconnected' || connection.status === 'pending') return { outcome: 'skipped', detail: { connectionStatus: connection?.status ?? 'removed' } };
     // A revoked or paused one keeps its jobs: each is recorded as stopped, with what it needs to run again, and
     // reconnecting (or resuming) runs them all (resumeStoppedJobs). Dropping them, as this did before, lost the
     // webhooks that arrived meanwhile whenever no poll or sweep would find their records again.
     if (connection.status !== 'connected') {
       // Polls and sweeps are scheduled again by the resume or reconnect itself (enqueuePolls): an open "Stopped"
       // error for each of them would only be noise beside the records' own.
-      if (PERIODIC.has(name)) return;
+      if (PERIODIC.has(name)) return { outcome: 'skipped', detail: { connectionStatus: connection.status } };
       const paused = connection.status === 'paused';
       await this.recordStopped(name, flow, data, {
         message: `Stopped: the connection is ${paused ? 'paused' : 'revoked'}; this runs again once it is ${paused ? 'resumed' : 'reconnected'}`,
         code: paused ? 'connection-paused' : 'connection-revoked',
       });
-      return;
+      return { outcome: 'stopped', detail: { connectionStatus: connection.status } };
     }
     try {
       await run(this.contextFor(connection), data, job);
+      return { outcome: 'ok' };
     } catch (error) {
       if (error instanceof RetryLater) {
         await this.queue.enqueue(name, data, { startAfterSeconds: error.afterSeconds });
-        return;
+        return { outcome: 'deferred', detail: { retryInSeconds: error.afterSeconds } };
       }
       if (error instanceof HighLevelError && error.code === 'daily_limit') {
         // HighLevel's daily budget is used up: the job waits for it instead of spending its retries in seconds.
-        this.log.info({ queue: name, connectionId: connection.id, retryInSeconds: DAILY_BUDGET_RETRY_SECONDS }, 'highlevel daily budget used up; job put back');
         await this.queue.enqueue(name, data, { startAfterSeconds: DAILY_BUDGET_RETRY_SECONDS });
-        return;
+        return { outcome: 'deferred', detail: { reason: 'highlevel daily budget used up', retryInSeconds: DAILY_BUDGET_RETRY_SECONDS } };
       }
       if (error instanceof SyncError) {
         await recordActivity(this.db, {
           connectionId: connection.id, flow, status: 'error', ...crmRef(data),
           message: error.message, detail: { code: error.code, fix: error.fix, ...error.detail }, retry: { queue: name, data },
         });
-        return;
+        return { outcome: 'error', detail: { code: error.code, message: error.message } };
       }
       if (error instanceof ConnectionRevokedError) {
         await this.recordStopped(name, flow, data, { message: `Stopped: ${error.message}`, code: 'connection-revoked', side: error.side });
-        return;
+        return { outcome: 'stopped', detail: { reason: error.message } };
       }
-      this.log.warn({ queue: name, attempt: job.attempt, connectionId: connection.id, err: describeError(error) }, 'job failed; it will be retried');
       throw error;
     }
   }
@@ -376,6 +446,7 @@ export class Engine {
       tokens: qboTokens,
       limiter: limiter ? { acquire: (realm) => limiter.acquire(`qbo:${realm}`) } : undefined,
       logger: this.log,
+      onCall: (call) => this.metrics.providerCall('quickbooks', call),
     });
     const hl = this.newHighLevelClient(connection.id, connection.hlLocationId);
     let facts: { value: Promise<CompanyFacts>; at: number } | undefined;
@@ -413,7 +484,7 @@ export class Engine {
       },
       isRefusal: (error) => error instanceof HighLevelError && (error.code === 'invalid_grant' || error.status === 401),
     });
-    return new HighLevelClient(new HighLevelHttp({ baseUrl: this.options.providers.highlevel.apiUrl, locationId, tokens, limiter: this.hlLimiter, logger: this.log }));
+    return new HighLevelClient(new HighLevelHttp({ baseUrl: this.options.providers.highlevel.apiUrl, locationId, tokens, limiter: this.hlLimiter, logger: this.log, onCall: (call) => this.metrics.providerCall('highlevel', call) }));
   }
 
   /** Forgets cached clients (after tokens or settings changed). */
@@ -441,6 +512,16 @@ function crmRef(data: JobData): { crmKind?: string; crmId?: string } {
   if (typeof data.invoiceId === 'string') return { crmKind: 'invoice', crmId: data.invoiceId };
   if (typeof data.contactId === 'string') return { crmKind: 'contact', crmId: data.contactId };
   return {};
+}
+
+/** The ids a job's log line names: its CRM record, or the QuickBooks record of a QuickBooks-side job. */
+function recordIds(data: JobData): Record<string, string> {
+  const ids: Record<string, string> = {};
+  for (const field of ['transactionId', 'orderId', 'invoiceId', 'contactId', 'customerId', 'paymentId'] as const) {
+    const value = data[field];
+    if (typeof value === 'string') ids[field] = value;
+  }
+  return ids;
 }
 
 function providerDetail(error: unknown): Record<string, unknown> {

@@ -4,6 +4,7 @@
 import type { Db } from '../store/db.ts';
 import { storeInboxEvent, storeInboxEventWith, type Provider } from '../store/inbox.ts';
 import { recordActivity } from '../store/activity.ts';
+import { countRefusal } from '../store/webhookRefusals.ts';
 import type { Connection } from '../store/connections.ts';
 import type { JobQueue, JobData } from './queue.ts';
 
@@ -38,11 +39,19 @@ export interface IntakeDeps {
   connectionsFor: (provider: Provider, account: string) => Promise<Connection[]>;
   /** Queues that have a flow in this deployment. */
   handles: (queue: string) => boolean;
+  /** Hears each event's outcome (the webhook metrics). */
+  observe?: (provider: Provider, outcome: IntakeOutcome['outcome']) => void;
 }
 
 const LIVE: ReadonlySet<string> = new Set(['connected']);
 
 export async function acceptEvent(deps: IntakeDeps, event: IncomingEvent): Promise<IntakeOutcome[]> {
+  const outcomes = await placeEvent(deps, event);
+  for (const o of outcomes) deps.observe?.(event.provider, o.outcome);
+  return outcomes;
+}
+
+async function placeEvent(deps: IntakeDeps, event: IncomingEvent): Promise<IntakeOutcome[]> {
   const connections = event.account ? await deps.connectionsFor(event.provider, event.account) : [];
   const live = connections.filter((c) => LIVE.has(c.status));
   if (live.length === 0) {
@@ -99,13 +108,23 @@ async function ignore(db: Db, event: IncomingEvent, connectionId: string | null,
   });
 }
 
-/** A refused webhook (bad signature, malformed body): logged and shown, its body never stored. */
+/** At most one activity entry per refusal reason in this many seconds; the rest are counted (webhook_refusals). */
+export const REFUSAL_SAMPLE_SECONDS = 600;
+
+/**
+ * A refused webhook (bad signature, malformed body): counted per provider and reason, its body never stored. The
+ * activity list shows a sample, the first refusal of a reason and then one every REFUSAL_SAMPLE_SECONDS, each
+ * saying how many there were: unsigned posts by the thousand cost counter updates, not rows.
+ */
 export async function recordRefusal(db: Db, provider: Provider, reason: string, detail: Record<string, unknown>): Promise<void> {
+  const counted = await countRefusal(db, provider, reason, REFUSAL_SAMPLE_SECONDS);
+  if (!counted.sample) return;
   await recordActivity(db, {
     connectionId: null,
     flow: 'webhooks',
     status: 'error',
-    message: `Refused a ${provider === 'quickbooks' ? 'QuickBooks' : 'HighLevel'} webhook: ${reason}`,
-    detail,
+    message: `Refused a ${provider === 'quickbooks' ? 'QuickBooks' : 'HighLevel'} webhook: ${reason}` +
+      (counted.count > 1 ? ` (${counted.count} refused for this reason since ${counted.firstSeenAt.toISOString()}; one entry per ${REFUSAL_SAMPLE_SECONDS / 60} minutes is listed)` : ''),
+    detail: { ...detail, refusedSoFar: counted.count, firstSeenAt: counted.firstSeenAt.toISOString() },
   });
 }

@@ -22,12 +22,13 @@ import { formatMinor, majorFromMinor, toMinorUnits, type Minor } from '../domain
 import { quickbooksRequestId } from '../domain/requestId.ts';
 import { QBO_LIMITS } from '../domain/quickbooksLimits.ts';
 import { findLinkByCrmId, saveLink, type Link } from '../store/links.ts';
-import { recordActivity, resolveErrors } from '../store/activity.ts';
+import { recordActivity, resolveErrors, withWarnings } from '../store/activity.ts';
 import type { Queryable } from '../store/db.ts';
 import { readCursor, writeCursor } from '../store/cursors.ts';
 import type { FlowContext } from './context.ts';
 import { customerForContact } from './customers.ts';
-import { itemIdsForNames } from './items.ts';
+import { itemIdsForNames, shortenedItemNames } from './items.ts';
+import { currencyProblem } from './company.ts';
 import { SyncError } from './errors.ts';
 import { QUEUES } from './routes.ts';
 
@@ -260,7 +261,7 @@ async function writeInvoice(ctx: FlowContext, invoice: HighLevelInvoice, linked:
     await resolveErrors(tx, ctx.connection.id, INVOICES_FLOW, invoice._id);
     await recordActivity(tx, {
       connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'ok', crmKind: 'invoice', crmId: invoice._id, qboKind: 'Invoice', qboId: written.Id,
-      message: `${action} QuickBooks invoice ${written.DocNumber ?? written.Id} for CRM invoice ${crmLabel(invoice)} (${money(mapped.expected.crmTotal, currency)}, customer "${mapped.customerName}")`,
+      message: withWarnings(`${action} QuickBooks invoice ${written.DocNumber ?? written.Id} for CRM invoice ${crmLabel(invoice)} (${money(mapped.expected.crmTotal, currency)}, customer "${mapped.customerName}")`, mapped.warnings),
       detail: { warnings: mapped.warnings, status: invoice.status },
     });
     // The mapping predicts QuickBooks' total, but QuickBooks computes it (tax in the global model): compare what
@@ -283,13 +284,11 @@ async function mapInvoice(ctx: FlowContext, invoice: HighLevelInvoice): Promise<
   const company = await ctx.company();
   const currency = invoice.currency.toUpperCase();
   const label = crmLabel(invoice);
-  if (currency !== company.homeCurrency && !company.multiCurrency) {
-    throw new SyncError(
-      'currency-not-accepted',
-      `CRM invoice ${label} is in ${currency}, but the QuickBooks company works in ${company.homeCurrency} only (multicurrency is off)`,
-      'Turn on multicurrency in QuickBooks (Account and settings > Advanced > Currency), or issue the invoice in ' + company.homeCurrency + ', then press Retry',
-      { invoiceId: invoice._id, currency, homeCurrency: company.homeCurrency },
-    );
+  const currencyRefused = currencyProblem(company, currency, `CRM invoice ${label}`, { invoiceId: invoice._id });
+  if (currencyRefused) {
+    // An invoice can also be issued again in the home currency.
+    if (currencyRefused.code === 'currency-not-accepted') throw new SyncError(currencyRefused.code, currencyRefused.message, `Turn on multicurrency in QuickBooks (Account and settings > Advanced > Currency), or issue the invoice in ${company.homeCurrency}, then press Retry`, currencyRefused.detail);
+    throw currencyRefused;
   }
   const contactId = invoice.contactDetails?.id;
   if (!contactId) {
@@ -344,11 +343,11 @@ async function mapInvoice(ctx: FlowContext, invoice: HighLevelInvoice): Promise<
     ...(company.noTaxCodeId ? { noTaxCodeId: company.noTaxCodeId } : {}),
     customerRef: { value: customer.customerId },
   });
-  if (!mapping.ok) throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, { invoiceId: invoice._id });
+  if (!mapping.ok) throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, { ...mapping.error.detail, invoiceId: invoice._id });
   // The hash covers exactly what would be written, so any change on the CRM side that matters to QuickBooks (and
   // nothing else: a new updatedAt alone, a payment) leads to an update.
   const hash = createHash('sha256').update(JSON.stringify(mapping.invoice)).digest('base64url');
-  return { body: mapping.invoice, expected: mapping.expectedTotal, warnings: mapping.warnings, customerId: customer.customerId, customerName: customer.displayName, hash };
+  return { body: mapping.invoice, expected: mapping.expectedTotal, warnings: [...shortenedItemNames(items.map((i) => i.name)), ...mapping.warnings], customerId: customer.customerId, customerName: customer.displayName, hash };
 }
 
 async function createInvoice(ctx: FlowContext, invoice: HighLevelInvoice, mapped: MappedInvoice): Promise<QboInvoice> {
@@ -641,7 +640,7 @@ export async function sweepInvoices(ctx: FlowContext, options: { now?: Date; min
   // An invoice whose last run ended in an error a person must fix (recorded after its last change) would only
   // fail the same way again and repeat the error every sweep: it waits for the Retry button or a new change.
   const failed = await ctx.db.query<{ crm_id: string; at: Date | string }>(
-    `SELECT crm_id, max(created_at) AS at FROM activity WHERE connection_id = $1 AND flow = $2 AND status = 'error' AND resolved_at IS NULL
+    `SELECT crm_id, max(coalesce(last_seen_at, created_at)) AS at FROM activity WHERE connection_id = $1 AND flow = $2 AND status = 'error' AND resolved_at IS NULL
        AND crm_id = ANY($3::text[]) AND coalesce(detail->>'code', '') <> ALL($4::text[]) GROUP BY crm_id`,
     [ctx.connection.id, INVOICES_FLOW, [...seen.keys()], MISMATCH_CODES],
   );
@@ -675,7 +674,7 @@ export async function sweepInvoices(ctx: FlowContext, options: { now?: Date; min
   const differing = await ctx.db.query<{ crm_id: string }>(
     `SELECT DISTINCT a.crm_id FROM activity a JOIN links l ON l.connection_id = a.connection_id AND l.kind = 'invoice' AND l.crm_id = a.crm_id AND l.state = 'linked'
       WHERE a.connection_id = $1 AND a.flow = $2 AND a.status = 'error' AND a.resolved_at IS NULL AND a.detail->>'code' = 'balance-mismatch'
-        AND a.created_at > now() - interval '7 days' LIMIT 500`,
+        AND coalesce(a.last_seen_at, a.created_at) > now() - interval '7 days' LIMIT 500`,
     [ctx.connection.id, INVOICES_FLOW],
   );
   for (const row of differing.rows) due.add(row.crm_id);

@@ -17,6 +17,26 @@ export function qboItemName(crmName: string): string {
   return truncateText(cleaned === '' ? 'Sales' : cleaned, ITEM_NAME_MAX);
 }
 
+/**
+ * What `qboItemName` cut from names longer than QuickBooks allows, one sentence per name: the entry of the record
+ * that uses them says so, so that a cut name is never a silent success.
+ */
+export function shortenedItemNames(crmNames: readonly string[]): string[] {
+  const warnings = new Map<string, string>();
+  for (const name of crmNames) {
+    const cleaned = name.replace(/[:\t\r\n]+/g, ' ').replace(/\s+/g, ' ').trim();
+    if (cleaned.length <= ITEM_NAME_MAX || warnings.has(cleaned)) continue;
+    const kept = qboItemName(name);
+    warnings.set(cleaned, `item name of ${cleaned.length} characters shortened to QuickBooks' ${ITEM_NAME_MAX}: "${kept}" (cut: "${preview(cleaned.slice(kept.length))}")`);
+  }
+  return [...warnings.values()];
+}
+
+function preview(text: string): string {
+  const trimmed = text.trim();
+  return trimmed.length <= 40 ? trimmed : `${trimmed.slice(0, 40)}… ${trimmed.length} characters`;
+}
+
 /** The key an item is linked under: QuickBooks compares item names without regard to case. */
 export function itemKey(crmName: string): string {
   return qboItemName(crmName).toLowerCase();

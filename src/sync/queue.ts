@@ -6,7 +6,9 @@
 //   the record's current state when it runs, so the waiting job covers every event that arrived meanwhile.
 import { randomUUID } from 'node:crypto';
 import PgBoss from 'pg-boss';
+import type { Logger } from 'pino';
 import type { Db, Queryable } from '../store/db.ts';
+import type { QueueStats } from '../metrics.ts';
 
 export interface JobData {
   connectionId: string;
@@ -52,6 +54,8 @@ export interface JobQueueOptions {
   leaseSeconds?: number;
   /** Whether this process runs pg-boss's maintenance (expiring dead jobs, archiving). */
   supervise?: boolean;
+  /** Where the queue's own troubles are logged (maintenance errors, a store that cannot be reached). */
+  log?: Logger;
 }
 
 
@@ -84,7 +88,7 @@ export class JobQueue {
     });
     boss.on('error', (error) => {
       // pg-boss reports maintenance problems here; they are retried by pg-boss itself.
-      if (process.env.LEDGERLINK_DEBUG) console.error('job queue:', error);
+      options.log?.warn({ err: error }, 'job queue maintenance failed; it will try again');
     });
     await boss.start();
     return new JobQueue(db, boss, options);
@@ -111,7 +115,7 @@ export class JobQueue {
   async work(): Promise<void> {
     for (const definition of this.definitions.values()) {
       if (this.runners.has(definition.name)) continue;
-      const runner = new QueueRunner(this.boss, definition, this.options.pollingIntervalSeconds ?? 0.5, (job) => this.run(definition, job));
+      const runner = new QueueRunner(this.boss, definition, this.options.pollingIntervalSeconds ?? 0.5, (job) => this.run(definition, job), this.options.log);
       this.runners.set(definition.name, runner);
       runner.start();
     }
@@ -204,6 +208,33 @@ export class JobQueue {
     );
     const by = Object.fromEntries(result.rows.map((r) => [r.state, Number(r.n)]));
     return { queued: (by.created ?? 0) + (by.retry ?? 0), active: by.active ?? 0, failed: by.failed ?? 0 };
+  }
+
+  /**
+   * Every defined queue's jobs by state, and how long its oldest due job has waited for a worker (since it became
+   * due: a retry waiting for its backoff, or a job put back until later, is not waiting for a worker), for /metrics.
+   * Read from the store in one statement, so the figures cover every process.
+   */
+  async stats(): Promise<QueueStats[]> {
+    const result = await this.db.query<{ name: string; queued: string | number; running: string | number; failed: string | number; oldest: string | number | null }>(
+      `SELECT name,
+         count(*) FILTER (WHERE state IN ('created', 'retry')) AS queued,
+         count(*) FILTER (WHERE state = 'active') AS running,
+         count(*) FILTER (WHERE state = 'failed') AS failed,
+         EXTRACT(EPOCH FROM now() - min(start_after) FILTER (WHERE state IN ('created', 'retry') AND start_after <= now())) AS oldest
+       FROM pgboss.job WHERE state IN ('created', 'retry', 'active', 'failed') GROUP BY name`,
+    );
+    const by = new Map(result.rows.map((r) => [r.name, r]));
+    return [...this.definitions.keys()].sort().map((queue) => {
+      const row = by.get(queue);
+      return {
+        queue,
+        queued: Number(row?.queued ?? 0),
+        running: Number(row?.running ?? 0),
+        failed: Number(row?.failed ?? 0),
+        oldestWaitingSeconds: Math.max(0, Number(row?.oldest ?? 0)),
+      };
+    });
   }
 
   /** Waits until no job of these queues is waiting or running (tests and the demo). */
@@ -378,6 +409,7 @@ class QueueRunner {
     private readonly intervalSeconds: number,
     /** Runs a job; resolves to how to complete it (JobQueue.run). */
     private readonly handle: (job: PgBoss.JobWithMetadata<JobData>) => Promise<() => Promise<void>>,
+    private readonly log: Logger | undefined,
   ) {}
 
   start(): void {
@@ -422,7 +454,7 @@ class QueueRunner {
           for (const job of jobs) this.launch(job);
         } catch (error) {
           // The store is unreachable for a moment: try again after the interval.
-          if (process.env.LEDGERLINK_DEBUG) console.error(`job queue ${this.definition.name}: fetch failed`, error);
+          this.log?.warn({ queue: this.definition.name, err: error }, 'could not fetch jobs; trying again');
         }
       }
       if (this.stopped) break;

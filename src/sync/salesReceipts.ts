@@ -11,11 +11,12 @@ import type { CrmItem, CrmTax } from '../domain/crmTotals.ts';
 import { toMinorUnits, formatMinor } from '../domain/money.ts';
 import { quickbooksRequestId } from '../domain/requestId.ts';
 import { findLinkByCrmId, saveLink, type Link } from '../store/links.ts';
-import { recordActivity, saveLinkAndRecord } from '../store/activity.ts';
+import { recordActivity, saveLinkAndRecord, withWarnings } from '../store/activity.ts';
 import type { FlowContext } from './context.ts';
 import { customerForContact } from './customers.ts';
-import { itemIdsForNames } from './items.ts';
+import { itemIdsForNames, shortenedItemNames } from './items.ts';
 import { SyncError } from './errors.ts';
+import { currencyProblem } from './company.ts';
 import { linkToHighLevelsReceipt, mustReadDetail, noteTransactionDetail, POSTED_BY_HIGHLEVEL } from './builtInQuickBooks.ts';
 
 export const SALES_RECEIPTS_FLOW = 'salesReceipts';
@@ -163,14 +164,8 @@ function sourceLabel(txn: Transaction): string {
 
 async function createSalesReceipt(ctx: FlowContext, txn: Transaction, payment: CrmPayment, customerLinkRead?: Promise<Link | undefined>): Promise<void> {
   const company = await ctx.company();
-  if (payment.currency !== company.homeCurrency && !company.multiCurrency) {
-    throw new SyncError(
-      'currency-not-accepted',
-      `Payment ${txn._id} is in ${payment.currency}, but the QuickBooks company works in ${company.homeCurrency} only (multicurrency is off)`,
-      'Turn on multicurrency in QuickBooks (Account and settings > Advanced > Currency), then press Retry',
-      { transactionId: txn._id, currency: payment.currency, homeCurrency: company.homeCurrency },
-    );
-  }
+  const currencyRefused = currencyProblem(company, payment.currency, `Payment ${txn._id}`, { transactionId: txn._id });
+  if (currencyRefused) throw currencyRefused;
   if (!txn.contactId) {
     throw new SyncError('payment-without-contact', `Payment ${txn._id} names no contact`, 'Attach the payment to a contact in HighLevel, then press Retry', { transactionId: txn._id });
   }
@@ -187,7 +182,7 @@ async function createSalesReceipt(ctx: FlowContext, txn: Transaction, payment: C
     ...(company.depositAccountId ? { depositToAccountId: company.depositAccountId } : {}),
   });
   if (!mapping.ok) {
-    throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, { transactionId: txn._id });
+    throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, { ...mapping.error.detail, transactionId: txn._id });
   }
   const receipt = await ctx.qbo.create('SalesReceipt', { ...structuredClone(mapping.salesReceipt) } as Record<string, unknown>, {
     requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, sourceId: txn._id, sourceVersion: 'sale' }),
@@ -200,10 +195,12 @@ async function createSalesReceipt(ctx: FlowContext, txn: Transaction, payment: C
     snapshotHash: null, qboSyncToken: receipt.SyncToken, qboUpdatedAt: null, crmUpdatedAt: txn.updatedAt ?? null,
     data: { totalMinor: written.ok ? written.value : null, currency: payment.currency, customerId: customer.customerId, refundedMinor: 0 },
   };
+  // A cut item name first: it is what the bookkeeper sees in QuickBooks' item list.
+  const warnings = [...shortenedItemNames(payment.items.map((i) => i.name)), ...mapping.warnings];
   const created = {
     connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, status: 'ok' as const, crmKind: 'transaction', crmId: txn._id, qboKind: 'SalesReceipt', qboId: receipt.Id,
-    message: `Created sales receipt ${receipt.DocNumber ?? receipt.Id} for ${money(expected.crmTotal, payment.currency)} (customer "${customer.displayName}")`,
-    detail: { warnings: mapping.warnings, source: sourceType(txn) ?? null, subscriptionId: txn.subscriptionId ?? null },
+    message: withWarnings(`Created sales receipt ${receipt.DocNumber ?? receipt.Id} for ${money(expected.crmTotal, payment.currency)} (customer "${customer.displayName}")`, warnings),
+    detail: { warnings, source: sourceType(txn) ?? null, subscriptionId: txn.subscriptionId ?? null },
   };
   if (matches) {
     await saveLinkAndRecord(ctx.db, link, created, { resolvesErrors: true });
@@ -241,7 +238,7 @@ async function syncRefund(ctx: FlowContext, txn: Transaction, payment: CrmPaymen
       paymentMethodIds: company.paymentMethodIds, refundFromAccountId: company.refundFromAccountId,
     },
   );
-  if (!mapping.ok) throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, { transactionId: txn._id });
+  if (!mapping.ok) throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, { ...mapping.error.detail, transactionId: txn._id });
   const refund = await ctx.qbo.create('RefundReceipt', { ...structuredClone(mapping.refundReceipt) } as Record<string, unknown>, {
     requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: 'refunds', sourceId: txn._id, sourceVersion: String(refunded.value) }),
   });

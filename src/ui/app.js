@@ -178,7 +178,7 @@ function statusBadge(status) {
 }
 
 async function renderConnections() {
-  const { connections } = await api('GET', '/api/connections');
+  const [{ connections }, { refusals, sampleMinutes }] = await Promise.all([api('GET', '/api/connections'), api('GET', '/api/webhook-refusals')]);
   const add = h('button', { type: 'button' }, 'Add a connection (install on a HighLevel location)');
   add.addEventListener('click', busy(add, async () => {
     const { authorizeUrl } = await api('POST', '/api/connections/connect-highlevel');
@@ -197,6 +197,10 @@ async function renderConnections() {
         ),
       ))),
     add,
+    refusals.length ? h('details', { class: 'refusals', id: 'webhook-refusals' },
+      h('summary', {}, `Refused webhooks: ${refusals.reduce((n, r) => n + r.count, 0)}`),
+      h('p', { class: 'muted' }, `Webhooks without a valid signature are refused, counted per reason and never stored; the activity list shows at most one per reason every ${sampleMinutes} minutes.`),
+      h('ul', {}, refusals.map((r) => h('li', {}, `${r.provider === 'quickbooks' ? 'QuickBooks' : 'HighLevel'}: ${r.reason} — ${r.count} since ${dateTime(r.firstSeenAt)}, last ${dateTime(r.lastSeenAt)}`)))) : null,
   );
 }
 
@@ -424,7 +428,10 @@ async function renderActivity(id, body) {
   let nextBeforeId = null;
 
   const row = (e) => h('li', { class: `entry ${e.status}${e.resolvedAt ? ' resolved' : ''}`, 'data-id': e.id },
-    h('p', { class: 'meta' }, h('span', { class: `badge ${e.status}` }, e.status === 'ok' ? 'synced' : e.status), ' ', h('span', {}, flowName(e.flow)), ' · ', h('time', { datetime: e.createdAt }, dateTime(e.createdAt)), e.resolvedAt ? ' · resolved' : ''),
+    h('p', { class: 'meta' }, h('span', { class: `badge ${e.status}${e.warnings?.length ? ' warning' : ''}` }, e.status === 'ok' ? (e.warnings?.length ? 'synced, with warnings' : 'synced') : e.status), ' ', h('span', {}, flowName(e.flow)), ' · ', h('time', { datetime: e.createdAt }, dateTime(e.createdAt)),
+      // One open error per record and cause: met again, it is counted here instead of listed again.
+      e.occurrences > 1 ? h('span', { class: 'occurrences' }, ` · seen ${e.occurrences} times, last `, h('time', { datetime: e.lastSeenAt }, dateTime(e.lastSeenAt))) : null,
+      e.resolvedAt ? ' · resolved' : ''),
     h('p', { class: 'message' }, e.message),
     e.crm || e.quickbooks ? h('p', { class: 'links' }, e.crm ? recordLink(id, 'highlevel', e.crm.kind, e.crm.id) : null, e.crm && e.quickbooks ? ' ↔ ' : null, e.quickbooks ? recordLink(id, 'quickbooks', e.quickbooks.kind, e.quickbooks.id) : null) : null,
     e.fix && !e.resolvedAt ? h('p', { class: 'fix' }, h('strong', {}, 'What to do: '), e.fix) : null,

@@ -47,6 +47,29 @@ describe('store migrations', () => {
     assert.equal(rows.rows.length, 0);
   });
 
+  it('folds open errors repeated before migration 007 into one per record and cause, counted', async () => {
+    const fresh = await openTestDb({ migrate: false });
+    try {
+      await migrate(fresh.db, listMigrations().filter((m) => m.version < 7));
+      await fresh.db.query(`INSERT INTO connections (id, name) VALUES ('c1', 'first')`);
+      for (const at of ['2026-12-01T10:00:00Z', '2026-12-01T10:01:00Z', '2026-12-01T10:02:00Z']) {
+        await fresh.db.query(
+          `INSERT INTO activity (connection_id, flow, status, crm_id, message, detail, created_at) VALUES ('c1', 'salesReceipts', 'error', 't1', 'in EUR', '{"code":"currency-not-accepted"}', $1)`,
+          [at],
+        );
+      }
+      await fresh.db.query(`INSERT INTO activity (connection_id, flow, status, crm_id, message) VALUES ('c1', 'salesReceipts', 'error', 't1', 'another cause')`);
+      await migrate(fresh.db);
+      const rows = await fresh.db.query<{ cause: string; occurrences: number; last_seen_at: Date | string | null }>(
+        `SELECT cause, occurrences, last_seen_at FROM activity WHERE crm_id = 't1' ORDER BY id`,
+      );
+      assert.deepEqual(rows.rows.map((r) => [r.cause, r.occurrences]), [['currency-not-accepted', 3], ['another cause', 1]]);
+      assert.equal(new Date(rows.rows[0]!.last_seen_at!).toISOString(), '2026-12-01T10:02:00.000Z');
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('splits statements but keeps dollar-quoted bodies whole', () => {
     const parts = splitStatements(`-- c\nCREATE TABLE a (x int);\nDO $$\nBEGIN\n  PERFORM 1;\nEND\n$$;\nSELECT 1;`);
     assert.equal(parts.length, 3);

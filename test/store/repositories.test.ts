@@ -33,7 +33,7 @@ describe('store repositories', () => {
     assert.doesNotMatch(raw.rows[0]!.dump, /SECRET/);
     const other = await connections.create({ name: 'Other' });
     await t.db.query(`UPDATE connections SET qbo_tokens = (SELECT qbo_tokens FROM connections WHERE id = $1) WHERE id = $2`, [c.id, other.id]);
-    await assert.rejects(connections.readTokens(other.id, 'qbo'), /unable to authenticate|Unsupported state/i, 'a sealed token moved to another row does not open');
+    await assert.rejects(connections.readTokens(other.id, 'qbo'), /cannot be opened with the token key in use/, 'a sealed token moved to another row does not open');
     const wrongKey = new ConnectionRepository(t.db, SecretBox.fromKey(randomBytes(32)));
     await assert.rejects(wrongKey.readTokens(c.id, 'qbo'));
   });
@@ -129,6 +129,25 @@ describe('store repositories', () => {
     assert.equal((await listActivity(t.db, { connectionId: c.id, openErrorsOnly: true })).length, 1);
     await resolveErrors(t.db, c.id, 'salesReceipts', 'txn_1');
     assert.equal((await listActivity(t.db, { connectionId: c.id, openErrorsOnly: true })).length, 0);
+  });
+
+  it('keeps one open error per record and cause: met again, it is counted and updated in place; after a Retry, a new one', async () => {
+    const c = await connections.create({ name: 'Repeated errors' });
+    const error = (message: string, code = 'currency-not-accepted') => ({ connectionId: c.id, flow: 'salesReceipts', status: 'error' as const, crmId: 'txn_r', message, detail: { code } });
+    const first = await recordActivity(t.db, error('Payment txn_r is in EUR (first)'));
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(await recordActivity(t.db, error('Payment txn_r is in EUR (again)')), first);
+    assert.equal(await recordActivity(t.db, error('Payment txn_r is in EUR (third)')), first);
+    const other = await recordActivity(t.db, error('Payment txn_r names no contact', 'payment-without-contact'));
+    assert.notEqual(other, first, 'another cause is another error');
+    const open = await listActivity(t.db, { connectionId: c.id, openErrorsOnly: true });
+    assert.deepEqual(open.map((e) => [e.id, e.occurrences]), [[other, 1], [first, 3]]);
+    const counted = open.find((e) => e.id === first)!;
+    assert.equal(counted.message, 'Payment txn_r is in EUR (third)', 'the newest text');
+    assert.ok(counted.lastSeenAt.getTime() > counted.createdAt.getTime());
+    await resolveErrors(t.db, c.id, 'salesReceipts', 'txn_r');
+    const after = await recordActivity(t.db, error('Payment txn_r is in EUR (after Retry)'));
+    assert.ok(after !== first && after !== other, 'a resolved error is history; meeting the cause again opens a new one');
   });
 
   it('saves a link and its activity in one statement, resolving the record\'s open errors only when asked', async () => {

@@ -2,7 +2,7 @@
 // with its webhook endpoints registered in both emulators, and one connection made from minted tokens.
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
+import { createLogger } from '../../src/log.ts';
 import { startQuickBooksEmulator, type QuickBooksEmulator, type QuickBooksEmulatorOptions } from '../../emulators/quickbooks/index.ts';
 import { startHighLevelEmulator, type HighLevelEmulator, type HighLevelEmulatorOptions } from '../../emulators/highlevel/index.ts';
 import { SecretBox } from '../../src/store/secrets.ts';
@@ -30,6 +30,8 @@ export interface StackOptions {
   secretKey?: string;
   /** Where the engine's log lines go (at debug level), for tests that read them. */
   logStream?: NodeJS.WritableStream;
+  /** The bearer token the server's /metrics requires (unset: /metrics is not served). */
+  metricsToken?: string;
 }
 
 export interface Stack {
@@ -63,7 +65,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     db: t.db,
     secrets,
     publicUrl: 'http://127.0.0.1:0',
-    logger: options.logStream ? pino({ level: 'debug' }, options.logStream) : pino({ level: process.env.LEDGERLINK_TEST_LOG ?? 'silent' }),
+    // The logger ledgerlink runs with (redaction included), silent unless a test reads it or LEDGERLINK_TEST_LOG is set.
+    logger: options.logStream ? createLogger({ level: 'debug', stream: options.logStream }) : createLogger({ level: process.env.LEDGERLINK_TEST_LOG ?? 'silent' }),
     concurrency: 3,
     pollSeconds: 3600,
     ...options.engine,
@@ -89,7 +92,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
   };
   const engine = await Engine.create(engineOptions);
-  const server = await buildServer(engine);
+  const server = await buildServer(engine, options.metricsToken ? { metricsToken: options.metricsToken } : {});
   await server.listen({ port: 0, host: '127.0.0.1' });
   const address = server.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
