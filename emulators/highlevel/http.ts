@@ -68,7 +68,10 @@ export class HttpContext {
     });
     this.app.setErrorHandler((error, request, reply) => {
       if (error instanceof HighLevelError) {
-        void reply.code(error.statusCode).headers(error.headers).send(error.body);
+        // The services answer every request with a trace id (HighLevel's OAuth overview; every recorded success
+        // carries one); the gateway's own refusals (401 token/version/scope, 429) are documented without it.
+        const traced = error.statusCode !== 401 && error.statusCode !== 429 && error.body.traceId === undefined;
+        void reply.code(error.statusCode).headers(error.headers).send(traced ? { ...error.body, traceId: this.core.traceId() } : error.body);
         return;
       }
       const status = typeof (error as { statusCode?: unknown }).statusCode === 'number' ? (error as { statusCode: number }).statusCode : 500;

@@ -64,17 +64,21 @@ describe('store repositories', () => {
     await connections.attachQuickBooks(c.id, { realmId: 'r-reconnect', country: 'US', homeCurrency: 'USD', tokens: expired });
     await connections.activate(c.id);
     const refused = Object.assign(new Error('invalid_grant'), { refusal: true });
+    let refreshing: () => void = () => {};
+    const refreshStarted = new Promise<void>((resolve) => { refreshing = resolve; });
     const source = (id: string) => new StoredTokenSource({
       connections, connectionId: id, side: 'qbo', isRefusal: (e) => e === refused,
       refresh: async () => {
+        refreshing();
         await new Promise((r) => setTimeout(r, 20));
         throw refused;
       },
     });
     // The user reconnects while a job's refresh of the old token is being refused (a race only PostgreSQL can show:
-    // PGlite runs one statement at a time, so the reconnect waits for the refresh's transaction there).
+    // PGlite runs one statement at a time, so the reconnect waits for the refresh's transaction there). The
+    // reconnect starts once the refresh has, however slow the machine.
     const job = source(c.id).accessToken();
-    await new Promise((r) => setTimeout(r, 5));
+    await refreshStarted;
     await connections.attachQuickBooks(c.id, { realmId: 'r-reconnect', country: 'US', homeCurrency: 'USD', tokens: { accessToken: 'new-access', refreshToken: 'new-refresh', accessExpiresAt: new Date(Date.now() + 3600_000).toISOString() } });
     await connections.activate(c.id);
     await assert.rejects(job, ConnectionRevokedError);

@@ -100,9 +100,14 @@ describe('HighLevel emulator: answers shaped like recorded real ones', () => {
     assert.equal(bare.firstName, null);
   });
 
-  it('error bodies are NestJS-shaped: statusCode, message (an array for validation), error', async () => {
+  it('error bodies are NestJS-shaped: statusCode, message (an array for validation), error, and a traceId', async () => {
     const r = await s.api.post('/contacts/', { locationId: s.locationId, nickname: 'x' });
     assert.equal(r.status, 422);
-    assert.deepEqual(r.body, { statusCode: 422, message: ['property nickname should not exist'], error: 'Unprocessable Entity' });
+    const { traceId, ...rest } = r.body;
+    assert.deepEqual(rest, { statusCode: 422, message: ['property nickname should not exist'], error: 'Unprocessable Entity' });
+    assert.equal(typeof traceId, 'string');
+    const bad = await s.api.get(`/contacts/${contactId}`, { token: 'not-a-token' });
+    assert.equal(bad.status, 401);
+    assert.equal(bad.body.traceId, undefined, 'the gateway refusal is documented without one');
   });
 });
