@@ -7,55 +7,20 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { startHighLevelEmulator, type HighLevelEmulator } from '../../emulators/highlevel/index.ts';
 import { CORRECTIONS } from '../../emulators/highlevel/spec/requests.ts';
 import { HighLevelClient } from '../../src/highlevel/client.ts';
 import { InMemoryHighLevelLimiter } from '../../src/highlevel/limiter.ts';
 import { HighLevelOAuth } from '../../src/highlevel/oauth.ts';
 import { check, requestOperation, SPEC_ROOT } from '../emulators/highlevel/openapi.ts';
+import { startRecordingProxy, type RecordedRequest, type RecordingProxy } from './recordingProxy.ts';
 
 const APPS = ['contacts', 'conversations', 'invoices', 'locations', 'oauth', 'payments', 'workflows'];
 
-interface Recorded {
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  headers: IncomingMessage['headers'];
-  body: unknown;
-  contentType: string;
-}
 
-/** A pass-through proxy that keeps what the client sent. */
-async function recordingProxy(target: string): Promise<{ url: string; requests: Recorded[]; close: () => Promise<void> }> {
-  const requests: Recorded[] = [];
-  const upstream = new URL(target);
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      const url = new URL(req.url ?? '/', 'http://proxy');
-      const contentType = String(req.headers['content-type'] ?? '');
-      let body: unknown;
-      if (raw.length > 0) body = contentType.includes('json') ? JSON.parse(raw.toString('utf8')) : Object.fromEntries(new URLSearchParams(raw.toString('utf8')));
-      requests.push({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body, contentType });
-      const forward = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      forward.on('error', () => res.destroy());
-      forward.end(raw);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
 
 /** Everything HighLevel's documents say is wrong with one recorded request (empty when it fits). */
-function problemsOf(r: Recorded): string[] {
+function problemsOf(r: RecordedRequest): string[] {
   const where = `${r.method} ${r.path}`;
   const op = requestOperation(APPS, r.method, r.path);
   if (!op) return [`${where}: no such operation in the specs`];
@@ -88,7 +53,7 @@ const specsPresent = existsSync(SPEC_ROOT);
 
 describe('HighLevel client requests fit the vendor specs', { skip: specsPresent ? false : `vendor specs not found at ${SPEC_ROOT}` }, () => {
   let emu: HighLevelEmulator;
-  let proxy: Awaited<ReturnType<typeof recordingProxy>>;
+  let proxy: RecordingProxy;
   let client: HighLevelClient;
   let oauth: HighLevelOAuth;
   let refreshToken = '';
@@ -102,7 +67,7 @@ describe('HighLevel client requests fit the vendor specs', { skip: specsPresent 
 
   before(async () => {
     emu = await startHighLevelEmulator();
-    proxy = await recordingProxy(emu.url);
+    proxy = await startRecordingProxy(emu.url);
     ({ locationId } = await admin<{ locationId: string }>('POST', '/locations', { country: 'US', allowDuplicateContact: false }));
     const minted = await admin<{ access_token: string; refresh_token: string }>('POST', '/tokens', { locationId });
     refreshToken = minted.refresh_token;
@@ -192,9 +157,9 @@ describe('HighLevel client requests fit the vendor specs', { skip: specsPresent 
   });
 
   it('catches an undeclared parameter (the check itself can fail)', () => {
-    const bad: Recorded = { method: 'GET', path: '/payments/orders/abc', query: { altId: 'loc', altType: 'location' }, headers: { version: '2021-07-28' }, body: undefined, contentType: '' };
+    const bad: RecordedRequest = { method: 'GET', path: '/payments/orders/abc', query: { altId: 'loc', altType: 'location' }, headers: { version: '2021-07-28' }, body: undefined, contentType: '' };
     assert.deepEqual(problemsOf(bad), ['GET /payments/orders/{orderId}: query altType is not declared']);
-    const body: Recorded = { method: 'PUT', path: '/contacts/abc', query: {}, headers: { version: '2021-07-28', 'content-type': 'application/json' }, body: { gender: 'female', type: 'lead' }, contentType: 'application/json' };
+    const body: RecordedRequest = { method: 'PUT', path: '/contacts/abc', query: {}, headers: { version: '2021-07-28', 'content-type': 'application/json' }, body: { gender: 'female', type: 'lead' }, contentType: 'application/json' };
     assert.deepEqual(problemsOf(body), ['PUT /contacts/{contactId}: body gender: not declared']);
   });
 });

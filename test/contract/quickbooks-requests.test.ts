@@ -6,8 +6,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startQuickBooksEmulator, DEFAULT_APP, type QuickBooksEmulator } from '../../emulators/quickbooks/index.ts';
@@ -16,43 +14,13 @@ import { QuickBooksClient } from '../../src/quickbooks/client.ts';
 import { deriveRequestId } from '../../src/quickbooks/http.ts';
 import { InMemoryQuickBooksLimiter } from '../../src/quickbooks/limiter.ts';
 import { select } from '../../src/quickbooks/query.ts';
+import { startRecordingProxy, type RecordedRequest, type RecordingProxy } from './recordingProxy.ts';
 
 const XSD_DIR = process.env.LEDGERLINK_VENDOR_SPECS
   ? join(process.env.LEDGERLINK_VENDOR_SPECS, 'quickbooks/xsd')
   : join(dirname(fileURLToPath(import.meta.url)), '../../../shared/vendor-specs/quickbooks/xsd');
 
-interface Recorded {
-  method: string;
-  path: string;
-  query: Record<string, string>;
-  headers: Record<string, string | string[] | undefined>;
-  body: unknown;
-}
 
-async function recordingProxy(target: string): Promise<{ url: string; requests: Recorded[]; close: () => Promise<void> }> {
-  const requests: Recorded[] = [];
-  const upstream = new URL(target);
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      const url = new URL(req.url ?? '/', 'http://proxy');
-      const type = String(req.headers['content-type'] ?? '');
-      const body = raw.length === 0 ? undefined : type.includes('json') ? JSON.parse(raw.toString('utf8')) : raw.toString('utf8');
-      requests.push({ method: req.method ?? 'GET', path: url.pathname, query: Object.fromEntries(url.searchParams), headers: req.headers, body });
-      const forward = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      forward.on('error', () => res.destroy());
-      forward.end(raw);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
 
 /** The properties a type accepts, through its XSD extension chain (`{value, name}` for simple-content references). */
 function fieldsOf(model: XsdModel, type: string): Map<string, { type: string; many: boolean }> {
@@ -86,7 +54,7 @@ function undeclared(model: XsdModel, type: string, value: unknown, path: string)
 
 const DATE_TIME = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2})/g;
 
-function problemsOf(model: XsdModel, types: Map<string, string>, r: Recorded): string[] {
+function problemsOf(model: XsdModel, types: Map<string, string>, r: RecordedRequest): string[] {
   const where = `${r.method} ${r.path}`;
   const problems: string[] = [];
   const m = /^\/v3\/company\/[^/]+\/(\w+)(?:\/([^/]+))?(?:\/(\w+))?$/.exec(r.path);
@@ -127,7 +95,7 @@ const rid = (label: string): string => deriveRequestId('contract', label, proces
 
 describe('QuickBooks client requests fit the XSDs and Intuit\'s request forms', { skip: present ? false : `QuickBooks XSDs not found at ${XSD_DIR}` }, () => {
   let emu: QuickBooksEmulator;
-  let proxy: Awaited<ReturnType<typeof recordingProxy>>;
+  let proxy: RecordingProxy;
   let client: QuickBooksClient;
   let model: XsdModel;
   const types = new Map<string, string>();
@@ -136,7 +104,7 @@ describe('QuickBooks client requests fit the XSDs and Intuit\'s request forms', 
     model = loadXsdDir(XSD_DIR);
     for (const name of Object.keys(model.complexTypes)) types.set(name.toLowerCase(), name);
     emu = await startQuickBooksEmulator();
-    proxy = await recordingProxy(emu.url);
+    proxy = await startRecordingProxy(emu.url);
     const admin = async <T>(path: string, body: unknown): Promise<T> => (await (await fetch(`${emu.url}/_emulator${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as T;
     const { realmId } = await admin<{ realmId: string }>('/companies', { country: 'US' });
     const minted = await admin<{ access_token: string }>('/tokens', { realmId });
@@ -179,9 +147,9 @@ describe('QuickBooks client requests fit the XSDs and Intuit\'s request forms', 
   });
 
   it('catches an undeclared property and a millisecond date-time (the check itself can fail)', () => {
-    const write: Recorded = { method: 'POST', path: '/v3/company/1/payment', query: { minorversion: '75', requestid: 'x', operation: 'update' }, headers: {}, body: { Id: '1', SyncToken: '0', sparse: true, Line: [{ Amount: 1, LinkedTxn: [], Bogus: true }] } };
+    const write: RecordedRequest = { method: 'POST', path: '/v3/company/1/payment', query: { minorversion: '75', requestid: 'x', operation: 'update' }, headers: {}, contentType: 'application/json', body: { Id: '1', SyncToken: '0', sparse: true, Line: [{ Amount: 1, LinkedTxn: [], Bogus: true }] } };
     assert.deepEqual(problemsOf(model, types, write), ['POST /v3/company/1/payment: Payment.Line.Bogus: not in Line']);
-    const query: Recorded = { method: 'GET', path: '/v3/company/1/cdc', query: { minorversion: '75', entities: 'Customer', changedSince: '2026-01-02T03:04:05.000Z' }, headers: {}, body: undefined };
+    const query: RecordedRequest = { method: 'GET', path: '/v3/company/1/cdc', query: { minorversion: '75', entities: 'Customer', changedSince: '2026-01-02T03:04:05.000Z' }, headers: {}, contentType: '', body: undefined };
     assert.deepEqual(problemsOf(model, types, query), ['GET /v3/company/1/cdc: date-time 2026-01-02T03:04:05.000Z is not whole seconds with a zone']);
   });
 });
