@@ -76,7 +76,9 @@ export async function runDemo(config: Config, args: string[]): Promise<number> {
     highlevel: { clientId: state.hlClientId, clientSecret: state.hlClientSecret, apiUrl: hl.url, authorizeUrl: hl.url, webhookPublicKey: hl.webhookPublicKeyPem(), webhookRsaPublicKey: undefined },
   };
   // ledgerlink's own port must be known before it starts: it is part of the OAuth redirect URIs.
-  const demoConfig = { ...config, port: await freePort(config.port, host) };
+  // The demo's terminal is for a person trying ledgerlink: a JSON line per request would bury what it prints.
+  const logLevel = process.env.LEDGERLINK_LOG_LEVEL ? config.logLevel : 'warn';
+  const demoConfig = { ...config, logLevel, port: await freePort(config.port, host) };
   const password = adminPassword(dir, config.admin?.password);
   const runtime = await openRuntime(demoConfig, providers, {
     server: true,
@@ -135,6 +137,7 @@ ledgerlink is running at ${runtime.url}
   console.log(`  QuickBooks Online emulator: ${qbo.url}   (companies: ${state.pairs.map((p) => `${p.country} ${p.realmId}`).join(', ')})
   HighLevel emulator:         ${hl.url}   (locations: ${state.pairs.map((p) => `${p.country} ${p.locationId}`).join(', ')})
   data folder:                ${config.dataDir}   (a second start keeps everything)
+  logs:                       ${logLevel === 'warn' && !process.env.LEDGERLINK_LOG_LEVEL ? 'warnings and errors (LEDGERLINK_LOG_LEVEL=info shows every request and job)' : `level ${logLevel}`}
 In the dashboard, open a connection's Sandbox tab to act as a CRM user or a bookkeeper. Or use the emulators' admin APIs, e.g.
   curl -s -X POST ${hl.url}/_emulator/locations/${state.pairs[0]?.locationId}/actions/order-form-payment \\
     -H 'content-type: application/json' \\
