@@ -2,7 +2,10 @@
 // event schemas (/work/shared/vendor-specs/highlevel). Where the spec is self-contradictory the exception is listed.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { check, responseSchema, undocumentedPaths, webhookSchema } from './openapi.ts';
+import { existsSync } from 'node:fs';
+import { buildOperations } from '../../../emulators/highlevel/spec/generate.ts';
+import { operations } from '../../../emulators/highlevel/spec/operations.generated.ts';
+import { check, responseSchema, SPEC_ROOT, undocumentedPaths, webhookSchema } from './openapi.ts';
 import { arr, obj, setup, WebhookReceiver, type Setup } from './helpers.ts';
 
 /**
@@ -13,7 +16,16 @@ import { arr, obj, setup, WebhookReceiver, type Setup } from './helpers.ts';
 const SPEC_DEFECTS = ['invoiceItems[]', 'items[]', 'invoices[].invoiceItems[]', 'invoice.invoiceItems[]'];
 const PAYMENT_SPEC_DEFECTS = [...SPEC_DEFECTS, 'status', 'data[].status', 'altType'];
 
-describe('HighLevel emulator: contract with the OpenAPI specs and webhook docs', () => {
+const specsPresent = existsSync(SPEC_ROOT);
+const skipWithout = specsPresent ? false : `HighLevel's vendor specs not found at ${SPEC_ROOT} (set LEDGERLINK_VENDOR_SPECS)`;
+
+describe('HighLevel emulator: its request declarations are the published documents', { skip: skipWithout }, () => {
+  it('keeps spec/operations.generated.ts in step with the OpenAPI documents', () => {
+    assert.deepEqual(buildOperations(SPEC_ROOT), JSON.parse(JSON.stringify(operations)));
+  });
+});
+
+describe('HighLevel emulator: contract with the OpenAPI specs and webhook docs', { skip: skipWithout }, () => {
   let s: Setup;
   let receiver: WebhookReceiver;
   let contactId = '';

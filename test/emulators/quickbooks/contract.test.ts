@@ -10,7 +10,9 @@ import { xsd } from '../../../emulators/quickbooks/schema/xsd.generated.ts';
 import type { ApiAnswer, Json, Sandbox } from './helpers.ts';
 import { createCustomer, createServiceItem, entity, fault, startSandbox } from './helpers.ts';
 
-const XSD_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../../../shared/vendor-specs/quickbooks/xsd');
+const XSD_DIR = process.env.LEDGERLINK_VENDOR_SPECS
+  ? join(process.env.LEDGERLINK_VENDOR_SPECS, 'quickbooks/xsd')
+  : join(dirname(fileURLToPath(import.meta.url)), '../../../../shared/vendor-specs/quickbooks/xsd');
 const haveXsd = existsSync(XSD_DIR);
 
 /** An independent reading of the XSD: complexType blocks, their elements/attributes and extension bases. */
