@@ -5,6 +5,7 @@ import { startStack, type Stack } from '../support/stack.ts';
 import { listActivity } from '../../src/store/activity.ts';
 import { QUEUES } from '../../src/sync/routes.ts';
 import type { EmittedEvent } from '../../emulators/highlevel/webhookEvents.ts';
+import { emulatorAdmin } from '../support/emulatorAdmin.ts';
 
 interface Stored {
   event_id: string;
@@ -18,15 +19,7 @@ describe('HighLevel webhook intake', () => {
   const inbox = async () => Number((await s.t.db.query<{ n: string }>('SELECT count(*) AS n FROM inbox')).rows[0]!.n);
   const body = () =>
     JSON.stringify({ type: 'OrderCreate', locationId: s.locationId, _id: '6578278e879ad2646715ba9c', altId: s.locationId, altType: 'location', status: 'completed', webhookId: `forged-${Date.now()}`, timestamp: new Date().toISOString() });
-  const admin = async (method: string, path: string, payload?: unknown): Promise<Record<string, unknown>> => {
-    const response = await fetch(`${s.hl.url}/_emulator${path}`, {
-      method,
-      headers: payload === undefined ? {} : { 'content-type': 'application/json' },
-      ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
-    });
-    assert.ok(response.ok, `${method} ${path}: ${response.status}`);
-    return (await response.json()) as Record<string, unknown>;
-  };
+  const admin = (method: string, path: string, payload?: unknown) => emulatorAdmin(s.hl.url, method, path, payload);
   /** The inbox row of one delivered event. */
   const storedFor = async (eventId: string): Promise<Stored | undefined> =>
     (await s.t.db.query<Stored>(`SELECT event_id, event_type, status, reason FROM inbox WHERE provider = 'highlevel' AND event_id = $1`, [eventId])).rows[0];

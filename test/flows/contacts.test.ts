@@ -9,15 +9,11 @@ import { QUEUES } from '../../src/sync/routes.ts';
 import { CUSTOMER_IMPORT_CURSOR, INACTIVE_TAG, type ImportProgress } from '../../src/sync/contactImport.ts';
 import { pollQuickBooksChanges } from '../../src/sync/changeCapture.ts';
 import { sweepContacts } from '../../src/sync/customers.ts';
+import { emulatorAdmin } from '../support/emulatorAdmin.ts';
 
 type Rec = Record<string, unknown>;
 
-async function hlAdmin(base: string, path: string, body: unknown): Promise<Rec> {
-  const response = await fetch(`${base}/_emulator${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const json = (await response.json()) as Rec;
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const hlAdmin = (base: string, path: string, body: unknown): Promise<Rec> => emulatorAdmin(base, 'POST', path, body);
 
 const contactsOf = (s: Pick<Stack, 'hl' | 'locationId'>) => [...s.hl.core.store.contactsOf(s.locationId).values()];
 const SYNC_QUEUES = [QUEUES.qboCustomer, QUEUES.crmContact, QUEUES.importCustomers, QUEUES.pollQboChanges];

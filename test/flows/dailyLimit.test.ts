@@ -10,15 +10,11 @@ import { QUEUES } from '../../src/sync/routes.ts';
 import { RetryLater } from '../../src/sync/errors.ts';
 import { LIVE_RESERVE } from '../../src/sync/dailyReserve.ts';
 import { CUSTOMER_IMPORT_CURSOR, CONTACTS_FLOW, importCustomers, type ImportProgress } from '../../src/sync/contactImport.ts';
+import { emulatorAdmin } from '../support/emulatorAdmin.ts';
 
 type Rec = Record<string, unknown>;
 
-async function hlAdmin(base: string, path: string, body: unknown): Promise<Rec> {
-  const response = await fetch(`${base}/_emulator${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const json = (await response.json()) as Rec;
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const hlAdmin = (base: string, path: string, body: unknown): Promise<Rec> => emulatorAdmin(base, 'POST', path, body);
 
 const setDailyRemaining = (s: Pick<Stack, 'hl'>, locationId: string, remaining: number) => hlAdmin(s.hl.url, '/rate-limits/daily', { locationId, remaining });
 const pay = (s: Stack, email: string, amount: number) =>

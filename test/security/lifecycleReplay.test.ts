@@ -7,18 +7,11 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, sign } from 'node:crypto';
 import { startStack, type Stack } from '../support/stack.ts';
 import { appUninstallPayload } from '../../emulators/highlevel/webhookPayloads.ts';
+import { emulatorAdmin } from '../support/emulatorAdmin.ts';
 
 describe('HighLevel app lifecycle events against replay', () => {
   let s: Stack;
-  const admin = async (method: string, path: string, payload?: unknown): Promise<Record<string, unknown>> => {
-    const response = await fetch(`${s.hl.url}/_emulator${path}`, {
-      method,
-      headers: payload === undefined ? {} : { 'content-type': 'application/json' },
-      ...(payload === undefined ? {} : { body: JSON.stringify(payload) }),
-    });
-    assert.ok(response.ok, `${method} ${path}: ${response.status}`);
-    return (await response.json()) as Record<string, unknown>;
-  };
+  const admin = (method: string, path: string, payload?: unknown) => emulatorAdmin(s.hl.url, method, path, payload);
   const status = async () => (await s.engine.connections.get(s.connection.id))?.status;
   const repost = (e: { body: string; headers: Record<string, string> }) => fetch(`${s.url}/webhooks/highlevel`, { method: 'POST', headers: e.headers, body: e.body });
   /** A body of our choosing signed with the emulator's key, as HighLevel would sign it; posted by the test. */
