@@ -89,6 +89,15 @@ export function isDuplicateName(e: unknown): e is QuickBooksError {
 export function isNotFound(e: unknown): e is QuickBooksError {
   return e instanceof QuickBooksError && e.code === '610';
 }
+/** The read's answer, or undefined where QuickBooks says the object is not there (610); other errors are thrown. */
+export async function unlessNotFound<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
 /**
  * 2030 "Invalid ID": the id is not a QuickBooks id at all (GET customer/1.5, VCR minimul/qbo_api
  * spec/vcr/error/500.yml). It says nothing about whether a record was deleted, so it must never be read as 610.

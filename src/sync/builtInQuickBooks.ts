@@ -7,7 +7,7 @@
 // a second time, and the connection card warns while the integration is seen at work.
 import type { Transaction } from '../highlevel/payments.ts';
 import type { SalesReceipt } from '../quickbooks/entities.ts';
-import { isNotFound as isQuickBooksNotFound } from '../quickbooks/errors.ts';
+import { unlessNotFound } from '../quickbooks/errors.ts';
 import { select } from '../quickbooks/query.ts';
 import { toMinorUnits } from '../domain/money.ts';
 import { recordActivity, saveLinkAndRecord } from '../store/activity.ts';
@@ -102,7 +102,7 @@ export async function linkToHighLevelsReceipt(ctx: FlowContext, txn: Transaction
   let receipt: SalesReceipt | undefined;
   let foundBy: 'qboResponse' | 'date and amount' | undefined;
   if (qboId) {
-    receipt = await readReceipt(ctx, qboId);
+    receipt = await unlessNotFound(() => ctx.qbo.read('SalesReceipt', qboId));
     if (receipt) foundBy = 'qboResponse';
   }
   if (!receipt && amount.ok) {
@@ -140,15 +140,6 @@ export async function linkToHighLevelsReceipt(ctx: FlowContext, txn: Transaction
       detail: { postedBy: POSTED_BY_HIGHLEVEL, qboResponseId: qboId ?? null },
     });
   });
-}
-
-async function readReceipt(ctx: FlowContext, id: string): Promise<SalesReceipt | undefined> {
-  try {
-    return await ctx.qbo.read('SalesReceipt', id);
-  } catch (error) {
-    if (isQuickBooksNotFound(error)) return undefined;
-    throw error;
-  }
 }
 
 /** The one sales receipt of the payment's amount dated within a day of it that no other payment is linked to. */

@@ -14,7 +14,7 @@
 //   to fix it; the requests that meet the same gap wait (state 'failed', reason 'workflow-missing') and are sent
 //   again when the settings are saved (resumeWaitingReviewRequests).
 import type { Invoice, Payment } from '../quickbooks/entities.ts';
-import { isNotFound as isQuickBooksNotFound } from '../quickbooks/errors.ts';
+import { unlessNotFound } from '../quickbooks/errors.ts';
 import { select } from '../quickbooks/query.ts';
 import { HighLevelError } from '../highlevel/errors.ts';
 import type { HighLevelClient } from '../highlevel/client.ts';
@@ -48,11 +48,12 @@ export async function syncQboInvoiceEvent(ctx: FlowContext, job: QboInvoiceJob):
   const invoiceIds = new Set<string>();
   if (job.invoiceId) invoiceIds.add(job.invoiceId);
   if (job.paymentId) {
-    const payment = await readOrUndefined(() => ctx.qbo.read('Payment', job.paymentId!));
+    // An object deleted since the event paid nothing.
+    const payment = await unlessNotFound(() => ctx.qbo.read('Payment', job.paymentId!));
     for (const id of paidInvoiceIds(payment)) invoiceIds.add(id);
   }
   for (const id of invoiceIds) {
-    const invoice = await readOrUndefined(() => ctx.qbo.read('Invoice', id));
+    const invoice = await unlessNotFound(() => ctx.qbo.read('Invoice', id));
     if (invoice) await reviewRequestForPaidInvoice(ctx, invoice);
   }
 }
@@ -60,15 +61,6 @@ export async function syncQboInvoiceEvent(ctx: FlowContext, job: QboInvoiceJob):
 function paidInvoiceIds(payment: Payment | undefined): string[] {
   if (!payment) return [];
   return payment.Line.flatMap((line) => (line.LinkedTxn ?? []).filter((t) => t.TxnType === 'Invoice').map((t) => t.TxnId));
-}
-
-async function readOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await read();
-  } catch (error) {
-    if (isQuickBooksNotFound(error)) return undefined; // deleted since the event: nothing was paid by it
-    throw error;
-  }
 }
 
 /** Whether the invoice is paid in full: Balance 0 on a total above 0 (a voided invoice has both at 0). */
