@@ -6,13 +6,12 @@
 // probes that contradict the documents) come from the emulator's CORRECTIONS, each with its evidence.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { startHighLevelEmulator, type HighLevelEmulator } from '../../emulators/highlevel/index.ts';
 import { CORRECTIONS } from '../../emulators/highlevel/spec/requests.ts';
 import { HighLevelClient } from '../../src/highlevel/client.ts';
 import { InMemoryHighLevelLimiter } from '../../src/highlevel/limiter.ts';
 import { HighLevelOAuth } from '../../src/highlevel/oauth.ts';
-import { check, requestOperation, SPEC_ROOT } from '../emulators/highlevel/openapi.ts';
+import { check, requestOperation, SPECS_MISSING } from '../emulators/highlevel/openapi.ts';
 import { startRecordingProxy, type RecordedRequest, type RecordingProxy } from './recordingProxy.ts';
 
 const APPS = ['contacts', 'conversations', 'invoices', 'locations', 'oauth', 'payments', 'workflows'];
@@ -49,9 +48,7 @@ function problemsOf(r: RecordedRequest): string[] {
   return problems;
 }
 
-const specsPresent = existsSync(SPEC_ROOT);
-
-describe('HighLevel client requests fit the vendor specs', { skip: specsPresent ? false : `vendor specs not found at ${SPEC_ROOT}` }, () => {
+describe('HighLevel client requests fit the vendor specs', { skip: SPECS_MISSING }, () => {
   let emu: HighLevelEmulator;
   let proxy: RecordingProxy;
   let client: HighLevelClient;

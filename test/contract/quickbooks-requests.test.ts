@@ -5,9 +5,7 @@
 // minorversion, writes a requestid, and date-times in queries and CDC are whole seconds with a zone.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { findVendorSpecs } from '../../emulators/common/vendorSpecs.ts';
 import { startQuickBooksEmulator, DEFAULT_APP, type QuickBooksEmulator } from '../../emulators/quickbooks/index.ts';
 import { loadXsdDir, type XsdModel } from '../../emulators/quickbooks/schema/generate.ts';
 import { QuickBooksClient } from '../../src/quickbooks/client.ts';
@@ -16,9 +14,7 @@ import { InMemoryQuickBooksLimiter } from '../../src/quickbooks/limiter.ts';
 import { select } from '../../src/quickbooks/query.ts';
 import { startRecordingProxy, type RecordedRequest, type RecordingProxy } from './recordingProxy.ts';
 
-const XSD_DIR = process.env.LEDGERLINK_VENDOR_SPECS
-  ? join(process.env.LEDGERLINK_VENDOR_SPECS, 'quickbooks/xsd')
-  : join(dirname(fileURLToPath(import.meta.url)), '../../../shared/vendor-specs/quickbooks/xsd');
+const { dir: XSD_DIR, missing } = findVendorSpecs('quickbooks/xsd');
 
 
 
@@ -89,11 +85,10 @@ function problemsOf(model: XsdModel, types: Map<string, string>, r: RecordedRequ
   return problems;
 }
 
-const present = existsSync(XSD_DIR);
 let counter = 0;
 const rid = (label: string): string => deriveRequestId('contract', label, process.pid, Date.now(), (counter += 1));
 
-describe('QuickBooks client requests fit the XSDs and Intuit\'s request forms', { skip: present ? false : `QuickBooks XSDs not found at ${XSD_DIR}` }, () => {
+describe('QuickBooks client requests fit the XSDs and Intuit\'s request forms', { skip: missing }, () => {
   let emu: QuickBooksEmulator;
   let proxy: RecordingProxy;
   let client: QuickBooksClient;

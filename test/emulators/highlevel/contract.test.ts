@@ -1,11 +1,10 @@
 // Contract tests: what the emulator answers and sends must fit HighLevel's own OpenAPI documents and webhook
-// event schemas (/work/shared/vendor-specs/highlevel). Where the spec is self-contradictory the exception is listed.
+// event schemas (vendor-specs/highlevel, found as emulators/common/vendorSpecs.ts says). Where the spec is self-contradictory the exception is listed.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { buildOperations } from '../../../emulators/highlevel/spec/generate.ts';
 import { operations } from '../../../emulators/highlevel/spec/operations.generated.ts';
-import { check, responseSchema, SPEC_ROOT, undocumentedPaths, webhookSchema } from './openapi.ts';
+import { check, responseSchema, SPEC_ROOT, SPECS_MISSING, undocumentedPaths, webhookSchema } from './openapi.ts';
 import { arr, obj, setup, WebhookReceiver, type Setup } from './helpers.ts';
 
 /**
@@ -16,8 +15,7 @@ import { arr, obj, setup, WebhookReceiver, type Setup } from './helpers.ts';
 const SPEC_DEFECTS = ['invoiceItems[]', 'items[]', 'invoices[].invoiceItems[]', 'invoice.invoiceItems[]'];
 const PAYMENT_SPEC_DEFECTS = [...SPEC_DEFECTS, 'status', 'data[].status', 'altType'];
 
-const specsPresent = existsSync(SPEC_ROOT);
-const skipWithout = specsPresent ? false : `HighLevel's vendor specs not found at ${SPEC_ROOT} (set LEDGERLINK_VENDOR_SPECS)`;
+const skipWithout = SPECS_MISSING;
 
 describe('HighLevel emulator: its request declarations are the published documents', { skip: skipWithout }, () => {
   it('keeps spec/operations.generated.ts in step with the OpenAPI documents', () => {

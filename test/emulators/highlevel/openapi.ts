@@ -2,13 +2,13 @@
 // the JSON schemas in its webhook event docs. It checks shapes (required properties, property types, string
 // enums), not example values: the specs' examples are often strings where the real values are numbers.
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { findVendorSpecs } from '../../../emulators/common/vendorSpecs.ts';
 
-// The vendor specs: LEDGERLINK_VENDOR_SPECS when set, else shared/ beside the checkout (as CI lays it out).
-export const SPEC_ROOT = process.env.LEDGERLINK_VENDOR_SPECS
-  ? join(process.env.LEDGERLINK_VENDOR_SPECS, 'highlevel')
-  : join(dirname(fileURLToPath(import.meta.url)), '../../../../shared/vendor-specs/highlevel');
+const found = findVendorSpecs('highlevel');
+export const SPEC_ROOT = found.dir;
+/** false when the specs are there; else the skip message of the suites that need them. */
+export const SPECS_MISSING = found.missing;
 
 type Schema = Record<string, unknown>;
 const cache = new Map<string, Schema>();

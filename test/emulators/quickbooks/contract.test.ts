@@ -1,19 +1,16 @@
 // Contract with Intuit's XSD: every property the emulator returns is an element (or attribute) the schema
 // declares for that type, walked recursively; and the generated schema file matches the XSD on disk.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { findVendorSpecs } from '../../../emulators/common/vendorSpecs.ts';
 import { loadXsdDir } from '../../../emulators/quickbooks/schema/generate.ts';
 import { xsd } from '../../../emulators/quickbooks/schema/xsd.generated.ts';
 import type { ApiAnswer, Json, Sandbox } from './helpers.ts';
 import { createCustomer, createServiceItem, entity, fault, startSandbox } from './helpers.ts';
 
-const XSD_DIR = process.env.LEDGERLINK_VENDOR_SPECS
-  ? join(process.env.LEDGERLINK_VENDOR_SPECS, 'quickbooks/xsd')
-  : join(dirname(fileURLToPath(import.meta.url)), '../../../../shared/vendor-specs/quickbooks/xsd');
-const haveXsd = existsSync(XSD_DIR);
+const { dir: XSD_DIR, missing } = findVendorSpecs('quickbooks/xsd');
 
 /** An independent reading of the XSD: complexType blocks, their elements/attributes and extension bases. */
 class SchemaReader {
@@ -78,7 +75,7 @@ function unknownProperties(reader: SchemaReader, type: string, value: unknown, p
   }
 }
 
-describe('QuickBooks emulator contract with Intuit XSD', { skip: haveXsd ? false : `XSD not found at ${XSD_DIR}` }, () => {
+describe('QuickBooks emulator contract with Intuit XSD', { skip: missing }, () => {
   it('keeps schema/xsd.generated.ts in step with the XSD files', () => {
     assert.deepEqual(loadXsdDir(XSD_DIR), JSON.parse(JSON.stringify(xsd)));
   });
