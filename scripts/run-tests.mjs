@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs every *.test.ts file under test/, src/ and emulators/ with Node's own test runner (through tsx).
-// Node 20's --test does not expand globs, so the files are listed here. Arguments narrow the set by substring.
+// The files are listed here rather than left to --test's globs so that arguments can narrow the set by substring.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
