@@ -12,6 +12,10 @@
 // LEDGERLINK_VENDOR_SPECS_RAW_URL  the raw-file host (default https://raw.githubusercontent.com), for a mirror
 //         that serves <owner>/<repo>/<commit>/<path> as it does.
 //
+// A machine that cannot reach GitHub (the project's development and CI machines reach only package registries;
+// there this fails with ENOTFOUND and writes nothing) uses a copy instead: CI's ../shared/vendor-specs is found
+// as it is, and `--from` checks any other against the same sums.
+//
 // The suites look for the specs in LEDGERLINK_VENDOR_SPECS, then .vendor-specs/, then ../shared/vendor-specs
 // (test/support/vendorSpecs.ts); without any of them they are skipped with a message naming this command.
 import { createHash } from 'node:crypto';
