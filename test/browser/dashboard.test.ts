@@ -121,7 +121,8 @@ describe('dashboard in the browser', { skip: existsSync(CHROMIUM) ? false : `no 
     await form.getByLabel('Tax name (optional)').fill('HST');
     await form.getByLabel('Tax rate % (optional)').fill('15');
     await form.getByRole('button', { name: 'Take the payment' }).click();
-    await page.getByRole('status').getByText(/paid 120/).first().waitFor();
+    // 120.00 and 15 % HST: the customer paid 138.
+    await page.getByRole('status').getByText(/paid 138/).first().waitFor();
 
     await page.getByRole('link', { name: 'Activity' }).click();
     await page.getByLabel('Status').selectOption('error');
