@@ -34,6 +34,14 @@ try {
   await page.getByRole('link', { name: 'Harbor Yoga' }).waitFor();
   await shot('02-connections');
 
+  // The connect form on a phone, before connecting: each toggle with what it does beside it.
+  const narrow = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+  await narrow.context().addCookies(await page.context().cookies());
+  await narrow.goto(page.url().replace(/#.*/, '#/connections'));
+  await narrow.getByRole('link', { name: 'Harbor Yoga' }).click();
+  await narrow.getByRole('button', { name: 'Connect QuickBooks' }).waitFor();
+  await shot('18-mobile-connect', narrow);
+
   await open('Harbor Yoga');
   await page.getByLabel(/Import old invoices/).check();
   await shot('03-connect-quickbooks');
@@ -79,8 +87,6 @@ try {
   await page.getByRole('row', { name: /Sales receipts/ }).waitFor();
   await shot('12-reconciliation');
 
-  const narrow = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
-  await narrow.context().addCookies(await page.context().cookies());
   await narrow.goto(page.url().replace(/#.*/, '#/connections'));
   await narrow.getByRole('link', { name: 'Sunrise Studio' }).click();
   await narrow.locator('.entry').first().waitFor();

@@ -1,5 +1,6 @@
 // Everything the dashboard adds to the server, in order: the OpenAPI collector (before the documented routes),
-// the error shape of the JSON API, login, the API, the OAuth round trips, the sandbox, and the page itself.
+// ETags and compression (transport.ts), the error shape of the JSON API, login, the API, the OAuth round trips,
+// the sandbox, and the page itself.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Engine } from '../sync/engine.ts';
 import { HttpProblem } from './apiRoute.ts';
@@ -9,6 +10,7 @@ import { collectOpenApi } from './openapi.ts';
 import { registerOAuthRoutes } from './oauthRoutes.ts';
 import { registerSandbox, type SandboxOptions } from './sandbox.ts';
 import { registerStatic } from './static.ts';
+import { registerTransport } from './transport.ts';
 
 export interface DashboardOptions {
   /** Where browsers reach ledgerlink; https makes the session cookie Secure. */
@@ -27,6 +29,7 @@ export async function registerDashboard(app: FastifyInstance, engine: Engine, op
 
 async function dashboardPlugin(app: FastifyInstance, engine: Engine, options: DashboardOptions): Promise<void> {
   const openapi = collectOpenApi(app);
+  registerTransport(app);
   app.setErrorHandler((error: FastifyError | HttpProblem, request, reply) => {
     if (error instanceof HttpProblem) {
       const issues = (error as HttpProblem & { issues?: unknown }).issues;

@@ -250,14 +250,27 @@ function reviewRequestChooser(data) {
   return { element, value };
 }
 
+// What each connection toggle does, shown beside it where it is chosen (before connecting), so nobody has to
+// connect to find out.
+const TOGGLE_HELP = {
+  importOldInvoices: 'Right after connecting, every invoice already in QuickBooks is copied once into the CRM with its number, lines, totals and status, as history: later edits to these copies never go back to QuickBooks.',
+  reviewRequests: "When a customer's first QuickBooks invoice is paid in full, the CRM asks them for a review, once per customer, in the way chosen below. Later invoices never send one.",
+};
+
+function toggleWithHelp(id, name, checked, label, help) {
+  return h('div', { class: 'check toggle' },
+    h('input', { type: 'checkbox', id, name, checked, 'aria-describedby': `${id}-help` }),
+    h('div', {}, h('label', { for: id }, label), h('p', { class: 'muted small help', id: `${id}-help` }, help)));
+}
+
 function integrationCard(c, refresh) {
   const card = h('section', { class: 'card integration', 'aria-labelledby': 'card-title' });
   const title = h('h2', { id: 'card-title' }, 'Integration');
   const connectForm = () => {
     const form = h('form', { class: 'stack', 'aria-label': 'Connect QuickBooks' },
       h('p', {}, c.quickbooks ? 'Reconnect the QuickBooks company (history is kept).' : 'Choose what to do, then connect the QuickBooks company.'),
-      h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'import-old', name: 'importOldInvoices', checked: c.importOldInvoices }), h('label', { for: 'import-old' }, 'Import old invoices from QuickBooks into the CRM (once)')),
-      h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'review-requests', name: 'reviewRequests', checked: c.reviewRequests }), h('label', { for: 'review-requests' }, 'Send review requests when a first invoice is paid in full')),
+      toggleWithHelp('import-old', 'importOldInvoices', c.importOldInvoices, 'Import old invoices from QuickBooks into the CRM (once)', TOGGLE_HELP.importOldInvoices),
+      toggleWithHelp('review-requests', 'reviewRequests', c.reviewRequests, 'Send review requests when a first invoice is paid in full', TOGGLE_HELP.reviewRequests),
       h('div', { id: 'review-request-choice' }),
       h('button', { type: 'submit' }, 'Connect QuickBooks'),
     );
@@ -595,49 +608,131 @@ async function renderTaxCodes(id, body) {
 
 // ---------- sandbox ----------
 
+// Line rows (item, quantity, unit price) for the sandbox's CRM forms: `count` rows, the first `defaults.length`
+// filled in; a row left without an item is not sent.
+function sandboxLines(prefix, count, defaults) {
+  const rows = [];
+  for (let n = 1; n <= count; n += 1) {
+    const d = defaults[n - 1] ?? {};
+    const cell = (name, label, attrs) => h('div', { class: `line-${name}` }, h('label', { for: `${prefix}-${name}-${n}`, class: 'small' }, label), h('input', { id: `${prefix}-${name}-${n}`, ...attrs }));
+    rows.push(h('div', { class: 'line', 'data-line': n },
+      cell('item', `Item ${n}`, { required: n === 1, value: d.item ?? '' }),
+      cell('qty', `Qty ${n}`, { inputmode: 'numeric', pattern: '[0-9]+', value: d.qty ?? (d.item ? '1' : '') }),
+      cell('amount', `Price ${n}`, { inputmode: 'decimal', pattern: '[0-9]+([.][0-9]{1,2})?', required: n === 1, value: d.amount ?? '' })));
+  }
+  const element = h('fieldset', { class: 'lines' }, h('legend', {}, 'Lines'), rows);
+  const value = () => rows.map((row) => {
+    const [item, qty, amount] = ['item', 'qty', 'amount'].map((k) => row.querySelector(`.line-${k} input`).value.trim());
+    return item ? { item, qty: qty ? Number(qty) : 1, amount: Number(amount) } : null;
+  }).filter(Boolean);
+  return { element, rows, value };
+}
+
 function renderSandbox(id, card, body) {
   const base = `/api/connections/${encodeURIComponent(id)}/sandbox`;
   const status = h('p', { role: 'status', 'aria-live': 'polite', class: 'sandbox-status' });
   const done = (answer) => { status.textContent = answer.message; notify(answer.message); };
   const isUS = card.taxModel === 'US';
-  const crmForm = (prefix, title, button, path, defaults) => {
-    const field = (name, label, attrs = {}) => [h('label', { for: `${prefix}-${name}` }, label), h('input', { id: `${prefix}-${name}`, name, ...attrs })];
+  const currency = card.quickbooks?.homeCurrency ?? '';
+  const field = (prefix, name, label, attrs = {}) => [h('label', { for: `${prefix}-${name}` }, label), h('input', { id: `${prefix}-${name}`, name, ...attrs })];
+  const contactFields = (prefix, d) => [
+    field(prefix, 'firstName', 'First name', { required: true, value: d.firstName }),
+    field(prefix, 'lastName', 'Last name', { value: d.lastName }),
+    field(prefix, 'email', 'Email', { type: 'email', required: true, value: d.email }),
+  ];
+  // US companies fold tax into prices (no tax fields); elsewhere one tax applies to every line.
+  const taxFields = (prefix, d) => (isUS ? null : [
+    field(prefix, 'taxName', 'Tax name (optional)', { value: d.taxName ?? '' }),
+    field(prefix, 'taxRate', 'Tax rate % (optional)', { inputmode: 'decimal', value: d.taxRate ?? '' }),
+  ]);
+  // namedItem: elements['item'] would be the collection's own item() method.
+  const valueOf = (form, n) => form.elements.namedItem(n)?.value?.trim() ?? '';
+  const contactOf = (form) => ({ firstName: valueOf(form, 'firstName'), lastName: valueOf(form, 'lastName'), email: valueOf(form, 'email') });
+  const taxOf = (form) => (valueOf(form, 'taxName') && valueOf(form, 'taxRate') ? { taxName: valueOf(form, 'taxName'), taxRate: Number(valueOf(form, 'taxRate')) } : {});
+
+  const kinds = [['order-form', 'Order form (several lines, a coupon)'], ['subscription', 'Subscription (first monthly charge)'], ['membership', 'Membership'], ['calendar', 'Calendar booking (appointment)']];
+  const payLines = sandboxLines('pay', 3, [{ item: 'Consulting hour', amount: '120.00' }]);
+  const payDiscount = h('div', { class: 'stack tight' }, field('pay', 'discount', `Coupon discount, ${currency} off the order (optional)`, { inputmode: 'decimal', pattern: '[0-9]+([.][0-9]{1,2})?' }));
+  const payKindHelp = h('p', { class: 'muted small', id: 'pay-kind-help' });
+  const payForm = h('form', { class: 'stack', 'aria-labelledby': 'pay-title' },
+    h('h4', { id: 'pay-title' }, 'Take a payment'),
+    h('label', { for: 'pay-kind' }, 'Kind of payment'),
+    h('select', { id: 'pay-kind', name: 'kind', 'aria-describedby': 'pay-kind-help' }, kinds.map(([v, t]) => h('option', { value: v }, t))),
+    payKindHelp,
+    contactFields('pay', { firstName: 'Ada', lastName: 'Lovelace', email: 'ada@example.com' }),
+    payLines.element, payDiscount,
+    taxFields('pay', isUS ? {} : { taxName: 'HST', taxRate: '13' }),
+    h('button', { type: 'submit' }, 'Take the payment'),
+  );
+  // Subscriptions, memberships and bookings are one product bought once: one line, no quantity, no coupon.
+  const showKind = () => {
+    const orderForm = payForm.kind.value === 'order-form';
+    payLines.rows.forEach((row, n) => { row.hidden = !orderForm && n > 0; row.querySelector('.line-qty').hidden = !orderForm; });
+    payDiscount.hidden = !orderForm;
+    payKindHelp.textContent = {
+      'order-form': 'A funnel or store checkout: each line with its quantity, less the coupon.',
+      subscription: 'The first charge of a monthly subscription to the first line\'s product.',
+      membership: 'A one-off membership offer for the first line\'s price.',
+      calendar: 'A paid appointment booked on a calendar, for the first line\'s service.',
+    }[payForm.kind.value];
+  };
+  payForm.kind.addEventListener('change', showKind);
+  showKind();
+  payForm.addEventListener('submit', busy(payForm.querySelector('button[type="submit"]'), async () => {
+    const kind = payForm.kind.value;
+    const lines = kind === 'order-form' ? payLines.value() : payLines.value().slice(0, 1).map((l) => ({ ...l, qty: 1 }));
+    const payload = { kind, ...contactOf(payForm), lines, ...taxOf(payForm) };
+    if (kind === 'order-form' && valueOf(payForm, 'discount')) payload.discount = Number(valueOf(payForm, 'discount'));
+    done(await api('POST', `${base}/take-payment`, payload));
+    await loadCrmInvoices();
+  }));
+
+  const invLines = sandboxLines('inv', 3, [{ item: 'Workshop', qty: '2', amount: '450.00' }, { item: 'Course book', qty: '3', amount: '25.00' }, { item: 'Travel', amount: '80.00' }]);
+  const invForm = h('form', { class: 'stack', 'aria-labelledby': 'inv-title' },
+    h('h4', { id: 'inv-title' }, 'Send an invoice'),
+    contactFields('inv', { firstName: 'Alan', lastName: 'Turing', email: 'alan@example.com' }),
+    invLines.element,
+    h('label', { for: 'inv-discount-type' }, 'Discount'),
+    h('select', { id: 'inv-discount-type', name: 'discountType' }, h('option', { value: '' }, 'None'), h('option', { value: 'percentage', selected: true }, 'Percent off'), h('option', { value: 'fixed' }, `${currency} off`)),
+    field('inv', 'discountValue', 'Discount value', { inputmode: 'decimal', value: '10' }),
+    taxFields('inv', isUS ? {} : { taxName: 'GST', taxRate: '5' }),
+    h('button', { type: 'submit' }, 'Send the invoice'),
+  );
+  invForm.addEventListener('submit', busy(invForm.querySelector('button[type="submit"]'), async () => {
+    const payload = { ...contactOf(invForm), lines: invLines.value(), ...taxOf(invForm) };
+    if (invForm.discountType.value && valueOf(invForm, 'discountValue')) payload.discount = { type: invForm.discountType.value, value: Number(valueOf(invForm, 'discountValue')) };
+    done(await api('POST', `${base}/send-invoice`, payload));
+    await loadCrmInvoices();
+  }));
+
+  // A payment of an invoice, whole or in part, on either side: the amount left empty pays what is due.
+  const invoicePaymentForm = (prefix, title, invoiceLabel, button, path, listPath) => {
     const form = h('form', { class: 'stack', 'aria-labelledby': `${prefix}-title` },
       h('h4', { id: `${prefix}-title` }, title),
-      field('firstName', 'First name', { required: true, value: defaults.firstName }),
-      field('lastName', 'Last name', { value: defaults.lastName }),
-      field('email', 'Email', { type: 'email', required: true, value: defaults.email }),
-      field('itemName', 'Item', { required: true, value: defaults.item }),
-      field('amount', `Amount (${card.quickbooks?.homeCurrency ?? ''})`, { inputmode: 'decimal', required: true, value: defaults.amount, pattern: '[0-9]+([.][0-9]{1,2})?' }),
-      isUS ? null : field('taxName', 'Tax name (optional)', { value: defaults.taxName ?? '' }),
-      isUS ? null : field('taxRate', 'Tax rate % (optional)', { inputmode: 'decimal', value: defaults.taxRate ?? '' }),
+      h('label', { for: `${prefix}-invoice` }, invoiceLabel),
+      h('select', { id: `${prefix}-invoice`, name: 'invoiceId', required: true }, h('option', { value: '' }, 'Loading…')),
+      h('label', { for: `${prefix}-amount` }, `Amount (${currency}; empty pays all that is due)`),
+      h('input', { id: `${prefix}-amount`, name: 'amount', inputmode: 'decimal', pattern: '[0-9]+([.][0-9]{1,2})?' }),
       h('button', { type: 'submit' }, button),
     );
-    const submit = form.querySelector('button');
-    form.addEventListener('submit', busy(submit, async () => {
-      // namedItem: elements['item'] would be the collection's own item() method.
-      const value = (n) => form.elements.namedItem(n)?.value?.trim() ?? '';
-      const payload = { firstName: value('firstName'), lastName: value('lastName'), email: value('email'), item: value('itemName'), amount: Number(value('amount')) };
-      if (value('taxName') && value('taxRate')) Object.assign(payload, { taxName: value('taxName'), taxRate: Number(value('taxRate')) });
-      done(await api('POST', `${base}/${path}`, payload));
+    const load = async () => {
+      const { invoices } = await api('GET', `${base}/${listPath}`);
+      const chosen = form.invoiceId.value;
+      fill(form.invoiceId, invoices.length ? invoices.map((i) => h('option', { value: i.id, selected: i.id === chosen }, i.label)) : h('option', { value: '' }, 'No open invoice'));
+    };
+    form.addEventListener('submit', busy(form.querySelector('button'), async () => {
+      const amount = form.amount.value.trim();
+      done(await api('POST', `${base}/${path}`, { invoiceId: form.invoiceId.value, ...(amount ? { amount: Number(amount) } : {}) }));
+      form.amount.value = '';
+      await load();
     }));
-    return form;
+    return { form, load };
   };
+  const crmPaid = invoicePaymentForm('crmpaid', 'Record a payment of a CRM invoice', 'Sent invoice', 'Record the payment in the CRM', 'crm-invoice-payment', 'crm-open-invoices');
+  const qboPaid = invoicePaymentForm('paid', 'Record a payment of a QuickBooks invoice', 'Open invoice', 'Record the payment in QuickBooks', 'mark-invoice-paid', 'open-invoices');
+  const loadCrmInvoices = () => crmPaid.load().catch((error) => notify(error.message, 'error'));
+
   const stamp = Date.now().toString(36).slice(-4);
-  const paidForm = h('form', { class: 'stack', 'aria-labelledby': 'paid-title' },
-    h('h4', { id: 'paid-title' }, 'Mark a QuickBooks invoice paid'),
-    h('label', { for: 'paid-invoice' }, 'Open invoice'),
-    h('select', { id: 'paid-invoice', name: 'invoiceId', required: true }, h('option', { value: '' }, 'Loading…')),
-    h('button', { type: 'submit' }, 'Record the payment in QuickBooks'),
-  );
-  const loadInvoices = async () => {
-    const { invoices } = await api('GET', `${base}/open-invoices`);
-    fill(paidForm.invoiceId, invoices.length ? invoices.map((i) => h('option', { value: i.id }, i.label)) : h('option', { value: '' }, 'No open invoice'));
-  };
-  paidForm.addEventListener('submit', busy(paidForm.querySelector('button'), async () => {
-    done(await api('POST', `${base}/mark-invoice-paid`, { invoiceId: paidForm.invoiceId.value }));
-    await loadInvoices();
-  }));
   const customerForm = h('form', { class: 'stack', 'aria-labelledby': 'customer-title' },
     h('h4', { id: 'customer-title' }, 'Add a QuickBooks customer'),
     h('label', { for: 'cust-name' }, 'Display name'), h('input', { id: 'cust-name', name: 'displayName', required: true, value: `Grace Hopper ${stamp}` }),
@@ -647,18 +742,17 @@ function renderSandbox(id, card, body) {
   customerForm.addEventListener('submit', busy(customerForm.querySelector('button'), async () => {
     done(await api('POST', `${base}/add-customer`, { displayName: customerForm.displayName.value, email: customerForm.email.value }));
   }));
-  add(body, 
+  add(body,
     h('h2', {}, 'Sandbox'),
     h('p', { class: 'muted' }, 'Running against the local emulators: act on either side, then watch Activity.'),
     status,
-    h('div', { class: 'cols' },
-      h('section', { 'aria-labelledby': 'as-crm' }, h('h3', { id: 'as-crm' }, 'As a CRM user'),
-        crmForm('pay', 'Take a payment', 'Take the payment', 'take-payment', { firstName: 'Ada', lastName: 'Lovelace', email: 'ada@example.com', item: 'Consulting hour', amount: '120.00', ...(isUS ? {} : { taxName: 'HST', taxRate: '13' }) }),
-        crmForm('inv', 'Send an invoice', 'Send the invoice', 'send-invoice', { firstName: 'Alan', lastName: 'Turing', email: 'alan@example.com', item: 'Workshop', amount: '450.00', ...(isUS ? {} : { taxName: 'GST', taxRate: '5' }) })),
-      h('section', { 'aria-labelledby': 'as-books' }, h('h3', { id: 'as-books' }, 'As a bookkeeper'), paidForm, customerForm),
+    h('div', { class: 'cols sandbox' },
+      h('section', { 'aria-labelledby': 'as-crm' }, h('h3', { id: 'as-crm' }, 'As a CRM user'), payForm, invForm, crmPaid.form),
+      h('section', { 'aria-labelledby': 'as-books' }, h('h3', { id: 'as-books' }, 'As a bookkeeper'), qboPaid.form, customerForm),
     ),
   );
-  loadInvoices().catch((error) => notify(error.message, 'error'));
+  loadCrmInvoices();
+  qboPaid.load().catch((error) => notify(error.message, 'error'));
 }
 
 // ---------- start ----------

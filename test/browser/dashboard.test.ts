@@ -100,7 +100,7 @@ describe('dashboard in the browser', { skip: existsSync(CHROMIUM) ? false : `no 
     await page.getByRole('link', { name: 'Sandbox' }).click();
     const form = page.getByRole('form', { name: 'Take a payment' });
     await form.getByLabel('Email').fill('ada.browser@example.com');
-    await form.getByLabel(/Amount/).fill('249.50');
+    await form.getByLabel('Price 1').fill('249.50');
     await form.getByRole('button', { name: 'Take the payment' }).click();
     await page.getByRole('status').getByText(/paid 249.5/).first().waitFor();
 
@@ -121,7 +121,8 @@ describe('dashboard in the browser', { skip: existsSync(CHROMIUM) ? false : `no 
     await form.getByLabel('Tax name (optional)').fill('HST');
     await form.getByLabel('Tax rate % (optional)').fill('15');
     await form.getByRole('button', { name: 'Take the payment' }).click();
-    await page.getByRole('status').getByText(/paid 120/).first().waitFor();
+    // 120.00 and 15 % HST: the customer paid 138.
+    await page.getByRole('status').getByText(/paid 138/).first().waitFor();
 
     await page.getByRole('link', { name: 'Activity' }).click();
     await page.getByLabel('Status').selectOption('error');
