@@ -34,6 +34,7 @@ import { changeCaptureDue, changeCaptureKey, pollQuickBooksChanges } from './cha
 import { syncQboInvoiceEvent, REVIEW_REQUESTS_FLOW } from './reviewRequests.ts';
 import { importInvoices, importInvoicesKey, isImportedCrmInvoiceId, INVOICE_IMPORT_CURSOR, INVOICE_IMPORT_FLOW } from './invoiceImport.ts';
 import { readCursor } from '../store/cursors.ts';
+import { releaseHeldEvents } from './intake.ts';
 import { syncInvoice, sweepInvoices, INVOICES_FLOW } from './invoices.ts';
 
 export interface EngineOptions {
@@ -184,17 +185,22 @@ export class Engine {
     await this.queue.stop();
   }
 
-  /** One poll job per live connection; a connection whose poll is already waiting gets no second one. */
-  async enqueuePolls(): Promise<void> {
+  /**
+   * One poll job per live connection; a connection whose poll is already waiting gets no second one. `catchUp` (a
+   * resume or a reconnect) names connections whose sweeps and change data capture run now, whenever they last ran:
+   * their intervals are for a connection that was syncing all along.
+   */
+  async enqueuePolls(options: { catchUp?: string } = {}): Promise<void> {
     for (const connection of await this.connections.list()) {
       if (connection.status !== 'connected') continue;
+      const catchUp = options.catchUp === connection.id;
       await this.queue.enqueue(QUEUES.pollPayments, { connectionId: connection.id, key: `${connection.id}:poll:payments` });
-      if (await changeCaptureDue({ db: this.db, connection }, this.options.cdcPollSeconds ?? 180)) {
+      if (catchUp || (await changeCaptureDue({ db: this.db, connection }, this.options.cdcPollSeconds ?? 180))) {
         await this.queue.enqueue(QUEUES.pollQboChanges, { connectionId: connection.id, key: changeCaptureKey(connection.id) });
       }
       // An import stopped by a restart between two slices carries on.
       await this.startInitialImports(connection, { onlyUnfinished: true });
-      await this.queue.enqueue(QUEUES.sweepInvoices, { connectionId: connection.id, key: `${connection.id}:sweep:invoices` });
+      await this.queue.enqueue(QUEUES.sweepInvoices, { connectionId: connection.id, key: `${connection.id}:sweep:invoices`, ...(catchUp ? { catchUp: true } : {}) });
     }
   }
 
@@ -213,8 +219,9 @@ export class Engine {
   }
 
   /**
-   * After a reconnection: the jobs that stopped because the authorization was revoked run again by themselves
-   * (their errors were only waiting for the user to reconnect), and the polls catch up on what arrived meanwhile.
+   * After a resume or a reconnection: the jobs that stopped because the connection was paused or its authorization
+   * revoked run again by themselves (their errors were only waiting for this), the events held while it was paused
+   * get their jobs, and the polls and sweeps catch up on what arrived meanwhile at once.
    */
   async resumeStoppedJobs(connectionId: string): Promise<number> {
     const stopped = await this.db.query<{ id: string | number; retry: { queue: string; data: JobData } | string }>(
@@ -227,7 +234,15 @@ export class Engine {
       await this.queue.enqueue(retry.queue, retry.data);
     }
     await markResolved(this.db, connectionId, stopped.rows.map((r) => Number(r.id)));
-    await this.enqueuePolls();
+    const held = await releaseHeldEvents(this.db, this.queue, connectionId);
+    if (held > 0) {
+      await recordActivity(this.db, {
+        connectionId, flow: 'webhooks', status: 'info',
+        message: `${held} event${held === 1 ? '' : 's'} received while the connection was paused ${held === 1 ? 'is' : 'are'} synced now`,
+        detail: { released: held },
+      });
+    }
+    await this.enqueuePolls({ catchUp: connectionId });
     return stopped.rows.length;
   }
 
@@ -311,9 +326,11 @@ export class Engine {
       if (await isImportedCrmInvoiceId(ctx, String(data.invoiceId))) return;
       await syncInvoice(ctx, String(data.invoiceId));
     });
-    await define(QUEUES.sweepInvoices, 'polling', async (ctx) => {
-      await sweepInvoices(ctx);
-      await sweepContacts(ctx);
+    await define(QUEUES.sweepInvoices, 'polling', async (ctx, data) => {
+      // A catch-up sweep (after a resume) runs whenever the last one did.
+      const every = data.catchUp === true ? { minIntervalMs: 0 } : {};
+      await sweepInvoices(ctx, every);
+      await sweepContacts(ctx, every);
     }, { concurrency: 2 });
   }
 
