@@ -110,6 +110,7 @@ const reconciliationSchema = z.object({
       kind: z.string(), problem: z.enum(['missingInQuickBooks', 'missingInCrm', 'amountDiffers']), label: z.string(),
       crmId: z.string().nullable(), qboId: z.string().nullable(), currency: z.string().nullable(),
       crmAmountMinor: z.number().nullable(), qboAmountMinor: z.number().nullable(), resyncable: z.boolean(),
+      note: z.string().nullable().describe('Why a re-sync cannot change this difference, and what can'),
     })),
   })),
 });
@@ -436,7 +437,7 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   apiRoute(app, lookup, {
     method: 'POST', url: '/api/connections/:id/reconciliation/resync', summary: 'Re-sync the differences found (enqueue the flows\' jobs)', tags: ['reconciliation'],
     params: connectionParams, body: z.object({ kinds: z.array(z.enum(['customers', 'invoices', 'salesReceipts', 'payments'])).optional() }),
-    response: z.object({ enqueued: z.number(), alreadyQueued: z.number(), notCovered: z.number() }),
+    response: z.object({ enqueued: z.number(), alreadyQueued: z.number(), notCovered: z.number(), message: z.string().describe('What the re-sync did; says so when it could change nothing') }),
     handler: async ({ params, body }) => {
       const ctx = await liveContext(params.id);
       const result = reconciliations.get(params.id) ?? (await reconcile(ctx));

@@ -506,6 +506,12 @@ async function renderRecord(id, side, type, recordId) {
 const kindNames = { customers: 'Customers', invoices: 'Invoices', salesReceipts: 'Sales receipts', payments: 'Payments' };
 const problemNames = { missingInQuickBooks: 'Missing in QuickBooks', missingInCrm: 'Missing in the CRM', amountDiffers: 'Amounts differ' };
 
+// Why a difference is not re-synced: its own note (an imported invoice is history), else no flow covers it.
+function differenceNote(d) {
+  if (d.resyncable) return '';
+  return h('span', { class: 'muted' }, ` — ${d.note ?? 'no flow re-syncs this yet'}`);
+}
+
 async function renderReconciliation(id, body) {
   const base = `/api/connections/${encodeURIComponent(id)}`;
   const compare = h('button', { type: 'button' }, 'Compare again');
@@ -524,7 +530,7 @@ async function renderReconciliation(id, body) {
         h('ul', { class: 'diffs' }, r.kinds.flatMap((k) => k.differences.map((d) => h('li', {},
           h('span', { class: 'badge error' }, problemNames[d.problem]), ' ', d.label,
           d.problem === 'amountDiffers' ? ` (CRM ${money(d.crmAmountMinor, d.currency)}, QuickBooks ${money(d.qboAmountMinor, d.currency)})` : '',
-          d.resyncable ? '' : h('span', { class: 'muted' }, ' — no flow re-syncs this yet')))))) : null,
+          differenceNote(d)))))) : null,
     );
     resync.disabled = total === 0;
   };
@@ -535,7 +541,7 @@ async function renderReconciliation(id, body) {
   compare.addEventListener('click', busy(compare, () => load(true)));
   resync.addEventListener('click', busy(resync, async () => {
     const r = await api('POST', `${base}/reconciliation/resync`, {});
-    notify(`Re-sync: ${r.enqueued} job${r.enqueued === 1 ? '' : 's'} queued${r.alreadyQueued ? `, ${r.alreadyQueued} already waiting` : ''}${r.notCovered ? `, ${r.notCovered} not covered by a flow` : ''}. Watch Activity.`);
+    notify(r.message);
   }));
   await load(false).catch((error) => fill(out, h('p', { class: 'error' }, error.message)));
 }

@@ -5,6 +5,7 @@ import { readCursor, writeCursor } from '../../src/store/cursors.ts';
 import { listActivity } from '../../src/store/activity.ts';
 import { QUEUES } from '../../src/sync/routes.ts';
 import { importInvoices, INVOICE_IMPORT_CURSOR, type InvoiceImportProgress } from '../../src/sync/invoiceImport.ts';
+import { reconcile, resyncDifferences } from '../../src/sync/reconciliation.ts';
 
 type Rec = Record<string, unknown>;
 
@@ -82,6 +83,17 @@ describe('old QuickBooks invoices are imported once into the CRM, and never go b
     assert.equal(await totalOf(partly.id), docs.partly!.TotalAmt);
   });
 
+  it('reconciles imported invoices by their own rule: none is missing in QuickBooks, nor are their payments', async () => {
+    const ctx = s.engine.contextFor(s.connection);
+    const result = await reconcile(ctx);
+    const kind = (name: string) => result.kinds.find((k) => k.kind === name)!;
+    assert.deepEqual(kind('invoices').differences.map((d) => d.label), [], 'the imported invoices, paid, partly paid, void and open, agree');
+    assert.equal(kind('invoices').matched, 4);
+    assert.deepEqual(kind('payments').differences.map((d) => d.label), [], 'the payments the import recorded in the CRM are not looked for in QuickBooks');
+    const resync = await resyncDifferences(ctx, result, (queue) => s.engine.handles(queue));
+    assert.deepEqual(resync, { enqueued: 0, alreadyQueued: 0, notCovered: 0, message: 'Nothing to re-sync: both sides agree.' });
+  });
+
   it('changes nothing in QuickBooks when an imported invoice is created, edited, sent and paid in the CRM', async () => {
     const before = qboInvoices().map((i) => `${String(i.Id)}:${String(i.SyncToken)}`).sort();
     const paymentsBefore = s.qbo.admin.listEntities(s.realmId, 'Payment').length;
@@ -109,6 +121,16 @@ describe('old QuickBooks invoices are imported once into the CRM, and never go b
     const imported = new Set(crmInvoices().map((i) => i.id));
     const touched = (await listActivity(s.t.db, { connectionId: s.connection.id, flow: 'invoices', limit: 100 })).filter((a) => a.crmId && imported.has(a.crmId));
     assert.deepEqual(touched.map((a) => a.message), []);
+
+    // The edit is a difference reconciliation shows, and a re-sync says it cannot change it instead of queuing a job.
+    const ctx = s.engine.contextFor(s.connection);
+    const result = await reconcile(ctx);
+    const differences = result.kinds.flatMap((k) => k.differences);
+    assert.deepEqual(differences.map((d) => [d.kind, d.problem, d.crmAmountMinor, d.resync]), [['invoices', 'amountDiffers', 50000, null]]);
+    assert.match(differences[0]!.note ?? '', /Imported from QuickBooks once, as history/);
+    const resync = await resyncDifferences(ctx, result, (queue) => s.engine.handles(queue));
+    assert.equal(resync.enqueued + resync.alreadyQueued, 0, 'no job that would do nothing');
+    assert.equal(resync.message, 'Nothing to re-sync: no job was queued, because a re-sync cannot change this difference (each says why).');
   });
 
   it('imports nothing twice when the import runs again, and never an invoice made after the connection', async () => {
