@@ -236,12 +236,16 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
 
   apiRoute(app, lookup, {
     method: 'PATCH', url: '/api/connections/:id/settings', summary: 'Change the toggles (import old invoices, send review requests)', tags: ['connections'],
-    params: connectionParams, body: settingsBody, response: cardSchema,
+    params: connectionParams, body: settingsBody,
+    response: cardSchema.extend({ note: z.string().nullable().describe('What the change started or stopped (the import of old invoices), when anything') }),
     handler: async ({ params, body }) => {
-      await connectionOf(params.id);
+      const before = await connectionOf(params.id);
       await engine.connections.updateToggles(params.id, body);
       engine.forget(params.id);
-      return cardOf(await connectionOf(params.id));
+      const after = await connectionOf(params.id);
+      // Turned on after connecting, the import starts now instead of waiting for a reconnection.
+      const note = body.importOldInvoices !== undefined && body.importOldInvoices !== before.importOldInvoices ? await engine.oldInvoiceImportToggled(after) : null;
+      return { ...(await cardOf(after)), note };
     },
   });
 

@@ -32,7 +32,7 @@ import { importCustomers, importCustomersKey, syncQboCustomer, CONTACTS_FLOW, CU
 import { syncContactChange, sweepContacts } from './customers.ts';
 import { changeCaptureDue, changeCaptureKey, pollQuickBooksChanges } from './changeCapture.ts';
 import { syncQboInvoiceEvent, REVIEW_REQUESTS_FLOW } from './reviewRequests.ts';
-import { importInvoices, importInvoicesKey, isImportedCrmInvoiceId, INVOICE_IMPORT_CURSOR, INVOICE_IMPORT_FLOW } from './invoiceImport.ts';
+import { importInvoices, importInvoicesKey, isImportedCrmInvoiceId, INVOICE_IMPORT_CURSOR, INVOICE_IMPORT_FLOW, type InvoiceImportProgress } from './invoiceImport.ts';
 import { readCursor } from '../store/cursors.ts';
 import { releaseHeldEvents } from './intake.ts';
 import { syncInvoice, sweepInvoices, INVOICES_FLOW } from './invoices.ts';
@@ -216,6 +216,30 @@ export class Engine {
     if (!invoices?.finishedAt && (!options.onlyUnfinished || invoices)) {
       await this.queue.enqueue(QUEUES.importInvoices, { connectionId: connection.id, key: importInvoicesKey(connection.id) });
     }
+  }
+
+  /**
+   * The "Import old invoices" toggle changed on a connection that is already live (or paused): turning it on starts
+   * the import (after the customer import, which it needs), unless it ran already, for it runs once; turning it off
+   * stops an import under way after its current slice. Returns what happened, in words for the person who did it.
+   */
+  async oldInvoiceImportToggled(connection: Connection): Promise<string> {
+    const invoices = await readCursor<InvoiceImportProgress>(this.db, connection.id, INVOICE_IMPORT_CURSOR);
+    if (!connection.importOldInvoices) {
+      return invoices && !invoices.finishedAt
+        ? 'The import of old invoices stops after the invoices it is on; turning it on again carries on where it stopped'
+        : 'Old invoices will not be imported';
+    }
+    if (invoices?.finishedAt) {
+      return `Old invoices were imported on ${invoices.finishedAt.slice(0, 10)} (${invoices.imported} of ${invoices.done}); an import runs once, so nothing more is imported`;
+    }
+    if (connection.status !== 'connected' && connection.status !== 'paused') return 'Old invoices are imported once the connection is connected';
+    await this.startInitialImports(connection);
+    const customers = await readCursor<{ finishedAt?: string }>(this.db, connection.id, CUSTOMER_IMPORT_CURSOR);
+    if (connection.status === 'paused') return 'Old invoices are imported from QuickBooks when the connection is resumed; the progress shows on this card';
+    return customers?.finishedAt
+      ? 'Importing old invoices from QuickBooks into the CRM: the progress shows on this card'
+      : 'Old invoices are imported from QuickBooks as soon as the customer import finishes (they need its contacts); the progress shows on this card';
   }
 
   /**
@@ -497,11 +521,18 @@ export class Engine {
       connections: this.connections, connectionId, side: 'hl',
       refresh: async (refreshToken) => {
         const t = await this.hlOAuth.refresh(refreshToken);
+        if (t.userId) await this.rememberHighLevelUser(connectionId, t.userId);
         return { accessToken: t.accessToken, ...(t.refreshToken ? { refreshToken: t.refreshToken } : {}), accessExpiresAt: t.expiresAt.toISOString(), scope: t.scopes.join(' ') };
       },
       isRefusal: (error) => error instanceof HighLevelError && (error.code === 'invalid_grant' || error.status === 401),
     });
     return new HighLevelClient(new HighLevelHttp({ baseUrl: this.options.providers.highlevel.apiUrl, locationId, tokens, limiter: this.hlLimiter, logger: this.log, onCall: (call) => this.metrics.providerCall('highlevel', call) }));
+  }
+
+  /** Keeps the HighLevel user a token answer named (connections made before it was kept learn it at a refresh). */
+  private async rememberHighLevelUser(connectionId: string, userId: string): Promise<void> {
+    const connection = await this.connections.get(connectionId);
+    if (connection && connection.settings.highLevelUserId !== userId) await this.connections.updateSettings(connectionId, { highLevelUserId: userId });
   }
 
   /** Forgets cached clients (after tokens or settings changed). */

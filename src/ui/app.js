@@ -204,6 +204,26 @@ async function renderConnections() {
   );
 }
 
+// While the import of old invoices runs, its progress bar on the card is updated in place every 2 s (the rest of
+// the card, and whatever has the focus in it, stays as it is), until the import finishes or is turned off.
+function followImport(card, id) {
+  const label = 'Old-invoice import';
+  const until = Date.now() + 30 * 60_000;
+  const timer = setInterval(async () => {
+    if (!card.isConnected || Date.now() > until) return clearInterval(timer);
+    if (document.hidden) return;
+    const c = await api('GET', `/api/connections/${encodeURIComponent(id)}`).catch(() => null);
+    const value = c?.progress.invoiceImport;
+    if (value) {
+      const fresh = progressBar(label, value);
+      const shown = card.querySelector(`#p-${label.replace(/\W+/g, '-')}`)?.closest('.progress');
+      if (shown) shown.replaceWith(fresh);
+      else ([...card.querySelectorAll('.progress')].pop() ?? card.querySelector('dl.facts'))?.after(fresh);
+    }
+    if (c && (!c.importOldInvoices || (value && value.done >= value.total))) clearInterval(timer);
+  }, 2000);
+}
+
 function progressBar(label, value) {
   if (!value) return null;
   const id = `p-${label.replace(/\W+/g, '-')}`;
@@ -308,8 +328,9 @@ function integrationCard(c, refresh) {
       box.addEventListener('change', async () => {
         box.disabled = true;
         try {
-          await api('PATCH', `/api/connections/${encodeURIComponent(c.id)}/settings`, { [key]: box.checked });
-          notify(`${label}: ${box.checked ? 'on' : 'off'}`);
+          const answer = await api('PATCH', `/api/connections/${encodeURIComponent(c.id)}/settings`, { [key]: box.checked });
+          notify(answer.note ?? `${label}: ${box.checked ? 'on' : 'off'}`);
+          if (key === 'importOldInvoices' && box.checked) followImport(card, c.id);
         } catch (error) {
           box.checked = !box.checked;
           notify(error.message, 'error');

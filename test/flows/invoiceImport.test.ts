@@ -1,5 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../../src/server/app.ts';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
 import { readCursor, writeCursor } from '../../src/store/cursors.ts';
 import { listActivity } from '../../src/store/activity.ts';
@@ -73,7 +75,11 @@ describe('old QuickBooks invoices are imported once into the CRM, and never go b
     const partly = expect('partly', 'partially_paid');
     assert.equal(partly.amountPaidMinor, 5000);
     expect('voided', 'void');
-    const open = expect('open', 'draft');
+    // Open in QuickBooks: sent and due in the CRM too, marked sent there without a message to the customer.
+    const open = expect('open', 'sent');
+    assert.ok(open.sentAt, 'marked sent');
+    const told = await fetch(`${s.hl.url}/_emulator/activity?locationId=${s.locationId}&contactId=${open.contactDetails.id}`).then((r) => r.json()) as { messages: unknown[] };
+    assert.deepEqual(told.messages, [], 'nothing sent to the customer');
     const totalOf = async (id: string) => {
       const token = s.hl.mintToken(s.locationId).access_token;
       const r = await fetch(`${s.hl.url}/invoices/${id}?altId=${s.locationId}&altType=location`, { headers: { authorization: `Bearer ${token}`, version: '2021-07-28' } });
@@ -147,5 +153,71 @@ describe('old QuickBooks invoices are imported once into the CRM, and never go b
     const again = await importInvoices(s.engine.contextFor(s.connection));
     assert.equal(again?.done, 4, 'the invoice made after the connection is not in the import');
     assert.equal(crmInvoices().length, count, 'nothing imported twice');
+  });
+});
+
+describe('"Import old invoices" turned on after connecting', () => {
+  let s: Stack;
+  let dashboard: FastifyInstance;
+  let url = '';
+  let cookie = '';
+  const PASSWORD = 'import them now, once';
+  const crmInvoices = () => [...s.hl.core.store.invoices.values()].filter((i) => i.locationId === s.locationId);
+  const call = async (method: string, path: string, body?: unknown): Promise<Rec> => {
+    const response = await fetch(`${url}${path}`, {
+      method, headers: { cookie, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
+    return JSON.parse(text) as Rec;
+  };
+  const toggle = (on: boolean) => call('PATCH', `/api/connections/${s.connection.id}/settings`, { importOldInvoices: on });
+
+  before(async () => {
+    s = await startStack({
+      country: 'US', qbo: { limits: false }, hl: { limitFactor: Infinity }, engine: { limits: false },
+      beforeConnect: async ({ qbo, realmId }) => {
+        const company = qbo.admin.company(realmId)!;
+        const income = qbo.admin.listEntities(realmId, 'Account').find((a) => a.AccountType === 'Income')!;
+        const item = qbo.admin.accounting.create(company, 'Item', { Name: 'Survey', Type: 'Service', IncomeAccountRef: { value: income.Id } });
+        const cleo = qbo.admin.accounting.create(company, 'Customer', { DisplayName: 'Cleo Later', PrimaryEmailAddr: { Address: 'cleo@example.com' } });
+        for (const amount of [120, 80, 45]) {
+          qbo.admin.accounting.create(company, 'Invoice', { CustomerRef: { value: cleo.Id }, TxnDate: '2026-02-01', Line: [{ Amount: amount, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: 1, UnitPrice: amount } }] });
+        }
+      },
+    });
+    dashboard = await buildServer(s.engine, { dashboard: { initialAdmin: { username: 'admin', password: PASSWORD } } });
+    await dashboard.listen({ port: 0, host: '127.0.0.1' });
+    const address = dashboard.server.address();
+    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const login = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: PASSWORD }) });
+    cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    await eventually(async () => ((await readCursor<{ finishedAt?: string }>(s.t.db, s.connection.id, 'customer-import'))?.finishedAt ? true : undefined), 30_000, 'the customer import');
+  });
+  after(async () => {
+    await dashboard?.close();
+    await s?.close();
+  });
+
+  it('starts the import at once, with its progress on the card, and imports each invoice once', async () => {
+    assert.equal(crmInvoices().length, 0, 'not chosen at connection: nothing imported');
+    const answer = await toggle(true);
+    assert.equal(answer.importOldInvoices, true);
+    assert.equal(answer.note, 'Importing old invoices from QuickBooks into the CRM: the progress shows on this card');
+    const progress = await eventually(async () => {
+      const card = await call('GET', `/api/connections/${s.connection.id}`);
+      const p = (card.progress as { invoiceImport: { done: number; total: number } | null }).invoiceImport;
+      return p && p.total === 3 && p.done === 3 ? p : undefined;
+    }, 30_000, 'the progress on the card to reach 3 of 3');
+    assert.deepEqual(progress, { done: 3, total: 3 });
+    assert.deepEqual(crmInvoices().map((i) => i.status), ['sent', 'sent', 'sent'], 'open in QuickBooks: sent and due');
+
+    // Off and on again: an import runs once.
+    await toggle(false);
+    const again = await toggle(true);
+    assert.match(String(again.note), /^Old invoices were imported on \d{4}-\d{2}-\d{2} \(3 of 3\); an import runs once/);
+    await s.engine.enqueuePolls();
+    await s.engine.queue.idle([QUEUES.importInvoices, QUEUES.importCustomers, QUEUES.crmInvoice], 30_000);
+    assert.equal(crmInvoices().length, 3, 'nothing imported twice');
   });
 });
