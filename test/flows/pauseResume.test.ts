@@ -169,6 +169,18 @@ describe('Resume catches up on everything that happened while paused', () => {
     await eventually(() => contactByEmail('qbo-paused@example.com'), ARRIVES_MS, 'the contact after Resume');
   });
 
+  it('keeps what arrived during a long pause past the inbox retention, and syncs it on Resume', async () => {
+    await whilePaused(async () => {
+      await call('POST', `${base()}/sandbox/add-customer`, { displayName: 'Paused For Months', email: 'long-pause@example.com' });
+      await settle();
+      const held = await s.t.db.query(`UPDATE inbox SET received_at = now() - interval '200 days' WHERE connection_id = $1 AND status = 'held' RETURNING id`, [s.connection.id]);
+      assert.ok(held.rows.length >= 1, 'the event is held');
+      await s.engine.pruneHistory();
+      assert.equal((await s.t.db.query(`SELECT 1 FROM inbox WHERE connection_id = $1 AND status = 'held'`, [s.connection.id])).rows.length, held.rows.length, 'none pruned');
+    });
+    await eventually(() => contactByEmail('long-pause@example.com'), ARRIVES_MS, 'the contact after Resume');
+  });
+
   it('a first invoice paid in full in QuickBooks while paused asks for its review after Resume', async () => {
     const customer = (await call('POST', `${base()}/sandbox/add-customer`, { displayName: 'Review While Paused', email: 'review-paused@example.com' })).message as string;
     const customerId = /customer (\d+)/.exec(customer)![1]!;
