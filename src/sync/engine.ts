@@ -521,7 +521,8 @@ export class Engine {
       connections: this.connections, connectionId, side: 'hl',
       refresh: async (refreshToken) => {
         const t = await this.hlOAuth.refresh(refreshToken);
-        if (t.userId) await this.rememberHighLevelUser(connectionId, t.userId);
+        // Not awaited: this runs inside the refresh's transaction, and the embedded store runs one statement at a time.
+        if (t.userId) void this.rememberHighLevelUser(connectionId, t.userId).catch((error) => this.log.warn({ err: error, connectionId }, 'could not keep the HighLevel user of a token refresh'));
         return { accessToken: t.accessToken, ...(t.refreshToken ? { refreshToken: t.refreshToken } : {}), accessExpiresAt: t.expiresAt.toISOString(), scope: t.scopes.join(' ') };
       },
       isRefusal: (error) => error instanceof HighLevelError && (error.code === 'invalid_grant' || error.status === 401),

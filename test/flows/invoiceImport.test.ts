@@ -220,4 +220,16 @@ describe('"Import old invoices" turned on after connecting', () => {
     await s.engine.queue.idle([QUEUES.importInvoices, QUEUES.importCustomers, QUEUES.crmInvoice], 30_000);
     assert.equal(crmInvoices().length, 3, 'nothing imported twice');
   });
+
+  it('learns the HighLevel user who marks imported invoices sent from a token refresh, when it did not know it', async () => {
+    await s.engine.connections.updateSettings(s.connection.id, { highLevelUserId: undefined });
+    assert.equal((await s.engine.connections.get(s.connection.id))!.settings.highLevelUserId, undefined);
+    const access = (await s.engine.connections.readTokens(s.connection.id, 'hl'))!.accessToken;
+    await fetch(`${s.hl.url}/_emulator/tokens/revoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: access }) });
+    s.engine.forget(s.connection.id);
+    const connection = (await s.engine.connections.get(s.connection.id))!;
+    await s.engine.contextFor(connection).hl.locations.get(s.locationId);
+    const learnt = await eventually(async () => (await s.engine.connections.get(s.connection.id))!.settings.highLevelUserId, 10_000, 'the user id');
+    assert.ok(learnt.length > 0);
+  });
 });
