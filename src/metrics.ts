@@ -77,7 +77,7 @@ export class Metrics {
     });
     this.webhookEvents = new Counter({
       name: 'ledgerlink_webhook_events_total',
-      help: 'Events in accepted webhook deliveries, by outcome (stored with its job, duplicate of one stored before, ignored: no live connection or no flow for it)',
+      help: 'Events in accepted webhook deliveries, by outcome (stored with its job, duplicate of one stored before, held: its connection is paused and it syncs on resume, ignored: no live connection or no flow for it)',
       labelNames: ['provider', 'outcome'],
       registers,
     });
@@ -136,7 +136,7 @@ export class Metrics {
     this.webhooks.inc({ provider, outcome });
   }
 
-  webhookEvent(provider: string, outcome: 'stored' | 'duplicate' | 'ignored'): void {
+  webhookEvent(provider: string, outcome: 'stored' | 'duplicate' | 'held' | 'ignored'): void {
     this.webhookEvents.inc({ provider, outcome });
   }
 

@@ -31,7 +31,7 @@ export interface HighLevelEmulator {
   context: HttpContext;
   /** Shortcuts for tests (same as the fixed admin calls). */
   createLocation(input: { country: string; name?: string; currency?: string; allowDuplicateContact?: boolean }): Location;
-  mintToken(locationId: string, scopes?: string[]): { access_token: string; refresh_token: string };
+  mintToken(locationId: string, scopes?: string[]): { access_token: string; refresh_token: string; userId: string };
   webhookPublicKeyPem(): string;
   flushWebhooks(): Promise<void>;
   save(file?: string): Promise<string | null>;
@@ -75,7 +75,7 @@ export async function startHighLevelEmulator(options: HighLevelEmulatorOptions =
       const location = core.store.locations.get(locationId);
       if (!location) throw new Error(`no location ${locationId}`);
       const pair = context.auth.mint({ userType: 'Location', companyId: location.companyId, locationId, scopes });
-      return { access_token: pair.access.token, refresh_token: pair.refresh?.token ?? '' };
+      return { access_token: pair.access.token, refresh_token: pair.refresh?.token ?? '', userId: pair.access.userId };
     },
     webhookPublicKeyPem: () => core.webhooks.ed25519PublicKeyPem(),
     flushWebhooks: () => core.webhooks.dispatcher.flush(),

@@ -110,6 +110,7 @@ const reconciliationSchema = z.object({
       kind: z.string(), problem: z.enum(['missingInQuickBooks', 'missingInCrm', 'amountDiffers']), label: z.string(),
       crmId: z.string().nullable(), qboId: z.string().nullable(), currency: z.string().nullable(),
       crmAmountMinor: z.number().nullable(), qboAmountMinor: z.number().nullable(), resyncable: z.boolean(),
+      note: z.string().nullable().describe('Why a re-sync cannot change this difference, and what can'),
     })),
   })),
 });
@@ -235,12 +236,16 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
 
   apiRoute(app, lookup, {
     method: 'PATCH', url: '/api/connections/:id/settings', summary: 'Change the toggles (import old invoices, send review requests)', tags: ['connections'],
-    params: connectionParams, body: settingsBody, response: cardSchema,
+    params: connectionParams, body: settingsBody,
+    response: cardSchema.extend({ note: z.string().nullable().describe('What the change started or stopped (the import of old invoices), when anything') }),
     handler: async ({ params, body }) => {
-      await connectionOf(params.id);
+      const before = await connectionOf(params.id);
       await engine.connections.updateToggles(params.id, body);
       engine.forget(params.id);
-      return cardOf(await connectionOf(params.id));
+      const after = await connectionOf(params.id);
+      // Turned on after connecting, the import starts now instead of waiting for a reconnection.
+      const note = body.importOldInvoices !== undefined && body.importOldInvoices !== before.importOldInvoices ? await engine.oldInvoiceImportToggled(after) : null;
+      return { ...(await cardOf(after)), note };
     },
   });
 
@@ -436,7 +441,7 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   apiRoute(app, lookup, {
     method: 'POST', url: '/api/connections/:id/reconciliation/resync', summary: 'Re-sync the differences found (enqueue the flows\' jobs)', tags: ['reconciliation'],
     params: connectionParams, body: z.object({ kinds: z.array(z.enum(['customers', 'invoices', 'salesReceipts', 'payments'])).optional() }),
-    response: z.object({ enqueued: z.number(), alreadyQueued: z.number(), notCovered: z.number() }),
+    response: z.object({ enqueued: z.number(), alreadyQueued: z.number(), notCovered: z.number(), message: z.string().describe('What the re-sync did; says so when it could change nothing') }),
     handler: async ({ params, body }) => {
       const ctx = await liveContext(params.id);
       const result = reconciliations.get(params.id) ?? (await reconcile(ctx));

@@ -46,6 +46,11 @@ export const connectionSettingsSchema = z.object({
   /** CRM tax name (lowercase) or "rate:<percent>" -> QuickBooks TaxCode id, chosen by the user (non-US). */
   taxCodeMapping: z.record(z.string(), z.string()).default({}),
   reviewRequest: reviewRequestSettingsSchema.default(DEFAULT_REVIEW_REQUEST),
+  /**
+   * The HighLevel user who authorised ledgerlink (the `userId` of HighLevel's token answers): the sender of record
+   * when ledgerlink marks an imported invoice sent (POST /invoices/{id}/send requires a userId).
+   */
+  highLevelUserId: z.string().min(1).optional(),
 });
 export type ConnectionSettings = z.infer<typeof connectionSettingsSchema>;
 

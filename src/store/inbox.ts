@@ -3,7 +3,14 @@
 import type { Queryable } from './db.ts';
 
 export type Provider = 'quickbooks' | 'highlevel' | 'poller';
-export type InboxStatus = 'accepted' | 'ignored' | 'rejected' | 'processed';
+/** `held`: an event of a paused connection, kept with its job (`heldJob`) until the connection is resumed. */
+export type InboxStatus = 'accepted' | 'ignored' | 'rejected' | 'processed' | 'held';
+
+/** The job a held event asks for, queued when its connection is resumed. */
+export interface HeldJob {
+  queue: string;
+  data: Record<string, unknown>;
+}
 
 export interface InboxEvent {
   provider: Provider;
@@ -13,6 +20,7 @@ export interface InboxEvent {
   payload: unknown;
   status?: InboxStatus;
   reason?: string | null;
+  heldJob?: HeldJob;
 }
 
 /** Stores the event; returns its row id when new, undefined when the same event was stored before. */
@@ -46,12 +54,45 @@ export async function storeInboxEventWith(
 function inboxInsert(event: InboxEvent, first: number): { sql: string; params: unknown[] } {
   const p = (n: number) => `$${first + n - 1}`;
   return {
-    sql: `INSERT INTO inbox (provider, event_id, event_type, connection_id, payload, status, reason)
-     VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}) ON CONFLICT (provider, event_id) DO NOTHING RETURNING id`,
-    params: [event.provider, event.eventId, event.eventType, event.connectionId, JSON.stringify(event.payload), event.status ?? 'accepted', event.reason ?? null],
+    sql: `INSERT INTO inbox (provider, event_id, event_type, connection_id, payload, status, reason, held_job)
+     VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}) ON CONFLICT (provider, event_id) DO NOTHING RETURNING id`,
+    params: [
+      event.provider, event.eventId, event.eventType, event.connectionId, JSON.stringify(event.payload), event.status ?? 'accepted', event.reason ?? null,
+      event.heldJob ? JSON.stringify(event.heldJob) : null,
+    ],
   };
 }
 
 export async function markInboxProcessed(q: Queryable, id: number): Promise<void> {
   await q.query(`UPDATE inbox SET status = 'processed', processed_at = now() WHERE id = $1 AND status = 'accepted'`, [id]);
+}
+
+/** The held events of a connection, oldest first (at most `limit`). */
+export async function heldEvents(q: Queryable, connectionId: string, limit: number): Promise<Array<{ id: number; job: HeldJob }>> {
+  const result = await q.query<{ id: string | number; held_job: HeldJob | string }>(
+    `SELECT id, held_job FROM inbox WHERE connection_id = $1 AND status = 'held' ORDER BY id LIMIT $2`,
+    [connectionId, limit],
+  );
+  return result.rows.map((r) => ({ id: Number(r.id), job: typeof r.held_job === 'string' ? (JSON.parse(r.held_job) as HeldJob) : r.held_job }));
+}
+
+/**
+ * Marks a held event accepted and, in the same statement, inserts what `then` makes of it (its job), as
+ * storeInboxEventWith does for a new event. Undefined when the event is no longer held (another process released
+ * it first), so each held event gets its job once.
+ */
+export async function releaseHeldEvent(
+  q: Queryable,
+  id: number,
+  then: (source: string, first: number) => { sql: string; params: unknown[] },
+): Promise<{ thenId: string | null } | undefined> {
+  const next = then('stored_event', 2);
+  const result = await q.query<{ then_id: string | null }>(
+    `WITH stored_event AS (UPDATE inbox SET status = 'accepted', reason = NULL, held_job = NULL WHERE id = $1 AND status = 'held' RETURNING id),
+       then_row AS (${next.sql})
+     SELECT (SELECT id FROM then_row LIMIT 1)::text AS then_id FROM stored_event`,
+    [id, ...next.params],
+  );
+  const row = result.rows[0];
+  return row ? { thenId: row.then_id } : undefined;
 }

@@ -5,7 +5,8 @@
 //   webhooks belong to no connection, have nothing to retry and go with their age;
 // - the newest entry of each record that has a link (the dashboard shows how the pair was last synced), and the
 //   newest success of each flow of a connection (the card's "last sync");
-// - an inbox event that an open error's job still names (its payload is read when the job runs again).
+// - an inbox event that an open error's job still names (its payload is read when the job runs again), and one
+//   held for a connection still paused (its job is queued when the connection is resumed).
 // Links, cursors and the other sync state are not history and are not touched here.
 import type { Queryable } from './db.ts';
 
@@ -44,6 +45,7 @@ export async function pruneHistory(q: Queryable, policy: RetentionPolicy = DEFAU
   outcome.inbox = await inBatches(q, `DELETE FROM inbox WHERE id IN (
       SELECT i.id FROM inbox i
       WHERE i.received_at < $1
+        AND NOT (i.status = 'held' AND EXISTS (SELECT 1 FROM connections c WHERE c.id = i.connection_id AND c.status = 'paused'))
         AND NOT EXISTS (SELECT 1 FROM activity a WHERE a.status = 'error' AND a.resolved_at IS NULL AND a.retry IS NOT NULL
           AND a.connection_id = i.connection_id AND a.retry->'data'->>'inboxId' = i.id::text)
       LIMIT ${BATCH})`, [inboxBefore]);

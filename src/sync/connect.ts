@@ -21,7 +21,11 @@ export const tokensInputSchema = z.object({
 export const connectWithTokensSchema = z.object({
   name: z.string().min(1).max(200),
   quickbooks: tokensInputSchema.extend({ realmId: z.string().min(1) }),
-  highlevel: tokensInputSchema.extend({ locationId: z.string().min(1), companyId: z.string().optional() }),
+  highlevel: tokensInputSchema.extend({
+    locationId: z.string().min(1), companyId: z.string().optional(),
+    /** The `userId` HighLevel's token answer named (the user who authorised the app). */
+    userId: z.string().min(1).optional(),
+  }),
   importOldInvoices: z.boolean().default(false),
   reviewRequests: z.boolean().default(false),
   /** How review requests are sent; absent: a direct SMS/email (a new location has no workflow to enrol into). */
@@ -54,7 +58,9 @@ export async function connectWithTokens(engine: Engine, raw: ConnectWithTokens):
     name: input.name,
     importOldInvoices: input.importOldInvoices,
     reviewRequests: input.reviewRequests,
-    ...(reviewRequest ? { settings: { reviewRequest } } : {}),
+    ...(reviewRequest || input.highlevel.userId
+      ? { settings: { ...(reviewRequest ? { reviewRequest } : {}), ...(input.highlevel.userId ? { highLevelUserId: input.highlevel.userId } : {}) } }
+      : {}),
   });
   await engine.connections.attachQuickBooks(connection.id, {
     realmId: input.quickbooks.realmId,

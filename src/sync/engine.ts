@@ -32,8 +32,9 @@ import { importCustomers, importCustomersKey, syncQboCustomer, CONTACTS_FLOW, CU
 import { syncContactChange, sweepContacts } from './customers.ts';
 import { changeCaptureDue, changeCaptureKey, pollQuickBooksChanges } from './changeCapture.ts';
 import { syncQboInvoiceEvent, REVIEW_REQUESTS_FLOW } from './reviewRequests.ts';
-import { importInvoices, importInvoicesKey, isImportedCrmInvoiceId, INVOICE_IMPORT_CURSOR, INVOICE_IMPORT_FLOW } from './invoiceImport.ts';
+import { importInvoices, importInvoicesKey, isImportedCrmInvoiceId, INVOICE_IMPORT_CURSOR, INVOICE_IMPORT_FLOW, type InvoiceImportProgress } from './invoiceImport.ts';
 import { readCursor } from '../store/cursors.ts';
+import { releaseHeldEvents } from './intake.ts';
 import { syncInvoice, sweepInvoices, INVOICES_FLOW } from './invoices.ts';
 
 export interface EngineOptions {
@@ -184,17 +185,22 @@ export class Engine {
     await this.queue.stop();
   }
 
-  /** One poll job per live connection; a connection whose poll is already waiting gets no second one. */
-  async enqueuePolls(): Promise<void> {
+  /**
+   * One poll job per live connection; a connection whose poll is already waiting gets no second one. `catchUp` (a
+   * resume or a reconnect) names connections whose sweeps and change data capture run now, whenever they last ran:
+   * their intervals are for a connection that was syncing all along.
+   */
+  async enqueuePolls(options: { catchUp?: string } = {}): Promise<void> {
     for (const connection of await this.connections.list()) {
       if (connection.status !== 'connected') continue;
+      const catchUp = options.catchUp === connection.id;
       await this.queue.enqueue(QUEUES.pollPayments, { connectionId: connection.id, key: `${connection.id}:poll:payments` });
-      if (await changeCaptureDue({ db: this.db, connection }, this.options.cdcPollSeconds ?? 180)) {
+      if (catchUp || (await changeCaptureDue({ db: this.db, connection }, this.options.cdcPollSeconds ?? 180))) {
         await this.queue.enqueue(QUEUES.pollQboChanges, { connectionId: connection.id, key: changeCaptureKey(connection.id) });
       }
       // An import stopped by a restart between two slices carries on.
       await this.startInitialImports(connection, { onlyUnfinished: true });
-      await this.queue.enqueue(QUEUES.sweepInvoices, { connectionId: connection.id, key: `${connection.id}:sweep:invoices` });
+      await this.queue.enqueue(QUEUES.sweepInvoices, { connectionId: connection.id, key: `${connection.id}:sweep:invoices`, ...(catchUp ? { catchUp: true } : {}) });
     }
   }
 
@@ -213,8 +219,33 @@ export class Engine {
   }
 
   /**
-   * After a reconnection: the jobs that stopped because the authorization was revoked run again by themselves
-   * (their errors were only waiting for the user to reconnect), and the polls catch up on what arrived meanwhile.
+   * The "Import old invoices" toggle changed on a connection that is already live (or paused): turning it on starts
+   * the import (after the customer import, which it needs), unless it ran already, for it runs once; turning it off
+   * stops an import under way after its current slice. Returns what happened, in words for the person who did it.
+   */
+  async oldInvoiceImportToggled(connection: Connection): Promise<string> {
+    const invoices = await readCursor<InvoiceImportProgress>(this.db, connection.id, INVOICE_IMPORT_CURSOR);
+    if (!connection.importOldInvoices) {
+      return invoices && !invoices.finishedAt
+        ? 'The import of old invoices stops after the invoices it is on; turning it on again carries on where it stopped'
+        : 'Old invoices will not be imported';
+    }
+    if (invoices?.finishedAt) {
+      return `Old invoices were imported on ${invoices.finishedAt.slice(0, 10)} (${invoices.imported} of ${invoices.done}); an import runs once, so nothing more is imported`;
+    }
+    if (connection.status !== 'connected' && connection.status !== 'paused') return 'Old invoices are imported once the connection is connected';
+    await this.startInitialImports(connection);
+    const customers = await readCursor<{ finishedAt?: string }>(this.db, connection.id, CUSTOMER_IMPORT_CURSOR);
+    if (connection.status === 'paused') return 'Old invoices are imported from QuickBooks when the connection is resumed; the progress shows on this card';
+    return customers?.finishedAt
+      ? 'Importing old invoices from QuickBooks into the CRM: the progress shows on this card'
+      : 'Old invoices are imported from QuickBooks as soon as the customer import finishes (they need its contacts); the progress shows on this card';
+  }
+
+  /**
+   * After a resume or a reconnection: the jobs that stopped because the connection was paused or its authorization
+   * revoked run again by themselves (their errors were only waiting for this), the events held while it was paused
+   * get their jobs, and the polls and sweeps catch up on what arrived meanwhile at once.
    */
   async resumeStoppedJobs(connectionId: string): Promise<number> {
     const stopped = await this.db.query<{ id: string | number; retry: { queue: string; data: JobData } | string }>(
@@ -227,7 +258,15 @@ export class Engine {
       await this.queue.enqueue(retry.queue, retry.data);
     }
     await markResolved(this.db, connectionId, stopped.rows.map((r) => Number(r.id)));
-    await this.enqueuePolls();
+    const held = await releaseHeldEvents(this.db, this.queue, connectionId);
+    if (held > 0) {
+      await recordActivity(this.db, {
+        connectionId, flow: 'webhooks', status: 'info',
+        message: `${held} event${held === 1 ? '' : 's'} received while the connection was paused ${held === 1 ? 'is' : 'are'} synced now`,
+        detail: { released: held },
+      });
+    }
+    await this.enqueuePolls({ catchUp: connectionId });
     return stopped.rows.length;
   }
 
@@ -311,9 +350,11 @@ export class Engine {
       if (await isImportedCrmInvoiceId(ctx, String(data.invoiceId))) return;
       await syncInvoice(ctx, String(data.invoiceId));
     });
-    await define(QUEUES.sweepInvoices, 'polling', async (ctx) => {
-      await sweepInvoices(ctx);
-      await sweepContacts(ctx);
+    await define(QUEUES.sweepInvoices, 'polling', async (ctx, data) => {
+      // A catch-up sweep (after a resume) runs whenever the last one did.
+      const every = data.catchUp === true ? { minIntervalMs: 0 } : {};
+      await sweepInvoices(ctx, every);
+      await sweepContacts(ctx, every);
     }, { concurrency: 2 });
   }
 
@@ -480,11 +521,19 @@ export class Engine {
       connections: this.connections, connectionId, side: 'hl',
       refresh: async (refreshToken) => {
         const t = await this.hlOAuth.refresh(refreshToken);
+        // Not awaited: this runs inside the refresh's transaction, and the embedded store runs one statement at a time.
+        if (t.userId) void this.rememberHighLevelUser(connectionId, t.userId).catch((error) => this.log.warn({ err: error, connectionId }, 'could not keep the HighLevel user of a token refresh'));
         return { accessToken: t.accessToken, ...(t.refreshToken ? { refreshToken: t.refreshToken } : {}), accessExpiresAt: t.expiresAt.toISOString(), scope: t.scopes.join(' ') };
       },
       isRefusal: (error) => error instanceof HighLevelError && (error.code === 'invalid_grant' || error.status === 401),
     });
     return new HighLevelClient(new HighLevelHttp({ baseUrl: this.options.providers.highlevel.apiUrl, locationId, tokens, limiter: this.hlLimiter, logger: this.log, onCall: (call) => this.metrics.providerCall('highlevel', call) }));
+  }
+
+  /** Keeps the HighLevel user a token answer named (connections made before it was kept learn it at a refresh). */
+  private async rememberHighLevelUser(connectionId: string, userId: string): Promise<void> {
+    const connection = await this.connections.get(connectionId);
+    if (connection && connection.settings.highLevelUserId !== userId) await this.connections.updateSettings(connectionId, { highLevelUserId: userId });
   }
 
   /** Forgets cached clients (after tokens or settings changed). */

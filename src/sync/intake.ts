@@ -1,8 +1,10 @@
 // Webhook and poller intake: an accepted event is written to the inbox (unique on the provider's event id, so
 // duplicates collapse) and its job is enqueued in the same transaction; only then is the sender answered.
 // Events that belong to no live connection, or that no flow handles, are recorded with the reason and ignored.
-import type { Db } from '../store/db.ts';
-import { storeInboxEvent, storeInboxEventWith, type Provider } from '../store/inbox.ts';
+// Those of a paused connection are held with their job, which is queued when the connection is resumed
+// (releaseHeldEvents): neither provider sends an event again, and no poll finds every record an event names.
+import type { Db, Queryable } from '../store/db.ts';
+import { heldEvents, releaseHeldEvent, storeInboxEvent, storeInboxEventWith, type Provider } from '../store/inbox.ts';
 import { recordActivity } from '../store/activity.ts';
 import { countRefusal } from '../store/webhookRefusals.ts';
 import type { Connection } from '../store/connections.ts';
@@ -30,6 +32,7 @@ export interface IncomingEvent {
 export type IntakeOutcome =
   | { outcome: 'stored'; connectionId: string; jobId: string | null }
   | { outcome: 'duplicate'; connectionId: string | null }
+  | { outcome: 'held'; connectionId: string }
   | { outcome: 'ignored'; reason: string };
 
 export interface IntakeDeps {
@@ -44,6 +47,8 @@ export interface IntakeDeps {
 }
 
 const LIVE: ReadonlySet<string> = new Set(['connected']);
+/** Statuses whose events are held for later rather than ignored: the connection syncs again by the user's say-so. */
+const HELD: ReadonlySet<string> = new Set(['paused']);
 
 export async function acceptEvent(deps: IntakeDeps, event: IncomingEvent): Promise<IntakeOutcome[]> {
   const outcomes = await placeEvent(deps, event);
@@ -53,23 +58,21 @@ export async function acceptEvent(deps: IntakeDeps, event: IncomingEvent): Promi
 
 async function placeEvent(deps: IntakeDeps, event: IncomingEvent): Promise<IntakeOutcome[]> {
   const connections = event.account ? await deps.connectionsFor(event.provider, event.account) : [];
-  const live = connections.filter((c) => LIVE.has(c.status));
-  if (live.length === 0) {
+  const targets = connections.filter((c) => LIVE.has(c.status) || HELD.has(c.status));
+  if (targets.length === 0) {
     const reason = !event.account
       ? event.reason ?? `${event.eventType} names no ${event.provider === 'quickbooks' ? 'realm' : 'location'}`
       : connections.length === 0
         ? `no connection for ${event.provider === 'quickbooks' ? 'QuickBooks company' : 'HighLevel location'} ${event.account}`
-        : connections[0]!.status === 'paused'
-          ? `the connection for ${event.account} is paused; resume it to sync again (its polls then catch up on what arrived meanwhile)`
-          : `the connection for ${event.account} is ${connections[0]!.status}; reconnect it to sync again`;
+        : `the connection for ${event.account} is ${connections[0]!.status}; reconnect it to sync again`;
     // An event of a known connection that is not live is shown in that connection's activity.
     await ignore(deps.db, event, connections.length === 1 ? connections[0]!.id : null, reason);
     return [{ outcome: 'ignored', reason }];
   }
   const outcomes: IntakeOutcome[] = [];
-  for (const connection of live) {
+  for (const connection of targets) {
     // Events are stored per connection: one QuickBooks event may concern two connections of one realm.
-    const eventId = live.length > 1 ? `${event.eventId}#${connection.id}` : event.eventId;
+    const eventId = targets.length > 1 ? `${event.eventId}#${connection.id}` : event.eventId;
     if (!event.route || !deps.handles(event.route.queue)) {
       const reason = event.route ? `no flow handles ${event.eventType} in this version` : event.reason ?? `${event.eventType} is not an event ledgerlink syncs`;
       await ignore(deps.db, { ...event, eventId }, connection.id, reason);
@@ -77,8 +80,12 @@ async function placeEvent(deps: IntakeDeps, event: IncomingEvent): Promise<Intak
       continue;
     }
     const route = event.route;
-    // The event and its job in one statement: atomic, and one round trip on the path of every event.
     const data: JobData = { ...route.data, connectionId: connection.id, key: `${connection.id}:${route.key}` };
+    if (HELD.has(connection.status)) {
+      outcomes.push(await hold(deps, { ...event, eventId }, connection, { queue: route.queue, data }));
+      continue;
+    }
+    // The event and its job in one statement: atomic, and one round trip on the path of every event.
     const stored = await storeInboxEventWith(
       deps.db,
       { provider: event.provider, eventId, eventType: event.eventType, connectionId: connection.id, payload: event.payload },
@@ -92,6 +99,46 @@ async function placeEvent(deps: IntakeDeps, event: IncomingEvent): Promise<Intak
     outcomes.push({ outcome: 'stored', connectionId: connection.id, jobId: stored.thenId });
   }
   return outcomes;
+}
+
+/**
+ * Keeps the event of a paused connection with its job. The connection's status was read a moment ago (and may be
+ * a second old): if it was resumed meanwhile, the resume may have released the held events before this one was
+ * stored, so the status is read again afterwards and the event released here when the connection is live.
+ */
+async function hold(deps: IntakeDeps, event: IncomingEvent, connection: Connection, job: { queue: string; data: JobData }): Promise<IntakeOutcome> {
+  const inboxId = await storeInboxEvent(deps.db, {
+    provider: event.provider, eventId: event.eventId, eventType: event.eventType, connectionId: connection.id, payload: event.payload,
+    status: 'held', reason: `the connection is ${connection.status}; this event syncs when it is resumed`, heldJob: job,
+  });
+  if (inboxId === undefined) return { outcome: 'duplicate', connectionId: connection.id };
+  const now = await deps.db.query<{ status: string }>(`SELECT status FROM connections WHERE id = $1`, [connection.id]);
+  if (LIVE.has(now.rows[0]?.status ?? '')) await releaseHeldEvents(deps.db, deps.queue, connection.id);
+  return { outcome: 'held', connectionId: connection.id };
+}
+
+/** How many held events a release takes per statement batch. */
+const RELEASE_BATCH = 500;
+
+/**
+ * Queues the jobs of a connection's held events, oldest first, each with its event in one statement (a job per
+ * record: several events of one record collapse into the job already waiting). Returns how many events it released.
+ */
+export async function releaseHeldEvents(db: Queryable, queue: JobQueue, connectionId: string): Promise<number> {
+  let released = 0;
+  const woken = new Set<string>();
+  for (;;) {
+    const batch = await heldEvents(db, connectionId, RELEASE_BATCH);
+    for (const held of batch) {
+      const done = await releaseHeldEvent(db, held.id, (source, first) => queue.jobInsertFrom(held.job.queue, held.job.data as JobData, source, first));
+      if (!done) continue;
+      released += 1;
+      woken.add(held.job.queue);
+    }
+    if (batch.length < RELEASE_BATCH) break;
+  }
+  for (const name of woken) queue.wake(name);
+  return released;
 }
 
 async function ignore(db: Db, event: IncomingEvent, connectionId: string | null, reason: string): Promise<void> {

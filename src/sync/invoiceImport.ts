@@ -1,8 +1,9 @@
-// Old invoices (optional, chosen at connection): every QuickBooks invoice that existed when the connection went
-// live is copied once into the CRM, for the contact of its customer, with the same number, dates, lines, totals and
-// status (paid, partly paid, void). They are history: the link kind 'importedInvoice' marks them, and the
-// CRM -> QuickBooks invoice flow must leave them alone (isImportedCrmInvoice), so neither their creation nor later
-// edits in the CRM ever reach QuickBooks. Resumable like the customer import (cursor 'invoice-import').
+// Old invoices (optional, chosen at connection or later on the card): every QuickBooks invoice that existed when the
+// connection went live is copied once into the CRM, for the contact of its customer, with the same number, dates,
+// lines, totals and status (paid, partly paid, void; an open one sent and due, marked sent without a message to the
+// customer). They are history: the link kind 'importedInvoice' marks them, and the CRM -> QuickBooks invoice flow
+// must leave them alone (isImportedCrmInvoice), so neither their creation nor later edits in the CRM ever reach
+// QuickBooks. Resumable like the customer import (cursor 'invoice-import'); once finished it never runs again.
 import { randomUUID } from 'node:crypto';
 import type { Invoice as QboInvoice, Line } from '../quickbooks/entities.ts';
 import { count, select } from '../quickbooks/query.ts';
@@ -163,10 +164,11 @@ export async function importInvoice(ctx: FlowContext, invoice: QboInvoice): Prom
     [ctx.connection.id, invoice.Id, crm._id, invoice.SyncToken, JSON.stringify({ invoiceNumber: number, status: mapped.status, totalMinor: mapped.totalMinor, currency: mapped.input.currency })],
   );
   // Status after the link is committed: each step checks what the CRM invoice already holds, so a retry repeats none.
-  await applyStatus(ctx, crm, mapped);
+  const warnings = await applyStatus(ctx, crm, mapped);
   await recordActivity(ctx.db, {
     connectionId: ctx.connection.id, flow: INVOICE_IMPORT_FLOW, status: 'ok', crmKind: 'invoice', crmId: crm._id, qboKind: 'Invoice', qboId: invoice.Id,
     message: `Imported QuickBooks invoice ${number} (${formatMinor(mapped.totalMinor, mapped.input.currency)} ${mapped.input.currency}, ${mapped.status}) for contact ${contactId}`,
+    ...(warnings.length > 0 ? { detail: { warnings } } : {}),
   });
   return 'imported';
 }
@@ -199,18 +201,32 @@ async function findImported(ctx: FlowContext, number: string, contactId: string)
   return undefined;
 }
 
-async function applyStatus(ctx: FlowContext, crm: CrmInvoice, mapped: MappedInvoice): Promise<void> {
+/**
+ * Brings the new CRM invoice to the status it has in QuickBooks. A CRM invoice is created as a draft; an invoice
+ * still open in QuickBooks was sent to its customer there, so the CRM copy is marked sent (and so due) without
+ * sending it again: POST /invoices/{id}/send with action `send_manually` (docs/api-evidence.md). Returns warnings for
+ * the activity entry.
+ */
+async function applyStatus(ctx: FlowContext, crm: CrmInvoice, mapped: MappedInvoice): Promise<string[]> {
   const currency = mapped.input.currency;
   const paid = toMinorUnits(crm.amountPaid ?? 0, currency, { rounding: 'halfUp' });
   const alreadyPaid = paid.ok ? paid.value : 0;
   if (mapped.status === 'void') {
     if (crm.status !== 'void') await ctx.hl.invoices.void(crm._id);
-    return;
+    return [];
   }
   const owed = mapped.paidMinor - alreadyPaid;
   if (owed > 0) {
     await ctx.hl.invoices.recordPayment(crm._id, { mode: 'other', amount: majorFromMinor(owed, currency), notes: `${IMPORTED_MARKER}: paid there before the connection` });
   }
+  if (mapped.status === 'open' && crm.status === 'draft') {
+    const userId = ctx.connection.settings.highLevelUserId;
+    if (!userId) {
+      return ['Left as a draft: marking it sent needs the HighLevel user who authorised ledgerlink, which this connection does not know yet (it learns it when HighLevel is reconnected); send it manually in HighLevel to show it as due'];
+    }
+    await ctx.hl.invoices.send(crm._id, { userId, action: 'send_manually', liveMode: crm.liveMode ?? mapped.input.liveMode });
+  }
+  return [];
 }
 
 export interface MappedInvoice {

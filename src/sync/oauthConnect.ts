@@ -38,6 +38,7 @@ export async function connectHighLevelFromCode(engine: Engine, code: string): Pr
       scope: tokens.scopes.join(' '),
     },
   });
+  if (tokens.userId) await engine.connections.updateSettings(connection.id, { highLevelUserId: tokens.userId });
   engine.forget(connection.id);
   await recordActivity(engine.db, {
     connectionId: connection.id, flow: 'connection', status: 'info',

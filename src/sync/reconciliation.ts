@@ -10,7 +10,9 @@
 // - sales receipts: CRM payments taken since the connection (not invoice payments, not test mode) against the
 //   QuickBooks sales receipts linked to them; the receipt total must equal the payment amount.
 // - invoices: CRM invoices issued since the connection (not drafts) against their QuickBooks invoices, totals
-//   equal; and invoices imported from QuickBooks against their CRM copies.
+//   equal; and invoices imported from QuickBooks by their own rule: each has its CRM copy, with the same total.
+//   Imported invoices are history that never syncs again (invoiceImport.ts), so they are never "missing in
+//   QuickBooks" and their payments (recorded in the CRM by the import) are not looked for there.
 // - payments: per CRM invoice, what the CRM says was paid against the sum of the QuickBooks payments recorded.
 import { toMinorUnits } from '../domain/money.ts';
 import { select } from '../quickbooks/query.ts';
@@ -24,6 +26,7 @@ import { normalizeEmail } from '../domain/email.ts';
 import { listLinks, type Link } from '../store/links.ts';
 import type { FlowContext } from './context.ts';
 import { QUEUES, type QueueName } from './routes.ts';
+import { IMPORTED_MARKER } from './invoiceImport.ts';
 
 export type ReconciliationKind = 'customers' | 'invoices' | 'salesReceipts' | 'payments';
 export type Problem = 'missingInQuickBooks' | 'missingInCrm' | 'amountDiffers';
@@ -39,6 +42,8 @@ export interface Difference {
   qboAmountMinor: number | null;
   /** The flow job that brings the record back in step (absent when no flow covers it). */
   resync: { queue: QueueName; data: Record<string, unknown> } | null;
+  /** Why a re-sync cannot change this one, and what can (when `resync` is null). */
+  note: string | null;
 }
 
 export interface KindReport {
@@ -82,7 +87,7 @@ export async function reconcile(ctx: FlowContext): Promise<Reconciliation> {
     reconcileInvoices(ctx, byKind('invoice'), byKind('importedInvoice'), since, facts.homeCurrency),
     reconcileSalesReceipts(ctx, byKind('salesReceipt'), since, facts.homeCurrency),
   ]);
-  const payments = await reconcilePayments(ctx, byKind('payment'), since, facts.homeCurrency);
+  const payments = await reconcilePayments(ctx, byKind('payment'), byKind('importedInvoice'), since, facts.homeCurrency);
   return {
     connectionId: connection.id,
     computedAt: new Date().toISOString(),
@@ -128,13 +133,13 @@ async function reconcileCustomers(ctx: FlowContext, links: Link[]): Promise<Kind
       differences.push({
         kind: 'customers', problem: 'missingInCrm', label: `Customer ${customer?.DisplayName ?? link.qboId}: its CRM contact ${link.crmId} is gone`,
         crmId: link.crmId, qboId: link.qboId, currency: null, crmAmountMinor: null, qboAmountMinor: null,
-        resync: { queue: QUEUES.qboCustomer, data: { customerId: link.qboId, key: `${ctx.connection.id}:customer:${link.qboId}`, operation: 'Update' } },
+        resync: { queue: QUEUES.qboCustomer, data: { customerId: link.qboId, key: `${ctx.connection.id}:customer:${link.qboId}`, operation: 'Update' } }, note: null,
       });
     } else {
       differences.push({
         kind: 'customers', problem: 'missingInQuickBooks', label: `CRM contact ${link.crmId}: QuickBooks customer ${link.qboId} is ${customer ? 'inactive' : 'gone'}`,
         crmId: link.crmId, qboId: link.qboId, currency: null, crmAmountMinor: null, qboAmountMinor: null,
-        resync: { queue: QUEUES.crmContact, data: { contactId: link.crmId, key: `${ctx.connection.id}:contact:${link.crmId}`, event: 'ContactUpdate' } },
+        resync: { queue: QUEUES.crmContact, data: { contactId: link.crmId, key: `${ctx.connection.id}:contact:${link.crmId}`, event: 'ContactUpdate' } }, note: null,
       });
     }
   }
@@ -148,7 +153,7 @@ async function reconcileCustomers(ctx: FlowContext, links: Link[]): Promise<Kind
     differences.push({
       kind: 'customers', problem: 'missingInCrm', label: `QuickBooks customer ${customer.DisplayName ?? customer.Id} has no CRM contact`,
       crmId: null, qboId: customer.Id, currency: null, crmAmountMinor: null, qboAmountMinor: null,
-      resync: { queue: QUEUES.qboCustomer, data: { customerId: customer.Id, key: `${ctx.connection.id}:customer:${customer.Id}`, operation: 'Create' } },
+      resync: { queue: QUEUES.qboCustomer, data: { customerId: customer.Id, key: `${ctx.connection.id}:customer:${customer.Id}`, operation: 'Create' } }, note: null,
     });
   }
   return report('customers', matched, differences);
@@ -171,17 +176,17 @@ async function reconcileSalesReceipts(ctx: FlowContext, links: Link[], since: Da
     const link = linkByCrm.get(txn._id);
     if (link?.state === 'skipped') continue;
     if (!link || link.state !== 'linked' || !link.qboId) {
-      differences.push({ kind: 'salesReceipts', problem: 'missingInQuickBooks', label: `${label} has no QuickBooks sales receipt`, crmId: txn._id, qboId: null, currency, crmAmountMinor: crmAmount, qboAmountMinor: null, resync: resync(txn) });
+      differences.push({ kind: 'salesReceipts', problem: 'missingInQuickBooks', label: `${label} has no QuickBooks sales receipt`, crmId: txn._id, qboId: null, currency, crmAmountMinor: crmAmount, qboAmountMinor: null, resync: resync(txn), note: null });
       continue;
     }
     const receipt = receiptById.get(link.qboId) ?? (await readOrUndefined(() => ctx.qbo.read('SalesReceipt', link.qboId!)));
     if (!receipt) {
-      differences.push({ kind: 'salesReceipts', problem: 'missingInQuickBooks', label: `${label}: sales receipt ${link.qboId} is gone from QuickBooks`, crmId: txn._id, qboId: link.qboId, currency, crmAmountMinor: crmAmount, qboAmountMinor: null, resync: resync(txn) });
+      differences.push({ kind: 'salesReceipts', problem: 'missingInQuickBooks', label: `${label}: sales receipt ${link.qboId} is gone from QuickBooks`, crmId: txn._id, qboId: link.qboId, currency, crmAmountMinor: crmAmount, qboAmountMinor: null, resync: resync(txn), note: null });
       continue;
     }
     const qboAmount = minor(receipt.TotalAmt, currency);
     if (crmAmount !== qboAmount) {
-      differences.push({ kind: 'salesReceipts', problem: 'amountDiffers', label: `${label}: sales receipt ${receipt.DocNumber ?? receipt.Id} total differs`, crmId: txn._id, qboId: receipt.Id, currency, crmAmountMinor: crmAmount, qboAmountMinor: qboAmount, resync: resync(txn) });
+      differences.push({ kind: 'salesReceipts', problem: 'amountDiffers', label: `${label}: sales receipt ${receipt.DocNumber ?? receipt.Id} total differs`, crmId: txn._id, qboId: receipt.Id, currency, crmAmountMinor: crmAmount, qboAmountMinor: qboAmount, resync: resync(txn), note: null });
     } else matched += 1;
   }
   const seen = new Set(transactions.map((t) => t._id));
@@ -189,7 +194,7 @@ async function reconcileSalesReceipts(ctx: FlowContext, links: Link[], since: Da
     if (link.state !== 'linked' || !link.qboId || seen.has(link.crmId)) continue;
     const txn = await readOrUndefined(() => ctx.hl.payments.getTransaction(link.crmId));
     if (!txn) {
-      differences.push({ kind: 'salesReceipts', problem: 'missingInCrm', label: `Sales receipt ${link.qboId}: its CRM payment ${link.crmId} is gone`, crmId: link.crmId, qboId: link.qboId, currency: null, crmAmountMinor: null, qboAmountMinor: null, resync: null });
+      differences.push({ kind: 'salesReceipts', problem: 'missingInCrm', label: `Sales receipt ${link.qboId}: its CRM payment ${link.crmId} is gone`, crmId: link.crmId, qboId: link.qboId, currency: null, crmAmountMinor: null, qboAmountMinor: null, resync: null, note: 'The CRM payment is gone: nothing in the CRM to sync from; remove the sales receipt in QuickBooks if the payment was cancelled' });
     }
   }
   return report('salesReceipts', matched, differences);
@@ -202,25 +207,26 @@ async function reconcileInvoices(ctx: FlowContext, links: Link[], imported: Link
   const differences: Difference[] = [];
   let matched = 0;
   const resync = (i: CrmInvoice) => ({ queue: QUEUES.crmInvoice, data: { invoiceId: i._id, key: `${ctx.connection.id}:invoice:${i._id}`, event: 'reconcile' } });
+  const importedIds = importedCrmIds(imported);
   for (const invoice of invoices) {
-    if (!ISSUED.has(invoice.status) || !after(invoice.createdAt, since)) continue;
+    if (!ISSUED.has(invoice.status) || !after(invoice.createdAt, since) || isImported(invoice, importedIds)) continue;
     const link = linkByCrm.get(invoice._id);
     if (link?.state === 'skipped') continue;
     const currency = invoice.currency.toUpperCase();
     const crmAmount = minor(invoice.total, currency);
     const label = `CRM invoice ${invoice.invoiceNumberPrefix ?? ''}${invoice.invoiceNumber ?? invoice._id}`;
     if (!link || link.state !== 'linked' || !link.qboId) {
-      differences.push({ kind: 'invoices', problem: 'missingInQuickBooks', label: `${label} has no QuickBooks invoice`, crmId: invoice._id, qboId: null, currency, crmAmountMinor: crmAmount, qboAmountMinor: null, resync: resync(invoice) });
+      differences.push({ kind: 'invoices', problem: 'missingInQuickBooks', label: `${label} has no QuickBooks invoice`, crmId: invoice._id, qboId: null, currency, crmAmountMinor: crmAmount, qboAmountMinor: null, resync: resync(invoice), note: null });
       continue;
     }
     const qbo = await readOrUndefined(() => ctx.qbo.read('Invoice', link.qboId!));
     if (!qbo) {
-      differences.push({ kind: 'invoices', problem: 'missingInQuickBooks', label: `${label}: QuickBooks invoice ${link.qboId} is gone`, crmId: invoice._id, qboId: link.qboId, currency, crmAmountMinor: crmAmount, qboAmountMinor: null, resync: resync(invoice) });
+      differences.push({ kind: 'invoices', problem: 'missingInQuickBooks', label: `${label}: QuickBooks invoice ${link.qboId} is gone`, crmId: invoice._id, qboId: link.qboId, currency, crmAmountMinor: crmAmount, qboAmountMinor: null, resync: resync(invoice), note: null });
       continue;
     }
     const qboAmount = minor(qbo.TotalAmt, currency);
     if (crmAmount !== qboAmount) {
-      differences.push({ kind: 'invoices', problem: 'amountDiffers', label: `${label}: QuickBooks invoice ${qbo.DocNumber ?? qbo.Id} total differs`, crmId: invoice._id, qboId: qbo.Id, currency, crmAmountMinor: crmAmount, qboAmountMinor: qboAmount, resync: resync(invoice) });
+      differences.push({ kind: 'invoices', problem: 'amountDiffers', label: `${label}: QuickBooks invoice ${qbo.DocNumber ?? qbo.Id} total differs`, crmId: invoice._id, qboId: qbo.Id, currency, crmAmountMinor: crmAmount, qboAmountMinor: qboAmount, resync: resync(invoice), note: null });
     } else matched += 1;
   }
   // Old invoices imported from QuickBooks: the CRM copy must exist and carry the same total.
@@ -230,18 +236,19 @@ async function reconcileInvoices(ctx: FlowContext, links: Link[], imported: Link
     const crm = crmById.get(link.crmId);
     const currency = (crm?.currency ?? homeCurrency).toUpperCase();
     if (!qbo) {
-      differences.push({ kind: 'invoices', problem: 'missingInQuickBooks', label: `Imported invoice ${link.qboId} is gone from QuickBooks`, crmId: link.crmId, qboId: link.qboId, currency, crmAmountMinor: crm ? minor(crm.total, currency) : null, qboAmountMinor: null, resync: null });
+      differences.push({ kind: 'invoices', problem: 'missingInQuickBooks', label: `Imported invoice ${link.qboId} is gone from QuickBooks`, crmId: link.crmId, qboId: link.qboId, currency, crmAmountMinor: crm ? minor(crm.total, currency) : null, qboAmountMinor: null, resync: null, note: IMPORTED_NOTE });
     } else if (!crm) {
-      differences.push({ kind: 'invoices', problem: 'missingInCrm', label: `QuickBooks invoice ${qbo.DocNumber ?? qbo.Id} was imported but its CRM copy is gone`, crmId: link.crmId, qboId: link.qboId, currency, crmAmountMinor: null, qboAmountMinor: minor(qbo.TotalAmt, currency), resync: null });
+      differences.push({ kind: 'invoices', problem: 'missingInCrm', label: `QuickBooks invoice ${qbo.DocNumber ?? qbo.Id} was imported but its CRM copy is gone`, crmId: link.crmId, qboId: link.qboId, currency, crmAmountMinor: null, qboAmountMinor: minor(qbo.TotalAmt, currency), resync: null, note: IMPORTED_NOTE });
     } else if (minor(crm.total, currency) !== minor(qbo.TotalAmt, currency)) {
-      differences.push({ kind: 'invoices', problem: 'amountDiffers', label: `Imported invoice ${qbo.DocNumber ?? qbo.Id}: totals differ`, crmId: crm._id, qboId: qbo.Id, currency, crmAmountMinor: minor(crm.total, currency), qboAmountMinor: minor(qbo.TotalAmt, currency), resync: null });
+      differences.push({ kind: 'invoices', problem: 'amountDiffers', label: `Imported invoice ${qbo.DocNumber ?? qbo.Id}: totals differ`, crmId: crm._id, qboId: qbo.Id, currency, crmAmountMinor: minor(crm.total, currency), qboAmountMinor: minor(qbo.TotalAmt, currency), resync: null, note: IMPORTED_NOTE });
     } else matched += 1;
   }
   return report('invoices', matched, differences);
 }
 
-async function reconcilePayments(ctx: FlowContext, links: Link[], since: Date | null, homeCurrency: string): Promise<KindReport> {
-  const invoices = (await take(ctx.hl.invoices.listAll())).filter((i) => after(i.createdAt, since) && (i.amountPaid ?? 0) > 0);
+async function reconcilePayments(ctx: FlowContext, links: Link[], imported: Link[], since: Date | null, homeCurrency: string): Promise<KindReport> {
+  const importedIds = importedCrmIds(imported);
+  const invoices = (await take(ctx.hl.invoices.listAll())).filter((i) => after(i.createdAt, since) && (i.amountPaid ?? 0) > 0 && !isImported(i, importedIds));
   const differences: Difference[] = [];
   let matched = 0;
   const paymentsByInvoice = new Map<string, Link[]>();
@@ -256,7 +263,7 @@ async function reconcilePayments(ctx: FlowContext, links: Link[], since: Date | 
     const resync = { queue: QUEUES.crmInvoice, data: { invoiceId: invoice._id, key: `${ctx.connection.id}:invoice:${invoice._id}`, event: 'reconcile' } };
     const recorded = paymentsByInvoice.get(invoice._id) ?? [];
     if (recorded.length === 0) {
-      differences.push({ kind: 'payments', problem: 'missingInQuickBooks', label: `${label}: none recorded in QuickBooks`, crmId: invoice._id, qboId: null, currency, crmAmountMinor: paid, qboAmountMinor: 0, resync });
+      differences.push({ kind: 'payments', problem: 'missingInQuickBooks', label: `${label}: none recorded in QuickBooks`, crmId: invoice._id, qboId: null, currency, crmAmountMinor: paid, qboAmountMinor: 0, resync, note: null });
       continue;
     }
     let total = 0;
@@ -269,10 +276,23 @@ async function reconcilePayments(ctx: FlowContext, links: Link[], since: Date | 
       }
     }
     if (total !== paid) {
-      differences.push({ kind: 'payments', problem: present.length === 0 ? 'missingInQuickBooks' : 'amountDiffers', label: `${label}: QuickBooks holds a different amount`, crmId: invoice._id, qboId: present.join(', ') || null, currency, crmAmountMinor: paid, qboAmountMinor: total, resync });
+      differences.push({ kind: 'payments', problem: present.length === 0 ? 'missingInQuickBooks' : 'amountDiffers', label: `${label}: QuickBooks holds a different amount`, crmId: invoice._id, qboId: present.join(', ') || null, currency, crmAmountMinor: paid, qboAmountMinor: total, resync, note: null });
     } else matched += 1;
   }
   return report('payments', matched, differences);
+}
+
+/** What a re-sync of an imported invoice would do: nothing, by design. */
+const IMPORTED_NOTE = 'Imported from QuickBooks once, as history: it is not synced again, so a re-sync changes nothing; correct it by hand on the side that is wrong';
+
+/** The CRM ids of invoices imported from QuickBooks (committed, or claimed by an import under way). */
+function importedCrmIds(imported: readonly Link[]): Set<string> {
+  return new Set(imported.filter((l) => l.state !== 'skipped').map((l) => l.crmId));
+}
+
+/** An imported invoice, known by its link or, while its link is still a claim, by the marker the import writes in its terms. */
+function isImported(invoice: CrmInvoice, importedIds: ReadonlySet<string>): boolean {
+  return importedIds.has(invoice._id) || (typeof invoice.termsNotes === 'string' && invoice.termsNotes.startsWith(IMPORTED_MARKER));
 }
 
 async function readOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
@@ -288,15 +308,17 @@ async function readOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined
 }
 
 /**
- * Puts the differences' flow jobs on the queue. Jobs of flows this deployment does not run yet are reported,
- * not enqueued. The jobs re-read both sides: re-syncing a record already in step writes nothing.
+ * Puts the differences' flow jobs on the queue. Differences no job can change (imported invoices, records gone from
+ * the CRM) and jobs of flows this deployment does not run are counted, not enqueued; `message` says what was done,
+ * and says so plainly when nothing could be. The jobs re-read both sides: re-syncing a record already in step
+ * writes nothing.
  */
 export async function resyncDifferences(
   ctx: FlowContext,
   reconciliation: Reconciliation,
   handles: (queue: string) => boolean,
   kinds?: readonly ReconciliationKind[],
-): Promise<{ enqueued: number; alreadyQueued: number; notCovered: number }> {
+): Promise<{ enqueued: number; alreadyQueued: number; notCovered: number; message: string }> {
   let enqueued = 0;
   let alreadyQueued = 0;
   let notCovered = 0;
@@ -313,5 +335,22 @@ export async function resyncDifferences(
       else alreadyQueued += 1;
     }
   }
-  return { enqueued, alreadyQueued, notCovered };
+  return { enqueued, alreadyQueued, notCovered, message: resyncMessage(enqueued, alreadyQueued, notCovered) };
+}
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+export function resyncMessage(enqueued: number, alreadyQueued: number, notCovered: number): string {
+  const cannot = notCovered > 0 ? `${plural(notCovered, 'difference', 'differences')} a re-sync cannot change (each says why)` : '';
+  if (enqueued + alreadyQueued === 0) {
+    return notCovered === 0
+      ? 'Nothing to re-sync: both sides agree.'
+      : `Nothing to re-sync: no job was queued, because a re-sync cannot change ${notCovered === 1 ? 'this difference' : `any of these ${notCovered} differences`} (each says why).`;
+  }
+  const parts = [
+    enqueued > 0 ? `${plural(enqueued, 'job', 'jobs')} queued` : '',
+    alreadyQueued > 0 ? `${alreadyQueued} already waiting` : '',
+    cannot,
+  ].filter((p) => p !== '');
+  return `Re-sync: ${parts.join(', ')}. Watch Activity, then compare again.`;
 }

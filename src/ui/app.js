@@ -204,6 +204,26 @@ async function renderConnections() {
   );
 }
 
+// While the import of old invoices runs, its progress bar on the card is updated in place every 2 s (the rest of
+// the card, and whatever has the focus in it, stays as it is), until the import finishes or is turned off.
+function followImport(card, id) {
+  const label = 'Old-invoice import';
+  const until = Date.now() + 30 * 60_000;
+  const timer = setInterval(async () => {
+    if (!card.isConnected || Date.now() > until) return clearInterval(timer);
+    if (document.hidden) return;
+    const c = await api('GET', `/api/connections/${encodeURIComponent(id)}`).catch(() => null);
+    const value = c?.progress.invoiceImport;
+    if (value) {
+      const fresh = progressBar(label, value);
+      const shown = card.querySelector(`#p-${label.replace(/\W+/g, '-')}`)?.closest('.progress');
+      if (shown) shown.replaceWith(fresh);
+      else ([...card.querySelectorAll('.progress')].pop() ?? card.querySelector('dl.facts'))?.after(fresh);
+    }
+    if (c && (!c.importOldInvoices || (value && value.done >= value.total))) clearInterval(timer);
+  }, 2000);
+}
+
 function progressBar(label, value) {
   if (!value) return null;
   const id = `p-${label.replace(/\W+/g, '-')}`;
@@ -321,8 +341,9 @@ function integrationCard(c, refresh) {
       box.addEventListener('change', async () => {
         box.disabled = true;
         try {
-          await api('PATCH', `/api/connections/${encodeURIComponent(c.id)}/settings`, { [key]: box.checked });
-          notify(`${label}: ${box.checked ? 'on' : 'off'}`);
+          const answer = await api('PATCH', `/api/connections/${encodeURIComponent(c.id)}/settings`, { [key]: box.checked });
+          notify(answer.note ?? `${label}: ${box.checked ? 'on' : 'off'}`);
+          if (key === 'importOldInvoices' && box.checked) followImport(card, c.id);
         } catch (error) {
           box.checked = !box.checked;
           notify(error.message, 'error');
@@ -519,6 +540,12 @@ async function renderRecord(id, side, type, recordId) {
 const kindNames = { customers: 'Customers', invoices: 'Invoices', salesReceipts: 'Sales receipts', payments: 'Payments' };
 const problemNames = { missingInQuickBooks: 'Missing in QuickBooks', missingInCrm: 'Missing in the CRM', amountDiffers: 'Amounts differ' };
 
+// Why a difference is not re-synced: its own note (an imported invoice is history), else no flow covers it.
+function differenceNote(d) {
+  if (d.resyncable) return '';
+  return h('span', { class: 'muted' }, ` — ${d.note ?? 'no flow re-syncs this yet'}`);
+}
+
 async function renderReconciliation(id, body) {
   const base = `/api/connections/${encodeURIComponent(id)}`;
   const compare = h('button', { type: 'button' }, 'Compare again');
@@ -537,7 +564,7 @@ async function renderReconciliation(id, body) {
         h('ul', { class: 'diffs' }, r.kinds.flatMap((k) => k.differences.map((d) => h('li', {},
           h('span', { class: 'badge error' }, problemNames[d.problem]), ' ', d.label,
           d.problem === 'amountDiffers' ? ` (CRM ${money(d.crmAmountMinor, d.currency)}, QuickBooks ${money(d.qboAmountMinor, d.currency)})` : '',
-          d.resyncable ? '' : h('span', { class: 'muted' }, ' — no flow re-syncs this yet')))))) : null,
+          differenceNote(d)))))) : null,
     );
     resync.disabled = total === 0;
   };
@@ -548,7 +575,7 @@ async function renderReconciliation(id, body) {
   compare.addEventListener('click', busy(compare, () => load(true)));
   resync.addEventListener('click', busy(resync, async () => {
     const r = await api('POST', `${base}/reconciliation/resync`, {});
-    notify(`Re-sync: ${r.enqueued} job${r.enqueued === 1 ? '' : 's'} queued${r.alreadyQueued ? `, ${r.alreadyQueued} already waiting` : ''}${r.notCovered ? `, ${r.notCovered} not covered by a flow` : ''}. Watch Activity.`);
+    notify(r.message);
   }));
   await load(false).catch((error) => fill(out, h('p', { class: 'error' }, error.message)));
 }

@@ -70,7 +70,7 @@ describe('a connection whose QuickBooks authorization is revoked', () => {
     const second = await orderFormPayment(s, { contact: { firstName: 'Pau', lastName: 'Sed', email: 'paused@example.com' }, items: [{ name: 'Other thing', amount: 12 }] });
     const waiting = (await second.json()) as { transactionId: string };
     await s.engine.queue.enqueue(QUEUES.crmTransaction, { connectionId: s.connection.id, key: `${s.connection.id}:txn:${waiting.transactionId}`, transactionId: waiting.transactionId });
-    // The payment's order webhooks arrive while paused: recorded and ignored, under the connection, saying why.
+    // The payment's order webhooks arrive while paused: held under the connection with their jobs, saying why.
     await s.hl.flushWebhooks();
     await s.engine.queue.idle([QUEUES.crmOrder, QUEUES.crmTransaction], 60_000);
     const receiptsOf = (id: string) => s.qbo.admin.listEntities(s.realmId, 'SalesReceipt').filter((r) => String(r.PrivateNote ?? '').includes(id));
@@ -78,13 +78,14 @@ describe('a connection whose QuickBooks authorization is revoked', () => {
     assert.equal(receiptsOf(waiting.transactionId).length, 0, 'nothing written while paused');
     const stopped = (await listActivity(s.t.db, { connectionId: s.connection.id, openErrorsOnly: true })).filter((a) => /paused/.test(a.message));
     assert.equal(stopped.filter((a) => a.crmId === waiting.transactionId).length, 1, 'the job is kept, visibly');
-    const ignored = (await s.t.db.query<{ event_type: string; connection_id: string | null; reason: string }>(`SELECT event_type, connection_id, reason FROM inbox WHERE status = 'ignored' AND reason LIKE '%paused%' ORDER BY id`)).rows;
-    assert.deepEqual(ignored.map((e) => e.event_type).filter((t) => t.startsWith('Order')), ['OrderCreate', 'OrderStatusUpdate']);
-    assert.ok(ignored.every((e) => e.connection_id === s.connection.id && /resume it to sync again/.test(e.reason)), JSON.stringify(ignored));
-    assert.ok((await listActivity(s.t.db, { connectionId: s.connection.id, text: 'Ignored HighLevel OrderCreate' })).length >= 1, "shown in the connection's activity");
+    const held = (await s.t.db.query<{ event_type: string; connection_id: string | null; reason: string }>(`SELECT event_type, connection_id, reason FROM inbox WHERE status = 'held' ORDER BY id`)).rows;
+    assert.deepEqual(held.map((e) => e.event_type).filter((t) => t.startsWith('Order')), ['OrderCreate', 'OrderStatusUpdate']);
+    assert.ok(held.every((e) => e.connection_id === s.connection.id && /syncs when it is resumed/.test(e.reason)), JSON.stringify(held));
     assert.equal(stopped.filter((a) => a.flow === 'polling').length, 0, 'polls and sweeps are not recorded as stopped (the resume schedules them)');
     await s.engine.connections.activate(s.connection.id);
     assert.equal(await s.engine.resumeStoppedJobs(s.connection.id), 1);
+    assert.equal((await s.t.db.query(`SELECT 1 FROM inbox WHERE status = 'held'`)).rows.length, 0, 'the held events got their jobs');
+    assert.ok((await listActivity(s.t.db, { connectionId: s.connection.id, text: 'received while the connection was paused' })).length >= 1, "said in the connection's activity");
     await eventually(() => receiptsOf(waiting.transactionId)[0], 60_000, 'the receipt after resuming');
     await s.engine.queue.idle([QUEUES.crmOrder, QUEUES.crmTransaction], 60_000);
     assert.equal(receiptsOf(waiting.transactionId).length, 1, 'one receipt');

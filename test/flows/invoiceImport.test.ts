@@ -1,10 +1,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../../src/server/app.ts';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
 import { readCursor, writeCursor } from '../../src/store/cursors.ts';
 import { listActivity } from '../../src/store/activity.ts';
 import { QUEUES } from '../../src/sync/routes.ts';
 import { importInvoices, INVOICE_IMPORT_CURSOR, type InvoiceImportProgress } from '../../src/sync/invoiceImport.ts';
+import { reconcile, resyncDifferences } from '../../src/sync/reconciliation.ts';
 
 type Rec = Record<string, unknown>;
 
@@ -72,7 +75,11 @@ describe('old QuickBooks invoices are imported once into the CRM, and never go b
     const partly = expect('partly', 'partially_paid');
     assert.equal(partly.amountPaidMinor, 5000);
     expect('voided', 'void');
-    const open = expect('open', 'draft');
+    // Open in QuickBooks: sent and due in the CRM too, marked sent there without a message to the customer.
+    const open = expect('open', 'sent');
+    assert.ok(open.sentAt, 'marked sent');
+    const told = await fetch(`${s.hl.url}/_emulator/activity?locationId=${s.locationId}&contactId=${open.contactDetails.id}`).then((r) => r.json()) as { messages: unknown[] };
+    assert.deepEqual(told.messages, [], 'nothing sent to the customer');
     const totalOf = async (id: string) => {
       const token = s.hl.mintToken(s.locationId).access_token;
       const r = await fetch(`${s.hl.url}/invoices/${id}?altId=${s.locationId}&altType=location`, { headers: { authorization: `Bearer ${token}`, version: '2021-07-28' } });
@@ -80,6 +87,17 @@ describe('old QuickBooks invoices are imported once into the CRM, and never go b
     };
     assert.equal(await totalOf(open.id), docs.open!.TotalAmt, 'the taxed total agrees to the cent');
     assert.equal(await totalOf(partly.id), docs.partly!.TotalAmt);
+  });
+
+  it('reconciles imported invoices by their own rule: none is missing in QuickBooks, nor are their payments', async () => {
+    const ctx = s.engine.contextFor(s.connection);
+    const result = await reconcile(ctx);
+    const kind = (name: string) => result.kinds.find((k) => k.kind === name)!;
+    assert.deepEqual(kind('invoices').differences.map((d) => d.label), [], 'the imported invoices, paid, partly paid, void and open, agree');
+    assert.equal(kind('invoices').matched, 4);
+    assert.deepEqual(kind('payments').differences.map((d) => d.label), [], 'the payments the import recorded in the CRM are not looked for in QuickBooks');
+    const resync = await resyncDifferences(ctx, result, (queue) => s.engine.handles(queue));
+    assert.deepEqual(resync, { enqueued: 0, alreadyQueued: 0, notCovered: 0, message: 'Nothing to re-sync: both sides agree.' });
   });
 
   it('changes nothing in QuickBooks when an imported invoice is created, edited, sent and paid in the CRM', async () => {
@@ -109,6 +127,16 @@ describe('old QuickBooks invoices are imported once into the CRM, and never go b
     const imported = new Set(crmInvoices().map((i) => i.id));
     const touched = (await listActivity(s.t.db, { connectionId: s.connection.id, flow: 'invoices', limit: 100 })).filter((a) => a.crmId && imported.has(a.crmId));
     assert.deepEqual(touched.map((a) => a.message), []);
+
+    // The edit is a difference reconciliation shows, and a re-sync says it cannot change it instead of queuing a job.
+    const ctx = s.engine.contextFor(s.connection);
+    const result = await reconcile(ctx);
+    const differences = result.kinds.flatMap((k) => k.differences);
+    assert.deepEqual(differences.map((d) => [d.kind, d.problem, d.crmAmountMinor, d.resync]), [['invoices', 'amountDiffers', 50000, null]]);
+    assert.match(differences[0]!.note ?? '', /Imported from QuickBooks once, as history/);
+    const resync = await resyncDifferences(ctx, result, (queue) => s.engine.handles(queue));
+    assert.equal(resync.enqueued + resync.alreadyQueued, 0, 'no job that would do nothing');
+    assert.equal(resync.message, 'Nothing to re-sync: no job was queued, because a re-sync cannot change this difference (each says why).');
   });
 
   it('imports nothing twice when the import runs again, and never an invoice made after the connection', async () => {
@@ -125,5 +153,83 @@ describe('old QuickBooks invoices are imported once into the CRM, and never go b
     const again = await importInvoices(s.engine.contextFor(s.connection));
     assert.equal(again?.done, 4, 'the invoice made after the connection is not in the import');
     assert.equal(crmInvoices().length, count, 'nothing imported twice');
+  });
+});
+
+describe('"Import old invoices" turned on after connecting', () => {
+  let s: Stack;
+  let dashboard: FastifyInstance;
+  let url = '';
+  let cookie = '';
+  const PASSWORD = 'import them now, once';
+  const crmInvoices = () => [...s.hl.core.store.invoices.values()].filter((i) => i.locationId === s.locationId);
+  const call = async (method: string, path: string, body?: unknown): Promise<Rec> => {
+    const response = await fetch(`${url}${path}`, {
+      method, headers: { cookie, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
+    return JSON.parse(text) as Rec;
+  };
+  const toggle = (on: boolean) => call('PATCH', `/api/connections/${s.connection.id}/settings`, { importOldInvoices: on });
+
+  before(async () => {
+    s = await startStack({
+      country: 'US', qbo: { limits: false }, hl: { limitFactor: Infinity }, engine: { limits: false },
+      beforeConnect: async ({ qbo, realmId }) => {
+        const company = qbo.admin.company(realmId)!;
+        const income = qbo.admin.listEntities(realmId, 'Account').find((a) => a.AccountType === 'Income')!;
+        const item = qbo.admin.accounting.create(company, 'Item', { Name: 'Survey', Type: 'Service', IncomeAccountRef: { value: income.Id } });
+        const cleo = qbo.admin.accounting.create(company, 'Customer', { DisplayName: 'Cleo Later', PrimaryEmailAddr: { Address: 'cleo@example.com' } });
+        for (const amount of [120, 80, 45]) {
+          qbo.admin.accounting.create(company, 'Invoice', { CustomerRef: { value: cleo.Id }, TxnDate: '2026-02-01', Line: [{ Amount: amount, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: 1, UnitPrice: amount } }] });
+        }
+      },
+    });
+    dashboard = await buildServer(s.engine, { dashboard: { initialAdmin: { username: 'admin', password: PASSWORD } } });
+    await dashboard.listen({ port: 0, host: '127.0.0.1' });
+    const address = dashboard.server.address();
+    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    const login = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: PASSWORD }) });
+    cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    await eventually(async () => ((await readCursor<{ finishedAt?: string }>(s.t.db, s.connection.id, 'customer-import'))?.finishedAt ? true : undefined), 30_000, 'the customer import');
+  });
+  after(async () => {
+    await dashboard?.close();
+    await s?.close();
+  });
+
+  it('starts the import at once, with its progress on the card, and imports each invoice once', async () => {
+    assert.equal(crmInvoices().length, 0, 'not chosen at connection: nothing imported');
+    const answer = await toggle(true);
+    assert.equal(answer.importOldInvoices, true);
+    assert.equal(answer.note, 'Importing old invoices from QuickBooks into the CRM: the progress shows on this card');
+    const progress = await eventually(async () => {
+      const card = await call('GET', `/api/connections/${s.connection.id}`);
+      const p = (card.progress as { invoiceImport: { done: number; total: number } | null }).invoiceImport;
+      return p && p.total === 3 && p.done === 3 ? p : undefined;
+    }, 30_000, 'the progress on the card to reach 3 of 3');
+    assert.deepEqual(progress, { done: 3, total: 3 });
+    assert.deepEqual(crmInvoices().map((i) => i.status), ['sent', 'sent', 'sent'], 'open in QuickBooks: sent and due');
+
+    // Off and on again: an import runs once.
+    await toggle(false);
+    const again = await toggle(true);
+    assert.match(String(again.note), /^Old invoices were imported on \d{4}-\d{2}-\d{2} \(3 of 3\); an import runs once/);
+    await s.engine.enqueuePolls();
+    await s.engine.queue.idle([QUEUES.importInvoices, QUEUES.importCustomers, QUEUES.crmInvoice], 30_000);
+    assert.equal(crmInvoices().length, 3, 'nothing imported twice');
+  });
+
+  it('learns the HighLevel user who marks imported invoices sent from a token refresh, when it did not know it', async () => {
+    await s.engine.connections.updateSettings(s.connection.id, { highLevelUserId: undefined });
+    assert.equal((await s.engine.connections.get(s.connection.id))!.settings.highLevelUserId, undefined);
+    const access = (await s.engine.connections.readTokens(s.connection.id, 'hl'))!.accessToken;
+    await fetch(`${s.hl.url}/_emulator/tokens/revoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: access }) });
+    s.engine.forget(s.connection.id);
+    const connection = (await s.engine.connections.get(s.connection.id))!;
+    await s.engine.contextFor(connection).hl.locations.get(s.locationId);
+    const learnt = await eventually(async () => (await s.engine.connections.get(s.connection.id))!.settings.highLevelUserId, 10_000, 'the user id');
+    assert.ok(learnt.length > 0);
   });
 });

@@ -104,7 +104,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const connection = await connectWithTokens(engine, {
     name: `Test ${country}`,
     quickbooks: { realmId, accessToken: qboTokens.access_token, refreshToken: qboTokens.refresh_token, expiresIn: qboTokens.expires_in },
-    highlevel: { locationId: location.id, accessToken: hlTokens.access_token, refreshToken: hlTokens.refresh_token, expiresIn: 86_399 },
+    highlevel: { locationId: location.id, accessToken: hlTokens.access_token, refreshToken: hlTokens.refresh_token, expiresIn: 86_399, userId: hlTokens.userId },
     ...options.connect,
   });
   if (options.workers !== false) await engine.startWorkers({ pollers: options.pollers ?? false });
