@@ -41,10 +41,14 @@ describe('Resume catches up on everything that happened while paused', () => {
     await s.engine.enqueuePolls();
     await settle();
     assert.equal((await call('POST', `${base()}/pause`)).status, 'paused');
-    const result = await act();
-    await settle();
-    assert.equal((await call('POST', `${base()}/resume`)).status, 'connected');
-    return result;
+    // Resumed even when `act` fails, so that one failing flow does not leave the next test a paused connection.
+    try {
+      const result = await act();
+      await settle();
+      return result;
+    } finally {
+      assert.equal((await call('POST', `${base()}/resume`)).status, 'connected');
+    }
   };
   const receiptsOf = (transactionId: unknown) => s.qbo.admin.listEntities(s.realmId, 'SalesReceipt').filter((r) => String(r.PrivateNote ?? '').includes(String(transactionId)));
   const qboInvoiceOf = async (invoiceId: string) => {
@@ -75,7 +79,7 @@ describe('Resume catches up on everything that happened while paused', () => {
   it('an invoice sent from the Sandbox tab while paused reaches QuickBooks after Resume', async () => {
     const before = new Set(s.hl.core.store.invoices.keys());
     await whilePaused(async () => {
-      await call('POST', `${base()}/sandbox/send-invoice`, { firstName: 'Sandy', lastName: 'Box', email: 'sandy@example.com', item: 'Audit', amount: 120 });
+      await call('POST', `${base()}/sandbox/send-invoice`, { firstName: 'Sandy', lastName: 'Box', email: 'sandy@example.com', lines: [{ item: 'Audit', amount: 120 }] });
     });
     const invoice = [...s.hl.core.store.invoices.values()].find((i) => !before.has(i.id) && i.locationId === s.locationId)!;
     assert.equal(invoice.status, 'sent');
@@ -122,7 +126,7 @@ describe('Resume catches up on everything that happened while paused', () => {
 
   it('payments of every kind taken while paused get their sales receipts after Resume', async () => {
     const taken = await whilePaused(async () => {
-      await call('POST', `${base()}/sandbox/take-payment`, { firstName: 'Order', lastName: 'Form', email: 'order-form@example.com', item: 'Workshop', amount: 49 });
+      await call('POST', `${base()}/sandbox/take-payment`, { firstName: 'Order', lastName: 'Form', email: 'order-form@example.com', lines: [{ item: 'Workshop', amount: 49 }] });
       const order = [...s.hl.core.store.transactions.values()].find((t) => t.contactSnapshot.email === 'order-form@example.com')!;
       const subscription = await crm(`/locations/${s.locationId}/actions/subscription`, { contact: { firstName: 'Sub', lastName: 'Scriber', email: 'subscriber@example.com' }, product: { name: 'Monthly plan', amount: 29 }, card });
       const renewal = await crm(`/subscriptions/${String(subscription.subscriptionId)}/renew`, {});
