@@ -1,4 +1,4 @@
-// The dashboard's page and its two assets, served from src/ui/ (plain HTML, CSS and JS: no build step, no
+// The dashboard's page and its assets, served from src/ui/ (plain HTML, CSS and JS: no build step, no
 // framework, nothing fetched from another origin; the Content-Security-Policy makes that a rule).
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,6 +10,7 @@ const uiDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'ui');
 const ASSETS: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/format.js': { file: 'format.js', type: 'text/javascript; charset=utf-8' },
   '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
 };
 
