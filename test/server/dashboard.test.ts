@@ -270,7 +270,14 @@ describe('dashboard API', () => {
     // The right session gets through the state check; the made-up code is then refused by QuickBooks.
     const own = await call('GET', `/oauth/quickbooks/callback?code=abc&realmId=${stack.realmId}&state=${state}`);
     assert.equal(own.status, 303);
-    assert.match(new URLSearchParams(own.headers.get('location')!.slice(2).split('#')[0]).get('notice')!, /Connecting QuickBooks failed: .*invalid_grant/);
+    // The address back names a fixed notice code only; why it failed is this session's to read, once.
+    const back = new URLSearchParams(own.headers.get('location')!.slice(2).split('#')[0]);
+    assert.deepEqual([...back.keys()], ['notice']);
+    assert.equal(back.get('notice'), 'quickbooks-failed');
+    assert.equal((await call('GET', '/api/connect-notice?code=quickbooks-failed', undefined, otherSession)).json.text, null);
+    assert.match(String((await call('GET', '/api/connect-notice?code=quickbooks-failed')).json.text), /Connecting QuickBooks failed: .*invalid_grant/);
+    assert.equal((await call('GET', '/api/connect-notice?code=quickbooks-failed')).json.text, null);
+    assert.equal((await call('GET', `/api/connect-notice?code=${encodeURIComponent('<b>pwned</b>')}`)).status, 400);
     const card = await call('GET', `/api/connections/${stack.connection.id}`);
     assert.equal(card.json.status, 'connected');
     assert.equal(card.json.importOldInvoices, false);
