@@ -131,7 +131,7 @@ export async function recordFacts(q: Queryable, connectionId: string, refs: read
     const amount = total !== null && currency ? { minor: total, currency, dueMinor: link?.kind === 'invoice' && !data.voided ? total - (paid ?? 0) : null } : null;
     const docNumber = text(data.docNumber);
     const noun = NOUN[qboKind ?? crmKind ?? ''] ?? 'Record';
-    const label = link?.kind === 'customer' || (!link && (ref.qboKind === 'Customer' || ref.crmKind === 'contact'))
+    const label = link?.kind === 'item' ? `Item "${text(data.name) ?? link.crm_id}"` : link?.kind === 'customer' || (!link && (ref.qboKind === 'Customer' || ref.crmKind === 'contact'))
       ? contact?.name ?? (crmId ? `Contact ${crmId}` : `Customer ${qboId ?? ''}`)
       : docNumber ? `${noun} ${docNumber}` : text(data.label) ? `${noun} ${text(data.label)}` : qboId ? `${noun} (QuickBooks Id ${qboId})` : `${noun} ${crmId ?? ''}`.trim();
     const key = link ? `${link.kind}:${link.crm_id}` : crmId ? `crm:${crmKind}:${crmId}` : `qbo:${qboKind}:${qboId}`;
