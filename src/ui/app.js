@@ -119,10 +119,11 @@ async function render() {
     if (route === '/login') return go('/connections');
     const parts = route.split('/').filter(Boolean).map(decodeURIComponent);
     if (parts[0] === 'connections' && parts[1]) {
-      if (parts[2] === 'record') return renderRecord(parts[1], parts[3], parts[4], parts[5]);
-      return renderConnection(parts[1], parts[2] ?? 'activity');
+      // Awaited, so that a failure of the page's reads lands in the catch below.
+      if (parts[2] === 'record') return await renderRecord(parts[1], parts[3], parts[4], parts[5]);
+      return await renderConnection(parts[1], parts[2] ?? 'activity');
     }
-    return renderConnections();
+    return await renderConnections();
   } catch (error) {
     // A 404 names what the address asked for: its words are not repeated back.
     if (error.status === 404) page('Not found', h('p', {}, 'Nothing is at this address. ', h('a', { href: '#/connections' }, 'Back to the connections')));
