@@ -69,11 +69,13 @@ export async function runDemo(config: Config, args: string[]): Promise<number> {
       ...QBO_CLIENT,
       webhookVerifierToken: state.qboVerifierToken,
       apiUrl: qbo.url,
+      // The emulators serve a page for a record at the paths of the providers' own web apps.
+      appUrl: qbo.url,
       authorizeUrl: `${qbo.url}/connect/oauth2`,
       tokenUrl: `${qbo.url}/oauth2/v1/tokens/bearer`,
       revokeUrl: `${qbo.url}/v2/oauth2/tokens/revoke`,
     },
-    highlevel: { clientId: state.hlClientId, clientSecret: state.hlClientSecret, apiUrl: hl.url, authorizeUrl: hl.url, webhookPublicKey: hl.webhookPublicKeyPem(), webhookRsaPublicKey: undefined },
+    highlevel: { clientId: state.hlClientId, clientSecret: state.hlClientSecret, apiUrl: hl.url, appUrl: hl.url, authorizeUrl: hl.url, webhookPublicKey: hl.webhookPublicKeyPem(), webhookRsaPublicKey: undefined },
   };
   // ledgerlink's own port must be known before it starts: it is part of the OAuth redirect URIs.
   // The demo's terminal is for a person trying ledgerlink: a JSON line per request would bury what it prints.
@@ -124,7 +126,7 @@ ledgerlink is running at ${runtime.url}
     const spareToken = hl.mintToken(spareLocation.id);
     const pending = await runtime.engine.connections.create({ name: spareLocation.name ?? 'Harbor Yoga' });
     await runtime.engine.connections.attachHighLevel(pending.id, {
-      locationId: spareLocation.id, country: 'US',
+      locationId: spareLocation.id, locationName: spareLocation.name ?? undefined, country: 'US',
       tokens: { accessToken: spareToken.access_token, refreshToken: spareToken.refresh_token, accessExpiresAt: new Date(Date.now() + 86_399_000).toISOString() },
     });
     await recordActivity(runtime.engine.db, { connectionId: pending.id, flow: 'connection', status: 'info', message: 'HighLevel location "Harbor Yoga" authorised ledgerlink; connect its QuickBooks company next' });

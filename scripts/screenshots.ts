@@ -58,12 +58,24 @@ try {
   const pay = page.getByRole('form', { name: 'Take a payment' });
   await pay.getByRole('button', { name: 'Take the payment' }).click();
   await page.getByRole('link', { name: 'Activity' }).click();
-  await page.locator('.entry.ok', { hasText: 'Created sales receipt' }).first().waitFor();
-  await page.locator('.entry.ok', { hasText: 'Created sales receipt' }).first().locator('summary').click();
+  const receipt = page.locator('.record-group', { has: page.locator('.entry.ok', { hasText: 'Created sales receipt' }) }).first();
+  await receipt.waitFor();
+  await receipt.locator('summary').first().click();
   await shot('07-activity');
-  await page.locator('.entry.ok', { hasText: 'Created sales receipt' }).first().getByRole('link', { name: /QuickBooks SalesReceipt/ }).click();
+  await receipt.getByRole('link', { name: 'As QuickBooks holds it' }).click();
   await page.getByLabel('Record').waitFor();
   await shot('08-record-quickbooks-side');
+
+  // An invoice too, and ledgerlink's own changes coming back shown in the groups of the records they concern.
+  await open('Sunrise Studio', 'Sandbox');
+  await page.getByRole('form', { name: 'Send an invoice' }).getByRole('button', { name: 'Send the invoice' }).click();
+  await page.getByText(/An invoice for/).first().waitFor();
+  await page.getByRole('link', { name: 'Activity' }).click();
+  await page.locator('.record-group', { has: page.locator('.entry.ok', { hasText: 'Created QuickBooks invoice' }) }).first().waitFor();
+  await page.waitForTimeout(3000);
+  await page.getByLabel("Show ledgerlink's own changes coming back").check();
+  await page.locator('.entry.echo').first().waitFor();
+  await shot('17-activity-grouped');
 
   await open('Maple Leaf Consulting', 'Sandbox');
   const caPay = page.getByRole('form', { name: 'Take a payment' });

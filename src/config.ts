@@ -57,11 +57,15 @@ const envSchema = z.object({
   QBO_AUTHORIZE_URL: optionalUrl,
   QBO_TOKEN_URL: optionalUrl,
   QBO_REVOKE_URL: optionalUrl,
+  /** QuickBooks Online's web app, where the dashboard's record links open (default by QBO_ENVIRONMENT). */
+  QBO_APP_URL: optionalUrl,
 
   HL_CLIENT_ID: z.string().min(1).optional(),
   HL_CLIENT_SECRET: z.string().min(1).optional(),
   HL_API_URL: optionalUrl,
   HL_AUTHORIZE_URL: optionalUrl,
+  /** HighLevel's web app, where the dashboard's record links open (a white-label domain of the agency, say). */
+  HL_APP_URL: optionalUrl,
   /** PEM or base64 SPKI of the Ed25519 key that verifies x-ghl-signature (HighLevel's published key by default). */
   HL_WEBHOOK_PUBLIC_KEY: z.string().min(1).optional(),
   /** PEM of the RSA key for the legacy x-wh-signature. */
@@ -91,6 +95,8 @@ export interface ProviderConfig {
     clientSecret: string;
     webhookVerifierToken: string | undefined;
     apiUrl: string;
+    /** The provider's web app (records open at its paths); absent: no link to the provider's app. */
+    appUrl?: string | undefined;
     authorizeUrl: string | undefined;
     tokenUrl: string | undefined;
     revokeUrl: string | undefined;
@@ -99,6 +105,7 @@ export interface ProviderConfig {
     clientId: string;
     clientSecret: string;
     apiUrl: string;
+    appUrl?: string | undefined;
     authorizeUrl: string | undefined;
     webhookPublicKey: string | undefined;
     webhookRsaPublicKey: string | undefined;
@@ -159,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
           clientSecret: e.QBO_CLIENT_SECRET!,
           webhookVerifierToken: e.QBO_WEBHOOK_VERIFIER_TOKEN,
           apiUrl: e.QBO_API_URL ?? (e.QBO_ENVIRONMENT === 'sandbox' ? 'https://sandbox-quickbooks.api.intuit.com' : 'https://quickbooks.api.intuit.com'),
+          appUrl: e.QBO_APP_URL ?? (e.QBO_ENVIRONMENT === 'sandbox' ? 'https://app.sandbox.qbo.intuit.com' : 'https://app.qbo.intuit.com'),
           authorizeUrl: e.QBO_AUTHORIZE_URL,
           tokenUrl: e.QBO_TOKEN_URL,
           revokeUrl: e.QBO_REVOKE_URL,
@@ -167,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
           clientId: e.HL_CLIENT_ID!,
           clientSecret: e.HL_CLIENT_SECRET!,
           apiUrl: e.HL_API_URL ?? 'https://services.leadconnectorhq.com',
+          appUrl: e.HL_APP_URL ?? 'https://app.gohighlevel.com',
           authorizeUrl: e.HL_AUTHORIZE_URL,
           webhookPublicKey: e.HL_WEBHOOK_PUBLIC_KEY,
           webhookRsaPublicKey: e.HL_WEBHOOK_RSA_PUBLIC_KEY,

@@ -11,6 +11,7 @@ import { registerInvoiceRoutes } from './routes/invoices.ts';
 import { registerLocationRoutes } from './routes/locations.ts';
 import { registerMessagingRoutes } from './routes/messaging.ts';
 import { registerOAuthRoutes } from './routes/oauth.ts';
+import { registerAppPages } from './routes/appPages.ts';
 import { registerPaymentRoutes } from './routes/payments.ts';
 import type { StoreSnapshot } from './store.ts';
 
@@ -63,6 +64,7 @@ export async function startHighLevelEmulator(options: HighLevelEmulatorOptions =
   registerPaymentRoutes(context);
   registerMessagingRoutes(context);
   registerAdminRoutes(context, { save });
+  registerAppPages(context);
   const { url, port } = await listen(context.app, options.port ?? 0, options.host ?? '127.0.0.1', options.observe);
   let closed = false;
   return {

@@ -8,6 +8,7 @@ import { registerAccountingRoutes } from './api.ts';
 import { QboFault, faults } from './errors.ts';
 import { faultText, sendText, transactionId } from './http.ts';
 import { registerOAuthRoutes } from './oauthRoutes.ts';
+import { registerAppPages } from './appPages.ts';
 
 export function buildServer(admin: QuickBooksAdmin, saveNow: () => void, logger = false): FastifyInstance {
   const app = Fastify({ logger, bodyLimit: 10 * 1024 * 1024, keepAliveTimeout: 5_000, forceCloseConnections: true });
@@ -20,6 +21,7 @@ export function buildServer(admin: QuickBooksAdmin, saveNow: () => void, logger 
   registerOAuthRoutes(app, admin);
   registerAccountingRoutes(app, admin);
   registerAdminRoutes(app, admin, saveNow);
+  registerAppPages(app, admin);
   app.setNotFoundHandler((request, reply) => {
     if (request.url.startsWith('/v3/')) return sendText(reply, 400, faultText(faults.unsupported(`${request.method} ${request.url.split('?')[0]}`), admin.clock.nowMs(), undefined));
     return reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` });

@@ -1,10 +1,11 @@
-// One way to declare a dashboard API route: zod schemas for params, query and body (parsed here, at the edge;
-// a failure is a 400 naming the field), the session check (401 without one), and the same schemas recorded
-// for the OpenAPI document.
+// One way to declare a dashboard API route: zod schemas for params, query and body (parsed here, at the edge; a
+// failure is a 400 listing each field with what to fix, in plain words), the session check (401 without one), and
+// the same schemas recorded for the OpenAPI document.
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import { z } from 'zod';
 import type { RouteDoc } from './openapi.ts';
 import type { Session } from '../store/sessions.ts';
+import { fieldErrors } from './fieldErrors.ts';
 
 export interface ApiRequest<P, Q, B> {
   params: P;
@@ -63,6 +64,9 @@ function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: strin
   if (!schema) return undefined as T;
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const message = result.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`).join('; ');
-  throw Object.assign(new HttpProblem(400, 'invalid_request', message), { issues: result.error.issues });
+  const fields = fieldErrors(result.error.issues);
+  // The message alone must make sense too (a client that shows only it): the first field and what to do.
+  const first = fields[0]!;
+  const message = first.field ? `${where === 'body' ? '' : `${where} `}${first.field}: ${first.message}${fields.length > 1 ? ` (and ${fields.length - 1} more)` : ''}` : first.message;
+  throw Object.assign(new HttpProblem(400, 'invalid_request', message), { fields });
 }

@@ -32,8 +32,8 @@ async function dashboardPlugin(app: FastifyInstance, engine: Engine, options: Da
   registerTransport(app);
   app.setErrorHandler((error: FastifyError | HttpProblem, request, reply) => {
     if (error instanceof HttpProblem) {
-      const issues = (error as HttpProblem & { issues?: unknown }).issues;
-      return reply.code(error.status).send({ error: error.error, message: error.message, ...(issues ? { issues } : {}) });
+      const fields = (error as HttpProblem & { fields?: unknown }).fields;
+      return reply.code(error.status).send({ error: error.error, message: error.message, ...(fields ? { fields } : {}) });
     }
     const status = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500;
     if (status >= 500) request.log.error({ err: error }, 'request failed');

@@ -10,6 +10,9 @@ import { reviewRequestMechanismSchema, type Connection } from '../store/connecti
 import { readCursor } from '../store/cursors.ts';
 import { countLinks } from '../store/links.ts';
 import { listRefusals } from '../store/webhookRefusals.ts';
+import { recordFacts } from '../store/recordNames.ts';
+import { currencyExponent } from '../domain/money.ts';
+import { highLevelRecordUrl, quickbooksRecordUrl } from './providerLinks.ts';
 import { REFUSAL_SAMPLE_SECONDS } from '../sync/intake.ts';
 import type { Engine } from '../sync/engine.ts';
 import { describeError } from '../sync/errors.ts';
@@ -35,8 +38,14 @@ const cardSchema = z.object({
   status: z.enum(['pending', 'connected', 'token-expiring', 'revoked', 'paused', 'disconnected']),
   statusReason: z.string().nullable(),
   connectedAt: z.string().nullable(),
-  quickbooks: z.object({ realmId: z.string(), country: z.string().nullable(), homeCurrency: z.string().nullable(), refreshExpiresAt: z.string().nullable() }).nullable(),
-  highlevel: z.object({ locationId: z.string(), country: z.string().nullable() }).nullable(),
+  quickbooks: z.object({
+    realmId: z.string(),
+    companyName: z.string().nullable().describe('CompanyInfo.CompanyName, read when QuickBooks was connected'),
+    country: z.string().nullable(), homeCurrency: z.string().nullable(),
+    currencyExponent: z.number().nullable().describe('Minor-unit digits of the home currency (ISO 4217): amounts are integers of these'),
+    refreshExpiresAt: z.string().nullable(),
+  }).nullable(),
+  highlevel: z.object({ locationId: z.string(), locationName: z.string().nullable().describe('The location\'s name, read when HighLevel was connected'), country: z.string().nullable() }).nullable(),
   importOldInvoices: z.boolean(),
   reviewRequests: z.boolean(),
   reviewRequest: z.object({
@@ -71,6 +80,16 @@ const activityRowSchema = z.object({
   occurrences: z.number().describe('For errors: how many times it was met while open (one entry per record and cause)'),
   lastSeenAt: z.string().describe('When it was last met (createdAt when only once)'),
   warnings: z.array(z.string()).describe('For successes: what had to change on the way (text cut to QuickBooks\' limits); "synced with warnings" when not empty'),
+  echo: z.boolean().describe('An event ignored because it only reports ledgerlink\'s own write (listed only with echoes=true)'),
+  record: z.object({
+    key: z.string().describe('Entries about the same record share this key'),
+    label: z.string().describe('The record as people call it: "Sales receipt 1001", "Invoice 1003", a customer\'s name'),
+    quickbooksUrl: z.string().nullable().describe('The record in QuickBooks Online\'s web app'),
+    highlevelUrl: z.string().nullable().describe('The record (or, for a payment, its contact) in HighLevel\'s web app'),
+    contact: z.object({ name: z.string().nullable(), email: z.string().nullable(), quickbooksUrl: z.string().nullable(), highlevelUrl: z.string().nullable() }).nullable(),
+    amount: z.object({ minor: z.number(), currency: z.string(), exponent: z.number(), dueMinor: z.number().nullable() }).nullable()
+      .describe('Integer minor units (exponent digits); dueMinor: what is still due on an invoice'),
+  }).nullable(),
 });
 
 const activityQuery = z.object({
@@ -78,6 +97,7 @@ const activityQuery = z.object({
   status: z.enum(['ok', 'skipped', 'error', 'info']).optional(),
   text: z.string().trim().min(1).max(200).optional(),
   openErrors: z.enum(['true', 'false']).optional().transform((v) => v === 'true'),
+  echoes: z.enum(['true', 'false']).optional().transform((v) => v === 'true').describe('Also list ledgerlink\'s own writes coming back as events (left out by default)'),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   beforeId: z.coerce.number().int().positive().optional(),
 });
@@ -161,9 +181,13 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
       statusReason: connection.statusReason,
       connectedAt: connection.connectedAt?.toISOString() ?? null,
       quickbooks: connection.qboRealmId
-        ? { realmId: connection.qboRealmId, country: connection.qboCountry, homeCurrency: connection.qboHomeCurrency, refreshExpiresAt: connection.qboRefreshExpiresAt?.toISOString() ?? null }
+        ? {
+          realmId: connection.qboRealmId, companyName: connection.qboCompanyName, country: connection.qboCountry, homeCurrency: connection.qboHomeCurrency,
+          currencyExponent: connection.qboHomeCurrency ? currencyExponent(connection.qboHomeCurrency) : null,
+          refreshExpiresAt: connection.qboRefreshExpiresAt?.toISOString() ?? null,
+        }
         : null,
-      highlevel: connection.hlLocationId ? { locationId: connection.hlLocationId, country: connection.hlCountry } : null,
+      highlevel: connection.hlLocationId ? { locationId: connection.hlLocationId, locationName: connection.hlLocationName, country: connection.hlCountry } : null,
       importOldInvoices: connection.importOldInvoices,
       reviewRequests: connection.reviewRequests,
       builtInQuickBooks,
@@ -175,7 +199,34 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
     };
   }
 
-  const rowOf = (entry: ActivityRecord): z.infer<typeof activityRowSchema> => ({
+  /** The rows of a page of entries, each with its record named and linked in both providers' apps. */
+  const rowsOf = async (connection: Connection, entries: ActivityRecord[]): Promise<Array<z.infer<typeof activityRowSchema>>> => {
+    const facts = await recordFacts(db, connection.id, entries);
+    const providers = engine.providers;
+    const qboUrl = (ref: { kind: string; id: string } | null) => (ref ? quickbooksRecordUrl(providers.quickbooks.appUrl, ref.kind, ref.id) : null);
+    const hlUrl = (kind: string, id: string | null | undefined) => (id ? highLevelRecordUrl(providers.highlevel.appUrl, connection.hlLocationId, kind, id) : null);
+    return entries.map((entry, i) => {
+      const f = facts[i];
+      const contact = f?.contact
+        ? { name: f.contact.name, email: f.contact.email, quickbooksUrl: qboUrl({ kind: 'Customer', id: f.contact.qboId }), highlevelUrl: hlUrl('contact', f.contact.crmId) }
+        : null;
+      return {
+        ...rowOf(entry),
+        record: f
+          ? {
+            key: f.key,
+            label: f.label,
+            quickbooksUrl: qboUrl(f.quickbooks),
+            highlevelUrl: f.crm ? hlUrl(f.crm.kind, f.crm.id) ?? (f.crm.kind === 'transaction' || f.crm.kind === 'order' ? contact?.highlevelUrl ?? null : null) : null,
+            contact,
+            amount: f.amount ? { ...f.amount, exponent: currencyExponent(f.amount.currency) } : null,
+          }
+          : null,
+      };
+    });
+  };
+
+  const rowOf = (entry: ActivityRecord): Omit<z.infer<typeof activityRowSchema>, 'record'> => ({
     id: entry.id,
     flow: entry.flow,
     status: entry.status,
@@ -190,6 +241,7 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
     occurrences: entry.occurrences,
     lastSeenAt: entry.lastSeenAt.toISOString(),
     warnings: Array.isArray(entry.detail?.warnings) ? entry.detail.warnings.filter((w): w is string => typeof w === 'string') : [],
+    echo: entry.echo,
   });
 
   apiRoute(app, lookup, {
@@ -341,19 +393,20 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
     params: connectionParams, query: activityQuery,
     response: z.object({ entries: z.array(activityRowSchema), flows: z.array(z.string()), nextBeforeId: z.number().nullable() }),
     handler: async ({ params, query }) => {
-      await connectionOf(params.id);
+      const connection = await connectionOf(params.id);
       const entries = await listActivity(db, {
         connectionId: params.id,
         ...(query.flow ? { flow: query.flow } : {}),
         ...(query.status ? { status: query.status } : {}),
         ...(query.text ? { text: query.text } : {}),
         ...(query.openErrors ? { openErrorsOnly: true } : {}),
+        ...(query.echoes ? {} : { withoutEchoes: true }),
         ...(query.beforeId ? { beforeId: query.beforeId } : {}),
         limit: query.limit,
       });
       const flows = await db.query<{ flow: string }>('SELECT DISTINCT flow FROM activity WHERE connection_id = $1 ORDER BY flow', [params.id]);
       return {
-        entries: entries.map(rowOf),
+        entries: await rowsOf(connection, entries),
         flows: flows.rows.map((r) => r.flow),
         nextBeforeId: entries.length === query.limit ? entries[entries.length - 1]!.id : null,
       };
@@ -364,9 +417,10 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
     method: 'GET', url: '/api/connections/:id/activity/:activityId', summary: 'One activity entry with its detail', tags: ['activity'],
     params: activityParams, response: activityRowSchema,
     handler: async ({ params }) => {
+      const connection = await connectionOf(params.id);
       const entry = await getActivity(db, params.id, params.activityId);
       if (!entry) throw notFound(`Activity ${params.activityId}`);
-      return rowOf(entry);
+      return (await rowsOf(connection, [entry]))[0]!;
     },
   });
 
@@ -512,7 +566,9 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
       const record = await readRecord(ctx, params.side, params.type, params.recordId).catch((error: unknown) => {
         throw new HttpProblem(502, 'provider_error', `${params.side === 'quickbooks' ? 'QuickBooks' : 'HighLevel'} did not give ${params.type} ${params.recordId}: ${describeError(error)}`);
       });
-      return { side: params.side, type: params.type, id: params.recordId, record, externalUrl: externalUrl(engine, ctx.connection, params.side, params.type, params.recordId) };
+      return { side: params.side, type: params.type, id: params.recordId, record, externalUrl: params.side === 'quickbooks'
+        ? quickbooksRecordUrl(engine.providers.quickbooks.appUrl, params.type, params.recordId)
+        : highLevelRecordUrl(engine.providers.highlevel.appUrl, ctx.connection.hlLocationId, params.type, params.recordId) };
     },
   });
 }
@@ -535,22 +591,6 @@ async function readRecord(ctx: ReturnType<Engine['contextFor']>, side: RecordPar
     case 'invoice': return ctx.hl.invoices.get(id);
     default: throw new HttpProblem(400, 'invalid_request', `${type} is not a HighLevel record type`);
   }
-}
-
-/** Where a person sees the record in the provider's own app (real deployments; the emulators have no app). */
-function externalUrl(engine: Engine, connection: Connection, side: RecordParams['side'], type: RecordParams['type'], id: string): string | null {
-  const e = encodeURIComponent(id);
-  if (side === 'quickbooks') {
-    const api = engine.providers.quickbooks.apiUrl;
-    if (!api.includes('intuit.com')) return null;
-    const app = api.includes('sandbox') ? 'https://app.sandbox.qbo.intuit.com/app' : 'https://app.qbo.intuit.com/app';
-    const page: Record<string, string> = { Customer: `customerdetail?nameId=${e}`, SalesReceipt: `salesreceipt?txnId=${e}`, RefundReceipt: `refundreceipt?txnId=${e}`, Invoice: `invoice?txnId=${e}`, Payment: `recvpayment?txnId=${e}`, Item: 'items' };
-    return page[type] ? `${app}/${page[type]}` : null;
-  }
-  if (!engine.providers.highlevel.apiUrl.includes('leadconnectorhq.com') || !connection.hlLocationId) return null;
-  const base = `https://app.gohighlevel.com/v2/location/${encodeURIComponent(connection.hlLocationId)}`;
-  const page: Record<string, string> = { contact: `contacts/detail/${e}`, invoice: `payments/invoices/edit/${e}`, transaction: 'payments/transactions', order: 'payments/orders' };
-  return page[type] ? `${base}/${page[type]}` : null;
 }
 
 /** What to do about an error: the flow's own `fix`, else advice from what the provider answered. */

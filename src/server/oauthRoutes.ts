@@ -26,12 +26,48 @@ const callbackQuery = z.object({
   error: z.string().max(200).optional(),
 });
 
-/** Back to the dashboard with a one-line notice (the page shows it in a status banner). */
-function backToDashboard(reply: FastifyReply, route: string, notice: string, kind: 'ok' | 'error') {
-  return reply.redirect(`/?${new URLSearchParams({ notice, kind }).toString()}#${route}`, 303);
+/**
+ * What a round trip ended with. The redirect back to the dashboard names only one of these codes, and the page has a
+ * fixed sentence for each: nothing in the address is ever shown as text, so a link crafted with ?notice=... can put
+ * no words in the dashboard's banner. The particulars (the connection's name, why it failed) are kept here for the
+ * session and read by the page from GET /api/connect-notice.
+ */
+export const NOTICE_CODES = ['login-first', 'highlevel-denied', 'highlevel-installed', 'highlevel-reconnected', 'highlevel-failed', 'quickbooks-denied', 'quickbooks-connected', 'quickbooks-failed'] as const;
+type NoticeCode = (typeof NOTICE_CODES)[number];
+
+/** Particulars of the last round trip per session (this process; a few minutes; the page reads them once). */
+class SessionNotices {
+  private readonly held = new Map<string, { code: NoticeCode; text: string; at: number }>();
+  keep(sessionHash: string, code: NoticeCode, text: string): void {
+    if (this.held.size > 1000) this.held.clear();
+    this.held.set(sessionHash, { code, text, at: Date.now() });
+  }
+  take(sessionHash: string, code: string): string | null {
+    const held = this.held.get(sessionHash);
+    if (!held || held.code !== code || Date.now() - held.at > 5 * 60_000) return null;
+    this.held.delete(sessionHash);
+    return held.text;
+  }
+}
+
+function backToDashboard(reply: FastifyReply, route: string, code: NoticeCode) {
+  return reply.redirect(`/?${new URLSearchParams({ notice: code }).toString()}#${route}`, 303);
 }
 
 export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup }: { engine: Engine; lookup: SessionLookup }): Promise<void> {
+  const notices = new SessionNotices();
+  const back = (reply: FastifyReply, sessionHash: string, route: string, code: NoticeCode, text: string) => {
+    notices.keep(sessionHash, code, text);
+    return backToDashboard(reply, route, code);
+  };
+
+  apiRoute(app, lookup, {
+    method: 'GET', url: '/api/connect-notice', summary: 'The particulars of this session\'s last connect round trip (once), for the notice code it came back with', tags: ['connect'],
+    query: z.object({ code: z.enum(NOTICE_CODES) }),
+    response: z.object({ text: z.string().nullable() }),
+    handler: async ({ query, session }) => ({ text: notices.take(session.idHash, query.code) }),
+  });
+
   apiRoute(app, lookup, {
     method: 'POST', url: '/api/connections/connect-highlevel', summary: 'Start a new connection: the HighLevel choose-location page', tags: ['connect'],
     response: z.object({ authorizeUrl: z.string() }),
@@ -70,15 +106,17 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
     query: callbackQuery,
     handler: async ({ query, raw }, reply) => {
       const session = await lookup(raw);
-      if (!session) return backToDashboard(reply, '/login', 'Log in, then start connecting again', 'error');
+      if (!session) return backToDashboard(reply, '/login', 'login-first');
       const pending = query.state ? await takeOAuth(engine.db, session.idHash, 'highlevel', query.state) : undefined;
       if (!pending) return refused(reply);
-      if (query.error || !query.code) return backToDashboard(reply, '/connections', `HighLevel did not authorise ledgerlink (${query.error ?? 'no code'})`, 'error');
+      if (query.error || !query.code) return backToDashboard(reply, '/connections', 'highlevel-denied');
       try {
         const connection = await connectHighLevelFromCode(engine, query.code);
-        return backToDashboard(reply, `/connections/${connection.id}`, connection.status === 'connected' ? `${connection.name} is connected again` : `${connection.name} is installed: connect its QuickBooks company next`, 'ok');
+        return connection.status === 'connected'
+          ? back(reply, session.idHash, `/connections/${connection.id}`, 'highlevel-reconnected', `${connection.name} is connected again`)
+          : back(reply, session.idHash, `/connections/${connection.id}`, 'highlevel-installed', `${connection.name} is installed: connect its QuickBooks company next`);
       } catch (error) {
-        return backToDashboard(reply, '/connections', `Connecting HighLevel failed: ${describe(error)}`, 'error');
+        return back(reply, session.idHash, '/connections', 'highlevel-failed', `Connecting HighLevel failed: ${describe(error)}`);
       }
     },
   });
@@ -88,17 +126,17 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
     query: callbackQuery,
     handler: async ({ query, raw }, reply) => {
       const session = await lookup(raw);
-      if (!session) return backToDashboard(reply, '/login', 'Log in, then start connecting again', 'error');
+      if (!session) return backToDashboard(reply, '/login', 'login-first');
       const pending = query.state ? await takeOAuth(engine.db, session.idHash, 'quickbooks', query.state) : undefined;
       if (!pending || !pending.connectionId) return refused(reply);
       const route = `/connections/${pending.connectionId}`;
-      if (query.error || !query.code || !query.realmId) return backToDashboard(reply, route, `QuickBooks was not connected (${query.error ?? 'no code'})`, 'error');
+      if (query.error || !query.code || !query.realmId) return backToDashboard(reply, route, 'quickbooks-denied');
       const toggles = connectChoices.parse(pending.data);
       try {
         const connection = await connectQuickBooksFromCode(engine, pending.connectionId, { code: query.code, realmId: query.realmId }, toggles);
-        return backToDashboard(reply, route, `${connection.name} is connected: new records sync from now on`, 'ok');
+        return back(reply, session.idHash, route, 'quickbooks-connected', `${connection.name} is connected: new records sync from now on`);
       } catch (error) {
-        return backToDashboard(reply, route, `Connecting QuickBooks failed: ${describe(error)}`, 'error');
+        return back(reply, session.idHash, route, 'quickbooks-failed', `Connecting QuickBooks failed: ${describe(error)}`);
       }
     },
   });

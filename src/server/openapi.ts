@@ -104,7 +104,10 @@ function buildDocument(routes: Collected[]): JsonSchema {
       schemas: {
         Problem: {
           type: 'object',
-          properties: { error: { type: 'string' }, message: { type: 'string' }, issues: { type: 'array', items: {} } },
+          properties: { error: { type: 'string' }, message: { type: 'string' }, fields: {
+            type: 'array', description: 'For a refused request: each field (its name in the request) with what to fix, in plain words',
+            items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } }, required: ['field', 'message'] },
+          } },
           required: ['error', 'message'],
         },
       },

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Engine } from '../sync/engine.ts';
 import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
+import { currencyExponent, toMinorUnits } from '../domain/money.ts';
 
 export interface SandboxOptions {
   quickbooksUrl: string;
@@ -97,6 +98,7 @@ export async function registerSandbox(app: FastifyInstance, { engine, lookup, sa
   const openInvoiceSchema = z.looseObject({
     Id: z.string(), DocNumber: z.string().optional(), TotalAmt: z.number(), Balance: z.number(),
     CustomerRef: z.looseObject({ value: z.string(), name: z.string().optional() }), TxnDate: z.string().optional(),
+    CurrencyRef: z.looseObject({ value: z.string() }).optional(),
   });
 
   apiRoute(app, lookup, {
@@ -190,13 +192,30 @@ export async function registerSandbox(app: FastifyInstance, { engine, lookup, sa
 
   apiRoute(app, lookup, {
     method: 'GET', url: '/api/connections/:id/sandbox/open-invoices', summary: 'Sandbox: QuickBooks invoices with a balance', tags: ['sandbox'],
-    params, response: openInvoicesSchema,
+    params,
+    response: z.object({
+      invoices: z.array(z.object({
+        id: z.string(), label: z.string(), balance: z.number(),
+        docNumber: z.string().nullable(), customer: z.string(), txnDate: z.string().nullable(),
+        balanceMinor: z.number().nullable(), currency: z.string(), exponent: z.number(),
+      })),
+    }),
     handler: async ({ params: p }) => {
       const { sandbox: s, realmId } = await pair(p.id);
+      const home = (await engine.connections.get(p.id))?.qboHomeCurrency ?? 'USD';
       const qbo = await quickbooks(s, realmId);
       const invoices = await qbo.query('SELECT * FROM Invoice ORDERBY TxnDate DESC MAXRESULTS 200', 'Invoice', openInvoiceSchema);
       return {
-        invoices: invoices.filter((i) => i.Balance > 0).map((i) => ({ id: i.Id, balance: i.Balance, label: `No. ${i.DocNumber ?? i.Id} — ${i.CustomerRef.name ?? i.CustomerRef.value}, ${i.Balance} due${i.TxnDate ? ` (${i.TxnDate})` : ''}` })),
+        invoices: invoices.filter((i) => i.Balance > 0).map((i) => {
+          const currency = i.CurrencyRef?.value ?? home;
+          const balance = toMinorUnits(i.Balance, currency, { rounding: 'halfUp' });
+          return {
+            id: i.Id, balance: i.Balance,
+            label: `No. ${i.DocNumber ?? i.Id} — ${i.CustomerRef.name ?? i.CustomerRef.value}, ${i.Balance} due${i.TxnDate ? ` (${i.TxnDate})` : ''}`,
+            docNumber: i.DocNumber ?? null, customer: i.CustomerRef.name ?? i.CustomerRef.value, txnDate: i.TxnDate ?? null,
+            balanceMinor: balance.ok ? balance.value : null, currency, exponent: currencyExponent(currency),
+          };
+        }),
       };
     },
   });

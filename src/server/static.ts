@@ -1,4 +1,4 @@
-// The dashboard's page and its two assets, served from src/ui/ (plain HTML, CSS and JS: no build step, no
+// The dashboard's page and its assets, served from src/ui/ (plain HTML, CSS and JS: no build step, no
 // framework, nothing fetched from another origin; the Content-Security-Policy makes that a rule).
 //
 // The page names its assets by content hash (/app.3f9c….js): a hashed name never changes meaning, so the
@@ -47,10 +47,15 @@ export async function registerStatic(app: FastifyInstance): Promise<void> {
   const read = (file: string) => readFileSync(join(uiDir, file));
   const routes: Record<string, { asset: Asset; cache: string }> = {};
   let page = read('index.html').toString('utf8');
-  for (const [file, type] of [['app.js', 'text/javascript; charset=utf-8'], ['app.css', 'text/css; charset=utf-8']] as const) {
-    const body = read(file);
+  // format.js first: app.js imports it, and names it by its hash so that a change to it changes app.js's hash too.
+  const hashedNames: Array<[string, string]> = [];
+  for (const [file, type] of [['format.js', 'text/javascript; charset=utf-8'], ['app.js', 'text/javascript; charset=utf-8'], ['app.css', 'text/css; charset=utf-8']] as const) {
+    let text = read(file).toString('utf8');
+    for (const [plain, hashed] of hashedNames) text = text.replaceAll(`'./${plain}'`, `'./${hashed}'`);
+    const body = Buffer.from(text);
     const served = asset(body, type);
     const hashed = hashedName(file, body);
+    hashedNames.push([file, hashed]);
     routes[`/${hashed}`] = { asset: served, cache: IMMUTABLE };
     routes[`/${file}`] = { asset: served, cache: REVALIDATE };
     page = page.replaceAll(`"/${file}"`, `"/${hashed}"`);

@@ -85,6 +85,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: WebhookDeps): Pr
         eventType: `${event.entity}.${event.operation}`,
         account: event.realmId,
         payload: event,
+        record: { kind: event.entity, id: event.entityId },
         route: routeQuickBooksEvent(event.entity, event.entityId, event.operation),
       });
       accepted += outcomes.filter((o) => o.outcome === 'stored').length;

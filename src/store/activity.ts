@@ -2,6 +2,7 @@
 // what happened and what to do, plus what Retry should run again.
 import type { Queryable } from './db.ts';
 import { linkUpsert, type LinkToSave } from './links.ts';
+import { ECHO_SQL } from './recordNames.ts';
 
 export type ActivityStatus = 'ok' | 'skipped' | 'error' | 'info';
 
@@ -32,6 +33,8 @@ export interface ActivityRecord extends ActivityEntry {
   occurrences: number;
   /** When it was last met (createdAt when only once). */
   lastSeenAt: Date;
+  /** An event ledgerlink ignored because it only reports ledgerlink's own write (see ECHO_SQL). */
+  echo: boolean;
 }
 
 /**
@@ -109,6 +112,8 @@ export interface ActivityFilter {
   status?: ActivityStatus;
   text?: string;
   openErrorsOnly?: boolean;
+  /** Leave out ledgerlink's own writes coming back as events (the dashboard folds them away by default). */
+  withoutEchoes?: boolean;
   limit?: number;
   beforeId?: number;
 }
@@ -129,6 +134,7 @@ interface ActivityRow {
   created_at: Date | string;
   occurrences: number | string | null;
   last_seen_at: Date | string | null;
+  echo: boolean | null;
 }
 
 const parse = <T>(value: T | string): T => (typeof value === 'string' ? (JSON.parse(value) as T) : value);
@@ -149,10 +155,11 @@ export async function listActivity(q: Queryable, filter: ActivityFilter = {}): P
     where.push(`(message ILIKE ${p} OR crm_id ILIKE ${p} OR qbo_id ILIKE ${p})`);
   }
   if (filter.openErrorsOnly) where.push(`status = 'error' AND resolved_at IS NULL`);
+  if (filter.withoutEchoes) where.push(`NOT ${ECHO_SQL}`);
   if (filter.beforeId) add('id < ?', filter.beforeId);
   params.push(Math.min(filter.limit ?? 100, 1000));
   const result = await q.query<ActivityRow>(
-    `SELECT * FROM activity ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
+    `SELECT a.*, ${ECHO_SQL} AS echo FROM activity a ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
     params,
   );
   return result.rows.map((row) => ({
@@ -171,6 +178,7 @@ export async function listActivity(q: Queryable, filter: ActivityFilter = {}): P
     resolvedAt: row.resolved_at ? new Date(row.resolved_at) : null,
     occurrences: Number(row.occurrences ?? 1),
     lastSeenAt: new Date(row.last_seen_at ?? row.created_at),
+    echo: row.echo === true,
   }));
 }
 

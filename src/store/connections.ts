@@ -70,11 +70,15 @@ export interface Connection {
   status: ConnectionStatus;
   statusReason: string | null;
   qboRealmId: string | null;
+  /** CompanyInfo.CompanyName, read when QuickBooks was connected. */
+  qboCompanyName: string | null;
   qboCountry: string | null;
   qboHomeCurrency: string | null;
   qboAccessExpiresAt: Date | null;
   qboRefreshExpiresAt: Date | null;
   hlLocationId: string | null;
+  /** The location's name, read when HighLevel was connected. */
+  hlLocationName: string | null;
   hlCompanyId: string | null;
   hlCountry: string | null;
   hlAccessExpiresAt: Date | null;
@@ -92,11 +96,13 @@ interface ConnectionRow {
   status: ConnectionStatus;
   status_reason: string | null;
   qbo_realm_id: string | null;
+  qbo_company_name: string | null;
   qbo_country: string | null;
   qbo_home_currency: string | null;
   qbo_access_expires_at: Date | string | null;
   qbo_refresh_expires_at: Date | string | null;
   hl_location_id: string | null;
+  hl_location_name: string | null;
   hl_company_id: string | null;
   hl_country: string | null;
   hl_access_expires_at: Date | string | null;
@@ -108,7 +114,7 @@ interface ConnectionRow {
   updated_at: Date | string;
 }
 
-const columns = `id, name, status, status_reason, qbo_realm_id, qbo_country, qbo_home_currency, qbo_access_expires_at,
+const columns = `id, name, status, status_reason, qbo_realm_id, qbo_company_name, hl_location_name, qbo_country, qbo_home_currency, qbo_access_expires_at,
   qbo_refresh_expires_at, hl_location_id, hl_company_id, hl_country, hl_access_expires_at, connected_at,
   import_old_invoices, review_requests, settings, created_at, updated_at`;
 
@@ -121,11 +127,13 @@ function fromRow(row: ConnectionRow): Connection {
     status: row.status,
     statusReason: row.status_reason,
     qboRealmId: row.qbo_realm_id,
+    qboCompanyName: row.qbo_company_name ?? null,
     qboCountry: row.qbo_country,
     qboHomeCurrency: row.qbo_home_currency,
     qboAccessExpiresAt: date(row.qbo_access_expires_at),
     qboRefreshExpiresAt: date(row.qbo_refresh_expires_at),
     hlLocationId: row.hl_location_id,
+    hlLocationName: row.hl_location_name ?? null,
     hlCompanyId: row.hl_company_id,
     hlCountry: row.hl_country,
     hlAccessExpiresAt: date(row.hl_access_expires_at),
@@ -256,20 +264,20 @@ export class ConnectionRepository {
   }
 
   /** Attaches one side after its OAuth round trip (or from existing tokens) and stores its tokens sealed. */
-  async attachQuickBooks(id: string, input: { realmId: string; country: string; homeCurrency: string; tokens: OAuthTokens }): Promise<void> {
+  async attachQuickBooks(id: string, input: { realmId: string; companyName?: string | undefined; country: string; homeCurrency: string; tokens: OAuthTokens }): Promise<void> {
     await this.db.query(
       `UPDATE connections SET qbo_realm_id = $2, qbo_country = $3, qbo_home_currency = $4, qbo_tokens = $5,
-         qbo_access_expires_at = $6, qbo_refresh_expires_at = $7, updated_at = now() WHERE id = $1`,
-      [id, input.realmId, input.country, input.homeCurrency, this.seal(id, 'qbo', input.tokens), input.tokens.accessExpiresAt, input.tokens.refreshExpiresAt ?? null],
+         qbo_access_expires_at = $6, qbo_refresh_expires_at = $7, qbo_company_name = $8, updated_at = now() WHERE id = $1`,
+      [id, input.realmId, input.country, input.homeCurrency, this.seal(id, 'qbo', input.tokens), input.tokens.accessExpiresAt, input.tokens.refreshExpiresAt ?? null, input.companyName ?? null],
     );
     this.changed();
   }
 
-  async attachHighLevel(id: string, input: { locationId: string; companyId?: string | undefined; country: string; tokens: OAuthTokens }): Promise<void> {
+  async attachHighLevel(id: string, input: { locationId: string; locationName?: string | undefined; companyId?: string | undefined; country: string; tokens: OAuthTokens }): Promise<void> {
     await this.db.query(
       `UPDATE connections SET hl_location_id = $2, hl_company_id = $3, hl_country = $4, hl_tokens = $5,
-         hl_access_expires_at = $6, hl_installed_at = now(), updated_at = now() WHERE id = $1`,
-      [id, input.locationId, input.companyId ?? null, input.country, this.seal(id, 'hl', input.tokens), input.tokens.accessExpiresAt],
+         hl_access_expires_at = $6, hl_location_name = $7, hl_installed_at = now(), updated_at = now() WHERE id = $1`,
+      [id, input.locationId, input.companyId ?? null, input.country, this.seal(id, 'hl', input.tokens), input.tokens.accessExpiresAt, input.locationName ?? null],
     );
     this.changed();
   }

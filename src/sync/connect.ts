@@ -64,12 +64,14 @@ export async function connectWithTokens(engine: Engine, raw: ConnectWithTokens):
   });
   await engine.connections.attachQuickBooks(connection.id, {
     realmId: input.quickbooks.realmId,
+    companyName: typeof info.CompanyName === 'string' ? info.CompanyName : undefined,
     country: String(info.Country ?? 'US').toUpperCase(),
     homeCurrency,
     tokens: stored(input.quickbooks, 3600),
   });
   await engine.connections.attachHighLevel(connection.id, {
     locationId: input.highlevel.locationId,
+    locationName: location.name ?? undefined,
     companyId: input.highlevel.companyId ?? location.companyId,
     country: String(location.country ?? ""),
     tokens: stored(input.highlevel, 86_399),

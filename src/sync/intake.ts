@@ -27,6 +27,11 @@ export interface IncomingEvent {
   route: RoutedJob | undefined;
   /** Why no flow can take it, when the intake already knows (an event that could not be placed). */
   reason?: string;
+  /**
+   * The record the event names (QuickBooks entity and Id): an ignored event keeps it, so that the dashboard can tell
+   * ledgerlink's own writes coming back (a SalesReceipt.Create for the receipt it made) from other changes.
+   */
+  record?: { kind: string; id: string };
 }
 
 export type IntakeOutcome =
@@ -150,6 +155,7 @@ async function ignore(db: Db, event: IncomingEvent, connectionId: string | null,
     connectionId,
     flow: 'webhooks',
     status: 'skipped',
+    ...(event.record ? (event.provider === 'quickbooks' ? { qboKind: event.record.kind, qboId: event.record.id } : { crmKind: event.record.kind, crmId: event.record.id }) : {}),
     message: `Ignored ${event.provider === 'quickbooks' ? 'QuickBooks' : 'HighLevel'} ${event.eventType}: ${reason}`,
     detail: { eventId: event.eventId, account: event.account ?? null },
   });

@@ -29,6 +29,7 @@ export async function connectHighLevelFromCode(engine: Engine, code: string): Pr
   const connection = existing ?? (await engine.connections.create({ name: location.name ?? tokens.locationId }));
   await engine.connections.attachHighLevel(connection.id, {
     locationId: tokens.locationId,
+    locationName: location.name ?? undefined,
     companyId: tokens.companyId ?? location.companyId,
     country: String(location.country ?? ''),
     tokens: {
@@ -70,7 +71,7 @@ export async function connectQuickBooksFromCode(
   const qbo = new QuickBooksClient({ baseUrl: engine.providers.quickbooks.apiUrl, realmId: callback.realmId, tokens: fixed(tokens.accessToken) });
   const [info, preferences] = await Promise.all([qbo.companyInfo(), qbo.preferences()]);
   const homeCurrency = (preferences as { CurrencyPrefs?: { HomeCurrency?: { value?: string } } }).CurrencyPrefs?.HomeCurrency?.value ?? 'USD';
-  await engine.connections.attachQuickBooks(connectionId, { realmId: callback.realmId, country: String(info.Country ?? 'US').toUpperCase(), homeCurrency, tokens });
+  await engine.connections.attachQuickBooks(connectionId, { realmId: callback.realmId, companyName: typeof info.CompanyName === 'string' ? info.CompanyName : undefined, country: String(info.Country ?? 'US').toUpperCase(), homeCurrency, tokens });
   await engine.connections.updateToggles(connectionId, toggles);
   if (toggles.reviewRequest) await engine.connections.updateSettings(connectionId, { reviewRequest: toggles.reviewRequest });
   engine.forget(connectionId);

@@ -193,7 +193,7 @@ async function createSalesReceipt(ctx: FlowContext, txn: Transaction, payment: C
   const link = {
     connectionId: ctx.connection.id, kind: 'salesReceipt' as const, crmId: txn._id, qboId: receipt.Id, origin: 'crm' as const, state: 'linked' as const,
     snapshotHash: null, qboSyncToken: receipt.SyncToken, qboUpdatedAt: null, crmUpdatedAt: txn.updatedAt ?? null,
-    data: { totalMinor: written.ok ? written.value : null, currency: payment.currency, customerId: customer.customerId, refundedMinor: 0 },
+    data: { totalMinor: written.ok ? written.value : null, currency: payment.currency, customerId: customer.customerId, refundedMinor: 0, docNumber: receipt.DocNumber ?? null },
   };
   // A cut item name first: it is what the bookkeeper sees in QuickBooks' item list.
   const warnings = [...shortenedItemNames(payment.items.map((i) => i.name)), ...mapping.warnings];

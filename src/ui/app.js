@@ -1,5 +1,6 @@
 // The ledgerlink dashboard: plain JavaScript over the JSON API (/api/openapi.json describes it). Pages are
 // hash routes; every element is built with h() (text goes in as text nodes, never as HTML).
+import { formatMoney, localeForCountry } from './format.js';
 
 const main = document.getElementById('main');
 const noticeBox = document.getElementById('notice');
@@ -37,6 +38,8 @@ class ApiError extends Error {
   constructor(status, body) {
     super(body?.message ?? `HTTP ${status}`);
     this.status = status;
+    /** A refused form: [{ field, message }], each shown next to its input (showFieldErrors). */
+    this.fields = Array.isArray(body?.fields) ? body.fields : [];
   }
 }
 
@@ -68,13 +71,16 @@ function go(route) {
 const dateTime = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
 const flowNames = {
   salesReceipts: 'Sales receipts', invoices: 'Invoices', customers: 'Customers', connection: 'Connection', polling: 'Polling',
-  contactImport: 'Contact import', invoiceImport: 'Invoice import', reviewRequests: 'Review requests',
+  contactImport: 'Contact import', invoiceImport: 'Invoice import', reviewRequests: 'Review requests', webhooks: 'Webhooks', contacts: 'Contacts',
 };
 const flowName = (flow) => flowNames[flow] ?? flow;
+const linkedNames = {
+  customer: 'Linked customers', salesReceipt: 'Sales receipts', refundReceipt: 'Refund receipts', invoice: 'Invoices', payment: 'Invoice payments',
+  item: 'Items', importedInvoice: 'Imported invoices',
+};
 const statusText = {
   pending: 'Waiting for QuickBooks', connected: 'Connected', 'token-expiring': 'Token expiring: reconnect soon', revoked: 'Revoked', paused: 'Paused', disconnected: 'Disconnected',
 };
-const money = (minor, currency) => (minor === null || minor === undefined ? '—' : `${(minor / 100).toFixed(2)}${currency ? ` ${currency}` : ''}`);
 
 function page(title, ...children) {
   document.title = `${title} · ledgerlink`;
@@ -99,10 +105,12 @@ function busy(button, work) {
 // ---------- routing ----------
 
 let timer;
+let cardTimer;
 let auth = { setupNeeded: false, user: null };
 
 async function render() {
   clearInterval(timer);
+  clearInterval(cardTimer);
   const route = location.hash.replace(/^#/, '') || '/connections';
   try {
     auth = await api('GET', '/api/auth/state');
@@ -111,12 +119,15 @@ async function render() {
     if (route === '/login') return go('/connections');
     const parts = route.split('/').filter(Boolean).map(decodeURIComponent);
     if (parts[0] === 'connections' && parts[1]) {
-      if (parts[2] === 'record') return renderRecord(parts[1], parts[3], parts[4], parts[5]);
-      return renderConnection(parts[1], parts[2] ?? 'activity');
+      // Awaited, so that a failure of the page's reads lands in the catch below.
+      if (parts[2] === 'record') return await renderRecord(parts[1], parts[3], parts[4], parts[5]);
+      return await renderConnection(parts[1], parts[2] ?? 'activity');
     }
-    return renderConnections();
+    return await renderConnections();
   } catch (error) {
-    if (error.status !== 401) page('Something went wrong', h('p', { class: 'error' }, error.message));
+    // A 404 names what the address asked for: its words are not repeated back.
+    if (error.status === 404) page('Not found', h('p', {}, 'Nothing is at this address. ', h('a', { href: '#/connections' }, 'Back to the connections')));
+    else if (error.status !== 401) page('Something went wrong', h('p', { class: 'error' }, error.message));
   }
 }
 
@@ -165,7 +176,8 @@ function renderSetup() {
       await api('POST', '/api/auth/setup', { setupCode: form.setupCode.value, username: form.username.value, password: form.password.value });
       go('/connections');
     } catch (error) {
-      status.textContent = error.message;
+      if (error.fields?.length) showFieldErrors(form, error);
+      else status.textContent = error.message;
     }
   });
   page('Set up ledgerlink', form);
@@ -191,8 +203,8 @@ async function renderConnections() {
         h('h2', {}, h('a', { href: `#/connections/${encodeURIComponent(c.id)}` }, c.name)),
         h('p', {}, statusBadge(c.status), c.counts.openErrors ? h('span', { class: 'badge error' }, `${c.counts.openErrors} open error${c.counts.openErrors === 1 ? '' : 's'}`) : null),
         h('dl', { class: 'facts' },
-          h('dt', {}, 'QuickBooks'), h('dd', {}, c.quickbooks ? `${c.quickbooks.country ?? ''} ${c.quickbooks.homeCurrency ?? ''} · realm ${c.quickbooks.realmId}` : 'not connected'),
-          h('dt', {}, 'HighLevel'), h('dd', {}, c.highlevel ? `location ${c.highlevel.locationId}` : 'not connected'),
+          h('dt', {}, 'QuickBooks'), h('dd', {}, quickbooksCompanyText(c)),
+          h('dt', {}, 'HighLevel'), h('dd', {}, highLevelLocationText(c)),
           h('dt', {}, 'Connected since'), h('dd', {}, dateTime(c.connectedAt)),
         ),
       ))),
@@ -321,11 +333,11 @@ function integrationCard(c, refresh) {
     change.addEventListener('click', busy(change, async () => {
       const chooser = reviewRequestChooser(await api('GET', `/api/connections/${encodeURIComponent(c.id)}/review-requests`));
       const save = h('button', { type: 'button' }, 'Save');
-      save.addEventListener('click', busy(save, async () => {
+      save.addEventListener('click', submitting(editor, save, async () => {
         const answer = await api('PUT', `/api/connections/${encodeURIComponent(c.id)}/review-requests`, { mechanism: chooser.value() });
         notify(`Review requests: ${answer.description}${answer.resumed ? `. ${answer.resumed} waiting request${answer.resumed === 1 ? '' : 's'} sent again` : ''}`);
         await refresh();
-      }));
+      }, { 'mechanism.reviewLink': 'rr-link', 'mechanism.tag': 'rr-tag', 'mechanism.workflowId': 'rr-workflow', 'mechanism.channel': 'rr-channel' }));
       fill(editor, chooser.element, save);
       change.hidden = true;
     }));
@@ -381,8 +393,8 @@ function integrationCard(c, refresh) {
     c.builtInQuickBooks?.warning ? h('p', { class: 'error', id: 'built-in-quickbooks-warning' }, h('strong', {}, 'Warning: '), c.builtInQuickBooks.warning) : null,
     h('dl', { class: 'facts' },
       h('dt', {}, 'Connected since'), h('dd', {}, dateTime(c.connectedAt)),
-      h('dt', {}, 'QuickBooks company'), h('dd', {}, c.quickbooks ? `realm ${c.quickbooks.realmId} (${c.quickbooks.country}, ${c.quickbooks.homeCurrency})` : 'not connected'),
-      h('dt', {}, 'HighLevel location'), h('dd', {}, c.highlevel ? c.highlevel.locationId : 'not connected'),
+      h('dt', {}, 'QuickBooks company'), h('dd', { id: 'card-company' }, quickbooksCompanyText(c)),
+      h('dt', {}, 'HighLevel location'), h('dd', { id: 'card-location' }, highLevelLocationText(c)),
     ),
     progressBar('Customer import', c.progress.customerImport),
     progressBar('Old-invoice import', c.progress.invoiceImport),
@@ -391,7 +403,7 @@ function integrationCard(c, refresh) {
       h('section', { 'aria-labelledby': 'last-sync' }, h('h3', { id: 'last-sync' }, 'Last successful sync'),
         lastSync.length ? h('dl', { class: 'facts' }, lastSync.map(([flow, at]) => [h('dt', {}, flowName(flow)), h('dd', {}, dateTime(at))])) : h('p', { class: 'muted' }, 'Nothing synced yet.')),
       h('section', { 'aria-labelledby': 'counts' }, h('h3', { id: 'counts' }, 'Counts'),
-        h('dl', { class: 'facts' }, counts.map(([kind, n]) => [h('dt', {}, kind === 'openErrors' ? 'Open errors' : `Linked ${kind}`), h('dd', {}, String(n))]))),
+        h('dl', { class: 'facts' }, counts.map(([kind, n]) => [h('dt', {}, kind === 'openErrors' ? 'Open errors' : linkedNames[kind] ?? `Linked ${kind}`), h('dd', kind === 'openErrors' ? { id: 'card-open-errors' } : {}, String(n))]))),
     ),
     actions,
   );
@@ -413,6 +425,7 @@ async function renderConnection(id, section) {
   const holder = h('div');
   const refreshCard = async () => holder.replaceChildren(integrationCard(await api('GET', base), refreshCard));
   holder.append(integrationCard(card, refreshCard));
+  keepCardFresh(holder, base, card, refreshCard);
   page(card.name,
     holder,
     h('nav', { class: 'tabs', 'aria-label': 'Connection' }, sections.map(([key, label]) =>
@@ -424,10 +437,146 @@ async function renderConnection(id, section) {
     add(body, h('p', {}, 'Connect both sides first.'));
     return;
   }
-  if (section === 'reconciliation') return renderReconciliation(id, body);
+  if (section === 'reconciliation') return renderReconciliation(id, body, card);
   if (section === 'tax-codes') return renderTaxCodes(id, body);
   if (section === 'sandbox' && sandbox.enabled) return renderSandbox(id, card, body);
-  return renderActivity(id, body);
+  return renderActivity(id, body, card);
+}
+
+// ---------- names, money and the card kept fresh ----------
+
+function quickbooksCompanyText(c) {
+  if (!c.quickbooks) return 'not connected';
+  const where = [c.quickbooks.country, c.quickbooks.homeCurrency].filter(Boolean).join(', ');
+  return `${c.quickbooks.companyName ?? `Company ${c.quickbooks.realmId}`}${where ? ` (${where})` : ''}`;
+}
+
+function highLevelLocationText(c) {
+  if (!c.highlevel) return 'not connected';
+  return c.highlevel.locationName ?? `Location ${c.highlevel.locationId}`;
+}
+
+/** Amounts of this connection: minor units in its currency, in the locale of its QuickBooks company's country. */
+function moneyIn(card) {
+  const locale = localeForCountry(card?.quickbooks?.country ?? card?.highlevel?.country);
+  return (minor, currency, exponent) => formatMoney(minor, currency ?? card?.quickbooks?.homeCurrency, locale, exponent);
+}
+
+// The card's status and open errors change while the page is open (a token expires, a payment fails): it is read
+// again every few seconds and rebuilt only when it changed and nobody is working in it.
+function keepCardFresh(holder, base, card, refresh) {
+  let last = JSON.stringify(card);
+  cardTimer = setInterval(async () => {
+    if (document.hidden || holder.contains(document.activeElement) || holder.querySelector('#review-request-status .stack, form[aria-label="Connect QuickBooks"]')) return;
+    const next = await api('GET', base).catch(() => null);
+    if (!next || JSON.stringify(next) === last) return;
+    last = JSON.stringify(next);
+    holder.replaceChildren(integrationCard(next, refresh));
+  }, 3000);
+}
+
+/** What an amount means for the record: a receipt is paid, an invoice has something due (or nothing left). */
+function amountText(amount, money) {
+  if (!amount) return null;
+  const total = money(amount.minor, amount.currency, amount.exponent);
+  if (amount.dueMinor === null || amount.dueMinor === undefined) return total;
+  if (amount.dueMinor <= 0) return `${total}, paid`;
+  if (amount.dueMinor === amount.minor) return `${money(amount.dueMinor, amount.currency, amount.exponent)} due`;
+  return `${money(amount.dueMinor, amount.currency, amount.exponent)} due of ${total}`;
+}
+
+const outLink = (href, text, label) => h('a', { href, target: '_blank', rel: 'noopener noreferrer', 'aria-label': label ? `${label} (opens a new tab)` : null }, text);
+
+/**
+ * Activity entries grouped by the record they concern, newest group first: the record as people call it, its
+ * customer, its amount, and where to open it in QuickBooks and in HighLevel; then what happened to it. Entries about
+ * no record stand alone.
+ */
+function recordGroups(connectionId, entries, row, money) {
+  const groups = new Map();
+  for (const e of entries) {
+    const key = e.record?.key ?? `entry:${e.id}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(e);
+  }
+  return [...groups.values()].map((group) => {
+    const record = group[0].record;
+    if (!record) return group.map(row);
+    const headingId = `record-${group[0].id}`;
+    const contact = record.contact;
+    const isContact = contact && record.label === contact.name;
+    const facts = [
+      amountText(record.amount, money),
+      contact && !isContact ? [contact.name ?? 'Customer', contact.email ? ` (${contact.email})` : ''] : null,
+      isContact && contact.email ? contact.email : null,
+    ].filter(Boolean);
+    const e = group.find((x) => x.quickbooks) ?? group[0];
+    const details = e.quickbooks ? h('a', { href: `#/connections/${encodeURIComponent(connectionId)}/record/quickbooks/${encodeURIComponent(e.quickbooks.kind)}/${encodeURIComponent(e.quickbooks.id)}` }, 'As QuickBooks holds it') : null;
+    // A payment has no page of its own in HighLevel: its link opens the contact who paid.
+    const highLevelIsContact = !isContact && record.highlevelUrl && record.highlevelUrl === contact?.highlevelUrl;
+    const who = contact?.name ?? 'the customer';
+    const links = [
+      record.quickbooksUrl ? outLink(record.quickbooksUrl, 'Open in QuickBooks', `Open ${record.label} in QuickBooks`) : null,
+      record.highlevelUrl && !highLevelIsContact ? outLink(record.highlevelUrl, 'Open in HighLevel', `Open ${record.label} in HighLevel`) : null,
+      contact && !isContact && contact.quickbooksUrl ? outLink(contact.quickbooksUrl, `${who} in QuickBooks`, `Open ${who} in QuickBooks`) : null,
+      contact && !isContact && contact.highlevelUrl ? outLink(contact.highlevelUrl, `${who} in HighLevel`, `Open ${who} in HighLevel`) : null,
+      details,
+    ].filter(Boolean);
+    return h('li', { class: 'record-group', 'data-record': record.key, 'aria-labelledby': headingId },
+      h('div', { class: 'record-head' },
+        h('h3', { id: headingId, class: 'record-name' }, record.label),
+        facts.length ? h('p', { class: 'record-facts' }, facts.map((f, i) => [i ? ' · ' : '', f])) : null,
+        links.length ? h('p', { class: 'record-links' }, links.map((l, i) => [i ? ' · ' : '', l])) : null),
+      h('ol', { class: 'entries', 'aria-label': `What happened to ${record.label}, newest first` }, group.map(row)));
+  });
+}
+
+// ---------- refused forms ----------
+
+/**
+ * Puts each field error of a refused request under its input (the server names fields as the request does; `names`
+ * maps a request field to the form's input name where they differ), and marks the input invalid for assistive
+ * technology. An error for no input of the form goes to the banner.
+ */
+function showFieldErrors(form, error, names = {}) {
+  clearFieldErrors(form);
+  const unplaced = [];
+  for (const { field, message } of error.fields ?? []) {
+    const name = names[field] ?? field.split('.').pop();
+    const input = name ? form.querySelector(`[name="${CSS.escape(name)}"]`) ?? form.querySelector(`#${CSS.escape(name)}`) : null;
+    if (!input) {
+      unplaced.push(message);
+      continue;
+    }
+    const id = `${input.id || name}-error`;
+    input.setAttribute('aria-invalid', 'true');
+    input.setAttribute('aria-describedby', id);
+    input.insertAdjacentElement('afterend', h('p', { class: 'field-error', id }, message));
+  }
+  const first = form.querySelector('[aria-invalid="true"]');
+  first?.focus();
+  notify(first ? 'Some fields need a change: see the marked fields.' : unplaced[0] ?? error.message, 'error');
+}
+
+function clearFieldErrors(form) {
+  for (const p of form.querySelectorAll('.field-error')) p.remove();
+  for (const input of form.querySelectorAll('[aria-invalid]')) {
+    input.removeAttribute('aria-invalid');
+    input.removeAttribute('aria-describedby');
+  }
+}
+
+/** Like busy(), for a form whose refusal names fields. */
+function submitting(form, button, work, names) {
+  return busy(button, async () => {
+    clearFieldErrors(form);
+    try {
+      await work();
+    } catch (error) {
+      if (error.fields?.length) return showFieldErrors(form, error, names);
+      throw error;
+    }
+  });
 }
 
 // ---------- activity ----------
@@ -445,7 +594,7 @@ function detailList(detail) {
     h('dl', { class: 'facts' }, entries.map(([key, value]) => [h('dt', {}, key), h('dd', {}, typeof value === 'object' ? JSON.stringify(value) : String(value))])));
 }
 
-async function renderActivity(id, body) {
+async function renderActivity(id, body, card) {
   const base = `/api/connections/${encodeURIComponent(id)}`;
   const filters = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter activity' },
     h('div', {}, h('label', { for: 'f-flow' }, 'Flow'), h('select', { id: 'f-flow', name: 'flow' }, h('option', { value: '' }, 'All flows'))),
@@ -453,6 +602,8 @@ async function renderActivity(id, body) {
       h('option', { value: '' }, 'All'), h('option', { value: 'ok' }, 'Synced'), h('option', { value: 'error' }, 'Errors'), h('option', { value: 'skipped' }, 'Skipped'), h('option', { value: 'info' }, 'Info'))),
     h('div', {}, h('label', { for: 'f-text' }, 'Search'), h('input', { id: 'f-text', name: 'text', type: 'search', placeholder: 'name, id, message' })),
     h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'f-open', name: 'openErrors' }), h('label', { for: 'f-open' }, 'Open errors only')),
+    // Events that only report ledgerlink's own writes (a SalesReceipt.Create for the receipt it made) are noise.
+    h('div', { class: 'check' }, h('input', { type: 'checkbox', id: 'f-echoes', name: 'echoes' }), h('label', { for: 'f-echoes' }, "Show ledgerlink's own changes coming back")),
   );
   const retryAll = h('button', { type: 'button' }, 'Retry all open errors');
   const list = h('ol', { class: 'activity', 'aria-label': 'Activity, newest first' });
@@ -460,14 +611,17 @@ async function renderActivity(id, body) {
   add(body, h('h2', {}, 'Activity'), filters, h('div', { class: 'actions' }, retryAll), list, more);
   let flowsShown = '';
   let nextBeforeId = null;
+  let shown = [];
 
-  const row = (e) => h('li', { class: `entry ${e.status}${e.resolvedAt ? ' resolved' : ''}`, 'data-id': e.id },
-    h('p', { class: 'meta' }, h('span', { class: `badge ${e.status}${e.warnings?.length ? ' warning' : ''}` }, e.status === 'ok' ? (e.warnings?.length ? 'synced, with warnings' : 'synced') : e.status), ' ', h('span', {}, flowName(e.flow)), ' · ', h('time', { datetime: e.createdAt }, dateTime(e.createdAt)),
+  const row = (e) => h('li', { class: `entry ${e.status}${e.resolvedAt ? ' resolved' : ''}${e.echo ? ' echo' : ''}`, 'data-id': e.id },
+    h('p', { class: 'meta' }, h('span', { class: `badge ${e.status}${e.warnings?.length ? ' warning' : ''}` }, e.status === 'ok' ? (e.warnings?.length ? 'synced, with warnings' : 'synced') : e.status), ' ',
+      e.echo ? h('span', { class: 'badge info' }, "ledgerlink's own change") : null, h('span', {}, flowName(e.flow)), ' · ', h('time', { datetime: e.createdAt }, dateTime(e.createdAt)),
       // One open error per record and cause: met again, it is counted here instead of listed again.
       e.occurrences > 1 ? h('span', { class: 'occurrences' }, ` · seen ${e.occurrences} times, last `, h('time', { datetime: e.lastSeenAt }, dateTime(e.lastSeenAt))) : null,
       e.resolvedAt ? ' · resolved' : ''),
     h('p', { class: 'message' }, e.message),
-    e.crm || e.quickbooks ? h('p', { class: 'links' }, e.crm ? recordLink(id, 'highlevel', e.crm.kind, e.crm.id) : null, e.crm && e.quickbooks ? ' ↔ ' : null, e.quickbooks ? recordLink(id, 'quickbooks', e.quickbooks.kind, e.quickbooks.id) : null) : null,
+    // The record's name and its links head its group; an entry about no known record names its ids here.
+    !e.record && (e.crm || e.quickbooks) ? h('p', { class: 'links' }, e.crm ? recordLink(id, 'highlevel', e.crm.kind, e.crm.id) : null, e.crm && e.quickbooks ? ' ↔ ' : null, e.quickbooks ? recordLink(id, 'quickbooks', e.quickbooks.kind, e.quickbooks.id) : null) : null,
     e.fix && !e.resolvedAt ? h('p', { class: 'fix' }, h('strong', {}, 'What to do: '), e.fix) : null,
     detailList(e.detail),
     e.retryable ? (() => {
@@ -493,6 +647,7 @@ async function renderActivity(id, body) {
     if (filters.status.value) params.set('status', filters.status.value);
     if (filters.text.value.trim()) params.set('text', filters.text.value.trim());
     if (filters.openErrors.checked) params.set('openErrors', 'true');
+    if (filters.echoes.checked) params.set('echoes', 'true');
     if (append && nextBeforeId) params.set('beforeId', String(nextBeforeId));
     const answer = await api('GET', `${base}/activity?${params}`);
     if (answer.flows.join() !== flowsShown) {
@@ -500,9 +655,8 @@ async function renderActivity(id, body) {
       const current = filters.flow.value;
       fill(filters.flow, h('option', { value: '' }, 'All flows'), answer.flows.map((f) => h('option', { value: f, selected: f === current }, flowName(f))));
     }
-    const rows = answer.entries.map(row);
-    if (append) list.append(...rows);
-    else fill(list, rows.length ? rows : h('li', { class: 'muted' }, 'Nothing matches.'));
+    shown = append ? [...shown, ...answer.entries] : answer.entries;
+    fill(list, shown.length ? recordGroups(id, shown, row, moneyIn(card)) : h('li', { class: 'muted' }, 'Nothing matches.'));
     nextBeforeId = answer.nextBeforeId;
     more.hidden = !nextBeforeId;
   }
@@ -519,7 +673,7 @@ async function renderActivity(id, body) {
   // New activity appears by itself (this is how one watches a payment arrive); focus and open details stay put
   // because the list is only rebuilt when nothing in it is focused or open.
   timer = setInterval(() => {
-    if (document.hidden || list.contains(document.activeElement) || list.querySelector('details[open]') || nextBeforeId && list.children.length > 50) return;
+    if (document.hidden || list.contains(document.activeElement) || list.querySelector('details[open]') || nextBeforeId && shown.length > 50) return;
     load().catch(() => {});
   }, 2000);
 }
@@ -546,7 +700,8 @@ function differenceNote(d) {
   return h('span', { class: 'muted' }, ` — ${d.note ?? 'no flow re-syncs this yet'}`);
 }
 
-async function renderReconciliation(id, body) {
+async function renderReconciliation(id, body, card) {
+  const money = moneyIn(card);
   const base = `/api/connections/${encodeURIComponent(id)}`;
   const compare = h('button', { type: 'button' }, 'Compare again');
   const resync = h('button', { type: 'button' }, 'Re-sync the differences');
@@ -745,9 +900,13 @@ function renderSandbox(id, card, body) {
     const load = async () => {
       const { invoices } = await api('GET', `${base}/${listPath}`);
       const chosen = form.invoiceId.value;
-      fill(form.invoiceId, invoices.length ? invoices.map((i) => h('option', { value: i.id, selected: i.id === chosen }, i.label)) : h('option', { value: '' }, 'No open invoice'));
+      const money = moneyIn(card);
+      // QuickBooks' open invoices come with their balance in minor units, shown in the company's currency.
+      const labelOf = (i) => (i.balanceMinor === undefined ? i.label
+        : `No. ${i.docNumber ?? i.id} — ${i.customer}, ${i.balanceMinor === null ? i.balance : money(i.balanceMinor, i.currency, i.exponent)} due${i.txnDate ? ` (${i.txnDate})` : ''}`);
+      fill(form.invoiceId, invoices.length ? invoices.map((i) => h('option', { value: i.id, selected: i.id === chosen }, labelOf(i))) : h('option', { value: '' }, 'No open invoice'));
     };
-    form.addEventListener('submit', busy(form.querySelector('button'), async () => {
+    form.addEventListener('submit', submitting(form, form.querySelector('button'), async () => {
       const amount = form.amount.value.trim();
       done(await api('POST', `${base}/${path}`, { invoiceId: form.invoiceId.value, ...(amount ? { amount: Number(amount) } : {}) }));
       form.amount.value = '';
@@ -766,7 +925,7 @@ function renderSandbox(id, card, body) {
     h('label', { for: 'cust-email' }, 'Email'), h('input', { id: 'cust-email', name: 'email', type: 'email', required: true, value: `grace.${stamp}@example.com` }),
     h('button', { type: 'submit' }, 'Add the customer in QuickBooks'),
   );
-  customerForm.addEventListener('submit', busy(customerForm.querySelector('button'), async () => {
+  customerForm.addEventListener('submit', submitting(customerForm, customerForm.querySelector('button'), async () => {
     done(await api('POST', `${base}/add-customer`, { displayName: customerForm.displayName.value, email: customerForm.email.value }));
   }));
   add(body,
@@ -793,9 +952,30 @@ window.addEventListener('hashchange', () => {
   noticeBox.replaceChildren();
   render();
 });
-const query = new URLSearchParams(location.search);
-if (query.get('notice')) {
-  notify(query.get('notice'), query.get('kind') === 'error' ? 'error' : 'ok');
+// The OAuth round trips come back with ?notice=<code>. Only these fixed sentences are ever shown for it, so a link
+// crafted with words in its address cannot put them in the banner; the particulars (which connection, why it failed)
+// come from the server, for this session, once.
+const NOTICES = {
+  'login-first': ['error', 'Log in, then start connecting again.'],
+  'highlevel-denied': ['error', 'HighLevel did not authorise ledgerlink: nothing was changed.'],
+  'highlevel-installed': ['ok', 'The HighLevel location is installed: connect its QuickBooks company next.'],
+  'highlevel-reconnected': ['ok', 'The HighLevel location is connected again.'],
+  'highlevel-failed': ['error', 'Connecting HighLevel failed.'],
+  'quickbooks-denied': ['error', 'QuickBooks was not connected: the authorisation was cancelled or refused.'],
+  'quickbooks-connected': ['ok', 'QuickBooks is connected: new records sync from now on.'],
+  'quickbooks-failed': ['error', 'Connecting QuickBooks failed.'],
+};
+
+async function showReturnNotice() {
+  const code = new URLSearchParams(location.search).get('notice');
+  if (code === null) return;
   history.replaceState(null, '', `/${location.hash}`);
+  if (!Object.hasOwn(NOTICES, code)) return;
+  const [kind, text] = NOTICES[code];
+  notify(text, kind);
+  if (code === 'login-first') return;
+  const particulars = await api('GET', `/api/connect-notice?code=${encodeURIComponent(code)}`).catch(() => null);
+  if (particulars?.text) notify(particulars.text, kind);
 }
+showReturnNotice();
 render();

@@ -107,7 +107,7 @@ describe('dashboard in the browser', { skip: existsSync(CHROMIUM) ? false : `no 
     await page.getByRole('link', { name: 'Activity' }).click();
     const entry = page.locator('.entry.ok', { hasText: /Created sales receipt .* 249\.50 USD/ });
     await entry.waitFor({ timeout: 30_000 });
-    await entry.getByRole('link', { name: /QuickBooks SalesReceipt/ }).click();
+    await page.locator('.record-group', { has: entry }).getByRole('link', { name: 'As QuickBooks holds it' }).click();
     await page.getByRole('heading', { level: 1, name: /QuickBooks SalesReceipt/ }).waitFor();
     const record = JSON.parse(await page.getByLabel('Record').innerText()) as { TotalAmt: number };
     assert.equal(record.TotalAmt, 249.5);

@@ -87,6 +87,9 @@ describe('dashboard API', () => {
     const connection = (await stack.engine.connections.list()).find((c) => c.hlLocationId === location.id)!;
     assert.equal(connection.status, 'connected');
     assert.equal(connection.qboRealmId, realmId);
+    // What people call both sides, read from the providers at connect.
+    assert.equal((created.json.quickbooks as { companyName: string }).companyName, 'Scripted books');
+    assert.equal((created.json.highlevel as { locationName: string }).locationName, 'Scripted location');
   });
 
   it('hashes passwords with scrypt and verifies them', async () => {
@@ -230,6 +233,52 @@ describe('dashboard API', () => {
     assert.equal(receipts.length, 1);
   });
 
+  it('names activity records as people call them, with their customer, amount and pages in both providers\' apps; echoes of its own writes are left out unless asked for', async () => {
+    // The stack made one sales receipt for retry@example.com above.
+    const base = `/api/connections/${stack.connection.id}/activity`;
+    type Row = { id: number; echo: boolean; message: string; record: { key: string; label: string; quickbooksUrl: string | null; highlevelUrl: string | null; contact: { name: string; email: string; quickbooksUrl: string; highlevelUrl: string } | null; amount: { minor: number; currency: string; exponent: number; dueMinor: number | null } | null } | null };
+    const rows = async (query = '') => ((await call('GET', `${base}?flow=salesReceipts${query}`)).json as unknown as { entries: Row[] }).entries;
+    const created = (await rows()).find((r) => r.message.startsWith('Created sales receipt'))!;
+    const receipt = stack.qbo.admin.listEntities(stack.realmId, 'SalesReceipt').find((r) => String(r.TotalAmt) === '75')!;
+    assert.equal(created.record!.label, `Sales receipt ${String(receipt.DocNumber)}`);
+    assert.deepEqual(created.record!.amount, { minor: 7500, currency: 'USD', exponent: 2, dueMinor: null });
+    assert.equal(created.record!.contact!.email, 'retry@example.com');
+    assert.equal(created.record!.contact!.name, 'Test Payer');
+    assert.equal(created.record!.quickbooksUrl, `${stack.qbo.url}/app/salesreceipt?txnId=${String(receipt.Id)}`);
+    assert.match(created.record!.contact!.highlevelUrl, new RegExp(`^${stack.hl.url}/v2/location/${stack.locationId}/contacts/detail/\\w+$`));
+    // The emulators answer at the apps' paths with the record itself.
+    const qboPage = await (await fetch(created.record!.quickbooksUrl!)).text();
+    assert.match(qboPage, new RegExp(`Sales receipt ${String(receipt.DocNumber)}`));
+    const hlPage = await fetch(created.record!.contact!.highlevelUrl);
+    assert.equal(hlPage.status, 200);
+    assert.match(await hlPage.text(), /retry@example\.com/);
+
+    // QuickBooks' webhook for the receipt ledgerlink made is its own write coming back: folded away by default.
+    const echoId = await recordActivity(stack.t.db, {
+      connectionId: stack.connection.id, flow: 'webhooks', status: 'skipped', qboKind: 'SalesReceipt', qboId: String(receipt.Id),
+      message: 'Ignored QuickBooks SalesReceipt.Create: SalesReceipt.Create is not an event ledgerlink syncs',
+    });
+    const listed = async (query: string) => ((await call('GET', `${base}?flow=webhooks${query}`)).json as unknown as { entries: Row[] }).entries;
+    assert.equal((await listed('')).some((r) => r.id === echoId), false);
+    const echo = (await listed('&echoes=true')).find((r) => r.id === echoId)!;
+    assert.equal(echo.echo, true);
+    assert.equal(echo.record!.key, created.record!.key, 'the echo is grouped with the receipt it reports');
+    // A change a bookkeeper made to another receipt is not an echo.
+    const other = await recordActivity(stack.t.db, { connectionId: stack.connection.id, flow: 'webhooks', status: 'skipped', qboKind: 'SalesReceipt', qboId: '999999', message: 'Ignored QuickBooks SalesReceipt.Update' });
+    assert.equal((await listed('')).find((r) => r.id === other)?.echo, false);
+
+    const card = await call('GET', `/api/connections/${stack.connection.id}`);
+    assert.equal((card.json.quickbooks as { currencyExponent: number }).currencyExponent, 2);
+  });
+
+  it('refuses a form with each field named and what to fix, in plain words', async () => {
+    const r = await call('PUT', `/api/connections/${stack.connection.id}/review-requests`, { mechanism: { method: 'message', reviewLink: 'not a link' } });
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.json.fields, [{ field: 'mechanism.reviewLink', message: 'Enter a web address starting with https://' }]);
+    assert.equal(r.json.message, 'mechanism.reviewLink: Enter a web address starting with https://');
+    assert.doesNotMatch(JSON.stringify(r.json), /Invalid|expected/);
+  });
+
   it('reconciles from both APIs and finds an amount changed in QuickBooks, then re-syncs it', async () => {
     const first = await call('GET', `/api/connections/${stack.connection.id}/reconciliation?refresh=true`);
     assert.equal(first.status, 200, JSON.stringify(first.json));
@@ -270,7 +319,14 @@ describe('dashboard API', () => {
     // The right session gets through the state check; the made-up code is then refused by QuickBooks.
     const own = await call('GET', `/oauth/quickbooks/callback?code=abc&realmId=${stack.realmId}&state=${state}`);
     assert.equal(own.status, 303);
-    assert.match(new URLSearchParams(own.headers.get('location')!.slice(2).split('#')[0]).get('notice')!, /Connecting QuickBooks failed: .*invalid_grant/);
+    // The address back names a fixed notice code only; why it failed is this session's to read, once.
+    const back = new URLSearchParams(own.headers.get('location')!.slice(2).split('#')[0]);
+    assert.deepEqual([...back.keys()], ['notice']);
+    assert.equal(back.get('notice'), 'quickbooks-failed');
+    assert.equal((await call('GET', '/api/connect-notice?code=quickbooks-failed', undefined, otherSession)).json.text, null);
+    assert.match(String((await call('GET', '/api/connect-notice?code=quickbooks-failed')).json.text), /Connecting QuickBooks failed: .*invalid_grant/);
+    assert.equal((await call('GET', '/api/connect-notice?code=quickbooks-failed')).json.text, null);
+    assert.equal((await call('GET', `/api/connect-notice?code=${encodeURIComponent('<b>pwned</b>')}`)).status, 400);
     const card = await call('GET', `/api/connections/${stack.connection.id}`);
     assert.equal(card.json.status, 'connected');
     assert.equal(card.json.importOldInvoices, false);
