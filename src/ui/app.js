@@ -542,8 +542,10 @@ function showFieldErrors(form, error, names = {}) {
   clearFieldErrors(form);
   const unplaced = [];
   for (const { field, message } of error.fields ?? []) {
+    // A field's whole path first ("lines.0.amount" names a line's input), then its last part ("amount").
     const name = names[field] ?? field.split('.').pop();
-    const input = name ? form.querySelector(`[name="${CSS.escape(name)}"]`) ?? form.querySelector(`#${CSS.escape(name)}`) : null;
+    const input = (field && form.querySelector(`[name="${CSS.escape(field)}"]`))
+      ?? (name ? form.querySelector(`[name="${CSS.escape(name)}"]`) ?? form.querySelector(`#${CSS.escape(name)}`) : null);
     if (!input) {
       unplaced.push(message);
       continue;
@@ -796,7 +798,8 @@ function sandboxLines(prefix, count, defaults) {
   const rows = [];
   for (let n = 1; n <= count; n += 1) {
     const d = defaults[n - 1] ?? {};
-    const cell = (name, label, attrs) => h('div', { class: `line-${name}` }, h('label', { for: `${prefix}-${name}-${n}`, class: 'small' }, label), h('input', { id: `${prefix}-${name}-${n}`, ...attrs }));
+    // Named as the request's path, so that a refused line's field error lands on its input.
+    const cell = (name, label, attrs) => h('div', { class: `line-${name}` }, h('label', { for: `${prefix}-${name}-${n}`, class: 'small' }, label), h('input', { id: `${prefix}-${name}-${n}`, name: `lines.${n - 1}.${name}`, ...attrs }));
     rows.push(h('div', { class: 'line', 'data-line': n },
       cell('item', `Item ${n}`, { required: n === 1, value: d.item ?? '' }),
       cell('qty', `Qty ${n}`, { inputmode: 'numeric', pattern: '[0-9]+', value: d.qty ?? (d.item ? '1' : '') }),
@@ -860,7 +863,7 @@ function renderSandbox(id, card, body) {
   };
   payForm.kind.addEventListener('change', showKind);
   showKind();
-  payForm.addEventListener('submit', busy(payForm.querySelector('button[type="submit"]'), async () => {
+  payForm.addEventListener('submit', submitting(payForm, payForm.querySelector('button[type="submit"]'), async () => {
     const kind = payForm.kind.value;
     const lines = kind === 'order-form' ? payLines.value() : payLines.value().slice(0, 1).map((l) => ({ ...l, qty: 1 }));
     const payload = { kind, ...contactOf(payForm), lines, ...taxOf(payForm) };
@@ -880,7 +883,7 @@ function renderSandbox(id, card, body) {
     taxFields('inv', isUS ? {} : { taxName: 'GST', taxRate: '5' }),
     h('button', { type: 'submit' }, 'Send the invoice'),
   );
-  invForm.addEventListener('submit', busy(invForm.querySelector('button[type="submit"]'), async () => {
+  invForm.addEventListener('submit', submitting(invForm, invForm.querySelector('button[type="submit"]'), async () => {
     const payload = { ...contactOf(invForm), lines: invLines.value(), ...taxOf(invForm) };
     if (invForm.discountType.value && valueOf(invForm, 'discountValue')) payload.discount = { type: invForm.discountType.value, value: Number(valueOf(invForm, 'discountValue')) };
     done(await api('POST', `${base}/send-invoice`, payload));

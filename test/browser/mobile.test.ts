@@ -109,7 +109,7 @@ describe('dashboard at 390 px wide', { skip: existsSync(CHROMIUM) ? false : `no 
     await page.getByRole('form', { name: 'Take a payment' }).getByRole('button', { name: 'Take the payment' }).click();
     await page.getByRole('status').getByText(/paid/).first().waitFor();
     await page.getByRole('link', { name: 'Activity' }).click();
-    const link = page.locator('.entry.ok', { hasText: 'Created sales receipt' }).first().getByRole('link', { name: /QuickBooks SalesReceipt/ });
+    const link = page.locator('.record-group', { has: page.locator('.entry.ok', { hasText: 'Created sales receipt' }) }).first().getByRole('link', { name: 'As QuickBooks holds it' });
     await link.waitFor({ timeout: 60_000 });
     await link.click();
     await page.getByLabel('Record').waitFor();
