@@ -8,7 +8,7 @@ import type { Engine } from '../sync/engine.ts';
 import { connectHighLevelFromCode, connectQuickBooksFromCode } from '../sync/oauthConnect.ts';
 import { describeError, SyncError } from '../sync/errors.ts';
 import { checkedReviewRequest } from '../sync/reviewRequests.ts';
-import { reviewRequestMechanismSchema } from '../store/connections.ts';
+import { PROVIDER_NAME, reviewRequestMechanismSchema, sidesToReconnect, type Connection } from '../store/connections.ts';
 import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
 
 /** What the person chose on the card before going to Intuit's consent page (kept with the OAuth state). */
@@ -27,7 +27,7 @@ const callbackQuery = z.object({
 });
 
 /** Back to the dashboard with a one-line notice (the page shows it in a status banner). */
-function backToDashboard(reply: FastifyReply, route: string, notice: string, kind: 'ok' | 'error') {
+function backToDashboard(reply: FastifyReply, route: string, notice: string, kind: 'ok' | 'warning' | 'error') {
   return reply.redirect(`/?${new URLSearchParams({ notice, kind }).toString()}#${route}`, 303);
 }
 
@@ -37,6 +37,19 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
     response: z.object({ authorizeUrl: z.string() }),
     handler: async ({ session }) => {
       const state = await beginOAuth(engine.db, session.idHash, { provider: 'highlevel', connectionId: null, data: {} });
+      return { authorizeUrl: engine.hlOAuth.authorizeUrl(state) };
+    },
+  });
+
+  apiRoute(app, lookup, {
+    method: 'POST', url: '/api/connections/:id/reconnect-highlevel', summary: 'Reconnect HighLevel: the choose-location page, for this connection\'s location', tags: ['connect'],
+    params: z.object({ id: z.string().min(1).max(100) }),
+    response: z.object({ authorizeUrl: z.string() }),
+    handler: async ({ params, session }) => {
+      const connection = await engine.connections.get(params.id);
+      if (!connection) throw notFound(`Connection ${params.id}`);
+      if (!connection.hlLocationId) throw new HttpProblem(409, 'no_location', 'This connection has no HighLevel location: add a connection instead');
+      const state = await beginOAuth(engine.db, session.idHash, { provider: 'highlevel', connectionId: connection.id, data: {} });
       return { authorizeUrl: engine.hlOAuth.authorizeUrl(state) };
     },
   });
@@ -75,10 +88,12 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
       if (!pending) return refused(reply);
       if (query.error || !query.code) return backToDashboard(reply, '/connections', `HighLevel did not authorise ledgerlink (${query.error ?? 'no code'})`, 'error');
       try {
-        const connection = await connectHighLevelFromCode(engine, query.code);
-        return backToDashboard(reply, `/connections/${connection.id}`, connection.status === 'connected' ? `${connection.name} is connected again` : `${connection.name} is installed: connect its QuickBooks company next`, 'ok');
+        const connection = await connectHighLevelFromCode(engine, query.code, pending.connectionId ?? undefined);
+        if (connection.status === 'connected') return backToDashboard(reply, `/connections/${connection.id}`, `${connection.name} is connected again`, 'ok');
+        if (connection.status === 'pending') return backToDashboard(reply, `/connections/${connection.id}`, `${connection.name} is installed: connect its QuickBooks company next`, 'ok');
+        return backToDashboard(reply, `/connections/${connection.id}`, stillWaiting('HighLevel', connection), 'warning');
       } catch (error) {
-        return backToDashboard(reply, '/connections', `Connecting HighLevel failed: ${describe(error)}`, 'error');
+        return backToDashboard(reply, pending.connectionId ? `/connections/${pending.connectionId}` : '/connections', `Connecting HighLevel failed: ${describe(error)}`, 'error');
       }
     },
   });
@@ -96,12 +111,20 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
       const toggles = connectChoices.parse(pending.data);
       try {
         const connection = await connectQuickBooksFromCode(engine, pending.connectionId, { code: query.code, realmId: query.realmId }, toggles);
+        if (connection.status !== 'connected') return backToDashboard(reply, route, stillWaiting('QuickBooks', connection), 'warning');
         return backToDashboard(reply, route, `${connection.name} is connected: new records sync from now on`, 'ok');
       } catch (error) {
         return backToDashboard(reply, route, `Connecting QuickBooks failed: ${describe(error)}`, 'error');
       }
     },
   });
+}
+
+/** The notice after one side was reconnected while the other still needs it: what works now and what is left. */
+function stillWaiting(done: string, connection: Connection): string {
+  const left = sidesToReconnect(connection).map((side) => PROVIDER_NAME[side]);
+  const names = left.length ? left.join(' and ') : 'the other side';
+  return `${done} is reconnected, but ${connection.name} is not syncing yet: press Reconnect ${names} to finish`;
 }
 
 function describe(error: unknown): string {
