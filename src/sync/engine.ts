@@ -359,11 +359,11 @@ export class Engine {
 
   private async runJobOnce(name: QueueName, flow: string, data: JobData, job: JobContext, run: (ctx: FlowContext, data: JobData, job: JobContext) => Promise<void>): Promise<{ outcome: SyncOutcome; error?: unknown; detail?: Record<string, unknown> }> {
     const connection = await this.connections.recent(data.connectionId);
-    // A removed or disconnected connection syncs nothing more.
-    if (!connection || connection.status === 'disconnected' || connection.status === 'pending') return { outcome: 'skipped', detail: { connectionStatus: connection?.status ?? 'removed' } };
-    // A revoked or paused one keeps its jobs: each is recorded as stopped, with what it needs to run again, and
-    // reconnecting (or resuming) runs them all (resumeStoppedJobs). Dropping them, as this did before, lost the
-    // webhooks that arrived meanwhile whenever no poll or sweep would find their records again.
+    // A removed connection, or one never connected, syncs nothing.
+    if (!connection || connection.status === 'pending') return { outcome: 'skipped', detail: { connectionStatus: connection?.status ?? 'removed' } };
+    // A revoked, disconnected or paused one keeps its jobs: each is recorded as stopped, with what it needs to run
+    // again, and reconnecting (or resuming) runs them all (resumeStoppedJobs). Dropping them lost the webhooks
+    // accepted just before whenever no poll or sweep would find their records again.
     if (connection.status !== 'connected') {
       // Polls and sweeps are scheduled again by the resume or reconnect itself (enqueuePolls): an open "Stopped"
       // error for each of them would only be noise beside the records' own.

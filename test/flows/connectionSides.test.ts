@@ -119,12 +119,18 @@ describe('a connection with one side to reconnect', () => {
     await s.close();
   });
 
-  it('after Disconnect, reconnecting QuickBooks alone leaves it waiting for HighLevel; a payment waits with one open entry and syncs once HighLevel is reconnected', async () => {
+  it('after Disconnect, reconnecting QuickBooks alone leaves it waiting for HighLevel; payments wait with one open entry each and sync once HighLevel is reconnected', async () => {
     assert.equal((await call('POST', `/api/connections/${s.connection.id}/disconnect`)).status, 200);
+    // A job queued while the connection is disconnected waits for the reconnect too.
+    const queuedWhileDisconnected = await paymentWithJob('while.disconnected@example.com', 39);
+    await eventually(async () => ((await entriesOf(queuedWhileDisconnected)).length > 0 ? true : undefined), 20_000, 'the job queued while disconnected to stop');
     const back = await reconnectQuickBooks();
     const mark = await lastEntryId();
     const transactionId = await paymentWithJob('after.disconnect@example.com', 40);
     await assertWaitsForHighLevel(transactionId, mark);
+    const earlier = await entriesOf(queuedWhileDisconnected);
+    assert.equal(earlier.length, 1, JSON.stringify(earlier));
+    assert.equal(earlier[0]!.resolved_at, null, 'reconnecting QuickBooks alone does not run it (it would only stop again)');
 
     // The card says what is missing, and the notice said the same instead of "connected".
     assert.notEqual(back.kind, 'ok', back.notice);
@@ -143,6 +149,7 @@ describe('a connection with one side to reconnect', () => {
     assert.equal(live.status, 'connected');
     assert.deepEqual(live.needsReconnect, []);
     await assertSyncedOnce(transactionId);
+    await assertSyncedOnce(queuedWhileDisconnected);
   });
 
   it('a connection marked connected whose HighLevel tokens are gone stops once and waits for HighLevel', async () => {
