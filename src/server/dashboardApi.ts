@@ -34,7 +34,7 @@ const cardSchema = z.object({
   name: z.string(),
   status: z.enum(['pending', 'connected', 'token-expiring', 'revoked', 'paused', 'disconnected']),
   statusReason: z.string().nullable(),
-  needsReconnect: z.array(z.enum(['quickbooks', 'highlevel'])).describe('The sides whose tokens are missing or were refused: each needs its own reconnect (Connect QuickBooks, Reconnect HighLevel) before the connection syncs'),
+  needsReconnect: z.array(z.enum(['quickbooks', 'highlevel'])).describe('The sides whose tokens are missing or were refused: each needs its own reconnect (Reconnect QuickBooks, Reconnect HighLevel on the card) before the connection syncs'),
   connectedAt: z.string().nullable(),
   quickbooks: z.object({ realmId: z.string(), country: z.string().nullable(), homeCurrency: z.string().nullable(), refreshExpiresAt: z.string().nullable() }).nullable(),
   highlevel: z.object({ locationId: z.string(), country: z.string().nullable() }).nullable(),
