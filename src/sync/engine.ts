@@ -362,8 +362,8 @@ export class Engine {
     // A removed connection, or one never connected, syncs nothing.
     if (!connection || connection.status === 'pending') return { outcome: 'skipped', detail: { connectionStatus: connection?.status ?? 'removed' } };
     // A revoked, disconnected or paused one keeps its jobs: each is recorded as stopped, with what it needs to run
-    // again, and reconnecting (or resuming) runs them all (resumeStoppedJobs). Dropping them lost the webhooks
-    // accepted just before whenever no poll or sweep would find their records again.
+    // again, and reconnecting (or resuming) runs them all (resumeStoppedJobs): dropped, the webhooks accepted just
+    // before would be lost whenever no poll or sweep finds their records again.
     if (connection.status !== 'connected') {
       // Polls and sweeps are scheduled again by the resume or reconnect itself (enqueuePolls): an open "Stopped"
       // error for each of them would only be noise beside the records' own.

@@ -78,7 +78,7 @@ async function goLive(engine: Engine, connectionId: string): Promise<Connection>
   return live;
 }
 
-/** QuickBooks' authorization code for a connection -> its company attached and the connection live. */
+/** QuickBooks' authorization code for a connection -> its company attached, and the connection live once both sides work. */
 export async function connectQuickBooksFromCode(
   engine: Engine,
   connectionId: string,

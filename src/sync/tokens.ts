@@ -39,8 +39,8 @@ export class StoredTokenSource {
     if (!this.cached || this.expiresSoon(this.cached, now, margin)) {
       this.cached = await this.options.connections.readTokens(this.options.connectionId, this.options.side);
       if (!this.cached) {
-        // Marked on the connection too: a connection shown live with a side that has no tokens stopped every job it
-        // started, and each stopped job went straight back on the queue while the connection still read "connected".
+        // Marked on the connection too, so that it no longer reads "connected": its jobs then wait for the reconnect
+        // (one open entry each) instead of going straight back on the queue.
         const revoked = this.revoked(`no ${PROVIDER[this.options.side]} tokens are stored; reconnect ${PROVIDER[this.options.side]} from the connection's card`);
         await this.options.connections.markRevoked(this.options.connectionId, this.options.side, undefined, `Needs ${PROVIDER[this.options.side]} reconnect: ${revoked.message}`);
         throw revoked;

@@ -387,7 +387,7 @@ function reconnectHighLevel(c) {
     location.assign(authorizeUrl);
   }));
   return h('div', { class: 'stack', id: 'reconnect-highlevel' },
-    h('p', {}, `HighLevel needs reconnecting: choose the location ${c.highlevel.locationId} on HighLevel's page (history is kept).`),
+    h('p', {}, `HighLevel needs reconnecting: on HighLevel's page, choose this connection's location ("${c.name}", id ${c.highlevel.locationId}). History is kept.`),
     button);
 }
 
