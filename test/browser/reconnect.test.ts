@@ -57,7 +57,8 @@ describe('reconnecting one side in the browser', { skip: existsSync(CHROMIUM) ? 
     assert.equal(await page.locator('.integration .badge.connected').count(), 0);
     assert.equal(await page.getByRole('button', { name: /Connect QuickBooks|Reconnect QuickBooks/ }).count(), 0);
     await page.goto(`${demo.url}/#/connections`);
-    await page.locator('.card', { hasText: 'Sunrise Studio' }).getByText('Needs HighLevel reconnect').waitFor();
+    await page.getByRole('heading', { level: 1, name: 'Connections' }).waitFor();
+    await page.locator('ul.cards .card', { hasText: 'Sunrise Studio' }).locator('.badge', { hasText: 'Needs HighLevel reconnect' }).waitFor();
     await page.getByRole('link', { name: 'Sunrise Studio' }).click();
 
     await page.getByRole('button', { name: 'Reconnect HighLevel' }).click();
