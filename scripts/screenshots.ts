@@ -103,6 +103,17 @@ try {
   await narrow.getByRole('link', { name: 'Sunrise Studio' }).click();
   await narrow.locator('.entry').first().waitFor();
   await shot('13-narrow-screen', narrow);
+
+  // A connection waiting for one side: Disconnect, then QuickBooks alone reconnected.
+  page.once('dialog', (dialog) => void dialog.accept());
+  await open('Sunrise Studio');
+  await page.getByRole('button', { name: 'Disconnect' }).click();
+  await page.getByRole('button', { name: 'Reconnect QuickBooks' }).click();
+  await page.waitForURL((url) => url.href.startsWith(demo.quickbooksUrl));
+  await page.getByLabel(/Sunrise Studio LLC/).check();
+  await page.getByRole('button', { name: 'Connect', exact: true }).click();
+  await page.getByRole('button', { name: 'Reconnect HighLevel' }).waitFor();
+  await shot('14-needs-highlevel-reconnect');
 } finally {
   await browser.close();
   await demo.stop();

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { crmTaxKey } from '../domain/taxCodes.ts';
 import { parsePercent } from '../domain/money.ts';
 import { activitySummary, getActivity, listActivity, markResolved, type ActivityRecord } from '../store/activity.ts';
-import { reviewRequestMechanismSchema, type Connection } from '../store/connections.ts';
+import { reconnectReason, reviewRequestMechanismSchema, sidesToReconnect, type Connection } from '../store/connections.ts';
 import { readCursor } from '../store/cursors.ts';
 import { countLinks } from '../store/links.ts';
 import { listRefusals } from '../store/webhookRefusals.ts';
@@ -37,6 +37,7 @@ const cardSchema = z.object({
   name: z.string(),
   status: z.enum(['pending', 'connected', 'token-expiring', 'revoked', 'paused', 'disconnected']),
   statusReason: z.string().nullable(),
+  needsReconnect: z.array(z.enum(['quickbooks', 'highlevel'])).describe('The sides whose tokens are missing or were refused: each needs its own reconnect (Reconnect QuickBooks, Reconnect HighLevel on the card) before the connection syncs'),
   connectedAt: z.string().nullable(),
   quickbooks: z.object({
     realmId: z.string(),
@@ -174,11 +175,15 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
       const parsed = progressSchema.safeParse(value);
       return parsed.success ? parsed.data : null;
     };
+    const missing = sidesToReconnect(connection);
+    // Connected means both sides can be called: a side without working tokens is never hidden behind it.
+    const status = connection.status === 'connected' && missing.length > 0 ? 'revoked' : connection.status;
     return {
       id: connection.id,
       name: connection.name,
-      status: connection.status === 'connected' && expiring ? 'token-expiring' : connection.status,
-      statusReason: connection.statusReason,
+      status: status === 'connected' && expiring ? 'token-expiring' : status,
+      statusReason: status === 'revoked' && missing.length > 0 && !connection.statusReason ? reconnectReason(connection, missing) : connection.statusReason,
+      needsReconnect: missing.map((side) => (side === 'qbo' ? 'quickbooks' : 'highlevel')),
       connectedAt: connection.connectedAt?.toISOString() ?? null,
       quickbooks: connection.qboRealmId
         ? {
@@ -371,9 +376,10 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
     handler: async ({ params }) => {
       const connection = await connectionOf(params.id);
       if (connection.status !== 'paused') throw new HttpProblem(409, 'not_paused', 'The connection is not paused');
-      await engine.connections.activate(params.id);
+      // A side that lost its tokens while paused keeps the connection waiting for that side's reconnect (activate).
+      const live = await engine.connections.activate(params.id);
       // The jobs that waited while paused run now (resumeStoppedJobs also enqueues the polls).
-      await engine.resumeStoppedJobs(params.id);
+      if (live.status === 'connected') await engine.resumeStoppedJobs(params.id);
       return cardOf(await connectionOf(params.id));
     },
   });
@@ -597,7 +603,12 @@ async function readRecord(ctx: ReturnType<Engine['contextFor']>, side: RecordPar
 export function fixFor(entry: ActivityRecord): string {
   const detail = entry.detail ?? {};
   if (typeof detail.fix === 'string' && detail.fix) return detail.fix;
-  if (detail.code === 'connection-revoked') return 'Reconnect the connection (Connect QuickBooks / install the HighLevel app again), then Retry';
+  if (detail.code === 'connection-revoked') {
+    const side = detail.side === 'qbo' ? 'QuickBooks' : detail.side === 'hl' ? 'HighLevel' : undefined;
+    return side
+      ? `Reconnect ${side} from the connection's card; this runs again by itself once it is reconnected`
+      : 'Reconnect the side the connection\'s card names; this runs again by itself once it is reconnected';
+  }
   const status = typeof detail.status === 'number' ? detail.status : undefined;
   if (status === 429 || (status !== undefined && status >= 500)) return 'The provider was busy or down for a while: press Retry';
   if (status === 401 || status === 403) return 'The provider refused the tokens: reconnect, then Retry';

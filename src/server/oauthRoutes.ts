@@ -8,7 +8,7 @@ import type { Engine } from '../sync/engine.ts';
 import { connectHighLevelFromCode, connectQuickBooksFromCode } from '../sync/oauthConnect.ts';
 import { describeError, SyncError } from '../sync/errors.ts';
 import { checkedReviewRequest } from '../sync/reviewRequests.ts';
-import { reviewRequestMechanismSchema } from '../store/connections.ts';
+import { PROVIDER_NAME, reviewRequestMechanismSchema, sidesToReconnect, type Connection } from '../store/connections.ts';
 import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
 
 /** What the person chose on the card before going to Intuit's consent page (kept with the OAuth state). */
@@ -32,7 +32,7 @@ const callbackQuery = z.object({
  * no words in the dashboard's banner. The particulars (the connection's name, why it failed) are kept here for the
  * session and read by the page from GET /api/connect-notice.
  */
-export const NOTICE_CODES = ['login-first', 'highlevel-denied', 'highlevel-installed', 'highlevel-reconnected', 'highlevel-failed', 'quickbooks-denied', 'quickbooks-connected', 'quickbooks-failed'] as const;
+export const NOTICE_CODES = ['login-first', 'highlevel-denied', 'highlevel-installed', 'highlevel-reconnected', 'highlevel-failed', 'quickbooks-denied', 'quickbooks-connected', 'quickbooks-failed', 'highlevel-waiting', 'quickbooks-waiting'] as const;
 type NoticeCode = (typeof NOTICE_CODES)[number];
 
 /** Particulars of the last round trip per session (this process; a few minutes; the page reads them once). */
@@ -78,6 +78,19 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
   });
 
   apiRoute(app, lookup, {
+    method: 'POST', url: '/api/connections/:id/reconnect-highlevel', summary: 'Reconnect HighLevel: the choose-location page, for this connection\'s location', tags: ['connect'],
+    params: z.object({ id: z.string().min(1).max(100) }),
+    response: z.object({ authorizeUrl: z.string() }),
+    handler: async ({ params, session }) => {
+      const connection = await engine.connections.get(params.id);
+      if (!connection) throw notFound(`Connection ${params.id}`);
+      if (!connection.hlLocationId) throw new HttpProblem(409, 'no_location', 'This connection has no HighLevel location: add a connection instead');
+      const state = await beginOAuth(engine.db, session.idHash, { provider: 'highlevel', connectionId: connection.id, data: {} });
+      return { authorizeUrl: engine.hlOAuth.authorizeUrl(state) };
+    },
+  });
+
+  apiRoute(app, lookup, {
     method: 'POST', url: '/api/connections/:id/connect-quickbooks', summary: 'Connect QuickBooks: the toggles first, then Intuit\'s consent page', tags: ['connect'],
     params: z.object({ id: z.string().min(1).max(100) }),
     body: connectChoices,
@@ -111,12 +124,13 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
       if (!pending) return refused(reply);
       if (query.error || !query.code) return backToDashboard(reply, '/connections', 'highlevel-denied');
       try {
-        const connection = await connectHighLevelFromCode(engine, query.code);
-        return connection.status === 'connected'
-          ? back(reply, session.idHash, `/connections/${connection.id}`, 'highlevel-reconnected', `${connection.name} is connected again`)
-          : back(reply, session.idHash, `/connections/${connection.id}`, 'highlevel-installed', `${connection.name} is installed: connect its QuickBooks company next`);
+        const connection = await connectHighLevelFromCode(engine, query.code, pending.connectionId ?? undefined);
+        const route = `/connections/${connection.id}`;
+        if (connection.status === 'connected') return back(reply, session.idHash, route, 'highlevel-reconnected', `${connection.name} is connected again`);
+        if (connection.status === 'pending') return back(reply, session.idHash, route, 'highlevel-installed', `${connection.name} is installed: connect its QuickBooks company next`);
+        return back(reply, session.idHash, route, 'highlevel-waiting', stillWaiting('HighLevel', connection));
       } catch (error) {
-        return back(reply, session.idHash, '/connections', 'highlevel-failed', `Connecting HighLevel failed: ${describe(error)}`);
+        return back(reply, session.idHash, pending.connectionId ? `/connections/${pending.connectionId}` : '/connections', 'highlevel-failed', `Connecting HighLevel failed: ${describe(error)}`);
       }
     },
   });
@@ -134,12 +148,20 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
       const toggles = connectChoices.parse(pending.data);
       try {
         const connection = await connectQuickBooksFromCode(engine, pending.connectionId, { code: query.code, realmId: query.realmId }, toggles);
+        if (connection.status !== 'connected') return back(reply, session.idHash, route, 'quickbooks-waiting', stillWaiting('QuickBooks', connection));
         return back(reply, session.idHash, route, 'quickbooks-connected', `${connection.name} is connected: new records sync from now on`);
       } catch (error) {
         return back(reply, session.idHash, route, 'quickbooks-failed', `Connecting QuickBooks failed: ${describe(error)}`);
       }
     },
   });
+}
+
+/** The notice after one side was reconnected while the other still needs it: what works now and what is left. */
+function stillWaiting(done: string, connection: Connection): string {
+  const left = sidesToReconnect(connection).map((side) => PROVIDER_NAME[side]);
+  const names = left.length ? left.join(' and ') : 'the other side';
+  return `${done} is reconnected, but ${connection.name} is not syncing yet: press Reconnect ${names} to finish`;
 }
 
 function describe(error: unknown): string {

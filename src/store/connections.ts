@@ -82,6 +82,12 @@ export interface Connection {
   hlCompanyId: string | null;
   hlCountry: string | null;
   hlAccessExpiresAt: Date | null;
+  /** Whether each side has tokens stored (Disconnect forgets both). */
+  qboTokensStored: boolean;
+  hlTokensStored: boolean;
+  /** When the provider refused the side's stored tokens (null: not refused); a reconnect of that side clears it. */
+  qboRefusedAt: Date | null;
+  hlRefusedAt: Date | null;
   connectedAt: Date | null;
   importOldInvoices: boolean;
   reviewRequests: boolean;
@@ -106,6 +112,10 @@ interface ConnectionRow {
   hl_company_id: string | null;
   hl_country: string | null;
   hl_access_expires_at: Date | string | null;
+  qbo_tokens_stored: boolean;
+  hl_tokens_stored: boolean;
+  qbo_refused_at: Date | string | null;
+  hl_refused_at: Date | string | null;
   connected_at: Date | string | null;
   import_old_invoices: boolean;
   review_requests: boolean;
@@ -115,7 +125,8 @@ interface ConnectionRow {
 }
 
 const columns = `id, name, status, status_reason, qbo_realm_id, qbo_company_name, hl_location_name, qbo_country, qbo_home_currency, qbo_access_expires_at,
-  qbo_refresh_expires_at, hl_location_id, hl_company_id, hl_country, hl_access_expires_at, connected_at,
+  qbo_refresh_expires_at, hl_location_id, hl_company_id, hl_country, hl_access_expires_at,
+  qbo_tokens IS NOT NULL AS qbo_tokens_stored, hl_tokens IS NOT NULL AS hl_tokens_stored, qbo_refused_at, hl_refused_at, connected_at,
   import_old_invoices, review_requests, settings, created_at, updated_at`;
 
 const date = (value: Date | string | null): Date | null => (value === null ? null : new Date(value));
@@ -137,6 +148,10 @@ function fromRow(row: ConnectionRow): Connection {
     hlCompanyId: row.hl_company_id,
     hlCountry: row.hl_country,
     hlAccessExpiresAt: date(row.hl_access_expires_at),
+    qboTokensStored: row.qbo_tokens_stored,
+    hlTokensStored: row.hl_tokens_stored,
+    qboRefusedAt: date(row.qbo_refused_at),
+    hlRefusedAt: date(row.hl_refused_at),
     connectedAt: date(row.connected_at),
     importOldInvoices: row.import_old_invoices,
     reviewRequests: row.review_requests,
@@ -144,6 +159,32 @@ function fromRow(row: ConnectionRow): Connection {
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
+}
+
+/** The providers' names, as the dashboard and the messages say them. */
+export const PROVIDER_NAME: Readonly<Record<Side, string>> = { qbo: 'QuickBooks', hl: 'HighLevel' };
+
+/**
+ * The sides that need their own reconnect before the connection can sync: an attached side whose tokens are missing
+ * (Disconnect forgets them) or were refused by its provider. A side never attached is connected for the first time,
+ * not reconnected. A connection revoked without a side on record (before refusals were kept per side) needs both.
+ */
+export function sidesToReconnect(connection: Connection): Side[] {
+  const attached = (['qbo', 'hl'] as const).filter((side) => (side === 'qbo' ? connection.qboRealmId : connection.hlLocationId));
+  const sides = attached.filter((side) =>
+    side === 'qbo' ? !connection.qboTokensStored || connection.qboRefusedAt !== null : !connection.hlTokensStored || connection.hlRefusedAt !== null,
+  );
+  return sides.length === 0 && connection.status === 'revoked' ? attached : sides;
+}
+
+/** Why a connection waits, naming each side to reconnect and what is wrong with it. */
+export function reconnectReason(connection: Connection, sides: readonly Side[]): string {
+  const names = sides.map((side) => PROVIDER_NAME[side]).join(' and ');
+  const why = sides.map((side) => {
+    const stored = side === 'qbo' ? connection.qboTokensStored : connection.hlTokensStored;
+    return stored ? `${PROVIDER_NAME[side]} refused the stored tokens` : `no ${PROVIDER_NAME[side]} tokens are stored`;
+  });
+  return `Needs ${names} reconnect: ${why.join('; ')}. Reconnect ${names} from the connection's card`;
 }
 
 export interface NewConnection {
@@ -267,7 +308,7 @@ export class ConnectionRepository {
   async attachQuickBooks(id: string, input: { realmId: string; companyName?: string | undefined; country: string; homeCurrency: string; tokens: OAuthTokens }): Promise<void> {
     await this.db.query(
       `UPDATE connections SET qbo_realm_id = $2, qbo_country = $3, qbo_home_currency = $4, qbo_tokens = $5,
-         qbo_access_expires_at = $6, qbo_refresh_expires_at = $7, qbo_company_name = $8, updated_at = now() WHERE id = $1`,
+         qbo_access_expires_at = $6, qbo_refresh_expires_at = $7, qbo_company_name = $8, qbo_refused_at = NULL, updated_at = now() WHERE id = $1`,
       [id, input.realmId, input.country, input.homeCurrency, this.seal(id, 'qbo', input.tokens), input.tokens.accessExpiresAt, input.tokens.refreshExpiresAt ?? null, input.companyName ?? null],
     );
     this.changed();
@@ -276,22 +317,37 @@ export class ConnectionRepository {
   async attachHighLevel(id: string, input: { locationId: string; locationName?: string | undefined; companyId?: string | undefined; country: string; tokens: OAuthTokens }): Promise<void> {
     await this.db.query(
       `UPDATE connections SET hl_location_id = $2, hl_company_id = $3, hl_country = $4, hl_tokens = $5,
-         hl_access_expires_at = $6, hl_location_name = $7, hl_installed_at = now(), updated_at = now() WHERE id = $1`,
+         hl_access_expires_at = $6, hl_location_name = $7, hl_installed_at = now(), hl_refused_at = NULL, updated_at = now() WHERE id = $1`,
       [id, input.locationId, input.companyId ?? null, input.country, this.seal(id, 'hl', input.tokens), input.tokens.accessExpiresAt, input.locationName ?? null],
     );
     this.changed();
   }
 
-  /** Marks the connection live from now: records created before this moment are never synced outward. */
+  /**
+   * Marks the connection live from now (records created before this moment are never synced outward) when both sides
+   * hold tokens no provider refused. Otherwise it waits, revoked, for the sides that need a reconnect, with a reason
+   * that names them: a connection is never shown live while one of its sides cannot be called.
+   */
   async activate(id: string, connectedAt: Date = new Date()): Promise<Connection> {
-    const result = await this.db.query<ConnectionRow>(
-      `UPDATE connections SET status = 'connected', status_reason = NULL, connected_at = COALESCE(connected_at, $2), updated_at = now()
-       WHERE id = $1 RETURNING ${columns}`,
-      [id, connectedAt.toISOString()],
-    );
+    const row = await this.db.transaction(async (tx) => {
+      const current = await tx.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE id = $1 FOR UPDATE`, [id]);
+      if (!current.rows[0]) throw new Error(`connection ${id} does not exist`);
+      const connection = fromRow(current.rows[0]);
+      const missing = sidesToReconnect({ ...connection, status: 'connected' });
+      const result = missing.length === 0
+        ? await tx.query<ConnectionRow>(
+          `UPDATE connections SET status = 'connected', status_reason = NULL, connected_at = COALESCE(connected_at, $2), updated_at = now()
+           WHERE id = $1 RETURNING ${columns}`,
+          [id, connectedAt.toISOString()],
+        )
+        : await tx.query<ConnectionRow>(
+          `UPDATE connections SET status = 'revoked', status_reason = $2, updated_at = now() WHERE id = $1 RETURNING ${columns}`,
+          [id, reconnectReason(connection, missing)],
+        );
+      return result.rows[0]!;
+    });
     this.changed();
-    if (!result.rows[0]) throw new Error(`connection ${id} does not exist`);
-    return fromRow(result.rows[0]);
+    return fromRow(row);
   }
 
   async setStatus(id: string, status: ConnectionStatus, reason: string | null, q: Queryable = this.db): Promise<void> {
@@ -300,17 +356,26 @@ export class ConnectionRepository {
   }
 
   /**
-   * Marks the connection revoked because the provider refused `refused` (the tokens a refresh tried), unless they
-   * are no longer the ones stored: a reconnect that saved new tokens meanwhile wins over the refusal of the old
-   * ones (a job that started before the reconnect used to mark the freshly reconnected connection revoked again).
-   * The row is locked while the tokens are compared, so a reconnect's write lands before or after, not between.
+   * Marks the side refused and the connection revoked because the provider refused `refused` (the tokens a refresh
+   * tried), or, with `refused` undefined, because the side has no tokens at all; unless the stored tokens are no
+   * longer those: a reconnect that saved new tokens meanwhile wins over the refusal of the old ones (a job that
+   * started before the reconnect used to mark the freshly reconnected connection revoked again). The row is locked
+   * while the tokens are compared, so a reconnect's write lands before or after, not between. A disconnected
+   * connection stays disconnected.
    */
-  async markRevoked(id: string, side: Side, refused: OAuthTokens, reason: string): Promise<boolean> {
+  async markRevoked(id: string, side: Side, refused: OAuthTokens | undefined, reason: string): Promise<boolean> {
     const marked = await this.db.transaction(async (tx) => {
       await tx.query(`SELECT 1 FROM connections WHERE id = $1 FOR UPDATE`, [id]);
       const current = await this.readTokens(id, side, tx);
-      if (current && (current.accessToken !== refused.accessToken || current.refreshToken !== refused.refreshToken)) return false;
-      await tx.query(`UPDATE connections SET status = 'revoked', status_reason = $2, updated_at = now() WHERE id = $1`, [id, reason]);
+      const replaced = refused ? current !== undefined && (current.accessToken !== refused.accessToken || current.refreshToken !== refused.refreshToken) : current !== undefined;
+      if (replaced) return false;
+      await tx.query(
+        `UPDATE connections SET ${side}_refused_at = CASE WHEN ${side}_tokens IS NULL THEN ${side}_refused_at ELSE now() END,
+           status = CASE WHEN status = 'disconnected' THEN status ELSE 'revoked' END,
+           status_reason = CASE WHEN status = 'disconnected' THEN status_reason ELSE $2 END, updated_at = now()
+         WHERE id = $1`,
+        [id, reason],
+      );
       return true;
     });
     this.changed();
@@ -332,8 +397,9 @@ export class ConnectionRepository {
    */
   async revokeUninstalled(locationId: string, at: Date, reason: string, q: Queryable = this.db): Promise<string[]> {
     const result = await q.query<{ id: string }>(
-      `UPDATE connections SET status = 'revoked', status_reason = $3, updated_at = now()
-       WHERE hl_location_id = $1 AND status <> 'revoked' AND (hl_installed_at IS NULL OR hl_installed_at < $2) RETURNING id`,
+      `UPDATE connections SET hl_refused_at = $2, status = CASE WHEN status = 'disconnected' THEN status ELSE 'revoked' END,
+         status_reason = CASE WHEN status = 'disconnected' THEN status_reason ELSE $3 END, updated_at = now()
+       WHERE hl_location_id = $1 AND hl_refused_at IS NULL AND (hl_installed_at IS NULL OR hl_installed_at < $2) RETURNING id`,
       [locationId, at.toISOString(), reason],
     );
     this.changed();

@@ -5,7 +5,7 @@ import type pino from 'pino';
 import { createLogger } from '../log.ts';
 import { Metrics, type SyncOutcome } from '../metrics.ts';
 import type { Db } from '../store/db.ts';
-import { ConnectionRepository, type Connection, type OAuthTokens } from '../store/connections.ts';
+import { ConnectionRepository, PROVIDER_NAME, sidesToReconnect, type Connection, type OAuthTokens } from '../store/connections.ts';
 import type { SecretBox } from '../store/secrets.ts';
 import { markResolved, recordActivity } from '../store/activity.ts';
 import { DEFAULT_RETENTION, pruneHistory, type PruneOutcome, type RetentionPolicy } from '../store/retention.ts';
@@ -400,20 +400,25 @@ export class Engine {
 
   private async runJobOnce(name: QueueName, flow: string, data: JobData, job: JobContext, run: (ctx: FlowContext, data: JobData, job: JobContext) => Promise<void>): Promise<{ outcome: SyncOutcome; error?: unknown; detail?: Record<string, unknown> }> {
     const connection = await this.connections.recent(data.connectionId);
-    // A removed or disconnected connection syncs nothing more.
-    if (!connection || connection.status === 'disconnected' || connection.status === 'pending') return { outcome: 'skipped', detail: { connectionStatus: connection?.status ?? 'removed' } };
-    // A revoked or paused one keeps its jobs: each is recorded as stopped, with what it needs to run again, and
-    // reconnecting (or resuming) runs them all (resumeStoppedJobs). Dropping them, as this did before, lost the
-    // webhooks that arrived meanwhile whenever no poll or sweep would find their records again.
+    // A removed connection, or one never connected, syncs nothing.
+    if (!connection || connection.status === 'pending') return { outcome: 'skipped', detail: { connectionStatus: connection?.status ?? 'removed' } };
+    // A revoked, disconnected or paused one keeps its jobs: each is recorded as stopped, with what it needs to run
+    // again, and reconnecting (or resuming) runs them all (resumeStoppedJobs): dropped, the webhooks accepted just
+    // before would be lost whenever no poll or sweep finds their records again.
     if (connection.status !== 'connected') {
       // Polls and sweeps are scheduled again by the resume or reconnect itself (enqueuePolls): an open "Stopped"
       // error for each of them would only be noise beside the records' own.
       if (PERIODIC.has(name)) return { outcome: 'skipped', detail: { connectionStatus: connection.status } };
       const paused = connection.status === 'paused';
-      await this.recordStopped(name, flow, data, {
-        message: `Stopped: the connection is ${paused ? 'paused' : 'revoked'}; this runs again once it is ${paused ? 'resumed' : 'reconnected'}`,
-        code: paused ? 'connection-paused' : 'connection-revoked',
-      });
+      const sides = sidesToReconnect(connection);
+      const names = sides.map((side) => PROVIDER_NAME[side]).join(' and ');
+      await this.recordStopped(name, flow, data, paused
+        ? { message: 'Stopped: the connection is paused; this runs again once it is resumed', code: 'connection-paused' }
+        : {
+          message: `Stopped: the connection needs a ${names ? `${names} ` : ''}reconnect; this runs again by itself once ${sides.length > 1 ? 'both are' : `${names || 'it'} is`} reconnected`,
+          code: 'connection-revoked',
+          ...(sides.length === 1 ? { side: sides[0]! } : {}),
+        });
       return { outcome: 'stopped', detail: { connectionStatus: connection.status } };
     }
     try {
@@ -437,6 +442,9 @@ export class Engine {
         return { outcome: 'error', detail: { code: error.code, message: error.message } };
       }
       if (error instanceof ConnectionRevokedError) {
+        // The token source has marked the side on the connection, so the job waits instead of running again at once.
+        // A poll or sweep is scheduled again by the reconnect itself: the card names the side, not an entry per poll.
+        if (PERIODIC.has(name)) return { outcome: 'stopped', detail: { reason: error.message } };
         await this.recordStopped(name, flow, data, { message: `Stopped: ${error.message}`, code: 'connection-revoked', side: error.side });
         return { outcome: 'stopped', detail: { reason: error.message } };
       }

@@ -3,7 +3,8 @@
 //    tokens and a connection for that location, waiting for its QuickBooks company (status 'pending');
 // 2. QuickBooks: from the connection's card, with the toggles chosen first; the code becomes the company's
 //    tokens, the company's country and currency are read, and the connection goes live from that moment.
-// Reconnecting a revoked or disconnected connection goes through the same steps and keeps its history.
+// Reconnecting a revoked or disconnected connection goes through the same steps, one side at a time, and keeps its
+// history; it is live again only once both sides hold working tokens.
 import { HighLevelHttp } from '../highlevel/http.ts';
 import { LocationsApi } from '../highlevel/locations.ts';
 import { QuickBooksClient } from '../quickbooks/client.ts';
@@ -15,8 +16,11 @@ import { SyncError } from './errors.ts';
 
 const fixed = (token: string) => ({ accessToken: async () => token, refreshAfterUnauthorized: async () => token });
 
-/** HighLevel's authorization code -> a connection for the chosen location (new, or the one it had before). */
-export async function connectHighLevelFromCode(engine: Engine, code: string): Promise<Connection> {
+/**
+ * HighLevel's authorization code -> a connection for the chosen location (new, or the one it had before). With
+ * `connectionId` (Reconnect HighLevel on a connection's card) the code must be for that connection's location.
+ */
+export async function connectHighLevelFromCode(engine: Engine, code: string, connectionId?: string): Promise<Connection> {
   const tokens = await engine.hlOAuth.exchangeCode(code, 'Location');
   if (!tokens.locationId) {
     throw new SyncError('agency-install', 'HighLevel installed the app for the agency, not for one location', 'Install the app again and choose a sub-account (location)');
@@ -24,7 +28,15 @@ export async function connectHighLevelFromCode(engine: Engine, code: string): Pr
   const location = await new LocationsApi(
     new HighLevelHttp({ baseUrl: engine.providers.highlevel.apiUrl, locationId: tokens.locationId, tokens: fixed(tokens.accessToken) }),
   ).get(tokens.locationId);
-  const existing = (await engine.connections.findByLocation(tokens.locationId)).find((c) => c.status !== 'connected') ??
+  const target = connectionId ? await engine.connections.require(connectionId) : undefined;
+  if (target && target.hlLocationId !== tokens.locationId) {
+    throw new SyncError(
+      'other-location',
+      `HighLevel authorised the location "${location.name ?? tokens.locationId}", but "${target.name}" syncs location ${target.hlLocationId ?? '(none)'}`,
+      `Press Reconnect HighLevel again and choose the location of "${target.name}"`,
+    );
+  }
+  const existing = target ?? (await engine.connections.findByLocation(tokens.locationId)).find((c) => c.status !== 'connected') ??
     (await engine.connections.findByLocation(tokens.locationId))[0];
   const connection = existing ?? (await engine.connections.create({ name: location.name ?? tokens.locationId }));
   await engine.connections.attachHighLevel(connection.id, {
@@ -46,16 +58,29 @@ export async function connectHighLevelFromCode(engine: Engine, code: string): Pr
     message: `HighLevel location "${location.name ?? tokens.locationId}" authorised ledgerlink${connection.qboRealmId ? '' : '; connect its QuickBooks company next'}`,
     detail: { locationId: tokens.locationId, scopes: tokens.scopes },
   });
-  // A connection that lost only its HighLevel side (uninstalled, revoked) is whole again.
-  if (connection.qboRealmId && (await engine.connections.readTokens(connection.id, 'qbo')) && connection.status !== 'connected') {
-    const live = await engine.connections.activate(connection.id);
-    await engine.resumeStoppedJobs(connection.id);
-    return live;
-  }
+  // A connection that lost only its HighLevel side (uninstalled, revoked, disconnected) is whole again if its
+  // QuickBooks side still works; else it keeps waiting, now for QuickBooks only.
+  if (connection.qboRealmId && connection.status !== 'connected') return goLive(engine, connection.id);
+  // A location uninstalled before its QuickBooks company was connected waits for that company again.
+  if (!connection.qboRealmId && connection.status === 'revoked') await engine.connections.setStatus(connection.id, 'pending', null);
   return engine.connections.require(connection.id);
 }
 
-/** QuickBooks' authorization code for a connection -> its company attached and the connection live. */
+/**
+ * After a side was (re)connected: the connection goes live if both sides hold working tokens (activate), and then
+ * the jobs that waited for it run and its imports carry on. While a side still needs a reconnect, they keep
+ * waiting: run now, they would only stop again.
+ */
+async function goLive(engine: Engine, connectionId: string): Promise<Connection> {
+  const live = await engine.connections.activate(connectionId);
+  engine.forget(connectionId);
+  if (live.status !== 'connected') return live;
+  await engine.resumeStoppedJobs(connectionId);
+  await engine.startInitialImports(live);
+  return live;
+}
+
+/** QuickBooks' authorization code for a connection -> its company attached, and the connection live once both sides work. */
 export async function connectQuickBooksFromCode(
   engine: Engine,
   connectionId: string,
@@ -75,15 +100,12 @@ export async function connectQuickBooksFromCode(
   await engine.connections.updateToggles(connectionId, toggles);
   if (toggles.reviewRequest) await engine.connections.updateSettings(connectionId, { reviewRequest: toggles.reviewRequest });
   engine.forget(connectionId);
-  const wasRevoked = connection.status === 'revoked';
-  const live = await engine.connections.activate(connectionId);
-  if (wasRevoked) await engine.resumeStoppedJobs(connectionId);
   await recordActivity(engine.db, {
     connectionId, flow: 'connection', status: 'info',
     message: `Connected QuickBooks company "${info.CompanyName ?? callback.realmId}" (${String(info.Country ?? 'US')}, ${homeCurrency})`,
     detail: { realmId: callback.realmId, importOldInvoices: toggles.importOldInvoices, reviewRequests: toggles.reviewRequests, ...(toggles.reviewRequest ? { reviewRequest: toggles.reviewRequest.method } : {}) },
   });
-  // Every existing QuickBooks customer (and, when chosen, every old invoice) is brought into the CRM from here on.
-  await engine.startInitialImports(live);
-  return live;
+  // Every existing QuickBooks customer (and, when chosen, every old invoice) is brought into the CRM from here on,
+  // once both sides work (goLive).
+  return goLive(engine, connectionId);
 }

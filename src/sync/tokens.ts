@@ -1,8 +1,8 @@
 // Access tokens for the clients, from the store: refreshed ahead of expiry and after a 401, one refresh at a time
 // per connection and side across processes (the store's lock), the rotated refresh token saved in the same
-// transaction. A refusal of the refresh token means the user must reconnect: the connection is marked revoked,
-// its jobs stop, and the error says how to reconnect.
-import type { ConnectionRepository, OAuthTokens, Side } from '../store/connections.ts';
+// transaction. A refusal of the refresh token, or no tokens at all, means the user must reconnect that side: the
+// side is marked on the connection (revoked), its jobs stop and wait, and the error says which side to reconnect.
+import { PROVIDER_NAME as PROVIDER, type ConnectionRepository, type OAuthTokens, type Side } from '../store/connections.ts';
 
 export class ConnectionRevokedError extends Error {
   override readonly name = 'ConnectionRevokedError';
@@ -28,8 +28,6 @@ export interface TokenSourceOptions {
   now?: () => number;
 }
 
-const PROVIDER = { qbo: 'QuickBooks', hl: 'HighLevel' } as const;
-
 export class StoredTokenSource {
   private cached: OAuthTokens | undefined;
 
@@ -40,7 +38,13 @@ export class StoredTokenSource {
     const margin = this.options.marginMs ?? 5 * 60_000;
     if (!this.cached || this.expiresSoon(this.cached, now, margin)) {
       this.cached = await this.options.connections.readTokens(this.options.connectionId, this.options.side);
-      if (!this.cached) throw this.revoked(`no ${PROVIDER[this.options.side]} tokens are stored; connect ${PROVIDER[this.options.side]} from the dashboard`);
+      if (!this.cached) {
+        // Marked on the connection too, so that it no longer reads "connected": its jobs then wait for the reconnect
+        // (one open entry each) instead of going straight back on the queue.
+        const revoked = this.revoked(`no ${PROVIDER[this.options.side]} tokens are stored; reconnect ${PROVIDER[this.options.side]} from the connection's card`);
+        await this.options.connections.markRevoked(this.options.connectionId, this.options.side, undefined, `Needs ${PROVIDER[this.options.side]} reconnect: ${revoked.message}`);
+        throw revoked;
+      }
       if (this.expiresSoon(this.cached, now, margin)) this.cached = await this.refresh((current) => this.expiresSoon(current, now, margin));
     }
     return this.cached.accessToken;
@@ -71,11 +75,11 @@ export class StoredTokenSource {
       const revoked = error instanceof ConnectionRevokedError
         ? error
         : this.options.isRefusal(error)
-          ? this.revoked(`${PROVIDER[side]} refused the refresh token (it was revoked, expired or used elsewhere): reconnect ${PROVIDER[side]} from the connection's card in the dashboard`)
+          ? this.revoked(`${PROVIDER[side]} refused the refresh token (it was revoked, expired or used elsewhere); reconnect ${PROVIDER[side]} from the connection's card`)
           : undefined;
       if (!revoked) throw error;
       // Tokens saved by a reconnect meanwhile are not revoked by the refusal of the ones tried here.
-      if (tried) await connections.markRevoked(connectionId, side, tried, revoked.message);
+      if (tried) await connections.markRevoked(connectionId, side, tried, `Needs ${PROVIDER[side]} reconnect: ${revoked.message}`);
       throw revoked;
     }
   }

@@ -189,6 +189,15 @@ function statusBadge(status) {
   return h('span', { class: `badge ${status}` }, statusText[status] ?? status);
 }
 
+const sideNames = { quickbooks: 'QuickBooks', highlevel: 'HighLevel' };
+
+// A revoked connection's badge names the side(s) to reconnect, as the card's buttons do.
+function connectionBadge(c) {
+  const sides = c.needsReconnect ?? [];
+  if (c.status !== 'revoked' || sides.length === 0) return statusBadge(c.status);
+  return h('span', { class: 'badge revoked' }, `Needs ${sides.map((s) => sideNames[s]).join(' and ')} reconnect`);
+}
+
 async function renderConnections() {
   const [{ connections }, { refusals, sampleMinutes }] = await Promise.all([api('GET', '/api/connections'), api('GET', '/api/webhook-refusals')]);
   const add = h('button', { type: 'button' }, 'Add a connection (install on a HighLevel location)');
@@ -201,7 +210,7 @@ async function renderConnections() {
     connections.length === 0 ? h('p', {}, 'No connection yet.') : h('ul', { class: 'cards' }, connections.map((c) =>
       h('li', { class: 'card' },
         h('h2', {}, h('a', { href: `#/connections/${encodeURIComponent(c.id)}` }, c.name)),
-        h('p', {}, statusBadge(c.status), c.counts.openErrors ? h('span', { class: 'badge error' }, `${c.counts.openErrors} open error${c.counts.openErrors === 1 ? '' : 's'}`) : null),
+        h('p', {}, connectionBadge(c), c.counts.openErrors ? h('span', { class: 'badge error' }, `${c.counts.openErrors} open error${c.counts.openErrors === 1 ? '' : 's'}`) : null),
         h('dl', { class: 'facts' },
           h('dt', {}, 'QuickBooks'), h('dd', {}, quickbooksCompanyText(c)),
           h('dt', {}, 'HighLevel'), h('dd', {}, highLevelLocationText(c)),
@@ -304,7 +313,7 @@ function integrationCard(c, refresh) {
       toggleWithHelp('import-old', 'importOldInvoices', c.importOldInvoices, 'Import old invoices from QuickBooks into the CRM (once)', TOGGLE_HELP.importOldInvoices),
       toggleWithHelp('review-requests', 'reviewRequests', c.reviewRequests, 'Send review requests when a first invoice is paid in full', TOGGLE_HELP.reviewRequests),
       h('div', { id: 'review-request-choice' }),
-      h('button', { type: 'submit' }, 'Connect QuickBooks'),
+      h('button', { type: 'submit' }, c.needsReconnect?.includes('quickbooks') ? 'Reconnect QuickBooks' : 'Connect QuickBooks'),
     );
     const button = form.querySelector('button[type="submit"]');
     let chooser;
@@ -385,11 +394,12 @@ function integrationCard(c, refresh) {
   if (c.status === 'paused') action('Resume', 'resume');
   if (c.status !== 'disconnected' && c.status !== 'pending') action('Disconnect', 'disconnect', 'Disconnect? Tokens are revoked where the provider allows; the history is kept.', 'danger');
 
+  const onlyHighLevel = c.needsReconnect?.length === 1 && c.needsReconnect[0] === 'highlevel';
   const lastSync = Object.entries(c.lastSync);
   const counts = Object.entries(c.counts);
   add(card,
     title,
-    h('p', {}, statusBadge(c.status), c.statusReason ? h('span', { class: 'muted' }, ` ${c.statusReason}`) : null),
+    h('p', {}, connectionBadge(c), c.statusReason ? h('span', { class: 'muted' }, ` ${c.statusReason}`) : null),
     c.builtInQuickBooks?.warning ? h('p', { class: 'error', id: 'built-in-quickbooks-warning' }, h('strong', {}, 'Warning: '), c.builtInQuickBooks.warning) : null,
     h('dl', { class: 'facts' },
       h('dt', {}, 'Connected since'), h('dd', {}, dateTime(c.connectedAt)),
@@ -398,7 +408,10 @@ function integrationCard(c, refresh) {
     ),
     progressBar('Customer import', c.progress.customerImport),
     progressBar('Old-invoice import', c.progress.invoiceImport),
-    ['pending', 'disconnected', 'revoked'].includes(c.status) && c.highlevel ? connectForm() : toggles(),
+    // Each side that needs it gets its own (re)connect; a connection waiting only for HighLevel offers only that.
+    ['pending', 'disconnected', 'revoked'].includes(c.status) && c.highlevel
+      ? [reconnectHighLevel(c), c.status === 'pending' || !onlyHighLevel ? connectForm() : null]
+      : toggles(),
     h('div', { class: 'cols' },
       h('section', { 'aria-labelledby': 'last-sync' }, h('h3', { id: 'last-sync' }, 'Last successful sync'),
         lastSync.length ? h('dl', { class: 'facts' }, lastSync.map(([flow, at]) => [h('dt', {}, flowName(flow)), h('dd', {}, dateTime(at))])) : h('p', { class: 'muted' }, 'Nothing synced yet.')),
@@ -408,6 +421,20 @@ function integrationCard(c, refresh) {
     actions,
   );
   return card;
+}
+
+// The HighLevel side lost its tokens (Disconnect, an uninstall, a refused refresh token): its own OAuth round trip,
+// on HighLevel's choose-location page, for this connection's location.
+function reconnectHighLevel(c) {
+  if (!c.needsReconnect?.includes('highlevel')) return null;
+  const button = h('button', { type: 'button' }, 'Reconnect HighLevel');
+  button.addEventListener('click', busy(button, async () => {
+    const { authorizeUrl } = await api('POST', `/api/connections/${encodeURIComponent(c.id)}/reconnect-highlevel`);
+    location.assign(authorizeUrl);
+  }));
+  return h('div', { class: 'stack', id: 'reconnect-highlevel' },
+    h('p', {}, `HighLevel needs reconnecting: on HighLevel's page, choose this connection's location ("${c.name}", id ${c.highlevel.locationId}). History is kept.`),
+    button);
 }
 
 const SECTIONS = [
@@ -967,6 +994,8 @@ const NOTICES = {
   'quickbooks-denied': ['error', 'QuickBooks was not connected: the authorisation was cancelled or refused.'],
   'quickbooks-connected': ['ok', 'QuickBooks is connected: new records sync from now on.'],
   'quickbooks-failed': ['error', 'Connecting QuickBooks failed.'],
+  'highlevel-waiting': ['warning', 'HighLevel is reconnected, but the connection is not syncing yet: the other side needs reconnecting too.'],
+  'quickbooks-waiting': ['warning', 'QuickBooks is reconnected, but the connection is not syncing yet: the other side needs reconnecting too.'],
 };
 
 async function showReturnNotice() {
