@@ -5,11 +5,22 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { beginOAuth, takeOAuth } from '../store/sessions.ts';
 import type { Engine } from '../sync/engine.ts';
-import { connectHighLevelFromCode, connectQuickBooksFromCode } from '../sync/oauthConnect.ts';
+import { abandonCompanySwitch, connectHighLevelFromCode, connectQuickBooksFromCode, switchQuickBooksCompany } from '../sync/oauthConnect.ts';
 import { describeError, SyncError } from '../sync/errors.ts';
 import { checkedReviewRequest } from '../sync/reviewRequests.ts';
-import { reviewRequestMechanismSchema } from '../store/connections.ts';
+import { AccountInUseError, reviewRequestMechanismSchema, type Connection } from '../store/connections.ts';
+import { countLinks } from '../store/links.ts';
 import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
+import { accountInUsePage, confirmSwitchPage, switchRefusedPage } from './connectPages.ts';
+
+/** How long a company switch waits for its confirmation. */
+const SWITCH_MINUTES = 15;
+
+const switchForm = z.object({
+  /** The single-use token of the confirmation page this session was shown. */
+  switch: z.string().min(1).max(200),
+  decision: z.enum(['confirm', 'cancel']),
+});
 
 /** What the person chose on the card before going to Intuit's consent page (kept with the OAuth state). */
 const connectChoices = z.object({
@@ -78,6 +89,8 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
         const connection = await connectHighLevelFromCode(engine, query.code);
         return backToDashboard(reply, `/connections/${connection.id}`, connection.status === 'connected' ? `${connection.name} is connected again` : `${connection.name} is installed: connect its QuickBooks company next`, 'ok');
       } catch (error) {
+        const asking = error instanceof AccountInUseError && error.askingId ? await engine.connections.get(error.askingId) : undefined;
+        if (error instanceof AccountInUseError && asking) return inUse(reply, error, asking);
         return backToDashboard(reply, '/connections', `Connecting HighLevel failed: ${describe(error)}`, 'error');
       }
     },
@@ -95,13 +108,59 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
       if (query.error || !query.code || !query.realmId) return backToDashboard(reply, route, `QuickBooks was not connected (${query.error ?? 'no code'})`, 'error');
       const toggles = connectChoices.parse(pending.data);
       try {
-        const connection = await connectQuickBooksFromCode(engine, pending.connectionId, { code: query.code, realmId: query.realmId }, toggles);
-        return backToDashboard(reply, route, `${connection.name} is connected: new records sync from now on`, 'ok');
+        const outcome = await connectQuickBooksFromCode(engine, pending.connectionId, { code: query.code, realmId: query.realmId }, toggles);
+        if (outcome.kind === 'connected') return backToDashboard(reply, route, `${outcome.connection.name} is connected: new records sync from now on`, 'ok');
+        const { connection, company } = outcome;
+        const token = await engine.connections.holdCompanySwitch(session.idHash, { connectionId: connection.id, realmId: company.realmId, company: { name: company.name, country: company.country, homeCurrency: company.homeCurrency }, choices: toggles, tokens: company.tokens }, SWITCH_MINUTES * 60_000);
+        const links = Object.values(await countLinks(engine.db, connection.id)).reduce((sum, n) => sum + n, 0);
+        const holdsPreviousTokens = Boolean(await engine.connections.readTokens(connection.id, 'qbo').catch(() => undefined));
+        return confirmSwitchPage(reply, { connection, company, token, links, holdsPreviousTokens, minutes: SWITCH_MINUTES });
       } catch (error) {
+        if (error instanceof AccountInUseError) return inUse(reply, error, await engine.connections.require(pending.connectionId));
         return backToDashboard(reply, route, `Connecting QuickBooks failed: ${describe(error)}`, 'error');
       }
     },
   });
+
+  // The confirmation page's form (a plain HTML form: URL-encoded, parsed in this scope only). It is an /api/ POST,
+  // so the dashboard's same-origin check applies, and the session cookie is SameSite=Lax; the page's token is bound
+  // to the session it was shown to and used once.
+  await app.register(async (scope) => {
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(String(body))));
+    });
+    apiRoute(scope, lookup, {
+      method: 'POST', url: '/api/connections/:id/quickbooks-switch', summary: 'Confirm or cancel moving a connection to the QuickBooks company chosen on Intuit\'s page (the confirmation page\'s form)', tags: ['connect'], redirect: true,
+      params: z.object({ id: z.string().min(1).max(100) }),
+      body: switchForm,
+      handler: async ({ params, body, session }, reply) => {
+        const route = `/connections/${params.id}`;
+        const held = await engine.connections.takeCompanySwitch(session.idHash, params.id, body.switch);
+        if (!held) return switchRefusedPage(reply, params.id);
+        const connection = await engine.connections.require(params.id);
+        const company = { realmId: held.realmId, name: held.company.name, country: held.company.country, homeCurrency: held.company.homeCurrency, tokens: held.tokens };
+        const previous = connection.qboCompanyName ?? connection.qboRealmId ?? 'its previous company';
+        if (body.decision === 'cancel') {
+          const note = await abandonCompanySwitch(engine, company);
+          return backToDashboard(reply, route, `${connection.name} was not changed: it stays with ${previous}.${note ? ` ${note}` : ''}`, note ? 'error' : 'ok');
+        }
+        try {
+          const live = await switchQuickBooksCompany(engine, connection.id, company, connectChoices.parse(held.choices));
+          return backToDashboard(reply, route, `${live.name} is now connected to ${company.name ?? company.realmId}: new records sync there from now on; the links to ${previous} are set aside`, 'ok');
+        } catch (error) {
+          if (error instanceof AccountInUseError) {
+            await abandonCompanySwitch(engine, company);
+            return inUse(reply, error, connection);
+          }
+          return backToDashboard(reply, route, `Switching the QuickBooks company failed: ${describe(error)}`, 'error');
+        }
+      },
+    });
+  });
+
+  async function inUse(reply: FastifyReply, error: AccountInUseError, asking: Connection) {
+    return accountInUsePage(reply, error, asking, await engine.connections.get(error.holder.id));
+  }
 }
 
 function describe(error: unknown): string {
