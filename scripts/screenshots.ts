@@ -1,5 +1,6 @@
 // Screenshots of every dashboard screen, taken against `npm start`'s own stack (fresh data, free ports) with
-// Debian's Chromium: docs/screenshots/*.png. Run: npm run screenshots
+// Debian's Chromium: docs/screenshots/*.png. Run: npm run screenshots (LEDGERLINK_SCREENSHOTS=15,04 writes only the
+// pictures whose names start with those prefixes; the whole walk runs either way).
 import { mkdirSync } from 'node:fs';
 import { chromium, type Page } from 'playwright-core';
 import { startDemoProcess } from '../test/support/demoProcess.ts';
@@ -14,8 +15,11 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   page.setDefaultTimeout(30_000);
+  const only = (process.env.LEDGERLINK_SCREENSHOTS ?? '').split(',').filter(Boolean);
   const shot = async (name: string, target: Page = page) => {
+    // The pause also lets the page settle before the walk goes on, so it is kept for the pictures not written.
     await target.waitForTimeout(300);
+    if (only.length > 0 && !only.some((prefix) => name.startsWith(prefix))) return;
     await target.screenshot({ path: `${out}${name}.png`, fullPage: true });
     console.log(`docs/screenshots/${name}.png`);
   };
@@ -41,6 +45,15 @@ try {
   await narrow.getByRole('link', { name: 'Harbor Yoga' }).click();
   await narrow.getByRole('button', { name: 'Connect QuickBooks' }).waitFor();
   await shot('18-mobile-connect', narrow);
+
+  // Another connection's company chosen on Intuit's page: refused, naming that connection; nothing changes.
+  await open('Harbor Yoga');
+  await page.getByRole('button', { name: 'Connect QuickBooks' }).click();
+  await page.waitForURL((url) => url.href.startsWith(demo.quickbooksUrl));
+  await page.getByLabel(/Sunrise Studio LLC/).check();
+  await page.getByRole('button', { name: 'Connect', exact: true }).click();
+  await page.getByRole('heading', { level: 1, name: 'This QuickBooks company is already connected' }).waitFor();
+  await shot('15-company-already-used');
 
   await open('Harbor Yoga');
   await page.getByLabel(/Import old invoices/).check();

@@ -1,5 +1,6 @@
 // The `ledgerlink` command. Each sub-command is a small function; `main` returns the exit code.
 import { openDb } from './store/db.ts';
+import { AccountInUseError } from './store/connections.ts';
 import { migrate } from './store/migrate.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { keepDataPrivate } from './store/privateFiles.ts';
@@ -69,6 +70,10 @@ const commands: Record<string, Command> = {
       const connection = await connectWithTokens(runtime.engine, input);
       console.log(`connected: ${connection.id} (${connection.name})`);
       return 0;
+    } catch (error) {
+      if (!(error instanceof AccountInUseError)) throw error;
+      process.stderr.write(`${error.message}: nothing was stored. ${error.fix}\n`);
+      return 1;
     } finally {
       await runtime.stop();
     }

@@ -1,6 +1,6 @@
-// Intuit's OAuth 2.0 endpoints on the emulator's origin: /connect/oauth2 (a consent page with a company picker,
-// then a redirect carrying code, state and realmId), /oauth2/v1/tokens/bearer (authorization_code and refresh_token
-// grants, client credentials by HTTP Basic) and /v2/oauth2/tokens/revoke (reference §1).
+// Intuit's OAuth 2.0 endpoints on the emulator's origin: /connect/oauth2 (a consent page with a company picker, nothing
+// picked in advance, then a redirect carrying code, state and realmId), /oauth2/v1/tokens/bearer (authorization_code
+// and refresh_token grants, client credentials by HTTP Basic) and /v2/oauth2/tokens/revoke (reference §1).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { QuickBooksAdmin } from './admin.ts';
 import { countries } from './company.ts';
@@ -53,10 +53,12 @@ export function registerOAuthRoutes(app: FastifyInstance, admin: QuickBooksAdmin
     if (problem) return reply.code(400).type('text/html').send(htmlPage('Authorization error', `<h1>Something went wrong</h1><p>${escapeHtml(problem)}</p>`));
     const hidden = ['client_id', 'redirect_uri', 'state', 'scope', 'response_type']
       .map((k) => `<input type="hidden" name="${k}" value="${escapeHtml(q[k] ?? '')}">`).join('');
+    // Nothing is chosen in advance: the person picks the company (a preselected one was easily another
+    // connection's). `required` makes the browser ask for a choice before the form is sent.
     const companies = admin.listCompanies();
-    const options = companies.map((c, i) =>
-      `<label><input type="radio" name="realmId" value="${escapeHtml(c.realmId)}"${i === 0 ? ' checked' : ''}> ${escapeHtml(c.name)} (${c.country}, realm ${escapeHtml(c.realmId)})</label>`).join('') +
-      countries.map((country, i) => `<label><input type="radio" name="realmId" value="new-${country}"${companies.length === 0 && i === 0 ? ' checked' : ''}> A new ${country} sandbox company</label>`).join('');
+    const options = companies.map((c) =>
+      `<label><input type="radio" name="realmId" value="${escapeHtml(c.realmId)}" required> ${escapeHtml(c.name)} (${c.country}, realm ${escapeHtml(c.realmId)})</label>`).join('') +
+      countries.map((country) => `<label><input type="radio" name="realmId" value="new-${country}" required> A new ${country} sandbox company</label>`).join('');
     return reply.type('text/html').send(htmlPage(`Connect ${client!.name}`,
       `<h1>${escapeHtml(client!.name)} wants to connect to your QuickBooks company</h1>` +
       `<p>Requested access: ${escapeHtml(q.scope ?? '')}</p>` +
@@ -81,7 +83,7 @@ export function registerOAuthRoutes(app: FastifyInstance, admin: QuickBooksAdmin
       if (!countries.includes(country)) return reply.code(400).type('text/html').send(htmlPage('Authorization error', '<p>Unknown country</p>'));
       realmId = admin.createCompany({ country }).realmId;
     }
-    if (!admin.company(realmId)) return reply.code(400).type('text/html').send(htmlPage('Authorization error', '<p>Choose a company</p>'));
+    if (!admin.company(realmId)) return reply.code(400).type('text/html').send(htmlPage('Authorization error', '<h1>Choose a company</h1><p>No company was chosen: go back and pick the one to connect.</p>'));
     target.searchParams.set('code', admin.oauth.issueCode(client!.clientId, realmId, form.redirect_uri!));
     if (form.state) target.searchParams.set('state', form.state);
     target.searchParams.set('realmId', realmId);

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { crmTaxKey } from '../domain/taxCodes.ts';
 import { parsePercent } from '../domain/money.ts';
 import { activitySummary, getActivity, listActivity, markResolved, type ActivityRecord } from '../store/activity.ts';
-import { reconnectReason, reviewRequestMechanismSchema, sidesToReconnect, type Connection } from '../store/connections.ts';
+import { AccountInUseError, reconnectReason, reviewRequestMechanismSchema, sidesToReconnect, type Connection } from '../store/connections.ts';
 import { readCursor } from '../store/cursors.ts';
 import { countLinks } from '../store/links.ts';
 import { listRefusals } from '../store/webhookRefusals.ts';
@@ -265,6 +265,7 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
       try {
         connection = await connectWithTokens(engine, body);
       } catch (error) {
+        if (error instanceof AccountInUseError) throw new HttpProblem(409, 'account_in_use', `${error.message}. ${error.fix}`);
         // The tokens were tried against both APIs: say which refused them, nothing was stored.
         throw new HttpProblem(422, 'tokens_refused', `The tokens could not be used: ${describeError(error)}`);
       }

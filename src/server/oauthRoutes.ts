@@ -5,11 +5,22 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { beginOAuth, takeOAuth } from '../store/sessions.ts';
 import type { Engine } from '../sync/engine.ts';
-import { connectHighLevelFromCode, connectQuickBooksFromCode } from '../sync/oauthConnect.ts';
+import { abandonCompanySwitch, connectHighLevelFromCode, connectQuickBooksFromCode, switchQuickBooksCompany } from '../sync/oauthConnect.ts';
 import { describeError, SyncError } from '../sync/errors.ts';
 import { checkedReviewRequest } from '../sync/reviewRequests.ts';
-import { PROVIDER_NAME, reviewRequestMechanismSchema, sidesToReconnect, type Connection } from '../store/connections.ts';
+import { AccountInUseError, PROVIDER_NAME, reviewRequestMechanismSchema, sidesToReconnect, type Connection } from '../store/connections.ts';
+import { countLinks } from '../store/links.ts';
 import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
+import { accountInUsePage, confirmSwitchPage, switchRefusedPage } from './connectPages.ts';
+
+/** How long a company switch waits for its confirmation. */
+const SWITCH_MINUTES = 15;
+
+const switchForm = z.object({
+  /** The single-use token of the confirmation page this session was shown. */
+  switch: z.string().min(1).max(200),
+  decision: z.enum(['confirm', 'cancel']),
+});
 
 /** What the person chose on the card before going to Intuit's consent page (kept with the OAuth state). */
 const connectChoices = z.object({
@@ -32,7 +43,7 @@ const callbackQuery = z.object({
  * no words in the dashboard's banner. The particulars (the connection's name, why it failed) are kept here for the
  * session and read by the page from GET /api/connect-notice.
  */
-export const NOTICE_CODES = ['login-first', 'highlevel-denied', 'highlevel-installed', 'highlevel-reconnected', 'highlevel-failed', 'quickbooks-denied', 'quickbooks-connected', 'quickbooks-failed', 'highlevel-waiting', 'quickbooks-waiting'] as const;
+export const NOTICE_CODES = ['login-first', 'highlevel-denied', 'highlevel-installed', 'highlevel-reconnected', 'highlevel-failed', 'quickbooks-denied', 'quickbooks-connected', 'quickbooks-failed', 'highlevel-waiting', 'quickbooks-waiting', 'quickbooks-switched', 'quickbooks-kept', 'quickbooks-kept-unrevoked', 'quickbooks-switch-failed'] as const;
 type NoticeCode = (typeof NOTICE_CODES)[number];
 
 /** Particulars of the last round trip per session (this process; a few minutes; the page reads them once). */
@@ -130,6 +141,8 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
         if (connection.status === 'pending') return back(reply, session.idHash, route, 'highlevel-installed', `${connection.name} is installed: connect its QuickBooks company next`);
         return back(reply, session.idHash, route, 'highlevel-waiting', stillWaiting('HighLevel', connection));
       } catch (error) {
+        const asking = error instanceof AccountInUseError && error.askingId ? await engine.connections.get(error.askingId) : undefined;
+        if (error instanceof AccountInUseError && asking) return inUse(reply, error, asking);
         return back(reply, session.idHash, pending.connectionId ? `/connections/${pending.connectionId}` : '/connections', 'highlevel-failed', `Connecting HighLevel failed: ${describe(error)}`);
       }
     },
@@ -147,14 +160,62 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
       if (query.error || !query.code || !query.realmId) return backToDashboard(reply, route, 'quickbooks-denied');
       const toggles = connectChoices.parse(pending.data);
       try {
-        const connection = await connectQuickBooksFromCode(engine, pending.connectionId, { code: query.code, realmId: query.realmId }, toggles);
-        if (connection.status !== 'connected') return back(reply, session.idHash, route, 'quickbooks-waiting', stillWaiting('QuickBooks', connection));
-        return back(reply, session.idHash, route, 'quickbooks-connected', `${connection.name} is connected: new records sync from now on`);
+        const outcome = await connectQuickBooksFromCode(engine, pending.connectionId, { code: query.code, realmId: query.realmId }, toggles);
+        if (outcome.kind === 'connected') {
+          if (outcome.connection.status !== 'connected') return back(reply, session.idHash, route, 'quickbooks-waiting', stillWaiting('QuickBooks', outcome.connection));
+          return back(reply, session.idHash, route, 'quickbooks-connected', `${outcome.connection.name} is connected: new records sync from now on`);
+        }
+        const { connection, company } = outcome;
+        const token = await engine.connections.holdCompanySwitch(session.idHash, { connectionId: connection.id, realmId: company.realmId, company: { name: company.name, country: company.country, homeCurrency: company.homeCurrency }, choices: toggles, tokens: company.tokens }, SWITCH_MINUTES * 60_000);
+        const links = Object.values(await countLinks(engine.db, connection.id)).reduce((sum, n) => sum + n, 0);
+        const holdsPreviousTokens = Boolean(await engine.connections.readTokens(connection.id, 'qbo').catch(() => undefined));
+        return confirmSwitchPage(reply, { connection, company, token, links, holdsPreviousTokens, minutes: SWITCH_MINUTES });
       } catch (error) {
+        if (error instanceof AccountInUseError) return inUse(reply, error, await engine.connections.require(pending.connectionId));
         return back(reply, session.idHash, route, 'quickbooks-failed', `Connecting QuickBooks failed: ${describe(error)}`);
       }
     },
   });
+
+  // The confirmation page's form (a plain HTML form: URL-encoded, parsed in this scope only). It is an /api/ POST,
+  // so the dashboard's same-origin check applies, and the session cookie is SameSite=Lax; the page's token is bound
+  // to the session it was shown to and used once.
+  await app.register(async (scope) => {
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(String(body))));
+    });
+    apiRoute(scope, lookup, {
+      method: 'POST', url: '/api/connections/:id/quickbooks-switch', summary: 'Confirm or cancel moving a connection to the QuickBooks company chosen on Intuit\'s page (the confirmation page\'s form)', tags: ['connect'], redirect: true,
+      params: z.object({ id: z.string().min(1).max(100) }),
+      body: switchForm,
+      handler: async ({ params, body, session }, reply) => {
+        const route = `/connections/${params.id}`;
+        const held = await engine.connections.takeCompanySwitch(session.idHash, params.id, body.switch);
+        if (!held) return switchRefusedPage(reply, params.id);
+        const connection = await engine.connections.require(params.id);
+        const company = { realmId: held.realmId, name: held.company.name, country: held.company.country, homeCurrency: held.company.homeCurrency, tokens: held.tokens };
+        const previous = connection.qboCompanyName ?? connection.qboRealmId ?? 'its previous company';
+        if (body.decision === 'cancel') {
+          const note = await abandonCompanySwitch(engine, company);
+          return back(reply, session.idHash, route, note ? 'quickbooks-kept-unrevoked' : 'quickbooks-kept', `${connection.name} was not changed: it stays with ${previous}.${note ? ` ${note}` : ''}`);
+        }
+        try {
+          const live = await switchQuickBooksCompany(engine, connection.id, company, connectChoices.parse(held.choices));
+          return back(reply, session.idHash, route, 'quickbooks-switched', `${live.name} is now connected to ${company.name ?? company.realmId}: new records sync there from now on; the links to ${previous} are set aside`);
+        } catch (error) {
+          if (error instanceof AccountInUseError) {
+            await abandonCompanySwitch(engine, company);
+            return inUse(reply, error, connection);
+          }
+          return back(reply, session.idHash, route, 'quickbooks-switch-failed', `Switching the QuickBooks company failed: ${describe(error)}`);
+        }
+      },
+    });
+  });
+
+  async function inUse(reply: FastifyReply, error: AccountInUseError, asking: Connection) {
+    return accountInUsePage(reply, error, asking, await engine.connections.get(error.holder.id));
+  }
 }
 
 /** The notice after one side was reconnected while the other still needs it: what works now and what is left. */

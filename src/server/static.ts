@@ -13,7 +13,7 @@ import { compress, COMPRESS_MIN_BYTES, etagOf, negotiateEncoding, type Encoding 
 
 const uiDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'ui');
 
-const SECURITY_HEADERS = {
+export const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin',

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Db, Queryable } from './db.ts';
 import type { SecretBox } from './secrets.ts';
+import { hashSecret, newSecret } from './sessions.ts';
 
 export type Side = 'qbo' | 'hl';
 export type ConnectionStatus = 'pending' | 'connected' | 'revoked' | 'paused' | 'disconnected';
@@ -209,8 +210,59 @@ export class UnreadableTokensError extends Error {
   }
 }
 
+/**
+ * A QuickBooks company or a HighLevel location that another live (not disconnected) connection has: one company and
+ * one location belong to at most one connection (Intuit ties the app's authorisation to the company, so two
+ * connections on one company share it, and revoking one's tokens ends the other's access).
+ */
+export class AccountInUseError extends Error {
+  override readonly name = 'AccountInUseError';
+  constructor(
+    readonly side: Side,
+    readonly account: string,
+    readonly holder: { id: string; name: string },
+    /** The connection that asked for it (undefined for a new one, made from tokens). */
+    readonly askingId?: string | undefined,
+  ) {
+    super(
+      `${side === 'qbo' ? 'This QuickBooks company' : 'This HighLevel location'} (${account}) is already connected to "${holder.name}"`,
+    );
+  }
+
+  /** What to do about it, in the words of the dashboard. */
+  get fix(): string {
+    return this.side === 'qbo'
+      ? `Choose the company that belongs to this location on Intuit's page. If this company should move here, disconnect "${this.holder.name}" first`
+      : `Choose another location. If this location should move here, disconnect "${this.holder.name}" first`;
+  }
+}
+
+/** A company switch waiting for its confirmation (see holdCompanySwitch). */
+export interface HeldCompanySwitch {
+  connectionId: string;
+  realmId: string;
+  company: { name: string | null; country: string; homeCurrency: string };
+  choices: Record<string, unknown>;
+  tokens: OAuthTokens;
+}
+
+/** What switching a connection to another company did. */
+export interface CompanySwitchOutcome {
+  /** Links to the previous company's records, set aside (kept, not followed). */
+  setAside: number;
+  /** Links to the new company's records set aside by an earlier switch away from it, followed again. */
+  restored: number;
+  /** Open errors about the previous company's records, closed. */
+  errorsClosed: number;
+}
+
+/** The unique indexes of migration 011, by side. */
+const LIVE_INDEX: Record<Side, string> = { qbo: 'connections_live_realm', hl: 'connections_live_location' };
+
 /** Token columns are sealed with the row id and side as associated data: a ciphertext moved to another row fails. */
 const tokenAad = (connectionId: string, side: Side) => `connection:${connectionId}:${side}`;
+/** A held company switch's tokens: bound to its form token and its connection. */
+const switchAad = (tokenHash: string, connectionId: string) => `company-switch:${tokenHash}:${connectionId}`;
 
 /**
  * How long a connection row read for a job or a webhook may be reused. Every job and every webhook needs the row
@@ -295,7 +347,7 @@ export class ConnectionRepository {
   }
 
   async findByLocation(locationId: string, q: Queryable = this.db): Promise<Connection[]> {
-    const result = await q.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE hl_location_id = $1`, [locationId]);
+    const result = await q.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE hl_location_id = $1 ORDER BY created_at`, [locationId]);
     return result.rows.map(fromRow);
   }
 
@@ -304,22 +356,75 @@ export class ConnectionRepository {
     return result.rows.map(fromRow);
   }
 
-  /** Attaches one side after its OAuth round trip (or from existing tokens) and stores its tokens sealed. */
-  async attachQuickBooks(id: string, input: { realmId: string; companyName?: string | undefined; country: string; homeCurrency: string; tokens: OAuthTokens }): Promise<void> {
-    await this.db.query(
-      `UPDATE connections SET qbo_realm_id = $2, qbo_country = $3, qbo_home_currency = $4, qbo_tokens = $5,
-         qbo_access_expires_at = $6, qbo_refresh_expires_at = $7, qbo_company_name = $8, qbo_refused_at = NULL, updated_at = now() WHERE id = $1`,
-      [id, input.realmId, input.country, input.homeCurrency, this.seal(id, 'qbo', input.tokens), input.tokens.accessExpiresAt, input.tokens.refreshExpiresAt ?? null, input.companyName ?? null],
+  /**
+   * The live connection other than `exceptId` that has this company (qbo) or location (hl), if any. A disconnected
+   * connection keeps its company and location for the record but has neither.
+   */
+  async holderOf(side: Side, account: string, exceptId: string | null, q: Queryable = this.db): Promise<{ id: string; name: string } | undefined> {
+    const column = side === 'qbo' ? 'qbo_realm_id' : 'hl_location_id';
+    const result = await q.query<{ id: string; name: string }>(
+      `SELECT id, name FROM connections WHERE ${column} = $1 AND status <> 'disconnected' AND id IS DISTINCT FROM $2 ORDER BY created_at LIMIT 1`,
+      [account, exceptId],
     );
+    return result.rows[0];
+  }
+
+  /**
+   * The other connections that hold QuickBooks tokens for this company (a store from before one company belonged to
+   * one connection): Intuit's revocation would end their access too.
+   */
+  async othersWithQuickBooksTokens(realmId: string, exceptId: string): Promise<Array<{ id: string; name: string }>> {
+    const result = await this.db.query<{ id: string; name: string }>(
+      `SELECT id, name FROM connections WHERE qbo_realm_id = $1 AND id <> $2 AND qbo_tokens IS NOT NULL ORDER BY created_at`,
+      [realmId, exceptId],
+    );
+    return result.rows;
+  }
+
+  /** Throws AccountInUseError when another live connection has the company or the location. */
+  async assertAccountsFree(connectionId: string | null, accounts: { realmId?: string | undefined; locationId?: string | undefined }): Promise<void> {
+    for (const [side, account] of [['qbo', accounts.realmId], ['hl', accounts.locationId]] as const) {
+      if (!account) continue;
+      const holder = await this.holderOf(side, account, connectionId);
+      if (holder) throw new AccountInUseError(side, account, holder, connectionId ?? undefined);
+    }
+  }
+
+  /**
+   * Runs a write that may give a connection a company or a location another live connection has; the store's
+   * unique index refuses it (a check made before can race with another callback) and this names the holder.
+   */
+  private async guarded<T>(id: string, write: () => Promise<T>, accounts: { realmId?: string; locationId?: string } = {}): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : '';
+      const side = (Object.keys(LIVE_INDEX) as Side[]).find((s) => message.includes(LIVE_INDEX[s]));
+      if (!side) throw error;
+      const row = await this.get(id);
+      const account = side === 'qbo' ? (accounts.realmId ?? row?.qboRealmId) : (accounts.locationId ?? row?.hlLocationId);
+      const holder = account ? await this.holderOf(side, account, id) : undefined;
+      if (!account || !holder) throw error;
+      throw new AccountInUseError(side, account, holder, id);
+    }
+  }
+
+  /** Attaches one side after its OAuth round trip (or from existing tokens) and stores its tokens sealed. */
+  async attachQuickBooks(id: string, input: { realmId: string; country: string; homeCurrency: string; companyName?: string | null | undefined; tokens: OAuthTokens }): Promise<void> {
+    await this.guarded(id, () => this.db.query(
+      `UPDATE connections SET qbo_realm_id = $2, qbo_country = $3, qbo_home_currency = $4, qbo_tokens = $5,
+         qbo_access_expires_at = $6, qbo_refresh_expires_at = $7, qbo_company_name = COALESCE($8, qbo_company_name), qbo_refused_at = NULL, updated_at = now() WHERE id = $1`,
+      [id, input.realmId, input.country, input.homeCurrency, this.seal(id, 'qbo', input.tokens), input.tokens.accessExpiresAt, input.tokens.refreshExpiresAt ?? null, input.companyName ?? null],
+    ), { realmId: input.realmId });
     this.changed();
   }
 
   async attachHighLevel(id: string, input: { locationId: string; locationName?: string | undefined; companyId?: string | undefined; country: string; tokens: OAuthTokens }): Promise<void> {
-    await this.db.query(
+    await this.guarded(id, () => this.db.query(
       `UPDATE connections SET hl_location_id = $2, hl_company_id = $3, hl_country = $4, hl_tokens = $5,
-         hl_access_expires_at = $6, hl_location_name = $7, hl_installed_at = now(), hl_refused_at = NULL, updated_at = now() WHERE id = $1`,
+         hl_access_expires_at = $6, hl_location_name = COALESCE($7, hl_location_name), hl_installed_at = now(), hl_refused_at = NULL, updated_at = now() WHERE id = $1`,
       [id, input.locationId, input.companyId ?? null, input.country, this.seal(id, 'hl', input.tokens), input.tokens.accessExpiresAt, input.locationName ?? null],
-    );
+    ), { locationId: input.locationId });
     this.changed();
   }
 
@@ -329,7 +434,7 @@ export class ConnectionRepository {
    * that names them: a connection is never shown live while one of its sides cannot be called.
    */
   async activate(id: string, connectedAt: Date = new Date()): Promise<Connection> {
-    const row = await this.db.transaction(async (tx) => {
+    const row = await this.guarded(id, () => this.db.transaction(async (tx) => {
       const current = await tx.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE id = $1 FOR UPDATE`, [id]);
       if (!current.rows[0]) throw new Error(`connection ${id} does not exist`);
       const connection = fromRow(current.rows[0]);
@@ -345,9 +450,112 @@ export class ConnectionRepository {
           [id, reconnectReason(connection, missing)],
         );
       return result.rows[0]!;
-    });
+    }));
     this.changed();
     return fromRow(row);
+  }
+
+  /**
+   * Keeps a company switch until the person confirms it on the page (15 minutes, once, only from the browser
+   * session that asked): the new company's tokens sealed, the token for the page's form stored hashed.
+   */
+  async holdCompanySwitch(sessionHash: string, held: HeldCompanySwitch, lifetimeMs = 15 * 60_000): Promise<string> {
+    const token = newSecret();
+    const tokenHash = hashSecret(token);
+    await this.db.query(`DELETE FROM company_switches WHERE expires_at < now()`);
+    await this.db.query(
+      `INSERT INTO company_switches (token_hash, session_hash, connection_id, realm_id, company, choices, tokens, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [tokenHash, sessionHash, held.connectionId, held.realmId, JSON.stringify(held.company), JSON.stringify(held.choices),
+        this.secrets.seal(JSON.stringify(oauthTokensSchema.parse(held.tokens)), switchAad(tokenHash, held.connectionId)), new Date(Date.now() + lifetimeMs).toISOString()],
+    );
+    return token;
+  }
+
+  /** Takes (single use) the switch this session was shown for this connection; undefined when forged, used, expired or foreign. */
+  async takeCompanySwitch(sessionHash: string, connectionId: string, token: string): Promise<HeldCompanySwitch | undefined> {
+    const tokenHash = hashSecret(token);
+    const result = await this.db.query<{ realm_id: string; company: unknown; choices: unknown; tokens: Uint8Array }>(
+      `DELETE FROM company_switches WHERE token_hash = $1 AND session_hash = $2 AND connection_id = $3 AND expires_at > now()
+       RETURNING realm_id, company, choices, tokens`,
+      [tokenHash, sessionHash, connectionId],
+    );
+    const row = result.rows[0];
+    if (!row) return undefined;
+    const json = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
+    return {
+      connectionId,
+      realmId: row.realm_id,
+      company: json(row.company) as HeldCompanySwitch['company'],
+      choices: json(row.choices) as Record<string, unknown>,
+      tokens: oauthTokensSchema.parse(JSON.parse(this.secrets.open(row.tokens, switchAad(tokenHash, connectionId)))),
+    };
+  }
+
+  /**
+   * Moves the connection to another QuickBooks company, in one transaction: the links to the previous company's
+   * records and its tax code mapping are set aside (kept, not followed: their ids mean other records, or nothing,
+   * in the new company) and the ones set aside earlier for the new company come back; the index of the previous
+   * company's customers and the named cursors (its imports and change capture) are dropped, so the new company is
+   * read from the start; the open errors about the previous company are closed; the connection is live from now
+   * (records created before the switch went, or were meant to go, to the previous company).
+   */
+  async switchQuickBooksCompany(
+    id: string,
+    input: { realmId: string; country: string; homeCurrency: string; companyName: string | null; tokens: OAuthTokens },
+    companyCursors: readonly string[],
+  ): Promise<CompanySwitchOutcome> {
+    const outcome = await this.guarded(id, () => this.db.transaction(async (tx) => {
+      const current = await tx.query<{ qbo_realm_id: string | null; qbo_company_name: string | null; settings: unknown }>(
+        `SELECT qbo_realm_id, qbo_company_name, settings FROM connections WHERE id = $1 FOR UPDATE`, [id],
+      );
+      const row = current.rows[0];
+      if (!row) throw new Error(`connection ${id} does not exist`);
+      const settings = connectionSettingsSchema.parse(typeof row.settings === 'string' ? JSON.parse(row.settings) : row.settings);
+      let setAside = 0;
+      if (row.qbo_realm_id) {
+        const moved = await tx.query(
+          `INSERT INTO set_aside_links (connection_id, realm_id, kind, crm_id, qbo_id, origin, state, snapshot_hash, qbo_sync_token, qbo_updated_at, crm_updated_at, data, created_at, updated_at)
+           SELECT connection_id, $2, kind, crm_id, qbo_id, origin, state, snapshot_hash, qbo_sync_token, qbo_updated_at, crm_updated_at, data, created_at, updated_at
+           FROM links WHERE connection_id = $1
+           ON CONFLICT (connection_id, realm_id, kind, crm_id) DO UPDATE SET qbo_id = EXCLUDED.qbo_id, origin = EXCLUDED.origin, state = EXCLUDED.state,
+             snapshot_hash = EXCLUDED.snapshot_hash, qbo_sync_token = EXCLUDED.qbo_sync_token, qbo_updated_at = EXCLUDED.qbo_updated_at,
+             crm_updated_at = EXCLUDED.crm_updated_at, data = EXCLUDED.data, updated_at = EXCLUDED.updated_at, set_aside_at = now()`,
+          [id, row.qbo_realm_id],
+        );
+        setAside = moved.rowCount;
+        await tx.query(
+          `INSERT INTO set_aside_company_settings (connection_id, realm_id, company_name, tax_code_mapping) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (connection_id, realm_id) DO UPDATE SET company_name = EXCLUDED.company_name, tax_code_mapping = EXCLUDED.tax_code_mapping, set_aside_at = now()`,
+          [id, row.qbo_realm_id, row.qbo_company_name, JSON.stringify(settings.taxCodeMapping)],
+        );
+      }
+      await tx.query(`DELETE FROM links WHERE connection_id = $1`, [id]);
+      const restored = await tx.query(
+        `INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin, state, snapshot_hash, qbo_sync_token, qbo_updated_at, crm_updated_at, data, created_at, updated_at)
+         SELECT connection_id, kind, crm_id, qbo_id, origin, state, snapshot_hash, qbo_sync_token, qbo_updated_at, crm_updated_at, data, created_at, updated_at
+         FROM set_aside_links WHERE connection_id = $1 AND realm_id = $2`,
+        [id, input.realmId],
+      );
+      await tx.query(`DELETE FROM set_aside_links WHERE connection_id = $1 AND realm_id = $2`, [id, input.realmId]);
+      const kept = await tx.query<{ tax_code_mapping: unknown }>(
+        `DELETE FROM set_aside_company_settings WHERE connection_id = $1 AND realm_id = $2 RETURNING tax_code_mapping`, [id, input.realmId],
+      );
+      const mapping = kept.rows[0] ? (typeof kept.rows[0].tax_code_mapping === 'string' ? JSON.parse(kept.rows[0].tax_code_mapping) : kept.rows[0].tax_code_mapping) : {};
+      await tx.query(`DELETE FROM qbo_customers WHERE connection_id = $1`, [id]);
+      await tx.query(`DELETE FROM cursors WHERE connection_id = $1 AND name = ANY($2::text[])`, [id, [...companyCursors]]);
+      const closed = await tx.query(`UPDATE activity SET resolved_at = now() WHERE connection_id = $1 AND status = 'error' AND resolved_at IS NULL`, [id]);
+      await tx.query(
+        `UPDATE connections SET qbo_realm_id = $2, qbo_country = $3, qbo_home_currency = $4, qbo_company_name = $5, qbo_tokens = $6,
+           qbo_access_expires_at = $7, qbo_refresh_expires_at = $8, settings = $9, status = 'connected', status_reason = NULL, connected_at = now(),
+           updated_at = now() WHERE id = $1`,
+        [id, input.realmId, input.country, input.homeCurrency, input.companyName, this.seal(id, 'qbo', input.tokens), input.tokens.accessExpiresAt,
+          input.tokens.refreshExpiresAt ?? null, JSON.stringify({ ...settings, taxCodeMapping: mapping })],
+      );
+      return { setAside, restored: restored.rowCount, errorsClosed: closed.rowCount };
+    }), { realmId: input.realmId });
+    this.changed();
+    return outcome;
   }
 
   async setStatus(id: string, status: ConnectionStatus, reason: string | null, q: Queryable = this.db): Promise<void> {

@@ -1,6 +1,7 @@
 // Creating a connection: after both OAuth round trips, or from existing tokens (CLI, API, tests and the demo).
 // Both sides are checked with the tokens before the connection goes live: the QuickBooks company's country and
-// currency decide the tax model; the HighLevel location must answer.
+// currency decide the tax model; the HighLevel location must answer. A company or a location that another live
+// connection has is refused (AccountInUseError) before either is asked.
 import { z } from 'zod';
 import { recordActivity } from '../store/activity.ts';
 import { reviewRequestMechanismSchema, type Connection, type OAuthTokens } from '../store/connections.ts';
@@ -46,6 +47,8 @@ const fixed = (token: string) => ({ accessToken: async () => token, refreshAfter
 
 export async function connectWithTokens(engine: Engine, raw: ConnectWithTokens): Promise<Connection> {
   const input = connectWithTokensSchema.parse(raw);
+  // A company or a location another live connection has is refused before anything is asked or stored.
+  await engine.connections.assertAccountsFree(null, { realmId: input.quickbooks.realmId, locationId: input.highlevel.locationId });
   const providers = engine.providers;
   const qbo = new QuickBooksClient({ baseUrl: providers.quickbooks.apiUrl, realmId: input.quickbooks.realmId, tokens: fixed(input.quickbooks.accessToken) });
   const [info, preferences] = await Promise.all([qbo.companyInfo(), qbo.preferences()]);
@@ -64,9 +67,9 @@ export async function connectWithTokens(engine: Engine, raw: ConnectWithTokens):
   });
   await engine.connections.attachQuickBooks(connection.id, {
     realmId: input.quickbooks.realmId,
-    companyName: typeof info.CompanyName === 'string' ? info.CompanyName : undefined,
     country: String(info.Country ?? 'US').toUpperCase(),
     homeCurrency,
+    companyName: typeof info.CompanyName === 'string' ? info.CompanyName : null,
     tokens: stored(input.quickbooks, 3600),
   });
   await engine.connections.attachHighLevel(connection.id, {

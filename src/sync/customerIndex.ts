@@ -8,7 +8,7 @@ import type { Queryable } from '../store/db.ts';
 import { readCursor, writeCursor } from '../store/cursors.ts';
 import type { FlowContext } from './context.ts';
 
-const CURSOR = 'customer-index';
+export const CUSTOMER_INDEX_CURSOR = 'customer-index';
 const OVERLAP_MS = 2 * 60_000;
 
 interface IndexCursor {
@@ -52,7 +52,7 @@ export async function rememberCustomers(q: Queryable, connectionId: string, cust
 
 /** Brings the index up to date; returns how many customers it read. */
 export async function refreshCustomerIndex(ctx: FlowContext, options: { onPage?: (customers: Customer[]) => Promise<void> } = {}): Promise<number> {
-  const cursor = await readCursor<IndexCursor>(ctx.db, ctx.connection.id, CURSOR);
+  const cursor = await readCursor<IndexCursor>(ctx.db, ctx.connection.id, CUSTOMER_INDEX_CURSOR);
   let query = select('Customer').includeInactive().orderBy('Id');
   if (cursor) query = query.where('MetaData.LastUpdatedTime', '>=', new Date(new Date(cursor.since).getTime() - OVERLAP_MS));
   let newest = cursor?.since;
@@ -72,7 +72,7 @@ export async function refreshCustomerIndex(ctx: FlowContext, options: { onPage?:
     if (page.length >= 1000) await flush();
   }
   await flush();
-  if (newest && newest !== cursor?.since) await writeCursor(ctx.db, ctx.connection.id, CURSOR, { since: newest } satisfies IndexCursor);
+  if (newest && newest !== cursor?.since) await writeCursor(ctx.db, ctx.connection.id, CUSTOMER_INDEX_CURSOR, { since: newest } satisfies IndexCursor);
   return read;
 }
 

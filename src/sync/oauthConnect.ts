@@ -4,15 +4,21 @@
 // 2. QuickBooks: from the connection's card, with the toggles chosen first; the code becomes the company's
 //    tokens, the company's country and currency are read, and the connection goes live from that moment.
 // Reconnecting a revoked or disconnected connection goes through the same steps, one side at a time, and keeps its
-// history; it is live again only once both sides hold working tokens.
+// history; it is live again only once both sides hold working tokens. A company or a location belongs to one live
+// connection: another connection's is refused (AccountInUseError) before the code is exchanged; a company other than
+// the one the connection had is switched to only once the person confirms it.
 import { HighLevelHttp } from '../highlevel/http.ts';
 import { LocationsApi } from '../highlevel/locations.ts';
 import { QuickBooksClient } from '../quickbooks/client.ts';
 import { recordActivity } from '../store/activity.ts';
-import type { Connection, ReviewRequestSettings } from '../store/connections.ts';
+import type { Connection, OAuthTokens, ReviewRequestSettings } from '../store/connections.ts';
+import { CDC_CURSOR } from './changeCapture.ts';
+import { CUSTOMER_IMPORT_CURSOR } from './contactImport.ts';
+import { CUSTOMER_INDEX_CURSOR } from './customerIndex.ts';
+import { INVOICE_IMPORT_CURSOR } from './invoiceImport.ts';
 import type { Engine } from './engine.ts';
 import { toStored } from './engine.ts';
-import { SyncError } from './errors.ts';
+import { describeError, SyncError } from './errors.ts';
 
 const fixed = (token: string) => ({ accessToken: async () => token, refreshAfterUnauthorized: async () => token });
 
@@ -36,8 +42,10 @@ export async function connectHighLevelFromCode(engine: Engine, code: string, con
       `Press Reconnect HighLevel again and choose the location of "${target.name}"`,
     );
   }
-  const existing = target ?? (await engine.connections.findByLocation(tokens.locationId)).find((c) => c.status !== 'connected') ??
-    (await engine.connections.findByLocation(tokens.locationId))[0];
+  // A location belongs to one live connection: that one is reconnected; without one, the latest disconnected
+  // connection of the location takes it back with its history.
+  const known = await engine.connections.findByLocation(tokens.locationId);
+  const existing = target ?? known.find((c) => c.status !== 'disconnected') ?? known.at(-1);
   const connection = existing ?? (await engine.connections.create({ name: location.name ?? tokens.locationId }));
   await engine.connections.attachHighLevel(connection.id, {
     locationId: tokens.locationId,
@@ -80,32 +88,125 @@ async function goLive(engine: Engine, connectionId: string): Promise<Connection>
   return live;
 }
 
-/** QuickBooks' authorization code for a connection -> its company attached, and the connection live once both sides work. */
+/** A QuickBooks company as read right after its consent: the tokens and what decides the tax model. */
+export interface AuthorisedCompany {
+  realmId: string;
+  name: string | null;
+  country: string;
+  homeCurrency: string;
+  tokens: OAuthTokens;
+}
+
+export type QuickBooksCallbackOutcome =
+  | { kind: 'connected'; connection: Connection }
+  /** The person chose another company than the connection had: nothing is changed until they confirm (switchQuickBooksCompany). */
+  | { kind: 'confirm-switch'; connection: Connection; company: AuthorisedCompany };
+
+/** The cursors that belong to the QuickBooks company (its imports, its change capture, the index of its customers). */
+export const COMPANY_CURSORS = [CUSTOMER_IMPORT_CURSOR, INVOICE_IMPORT_CURSOR, CDC_CURSOR, CUSTOMER_INDEX_CURSOR] as const;
+
+type Toggles = { importOldInvoices: boolean; reviewRequests: boolean; reviewRequest?: ReviewRequestSettings | undefined };
+
+/**
+ * QuickBooks' authorization code for a connection -> its company attached and the connection live; or, when the
+ * company is not the one the connection had, the company read and held back for the person to confirm the switch.
+ */
 export async function connectQuickBooksFromCode(
   engine: Engine,
   connectionId: string,
   callback: { code: string; realmId: string },
-  toggles: { importOldInvoices: boolean; reviewRequests: boolean; reviewRequest?: ReviewRequestSettings | undefined },
-): Promise<Connection> {
+  toggles: Toggles,
+): Promise<QuickBooksCallbackOutcome> {
   const connection = await engine.connections.require(connectionId);
+  // Checked before the code is exchanged: a refusal leaves no tokens behind, so nothing needs revoking (and a
+  // revocation would end the access of the connection that has the company: Intuit's grant is per app and company).
+  await engine.connections.assertAccountsFree(connectionId, { realmId: callback.realmId, locationId: connection.hlLocationId ?? undefined });
   const clash = (await engine.connections.findByRealm(callback.realmId)).find((c) => c.id !== connectionId && c.hlLocationId === connection.hlLocationId);
   if (clash) {
     throw new SyncError('already-paired', `This QuickBooks company and HighLevel location are paired already in "${clash.name}"`, 'Open that connection instead, or choose another company');
   }
+  const company = await readAuthorisedCompany(engine, callback);
+  if (connection.qboRealmId && connection.qboRealmId !== callback.realmId) return { kind: 'confirm-switch', connection, company };
+  await engine.connections.attachQuickBooks(connectionId, { realmId: company.realmId, country: company.country, homeCurrency: company.homeCurrency, companyName: company.name, tokens: company.tokens });
+  await applyToggles(engine, connectionId, toggles);
+  engine.forget(connectionId);
+  await recordActivity(engine.db, {
+    connectionId, flow: 'connection', status: 'info',
+    message: `Connected QuickBooks company "${company.name ?? company.realmId}" (${company.country}, ${company.homeCurrency})`,
+    detail: { realmId: company.realmId, importOldInvoices: toggles.importOldInvoices, reviewRequests: toggles.reviewRequests, ...(toggles.reviewRequest ? { reviewRequest: toggles.reviewRequest.method } : {}) },
+  });
+  // Every existing QuickBooks customer (and, when chosen, every old invoice) is brought into the CRM from here on,
+  // once both sides work (goLive).
+  return { kind: 'connected', connection: await goLive(engine, connectionId) };
+}
+
+/**
+ * Moves a connection to the company the person confirmed (see ConnectionRepository.switchQuickBooksCompany for
+ * what happens to the links). The previous company's tokens, when still held, are revoked afterwards: ledgerlink
+ * leaves that company, unless another connection holds tokens for it (Intuit would end that one's access too).
+ */
+export async function switchQuickBooksCompany(engine: Engine, connectionId: string, company: AuthorisedCompany, toggles: Toggles): Promise<Connection> {
+  const connection = await engine.connections.require(connectionId);
+  // Minutes may have passed on the confirmation page: another connection may have taken the company meanwhile.
+  await engine.connections.assertAccountsFree(connectionId, { realmId: company.realmId, locationId: connection.hlLocationId ?? undefined });
+  const previousTokens = connection.qboRealmId ? await engine.connections.readTokens(connectionId, 'qbo').catch(() => undefined) : undefined;
+  const outcome = await engine.connections.switchQuickBooksCompany(
+    connectionId,
+    { realmId: company.realmId, country: company.country, homeCurrency: company.homeCurrency, companyName: company.name, tokens: company.tokens },
+    COMPANY_CURSORS,
+  );
+  await applyToggles(engine, connectionId, toggles);
+  engine.forget(connectionId);
+  let previous = 'held no tokens';
+  if (previousTokens && connection.qboRealmId) {
+    if ((await engine.connections.othersWithQuickBooksTokens(connection.qboRealmId, connectionId)).length > 0) previous = 'kept its access (another connection uses it)';
+    else {
+      try {
+        await engine.qboOAuth.revoke(previousTokens.refreshToken ?? previousTokens.accessToken);
+        previous = 'was disconnected from ledgerlink';
+      } catch (error) {
+        previous = `did not confirm the disconnection (${describeError(error)}): disconnect ledgerlink in that company's QuickBooks (Settings > Apps)`;
+      }
+    }
+  }
+  const from = connection.qboCompanyName ? `"${connection.qboCompanyName}" (${connection.qboRealmId})` : `company ${connection.qboRealmId}`;
+  await recordActivity(engine.db, {
+    connectionId, flow: 'connection', status: 'info',
+    message:
+      `Switched QuickBooks company from ${from} to "${company.name ?? company.realmId}" (${company.country}, ${company.homeCurrency}). ` +
+      `${outcome.setAside} links to the previous company's records set aside (kept, not followed)` +
+      `${outcome.restored ? `, ${outcome.restored} links to this company's records followed again` : ''}` +
+      `${outcome.errorsClosed ? `, ${outcome.errorsClosed} open errors about the previous company closed` : ''}; the previous company ${previous}. ` +
+      'Records created from now on sync to the new company.',
+    detail: { fromRealmId: connection.qboRealmId, realmId: company.realmId, ...outcome },
+  });
+  return goLive(engine, connectionId);
+}
+
+/**
+ * The person cancelled a switch: the new company's tokens are revoked (ledgerlink is not left authorised on a
+ * company it does not use), unless a connection holds tokens for that company. Best effort: returns a note when
+ * Intuit did not confirm.
+ */
+export async function abandonCompanySwitch(engine: Engine, company: AuthorisedCompany): Promise<string | undefined> {
+  if ((await engine.connections.othersWithQuickBooksTokens(company.realmId, '')).length > 0) return undefined;
+  try {
+    await engine.qboOAuth.revoke(company.tokens.refreshToken ?? company.tokens.accessToken);
+    return undefined;
+  } catch (error) {
+    return `QuickBooks did not confirm that ledgerlink's access to "${company.name ?? company.realmId}" ended (${describeError(error)}): disconnect ledgerlink there (Settings > Apps)`;
+  }
+}
+
+async function readAuthorisedCompany(engine: Engine, callback: { code: string; realmId: string }): Promise<AuthorisedCompany> {
   const tokens = toStored(await engine.qboOAuth.exchangeCode(callback.code));
   const qbo = new QuickBooksClient({ baseUrl: engine.providers.quickbooks.apiUrl, realmId: callback.realmId, tokens: fixed(tokens.accessToken) });
   const [info, preferences] = await Promise.all([qbo.companyInfo(), qbo.preferences()]);
   const homeCurrency = (preferences as { CurrencyPrefs?: { HomeCurrency?: { value?: string } } }).CurrencyPrefs?.HomeCurrency?.value ?? 'USD';
-  await engine.connections.attachQuickBooks(connectionId, { realmId: callback.realmId, companyName: typeof info.CompanyName === 'string' ? info.CompanyName : undefined, country: String(info.Country ?? 'US').toUpperCase(), homeCurrency, tokens });
+  return { realmId: callback.realmId, name: typeof info.CompanyName === 'string' ? info.CompanyName : null, country: String(info.Country ?? 'US').toUpperCase(), homeCurrency, tokens };
+}
+
+async function applyToggles(engine: Engine, connectionId: string, toggles: Toggles): Promise<void> {
   await engine.connections.updateToggles(connectionId, toggles);
   if (toggles.reviewRequest) await engine.connections.updateSettings(connectionId, { reviewRequest: toggles.reviewRequest });
-  engine.forget(connectionId);
-  await recordActivity(engine.db, {
-    connectionId, flow: 'connection', status: 'info',
-    message: `Connected QuickBooks company "${info.CompanyName ?? callback.realmId}" (${String(info.Country ?? 'US')}, ${homeCurrency})`,
-    detail: { realmId: callback.realmId, importOldInvoices: toggles.importOldInvoices, reviewRequests: toggles.reviewRequests, ...(toggles.reviewRequest ? { reviewRequest: toggles.reviewRequest.method } : {}) },
-  });
-  // Every existing QuickBooks customer (and, when chosen, every old invoice) is brought into the CRM from here on,
-  // once both sides work (goLive).
-  return goLive(engine, connectionId);
 }

@@ -995,6 +995,10 @@ const NOTICES = {
   'quickbooks-connected': ['ok', 'QuickBooks is connected: new records sync from now on.'],
   'quickbooks-failed': ['error', 'Connecting QuickBooks failed.'],
   'highlevel-waiting': ['warning', 'HighLevel is reconnected, but the connection is not syncing yet: the other side needs reconnecting too.'],
+  'quickbooks-switched': ['ok', 'The connection now syncs to the QuickBooks company just chosen; the links to the previous company are set aside.'],
+  'quickbooks-kept': ['ok', 'The connection was not changed: it stays with its QuickBooks company.'],
+  'quickbooks-kept-unrevoked': ['error', 'The connection was not changed, but ledgerlink could not give up its access to the company just chosen.'],
+  'quickbooks-switch-failed': ['error', 'Switching the QuickBooks company failed: the connection was not changed.'],
   'quickbooks-waiting': ['warning', 'QuickBooks is reconnected, but the connection is not syncing yet: the other side needs reconnecting too.'],
 };
 

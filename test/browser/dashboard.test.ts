@@ -54,6 +54,26 @@ describe('dashboard in the browser', { skip: existsSync(CHROMIUM) ? false : `no 
     for (const name of ['Sunrise Studio', 'Maple Leaf Consulting', 'Harbor Yoga']) await page.getByRole('link', { name }).waitFor();
   });
 
+  it('refuses another connection\'s company chosen on the consent page, naming that connection, and changes nothing', async () => {
+    await openConnection('Harbor Yoga');
+    await page.getByRole('button', { name: 'Connect QuickBooks' }).click();
+    await page.waitForURL((url) => url.href.startsWith(demo.quickbooksUrl));
+    assert.equal(await page.locator('input[name="realmId"]:checked').count(), 0, 'the consent page chooses no company in advance');
+    // Sending the form without a choice: the browser asks for one and stays on the page.
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+    assert.ok(page.url().startsWith(demo.quickbooksUrl));
+    await page.getByLabel(/Sunrise Studio LLC/).check();
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'This QuickBooks company is already connected' }).waitFor();
+    await page.getByText(/already connected to Sunrise Studio/).first().waitFor();
+    await page.getByText(/Nothing was changed/).first().waitFor();
+    await page.getByRole('link', { name: 'Back to Harbor Yoga' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Harbor Yoga' }).waitFor();
+    await page.getByText('Waiting for QuickBooks').first().waitFor();
+    await openConnection('Sunrise Studio');
+    await page.locator('.integration .badge.connected').waitFor();
+  });
+
   it('connects QuickBooks through the consent page with the toggles chosen first, then changes a toggle', async () => {
     await openConnection('Harbor Yoga');
     await page.getByText('Waiting for QuickBooks').first().waitFor();
@@ -77,6 +97,34 @@ describe('dashboard in the browser', { skip: existsSync(CHROMIUM) ? false : `no 
     assert.equal(card.reviewRequests, true);
     assert.equal(card.importOldInvoices, true);
     assert.ok(card.quickbooks?.realmId);
+  });
+
+  it('reconnecting to another company asks first and switches only once confirmed', async () => {
+    await openConnection('Harbor Yoga');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: 'Disconnect' }).click();
+    await page.locator('.integration .badge.disconnected').waitFor();
+    await page.getByRole('button', { name: 'Connect QuickBooks' }).click();
+    await page.waitForURL((url) => url.href.startsWith(demo.quickbooksUrl));
+    await page.getByLabel('A new CA sandbox company').check();
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Switch Harbor Yoga to another QuickBooks company?' }).waitFor();
+    await page.getByText(/set aside: kept, but no longer followed/).waitFor();
+    // Keeping the company changes nothing.
+    await page.getByRole('button', { name: 'Keep Harbor Yoga LLC' }).click();
+    await page.getByText(/Harbor Yoga was not changed: it stays with Harbor Yoga LLC/).waitFor();
+    await page.locator('.integration .badge.disconnected').waitFor();
+    // Asked again, and confirmed: a real browser's form post passes the same-origin check.
+    await page.getByRole('button', { name: 'Connect QuickBooks' }).click();
+    await page.waitForURL((url) => url.href.startsWith(demo.quickbooksUrl));
+    await page.getByLabel('A new CA sandbox company').check();
+    await page.getByRole('button', { name: 'Connect', exact: true }).click();
+    await page.getByRole('button', { name: /^Switch to / }).click();
+    await page.getByText(/Harbor Yoga is now connected to/).waitFor();
+    await page.locator('.integration .badge.connected').waitFor();
+    const id = decodeURIComponent(new URL(page.url()).hash.split('/')[2]!);
+    const card = (await (await page.request.get(`${demo.url}/api/connections/${id}`)).json()) as { quickbooks: { country: string } };
+    assert.equal(card.quickbooks.country, 'CA');
   });
 
   it('adds a connection through HighLevel\'s choose-location page', async () => {

@@ -70,6 +70,43 @@ describe('store migrations', () => {
     }
   });
 
+  it('leaves one live connection per company and per location when applying 011, disconnecting the others without their tokens', async () => {
+    const fresh = await openTestDb({ migrate: false });
+    try {
+      await migrate(fresh.db, listMigrations().filter((m) => m.version < 11));
+      const insert = (id: string, status: string, realm: string | null, location: string | null, connectedAt: string | null) =>
+        fresh.db.query(
+          `INSERT INTO connections (id, name, status, qbo_realm_id, hl_location_id, qbo_tokens, hl_tokens, connected_at) VALUES ($1, $1, $2, $3, $4, '\\x01', '\\x02', $5)`,
+          [id, status, realm, location, connectedAt],
+        );
+      await insert('us-first', 'connected', 'realm-us', 'loc-us', '2026-01-01T00:00:00Z');
+      await insert('ca-on-us-company', 'revoked', 'realm-us', 'loc-ca', '2025-06-01T00:00:00Z');
+      await insert('second-on-us-location', 'connected', 'realm-other', 'loc-us', '2026-02-01T00:00:00Z');
+      await insert('old-disconnected', 'disconnected', 'realm-us', 'loc-old', '2024-01-01T00:00:00Z');
+      await insert('alone', 'connected', 'realm-alone', 'loc-alone', '2026-03-01T00:00:00Z');
+      await migrate(fresh.db);
+      const rows = await fresh.db.query<{ id: string; status: string; status_reason: string | null; qbo_tokens: unknown; hl_tokens: unknown }>(
+        `SELECT id, status, status_reason, qbo_tokens, hl_tokens FROM connections ORDER BY id`,
+      );
+      const byId = Object.fromEntries(rows.rows.map((r) => [r.id, r]));
+      // A connected one keeps the company before a revoked one, even one connected earlier.
+      assert.equal(byId['us-first']!.status, 'connected');
+      assert.notEqual(byId['us-first']!.qbo_tokens, null);
+      assert.equal(byId['ca-on-us-company']!.status, 'disconnected');
+      assert.match(byId['ca-on-us-company']!.status_reason!, /same QuickBooks company/);
+      assert.equal(byId['ca-on-us-company']!.qbo_tokens, null, 'its tokens are forgotten, not revoked');
+      assert.equal(byId['second-on-us-location']!.status, 'disconnected');
+      assert.match(byId['second-on-us-location']!.status_reason!, /same HighLevel location/);
+      assert.equal(byId['old-disconnected']!.status_reason, null, 'a disconnected connection is left as it was');
+      assert.equal(byId['alone']!.status, 'connected');
+      const notes = await fresh.db.query<{ connection_id: string }>(`SELECT connection_id FROM activity ORDER BY connection_id`);
+      assert.deepEqual(notes.rows.map((r) => r.connection_id), ['ca-on-us-company', 'second-on-us-location']);
+      await assert.rejects(fresh.db.query(`UPDATE connections SET status = 'connected' WHERE id = 'ca-on-us-company'`), /duplicate key|unique/i);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('splits statements but keeps dollar-quoted bodies whole', () => {
     const parts = splitStatements(`-- c\nCREATE TABLE a (x int);\nDO $$\nBEGIN\n  PERFORM 1;\nEND\n$$;\nSELECT 1;`);
     assert.equal(parts.length, 3);

@@ -34,6 +34,7 @@ describe('QuickBooks emulator OAuth 2.0', () => {
     assert.match(html, /<form method="post" action="\/connect\/oauth2">/);
     assert.match(html, /Acme Plumbing/);
     assert.ok(html.includes(`value="${realmId}"`), 'the company picker lists the realm');
+    assert.doesNotMatch(html, /\bchecked\b/, 'no company is chosen in advance');
     // Submit the consent form as a browser would.
     const form = new URLSearchParams({ client_id: CLIENT_ID, redirect_uri: REDIRECT, state, scope: 'com.intuit.quickbooks.accounting', response_type: 'code', realmId, decision: 'allow' });
     const submitted = await fetch(`${emulator.url}/connect/oauth2`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
@@ -91,6 +92,13 @@ describe('QuickBooks emulator OAuth 2.0', () => {
     assert.equal(location.searchParams.get('state'), 'st');
     const bad = await fetch(`${emulator.url}/connect/oauth2?client_id=${CLIENT_ID}&response_type=code&scope=com.intuit.quickbooks.accounting&redirect_uri=${encodeURIComponent('http://evil.example/cb')}`);
     assert.equal(bad.status, 400);
+  });
+
+  it('asks for a company when the consent form is sent without one, and redirects nowhere', async () => {
+    const form = new URLSearchParams({ client_id: CLIENT_ID, redirect_uri: REDIRECT, state: 'st', scope: 'com.intuit.quickbooks.accounting', response_type: 'code', decision: 'allow' });
+    const unchosen = await fetch(`${emulator.url}/connect/oauth2`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+    assert.equal(unchosen.status, 400);
+    assert.match(await unchosen.text(), /Choose a company/);
   });
 
   it('rotates the refresh token on every refresh and keeps the previous one usable for 24 hours only', async () => {
