@@ -34,6 +34,7 @@ import { changeCaptureDue, changeCaptureKey, pollQuickBooksChanges } from './cha
 import { syncQboInvoiceEvent, REVIEW_REQUESTS_FLOW } from './reviewRequests.ts';
 import { importInvoices, importInvoicesKey, isImportedCrmInvoiceId, INVOICE_IMPORT_CURSOR, INVOICE_IMPORT_FLOW } from './invoiceImport.ts';
 import { readCursor } from '../store/cursors.ts';
+import { SideHealthTracker } from './providerFailures.ts';
 import { syncInvoice, sweepInvoices, INVOICES_FLOW } from './invoices.ts';
 
 export interface EngineOptions {
@@ -57,6 +58,8 @@ export interface EngineOptions {
   cdcPollSeconds?: number;
   /** How long activity and inbox history is kept (LEDGERLINK_ACTIVITY_RETENTION_DAYS, LEDGERLINK_INBOX_RETENTION_DAYS). */
   retention?: RetentionPolicy;
+  /** A side failing for longer than this needs attention: the card says so and notifications go out (default 600). */
+  attentionAfterSeconds?: number;
   /** Job queue tuning (tests shorten these to see a killed worker's job come back quickly). */
   queue?: { expireInSeconds?: number; leaseSeconds?: number; pollingIntervalSeconds?: number; supervise?: boolean };
 }
@@ -69,6 +72,9 @@ interface ConnectionClients {
 }
 
 const COMPANY_FACTS_TTL_MS = 10 * 60_000;
+
+/** A provider failing this long (10 minutes: longer than its records' first retries) needs a person's attention. */
+export const DEFAULT_ATTENTION_AFTER_SECONDS = 600;
 
 /** How often history past its retention is deleted. */
 const RETENTION_EVERY_MS = 60 * 60_000;
@@ -103,6 +109,9 @@ export class Engine {
   private readonly limiter: RateLimiter | undefined;
   private readonly hlLimiter: HighLevelLimiter | undefined;
   private readonly clients = new Map<string, ConnectionClients>();
+  /** Which side of each connection is failing, as its jobs fail and end (src/sync/providerFailures.ts). */
+  readonly sideHealth: SideHealthTracker;
+  readonly attentionAfterSeconds: number;
   private pollTimer: NodeJS.Timeout | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
 
@@ -116,6 +125,8 @@ export class Engine {
     this.log = options.logger ?? createLogger({ level: process.env.LEDGERLINK_LOG_LEVEL ?? 'info' });
     this.metrics = options.metrics ?? new Metrics();
     this.metrics.readQueuesWith(() => queue.stats());
+    this.sideHealth = new SideHealthTracker(db, this.log);
+    this.attentionAfterSeconds = options.attentionAfterSeconds ?? DEFAULT_ATTENTION_AFTER_SECONDS;
     const qbo = options.providers.quickbooks;
     this.qboOAuth = new QuickBooksOAuth({
       clientId: qbo.clientId,
@@ -246,7 +257,9 @@ export class Engine {
         concurrency: extra.concurrency ?? concurrency,
         ...(extra.recordLease ? { recordLease: extra.recordLease } : {}),
         handler: (data, job) => this.runJob(name, flow, data, job, run),
+        onRetry: (data, error, nextTryAt) => this.sideHealth.retrying(name, flow, data, error, nextTryAt, PERIODIC.has(name)),
         onGiveUp: async (data, error) => {
+          await this.sideHealth.gaveUp(flow, data, error).catch((e) => this.log.warn({ err: e }, 'could not record the side failure'));
           await recordActivity(this.db, {
             connectionId: data.connectionId,
             flow,
@@ -323,6 +336,8 @@ export class Engine {
     let ended: { outcome: SyncOutcome; error?: unknown; detail?: Record<string, unknown> } | undefined;
     try {
       ended = await this.runJobOnce(name, flow, data, job, run);
+      // A job put off until later (its record busy, a daily budget used up) still waits; any other end is an end.
+      if (ended.outcome !== 'deferred') await this.sideHealth.ended(flow, data, job.attempt).catch((e) => this.log.warn({ err: e }, 'could not record the side health'));
     } catch (error) {
       ended = { outcome: job.lastAttempt ? 'failed' : 'retry', error };
       throw error;

@@ -1,0 +1,110 @@
+// The health of each side of a connection as its jobs meet it: a side is failing from the first provider failure
+// (a 5xx, a timeout, a 429 the client could not wait out) until a job ends well with none of its records still
+// waiting on that side. The records whose jobs failed on a provider and will be tried again wait here, with their
+// next try, so the card can say which side fails, since when, how much waits and when it is tried next.
+import type { Queryable } from './db.ts';
+
+export type Side = 'quickbooks' | 'highlevel';
+
+export interface FailingSide {
+  side: Side;
+  since: Date;
+  lastFailureAt: Date;
+  lastError: string;
+  /** Records whose jobs wait for their next try on this side (polls and sweeps not counted). */
+  waitingRecords: number;
+  /** The soonest next try of anything waiting on this side; null once every waiting job gave up. */
+  nextTryAt: Date | null;
+}
+
+export interface WaitingRecord {
+  connectionId: string;
+  recordKey: string;
+  side: Side;
+  queue: string;
+  periodic: boolean;
+  nextTryAt: Date | null;
+  /** What the provider said (status, code, message), without secrets. */
+  error: string;
+}
+
+/**
+ * Records a job that failed on a provider and will be tried again: its record waits, and the side is failing from
+ * now unless it already was. Returns whether this failure started the side's outage (the first since it answered).
+ */
+export async function recordWaiting(q: Queryable, w: WaitingRecord): Promise<{ outageStarted: boolean }> {
+  const result = await q.query<{ started: boolean }>(
+    `WITH waiting AS (
+       INSERT INTO waiting_records (connection_id, record_key, side, queue, periodic, next_try_at)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (connection_id, record_key) DO UPDATE SET
+         side = EXCLUDED.side, queue = EXCLUDED.queue, last_failed_at = now(), failures = waiting_records.failures + 1, next_try_at = EXCLUDED.next_try_at
+     )
+     ${sideFailedSql('$1', '$3', '$7')}
+     RETURNING failing_since = now() AS started`,
+    [w.connectionId, w.recordKey, w.side, w.queue, w.periodic, w.nextTryAt, w.error],
+  );
+  return { outageStarted: Boolean(result.rows[0]?.started) };
+}
+
+/** A job gave up on a provider failure: its record no longer waits (it is an open error with Retry), the side still fails. */
+export async function recordGaveUp(q: Queryable, g: { connectionId: string; recordKey: string; side: Side; error: string }): Promise<{ outageStarted: boolean }> {
+  const result = await q.query<{ started: boolean }>(
+    `WITH gone AS (DELETE FROM waiting_records WHERE connection_id = $1 AND record_key = $2)
+     ${sideFailedSql('$1', '$3', '$4')}
+     RETURNING failing_since = now() AS started`,
+    [g.connectionId, g.recordKey, g.side, g.error],
+  );
+  return { outageStarted: Boolean(result.rows[0]?.started) };
+}
+
+const sideFailedSql = (connection: string, side: string, error: string) =>
+  `INSERT INTO side_health (connection_id, side, failing_since, last_failure_at, last_error)
+     VALUES (${connection}, ${side}, now(), now(), ${error})
+     ON CONFLICT (connection_id, side) DO UPDATE SET
+       failing_since = coalesce(side_health.failing_since, now()), last_failure_at = now(), last_error = EXCLUDED.last_error`;
+
+/**
+ * A job of the connection ended without a provider failure (done, or stopped for a reason of its own): its record
+ * waits no more, and each side that has nothing left waiting on it answers again. Returns the sides that recovered.
+ */
+export async function recordJobEnded(q: Queryable, connectionId: string, recordKey: string): Promise<Side[]> {
+  // The DELETE is not visible to the UPDATE of the same statement: the ended record is left out by hand.
+  const result = await q.query<{ side: Side }>(
+    `WITH gone AS (DELETE FROM waiting_records WHERE connection_id = $1 AND record_key = $2)
+     UPDATE side_health h SET failing_since = NULL, recovered_at = now()
+     WHERE h.connection_id = $1 AND h.failing_since IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM waiting_records w WHERE w.connection_id = $1 AND w.side = h.side AND w.record_key <> $2)
+     RETURNING h.side`,
+    [connectionId, recordKey],
+  );
+  return result.rows.map((r) => r.side);
+}
+
+/** The failing sides of a connection, QuickBooks first. */
+export async function failingSides(q: Queryable, connectionId: string): Promise<FailingSide[]> {
+  const result = await q.query<{ side: Side; failing_since: Date | string; last_failure_at: Date | string; last_error: string | null; waiting: string | number; next_try_at: Date | string | null }>(
+    `SELECT h.side, h.failing_since, h.last_failure_at, h.last_error,
+       (SELECT count(*) FROM waiting_records w WHERE w.connection_id = h.connection_id AND w.side = h.side AND NOT w.periodic) AS waiting,
+       (SELECT min(w.next_try_at) FROM waiting_records w WHERE w.connection_id = h.connection_id AND w.side = h.side) AS next_try_at
+     FROM side_health h WHERE h.connection_id = $1 AND h.failing_since IS NOT NULL
+     ORDER BY h.side DESC`,
+    [connectionId],
+  );
+  return result.rows.map((r) => ({
+    side: r.side,
+    since: new Date(r.failing_since),
+    lastFailureAt: new Date(r.last_failure_at),
+    lastError: r.last_error ?? '',
+    waitingRecords: Number(r.waiting),
+    nextTryAt: r.next_try_at === null ? null : new Date(r.next_try_at),
+  }));
+}
+
+/** Every connection with a side failing or a record waiting (the engine asks this instead of once per job). */
+export async function connectionsWithFailures(q: Queryable): Promise<Set<string>> {
+  const result = await q.query<{ connection_id: string }>(
+    `SELECT connection_id FROM side_health WHERE failing_since IS NOT NULL UNION SELECT connection_id FROM waiting_records`,
+  );
+  return new Set(result.rows.map((r) => r.connection_id));
+}
