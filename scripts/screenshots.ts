@@ -1,10 +1,12 @@
 // Screenshots of every dashboard screen, taken against `npm start`'s own stack (fresh data, free ports) with
-// Debian's Chromium: docs/screenshots/*.png. Run: npm run screenshots
+// Debian's Chromium: docs/screenshots/*.png. Run: npm run screenshots (or name the ones to write again:
+// npm run screenshots -- 16-outage-in-progress)
 import { mkdirSync } from 'node:fs';
 import { chromium, type Page } from 'playwright-core';
 import { startDemoProcess } from '../test/support/demoProcess.ts';
 
 const out = new URL('../docs/screenshots/', import.meta.url).pathname;
+const only = process.argv.slice(2);
 mkdirSync(out, { recursive: true });
 const demo = await startDemoProcess();
 const browser = await chromium.launch({
@@ -15,6 +17,7 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   page.setDefaultTimeout(30_000);
   const shot = async (name: string, target: Page = page) => {
+    if (only.length > 0 && !only.includes(name)) return;
     await target.waitForTimeout(300);
     await target.screenshot({ path: `${out}${name}.png`, fullPage: true });
     console.log(`docs/screenshots/${name}.png`);
@@ -85,6 +88,23 @@ try {
   await narrow.getByRole('link', { name: 'Sunrise Studio' }).click();
   await narrow.locator('.entry').first().waitFor();
   await shot('13-narrow-screen', narrow);
+
+  // QuickBooks answers 500 to every sales receipt: the card says so while the payment waits for its next try.
+  const faults = (method: string, body?: unknown) => fetch(`${demo.quickbooksUrl}/_emulator/faults`, { method, headers: { 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  await faults('PUT', { rules: [{ kind: 'error500', rate: 1, method: 'POST', path: '/salesreceipt' }] });
+  await open('Sunrise Studio', 'Sandbox');
+  const outagePay = page.getByRole('form', { name: 'Take a payment' });
+  await outagePay.getByLabel('Email').fill('during.outage@example.com');
+  await outagePay.getByRole('button', { name: 'Take the payment' }).click();
+  await page.getByRole('link', { name: 'Activity' }).click();
+  for (let i = 0; i < 30 && !(await page.locator('#failing-sides').isVisible()); i += 1) {
+    await page.waitForTimeout(1000);
+    await page.reload();
+  }
+  await page.locator('#failing-sides').waitFor();
+  await page.locator('.entry.info', { hasText: 'QuickBooks is failing' }).first().waitFor();
+  await shot('16-outage-in-progress');
+  await faults('DELETE');
 } finally {
   await browser.close();
   await demo.stop();
