@@ -83,15 +83,25 @@ export async function recordJobEnded(q: Queryable, connectionId: string, recordK
 
 /** The failing sides of a connection, QuickBooks first. */
 export async function failingSides(q: Queryable, connectionId: string): Promise<FailingSide[]> {
-  const result = await q.query<{ side: Side; failing_since: Date | string; last_failure_at: Date | string; last_error: string | null; waiting: string | number; next_try_at: Date | string | null }>(
-    `SELECT h.side, h.failing_since, h.last_failure_at, h.last_error,
+  return (await readFailingSides(q, connectionId)).map(({ connectionId: _, ...side }) => side);
+}
+
+/** The failing sides of every connection (the attention check reads them all at once). */
+export function everyFailingSide(q: Queryable): Promise<Array<FailingSide & { connectionId: string }>> {
+  return readFailingSides(q);
+}
+
+async function readFailingSides(q: Queryable, connectionId?: string): Promise<Array<FailingSide & { connectionId: string }>> {
+  const result = await q.query<{ connection_id: string; side: Side; failing_since: Date | string; last_failure_at: Date | string; last_error: string | null; waiting: string | number; next_try_at: Date | string | null }>(
+    `SELECT h.connection_id, h.side, h.failing_since, h.last_failure_at, h.last_error,
        (SELECT count(*) FROM waiting_records w WHERE w.connection_id = h.connection_id AND w.side = h.side AND NOT w.periodic) AS waiting,
        (SELECT min(w.next_try_at) FROM waiting_records w WHERE w.connection_id = h.connection_id AND w.side = h.side) AS next_try_at
-     FROM side_health h WHERE h.connection_id = $1 AND h.failing_since IS NOT NULL
-     ORDER BY h.side DESC`,
-    [connectionId],
+     FROM side_health h WHERE h.failing_since IS NOT NULL ${connectionId === undefined ? '' : 'AND h.connection_id = $1'}
+     ORDER BY h.connection_id, h.side DESC`,
+    connectionId === undefined ? [] : [connectionId],
   );
   return result.rows.map((r) => ({
+    connectionId: r.connection_id,
     side: r.side,
     since: new Date(r.failing_since),
     lastFailureAt: new Date(r.last_failure_at),

@@ -35,6 +35,8 @@ import { syncQboInvoiceEvent, REVIEW_REQUESTS_FLOW } from './reviewRequests.ts';
 import { importInvoices, importInvoicesKey, isImportedCrmInvoiceId, INVOICE_IMPORT_CURSOR, INVOICE_IMPORT_FLOW } from './invoiceImport.ts';
 import { readCursor } from '../store/cursors.ts';
 import { SideHealthTracker } from './providerFailures.ts';
+import { AttentionWatch } from './attention.ts';
+import type { NoticeChannel } from '../notify/channels.ts';
 import { syncInvoice, sweepInvoices, INVOICES_FLOW } from './invoices.ts';
 
 export interface EngineOptions {
@@ -58,8 +60,15 @@ export interface EngineOptions {
   cdcPollSeconds?: number;
   /** How long activity and inbox history is kept (LEDGERLINK_ACTIVITY_RETENTION_DAYS, LEDGERLINK_INBOX_RETENTION_DAYS). */
   retention?: RetentionPolicy;
-  /** A side failing for longer than this needs attention: the card says so and notifications go out (default 600). */
-  attentionAfterSeconds?: number;
+  /** When a connection needs attention, and where notices about it go (docs/configuration.md, LEDGERLINK_ALERT_*). */
+  alerts?: {
+    /** A side failing for longer than this needs attention: the card says so and notices go out (default 600). */
+    afterSeconds?: number;
+    /** Where notices go; none: the card still says so, nothing is sent. */
+    channels?: NoticeChannel[];
+    /** How often the process that runs the pollers looks for problems (default 15). */
+    checkEverySeconds?: number;
+  };
   /** Job queue tuning (tests shorten these to see a killed worker's job come back quickly). */
   queue?: { expireInSeconds?: number; leaseSeconds?: number; pollingIntervalSeconds?: number; supervise?: boolean };
 }
@@ -112,6 +121,9 @@ export class Engine {
   /** Which side of each connection is failing, as its jobs fail and end (src/sync/providerFailures.ts). */
   readonly sideHealth: SideHealthTracker;
   readonly attentionAfterSeconds: number;
+  /** Notices about connections that need attention; undefined when no channel is configured. */
+  readonly attention: AttentionWatch | undefined;
+  private attentionTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
 
@@ -126,7 +138,11 @@ export class Engine {
     this.metrics = options.metrics ?? new Metrics();
     this.metrics.readQueuesWith(() => queue.stats());
     this.sideHealth = new SideHealthTracker(db, this.log);
-    this.attentionAfterSeconds = options.attentionAfterSeconds ?? DEFAULT_ATTENTION_AFTER_SECONDS;
+    this.attentionAfterSeconds = options.alerts?.afterSeconds ?? DEFAULT_ATTENTION_AFTER_SECONDS;
+    const channels = options.alerts?.channels ?? [];
+    this.attention = channels.length > 0
+      ? new AttentionWatch(db, this.connections, { afterSeconds: this.attentionAfterSeconds, channels, publicUrl: options.publicUrl }, this.log)
+      : undefined;
     const qbo = options.providers.quickbooks;
     this.qboOAuth = new QuickBooksOAuth({
       clientId: qbo.clientId,
@@ -179,6 +195,12 @@ export class Engine {
       this.retentionTimer = setInterval(prune, RETENTION_EVERY_MS);
       this.retentionTimer.unref();
       setTimeout(prune, 60_000).unref();
+      const attention = this.attention;
+      if (attention) {
+        const check = () => void attention.check().catch((error) => this.log.warn({ err: error }, 'could not check which connections need attention'));
+        this.attentionTimer = setInterval(check, (this.options.alerts?.checkEverySeconds ?? 15) * 1000);
+        this.attentionTimer.unref();
+      }
     }
   }
 
@@ -192,6 +214,7 @@ export class Engine {
   async stop(): Promise<void> {
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    if (this.attentionTimer) clearInterval(this.attentionTimer);
     await this.queue.stop();
   }
 

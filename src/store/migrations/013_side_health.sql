@@ -29,18 +29,24 @@ CREATE TABLE waiting_records (
   PRIMARY KEY (connection_id, record_key)
 );
 
--- Notifications sent about a connection that needs attention: one row per problem met, so that each is announced
--- once when it starts and once when it clears, whichever process notices and however often it restarts.
+-- Notices about a connection that needs attention: one row per problem met (a side failing beyond the alert
+-- threshold, a refused authorization), announced once on each channel when it starts and once when it clears,
+-- whichever process notices and however often it restarts.
 CREATE TABLE attention_notices (
   id bigserial PRIMARY KEY,
   connection_id text NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
   problem text NOT NULL,
-  message text NOT NULL,
   opened_at timestamptz NOT NULL DEFAULT now(),
-  opened_sent_at timestamptz,
+  -- {subject, text} of the notice sent when the problem starts, and of the one sent when it clears.
+  opened jsonb NOT NULL,
   cleared_at timestamptz,
-  cleared_sent_at timestamptz,
-  -- A process sending this notice's message holds it until then (another may take it over after).
+  cleared jsonb,
+  -- "open:<channel>" and "clear:<channel>" -> when that notice went out on that channel.
+  deliveries jsonb NOT NULL DEFAULT '{}',
+  -- Cleared, and nothing left to send.
+  finished boolean NOT NULL DEFAULT false,
+  -- A process sending this row's notices holds it until then (another may take over after).
   claimed_until timestamptz
 );
 CREATE UNIQUE INDEX attention_notices_open ON attention_notices (connection_id, problem) WHERE cleared_at IS NULL;
+CREATE INDEX attention_notices_unfinished ON attention_notices (id) WHERE NOT finished;
