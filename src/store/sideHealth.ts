@@ -30,7 +30,8 @@ export interface WaitingRecord {
 
 /**
  * Records a job that failed on a provider and will be tried again: its record waits, and the side is failing from
- * now unless it already was. Returns whether this failure started the side's outage (the first since it answered).
+ * now unless it already was. Returns whether this is the side's first waiting record since it last answered (the
+ * activity says so once per outage).
  */
 export async function recordWaiting(q: Queryable, w: WaitingRecord): Promise<{ outageStarted: boolean }> {
   const result = await q.query<{ started: boolean }>(
@@ -40,8 +41,8 @@ export async function recordWaiting(q: Queryable, w: WaitingRecord): Promise<{ o
        ON CONFLICT (connection_id, record_key) DO UPDATE SET
          side = EXCLUDED.side, queue = EXCLUDED.queue, last_failed_at = now(), failures = waiting_records.failures + 1, next_try_at = EXCLUDED.next_try_at
      )
-     ${sideFailedSql('$1', '$3', '$7')}
-     RETURNING failing_since = now() AS started`,
+     ${sideFailedSql('$1', '$3', '$7', true)}
+     RETURNING announced_at = now() AS started`,
     [w.connectionId, w.recordKey, w.side, w.queue, w.periodic, w.nextTryAt, w.error],
   );
   return { outageStarted: Boolean(result.rows[0]?.started) };
@@ -51,34 +52,48 @@ export async function recordWaiting(q: Queryable, w: WaitingRecord): Promise<{ o
 export async function recordGaveUp(q: Queryable, g: { connectionId: string; recordKey: string; side: Side; error: string }): Promise<{ outageStarted: boolean }> {
   const result = await q.query<{ started: boolean }>(
     `WITH gone AS (DELETE FROM waiting_records WHERE connection_id = $1 AND record_key = $2)
-     ${sideFailedSql('$1', '$3', '$4')}
-     RETURNING failing_since = now() AS started`,
+     ${sideFailedSql('$1', '$3', '$4', true)}
+     RETURNING announced_at = now() AS started`,
     [g.connectionId, g.recordKey, g.side, g.error],
   );
   return { outageStarted: Boolean(result.rows[0]?.started) };
 }
 
-const sideFailedSql = (connection: string, side: string, error: string) =>
-  `INSERT INTO side_health (connection_id, side, failing_since, last_failure_at, last_error)
-     VALUES (${connection}, ${side}, now(), now(), ${error})
+/**
+ * A call to a side failed (a 5xx, no answer) while its job still tries: the side is failing from now, visible before
+ * the job's own tries are spent (a call that times out takes 30 s a try). Nothing waits yet, and nothing is announced.
+ */
+export async function recordCallFailure(q: Queryable, connectionId: string, side: Side, error: string): Promise<void> {
+  await q.query(sideFailedSql('$1', '$2', '$3', false), [connectionId, side, error]);
+}
+
+// `now()` is the statement's transaction time: `announced_at = now()` after the upsert says this statement set it.
+const sideFailedSql = (connection: string, side: string, error: string, announce: boolean) =>
+  `INSERT INTO side_health (connection_id, side, failing_since, last_failure_at, last_error, announced_at)
+     VALUES (${connection}, ${side}, now(), now(), ${error}, ${announce ? 'now()' : 'NULL'})
      ON CONFLICT (connection_id, side) DO UPDATE SET
-       failing_since = coalesce(side_health.failing_since, now()), last_failure_at = now(), last_error = EXCLUDED.last_error`;
+       failing_since = coalesce(side_health.failing_since, now()), last_failure_at = now(), last_error = EXCLUDED.last_error
+       ${announce ? ', announced_at = coalesce(side_health.announced_at, now())' : ''}`;
 
 /**
  * A job of the connection ended without a provider failure (done, or stopped for a reason of its own): its record
- * waits no more, and each side that has nothing left waiting on it answers again. Returns the sides that recovered.
+ * waits no more, and each side that has nothing left waiting on it answers again. Returns the sides that recovered,
+ * and whether their failure had been announced.
  */
-export async function recordJobEnded(q: Queryable, connectionId: string, recordKey: string): Promise<Side[]> {
-  // The DELETE is not visible to the UPDATE of the same statement: the ended record is left out by hand.
-  const result = await q.query<{ side: Side }>(
+export async function recordJobEnded(q: Queryable, connectionId: string, recordKey: string): Promise<Array<{ side: Side; announced: boolean }>> {
+  // The DELETE is not visible to the UPDATE of the same statement: the ended record is left out by hand. The row
+  // joined as `o` is read before the update: it tells whether the failure was announced.
+  const result = await q.query<{ side: Side; announced: boolean }>(
     `WITH gone AS (DELETE FROM waiting_records WHERE connection_id = $1 AND record_key = $2)
-     UPDATE side_health h SET failing_since = NULL, recovered_at = now()
-     WHERE h.connection_id = $1 AND h.failing_since IS NOT NULL
+     UPDATE side_health h SET failing_since = NULL, announced_at = NULL, recovered_at = now()
+     FROM side_health o
+     WHERE o.connection_id = h.connection_id AND o.side = h.side
+       AND h.connection_id = $1 AND h.failing_since IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM waiting_records w WHERE w.connection_id = $1 AND w.side = h.side AND w.record_key <> $2)
-     RETURNING h.side`,
+     RETURNING h.side, o.announced_at IS NOT NULL AS announced`,
     [connectionId, recordKey],
   );
-  return result.rows.map((r) => r.side);
+  return result.rows.map((r) => ({ side: r.side, announced: Boolean(r.announced) }));
 }
 
 /** The failing sides of a connection, QuickBooks first. */

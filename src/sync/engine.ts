@@ -484,7 +484,10 @@ export class Engine {
       tokens: qboTokens,
       limiter: limiter ? { acquire: (realm) => limiter.acquire(`qbo:${realm}`) } : undefined,
       logger: this.log,
-      onCall: (call) => this.metrics.providerCall('quickbooks', call),
+      onCall: (call) => {
+        this.metrics.providerCall('quickbooks', call);
+        if (call.retrying) this.sideHealth.callFailed(connection.id, 'quickbooks', call.status);
+      },
     });
     const hl = this.newHighLevelClient(connection.id, connection.hlLocationId);
     let facts: { value: Promise<CompanyFacts>; at: number } | undefined;
@@ -522,7 +525,10 @@ export class Engine {
       },
       isRefusal: (error) => error instanceof HighLevelError && (error.code === 'invalid_grant' || error.status === 401),
     });
-    return new HighLevelClient(new HighLevelHttp({ baseUrl: this.options.providers.highlevel.apiUrl, locationId, tokens, limiter: this.hlLimiter, logger: this.log, onCall: (call) => this.metrics.providerCall('highlevel', call) }));
+    return new HighLevelClient(new HighLevelHttp({ baseUrl: this.options.providers.highlevel.apiUrl, locationId, tokens, limiter: this.hlLimiter, logger: this.log, onCall: (call) => {
+      this.metrics.providerCall('highlevel', call);
+      if (call.retrying) this.sideHealth.callFailed(connectionId, 'highlevel', call.status);
+    } }));
   }
 
   /** Forgets cached clients (after tokens or settings changed). */

@@ -3,7 +3,7 @@
 import type pino from 'pino';
 import type { Db } from '../store/db.ts';
 import { recordActivity } from '../store/activity.ts';
-import { connectionsWithFailures, recordGaveUp, recordJobEnded, recordWaiting, type Side } from '../store/sideHealth.ts';
+import { connectionsWithFailures, recordCallFailure, recordGaveUp, recordJobEnded, recordWaiting, type Side } from '../store/sideHealth.ts';
 import { QuickBooksError } from '../quickbooks/errors.ts';
 import { HighLevelError } from '../highlevel/errors.ts';
 import type { JobData } from './queue.ts';
@@ -40,6 +40,9 @@ export function describeProviderFailure(error: QuickBooksError | HighLevelError 
   return text.length > 300 ? `${text.slice(0, 299)}…` : text;
 }
 
+/** A failed call of a connection's side is written at most this often. */
+const CALL_FAILURE_EVERY_MS = 2000;
+
 /** How long the set of connections with failures is trusted before it is read again (see SideHealthTracker.ended). */
 const FAILURES_FRESH_MS = 1000;
 
@@ -51,6 +54,7 @@ const FAILURES_FRESH_MS = 1000;
  */
 export class SideHealthTracker {
   private failing: { connections: Set<string>; at: number } | undefined;
+  private readonly callFailuresWritten = new Map<string, number>();
   private reading: Promise<Set<string>> | undefined;
 
   constructor(
@@ -84,7 +88,9 @@ export class SideHealthTracker {
   async ended(flow: string, data: JobData, attempt: number): Promise<void> {
     if (attempt === 1 && !(await this.failingConnections()).has(data.connectionId)) return;
     const recovered = await recordJobEnded(this.db, data.connectionId, data.key);
-    for (const side of recovered) {
+    for (const { side, announced } of recovered) {
+      // A failure met only by calls that the job's own tries got past was never announced: nothing to say.
+      if (!announced) continue;
       await recordActivity(this.db, {
         connectionId: data.connectionId, flow, status: 'info',
         message: `${SIDE_NAMES[side]} answers again; nothing waits on it any more`,
@@ -92,6 +98,23 @@ export class SideHealthTracker {
       });
       this.log.info({ connectionId: data.connectionId, side }, 'provider answers again');
     }
+  }
+
+  /**
+   * A call to a side failed with a 5xx or no answer and the client tries it again: the side shows as failing at once,
+   * instead of once the job's tries are spent (five tries of 30 s when a provider stops answering). Written at most
+   * every few seconds per connection and side. A 429 is not counted here: pacing to the limits meets it routinely.
+   */
+  callFailed(connectionId: string, side: Side, status: number): void {
+    if (status !== 0 && status < 500) return;
+    const key = `${connectionId}:${side}`;
+    const now = Date.now();
+    if ((this.callFailuresWritten.get(key) ?? 0) > now - CALL_FAILURE_EVERY_MS) return;
+    this.callFailuresWritten.set(key, now);
+    if (this.callFailuresWritten.size > 10_000) this.callFailuresWritten.clear();
+    this.failing?.connections.add(connectionId);
+    const error = status === 0 ? 'no answer (a timeout or a refused connection); trying again' : `HTTP ${status}; trying again`;
+    void recordCallFailure(this.db, connectionId, side, error).catch((e) => this.log.warn({ err: e }, 'could not record the side failure'));
   }
 
   private async noteOutage(connectionId: string, flow: string, side: Side, summary: string): Promise<void> {

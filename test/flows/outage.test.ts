@@ -95,6 +95,21 @@ describe('a lasting provider outage', () => {
     assert.equal((await listActivity(s.t.db, { connectionId: s.connection.id, openErrorsOnly: true })).length, 0, 'nothing left for a person to retry');
   });
 
+  it('shows a side failing from its first call that gets no answer, before the job has spent its tries', async () => {
+    // A connection dropped without an answer stands for a timeout (30 s a try against the real API).
+    s.qbo.faults.configure({ rules: [{ kind: 'drop', rate: 1, method: 'POST', path: '/salesreceipt' }] });
+    const paid = await pay(s, 'no.answer@example.com', 15);
+    await s.hl.flushWebhooks();
+    const early = await eventually(async () => (await failingSides(s, cookie)).find((f) => f.side === 'quickbooks'), 20_000, 'QuickBooks failing');
+    assert.equal(early.waitingRecords, 0, 'seen while the first job still tries');
+    assert.match(early.lastError, /no answer/);
+    await eventually(async () => (await failingSides(s, cookie)).find((f) => f.side === 'quickbooks' && f.waitingRecords === 1), 30_000, 'the record waiting');
+    s.qbo.faults.clear();
+    await eventually(async () => ((await failingSides(s, cookie)).length === 0 ? true : undefined), 60_000, 'the failing state to clear');
+    await s.engine.queue.idle([QUEUES.crmOrder, QUEUES.crmTransaction], 60_000);
+    assert.equal(receiptsOf(s, paid.transactionId).length, 1);
+  });
+
   it('shows HighLevel failing the same way while its payment reads answer 500', async () => {
     const paid = await pay(s, 'hl.outage@example.com', 25);
     s.hl.core.faults.configure({ rules: [{ kind: 'error500', rate: 1, method: 'GET', path: '/payments/' }] });
