@@ -68,6 +68,12 @@ export async function recordCallFailure(q: Queryable, connectionId: string, side
 }
 
 // `now()` is the statement's transaction time: `announced_at = now()` after the upsert says this statement set it.
+/**
+ * A waiting row not met again for this long is stale: any retry of its job would have updated it or ended it (the
+ * longest retry delay is minutes). It is left out everywhere and deleted by the next job of its connection that ends.
+ */
+const LIVE = `w.last_failed_at > now() - interval '1 hour'`;
+
 const sideFailedSql = (connection: string, side: string, error: string, announce: boolean) =>
   `INSERT INTO side_health (connection_id, side, failing_since, last_failure_at, last_error, announced_at)
      VALUES (${connection}, ${side}, now(), now(), ${error}, ${announce ? 'now()' : 'NULL'})
@@ -84,12 +90,12 @@ export async function recordJobEnded(q: Queryable, connectionId: string, recordK
   // The DELETE is not visible to the UPDATE of the same statement: the ended record is left out by hand. The row
   // joined as `o` is read before the update: it tells whether the failure was announced.
   const result = await q.query<{ side: Side; announced: boolean }>(
-    `WITH gone AS (DELETE FROM waiting_records WHERE connection_id = $1 AND record_key = $2)
+    `WITH gone AS (DELETE FROM waiting_records w WHERE w.connection_id = $1 AND (w.record_key = $2 OR NOT (${LIVE})))
      UPDATE side_health h SET failing_since = NULL, announced_at = NULL, recovered_at = now()
      FROM side_health o
      WHERE o.connection_id = h.connection_id AND o.side = h.side
        AND h.connection_id = $1 AND h.failing_since IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM waiting_records w WHERE w.connection_id = $1 AND w.side = h.side AND w.record_key <> $2)
+       AND NOT EXISTS (SELECT 1 FROM waiting_records w WHERE w.connection_id = $1 AND w.side = h.side AND w.record_key <> $2 AND ${LIVE})
      RETURNING h.side, o.announced_at IS NOT NULL AS announced`,
     [connectionId, recordKey],
   );
@@ -109,8 +115,8 @@ export function everyFailingSide(q: Queryable): Promise<Array<FailingSide & { co
 async function readFailingSides(q: Queryable, connectionId?: string): Promise<Array<FailingSide & { connectionId: string }>> {
   const result = await q.query<{ connection_id: string; side: Side; failing_since: Date | string; last_failure_at: Date | string; last_error: string | null; waiting: string | number; next_try_at: Date | string | null }>(
     `SELECT h.connection_id, h.side, h.failing_since, h.last_failure_at, h.last_error,
-       (SELECT count(*) FROM waiting_records w WHERE w.connection_id = h.connection_id AND w.side = h.side AND NOT w.periodic) AS waiting,
-       (SELECT min(w.next_try_at) FROM waiting_records w WHERE w.connection_id = h.connection_id AND w.side = h.side) AS next_try_at
+       (SELECT count(*) FROM waiting_records w WHERE w.connection_id = h.connection_id AND w.side = h.side AND NOT w.periodic AND ${LIVE}) AS waiting,
+       (SELECT min(w.next_try_at) FROM waiting_records w WHERE w.connection_id = h.connection_id AND w.side = h.side AND ${LIVE}) AS next_try_at
      FROM side_health h WHERE h.failing_since IS NOT NULL ${connectionId === undefined ? '' : 'AND h.connection_id = $1'}
      ORDER BY h.connection_id, h.side DESC`,
     connectionId === undefined ? [] : [connectionId],
@@ -129,7 +135,7 @@ async function readFailingSides(q: Queryable, connectionId?: string): Promise<Ar
 /** Every connection with a side failing or a record waiting (the engine asks this instead of once per job). */
 export async function connectionsWithFailures(q: Queryable): Promise<Set<string>> {
   const result = await q.query<{ connection_id: string }>(
-    `SELECT connection_id FROM side_health WHERE failing_since IS NOT NULL UNION SELECT connection_id FROM waiting_records`,
+    `SELECT connection_id FROM side_health WHERE failing_since IS NOT NULL UNION SELECT connection_id FROM waiting_records w WHERE ${LIVE}`,
   );
   return new Set(result.rows.map((r) => r.connection_id));
 }

@@ -134,8 +134,11 @@ export class AttentionWatch {
   private clearedNotice(connection: Connection | undefined, notice: AttentionNotice): NoticeText {
     const name = connection ? `"${connection.name}"` : 'a connection';
     const side = notice.problem.startsWith('outage:') ? SIDE_NAMES[notice.problem.slice('outage:'.length) as Side] : undefined;
-    const what = side ? `${side} answers again` : connection?.status === 'connected' ? 'it is connected again' : `it is no longer waiting for a reconnection (now ${connection?.status ?? 'removed'})`;
-    const subject = `ledgerlink: ${name} is fine again: ${what}`;
+    let what: string;
+    if (!connection || connection.status === 'disconnected') what = `it was ${connection ? 'disconnected' : 'removed'}`;
+    else if (side) what = `${side} answers again`;
+    else what = connection.status === 'connected' ? 'it is connected again' : `it is no longer waiting for a reconnection (now ${connection.status})`;
+    const subject = `ledgerlink: ${name} ${connection && connection.status !== 'disconnected' ? 'is fine again' : 'needs nothing more'}: ${what}`;
     return { subject, text: `${subject}.\nThe problem started ${utc(notice.openedAt)} ("${notice.opened.subject}").${connection ? `\nDashboard: ${this.link(connection)}` : ''}` };
   }
 }
