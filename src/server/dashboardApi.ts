@@ -37,7 +37,8 @@ function failingSideSchema() {
     lastFailureAt: z.string(),
     lastError: z.string().describe('What the provider said last: status, code, message'),
     waitingRecords: z.number().describe('Records whose jobs wait for their next try on this side'),
-    nextTryAt: z.string().nullable().describe('The soonest next try; null when nothing waits (the jobs gave up: see the open errors)'),
+    nextTryAt: z.string().nullable().describe('The soonest next try; null while a first try is under way, or when every waiting job ran out of tries'),
+    gaveUpRecords: z.number().describe('Records whose jobs ran out of tries during this outage: open errors with a Retry button'),
     needsAttention: z.boolean().describe('Failing for longer than the alert threshold (LEDGERLINK_ALERT_AFTER_SECONDS)'),
   });
 }
@@ -188,7 +189,7 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
       progress: { customerImport: progress(customerImport), invoiceImport: progress(invoiceImport) },
       failingSides: failing.map((f) => ({
         side: f.side, since: f.since.toISOString(), lastFailureAt: f.lastFailureAt.toISOString(), lastError: f.lastError,
-        waitingRecords: f.waitingRecords, nextTryAt: f.nextTryAt?.toISOString() ?? null,
+        waitingRecords: f.waitingRecords, nextTryAt: f.nextTryAt?.toISOString() ?? null, gaveUpRecords: f.gaveUpRecords,
         needsAttention: Date.now() - f.since.getTime() >= engine.attentionAfterSeconds * 1000,
       })),
     };

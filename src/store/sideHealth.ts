@@ -13,8 +13,10 @@ export interface FailingSide {
   lastError: string;
   /** Records whose jobs wait for their next try on this side (polls and sweeps not counted). */
   waitingRecords: number;
-  /** The soonest next try of anything waiting on this side; null once every waiting job gave up. */
+  /** The soonest next try of anything waiting on this side; null while a first try is under way, or once all gave up. */
   nextTryAt: Date | null;
+  /** Records whose jobs ran out of tries during this outage. */
+  gaveUpRecords: number;
 }
 
 export interface WaitingRecord {
@@ -52,7 +54,7 @@ export async function recordWaiting(q: Queryable, w: WaitingRecord): Promise<{ o
 export async function recordGaveUp(q: Queryable, g: { connectionId: string; recordKey: string; side: Side; error: string }): Promise<{ outageStarted: boolean }> {
   const result = await q.query<{ started: boolean }>(
     `WITH gone AS (DELETE FROM waiting_records WHERE connection_id = $1 AND record_key = $2)
-     ${sideFailedSql('$1', '$3', '$4', true)}
+     ${sideFailedSql('$1', '$3', '$4', true, true)}
      RETURNING announced_at = now() AS started`,
     [g.connectionId, g.recordKey, g.side, g.error],
   );
@@ -74,30 +76,32 @@ export async function recordCallFailure(q: Queryable, connectionId: string, side
  */
 const LIVE = `w.last_failed_at > now() - interval '1 hour'`;
 
-const sideFailedSql = (connection: string, side: string, error: string, announce: boolean) =>
-  `INSERT INTO side_health (connection_id, side, failing_since, last_failure_at, last_error, announced_at)
-     VALUES (${connection}, ${side}, now(), now(), ${error}, ${announce ? 'now()' : 'NULL'})
+const sideFailedSql = (connection: string, side: string, error: string, announce: boolean, gaveUp = false) =>
+  `INSERT INTO side_health (connection_id, side, failing_since, last_failure_at, last_error, announced_at, gave_up)
+     VALUES (${connection}, ${side}, now(), now(), ${error}, ${announce ? 'now()' : 'NULL'}, ${gaveUp ? 1 : 0})
      ON CONFLICT (connection_id, side) DO UPDATE SET
        failing_since = coalesce(side_health.failing_since, now()), last_failure_at = now(), last_error = EXCLUDED.last_error
-       ${announce ? ', announced_at = coalesce(side_health.announced_at, now())' : ''}`;
+       ${announce ? ', announced_at = coalesce(side_health.announced_at, now())' : ''}
+       ${gaveUp ? ', gave_up = CASE WHEN side_health.failing_since IS NULL THEN 1 ELSE side_health.gave_up + 1 END' : ''}`;
 
 /**
  * A job of the connection ended without a provider failure (done, or stopped for a reason of its own): its record
- * waits no more, and each side that has nothing left waiting on it answers again. Returns the sides that recovered,
- * and whether their failure had been announced.
+ * waits no more, and each side that has nothing left waiting on it and has not failed since the job started answers
+ * again (a job that started before a failure says nothing of it). Returns the sides that recovered, and whether
+ * their failure had been announced.
  */
-export async function recordJobEnded(q: Queryable, connectionId: string, recordKey: string): Promise<Array<{ side: Side; announced: boolean }>> {
+export async function recordJobEnded(q: Queryable, connectionId: string, recordKey: string, startedAt: Date): Promise<Array<{ side: Side; announced: boolean }>> {
   // The DELETE is not visible to the UPDATE of the same statement: the ended record is left out by hand. The row
   // joined as `o` is read before the update: it tells whether the failure was announced.
   const result = await q.query<{ side: Side; announced: boolean }>(
     `WITH gone AS (DELETE FROM waiting_records w WHERE w.connection_id = $1 AND (w.record_key = $2 OR NOT (${LIVE})))
-     UPDATE side_health h SET failing_since = NULL, announced_at = NULL, recovered_at = now()
+     UPDATE side_health h SET failing_since = NULL, announced_at = NULL, gave_up = 0, recovered_at = now()
      FROM side_health o
      WHERE o.connection_id = h.connection_id AND o.side = h.side
-       AND h.connection_id = $1 AND h.failing_since IS NOT NULL
+       AND h.connection_id = $1 AND h.failing_since IS NOT NULL AND h.last_failure_at < $3
        AND NOT EXISTS (SELECT 1 FROM waiting_records w WHERE w.connection_id = $1 AND w.side = h.side AND w.record_key <> $2 AND ${LIVE})
      RETURNING h.side, o.announced_at IS NOT NULL AS announced`,
-    [connectionId, recordKey],
+    [connectionId, recordKey, startedAt],
   );
   return result.rows.map((r) => ({ side: r.side, announced: Boolean(r.announced) }));
 }
@@ -113,8 +117,8 @@ export function everyFailingSide(q: Queryable): Promise<Array<FailingSide & { co
 }
 
 async function readFailingSides(q: Queryable, connectionId?: string): Promise<Array<FailingSide & { connectionId: string }>> {
-  const result = await q.query<{ connection_id: string; side: Side; failing_since: Date | string; last_failure_at: Date | string; last_error: string | null; waiting: string | number; next_try_at: Date | string | null }>(
-    `SELECT h.connection_id, h.side, h.failing_since, h.last_failure_at, h.last_error,
+  const result = await q.query<{ connection_id: string; side: Side; failing_since: Date | string; last_failure_at: Date | string; last_error: string | null; gave_up: number; waiting: string | number; next_try_at: Date | string | null }>(
+    `SELECT h.connection_id, h.side, h.failing_since, h.last_failure_at, h.last_error, h.gave_up,
        (SELECT count(*) FROM waiting_records w WHERE w.connection_id = h.connection_id AND w.side = h.side AND NOT w.periodic AND ${LIVE}) AS waiting,
        (SELECT min(w.next_try_at) FROM waiting_records w WHERE w.connection_id = h.connection_id AND w.side = h.side AND ${LIVE}) AS next_try_at
      FROM side_health h WHERE h.failing_since IS NOT NULL ${connectionId === undefined ? '' : 'AND h.connection_id = $1'}
@@ -129,6 +133,7 @@ async function readFailingSides(q: Queryable, connectionId?: string): Promise<Ar
     lastError: r.last_error ?? '',
     waitingRecords: Number(r.waiting),
     nextTryAt: r.next_try_at === null ? null : new Date(r.next_try_at),
+    gaveUpRecords: Number(r.gave_up),
   }));
 }
 

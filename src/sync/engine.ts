@@ -360,7 +360,7 @@ export class Engine {
     try {
       ended = await this.runJobOnce(name, flow, data, job, run);
       // A job put off until later (its record busy, a daily budget used up) still waits; any other end is an end.
-      if (ended.outcome !== 'deferred') await this.sideHealth.ended(flow, data, job.attempt).catch((e) => this.log.warn({ err: e }, 'could not record the side health'));
+      if (ended.outcome !== 'deferred') await this.sideHealth.ended(flow, data, job).catch((e) => this.log.warn({ err: e }, 'could not record the side health'));
     } catch (error) {
       ended = { outcome: job.lastAttempt ? 'failed' : 'retry', error };
       throw error;

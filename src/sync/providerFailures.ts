@@ -85,9 +85,9 @@ export class SideHealthTracker {
   }
 
   /** A job ended without a provider failure (done, or ended for a reason of its own). */
-  async ended(flow: string, data: JobData, attempt: number): Promise<void> {
-    if (attempt === 1 && !(await this.failingConnections()).has(data.connectionId)) return;
-    const recovered = await recordJobEnded(this.db, data.connectionId, data.key);
+  async ended(flow: string, data: JobData, job: { attempt: number; startedAt: Date }): Promise<void> {
+    if (job.attempt === 1 && !(await this.failingConnections()).has(data.connectionId)) return;
+    const recovered = await recordJobEnded(this.db, data.connectionId, data.key, job.startedAt);
     for (const { side, announced } of recovered) {
       // A failure met only by calls that the job's own tries got past was never announced: nothing to say.
       if (!announced) continue;

@@ -22,6 +22,8 @@ export interface JobContext {
   attempt: number;
   /** True on the last try: a failure now parks the job as an error for a person to retry. */
   lastAttempt: boolean;
+  /** When this try started, by the store's clock. */
+  startedAt: Date;
 }
 
 export type JobHandler = (data: JobData, context: JobContext) => Promise<void>;
@@ -272,7 +274,7 @@ export class JobQueue {
       await this.enqueue(definition.name, job.data, { startAfterSeconds: 1 });
       return () => this.completeJob(definition.name, job.id);
     }
-    const context: JobContext = { jobId: job.id, attempt: job.retryCount + 1, lastAttempt: job.retryCount >= job.retryLimit };
+    const context: JobContext = { jobId: job.id, attempt: job.retryCount + 1, lastAttempt: job.retryCount >= job.retryLimit, startedAt: new Date(job.startedOn ?? Date.now()) };
     try {
       await definition.handler(job.data, context);
     } catch (error) {

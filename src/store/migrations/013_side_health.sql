@@ -10,6 +10,8 @@ CREATE TABLE side_health (
   last_failure_at timestamptz,
   -- What the provider said last (status, code, message): never a token or a request body.
   last_error text,
+  -- Records whose jobs ran out of tries during this outage (open errors with a Retry button).
+  gave_up integer NOT NULL DEFAULT 0,
   -- When the activity said the side is failing (once a record waits on it); cleared with the failure.
   announced_at timestamptz,
   recovered_at timestamptz,
