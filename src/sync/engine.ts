@@ -34,10 +34,10 @@ import { changeCaptureDue, changeCaptureKey, pollQuickBooksChanges } from './cha
 import { syncQboInvoiceEvent, REVIEW_REQUESTS_FLOW } from './reviewRequests.ts';
 import { importInvoices, importInvoicesKey, isImportedCrmInvoiceId, INVOICE_IMPORT_CURSOR, INVOICE_IMPORT_FLOW } from './invoiceImport.ts';
 import { readCursor } from '../store/cursors.ts';
+import { syncInvoice, sweepInvoices, INVOICES_FLOW } from './invoices.ts';
 import { SideHealthTracker } from './providerFailures.ts';
 import { AttentionWatch } from './attention.ts';
 import type { NoticeChannel } from '../notify/channels.ts';
-import { syncInvoice, sweepInvoices, INVOICES_FLOW } from './invoices.ts';
 
 export interface EngineOptions {
   db: Db;
