@@ -1,6 +1,7 @@
 // Screenshots of every dashboard screen, taken against `npm start`'s own stack (fresh data, free ports) with
 // Debian's Chromium: docs/screenshots/*.png. Run: npm run screenshots (LEDGERLINK_SCREENSHOTS=15,04 writes only the
-// pictures whose names start with those prefixes; the whole walk runs either way).
+// pictures whose names start with those prefixes, as does `npm run screenshots -- 16-outage`; the whole walk runs
+// either way).
 import { mkdirSync } from 'node:fs';
 import { chromium, type Page } from 'playwright-core';
 import { startDemoProcess } from '../test/support/demoProcess.ts';
@@ -15,7 +16,8 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   page.setDefaultTimeout(30_000);
-  const only = (process.env.LEDGERLINK_SCREENSHOTS ?? '').split(',').filter(Boolean);
+  // Names or prefixes to write again, from the command line or LEDGERLINK_SCREENSHOTS=15,04.
+  const only = [...process.argv.slice(2), ...(process.env.LEDGERLINK_SCREENSHOTS ?? '').split(',')].filter(Boolean);
   const shot = async (name: string, target: Page = page) => {
     // The pause also lets the page settle before the walk goes on, so it is kept for the pictures not written.
     await target.waitForTimeout(300);
@@ -127,6 +129,23 @@ try {
   await page.getByRole('button', { name: 'Connect', exact: true }).click();
   await page.getByRole('button', { name: 'Reconnect HighLevel' }).waitFor();
   await shot('14-needs-highlevel-reconnect');
+
+  // QuickBooks answers 500 to every sales receipt: the card says so while the payment waits for its next try.
+  const faults = (method: string, body?: unknown) => fetch(`${demo.quickbooksUrl}/_emulator/faults`, { method, headers: { 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  await faults('PUT', { rules: [{ kind: 'error500', rate: 1, method: 'POST', path: '/salesreceipt' }] });
+  await open('Sunrise Studio', 'Sandbox');
+  const outagePay = page.getByRole('form', { name: 'Take a payment' });
+  await outagePay.getByLabel('Email').fill('during.outage@example.com');
+  await outagePay.getByRole('button', { name: 'Take the payment' }).click();
+  await page.getByRole('link', { name: 'Activity' }).click();
+  for (let i = 0; i < 30 && !(await page.locator('#failing-sides').isVisible()); i += 1) {
+    await page.waitForTimeout(1000);
+    await page.reload();
+  }
+  await page.locator('#failing-sides').waitFor();
+  await page.locator('.entry.info', { hasText: 'QuickBooks is failing' }).first().waitFor();
+  await shot('16-outage-in-progress');
+  await faults('DELETE');
 } finally {
   await browser.close();
   await demo.stop();

@@ -46,6 +46,15 @@ const envSchema = z.object({
   /** A port of its own for /metrics, /healthz and /readyz, without token (workers are scraped this way). */
   LEDGERLINK_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   LEDGERLINK_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** A provider failing for longer than this needs attention (the card says so; notices go out). */
+  LEDGERLINK_ALERT_AFTER_SECONDS: z.coerce.number().int().min(1).max(7 * 86_400).default(600),
+  /** Where notices about a connection that needs attention are posted as Slack-compatible JSON, {"text": ...}. */
+  LEDGERLINK_ALERT_WEBHOOK_URL: z.string().url().refine((u) => /^https?:\/\//.test(u), 'use an http(s) URL').optional(),
+  /** The SMTP server notices are e-mailed through: smtp://user:password@host:587 (STARTTLS) or smtps://...:465. */
+  LEDGERLINK_ALERT_SMTP_URL: z.string().url().refine((u) => /^smtps?:\/\//.test(u), 'use smtp:// or smtps://').optional(),
+  /** Who gets the e-mails: one address or several, comma-separated. */
+  LEDGERLINK_ALERT_EMAIL_TO: z.string().trim().min(3).max(2000).optional(),
+  LEDGERLINK_ALERT_EMAIL_FROM: z.string().trim().min(3).max(320).optional(),
   /** What start does when the token key cannot open stored tokens: refuse (default) or pause those connections. */
   LEDGERLINK_UNREADABLE_TOKENS: z.enum(['refuse', 'pause']).default('refuse'),
 
@@ -143,8 +152,34 @@ export interface Config {
   metricsHost: string;
   /** At start, connections whose tokens the key cannot open stop the start ('refuse') or are paused ('pause'). */
   unreadableTokens: 'refuse' | 'pause';
+  /** When a connection needs attention and where notices about it go (docs/configuration.md). */
+  alerts: AlertConfig;
   /** Present when real provider credentials are configured; absent means the demo against the emulators. */
   providers: ProviderConfig | undefined;
+}
+
+export interface AlertConfig {
+  afterSeconds: number;
+  webhookUrl: string | undefined;
+  email: { smtpUrl: string; to: string[]; from: string } | undefined;
+}
+
+const EMAIL_ADDRESS = /^[^\s<>@,]+@[^\s<>@,]+$/;
+
+function alertConfig(e: z.infer<typeof envSchema>): AlertConfig {
+  let email: AlertConfig['email'];
+  if (e.LEDGERLINK_ALERT_SMTP_URL || e.LEDGERLINK_ALERT_EMAIL_TO) {
+    if (!e.LEDGERLINK_ALERT_SMTP_URL || !e.LEDGERLINK_ALERT_EMAIL_TO) {
+      throw new ConfigError('invalid configuration: set both LEDGERLINK_ALERT_SMTP_URL and LEDGERLINK_ALERT_EMAIL_TO to e-mail notices, or neither');
+    }
+    const to = e.LEDGERLINK_ALERT_EMAIL_TO.split(',').map((a) => a.trim()).filter(Boolean);
+    const bad = to.find((a) => !EMAIL_ADDRESS.test(a));
+    if (bad !== undefined || to.length === 0) throw new ConfigError(`invalid configuration: LEDGERLINK_ALERT_EMAIL_TO holds something that is not an e-mail address: ${JSON.stringify(bad ?? '')}`);
+    const from = e.LEDGERLINK_ALERT_EMAIL_FROM ?? to[0]!;
+    if (!EMAIL_ADDRESS.test(from)) throw new ConfigError('invalid configuration: LEDGERLINK_ALERT_EMAIL_FROM is not an e-mail address');
+    email = { smtpUrl: e.LEDGERLINK_ALERT_SMTP_URL, to, from };
+  }
+  return { afterSeconds: e.LEDGERLINK_ALERT_AFTER_SECONDS, webhookUrl: e.LEDGERLINK_ALERT_WEBHOOK_URL, email };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
@@ -205,6 +240,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     metricsPort: e.LEDGERLINK_METRICS_PORT,
     metricsHost: e.LEDGERLINK_METRICS_HOST,
     unreadableTokens: e.LEDGERLINK_UNREADABLE_TOKENS,
+    alerts: alertConfig(e),
     providers,
   };
 }

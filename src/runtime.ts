@@ -11,6 +11,7 @@ import { openDb, type Db } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
 import { SecretBox } from './store/secrets.ts';
 import { Engine } from './sync/engine.ts';
+import { channelsFrom } from './notify/channels.ts';
 import type { FastifyInstance } from 'fastify';
 import type { DashboardOptions } from './server/dashboard.ts';
 import type { MetricsListener } from './server/metricsListener.ts';
@@ -70,6 +71,7 @@ export async function openRuntime(config: Config, providers: ProviderConfig, opt
     pollSeconds: config.pollSeconds,
     cdcPollSeconds: config.cdcPollSeconds,
     retention: config.retention,
+    alerts: { afterSeconds: config.alerts.afterSeconds, channels: channelsFrom({ webhookUrl: config.alerts.webhookUrl, email: config.alerts.email }) },
     queue: { expireInSeconds: config.jobExpireSeconds, leaseSeconds: config.jobExpireSeconds },
   });
   let server: FastifyInstance | undefined;

@@ -22,6 +22,7 @@ import { reconcile, resyncDifferences, type Reconciliation } from '../sync/recon
 import { checkedReviewRequest, describeReviewRequest, resumeWaitingReviewRequests, reviewRequestProblem } from '../sync/reviewRequests.ts';
 import { SyncError } from '../sync/errors.ts';
 import { builtInQuickBooksState } from '../sync/builtInQuickBooks.ts';
+import { failingSides } from '../store/sideHealth.ts';
 import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
 
 /** The refresh token of QuickBooks lasts 100 days (rolling); within two weeks of its end the card warns. */
@@ -31,6 +32,19 @@ const connectionParams = z.object({ id: z.string().min(1).max(100) });
 const activityParams = connectionParams.extend({ activityId: z.coerce.number().int().positive() });
 
 const progressSchema = z.object({ done: z.number().int().nonnegative(), total: z.number().int().nonnegative() });
+
+function failingSideSchema() {
+  return z.object({
+    side: z.enum(['quickbooks', 'highlevel']),
+    since: z.string().describe('The first failure of this outage'),
+    lastFailureAt: z.string(),
+    lastError: z.string().describe('What the provider said last: status, code, message'),
+    waitingRecords: z.number().describe('Records whose jobs wait for their next try on this side'),
+    nextTryAt: z.string().nullable().describe('The soonest next try; null while a first try is under way, or when every waiting job ran out of tries'),
+    gaveUpRecords: z.number().describe('Records whose jobs ran out of tries during this outage: open errors with a Retry button'),
+    needsAttention: z.boolean().describe('Failing for longer than the alert threshold (LEDGERLINK_ALERT_AFTER_SECONDS)'),
+  });
+}
 
 const cardSchema = z.object({
   id: z.string(),
@@ -63,6 +77,7 @@ const cardSchema = z.object({
   lastSync: z.record(z.string(), z.string()).describe('Flow -> time of its last successful sync'),
   counts: z.record(z.string(), z.number()).describe('Linked records per kind, and openErrors'),
   progress: z.object({ customerImport: progressSchema.nullable(), invoiceImport: progressSchema.nullable() }),
+  failingSides: z.array(failingSideSchema()).describe('Sides whose provider keeps failing (5xx, no answer, throttling) while records wait for their next try; empty when both answer'),
 });
 type Card = z.infer<typeof cardSchema>;
 
@@ -162,13 +177,14 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   };
 
   async function cardOf(connection: Connection): Promise<Card> {
-    const [summary, links, customerImport, invoiceImport, reviewProblem, builtInQuickBooks] = await Promise.all([
+    const [summary, links, customerImport, invoiceImport, reviewProblem, builtInQuickBooks, failing] = await Promise.all([
       activitySummary(db, connection.id),
       countLinks(db, connection.id),
       readCursor<unknown>(db, connection.id, 'customer-import'),
       readCursor<unknown>(db, connection.id, 'invoice-import'),
       reviewRequestProblem(db, connection.id),
       builtInQuickBooksState(db, connection.id),
+      failingSides(db, connection.id),
     ]);
     const expiring = connection.qboRefreshExpiresAt !== null && connection.qboRefreshExpiresAt.getTime() - Date.now() < EXPIRY_WARNING_MS;
     const progress = (value: unknown) => {
@@ -201,6 +217,11 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
       lastSync: Object.fromEntries(Object.entries(summary.lastSuccess).map(([flow, at]) => [flow, at.toISOString()])),
       counts: { ...links, openErrors: summary.openErrors },
       progress: { customerImport: progress(customerImport), invoiceImport: progress(invoiceImport) },
+      failingSides: failing.map((f) => ({
+        side: f.side, since: f.since.toISOString(), lastFailureAt: f.lastFailureAt.toISOString(), lastError: f.lastError,
+        waitingRecords: f.waitingRecords, nextTryAt: f.nextTryAt?.toISOString() ?? null, gaveUpRecords: f.gaveUpRecords,
+        needsAttention: Date.now() - f.since.getTime() >= engine.attentionAfterSeconds * 1000,
+      })),
     };
   }
 

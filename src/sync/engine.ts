@@ -36,6 +36,9 @@ import { importInvoices, importInvoicesKey, isImportedCrmInvoiceId, INVOICE_IMPO
 import { readCursor } from '../store/cursors.ts';
 import { releaseHeldEvents } from './intake.ts';
 import { syncInvoice, sweepInvoices, INVOICES_FLOW } from './invoices.ts';
+import { SideHealthTracker } from './providerFailures.ts';
+import { AttentionWatch } from './attention.ts';
+import type { NoticeChannel } from '../notify/channels.ts';
 
 export interface EngineOptions {
   db: Db;
@@ -58,6 +61,15 @@ export interface EngineOptions {
   cdcPollSeconds?: number;
   /** How long activity and inbox history is kept (LEDGERLINK_ACTIVITY_RETENTION_DAYS, LEDGERLINK_INBOX_RETENTION_DAYS). */
   retention?: RetentionPolicy;
+  /** When a connection needs attention, and where notices about it go (docs/configuration.md, LEDGERLINK_ALERT_*). */
+  alerts?: {
+    /** A side failing for longer than this needs attention: the card says so and notices go out (default 600). */
+    afterSeconds?: number;
+    /** Where notices go; none: the card still says so, nothing is sent. */
+    channels?: NoticeChannel[];
+    /** How often the process that runs the pollers looks for problems (default 15). */
+    checkEverySeconds?: number;
+  };
   /** Job queue tuning (tests shorten these to see a killed worker's job come back quickly). */
   queue?: { expireInSeconds?: number; leaseSeconds?: number; pollingIntervalSeconds?: number; supervise?: boolean };
 }
@@ -70,6 +82,9 @@ interface ConnectionClients {
 }
 
 const COMPANY_FACTS_TTL_MS = 10 * 60_000;
+
+/** A provider failing this long (10 minutes: longer than its records' first retries) needs a person's attention. */
+export const DEFAULT_ATTENTION_AFTER_SECONDS = 600;
 
 /** How often history past its retention is deleted. */
 const RETENTION_EVERY_MS = 60 * 60_000;
@@ -104,6 +119,12 @@ export class Engine {
   private readonly limiter: RateLimiter | undefined;
   private readonly hlLimiter: HighLevelLimiter | undefined;
   private readonly clients = new Map<string, ConnectionClients>();
+  /** Which side of each connection is failing, as its jobs fail and end (src/sync/providerFailures.ts). */
+  readonly sideHealth: SideHealthTracker;
+  readonly attentionAfterSeconds: number;
+  /** Notices about connections that need attention; undefined when no channel is configured. */
+  readonly attention: AttentionWatch | undefined;
+  private attentionTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
 
@@ -117,6 +138,12 @@ export class Engine {
     this.log = options.logger ?? createLogger({ level: process.env.LEDGERLINK_LOG_LEVEL ?? 'info' });
     this.metrics = options.metrics ?? new Metrics();
     this.metrics.readQueuesWith(() => queue.stats());
+    this.sideHealth = new SideHealthTracker(db, this.log);
+    this.attentionAfterSeconds = options.alerts?.afterSeconds ?? DEFAULT_ATTENTION_AFTER_SECONDS;
+    const channels = options.alerts?.channels ?? [];
+    this.attention = channels.length > 0
+      ? new AttentionWatch(db, this.connections, { afterSeconds: this.attentionAfterSeconds, channels, publicUrl: options.publicUrl }, this.log)
+      : undefined;
     const qbo = options.providers.quickbooks;
     this.qboOAuth = new QuickBooksOAuth({
       clientId: qbo.clientId,
@@ -169,6 +196,12 @@ export class Engine {
       this.retentionTimer = setInterval(prune, RETENTION_EVERY_MS);
       this.retentionTimer.unref();
       setTimeout(prune, 60_000).unref();
+      const attention = this.attention;
+      if (attention) {
+        const check = () => void attention.check().catch((error) => this.log.warn({ err: error }, 'could not check which connections need attention'));
+        this.attentionTimer = setInterval(check, (this.options.alerts?.checkEverySeconds ?? 15) * 1000);
+        this.attentionTimer.unref();
+      }
     }
   }
 
@@ -182,6 +215,7 @@ export class Engine {
   async stop(): Promise<void> {
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    if (this.attentionTimer) clearInterval(this.attentionTimer);
     await this.queue.stop();
   }
 
@@ -285,7 +319,9 @@ export class Engine {
         concurrency: extra.concurrency ?? concurrency,
         ...(extra.recordLease ? { recordLease: extra.recordLease } : {}),
         handler: (data, job) => this.runJob(name, flow, data, job, run),
+        onRetry: (data, error, nextTryAt) => this.sideHealth.retrying(name, flow, data, error, nextTryAt, PERIODIC.has(name)),
         onGiveUp: async (data, error) => {
+          await this.sideHealth.gaveUp(flow, data, error).catch((e) => this.log.warn({ err: e }, 'could not record the side failure'));
           await recordActivity(this.db, {
             connectionId: data.connectionId,
             flow,
@@ -364,6 +400,8 @@ export class Engine {
     let ended: { outcome: SyncOutcome; error?: unknown; detail?: Record<string, unknown> } | undefined;
     try {
       ended = await this.runJobOnce(name, flow, data, job, run);
+      // A job put off until later (its record busy, a daily budget used up) still waits; any other end is an end.
+      if (ended.outcome !== 'deferred') await this.sideHealth.ended(flow, data, job).catch((e) => this.log.warn({ err: e }, 'could not record the side health'));
     } catch (error) {
       ended = { outcome: job.lastAttempt ? 'failed' : 'retry', error };
       throw error;
@@ -495,7 +533,10 @@ export class Engine {
       tokens: qboTokens,
       limiter: limiter ? { acquire: (realm) => limiter.acquire(`qbo:${realm}`) } : undefined,
       logger: this.log,
-      onCall: (call) => this.metrics.providerCall('quickbooks', call),
+      onCall: (call) => {
+        this.metrics.providerCall('quickbooks', call);
+        if (call.retrying) this.sideHealth.callFailed(connection.id, 'quickbooks', call.status);
+      },
     });
     const hl = this.newHighLevelClient(connection.id, connection.hlLocationId);
     let facts: { value: Promise<CompanyFacts>; at: number } | undefined;
@@ -535,7 +576,10 @@ export class Engine {
       },
       isRefusal: (error) => error instanceof HighLevelError && (error.code === 'invalid_grant' || error.status === 401),
     });
-    return new HighLevelClient(new HighLevelHttp({ baseUrl: this.options.providers.highlevel.apiUrl, locationId, tokens, limiter: this.hlLimiter, logger: this.log, onCall: (call) => this.metrics.providerCall('highlevel', call) }));
+    return new HighLevelClient(new HighLevelHttp({ baseUrl: this.options.providers.highlevel.apiUrl, locationId, tokens, limiter: this.hlLimiter, logger: this.log, onCall: (call) => {
+      this.metrics.providerCall('highlevel', call);
+      if (call.retrying) this.sideHealth.callFailed(connectionId, 'highlevel', call.status);
+    } }));
   }
 
   /** Keeps the HighLevel user a token answer named (connections made before it was kept learn it at a refresh). */

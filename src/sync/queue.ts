@@ -22,6 +22,8 @@ export interface JobContext {
   attempt: number;
   /** True on the last try: a failure now parks the job as an error for a person to retry. */
   lastAttempt: boolean;
+  /** When this try started, by the store's clock. */
+  startedAt: Date;
 }
 
 export type JobHandler = (data: JobData, context: JobContext) => Promise<void>;
@@ -43,6 +45,8 @@ export interface QueueDefinition {
   recordLease?: 'store' | 'process';
   /** Called when a job fails for the last time (after the handler's own error reporting). */
   onGiveUp?: (data: JobData, error: unknown) => Promise<void>;
+  /** Called when a failed job has been put back for another try, with when that try is due (see nextTryOf). */
+  onRetry?: (data: JobData, error: unknown, nextTryAt: Date | undefined) => Promise<void>;
 }
 
 export interface JobQueueOptions {
@@ -270,7 +274,7 @@ export class JobQueue {
       await this.enqueue(definition.name, job.data, { startAfterSeconds: 1 });
       return () => this.completeJob(definition.name, job.id);
     }
-    const context: JobContext = { jobId: job.id, attempt: job.retryCount + 1, lastAttempt: job.retryCount >= job.retryLimit };
+    const context: JobContext = { jobId: job.id, attempt: job.retryCount + 1, lastAttempt: job.retryCount >= job.retryLimit, startedAt: new Date(job.startedOn ?? Date.now()) };
     try {
       await definition.handler(job.data, context);
     } catch (error) {
@@ -489,7 +493,11 @@ class QueueRunner {
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         // A failure to record the failure leaves the job active: it expires and runs again.
-        await this.boss.fail(this.definition.name, job.id, { message }).catch(() => {});
+        const failed = await this.boss.fail(this.definition.name, job.id, { message }).then(() => true, () => false);
+        if (failed && this.definition.onRetry && job.retryCount < job.retryLimit) {
+          const nextTryAt = await nextTryOf(this.boss, this.definition.name, job.id).catch(() => undefined);
+          await this.definition.onRetry(job.data, error, nextTryAt).catch((hookError) => this.log?.warn({ queue: this.definition.name, err: hookError }, 'could not record the retry'));
+        }
       } finally {
         this.inFlight.delete(job.id);
         // A slot is free: fetch again at once if the queue may hold more; else the loop waits for the interval.
@@ -517,6 +525,16 @@ function jobInsertSql(data: string, key: string, priority: string, from: string,
       COALESCE(q.retry_backoff, false), q.policy
     FROM ${from} JOIN pgboss.queue q ON q.name = ${queueName}
     ON CONFLICT DO NOTHING RETURNING id`;
+}
+
+/**
+ * When a failed job's next try is due: pg-boss chooses it (retry delay, backoff with jitter) as it fails the job, and
+ * tells it through its public getJobById. The one place that reads a job's retry state.
+ */
+async function nextTryOf(boss: PgBoss, name: string, id: string): Promise<Date | undefined> {
+  const job = await boss.getJobById<JobData>(name, id);
+  if (!job || job.state !== 'retry') return undefined;
+  return new Date(job.startAfter);
 }
 
 /** pg-boss hands over SQL with or without values; PGlite runs multi-statement text only through exec. */

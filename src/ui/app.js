@@ -210,7 +210,7 @@ async function renderConnections() {
     connections.length === 0 ? h('p', {}, 'No connection yet.') : h('ul', { class: 'cards' }, connections.map((c) =>
       h('li', { class: 'card' },
         h('h2', {}, h('a', { href: `#/connections/${encodeURIComponent(c.id)}` }, c.name)),
-        h('p', {}, connectionBadge(c), c.counts.openErrors ? h('span', { class: 'badge error' }, `${c.counts.openErrors} open error${c.counts.openErrors === 1 ? '' : 's'}`) : null),
+        h('p', {}, connectionBadge(c), c.counts.openErrors ? h('span', { class: 'badge error' }, `${c.counts.openErrors} open error${c.counts.openErrors === 1 ? '' : 's'}`) : null, failingSideBadges(c)),
         h('dl', { class: 'facts' },
           h('dt', {}, 'QuickBooks'), h('dd', {}, quickbooksCompanyText(c)),
           h('dt', {}, 'HighLevel'), h('dd', {}, highLevelLocationText(c)),
@@ -401,6 +401,7 @@ function integrationCard(c, refresh) {
     title,
     h('p', {}, connectionBadge(c), c.statusReason ? h('span', { class: 'muted' }, ` ${c.statusReason}`) : null),
     c.builtInQuickBooks?.warning ? h('p', { class: 'error', id: 'built-in-quickbooks-warning' }, h('strong', {}, 'Warning: '), c.builtInQuickBooks.warning) : null,
+    failingSidesNotice(c, card, refresh),
     h('dl', { class: 'facts' },
       h('dt', {}, 'Connected since'), h('dd', {}, dateTime(c.connectedAt)),
       h('dt', {}, 'QuickBooks company'), h('dd', { id: 'card-company' }, quickbooksCompanyText(c)),
@@ -435,6 +436,46 @@ function reconnectHighLevel(c) {
   return h('div', { class: 'stack', id: 'reconnect-highlevel' },
     h('p', {}, `HighLevel needs reconnecting: on HighLevel's page, choose this connection's location ("${c.name}", id ${c.highlevel.locationId}). History is kept.`),
     button);
+}
+
+// ---------- a side that keeps failing ----------
+
+const SIDE_NAMES = { quickbooks: 'QuickBooks', highlevel: 'HighLevel' };
+const FAILING_REFRESH_MS = 5000;
+
+function inSeconds(iso) {
+  const s = Math.round((Date.parse(iso) - Date.now()) / 1000);
+  if (s <= 0) return 'now';
+  return s < 90 ? `in ${s} s` : `in ${Math.round(s / 60)} min`;
+}
+
+function failingSideBadges(c) {
+  return (c.failingSides ?? []).map((f) => h('span', { class: 'badge error' }, `${SIDE_NAMES[f.side]} failing`));
+}
+
+/**
+ * Which provider keeps failing, since when, how many records wait and when the next try is: the records are tried
+ * again by themselves, so the notice refreshes itself until the side answers again.
+ */
+function failingSidesNotice(c, card, refresh) {
+  const failing = c.failingSides ?? [];
+  if (failing.length === 0) return null;
+  setTimeout(() => {
+    if (card.isConnected) refresh().catch(() => {});
+  }, FAILING_REFRESH_MS);
+  return h('section', { class: 'failing', id: 'failing-sides', role: 'status', 'aria-labelledby': 'failing-title' },
+    h('h3', { id: 'failing-title' }, failing.some((f) => f.needsAttention) ? 'Needs attention: a provider keeps failing' : 'A provider is failing; ledgerlink keeps trying'),
+    failing.map((f) => h('div', { class: 'failing-side' },
+      h('p', {}, h('strong', {}, `${SIDE_NAMES[f.side]} is failing`), ` since ${dateTime(f.since)}.`),
+      h('dl', { class: 'facts' },
+        h('dt', {}, 'Records waiting'), h('dd', {}, String(f.waitingRecords)),
+        h('dt', {}, 'Next try'), h('dd', {}, f.nextTryAt ? `${dateTime(f.nextTryAt)} (${inSeconds(f.nextTryAt)})` : f.waitingRecords === 0 && f.gaveUpRecords === 0 ? 'a first try is under way' : 'none scheduled'),
+        f.gaveUpRecords ? [h('dt', {}, 'Out of tries'), h('dd', {}, `${f.gaveUpRecords} record${f.gaveUpRecords === 1 ? '' : 's'}: open errors with a Retry button`)] : null,
+        h('dt', {}, `Last answer`), h('dd', {}, `${f.lastError} (${dateTime(f.lastFailureAt)})`),
+      ),
+    )),
+    h('p', { class: 'muted small' }, 'Nothing is lost: each waiting record is synced once the provider answers again, and this notice goes by itself.'),
+  );
 }
 
 const SECTIONS = [

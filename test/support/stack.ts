@@ -20,7 +20,7 @@ export interface StackOptions {
   hl?: HighLevelEmulatorOptions;
   /** Start this process's workers (default true). */
   workers?: boolean;
-  engine?: Partial<Pick<EngineOptions, 'limits' | 'limitFactor' | 'concurrency' | 'queue' | 'pollSeconds' | 'cdcPollSeconds'>>;
+  engine?: Partial<Pick<EngineOptions, 'limits' | 'limitFactor' | 'concurrency' | 'queue' | 'pollSeconds' | 'cdcPollSeconds' | 'alerts'>>;
   connect?: { importOldInvoices?: boolean; reviewRequests?: boolean };
   /** Start the periodic pollers with the workers (default false: tests call the pollers themselves). */
   pollers?: boolean;
