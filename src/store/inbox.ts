@@ -22,27 +22,6 @@ export async function storeInboxEvent(q: Queryable, event: InboxEvent): Promise<
   return result.rows[0] ? Number(result.rows[0].id) : undefined;
 }
 
-/**
- * Stores the event and, when it is new, what `then` inserts from it, in one statement: `then` receives the name of
- * the CTE holding the new inbox row (no row for a duplicate) and the number of its first parameter. Returns the
- * inbox id and the id `then` returned (null when it inserted nothing), or undefined for a duplicate event.
- */
-export async function storeInboxEventWith(
-  q: Queryable,
-  event: InboxEvent,
-  then: (source: string, first: number) => { sql: string; params: unknown[] },
-): Promise<{ inboxId: number; thenId: string | null } | undefined> {
-  const insert = inboxInsert(event, 1);
-  const next = then('stored_event', insert.params.length + 1);
-  const result = await q.query<{ inbox_id: string | number; then_id: string | null }>(
-    `WITH stored_event AS (${insert.sql}), then_row AS (${next.sql})
-     SELECT stored_event.id AS inbox_id, (SELECT id FROM then_row LIMIT 1)::text AS then_id FROM stored_event`,
-    [...insert.params, ...next.params],
-  );
-  const row = result.rows[0];
-  return row ? { inboxId: Number(row.inbox_id), thenId: row.then_id } : undefined;
-}
-
 function inboxInsert(event: InboxEvent, first: number): { sql: string; params: unknown[] } {
   const p = (n: number) => `$${first + n - 1}`;
   return {

@@ -2,7 +2,7 @@
 // duplicates collapse) and its job is enqueued in the same transaction; only then is the sender answered.
 // Events that belong to no live connection, or that no flow handles, are recorded with the reason and ignored.
 import type { Db } from '../store/db.ts';
-import { storeInboxEvent, storeInboxEventWith, type Provider } from '../store/inbox.ts';
+import { storeInboxEvent, type Provider } from '../store/inbox.ts';
 import { recordActivity } from '../store/activity.ts';
 import { countRefusal } from '../store/webhookRefusals.ts';
 import type { Connection } from '../store/connections.ts';
@@ -77,19 +77,20 @@ async function placeEvent(deps: IntakeDeps, event: IncomingEvent): Promise<Intak
       continue;
     }
     const route = event.route;
-    // The event and its job in one statement: atomic, and one round trip on the path of every event.
+    // The event and its job in one transaction: pg-boss's send runs on the transaction's connection (its `db`
+    // option), so neither is stored without the other. A duplicate event inserts no row, and gets no job.
     const data: JobData = { ...route.data, connectionId: connection.id, key: `${connection.id}:${route.key}` };
-    const stored = await storeInboxEventWith(
-      deps.db,
-      { provider: event.provider, eventId, eventType: event.eventType, connectionId: connection.id, payload: event.payload },
-      (source, first) => deps.queue.jobInsertFrom(route.queue, data, source, first),
-    );
+    const stored = await deps.db.transaction(async (tx) => {
+      const inboxId = await storeInboxEvent(tx, { provider: event.provider, eventId, eventType: event.eventType, connectionId: connection.id, payload: event.payload });
+      if (inboxId === undefined) return undefined;
+      return { jobId: await deps.queue.enqueue(route.queue, { ...data, inboxId }, { q: tx }) };
+    });
     if (!stored) {
       outcomes.push({ outcome: 'duplicate', connectionId: connection.id });
       continue;
     }
     deps.queue.wake(route.queue);
-    outcomes.push({ outcome: 'stored', connectionId: connection.id, jobId: stored.thenId });
+    outcomes.push({ outcome: 'stored', connectionId: connection.id, jobId: stored.jobId });
   }
   return outcomes;
 }
