@@ -368,12 +368,13 @@ interface Lease {
 }
 
 /**
- * The workers of one queue in this process. pg-boss's own `work()` runs one polling loop per unit of
- * concurrency, each fetching one job at a time (eleven queues at four each were thirty loops polling the store
- * every half second while idle, and a busy queue paid one fetch statement per job). A runner is one loop per
- * queue: it fetches as many jobs as it has free slots in one statement, runs them side by side, completes or
- * fails each on its own, and fetches again as soon as a slot frees while the last fetch came back full. It
- * sleeps the polling interval only when the queue had nothing for it; an enqueue in this process wakes it.
+ * The workers of one queue in this process, on pg-boss's fetch/complete/fail. pg-boss 12's own `work()` runs one
+ * polling loop per unit of `localConcurrency`, each handing a fetched batch to one handler call and fetching again
+ * only when the whole batch is done, so one slow job holds its loop's other slots (and eleven queues at four
+ * loops each were forty-four loops polling the store while idle). A runner is one loop per queue: it fetches as
+ * many jobs as it has free slots in one statement, runs them side by side, completes or fails each on its own,
+ * and fetches again as soon as a slot frees while the last fetch came back full. It sleeps the polling interval
+ * only when the queue had nothing for it; an enqueue in this process wakes it.
  */
 class QueueRunner {
   private stopped = false;

@@ -174,7 +174,7 @@ describe('job queue on the store', () => {
     let statements = 0;
     const query = t.db.query.bind(t.db);
     t.db.query = ((text: string, params?: readonly unknown[]) => {
-      statements += 1;
+      if (params?.some((p) => typeof p === 'string' && p.includes('many:a'))) statements += 1; // not other queues' polls
       return query(text, params);
     }) as typeof t.db.query;
     let made: number;
