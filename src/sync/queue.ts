@@ -123,6 +123,27 @@ export class JobQueue {
     // retry setting) never reached queues created by an earlier start, and a killed worker's jobs stayed
     // "active" for the old expiry (found by the chaos run: 120 s instead of 15 s).
     await this.boss.updateQueue(definition.name, settings);
+    await this.carryOver(definition.name);
+  }
+
+  /**
+   * Sends again, through pg-boss, the jobs of this queue that a store copied from pg-boss 10's schema when it
+   * moved to pg-boss 12 (migration 016), and deletes the copies, in one transaction; nothing on every later start.
+   */
+  private async carryOver(name: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const copied = await tx.query<{ data: JobData | string; priority: number; start_after: Date | string }>(
+        `DELETE FROM queue_carryover WHERE queue = $1 RETURNING data, priority, start_after`,
+        [name],
+      );
+      if (copied.rows.length === 0) return;
+      const jobs = copied.rows.map((row) => {
+        const data = typeof row.data === 'string' ? (JSON.parse(row.data) as JobData) : row.data;
+        return { data, singletonKey: data.key, priority: Number(row.priority), startAfter: new Date(row.start_after) };
+      });
+      await this.boss.insert(name, jobs, { db: bossDbIn(tx) });
+      this.options.log?.info({ queue: name, jobs: jobs.length }, "jobs carried over from pg-boss 10's schema");
+    });
   }
 
   /** Starts this process's workers for every defined queue. */
