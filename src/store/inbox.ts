@@ -30,27 +30,6 @@ export async function storeInboxEvent(q: Queryable, event: InboxEvent): Promise<
   return result.rows[0] ? Number(result.rows[0].id) : undefined;
 }
 
-/**
- * Stores the event and, when it is new, what `then` inserts from it, in one statement: `then` receives the name of
- * the CTE holding the new inbox row (no row for a duplicate) and the number of its first parameter. Returns the
- * inbox id and the id `then` returned (null when it inserted nothing), or undefined for a duplicate event.
- */
-export async function storeInboxEventWith(
-  q: Queryable,
-  event: InboxEvent,
-  then: (source: string, first: number) => { sql: string; params: unknown[] },
-): Promise<{ inboxId: number; thenId: string | null } | undefined> {
-  const insert = inboxInsert(event, 1);
-  const next = then('stored_event', insert.params.length + 1);
-  const result = await q.query<{ inbox_id: string | number; then_id: string | null }>(
-    `WITH stored_event AS (${insert.sql}), then_row AS (${next.sql})
-     SELECT stored_event.id AS inbox_id, (SELECT id FROM then_row LIMIT 1)::text AS then_id FROM stored_event`,
-    [...insert.params, ...next.params],
-  );
-  const row = result.rows[0];
-  return row ? { inboxId: Number(row.inbox_id), thenId: row.then_id } : undefined;
-}
-
 function inboxInsert(event: InboxEvent, first: number): { sql: string; params: unknown[] } {
   const p = (n: number) => `$${first + n - 1}`;
   return {
@@ -77,22 +56,10 @@ export async function heldEvents(q: Queryable, connectionId: string, limit: numb
 }
 
 /**
- * Marks a held event accepted and, in the same statement, inserts what `then` makes of it (its job), as
- * storeInboxEventWith does for a new event. Undefined when the event is no longer held (another process released
- * it first), so each held event gets its job once.
+ * Marks a held event accepted; false when it is no longer held (another process released it first). The caller
+ * enqueues its job in the same transaction, so each held event gets its job once.
  */
-export async function releaseHeldEvent(
-  q: Queryable,
-  id: number,
-  then: (source: string, first: number) => { sql: string; params: unknown[] },
-): Promise<{ thenId: string | null } | undefined> {
-  const next = then('stored_event', 2);
-  const result = await q.query<{ then_id: string | null }>(
-    `WITH stored_event AS (UPDATE inbox SET status = 'accepted', reason = NULL, held_job = NULL WHERE id = $1 AND status = 'held' RETURNING id),
-       then_row AS (${next.sql})
-     SELECT (SELECT id FROM then_row LIMIT 1)::text AS then_id FROM stored_event`,
-    [id, ...next.params],
-  );
-  const row = result.rows[0];
-  return row ? { thenId: row.then_id } : undefined;
+export async function releaseHeldEvent(q: Queryable, id: number): Promise<boolean> {
+  const result = await q.query(`UPDATE inbox SET status = 'accepted', reason = NULL, held_job = NULL WHERE id = $1 AND status = 'held' RETURNING id`, [id]);
+  return result.rows.length > 0;
 }

@@ -3,8 +3,8 @@
 // Events that belong to no live connection, or that no flow handles, are recorded with the reason and ignored.
 // Those of a paused connection are held with their job, which is queued when the connection is resumed
 // (releaseHeldEvents): neither provider sends an event again, and no poll finds every record an event names.
-import type { Db, Queryable } from '../store/db.ts';
-import { heldEvents, releaseHeldEvent, storeInboxEvent, storeInboxEventWith, type Provider } from '../store/inbox.ts';
+import type { Db } from '../store/db.ts';
+import { heldEvents, releaseHeldEvent, storeInboxEvent, type Provider } from '../store/inbox.ts';
 import { recordActivity } from '../store/activity.ts';
 import { countRefusal } from '../store/webhookRefusals.ts';
 import type { Connection } from '../store/connections.ts';
@@ -85,23 +85,24 @@ async function placeEvent(deps: IntakeDeps, event: IncomingEvent): Promise<Intak
       continue;
     }
     const route = event.route;
+    // The event and its job in one transaction: pg-boss's send runs on the transaction's connection (its `db`
+    // option), so neither is stored without the other. A duplicate event inserts no row, and gets no job.
     const data: JobData = { ...route.data, connectionId: connection.id, key: `${connection.id}:${route.key}` };
     if (HELD.has(connection.status)) {
       outcomes.push(await hold(deps, { ...event, eventId }, connection, { queue: route.queue, data }));
       continue;
     }
-    // The event and its job in one statement: atomic, and one round trip on the path of every event.
-    const stored = await storeInboxEventWith(
-      deps.db,
-      { provider: event.provider, eventId, eventType: event.eventType, connectionId: connection.id, payload: event.payload },
-      (source, first) => deps.queue.jobInsertFrom(route.queue, data, source, first),
-    );
+    const stored = await deps.db.transaction(async (tx) => {
+      const inboxId = await storeInboxEvent(tx, { provider: event.provider, eventId, eventType: event.eventType, connectionId: connection.id, payload: event.payload });
+      if (inboxId === undefined) return undefined;
+      return { jobId: await deps.queue.enqueue(route.queue, { ...data, inboxId }, { q: tx }) };
+    });
     if (!stored) {
       outcomes.push({ outcome: 'duplicate', connectionId: connection.id });
       continue;
     }
     deps.queue.wake(route.queue);
-    outcomes.push({ outcome: 'stored', connectionId: connection.id, jobId: stored.thenId });
+    outcomes.push({ outcome: 'stored', connectionId: connection.id, jobId: stored.jobId });
   }
   return outcomes;
 }
@@ -129,13 +130,18 @@ const RELEASE_BATCH = 500;
  * Queues the jobs of a connection's held events, oldest first, each with its event in one statement (a job per
  * record: several events of one record collapse into the job already waiting). Returns how many events it released.
  */
-export async function releaseHeldEvents(db: Queryable, queue: JobQueue, connectionId: string): Promise<number> {
+export async function releaseHeldEvents(db: Db, queue: JobQueue, connectionId: string): Promise<number> {
   let released = 0;
   const woken = new Set<string>();
   for (;;) {
     const batch = await heldEvents(db, connectionId, RELEASE_BATCH);
     for (const held of batch) {
-      const done = await releaseHeldEvent(db, held.id, (source, first) => queue.jobInsertFrom(held.job.queue, held.job.data as JobData, source, first));
+      // Accepted and given its job in one transaction, as a new event is: once, whichever process releases it.
+      const done = await db.transaction(async (tx) => {
+        if (!(await releaseHeldEvent(tx, held.id))) return false;
+        await queue.enqueue(held.job.queue, { ...(held.job.data as JobData), inboxId: held.id }, { q: tx });
+        return true;
+      });
       if (!done) continue;
       released += 1;
       woken.add(held.job.queue);

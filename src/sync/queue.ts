@@ -1,11 +1,13 @@
-// The durable job queue: pg-boss on the store (PGlite through pg-boss's `db` option, or the PostgreSQL server).
+// The durable job queue: pg-boss on the store (PGlite or the PostgreSQL server, both through pg-boss's `db` option),
+// used through its public API only (send/insert, fetch/complete/fail, queue settings and counts): nothing here
+// reads or writes pg-boss's tables, whose layout is pg-boss's own to change between versions.
 // On top of it, two rules of the design:
 // - one job per record at a time: each job names a record key; a worker takes a lease on the key before it
 //   runs the handler, and a job that finds its record busy is put back a moment later (not counted as a failure);
 // - events collapse: queues use pg-boss's 'short' policy, so a record has at most one job waiting; the job reads
 //   the record's current state when it runs, so the waiting job covers every event that arrived meanwhile.
 import { randomUUID } from 'node:crypto';
-import PgBoss from 'pg-boss';
+import { PgBoss, type Db as BossDb, type JobWithMetadata, type Queue, type SendOptions } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { Db, Queryable } from '../store/db.ts';
 import type { QueueStats } from '../metrics.ts';
@@ -81,14 +83,23 @@ export class JobQueue {
   ) {}
 
   static async start(db: Db, options: JobQueueOptions = {}): Promise<JobQueue> {
+    // pg-boss finds jobs whose worker died (expiry) and refreshes the queue counts that /metrics reads in its
+    // supervise pass, at most once per the longer of these two intervals: as often as jobs expire, within reason.
+    const pass = Math.max(1, Math.min(30, options.expireInSeconds ?? 120));
     const boss = new PgBoss({
-      db: { executeSql: (text: string, values?: unknown[]) => executeSql(db, text, values) },
+      db: bossDb(db),
+      backend: db.kind === 'pglite' ? 'pglite' : 'postgres',
       supervise: options.supervise ?? true,
+      superviseIntervalSeconds: pass,
+      monitorIntervalSeconds: pass,
+      // Deleting completed jobs past their retention; nothing here waits on it.
+      maintenanceIntervalSeconds: 300,
+      // The oldest ready job's wait (a /metrics gauge) is counted only when pg-boss records its stats.
+      persistQueueStats: true,
       schedule: false,
       migrate: true,
-      // Expired jobs (a killed worker's) are found by maintenance: run it at least as often as jobs expire.
-      maintenanceIntervalSeconds: Math.max(1, Math.min(30, options.expireInSeconds ?? 120)),
-      monitorStateIntervalSeconds: 60,
+      // The process's own health is ledgerlink's to report (/metrics, readiness), not a registry in the store.
+      registerInstance: false,
     });
     boss.on('error', (error) => {
       // pg-boss reports maintenance problems here; they are retried by pg-boss itself.
@@ -98,21 +109,45 @@ export class JobQueue {
     return new JobQueue(db, boss, options);
   }
 
+  /** pg-boss itself, for tests and tools that look at jobs through its API (findJobs, update, cancel). */
+  get pgBoss(): PgBoss {
+    return this.boss;
+  }
+
   async define(definition: QueueDefinition): Promise<void> {
     this.definitions.set(definition.name, definition);
-    const settings: PgBoss.Queue = {
-      name: definition.name,
-      policy: 'short',
+    const settings = {
       retryLimit: definition.retryLimit ?? 6,
       retryDelay: definition.retryDelaySeconds ?? 2,
       retryBackoff: true,
       expireInSeconds: this.options.expireInSeconds ?? 120,
-    };
-    await this.boss.createQueue(definition.name, settings);
+    } satisfies Omit<Queue, 'name'>;
+    await this.boss.createQueue(definition.name, { policy: 'short', ...settings });
     // createQueue keeps an existing queue as it was: without this, a changed LEDGERLINK_JOB_EXPIRE_SECONDS (or
     // retry setting) never reached queues created by an earlier start, and a killed worker's jobs stayed
     // "active" for the old expiry (found by the chaos run: 120 s instead of 15 s).
     await this.boss.updateQueue(definition.name, settings);
+    await this.carryOver(definition.name);
+  }
+
+  /**
+   * Sends again, through pg-boss, the jobs of this queue that a store copied from pg-boss 10's schema when it
+   * moved to pg-boss 12 (migration 016), and deletes the copies, in one transaction; nothing on every later start.
+   */
+  private async carryOver(name: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const copied = await tx.query<{ data: JobData | string; priority: number; start_after: Date | string }>(
+        `DELETE FROM queue_carryover WHERE queue = $1 RETURNING data, priority, start_after`,
+        [name],
+      );
+      if (copied.rows.length === 0) return;
+      const jobs = copied.rows.map((row) => {
+        const data = typeof row.data === 'string' ? (JSON.parse(row.data) as JobData) : row.data;
+        return { data, singletonKey: data.key, priority: Number(row.priority), startAfter: new Date(row.start_after) };
+      });
+      await this.boss.insert(name, jobs, { db: bossDbIn(tx) });
+      this.options.log?.info({ queue: name, jobs: jobs.length }, "jobs carried over from pg-boss 10's schema");
+    });
   }
 
   /** Starts this process's workers for every defined queue. */
@@ -126,52 +161,35 @@ export class JobQueue {
   }
 
   /**
-   * Puts a job on the queue; `q` may be an open transaction (the inbox insert and the job commit together).
-   * Returns the job id, or null when the record already has a job waiting (that job covers this event).
+   * Puts a job on the queue; `q` may be an open transaction (the job commits with it: pg-boss's `db` option runs
+   * its insert on the caller's connection). Returns the job id, or null when the record already has a job waiting
+   * (that job covers this event). After a transaction the caller wakes the queue once it has committed.
    */
   async enqueue(name: string, data: JobData, options: { q?: Queryable; startAfterSeconds?: number; priority?: number } = {}): Promise<string | null> {
-    const sendOptions: PgBoss.SendOptions = { singletonKey: data.key };
+    const sendOptions: SendOptions = { singletonKey: data.key };
     if (options.startAfterSeconds) sendOptions.startAfter = options.startAfterSeconds;
     if (options.priority) sendOptions.priority = options.priority;
-    if (options.q) {
-      const q = options.q;
-      sendOptions.db = { executeSql: async (text: string, values: unknown[]) => q.query(text, values) };
-    }
+    if (options.q) sendOptions.db = bossDbIn(options.q);
     const id = await this.boss.send(name, data, sendOptions);
     if (!options.q) this.wake(name);
     return id;
   }
 
   /**
-   * The insert `enqueue` makes, as SQL for the caller to run inside a statement of its own: the webhook intake
-   * stores an event and its job in one statement (one round trip to the store instead of BEGIN, two inserts and
-   * COMMIT, on the path of every event). `source` names the caller's CTE that yields one row with an `id` column
-   * (the inbox row); the job's data is `data` plus `inboxId` = that id. Parameters are numbered from `first`.
-   * (pg-boss's table written as jobInsertSql says.)
-   */
-  jobInsertFrom(name: string, data: JobData, source: string, first: number): { sql: string; params: unknown[] } {
-    if (!this.definitions.has(name)) throw new Error(`queue ${name} is not defined`);
-    const p = (n: number) => `$${first + n - 1}`;
-    return {
-      sql: jobInsertSql(`${p(2)}::jsonb || jsonb_build_object('inboxId', s.id)`, p(3), '0', `${source} s`, p(1)),
-      params: [name, JSON.stringify(data), data.key],
-    };
-  }
-
-  /**
-   * Puts many jobs of one queue on it in one statement (a poll's page of payments was a statement per job); each
-   * job as `enqueue` would make it, a record that already has a job waiting getting none. Returns how many were
-   * made, and wakes this process's workers of the queue.
+   * Puts many jobs of one queue on it in one statement (pg-boss's `insert`; a poll's page of payments was a
+   * statement per job); each job as `enqueue` would make it, a record that already has a job waiting getting
+   * none. Returns how many were made, and wakes this process's workers of the queue.
    */
   async enqueueMany(name: string, jobs: ReadonlyArray<{ data: JobData; priority?: number }>): Promise<number> {
     if (jobs.length === 0) return 0;
     if (!this.definitions.has(name)) throw new Error(`queue ${name} is not defined`);
-    const result = await this.db.query(
-      jobInsertSql('s.data', 's.key', 's.priority', 'unnest($2::jsonb[], $3::text[], $4::int[]) AS s(data, key, priority)', '$1'),
-      [name, jobs.map((j) => JSON.stringify(j.data)), jobs.map((j) => j.data.key), jobs.map((j) => j.priority ?? 0)],
+    const ids = await this.boss.insert(
+      name,
+      jobs.map((j) => ({ data: j.data, singletonKey: j.data.key, priority: j.priority ?? 0 })),
+      { returnId: true },
     );
     this.wake(name);
-    return result.rows.length;
+    return ids?.length ?? 0;
   }
 
   /**
@@ -188,11 +206,8 @@ export class JobQueue {
     return {
       next: async () => {
         if (base === undefined) {
-          const result = await this.db.query<{ n: string | number }>(
-            `SELECT count(*) AS n FROM pgboss.job WHERE name = $1 AND state < 'active' AND data->>'connectionId' = $2`,
-            [name, connectionId],
-          );
-          base = Number(result.rows[0]?.n ?? 0);
+          // pg-boss's findJobs reads at most BACKLOG_COUNTED jobs: a backlog beyond that counts as that many.
+          base = (await this.boss.findJobs(name, { data: { connectionId }, queued: true, limit: BACKLOG_COUNTED })).length;
         }
         given += 1;
         return -(base + given - 1);
@@ -205,38 +220,36 @@ export class JobQueue {
     this.runners.get(name)?.wake();
   }
 
+  /**
+   * A queue's jobs by state, read now from the store (every process's jobs). pg-boss's own counts (getQueues)
+   * are those of its last supervise pass, up to an interval old, so this reads the queue's jobs through
+   * findJobs instead: for tests, the demo and `idle`, not for a path that runs per job.
+   */
   async counts(name: string): Promise<{ queued: number; active: number; failed: number }> {
-    const result = await this.db.query<{ state: string; n: string | number }>(
-      `SELECT state, count(*) AS n FROM pgboss.job WHERE name = $1 GROUP BY state`,
-      [name],
-    );
-    const by = Object.fromEntries(result.rows.map((r) => [r.state, Number(r.n)]));
+    const jobs = await this.boss.findJobs(name, { limit: BACKLOG_COUNTED });
+    const by: Record<string, number> = {};
+    for (const job of jobs) by[job.state] = (by[job.state] ?? 0) + 1;
     return { queued: (by.created ?? 0) + (by.retry ?? 0), active: by.active ?? 0, failed: by.failed ?? 0 };
   }
 
   /**
-   * Every defined queue's jobs by state, and how long its oldest due job has waited for a worker (since it became
-   * due: a retry waiting for its backoff, or a job put back until later, is not waiting for a worker), for /metrics.
-   * Read from the store in one statement, so the figures cover every process.
+   * Every defined queue's jobs by state, and how long its oldest ready job had waited for a worker, for
+   * /metrics: pg-boss's counts of every process's jobs as of its last supervise pass (getQueues, one statement;
+   * at most one pass interval old, see `start`). A job waiting for its retry backoff, or put back until later,
+   * is not counted as waiting for a worker.
    */
   async stats(): Promise<QueueStats[]> {
-    const result = await this.db.query<{ name: string; queued: string | number; running: string | number; failed: string | number; oldest: string | number | null }>(
-      `SELECT name,
-         count(*) FILTER (WHERE state IN ('created', 'retry')) AS queued,
-         count(*) FILTER (WHERE state = 'active') AS running,
-         count(*) FILTER (WHERE state = 'failed') AS failed,
-         EXTRACT(EPOCH FROM now() - min(start_after) FILTER (WHERE state IN ('created', 'retry') AND start_after <= now())) AS oldest
-       FROM pgboss.job WHERE state IN ('created', 'retry', 'active', 'failed') GROUP BY name`,
-    );
-    const by = new Map(result.rows.map((r) => [r.name, r]));
-    return [...this.definitions.keys()].sort().map((queue) => {
-      const row = by.get(queue);
+    const names = [...this.definitions.keys()].sort();
+    if (names.length === 0) return [];
+    const by = new Map((await this.boss.getQueues(names)).map((q) => [q.name, q]));
+    return names.map((queue) => {
+      const q = by.get(queue);
       return {
         queue,
-        queued: Number(row?.queued ?? 0),
-        running: Number(row?.running ?? 0),
-        failed: Number(row?.failed ?? 0),
-        oldestWaitingSeconds: Math.max(0, Number(row?.oldest ?? 0)),
+        queued: Number(q?.queuedCount ?? 0),
+        running: Number(q?.activeCount ?? 0),
+        failed: Number(q?.failedCount ?? 0),
+        oldestWaitingSeconds: Math.max(0, Number(q?.readyOldestSeconds ?? 0)),
       };
     });
   }
@@ -245,12 +258,13 @@ export class JobQueue {
   async idle(names: string[], timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      let busy = 0;
+      let busy = false;
       for (const name of names) {
-        const c = await this.counts(name);
-        busy += c.queued + c.active;
+        // A waiting job is found by reading one; only a queue with none waiting is read whole for running ones.
+        busy = (await this.boss.findJobs(name, { queued: true, limit: 1 })).length > 0 || (await this.counts(name)).active > 0;
+        if (busy) break;
       }
-      if (busy === 0) return;
+      if (!busy) return;
       if (Date.now() > deadline) throw new Error(`queues ${names.join(', ')} still busy after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -260,19 +274,20 @@ export class JobQueue {
     if (this.stopped) return;
     this.stopped = true;
     await Promise.all([...this.runners.values()].map((runner) => runner.stop(10_000)));
-    await this.boss.stop({ graceful: true, close: false, wait: true, timeout: 10_000 });
+    await this.boss.stop({ graceful: true, close: false, timeout: 10_000 });
   }
 
   /**
-   * Runs a job under its record lease. Returns how to complete it: a job done completes and releases its lease in
-   * one statement (completeJob); a job that fails releases the lease at once and is failed by the runner.
+   * Runs a job under its record lease. Returns how to complete it: a job done releases its lease and is completed
+   * by pg-boss, the two statements side by side; a job that fails releases the lease at once and is failed by
+   * the runner.
    */
-  private async run(definition: QueueDefinition, job: PgBoss.JobWithMetadata<JobData>): Promise<() => Promise<void>> {
+  private async run(definition: QueueDefinition, job: JobWithMetadata<JobData>): Promise<() => Promise<void>> {
     const lease = await this.acquireLease(job.data.key, definition.recordLease ?? 'store');
     if (!lease) {
       // Another worker holds the record: run again shortly, without spending one of this job's retries.
       await this.enqueue(definition.name, job.data, { startAfterSeconds: 1 });
-      return () => this.completeJob(definition.name, job.id);
+      return () => this.complete(definition.name, job);
     }
     const context: JobContext = { jobId: job.id, attempt: job.retryCount + 1, lastAttempt: job.retryCount >= job.retryLimit, startedAt: new Date(job.startedOn ?? Date.now()) };
     try {
@@ -283,27 +298,18 @@ export class JobQueue {
       throw error;
     }
     return async () => {
-      try {
-        await this.completeJob(definition.name, job.id, lease.storeKey);
-      } catch (error) {
-        await lease.release(); // the completion did not happen, nor the release with it
-        throw error;
-      }
-      lease.free();
+      // On PostgreSQL the two run on two connections at once: a job costs one round trip of waiting, not two.
+      // A completion that fails leaves the job active: it expires and runs again, under a lease of its own.
+      await Promise.all([lease.release(), this.complete(definition.name, job)]);
     };
   }
 
   /**
-   * pg-boss's `complete` (completeJobs in its plans.js: state completed, completed_on now, output null for a job
-   * that returns nothing), with the job's record lease released in the same statement: one round trip a job less.
-   * A test compares a job completed this way with one pg-boss completes.
+   * pg-boss's `complete`, given the job as fetched (id and retry count): pg-boss then completes only the attempt
+   * this worker ran, not a later one of the same job after this one was taken for dead.
    */
-  private async completeJob(name: string, id: string, leaseKey?: string): Promise<void> {
-    await this.db.query(
-      `WITH released AS (DELETE FROM record_leases WHERE key = $3 AND holder = $4 RETURNING key)
-       UPDATE pgboss.job SET completed_on = now(), state = 'completed', output = NULL WHERE name = $1 AND id = $2::uuid AND state = 'active'`,
-      [name, id, leaseKey ?? null, this.holder],
-    );
+  private async complete(name: string, job: JobWithMetadata<JobData>): Promise<void> {
+    await this.boss.complete(name, { id: job.id, retryCount: job.retryCount });
   }
 
   /**
@@ -342,7 +348,7 @@ export class JobQueue {
       done();
     };
     if (scope === 'process') {
-      return { release: async () => free(), free };
+      return { release: async () => free() };
     }
     let taken = false;
     try {
@@ -352,7 +358,6 @@ export class JobQueue {
     }
     if (!taken) return undefined;
     return {
-      storeKey: key,
       release: async () => {
         try {
           await this.releaseLease(key);
@@ -362,7 +367,6 @@ export class JobQueue {
           free();
         }
       },
-      free,
     };
   }
 
@@ -383,21 +387,19 @@ export class JobQueue {
   }
 }
 
-/** A record lease held: `release` gives it up; `free` lets this process's waiters go once the store's row is gone. */
+/** A record lease held: `release` gives it up, in the store when it is held there, and lets this process's waiters go. */
 interface Lease {
-  /** The key of the lease row in the store (none for a lease kept in this process only). */
-  storeKey?: string;
   release: () => Promise<void>;
-  free: () => void;
 }
 
 /**
- * The workers of one queue in this process. pg-boss's own `work()` runs one polling loop per unit of
- * concurrency, each fetching one job at a time (eleven queues at four each were thirty loops polling the store
- * every half second while idle, and a busy queue paid one fetch statement per job). A runner is one loop per
- * queue: it fetches as many jobs as it has free slots in one statement, runs them side by side, completes or
- * fails each on its own, and fetches again as soon as a slot frees while the last fetch came back full. It
- * sleeps the polling interval only when the queue had nothing for it; an enqueue in this process wakes it.
+ * The workers of one queue in this process, on pg-boss's fetch/complete/fail. pg-boss 12's own `work()` runs one
+ * polling loop per unit of `localConcurrency`, each handing a fetched batch to one handler call and fetching again
+ * only when the whole batch is done, so one slow job holds its loop's other slots (and eleven queues at four
+ * loops each were forty-four loops polling the store while idle). A runner is one loop per queue: it fetches as
+ * many jobs as it has free slots in one statement, runs them side by side, completes or fails each on its own,
+ * and fetches again as soon as a slot frees while the last fetch came back full. It sleeps the polling interval
+ * only when the queue had nothing for it; an enqueue in this process wakes it.
  */
 class QueueRunner {
   private stopped = false;
@@ -412,7 +414,7 @@ class QueueRunner {
     private readonly definition: QueueDefinition,
     private readonly intervalSeconds: number,
     /** Runs a job; resolves to how to complete it (JobQueue.run). */
-    private readonly handle: (job: PgBoss.JobWithMetadata<JobData>) => Promise<() => Promise<void>>,
+    private readonly handle: (job: JobWithMetadata<JobData>) => Promise<() => Promise<void>>,
     private readonly log: Logger | undefined,
   ) {}
 
@@ -452,7 +454,8 @@ class QueueRunner {
       let fetched = 0;
       if (free > 0) {
         try {
-          const jobs = await this.boss.fetch<JobData>(this.definition.name, { batchSize: free, includeMetadata: true, priority: true });
+          // Highest priority first, then the oldest (pg-boss 12 always fetches in that order).
+          const jobs = await this.boss.fetch<JobData>(this.definition.name, { batchSize: free, includeMetadata: true });
           fetched = jobs.length;
           this.maybeMore = fetched === free;
           for (const job of jobs) this.launch(job);
@@ -485,7 +488,7 @@ class QueueRunner {
     });
   }
 
-  private launch(job: PgBoss.JobWithMetadata<JobData>): void {
+  private launch(job: JobWithMetadata<JobData>): void {
     const run = (async () => {
       try {
         const complete = await this.handle(job);
@@ -493,7 +496,7 @@ class QueueRunner {
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         // A failure to record the failure leaves the job active: it expires and runs again.
-        const failed = await this.boss.fail(this.definition.name, job.id, { message }).then(() => true, () => false);
+        const failed = await this.boss.fail(this.definition.name, { id: job.id, retryCount: job.retryCount }, { message }).then(() => true, () => false);
         if (failed && this.definition.onRetry && job.retryCount < job.retryLimit) {
           const nextTryAt = await nextTryOf(this.boss, this.definition.name, job.id).catch(() => undefined);
           await this.definition.onRetry(job.data, error, nextTryAt).catch((hookError) => this.log?.warn({ queue: this.definition.name, err: hookError }, 'could not record the retry'));
@@ -508,23 +511,26 @@ class QueueRunner {
   }
 }
 
+/** Jobs counted at most by one read of pg-boss's findJobs (its own upper bound). */
+const BACKLOG_COUNTED = 100_000;
+
 /**
- * The insert pg-boss's `send` makes, written here so that jobs can be made inside a caller's statement or many at
- * once: the queue's settings resolved as pg-boss 10's own insert does (`insertJob` in its plans.js: expiry,
- * retention, retries and policy from the queue row); singleton_on and dead letters per job are not used here. A
- * test compares a job made this way with one made by `send`, so an upgrade of pg-boss that changes the table fails
- * there.
+ * The store as pg-boss's `db` option (its IDatabase: executeSql). pg-boss sends SQL with values one statement at
+ * a time, and parameter-less text that may hold several statements (its schema installs and migrations, its
+ * locked maintenance blocks); PGlite runs several statements only through exec, whose rows are flattened as
+ * pg-boss's own PGlite adapter (fromPglite) does, so a RETURNING before a trailing COMMIT is not lost. On
+ * PostgreSQL everything goes through the store's pool, so its statements are prepared as ours are.
  */
-function jobInsertSql(data: string, key: string, priority: string, from: string, queueName: string): string {
-  return `INSERT INTO pgboss.job (id, name, data, priority, start_after, singleton_key, dead_letter, expire_in, keep_until, retry_limit, retry_delay, retry_backoff, policy)
-    SELECT gen_random_uuid(), q.name, ${data}, ${priority}, now(), ${key}, q.dead_letter,
-      COALESCE(q.expire_seconds * interval '1s', interval '15 minutes'),
-      now() + CAST(COALESCE((q.retention_minutes * 60)::text, '14 days') AS interval),
-      COALESCE(q.retry_limit, 2),
-      CASE WHEN COALESCE(q.retry_backoff, false) THEN GREATEST(q.retry_delay, 1) ELSE COALESCE(q.retry_delay, 0) END,
-      COALESCE(q.retry_backoff, false), q.policy
-    FROM ${from} JOIN pgboss.queue q ON q.name = ${queueName}
-    ON CONFLICT DO NOTHING RETURNING id`;
+function bossDb(db: Db): BossDb {
+  return {
+    executeSql: async (text: string, values?: unknown[]) => {
+      if ((!values || values.length === 0) && db.kind === 'pglite') {
+        const results = await db.pglite!.exec(text);
+        return { rows: results.flatMap((r) => r.rows ?? []) };
+      }
+      return db.query(text, values ?? []);
+    },
+  };
 }
 
 /**
@@ -537,12 +543,7 @@ async function nextTryOf(boss: PgBoss, name: string, id: string): Promise<Date |
   return new Date(job.startAfter);
 }
 
-/** pg-boss hands over SQL with or without values; PGlite runs multi-statement text only through exec. */
-async function executeSql(db: Db, text: string, values?: unknown[]): Promise<{ rows: unknown[] }> {
-  if ((!values || values.length === 0) && db.kind === 'pglite') {
-    const results = await db.pglite!.exec(text);
-    return { rows: results.at(-1)?.rows ?? [] };
-  }
-  return db.query(text, values ?? []);
+/** An open transaction of the store as pg-boss's `db` option: pg-boss's statements then commit with the caller's. */
+function bossDbIn(q: Queryable): BossDb {
+  return { executeSql: (text: string, values?: unknown[]) => q.query(text, values ?? []) };
 }
-

@@ -25,7 +25,7 @@ describe('HighLevel webhook intake', () => {
     (await s.t.db.query<Stored>(`SELECT event_id, event_type, status, reason FROM inbox WHERE provider = 'highlevel' AND event_id = $1`, [eventId])).rows[0];
   /** The jobs waiting for a record (one per record: later events of it join the waiting job). */
   const jobsFor = async (queue: string, field: string, id: unknown): Promise<Array<Record<string, unknown>>> =>
-    (await s.t.db.query<{ data: Record<string, unknown> }>(`SELECT data FROM pgboss.job WHERE name = $1 AND data->>$2 = $3`, [queue, field, String(id)])).rows.map((r) => r.data);
+    (await s.engine.queue.pgBoss.findJobs<Record<string, unknown>>(queue)).map((j) => j.data).filter((data) => String(data[field]) === String(id));
   const idOf = (e: EmittedEvent): string => e.webhookId ?? `sha256-${createHash('sha256').update(e.body).digest('hex')}`;
   const emittedSince = (mark: number): EmittedEvent[] => s.hl.core.webhooks.emitted.slice(mark);
   /** Posts a body the emulator's key signed, as HighLevel would deliver it. */

@@ -2,8 +2,6 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openTestDb, type TestDb } from '../support/db.ts';
 import { JobQueue, type JobData } from '../../src/sync/queue.ts';
-// @ts-expect-error pg-boss ships no types for its SQL plans
-import { completeJobs } from 'pg-boss/src/plans.js';
 
 describe('job queue on the store', () => {
   let t: TestDb;
@@ -129,8 +127,7 @@ describe('job queue on the store', () => {
     await queue.idle(['test-held']);
     assert.deepEqual(heldRuns, [1, 2]);
     // Two jobs in all: the second was never put back on the queue.
-    const rows = await t.db.query<{ n: string | number }>(`SELECT count(*) AS n FROM pgboss.job WHERE name = 'test-held' AND singleton_key = 'rec:held'`);
-    assert.equal(Number(rows.rows[0]!.n), 2);
+    assert.equal((await queue.pgBoss.findJobs('test-held', { key: 'rec:held' })).length, 2);
   });
 
   it('runs jobs of one record one at a time within this process without a lease in the store, when the queue says so', async () => {
@@ -144,7 +141,7 @@ describe('job queue on the store', () => {
     assert.deepEqual(leasesSeen, [0, 0], 'no lease row is written');
   });
 
-  it('completes a job and releases its record lease in one statement, leaving the job as pg-boss completes one', async () => {
+  it('completes a job through pg-boss and releases its record lease, side by side', async () => {
     const key = 'complete:one';
     const statements: string[] = [];
     const query = t.db.query.bind(t.db);
@@ -158,36 +155,47 @@ describe('job queue on the store', () => {
     } finally {
       t.db.query = query;
     }
-    assert.deepEqual(statements, ['INSERT INTO pgboss.job', 'INSERT INTO record_leases', 'WITH released AS'], 'enqueue, lease, then completion and release together');
+    assert.deepEqual(statements, ['INSERT INTO record_leases', 'DELETE FROM record_leases'], 'the lease taken, then released');
     assert.equal((await t.db.query(`SELECT 1 FROM record_leases WHERE key = $1`, [key])).rows.length, 0, 'the lease is gone');
-    // The same job completed by pg-boss's own statement (completeJobs in its plans.js), for comparison.
-    await queue.enqueue('test-sync', { connectionId: 'c', key: 'complete:by-pg-boss', n: 2 }, { startAfterSeconds: 3600 });
-    const other = (await t.db.query<{ id: string }>(`UPDATE pgboss.job SET state = 'active', started_on = now() WHERE singleton_key = 'complete:by-pg-boss' RETURNING id`)).rows[0]!;
-    await t.db.query(completeJobs('pgboss'), ['test-sync', [other.id], null]);
-    const columns = `state, output, completed_on IS NOT NULL AS completed_on_set, completed_on >= started_on AS after_start`;
-    const ours = (await t.db.query(`SELECT ${columns} FROM pgboss.job WHERE singleton_key = $1`, [key])).rows[0];
-    const theirs = (await t.db.query(`SELECT ${columns} FROM pgboss.job WHERE id = $1`, [other.id])).rows[0];
-    assert.deepEqual(ours, theirs);
-    assert.deepEqual(ours, { state: 'completed', output: null, completed_on_set: true, after_start: true });
+    const [job] = await queue.pgBoss.findJobs('test-sync', { key });
+    assert.equal(job?.state, 'completed');
+    assert.equal(job?.output ?? null, null, 'a job that returns nothing completes without output');
   });
 
   it('makes many jobs in one statement as pg-boss makes them one by one, none for a record whose job waits', async () => {
-    const columns = `priority, dead_letter, expire_in, retry_limit, retry_delay, retry_backoff, policy, round(EXTRACT(EPOCH FROM (keep_until - start_after)) / 60) AS keep_minutes`;
+    const settings = (job: { priority: number; retryLimit: number; retryDelay: number; retryBackoff: boolean; expireInSeconds: number; deleteAfterSeconds: number; policy: string; deadLetter: string | null; startAfter: Date; keepUntil: Date }) => ({
+      retryLimit: job.retryLimit, retryDelay: job.retryDelay, retryBackoff: job.retryBackoff, expireInSeconds: job.expireInSeconds,
+      deleteAfterSeconds: job.deleteAfterSeconds, policy: job.policy, deadLetter: job.deadLetter ?? null,
+      keepMinutes: Math.round((new Date(job.keepUntil).getTime() - new Date(job.startAfter).getTime()) / 60_000),
+    });
     await queue.enqueue('test-sync', { connectionId: 'm', key: 'many:one-by-one' }, { priority: -3, startAfterSeconds: 60 });
-    const single = (await t.db.query(`SELECT ${columns} FROM pgboss.job WHERE singleton_key = 'many:one-by-one'`)).rows[0] as Record<string, unknown>;
+    const [single] = await queue.pgBoss.findJobs('test-sync', { key: 'many:one-by-one' });
     await queue.enqueue('test-sync', { connectionId: 'm', key: 'many:b' }, { startAfterSeconds: 60 }); // waits (a minute)
-    const made = await queue.enqueueMany('test-sync', [
-      { data: { connectionId: 'm', key: 'many:a', n: 1 }, priority: -3 },
-      { data: { connectionId: 'm', key: 'many:b', n: 2 }, priority: -4 },
-      { data: { connectionId: 'm', key: 'many:c', n: 3 }, priority: -5 },
-    ]);
+    let statements = 0;
+    const query = t.db.query.bind(t.db);
+    t.db.query = ((text: string, params?: readonly unknown[]) => {
+      if (params?.some((p) => typeof p === 'string' && p.includes('many:a'))) statements += 1; // not other queues' polls
+      return query(text, params);
+    }) as typeof t.db.query;
+    let made: number;
+    try {
+      made = await queue.enqueueMany('test-sync', [
+        { data: { connectionId: 'm', key: 'many:a', n: 1 }, priority: -3 },
+        { data: { connectionId: 'm', key: 'many:b', n: 2 }, priority: -4 },
+        { data: { connectionId: 'm', key: 'many:c', n: 3 }, priority: -5 },
+      ]);
+    } finally {
+      t.db.query = query;
+    }
+    assert.equal(statements, 1, 'one statement for the three');
     assert.equal(made, 2, 'the record with a waiting job gets no second one');
-    const rows = (await t.db.query<Record<string, unknown>>(`SELECT singleton_key, data, ${columns} FROM pgboss.job WHERE singleton_key IN ('many:a', 'many:c') ORDER BY singleton_key`)).rows;
-    assert.deepEqual(rows.map((r) => [r.singleton_key, (r.data as { n: number }).n, r.priority]), [['many:a', 1, -3], ['many:c', 3, -5]]);
-    const { singleton_key: _k, data: _d, priority: _p, ...first } = rows[0]!;
-    const { priority: _q, ...expected } = single;
-    assert.deepEqual(first, expected);
-    await t.db.query(`DELETE FROM pgboss.job WHERE singleton_key IN ('many:one-by-one', 'many:b')`);
+    const rows = [...(await queue.pgBoss.findJobs<JobData>('test-sync', { key: 'many:a' })), ...(await queue.pgBoss.findJobs<JobData>('test-sync', { key: 'many:c' }))];
+    assert.deepEqual(rows.map((r) => [r.singletonKey, r.data.n, r.priority]), [['many:a', 1, -3], ['many:c', 3, -5]]);
+    assert.deepEqual(settings(rows[0]!), settings(single!));
+    assert.equal((await queue.pgBoss.findJobs<JobData>('test-sync', { key: 'many:b' }))[0]?.data.n, undefined, 'the waiting job is the one enqueued first');
+    for (const key of ['many:one-by-one', 'many:b']) {
+      await queue.pgBoss.deleteJob('test-sync', (await queue.pgBoss.findJobs('test-sync', { key })).map((j) => j.id));
+    }
     await queue.idle(['test-sync']);
   });
 

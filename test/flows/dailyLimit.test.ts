@@ -24,11 +24,8 @@ const receiptFor = (s: Stack, transactionId: unknown) =>
 
 /** Jobs of a queue waiting to run, with how many seconds ahead each is due. */
 async function waitingJobs(s: Stack, queue: string): Promise<Array<{ data: Rec; dueInSeconds: number; retries: number }>> {
-  const result = await s.t.db.query<{ data: Rec | string; due_in: string | number; retry_count: number }>(
-    `SELECT data, EXTRACT(EPOCH FROM (start_after - now())) AS due_in, retry_count FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry')`,
-    [queue],
-  );
-  return result.rows.map((r) => ({ data: typeof r.data === 'string' ? (JSON.parse(r.data) as Rec) : r.data, dueInSeconds: Number(r.due_in), retries: Number(r.retry_count) }));
+  const jobs = await s.engine.queue.pgBoss.findJobs<Rec>(queue, { queued: true });
+  return jobs.map((j) => ({ data: j.data, dueInSeconds: (new Date(j.startAfter).getTime() - Date.now()) / 1000, retries: j.retryCount }));
 }
 
 describe('bulk imports leave the last tenth of the daily budget to live work', () => {
@@ -101,7 +98,9 @@ describe('bulk imports leave the last tenth of the daily budget to live work', (
     await s.hl.flushWebhooks();
     await eventually(() => receiptFor(s, paid.transactionId), 30_000, 'the second sales receipt');
     // The quarter of an hour passes: the waiting slice is due now.
-    await s.t.db.query(`UPDATE pgboss.job SET start_after = now() WHERE name = $1 AND state = 'created'`, [QUEUES.importCustomers]);
+    for (const job of await s.engine.queue.pgBoss.findJobs(QUEUES.importCustomers, { queued: true })) {
+      if (job.state === 'created') await s.engine.queue.pgBoss.update(QUEUES.importCustomers, undefined, { id: job.id, startAfter: new Date() });
+    }
     const done = await eventually(async () => {
       const p = await progress();
       return p?.finishedAt ? p : undefined;

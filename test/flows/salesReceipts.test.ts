@@ -46,8 +46,7 @@ describe('CRM payments become QuickBooks sales receipts (US company)', () => {
     assert.deepEqual(receipt.CustomerRef, { value: customer.Id, name: customer.DisplayName });
     assert.equal(receipts().length, 1);
     // The order's job synced its charge itself: no job of the transaction queue was needed.
-    const jobs = await s.t.db.query<{ n: string | number }>(`SELECT count(*) AS n FROM pgboss.job WHERE name = $1 AND singleton_key = $2`, [QUEUES.crmTransaction, `${s.connection.id}:txn:${String(paid.transactionId)}`]);
-    assert.equal(Number(jobs.rows[0]!.n), 0);
+    assert.equal((await s.engine.queue.pgBoss.findJobs(QUEUES.crmTransaction, { key: `${s.connection.id}:txn:${String(paid.transactionId)}` })).length, 0);
   });
 
   it('creates one receipt when the same order webhook arrives three times', async () => {

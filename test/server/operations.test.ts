@@ -234,7 +234,7 @@ describe('/metrics and job log lines over a synced payment', () => {
       const paid = await pay('failing.payer@example.com');
       const jobId = await s.engine.queue.enqueue(QUEUES.crmTransaction, { connectionId: s.connection.id, key: `${s.connection.id}:txn:${paid.transactionId}`, transactionId: paid.transactionId }, { startAfterSeconds: 1 });
       assert.ok(jobId);
-      await s.t.db.query('UPDATE pgboss.job SET retry_limit = 0 WHERE id = $1', [jobId]);
+      await s.engine.queue.pgBoss.update(QUEUES.crmTransaction, undefined, { id: jobId, retryLimit: 0 });
       const failed = await eventually(() => log.lines().find((l) => l.jobId === jobId && l.outcome === 'failed'), 60_000, 'the failed job line');
       assert.equal(failed.level, 'error');
       assert.equal(failed.connectionId, s.connection.id);
