@@ -35,7 +35,11 @@ describe('a connection with one side to reconnect', () => {
     const response = await fetch(`${s.url}${target.pathname}${target.search}`, { redirect: 'manual', headers: { cookie } });
     assert.equal(response.status, 303, await response.text());
     const back = new URL(response.headers.get('location')!, s.url);
-    return { notice: back.searchParams.get('notice') ?? '', kind: back.searchParams.get('kind') ?? '', route: back.hash };
+    // The address names a notice code only; its kind is the page's, and the particulars are read from the server once.
+    const code = back.searchParams.get('notice') ?? '';
+    const kind = /-(failed|denied|unrevoked)$|^login-first$/.test(code) ? 'error' : code.endsWith('-waiting') ? 'warning' : 'ok';
+    const particulars = await call('GET', `/api/connect-notice?code=${encodeURIComponent(code)}`);
+    return { notice: `${code}: ${String(particulars.json.text ?? '')}`, kind, route: back.hash };
   };
 
   /** Connect QuickBooks from the card, then allow on Intuit's consent page (the QuickBooks emulator's form). */
