@@ -121,6 +121,12 @@ describe('dashboard in the browser', { skip: existsSync(CHROMIUM) ? false : `no 
     await page.getByRole('button', { name: 'Connect', exact: true }).click();
     await page.getByRole('button', { name: /^Switch to / }).click();
     await page.getByText(/Harbor Yoga is now connected to/).waitFor();
+    // Disconnect forgot the HighLevel tokens too: the new company is attached, and the card asks for HighLevel.
+    await page.locator('.integration .badge.revoked', { hasText: 'Needs HighLevel reconnect' }).waitFor();
+    await page.getByRole('button', { name: 'Reconnect HighLevel' }).click();
+    await page.waitForURL((url) => url.href.startsWith(demo.highlevelUrl));
+    await page.getByRole('link', { name: 'Harbor Yoga (US)' }).click();
+    await page.waitForURL((url) => url.href.startsWith(demo.url));
     await page.locator('.integration .badge.connected').waitFor();
     const id = decodeURIComponent(new URL(page.url()).hash.split('/')[2]!);
     const card = (await (await page.request.get(`${demo.url}/api/connections/${id}`)).json()) as { quickbooks: { country: string } };
