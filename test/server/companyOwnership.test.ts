@@ -243,7 +243,7 @@ describe('a company or a location belongs to one connection', () => {
       const before = await snapshot(second.id);
       const cancelled = await call('POST', action, { form: { switch: token, decision: 'cancel' } });
       assert.equal(cancelled.status, 303);
-      assert.match(new URLSearchParams(cancelled.headers.get('location')!.split('?')[1]!.split('#')[0]).get('notice')!, /not changed/);
+      assert.match(new URLSearchParams(cancelled.headers.get('location')!.split('?')[1]!.split('#')[0]).get('notice')!, /^quickbooks-kept$/);
       assert.equal(await snapshot(second.id), before);
       const grants = stack.qbo.admin.oauth.snapshot().grants.filter((g) => g.realmId === newRealm);
       assert.ok(grants.length > 0 && grants.every((g) => g.revoked), 'ledgerlink\'s access to the company it was not switched to is revoked');
@@ -255,7 +255,10 @@ describe('a company or a location belongs to one connection', () => {
       assert.equal(confirmed.status, 303, confirmed.text);
       const now = await stack.engine.connections.require(second.id);
       assert.equal(now.qboRealmId, newRealm);
-      assert.equal(now.status, 'connected');
+      // Second Studio was disconnected above, which forgot its HighLevel tokens: the new company is attached, and
+      // the connection waits for HighLevel instead of claiming to be connected.
+      assert.equal(now.status, 'revoked', now.statusReason ?? '');
+      assert.match(now.statusReason ?? '', /^Needs HighLevel reconnect/);
       assert.equal(now.qboCountry, 'CA');
       assert.equal((await countLinks(stack.t.db, second.id)).customer ?? 0, 0, 'no link points into the new company');
       const replay = await call('POST', action, { form: { switch: token, decision: 'confirm' } });
