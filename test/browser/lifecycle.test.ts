@@ -22,7 +22,9 @@ describe('the connection lifecycle in the browser', { skip: existsSync(CHROMIUM)
   const scriptErrors: string[] = [];
 
   before(async () => {
-    demo = await startDemoProcess({ timeoutMs: 180_000 });
+    // The periodic polls every 5 s: the sweeps they start have run before anything is paused (and then run at most
+    // every few minutes), so only Resume's own catch-up can bring what happened while paused within the test.
+    demo = await startDemoProcess({ timeoutMs: 180_000, env: { LEDGERLINK_POLL_SECONDS: '5' } });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await browser.newPage();
     page.setDefaultTimeout(30_000);
@@ -73,6 +75,8 @@ describe('the connection lifecycle in the browser', { skip: existsSync(CHROMIUM)
   it('an invoice sent from the Sandbox tab while paused reaches QuickBooks after Resume', async () => {
     const card = await openConnection('Maple Leaf Consulting');
     await page.locator('.integration .badge.connected').waitFor();
+    // Two poll intervals: the invoice sweep has run since the demo connected this business.
+    await new Promise((r) => setTimeout(r, 12_000));
     await page.getByRole('button', { name: 'Pause' }).click();
     await page.locator('.integration .badge', { hasText: 'Paused' }).waitFor();
 
