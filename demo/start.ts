@@ -108,7 +108,9 @@ ledgerlink is running at ${runtime.url}
       await connectWithTokens(runtime.engine, {
         name: location.name,
         quickbooks: { realmId, accessToken: q.access_token, refreshToken: q.refresh_token, expiresIn: q.expires_in },
-        highlevel: { locationId: location.id, accessToken: h.access_token, refreshToken: h.refresh_token, expiresIn: 86_399 },
+        // The user who authorised the app, as HighLevel's token answer names it: marking an imported open invoice
+        // sent needs it.
+        highlevel: { locationId: location.id, accessToken: h.access_token, refreshToken: h.refresh_token, expiresIn: 86_399, userId: h.userId },
       });
       state.pairs.push({ country, realmId, locationId: location.id });
     }

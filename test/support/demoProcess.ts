@@ -22,10 +22,11 @@ export interface DemoProcess {
 }
 
 /** `password: null`: the demo generates its admin password and keeps it in the data folder (as for a newcomer). */
-export async function startDemoProcess(options: { dataDir?: string; password?: string | null; timeoutMs?: number } = {}): Promise<DemoProcess> {
+/** `env`: settings of the test's own, over the defaults below (e.g. the poll interval). */
+export async function startDemoProcess(options: { dataDir?: string; password?: string | null; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<DemoProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ledgerlink-demo-'));
   const password = options.password === null ? '' : (options.password ?? 'demo-password-for-tests');
-  const env: NodeJS.ProcessEnv = { ...process.env, LEDGERLINK_DATA_DIR: dataDir, LEDGERLINK_PORT: '0', LEDGERLINK_LOG_LEVEL: 'warn', LEDGERLINK_POLL_SECONDS: '60' };
+  const env: NodeJS.ProcessEnv = { ...process.env, LEDGERLINK_DATA_DIR: dataDir, LEDGERLINK_PORT: '0', LEDGERLINK_LOG_LEVEL: 'warn', LEDGERLINK_POLL_SECONDS: '60', ...options.env };
   if (password) env.LEDGERLINK_ADMIN_PASSWORD = password;
   else delete env.LEDGERLINK_ADMIN_PASSWORD;
   // The demo runs only without provider credentials: a developer's own environment must not turn it real.
