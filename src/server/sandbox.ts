@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Engine } from '../sync/engine.ts';
 import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
-import { currencyExponent, toMinorUnits } from '../domain/money.ts';
+import { currencyExponent, majorFromMinor, toMinorUnits } from '../domain/money.ts';
 
 export interface SandboxOptions {
   quickbooksUrl: string;
@@ -61,7 +61,13 @@ export async function registerSandbox(app: FastifyInstance, { engine, lookup, sa
     const connection = await engine.connections.get(id);
     if (!connection) throw notFound(`Connection ${id}`);
     if (!connection.qboRealmId || !connection.hlLocationId) throw new HttpProblem(409, 'not_connected', 'Connect both sides first');
-    return { sandbox, realmId: connection.qboRealmId, locationId: connection.hlLocationId };
+    return { sandbox, realmId: connection.qboRealmId, locationId: connection.hlLocationId, currency: connection.qboHomeCurrency ?? 'USD' };
+  };
+  /** A major-unit amount, as the forms and both providers carry it, in exact minor units of `currency`. */
+  const minorOf = (amount: number, currency: string): number => {
+    const minor = toMinorUnits(amount, currency, { rounding: 'halfUp' });
+    if (!minor.ok) throw new HttpProblem(400, 'invalid_request', minor.error.message);
+    return minor.value;
   };
 
   const call = async <T>(url: string, init: { method: string; body?: unknown; token?: string; version?: string }, schema: z.ZodType<T>): Promise<T> => {
@@ -105,14 +111,14 @@ export async function registerSandbox(app: FastifyInstance, { engine, lookup, sa
     method: 'POST', url: '/api/connections/:id/sandbox/take-payment', summary: 'Sandbox: a CRM customer pays through an order form, a subscription, a membership or a calendar booking', tags: ['sandbox'],
     params, body: paymentBody, response: resultSchema,
     handler: async ({ params: p, body }) => {
-      const { sandbox: s, locationId } = await pair(p.id);
+      const { sandbox: s, locationId, currency } = await pair(p.id);
       const [first, ...more] = body.lines;
       if (body.kind !== 'order-form' && (more.length > 0 || first!.qty !== 1)) {
         throw new HttpProblem(400, 'invalid_request', `A ${KIND_NAMES[body.kind]} is for one product, once: use an order form for several lines or a quantity`);
       }
       if (body.discount !== undefined && body.kind !== 'order-form') throw new HttpProblem(400, 'invalid_request', 'Only an order form takes a coupon discount');
-      const subtotalMinor = body.lines.reduce((n, l) => n + Math.round(l.amount * 100) * l.qty, 0);
-      if (body.discount !== undefined && Math.round(body.discount * 100) >= subtotalMinor) throw new HttpProblem(400, 'invalid_request', 'The discount must be less than the order\'s lines add up to');
+      const subtotalMinor = body.lines.reduce((n, l) => n + minorOf(l.amount, currency) * l.qty, 0);
+      if (body.discount !== undefined && minorOf(body.discount, currency) >= subtotalMinor) throw new HttpProblem(400, 'invalid_request', 'The discount must be less than the order\'s lines add up to');
       const contact = { firstName: body.firstName, lastName: body.lastName, email: body.email };
       const taxes = taxesOf(body);
       const product = { name: first!.item, amount: first!.amount, ...(taxes ? { taxes } : {}) };
@@ -176,11 +182,11 @@ export async function registerSandbox(app: FastifyInstance, { engine, lookup, sa
     method: 'POST', url: '/api/connections/:id/sandbox/crm-invoice-payment', summary: 'Sandbox: a CRM user records a payment of a CRM invoice, all of its balance or a part', tags: ['sandbox'],
     params, body: z.object({ invoiceId: z.string().min(1).max(50), amount: price(1_000_000).optional() }), response: resultSchema,
     handler: async ({ params: p, body }) => {
-      const { sandbox: s, locationId } = await pair(p.id);
+      const { sandbox: s, locationId, currency } = await pair(p.id);
       const invoice = (await crmInvoices(s, locationId)).find((i) => i._id === body.invoiceId);
       if (!invoice) throw notFound(`CRM invoice ${body.invoiceId}`);
       if (invoice.amountDue <= 0) throw new HttpProblem(409, 'paid_already', `Invoice ${invoice.invoiceNumber ?? invoice._id} is paid already`);
-      if (body.amount !== undefined && Math.round(body.amount * 100) > Math.round(invoice.amountDue * 100)) {
+      if (body.amount !== undefined && minorOf(body.amount, currency) > minorOf(invoice.amountDue, currency)) {
         throw new HttpProblem(400, 'invalid_request', `Invoice ${invoice.invoiceNumber ?? invoice._id} has ${invoice.amountDue} left to pay: enter that much or less`);
       }
       const amount = body.amount ?? invoice.amountDue;
@@ -201,8 +207,7 @@ export async function registerSandbox(app: FastifyInstance, { engine, lookup, sa
       })),
     }),
     handler: async ({ params: p }) => {
-      const { sandbox: s, realmId } = await pair(p.id);
-      const home = (await engine.connections.get(p.id))?.qboHomeCurrency ?? 'USD';
+      const { sandbox: s, realmId, currency: home } = await pair(p.id);
       const qbo = await quickbooks(s, realmId);
       const invoices = await qbo.query('SELECT * FROM Invoice ORDERBY TxnDate DESC MAXRESULTS 200', 'Invoice', openInvoiceSchema);
       return {
@@ -224,12 +229,13 @@ export async function registerSandbox(app: FastifyInstance, { engine, lookup, sa
     method: 'POST', url: '/api/connections/:id/sandbox/mark-invoice-paid', summary: 'Sandbox: the bookkeeper records a payment of a QuickBooks invoice, all of its balance or a part', tags: ['sandbox'],
     params, body: z.object({ invoiceId: z.string().min(1).max(50), amount: price(1_000_000).optional() }), response: resultSchema,
     handler: async ({ params: p, body }) => {
-      const { sandbox: s, realmId } = await pair(p.id);
+      const { sandbox: s, realmId, currency: home } = await pair(p.id);
       const qbo = await quickbooks(s, realmId);
       const [invoice] = await qbo.query(`SELECT * FROM Invoice WHERE Id = '${body.invoiceId.replace(/[^0-9A-Za-z-]/g, '')}'`, 'Invoice', openInvoiceSchema);
       if (!invoice) throw notFound(`QuickBooks invoice ${body.invoiceId}`);
       if (invoice.Balance <= 0) throw new HttpProblem(409, 'paid_already', `Invoice ${invoice.DocNumber ?? invoice.Id} is paid already`);
-      if (body.amount !== undefined && Math.round(body.amount * 100) > Math.round(invoice.Balance * 100)) {
+      const currency = invoice.CurrencyRef?.value ?? home;
+      if (body.amount !== undefined && minorOf(body.amount, currency) > minorOf(invoice.Balance, currency)) {
         throw new HttpProblem(400, 'invalid_request', `Invoice ${invoice.DocNumber ?? invoice.Id} has ${invoice.Balance} left to pay: enter that much or less`);
       }
       const amount = body.amount ?? invoice.Balance;
@@ -238,7 +244,7 @@ export async function registerSandbox(app: FastifyInstance, { engine, lookup, sa
         TotalAmt: amount,
         Line: [{ Amount: amount, LinkedTxn: [{ TxnId: invoice.Id, TxnType: 'Invoice' }] }],
       }, z.looseObject({ Id: z.string() }));
-      const left = (Math.round(invoice.Balance * 100) - Math.round(amount * 100)) / 100;
+      const left = majorFromMinor(minorOf(invoice.Balance, currency) - minorOf(amount, currency), currency);
       return { message: `QuickBooks payment ${payment.Id} of ${amount} on invoice ${invoice.DocNumber ?? invoice.Id}: ${left === 0 ? 'paid in full' : `${left} still due`}` };
     },
   });
