@@ -6,6 +6,7 @@
 // network layer reports them) while nobody touches anything. Prints one JSON object; docs/performance.md
 // records the figures.
 import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/support/browserSession.ts';
 import { startDemoProcess } from '../test/support/demoProcess.ts';
 
 const flag = (name: string, fallback: number) => {
@@ -16,8 +17,8 @@ const seconds = flag('seconds', 60);
 const payments = flag('payments', 30);
 const demo = await startDemoProcess({ timeoutMs: 180_000 });
 const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  executablePath: CHROMIUM,
+  args: CHROMIUM_ARGS,
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });

@@ -2,14 +2,11 @@
 // stack: both emulators with demo data and ledgerlink, in a child process on free ports.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, withChromium } from '../support/browserSession.ts';
 import { startDemoProcess, type DemoProcess } from '../support/demoProcess.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
-
-describe('dashboard in the browser', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)` }, () => {
+describe('dashboard in the browser', withChromium, () => {
   let demo: DemoProcess;
   let browser: Browser;
   let page: Page;

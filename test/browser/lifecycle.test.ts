@@ -4,41 +4,29 @@
 // them at once, an open one as a sent CRM invoice. What reached each side is read through the emulators' APIs.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { startDemoProcess, type DemoProcess } from '../support/demoProcess.ts';
+import type { Page } from 'playwright-core';
+import { openDashboard, withChromium, type DashboardSession } from '../support/browserSession.ts';
+import type { DemoProcess } from '../support/demoProcess.ts';
 import { emulatorAdmin } from '../support/emulatorAdmin.ts';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 
 type Entity = Record<string, unknown> & { Id: string; TotalAmt: number; Balance: number; DocNumber?: string; CustomerRef?: { value: string }; PrimaryEmailAddr?: { Address?: string } };
 type CrmInvoice = { _id: string; locationId: string; invoiceNumber?: string | number; status: string; total?: number };
 
-describe('the connection lifecycle in the browser', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)` }, () => {
+describe('the connection lifecycle in the browser', withChromium, () => {
+  let session: DashboardSession | undefined;
   let demo: DemoProcess;
-  let browser: Browser;
   let page: Page;
-  const scriptErrors: string[] = [];
+  let scriptErrors: string[] = [];
 
   before(async () => {
     // The periodic polls every 5 s: the sweeps they start have run before anything is paused (and then run at most
     // every few minutes), so only Resume's own catch-up can bring what happened while paused within the test.
-    demo = await startDemoProcess({ timeoutMs: 180_000, env: { LEDGERLINK_POLL_SECONDS: '5' } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    page = await browser.newPage();
-    page.setDefaultTimeout(30_000);
-    page.on('pageerror', (error) => scriptErrors.push(error.message));
-    page.on('dialog', (dialog) => void dialog.accept());
-    await page.goto(demo.url);
-    await page.getByLabel('Password').fill(demo.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Connections' }).waitFor();
+    session = await openDashboard({ acceptDialogs: true, env: { LEDGERLINK_POLL_SECONDS: '5' } });
+    ({ demo, page, scriptErrors } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await demo?.stop();
+    await session?.close();
   });
 
   /** Opens the connection's page; answers its card as the dashboard API gives it. */

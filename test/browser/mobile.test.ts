@@ -3,15 +3,13 @@
 // beside it before anything is connected.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, withChromium } from '../support/browserSession.ts';
 import { startDemoProcess, type DemoProcess } from '../support/demoProcess.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
 const WIDTH = 390;
 
-describe('dashboard at 390 px wide', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)` }, () => {
+describe('dashboard at 390 px wide', withChromium, () => {
   let demo: DemoProcess;
   let browser: Browser;
   let page: Page;

@@ -3,35 +3,23 @@
 // HighLevel, and HighLevel's choose-location page brings it back.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { startDemoProcess, type DemoProcess } from '../support/demoProcess.ts';
+import type { Page } from 'playwright-core';
+import { openDashboard, withChromium, type DashboardSession } from '../support/browserSession.ts';
+import type { DemoProcess } from '../support/demoProcess.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
-
-describe('reconnecting one side in the browser', { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)` }, () => {
+describe('reconnecting one side in the browser', withChromium, () => {
+  let session: DashboardSession | undefined;
   let demo: DemoProcess;
-  let browser: Browser;
   let page: Page;
-  const scriptErrors: string[] = [];
+  let scriptErrors: string[] = [];
 
   before(async () => {
-    demo = await startDemoProcess({ timeoutMs: 180_000 });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    page = await browser.newPage();
-    page.setDefaultTimeout(30_000);
-    page.on('pageerror', (error) => scriptErrors.push(error.message));
-    page.on('dialog', (dialog) => void dialog.accept());
-    await page.goto(demo.url);
-    await page.getByLabel('Password').fill(demo.password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Connections' }).waitFor();
+    session = await openDashboard({ acceptDialogs: true });
+    ({ demo, page, scriptErrors } = session);
   });
 
   after(async () => {
-    await browser?.close();
-    await demo?.stop();
+    await session?.close();
   });
 
   it('after Disconnect and a QuickBooks reconnect, says HighLevel is missing and Reconnect HighLevel makes it Connected', async () => {
