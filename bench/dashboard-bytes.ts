@@ -33,7 +33,11 @@ try {
   cdp.on('Network.requestWillBeSent', (e) => requests.set(e.requestId, { url: e.request.url }));
   cdp.on('Network.responseReceived', (e) => {
     const r = requests.get(e.requestId);
-    if (r) Object.assign(r, { status: e.response.status, encoding: e.response.headers['content-encoding'] ?? e.response.headers['Content-Encoding'] });
+    if (r)
+      Object.assign(r, {
+        status: e.response.status,
+        encoding: e.response.headers['content-encoding'] ?? e.response.headers['Content-Encoding'],
+      });
   });
   const loadBytes: { path: string; bytes: number; status?: number; encoding?: string }[] = [];
   const revisitBytes: typeof loadBytes = [];
@@ -42,7 +46,12 @@ try {
     if (!r) return;
     const path = new URL(r.url).pathname.replace(/\/connections\/[^/]+/, '/connections/:id');
     if (phase === 'load' || phase === 'revisit') {
-      (phase === 'load' ? loadBytes : revisitBytes).push({ path, bytes: e.encodedDataLength, status: r.status, encoding: r.encoding });
+      (phase === 'load' ? loadBytes : revisitBytes).push({
+        path,
+        bytes: e.encodedDataLength,
+        status: r.status,
+        encoding: r.encoding,
+      });
       return;
     }
     if (phase !== 'idle') return;
@@ -61,17 +70,32 @@ try {
   await page.getByRole('heading', { level: 1, name: 'Sunrise Studio' }).waitFor();
   await page.locator('.entry').first().waitFor();
   const connectionId = decodeURIComponent(new URL(page.url()).hash.split('/')[2]!);
-  const card = (await (await page.request.get(`${demo.url}/api/connections/${connectionId}`)).json()) as { highlevel: { locationId: string } };
+  const card = (await (await page.request.get(`${demo.url}/api/connections/${connectionId}`)).json()) as {
+    highlevel: { locationId: string };
+  };
   for (let i = 0; i < payments; i += 1) {
-    const answer = await fetch(`${demo.highlevelUrl}/_emulator/locations/${card.highlevel.locationId}/actions/order-form-payment`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ contact: { firstName: 'Bench', lastName: `Payer ${i}`, email: `bench.${i}@example.com` }, items: [{ name: 'Consulting hour', amount: 100 + i }] }),
-    });
+    const answer = await fetch(
+      `${demo.highlevelUrl}/_emulator/locations/${card.highlevel.locationId}/actions/order-form-payment`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          contact: { firstName: 'Bench', lastName: `Payer ${i}`, email: `bench.${i}@example.com` },
+          items: [{ name: 'Consulting hour', amount: 100 + i }],
+        }),
+      },
+    );
     if (!answer.ok) throw new Error(`payment ${i}: ${answer.status} ${await answer.text()}`);
   }
   // Settle: wait until the list has stopped growing for 10 s (the syncs, the demo's first imports and polls).
-  const activityCount = async () => ((await (await page.request.get(`${demo.url}/api/connections/${connectionId}/activity?limit=200`)).json()) as { entries: unknown[] }).entries.length;
-  for (let last = -1, count = await activityCount(); count !== last; last = count, count = await activityCount()) await page.waitForTimeout(10_000);
+  const activityCount = async () =>
+    (
+      (await (await page.request.get(`${demo.url}/api/connections/${connectionId}/activity?limit=200`)).json()) as {
+        entries: unknown[];
+      }
+    ).entries.length;
+  for (let last = -1, count = await activityCount(); count !== last; last = count, count = await activityCount())
+    await page.waitForTimeout(10_000);
   const entries = await page.locator('.entry').count();
   phase = 'idle';
   await page.waitForTimeout(seconds * 1000);
@@ -82,18 +106,26 @@ try {
   await page.waitForTimeout(1_000);
   phase = 'done';
   const perMinute = Math.round((bytes * 60) / seconds);
-  console.log(JSON.stringify({
-    measuredAt: new Date().toISOString(),
-    seconds,
-    payments,
-    entriesShown: entries,
-    bytes,
-    bytesPerMinute: perMinute,
-    byPath: Object.fromEntries([...byPath].map(([path, v]) => [path, { requests: v.requests, bytes: v.bytes, statuses: [...v.statuses] }])),
-    firstVisit: { assets: loadBytes.filter((l) => /\.(js|css)$|^\/$/.test(l.path)) },
-    // The reload's own requests, the first activity poll among them.
-    laterVisit: { bytes: revisitBytes.reduce((n, l) => n + l.bytes, 0), requests: revisitBytes },
-  }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        measuredAt: new Date().toISOString(),
+        seconds,
+        payments,
+        entriesShown: entries,
+        bytes,
+        bytesPerMinute: perMinute,
+        byPath: Object.fromEntries(
+          [...byPath].map(([path, v]) => [path, { requests: v.requests, bytes: v.bytes, statuses: [...v.statuses] }]),
+        ),
+        firstVisit: { assets: loadBytes.filter((l) => /\.(js|css)$|^\/$/.test(l.path)) },
+        // The reload's own requests, the first activity poll among them.
+        laterVisit: { bytes: revisitBytes.reduce((n, l) => n + l.bytes, 0), requests: revisitBytes },
+      },
+      null,
+      2,
+    ),
+  );
 } finally {
   await browser.close();
   await demo.stop();

@@ -89,34 +89,77 @@ function parseFlags(argv: readonly string[]): Flags {
       return n;
     };
     switch (arg) {
-      case '--quick': break;
-      case '--scenario': flags.scenarios = new Set(value().split(',').map(Number)); break;
-      case '--factor': flags.factor = num(); break;
-      case '--receipts-factor': flags.receiptsFactor = num(); break;
+      case '--quick':
+        break;
+      case '--scenario':
+        flags.scenarios = new Set(value().split(',').map(Number));
+        break;
+      case '--factor':
+        flags.factor = num();
+        break;
+      case '--receipts-factor':
+        flags.receiptsFactor = num();
+        break;
       case '--store': {
         const s = value();
         if (s !== 'pglite' && s !== 'postgres') throw new Error(`--store is pglite or postgres\n${USAGE}`);
         flags.store = s;
         break;
       }
-      case '--customers': flags.customers = num(); break;
-      case '--payments': flags.payments = num(); break;
-      case '--steady': flags.steady = num(); break;
-      case '--baseline': flags.baseline = num(); break;
-      case '--invoices': flags.invoices = num(); break;
-      case '--rate': flags.rate = num(); break;
-      case '--latency-seconds': flags.latencySeconds = num(); break;
-      case '--import': flags.importCustomers = num(); break;
-      case '--connections': flags.connections = num(); break;
-      case '--per-connection': flags.perConnection = num(); break;
-      case '--workers': flags.workers = value().split(',').map(Number); break;
-      case '--provider-latency-ms': flags.providerLatencyMs = value().split(',').map(Number); break;
-      case '--worker-concurrency': flags.workerConcurrency = num(); break;
-      case '--payment-jobs': flags.paymentJobs = value().split(',').map(Number); break;
-      case '--concurrency': flags.concurrency = num(); break;
-      case '--out': flags.out = value(); break;
-      case '--help': console.log(USAGE); process.exit(0); break;
-      default: throw new Error(`unknown flag ${arg}\n${USAGE}`);
+      case '--customers':
+        flags.customers = num();
+        break;
+      case '--payments':
+        flags.payments = num();
+        break;
+      case '--steady':
+        flags.steady = num();
+        break;
+      case '--baseline':
+        flags.baseline = num();
+        break;
+      case '--invoices':
+        flags.invoices = num();
+        break;
+      case '--rate':
+        flags.rate = num();
+        break;
+      case '--latency-seconds':
+        flags.latencySeconds = num();
+        break;
+      case '--import':
+        flags.importCustomers = num();
+        break;
+      case '--connections':
+        flags.connections = num();
+        break;
+      case '--per-connection':
+        flags.perConnection = num();
+        break;
+      case '--workers':
+        flags.workers = value().split(',').map(Number);
+        break;
+      case '--provider-latency-ms':
+        flags.providerLatencyMs = value().split(',').map(Number);
+        break;
+      case '--worker-concurrency':
+        flags.workerConcurrency = num();
+        break;
+      case '--payment-jobs':
+        flags.paymentJobs = value().split(',').map(Number);
+        break;
+      case '--concurrency':
+        flags.concurrency = num();
+        break;
+      case '--out':
+        flags.out = value();
+        break;
+      case '--help':
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown flag ${arg}\n${USAGE}`);
     }
   }
   return flags;
@@ -141,14 +184,26 @@ async function main(): Promise<void> {
     log(`  result: ${JSON.stringify(r)}`);
   };
   let baseline1: ScenarioResult | undefined;
-  let baseline2: { records: number; seconds: number; perSecond: number; qboCallsPerRecord: number; hlCallsPerRecord: number } | undefined;
+  let baseline2:
+    | { records: number; seconds: number; perSecond: number; qboCallsPerRecord: number; hlCallsPerRecord: number }
+    | undefined;
   let s1: ScenarioResult | undefined;
   let s2: ScenarioResult | undefined;
 
   if (want(1) || want(5) || want(7)) {
     log(`scenario 1: import of ${flags.customers} QuickBooks customers (limit factor ${flags.factor})`);
     try {
-      const r = await runContactImport({ customers: flags.customers, baselineRecords: flags.baseline, importCustomers: flags.importCustomers, limitFactor: flags.factor, store: flags.store, ...(flags.concurrency ? { concurrency: flags.concurrency } : {}), log, run1: want(1) || want(7), run5: want(5) });
+      const r = await runContactImport({
+        customers: flags.customers,
+        baselineRecords: flags.baseline,
+        importCustomers: flags.importCustomers,
+        limitFactor: flags.factor,
+        store: flags.store,
+        ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
+        log,
+        run1: want(1) || want(7),
+        run5: want(5),
+      });
       s1 = r.scenario1;
       baseline1 = r.baseline;
       if (want(1)) push(r.scenario1);
@@ -159,9 +214,19 @@ async function main(): Promise<void> {
     }
   }
   if (want(2) || want(7)) {
-    log(`scenario 2: ${flags.payments} CRM payments -> sales receipts (limit factor ${flags.receiptsFactor}, ${flags.store})`);
+    log(
+      `scenario 2: ${flags.payments} CRM payments -> sales receipts (limit factor ${flags.receiptsFactor}, ${flags.store})`,
+    );
     try {
-      const r = await runSalesReceipts({ records: flags.payments, steadyRecords: flags.steady, baselineRecords: flags.baseline, limitFactor: flags.receiptsFactor, store: flags.store, ...(flags.concurrency ? { concurrency: flags.concurrency } : {}), log });
+      const r = await runSalesReceipts({
+        records: flags.payments,
+        steadyRecords: flags.steady,
+        baselineRecords: flags.baseline,
+        limitFactor: flags.receiptsFactor,
+        store: flags.store,
+        ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
+        log,
+      });
       s2 = r.scenario2;
       baseline2 = r.baseline;
       if (want(2)) push(r.scenario2);
@@ -178,7 +243,9 @@ async function main(): Promise<void> {
     }
   }
   if (want(4)) {
-    log(`scenario 4: webhook -> QuickBooks write latency at ${flags.rate} events/s for ${flags.latencySeconds} s (limits lifted)`);
+    log(
+      `scenario 4: webhook -> QuickBooks write latency at ${flags.rate} events/s for ${flags.latencySeconds} s (limits lifted)`,
+    );
     try {
       push(await runLatency({ rate: flags.rate, seconds: flags.latencySeconds, store: flags.store, log }));
     } catch (error) {
@@ -188,7 +255,17 @@ async function main(): Promise<void> {
   if (want(6)) {
     log(`scenario 6: scale-out over ${flags.connections} connections, workers ${flags.workers.join('/')}`);
     try {
-      push(await runScaleOut({ connections: flags.connections, perConnection: flags.perConnection, workers: flags.workers, providerLatencyMs: flags.providerLatencyMs, workerConcurrency: flags.workerConcurrency, paymentJobs: flags.paymentJobs, log }));
+      push(
+        await runScaleOut({
+          connections: flags.connections,
+          perConnection: flags.perConnection,
+          workers: flags.workers,
+          providerLatencyMs: flags.providerLatencyMs,
+          workerConcurrency: flags.workerConcurrency,
+          paymentJobs: flags.paymentJobs,
+          log,
+        }),
+      );
     } catch (error) {
       push(failed(6, 'Scale-out on PostgreSQL', error));
     }
@@ -196,39 +273,80 @@ async function main(): Promise<void> {
   if (want(7)) {
     const parts: Record<string, unknown> = {};
     const ratios: number[] = [];
-    if (s1 && typeof s1.records_per_second === 'number' && baseline1 && typeof baseline1.records_per_second === 'number') {
-      parts.scenario1 = { ledgerlink_per_second: s1.records_per_second, baseline_per_second: baseline1.records_per_second, ratio: round(s1.records_per_second / baseline1.records_per_second, 2), baseline_calls_per_record: baseline1.calls_per_record };
+    if (
+      s1 &&
+      typeof s1.records_per_second === 'number' &&
+      baseline1 &&
+      typeof baseline1.records_per_second === 'number'
+    ) {
+      parts.scenario1 = {
+        ledgerlink_per_second: s1.records_per_second,
+        baseline_per_second: baseline1.records_per_second,
+        ratio: round(s1.records_per_second / baseline1.records_per_second, 2),
+        baseline_calls_per_record: baseline1.calls_per_record,
+      };
       ratios.push(s1.records_per_second / baseline1.records_per_second);
     } else {
       parts.scenario1 = { status: s1?.status ?? 'not run' };
     }
     if (s2 && typeof s2.records_per_second === 'number' && baseline2) {
       parts.scenario2 = {
-        ledgerlink_per_second: s2.records_per_second, baseline_per_second: round(baseline2.perSecond, 2), ratio: round(s2.records_per_second / baseline2.perSecond, 2),
-        baseline_records: baseline2.records, baseline_qbo_units_per_record: round(baseline2.qboCallsPerRecord), baseline_hl_calls_per_record: round(baseline2.hlCallsPerRecord),
-        ledgerlink_qbo_units_per_record: s2.qbo_units_per_record_all, ledgerlink_hl_calls_per_record: s2.hl_calls_per_record_all,
+        ledgerlink_per_second: s2.records_per_second,
+        baseline_per_second: round(baseline2.perSecond, 2),
+        ratio: round(s2.records_per_second / baseline2.perSecond, 2),
+        baseline_records: baseline2.records,
+        baseline_qbo_units_per_record: round(baseline2.qboCallsPerRecord),
+        baseline_hl_calls_per_record: round(baseline2.hlCallsPerRecord),
+        ledgerlink_qbo_units_per_record: s2.qbo_units_per_record_all,
+        ledgerlink_hl_calls_per_record: s2.hl_calls_per_record_all,
       };
       ratios.push(s2.records_per_second / baseline2.perSecond);
     } else {
       parts.scenario2 = { status: s2?.status ?? 'not run' };
     }
     push({
-      scenario: 7, name: 'Naive baseline (one at a time, look-up before every write, no cache, no batch)',
-      status: ratios.length === 2 ? 'ok' : ratios.length === 1 ? 'partial: scenario 1 has no ledgerlink figure (see its status)' : 'blocked: no ledgerlink figures',
-      records: (baseline2?.records ?? 0), seconds: round(baseline2?.seconds ?? 0, 2),
+      scenario: 7,
+      name: 'Naive baseline (one at a time, look-up before every write, no cache, no batch)',
+      status:
+        ratios.length === 2
+          ? 'ok'
+          : ratios.length === 1
+            ? 'partial: scenario 1 has no ledgerlink figure (see its status)'
+            : 'blocked: no ledgerlink figures',
+      records: baseline2?.records ?? 0,
+      seconds: round(baseline2?.seconds ?? 0, 2),
       ...(ratios.length > 0 ? { ratio_to_baseline: round(ratios[ratios.length - 1]!, 2) } : {}),
       ...parts,
     });
   }
 
   results.sort((a, b) => a.scenario - b.scenario);
-  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memory_gb: round(totalmem() / 2 ** 30, 1), os: `${osType()} ${release()}`, node: process.version };
+  const machine = {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memory_gb: round(totalmem() / 2 ** 30, 1),
+    os: `${osType()} ${release()}`,
+    node: process.version,
+  };
   const meta = {
-    date: new Date().toISOString(), quick: flags.quick, machine, total_seconds: round((Date.now() - started) / 1000, 1),
-    load_average: { start: round(loadAtStart, 1), end: round(loadavg()[0]!, 1) }, store: flags.store, limit_factor: flags.factor, receipts_limit_factor: flags.receiptsFactor,
+    date: new Date().toISOString(),
+    quick: flags.quick,
+    machine,
+    total_seconds: round((Date.now() - started) / 1000, 1),
+    load_average: { start: round(loadAtStart, 1), end: round(loadavg()[0]!, 1) },
+    store: flags.store,
+    limit_factor: flags.factor,
+    receipts_limit_factor: flags.receiptsFactor,
   };
   mkdirSync(dirname(flags.out), { recursive: true });
-  writeFileSync(flags.out, `${JSON.stringify(results.map((r) => ({ ...r, run: meta })), null, 2)}\n`);
+  writeFileSync(
+    flags.out,
+    `${JSON.stringify(
+      results.map((r) => ({ ...r, run: meta })),
+      null,
+      2,
+    )}\n`,
+  );
   console.log(markdown(results, meta));
   log(`wrote ${flags.out}`);
 }
@@ -239,8 +357,30 @@ function cell(value: unknown): string {
   return String(value);
 }
 
-export function markdown(results: readonly ScenarioResult[], meta: { date: string; quick: boolean; machine: { cpus: number; cpu: string; memory_gb: number; node: string }; load_average: { start: number; end: number } }): string {
-  const columns = ['scenario', 'status', 'records', 'seconds', 'ratio_to_ceiling', 'calls_per_record', 'p50_ms', 'p95_ms', 'p99_ms', 'peak_rss_mb', 'workers', 'fairness', 'ratio_to_baseline'] as const;
+export function markdown(
+  results: readonly ScenarioResult[],
+  meta: {
+    date: string;
+    quick: boolean;
+    machine: { cpus: number; cpu: string; memory_gb: number; node: string };
+    load_average: { start: number; end: number };
+  },
+): string {
+  const columns = [
+    'scenario',
+    'status',
+    'records',
+    'seconds',
+    'ratio_to_ceiling',
+    'calls_per_record',
+    'p50_ms',
+    'p95_ms',
+    'p99_ms',
+    'peak_rss_mb',
+    'workers',
+    'fairness',
+    'ratio_to_baseline',
+  ] as const;
   const lines = [
     `Run ${meta.date}${meta.quick ? ' (--quick)' : ''} on ${meta.machine.cpus} × ${meta.machine.cpu}, ${meta.machine.memory_gb} GB, Node ${meta.machine.node}, load average ${meta.load_average.start} -> ${meta.load_average.end}`,
     '',

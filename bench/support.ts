@@ -105,21 +105,37 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     requestIdCacheSize: 400_000,
     ...(options.observe ? { observe: options.observe } : {}),
   });
-  const hl = await startHighLevelEmulator({ limitFactor: options.limitFactor, webhookRetryScheduleMs: [200, 400], ...(options.observe ? { observe: options.observe } : {}) });
+  const hl = await startHighLevelEmulator({
+    limitFactor: options.limitFactor,
+    webhookRetryScheduleMs: [200, 400],
+    ...(options.observe ? { observe: options.observe } : {}),
+  });
   const secretKey = randomBytes(32).toString('base64');
   const secrets = SecretBox.fromText(secretKey);
   const providers = {
     quickbooks: {
-      clientId: 'emulator-client-id', clientSecret: 'emulator-client-secret', webhookVerifierToken: QBO_VERIFIER,
-      apiUrl: qbo.url, authorizeUrl: `${qbo.url}/connect/oauth2`, tokenUrl: `${qbo.url}/oauth2/v1/tokens/bearer`, revokeUrl: `${qbo.url}/v2/oauth2/tokens/revoke`,
+      clientId: 'emulator-client-id',
+      clientSecret: 'emulator-client-secret',
+      webhookVerifierToken: QBO_VERIFIER,
+      apiUrl: qbo.url,
+      authorizeUrl: `${qbo.url}/connect/oauth2`,
+      tokenUrl: `${qbo.url}/oauth2/v1/tokens/bearer`,
+      revokeUrl: `${qbo.url}/v2/oauth2/tokens/revoke`,
     },
     highlevel: {
-      clientId: hl.core.app.clientId, clientSecret: hl.core.app.clientSecret, apiUrl: hl.url, authorizeUrl: hl.url,
-      webhookPublicKey: hl.webhookPublicKeyPem(), webhookRsaPublicKey: undefined,
+      clientId: hl.core.app.clientId,
+      clientSecret: hl.core.app.clientSecret,
+      apiUrl: hl.url,
+      authorizeUrl: hl.url,
+      webhookPublicKey: hl.webhookPublicKeyPem(),
+      webhookRsaPublicKey: undefined,
     },
   };
   const engine = await Engine.create({
-    db, secrets, publicUrl: 'http://127.0.0.1:0', providers,
+    db,
+    secrets,
+    publicUrl: 'http://127.0.0.1:0',
+    providers,
     logger: pino({ level: process.env.LEDGERLINK_BENCH_LOG ?? 'silent' }),
     limits: !lifted,
     limitFactor: lifted ? 1 : options.limitFactor,
@@ -146,13 +162,16 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     } catch {
       return;
     }
-    if (body && typeof body === 'object') webhookArrivals.push({ at: arrivedAt.get(request) ?? performance.now(), body: body as Record<string, unknown> });
+    if (body && typeof body === 'object')
+      webhookArrivals.push({ at: arrivedAt.get(request) ?? performance.now(), body: body as Record<string, unknown> });
   });
   await server.listen({ port: 0, host: '127.0.0.1' });
   const address = server.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   if (options.webhooks) {
-    qbo.admin.configureWebhooks([{ url: `${url}/webhooks/quickbooks`, verifierToken: QBO_VERIFIER, format: 'cloudevents', windowMs: 100 }]);
+    qbo.admin.configureWebhooks([
+      { url: `${url}/webhooks/quickbooks`, verifierToken: QBO_VERIFIER, format: 'cloudevents', windowMs: 100 },
+    ]);
     hl.core.webhooks.config.url = `${url}/webhooks/highlevel`;
   }
   const connections: Connection[] = [];
@@ -164,8 +183,18 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     connections.push(
       await connectWithTokens(engine, {
         name: `Bench ${i + 1}`,
-        quickbooks: { realmId, accessToken: qboTokens.access_token, refreshToken: qboTokens.refresh_token, expiresIn: qboTokens.expires_in },
-        highlevel: { locationId: location.id, accessToken: hlTokens.access_token, refreshToken: hlTokens.refresh_token, expiresIn: 86_399 },
+        quickbooks: {
+          realmId,
+          accessToken: qboTokens.access_token,
+          refreshToken: qboTokens.refresh_token,
+          expiresIn: qboTokens.expires_in,
+        },
+        highlevel: {
+          locationId: location.id,
+          accessToken: hlTokens.access_token,
+          refreshToken: hlTokens.refresh_token,
+          expiresIn: 86_399,
+        },
       }),
     );
   }
@@ -173,7 +202,15 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
   qbo.admin.limits.reset();
   if (options.workers !== false) await engine.startWorkers({ pollers: false });
   return {
-    db, databaseUrl: created?.url, qbo, hl, engine, server, url, connections, webhookArrivals,
+    db,
+    databaseUrl: created?.url,
+    qbo,
+    hl,
+    engine,
+    server,
+    url,
+    connections,
+    webhookArrivals,
     workerEnv: () => ({
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -183,7 +220,9 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       ...(lifted ? { LEDGERLINK_LIMITS_OFF: '1' } : {}),
       LEDGERLINK_POLL_SECONDS: '3600',
       // Passed on for comparisons (LEDGERLINK_PREPARED_STATEMENTS=false npm run bench ...).
-      ...(process.env.LEDGERLINK_PREPARED_STATEMENTS ? { LEDGERLINK_PREPARED_STATEMENTS: process.env.LEDGERLINK_PREPARED_STATEMENTS } : {}),
+      ...(process.env.LEDGERLINK_PREPARED_STATEMENTS
+        ? { LEDGERLINK_PREPARED_STATEMENTS: process.env.LEDGERLINK_PREPARED_STATEMENTS }
+        : {}),
       ...emulatorProviderEnv(qbo, hl, QBO_VERIFIER),
     }),
     close: async () => {
@@ -249,8 +288,13 @@ export class CallCounter {
   /** An admin call to the HighLevel emulator, in-process (no socket), not counted as a provider call. */
   async hlAdmin<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, payload?: unknown): Promise<T> {
     this.adminCalls += 1;
-    const response = await this.stack.hl.context.app.inject({ method, url: `/_emulator${path}`, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
-    if (response.statusCode >= 400) throw new Error(`HighLevel admin ${method} ${path}: ${response.statusCode} ${response.body}`);
+    const response = await this.stack.hl.context.app.inject({
+      method,
+      url: `/_emulator${path}`,
+      ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
+    });
+    if (response.statusCode >= 400)
+      throw new Error(`HighLevel admin ${method} ${path}: ${response.statusCode} ${response.body}`);
     return response.json() as T;
   }
 }
@@ -278,7 +322,14 @@ export class FetchProbe {
       const start = performance.now();
       const response = await original(input, init);
       const url = typeof input === 'string' ? input : input instanceof URL ? input.toString() : input.url;
-      this.calls.push({ url, method: init?.method ?? 'GET', start, end: performance.now(), status: response.status, ...(typeof init?.body === 'string' ? { body: init.body } : {}) });
+      this.calls.push({
+        url,
+        method: init?.method ?? 'GET',
+        start,
+        end: performance.now(),
+        status: response.status,
+        ...(typeof init?.body === 'string' ? { body: init.body } : {}),
+      });
       return response;
     };
   }
@@ -297,7 +348,12 @@ export async function linkedCounts(db: Db, kind: string): Promise<Map<string, nu
   return new Map(rows.rows.map((r) => [r.connection_id, Number(r.n)]));
 }
 
-export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string, everyMs = 100): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+  everyMs = 100,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
@@ -363,7 +419,10 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** A `ledgerlink worker` or `ledgerlink start` process, ready once it says it is running (start: with its URL). */
-export async function startLedgerlinkProcess(command: 'worker' | 'start', env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string | undefined }> {
+export async function startLedgerlinkProcess(
+  command: 'worker' | 'start',
+  env: NodeJS.ProcessEnv,
+): Promise<{ child: ChildProcess; url: string | undefined }> {
   const bin = fileURLToPath(new URL('../bin/ledgerlink.js', import.meta.url));
   // LEDGERLINK_BENCH_NODE_ARGS, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof', profiles the processes a scenario starts.
   const nodeArgs = (process.env.LEDGERLINK_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);

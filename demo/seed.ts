@@ -78,11 +78,16 @@ export const SPARE_BUSINESS: DemoBusiness = {
 async function post(url: string, body: unknown, token?: string): Promise<Record<string, unknown>> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
     body: JSON.stringify(body),
   });
   const json = (await response.json().catch(() => ({}))) as Record<string, unknown>;
-  if (!response.ok) throw new Error(`demo seed: ${url} answered ${response.status}: ${JSON.stringify(json).slice(0, 300)}`);
+  if (!response.ok)
+    throw new Error(`demo seed: ${url} answered ${response.status}: ${JSON.stringify(json).slice(0, 300)}`);
   return json;
 }
 
@@ -108,34 +113,64 @@ export async function seedQuickBooks(qbo: QuickBooksEmulator, realmId: string, b
   const lineTax = codes.find((c) => c.Name === 'GST' || c.Name === 'TAX') ?? codes[0];
   const customers: Entity[] = [];
   for (const p of business.customers) {
-    const answer = await post(`${base}/customer?minorversion=75`, {
-      DisplayName: `${p.first} ${p.last}`, GivenName: p.first, FamilyName: p.last, PrimaryEmailAddr: { Address: p.email }, ...(p.company ? { CompanyName: p.company } : {}),
-    }, token);
+    const answer = await post(
+      `${base}/customer?minorversion=75`,
+      {
+        DisplayName: `${p.first} ${p.last}`,
+        GivenName: p.first,
+        FamilyName: p.last,
+        PrimaryEmailAddr: { Address: p.email },
+        ...(p.company ? { CompanyName: p.company } : {}),
+      },
+      token,
+    );
     customers.push(answer.Customer as Entity);
   }
   const items: Entity[] = [];
   for (const item of business.items) {
-    const answer = await post(`${base}/item?minorversion=75`, { Name: item.name, Type: 'Service', UnitPrice: item.price, IncomeAccountRef: { value: income!.Id } }, token);
+    const answer = await post(
+      `${base}/item?minorversion=75`,
+      { Name: item.name, Type: 'Service', UnitPrice: item.price, IncomeAccountRef: { value: income!.Id } },
+      token,
+    );
     items.push(answer.Item as Entity);
   }
   for (const inv of business.oldInvoices) {
     const item = business.items[inv.item]!;
     const customer = customers[inv.customer]!;
     const txnDate = new Date(Date.now() - inv.daysAgo * 86_400_000).toISOString().slice(0, 10);
-    const answer = await post(`${base}/invoice?minorversion=75`, {
-      CustomerRef: { value: customer.Id },
-      TxnDate: txnDate,
-      Line: [{
-        DetailType: 'SalesItemLineDetail', Amount: item.price * inv.qty,
-        SalesItemLineDetail: { ItemRef: { value: items[inv.item]!.Id }, Qty: inv.qty, UnitPrice: item.price, ...(lineTax ? { TaxCodeRef: { value: lineTax.Id } } : {}) },
-      }],
-    }, token);
+    const answer = await post(
+      `${base}/invoice?minorversion=75`,
+      {
+        CustomerRef: { value: customer.Id },
+        TxnDate: txnDate,
+        Line: [
+          {
+            DetailType: 'SalesItemLineDetail',
+            Amount: item.price * inv.qty,
+            SalesItemLineDetail: {
+              ItemRef: { value: items[inv.item]!.Id },
+              Qty: inv.qty,
+              UnitPrice: item.price,
+              ...(lineTax ? { TaxCodeRef: { value: lineTax.Id } } : {}),
+            },
+          },
+        ],
+      },
+      token,
+    );
     const invoice = answer.Invoice as Entity;
     if (inv.paid) {
-      await post(`${base}/payment?minorversion=75`, {
-        CustomerRef: { value: customer.Id }, TotalAmt: invoice.TotalAmt, TxnDate: txnDate,
-        Line: [{ Amount: invoice.TotalAmt, LinkedTxn: [{ TxnId: invoice.Id, TxnType: 'Invoice' }] }],
-      }, token);
+      await post(
+        `${base}/payment?minorversion=75`,
+        {
+          CustomerRef: { value: customer.Id },
+          TotalAmt: invoice.TotalAmt,
+          TxnDate: txnDate,
+          Line: [{ Amount: invoice.TotalAmt, LinkedTxn: [{ TxnId: invoice.Id, TxnType: 'Invoice' }] }],
+        },
+        token,
+      );
     }
   }
 }
@@ -143,7 +178,12 @@ export async function seedQuickBooks(qbo: QuickBooksEmulator, realmId: string, b
 /** Contacts already in the CRM: the customers (same emails) and a few leads. */
 export async function seedHighLevel(hlUrl: string, locationId: string, business: DemoBusiness): Promise<void> {
   for (const p of [...business.customers.slice(0, -1), ...business.leads]) {
-    await post(`${hlUrl}/_emulator/locations/${locationId}/actions/contact`, { firstName: p.first, lastName: p.last, email: p.email, source: 'demo' });
+    await post(`${hlUrl}/_emulator/locations/${locationId}/actions/contact`, {
+      firstName: p.first,
+      lastName: p.last,
+      email: p.email,
+      source: 'demo',
+    });
   }
 }
 
@@ -159,15 +199,46 @@ export function addAtlanticHst(qbo: QuickBooksEmulator, realmId: string): void {
   const meta = { CreateTime: new Date(at).toISOString(), LastUpdatedTime: new Date(at).toISOString() };
   for (const province of ['NS', 'NB']) {
     const rateId = company.nextId('TaxRate');
-    company.put('TaxRate', {
-      Id: rateId, SyncToken: '0', domain: 'QBO', sparse: false, MetaData: meta, Name: `HST ${province}`, Description: `HST ${province}`, Active: true,
-      RateValue: 15, AgencyRef: { value: '1' }, SpecialTaxType: 'NONE', DisplayType: 'ReadOnly',
-    }, at);
-    company.put('TaxCode', {
-      Id: company.nextId('TaxCode'), SyncToken: '0', domain: 'QBO', sparse: false, MetaData: meta, Name: `HST ${province}`, Description: `HST ${province} 15%`,
-      Taxable: true, TaxGroup: true, Active: true, Hidden: false,
-      SalesTaxRateList: { TaxRateDetail: [{ TaxRateRef: { value: rateId, name: `HST ${province}` }, TaxTypeApplicable: 'TaxOnAmount', TaxOrder: 0 }] },
-      PurchaseTaxRateList: { TaxRateDetail: [] },
-    }, at);
+    company.put(
+      'TaxRate',
+      {
+        Id: rateId,
+        SyncToken: '0',
+        domain: 'QBO',
+        sparse: false,
+        MetaData: meta,
+        Name: `HST ${province}`,
+        Description: `HST ${province}`,
+        Active: true,
+        RateValue: 15,
+        AgencyRef: { value: '1' },
+        SpecialTaxType: 'NONE',
+        DisplayType: 'ReadOnly',
+      },
+      at,
+    );
+    company.put(
+      'TaxCode',
+      {
+        Id: company.nextId('TaxCode'),
+        SyncToken: '0',
+        domain: 'QBO',
+        sparse: false,
+        MetaData: meta,
+        Name: `HST ${province}`,
+        Description: `HST ${province} 15%`,
+        Taxable: true,
+        TaxGroup: true,
+        Active: true,
+        Hidden: false,
+        SalesTaxRateList: {
+          TaxRateDetail: [
+            { TaxRateRef: { value: rateId, name: `HST ${province}` }, TaxTypeApplicable: 'TaxOnAmount', TaxOrder: 0 },
+          ],
+        },
+        PurchaseTaxRateList: { TaxRateDetail: [] },
+      },
+      at,
+    );
   }
 }

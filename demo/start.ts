@@ -55,15 +55,30 @@ export async function runDemo(config: Config, args: string[]): Promise<number> {
   const statePath = join(dir, 'demo.json');
   const firstStart = !existsSync(statePath);
   const state: DemoState = firstStart
-    ? { hlClientId: `${randomBytes(12).toString('hex')}-${randomBytes(4).toString('hex')}`, hlClientSecret: randomBytes(16).toString('hex'), qboVerifierToken: randomBytes(16).toString('hex'), pairs: [] }
+    ? {
+        hlClientId: `${randomBytes(12).toString('hex')}-${randomBytes(4).toString('hex')}`,
+        hlClientSecret: randomBytes(16).toString('hex'),
+        qboVerifierToken: randomBytes(16).toString('hex'),
+        pairs: [],
+      }
     : (JSON.parse(readFileSync(statePath, 'utf8')) as DemoState);
   const port = (name: string, fallback: number) => {
     const at = args.indexOf(`--${name}`);
     return at >= 0 && args[at + 1] !== undefined ? Number(args[at + 1]) : fallback;
   };
   const host = config.host;
-  const qbo = await startQuickBooksEmulator({ host, port: await freePort(port('qbo-port', 4010), host), dataFile: join(dir, 'quickbooks.json') });
-  const hl = await startHighLevelEmulator({ host, port: await freePort(port('hl-port', 4020), host), dataFile: join(dir, 'highlevel.json'), clientId: state.hlClientId, clientSecret: state.hlClientSecret });
+  const qbo = await startQuickBooksEmulator({
+    host,
+    port: await freePort(port('qbo-port', 4010), host),
+    dataFile: join(dir, 'quickbooks.json'),
+  });
+  const hl = await startHighLevelEmulator({
+    host,
+    port: await freePort(port('hl-port', 4020), host),
+    dataFile: join(dir, 'highlevel.json'),
+    clientId: state.hlClientId,
+    clientSecret: state.hlClientSecret,
+  });
   const providers: ProviderConfig = {
     quickbooks: {
       ...QBO_CLIENT,
@@ -75,7 +90,15 @@ export async function runDemo(config: Config, args: string[]): Promise<number> {
       tokenUrl: `${qbo.url}/oauth2/v1/tokens/bearer`,
       revokeUrl: `${qbo.url}/v2/oauth2/tokens/revoke`,
     },
-    highlevel: { clientId: state.hlClientId, clientSecret: state.hlClientSecret, apiUrl: hl.url, appUrl: hl.url, authorizeUrl: hl.url, webhookPublicKey: hl.webhookPublicKeyPem(), webhookRsaPublicKey: undefined },
+    highlevel: {
+      clientId: state.hlClientId,
+      clientSecret: state.hlClientSecret,
+      apiUrl: hl.url,
+      appUrl: hl.url,
+      authorizeUrl: hl.url,
+      webhookPublicKey: hl.webhookPublicKeyPem(),
+      webhookRsaPublicKey: undefined,
+    },
   };
   // ledgerlink's own port must be known before it starts: it is part of the OAuth redirect URIs.
   // The demo's terminal is for a person trying ledgerlink: a JSON line per request would bury what it prints.
@@ -85,9 +108,19 @@ export async function runDemo(config: Config, args: string[]): Promise<number> {
   const runtime = await openRuntime(demoConfig, providers, {
     server: true,
     workers: true,
-    dashboard: { sandbox: { quickbooksUrl: qbo.url, highlevelUrl: hl.url }, initialAdmin: { username: config.admin?.username ?? 'admin', password } },
+    dashboard: {
+      sandbox: { quickbooksUrl: qbo.url, highlevelUrl: hl.url },
+      initialAdmin: { username: config.admin?.username ?? 'admin', password },
+    },
   });
-  qbo.admin.configureWebhooks([{ url: `${runtime.url}/webhooks/quickbooks`, verifierToken: state.qboVerifierToken, format: 'cloudevents', windowMs: 1_000 }]);
+  qbo.admin.configureWebhooks([
+    {
+      url: `${runtime.url}/webhooks/quickbooks`,
+      verifierToken: state.qboVerifierToken,
+      format: 'cloudevents',
+      windowMs: 1_000,
+    },
+  ]);
   hl.core.webhooks.config.url = `${runtime.url}/webhooks/highlevel`;
 
   // The dashboard answers from here on: say so at once, before the first start's demo data is made.
@@ -98,8 +131,14 @@ ledgerlink is running at ${runtime.url}
 
   if (firstStart) {
     for (const country of ['US', 'CA'] as const) {
-      const { realmId } = qbo.admin.createCompany({ country, name: country === 'US' ? 'Sunrise Studio LLC' : 'Maple Leaf Consulting Inc.' });
-      const location = hl.createLocation({ country, name: country === 'US' ? 'Sunrise Studio' : 'Maple Leaf Consulting' });
+      const { realmId } = qbo.admin.createCompany({
+        country,
+        name: country === 'US' ? 'Sunrise Studio LLC' : 'Maple Leaf Consulting Inc.',
+      });
+      const location = hl.createLocation({
+        country,
+        name: country === 'US' ? 'Sunrise Studio' : 'Maple Leaf Consulting',
+      });
       if (country === 'CA') addAtlanticHst(qbo, realmId);
       await seedQuickBooks(qbo, realmId, country === 'US' ? US_BUSINESS : CA_BUSINESS);
       await seedHighLevel(hl.url, location.id, country === 'US' ? US_BUSINESS : CA_BUSINESS);
@@ -110,7 +149,13 @@ ledgerlink is running at ${runtime.url}
         quickbooks: { realmId, accessToken: q.access_token, refreshToken: q.refresh_token, expiresIn: q.expires_in },
         // The user who authorised the app, as HighLevel's token answer names it: marking an imported open invoice
         // sent needs it.
-        highlevel: { locationId: location.id, accessToken: h.access_token, refreshToken: h.refresh_token, expiresIn: 86_399, userId: h.userId },
+        highlevel: {
+          locationId: location.id,
+          accessToken: h.access_token,
+          refreshToken: h.refresh_token,
+          expiresIn: 86_399,
+          userId: h.userId,
+        },
       });
       state.pairs.push({ country, realmId, locationId: location.id });
     }
@@ -123,15 +168,28 @@ ledgerlink is running at ${runtime.url}
     // A workflow as the business would build it in HighLevel (a new location has none), so that the connect form
     // offers "enrol in a workflow" beside the direct text/email for review requests.
     await fetch(`${hl.url}/_emulator/locations/${spareLocation.id}/workflows`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Thank-you and review request' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Thank-you and review request' }),
     });
     const spareToken = hl.mintToken(spareLocation.id);
     const pending = await runtime.engine.connections.create({ name: spareLocation.name ?? 'Harbor Yoga' });
     await runtime.engine.connections.attachHighLevel(pending.id, {
-      locationId: spareLocation.id, locationName: spareLocation.name ?? undefined, country: 'US',
-      tokens: { accessToken: spareToken.access_token, refreshToken: spareToken.refresh_token, accessExpiresAt: new Date(Date.now() + 86_399_000).toISOString() },
+      locationId: spareLocation.id,
+      locationName: spareLocation.name ?? undefined,
+      country: 'US',
+      tokens: {
+        accessToken: spareToken.access_token,
+        refreshToken: spareToken.refresh_token,
+        accessExpiresAt: new Date(Date.now() + 86_399_000).toISOString(),
+      },
     });
-    await recordActivity(runtime.engine.db, { connectionId: pending.id, flow: 'connection', status: 'info', message: 'HighLevel location "Harbor Yoga" authorised ledgerlink; connect its QuickBooks company next' });
+    await recordActivity(runtime.engine.db, {
+      connectionId: pending.id,
+      flow: 'connection',
+      status: 'info',
+      message: 'HighLevel location "Harbor Yoga" authorised ledgerlink; connect its QuickBooks company next',
+    });
     state.spare = { realmId: spareCompany.realmId, locationId: spareLocation.id };
     writeFileSync(statePath, JSON.stringify(state, null, 2));
     qbo.save();

@@ -4,7 +4,10 @@
 import { spawnSync } from 'node:child_process';
 
 const strict = process.argv.includes('--strict');
-const run = spawnSync('npm', ['audit', '--omit=dev', '--json'], { encoding: 'utf8', shell: process.platform === 'win32' });
+const run = spawnSync('npm', ['audit', '--omit=dev', '--json'], {
+  encoding: 'utf8',
+  shell: process.platform === 'win32',
+});
 let report;
 try {
   report = JSON.parse(run.stdout || '{}');
@@ -13,12 +16,18 @@ try {
 }
 const counts = report.metadata?.vulnerabilities;
 if (!counts) {
-  const why = report.error?.summary || report.message || (run.stderr || "").split('\n').find((l) => /error|405|ENOTFOUND|ECONN/i.test(l)) || 'no answer';
+  const why =
+    report.error?.summary ||
+    report.message ||
+    (run.stderr || '').split('\n').find((l) => /error|405|ENOTFOUND|ECONN/i.test(l)) ||
+    'no answer';
   console.log(`npm audit: the registry did not answer the audit (${String(why).trim()}); dependencies NOT checked`);
   process.exit(strict ? 1 : 0);
 }
 const serious = (counts.high ?? 0) + (counts.critical ?? 0);
-console.log(`npm audit --omit=dev: ${counts.critical ?? 0} critical, ${counts.high ?? 0} high, ${counts.moderate ?? 0} moderate, ${counts.low ?? 0} low`);
+console.log(
+  `npm audit --omit=dev: ${counts.critical ?? 0} critical, ${counts.high ?? 0} high, ${counts.moderate ?? 0} moderate, ${counts.low ?? 0} low`,
+);
 for (const [name, v] of Object.entries(report.vulnerabilities ?? {})) {
   if (v.severity === 'high' || v.severity === 'critical') console.log(`  ${v.severity}: ${name} ${v.range ?? ''}`);
 }

@@ -17,8 +17,23 @@ const engine = await Engine.create({
   publicUrl: 'https://ledgerlink.example.com',
   logger: pino({ level: 'silent' }),
   providers: {
-    quickbooks: { clientId: 'x', clientSecret: 'x', webhookVerifierToken: undefined, apiUrl: 'https://quickbooks.api.intuit.com', authorizeUrl: undefined, tokenUrl: undefined, revokeUrl: undefined },
-    highlevel: { clientId: 'x', clientSecret: 'x', apiUrl: 'https://services.leadconnectorhq.com', authorizeUrl: undefined, webhookPublicKey: undefined, webhookRsaPublicKey: undefined },
+    quickbooks: {
+      clientId: 'x',
+      clientSecret: 'x',
+      webhookVerifierToken: undefined,
+      apiUrl: 'https://quickbooks.api.intuit.com',
+      authorizeUrl: undefined,
+      tokenUrl: undefined,
+      revokeUrl: undefined,
+    },
+    highlevel: {
+      clientId: 'x',
+      clientSecret: 'x',
+      apiUrl: 'https://services.leadconnectorhq.com',
+      authorizeUrl: undefined,
+      webhookPublicKey: undefined,
+      webhookRsaPublicKey: undefined,
+    },
   },
 });
 const app = await buildServer(engine, { dashboard: { announce: () => {} } });

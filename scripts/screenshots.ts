@@ -74,7 +74,9 @@ try {
   const pay = page.getByRole('form', { name: 'Take a payment' });
   await pay.getByRole('button', { name: 'Take the payment' }).click();
   await page.getByRole('link', { name: 'Activity' }).click();
-  const receipt = page.locator('.record-group', { has: page.locator('.entry.ok', { hasText: 'Created sales receipt' }) }).first();
+  const receipt = page
+    .locator('.record-group', { has: page.locator('.entry.ok', { hasText: 'Created sales receipt' }) })
+    .first();
   await receipt.waitFor();
   await receipt.locator('summary').first().click();
   await shot('07-activity');
@@ -85,9 +87,15 @@ try {
   // An invoice too, and ledgerlink's own changes coming back shown in the groups of the records they concern.
   await open('Sunrise Studio', 'Sandbox');
   await page.getByRole('form', { name: 'Send an invoice' }).getByRole('button', { name: 'Send the invoice' }).click();
-  await page.getByText(/Invoice .* was sent to/).first().waitFor();
+  await page
+    .getByText(/Invoice .* was sent to/)
+    .first()
+    .waitFor();
   await page.getByRole('link', { name: 'Activity' }).click();
-  await page.locator('.record-group', { has: page.locator('.entry.ok', { hasText: 'Created QuickBooks invoice' }) }).first().waitFor();
+  await page
+    .locator('.record-group', { has: page.locator('.entry.ok', { hasText: 'Created QuickBooks invoice' }) })
+    .first()
+    .waitFor();
   await page.waitForTimeout(3000);
   await page.getByLabel("Show ledgerlink's own changes coming back").check();
   await page.locator('.entry.echo').first().waitFor();
@@ -121,7 +129,12 @@ try {
   await shot('13-narrow-screen', narrow);
 
   // QuickBooks answers 500 to every sales receipt: the card says so while the payment waits for its next try.
-  const faults = (method: string, body?: unknown) => fetch(`${demo.quickbooksUrl}/_emulator/faults`, { method, headers: { 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const faults = (method: string, body?: unknown) =>
+    fetch(`${demo.quickbooksUrl}/_emulator/faults`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
   await faults('PUT', { rules: [{ kind: 'error500', rate: 1, method: 'POST', path: '/salesreceipt' }] });
   await open('Sunrise Studio', 'Sandbox');
   const outagePay = page.getByRole('form', { name: 'Take a payment' });
@@ -135,7 +148,11 @@ try {
   await page.locator('#failing-sides').waitFor();
   await page.locator('.entry.info', { hasText: 'QuickBooks is failing' }).first().waitFor();
   // Pictured once the payment has failed and waits for its next try (the notice refreshes itself).
-  await page.locator('#failing-sides', { hasText: 'Records waiting1' }).or(page.locator('#failing-sides', { hasText: /Records waiting\s*1\b/ })).first().waitFor({ timeout: 60_000 });
+  await page
+    .locator('#failing-sides', { hasText: 'Records waiting1' })
+    .or(page.locator('#failing-sides', { hasText: /Records waiting\s*1\b/ }))
+    .first()
+    .waitFor({ timeout: 60_000 });
   await shot('16-outage-in-progress');
   await faults('DELETE');
   // The outage ends: the waiting payment goes through and the notice goes by itself.

@@ -59,7 +59,10 @@ export const SOURCES = [
       ['docs/webhook events/InvoiceCreate.md', '480462943c3fae41bb1db28c6a1956424779faf770e238c3f1e525471f99e28c'],
       ['docs/webhook events/InvoiceDelete.md', '278d17220def3da07d6dd696c0d4c80bceb680195d75e1c186b360062914a507'],
       ['docs/webhook events/InvoicePaid.md', 'ad731ff04887656e0109c2b55f739834a84c7415c730337ce8ed55e44aee4f1f'],
-      ['docs/webhook events/InvoicePartiallyPaid.md', 'f8ac2ce84d122d4d4a292fbd2b606e1180f363b8b407907ab7a1fb58f5f968ca'],
+      [
+        'docs/webhook events/InvoicePartiallyPaid.md',
+        'f8ac2ce84d122d4d4a292fbd2b606e1180f363b8b407907ab7a1fb58f5f968ca',
+      ],
       ['docs/webhook events/InvoiceSent.md', 'ba3ec3bf97e0250df59b6dfc9e9127a0613ccf364575b5ce7d1f18f1e4280cba'],
       ['docs/webhook events/InvoiceUpdate.md', 'abcd46d11de4bc86d461602a71a60ed4a4566323829e874e8821f8cf7ab79fd6'],
       ['docs/webhook events/InvoiceVoid.md', '4ea09914686573eaf6fff60d334c6058684b8f09c399b7b6b6f2099252cc5230'],
@@ -145,13 +148,20 @@ function parseArgs(argv) {
 
 /** Files of the output folder that are already there with the right sum. */
 function alreadyThere(out) {
-  return SOURCES.every((source) => source.files.every(([path, sum]) => {
-    const file = join(out, source.to(path));
-    return existsSync(file) && sha256(readFileSync(file)) === sum;
-  }));
+  return SOURCES.every((source) =>
+    source.files.every(([path, sum]) => {
+      const file = join(out, source.to(path));
+      return existsSync(file) && sha256(readFileSync(file)) === sum;
+    }),
+  );
 }
 
-export async function fetchVendorSpecs({ out, from, rawBase = process.env.LEDGERLINK_VENDOR_SPECS_RAW_URL || 'https://raw.githubusercontent.com', log = console.log }) {
+export async function fetchVendorSpecs({
+  out,
+  from,
+  rawBase = process.env.LEDGERLINK_VENDOR_SPECS_RAW_URL || 'https://raw.githubusercontent.com',
+  log = console.log,
+}) {
   if (alreadyThere(out)) {
     log(`vendor specs: ${out} is complete and every checksum matches`);
     return;
@@ -162,30 +172,36 @@ export async function fetchVendorSpecs({ out, from, rawBase = process.env.LEDGER
   const problems = [];
   try {
     for (const source of SOURCES) {
-      log(`vendor specs: ${source.name}: ${from ?? `${source.repo} at ${source.commit.slice(0, 12)}`} (${source.files.length} files)`);
+      log(
+        `vendor specs: ${source.name}: ${from ?? `${source.repo} at ${source.commit.slice(0, 12)}`} (${source.files.length} files)`,
+      );
       // Eight at a time: quick, and gentle with the host.
       for (let i = 0; i < source.files.length; i += 8) {
-        await Promise.all(source.files.slice(i, i + 8).map(async ([path, sum]) => {
-          const to = source.to(path);
-          let bytes;
-          try {
-            bytes = await read(source, path, to);
-          } catch (error) {
-            problems.push(`${to}: ${error.message}`);
-            return;
-          }
-          const got = sha256(bytes);
-          if (got !== sum) {
-            problems.push(`${to}: SHA-256 ${got}, expected ${sum}`);
-            return;
-          }
-          mkdirSync(dirname(join(staging, to)), { recursive: true });
-          writeFileSync(join(staging, to), bytes);
-        }));
+        await Promise.all(
+          source.files.slice(i, i + 8).map(async ([path, sum]) => {
+            const to = source.to(path);
+            let bytes;
+            try {
+              bytes = await read(source, path, to);
+            } catch (error) {
+              problems.push(`${to}: ${error.message}`);
+              return;
+            }
+            const got = sha256(bytes);
+            if (got !== sum) {
+              problems.push(`${to}: SHA-256 ${got}, expected ${sum}`);
+              return;
+            }
+            mkdirSync(dirname(join(staging, to)), { recursive: true });
+            writeFileSync(join(staging, to), bytes);
+          }),
+        );
       }
     }
     if (problems.length > 0) {
-      throw new Error(`vendor specs NOT written (${problems.length} of ${SOURCES.reduce((n, s) => n + s.files.length, 0)} files failed; ${out} is unchanged):\n  ${problems.join('\n  ')}`);
+      throw new Error(
+        `vendor specs NOT written (${problems.length} of ${SOURCES.reduce((n, s) => n + s.files.length, 0)} files failed; ${out} is unchanged):\n  ${problems.join('\n  ')}`,
+      );
     }
     rmSync(out, { recursive: true, force: true });
     mkdirSync(dirname(out), { recursive: true });

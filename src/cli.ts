@@ -37,8 +37,12 @@ const commands: Record<string, Command> = {
       // Without LEDGERLINK_ADMIN_PASSWORD the first visit creates the admin, with the setup code printed here.
       dashboard: { initialAdmin: config.admin, announce: (line) => console.log(line) },
     });
-    console.log(`ledgerlink is running at ${runtime.url} (store: ${config.databaseUrl ? 'PostgreSQL' : config.pgliteDir})`);
-    console.log(`  dashboard: ${config.publicUrl ?? runtime.url}/${config.admin ? ` (log in as "${config.admin.username}")` : ''}`);
+    console.log(
+      `ledgerlink is running at ${runtime.url} (store: ${config.databaseUrl ? 'PostgreSQL' : config.pgliteDir})`,
+    );
+    console.log(
+      `  dashboard: ${config.publicUrl ?? runtime.url}/${config.admin ? ` (log in as "${config.admin.username}")` : ''}`,
+    );
     if (runtime.metricsUrl) console.log(`  metrics: ${runtime.metricsUrl}/metrics`);
     await untilSignal(runtime.stop);
     return 0;
@@ -47,10 +51,15 @@ const commands: Record<string, Command> = {
     const config = loadConfig(process.env);
     keepDataPrivate(config.dataDir, { create: !config.databaseUrl || !config.secretKey || !config.providers });
     if (!config.providers) {
-      process.stderr.write('ledgerlink worker needs provider credentials (QBO_* and HL_*); see docs/configuration.md\n');
+      process.stderr.write(
+        'ledgerlink worker needs provider credentials (QBO_* and HL_*); see docs/configuration.md\n',
+      );
       return 2;
     }
-    if (!config.databaseUrl) process.stderr.write('note: without DATABASE_URL this worker uses the embedded store, which no other process can share\n');
+    if (!config.databaseUrl)
+      process.stderr.write(
+        'note: without DATABASE_URL this worker uses the embedded store, which no other process can share\n',
+      );
     const runtime = await openRuntime(config, config.providers, { server: false, workers: true });
     console.log(`ledgerlink worker is running${runtime.metricsUrl ? ` (metrics: ${runtime.metricsUrl}/metrics)` : ''}`);
     await untilSignal(runtime.stop);
@@ -81,7 +90,11 @@ const commands: Record<string, Command> = {
   migrate: async () => {
     const config = loadConfig(process.env);
     keepDataPrivate(config.dataDir, { create: !config.databaseUrl || !config.secretKey || !config.providers });
-    const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir, preparedStatements: config.preparedStatements });
+    const db = await openDb({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.pgliteDir,
+      preparedStatements: config.preparedStatements,
+    });
     try {
       const applied = await migrate(db);
       console.log(applied.length ? `applied migrations ${applied.join(', ')}` : 'store is up to date');

@@ -15,7 +15,10 @@ const flag = z
 const envSchema = z.object({
   DATABASE_URL: z.string().url().optional(),
   /** Prepared statements on PostgreSQL (on unless 'false': a pooler that cannot keep them needs them off). */
-  LEDGERLINK_PREPARED_STATEMENTS: z.enum(['true', 'false', '1', '0']).optional().transform((v) => v !== 'false' && v !== '0'),
+  LEDGERLINK_PREPARED_STATEMENTS: z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .transform((v) => v !== 'false' && v !== '0'),
   LEDGERLINK_DATA_DIR: z.string().min(1).default('.data'),
   LEDGERLINK_SECRET_KEY: z.string().min(1).optional(),
   LEDGERLINK_HOST: z.string().min(1).default('127.0.0.1'),
@@ -47,11 +50,24 @@ const envSchema = z.object({
   LEDGERLINK_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   LEDGERLINK_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   /** A provider failing for longer than this needs attention (the card says so; notices go out). */
-  LEDGERLINK_ALERT_AFTER_SECONDS: z.coerce.number().int().min(1).max(7 * 86_400).default(600),
+  LEDGERLINK_ALERT_AFTER_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 86_400)
+    .default(600),
   /** Where notices about a connection that needs attention are posted as Slack-compatible JSON, {"text": ...}. */
-  LEDGERLINK_ALERT_WEBHOOK_URL: z.string().url().refine((u) => /^https?:\/\//.test(u), 'use an http(s) URL').optional(),
+  LEDGERLINK_ALERT_WEBHOOK_URL: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//.test(u), 'use an http(s) URL')
+    .optional(),
   /** The SMTP server notices are e-mailed through: smtp://user:password@host:587 (STARTTLS) or smtps://...:465. */
-  LEDGERLINK_ALERT_SMTP_URL: z.string().url().refine((u) => /^smtps?:\/\//.test(u), 'use smtp:// or smtps://').optional(),
+  LEDGERLINK_ALERT_SMTP_URL: z
+    .string()
+    .url()
+    .refine((u) => /^smtps?:\/\//.test(u), 'use smtp:// or smtps://')
+    .optional(),
   /** Who gets the e-mails: one address or several, comma-separated. */
   LEDGERLINK_ALERT_EMAIL_TO: z.string().trim().min(3).max(2000).optional(),
   LEDGERLINK_ALERT_EMAIL_FROM: z.string().trim().min(3).max(320).optional(),
@@ -170,13 +186,21 @@ function alertConfig(e: z.infer<typeof envSchema>): AlertConfig {
   let email: AlertConfig['email'];
   if (e.LEDGERLINK_ALERT_SMTP_URL || e.LEDGERLINK_ALERT_EMAIL_TO) {
     if (!e.LEDGERLINK_ALERT_SMTP_URL || !e.LEDGERLINK_ALERT_EMAIL_TO) {
-      throw new ConfigError('invalid configuration: set both LEDGERLINK_ALERT_SMTP_URL and LEDGERLINK_ALERT_EMAIL_TO to e-mail notices, or neither');
+      throw new ConfigError(
+        'invalid configuration: set both LEDGERLINK_ALERT_SMTP_URL and LEDGERLINK_ALERT_EMAIL_TO to e-mail notices, or neither',
+      );
     }
-    const to = e.LEDGERLINK_ALERT_EMAIL_TO.split(',').map((a) => a.trim()).filter(Boolean);
+    const to = e.LEDGERLINK_ALERT_EMAIL_TO.split(',')
+      .map((a) => a.trim())
+      .filter(Boolean);
     const bad = to.find((a) => !EMAIL_ADDRESS.test(a));
-    if (bad !== undefined || to.length === 0) throw new ConfigError(`invalid configuration: LEDGERLINK_ALERT_EMAIL_TO holds something that is not an e-mail address: ${JSON.stringify(bad ?? '')}`);
+    if (bad !== undefined || to.length === 0)
+      throw new ConfigError(
+        `invalid configuration: LEDGERLINK_ALERT_EMAIL_TO holds something that is not an e-mail address: ${JSON.stringify(bad ?? '')}`,
+      );
     const from = e.LEDGERLINK_ALERT_EMAIL_FROM ?? to[0]!;
-    if (!EMAIL_ADDRESS.test(from)) throw new ConfigError('invalid configuration: LEDGERLINK_ALERT_EMAIL_FROM is not an e-mail address');
+    if (!EMAIL_ADDRESS.test(from))
+      throw new ConfigError('invalid configuration: LEDGERLINK_ALERT_EMAIL_FROM is not an e-mail address');
     email = { smtpUrl: e.LEDGERLINK_ALERT_SMTP_URL, to, from };
   }
   return { afterSeconds: e.LEDGERLINK_ALERT_AFTER_SECONDS, webhookUrl: e.LEDGERLINK_ALERT_WEBHOOK_URL, email };
@@ -192,7 +216,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
   const hasQbo = Boolean(e.QBO_CLIENT_ID && e.QBO_CLIENT_SECRET);
   const hasHl = Boolean(e.HL_CLIENT_ID && e.HL_CLIENT_SECRET);
   if (hasQbo !== hasHl) {
-    throw new ConfigError('invalid configuration: set both QBO_CLIENT_ID/QBO_CLIENT_SECRET and HL_CLIENT_ID/HL_CLIENT_SECRET, or neither (demo mode)');
+    throw new ConfigError(
+      'invalid configuration: set both QBO_CLIENT_ID/QBO_CLIENT_SECRET and HL_CLIENT_ID/HL_CLIENT_SECRET, or neither (demo mode)',
+    );
   }
   const providers: ProviderConfig | undefined = hasQbo
     ? {
@@ -200,8 +226,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
           clientId: e.QBO_CLIENT_ID!,
           clientSecret: e.QBO_CLIENT_SECRET!,
           webhookVerifierToken: e.QBO_WEBHOOK_VERIFIER_TOKEN,
-          apiUrl: e.QBO_API_URL ?? (e.QBO_ENVIRONMENT === 'sandbox' ? 'https://sandbox-quickbooks.api.intuit.com' : 'https://quickbooks.api.intuit.com'),
-          appUrl: e.QBO_APP_URL ?? (e.QBO_ENVIRONMENT === 'sandbox' ? 'https://app.sandbox.qbo.intuit.com' : 'https://app.qbo.intuit.com'),
+          apiUrl:
+            e.QBO_API_URL ??
+            (e.QBO_ENVIRONMENT === 'sandbox'
+              ? 'https://sandbox-quickbooks.api.intuit.com'
+              : 'https://quickbooks.api.intuit.com'),
+          appUrl:
+            e.QBO_APP_URL ??
+            (e.QBO_ENVIRONMENT === 'sandbox' ? 'https://app.sandbox.qbo.intuit.com' : 'https://app.qbo.intuit.com'),
           authorizeUrl: e.QBO_AUTHORIZE_URL,
           tokenUrl: e.QBO_TOKEN_URL,
           revokeUrl: e.QBO_REVOKE_URL,
@@ -232,7 +264,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     pollSeconds: e.LEDGERLINK_POLL_SECONDS,
     cdcPollSeconds: e.LEDGERLINK_CDC_POLL_SECONDS,
     limitsOff: e.LEDGERLINK_LIMITS_OFF,
-    admin: e.LEDGERLINK_ADMIN_PASSWORD ? { username: e.LEDGERLINK_ADMIN_USER, password: e.LEDGERLINK_ADMIN_PASSWORD } : undefined,
+    admin: e.LEDGERLINK_ADMIN_PASSWORD
+      ? { username: e.LEDGERLINK_ADMIN_USER, password: e.LEDGERLINK_ADMIN_PASSWORD }
+      : undefined,
     jobExpireSeconds: e.LEDGERLINK_JOB_EXPIRE_SECONDS,
     retention: { activityDays: e.LEDGERLINK_ACTIVITY_RETENTION_DAYS, inboxDays: e.LEDGERLINK_INBOX_RETENTION_DAYS },
     logLevel: e.LEDGERLINK_LOG_LEVEL,

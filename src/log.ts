@@ -11,7 +11,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const REDACTED = '[redacted]';
 
 /** Keys whose values are secrets wherever they appear (case-insensitive; `_` and `-` ignored). */
-const SECRET_KEY = /^(authorization|proxyauthorization|cookie|setcookie|password|passwd|passphrase|secret|secretkey|clientsecret|token|tokens|accesstoken|refreshtoken|idtoken|apikey|xapikey|verifiertoken|webhookverifiertoken|setupcode|codeverifier|privatekey)$/;
+const SECRET_KEY =
+  /^(authorization|proxyauthorization|cookie|setcookie|password|passwd|passphrase|secret|secretkey|clientsecret|token|tokens|accesstoken|refreshtoken|idtoken|apikey|xapikey|verifiertoken|webhookverifiertoken|setupcode|codeverifier|privatekey)$/;
 /** Keys ending so are secrets too (qboTokens, hlClientSecret, adminPassword...). */
 const SECRET_SUFFIX = /(token|tokens|secret|password|authorization|cookie|apikey)$/;
 
@@ -24,8 +25,14 @@ function isSecretKey(key: string): boolean {
 export function scrubText(text: string): string {
   return text
     .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9\-._~+/]+=*/gi, `$1 ${REDACTED}`)
-    .replace(/([?&#](?:code|state|access_token|refresh_token|id_token|client_secret|token|password)=)[^&\s"']+/gi, `$1${REDACTED}`)
-    .replace(/(["']?(?:access_token|refresh_token|accessToken|refreshToken|client_secret|clientSecret|password)["']?\s*[:=]\s*["']?)[^"'&\s,}]+/g, `$1${REDACTED}`);
+    .replace(
+      /([?&#](?:code|state|access_token|refresh_token|id_token|client_secret|token|password)=)[^&\s"']+/gi,
+      `$1${REDACTED}`,
+    )
+    .replace(
+      /(["']?(?:access_token|refresh_token|accessToken|refreshToken|client_secret|clientSecret|password)["']?\s*[:=]\s*["']?)[^"'&\s,}]+/g,
+      `$1${REDACTED}`,
+    );
 }
 
 /** A copy of `value` with secret-named keys redacted and strings scrubbed (depth-limited, cycle-safe). */
@@ -80,7 +87,11 @@ export function createLogger(options: LoggerOptions = {}): pino.Logger {
       err: (error: unknown) => (error instanceof Error ? scrubError(error) : scrub(error)),
       msg: (message: unknown) => (typeof message === 'string' ? scrubText(message) : message),
       // Fastify's default error handler logs the request: its URL may carry an OAuth code in the query.
-      req: (request: { id?: unknown; method?: string; url?: string }) => ({ id: request.id, method: request.method, url: scrubText(String(request.url ?? '')) }),
+      req: (request: { id?: unknown; method?: string; url?: string }) => ({
+        id: request.id,
+        method: request.method,
+        url: scrubText(String(request.url ?? '')),
+      }),
     },
   };
   return options.stream ? pino(settings, options.stream as pino.DestinationStream) : pino(settings);

@@ -50,8 +50,18 @@ export class Metrics {
       labelNames: ['flow', 'status'],
       registers,
     });
-    this.jobsRetried = new Counter({ name: 'ledgerlink_jobs_retried_total', help: 'Jobs of this process that failed and will be tried again', labelNames: ['queue'], registers });
-    this.jobsFailed = new Counter({ name: 'ledgerlink_jobs_failed_total', help: 'Jobs of this process that failed their last try (shown as errors with a Retry button)', labelNames: ['queue'], registers });
+    this.jobsRetried = new Counter({
+      name: 'ledgerlink_jobs_retried_total',
+      help: 'Jobs of this process that failed and will be tried again',
+      labelNames: ['queue'],
+      registers,
+    });
+    this.jobsFailed = new Counter({
+      name: 'ledgerlink_jobs_failed_total',
+      help: 'Jobs of this process that failed their last try (shown as errors with a Retry button)',
+      labelNames: ['queue'],
+      registers,
+    });
     this.jobDuration = new Histogram({
       name: 'ledgerlink_job_duration_seconds',
       help: 'Time a job of this process ran, by queue',
@@ -59,9 +69,24 @@ export class Metrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers,
     });
-    this.providerCalls = new Counter({ name: 'ledgerlink_provider_requests_total', help: 'Requests sent to a provider API (each attempt), by answer status (0: no answer)', labelNames: ['provider', 'status'], registers });
-    this.providerRateLimited = new Counter({ name: 'ledgerlink_provider_rate_limited_total', help: 'Provider answers of 429 (rate limited)', labelNames: ['provider'], registers });
-    this.providerRetries = new Counter({ name: 'ledgerlink_provider_retries_total', help: 'Provider requests the client sends again (429, 5xx, timeouts, an access token refreshed after a 401)', labelNames: ['provider'], registers });
+    this.providerCalls = new Counter({
+      name: 'ledgerlink_provider_requests_total',
+      help: 'Requests sent to a provider API (each attempt), by answer status (0: no answer)',
+      labelNames: ['provider', 'status'],
+      registers,
+    });
+    this.providerRateLimited = new Counter({
+      name: 'ledgerlink_provider_rate_limited_total',
+      help: 'Provider answers of 429 (rate limited)',
+      labelNames: ['provider'],
+      registers,
+    });
+    this.providerRetries = new Counter({
+      name: 'ledgerlink_provider_retries_total',
+      help: 'Provider requests the client sends again (429, 5xx, timeouts, an access token refreshed after a 401)',
+      labelNames: ['provider'],
+      registers,
+    });
     this.providerLatency = new Histogram({
       name: 'ledgerlink_provider_request_duration_seconds',
       help: 'Time from sending a provider request to its whole answer (limiter waits excluded)',

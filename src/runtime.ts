@@ -35,10 +35,18 @@ const keyFileOf = (config: Config) => join(config.dataDir, 'secret.key');
 /** ledgerlink will not start as configured; the message names the problem and the fix (printed without a stack). */
 export class StartRefused extends Error {}
 
-export async function openRuntime(config: Config, providers: ProviderConfig, options: { server: boolean; workers: boolean; logger?: pino.Logger; dashboard?: DashboardOptions }): Promise<Runtime> {
+export async function openRuntime(
+  config: Config,
+  providers: ProviderConfig,
+  options: { server: boolean; workers: boolean; logger?: pino.Logger; dashboard?: DashboardOptions },
+): Promise<Runtime> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const keyFileExisted = config.secretKey !== undefined || existsSync(keyFileOf(config));
-  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir, preparedStatements: config.preparedStatements });
+  const db = await openDb({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.pgliteDir,
+    preparedStatements: config.preparedStatements,
+  });
   let secrets: SecretBox;
   try {
     await migrate(db);
@@ -71,7 +79,10 @@ export async function openRuntime(config: Config, providers: ProviderConfig, opt
     pollSeconds: config.pollSeconds,
     cdcPollSeconds: config.cdcPollSeconds,
     retention: config.retention,
-    alerts: { afterSeconds: config.alerts.afterSeconds, channels: channelsFrom({ webhookUrl: config.alerts.webhookUrl, email: config.alerts.email }) },
+    alerts: {
+      afterSeconds: config.alerts.afterSeconds,
+      channels: channelsFrom({ webhookUrl: config.alerts.webhookUrl, email: config.alerts.email }),
+    },
     queue: { expireInSeconds: config.jobExpireSeconds, leaseSeconds: config.jobExpireSeconds },
   });
   let server: FastifyInstance | undefined;
@@ -79,7 +90,11 @@ export async function openRuntime(config: Config, providers: ProviderConfig, opt
   if (options.server) {
     // Loaded only where it runs: a worker process does without Fastify and the dashboard (about 18 MB less RSS).
     const { buildServer } = await import('./server/app.ts');
-    server = await buildServer(engine, { trustProxy: config.trustProxy, metricsToken: config.metricsToken, dashboard: { publicUrl, ...options.dashboard } });
+    server = await buildServer(engine, {
+      trustProxy: config.trustProxy,
+      metricsToken: config.metricsToken,
+      dashboard: { publicUrl, ...options.dashboard },
+    });
     await server.listen({ port: config.port, host: config.host });
     const address = server.server.address();
     url = `http://${config.host}:${typeof address === 'object' && address ? address.port : config.port}`;
@@ -87,7 +102,13 @@ export async function openRuntime(config: Config, providers: ProviderConfig, opt
   let metricsListener: MetricsListener | undefined;
   if (config.metricsPort !== undefined && (options.server || options.workers)) {
     const { startMetricsListener } = await import('./server/metricsListener.ts');
-    metricsListener = await startMetricsListener({ db, metrics: engine.metrics, host: config.metricsHost, port: config.metricsPort, log: logger });
+    metricsListener = await startMetricsListener({
+      db,
+      metrics: engine.metrics,
+      host: config.metricsHost,
+      port: config.metricsPort,
+      log: logger,
+    });
   }
   if (options.workers) await engine.startWorkers({ pollers: options.server });
   let stopped = false;
@@ -115,15 +136,29 @@ export async function openRuntime(config: Config, providers: ProviderConfig, opt
  * connections paused and an open error on each. Either way the sealed tokens stay as they are, so the right key
  * opens them again.
  */
-async function checkTokenKey(db: Db, secrets: SecretBox, config: Config, log: pino.Logger, keyFileExisted: boolean): Promise<void> {
+async function checkTokenKey(
+  db: Db,
+  secrets: SecretBox,
+  config: Config,
+  log: pino.Logger,
+  keyFileExisted: boolean,
+): Promise<void> {
   const unreadable = await new ConnectionRepository(db, secrets).unreadableTokens();
   if (unreadable.length === 0) return;
   const total = await storedTokenCount(db);
-  const names = unreadable.slice(0, 5).map((c) => `"${c.name}"`).join(', ') + (unreadable.length > 5 ? ', …' : '');
-  const key = config.secretKey !== undefined
-    ? 'LEDGERLINK_SECRET_KEY'
-    : `the key file ${keyFileOf(config)}${keyFileExisted ? '' : ' (it did not exist and was created just now)'}`;
-  const restore = config.secretKey !== undefined ? 'set LEDGERLINK_SECRET_KEY back to the key used before' : `put the earlier key back in ${keyFileOf(config)} (or set LEDGERLINK_SECRET_KEY to it)`;
+  const names =
+    unreadable
+      .slice(0, 5)
+      .map((c) => `"${c.name}"`)
+      .join(', ') + (unreadable.length > 5 ? ', …' : '');
+  const key =
+    config.secretKey !== undefined
+      ? 'LEDGERLINK_SECRET_KEY'
+      : `the key file ${keyFileOf(config)}${keyFileExisted ? '' : ' (it did not exist and was created just now)'}`;
+  const restore =
+    config.secretKey !== undefined
+      ? 'set LEDGERLINK_SECRET_KEY back to the key used before'
+      : `put the earlier key back in ${keyFileOf(config)} (or set LEDGERLINK_SECRET_KEY to it)`;
   const problem = `the token key cannot open the OAuth tokens stored for ${unreadable.length} of ${total} connections (${names}): ${key} is not the key they were sealed with`;
   if (config.unreadableTokens === 'refuse') {
     throw new StartRefused(
@@ -136,13 +171,24 @@ async function checkTokenKey(db: Db, secrets: SecretBox, config: Config, log: pi
   for (const connection of unreadable) {
     if (connection.status !== 'connected') continue;
     await repository.setStatus(connection.id, 'paused', reason);
-    await recordActivity(db, { connectionId: connection.id, flow: 'connection', status: 'error', message: reason, detail: { code: 'tokens-unreadable', sides: connection.sides } });
+    await recordActivity(db, {
+      connectionId: connection.id,
+      flow: 'connection',
+      status: 'error',
+      message: reason,
+      detail: { code: 'tokens-unreadable', sides: connection.sides },
+    });
   }
-  log.error({ connections: unreadable.map((c) => c.id) }, `${problem}; those connections are paused (LEDGERLINK_UNREADABLE_TOKENS=pause). Fix: ${restore}, or reconnect them`);
+  log.error(
+    { connections: unreadable.map((c) => c.id) },
+    `${problem}; those connections are paused (LEDGERLINK_UNREADABLE_TOKENS=pause). Fix: ${restore}, or reconnect them`,
+  );
 }
 
 async function storedTokenCount(db: Db): Promise<number> {
-  const result = await db.query<{ n: string | number }>(`SELECT count(*) AS n FROM connections WHERE qbo_tokens IS NOT NULL OR hl_tokens IS NOT NULL`);
+  const result = await db.query<{ n: string | number }>(
+    `SELECT count(*) AS n FROM connections WHERE qbo_tokens IS NOT NULL OR hl_tokens IS NOT NULL`,
+  );
   return Number(result.rows[0]?.n ?? 0);
 }
 

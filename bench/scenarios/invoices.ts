@@ -28,15 +28,28 @@ export async function runInvoices(options: InvoiceOptions): Promise<ScenarioResu
     const settle = async (entity: 'Invoice' | 'Payment', target: number, what: string) => {
       await waitFor(async () => qboCount(entity) >= target, Math.max(120_000, options.invoices * 2000), what, 50);
       await stack.hl.flushWebhooks();
-      await stack.engine.queue.idle([QUEUES.crmInvoice, QUEUES.crmContact, QUEUES.qboInvoice, QUEUES.qboCustomer], 120_000);
+      await stack.engine.queue.idle(
+        [QUEUES.crmInvoice, QUEUES.crmContact, QUEUES.qboInvoice, QUEUES.qboCustomer],
+        120_000,
+      );
     };
-    const contacts = Array.from({ length: 10 }, (_, i) => ({ email: `client${i}@invoices.example`, firstName: `Client${i}`, lastName: 'Billing' }));
+    const contacts = Array.from({ length: 10 }, (_, i) => ({
+      email: `client${i}@invoices.example`,
+      firstName: `Client${i}`,
+      lastName: 'Billing',
+    }));
     const contactIds: string[] = [];
     log('  warm-up: one invoice per contact');
     for (const contact of contacts) {
-      const r = await counter.hlAdmin<{ invoiceId: string; invoice: { contactDetails?: { id?: string } } }>('POST', `/locations/${locationId}/actions/invoice`, {
-        contact, items: ITEMS.map((name) => ({ name, amount: 50, qty: 1 })), send: true,
-      });
+      const r = await counter.hlAdmin<{ invoiceId: string; invoice: { contactDetails?: { id?: string } } }>(
+        'POST',
+        `/locations/${locationId}/actions/invoice`,
+        {
+          contact,
+          items: ITEMS.map((name) => ({ name, amount: 50, qty: 1 })),
+          send: true,
+        },
+      );
       contactIds.push(String(r.invoice.contactDetails?.id ?? ''));
     }
     await settle('Invoice', contacts.length, 'warm-up invoices');
@@ -48,21 +61,37 @@ export async function runInvoices(options: InvoiceOptions): Promise<ScenarioResu
       const t0 = performance.now();
       await act();
       await settle(entity, target, event);
-      phases.push({ event, seconds: (performance.now() - t0) / 1000, qbo: counter.qbo([realm]).calls - q0, hl: counter.hl() - h0 });
+      phases.push({
+        event,
+        seconds: (performance.now() - t0) / 1000,
+        qbo: counter.qbo([realm]).calls - q0,
+        hl: counter.hl() - h0,
+      });
     };
 
     const n = options.invoices;
     const invoices: Array<{ id: string; total: number }> = [];
     log(`  ${n} invoices: sent, paid 30%, paid 30%, paid the rest`);
-    await measure('sent', async () => {
-      for (let i = 0; i < n; i++) {
-        const amount = 100 + Math.floor(random() * 900);
-        const r = await counter.hlAdmin<{ invoiceId: string; invoice: { total?: number } }>('POST', `/locations/${locationId}/actions/invoice`, {
-          contactId: contactIds[i % contactIds.length], items: [{ name: ITEMS[i % ITEMS.length]!, amount, qty: 1 }], send: true,
-        });
-        invoices.push({ id: r.invoiceId, total: Number(r.invoice.total ?? amount) });
-      }
-    }, 'Invoice', contacts.length + n);
+    await measure(
+      'sent',
+      async () => {
+        for (let i = 0; i < n; i++) {
+          const amount = 100 + Math.floor(random() * 900);
+          const r = await counter.hlAdmin<{ invoiceId: string; invoice: { total?: number } }>(
+            'POST',
+            `/locations/${locationId}/actions/invoice`,
+            {
+              contactId: contactIds[i % contactIds.length],
+              items: [{ name: ITEMS[i % ITEMS.length]!, amount, qty: 1 }],
+              send: true,
+            },
+          );
+          invoices.push({ id: r.invoiceId, total: Number(r.invoice.total ?? amount) });
+        }
+      },
+      'Invoice',
+      contacts.length + n,
+    );
     const payments0 = qboCount('Payment');
     const pay = (part: (total: number) => number | undefined) => async () => {
       for (const inv of invoices) {
@@ -73,15 +102,36 @@ export async function runInvoices(options: InvoiceOptions): Promise<ScenarioResu
     const third = (total: number) => Math.floor(total * 30) / 100;
     await measure('partial payment 1', pay(third), 'Payment', payments0 + n);
     await measure('partial payment 2', pay(third), 'Payment', payments0 + 2 * n);
-    await measure('paid', pay(() => undefined), 'Payment', payments0 + 3 * n);
+    await measure(
+      'paid',
+      pay(() => undefined),
+      'Payment',
+      payments0 + 3 * n,
+    );
 
-    const perEvent = Object.fromEntries(phases.map((p) => [p.event, { qbo_calls_per_invoice: round(p.qbo / n, 2), hl_calls_per_invoice: round(p.hl / n, 2), seconds: round(p.seconds, 2) }]));
+    const perEvent = Object.fromEntries(
+      phases.map((p) => [
+        p.event,
+        {
+          qbo_calls_per_invoice: round(p.qbo / n, 2),
+          hl_calls_per_invoice: round(p.hl / n, 2),
+          seconds: round(p.seconds, 2),
+        },
+      ]),
+    );
     const qboTotal = phases.reduce((s, p) => s + p.qbo, 0);
     const hlTotal = phases.reduce((s, p) => s + p.hl, 0);
     return {
-      scenario: 3, name: 'Invoices through their life (send, two partial payments, paid; limits lifted)', status: 'ok',
-      records: n, seconds: round(phases.reduce((s, p) => s + p.seconds, 0), 2),
-      calls_per_record: round(qboTotal / n / phases.length, 2), hl_calls_per_record: round(hlTotal / n / phases.length, 2),
+      scenario: 3,
+      name: 'Invoices through their life (send, two partial payments, paid; limits lifted)',
+      status: 'ok',
+      records: n,
+      seconds: round(
+        phases.reduce((s, p) => s + p.seconds, 0),
+        2,
+      ),
+      calls_per_record: round(qboTotal / n / phases.length, 2),
+      hl_calls_per_record: round(hlTotal / n / phases.length, 2),
       per_event: perEvent,
     };
   } finally {

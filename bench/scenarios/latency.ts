@@ -17,7 +17,17 @@ import { SALES_RECEIPTS_FLOW } from '../../src/sync/salesReceipts.ts';
 import type { Connection } from '../../src/store/connections.ts';
 import type { ServedRequest } from '../../emulators/common/http.ts';
 import {
-  CallCounter, FetchProbe, linkedCounts, percentile, round, seededRandom, sleep, startBenchStack, startLedgerlinkProcess, stopLedgerlinkProcess, waitFor,
+  CallCounter,
+  FetchProbe,
+  linkedCounts,
+  percentile,
+  round,
+  seededRandom,
+  sleep,
+  startBenchStack,
+  startLedgerlinkProcess,
+  stopLedgerlinkProcess,
+  waitFor,
   type ScenarioResult,
 } from '../support.ts';
 
@@ -38,7 +48,11 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
   const probe = new FetchProbe(); // the emulator's webhook deliveries (this process's fetch)
   probe.install();
   const stack = await startBenchStack({
-    connections: 1, limitFactor: Infinity, store: options.store, webhooks: !separate, workers: !separate,
+    connections: 1,
+    limitFactor: Infinity,
+    store: options.store,
+    webhooks: !separate,
+    workers: !separate,
     observe: (request) => {
       if (recording) served.push(request);
     },
@@ -46,24 +60,49 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
   let child: ChildProcess | undefined;
   try {
     if (separate) {
-      const started = await startLedgerlinkProcess('start', { ...stack.workerEnv(), LEDGERLINK_HOST: '127.0.0.1', LEDGERLINK_PORT: '0', LEDGERLINK_ADMIN_PASSWORD: 'bench-admin-password' });
+      const started = await startLedgerlinkProcess('start', {
+        ...stack.workerEnv(),
+        LEDGERLINK_HOST: '127.0.0.1',
+        LEDGERLINK_PORT: '0',
+        LEDGERLINK_ADMIN_PASSWORD: 'bench-admin-password',
+      });
       child = started.child;
       stack.hl.core.webhooks.config.url = `${started.url}/webhooks/highlevel`;
     }
     const counter = new CallCounter(stack);
     const [connection] = stack.connections as [Connection];
     const locationId = connection.hlLocationId!;
-    const contacts = Array.from({ length: 40 }, (_, i) => ({ email: `regular${i}@latency.example`, firstName: `Regular${i}`, lastName: 'Buyer' }));
+    const contacts = Array.from({ length: 40 }, (_, i) => ({
+      email: `regular${i}@latency.example`,
+      firstName: `Regular${i}`,
+      lastName: 'Buyer',
+    }));
     const random = seededRandom(7);
-    const pay = async (contact: (typeof contacts)[number]) => counter.hlAdmin<{ orderId: string; transactionId: string }>('POST', `/locations/${locationId}/actions/order-form-payment`, {
-      contact, items: [{ name: ITEMS[Math.floor(random() * ITEMS.length)]!, amount: 10 + Math.floor(random() * 90), qty: 1 }],
-    });
+    const pay = async (contact: (typeof contacts)[number]) =>
+      counter.hlAdmin<{ orderId: string; transactionId: string }>(
+        'POST',
+        `/locations/${locationId}/actions/order-form-payment`,
+        {
+          contact,
+          items: [
+            { name: ITEMS[Math.floor(random() * ITEMS.length)]!, amount: 10 + Math.floor(random() * 90), qty: 1 },
+          ],
+        },
+      );
     // Warm-up: every contact becomes a customer and every product an item, so the measured payments are steady state.
     log(`  warm-up: customers and items (ledgerlink ${separate ? 'in its own process' : 'in this process'})`);
     for (const contact of contacts) await pay(contact);
-    for (const name of ITEMS) await counter.hlAdmin('POST', `/locations/${locationId}/actions/order-form-payment`, { contact: contacts[0], items: [{ name, amount: 10 }] });
+    for (const name of ITEMS)
+      await counter.hlAdmin('POST', `/locations/${locationId}/actions/order-form-payment`, {
+        contact: contacts[0],
+        items: [{ name, amount: 10 }],
+      });
     const warm = contacts.length + ITEMS.length;
-    await waitFor(async () => ((await linkedCounts(stack.db, 'salesReceipt')).get(connection.id) ?? 0) >= warm, 600_000, 'warm-up receipts');
+    await waitFor(
+      async () => ((await linkedCounts(stack.db, 'salesReceipt')).get(connection.id) ?? 0) >= warm,
+      600_000,
+      'warm-up receipts',
+    );
     await stack.hl.flushWebhooks();
     recording = true;
     probe.recording = true;
@@ -80,7 +119,11 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
       payments.push(await pay(contacts[Math.floor(random() * contacts.length)]!));
     }
     const offered = total / ((performance.now() - start) / 1000);
-    await waitFor(async () => ((await linkedCounts(stack.db, 'salesReceipt')).get(connection.id) ?? 0) >= warm + total, 600_000, 'the measured receipts');
+    await waitFor(
+      async () => ((await linkedCounts(stack.db, 'salesReceipt')).get(connection.id) ?? 0) >= warm + total,
+      600_000,
+      'the measured receipts',
+    );
     recording = false;
     probe.recording = false;
     const wallMs = performance.now() - start;
@@ -112,11 +155,21 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
     const added: number[] = [];
     const providerShare: number[] = [];
     // Where ledgerlink's share goes, between the provider calls of the chain (see phasesOf).
-    const phases = { intake: [] as number[], to_first_call: [] as number[], between_calls: [] as number[], to_receipt_write: [] as number[] };
+    const phases = {
+      intake: [] as number[],
+      to_first_call: [] as number[],
+      between_calls: [] as number[],
+      to_receipt_write: [] as number[],
+    };
     let unmatched = 0;
     for (const p of payments) {
       const t0 = firstWebhook.get(p.orderId);
-      const requestId = quickbooksRequestId({ connectionId: connection.id, flow: SALES_RECEIPTS_FLOW, sourceId: p.transactionId, sourceVersion: 'sale' });
+      const requestId = quickbooksRequestId({
+        connectionId: connection.id,
+        flow: SALES_RECEIPTS_FLOW,
+        sourceId: p.transactionId,
+        sourceVersion: 'sale',
+      });
       const t1 = receiptAnswered.get(requestId);
       if (t0 === undefined || t1 === undefined || t1 < t0) {
         unmatched += 1;
@@ -125,7 +178,14 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
       // Provider time on this payment's path: requests naming its order or transaction, inside [t0, t1]. Requests
       // that overlap in time are merged so parallel calls are not subtracted twice.
       const spans = served
-        .filter((c) => c.start >= t0 && c.end <= t1 && (c.url.includes(p.orderId) || c.url.includes(p.transactionId) || c.url.includes(encodeURIComponent(requestId))))
+        .filter(
+          (c) =>
+            c.start >= t0 &&
+            c.end <= t1 &&
+            (c.url.includes(p.orderId) ||
+              c.url.includes(p.transactionId) ||
+              c.url.includes(encodeURIComponent(requestId))),
+        )
         .map((c) => [c.start, c.end] as const)
         .sort((a, b) => a[0] - b[0]);
       let provider = 0;
@@ -138,19 +198,45 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
       endToEnd.push(t1 - t0);
       added.push(t1 - t0 - provider);
       providerShare.push(provider);
-      const chain = served.filter((c) => c.start >= t0 && c.end <= t1 && (c.url.includes(p.orderId) || c.url.includes(p.transactionId) || c.url.includes(encodeURIComponent(requestId))));
+      const chain = served.filter(
+        (c) =>
+          c.start >= t0 &&
+          c.end <= t1 &&
+          (c.url.includes(p.orderId) ||
+            c.url.includes(p.transactionId) ||
+            c.url.includes(encodeURIComponent(requestId))),
+      );
       const phase = phasesOf(t0, webhookAnswered.get(p.orderId), chain, requestId);
       if (phase) for (const [name, ms] of Object.entries(phase)) phases[name as keyof typeof phases].push(ms);
     }
     return {
-      scenario: 4, name: 'Webhook -> QuickBooks write latency (limits lifted)', status: unmatched === 0 ? 'ok' : `ok (${unmatched} payments not matched to a webhook and a write)`,
-      records: added.length, seconds: round((performance.now() - start) / 1000, 2), offered_per_second: round(offered, 1), store: options.store,
+      scenario: 4,
+      name: 'Webhook -> QuickBooks write latency (limits lifted)',
+      status: unmatched === 0 ? 'ok' : `ok (${unmatched} payments not matched to a webhook and a write)`,
+      records: added.length,
+      seconds: round((performance.now() - start) / 1000, 2),
+      offered_per_second: round(offered, 1),
+      store: options.store,
       ledgerlink_process: separate ? 'own process (ledgerlink start)' : 'shared with the emulators',
-      p50_ms: round(percentile(added, 50), 1), p95_ms: round(percentile(added, 95), 1), p99_ms: round(percentile(added, 99), 1),
-      end_to_end_p50_ms: round(percentile(endToEnd, 50), 1), end_to_end_p95_ms: round(percentile(endToEnd, 95), 1), end_to_end_p99_ms: round(percentile(endToEnd, 99), 1),
+      p50_ms: round(percentile(added, 50), 1),
+      p95_ms: round(percentile(added, 95), 1),
+      p99_ms: round(percentile(added, 99), 1),
+      end_to_end_p50_ms: round(percentile(endToEnd, 50), 1),
+      end_to_end_p95_ms: round(percentile(endToEnd, 95), 1),
+      end_to_end_p99_ms: round(percentile(endToEnd, 99), 1),
       provider_p50_ms: round(percentile(providerShare, 50), 1),
-      phases_ms: Object.fromEntries(Object.entries(phases).map(([name, values]) => [name, { p50: round(percentile(values, 50), 1), p95: round(percentile(values, 95), 1), p99: round(percentile(values, 99), 1) }])),
-      ledgerlink_cpu_ms_per_payment: round(cpuMs / total, 2), ledgerlink_cpu_busy: round(cpuMs / wallMs, 3),
+      phases_ms: Object.fromEntries(
+        Object.entries(phases).map(([name, values]) => [
+          name,
+          {
+            p50: round(percentile(values, 50), 1),
+            p95: round(percentile(values, 95), 1),
+            p99: round(percentile(values, 99), 1),
+          },
+        ]),
+      ),
+      ledgerlink_cpu_ms_per_payment: round(cpuMs / total, 2),
+      ledgerlink_cpu_busy: round(cpuMs / wallMs, 3),
       hl_calls_total: counter.hl(),
       targets: { p99_ms: '< 50 (added by ledgerlink)' },
     };
@@ -167,7 +253,12 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
  * lease); `between_calls` the gaps between HighLevel requests (link look-ups, the transaction's lease);
  * `to_receipt_write` from the last HighLevel answer to the QuickBooks write arriving (customer, items, mapping).
  */
-function phasesOf(sent: number, answered: number | undefined, chain: readonly ServedRequest[], receiptRequestId: string): Record<'intake' | 'to_first_call' | 'between_calls' | 'to_receipt_write', number> | undefined {
+function phasesOf(
+  sent: number,
+  answered: number | undefined,
+  chain: readonly ServedRequest[],
+  receiptRequestId: string,
+): Record<'intake' | 'to_first_call' | 'between_calls' | 'to_receipt_write', number> | undefined {
   const write = chain.find((c) => c.method === 'POST' && c.url.includes(encodeURIComponent(receiptRequestId)));
   const reads = chain.filter((c) => c !== write).sort((a, b) => a.start - b.start);
   if (answered === undefined || !write || reads.length === 0) return undefined;
@@ -177,12 +268,19 @@ function phasesOf(sent: number, answered: number | undefined, chain: readonly Se
     if (read.start > open) between += read.start - open;
     open = Math.max(open, read.end);
   }
-  return { intake: answered - sent, to_first_call: reads[0]!.start - answered, between_calls: between, to_receipt_write: write.start - open };
+  return {
+    intake: answered - sent,
+    to_first_call: reads[0]!.start - answered,
+    between_calls: between,
+    to_receipt_write: write.start - open,
+  };
 }
 
 /** CPU time (user + system) a process has used, from /proc (Linux). */
 function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of the line)
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }

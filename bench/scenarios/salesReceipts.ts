@@ -8,8 +8,17 @@ import { select } from '../../src/quickbooks/query.ts';
 import type { Connection } from '../../src/store/connections.ts';
 import { QUEUES } from '../../src/sync/routes.ts';
 import {
-  CallCounter, HL_PER_10S, QBO_PER_MINUTE, round, seededRandom, startBenchStack, statementCount, statements, waitFor,
-  type BenchStack, type ScenarioResult,
+  CallCounter,
+  HL_PER_10S,
+  QBO_PER_MINUTE,
+  round,
+  seededRandom,
+  startBenchStack,
+  statementCount,
+  statements,
+  waitFor,
+  type BenchStack,
+  type ScenarioResult,
 } from '../support.ts';
 
 export interface SalesReceiptOptions {
@@ -33,11 +42,14 @@ interface Workload {
 
 function workload(records: number, seed: number): Workload {
   const contacts = Array.from({ length: Math.max(20, Math.round(records * 0.3)) }, (_, i) => ({
-    email: `buyer${seed}-${i}@bench.example`, firstName: `Buyer${i}`, lastName: `Bench${seed}`,
+    email: `buyer${seed}-${i}@bench.example`,
+    firstName: `Buyer${i}`,
+    lastName: `Bench${seed}`,
   }));
   const items = Array.from({ length: 40 }, (_, i) => `Product ${i + 1}`);
   return {
-    contacts, items,
+    contacts,
+    items,
     existingContacts: contacts.map((_, i) => i).filter((i) => i % 3 === 0),
     existingItems: items.slice(0, 10),
   };
@@ -46,13 +58,26 @@ function workload(records: number, seed: number): Workload {
 /** Creates what QuickBooks holds before the run, through its batch API (30 creates a call). */
 async function seedQuickBooks(stack: BenchStack, realmId: string, w: Workload): Promise<void> {
   const token = stack.qbo.admin.mintToken(realmId).access_token;
-  const income = stack.qbo.admin.listEntities(realmId, 'Account').find((a) => a.AccountType === 'Income' && a.Active !== false);
+  const income = stack.qbo.admin
+    .listEntities(realmId, 'Account')
+    .find((a) => a.AccountType === 'Income' && a.Active !== false);
   const bodies: Array<Record<string, unknown>> = [
     ...w.existingContacts.map((i) => {
       const c = w.contacts[i]!;
-      return { operation: 'create', Customer: { DisplayName: `${c.firstName} ${c.lastName} (QuickBooks)`, GivenName: c.firstName, FamilyName: c.lastName, PrimaryEmailAddr: { Address: c.email } } };
+      return {
+        operation: 'create',
+        Customer: {
+          DisplayName: `${c.firstName} ${c.lastName} (QuickBooks)`,
+          GivenName: c.firstName,
+          FamilyName: c.lastName,
+          PrimaryEmailAddr: { Address: c.email },
+        },
+      };
     }),
-    ...w.existingItems.map((name) => ({ operation: 'create', Item: { Name: name, Type: 'Service', IncomeAccountRef: { value: String(income?.Id ?? '1') } } })),
+    ...w.existingItems.map((name) => ({
+      operation: 'create',
+      Item: { Name: name, Type: 'Service', IncomeAccountRef: { value: String(income?.Id ?? '1') } },
+    })),
   ];
   for (let i = 0; i < bodies.length; i += 30) {
     const part = bodies.slice(i, i + 30).map((b, j) => ({ bId: `s${i + j}`, ...b }));
@@ -66,15 +91,30 @@ async function seedQuickBooks(stack: BenchStack, realmId: string, w: Workload): 
 }
 
 /** Takes `count` payments in the CRM; returns their transaction ids. */
-async function takePayments(counter: CallCounter, locationId: string, w: Workload, count: number, random: () => number, pick: { contacts?: number[]; items?: string[] } = {}): Promise<string[]> {
+async function takePayments(
+  counter: CallCounter,
+  locationId: string,
+  w: Workload,
+  count: number,
+  random: () => number,
+  pick: { contacts?: number[]; items?: string[] } = {},
+): Promise<string[]> {
   const ids: string[] = [];
   const contactPool = pick.contacts ?? w.contacts.map((_, i) => i);
   const itemPool = pick.items ?? w.items;
   for (let i = 0; i < count; i++) {
     const contact = w.contacts[contactPool[Math.floor(random() * contactPool.length)]!]!;
     const lines = 1 + Math.floor(random() * 2);
-    const items = Array.from({ length: lines }, () => ({ name: itemPool[Math.floor(random() * itemPool.length)]!, amount: 5 + Math.floor(random() * 200), qty: 1 }));
-    const result = await counter.hlAdmin<{ transactionId: string }>('POST', `/locations/${locationId}/actions/order-form-payment`, { contact, items });
+    const items = Array.from({ length: lines }, () => ({
+      name: itemPool[Math.floor(random() * itemPool.length)]!,
+      amount: 5 + Math.floor(random() * 200),
+      qty: 1,
+    }));
+    const result = await counter.hlAdmin<{ transactionId: string }>(
+      'POST',
+      `/locations/${locationId}/actions/order-form-payment`,
+      { contact, items },
+    );
     ids.push(result.transactionId);
   }
   return ids;
@@ -104,7 +144,13 @@ interface PhaseResult {
   cpuSeconds: number;
 }
 
-async function runPhase(stack: BenchStack, counter: CallCounter, connection: Connection, expectedTotal: number, timeoutMs: number): Promise<PhaseResult> {
+async function runPhase(
+  stack: BenchStack,
+  counter: CallCounter,
+  connection: Connection,
+  expectedTotal: number,
+  timeoutMs: number,
+): Promise<PhaseResult> {
   const realm = [connection.qboRealmId!];
   const q0 = counter.qbo(realm);
   const h0 = counter.hl();
@@ -112,28 +158,48 @@ async function runPhase(stack: BenchStack, counter: CallCounter, connection: Con
   const s0 = statementCount();
   const cpu0 = process.cpuUsage();
   const started = performance.now();
-  await stack.engine.queue.enqueue(QUEUES.pollPayments, { connectionId: connection.id, key: `${connection.id}:poll:payments` });
+  await stack.engine.queue.enqueue(QUEUES.pollPayments, {
+    connectionId: connection.id,
+    key: `${connection.id}:poll:payments`,
+  });
   let last = before;
-  await waitFor(async () => {
-    last = await progress(stack, connection.id);
-    return last.linked + last.failed >= expectedTotal;
-  }, timeoutMs, `${expectedTotal} sales receipts`, 50);
+  await waitFor(
+    async () => {
+      last = await progress(stack, connection.id);
+      return last.linked + last.failed >= expectedTotal;
+    },
+    timeoutMs,
+    `${expectedTotal} sales receipts`,
+    50,
+  );
   const seconds = (performance.now() - started) / 1000;
   const q1 = counter.qbo(realm);
   const sql = statementCount() - s0;
   const cpu = process.cpuUsage(cpu0);
   return {
-    records: last.linked - before.linked, seconds, sql, cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    qboCalls: q1.calls - q0.calls, qboUnits: q1.units - q0.units, hlCalls: counter.hl() - h0, throttled: q1.throttled - q0.throttled,
+    records: last.linked - before.linked,
+    seconds,
+    sql,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    qboCalls: q1.calls - q0.calls,
+    qboUnits: q1.units - q0.units,
+    hlCalls: counter.hl() - h0,
+    throttled: q1.throttled - q0.throttled,
     failed: last.failed - before.failed,
   };
 }
 
 /** Records a second the binding limit allows at this many calls per record, and which limit binds. */
-export function ceiling(limitFactor: number, qboUnitsPerRecord: number, hlCallsPerRecord: number): { perSecond: number; binding: string } {
+export function ceiling(
+  limitFactor: number,
+  qboUnitsPerRecord: number,
+  hlCallsPerRecord: number,
+): { perSecond: number; binding: string } {
   const qbo = qboUnitsPerRecord > 0 ? (QBO_PER_MINUTE * limitFactor) / 60 / qboUnitsPerRecord : Infinity;
   const hl = hlCallsPerRecord > 0 ? (HL_PER_10S * limitFactor) / 10 / hlCallsPerRecord : Infinity;
-  return qbo <= hl ? { perSecond: qbo, binding: 'quickbooks 500/min' } : { perSecond: hl, binding: 'highlevel 100/10 s' };
+  return qbo <= hl
+    ? { perSecond: qbo, binding: 'quickbooks 500/min' }
+    : { perSecond: hl, binding: 'highlevel 100/10 s' };
 }
 
 /**
@@ -152,26 +218,60 @@ async function naiveSync(stack: BenchStack, connection: Connection, transactionI
     const email = String(contact.email);
     let customer = (await qbo.query(select('Customer').where('PrimaryEmailAddr', '=', email)))[0];
     if (!customer) {
-      customer = await qbo.create('Customer', { DisplayName: `${contact.firstName ?? ''} ${contact.lastName ?? ''} <${email}>`.trim(), PrimaryEmailAddr: { Address: email } }, { requestId: `naive-c-${id}` });
+      customer = await qbo.create(
+        'Customer',
+        {
+          DisplayName: `${contact.firstName ?? ''} ${contact.lastName ?? ''} <${email}>`.trim(),
+          PrimaryEmailAddr: { Address: email },
+        },
+        { requestId: `naive-c-${id}` },
+      );
     }
     const lines: Array<Record<string, unknown>> = [];
     for (const raw of order?.items ?? []) {
       const line = raw as { name?: string; qty?: number; price?: { amount?: number } };
       const name = String(line.name ?? 'Sale');
       let item = (await qbo.query(select('Item').where('Name', '=', name)))[0];
-      if (!item) item = await qbo.create('Item', { Name: name, Type: 'Service', IncomeAccountRef: { value: String(income?.Id ?? '1') } }, { requestId: `naive-i-${id}-${lines.length}` });
+      if (!item)
+        item = await qbo.create(
+          'Item',
+          { Name: name, Type: 'Service', IncomeAccountRef: { value: String(income?.Id ?? '1') } },
+          { requestId: `naive-i-${id}-${lines.length}` },
+        );
       const qty = line.qty ?? 1;
       const unit = line.price?.amount ?? 0;
-      lines.push({ Amount: Math.round(qty * unit * 100) / 100, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: qty, UnitPrice: unit } });
+      lines.push({
+        Amount: Math.round(qty * unit * 100) / 100,
+        DetailType: 'SalesItemLineDetail',
+        SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: qty, UnitPrice: unit },
+      });
     }
-    await qbo.create('SalesReceipt', { CustomerRef: { value: customer.Id }, Line: lines }, { requestId: `naive-r-${id}` });
+    await qbo.create(
+      'SalesReceipt',
+      { CustomerRef: { value: customer.Id }, Line: lines },
+      { requestId: `naive-r-${id}` },
+    );
   }
   if (n !== transactionIds.length) throw new Error('naive baseline skipped payments');
 }
 
-export async function runSalesReceipts(options: SalesReceiptOptions): Promise<{ scenario2: ScenarioResult; baseline: { records: number; seconds: number; perSecond: number; qboCallsPerRecord: number; hlCallsPerRecord: number } }> {
+export async function runSalesReceipts(options: SalesReceiptOptions): Promise<{
+  scenario2: ScenarioResult;
+  baseline: {
+    records: number;
+    seconds: number;
+    perSecond: number;
+    qboCallsPerRecord: number;
+    hlCallsPerRecord: number;
+  };
+}> {
   const { log } = options;
-  const stack = await startBenchStack({ connections: 2, limitFactor: options.limitFactor, store: options.store, ...(options.concurrency ? { concurrency: options.concurrency } : {}) });
+  const stack = await startBenchStack({
+    connections: 2,
+    limitFactor: options.limitFactor,
+    store: options.store,
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+  });
   try {
     const counter = new CallCounter(stack);
     const [main, naive] = stack.connections as [Connection, Connection];
@@ -188,11 +288,15 @@ export async function runSalesReceipts(options: SalesReceiptOptions): Promise<{ 
     // Steady state: the same contacts and items again, so customers and items are known (linked).
     const usedContacts = w.contacts.map((_, i) => i);
     log(`  steady state: ${options.steadyRecords} more payments of known customers and items`);
-    await takePayments(counter, main.hlLocationId!, w, options.steadyRecords, random, { contacts: usedContacts, items: w.items });
+    await takePayments(counter, main.hlLocationId!, w, options.steadyRecords, random, {
+      contacts: usedContacts,
+      items: w.items,
+    });
     const steady = await runPhase(stack, counter, main, options.records + options.steadyRecords, timeout);
 
     if (process.env.LEDGERLINK_BENCH_SQL) {
-      for (const [sql, n] of [...statements.entries()].sort((x, y) => y[1] - x[1]).slice(0, 25)) log(`    ${String(n).padStart(7)}  ${sql}`);
+      for (const [sql, n] of [...statements.entries()].sort((x, y) => y[1] - x[1]).slice(0, 25))
+        log(`    ${String(n).padStart(7)}  ${sql}`);
     }
     const perSecond = first.records / first.seconds;
     const qboUnits = first.qboUnits / first.records;
@@ -213,23 +317,37 @@ export async function runSalesReceipts(options: SalesReceiptOptions): Promise<{ 
     const baselineSeconds = (performance.now() - t0) / 1000;
     const q1 = counter.qbo([naive.qboRealmId!]);
     const baseline = {
-      records: baselineIds.length, seconds: baselineSeconds, perSecond: baselineIds.length / baselineSeconds,
-      qboCallsPerRecord: (q1.units - q0.units) / baselineIds.length, hlCallsPerRecord: (counter.hl() - h0) / baselineIds.length,
+      records: baselineIds.length,
+      seconds: baselineSeconds,
+      perSecond: baselineIds.length / baselineSeconds,
+      qboCallsPerRecord: (q1.units - q0.units) / baselineIds.length,
+      hlCallsPerRecord: (counter.hl() - h0) / baselineIds.length,
     };
     return {
       scenario2: {
-        scenario: 2, name: 'CRM payments -> sales receipts', status: first.failed === 0 ? 'ok' : `ok (${first.failed} payments failed)`,
-        records: first.records, seconds: round(first.seconds, 2), records_per_second: round(perSecond, 2),
-        limit_factor: options.limitFactor, binding_limit: limit.binding, ceiling_per_second: round(limit.perSecond, 2),
+        scenario: 2,
+        name: 'CRM payments -> sales receipts',
+        status: first.failed === 0 ? 'ok' : `ok (${first.failed} payments failed)`,
+        records: first.records,
+        seconds: round(first.seconds, 2),
+        records_per_second: round(perSecond, 2),
+        limit_factor: options.limitFactor,
+        binding_limit: limit.binding,
+        ceiling_per_second: round(limit.perSecond, 2),
         ratio_to_ceiling: round(perSecond / limit.perSecond),
         calls_per_record: round(steady.qboCalls / steady.records),
-        qbo_calls_per_record_all: round(first.qboCalls / first.records), qbo_units_per_record_all: round(qboUnits),
-        hl_calls_per_record_all: round(hlCalls), hl_calls_per_record_steady: round(steady.hlCalls / steady.records),
-        steady_records: steady.records, steady_seconds: round(steady.seconds, 2),
-        steady_ratio_to_ceiling: round(steady.records / steady.seconds / steadyLimit.perSecond), steady_binding_limit: steadyLimit.binding,
+        qbo_calls_per_record_all: round(first.qboCalls / first.records),
+        qbo_units_per_record_all: round(qboUnits),
+        hl_calls_per_record_all: round(hlCalls),
+        hl_calls_per_record_steady: round(steady.hlCalls / steady.records),
+        steady_records: steady.records,
+        steady_seconds: round(steady.seconds, 2),
+        steady_ratio_to_ceiling: round(steady.records / steady.seconds / steadyLimit.perSecond),
+        steady_binding_limit: steadyLimit.binding,
         throttled_429: first.throttled + steady.throttled,
         sql_per_record: round(first.sql / first.records, 1),
-        cpu_ms_per_record: round((first.cpuSeconds * 1000) / first.records, 1), cpu_busy: round(first.cpuSeconds / first.seconds, 2),
+        cpu_ms_per_record: round((first.cpuSeconds * 1000) / first.records, 1),
+        cpu_busy: round(first.cpuSeconds / first.seconds, 2),
         store: options.store,
         ratio_to_baseline: round(perSecond / baseline.perSecond, 2),
         baseline_records_per_second: round(baseline.perSecond, 2),

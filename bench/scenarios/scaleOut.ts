@@ -8,7 +8,16 @@ import { performance } from 'node:perf_hooks';
 import type { Connection } from '../../src/store/connections.ts';
 import { QUEUES } from '../../src/sync/routes.ts';
 import {
-  CallCounter, linkedCounts, median, postgresAvailable, round, seededRandom, sleep, startBenchStack, startLedgerlinkProcess, stopLedgerlinkProcess,
+  CallCounter,
+  linkedCounts,
+  median,
+  postgresAvailable,
+  round,
+  seededRandom,
+  sleep,
+  startBenchStack,
+  startLedgerlinkProcess,
+  stopLedgerlinkProcess,
   type ScenarioResult,
 } from '../support.ts';
 
@@ -46,10 +55,20 @@ interface Run {
   lastBelowHalfAt: number | undefined;
 }
 
-async function runOnce(options: ScaleOutOptions, workers: number, latencyMs: number, paymentJobs: number): Promise<Run> {
+async function runOnce(
+  options: ScaleOutOptions,
+  workers: number,
+  latencyMs: number,
+  paymentJobs: number,
+): Promise<Run> {
   const { log } = options;
   log(`  ${workers} worker process(es): setting up ${options.connections} connections`);
-  const stack = await startBenchStack({ connections: options.connections, limitFactor: Infinity, store: 'postgres', workers: false });
+  const stack = await startBenchStack({
+    connections: options.connections,
+    limitFactor: Infinity,
+    store: 'postgres',
+    workers: false,
+  });
   const children: ChildProcess[] = [];
   try {
     const counter = new CallCounter(stack);
@@ -58,7 +77,11 @@ async function runOnce(options: ScaleOutOptions, workers: number, latencyMs: num
       for (let i = 0; i < options.perConnection; i++) {
         const c = Math.floor(random() * 3);
         await counter.hlAdmin('POST', `/locations/${connection.hlLocationId}/actions/order-form-payment`, {
-          contact: { email: `buyer${c}-${connection.id.slice(0, 8)}@scale.example`, firstName: `Buyer${c}`, lastName: 'Scale' },
+          contact: {
+            email: `buyer${c}-${connection.id.slice(0, 8)}@scale.example`,
+            firstName: `Buyer${c}`,
+            lastName: 'Scale',
+          },
           items: [{ name: `Plan ${1 + Math.floor(random() * 3)}`, amount: 20 + Math.floor(random() * 80), qty: 1 }],
         });
       }
@@ -68,20 +91,33 @@ async function runOnce(options: ScaleOutOptions, workers: number, latencyMs: num
       stack.qbo.faults.configure(slow);
       stack.hl.core.faults.configure(slow);
     }
-    for (let i = 0; i < workers; i++) children.push((await startLedgerlinkProcess('worker', { ...stack.workerEnv(), LEDGERLINK_WORKER_CONCURRENCY: String(options.workerConcurrency), LEDGERLINK_PAYMENT_CONCURRENCY: String(paymentJobs) })).child);
+    for (let i = 0; i < workers; i++)
+      children.push(
+        (
+          await startLedgerlinkProcess('worker', {
+            ...stack.workerEnv(),
+            LEDGERLINK_WORKER_CONCURRENCY: String(options.workerConcurrency),
+            LEDGERLINK_PAYMENT_CONCURRENCY: String(paymentJobs),
+          })
+        ).child,
+      );
     const expected = options.perConnection;
     const total = expected * stack.connections.length;
     log(`  ${workers} worker process(es): ${total} receipts`);
     const started = performance.now();
     for (const connection of stack.connections as Connection[]) {
-      await stack.engine.queue.enqueue(QUEUES.pollPayments, { connectionId: connection.id, key: `${connection.id}:poll:payments` });
+      await stack.engine.queue.enqueue(QUEUES.pollPayments, {
+        connectionId: connection.id,
+        key: `${connection.id}:poll:payments`,
+      });
     }
     const samples: number[] = [];
     let lastBelowHalfAt: number | undefined;
     let done = 0;
     const deadline = Date.now() + Math.max(300_000, total * 200);
     while (done < total) {
-      if (Date.now() > deadline) throw new Error(`scale-out with ${workers} workers: ${done}/${total} receipts after the deadline`);
+      if (Date.now() > deadline)
+        throw new Error(`scale-out with ${workers} workers: ${done}/${total} receipts after the deadline`);
       await sleep(250);
       const counts = await linkedCounts(stack.db, 'salesReceipt');
       done = 0;
@@ -99,8 +135,14 @@ async function runOnce(options: ScaleOutOptions, workers: number, latencyMs: num
     }
     const seconds = (performance.now() - started) / 1000;
     return {
-      workers, records: total, seconds, perSecond: total / seconds, fairness: samples.length ? median(samples) : 1, worstFairness: samples.length ? Math.min(...samples) : 1,
-      belowHalf: samples.length ? samples.filter((x) => x < 0.5).length / samples.length : 0, lastBelowHalfAt,
+      workers,
+      records: total,
+      seconds,
+      perSecond: total / seconds,
+      fairness: samples.length ? median(samples) : 1,
+      worstFairness: samples.length ? Math.min(...samples) : 1,
+      belowHalf: samples.length ? samples.filter((x) => x < 0.5).length / samples.length : 0,
+      lastBelowHalfAt,
     };
   } finally {
     for (const child of children) await stopLedgerlinkProcess(child);
@@ -110,37 +152,60 @@ async function runOnce(options: ScaleOutOptions, workers: number, latencyMs: num
 
 export async function runScaleOut(options: ScaleOutOptions): Promise<ScenarioResult> {
   if (!(await postgresAvailable())) {
-    return { scenario: 6, name: 'Scale-out on PostgreSQL', status: 'skipped: no PostgreSQL server (set DATABASE_URL)', records: 0, seconds: 0 };
+    return {
+      scenario: 6,
+      name: 'Scale-out on PostgreSQL',
+      status: 'skipped: no PostgreSQL server (set DATABASE_URL)',
+      records: 0,
+      seconds: 0,
+    };
   }
   const sets = [];
-  for (const latencyMs of options.providerLatencyMs) for (const paymentJobs of options.paymentJobs) {
-    const runs: Run[] = [];
-    for (const workers of options.workers) {
-      options.log(`  providers answering in ${latencyMs} ms, ${paymentJobs} payment jobs a worker`);
-      runs.push(await runOnce(options, workers, latencyMs, paymentJobs));
+  for (const latencyMs of options.providerLatencyMs)
+    for (const paymentJobs of options.paymentJobs) {
+      const runs: Run[] = [];
+      for (const workers of options.workers) {
+        options.log(`  providers answering in ${latencyMs} ms, ${paymentJobs} payment jobs a worker`);
+        runs.push(await runOnce(options, workers, latencyMs, paymentJobs));
+      }
+      const one = runs.find((r) => r.workers === 1);
+      const most = runs[runs.length - 1]!;
+      sets.push({
+        provider_latency_ms: latencyMs,
+        payment_jobs_per_worker: paymentJobs,
+        ...(one ? { speedup: round(most.perSecond / one.perSecond, 2) } : {}),
+        fairness: round(Math.min(...runs.map((r) => r.fairness)), 2),
+        runs: runs.map((r) => ({
+          workers: r.workers,
+          records: r.records,
+          seconds: round(r.seconds, 2),
+          records_per_second: round(r.perSecond, 2),
+          fairness: round(r.fairness, 2),
+          worst_fairness: round(r.worstFairness, 2),
+          samples_below_half: round(r.belowHalf, 3),
+          ...(r.lastBelowHalfAt !== undefined ? { last_below_half_at_done: round(r.lastBelowHalfAt, 2) } : {}),
+        })),
+      });
     }
-    const one = runs.find((r) => r.workers === 1);
-    const most = runs[runs.length - 1]!;
-    sets.push({
-      provider_latency_ms: latencyMs,
-      payment_jobs_per_worker: paymentJobs,
-      ...(one ? { speedup: round(most.perSecond / one.perSecond, 2) } : {}),
-      fairness: round(Math.min(...runs.map((r) => r.fairness)), 2),
-      runs: runs.map((r) => ({
-        workers: r.workers, records: r.records, seconds: round(r.seconds, 2), records_per_second: round(r.perSecond, 2), fairness: round(r.fairness, 2), worst_fairness: round(r.worstFairness, 2),
-        samples_below_half: round(r.belowHalf, 3), ...(r.lastBelowHalfAt !== undefined ? { last_below_half_at_done: round(r.lastBelowHalfAt, 2) } : {}),
-      })),
-    });
-  }
   // The headline figures are those of the highest latency (the realistic one by default) with the first payment
   // concurrency given (4 a worker by default: comparable with earlier sessions); every set is reported beside it.
   const top = Math.max(...options.providerLatencyMs);
-  const last = sets.find((set) => set.provider_latency_ms === top && set.payment_jobs_per_worker === options.paymentJobs[0])!;
+  const last = sets.find(
+    (set) => set.provider_latency_ms === top && set.payment_jobs_per_worker === options.paymentJobs[0],
+  )!;
   const lastRun = last.runs[last.runs.length - 1]!;
   return {
-    scenario: 6, name: 'Scale-out on PostgreSQL (limits lifted)', status: 'ok',
-    records: lastRun.records, seconds: lastRun.seconds, workers: lastRun.workers, fairness: last.fairness,
-    connections: options.connections, provider_latency_ms: last.provider_latency_ms, worker_concurrency: options.workerConcurrency, payment_jobs_per_worker: last.payment_jobs_per_worker,
+    scenario: 6,
+    name: 'Scale-out on PostgreSQL (limits lifted)',
+    status: 'ok',
+    records: lastRun.records,
+    seconds: lastRun.seconds,
+    workers: lastRun.workers,
+    fairness: last.fairness,
+    connections: options.connections,
+    provider_latency_ms: last.provider_latency_ms,
+    worker_concurrency: options.workerConcurrency,
+    payment_jobs_per_worker: last.payment_jobs_per_worker,
     ...(last.speedup !== undefined ? { speedup: last.speedup } : {}),
     by_provider_latency: sets,
     targets: { speedup: '>= 3 with 4 workers over 1', fairness: '>= 0.5 (slowest connection against the average)' },

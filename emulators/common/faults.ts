@@ -90,7 +90,11 @@ export class FaultInjector {
   /** What happens to one webhook delivery: at most one fault, drop checked first. */
   pickWebhookFault(): WebhookFaultKind | undefined {
     const { drop, duplicate, reorder } = this.webhookFaults;
-    for (const [kind, rate] of [['drop', drop], ['duplicate', duplicate], ['reorder', reorder]] as const) {
+    for (const [kind, rate] of [
+      ['drop', drop],
+      ['duplicate', duplicate],
+      ['reorder', reorder],
+    ] as const) {
       if (rate > 0 && this.random() < rate) {
         this.record(`webhook.${kind}`);
         return kind;

@@ -14,7 +14,12 @@ export interface ServedRequest {
 
 export type RequestObserver = (request: ServedRequest) => void;
 
-export async function listen(app: FastifyInstance, port = 0, host = '127.0.0.1', observe?: RequestObserver): Promise<{ url: string; port: number }> {
+export async function listen(
+  app: FastifyInstance,
+  port = 0,
+  host = '127.0.0.1',
+  observe?: RequestObserver,
+): Promise<{ url: string; port: number }> {
   if (observe) observeRequests(app, observe);
   await app.listen({ port, host });
   const address = app.server.address();
@@ -30,7 +35,13 @@ function observeRequests(app: FastifyInstance, observe: RequestObserver): void {
     started.set(request, performance.now());
   });
   app.addHook('onResponse', async (request, reply) => {
-    observe({ method: request.method, url: request.url, status: reply.statusCode, start: started.get(request) ?? performance.now(), end: performance.now() });
+    observe({
+      method: request.method,
+      url: request.url,
+      status: reply.statusCode,
+      start: started.get(request) ?? performance.now(),
+      end: performance.now(),
+    });
   });
 }
 

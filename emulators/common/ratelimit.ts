@@ -41,7 +41,12 @@ export class WindowLimiter {
     const resetAt = window.start + windowMs;
     if (window.used >= limit) return { allowed: false, limit, remaining: 0, resetAt };
     window.used += 1;
-    return { allowed: true, limit, remaining: Number.isFinite(limit) ? limit - window.used : Number.MAX_SAFE_INTEGER, resetAt };
+    return {
+      allowed: true,
+      limit,
+      remaining: Number.isFinite(limit) ? limit - window.used : Number.MAX_SAFE_INTEGER,
+      resetAt,
+    };
   }
 
   /** What take() would say, without counting a request. */
@@ -49,8 +54,14 @@ export class WindowLimiter {
     const { limit, windowMs, clock } = this.options;
     const window = this.windows.get(key);
     const now = clock.nowMs();
-    if (!window || now - window.start >= windowMs) return { allowed: true, limit, remaining: limit, resetAt: now + windowMs };
-    return { allowed: window.used < limit, limit, remaining: Math.max(0, limit - window.used), resetAt: window.start + windowMs };
+    if (!window || now - window.start >= windowMs)
+      return { allowed: true, limit, remaining: limit, resetAt: now + windowMs };
+    return {
+      allowed: window.used < limit,
+      limit,
+      remaining: Math.max(0, limit - window.used),
+      resetAt: window.start + windowMs,
+    };
   }
 
   /** Sets how many requests the key's current window has counted (a window opens now if none is open). */

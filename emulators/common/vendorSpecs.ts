@@ -22,7 +22,10 @@ export interface VendorSpecs {
 }
 
 /** Finds one part of the vendor specs: 'highlevel' or 'quickbooks/xsd'. */
-export function findVendorSpecs(part: 'highlevel' | 'quickbooks/xsd', env: NodeJS.ProcessEnv = process.env): VendorSpecs {
+export function findVendorSpecs(
+  part: 'highlevel' | 'quickbooks/xsd',
+  env: NodeJS.ProcessEnv = process.env,
+): VendorSpecs {
   const candidates = vendorSpecCandidates(env).map((root) => join(root, part));
   const dir = candidates.find((c) => existsSync(c));
   if (dir) return { dir, missing: false };

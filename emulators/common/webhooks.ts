@@ -180,7 +180,12 @@ export class WebhookDispatcher {
     let status: number | null = null;
     let error: string | undefined;
     try {
-      const response = await fetch(record.url, { method: 'POST', headers: record.headers, body: record.body, signal: controller.signal });
+      const response = await fetch(record.url, {
+        method: 'POST',
+        headers: record.headers,
+        body: record.body,
+        signal: controller.signal,
+      });
       status = response.status;
       await response.arrayBuffer().catch(() => undefined);
     } catch (cause) {
@@ -200,14 +205,20 @@ export class WebhookDispatcher {
     }
     item.retriesUsed += 1;
     this.pendingRetries += 1;
-    this.schedule(() => {
-      this.pendingRetries -= 1;
-      this.enqueue(item);
-    }, delay, false);
+    this.schedule(
+      () => {
+        this.pendingRetries -= 1;
+        this.enqueue(item);
+      },
+      delay,
+      false,
+    );
   }
 
   private schedule(fn: () => void, emulatedMs: number, realMs: boolean): void {
-    const wait = realMs ? emulatedMs / Math.max(1, this.options.clock.factor) : this.options.clock.realDelay(emulatedMs);
+    const wait = realMs
+      ? emulatedMs / Math.max(1, this.options.clock.factor)
+      : this.options.clock.realDelay(emulatedMs);
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       fn();

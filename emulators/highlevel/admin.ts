@@ -12,7 +12,11 @@ import type { Location } from './model.ts';
 import { alphanumericId } from './ids.ts';
 import { appInstallPayload, appUninstallPayload } from './webhookPayloads.ts';
 
-export type AdminRoute = (method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH', url: string, handler: (request: FastifyRequest) => unknown) => void;
+export type AdminRoute = (
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH',
+  url: string,
+  handler: (request: FastifyRequest) => unknown,
+) => void;
 
 export interface AdminHooks {
   save: (file?: string) => Promise<string | null>;
@@ -31,13 +35,21 @@ const locationCreateBody = z.object({
   installed: z.boolean().optional(),
 });
 const locationUpdateBody = z.object({
-  name: z.string().optional(), currency: z.string().length(3).optional(), timezone: z.string().optional(),
-  allowDuplicateContact: z.boolean().optional(), duplicateMatchPriority: z.enum(['email', 'phone']).optional(),
-  invoiceNumberPrefix: z.string().max(10).optional(), nextInvoiceNumber: z.number().int().positive().optional(),
+  name: z.string().optional(),
+  currency: z.string().length(3).optional(),
+  timezone: z.string().optional(),
+  allowDuplicateContact: z.boolean().optional(),
+  duplicateMatchPriority: z.enum(['email', 'phone']).optional(),
+  invoiceNumberPrefix: z.string().max(10).optional(),
+  nextInvoiceNumber: z.number().int().positive().optional(),
 });
 
 const workflowCreateBody = z.object({ name: z.string().min(1), status: z.enum(['published', 'draft']).optional() });
-const builtInQuickBooksBody = z.object({ active: z.boolean(), qboIds: z.array(z.string().min(1)).optional(), nextQboId: z.number().int().positive().optional() });
+const builtInQuickBooksBody = z.object({
+  active: z.boolean(),
+  qboIds: z.array(z.string().min(1)).optional(),
+  nextQboId: z.number().int().positive().optional(),
+});
 
 // ---- tokens ---------------------------------------------------------------------------------
 const tokenMintBody = z.object({
@@ -46,8 +58,15 @@ const tokenMintBody = z.object({
   userType: z.enum(['Location', 'Company']).optional(),
   scopes: z.array(z.string()).optional(),
 });
-const privateIntegrationTokenBody = z.object({ locationId: z.string().optional(), scopes: z.array(z.string()).optional() });
-const tokenRevokeBody = z.object({ token: z.string().optional(), locationId: z.string().optional(), all: z.boolean().optional() });
+const privateIntegrationTokenBody = z.object({
+  locationId: z.string().optional(),
+  scopes: z.array(z.string()).optional(),
+});
+const tokenRevokeBody = z.object({
+  token: z.string().optional(),
+  locationId: z.string().optional(),
+  all: z.boolean().optional(),
+});
 
 // ---- app & webhooks -------------------------------------------------------------------------
 const appConfigBody = z.object({
@@ -60,7 +79,11 @@ const appConfigBody = z.object({
 
 // ---- data, clock ----------------------------------------------------------------------------
 const saveBody = z.object({ file: z.string().optional() });
-const clockAdvanceBody = z.object({ ms: z.number().min(0).optional(), seconds: z.number().min(0).optional(), days: z.number().min(0).optional() });
+const clockAdvanceBody = z.object({
+  ms: z.number().min(0).optional(),
+  seconds: z.number().min(0).optional(),
+  days: z.number().min(0).optional(),
+});
 const clockFactorBody = z.object({ factor: z.number().positive() });
 
 // ---- limits ---------------------------------------------------------------------------------
@@ -79,7 +102,11 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
     return location;
   };
 
-  admin('GET', '/health', () => ({ ok: true, locations: core.store.locations.size, now: core.clock.now().toISOString() }));
+  admin('GET', '/health', () => ({
+    ok: true,
+    locations: core.store.locations.size,
+    now: core.clock.now().toISOString(),
+  }));
 
   // ---- locations, install ---------------------------------------------------------------------
   admin('POST', '/locations', (request) => {
@@ -89,7 +116,14 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
   });
 
   admin('GET', '/locations', () => ({
-    locations: [...core.store.locations.values()].map((l) => ({ ...locationJson(l), currency: l.currency, installed: core.store.installs.has(l.id), duplicateMatchPriority: l.duplicateMatchPriority, invoiceNumberPrefix: l.invoiceNumberPrefix, nextInvoiceNumber: l.nextInvoiceNumber })),
+    locations: [...core.store.locations.values()].map((l) => ({
+      ...locationJson(l),
+      currency: l.currency,
+      installed: core.store.installs.has(l.id),
+      duplicateMatchPriority: l.duplicateMatchPriority,
+      invoiceNumberPrefix: l.invoiceNumberPrefix,
+      nextInvoiceNumber: l.nextInvoiceNumber,
+    })),
   }));
 
   admin('PATCH', '/locations/:locationId', (request) => {
@@ -109,7 +143,13 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
   admin('POST', '/locations/:locationId/workflows', (request) => {
     const location = locationOf(request);
     const workflow = core.createWorkflow(location.id, parse(workflowCreateBody, request.body));
-    return { workflow: { ...workflow, createdAt: new Date(workflow.createdAt).toISOString(), updatedAt: new Date(workflow.updatedAt).toISOString() } };
+    return {
+      workflow: {
+        ...workflow,
+        createdAt: new Date(workflow.createdAt).toISOString(),
+        updatedAt: new Date(workflow.updatedAt).toISOString(),
+      },
+    };
   });
   admin('DELETE', '/workflows/:workflowId', (request) => {
     const workflowId = paramsOf(request).workflowId ?? '';
@@ -122,7 +162,11 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
     const location = locationOf(request);
     const body = parse(builtInQuickBooksBody, request.body);
     const before = location.builtInQuickBooks;
-    location.builtInQuickBooks = { active: body.active, qboIds: body.qboIds ?? before?.qboIds ?? [], nextQboId: body.nextQboId ?? before?.nextQboId ?? 9001 };
+    location.builtInQuickBooks = {
+      active: body.active,
+      qboIds: body.qboIds ?? before?.qboIds ?? [],
+      nextQboId: body.nextQboId ?? before?.nextQboId ?? 9001,
+    };
     return { locationId: location.id, ...location.builtInQuickBooks };
   });
 
@@ -130,9 +174,17 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
     const location = locationOf(request);
     core.store.installs.set(location.id, core.clock.now().toISOString());
     const company = core.store.companies.get(location.companyId);
-    core.webhooks.emit('AppInstall', location.id, appInstallPayload({
-      appId: core.app.appId, companyId: location.companyId, userId: alphanumericId(), companyName: company?.name ?? '', locationId: location.id,
-    }));
+    core.webhooks.emit(
+      'AppInstall',
+      location.id,
+      appInstallPayload({
+        appId: core.app.appId,
+        companyId: location.companyId,
+        userId: alphanumericId(),
+        companyName: company?.name ?? '',
+        locationId: location.id,
+      }),
+    );
     return { installed: true };
   });
 
@@ -152,21 +204,55 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
       const location = core.store.locations.get(body.locationId ?? '');
       if (!location) throw notFound('Location not found');
       core.store.installs.set(location.id, core.store.installs.get(location.id) ?? core.clock.now().toISOString());
-      const pair = ctx.auth.mint({ userType, companyId: location.companyId, locationId: location.id, scopes: body.scopes });
-      return { access_token: pair.access.token, refresh_token: pair.refresh?.token, expires_in: 86_399, token_type: 'Bearer', locationId: location.id, companyId: location.companyId, userType, scope: pair.access.scopes.join(' '), userId: pair.access.userId };
+      const pair = ctx.auth.mint({
+        userType,
+        companyId: location.companyId,
+        locationId: location.id,
+        scopes: body.scopes,
+      });
+      return {
+        access_token: pair.access.token,
+        refresh_token: pair.refresh?.token,
+        expires_in: 86_399,
+        token_type: 'Bearer',
+        locationId: location.id,
+        companyId: location.companyId,
+        userType,
+        scope: pair.access.scopes.join(' '),
+        userId: pair.access.userId,
+      };
     }
     const company = body.companyId ? core.store.companies.get(body.companyId) : core.defaultCompany();
     if (!company) throw notFound('Company not found');
     const approved = [...core.store.locations.values()].filter((l) => l.companyId === company.id).map((l) => l.id);
-    const pair = ctx.auth.mint({ userType: 'Company', companyId: company.id, locationId: null, scopes: body.scopes, approvedLocations: approved });
-    return { access_token: pair.access.token, refresh_token: pair.refresh?.token, expires_in: 86_399, token_type: 'Bearer', companyId: company.id, userType: 'Company', scope: pair.access.scopes.join(' '), userId: pair.access.userId };
+    const pair = ctx.auth.mint({
+      userType: 'Company',
+      companyId: company.id,
+      locationId: null,
+      scopes: body.scopes,
+      approvedLocations: approved,
+    });
+    return {
+      access_token: pair.access.token,
+      refresh_token: pair.refresh?.token,
+      expires_in: 86_399,
+      token_type: 'Bearer',
+      companyId: company.id,
+      userType: 'Company',
+      scope: pair.access.scopes.join(' '),
+      userId: pair.access.userId,
+    };
   });
 
   admin('POST', '/private-integration-tokens', (request) => {
     const body = parse(privateIntegrationTokenBody, request.body);
     const location = body.locationId ? core.store.locations.get(body.locationId) : undefined;
     if (body.locationId && !location) throw notFound('Location not found');
-    const grant = ctx.auth.mintPrivateIntegrationToken({ locationId: location?.id ?? null, companyId: location?.companyId ?? core.defaultCompany().id, scopes: body.scopes });
+    const grant = ctx.auth.mintPrivateIntegrationToken({
+      locationId: location?.id ?? null,
+      companyId: location?.companyId ?? core.defaultCompany().id,
+      scopes: body.scopes,
+    });
     return { token: grant.token, locationId: grant.locationId, scopes: grant.scopes };
   });
 
@@ -181,9 +267,14 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
 
   // ---- app & webhooks -------------------------------------------------------------------------
   const appView = (): Record<string, unknown> => ({
-    appId: core.app.appId, clientId: core.app.clientId, clientSecret: core.app.clientSecret, versionId: core.app.versionId,
-    webhookUrl: core.webhooks.config.url, signatures: { ed25519: core.webhooks.config.ed25519, rsa: core.webhooks.config.rsa },
-    events: core.webhooks.config.events ? [...core.webhooks.config.events] : null, envelope: core.webhooks.config.envelope,
+    appId: core.app.appId,
+    clientId: core.app.clientId,
+    clientSecret: core.app.clientSecret,
+    versionId: core.app.versionId,
+    webhookUrl: core.webhooks.config.url,
+    signatures: { ed25519: core.webhooks.config.ed25519, rsa: core.webhooks.config.rsa },
+    events: core.webhooks.config.events ? [...core.webhooks.config.events] : null,
+    envelope: core.webhooks.config.envelope,
   });
   admin('GET', '/app', appView);
   const configureApp = (request: FastifyRequest): Record<string, unknown> => {
@@ -199,15 +290,39 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
   admin('POST', '/app', configureApp);
   admin('PUT', '/app', configureApp);
 
-  app.get('/_emulator/webhook-public-key', async (_request, reply) => reply.type('application/x-pem-file').send(core.webhooks.ed25519PublicKeyPem()));
-  app.get('/_emulator/webhook-public-key/rsa', async (_request, reply) => reply.type('application/x-pem-file').send(core.webhooks.rsaPublicKeyPem()));
+  app.get('/_emulator/webhook-public-key', async (_request, reply) =>
+    reply.type('application/x-pem-file').send(core.webhooks.ed25519PublicKeyPem()),
+  );
+  app.get('/_emulator/webhook-public-key/rsa', async (_request, reply) =>
+    reply.type('application/x-pem-file').send(core.webhooks.rsaPublicKeyPem()),
+  );
 
   admin('GET', '/webhooks', (request) => {
     const q = queryOf(request);
-    const events = core.webhooks.emitted.filter((e) => (!q.type || e.event === q.type || e.type === q.type) && (!q.locationId || e.locationId === q.locationId));
+    const events = core.webhooks.emitted.filter(
+      (e) => (!q.type || e.event === q.type || e.type === q.type) && (!q.locationId || e.locationId === q.locationId),
+    );
     return {
-      events: events.map((e) => ({ event: e.event, type: e.type, locationId: e.locationId, webhookId: e.webhookId, timestamp: e.timestamp, payload: JSON.parse(e.body) as unknown, delivery: e.delivery ? { id: e.delivery.id, state: e.delivery.state, attempts: e.delivery.attempts, fault: e.delivery.fault } : null })),
-      deliveries: core.webhooks.dispatcher.deliveries().map((d) => ({ id: d.id, url: d.url, label: d.label, state: d.state, attempts: d.attempts, fault: d.fault, createdAt: d.createdAt })),
+      events: events.map((e) => ({
+        event: e.event,
+        type: e.type,
+        locationId: e.locationId,
+        webhookId: e.webhookId,
+        timestamp: e.timestamp,
+        payload: JSON.parse(e.body) as unknown,
+        delivery: e.delivery
+          ? { id: e.delivery.id, state: e.delivery.state, attempts: e.delivery.attempts, fault: e.delivery.fault }
+          : null,
+      })),
+      deliveries: core.webhooks.dispatcher.deliveries().map((d) => ({
+        id: d.id,
+        url: d.url,
+        label: d.label,
+        state: d.state,
+        attempts: d.attempts,
+        fault: d.fault,
+        createdAt: d.createdAt,
+      })),
     };
   });
   admin('POST', '/webhooks/flush', async () => {
@@ -225,8 +340,15 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
   // ---- inspection, data, clock ----------------------------------------------------------------
   admin('GET', '/activity', (request) => {
     const q = queryOf(request);
-    const keep = <T extends { locationId: string; contactId: string }>(list: T[]): T[] => list.filter((x) => (!q.locationId || x.locationId === q.locationId) && (!q.contactId || x.contactId === q.contactId));
-    return { enrolments: keep(core.store.enrolments), messages: keep(core.store.messages), tagChanges: keep(core.store.tagChanges) };
+    const keep = <T extends { locationId: string; contactId: string }>(list: T[]): T[] =>
+      list.filter(
+        (x) => (!q.locationId || x.locationId === q.locationId) && (!q.contactId || x.contactId === q.contactId),
+      );
+    return {
+      enrolments: keep(core.store.enrolments),
+      messages: keep(core.store.messages),
+      tagChanges: keep(core.store.tagChanges),
+    };
   });
 
   admin('GET', '/data', () => core.store.snapshot());
@@ -265,7 +387,11 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
     try {
       core.faults.configure(parseFaultConfig(request.body ?? {}));
     } catch (error) {
-      throw new HighLevelError(422, { statusCode: 422, message: [error instanceof Error ? error.message : String(error)], error: 'Unprocessable Entity' });
+      throw new HighLevelError(422, {
+        statusCode: 422,
+        message: [error instanceof Error ? error.message : String(error)],
+        error: 'Unprocessable Entity',
+      });
     }
     return faultsView();
   };
@@ -280,10 +406,15 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
     return faultsView();
   });
 
-  admin('GET', '/rate-limits', () => ({ factor: core.limitFactor, lifted: core.limitsLifted, burst: core.burst.limit, daily: core.daily.limit }));
+  admin('GET', '/rate-limits', () => ({
+    factor: core.limitFactor,
+    lifted: core.limitsLifted,
+    burst: core.burst.limit,
+    daily: core.daily.limit,
+  }));
   admin('POST', '/rate-limits', (request) => {
     const body = parse(rateLimitsBody, request.body);
-    core.setLimitFactor(body.lifted ? Infinity : body.factor ?? 1);
+    core.setLimitFactor(body.lifted ? Infinity : (body.factor ?? 1));
     return { factor: core.limitFactor, lifted: core.limitsLifted, burst: core.burst.limit, daily: core.daily.limit };
   });
 
@@ -301,9 +432,15 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
   });
 
   admin('GET', '/stats', () => ({
-    requests: core.requestCount, apiRequests: core.apiRequestCount,
-    locations: core.store.locations.size, contacts: core.store.contacts.size, invoices: core.store.invoices.size,
-    orders: core.store.orders.size, transactions: core.store.transactions.size, subscriptions: core.store.subscriptions.size,
-    webhooks: core.webhooks.emitted.length, faults: core.faults.stats(),
+    requests: core.requestCount,
+    apiRequests: core.apiRequestCount,
+    locations: core.store.locations.size,
+    contacts: core.store.contacts.size,
+    invoices: core.store.invoices.size,
+    orders: core.store.orders.size,
+    transactions: core.store.transactions.size,
+    subscriptions: core.store.subscriptions.size,
+    webhooks: core.webhooks.emitted.length,
+    faults: core.faults.stats(),
   }));
 }

@@ -50,22 +50,43 @@ export class AuthService {
       createdAt: now,
     };
     const claims = {
-      authClass: input.userType, authClassId: input.locationId ?? input.companyId, source: 'INTEGRATION', sourceId: this.core.app.clientId,
-      channel: 'OAUTH', primaryAuthClassId: input.locationId ?? input.companyId, oauthMeta: { scopes, client: this.core.app.appId, versionId: this.core.app.versionId },
-      iat: Math.floor(now / 1000), exp: Math.floor(now / 1000) + ACCESS_TOKEN_TTL_S, jti: uuid(),
+      authClass: input.userType,
+      authClassId: input.locationId ?? input.companyId,
+      source: 'INTEGRATION',
+      sourceId: this.core.app.clientId,
+      channel: 'OAUTH',
+      primaryAuthClassId: input.locationId ?? input.companyId,
+      oauthMeta: { scopes, client: this.core.app.appId, versionId: this.core.app.versionId },
+      iat: Math.floor(now / 1000),
+      exp: Math.floor(now / 1000) + ACCESS_TOKEN_TTL_S,
+      jti: uuid(),
     };
-    const access: TokenGrant = { ...base, token: jwtLike(claims), kind: 'access', expiresAt: now + ACCESS_TOKEN_TTL_S * 1000 };
+    const access: TokenGrant = {
+      ...base,
+      token: jwtLike(claims),
+      kind: 'access',
+      expiresAt: now + ACCESS_TOKEN_TTL_S * 1000,
+    };
     this.core.store.tokens.set(access.token, access);
     let refresh: TokenGrant | null = null;
     if (input.withRefresh !== false) {
-      refresh = { ...base, token: jwtLike({ ...claims, exp: Math.floor((now + REFRESH_TOKEN_TTL_MS) / 1000), jti: uuid() }), kind: 'refresh', expiresAt: now + REFRESH_TOKEN_TTL_MS };
+      refresh = {
+        ...base,
+        token: jwtLike({ ...claims, exp: Math.floor((now + REFRESH_TOKEN_TTL_MS) / 1000), jti: uuid() }),
+        kind: 'refresh',
+        expiresAt: now + REFRESH_TOKEN_TTL_MS,
+      };
       this.core.store.tokens.set(refresh.token, refresh);
     }
     return { access, refresh };
   }
 
   /** A private-integration token: static, no refresh, chosen scopes, prefix `pit-`. */
-  mintPrivateIntegrationToken(input: { locationId: string | null; companyId: string; scopes?: string[] | undefined }): TokenGrant {
+  mintPrivateIntegrationToken(input: {
+    locationId: string | null;
+    companyId: string;
+    scopes?: string[] | undefined;
+  }): TokenGrant {
     const grant: TokenGrant = {
       token: `pit-${uuid()}`,
       kind: 'pit',

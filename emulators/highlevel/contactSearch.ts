@@ -18,12 +18,20 @@ interface FilterGroup {
   group: 'AND' | 'OR';
   filters: Array<FilterLeaf | FilterGroup>;
 }
-const filterNode: z.ZodType<FilterLeaf | FilterGroup> = z.lazy(() => z.union([
-  z.object({ group: z.enum(['AND', 'OR']), filters: z.array(filterNode) }),
-  filterLeaf,
-]));
+const filterNode: z.ZodType<FilterLeaf | FilterGroup> = z.lazy(() =>
+  z.union([z.object({ group: z.enum(['AND', 'OR']), filters: z.array(filterNode) }), filterLeaf]),
+);
 
-export const SORTABLE_FIELDS = ['firstNameLowerCase', 'lastNameLowerCase', 'businessName', 'dateAdded', 'dateUpdated', 'email', 'dnd', 'source'] as const;
+export const SORTABLE_FIELDS = [
+  'firstNameLowerCase',
+  'lastNameLowerCase',
+  'businessName',
+  'dateAdded',
+  'dateUpdated',
+  'email',
+  'dnd',
+  'source',
+] as const;
 
 export const searchBodySchema = z.object({
   locationId: z.string().min(1),
@@ -32,7 +40,10 @@ export const searchBodySchema = z.object({
   searchAfter: z.array(z.union([z.string(), z.number()])).optional(),
   query: z.string().optional(),
   filters: z.array(filterNode).optional(),
-  sort: z.array(z.object({ field: z.enum(SORTABLE_FIELDS), direction: z.enum(['asc', 'desc']) })).max(2).optional(),
+  sort: z
+    .array(z.object({ field: z.enum(SORTABLE_FIELDS), direction: z.enum(['asc', 'desc']) }))
+    .max(2)
+    .optional(),
 });
 export type SearchBody = z.infer<typeof searchBodySchema>;
 
@@ -92,7 +103,8 @@ function inRange(x: number, range: unknown, toNumber: (v: unknown) => number): b
 
 function matchLeaf(c: Contact, f: FilterLeaf): boolean {
   const { field, operator, value } = f;
-  if (field === 'email' && !EMAIL_OPERATORS.has(operator)) fail(`operator ${operator} is not supported for field email`);
+  if (field === 'email' && !EMAIL_OPERATORS.has(operator))
+    fail(`operator ${operator} is not supported for field email`);
   if (field === 'dateAdded' || field === 'dateUpdated') {
     const t = field === 'dateAdded' ? c.dateAdded : c.dateUpdated;
     if (operator === 'range') return inRange(t, value, asTime);
@@ -106,13 +118,20 @@ function matchLeaf(c: Contact, f: FilterLeaf): boolean {
     const tags = c.tags;
     const wanted = (Array.isArray(value) ? value : value === undefined ? [] : [value]).map(asText);
     switch (operator) {
-      case 'eq': return wanted.some((w) => tags.includes(w));
-      case 'not_eq': return !wanted.some((w) => tags.includes(w));
-      case 'contains': return wanted.some((w) => tags.some((t) => t.includes(w)));
-      case 'not_contains': return !wanted.some((w) => tags.some((t) => t.includes(w)));
-      case 'exists': return tags.length > 0;
-      case 'not_exists': return tags.length === 0;
-      default: fail(`operator ${operator} is not supported for field tags`);
+      case 'eq':
+        return wanted.some((w) => tags.includes(w));
+      case 'not_eq':
+        return !wanted.some((w) => tags.includes(w));
+      case 'contains':
+        return wanted.some((w) => tags.some((t) => t.includes(w)));
+      case 'not_contains':
+        return !wanted.some((w) => tags.some((t) => t.includes(w)));
+      case 'exists':
+        return tags.length > 0;
+      case 'not_exists':
+        return tags.length === 0;
+      default:
+        fail(`operator ${operator} is not supported for field tags`);
     }
   }
   if (field === 'dnd') {
@@ -127,8 +146,20 @@ function matchLeaf(c: Contact, f: FilterLeaf): boolean {
   if (field.startsWith('customFields.') || field.startsWith('customField.')) {
     const id = field.slice(field.indexOf('.') + 1);
     const raw = c.customFields[id];
-    actual = raw === undefined || raw === null ? null : Array.isArray(raw) ? raw.join(',').toLowerCase() : typeof raw === 'object' ? JSON.stringify(raw) : String(raw).toLowerCase();
-    numeric = typeof raw === 'number' ? raw : raw !== undefined && raw !== '' && !Number.isNaN(Number(raw)) ? Number(raw) : null;
+    actual =
+      raw === undefined || raw === null
+        ? null
+        : Array.isArray(raw)
+          ? raw.join(',').toLowerCase()
+          : typeof raw === 'object'
+            ? JSON.stringify(raw)
+            : String(raw).toLowerCase();
+    numeric =
+      typeof raw === 'number'
+        ? raw
+        : raw !== undefined && raw !== '' && !Number.isNaN(Number(raw))
+          ? Number(raw)
+          : null;
   } else {
     const getter = STRING_FIELDS[field];
     if (!getter) fail(`field ${field} is not supported`);
@@ -136,12 +167,18 @@ function matchLeaf(c: Contact, f: FilterLeaf): boolean {
     actual = v === null || v === '' ? null : v.toLowerCase();
   }
   switch (operator) {
-    case 'exists': return actual !== null;
-    case 'not_exists': return actual === null;
-    case 'eq': return actual !== null && (Array.isArray(value) ? value.map(asText).includes(actual) : actual === asText(value));
-    case 'not_eq': return actual === null || (Array.isArray(value) ? !value.map(asText).includes(actual) : actual !== asText(value));
-    case 'contains': return actual !== null && actual.includes(asText(value));
-    case 'not_contains': return actual === null || !actual.includes(asText(value));
+    case 'exists':
+      return actual !== null;
+    case 'not_exists':
+      return actual === null;
+    case 'eq':
+      return actual !== null && (Array.isArray(value) ? value.map(asText).includes(actual) : actual === asText(value));
+    case 'not_eq':
+      return actual === null || (Array.isArray(value) ? !value.map(asText).includes(actual) : actual !== asText(value));
+    case 'contains':
+      return actual?.includes(asText(value)) === true;
+    case 'not_contains':
+      return actual === null || !actual.includes(asText(value));
     case 'range':
       if (numeric === null) return false;
       return inRange(numeric, value, (v) => (typeof v === 'number' ? v : Number(v)));
@@ -149,21 +186,31 @@ function matchLeaf(c: Contact, f: FilterLeaf): boolean {
 }
 
 function matches(c: Contact, node: FilterLeaf | FilterGroup): boolean {
-  if ('group' in node) return node.group === 'AND' ? node.filters.every((n) => matches(c, n)) : node.filters.some((n) => matches(c, n));
+  if ('group' in node)
+    return node.group === 'AND' ? node.filters.every((n) => matches(c, n)) : node.filters.some((n) => matches(c, n));
   return matchLeaf(c, node);
 }
 
 function sortValue(c: Contact, field: string): string | number {
   switch (field) {
-    case 'dateAdded': return c.dateAdded;
-    case 'dateUpdated': return c.dateUpdated;
-    case 'dnd': return c.dnd ? 1 : 0;
-    case 'email': return c.email?.toLowerCase() ?? '';
-    case 'firstNameLowerCase': return c.firstName?.toLowerCase() ?? '';
-    case 'lastNameLowerCase': return c.lastName?.toLowerCase() ?? '';
-    case 'businessName': return c.companyName?.toLowerCase() ?? '';
-    case 'source': return c.source?.toLowerCase() ?? '';
-    default: return '';
+    case 'dateAdded':
+      return c.dateAdded;
+    case 'dateUpdated':
+      return c.dateUpdated;
+    case 'dnd':
+      return c.dnd ? 1 : 0;
+    case 'email':
+      return c.email?.toLowerCase() ?? '';
+    case 'firstNameLowerCase':
+      return c.firstName?.toLowerCase() ?? '';
+    case 'lastNameLowerCase':
+      return c.lastName?.toLowerCase() ?? '';
+    case 'businessName':
+      return c.companyName?.toLowerCase() ?? '';
+    case 'source':
+      return c.source?.toLowerCase() ?? '';
+    default:
+      return '';
   }
 }
 
@@ -225,7 +272,8 @@ export function searchContacts(contacts: Iterable<Contact>, body: SearchBody): S
     if (filters.every((f) => matches(c, f))) matched.push(c);
   }
   // Default order: newest first; ties broken by creation sequence so cursors are total.
-  const sort = body.sort && body.sort.length > 0 ? body.sort : [{ field: 'dateAdded' as const, direction: 'desc' as const }];
+  const sort =
+    body.sort && body.sort.length > 0 ? body.sort : [{ field: 'dateAdded' as const, direction: 'desc' as const }];
   const keyOf = (c: Contact): Array<string | number> => [...sort.map((s) => sortValue(c, s.field)), c.seq];
   const directionOf = (i: number): number => (i < sort.length ? (sort[i]!.direction === 'desc' ? -1 : 1) : 1);
   const compareKeys = (a: Array<string | number>, b: Array<string | number>): number => {
@@ -240,7 +288,8 @@ export function searchContacts(contacts: Iterable<Contact>, body: SearchBody): S
   let start = (page - 1) * body.pageLimit;
   if (body.searchAfter !== undefined) {
     const cursor = body.searchAfter;
-    if (cursor.length !== sort.length + 1) fail('searchAfter must be the value returned on a contact of the previous page');
+    if (cursor.length !== sort.length + 1)
+      fail('searchAfter must be the value returned on a contact of the previous page');
     start = keyed.findIndex((k) => compareKeys(k.key, cursor) > 0);
     if (start === -1) start = keyed.length;
   }

@@ -22,7 +22,10 @@ const contactFields = {
   firstName: nullableString,
   lastName: nullableString,
   name: nullableString,
-  email: z.union([z.email(), z.literal('')]).nullable().optional(),
+  email: z
+    .union([z.email(), z.literal('')])
+    .nullable()
+    .optional(),
   phone: nullableString,
   address1: nullableString,
   city: nullableString,
@@ -43,10 +46,24 @@ const contactFields = {
 };
 
 // HighLevel's NestJS validation rejects unknown properties ("property x should not exist"): strict objects.
-export const createContactSchema = z.strictObject({ locationId: z.string().min(1), gender: z.string().optional(), ...contactFields });
-export const upsertContactSchema = z.strictObject({ locationId: z.string().min(1), gender: z.string().optional(), createNewIfDuplicateAllowed: z.boolean().optional(), ...contactFields });
+export const createContactSchema = z.strictObject({
+  locationId: z.string().min(1),
+  gender: z.string().optional(),
+  ...contactFields,
+});
+export const upsertContactSchema = z.strictObject({
+  locationId: z.string().min(1),
+  gender: z.string().optional(),
+  createNewIfDuplicateAllowed: z.boolean().optional(),
+  ...contactFields,
+});
 // PUT also takes type, keyword and ssn, which UpdateContactDto does not document (highlevel-api-docs issue 314's probe).
-export const updateContactSchema = z.strictObject({ ...contactFields, type: nullableString, keyword: nullableString, ssn: nullableString });
+export const updateContactSchema = z.strictObject({
+  ...contactFields,
+  type: nullableString,
+  keyword: nullableString,
+  ssn: nullableString,
+});
 export type ContactFieldsInput = z.infer<typeof updateContactSchema>;
 
 /** E.164-ish normalisation: digits with a leading +; 10-digit numbers in US/CA locations get +1. */
@@ -83,12 +100,21 @@ export class ContactService {
   }
 
   /** The contact of the location with this email or phone, in the location's priority order. */
-  findDuplicate(location: Location, email: string | null | undefined, phone: string | null | undefined, exceptId?: string): DuplicateHit | undefined {
-    const order: Array<'email' | 'phone'> = location.duplicateMatchPriority === 'phone' ? ['phone', 'email'] : ['email', 'phone'];
+  findDuplicate(
+    location: Location,
+    email: string | null | undefined,
+    phone: string | null | undefined,
+    exceptId?: string,
+  ): DuplicateHit | undefined {
+    const order: Array<'email' | 'phone'> =
+      location.duplicateMatchPriority === 'phone' ? ['phone', 'email'] : ['email', 'phone'];
     for (const field of order) {
       const value = field === 'email' ? email : phone;
       if (!value) continue;
-      const hit = field === 'email' ? this.core.store.contactByEmail(location.id, value) : this.core.store.contactByPhone(location.id, value);
+      const hit =
+        field === 'email'
+          ? this.core.store.contactByEmail(location.id, value)
+          : this.core.store.contactByPhone(location.id, value);
       if (hit && hit.id !== exceptId) return { contact: hit, matchingField: field };
     }
     return undefined;
@@ -96,18 +122,28 @@ export class ContactService {
 
   private duplicateError(hit: DuplicateHit): Error {
     return badRequest('This location does not allow duplicated contacts.', {
-      meta: { contactId: hit.contact.id, contactName: contactFullName(hit.contact) ?? '', matchingField: hit.matchingField },
+      meta: {
+        contactId: hit.contact.id,
+        contactName: contactFullName(hit.contact) ?? '',
+        matchingField: hit.matchingField,
+      },
     });
   }
 
-  private resolveCustomFields(locationId: string, input: z.infer<typeof customFieldInput>[]): Record<string, CustomFieldValue> {
+  private resolveCustomFields(
+    locationId: string,
+    input: z.infer<typeof customFieldInput>[],
+  ): Record<string, CustomFieldValue> {
     const out: Record<string, CustomFieldValue> = {};
     for (const item of input) {
       let id = item.id;
       if (!id && item.key) {
         const key = item.key.startsWith('contact.') ? item.key : `contact.${item.key}`;
         for (const def of this.core.store.customFields.values()) {
-          if (def.locationId === locationId && def.fieldKey === key) { id = def.id; break; }
+          if (def.locationId === locationId && def.fieldKey === key) {
+            id = def.id;
+            break;
+          }
         }
       }
       if (!id) continue; // HighLevel silently ignores values for unknown fields.
@@ -119,7 +155,21 @@ export class ContactService {
   }
 
   private applyFields(contact: Contact, location: Location, input: ContactFieldsInput): void {
-    const strings = ['firstName', 'lastName', 'name', 'address1', 'city', 'state', 'postalCode', 'website', 'timezone', 'source', 'country', 'companyName', 'assignedTo'] as const;
+    const strings = [
+      'firstName',
+      'lastName',
+      'name',
+      'address1',
+      'city',
+      'state',
+      'postalCode',
+      'website',
+      'timezone',
+      'source',
+      'country',
+      'companyName',
+      'assignedTo',
+    ] as const;
     for (const key of strings) {
       const v = emptyToNull(input[key]);
       if (v !== undefined) contact[key] = v;
@@ -131,8 +181,10 @@ export class ContactService {
     }
     if (input.dnd !== undefined) contact.dnd = input.dnd;
     if (input.type) contact.type = input.type;
-    if (input.dateOfBirth !== undefined) contact.dateOfBirth = input.dateOfBirth === null ? null : normaliseDate(input.dateOfBirth);
-    if (input.customFields) contact.customFields = { ...contact.customFields, ...this.resolveCustomFields(location.id, input.customFields) };
+    if (input.dateOfBirth !== undefined)
+      contact.dateOfBirth = input.dateOfBirth === null ? null : normaliseDate(input.dateOfBirth);
+    if (input.customFields)
+      contact.customFields = { ...contact.customFields, ...this.resolveCustomFields(location.id, input.customFields) };
     if (contact.name && !contact.firstName && !contact.lastName) {
       // A bare `name` is split into first/last, as HighLevel's UI and API do.
       const [first, ...rest] = contact.name.split(/\s+/);
@@ -156,16 +208,45 @@ export class ContactService {
   private insert(location: Location, input: ContactFieldsInput, via: string): Contact {
     const now = this.core.nowMs();
     const contact: Contact = {
-      id: alphanumericId(), locationId: location.id, firstName: null, lastName: null, name: null, email: null, phone: null,
-      companyName: null, address1: null, city: null, state: null, postalCode: null, country: null, website: null, timezone: null,
-      source: null, type: 'lead', dnd: false, dateOfBirth: null, assignedTo: null, tags: [], customFields: {},
-      dateAdded: now, dateUpdated: now, seq: ++this.core.store.contactSeq,
+      id: alphanumericId(),
+      locationId: location.id,
+      firstName: null,
+      lastName: null,
+      name: null,
+      email: null,
+      phone: null,
+      companyName: null,
+      address1: null,
+      city: null,
+      state: null,
+      postalCode: null,
+      country: null,
+      website: null,
+      timezone: null,
+      source: null,
+      type: 'lead',
+      dnd: false,
+      dateOfBirth: null,
+      assignedTo: null,
+      tags: [],
+      customFields: {},
+      dateAdded: now,
+      dateUpdated: now,
+      seq: ++this.core.store.contactSeq,
     };
     this.applyFields(contact, location, input);
     contact.tags = dedupeTags(input.tags ?? []);
     this.core.store.insertContact(contact);
     this.core.webhooks.emit('ContactCreate', location.id, contactEventPayload('ContactCreate', contact));
-    if (contact.tags.length > 0) this.core.store.logTagChange({ locationId: location.id, contactId: contact.id, added: [...contact.tags], removed: [], via, at: this.core.clock.now().toISOString() });
+    if (contact.tags.length > 0)
+      this.core.store.logTagChange({
+        locationId: location.id,
+        contactId: contact.id,
+        added: [...contact.tags],
+        removed: [],
+        via,
+        at: this.core.clock.now().toISOString(),
+      });
     return contact;
   }
 
@@ -177,7 +258,12 @@ export class ContactService {
     if (!location.allowDuplicateContact) {
       const emailChanged = (nextEmail ?? '').toLowerCase() !== (contact.email ?? '').toLowerCase();
       const phoneChanged = nextPhone !== contact.phone;
-      const hit = this.findDuplicate(location, emailChanged ? nextEmail : null, phoneChanged ? nextPhone : null, contact.id);
+      const hit = this.findDuplicate(
+        location,
+        emailChanged ? nextEmail : null,
+        phoneChanged ? nextPhone : null,
+        contact.id,
+      );
       if (hit) throw this.duplicateError(hit);
     }
     const before = JSON.stringify(contactWebhookFields(contact));
@@ -192,16 +278,28 @@ export class ContactService {
     if (before !== after) {
       contact.dateUpdated = this.core.nowMs();
       if (tagsChanged) this.recordTagChange(contact, tagsBefore, via);
-      const otherChanged = JSON.stringify({ ...JSON.parse(before), tags: [] }) !== JSON.stringify({ ...JSON.parse(after), tags: [] });
-      if (otherChanged) this.core.webhooks.emit('ContactUpdate', contact.locationId, contactEventPayload('ContactUpdate', contact));
-      if (tagsChanged) this.core.webhooks.emit('ContactTagUpdate', contact.locationId, contactEventPayload('ContactTagUpdate', contact));
+      const otherChanged =
+        JSON.stringify({ ...JSON.parse(before), tags: [] }) !== JSON.stringify({ ...JSON.parse(after), tags: [] });
+      if (otherChanged)
+        this.core.webhooks.emit('ContactUpdate', contact.locationId, contactEventPayload('ContactUpdate', contact));
+      if (tagsChanged)
+        this.core.webhooks.emit(
+          'ContactTagUpdate',
+          contact.locationId,
+          contactEventPayload('ContactTagUpdate', contact),
+        );
     }
     return contact;
   }
 
-  upsert(locationId: string, input: ContactFieldsInput & { createNewIfDuplicateAllowed?: boolean | undefined }, via = 'api'): { contact: Contact; isNew: boolean } {
+  upsert(
+    locationId: string,
+    input: ContactFieldsInput & { createNewIfDuplicateAllowed?: boolean | undefined },
+    via = 'api',
+  ): { contact: Contact; isNew: boolean } {
     const location = this.location(locationId);
-    if (location.allowDuplicateContact && input.createNewIfDuplicateAllowed === true) return { contact: this.insert(location, input, via), isNew: true };
+    if (location.allowDuplicateContact && input.createNewIfDuplicateAllowed === true)
+      return { contact: this.insert(location, input, via), isNew: true };
     const email = emptyToNull(input.email);
     const phoneRaw = emptyToNull(input.phone);
     const phone = phoneRaw ? normalisePhone(phoneRaw, location.country) : null;
@@ -213,7 +311,10 @@ export class ContactService {
       const other = hit.matchingField === 'email' ? 'phone' : 'email';
       const otherValue = other === 'email' ? email : phone;
       if (otherValue && !location.allowDuplicateContact) {
-        const clash = other === 'email' ? this.core.store.contactByEmail(location.id, otherValue) : this.core.store.contactByPhone(location.id, otherValue);
+        const clash =
+          other === 'email'
+            ? this.core.store.contactByEmail(location.id, otherValue)
+            : this.core.store.contactByPhone(location.id, otherValue);
         if (clash && clash.id !== hit.contact.id) delete patch[other];
       }
       // Upsert adds tags rather than replacing them (HighLevel merges tags on upsert).

@@ -21,14 +21,27 @@ export const REFRESH_TOKEN_TTL_MS = 365 * DAY_MS;
 
 /** Every scope the project's flows use (reference §1.4), granted by default to minted tokens. */
 export const ALL_SCOPES = [
-  'contacts.readonly', 'contacts.write',
-  'invoices.readonly', 'invoices.write',
-  'payments/orders.readonly', 'payments/orders.write', 'payments/orders.collectPayment',
-  'payments/transactions.readonly', 'payments/subscriptions.readonly',
-  'locations.readonly', 'locations/customFields.readonly', 'locations/customFields.write',
-  'locations/tags.readonly', 'locations/tags.write',
-  'conversations.readonly', 'conversations.write', 'conversations/message.readonly', 'conversations/message.write',
-  'workflows.readonly', 'oauth.readonly', 'oauth.write',
+  'contacts.readonly',
+  'contacts.write',
+  'invoices.readonly',
+  'invoices.write',
+  'payments/orders.readonly',
+  'payments/orders.write',
+  'payments/orders.collectPayment',
+  'payments/transactions.readonly',
+  'payments/subscriptions.readonly',
+  'locations.readonly',
+  'locations/customFields.readonly',
+  'locations/customFields.write',
+  'locations/tags.readonly',
+  'locations/tags.write',
+  'conversations.readonly',
+  'conversations.write',
+  'conversations/message.readonly',
+  'conversations/message.write',
+  'workflows.readonly',
+  'oauth.readonly',
+  'oauth.write',
 ];
 
 export interface AppIdentity {
@@ -77,7 +90,12 @@ export class HighLevelCore {
     const appId = objectId();
     // client_id looks like "<24hex>-<8 alnum>"; the SDK derives the app id as client_id.split('-')[0].
     const clientId = options.clientId ?? `${appId}-${alphanumericId(8).toLowerCase()}`;
-    this.app = { appId: clientId.split('-')[0] ?? appId, clientId, clientSecret: options.clientSecret ?? uuid(), versionId: objectId() };
+    this.app = {
+      appId: clientId.split('-')[0] ?? appId,
+      clientId,
+      clientSecret: options.clientSecret ?? uuid(),
+      versionId: objectId(),
+    };
     this.searchLagMs = options.searchLagMs ?? 0;
     this.limitFactor = options.limitFactor ?? 1;
     this.setLimitFactor(this.limitFactor);
@@ -86,8 +104,16 @@ export class HighLevelCore {
   setLimitFactor(factor: number): void {
     this.limitFactor = factor > 0 ? factor : Infinity;
     const lifted = !Number.isFinite(this.limitFactor);
-    this.burst = new WindowLimiter({ limit: lifted ? Infinity : Math.max(1, Math.round(BURST_LIMIT * this.limitFactor)), windowMs: BURST_WINDOW_MS, clock: this.clock });
-    this.daily = new WindowLimiter({ limit: lifted ? Infinity : Math.max(1, Math.round(DAILY_LIMIT * this.limitFactor)), windowMs: DAY_MS, clock: this.clock });
+    this.burst = new WindowLimiter({
+      limit: lifted ? Infinity : Math.max(1, Math.round(BURST_LIMIT * this.limitFactor)),
+      windowMs: BURST_WINDOW_MS,
+      clock: this.clock,
+    });
+    this.daily = new WindowLimiter({
+      limit: lifted ? Infinity : Math.max(1, Math.round(DAILY_LIMIT * this.limitFactor)),
+      windowMs: DAY_MS,
+      clock: this.clock,
+    });
   }
 
   get limitsLifted(): boolean {
@@ -110,10 +136,26 @@ export class HighLevelCore {
     return company;
   }
 
-  createLocation(input: { country: string; name?: string | undefined; currency?: string | undefined; timezone?: string | undefined; allowDuplicateContact?: boolean | undefined; email?: string | undefined; duplicateMatchPriority?: 'email' | 'phone' | undefined; installed?: boolean | undefined }): Location {
+  createLocation(input: {
+    country: string;
+    name?: string | undefined;
+    currency?: string | undefined;
+    timezone?: string | undefined;
+    allowDuplicateContact?: boolean | undefined;
+    email?: string | undefined;
+    duplicateMatchPriority?: 'email' | 'phone' | undefined;
+    installed?: boolean | undefined;
+  }): Location {
     const company = this.defaultCompany();
     const country = input.country.toUpperCase();
-    const defaults = COUNTRY_DEFAULTS[country] ?? { currency: 'USD', timezone: 'UTC', city: 'Capital City', state: '', postalCode: '00000', phone: '+10000000000' };
+    const defaults = COUNTRY_DEFAULTS[country] ?? {
+      currency: 'USD',
+      timezone: 'UTC',
+      city: 'Capital City',
+      state: '',
+      postalCode: '00000',
+      phone: '+10000000000',
+    };
     const id = alphanumericId();
     const name = input.name ?? `Emulated Business ${country} ${id.slice(0, 4)}`;
     const location: Location = {
@@ -146,7 +188,15 @@ export class HighLevelCore {
   /** A workflow built in HighLevel's workflow builder (the API only lists them; the admin API makes them). */
   createWorkflow(locationId: string, input: { name: string; status?: Workflow['status'] | undefined }): Workflow {
     const now = this.nowMs();
-    const workflow: Workflow = { id: uuid(), locationId, name: input.name, status: input.status ?? 'published', version: 1, createdAt: now, updatedAt: now };
+    const workflow: Workflow = {
+      id: uuid(),
+      locationId,
+      name: input.name,
+      status: input.status ?? 'published',
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    };
     this.store.workflows.set(workflow.id, workflow);
     return workflow;
   }
@@ -157,7 +207,13 @@ export class HighLevelCore {
     return {
       format: 'ledgerlink-highlevel-emulator/1',
       app: { ...this.app },
-      webhook: { url: w.url, ed25519: w.ed25519, rsa: w.rsa, events: w.events ? [...w.events] : null, envelope: w.envelope },
+      webhook: {
+        url: w.url,
+        ed25519: w.ed25519,
+        rsa: w.rsa,
+        events: w.events ? [...w.events] : null,
+        envelope: w.envelope,
+      },
       keys: this.webhooks.exportKeys(),
       store: this.store.snapshot(),
     };
@@ -192,12 +248,64 @@ export interface EmulatorSnapshot {
   store: StoreSnapshot;
 }
 
-const COUNTRY_DEFAULTS: Record<string, { currency: string; timezone: string; city: string; state: string; postalCode: string; phone: string }> = {
-  US: { currency: 'USD', timezone: 'America/Chicago', city: 'Austin', state: 'TX', postalCode: '78701', phone: '+15125550100' },
-  CA: { currency: 'CAD', timezone: 'America/Toronto', city: 'Toronto', state: 'ON', postalCode: 'M5H 2N2', phone: '+14165550100' },
-  GB: { currency: 'GBP', timezone: 'Europe/London', city: 'London', state: '', postalCode: 'EC1A 1BB', phone: '+442071838750' },
-  AU: { currency: 'AUD', timezone: 'Australia/Sydney', city: 'Sydney', state: 'NSW', postalCode: '2000', phone: '+61291234567' },
-  FR: { currency: 'EUR', timezone: 'Europe/Paris', city: 'Paris', state: '', postalCode: '75001', phone: '+33142685300' },
-  DE: { currency: 'EUR', timezone: 'Europe/Berlin', city: 'Berlin', state: 'BE', postalCode: '10115', phone: '+493012345678' },
-  IN: { currency: 'INR', timezone: 'Asia/Kolkata', city: 'Mumbai', state: 'MH', postalCode: '400001', phone: '+912212345678' },
+const COUNTRY_DEFAULTS: Record<
+  string,
+  { currency: string; timezone: string; city: string; state: string; postalCode: string; phone: string }
+> = {
+  US: {
+    currency: 'USD',
+    timezone: 'America/Chicago',
+    city: 'Austin',
+    state: 'TX',
+    postalCode: '78701',
+    phone: '+15125550100',
+  },
+  CA: {
+    currency: 'CAD',
+    timezone: 'America/Toronto',
+    city: 'Toronto',
+    state: 'ON',
+    postalCode: 'M5H 2N2',
+    phone: '+14165550100',
+  },
+  GB: {
+    currency: 'GBP',
+    timezone: 'Europe/London',
+    city: 'London',
+    state: '',
+    postalCode: 'EC1A 1BB',
+    phone: '+442071838750',
+  },
+  AU: {
+    currency: 'AUD',
+    timezone: 'Australia/Sydney',
+    city: 'Sydney',
+    state: 'NSW',
+    postalCode: '2000',
+    phone: '+61291234567',
+  },
+  FR: {
+    currency: 'EUR',
+    timezone: 'Europe/Paris',
+    city: 'Paris',
+    state: '',
+    postalCode: '75001',
+    phone: '+33142685300',
+  },
+  DE: {
+    currency: 'EUR',
+    timezone: 'Europe/Berlin',
+    city: 'Berlin',
+    state: 'BE',
+    postalCode: '10115',
+    phone: '+493012345678',
+  },
+  IN: {
+    currency: 'INR',
+    timezone: 'Asia/Kolkata',
+    city: 'Mumbai',
+    state: 'MH',
+    postalCode: '400001',
+    phone: '+912212345678',
+  },
 };

@@ -58,12 +58,16 @@ export function computeDocumentTotals(lines: LineInput[], discount: DiscountInpu
   const lineSubtotals = lines.map((line) => multiplyQuantity(line.unitMinor, line.qty));
   const subTotal = lineSubtotals.reduce((a, b) => a + b, 0);
 
-  const restrictTo = discount?.validOnProductIds && discount.validOnProductIds.length > 0 ? new Set(discount.validOnProductIds) : null;
-  const eligible = lines.map((line, i) => (restrictTo === null || (line.productId !== undefined && restrictTo.has(line.productId)) ? lineSubtotals[i]! : 0));
+  const restrictTo =
+    discount?.validOnProductIds && discount.validOnProductIds.length > 0 ? new Set(discount.validOnProductIds) : null;
+  const eligible = lines.map((line, i) =>
+    restrictTo === null || (line.productId !== undefined && restrictTo.has(line.productId)) ? lineSubtotals[i]! : 0,
+  );
   const eligibleBase = eligible.reduce((a, b) => a + b, 0);
   let discountTotal = 0;
   if (discount && discount.value > 0) {
-    discountTotal = discount.type === 'percentage' ? percentOf(eligibleBase, discount.value) : Math.round(discount.value);
+    discountTotal =
+      discount.type === 'percentage' ? percentOf(eligibleBase, discount.value) : Math.round(discount.value);
     discountTotal = Math.min(Math.max(discountTotal, 0), eligibleBase);
   }
   const lineDiscounts = allocateProportionally(discountTotal, eligible);
@@ -124,7 +128,12 @@ function inclusiveShare(baseMinor: number, rate: number, rateSum: { units: bigin
   return Number(divideRoundHalfUp(BigInt(baseMinor) * rateUnits, hundred + sumUnits));
 }
 
-function addToSummary(summary: Map<string, TaxSummaryLine>, t: TaxLineInput, calculation: 'exclusive' | 'inclusive', amount: number): void {
+function addToSummary(
+  summary: Map<string, TaxSummaryLine>,
+  t: TaxLineInput,
+  calculation: 'exclusive' | 'inclusive',
+  amount: number,
+): void {
   const key = `${t._id}|${calculation}`;
   const existing = summary.get(key);
   if (existing) existing.amountMinor += amount;

@@ -3,7 +3,11 @@
 import type { ZodError } from 'zod';
 
 export class HighLevelError extends Error {
-  constructor(readonly statusCode: number, readonly body: Record<string, unknown>, readonly headers: Record<string, string> = {}) {
+  constructor(
+    readonly statusCode: number,
+    readonly body: Record<string, unknown>,
+    readonly headers: Record<string, string> = {},
+  ) {
     super(typeof body.message === 'string' ? body.message : `HTTP ${statusCode}`);
   }
 }
@@ -47,7 +51,9 @@ export function validationError(error: ZodError, input?: unknown): HighLevelErro
       case 'invalid_type': {
         const received = valueAt(input, issue.path);
         if (received === undefined || received === null || received === '') return [`${field} should not be empty`];
-        return [`${field} must be ${issue.expected === 'object' ? 'an object' : issue.expected === 'array' ? 'an array' : `a ${issue.expected}`}`];
+        return [
+          `${field} must be ${issue.expected === 'object' ? 'an object' : issue.expected === 'array' ? 'an array' : `a ${issue.expected}`}`,
+        ];
       }
       case 'invalid_format':
         return [issue.format === 'email' ? `${field} must be an email` : `${field} must match ${issue.format} format`];

@@ -7,7 +7,15 @@ import { AuthService } from './auth.ts';
 import { BURST_LIMIT, BURST_WINDOW_MS, DAILY_LIMIT, type HighLevelCore } from './core.ts';
 import { ContactService } from './contacts.ts';
 import {
-  forbidden, HighLevelError, INVALID_TOKEN, LOCATION_FORBIDDEN, SCOPE_MISSING, unauthorized, unprocessable, VERSION_INVALID, VERSION_MISSING,
+  forbidden,
+  HighLevelError,
+  INVALID_TOKEN,
+  LOCATION_FORBIDDEN,
+  SCOPE_MISSING,
+  unauthorized,
+  unprocessable,
+  VERSION_INVALID,
+  VERSION_MISSING,
 } from './errors.ts';
 import { requestProblems } from './spec/requests.ts';
 import { InvoiceService } from './invoices.ts';
@@ -36,7 +44,8 @@ interface RequestState {
   loseAnswer?: boolean;
 }
 
-const AUTHCLASS_NOT_ALLOWED = 'This authClass type is not allowed to access this scope. Please reach out to the Platform team to get it added.';
+const AUTHCLASS_NOT_ALLOWED =
+  'This authClass type is not allowed to access this scope. Please reach out to the Platform team to get it added.';
 
 export class HttpContext {
   readonly app: FastifyInstance;
@@ -47,7 +56,10 @@ export class HttpContext {
   private readonly routeAuth = new Map<string, RouteAuth>();
   private readonly state = new WeakMap<FastifyRequest, RequestState>();
 
-  constructor(readonly core: HighLevelCore, options: { logger?: boolean } = {}) {
+  constructor(
+    readonly core: HighLevelCore,
+    options: { logger?: boolean } = {},
+  ) {
     this.auth = new AuthService(core);
     this.contacts = new ContactService(core);
     this.invoices = new InvoiceService(core);
@@ -71,12 +83,22 @@ export class HttpContext {
         // The services answer every request with a trace id (HighLevel's OAuth overview; every recorded success
         // carries one); the gateway's own refusals (401 token/version/scope, 429) are documented without it.
         const traced = error.statusCode !== 401 && error.statusCode !== 429 && error.body.traceId === undefined;
-        void reply.code(error.statusCode).headers(error.headers).send(traced ? { ...error.body, traceId: this.core.traceId() } : error.body);
+        void reply
+          .code(error.statusCode)
+          .headers(error.headers)
+          .send(traced ? { ...error.body, traceId: this.core.traceId() } : error.body);
         return;
       }
-      const status = typeof (error as { statusCode?: unknown }).statusCode === 'number' ? (error as { statusCode: number }).statusCode : 500;
+      const status =
+        typeof (error as { statusCode?: unknown }).statusCode === 'number'
+          ? (error as { statusCode: number }).statusCode
+          : 500;
       if (status >= 400 && status < 500) {
-        void reply.code(status).send({ statusCode: status, message: error instanceof Error ? error.message : 'Bad Request', error: status === 400 ? 'Bad Request' : 'Error' });
+        void reply.code(status).send({
+          statusCode: status,
+          message: error instanceof Error ? error.message : 'Bad Request',
+          error: status === 400 ? 'Bad Request' : 'Error',
+        });
         return;
       }
       request.log.error(error);
@@ -103,7 +125,12 @@ export class HttpContext {
   /** The location a request acts on, after checking the token may act there. */
   location(request: FastifyRequest, locationId: string | undefined): Location {
     const grant = this.grant(request);
-    if (!locationId) throw new HighLevelError(422, { statusCode: 422, message: ['locationId should not be empty'], error: 'Unprocessable Entity' });
+    if (!locationId)
+      throw new HighLevelError(422, {
+        statusCode: 422,
+        message: ['locationId should not be empty'],
+        error: 'Unprocessable Entity',
+      });
     if (grant.userType === 'Location' && grant.locationId !== locationId) throw forbidden(LOCATION_FORBIDDEN);
     const location = this.core.store.locations.get(locationId);
     if (!location) throw forbidden(LOCATION_FORBIDDEN);
@@ -149,7 +176,8 @@ export class HttpContext {
     if (typeof version !== 'string' || !ACCEPTED_VERSIONS.has(version)) throw unauthorized(VERSION_INVALID);
     const grant = this.auth.authenticate(request.headers.authorization);
     if (grant.userType === 'Company' && !auth.agency && !auth.agencyOnly) throw unauthorized(AUTHCLASS_NOT_ALLOWED);
-    if (auth.agencyOnly && (grant.userType !== 'Company' || grant.kind === 'pit')) throw unauthorized(AUTHCLASS_NOT_ALLOWED);
+    if (auth.agencyOnly && (grant.userType !== 'Company' || grant.kind === 'pit'))
+      throw unauthorized(AUTHCLASS_NOT_ALLOWED);
     if (auth.scopes && !auth.scopes.some((s) => grant.scopes.includes(s))) throw unauthorized(SCOPE_MISSING);
     const existing = this.state.get(request);
     this.state.set(request, { ...existing, grant });
@@ -185,7 +213,11 @@ export class HttpContext {
       // HighLevel documents neither body nor Retry-After for 429; both are the emulator's assumption.
       const resetAt = !daily.allowed ? daily.resetAt : burst.resetAt;
       const retryAfter = Math.max(1, Math.ceil((resetAt - this.core.nowMs()) / 1000));
-      throw new HighLevelError(429, { statusCode: 429, message: 'Too Many Requests' }, { 'retry-after': String(retryAfter) });
+      throw new HighLevelError(
+        429,
+        { statusCode: 429, message: 'Too Many Requests' },
+        { 'retry-after': String(retryAfter) },
+      );
     }
   }
 
@@ -218,6 +250,7 @@ export function queryOf(request: FastifyRequest): Record<string, string | undefi
 export function paramsOf(request: FastifyRequest): Record<string, string> {
   const p = request.params;
   const out: Record<string, string> = {};
-  if (p && typeof p === 'object') for (const [k, v] of Object.entries(p as Record<string, unknown>)) if (typeof v === 'string') out[k] = v;
+  if (p && typeof p === 'object')
+    for (const [k, v] of Object.entries(p as Record<string, unknown>)) if (typeof v === 'string') out[k] = v;
   return out;
 }

@@ -19,7 +19,10 @@ const objectIdProcess = randomBytes(5).toString('hex');
 /** A 24-hex ObjectId: 4-byte seconds, 5 random bytes, 3-byte counter, like MongoDB's, so ids sort by creation. */
 export function objectId(nowMs: number = Date.now()): string {
   objectIdCounter = (objectIdCounter + 1) % 0x1000000;
-  const seconds = Math.floor(nowMs / 1000).toString(16).padStart(8, '0').slice(-8);
+  const seconds = Math.floor(nowMs / 1000)
+    .toString(16)
+    .padStart(8, '0')
+    .slice(-8);
   return seconds + objectIdProcess + objectIdCounter.toString(16).padStart(6, '0');
 }
 

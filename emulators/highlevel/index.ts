@@ -31,7 +31,12 @@ export interface HighLevelEmulator {
   core: HighLevelCore;
   context: HttpContext;
   /** Shortcuts for tests (same as the fixed admin calls). */
-  createLocation(input: { country: string; name?: string; currency?: string; allowDuplicateContact?: boolean }): Location;
+  createLocation(input: {
+    country: string;
+    name?: string;
+    currency?: string;
+    allowDuplicateContact?: boolean;
+  }): Location;
   mintToken(locationId: string, scopes?: string[]): { access_token: string; refresh_token: string; userId: string };
   webhookPublicKeyPem(): string;
   flushWebhooks(): Promise<void>;
@@ -45,7 +50,8 @@ export async function startHighLevelEmulator(options: HighLevelEmulatorOptions =
     const text = await readFile(options.dataFile, 'utf8').catch(() => null);
     if (text) core.restore(JSON.parse(text) as EmulatorSnapshot | StoreSnapshot);
     // Explicit credentials win over saved ones.
-    if (options.clientId) Object.assign(core.app, { clientId: options.clientId, appId: options.clientId.split('-')[0] ?? core.app.appId });
+    if (options.clientId)
+      Object.assign(core.app, { clientId: options.clientId, appId: options.clientId.split('-')[0] ?? core.app.appId });
     if (options.clientSecret) core.app.clientSecret = options.clientSecret;
   }
   const context = new HttpContext(core, { logger: options.logger ?? false });

@@ -11,10 +11,16 @@ import { invoiceTotals, snapshotOfContact } from './serialize.ts';
 import { invoiceEventPayload } from './webhookPayloads.ts';
 import type { ContactSnapshot } from './model.ts';
 
-const addressSchema = z.object({
-  addressLine1: z.string().optional(), addressLine2: z.string().optional(), city: z.string().optional(),
-  state: z.string().optional(), countryCode: z.string().optional(), postalCode: z.string().optional(),
-}).partial();
+const addressSchema = z
+  .object({
+    addressLine1: z.string().optional(),
+    addressLine2: z.string().optional(),
+    city: z.string().optional(),
+    state: z.string().optional(),
+    countryCode: z.string().optional(),
+    postalCode: z.string().optional(),
+  })
+  .partial();
 
 const taxSchema = z.object({
   _id: z.string().min(1),
@@ -90,8 +96,12 @@ export const createInvoiceSchema = z.object({ ...invoiceCommon, items: z.array(i
 // UpdateInvoiceDto requires dueDate and leaves contactDetails optional (the invoice keeps its contact); it has no sentTo.
 const { sentTo: _createOnly, ...updateCommon } = invoiceCommon;
 export const updateInvoiceSchema = z.object({
-  ...updateCommon, contactDetails: contactDetailsSchema.optional(), dueDate: dateSchema,
-  invoiceItems: z.array(itemSchema).min(1), contactId: z.string().optional(), description: z.string().optional(),
+  ...updateCommon,
+  contactDetails: contactDetailsSchema.optional(),
+  dueDate: dateSchema,
+  invoiceItems: z.array(itemSchema).min(1),
+  contactId: z.string().optional(),
+  description: z.string().optional(),
 });
 export type CreateInvoiceInput = z.infer<typeof createInvoiceSchema>;
 export type UpdateInvoiceInput = z.infer<typeof updateInvoiceSchema>;
@@ -139,7 +149,14 @@ export class InvoiceService {
       currency: i.currency.toUpperCase(),
       unitMinor: toMinor(i.amount, currency),
       qty: i.qty,
-      taxes: (i.taxes ?? []).map((t) => ({ _id: t._id, name: t.name, rate: t.rate, calculation: i.taxInclusive ? 'inclusive' : t.calculation ?? 'exclusive', description: t.description, taxId: t.taxId })),
+      taxes: (i.taxes ?? []).map((t) => ({
+        _id: t._id,
+        name: t.name,
+        rate: t.rate,
+        calculation: i.taxInclusive ? 'inclusive' : (t.calculation ?? 'exclusive'),
+        description: t.description,
+        taxId: t.taxId,
+      })),
       taxInclusive: i.taxInclusive ?? false,
       type: i.type ?? 'one_time',
     }));
@@ -161,7 +178,8 @@ export class InvoiceService {
     if (input.invoiceNumber !== undefined && String(input.invoiceNumber) !== '') {
       invoiceNumber = String(input.invoiceNumber);
       // An explicit number at or past the counter moves the counter on, so generated numbers never repeat it.
-      if (/^\d+$/.test(invoiceNumber) && Number(invoiceNumber) >= location.nextInvoiceNumber) location.nextInvoiceNumber = Number(invoiceNumber) + 1;
+      if (/^\d+$/.test(invoiceNumber) && Number(invoiceNumber) >= location.nextInvoiceNumber)
+        location.nextInvoiceNumber = Number(invoiceNumber) + 1;
     } else {
       invoiceNumber = String(location.nextInvoiceNumber++);
     }
@@ -179,7 +197,18 @@ export class InvoiceService {
       invoiceNumberPrefix: input.invoiceNumberPrefix ?? location.invoiceNumberPrefix,
       issueDate: input.issueDate.slice(0, 10),
       dueDate: (input.dueDate ?? input.issueDate).slice(0, 10),
-      businessDetails: input.businessDetails ?? { name: location.name, phoneNo: location.phone, website: location.website, address: { addressLine1: location.address, city: location.city, state: location.state, countryCode: location.country, postalCode: location.postalCode } },
+      businessDetails: input.businessDetails ?? {
+        name: location.name,
+        phoneNo: location.phone,
+        website: location.website,
+        address: {
+          addressLine1: location.address,
+          city: location.city,
+          state: location.state,
+          countryCode: location.country,
+          postalCode: location.postalCode,
+        },
+      },
       contactDetails: {
         ...input.contactDetails,
         name: input.contactDetails.name ?? [contact?.firstName, contact?.lastName].filter(Boolean).join(' '),
@@ -220,7 +249,8 @@ export class InvoiceService {
       liveMode: input.liveMode ?? invoice.liveMode,
       invoiceNumber: input.invoiceNumber !== undefined ? String(input.invoiceNumber) : invoice.invoiceNumber,
     };
-    if (invoiceTotals(candidate).total < invoice.amountPaidMinor) throw badRequest('Invoice total cannot be less than the amount already paid');
+    if (invoiceTotals(candidate).total < invoice.amountPaidMinor)
+      throw badRequest('Invoice total cannot be less than the amount already paid');
     Object.assign(invoice, candidate, { updatedAt: this.core.nowMs() });
     this.emit('InvoiceUpdate', invoice);
     return invoice;
@@ -230,12 +260,23 @@ export class InvoiceService {
   private updatedContactDetails(invoice: Invoice, input: UpdateInvoiceInput): Invoice['contactDetails'] {
     const details = input.contactDetails;
     if (details) {
-      return { ...invoice.contactDetails, ...details, name: details.name ?? invoice.contactDetails.name, email: details.email ?? invoice.contactDetails.email, phoneNo: details.phoneNo ?? invoice.contactDetails.phoneNo };
+      return {
+        ...invoice.contactDetails,
+        ...details,
+        name: details.name ?? invoice.contactDetails.name,
+        email: details.email ?? invoice.contactDetails.email,
+        phoneNo: details.phoneNo ?? invoice.contactDetails.phoneNo,
+      };
     }
     if (!input.contactId || input.contactId === invoice.contactDetails.id) return invoice.contactDetails;
     const contact = this.core.store.contacts.get(input.contactId);
     if (!contact || contact.locationId !== invoice.locationId) throw badRequest('Contact not found');
-    return { id: contact.id, name: [contact.firstName, contact.lastName].filter(Boolean).join(' '), email: contact.email ?? '', phoneNo: contact.phone ?? '' };
+    return {
+      id: contact.id,
+      name: [contact.firstName, contact.lastName].filter(Boolean).join(' '),
+      email: contact.email ?? '',
+      phoneNo: contact.phone ?? '',
+    };
   }
 
   send(invoice: Invoice, input: { action: string; userId: string; liveMode?: boolean | undefined }): Invoice {
@@ -248,14 +289,29 @@ export class InvoiceService {
     if (input.action !== 'send_manually') {
       // The invoice e-mail / SMS goes to the contact; keep it in the message log so tests can see it.
       const at = this.core.clock.now().toISOString();
-      const channels = input.action === 'sms_and_email' ? ['Email', 'SMS'] : input.action === 'sms' ? ['SMS'] : ['Email'];
+      const channels =
+        input.action === 'sms_and_email' ? ['Email', 'SMS'] : input.action === 'sms' ? ['SMS'] : ['Email'];
       for (const type of channels) {
         const conversationId = this.conversationFor(invoice.contactDetails.id);
         this.core.store.logMessage({
-          messageId: alphanumericId(), conversationId, locationId: invoice.locationId, contactId: invoice.contactDetails.id, type,
-          to: type === 'Email' ? invoice.sentTo.email[0] ?? invoice.contactDetails.email : invoice.contactDetails.phoneNo,
-          subject: type === 'Email' ? `Invoice #${invoice.invoiceNumberPrefix}${invoice.invoiceNumber} from ${String(invoice.businessDetails.name ?? '')}` : null,
-          message: `Invoice ${invoice.name}`, html: null, emailFrom: null, status: 'delivered', at,
+          messageId: alphanumericId(),
+          conversationId,
+          locationId: invoice.locationId,
+          contactId: invoice.contactDetails.id,
+          type,
+          to:
+            type === 'Email'
+              ? (invoice.sentTo.email[0] ?? invoice.contactDetails.email)
+              : invoice.contactDetails.phoneNo,
+          subject:
+            type === 'Email'
+              ? `Invoice #${invoice.invoiceNumberPrefix}${invoice.invoiceNumber} from ${String(invoice.businessDetails.name ?? '')}`
+              : null,
+          message: `Invoice ${invoice.name}`,
+          html: null,
+          emailFrom: null,
+          status: 'delivered',
+          at,
         });
       }
     }
@@ -274,7 +330,11 @@ export class InvoiceService {
   }
 
   /** Records a payment (the whole amount due when `amount` is absent); creates the transaction that goes with it. */
-  recordPayment(invoice: Invoice, input: Pick<RecordPaymentInput, 'mode' | 'amount' | 'card' | 'cheque' | 'notes' | 'fulfilledAt'>, createdBy = 'api'): { invoice: Invoice; transaction: Transaction } {
+  recordPayment(
+    invoice: Invoice,
+    input: Pick<RecordPaymentInput, 'mode' | 'amount' | 'card' | 'cheque' | 'notes' | 'fulfilledAt'>,
+    createdBy = 'api',
+  ): { invoice: Invoice; transaction: Transaction } {
     if (invoice.status === 'void') throw badRequest('Payment cannot be recorded for a void invoice');
     if (invoice.status === 'paid') throw badRequest('Invoice is already paid');
     const total = invoiceTotals(invoice).total;
@@ -287,11 +347,21 @@ export class InvoiceService {
     invoice.status = invoice.amountPaidMinor >= total ? 'paid' : 'partially_paid';
     invoice.updatedAt = now;
     const contact = this.core.store.contacts.get(invoice.contactDetails.id);
-    const snapshot: ContactSnapshot = contact ? snapshotOfContact(contact) : {
-      id: invoice.contactDetails.id, locationId: invoice.locationId, name: invoice.contactDetails.name, email: invoice.contactDetails.email || undefined,
-      phone: invoice.contactDetails.phoneNo || undefined, type: 'customer', tags: [], dnd: false, dateAdded: new Date(invoice.createdAt).toISOString(),
-    };
-    const fulfilledAt = input.fulfilledAt && !Number.isNaN(Date.parse(input.fulfilledAt)) ? Date.parse(input.fulfilledAt) : now;
+    const snapshot: ContactSnapshot = contact
+      ? snapshotOfContact(contact)
+      : {
+          id: invoice.contactDetails.id,
+          locationId: invoice.locationId,
+          name: invoice.contactDetails.name,
+          email: invoice.contactDetails.email || undefined,
+          phone: invoice.contactDetails.phoneNo || undefined,
+          type: 'customer',
+          tags: [],
+          dnd: false,
+          dateAdded: new Date(invoice.createdAt).toISOString(),
+        };
+    const fulfilledAt =
+      input.fulfilledAt && !Number.isNaN(Date.parse(input.fulfilledAt)) ? Date.parse(input.fulfilledAt) : now;
     const transaction: Transaction = {
       id: objectId(now),
       locationId: invoice.locationId,
@@ -344,12 +414,36 @@ export class InvoiceService {
     invoice.updatedAt = now;
     const contact = this.core.store.contacts.get(invoice.contactDetails.id);
     const transaction: Transaction = {
-      id: objectId(now), locationId: invoice.locationId, contactId: invoice.contactDetails.id, currency: invoice.currency, amountMinor: due,
-      amountRefundedMinor: 0, status: 'failed', liveMode: invoice.liveMode, entityType: 'invoice', entityId: invoice.id,
+      id: objectId(now),
+      locationId: invoice.locationId,
+      contactId: invoice.contactDetails.id,
+      currency: invoice.currency,
+      amountMinor: due,
+      amountRefundedMinor: 0,
+      status: 'failed',
+      liveMode: invoice.liveMode,
+      entityType: 'invoice',
+      entityId: invoice.id,
       entitySource: { type: 'invoice', id: invoice.id, name: invoice.name },
-      contactSnapshot: contact ? snapshotOfContact(contact) : { id: invoice.contactDetails.id, locationId: invoice.locationId, email: invoice.contactDetails.email || undefined, type: 'customer', tags: [], dnd: false, dateAdded: new Date(invoice.createdAt).toISOString() },
-      invoiceId: invoice.id, chargeId: `py_${alphanumericId(24)}`, paymentProviderType: 'stripe', paymentMethod: { us_bank_account: { last4: '6789' } },
-      createdAt: now, updatedAt: now, fulfilledAt: now, createdBy: invoice.contactDetails.id,
+      contactSnapshot: contact
+        ? snapshotOfContact(contact)
+        : {
+            id: invoice.contactDetails.id,
+            locationId: invoice.locationId,
+            email: invoice.contactDetails.email || undefined,
+            type: 'customer',
+            tags: [],
+            dnd: false,
+            dateAdded: new Date(invoice.createdAt).toISOString(),
+          },
+      invoiceId: invoice.id,
+      chargeId: `py_${alphanumericId(24)}`,
+      paymentProviderType: 'stripe',
+      paymentMethod: { us_bank_account: { last4: '6789' } },
+      createdAt: now,
+      updatedAt: now,
+      fulfilledAt: now,
+      createdBy: invoice.contactDetails.id,
     };
     this.core.store.transactions.set(transaction.id, transaction);
     this.emit('InvoiceUpdate', invoice);
@@ -366,13 +460,24 @@ export class InvoiceService {
   }
 
   delete(invoice: Invoice): Invoice {
-    if (invoice.status !== 'draft' && invoice.status !== 'void') throw badRequest('Only draft or void invoices can be deleted');
+    if (invoice.status !== 'draft' && invoice.status !== 'void')
+      throw badRequest('Only draft or void invoices can be deleted');
     this.core.store.invoices.delete(invoice.id);
     this.emit('InvoiceDelete', invoice);
     return invoice;
   }
 
-  private emit(type: 'InvoiceCreate' | 'InvoiceUpdate' | 'InvoiceSent' | 'InvoicePaid' | 'InvoicePartiallyPaid' | 'InvoiceVoid' | 'InvoiceDelete', invoice: Invoice): void {
+  private emit(
+    type:
+      | 'InvoiceCreate'
+      | 'InvoiceUpdate'
+      | 'InvoiceSent'
+      | 'InvoicePaid'
+      | 'InvoicePartiallyPaid'
+      | 'InvoiceVoid'
+      | 'InvoiceDelete',
+    invoice: Invoice,
+  ): void {
     this.core.webhooks.emit(type, invoice.locationId, invoiceEventPayload(type, invoice));
   }
 }

@@ -8,7 +8,12 @@ export async function runHighLevelEmulatorCli(flags: Record<string, string>): Pr
     return 2;
   }
   const limitFlag = flags['limit-factor'];
-  const limitFactor = limitFlag === undefined ? 1 : limitFlag === 'off' || limitFlag === 'inf' || limitFlag === 'Infinity' ? Infinity : Number(limitFlag);
+  const limitFactor =
+    limitFlag === undefined
+      ? 1
+      : limitFlag === 'off' || limitFlag === 'inf' || limitFlag === 'Infinity'
+        ? Infinity
+        : Number(limitFlag);
   const clockFactor = flags['clock-factor'] !== undefined ? Number(flags['clock-factor']) : 1;
   if (!(limitFactor > 0) || !(clockFactor > 0)) {
     process.stderr.write('--limit-factor and --clock-factor must be positive numbers (or --limit-factor off)\n');
@@ -25,7 +30,9 @@ export async function runHighLevelEmulatorCli(flags: Record<string, string>): Pr
     logger: flags.verbose === 'true',
   });
   process.stdout.write(`HighLevel emulator listening on ${emulator.url}\n`);
-  process.stdout.write(`  app client_id=${emulator.core.app.clientId} client_secret=${emulator.core.app.clientSecret}\n`);
+  process.stdout.write(
+    `  app client_id=${emulator.core.app.clientId} client_secret=${emulator.core.app.clientSecret}\n`,
+  );
   process.stdout.write(`  admin API: ${emulator.url}/_emulator/ (see emulators/highlevel/README.md)\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();

@@ -153,7 +153,12 @@ export interface Invoice {
   discount: { type: 'percentage' | 'fixed'; value: number; validOnProductIds?: string[] | undefined };
   items: InvoiceItem[];
   termsNotes: string;
-  sentTo: { email: string[]; emailCc?: string[] | undefined; emailBcc?: string[] | undefined; phoneNo?: string[] | undefined };
+  sentTo: {
+    email: string[];
+    emailCc?: string[] | undefined;
+    emailBcc?: string[] | undefined;
+    phoneNo?: string[] | undefined;
+  };
   automaticTaxesEnabled: boolean;
   amountPaidMinor: number;
   createdAt: number;

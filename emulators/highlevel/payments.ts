@@ -6,7 +6,16 @@ import type { HighLevelCore } from './core.ts';
 import type { ContactService } from './contacts.ts';
 import { badRequest, notFound } from './errors.ts';
 import { alphanumericId, objectId } from './ids.ts';
-import type { Contact, InvoiceTax, Location, Order, OrderItem, PaymentSource, Subscription, Transaction } from './model.ts';
+import type {
+  Contact,
+  InvoiceTax,
+  Location,
+  Order,
+  OrderItem,
+  PaymentSource,
+  Subscription,
+  Transaction,
+} from './model.ts';
 import { toMajor, toMinor } from './money.ts';
 import { orderTotals, snapshotOfContact } from './serialize.ts';
 import { orderEventPayload } from './webhookPayloads.ts';
@@ -47,10 +56,18 @@ export interface CheckoutResult {
   subscription: Subscription | null;
 }
 
-const INTERVAL_MS: Record<Subscription['interval'], number> = { day: 86_400_000, week: 7 * 86_400_000, month: 30 * 86_400_000, year: 365 * 86_400_000 };
+const INTERVAL_MS: Record<Subscription['interval'], number> = {
+  day: 86_400_000,
+  week: 7 * 86_400_000,
+  month: 30 * 86_400_000,
+  year: 365 * 86_400_000,
+};
 
 export class PaymentService {
-  constructor(private readonly core: HighLevelCore, private readonly contacts: ContactService) {}
+  constructor(
+    private readonly core: HighLevelCore,
+    private readonly contacts: ContactService,
+  ) {}
 
   private location(locationId: string): Location {
     const location = this.core.store.locations.get(locationId);
@@ -64,10 +81,18 @@ export class PaymentService {
     if (!input.contact.email && !input.contact.phone) throw badRequest('The buyer needs an email or a phone');
     if (input.items.length === 0) throw badRequest('At least one item is required');
     const currency = (input.currency ?? location.currency).toUpperCase();
-    const { contact } = this.contacts.upsert(location.id, {
-      email: input.contact.email, phone: input.contact.phone, firstName: input.contact.firstName, lastName: input.contact.lastName,
-      companyName: input.contact.companyName, source: input.source.name,
-    }, `payment:${input.source.type}`);
+    const { contact } = this.contacts.upsert(
+      location.id,
+      {
+        email: input.contact.email,
+        phone: input.contact.phone,
+        firstName: input.contact.firstName,
+        lastName: input.contact.lastName,
+        companyName: input.contact.companyName,
+        source: input.source.name,
+      },
+      `payment:${input.source.type}`,
+    );
     if (contact.type !== 'customer') contact.type = 'customer';
     const now = this.core.nowMs();
     const items: OrderItem[] = input.items.map((i) => ({
@@ -78,8 +103,12 @@ export class PaymentService {
       productId: objectId(now),
       priceId: objectId(now),
       priceType: i.recurring ? 'recurring' : 'one_time',
-      taxes: (i.taxes ?? []).map((t): InvoiceTax => ({ _id: t._id ?? objectId(now), name: t.name, rate: t.rate, calculation: 'exclusive' })),
-      ...(i.recurring ? { recurring: { interval: i.recurring.interval, intervalCount: i.recurring.intervalCount ?? 1 } } : {}),
+      taxes: (i.taxes ?? []).map(
+        (t): InvoiceTax => ({ _id: t._id ?? objectId(now), name: t.name, rate: t.rate, calculation: 'exclusive' }),
+      ),
+      ...(i.recurring
+        ? { recurring: { interval: i.recurring.interval, intervalCount: i.recurring.intervalCount ?? 1 } }
+        : {}),
     }));
     const order: Order = {
       id: objectId(now),
@@ -137,7 +166,12 @@ export class PaymentService {
     return { contact, order, transaction, subscription };
   }
 
-  private charge(order: Order, amountMinor: number, card: { brand: string; last4: string } | undefined, subscription: Subscription | null): Transaction {
+  private charge(
+    order: Order,
+    amountMinor: number,
+    card: { brand: string; last4: string } | undefined,
+    subscription: Subscription | null,
+  ): Transaction {
     const now = this.core.nowMs();
     const transaction: Transaction = {
       id: objectId(now),
@@ -176,17 +210,26 @@ export class PaymentService {
     const integration = this.core.store.locations.get(transaction.locationId)?.builtInQuickBooks;
     if (!integration?.active) return;
     const id = integration.qboIds.shift() ?? String(integration.nextQboId++);
-    transaction.qboResponse = { domain: 'QBO', sparse: false, Id: id, SyncToken: '0', TotalAmt: toMajor(transaction.amountMinor, transaction.currency) };
+    transaction.qboResponse = {
+      domain: 'QBO',
+      sparse: false,
+      Id: id,
+      SyncToken: '0',
+      TotalAmt: toMajor(transaction.amountMinor, transaction.currency),
+    };
   }
 
   /** One renewal charge of an active subscription: a transaction carrying `subscriptionId`, and no webhook. */
   renew(subscription: Subscription, options: { advanceClock?: boolean } = {}): Transaction {
-    if (subscription.status !== 'active' && subscription.status !== 'trialing') throw badRequest(`Subscription is ${subscription.status}`);
+    if (subscription.status !== 'active' && subscription.status !== 'trialing')
+      throw badRequest(`Subscription is ${subscription.status}`);
     if (options.advanceClock) this.core.clock.advance(INTERVAL_MS[subscription.interval] * subscription.intervalCount);
     const order = this.core.store.orders.get(subscription.entityId);
     if (!order) throw notFound('The subscription has lost its order');
     // A renewal charges the card stored at checkout, as the payment provider does.
-    const first = [...this.core.store.transactions.values()].find((t) => t.subscriptionId === subscription.providerSubscriptionId);
+    const first = [...this.core.store.transactions.values()].find(
+      (t) => t.subscriptionId === subscription.providerSubscriptionId,
+    );
     const stored = (first?.paymentMethod as { card?: { brand: string; last4: string } } | undefined)?.card;
     const tx = this.charge(order, subscription.amountMinor, stored, subscription);
     subscription.renewals += 1;
@@ -195,7 +238,10 @@ export class PaymentService {
   }
 
   nextChargeAt(subscription: Subscription): number {
-    return subscription.createdAt + INTERVAL_MS[subscription.interval] * subscription.intervalCount * (subscription.renewals + 1);
+    return (
+      subscription.createdAt +
+      INTERVAL_MS[subscription.interval] * subscription.intervalCount * (subscription.renewals + 1)
+    );
   }
 
   cancel(subscription: Subscription): Subscription {
@@ -212,10 +258,12 @@ export class PaymentService {
    */
   refund(transaction: Transaction, amount?: number): Transaction {
     if (transaction.status === 'refunded') throw badRequest('Transaction is already fully refunded');
-    if (transaction.status !== 'succeeded' && transaction.status !== 'partially_refunded') throw badRequest(`Transaction is ${transaction.status}`);
+    if (transaction.status !== 'succeeded' && transaction.status !== 'partially_refunded')
+      throw badRequest(`Transaction is ${transaction.status}`);
     const refundable = transaction.amountMinor - transaction.amountRefundedMinor;
     const minor = amount === undefined ? refundable : toMinor(amount, transaction.currency);
-    if (minor <= 0 || minor > refundable) throw badRequest('Refund amount must be positive and not exceed the amount left to refund');
+    if (minor <= 0 || minor > refundable)
+      throw badRequest('Refund amount must be positive and not exceed the amount left to refund');
     transaction.amountRefundedMinor += minor;
     transaction.status = transaction.amountRefundedMinor >= transaction.amountMinor ? 'refunded' : 'partially_refunded';
     transaction.updatedAt = this.core.nowMs();
@@ -238,14 +286,28 @@ export class PaymentService {
   }
 
   /** POST /payments/orders/{id}/record-payment: a manual payment against an unpaid order. */
-  recordOrderPayment(order: Order, input: { mode: string; amount?: number | undefined; card?: { type: string; last4: string } | undefined; isPartialPayment?: boolean | undefined }): Transaction {
+  recordOrderPayment(
+    order: Order,
+    input: {
+      mode: string;
+      amount?: number | undefined;
+      card?: { type: string; last4: string } | undefined;
+      isPartialPayment?: boolean | undefined;
+    },
+  ): Transaction {
     if (order.paymentStatus === 'paid') throw badRequest('Order is already paid');
     let paid = 0;
-    for (const t of this.core.store.transactions.ofLocation(order.locationId)) if (t.entityType === 'order' && t.entityId === order.id) paid += t.amountMinor;
+    for (const t of this.core.store.transactions.ofLocation(order.locationId))
+      if (t.entityType === 'order' && t.entityId === order.id) paid += t.amountMinor;
     const due = orderTotals(order).total - paid;
     const amount = input.amount !== undefined ? toMinor(input.amount, order.currency) : due;
     if (amount <= 0 || amount > due) throw badRequest('Amount must be positive and not exceed the amount due');
-    const tx = this.charge(order, amount, input.card ? { brand: input.card.type, last4: input.card.last4 } : undefined, null);
+    const tx = this.charge(
+      order,
+      amount,
+      input.card ? { brand: input.card.type, last4: input.card.last4 } : undefined,
+      null,
+    );
     tx.paymentProviderType = 'manual';
     tx.paymentMethod = { mode: input.mode, ...(input.card ? { card: input.card } : {}) };
     const fully = amount === due;

@@ -12,7 +12,11 @@ export function compact(obj: Json): Json {
   return out;
 }
 
-export function contactFullName(c: { firstName?: string | null | undefined; lastName?: string | null | undefined; name?: string | null | undefined }): string | null {
+export function contactFullName(c: {
+  firstName?: string | null | undefined;
+  lastName?: string | null | undefined;
+  name?: string | null | undefined;
+}): string | null {
   const joined = [c.firstName, c.lastName].filter((p) => p !== null && p !== undefined && p !== '').join(' ');
   return joined || c.name || null;
 }
@@ -112,11 +116,27 @@ export function contactSearchHitJson(c: Contact, searchAfter: Array<number | str
 }
 
 export function snapshotOfContact(c: Contact): ContactSnapshot {
-  const snap: ContactSnapshot = { id: c.id, locationId: c.locationId, type: c.type, tags: [...c.tags], dnd: c.dnd, dateAdded: new Date(c.dateAdded).toISOString() };
+  const snap: ContactSnapshot = {
+    id: c.id,
+    locationId: c.locationId,
+    type: c.type,
+    tags: [...c.tags],
+    dnd: c.dnd,
+    dateAdded: new Date(c.dateAdded).toISOString(),
+  };
   const optional: Array<[keyof ContactSnapshot, string | null]> = [
-    ['firstName', c.firstName], ['lastName', c.lastName], ['name', contactFullName(c)], ['email', c.email], ['phone', c.phone],
-    ['companyName', c.companyName], ['address1', c.address1], ['city', c.city], ['state', c.state], ['postalCode', c.postalCode],
-    ['country', c.country], ['source', c.source],
+    ['firstName', c.firstName],
+    ['lastName', c.lastName],
+    ['name', contactFullName(c)],
+    ['email', c.email],
+    ['phone', c.phone],
+    ['companyName', c.companyName],
+    ['address1', c.address1],
+    ['city', c.city],
+    ['state', c.state],
+    ['postalCode', c.postalCode],
+    ['country', c.country],
+    ['source', c.source],
   ];
   for (const [key, value] of optional) if (value !== null) (snap as unknown as Json)[key] = value;
   return snap;
@@ -153,7 +173,13 @@ export function snakeSnapshot(s: ContactSnapshot): Json {
 
 export function invoiceTotals(inv: Invoice): DocumentTotals {
   return computeDocumentTotals(
-    inv.items.map((i) => ({ unitMinor: i.unitMinor, qty: i.qty, productId: i.productId, taxInclusive: i.taxInclusive, taxes: i.taxes })),
+    inv.items.map((i) => ({
+      unitMinor: i.unitMinor,
+      qty: i.qty,
+      productId: i.productId,
+      taxInclusive: i.taxInclusive,
+      taxes: i.taxes,
+    })),
     inv.discount.type === 'fixed'
       ? { type: 'fixed', value: Math.round(inv.discount.value), validOnProductIds: inv.discount.validOnProductIds }
       : { type: 'percentage', value: inv.discount.value, validOnProductIds: inv.discount.validOnProductIds },
@@ -165,7 +191,10 @@ export function invoiceJson(inv: Invoice): Json {
   const t = invoiceTotals(inv);
   const cur = inv.currency;
   const numeric = /^\d+$/.test(inv.invoiceNumber);
-  const discount: Json = { type: inv.discount.type, value: inv.discount.type === 'fixed' ? toMajor(inv.discount.value, cur) : inv.discount.value };
+  const discount: Json = {
+    type: inv.discount.type,
+    value: inv.discount.type === 'fixed' ? toMajor(inv.discount.value, cur) : inv.discount.value,
+  };
   if (inv.discount.validOnProductIds) discount.validOnProductIds = inv.discount.validOnProductIds;
   return {
     _id: inv.id,
@@ -183,19 +212,21 @@ export function invoiceJson(inv: Invoice): Json {
     issueDate: inv.issueDate,
     dueDate: inv.dueDate,
     discount,
-    invoiceItems: inv.items.map((i) => compact({
-      _id: i._id,
-      productId: i.productId,
-      priceId: i.priceId,
-      currency: i.currency,
-      name: i.name,
-      description: i.description,
-      qty: i.qty,
-      amount: toMajor(i.unitMinor, cur),
-      taxes: i.taxes.map((tax) => compact({ ...tax })),
-      taxInclusive: i.taxInclusive,
-      type: i.type,
-    })),
+    invoiceItems: inv.items.map((i) =>
+      compact({
+        _id: i._id,
+        productId: i.productId,
+        priceId: i.priceId,
+        currency: i.currency,
+        name: i.name,
+        description: i.description,
+        qty: i.qty,
+        amount: toMajor(i.unitMinor, cur),
+        taxes: i.taxes.map((tax) => compact({ ...tax })),
+        taxInclusive: i.taxInclusive,
+        type: i.type,
+      }),
+    ),
     total: toMajor(t.total, cur),
     title: inv.title,
     termsNotes: inv.termsNotes,
@@ -223,7 +254,14 @@ function orderItemsJson(o: Order): Json[] {
     _id: i._id,
     name: i.name,
     qty: i.qty,
-    product: { _id: i.productId, name: i.name, productType: 'DIGITAL', availableInStore: false, taxes: i.taxes, variants: [] },
+    product: {
+      _id: i.productId,
+      name: i.name,
+      productType: 'DIGITAL',
+      availableInStore: false,
+      taxes: i.taxes,
+      variants: [],
+    },
     price: compact({
       _id: i.priceId,
       name: i.name,
@@ -237,7 +275,13 @@ function orderItemsJson(o: Order): Json[] {
 }
 
 export function taxSummaryJson(t: DocumentTotals, currency: string): Json[] {
-  return t.taxSummary.map((s) => ({ _id: s._id, name: s.name, calculation: s.calculation, rate: s.rate, amount: toMajor(s.amountMinor, currency) }));
+  return t.taxSummary.map((s) => ({
+    _id: s._id,
+    name: s.name,
+    calculation: s.calculation,
+    rate: s.rate,
+    amount: toMajor(s.amountMinor, currency),
+  }));
 }
 
 export function orderListItemJson(o: Order): Json {
@@ -288,7 +332,11 @@ export function orderDetailJson(o: Order, traceId: string): Json {
     updatedAt: new Date(o.updatedAt).toISOString(),
     fulfillmentStatus: o.fulfillmentStatus,
     contactSnapshot: snakeSnapshot(o.contactSnapshot),
-    amountSummary: { subtotal: toMajor(t.subTotal, o.currency), discount: toMajor(t.discount, o.currency), tax: toMajor(t.tax, o.currency) },
+    amountSummary: {
+      subtotal: toMajor(t.subTotal, o.currency),
+      discount: toMajor(t.discount, o.currency),
+      tax: toMajor(t.tax, o.currency),
+    },
     taxSummary: taxSummaryJson(t, o.currency),
     source: compact({ ...o.source }),
     items: orderItemsJson(o),
@@ -389,7 +437,12 @@ export function subscriptionListItemJson(s: Subscription): Json {
   });
 }
 
-const RRULE_INTERVAL: Record<Subscription['interval'], string> = { day: 'daily', week: 'weekly', month: 'monthly', year: 'yearly' };
+const RRULE_INTERVAL: Record<Subscription['interval'], string> = {
+  day: 'daily',
+  week: 'weekly',
+  month: 'monthly',
+  year: 'yearly',
+};
 
 export function subscriptionDetailJson(s: Subscription, nextChargeAt: number, traceId: string): Json {
   return compact({
@@ -410,10 +463,17 @@ export function subscriptionDetailJson(s: Subscription, nextChargeAt: number, tr
     createdAt: new Date(s.createdAt).toISOString(),
     updatedAt: new Date(s.updatedAt).toISOString(),
     markAsTest: !s.liveMode,
-    schedule: s.status === 'active' ? {
-      executeAt: new Date(nextChargeAt).toISOString(),
-      rrule: { intervalType: RRULE_INTERVAL[s.interval], interval: s.intervalCount, startDate: new Date(s.createdAt).toISOString().slice(0, 10) },
-    } : undefined,
+    schedule:
+      s.status === 'active'
+        ? {
+            executeAt: new Date(nextChargeAt).toISOString(),
+            rrule: {
+              intervalType: RRULE_INTERVAL[s.interval],
+              interval: s.intervalCount,
+              startDate: new Date(s.createdAt).toISOString().slice(0, 10),
+            },
+          }
+        : undefined,
     recurringProduct: { locationId: s.locationId, name: s.productName },
     canceledAt: s.canceledAt === null ? undefined : new Date(s.canceledAt).toISOString(),
     traceId,

@@ -1,8 +1,21 @@
 // In-memory data of the emulator, with the indexes the hot paths need: contacts by id and, per location,
 // by lowercase email and by normalised phone (duplicate rule, upsert, duplicate look-up are O(1)).
 import type {
-  AuthorizationCode, Company, Contact, ContactNote, CustomFieldDef, Invoice, Location, Order, SentMessage, Subscription,
-  TagChange, TokenGrant, Transaction, Workflow, WorkflowEnrolment,
+  AuthorizationCode,
+  Company,
+  Contact,
+  ContactNote,
+  CustomFieldDef,
+  Invoice,
+  Location,
+  Order,
+  SentMessage,
+  Subscription,
+  TagChange,
+  TokenGrant,
+  Transaction,
+  Workflow,
+  WorkflowEnrolment,
 } from './model.ts';
 
 /** Logs of side effects are bounded so a long benchmark cannot grow memory without limit. */
@@ -189,9 +202,26 @@ export class HighLevelStore {
   }
 
   clear(): void {
-    for (const map of [this.companies, this.locations, this.customFields, this.contacts, this.contactsByLocation, this.emailIndex,
-      this.phoneIndex, this.invoices, this.orders, this.transactions, this.subscriptions, this.workflows, this.notes, this.tokens, this.codes,
-      this.installs, this.conversations] as Array<Map<string, unknown>>) map.clear();
+    for (const map of [
+      this.companies,
+      this.locations,
+      this.customFields,
+      this.contacts,
+      this.contactsByLocation,
+      this.emailIndex,
+      this.phoneIndex,
+      this.invoices,
+      this.orders,
+      this.transactions,
+      this.subscriptions,
+      this.workflows,
+      this.notes,
+      this.tokens,
+      this.codes,
+      this.installs,
+      this.conversations,
+    ] as Array<Map<string, unknown>>)
+      map.clear();
     this.enrolments = [];
     this.messages = [];
     this.tagChanges = [];
@@ -234,7 +264,12 @@ function addToIndex(index: Map<string, Map<string, Set<string>>>, locationId: st
   ids.add(id);
 }
 
-function removeFromIndex(index: Map<string, Map<string, Set<string>>>, locationId: string, key: string | undefined, id?: string): void {
+function removeFromIndex(
+  index: Map<string, Map<string, Set<string>>>,
+  locationId: string,
+  key: string | undefined,
+  id?: string,
+): void {
   if (!key || !id) return;
   const perLocation = index.get(locationId);
   const ids = perLocation?.get(key);

@@ -12,10 +12,21 @@ import { uuid } from './ids.ts';
 
 /** The only events this emulator sends: those HighLevel really sends for the objects it models. */
 export const WEBHOOK_EVENT_TYPES = [
-  'ContactCreate', 'ContactUpdate', 'ContactDelete', 'ContactTagUpdate',
-  'InvoiceCreate', 'InvoiceUpdate', 'InvoiceSent', 'InvoicePaid', 'InvoicePartiallyPaid', 'InvoiceVoid', 'InvoiceDelete',
-  'OrderCreate', 'OrderStatusUpdate',
-  'AppInstall', 'AppUninstall',
+  'ContactCreate',
+  'ContactUpdate',
+  'ContactDelete',
+  'ContactTagUpdate',
+  'InvoiceCreate',
+  'InvoiceUpdate',
+  'InvoiceSent',
+  'InvoicePaid',
+  'InvoicePartiallyPaid',
+  'InvoiceVoid',
+  'InvoiceDelete',
+  'OrderCreate',
+  'OrderStatusUpdate',
+  'AppInstall',
+  'AppUninstall',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
@@ -63,7 +74,11 @@ export class WebhookEmitter {
   /** Whether the app is installed on a location: marketplace events only flow for installed locations. */
   isInstalled: (locationId: string) => boolean = () => true;
 
-  constructor(private readonly clock: EmulatorClock, faults: FaultInjector, options: { retryScheduleMs?: number[]; timeoutMs?: number } = {}) {
+  constructor(
+    private readonly clock: EmulatorClock,
+    faults: FaultInjector,
+    options: { retryScheduleMs?: number[]; timeoutMs?: number } = {},
+  ) {
     this.ed25519 = generateKeyPairSync('ed25519');
     // HighLevel's published legacy key is 4096-bit; 2048 keeps start-up fast and verifies the same way.
     this.rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -116,8 +131,12 @@ export class WebhookEmitter {
     const installed = appEvent || locationId === null || this.isInstalled(locationId);
     if (this.config.url && subscribed && installed) {
       const bytes = Buffer.from(body, 'utf8');
-      const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'HighLevel-Emulator-Webhooks/1.0' };
-      if (this.config.ed25519) headers['x-ghl-signature'] = sign(null, bytes, this.ed25519.privateKey).toString('base64');
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'user-agent': 'HighLevel-Emulator-Webhooks/1.0',
+      };
+      if (this.config.ed25519)
+        headers['x-ghl-signature'] = sign(null, bytes, this.ed25519.privateKey).toString('base64');
       if (this.config.rsa) headers['x-wh-signature'] = sign('sha256', bytes, this.rsa.privateKey).toString('base64');
       delivery = this.dispatcher.send({ url: this.config.url, headers, body, label: eventName });
     }

@@ -3,10 +3,25 @@
 // (`timestamp`, `webhookId`) is added by the emitter. The contract test compares every body with its doc.
 import { toMajor } from './money.ts';
 import type { Contact, Invoice, Order } from './model.ts';
-import { compact, contactFullName, customFieldsArray, invoiceTotals, orderTotals, taxSummaryJson, type Json } from './serialize.ts';
+import {
+  compact,
+  contactFullName,
+  customFieldsArray,
+  invoiceTotals,
+  orderTotals,
+  taxSummaryJson,
+  type Json,
+} from './serialize.ts';
 
 export type ContactEvent = 'ContactCreate' | 'ContactUpdate' | 'ContactDelete' | 'ContactTagUpdate';
-export type InvoiceEvent = 'InvoiceCreate' | 'InvoiceUpdate' | 'InvoiceSent' | 'InvoicePaid' | 'InvoicePartiallyPaid' | 'InvoiceVoid' | 'InvoiceDelete';
+export type InvoiceEvent =
+  | 'InvoiceCreate'
+  | 'InvoiceUpdate'
+  | 'InvoiceSent'
+  | 'InvoicePaid'
+  | 'InvoicePartiallyPaid'
+  | 'InvoiceVoid'
+  | 'InvoiceDelete';
 export type OrderEvent = 'OrderCreate' | 'OrderStatusUpdate';
 
 /** The contact's documented fields, also what the emulator compares to decide that a contact changed. */
@@ -63,17 +78,22 @@ export function invoiceEventPayload(event: InvoiceEvent, inv: Invoice): Json {
     contactDetails: contactDetailsOf(inv.contactDetails),
     issueDate: inv.issueDate,
     dueDate: inv.dueDate,
-    discount: { type: inv.discount.type, value: inv.discount.type === 'fixed' ? toMajor(inv.discount.value, cur) : inv.discount.value },
-    invoiceItems: inv.items.map((i) => compact({
-      taxes: i.taxes.map((tax) => compact({ ...tax })),
-      _id: i._id,
-      productId: i.productId,
-      priceId: i.priceId,
-      currency: i.currency,
-      name: i.name,
-      qty: i.qty,
-      amount: toMajor(i.unitMinor, cur),
-    })),
+    discount: {
+      type: inv.discount.type,
+      value: inv.discount.type === 'fixed' ? toMajor(inv.discount.value, cur) : inv.discount.value,
+    },
+    invoiceItems: inv.items.map((i) =>
+      compact({
+        taxes: i.taxes.map((tax) => compact({ ...tax })),
+        _id: i._id,
+        productId: i.productId,
+        priceId: i.priceId,
+        currency: i.currency,
+        name: i.name,
+        qty: i.qty,
+        amount: toMajor(i.unitMinor, cur),
+      }),
+    ),
     total: toMajor(t.total, cur),
     title: inv.title,
     amountDue: toMajor(t.total - inv.amountPaidMinor, cur),
@@ -85,14 +105,15 @@ export function invoiceEventPayload(event: InvoiceEvent, inv: Invoice): Json {
 
 function businessDetailsOf(details: Record<string, unknown>): Json {
   const address = details.address;
-  const oneLine = typeof address === 'string'
-    ? address
-    : address && typeof address === 'object'
-      ? ['addressLine1', 'addressLine2', 'city', 'state', 'postalCode', 'countryCode']
-        .map((key) => (address as Record<string, unknown>)[key])
-        .filter((part): part is string => typeof part === 'string' && part !== '')
-        .join(', ')
-      : undefined;
+  const oneLine =
+    typeof address === 'string'
+      ? address
+      : address && typeof address === 'object'
+        ? ['addressLine1', 'addressLine2', 'city', 'state', 'postalCode', 'countryCode']
+            .map((key) => (address as Record<string, unknown>)[key])
+            .filter((part): part is string => typeof part === 'string' && part !== '')
+            .join(', ')
+        : undefined;
   return compact({
     name: details.name,
     address: oneLine,
@@ -138,31 +159,78 @@ export function orderEventPayload(event: OrderEvent, o: Order): Json {
     currency: o.currency,
     amount: toMajor(t.total, o.currency),
     liveMode: o.liveMode,
-    amountSummary: { subtotal: toMajor(t.subTotal, o.currency), discount: toMajor(t.discount, o.currency), tax: toMajor(t.tax, o.currency), shipping: 0 },
+    amountSummary: {
+      subtotal: toMajor(t.subTotal, o.currency),
+      discount: toMajor(t.discount, o.currency),
+      tax: toMajor(t.tax, o.currency),
+      shipping: 0,
+    },
     source: compact({ ...o.source }),
     createdAt: new Date(o.createdAt).toISOString(),
     updatedAt: new Date(o.updatedAt).toISOString(),
     contactSnapshot: compact({
-      id: s.id, locationId: s.locationId, firstName: s.firstName, lastName: s.lastName, name: s.name, email: s.email, phone: s.phone,
-      companyName: s.companyName, dnd: s.dnd, source: s.source, address1: s.address1, city: s.city, state: s.state, postalCode: s.postalCode,
-      tags: [...s.tags], country: s.country, dateAdded: s.dateAdded, attachments: [],
+      id: s.id,
+      locationId: s.locationId,
+      firstName: s.firstName,
+      lastName: s.lastName,
+      name: s.name,
+      email: s.email,
+      phone: s.phone,
+      companyName: s.companyName,
+      dnd: s.dnd,
+      source: s.source,
+      address1: s.address1,
+      city: s.city,
+      state: s.state,
+      postalCode: s.postalCode,
+      tags: [...s.tags],
+      country: s.country,
+      dateAdded: s.dateAdded,
+      attachments: [],
     }),
     items: o.items.map((i) => ({
       name: i.name,
       qty: i.qty,
-      product: { _id: i.productId, name: i.name, availableInStore: false, taxes: i.taxes.map((tax) => ({ _id: tax._id, calculation: tax.calculation, name: tax.name, rate: tax.rate })), variants: [] },
-      price: { _id: i.priceId, name: i.name, type: i.priceType, currency: o.currency, amount: toMajor(i.unitMinor, o.currency), variantOptionIds: [] },
+      product: {
+        _id: i.productId,
+        name: i.name,
+        availableInStore: false,
+        taxes: i.taxes.map((tax) => ({ _id: tax._id, calculation: tax.calculation, name: tax.name, rate: tax.rate })),
+        variants: [],
+      },
+      price: {
+        _id: i.priceId,
+        name: i.name,
+        type: i.priceType,
+        currency: o.currency,
+        amount: toMajor(i.unitMinor, o.currency),
+        variantOptionIds: [],
+      },
     })),
   };
 }
 
 /** AppInstall.md: location-level installs name the location; agency-level ones only the company. */
-export function appInstallPayload(install: { appId: string; companyId: string; companyName: string; userId: string; locationId: string | null }): Json {
+export function appInstallPayload(install: {
+  appId: string;
+  companyId: string;
+  companyName: string;
+  userId: string;
+  locationId: string | null;
+}): Json {
   // A free app: no planId, and `trial` without a running trial.
-  if (install.locationId === null) return { type: 'INSTALL', appId: install.appId, companyId: install.companyId, trial: {} };
+  if (install.locationId === null)
+    return { type: 'INSTALL', appId: install.appId, companyId: install.companyId, trial: {} };
   return {
-    type: 'INSTALL', appId: install.appId, locationId: install.locationId, companyId: install.companyId, userId: install.userId,
-    trial: {}, isWhitelabelCompany: false, whitelabelDetails: {}, companyName: install.companyName,
+    type: 'INSTALL',
+    appId: install.appId,
+    locationId: install.locationId,
+    companyId: install.companyId,
+    userId: install.userId,
+    trial: {},
+    isWhitelabelCompany: false,
+    whitelabelDetails: {},
+    companyName: install.companyName,
   };
 }
 

@@ -4,9 +4,9 @@
 import type { Company, EntityName } from './company.ts';
 import type { ChangeOperation, WriteContext } from './entities/context.ts';
 import { buildAccount, buildCompanyInfo, buildItem, buildPaymentMethod, buildPreferences } from './entities/lists.ts';
-import { buildName, isNameEntity } from './entities/names.ts';
+import { buildName } from './entities/names.ts';
 import { applications, buildPayment, invoiceWithPayment, voidedPayment } from './entities/payment.ts';
-import { buildSalesForm, isSalesForm, paymentsAppliedTo, voidedSalesForm } from './entities/salesForms.ts';
+import { buildSalesForm, paymentsAppliedTo, voidedSalesForm } from './entities/salesForms.ts';
 import { faults } from './errors.ts';
 import type { Rec } from './json.ts';
 import { isRec, refValue, str, withoutNulls } from './json.ts';
@@ -24,9 +24,19 @@ interface Capabilities {
 }
 
 const capabilities: Record<EntityName, Capabilities> = {
-  Customer: { build: (c, i, p, id) => buildName(c, 'Customer', i, p, id), create: true, delete: 'deactivate', void: false },
+  Customer: {
+    build: (c, i, p, id) => buildName(c, 'Customer', i, p, id),
+    create: true,
+    delete: 'deactivate',
+    void: false,
+  },
   Vendor: { build: (c, i, p, id) => buildName(c, 'Vendor', i, p, id), create: true, delete: 'deactivate', void: false },
-  Employee: { build: (c, i, p, id) => buildName(c, 'Employee', i, p, id), create: true, delete: 'deactivate', void: false },
+  Employee: {
+    build: (c, i, p, id) => buildName(c, 'Employee', i, p, id),
+    create: true,
+    delete: 'deactivate',
+    void: false,
+  },
   Item: { build: buildItem, create: true, delete: 'deactivate', void: false },
   Account: { build: buildAccount, create: true, delete: 'deactivate', void: false },
   PaymentMethod: { build: buildPaymentMethod, create: true, delete: 'deactivate', void: false },
@@ -34,20 +44,48 @@ const capabilities: Record<EntityName, Capabilities> = {
   TaxCode: { create: false, delete: false, void: false },
   TaxRate: { create: false, delete: false, void: false },
   Invoice: { build: (c, i, p, id) => buildSalesForm(c, 'Invoice', i, p, id), create: true, delete: 'hard', void: true },
-  SalesReceipt: { build: (c, i, p, id) => buildSalesForm(c, 'SalesReceipt', i, p, id), create: true, delete: 'hard', void: true },
-  CreditMemo: { build: (c, i, p, id) => buildSalesForm(c, 'CreditMemo', i, p, id), create: true, delete: 'hard', void: true },
-  RefundReceipt: { build: (c, i, p, id) => buildSalesForm(c, 'RefundReceipt', i, p, id), create: true, delete: 'hard', void: true },
+  SalesReceipt: {
+    build: (c, i, p, id) => buildSalesForm(c, 'SalesReceipt', i, p, id),
+    create: true,
+    delete: 'hard',
+    void: true,
+  },
+  CreditMemo: {
+    build: (c, i, p, id) => buildSalesForm(c, 'CreditMemo', i, p, id),
+    create: true,
+    delete: 'hard',
+    void: true,
+  },
+  RefundReceipt: {
+    build: (c, i, p, id) => buildSalesForm(c, 'RefundReceipt', i, p, id),
+    create: true,
+    delete: 'hard',
+    void: true,
+  },
   Payment: { build: buildPayment, create: true, delete: 'hard', void: true },
   CompanyInfo: { build: (c, i, p) => buildCompanyInfo(c, i, p), create: false, delete: false, void: false },
   Preferences: { build: (c, i, p) => buildPreferences(c, i, p), create: false, delete: false, void: false },
 };
 
 /** Name-list entities whose queries hide inactive records unless asked (reference §2.3). */
-export const nameListEntities: ReadonlySet<EntityName> = new Set(['Customer', 'Vendor', 'Employee', 'Item', 'Account', 'PaymentMethod', 'TaxCode', 'TaxRate']);
+export const nameListEntities: ReadonlySet<EntityName> = new Set([
+  'Customer',
+  'Vendor',
+  'Employee',
+  'Item',
+  'Account',
+  'PaymentMethod',
+  'TaxCode',
+  'TaxRate',
+]);
 
-export interface ChangeListener {
-  (company: Company, entity: EntityName, id: string, operation: ChangeOperation, at: number): void;
-}
+export type ChangeListener = (
+  company: Company,
+  entity: EntityName,
+  id: string,
+  operation: ChangeOperation,
+  at: number,
+) => void;
 
 export class Accounting {
   constructor(
@@ -57,7 +95,12 @@ export class Accounting {
 
   context(company: Company, include: ReadonlySet<string> = new Set()): WriteContext {
     const now = this.nowMs();
-    return { company, now, include, emit: (entity, id, operation) => this.onChange(company, entity, id, operation, now) };
+    return {
+      company,
+      now,
+      include,
+      emit: (entity, id, operation) => this.onChange(company, entity, id, operation, now),
+    };
   }
 
   read(company: Company, entity: EntityName, id: string): Rec {
@@ -77,7 +120,14 @@ export class Accounting {
     const built = caps.build(ctx, input, undefined, '');
     const time = companyTimestamp(ctx.now, company.settings.offsetMinutes);
     const id = company.nextId(entity);
-    const record = withoutNulls({ ...built, domain: 'QBO', sparse: false, Id: id, SyncToken: '0', MetaData: { CreateTime: time, LastUpdatedTime: time } });
+    const record = withoutNulls({
+      ...built,
+      domain: 'QBO',
+      sparse: false,
+      Id: id,
+      SyncToken: '0',
+      MetaData: { CreateTime: time, LastUpdatedTime: time },
+    });
     this.store(ctx, entity, record, undefined);
     ctx.emit(entity, id, 'Create');
     return record;
@@ -93,7 +143,14 @@ export class Accounting {
     const id = str(previous.Id)!;
     const merged = input.sparse === true ? { ...previous, ...input } : input;
     const built = caps.build(ctx, merged, previous, id);
-    const record = withoutNulls({ ...built, domain: 'QBO', sparse: false, Id: id, SyncToken: nextSyncToken(previous), MetaData: this.touched(ctx, previous) });
+    const record = withoutNulls({
+      ...built,
+      domain: 'QBO',
+      sparse: false,
+      Id: id,
+      SyncToken: nextSyncToken(previous),
+      MetaData: this.touched(ctx, previous),
+    });
     this.store(ctx, entity, record, previous);
     ctx.emit(entity, id, 'Update');
     return record;
@@ -139,8 +196,10 @@ export class Accounting {
   send(company: Company, id: string, sendTo: string | undefined): Rec {
     const previous = this.read(company, 'Invoice', id);
     const address = sendTo ?? str(isRec(previous.BillEmail) ? previous.BillEmail.Address : undefined);
-    if (!address) throw faults.business('Missing email address: set BillEmail on the invoice or pass sendTo.', 'BillEmail');
-    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(address)) throw faults.invalidValue('sendTo', `Invalid Email Address format: ${address}`);
+    if (!address)
+      throw faults.business('Missing email address: set BillEmail on the invoice or pass sendTo.', 'BillEmail');
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(address))
+      throw faults.invalidValue('sendTo', `Invalid Email Address format: ${address}`);
     const ctx = this.context(company);
     const record: Rec = {
       ...previous,
@@ -200,7 +259,8 @@ export class Accounting {
       const invoice = ctx.company.get('Invoice', invoiceId);
       if (!invoice) continue;
       const next = invoiceWithPayment(ctx, invoice, paymentId, (after.get(invoiceId) ?? 0n) > 0n);
-      if (next.Balance === invoice.Balance && JSON.stringify(next.LinkedTxn) === JSON.stringify(invoice.LinkedTxn)) continue;
+      if (next.Balance === invoice.Balance && JSON.stringify(next.LinkedTxn) === JSON.stringify(invoice.LinkedTxn))
+        continue;
       const record = { ...next, SyncToken: nextSyncToken(invoice), MetaData: this.touched(ctx, invoice) };
       ctx.company.put('Invoice', record, ctx.now);
       this.adjustCustomerBalance(ctx, 'Invoice', invoice, -1n);

@@ -50,12 +50,16 @@ export class QuickBooksAdmin {
   ) {
     this.oauth = new OAuthStore(() => clock.nowMs());
     this.webhooks = new WebhookNotifier(clock, faults, retryScheduleMs);
-    this.accounting = new Accounting(() => clock.nowMs(), (company, entity, id, operation, at) => this.changed(company.realmId, entity, id, operation, at));
+    this.accounting = new Accounting(
+      () => clock.nowMs(),
+      (company, entity, id, operation, at) => this.changed(company.realmId, entity, id, operation, at),
+    );
   }
 
   createCompany(input: CreateCompanyInput): { realmId: string } {
     let realmId: string;
-    do realmId = `9341${String(randomInt(0, 1e12)).padStart(12, '0')}`; while (this.companies.has(realmId));
+    do realmId = `9341${String(randomInt(0, 1e12)).padStart(12, '0')}`;
+    while (this.companies.has(realmId));
     this.buildCompany(realmId, input);
     this.onDirty();
     return { realmId };
@@ -65,17 +69,38 @@ export class QuickBooksAdmin {
     return this.companies.get(realmId);
   }
 
-  listCompanies(): Array<{ realmId: string; name: string; country: Country; currency: string; multiCurrency: boolean }> {
-    return [...this.companies.values()].map((c) => ({ realmId: c.realmId, name: c.settings.name, country: c.settings.country, currency: c.settings.currency, multiCurrency: c.settings.multiCurrency }));
+  listCompanies(): Array<{
+    realmId: string;
+    name: string;
+    country: Country;
+    currency: string;
+    multiCurrency: boolean;
+  }> {
+    return [...this.companies.values()].map((c) => ({
+      realmId: c.realmId,
+      name: c.settings.name,
+      country: c.settings.country,
+      currency: c.settings.currency,
+      multiCurrency: c.settings.multiCurrency,
+    }));
   }
 
-  updateSettings(realmId: string, patch: Partial<Pick<CompanySettings, 'multiCurrency' | 'enforceUniqueDocNumbers' | 'customTxnNumbers' | 'exchangeRates' | 'name'>>): CompanySettings {
+  updateSettings(
+    realmId: string,
+    patch: Partial<
+      Pick<CompanySettings, 'multiCurrency' | 'enforceUniqueDocNumbers' | 'customTxnNumbers' | 'exchangeRates' | 'name'>
+    >,
+  ): CompanySettings {
     const company = this.require(realmId);
-    if (patch.multiCurrency === false && company.settings.multiCurrency) throw new Error('multicurrency cannot be turned off once it is on (as in QuickBooks)');
+    if (patch.multiCurrency === false && company.settings.multiCurrency)
+      throw new Error('multicurrency cannot be turned off once it is on (as in QuickBooks)');
     Object.assign(company.settings, patch);
     const prefs = company.get('Preferences', '1');
     if (prefs) {
-      prefs.CurrencyPrefs = { MultiCurrencyEnabled: company.settings.multiCurrency, HomeCurrency: { value: company.settings.currency } };
+      prefs.CurrencyPrefs = {
+        MultiCurrencyEnabled: company.settings.multiCurrency,
+        HomeCurrency: { value: company.settings.currency },
+      };
       const sales = prefs.SalesFormsPrefs as Rec | undefined;
       if (sales) sales.CustomTxnNumbers = company.settings.customTxnNumbers;
     }
@@ -149,7 +174,9 @@ export class QuickBooksAdmin {
 
   /** A synthetic change sent to every subscription now (Intuit's "send test event"). */
   sendTestEvent(realmId: string): number {
-    const events: ChangeEvent[] = [{ realmId, entity: 'Customer', id: '1', operation: 'Update', at: this.clock.nowMs() }];
+    const events: ChangeEvent[] = [
+      { realmId, entity: 'Customer', id: '1', operation: 'Update', at: this.clock.nowMs() },
+    ];
     let sent = 0;
     for (const sub of this.webhooks.list()) {
       this.webhooks.sendEvents(sub, events);

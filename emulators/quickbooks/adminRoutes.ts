@@ -10,7 +10,10 @@ import { countries, entityNames } from './company.ts';
 const createCompanySchema = z.object({
   country: z.enum(countries),
   name: z.string().min(1).max(255).optional(),
-  currency: z.string().regex(/^[A-Z]{3}$/).optional(),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .optional(),
   multiCurrency: z.boolean().optional(),
   salesTaxPercent: z.number().min(0).max(100).optional(),
   enforceUniqueDocNumbers: z.boolean().optional(),
@@ -29,7 +32,9 @@ const settingsSchema = z.object({
 });
 
 const tokenSchema = z.object({ realmId: z.string().min(1), clientId: z.string().min(1).optional() });
-const revokeSchema = z.object({ realmId: z.string().min(1).optional(), token: z.string().min(1).optional() }).refine((v) => v.realmId || v.token, 'realmId or token is required');
+const revokeSchema = z
+  .object({ realmId: z.string().min(1).optional(), token: z.string().min(1).optional() })
+  .refine((v) => v.realmId || v.token, 'realmId or token is required');
 const appSchema = z.object({
   clientId: z.string().min(1),
   clientSecret: z.string().min(1),
@@ -37,8 +42,11 @@ const appSchema = z.object({
   redirectUris: z.array(z.string().url()).default([]),
 });
 const advanceSchema = z.object({
-  ms: z.number().min(0).optional(), seconds: z.number().min(0).optional(), minutes: z.number().min(0).optional(),
-  hours: z.number().min(0).optional(), days: z.number().min(0).optional(),
+  ms: z.number().min(0).optional(),
+  seconds: z.number().min(0).optional(),
+  minutes: z.number().min(0).optional(),
+  hours: z.number().min(0).optional(),
+  days: z.number().min(0).optional(),
 });
 
 export const webhookSubscriptionSchema = z.object({
@@ -49,12 +57,17 @@ export const webhookSubscriptionSchema = z.object({
   realmIds: z.array(z.string()).optional(),
   entities: z.array(z.string()).optional(),
 });
-const webhooksSchema = z.union([z.object({ subscriptions: z.array(webhookSubscriptionSchema) }), webhookSubscriptionSchema]);
+const webhooksSchema = z.union([
+  z.object({ subscriptions: z.array(webhookSubscriptionSchema) }),
+  webhookSubscriptionSchema,
+]);
 const webhookTestSchema = z.object({ realmId: z.string().min(1) });
 
 function badRequest(reply: FastifyReply, error: unknown): FastifyReply {
-  if (error instanceof z.ZodError) return reply.code(400).send({ error: 'invalid admin request', issues: error.issues });
-  if (error instanceof Error && error.message.startsWith('no company')) return reply.code(404).send({ error: error.message });
+  if (error instanceof z.ZodError)
+    return reply.code(400).send({ error: 'invalid admin request', issues: error.issues });
+  if (error instanceof Error && error.message.startsWith('no company'))
+    return reply.code(404).send({ error: error.message });
   if (error instanceof Error) return reply.code(400).send({ error: error.message });
   throw error;
 }
@@ -65,7 +78,11 @@ function jsonBody(body: unknown): unknown {
 }
 
 export function registerAdminRoutes(app: FastifyInstance, admin: QuickBooksAdmin, saveNow: () => void): void {
-  const route = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, fn: (body: unknown, params: Record<string, string>) => unknown): void => {
+  const route = (
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    url: string,
+    fn: (body: unknown, params: Record<string, string>) => unknown,
+  ): void => {
     app.route({
       method,
       url: `/_emulator${url}`,
@@ -83,7 +100,9 @@ export function registerAdminRoutes(app: FastifyInstance, admin: QuickBooksAdmin
   route('GET', '/health', () => ({ ok: true, companies: admin.companies.size, now: admin.clock.now().toISOString() }));
   route('POST', '/companies', (body) => admin.createCompany(stripUndefined(createCompanySchema.parse(body))));
   route('GET', '/companies', () => ({ companies: admin.listCompanies() }));
-  route('PATCH', '/companies/:realmId', (body, p) => admin.updateSettings(p.realmId!, stripUndefined(settingsSchema.parse(body))));
+  route('PATCH', '/companies/:realmId', (body, p) =>
+    admin.updateSettings(p.realmId!, stripUndefined(settingsSchema.parse(body))),
+  );
   route('DELETE', '/companies/:realmId', (_b, p) => admin.deleteCompany(p.realmId!));
   route('POST', '/companies/:realmId/reset', (_b, p) => admin.resetCompany(p.realmId!));
   route('GET', '/companies/:realmId/entities/:entity', (_b, p) => {
@@ -96,9 +115,17 @@ export function registerAdminRoutes(app: FastifyInstance, admin: QuickBooksAdmin
   route('POST', '/tokens', (body) => {
     const input = tokenSchema.parse(body);
     const t = admin.mintToken(input.realmId, input.clientId);
-    return { access_token: t.access_token, refresh_token: t.refresh_token, expires_in: t.expires_in, token_type: t.token_type, x_refresh_token_expires_in: t.x_refresh_token_expires_in };
+    return {
+      access_token: t.access_token,
+      refresh_token: t.refresh_token,
+      expires_in: t.expires_in,
+      token_type: t.token_type,
+      x_refresh_token_expires_in: t.x_refresh_token_expires_in,
+    };
   });
-  route('POST', '/tokens/revoke', (body) => ({ revoked: admin.revokeTokens(stripUndefined(revokeSchema.parse(body))) }));
+  route('POST', '/tokens/revoke', (body) => ({
+    revoked: admin.revokeTokens(stripUndefined(revokeSchema.parse(body))),
+  }));
   route('POST', '/apps', (body) => {
     const app = appSchema.parse(body);
     return admin.registerApp(app);
@@ -108,7 +135,8 @@ export function registerAdminRoutes(app: FastifyInstance, admin: QuickBooksAdmin
   route('GET', '/clock', () => ({ now: admin.clock.now().toISOString(), factor: admin.clock.factor }));
   route('POST', '/clock/advance', (body) => {
     const a = advanceSchema.parse(body);
-    const ms = (a.ms ?? 0) + (a.seconds ?? 0) * 1e3 + (a.minutes ?? 0) * 6e4 + (a.hours ?? 0) * 3.6e6 + (a.days ?? 0) * 8.64e7;
+    const ms =
+      (a.ms ?? 0) + (a.seconds ?? 0) * 1e3 + (a.minutes ?? 0) * 6e4 + (a.hours ?? 0) * 3.6e6 + (a.days ?? 0) * 8.64e7;
     return admin.advanceClock(ms);
   });
 

@@ -23,14 +23,18 @@ interface Answer {
 }
 
 export function registerAccountingRoutes(app: FastifyInstance, admin: QuickBooksAdmin): void {
-  const handler = (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> | FastifyReply => handle(admin, request, reply);
+  const handler = (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> | FastifyReply =>
+    handle(admin, request, reply);
   app.route({ method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'], url: '/v3/company/:realmId/*', handler });
   app.route({ method: ['GET', 'POST'], url: '/v3/company/:realmId', handler });
 }
 
 async function handle(admin: QuickBooksAdmin, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const { realmId } = request.params as { realmId: string };
-  const segments = ((request.params as Record<string, string | undefined>)['*'] ?? '').split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+  const segments = ((request.params as Record<string, string | undefined>)['*'] ?? '')
+    .split('/')
+    .filter(Boolean)
+    .map((s) => decodeURIComponent(s));
   const now = admin.clock.nowMs();
   const token = bearerToken(request);
   const access = admin.oauth.checkAccess(token, realmId);
@@ -39,7 +43,12 @@ async function handle(admin: QuickBooksAdmin, request: FastifyRequest, reply: Fa
     return sendText(reply, 403, faultText(faults.forbidden(access.detail), now, undefined));
   }
   const company = admin.company(realmId);
-  if (!company) return sendText(reply, 403, faultText(faults.forbidden(`Company ${realmId} does not exist in this emulator`), now, undefined));
+  if (!company)
+    return sendText(
+      reply,
+      403,
+      faultText(faults.forbidden(`Company ${realmId} does not exist in this emulator`), now, undefined),
+    );
 
   const params = queryParams(request);
   const method = request.method.toUpperCase();
@@ -61,14 +70,20 @@ async function handle(admin: QuickBooksAdmin, request: FastifyRequest, reply: Fa
 
   const rule = admin.faults.pick(method, request.url);
   switch (rule?.kind) {
-    case 'error429': return sendText(reply, 429, faultText(faults.throttled(), now, company));
-    case 'error500': return sendText(reply, 500, faultText(faults.systemError(500), now, company));
-    case 'error503': return sendText(reply, 503, faultText(faults.systemError(503), now, company));
-    case 'drop': dropConnection(reply); return reply;
+    case 'error429':
+      return sendText(reply, 429, faultText(faults.throttled(), now, company));
+    case 'error500':
+      return sendText(reply, 500, faultText(faults.systemError(500), now, company));
+    case 'error503':
+      return sendText(reply, 503, faultText(faults.systemError(503), now, company));
+    case 'drop':
+      dropConnection(reply);
+      return reply;
     case 'revokeToken':
       if (token) admin.oauth.revokeAccessToken(token);
       return send401(reply, 'Token revoked: the app was disconnected from this company', now);
-    default: break;
+    default:
+      break;
   }
   const loseAnswer = rule?.kind === 'loseAnswer';
 
@@ -78,7 +93,10 @@ async function handle(admin: QuickBooksAdmin, request: FastifyRequest, reply: Fa
   let release: (() => void) | undefined;
   if (requestId !== undefined) {
     if (requestId.length === 0 || requestId.length > MAX_REQUEST_ID_LENGTH) {
-      const fault = faults.invalidValue('requestid', `requestid must be 1 to ${MAX_REQUEST_ID_LENGTH} characters long (got ${requestId.length})`);
+      const fault = faults.invalidValue(
+        'requestid',
+        `requestid must be 1 to ${MAX_REQUEST_ID_LENGTH} characters long (got ${requestId.length})`,
+      );
       answer = { status: 400, text: faultText(fault, now, company) };
     } else {
       // A retry that arrives while the first attempt is still running (slow answer, client timeout) waits for
@@ -92,7 +110,8 @@ async function handle(admin: QuickBooksAdmin, request: FastifyRequest, reply: Fa
     if (rule?.kind === 'latency') await sleep(rule.latencyMs ?? 1000);
     if (!answer) {
       answer = run(admin, company, method, segments, params, body, admin.clock.nowMs());
-      if (requestId !== undefined && answer.status < 500 && !answer.contentType) admin.requestIds.set(realmId, requestId, { status: answer.status, body: answer.text });
+      if (requestId !== undefined && answer.status < 500 && !answer.contentType)
+        admin.requestIds.set(realmId, requestId, { status: answer.status, body: answer.text });
     }
   } finally {
     release?.();
@@ -114,11 +133,23 @@ function readBody(request: FastifyRequest, segments: string[], method: string): 
   if (isQuery) {
     if (raw.trim() === '') return undefined;
     if (type === 'application/text' || type === 'text/plain' || type === '') return raw;
-    throw new QboFault(415, 'ValidationFault', [{ Message: 'Invalid Content Type', Detail: `Content-Type ${type} is not supported for a query; use application/text`, code: '1050' }]);
+    throw new QboFault(415, 'ValidationFault', [
+      {
+        Message: 'Invalid Content Type',
+        Detail: `Content-Type ${type} is not supported for a query; use application/text`,
+        code: '1050',
+      },
+    ]);
   }
   if (raw.trim() === '') return undefined;
   if (type !== 'application/json' && !type.endsWith('+json')) {
-    throw new QboFault(415, 'ValidationFault', [{ Message: 'Invalid Content Type', Detail: `Content-Type ${type || '(none)'} is not supported; send application/json`, code: '1050' }]);
+    throw new QboFault(415, 'ValidationFault', [
+      {
+        Message: 'Invalid Content Type',
+        Detail: `Content-Type ${type || '(none)'} is not supported; send application/json`,
+        code: '1050',
+      },
+    ]);
   }
   try {
     return JSON.parse(raw) as unknown;
@@ -131,7 +162,15 @@ function ok(payload: Rec, now: number, company: Company): Answer {
   return { status: 200, text: bodyText(payload, now, company) };
 }
 
-function run(admin: QuickBooksAdmin, company: Company, method: string, segments: string[], params: Record<string, string | undefined>, body: unknown, now: number): Answer {
+function run(
+  admin: QuickBooksAdmin,
+  company: Company,
+  method: string,
+  segments: string[],
+  params: Record<string, string | undefined>,
+  body: unknown,
+  now: number,
+): Answer {
   try {
     return dispatch(admin, company, method, segments, params, body, now);
   } catch (error) {
@@ -140,11 +179,25 @@ function run(admin: QuickBooksAdmin, company: Company, method: string, segments:
   }
 }
 
-function dispatch(admin: QuickBooksAdmin, company: Company, method: string, segments: string[], params: Record<string, string | undefined>, body: unknown, now: number): Answer {
+function dispatch(
+  admin: QuickBooksAdmin,
+  company: Company,
+  method: string,
+  segments: string[],
+  params: Record<string, string | undefined>,
+  body: unknown,
+  now: number,
+): Answer {
   const accounting = admin.accounting;
   const [first = '', second, third] = segments;
   const head = first.toLowerCase();
-  const include = new Set((params.include ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean));
+  const include = new Set(
+    (params.include ?? '')
+      .toLowerCase()
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 
   if (head === 'query' && segments.length === 1) {
     const text = method === 'POST' ? (body as string | undefined) : params.query;
@@ -162,11 +215,22 @@ function dispatch(admin: QuickBooksAdmin, company: Company, method: string, segm
   if (!entity) throw faults.unsupported(`${method} /${segments.join('/')}`);
 
   if (method === 'GET') {
-    if (entity === 'Preferences' && segments.length === 1) return ok({ Preferences: accounting.read(company, 'Preferences', '1') }, now, company);
-    if (second !== undefined && segments.length === 2) return ok({ [entity]: accounting.read(company, entity, second) }, now, company);
-    if (second !== undefined && third?.toLowerCase() === 'pdf' && segments.length === 3 && (entity === 'Invoice' || entity === 'SalesReceipt')) {
+    if (entity === 'Preferences' && segments.length === 1)
+      return ok({ Preferences: accounting.read(company, 'Preferences', '1') }, now, company);
+    if (second !== undefined && segments.length === 2)
+      return ok({ [entity]: accounting.read(company, entity, second) }, now, company);
+    if (
+      second !== undefined &&
+      third?.toLowerCase() === 'pdf' &&
+      segments.length === 3 &&
+      (entity === 'Invoice' || entity === 'SalesReceipt')
+    ) {
       const record = accounting.read(company, entity, second);
-      return { status: 200, text: minimalPdf(`${entity} ${String(record.DocNumber ?? record.Id)} total ${String(record.TotalAmt)}`), contentType: 'application/pdf' };
+      return {
+        status: 200,
+        text: minimalPdf(`${entity} ${String(record.DocNumber ?? record.Id)} total ${String(record.TotalAmt)}`),
+        contentType: 'application/pdf',
+      };
     }
     throw faults.unsupported(`GET /${segments.join('/')}`);
   }

@@ -14,14 +14,21 @@ export const MAX_BATCH_ITEMS = 30;
 const entityByLowerName = new Map(entityNames.map((n) => [n.toLowerCase(), n]));
 
 export function batchItems(body: unknown): Rec[] {
-  if (!isRec(body) || !Array.isArray(body.BatchItemRequest)) throw faults.malformedRequest('a BatchItemRequest array was expected');
+  if (!isRec(body) || !Array.isArray(body.BatchItemRequest))
+    throw faults.malformedRequest('a BatchItemRequest array was expected');
   const items = body.BatchItemRequest.filter(isRec);
-  if (items.length !== body.BatchItemRequest.length) throw faults.malformedRequest('every BatchItemRequest item must be an object');
+  if (items.length !== body.BatchItemRequest.length)
+    throw faults.malformedRequest('every BatchItemRequest item must be an object');
   if (items.length > MAX_BATCH_ITEMS) throw faults.batchTooLarge(items.length, MAX_BATCH_ITEMS);
   return items;
 }
 
-export function runBatch(accounting: Accounting, company: Company, items: Rec[], nameLists: ReadonlySet<EntityName>): Rec[] {
+export function runBatch(
+  accounting: Accounting,
+  company: Company,
+  items: Rec[],
+  nameLists: ReadonlySet<EntityName>,
+): Rec[] {
   return items.map((item) => {
     const bId = str(item.bId) ?? '';
     try {
@@ -47,7 +54,8 @@ function runItem(accounting: Accounting, company: Company, item: Rec, nameLists:
   const options = (str(item.optionsData) ?? '').toLowerCase();
   const include = new Set(options ? options.split(',').map((o) => o.trim()) : []);
   let record: Rec;
-  if ((operation === 'update' && include.has('void')) || operation === 'void') record = accounting.void(company, entity, body);
+  if ((operation === 'update' && include.has('void')) || operation === 'void')
+    record = accounting.void(company, entity, body);
   else if (operation === 'create') record = accounting.create(company, entity, body, include);
   else if (operation === 'update') record = accounting.update(company, entity, body, include);
   else if (operation === 'delete') record = accounting.delete(company, entity, body);

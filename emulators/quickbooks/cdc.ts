@@ -11,16 +11,27 @@ import { companyTimestamp, parseTimestamp } from './time.ts';
 export const CDC_MAX_OBJECTS = 1000;
 export const CDC_LOOKBACK_MS = 30 * 24 * 3600 * 1000;
 // TaxCode and TaxRate are not supported by CDC (Intuit docs list).
-const cdcEntities = new Map(entityNames.filter((n) => n !== 'TaxCode' && n !== 'TaxRate').map((n) => [n.toLowerCase(), n]));
+const cdcEntities = new Map(
+  entityNames.filter((n) => n !== 'TaxCode' && n !== 'TaxRate').map((n) => [n.toLowerCase(), n]),
+);
 
-export function changeDataCapture(company: Company, entitiesParam: string | undefined, changedSince: string | undefined, nowMs: number): Rec {
+export function changeDataCapture(
+  company: Company,
+  entitiesParam: string | undefined,
+  changedSince: string | undefined,
+  nowMs: number,
+): Rec {
   if (!entitiesParam) throw faults.requiredMissing('entities', 'Required parameter entities is missing in the request');
-  if (!changedSince) throw faults.requiredMissing('changedSince', 'Required parameter changedSince is missing in the request');
+  if (!changedSince)
+    throw faults.requiredMissing('changedSince', 'Required parameter changedSince is missing in the request');
   const since = parseTimestamp(changedSince, company.settings.offsetMinutes);
   if (since === undefined) throw faults.invalidValue('changedSince', `Invalid date/time: ${changedSince}`);
   if (nowMs - since > CDC_LOOKBACK_MS) throw faults.cdcTooOld(changedSince);
   const requested: EntityName[] = [];
-  for (const name of entitiesParam.split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const name of entitiesParam
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const entity = cdcEntities.get(name.toLowerCase());
     // A real entity type the emulator keeps no records of (Bill, Estimate...) has no changes, as in a company without any.
     if (!entity && realEntityName(name) !== undefined && !/^tax(code|rate)$/i.test(name)) continue;
@@ -35,7 +46,12 @@ export function changeDataCapture(company: Company, entitiesParam: string | unde
   const byEntity = new Map<EntityName, Rec[]>();
   for (const change of changes.slice(0, CDC_MAX_OBJECTS)) {
     const record = change.deleted
-      ? { domain: 'QBO', status: 'Deleted', Id: change.id, MetaData: { LastUpdatedTime: companyTimestamp(change.at, company.settings.offsetMinutes) } }
+      ? {
+          domain: 'QBO',
+          status: 'Deleted',
+          Id: change.id,
+          MetaData: { LastUpdatedTime: companyTimestamp(change.at, company.settings.offsetMinutes) },
+        }
       : company.get(change.entity, change.id);
     if (!record) continue;
     let list = byEntity.get(change.entity);

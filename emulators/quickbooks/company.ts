@@ -4,8 +4,21 @@ import type { Rec } from './json.ts';
 import { str } from './json.ts';
 
 export const entityNames = [
-  'Customer', 'Vendor', 'Employee', 'Item', 'Account', 'PaymentMethod', 'TaxCode', 'TaxRate',
-  'Invoice', 'SalesReceipt', 'Payment', 'RefundReceipt', 'CreditMemo', 'CompanyInfo', 'Preferences',
+  'Customer',
+  'Vendor',
+  'Employee',
+  'Item',
+  'Account',
+  'PaymentMethod',
+  'TaxCode',
+  'TaxRate',
+  'Invoice',
+  'SalesReceipt',
+  'Payment',
+  'RefundReceipt',
+  'CreditMemo',
+  'CompanyInfo',
+  'Preferences',
 ] as const;
 export type EntityName = (typeof entityNames)[number];
 
@@ -50,7 +63,11 @@ export interface CompanySnapshot {
 function emailOf(record: Rec): string | undefined {
   const address = record.PrimaryEmailAddr;
   if (typeof address !== 'object' || address === null || Array.isArray(address)) return undefined;
-  return str((address as Rec).Address)?.trim().toLowerCase() || undefined;
+  return (
+    str((address as Rec).Address)
+      ?.trim()
+      .toLowerCase() || undefined
+  );
 }
 
 export class Company {
@@ -153,7 +170,13 @@ export class Company {
         if (!ids) byEmail.set(email, (ids = new Set()));
         ids.add(id);
       }
-    } else if (entity === 'Item' || entity === 'Account' || entity === 'PaymentMethod' || entity === 'TaxCode' || entity === 'TaxRate') {
+    } else if (
+      entity === 'Item' ||
+      entity === 'Account' ||
+      entity === 'PaymentMethod' ||
+      entity === 'TaxCode' ||
+      entity === 'TaxRate'
+    ) {
       const name = str(record.Name);
       if (name) {
         let names = this.listNames.get(entity);
@@ -199,7 +222,14 @@ export class Company {
       entities[name] = [...this.table(name).values()];
       changes[name] = Object.fromEntries(this.changes.get(name)!);
     }
-    return { realmId: this.realmId, settings: this.settings, createdAt: this.createdAt, entities, changes, counters: this.counters };
+    return {
+      realmId: this.realmId,
+      settings: this.settings,
+      createdAt: this.createdAt,
+      entities,
+      changes,
+      counters: this.counters,
+    };
   }
 
   static fromSnapshot(snapshot: CompanySnapshot): Company {

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Company } from './company.ts';
-import { QboFault, WWW_AUTHENTICATE_401, auth401Body } from './errors.ts';
+import { type QboFault, WWW_AUTHENTICATE_401, auth401Body } from './errors.ts';
 import type { Rec } from './json.ts';
 import { companyTimestamp } from './time.ts';
 
@@ -30,7 +30,11 @@ export function faultText(fault: QboFault, nowMs: number, company: Company | und
 }
 
 export function send401(reply: FastifyReply, detail: string, nowMs: number): FastifyReply {
-  return reply.code(401).header('www-authenticate', WWW_AUTHENTICATE_401).type('application/json;charset=UTF-8').send(JSON.stringify(auth401Body(detail, nowMs)));
+  return reply
+    .code(401)
+    .header('www-authenticate', WWW_AUTHENTICATE_401)
+    .type('application/json;charset=UTF-8')
+    .send(JSON.stringify(auth401Body(detail, nowMs)));
 }
 
 export function bearerToken(request: FastifyRequest): string | undefined {

@@ -70,7 +70,13 @@ export async function startQuickBooksEmulator(options: QuickBooksEmulatorOptions
   const faults = new FaultInjector(options.faultSeed ?? 1);
   if (options.faults) faults.configure(options.faults);
   const limits = new RealmLimits(resolveLimits(options.limits, options.limitFactor), clock);
-  const admin = new QuickBooksAdmin(clock, faults, limits, new RequestIdCache(options.requestIdCacheSize), options.webhookRetryScheduleMs);
+  const admin = new QuickBooksAdmin(
+    clock,
+    faults,
+    limits,
+    new RequestIdCache(options.requestIdCacheSize),
+    options.webhookRetryScheduleMs,
+  );
   for (const app of options.apps ?? []) admin.registerApp(app);
 
   const realmIds: string[] = [];
@@ -88,7 +94,13 @@ export async function startQuickBooksEmulator(options: QuickBooksEmulatorOptions
   const { url, port } = await listen(app, options.port ?? 0, options.host ?? '127.0.0.1', options.observe);
   let closed = false;
   return {
-    url, port, admin, clock, faults, realmIds, save,
+    url,
+    port,
+    admin,
+    clock,
+    faults,
+    realmIds,
+    save,
     async close() {
       if (closed) return;
       closed = true;

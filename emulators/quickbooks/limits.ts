@@ -12,8 +12,12 @@ export interface LimitSettings {
 
 export const INTUIT_LIMITS: LimitSettings = { perMinute: 500, concurrent: 10, batchPerMinute: 40 };
 
-export function resolveLimits(limits: false | Partial<LimitSettings> | undefined, factor: number | undefined): LimitSettings {
-  if (limits === false || factor === Infinity) return { perMinute: Infinity, concurrent: Infinity, batchPerMinute: Infinity };
+export function resolveLimits(
+  limits: false | Partial<LimitSettings> | undefined,
+  factor: number | undefined,
+): LimitSettings {
+  if (limits === false || factor === Infinity)
+    return { perMinute: Infinity, concurrent: Infinity, batchPerMinute: Infinity };
   const f = factor ?? 1;
   const scale = (n: number): number => (Number.isFinite(n) ? Math.max(1, Math.floor(n * f)) : n);
   return {
@@ -31,7 +35,10 @@ export class RealmLimits {
   /** Per realm: HTTP calls, limit units (a batch counts its items) and 429s, read by benchmarks to count calls. */
   readonly counts = new Map<string, { calls: number; units: number; throttled: number }>();
 
-  constructor(readonly settings: LimitSettings, clock: EmulatorClock) {
+  constructor(
+    readonly settings: LimitSettings,
+    clock: EmulatorClock,
+  ) {
     this.requests = new WindowLimiter({ limit: settings.perMinute, windowMs: 60_000, clock });
     this.batches = new WindowLimiter({ limit: settings.batchPerMinute, windowMs: 60_000, clock });
     this.inFlight = new ConcurrencyLimiter(settings.concurrent);

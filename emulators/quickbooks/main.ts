@@ -17,8 +17,10 @@ export async function runQuickBooksEmulatorCli(flags: Record<string, string>): P
     ...(number('clock-factor') !== undefined ? { clockFactor: number('clock-factor')! } : {}),
     ...(flags.logger === 'true' ? { logger: true } : {}),
   });
-  process.stdout.write(`QuickBooks Online emulator listening on ${emulator.url}\n` +
-    `  admin API: ${emulator.url}/_emulator/  (POST /_emulator/companies {"country":"US"}, POST /_emulator/tokens {"realmId":"..."})\n`);
+  process.stdout.write(
+    `QuickBooks Online emulator listening on ${emulator.url}\n` +
+      `  admin API: ${emulator.url}/_emulator/  (POST /_emulator/companies {"country":"US"}, POST /_emulator/tokens {"realmId":"..."})\n`,
+  );
   return new Promise<number>((resolve) => {
     const stop = (): void => {
       void emulator.close().then(() => resolve(0));

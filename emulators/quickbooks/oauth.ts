@@ -49,14 +49,21 @@ export interface TokenResponse {
 export class OAuthError extends Error {
   constructor(
     readonly status: number,
-    readonly error: 'invalid_grant' | 'invalid_client' | 'invalid_request' | 'unsupported_grant_type' | 'unauthorized_client',
+    readonly error:
+      | 'invalid_grant'
+      | 'invalid_client'
+      | 'invalid_request'
+      | 'unsupported_grant_type'
+      | 'unauthorized_client',
     readonly description: string,
   ) {
     super(`${error}: ${description}`);
   }
 }
 
-export type AccessCheck = { ok: true; realmId: string; clientId: string } | { ok: false; status: 401 | 403; detail: string };
+export type AccessCheck =
+  | { ok: true; realmId: string; clientId: string }
+  | { ok: false; status: 401 | 403; detail: string };
 
 export interface OAuthSnapshot {
   apps: App[];
@@ -65,7 +72,12 @@ export interface OAuthSnapshot {
   refreshTokens: Array<[string, TokenRecord]>;
 }
 
-export const DEFAULT_APP: App = { clientId: 'emulator-client-id', clientSecret: 'emulator-client-secret', name: 'Emulator App', redirectUris: [] };
+export const DEFAULT_APP: App = {
+  clientId: 'emulator-client-id',
+  clientSecret: 'emulator-client-secret',
+  name: 'Emulator App',
+  redirectUris: [],
+};
 
 const token = (prefix: string, bytes = 24): string => `${prefix}${randomBytes(bytes).toString('base64url')}`;
 
@@ -101,13 +113,18 @@ export class OAuthStore {
     return code;
   }
 
-  exchangeCode(app: App, code: string | undefined, redirectUri: string | undefined): TokenResponse & { realmId: string } {
+  exchangeCode(
+    app: App,
+    code: string | undefined,
+    redirectUri: string | undefined,
+  ): TokenResponse & { realmId: string } {
     if (!code) throw new OAuthError(400, 'invalid_request', 'code is required');
     const record = this.codes.get(code);
     if (!record || record.used || record.expiresAt <= this.nowMs() || record.clientId !== app.clientId) {
       throw new OAuthError(400, 'invalid_grant', 'Authorization code is invalid, expired or already used');
     }
-    if (redirectUri !== record.redirectUri) throw new OAuthError(400, 'invalid_grant', 'redirect_uri does not match the one used to authorize');
+    if (redirectUri !== record.redirectUri)
+      throw new OAuthError(400, 'invalid_grant', 'redirect_uri does not match the one used to authorize');
     record.used = true;
     this.codes.delete(code);
     const grant = this.grantFor(app.clientId, record.realmId);
@@ -123,7 +140,11 @@ export class OAuthStore {
       throw new OAuthError(400, 'invalid_grant', 'Incorrect or invalid refresh token');
     }
     if (record.supersededAt !== undefined && now - record.supersededAt > REFRESH_GRACE_MS) {
-      throw new OAuthError(400, 'invalid_grant', 'Incorrect or invalid refresh token (it was replaced by a newer one more than 24 hours ago)');
+      throw new OAuthError(
+        400,
+        'invalid_grant',
+        'Incorrect or invalid refresh token (it was replaced by a newer one more than 24 hours ago)',
+      );
     }
     record.supersededAt ??= now;
     return this.issueTokens(grant);
@@ -140,7 +161,11 @@ export class OAuthStore {
 
   revokeRealm(realmId: string): number {
     let count = 0;
-    for (const grant of this.grants.values()) if (grant.realmId === realmId && !grant.revoked) { grant.revoked = true; count++; }
+    for (const grant of this.grants.values())
+      if (grant.realmId === realmId && !grant.revoked) {
+        grant.revoked = true;
+        count++;
+      }
     return count;
   }
 
@@ -153,10 +178,18 @@ export class OAuthStore {
     if (!accessToken) return { ok: false, status: 401, detail: 'Token missing: no Authorization Bearer header' };
     const record = this.accessTokens.get(accessToken);
     const grant = record ? this.grants.get(record.grantId) : undefined;
-    if (!record || !grant) return { ok: false, status: 401, detail: 'Token invalid: the access token is not recognised' };
-    if (grant.revoked) return { ok: false, status: 401, detail: 'Token revoked: the app was disconnected from this company' };
-    if (record.expiresAt <= this.nowMs()) return { ok: false, status: 401, detail: `Token expired: ${accessToken.slice(0, 12)}...` };
-    if (grant.realmId !== realmId) return { ok: false, status: 403, detail: `The access token was issued for another company, not realm ${realmId}` };
+    if (!record || !grant)
+      return { ok: false, status: 401, detail: 'Token invalid: the access token is not recognised' };
+    if (grant.revoked)
+      return { ok: false, status: 401, detail: 'Token revoked: the app was disconnected from this company' };
+    if (record.expiresAt <= this.nowMs())
+      return { ok: false, status: 401, detail: `Token expired: ${accessToken.slice(0, 12)}...` };
+    if (grant.realmId !== realmId)
+      return {
+        ok: false,
+        status: 403,
+        detail: `The access token was issued for another company, not realm ${realmId}`,
+      };
     return { ok: true, realmId, clientId: grant.clientId };
   }
 
@@ -175,7 +208,12 @@ export class OAuthStore {
 
   snapshot(): OAuthSnapshot {
     this.prune();
-    return { apps: [...this.apps.values()], grants: [...this.grants.values()], accessTokens: [...this.accessTokens], refreshTokens: [...this.refreshTokens] };
+    return {
+      apps: [...this.apps.values()],
+      grants: [...this.grants.values()],
+      accessTokens: [...this.accessTokens],
+      refreshTokens: [...this.refreshTokens],
+    };
   }
 
   restore(snapshot: OAuthSnapshot): void {
@@ -186,7 +224,8 @@ export class OAuthStore {
   }
 
   private grantFor(clientId: string, realmId: string): Grant {
-    for (const grant of this.grants.values()) if (grant.clientId === clientId && grant.realmId === realmId && !grant.revoked) return grant;
+    for (const grant of this.grants.values())
+      if (grant.clientId === clientId && grant.realmId === realmId && !grant.revoked) return grant;
     const grant: Grant = { id: token('g', 9), clientId, realmId, revoked: false };
     this.grants.set(grant.id, grant);
     return grant;
@@ -197,17 +236,27 @@ export class OAuthStore {
     const access = token('eyJlbmMiOiJBMTI4Q0JDLUhTMjU2IiwiYWxnIjoiZGlyIn0..', 48);
     const refresh = token('RT1-', 30);
     this.accessTokens.set(access, { grantId: grant.id, expiresAt: now + ACCESS_TOKEN_SECONDS * 1000 });
-    for (const [value, record] of this.refreshTokens) if (record.grantId === grant.id && record.supersededAt === undefined && value !== refresh) record.supersededAt = now;
+    for (const [value, record] of this.refreshTokens)
+      if (record.grantId === grant.id && record.supersededAt === undefined && value !== refresh)
+        record.supersededAt = now;
     this.refreshTokens.set(refresh, { grantId: grant.id, expiresAt: now + REFRESH_TOKEN_SECONDS * 1000 });
     if (++this.issued % 500 === 0) this.prune();
-    return { token_type: 'bearer', access_token: access, refresh_token: refresh, expires_in: ACCESS_TOKEN_SECONDS, x_refresh_token_expires_in: REFRESH_TOKEN_SECONDS };
+    return {
+      token_type: 'bearer',
+      access_token: access,
+      refresh_token: refresh,
+      expires_in: ACCESS_TOKEN_SECONDS,
+      x_refresh_token_expires_in: REFRESH_TOKEN_SECONDS,
+    };
   }
 
   /** Memory grows with live tokens only: expired and long-superseded ones are forgotten. */
   private prune(): void {
     const now = this.nowMs();
     for (const [k, v] of this.accessTokens) if (v.expiresAt <= now) this.accessTokens.delete(k);
-    for (const [k, v] of this.refreshTokens) if (v.expiresAt <= now || (v.supersededAt !== undefined && now - v.supersededAt > REFRESH_GRACE_MS)) this.refreshTokens.delete(k);
+    for (const [k, v] of this.refreshTokens)
+      if (v.expiresAt <= now || (v.supersededAt !== undefined && now - v.supersededAt > REFRESH_GRACE_MS))
+        this.refreshTokens.delete(k);
     for (const [k, v] of this.codes) if (v.expiresAt <= now) this.codes.delete(k);
   }
 }

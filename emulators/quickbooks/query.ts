@@ -44,15 +44,26 @@ function tokenize(text: string): Token[] {
   let i = 0;
   while (i < text.length) {
     const ch = text[i]!;
-    if (/\s/.test(ch)) { i++; continue; }
+    if (/\s/.test(ch)) {
+      i++;
+      continue;
+    }
     if (ch === "'") {
       let value = '';
       i++;
       let closed = false;
       while (i < text.length) {
         const c = text[i]!;
-        if (c === '\\' && i + 1 < text.length) { value += text[i + 1]; i += 2; continue; }
-        if (c === "'") { closed = true; i++; break; }
+        if (c === '\\' && i + 1 < text.length) {
+          value += text[i + 1];
+          i += 2;
+          continue;
+        }
+        if (c === "'") {
+          closed = true;
+          i++;
+          break;
+        }
         value += c;
         i++;
       }
@@ -61,12 +72,28 @@ function tokenize(text: string): Token[] {
       continue;
     }
     const two = text.slice(i, i + 2);
-    if (two === '<=' || two === '>=' || two === '!=' || two === '<>') { tokens.push({ kind: 'punct', text: two === '<>' ? '!=' : two }); i += 2; continue; }
-    if ('()*,=<>'.includes(ch)) { tokens.push({ kind: 'punct', text: ch }); i++; continue; }
+    if (two === '<=' || two === '>=' || two === '!=' || two === '<>') {
+      tokens.push({ kind: 'punct', text: two === '<>' ? '!=' : two });
+      i += 2;
+      continue;
+    }
+    if ('()*,=<>'.includes(ch)) {
+      tokens.push({ kind: 'punct', text: ch });
+      i++;
+      continue;
+    }
     const number = /^-?\d+(\.\d+)?/.exec(text.slice(i));
-    if (number) { tokens.push({ kind: 'number', text: number[0] }); i += number[0].length; continue; }
+    if (number) {
+      tokens.push({ kind: 'number', text: number[0] });
+      i += number[0].length;
+      continue;
+    }
     const word = /^[A-Za-z_][A-Za-z0-9_.]*/.exec(text.slice(i));
-    if (word) { tokens.push({ kind: 'word', text: word[0] }); i += word[0].length; continue; }
+    if (word) {
+      tokens.push({ kind: 'word', text: word[0] });
+      i += word[0].length;
+      continue;
+    }
     throw faults.queryParse(`Encountered unexpected character "${ch}" at position ${i + 1}`);
   }
   return tokens;
@@ -99,22 +126,25 @@ export function realEntityName(name: string): string | undefined {
 }
 
 export function parseQuery(text: string): ParsedQuery {
-  if (!text || !text.trim()) throw faults.queryParse('the query is empty');
+  if (!text?.trim()) throw faults.queryParse('the query is empty');
   const tokens = tokenize(text);
   let pos = 0;
   const peek = (): Token | undefined => tokens[pos];
   const isWord = (t: Token | undefined, w: string): boolean => t?.kind === 'word' && t.text.toUpperCase() === w;
   const expectWord = (w: string): void => {
     const t = tokens[pos++];
-    if (!isWord(t, w)) throw faults.queryParse(`Encountered "${t?.text ?? '<EOF>'}" at token ${pos}. Was expecting "${w}"`);
+    if (!isWord(t, w))
+      throw faults.queryParse(`Encountered "${t?.text ?? '<EOF>'}" at token ${pos}. Was expecting "${w}"`);
   };
   const expectPunct = (p: string): void => {
     const t = tokens[pos++];
-    if (t?.kind !== 'punct' || t.text !== p) throw faults.queryParse(`Encountered "${t?.text ?? '<EOF>'}" at token ${pos}. Was expecting "${p}"`);
+    if (t?.kind !== 'punct' || t.text !== p)
+      throw faults.queryParse(`Encountered "${t?.text ?? '<EOF>'}" at token ${pos}. Was expecting "${p}"`);
   };
   const integer = (what: string): number => {
     const t = tokens[pos++];
-    if (t?.kind !== 'number' || !/^-?\d+$/.test(t.text)) throw faults.queryParse(`${what} expects a whole number, got "${t?.text ?? '<EOF>'}"`);
+    if (t?.kind !== 'number' || !/^-?\d+$/.test(t.text))
+      throw faults.queryParse(`${what} expects a whole number, got "${t?.text ?? '<EOF>'}"`);
     return Number(t.text);
   };
 
@@ -132,15 +162,20 @@ export function parseQuery(text: string): ParsedQuery {
     fields = [];
     for (;;) {
       const t = tokens[pos++];
-      if (t?.kind !== 'word' || isWord(t, 'FROM')) throw faults.queryParse(`Encountered "${t?.text ?? '<EOF>'}" in the select list`);
+      if (t?.kind !== 'word' || isWord(t, 'FROM'))
+        throw faults.queryParse(`Encountered "${t?.text ?? '<EOF>'}" in the select list`);
       fields.push(t.text);
-      if (peek()?.kind === 'punct' && peek()!.text === ',') { pos++; continue; }
+      if (peek()?.kind === 'punct' && peek()!.text === ',') {
+        pos++;
+        continue;
+      }
       break;
     }
   }
   expectWord('FROM');
   const entityToken = tokens[pos++];
-  if (entityToken?.kind !== 'word') throw faults.queryParse(`Encountered "${entityToken?.text ?? '<EOF>'}". Was expecting an entity name`);
+  if (entityToken?.kind !== 'word')
+    throw faults.queryParse(`Encountered "${entityToken?.text ?? '<EOF>'}". Was expecting an entity name`);
   const entity = realEntityName(entityToken.text);
   if (!entity) throw faults.unknownQueryEntity(entityToken.text);
 
@@ -152,8 +187,12 @@ export function parseQuery(text: string): ParsedQuery {
     pos++;
     for (;;) {
       where.push(parseCondition());
-      if (isWord(peek(), 'AND')) { pos++; continue; }
-      if (isWord(peek(), 'OR')) throw faults.queryParse('Encountered " "OR" "OR "". OR is not supported; use IN or separate queries');
+      if (isWord(peek(), 'AND')) {
+        pos++;
+        continue;
+      }
+      if (isWord(peek(), 'OR'))
+        throw faults.queryParse('Encountered " "OR" "OR "". OR is not supported; use IN or separate queries');
       break;
     }
   }
@@ -163,22 +202,46 @@ export function parseQuery(text: string): ParsedQuery {
       const t = tokens[pos++];
       if (t?.kind !== 'word') throw faults.queryParse(`Encountered "${t?.text ?? '<EOF>'}" after ORDERBY`);
       let descending = false;
-      if (isWord(peek(), 'DESC')) { descending = true; pos++; } else if (isWord(peek(), 'ASC')) pos++;
+      if (isWord(peek(), 'DESC')) {
+        descending = true;
+        pos++;
+      } else if (isWord(peek(), 'ASC')) pos++;
       orderBy.push({ path: t.text.split('.'), descending });
-      if (peek()?.kind === 'punct' && peek()!.text === ',') { pos++; continue; }
+      if (peek()?.kind === 'punct' && peek()!.text === ',') {
+        pos++;
+        continue;
+      }
       break;
     }
   }
   for (let guard = 0; guard < 2; guard++) {
-    if (isWord(peek(), 'STARTPOSITION')) { pos++; startPosition = integer('STARTPOSITION'); }
-    if (isWord(peek(), 'MAXRESULTS')) { pos++; maxResults = integer('MAXRESULTS'); }
+    if (isWord(peek(), 'STARTPOSITION')) {
+      pos++;
+      startPosition = integer('STARTPOSITION');
+    }
+    if (isWord(peek(), 'MAXRESULTS')) {
+      pos++;
+      maxResults = integer('MAXRESULTS');
+    }
   }
-  if (pos < tokens.length) throw faults.queryParse(`Encountered "${tokens[pos]!.text}" at token ${pos + 1}. Was expecting one of: WHERE, ORDERBY, STARTPOSITION, MAXRESULTS or <EOF>`);
-  if (startPosition < 1) throw faults.queryInvalid(`value ${startPosition} is too small for STARTPOSITION; the minimum is 1`);
+  if (pos < tokens.length)
+    throw faults.queryParse(
+      `Encountered "${tokens[pos]!.text}" at token ${pos + 1}. Was expecting one of: WHERE, ORDERBY, STARTPOSITION, MAXRESULTS or <EOF>`,
+    );
+  if (startPosition < 1)
+    throw faults.queryInvalid(`value ${startPosition} is too small for STARTPOSITION; the minimum is 1`);
   if (maxResults < 0) throw faults.queryInvalid(`value ${maxResults} is too small for MAXRESULTS`);
   maxResults = Math.min(maxResults, MAX_RESULTS);
 
-  const query: ParsedQuery = { entity, count, where, orderBy, startPosition, maxResults, ...(fields ? { fields } : {}) };
+  const query: ParsedQuery = {
+    entity,
+    count,
+    where,
+    orderBy,
+    startPosition,
+    maxResults,
+    ...(fields ? { fields } : {}),
+  };
   validateFields(query);
   return query;
 
@@ -187,19 +250,24 @@ export function parseQuery(text: string): ParsedQuery {
     if (!t) throw faults.queryParse('Encountered "<EOF>". Was expecting a value');
     if (t.kind === 'string') return t.text;
     if (t.kind === 'number') return Number(t.text);
-    if (t.kind === 'word' && (t.text.toLowerCase() === 'true' || t.text.toLowerCase() === 'false')) return t.text.toLowerCase() === 'true';
+    if (t.kind === 'word' && (t.text.toLowerCase() === 'true' || t.text.toLowerCase() === 'false'))
+      return t.text.toLowerCase() === 'true';
     throw faults.queryParse(`Encountered "${t.text}". Was expecting a quoted string, a number, true or false`);
   }
 
   function parseCondition(): Condition {
     const field = tokens[pos++];
-    if (field?.kind !== 'word') throw faults.queryParse(`Encountered "${field?.text ?? '<EOF>'}". Was expecting a property name`);
+    if (field?.kind !== 'word')
+      throw faults.queryParse(`Encountered "${field?.text ?? '<EOF>'}". Was expecting a property name`);
     const path = field.text.split('.');
     const opToken = tokens[pos++];
     if (isWord(opToken, 'IN')) {
       expectPunct('(');
       const values: Literal[] = [literal()];
-      while (peek()?.kind === 'punct' && peek()!.text === ',') { pos++; values.push(literal()); }
+      while (peek()?.kind === 'punct' && peek()!.text === ',') {
+        pos++;
+        values.push(literal());
+      }
       expectPunct(')');
       return { path, op: 'IN', values };
     }
@@ -211,7 +279,9 @@ export function parseQuery(text: string): ParsedQuery {
     if (opToken?.kind === 'punct' && ['=', '<', '>', '<=', '>=', '!='].includes(opToken.text)) {
       return { path, op: opToken.text as Condition['op'], values: [literal()] };
     }
-    throw faults.queryParse(`Encountered "${opToken?.text ?? '<EOF>'}" after ${field.text}. Was expecting one of: =, <, >, <=, >=, IN, LIKE`);
+    throw faults.queryParse(
+      `Encountered "${opToken?.text ?? '<EOF>'}" after ${field.text}. Was expecting one of: =, <, >, <=, >=, IN, LIKE`,
+    );
   }
 }
 
@@ -222,7 +292,10 @@ function validateFields(query: ParsedQuery): void {
     return path.map((segment, index) => {
       const fields = fieldsOf(type);
       const match = [...fields.entries()].find(([name]) => name.toLowerCase() === segment.toLowerCase());
-      if (!match) throw faults.queryInvalid(`property '${path.slice(0, index + 1).join('.')}' is not queryable for ${query.entity}`);
+      if (!match)
+        throw faults.queryInvalid(
+          `property '${path.slice(0, index + 1).join('.')}' is not queryable for ${query.entity}`,
+        );
       type = isKnownType(match[1].type) ? match[1].type : '';
       return match[0];
     });
@@ -268,7 +341,10 @@ function compare(actual: unknown, expected: Literal): number | undefined {
 }
 
 function likeToRegExp(pattern: string): RegExp {
-  const escaped = pattern.split('%').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+  const escaped = pattern
+    .split('%')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
   return new RegExp(`^${escaped}$`, 'is');
 }
 
@@ -279,16 +355,35 @@ function matcher(c: Condition): Matcher {
   const first = c.values[0]!;
   const at = (record: Rec): unknown => valueAt(record, c.path);
   switch (c.op) {
-    case '=': return (r) => compare(at(r), first) === 0;
-    case '!=': return (r) => compare(at(r), first) !== 0;
-    case '<': return (r) => compare(at(r), first) === -1;
-    case '>': return (r) => compare(at(r), first) === 1;
-    case '<=': return (r) => { const x = compare(at(r), first); return x === -1 || x === 0; };
-    case '>=': return (r) => { const x = compare(at(r), first); return x === 1 || x === 0; };
-    case 'IN': return (r) => { const actual = at(r); return c.values.some((v) => compare(actual, v) === 0); };
+    case '=':
+      return (r) => compare(at(r), first) === 0;
+    case '!=':
+      return (r) => compare(at(r), first) !== 0;
+    case '<':
+      return (r) => compare(at(r), first) === -1;
+    case '>':
+      return (r) => compare(at(r), first) === 1;
+    case '<=':
+      return (r) => {
+        const x = compare(at(r), first);
+        return x === -1 || x === 0;
+      };
+    case '>=':
+      return (r) => {
+        const x = compare(at(r), first);
+        return x === 1 || x === 0;
+      };
+    case 'IN':
+      return (r) => {
+        const actual = at(r);
+        return c.values.some((v) => compare(actual, v) === 0);
+      };
     case 'LIKE': {
       const pattern = likeToRegExp(String(first));
-      return (r) => { const actual = at(r); return actual !== undefined && actual !== null && pattern.test(String(actual)); };
+      return (r) => {
+        const actual = at(r);
+        return actual !== undefined && actual !== null && pattern.test(String(actual));
+      };
     }
   }
 }
@@ -307,7 +402,12 @@ export function runQuery(company: Company, query: ParsedQuery, nameLists: Readon
   const entity = modeledEntity(query.entity);
   if (!entity) return { entity: query.entity, records: [], totalCount: 0 };
   const where = [...query.where];
-  if (nameLists.has(entity) && entity !== 'TaxCode' && entity !== 'TaxRate' && !where.some((c) => c.path.length === 1 && c.path[0] === 'Active')) {
+  if (
+    nameLists.has(entity) &&
+    entity !== 'TaxCode' &&
+    entity !== 'TaxRate' &&
+    !where.some((c) => c.path.length === 1 && c.path[0] === 'Active')
+  ) {
     where.push({ path: ['Active'], op: '=', values: [true] });
   }
   const table = company.table(entity);
@@ -316,7 +416,11 @@ export function runQuery(company: Company, query: ParsedQuery, nameLists: Readon
     if (c.op !== '=' || c.path.length !== 1 || typeof c.values[0] !== 'string') continue;
     const key = c.path[0]!;
     const value = c.values[0];
-    if (key === 'Id') { const r = table.get(value); candidates = r ? [r] : []; break; }
+    if (key === 'Id') {
+      const r = table.get(value);
+      candidates = r ? [r] : [];
+      break;
+    }
     if (key === 'DisplayName' && (entity === 'Customer' || entity === 'Vendor' || entity === 'Employee')) {
       const owner = company.findDisplayName(value);
       const r = owner && owner.entity === entity ? table.get(owner.id) : undefined;
@@ -373,4 +477,3 @@ export function queryResponse(query: ParsedQuery, result: QueryResult): Rec {
   if (result.records.length === 0) return {};
   return { [result.entity]: result.records, startPosition: query.startPosition, maxResults: result.records.length };
 }
-

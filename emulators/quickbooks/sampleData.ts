@@ -40,7 +40,9 @@ const items: Array<[name: string, unitPrice: number, income: string, description
   ['Trimming', 35, 'Landscaping Services', 'Tree and Shrub Trimming'],
 ];
 
-const customers: Array<[displayName: string, given: string, family: string, email: string, line1: string, city: string, postal: string]> = [
+const customers: Array<
+  [displayName: string, given: string, family: string, email: string, line1: string, city: string, postal: string]
+> = [
   ["Amy's Bird Sanctuary", 'Amy', 'Lauterbach', 'Birds@Intuit.com', '4581 Finch St.', 'Bayshore', '94326'],
   ["Bill's Windsurf Shop", 'Bill', 'Lucchini', 'Surf@Intuit.com', '12 Ocean Dr.', 'Half Moon Bay', '94213'],
   ['Cool Cars', 'Grace', 'Pariente', 'Cool_Cars@intuit.com', '65 Ocean Dr.', 'Half Moon Bay', '94213'],
@@ -51,26 +53,62 @@ const customers: Array<[displayName: string, given: string, family: string, emai
 export function addSampleData(company: Company, add: Add, currencyRef: Rec): void {
   const account = (Name: string, AccountType: string, AccountSubType: string, Classification: string): Rec =>
     add('Account', {
-      Name, SubAccount: false, FullyQualifiedName: Name, Active: true, Classification, AccountType, AccountSubType,
-      CurrentBalance: 0, CurrentBalanceWithSubAccounts: 0, CurrencyRef: currencyRef,
+      Name,
+      SubAccount: false,
+      FullyQualifiedName: Name,
+      Active: true,
+      Classification,
+      AccountType,
+      AccountSubType,
+      CurrentBalance: 0,
+      CurrentBalanceWithSubAccounts: 0,
+      CurrencyRef: currencyRef,
     });
   for (const [name, subType] of expenseAccounts) account(name, 'Expense', subType, 'Expense');
   const income = new Map(incomeAccounts.map(([name, subType]) => [name, account(name, 'Income', subType, 'Revenue')]));
   for (const [Name, UnitPrice, incomeName, Description] of items) {
     const incomeAccount = income.get(incomeName)!;
     add('Item', {
-      Name, Description, Active: true, FullyQualifiedName: Name, Taxable: false, UnitPrice, Type: 'Service',
-      IncomeAccountRef: { value: incomeAccount.Id, name: incomeAccount.Name }, PurchaseCost: 0, TrackQtyOnHand: false,
+      Name,
+      Description,
+      Active: true,
+      FullyQualifiedName: Name,
+      Taxable: false,
+      UnitPrice,
+      Type: 'Service',
+      IncomeAccountRef: { value: incomeAccount.Id, name: incomeAccount.Name },
+      PurchaseCost: 0,
+      TrackQtyOnHand: false,
     });
   }
   const us = company.settings.country === 'US';
   let addressId = 1;
   for (const [DisplayName, GivenName, FamilyName, Address, Line1, City, PostalCode] of customers) {
-    const BillAddr = { Id: String(++addressId), Line1, City, ...(us ? { CountrySubDivisionCode: 'CA' } : {}), PostalCode };
+    const BillAddr = {
+      Id: String(++addressId),
+      Line1,
+      City,
+      ...(us ? { CountrySubDivisionCode: 'CA' } : {}),
+      PostalCode,
+    };
     add('Customer', {
-      Taxable: us, BillAddr, ShipAddr: BillAddr, Job: false, BillWithParent: false, Balance: 0, BalanceWithJobs: 0,
-      CurrencyRef: currencyRef, PreferredDeliveryMethod: 'Print', IsProject: false, GivenName, FamilyName,
-      FullyQualifiedName: DisplayName, CompanyName: DisplayName, DisplayName, PrintOnCheckName: DisplayName, Active: true,
+      Taxable: us,
+      BillAddr,
+      ShipAddr: BillAddr,
+      Job: false,
+      BillWithParent: false,
+      Balance: 0,
+      BalanceWithJobs: 0,
+      CurrencyRef: currencyRef,
+      PreferredDeliveryMethod: 'Print',
+      IsProject: false,
+      GivenName,
+      FamilyName,
+      FullyQualifiedName: DisplayName,
+      CompanyName: DisplayName,
+      DisplayName,
+      PrintOnCheckName: DisplayName,
+      Active: true,
       PrimaryEmailAddr: { Address },
     });
   }

@@ -23,15 +23,35 @@ export function buildServer(admin: QuickBooksAdmin, saveNow: () => void, logger 
   registerAdminRoutes(app, admin, saveNow);
   registerAppPages(app, admin);
   app.setNotFoundHandler((request, reply) => {
-    if (request.url.startsWith('/v3/')) return sendText(reply, 400, faultText(faults.unsupported(`${request.method} ${request.url.split('?')[0]}`), admin.clock.nowMs(), undefined));
+    if (request.url.startsWith('/v3/'))
+      return sendText(
+        reply,
+        400,
+        faultText(faults.unsupported(`${request.method} ${request.url.split('?')[0]}`), admin.clock.nowMs(), undefined),
+      );
     return reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
   app.setErrorHandler((error, request, reply) => {
     const now = admin.clock.nowMs();
     if (error instanceof QboFault) return sendText(reply, error.status, faultText(error, now, undefined));
-    const status = typeof (error as { statusCode?: unknown }).statusCode === 'number' ? (error as { statusCode: number }).statusCode : 500;
-    if (status === 413) return sendText(reply, 413, faultText(new QboFault(413, 'ValidationFault', [{ Message: 'Request Entity Too Large', Detail: 'The request body is larger than 10 MB', code: '6030' }]), now, undefined));
-    if (status < 500) return sendText(reply, status, faultText(faults.malformedRequest((error as Error).message), now, undefined));
+    const status =
+      typeof (error as { statusCode?: unknown }).statusCode === 'number'
+        ? (error as { statusCode: number }).statusCode
+        : 500;
+    if (status === 413)
+      return sendText(
+        reply,
+        413,
+        faultText(
+          new QboFault(413, 'ValidationFault', [
+            { Message: 'Request Entity Too Large', Detail: 'The request body is larger than 10 MB', code: '6030' },
+          ]),
+          now,
+          undefined,
+        ),
+      );
+    if (status < 500)
+      return sendText(reply, status, faultText(faults.malformedRequest((error as Error).message), now, undefined));
     request.log.error(error);
     return sendText(reply, 500, faultText(faults.systemError(500), now, undefined));
   });

@@ -40,7 +40,12 @@ export function signBody(body: string, verifierToken: string): string {
 }
 
 const cloudEventVerb: Record<ChangeOperation, string> = {
-  Create: 'created', Update: 'updated', Delete: 'deleted', Merge: 'merged', Void: 'voided', Emailed: 'emailed',
+  Create: 'created',
+  Update: 'updated',
+  Delete: 'deleted',
+  Merge: 'merged',
+  Void: 'voided',
+  Emailed: 'emailed',
 };
 
 export function legacyBody(events: ChangeEvent[]): string {
@@ -51,7 +56,10 @@ export function legacyBody(events: ChangeEvent[]): string {
       realmId,
       dataChangeEvent: {
         entities: list.map((e) => ({
-          name: e.entity, id: e.id, operation: e.operation, lastUpdated: new Date(e.at).toISOString(),
+          name: e.entity,
+          id: e.id,
+          operation: e.operation,
+          lastUpdated: new Date(e.at).toISOString(),
           ...(e.deletedId ? { deletedId: e.deletedId } : {}),
         })),
       },
@@ -91,7 +99,15 @@ export class WebhookNotifier {
     retryScheduleMs: number[] = INTUIT_RETRY_SCHEDULE_MS,
   ) {
     // Intuit retries anything but HTTP 200 (reference §5.4), network errors and timeouts included.
-    this.dispatcher = new WebhookDispatcher({ clock, faults, retryScheduleMs, shouldRetry: (status) => status !== 200, isDelivered: (status) => status === 200, timeoutMs: 3_000, logLimit: 1_000 });
+    this.dispatcher = new WebhookDispatcher({
+      clock,
+      faults,
+      retryScheduleMs,
+      shouldRetry: (status) => status !== 200,
+      isDelivered: (status) => status === 200,
+      timeoutMs: 3_000,
+      logLimit: 1_000,
+    });
   }
 
   configure(subscriptions: WebhookSubscription[]): void {

@@ -39,7 +39,10 @@ describe('largest-remainder allocation', () => {
         (total, weights) => {
           fc.pre(weights.some((w) => w > 0n));
           const shares = allocateBigint(total, weights);
-          assert.equal(shares.reduce((a, b) => a + b, 0n), total);
+          assert.equal(
+            shares.reduce((a, b) => a + b, 0n),
+            total,
+          );
           const sum = weights.reduce((a, b) => a + b, 0n);
           shares.forEach((share, i) => {
             // |share - total*w/sum| < 1  <=>  |share*sum - total*w| < sum
@@ -52,12 +55,23 @@ describe('largest-remainder allocation', () => {
   });
   it('property: the result is deterministic and does not depend on how weights are scaled', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 10 ** 9 }), fc.array(fc.integer({ min: 0, max: 10 ** 6 }), { minLength: 1, maxLength: 20 }), fc.integer({ min: 1, max: 1000 }), (total, weights, k) => {
-        fc.pre(weights.some((w) => w > 0));
-        const a = allocateLargestRemainder(total, weights);
-        assert.deepEqual(allocateLargestRemainder(total, weights), a);
-        assert.deepEqual(allocateLargestRemainder(total, weights.map((w) => w * k)), a);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 10 ** 9 }),
+        fc.array(fc.integer({ min: 0, max: 10 ** 6 }), { minLength: 1, maxLength: 20 }),
+        fc.integer({ min: 1, max: 1000 }),
+        (total, weights, k) => {
+          fc.pre(weights.some((w) => w > 0));
+          const a = allocateLargestRemainder(total, weights);
+          assert.deepEqual(allocateLargestRemainder(total, weights), a);
+          assert.deepEqual(
+            allocateLargestRemainder(
+              total,
+              weights.map((w) => w * k),
+            ),
+            a,
+          );
+        },
+      ),
     );
   });
 });

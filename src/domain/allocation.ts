@@ -21,7 +21,8 @@ export type Weight = number | bigint | Ratio;
 function asRatio(w: Weight, index: number): Ratio {
   if (typeof w === 'bigint') return { numerator: w, denominator: 1n };
   if (typeof w === 'number') {
-    if (!Number.isSafeInteger(w)) throw new RangeError(`allocation weight #${index} (${w}) must be a safe integer; pass a Ratio for fractions`);
+    if (!Number.isSafeInteger(w))
+      throw new RangeError(`allocation weight #${index} (${w}) must be a safe integer; pass a Ratio for fractions`);
     return { numerator: BigInt(w), denominator: 1n };
   }
   if (w.denominator <= 0n) throw new RangeError(`allocation weight #${index} has a non-positive denominator`);

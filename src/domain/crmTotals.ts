@@ -122,7 +122,8 @@ export function crmDocumentTotals(doc: CrmDocument, label = 'document'): Result<
     return documentTotals(doc, label);
   } catch (e) {
     // toMinorNumber refuses magnitudes beyond the safe integer range; report it as data, not a crash.
-    if (e instanceof RangeError) return fail('AMOUNT_TOO_LARGE', `${label}: ${e.message}`, 'Check the quantities and amounts of the record.');
+    if (e instanceof RangeError)
+      return fail('AMOUNT_TOO_LARGE', `${label}: ${e.message}`, 'Check the quantities and amounts of the record.');
     throw e;
   }
 }
@@ -130,9 +131,14 @@ export function crmDocumentTotals(doc: CrmDocument, label = 'document'): Result<
 function documentTotals(doc: CrmDocument, label: string): Result<CrmTotals> {
   const currency = doc.currency?.trim().toUpperCase() ?? '';
   if (!isCurrencyCode(currency)) {
-    return fail('INVALID_CURRENCY', `${label} has currency "${doc.currency}", not an ISO 4217 code`, 'Set the currency of the record in HighLevel.');
+    return fail(
+      'INVALID_CURRENCY',
+      `${label} has currency "${doc.currency}", not an ISO 4217 code`,
+      'Set the currency of the record in HighLevel.',
+    );
   }
-  if (doc.items.length > MAX_ITEMS) return fail('TOO_MANY_ITEMS', `${label} has ${doc.items.length} items`, 'Split the document.');
+  if (doc.items.length > MAX_ITEMS)
+    return fail('TOO_MANY_ITEMS', `${label} has ${doc.items.length} items`, 'Split the document.');
   const exponent = currencyExponent(currency);
   const unitScale = pow10(exponent);
 
@@ -150,17 +156,29 @@ function documentTotals(doc: CrmDocument, label: string): Result<CrmTotals> {
   for (const [index, item] of doc.items.entries()) {
     const where = `${label} line ${index + 1} ("${item.name}")`;
     if (item.currency && item.currency.trim().toUpperCase() !== currency) {
-      return fail('MIXED_CURRENCY', `${where} is in ${item.currency} but the document is in ${currency}`, 'Use one currency per document in HighLevel.');
+      return fail(
+        'MIXED_CURRENCY',
+        `${where} is in ${item.currency} but the document is in ${currency}`,
+        'Use one currency per document in HighLevel.',
+      );
     }
     const qty = parseDecimal(item.qty, `${where} quantity`);
     if (!qty.ok) return qty;
     if (qty.value.coefficient < 0n) {
-      return fail('NEGATIVE_QUANTITY', `${where} has a negative quantity`, 'Use a positive quantity, and a discount or a refund for money given back.');
+      return fail(
+        'NEGATIVE_QUANTITY',
+        `${where} has a negative quantity`,
+        'Use a positive quantity, and a discount or a refund for money given back.',
+      );
     }
     const unit = parseDecimal(item.amount, `${where} unit amount`);
     if (!unit.ok) return unit;
     if (unit.value.coefficient < 0n) {
-      return fail('NEGATIVE_LINE', `${where} has a negative unit amount`, 'Record reductions as a discount on the document (QuickBooks sales lines cannot be negative).');
+      return fail(
+        'NEGATIVE_LINE',
+        `${where} has a negative unit amount`,
+        'Record reductions as a discount on the document (QuickBooks sales lines cannot be negative).',
+      );
     }
     const rates: Parsed['rates'] = [];
     for (const tax of item.taxes ?? []) {
@@ -196,16 +214,31 @@ function documentTotals(doc: CrmDocument, label: string): Result<CrmTotals> {
     } else if (type === 'fixed') {
       const fixed = toMinorUnits(value, currency, { rounding: 'halfUp', what: `${label} discount` });
       if (!fixed.ok) return fixed;
-      if (fixed.value < 0) return fail('NEGATIVE_DISCOUNT', `${label} has a negative discount`, 'Use a positive discount value in HighLevel.');
+      if (fixed.value < 0)
+        return fail(
+          'NEGATIVE_DISCOUNT',
+          `${label} has a negative discount`,
+          'Use a positive discount value in HighLevel.',
+        );
       if (fixed.value > 0) {
         documentDiscount = BigInt(fixed.value) < eligibleSubtotal ? BigInt(fixed.value) : eligibleSubtotal;
         spec = { kind: 'fixed', amount: toMinorNumber(documentDiscount), restricted: restrictTo.length > 0 };
       }
     } else {
-      return fail('UNKNOWN_DISCOUNT_TYPE', `${label} has discount type "${type}"`, 'Use a percentage or fixed discount.');
+      return fail(
+        'UNKNOWN_DISCOUNT_TYPE',
+        `${label} has discount type "${type}"`,
+        'Use a percentage or fixed discount.',
+      );
     }
   }
-  const shares = eligibleSubtotal === 0n ? parsed.map(() => 0n) : allocateBigint(documentDiscount, parsed.map((p) => (p.eligible ? p.amount : 0n)));
+  const shares =
+    eligibleSubtotal === 0n
+      ? parsed.map(() => 0n)
+      : allocateBigint(
+          documentDiscount,
+          parsed.map((p) => (p.eligible ? p.amount : 0n)),
+        );
 
   // Taxes, line by line
   const lines: CrmLineTotals[] = [];

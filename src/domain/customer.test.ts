@@ -42,14 +42,29 @@ describe('HighLevel contact -> QuickBooks Customer', () => {
       CompanyName: 'Doe & Co',
       PrimaryEmailAddr: { Address: 'jane.doe@example.com' },
       PrimaryPhone: { FreeFormNumber: '+15550102000' },
-      BillAddr: { Line1: '1 Main St', City: 'Springfield', CountrySubDivisionCode: 'IL', PostalCode: '62701', Country: 'US' },
+      BillAddr: {
+        Line1: '1 Main St',
+        City: 'Springfield',
+        CountrySubDivisionCode: 'IL',
+        PostalCode: '62701',
+        Country: 'US',
+      },
     });
     assert.deepEqual(warnings, []);
   });
   it("keeps apostrophes (O'Brien), emoji and right-to-left text intact", () => {
-    assert.equal(qboCustomerForContact({ id: 'c1', firstName: 'Seán', lastName: "O'Brien" }).customer.DisplayName, "Seán O'Brien");
-    assert.equal(qboCustomerForContact({ id: 'c2', firstName: 'Zoë 🌻', lastName: 'Smith' }).customer.DisplayName, 'Zoë 🌻 Smith');
-    assert.equal(qboCustomerForContact({ id: 'c3', firstName: 'محمد', lastName: 'علي' }).customer.DisplayName, 'محمد علي');
+    assert.equal(
+      qboCustomerForContact({ id: 'c1', firstName: 'Seán', lastName: "O'Brien" }).customer.DisplayName,
+      "Seán O'Brien",
+    );
+    assert.equal(
+      qboCustomerForContact({ id: 'c2', firstName: 'Zoë 🌻', lastName: 'Smith' }).customer.DisplayName,
+      'Zoë 🌻 Smith',
+    );
+    assert.equal(
+      qboCustomerForContact({ id: 'c3', firstName: 'محمد', lastName: 'علي' }).customer.DisplayName,
+      'محمد علي',
+    );
   });
   it('replaces ":" in DisplayName (QuickBooks uses it for sub-customers) but keeps it in CompanyName', () => {
     const { customer } = qboCustomerForContact({ id: 'c4', name: 'Acme: West', companyName: 'Acme: West' });
@@ -57,10 +72,16 @@ describe('HighLevel contact -> QuickBooks Customer', () => {
     assert.equal(customer.CompanyName, 'Acme: West');
   });
   it('uses company, then email, then the contact id when the contact has no name', () => {
-    assert.equal(qboCustomerForContact({ id: 'c5', companyName: 'Acme Ltd', email: 'a@acme.com' }).customer.DisplayName, 'Acme Ltd');
+    assert.equal(
+      qboCustomerForContact({ id: 'c5', companyName: 'Acme Ltd', email: 'a@acme.com' }).customer.DisplayName,
+      'Acme Ltd',
+    );
     assert.equal(qboCustomerForContact({ id: 'c6', email: 'A@acme.com' }).customer.DisplayName, 'A@acme.com');
     assert.equal(qboCustomerForContact({ id: 'c7' }).customer.DisplayName, 'HighLevel contact c7');
-    assert.equal(qboCustomerForContact({ id: 'c8', firstName: '  ', lastName: null, name: 'Bob Stone' }).customer.DisplayName, 'Bob Stone');
+    assert.equal(
+      qboCustomerForContact({ id: 'c8', firstName: '  ', lastName: null, name: 'Bob Stone' }).customer.DisplayName,
+      'Bob Stone',
+    );
   });
   it('shortens too-long names to the QuickBooks limits on character boundaries, and says so', () => {
     const long = '👩‍👩‍👧'.repeat(40); // each family emoji is 8 UTF-16 units
@@ -80,7 +101,12 @@ describe('HighLevel contact -> QuickBooks Customer', () => {
 
 describe('DisplayName candidates for clash resolution (QuickBooks error 6240)', () => {
   it('tries the name, then the name with the email, then numbered variants', () => {
-    assert.deepEqual(displayNameCandidates(jane, 4), ['Jane Doe', 'Jane Doe (jane.doe@example.com)', 'Jane Doe (jane.doe@example.com) 2', 'Jane Doe (jane.doe@example.com) 3']);
+    assert.deepEqual(displayNameCandidates(jane, 4), [
+      'Jane Doe',
+      'Jane Doe (jane.doe@example.com)',
+      'Jane Doe (jane.doe@example.com) 2',
+      'Jane Doe (jane.doe@example.com) 3',
+    ]);
   });
   it('qualifies by the contact id when there is no email, or when the name already is the email', () => {
     assert.equal(displayNameCandidate({ id: 'abc123', firstName: 'Jane' }, 1), 'Jane (abc123)');
@@ -88,16 +114,21 @@ describe('DisplayName candidates for clash resolution (QuickBooks error 6240)', 
   });
   it('property: candidates fit in 500 characters, never contain ":", and are all distinct', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 700, unit: 'grapheme' }), fc.option(fc.emailAddress()), fc.string({ minLength: 1, maxLength: 24 }), (name, email, id) => {
-        const contact: CrmContact = { id, name, email };
-        const names = displayNameCandidates(contact, 6);
-        for (const n of names) {
-          assert.ok(n.length <= 500, `${n.length} > 500`);
-          assert.ok(!n.includes(':'));
-          assert.ok(n.length > 0);
-        }
-        assert.equal(new Set(names).size, names.length);
-      }),
+      fc.property(
+        fc.string({ maxLength: 700, unit: 'grapheme' }),
+        fc.option(fc.emailAddress()),
+        fc.string({ minLength: 1, maxLength: 24 }),
+        (name, email, id) => {
+          const contact: CrmContact = { id, name, email };
+          const names = displayNameCandidates(contact, 6);
+          for (const n of names) {
+            assert.ok(n.length <= 500, `${n.length} > 500`);
+            assert.ok(!n.includes(':'));
+            assert.ok(n.length > 0);
+          }
+          assert.equal(new Set(names).size, names.length);
+        },
+      ),
     );
   });
 });
@@ -126,7 +157,14 @@ describe('QuickBooks Customer -> HighLevel contact fields', () => {
         CompanyName: "Amy's Bird Sanctuary",
         PrimaryEmailAddr: { Address: 'Birds@Intuit.com' },
         PrimaryPhone: { FreeFormNumber: '(650) 555-3311' },
-        BillAddr: { Line1: '4581 Finch St.', Line2: 'Suite 2', City: 'Bayshore', CountrySubDivisionCode: 'CA', PostalCode: '94326', Country: 'USA' },
+        BillAddr: {
+          Line1: '4581 Finch St.',
+          Line2: 'Suite 2',
+          City: 'Bayshore',
+          CountrySubDivisionCode: 'CA',
+          PostalCode: '94326',
+          Country: 'USA',
+        },
       }),
       {
         firstName: 'Amy',
@@ -144,19 +182,32 @@ describe('QuickBooks Customer -> HighLevel contact fields', () => {
     );
   });
   it('falls back to DisplayName for the name and leaves out unknown countries and bad emails', () => {
-    assert.deepEqual(contactFieldsForQboCustomer({ DisplayName: 'Cool Cars', PrimaryEmailAddr: { Address: 'not-an-email' }, BillAddr: { Country: 'Atlantis' } }), { name: 'Cool Cars' });
+    assert.deepEqual(
+      contactFieldsForQboCustomer({
+        DisplayName: 'Cool Cars',
+        PrimaryEmailAddr: { Address: 'not-an-email' },
+        BillAddr: { Country: 'Atlantis' },
+      }),
+      { name: 'Cool Cars' },
+    );
   });
 });
 
 describe('content hash for echo suppression', () => {
   it('hashes a contact and the customer we wrote for it the same', () => {
     const { customer } = qboCustomerForContact(jane);
-    assert.equal(syncedContactHash(syncedFieldsFromQboCustomer(customer)), syncedContactHash(syncedFieldsFromContact(jane)));
+    assert.equal(
+      syncedContactHash(syncedFieldsFromQboCustomer(customer)),
+      syncedContactHash(syncedFieldsFromContact(jane)),
+    );
   });
   it('hashes the same after QuickBooks shortened a long address, and ignores phone formatting', () => {
     const contact: CrmContact = { ...jane, address1: 'Road '.repeat(150), phone: '+1 (555) 010-2000' };
     const { customer } = qboCustomerForContact(contact);
-    assert.equal(syncedContactHash(syncedFieldsFromQboCustomer(customer)), syncedContactHash(syncedFieldsFromContact({ ...contact, phone: '+15550102000' })));
+    assert.equal(
+      syncedContactHash(syncedFieldsFromQboCustomer(customer)),
+      syncedContactHash(syncedFieldsFromContact({ ...contact, phone: '+15550102000' })),
+    );
   });
   it('changes when a synced field changes, not when tags change', () => {
     const base = syncedContactHash(syncedFieldsFromContact(jane));
@@ -168,12 +219,17 @@ describe('content hash for echo suppression', () => {
 
 describe('field ownership', () => {
   const synced = syncedFieldsFromContact(jane);
-  const empty: SyncedContact = Object.fromEntries(Object.keys(synced).map((k) => [k, null])) as unknown as SyncedContact;
+  const empty: SyncedContact = Object.fromEntries(
+    Object.keys(synced).map((k) => [k, null]),
+  ) as unknown as SyncedContact;
 
   it('is written down as data: tags belong to HighLevel, the address to the side that created the record', () => {
     assert.deepEqual(CONTACT_FIELD_OWNERSHIP.find((r) => r.field === 'tags')?.owner, { kind: 'side', side: 'crm' });
     assert.deepEqual(CONTACT_FIELD_OWNERSHIP.find((r) => r.field === 'city')?.owner, { kind: 'origin' });
-    assert.deepEqual(CONTACT_FIELD_OWNERSHIP.find((r) => r.field === 'email')?.owner, { kind: 'both', rule: 'last-writer' });
+    assert.deepEqual(CONTACT_FIELD_OWNERSHIP.find((r) => r.field === 'email')?.owner, {
+      kind: 'both',
+      rule: 'last-writer',
+    });
   });
   it('writes name, email and phone either way, but not the address of a QuickBooks-created customer from HighLevel', () => {
     const current = syncedFieldsFromQboCustomer({ GivenName: 'Jane', FamilyName: 'Roe', BillAddr: { City: 'Boston' } });
@@ -192,12 +248,18 @@ describe('field ownership', () => {
   });
   it('does not blank out a value without a last-synced snapshot proving the source removed it', () => {
     assert.deepEqual(fieldsToWrite('quickbooks', { ...synced, phone: null }, synced, { origin: 'crm' }), {});
-    assert.deepEqual(fieldsToWrite('quickbooks', { ...synced, phone: null }, synced, { origin: 'crm', lastSynced: synced }), { phone: null });
+    assert.deepEqual(
+      fieldsToWrite('quickbooks', { ...synced, phone: null }, synced, { origin: 'crm', lastSynced: synced }),
+      { phone: null },
+    );
   });
   it('with a snapshot, keeps a change made on the target that the source never touched (last writer wins)', () => {
     const current = { ...synced, phone: '+15559990000' }; // edited in QuickBooks after the last sync
     assert.deepEqual(fieldsToWrite('quickbooks', synced, current, { origin: 'crm', lastSynced: synced }), {});
-    assert.deepEqual(fieldsToWrite('quickbooks', { ...synced, firstName: 'Janet' }, current, { origin: 'crm', lastSynced: synced }), { firstName: 'Janet' });
+    assert.deepEqual(
+      fieldsToWrite('quickbooks', { ...synced, firstName: 'Janet' }, current, { origin: 'crm', lastSynced: synced }),
+      { firstName: 'Janet' },
+    );
   });
   it('fills an empty target', () => {
     const write = fieldsToWrite('crm', synced, empty, { origin: 'quickbooks' });
@@ -207,7 +269,12 @@ describe('field ownership', () => {
 });
 
 describe('properties over arbitrary contacts', () => {
-  const text = fc.option(fc.oneof(fc.string({ maxLength: 700, unit: 'grapheme' }), fc.constantFrom('US', 'United States', 'Canada', 'gb', '  ', 'Jane: Doe', '+1 (555) 010-2000')));
+  const text = fc.option(
+    fc.oneof(
+      fc.string({ maxLength: 700, unit: 'grapheme' }),
+      fc.constantFrom('US', 'United States', 'Canada', 'gb', '  ', 'Jane: Doe', '+1 (555) 010-2000'),
+    ),
+  );
   const contactArb = fc.record({
     id: fc.string({ minLength: 1, maxLength: 24 }),
     firstName: text,
@@ -244,7 +311,10 @@ describe('properties over arbitrary contacts', () => {
     fc.assert(
       fc.property(contactArb, (contact) => {
         const { customer } = qboCustomerForContact(contact);
-        assert.equal(syncedContactHash(syncedFieldsFromQboCustomer(customer)), syncedContactHash(syncedFieldsFromContact(contact)));
+        assert.equal(
+          syncedContactHash(syncedFieldsFromQboCustomer(customer)),
+          syncedContactHash(syncedFieldsFromContact(contact)),
+        );
       }),
     );
   });

@@ -118,7 +118,8 @@ export function contactBaseName(contact: CrmContact): string {
  * keeps the candidates distinct.
  */
 export function displayNameCandidate(contact: CrmContact, attempt: number): string {
-  if (!Number.isSafeInteger(attempt) || attempt < 0) throw new RangeError(`attempt must be a non-negative integer, got ${attempt}`);
+  if (!Number.isSafeInteger(attempt) || attempt < 0)
+    throw new RangeError(`attempt must be a non-negative integer, got ${attempt}`);
   const base = contactBaseName(contact);
   if (attempt === 0) return truncateText(base, L.DisplayName);
   const email = contact.email == null ? null : checkEmail(contact.email);
@@ -139,7 +140,10 @@ export interface CustomerMapping {
 }
 
 /** HighLevel contact -> QuickBooks Customer fields. `displayNameAttempt` selects the clash-resolution candidate. */
-export function qboCustomerForContact(contact: CrmContact, options: { readonly displayNameAttempt?: number } = {}): CustomerMapping {
+export function qboCustomerForContact(
+  contact: CrmContact,
+  options: { readonly displayNameAttempt?: number } = {},
+): CustomerMapping {
   const warnings: string[] = [];
   const fit = (field: string, value: string | null | undefined, max: number): string | undefined => {
     const clean = cleanOptional(value);
@@ -149,7 +153,8 @@ export function qboCustomerForContact(contact: CrmContact, options: { readonly d
     return cut === '' ? undefined : cut;
   };
   const baseName = contactBaseName(contact);
-  if (baseName.length > L.DisplayName) warnings.push(`DisplayName was shortened to ${L.DisplayName} characters for QuickBooks`);
+  if (baseName.length > L.DisplayName)
+    warnings.push(`DisplayName was shortened to ${L.DisplayName} characters for QuickBooks`);
   const customer: {
     DisplayName: string;
     GivenName?: string;
@@ -168,12 +173,19 @@ export function qboCustomerForContact(contact: CrmContact, options: { readonly d
   if (contact.email != null && contact.email.trim() !== '') {
     const email = checkEmail(contact.email);
     if (!email.ok) warnings.push(`email not sent to QuickBooks: ${email.reason}`);
-    else if (email.email.length > L.PrimaryEmailAddress) warnings.push(`email not sent to QuickBooks: longer than ${L.PrimaryEmailAddress} characters`);
+    else if (email.email.length > L.PrimaryEmailAddress)
+      warnings.push(`email not sent to QuickBooks: longer than ${L.PrimaryEmailAddress} characters`);
     else customer.PrimaryEmailAddr = { Address: email.email };
   }
   const phone = fit('PrimaryPhone', contact.phone, L.FreeFormNumber);
   if (phone !== undefined) customer.PrimaryPhone = { FreeFormNumber: phone };
-  const addr: { Line1?: string; City?: string; CountrySubDivisionCode?: string; PostalCode?: string; Country?: string } = {};
+  const addr: {
+    Line1?: string;
+    City?: string;
+    CountrySubDivisionCode?: string;
+    PostalCode?: string;
+    Country?: string;
+  } = {};
   const line1 = fit('BillAddr.Line1', contact.address1, A.Line);
   if (line1 !== undefined) addr.Line1 = line1;
   const city = fit('BillAddr.City', contact.city, A.City);
@@ -191,11 +203,34 @@ export function qboCustomerForContact(contact: CrmContact, options: { readonly d
 // HighLevel wants ISO 3166 alpha-2 country codes; QuickBooks' Country is free text. The common spellings
 // QuickBooks users type are mapped; anything else is left out rather than sent wrong.
 const COUNTRY_NAMES: Readonly<Record<string, string>> = {
-  'united states': 'US', 'united states of america': 'US', usa: 'US', 'u.s.a.': 'US', 'u.s.': 'US',
-  canada: 'CA', can: 'CA', 'united kingdom': 'GB', uk: 'GB', 'great britain': 'GB', gbr: 'GB', england: 'GB',
-  australia: 'AU', aus: 'AU', 'new zealand': 'NZ', nzl: 'NZ', ireland: 'IE', india: 'IN', ind: 'IN',
-  france: 'FR', germany: 'DE', spain: 'ES', italy: 'IT', netherlands: 'NL', mexico: 'MX', 'south africa': 'ZA',
-  singapore: 'SG', japan: 'JP',
+  'united states': 'US',
+  'united states of america': 'US',
+  usa: 'US',
+  'u.s.a.': 'US',
+  'u.s.': 'US',
+  canada: 'CA',
+  can: 'CA',
+  'united kingdom': 'GB',
+  uk: 'GB',
+  'great britain': 'GB',
+  gbr: 'GB',
+  england: 'GB',
+  australia: 'AU',
+  aus: 'AU',
+  'new zealand': 'NZ',
+  nzl: 'NZ',
+  ireland: 'IE',
+  india: 'IN',
+  ind: 'IN',
+  france: 'FR',
+  germany: 'DE',
+  spain: 'ES',
+  italy: 'IT',
+  netherlands: 'NL',
+  mexico: 'MX',
+  'south africa': 'ZA',
+  singapore: 'SG',
+  japan: 'JP',
 };
 
 /** QuickBooks free-text country -> ISO alpha-2, or null when we cannot tell. */
@@ -303,7 +338,11 @@ export function syncedFieldsFromContact(contact: CrmContact): SyncedContact {
 /** Canonical synced fields of a QuickBooks Customer. */
 export function syncedFieldsFromQboCustomer(customer: QboCustomer): SyncedContact {
   const c = contactFieldsForQboCustomer(customer);
-  return syncedFieldsFromContact({ id: customer.Id ?? '', ...c, country: c.country ?? customer.BillAddr?.Country ?? null });
+  return syncedFieldsFromContact({
+    id: customer.Id ?? '',
+    ...c,
+    country: c.country ?? customer.BillAddr?.Country ?? null,
+  });
 }
 
 /** sha256 (hex) of the canonical synced fields in a fixed order. Same content on either side, same hash. */
@@ -333,16 +372,32 @@ const origin: FieldOwner = { kind: 'origin' };
 export const CONTACT_FIELD_OWNERSHIP: readonly FieldOwnershipRow[] = [
   { field: 'firstName', owner: both, why: 'people fix names wherever they notice them' },
   { field: 'lastName', owner: both, why: 'as firstName' },
-  { field: 'email', owner: both, why: 'the matching key; a change on either side must follow, or the next match creates a duplicate' },
+  {
+    field: 'email',
+    owner: both,
+    why: 'the matching key; a change on either side must follow, or the next match creates a duplicate',
+  },
   { field: 'phone', owner: both, why: 'as email' },
   { field: 'companyName', owner: both, why: 'as firstName' },
-  { field: 'address1', owner: origin, why: 'QuickBooks owns the billing address of customers it created; HighLevel owns addresses it collected' },
+  {
+    field: 'address1',
+    owner: origin,
+    why: 'QuickBooks owns the billing address of customers it created; HighLevel owns addresses it collected',
+  },
   { field: 'city', owner: origin, why: 'part of the address' },
   { field: 'state', owner: origin, why: 'part of the address' },
   { field: 'postalCode', owner: origin, why: 'part of the address' },
   { field: 'country', owner: origin, why: 'part of the address' },
-  { field: 'tags', owner: { kind: 'side', side: 'crm' }, why: 'HighLevel workflows run on tags; QuickBooks has none, so they are never written by the sync' },
-  { field: 'DisplayName', owner: { kind: 'side', side: 'quickbooks' }, why: 'set once at create (clash-resolved); later edits in QuickBooks are kept' },
+  {
+    field: 'tags',
+    owner: { kind: 'side', side: 'crm' },
+    why: 'HighLevel workflows run on tags; QuickBooks has none, so they are never written by the sync',
+  },
+  {
+    field: 'DisplayName',
+    owner: { kind: 'side', side: 'quickbooks' },
+    why: 'set once at create (clash-resolved); later edits in QuickBooks are kept',
+  },
 ];
 
 function ownerOf(field: SyncedContactField): FieldOwner {
@@ -363,12 +418,20 @@ export interface FieldsToWriteOptions {
  *   not overwritten by a stale value, and a deliberate clear on the source is propagated);
  * - without it: the desired value is not empty (we never blank out data we cannot prove was removed).
  */
-export function fieldsToWrite(side: Side, desired: SyncedContact, current: SyncedContact, options: FieldsToWriteOptions = {}): Partial<SyncedContact> {
+export function fieldsToWrite(
+  side: Side,
+  desired: SyncedContact,
+  current: SyncedContact,
+  options: FieldsToWriteOptions = {},
+): Partial<SyncedContact> {
   const source: Side = side === 'crm' ? 'quickbooks' : 'crm';
   const out: { [K in SyncedContactField]?: string | null } = {};
   for (const field of SYNCED_CONTACT_FIELDS) {
     const owner = ownerOf(field);
-    const allowed = owner.kind === 'both' || (owner.kind === 'side' && owner.side === source) || (owner.kind === 'origin' && options.origin === source);
+    const allowed =
+      owner.kind === 'both' ||
+      (owner.kind === 'side' && owner.side === source) ||
+      (owner.kind === 'origin' && options.origin === source);
     if (!allowed) continue;
     const want = desired[field];
     if (want === current[field]) continue;

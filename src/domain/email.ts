@@ -34,8 +34,10 @@ export function checkEmail(raw: string): EmailCheck {
   const domain = email.slice(at + 1);
   if (local === '') return bad(`"${email}" has nothing before the @`);
   if (local.length > 64) return bad(`the part before the @ in "${email}" is longer than 64 characters`);
-  if (!LOCAL_PART.test(local)) return bad(`the part before the @ in "${email}" contains spaces or characters mail servers reject`);
-  if (local.startsWith('.') || local.endsWith('.') || local.includes('..')) return bad(`"${email}" has a misplaced dot before the @`);
+  if (!LOCAL_PART.test(local))
+    return bad(`the part before the @ in "${email}" contains spaces or characters mail servers reject`);
+  if (local.startsWith('.') || local.endsWith('.') || local.includes('..'))
+    return bad(`"${email}" has a misplaced dot before the @`);
   if (domain === '') return bad(`"${email}" has nothing after the @`);
   const labels = domain.split('.');
   if (labels.length < 2) return bad(`the domain of "${email}" has no dot (e.g. example.com)`);

@@ -4,7 +4,13 @@
 import type { QboRef } from './customer.ts';
 import type { CrmDiscount, CrmItem } from './crmTotals.ts';
 import type { DomainError } from './result.ts';
-import { qboSalesLines, type GlobalTaxCalculation, type QboSalesLine, type SalesLineContext, type TotalCheck } from './salesLines.ts';
+import {
+  qboSalesLines,
+  type GlobalTaxCalculation,
+  type QboSalesLine,
+  type SalesLineContext,
+  type TotalCheck,
+} from './salesLines.ts';
 import { billEmail, privateNote, qboDate, qboDocNumber, type TooLong } from './transactionFields.ts';
 
 /** A HighLevel invoice as read from GET /invoices/{id} or an Invoice* webhook. */
@@ -19,7 +25,11 @@ export interface CrmInvoice {
   readonly invoiceItems?: readonly CrmItem[] | null;
   readonly items?: readonly CrmItem[] | null;
   readonly discount?: CrmDiscount | null;
-  readonly contactDetails?: { readonly id?: string | null; readonly email?: string | null; readonly name?: string | null } | null;
+  readonly contactDetails?: {
+    readonly id?: string | null;
+    readonly email?: string | null;
+    readonly name?: string | null;
+  } | null;
 }
 
 export interface InvoiceContext extends SalesLineContext {
@@ -44,7 +54,12 @@ export interface QboInvoiceBody {
 }
 
 export type InvoiceMapping =
-  | { readonly ok: true; readonly invoice: QboInvoiceBody; readonly expectedTotal: TotalCheck; readonly warnings: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly invoice: QboInvoiceBody;
+      readonly expectedTotal: TotalCheck;
+      readonly warnings: readonly string[];
+    }
   | { readonly ok: false; readonly error: DomainError };
 
 /** The PrivateNote that ties a QuickBooks form back to its HighLevel record (searchable in QuickBooks). */
@@ -85,7 +100,9 @@ export function qboInvoiceForCrmInvoice(crm: CrmInvoice, context: InvoiceContext
     ...(email.email !== undefined ? { BillEmail: { Address: email.email } } : {}),
     PrivateNote: invoiceNote(crm),
     Line: lines.value.lines,
-    ...(lines.value.globalTaxCalculation !== undefined ? { GlobalTaxCalculation: lines.value.globalTaxCalculation } : {}),
+    ...(lines.value.globalTaxCalculation !== undefined
+      ? { GlobalTaxCalculation: lines.value.globalTaxCalculation }
+      : {}),
   };
   return { ok: true, invoice, expectedTotal: lines.value.expectedTotal, warnings };
 }

@@ -83,9 +83,13 @@ describe('majorFromMinor and formatMinor', () => {
   });
   it('round-trips every safe amount: toMinorUnits(majorFromMinor(x)) == x', () => {
     fc.assert(
-      fc.property(fc.integer({ min: -(2 ** 50), max: 2 ** 50 }), fc.constantFrom('USD', 'JPY', 'KWD'), (minor, currency) => {
-        assert.equal(unwrap(toMinorUnits(majorFromMinor(minor, currency), currency)), minor);
-      }),
+      fc.property(
+        fc.integer({ min: -(2 ** 50), max: 2 ** 50 }),
+        fc.constantFrom('USD', 'JPY', 'KWD'),
+        (minor, currency) => {
+          assert.equal(unwrap(toMinorUnits(majorFromMinor(minor, currency), currency)), minor);
+        },
+      ),
     );
   });
 });

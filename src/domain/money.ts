@@ -28,12 +28,34 @@ export interface Decimal {
 /** ISO 4217 minor-unit exponents that differ from 2. Everything else (USD, EUR, GBP, CAD, AUD, ...) uses 2. */
 const EXPONENT_EXCEPTIONS: Readonly<Record<string, number>> = {
   // zero decimals
-  BIF: 0, CLP: 0, DJF: 0, GNF: 0, ISK: 0, JPY: 0, KMF: 0, KRW: 0, PYG: 0, RWF: 0, UGX: 0, UYI: 0,
-  VND: 0, VUV: 0, XAF: 0, XOF: 0, XPF: 0,
+  BIF: 0,
+  CLP: 0,
+  DJF: 0,
+  GNF: 0,
+  ISK: 0,
+  JPY: 0,
+  KMF: 0,
+  KRW: 0,
+  PYG: 0,
+  RWF: 0,
+  UGX: 0,
+  UYI: 0,
+  VND: 0,
+  VUV: 0,
+  XAF: 0,
+  XOF: 0,
+  XPF: 0,
   // three decimals
-  BHD: 3, IQD: 3, JOD: 3, KWD: 3, LYD: 3, OMR: 3, TND: 3,
+  BHD: 3,
+  IQD: 3,
+  JOD: 3,
+  KWD: 3,
+  LYD: 3,
+  OMR: 3,
+  TND: 3,
   // four decimals (units of account, rarely invoiced but valid codes)
-  CLF: 4, UYW: 4,
+  CLF: 4,
+  UYW: 4,
 };
 
 /** Minor-unit exponent of an ISO 4217 code (case-insensitive). Unknown but well-formed codes get 2. */
@@ -91,18 +113,30 @@ const DECIMAL_TEXT = /^([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,3}))?$/;
  */
 export function parseDecimal(input: number | string, what = 'amount'): Result<Decimal> {
   if (typeof input === 'number' && !Number.isFinite(input)) {
-    return fail('INVALID_NUMBER', `${what} is ${String(input)}, not a finite number`, `Send ${what} as a finite decimal number.`);
+    return fail(
+      'INVALID_NUMBER',
+      `${what} is ${String(input)}, not a finite number`,
+      `Send ${what} as a finite decimal number.`,
+    );
   }
   const text = typeof input === 'number' ? String(input) : input.trim();
   const m = DECIMAL_TEXT.exec(text);
   const intPart = m?.[2] ?? '';
   const fracPart = m?.[3] ?? '';
   if (!m || intPart.length + fracPart.length === 0) {
-    return fail('INVALID_NUMBER', `${what} "${text}" is not a decimal number`, `Send ${what} as digits with an optional decimal point, e.g. 12.10.`);
+    return fail(
+      'INVALID_NUMBER',
+      `${what} "${text}" is not a decimal number`,
+      `Send ${what} as digits with an optional decimal point, e.g. 12.10.`,
+    );
   }
   const digits = (intPart + fracPart).replace(/^0+(?=\d)/, '');
   if (digits.length > MAX_DIGITS) {
-    return fail('NUMBER_TOO_LONG', `${what} "${text}" has more than ${MAX_DIGITS} digits`, `Send ${what} with fewer digits.`);
+    return fail(
+      'NUMBER_TOO_LONG',
+      `${what} "${text}" has more than ${MAX_DIGITS} digits`,
+      `Send ${what} with fewer digits.`,
+    );
   }
   let coefficient = BigInt(digits === '' ? '0' : digits);
   let scale = fracPart.length - Number(m[4] ?? '0');
@@ -193,7 +227,11 @@ export function toMinorUnits(
     minor = roundHalfUp(d.coefficient, pow10(d.scale - exponent));
   }
   if (!isSafeMinor(minor)) {
-    return fail('AMOUNT_TOO_LARGE', `${what} ${decimalText(d)} ${currency.toUpperCase()} is too large to handle exactly`, `Check ${what} in the source record.`);
+    return fail(
+      'AMOUNT_TOO_LARGE',
+      `${what} ${decimalText(d)} ${currency.toUpperCase()} is too large to handle exactly`,
+      `Check ${what} in the source record.`,
+    );
   }
   return ok(Number(minor));
 }
@@ -228,7 +266,8 @@ export function parsePercent(input: number | string, what = 'rate', max = 1000):
   const parsed = parseDecimal(input, what);
   if (!parsed.ok) return parsed;
   const d = parsed.value;
-  if (d.coefficient < 0n) return fail('NEGATIVE_RATE', `${what} ${decimalText(d)}% is negative`, `Use a rate between 0 and ${max}.`);
+  if (d.coefficient < 0n)
+    return fail('NEGATIVE_RATE', `${what} ${decimalText(d)}% is negative`, `Use a rate between 0 and ${max}.`);
   if (d.coefficient > BigInt(max) * pow10(d.scale)) {
     return fail('RATE_TOO_LARGE', `${what} ${decimalText(d)}% is above ${max}%`, `Use a rate between 0 and ${max}.`);
   }

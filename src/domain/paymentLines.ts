@@ -17,8 +17,13 @@ export interface PaymentLineWrite {
  * payment tests), and a sparse update must not send read-only parts back. Undefined when no line applies to the
  * invoice (nothing to remove).
  */
-export function paymentLinesWithout(lines: readonly PaymentLineRead[], invoiceId: string): PaymentLineWrite[] | undefined {
-  const kept = lines.filter((line) => !(line.LinkedTxn ?? []).some((l) => l.TxnType === 'Invoice' && l.TxnId === invoiceId));
+export function paymentLinesWithout(
+  lines: readonly PaymentLineRead[],
+  invoiceId: string,
+): PaymentLineWrite[] | undefined {
+  const kept = lines.filter(
+    (line) => !(line.LinkedTxn ?? []).some((l) => l.TxnType === 'Invoice' && l.TxnId === invoiceId),
+  );
   if (kept.length === lines.length) return undefined;
   return kept.map((line) => ({
     ...(line.Amount !== undefined ? { Amount: line.Amount } : {}),

@@ -3,7 +3,12 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { quickbooksRequestId } from './requestId.ts';
 
-const source = { connectionId: 'conn_1', flow: 'invoices', sourceId: '6578278e879ad2646715ba9c', sourceVersion: '2026-03-01T10:00:00.000Z' };
+const source = {
+  connectionId: 'conn_1',
+  flow: 'invoices',
+  sourceId: '6578278e879ad2646715ba9c',
+  sourceVersion: '2026-03-01T10:00:00.000Z',
+};
 
 describe('QuickBooks requestid', () => {
   it('is the same for the same write, so a retry after a timeout is answered with the first result', () => {

@@ -23,7 +23,16 @@
 import { allocateBigint } from './allocation.ts';
 import type { QboRef } from './customer.ts';
 import { crmDocumentTotals, type CrmDocument, type CrmItem, type CrmLineTotals, type CrmTotals } from './crmTotals.ts';
-import { decimalToJsonNumber, majorFromMinor, percentOf, pow10, roundHalfUp, sumDecimals, type Decimal, type Minor } from './money.ts';
+import {
+  decimalToJsonNumber,
+  majorFromMinor,
+  percentOf,
+  pow10,
+  roundHalfUp,
+  sumDecimals,
+  type Decimal,
+  type Minor,
+} from './money.ts';
 import { QBO_LIMITS } from './quickbooksLimits.ts';
 import { fail, ok, type Result } from './result.ts';
 import { taxCodeForCrmTaxes, type MatchedTaxCode, type QboTaxCodeInfo } from './taxCodes.ts';
@@ -144,14 +153,22 @@ function jsonNumber(d: Decimal, what: string, label: string): Result<number> {
   try {
     return ok(decimalToJsonNumber(d));
   } catch {
-    return fail('NUMBER_NOT_REPRESENTABLE', `${label}: ${what} has too many significant digits for a JSON number`, `Round ${what} in HighLevel.`);
+    return fail(
+      'NUMBER_NOT_REPRESENTABLE',
+      `${label}: ${what} has too many significant digits for a JSON number`,
+      `Round ${what} in HighLevel.`,
+    );
   }
 }
 
 /** The 7-decimal price of a CRM line when it reproduces the line amount exactly, else a searched one. */
 function priceFor(line: CrmLineTotals, amount: Minor, exponent: number): Decimal | undefined {
   const unit = line.unitAmount;
-  if (unit.scale <= QBO_LIMITS.transaction.UnitPriceDecimals && lineAmountMinor(line.qty, unit, exponent) === BigInt(amount)) return unit;
+  if (
+    unit.scale <= QBO_LIMITS.transaction.UnitPriceDecimals &&
+    lineAmountMinor(line.qty, unit, exponent) === BigInt(amount)
+  )
+    return unit;
   return unitPriceForAmount(line.qty, BigInt(amount), exponent);
 }
 
@@ -161,15 +178,29 @@ interface LineOptions {
 }
 
 /** QuickBooks lines for a HighLevel document; see the file comment for the two tax models. */
-export function qboSalesLines(doc: CrmDocument, ctx: SalesLineContext, label: string, options: LineOptions = {}): Result<SalesLines> {
-  if (doc.items.length === 0) return fail('NO_LINES', `${label} has no line items`, 'Add at least one item in HighLevel; QuickBooks needs one line.');
+export function qboSalesLines(
+  doc: CrmDocument,
+  ctx: SalesLineContext,
+  label: string,
+  options: LineOptions = {},
+): Result<SalesLines> {
+  if (doc.items.length === 0)
+    return fail(
+      'NO_LINES',
+      `${label} has no line items`,
+      'Add at least one item in HighLevel; QuickBooks needs one line.',
+    );
   const computed = crmDocumentTotals(doc, label);
   if (!computed.ok) return computed;
   const totals = computed.value;
   const maxLines = ctx.maxLines ?? QBO_LIMITS.transaction.MaxLines;
   const lineCount = totals.lines.length + (ctx.region === 'global' && totals.discount > 0 ? 1 : 0);
   if (lineCount > maxLines) {
-    return fail('TOO_MANY_LINES', `${label} needs ${lineCount} QuickBooks lines; QuickBooks accepts at most ${maxLines} per form`, 'Split the document in HighLevel into smaller ones.');
+    return fail(
+      'TOO_MANY_LINES',
+      `${label} needs ${lineCount} QuickBooks lines; QuickBooks accepts at most ${maxLines} per form`,
+      'Split the document in HighLevel into smaller ones.',
+    );
   }
   const refs: QboRef[] = [];
   for (const [index, item] of doc.items.entries()) {
@@ -182,28 +213,52 @@ export function qboSalesLines(doc: CrmDocument, ctx: SalesLineContext, label: st
     const text = item?.description?.trim() || item?.name || '';
     return truncateText(text, QBO_LIMITS.transaction.LineDescription);
   };
-  const lines = ctx.region === 'US' ? usLines(totals, refs, describe, label, options) : globalLines(totals, refs, describe, ctx, label);
+  const lines =
+    ctx.region === 'US'
+      ? usLines(totals, refs, describe, label, options)
+      : globalLines(totals, refs, describe, ctx, label);
   if (!lines.ok) return lines;
   // A description cut to QuickBooks' limit is said, line by line, so that the record's entry is no silent ok.
   const cut = doc.items.flatMap((item, i) => {
     const text = item.description?.trim() || item.name || '';
-    return text.length > QBO_LIMITS.transaction.LineDescription ? [`${label} line ${i + 1}: description of ${text.length} characters shortened to QuickBooks' ${QBO_LIMITS.transaction.LineDescription}`] : [];
+    return text.length > QBO_LIMITS.transaction.LineDescription
+      ? [
+          `${label} line ${i + 1}: description of ${text.length} characters shortened to QuickBooks' ${QBO_LIMITS.transaction.LineDescription}`,
+        ]
+      : [];
   });
   return cut.length === 0 ? lines : ok({ ...lines.value, warnings: [...lines.value.warnings, ...cut] });
 }
 
-function usLines(totals: CrmTotals, refs: readonly QboRef[], describe: (i: number) => string, label: string, options: LineOptions): Result<SalesLines> {
+function usLines(
+  totals: CrmTotals,
+  refs: readonly QboRef[],
+  describe: (i: number) => string,
+  label: string,
+  options: LineOptions,
+): Result<SalesLines> {
   const warnings: string[] = [];
   let targets = totals.lines.map((l) => BigInt(l.total));
   const crmTotal = options.targetTotal ?? totals.total;
   if (options.targetTotal !== undefined && options.targetTotal !== totals.total) {
-    if (options.targetTotal < 0) return fail('NEGATIVE_TOTAL', `${label}: the amount to record is negative`, 'Record money given back as a refund.');
+    if (options.targetTotal < 0)
+      return fail(
+        'NEGATIVE_TOTAL',
+        `${label}: the amount to record is negative`,
+        'Record money given back as a refund.',
+      );
     const weights = totals.lines.map((l) => BigInt(l.total));
     if (weights.every((w) => w === 0n)) {
-      return fail('ZERO_LINES_FOR_AMOUNT', `${label}: every line is zero but ${totals.currency} ${majorFromMinor(options.targetTotal, totals.currency)} was charged`, 'Check the line items of the payment in HighLevel.');
+      return fail(
+        'ZERO_LINES_FOR_AMOUNT',
+        `${label}: every line is zero but ${totals.currency} ${majorFromMinor(options.targetTotal, totals.currency)} was charged`,
+        'Check the line items of the payment in HighLevel.',
+      );
     }
     targets = allocateBigint(BigInt(options.targetTotal), weights);
-    warnings.push(`${label}: lines add up to ${majorFromMinor(totals.total, totals.currency)} but ${majorFromMinor(options.targetTotal, totals.currency)} was charged; the charged amount was spread over the lines`);
+    warnings.push(
+      `${label}: lines add up to ${majorFromMinor(totals.total, totals.currency)} but ${majorFromMinor(options.targetTotal, totals.currency)} was charged; the charged amount was spread over the lines`,
+    );
   }
   const lines: QboSalesItemLine[] = [];
   const plans: ItemLinePlan[] = [];
@@ -232,10 +287,22 @@ function usLines(totals: CrmTotals, refs: readonly QboRef[], describe: (i: numbe
     plans.push({ crm, itemRef: ref, description, amount: Number(amount) });
   }
   const quickbooksTotal = Number(targets.reduce((a, b) => a + b, 0n));
-  return ok({ lines, totals, expectedTotal: totalCheck(totals.currency, crmTotal, quickbooksTotal), itemLines: plans, warnings });
+  return ok({
+    lines,
+    totals,
+    expectedTotal: totalCheck(totals.currency, crmTotal, quickbooksTotal),
+    itemLines: plans,
+    warnings,
+  });
 }
 
-function globalLines(totals: CrmTotals, refs: readonly QboRef[], describe: (i: number) => string, ctx: SalesLineContext, label: string): Result<SalesLines> {
+function globalLines(
+  totals: CrmTotals,
+  refs: readonly QboRef[],
+  describe: (i: number) => string,
+  ctx: SalesLineContext,
+  label: string,
+): Result<SalesLines> {
   const anyTax = totals.lines.some((l) => l.taxes.length > 0);
   const inclusive = totals.lines.some((l) => l.taxInclusive && l.taxes.length > 0);
   if (inclusive && totals.lines.some((l) => !l.taxInclusive && l.taxes.length > 0)) {
@@ -253,12 +320,22 @@ function globalLines(totals: CrmTotals, refs: readonly QboRef[], describe: (i: n
     let taxCode: MatchedTaxCode | undefined;
     if (needsCodes) {
       const matched = taxCodeForCrmTaxes(crm.taxes, ctx.taxCodes ?? [], ctx.taxCodeMappings, ctx.noTaxCodeId);
-      if (!matched.ok) return fail(matched.error.code, `${label} line ${i + 1}: ${matched.error.message}`, matched.error.fix, matched.error.detail);
+      if (!matched.ok)
+        return fail(
+          matched.error.code,
+          `${label} line ${i + 1}: ${matched.error.message}`,
+          matched.error.fix,
+          matched.error.detail,
+        );
       taxCode = matched.value;
     }
     const price = priceFor(crm, crm.amount, totals.exponent);
     if (price === undefined) {
-      return fail('UNIT_PRICE_UNREPRESENTABLE', `${label} line ${i + 1}: no QuickBooks unit price reproduces the line amount`, 'Use a smaller quantity on this line in HighLevel.');
+      return fail(
+        'UNIT_PRICE_UNREPRESENTABLE',
+        `${label} line ${i + 1}: no QuickBooks unit price reproduces the line amount`,
+        'Use a smaller quantity on this line in HighLevel.',
+      );
     }
     const qty = jsonNumber(crm.qty, 'the quantity', `${label} line ${i + 1}`);
     if (!qty.ok) return qty;
@@ -285,26 +362,40 @@ function globalLines(totals: CrmTotals, refs: readonly QboRef[], describe: (i: n
   }
   if (totals.discount > 0) {
     const spec = totals.discountSpec;
-    const percent = spec.kind === 'percentage' && !spec.restricted ? jsonNumber(spec.percent, 'the discount percentage', label) : undefined;
+    const percent =
+      spec.kind === 'percentage' && !spec.restricted
+        ? jsonNumber(spec.percent, 'the discount percentage', label)
+        : undefined;
     if (percent && !percent.ok) return percent;
-    const discountAccount = ctx.discountAccountId !== undefined ? { DiscountAccountRef: { value: ctx.discountAccountId } } : {};
+    const discountAccount =
+      ctx.discountAccountId !== undefined ? { DiscountAccountRef: { value: ctx.discountAccountId } } : {};
     // A percentage on all lines maps to a percent-based discount line. A fixed discount, or a percentage valid on
     // some products only (QuickBooks' discount line applies to everything above it), maps to its amount.
     lines.push({
       DetailType: 'DiscountLineDetail',
       Amount: majorFromMinor(totals.discount, totals.currency),
-      DiscountLineDetail:
-        percent?.ok
-          ? { PercentBased: true, DiscountPercent: percent.value, ...discountAccount }
-          : { PercentBased: false, ...discountAccount },
+      DiscountLineDetail: percent?.ok
+        ? { PercentBased: true, DiscountPercent: percent.value, ...discountAccount }
+        : { PercentBased: false, ...discountAccount },
     });
   }
   const quickbooksTotal = expectedGlobalTotal(totals, plans, calculation);
-  return ok({ lines, globalTaxCalculation: calculation, totals, expectedTotal: totalCheck(totals.currency, totals.total, quickbooksTotal), itemLines: plans, warnings: [] });
+  return ok({
+    lines,
+    globalTaxCalculation: calculation,
+    totals,
+    expectedTotal: totalCheck(totals.currency, totals.total, quickbooksTotal),
+    itemLines: plans,
+    warnings: [],
+  });
 }
 
 /** Our model of QuickBooks' global-model total; see the file comment. */
-export function expectedGlobalTotal(totals: CrmTotals, plans: readonly ItemLinePlan[], calculation: GlobalTaxCalculation): Minor {
+export function expectedGlobalTotal(
+  totals: CrmTotals,
+  plans: readonly ItemLinePlan[],
+  calculation: GlobalTaxCalculation,
+): Minor {
   const subtotal = plans.reduce((s, p) => s + BigInt(p.amount), 0n);
   const discount = BigInt(totals.discount);
   if (calculation === 'NotApplicable') return Number(subtotal - discount);
@@ -316,7 +407,13 @@ export function expectedGlobalTotal(totals: CrmTotals, plans: readonly ItemLineP
     groups.set(p.taxCode.id, g);
   }
   const list = [...groups.values()];
-  const shares = subtotal === 0n ? list.map(() => 0n) : allocateBigint(discount, list.map((g) => g.amount));
+  const shares =
+    subtotal === 0n
+      ? list.map(() => 0n)
+      : allocateBigint(
+          discount,
+          list.map((g) => g.amount),
+        );
   let tax = 0n;
   for (const [i, g] of list.entries()) {
     const base = g.amount - (shares[i] ?? 0n);
@@ -326,7 +423,10 @@ export function expectedGlobalTotal(totals: CrmTotals, plans: readonly ItemLineP
       const sum = sumDecimals(g.code.rates);
       for (const r of g.code.rates) {
         const scale = Math.max(r.scale, sum.scale);
-        tax += roundHalfUp(base * r.coefficient * pow10(scale - r.scale), 100n * pow10(scale) + sum.coefficient * pow10(scale - sum.scale));
+        tax += roundHalfUp(
+          base * r.coefficient * pow10(scale - r.scale),
+          100n * pow10(scale) + sum.coefficient * pow10(scale - sum.scale),
+        );
       }
     }
   }

@@ -21,7 +21,14 @@ const us: RefundReceiptContext = {
   depositToAccountId: '35',
   refundFromAccountId: '35',
 };
-const global: RefundReceiptContext = { ...us, region: 'global', taxCodes: [{ id: '10', name: 'VAT', ratePercents: [20] }, { id: '12', name: 'Zero', ratePercents: [0] }] };
+const global: RefundReceiptContext = {
+  ...us,
+  region: 'global',
+  taxCodes: [
+    { id: '10', name: 'VAT', ratePercents: [20] },
+    { id: '12', name: 'Zero', ratePercents: [0] },
+  ],
+};
 
 const order: CrmPayment = {
   id: '6578278e879ad2646715ba9c',
@@ -55,7 +62,10 @@ describe('HighLevel payment -> QuickBooks SalesReceipt', () => {
     assert.equal(s.PaymentRefNum, 'OabcdefGHIJKLMNOPqrstuv'.slice(-21));
     assert.equal(s.PaymentRefNum?.length, 21);
     assert.equal(s.PrivateNote, 'HighLevel order 6578278e879ad2646715ba9c (charge ch_3OabcdefGHIJKLMNOPqrstuv)');
-    assert.deepEqual(lines(s.Line).map((l) => l.Amount), [58.79, 36]);
+    assert.deepEqual(
+      lines(s.Line).map((l) => l.Amount),
+      [58.79, 36],
+    );
     assert.equal(r.expectedTotal.quickbooks, 94.79);
     assert.deepEqual(r.warnings, []);
   });
@@ -63,7 +73,10 @@ describe('HighLevel payment -> QuickBooks SalesReceipt', () => {
     const r = qboSalesReceiptForCrmPayment({ ...order, amount: 100 }, us);
     if (!r.ok) return assert.fail(r.error.message);
     assert.equal(r.expectedTotal.quickbooks, 100);
-    assert.equal(lines(r.salesReceipt.Line).reduce((s, l) => s + Math.round(l.Amount * 100), 0), 10000);
+    assert.equal(
+      lines(r.salesReceipt.Line).reduce((s, l) => s + Math.round(l.Amount * 100), 0),
+      10000,
+    );
     assert.match(r.warnings.join(), /was charged/);
   });
   it('maps card brands, cash, cheque and bank transfers to payment-method keys', () => {
@@ -82,20 +95,39 @@ describe('HighLevel payment -> QuickBooks SalesReceipt', () => {
     assert.deepEqual(amex.ok && amex.salesReceipt.PaymentMethodRef, { value: '4' });
     const transfer = qboSalesReceiptForCrmPayment({ ...order, paymentMode: 'bank_transfer', cardBrand: null }, us);
     assert.equal(transfer.ok && transfer.salesReceipt.PaymentMethodRef, undefined);
-    assert.match(transfer.ok ? transfer.warnings.join() : '', /no QuickBooks payment method is mapped for "bank_transfer"/);
+    assert.match(
+      transfer.ok ? transfer.warnings.join() : '',
+      /no QuickBooks payment method is mapped for "bank_transfer"/,
+    );
   });
   it('uses the cheque number as PaymentRefNum', () => {
-    const r = qboSalesReceiptForCrmPayment({ ...order, paymentMode: 'cheque', cardBrand: null, chequeNumber: '001234' }, us);
+    const r = qboSalesReceiptForCrmPayment(
+      { ...order, paymentMode: 'cheque', cardBrand: null, chequeNumber: '001234' },
+      us,
+    );
     assert.equal(r.ok && r.salesReceipt.PaymentRefNum, '001234');
   });
   it('uses tax codes and a discount line for a non-US company', () => {
     const r = qboSalesReceiptForCrmPayment(
-      { ...order, currency: 'GBP', amount: 102, items: [{ name: 'Gold membership', qty: 1, amount: 60, taxes: [{ name: 'VAT', rate: 20 }] }, { name: 'Setup fee', qty: 1, amount: 40, taxes: [{ name: 'VAT', rate: 20 }] }], discount: { type: 'fixed', value: 15 } },
+      {
+        ...order,
+        currency: 'GBP',
+        amount: 102,
+        items: [
+          { name: 'Gold membership', qty: 1, amount: 60, taxes: [{ name: 'VAT', rate: 20 }] },
+          { name: 'Setup fee', qty: 1, amount: 40, taxes: [{ name: 'VAT', rate: 20 }] },
+        ],
+        discount: { type: 'fixed', value: 15 },
+      },
       global,
     );
     if (!r.ok) return assert.fail(r.error.message);
     assert.equal(r.salesReceipt.GlobalTaxCalculation, 'TaxExcluded');
-    assert.deepEqual(r.salesReceipt.Line.at(-1), { DetailType: 'DiscountLineDetail', Amount: 15, DiscountLineDetail: { PercentBased: false } });
+    assert.deepEqual(r.salesReceipt.Line.at(-1), {
+      DetailType: 'DiscountLineDetail',
+      Amount: 15,
+      DiscountLineDetail: { PercentBased: false },
+    });
     assert.equal(r.expectedTotal.quickbooks, 102);
     assert.equal(r.expectedTotal.matches, true);
   });
@@ -108,7 +140,10 @@ describe('HighLevel payment -> QuickBooks SalesReceipt', () => {
 describe('HighLevel refund -> QuickBooks RefundReceipt', () => {
   it('repeats the sale lines for a full refund, paid from the refund account', () => {
     const sale = qboSalesReceiptForCrmPayment(order, us);
-    const r = qboRefundReceiptForCrmRefund({ id: 'rf1', date: '2026-03-05', currency: 'USD' }, order, { ...us, refundFromAccountId: '36' });
+    const r = qboRefundReceiptForCrmRefund({ id: 'rf1', date: '2026-03-05', currency: 'USD' }, order, {
+      ...us,
+      refundFromAccountId: '36',
+    });
     if (!r.ok || !sale.ok) return assert.fail('mapping failed');
     assert.deepEqual(r.refundReceipt.Line, sale.salesReceipt.Line);
     assert.deepEqual(r.refundReceipt.DepositToAccountRef, { value: '36' });
@@ -120,18 +155,44 @@ describe('HighLevel refund -> QuickBooks RefundReceipt', () => {
     const r = qboRefundReceiptForCrmRefund({ id: 'rf2', date: '2026-03-05', currency: 'USD', amount: 10 }, order, us);
     if (!r.ok) return assert.fail(r.error.message);
     // weights 58.79 and 36.00 -> 6.2021... and 3.7978... -> 6.20 and 3.80
-    assert.deepEqual(lines(r.refundReceipt.Line).map((l) => [l.SalesItemLineDetail.Qty, l.SalesItemLineDetail.UnitPrice, l.Amount]), [[1, 6.2, 6.2], [1, 3.8, 3.8]]);
+    assert.deepEqual(
+      lines(r.refundReceipt.Line).map((l) => [l.SalesItemLineDetail.Qty, l.SalesItemLineDetail.UnitPrice, l.Amount]),
+      [
+        [1, 6.2, 6.2],
+        [1, 3.8, 3.8],
+      ],
+    );
     assert.equal(r.expectedTotal.quickbooks, 10);
   });
   it('makes a partial refund tax-inclusive in the global model so QuickBooks backs the tax out', () => {
-    const payment: CrmPayment = { ...order, currency: 'GBP', amount: null, discount: null, items: [{ name: 'Gold membership', qty: 1, amount: 50, taxes: [{ name: 'VAT', rate: 20 }] }] };
-    const r = qboRefundReceiptForCrmRefund({ id: 'rf3', date: '2026-03-05', currency: 'GBP', amount: 12 }, payment, global);
+    const payment: CrmPayment = {
+      ...order,
+      currency: 'GBP',
+      amount: null,
+      discount: null,
+      items: [{ name: 'Gold membership', qty: 1, amount: 50, taxes: [{ name: 'VAT', rate: 20 }] }],
+    };
+    const r = qboRefundReceiptForCrmRefund(
+      { id: 'rf3', date: '2026-03-05', currency: 'GBP', amount: 12 },
+      payment,
+      global,
+    );
     if (!r.ok) return assert.fail(r.error.message);
     assert.equal(r.refundReceipt.GlobalTaxCalculation, 'TaxInclusive');
-    assert.deepEqual(lines(r.refundReceipt.Line)[0]?.SalesItemLineDetail, { ItemRef: { value: '7' }, Qty: 1, UnitPrice: 12, TaxCodeRef: { value: '10' }, TaxInclusiveAmt: 12 });
+    assert.deepEqual(lines(r.refundReceipt.Line)[0]?.SalesItemLineDetail, {
+      ItemRef: { value: '7' },
+      Qty: 1,
+      UnitPrice: 12,
+      TaxCodeRef: { value: '10' },
+      TaxInclusiveAmt: 12,
+    });
   });
   it('refuses refunds larger than the payment, empty refunds and other currencies', () => {
-    const big = qboRefundReceiptForCrmRefund({ id: 'rf4', date: '2026-03-05', currency: 'USD', amount: 100 }, order, us);
+    const big = qboRefundReceiptForCrmRefund(
+      { id: 'rf4', date: '2026-03-05', currency: 'USD', amount: 100 },
+      order,
+      us,
+    );
     assert.equal(!big.ok && big.error.code, 'REFUND_TOO_LARGE');
     const none = qboRefundReceiptForCrmRefund({ id: 'rf5', date: '2026-03-05', currency: 'USD', amount: 0 }, order, us);
     assert.equal(!none.ok && none.error.code, 'EMPTY_REFUND');
@@ -142,7 +203,10 @@ describe('HighLevel refund -> QuickBooks RefundReceipt', () => {
     fc.assert(
       fc.property(
         fc.constantFrom('USD', 'JPY', 'KWD'),
-        fc.array(fc.record({ qty: fc.integer({ min: 1, max: 20 }), price: fc.integer({ min: 0, max: 1_000_000 }) }), { minLength: 1, maxLength: 10 }),
+        fc.array(fc.record({ qty: fc.integer({ min: 1, max: 20 }), price: fc.integer({ min: 0, max: 1_000_000 }) }), {
+          minLength: 1,
+          maxLength: 10,
+        }),
         fc.integer({ min: 1, max: 1_000_000_000 }),
         (currency, rows, refundSeed) => {
           const exponent = currencyExponent(currency);
@@ -150,7 +214,11 @@ describe('HighLevel refund -> QuickBooks RefundReceipt', () => {
             id: 'p1',
             currency,
             date: '2026-03-02',
-            items: rows.map((row) => ({ name: 'Setup fee', qty: row.qty, amount: decimalText({ coefficient: BigInt(row.price), scale: exponent }) })),
+            items: rows.map((row) => ({
+              name: 'Setup fee',
+              qty: row.qty,
+              amount: decimalText({ coefficient: BigInt(row.price), scale: exponent }),
+            })),
           };
           const sale = qboSalesReceiptForCrmPayment(payment, us);
           if (!sale.ok) return assert.fail(sale.error.message);
@@ -164,7 +232,14 @@ describe('HighLevel refund -> QuickBooks RefundReceipt', () => {
           for (const l of lines(r.refundReceipt.Line)) {
             const minor = BigInt(unwrap(toMinorUnits(l.Amount, currency)));
             sum += minor;
-            assert.equal(lineAmountMinor(unwrap(parseDecimal(l.SalesItemLineDetail.Qty)), unwrap(parseDecimal(l.SalesItemLineDetail.UnitPrice)), exponent), minor);
+            assert.equal(
+              lineAmountMinor(
+                unwrap(parseDecimal(l.SalesItemLineDetail.Qty)),
+                unwrap(parseDecimal(l.SalesItemLineDetail.UnitPrice)),
+                exponent,
+              ),
+              minor,
+            );
           }
           assert.equal(sum, BigInt(refunded));
         },

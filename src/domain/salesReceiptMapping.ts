@@ -18,7 +18,16 @@ import type { CrmDiscount, CrmItem } from './crmTotals.ts';
 import { decimalToJsonNumber, majorFromMinor, minorToDecimal, toMinorUnits, type Minor } from './money.ts';
 import { QBO_LIMITS } from './quickbooksLimits.ts';
 import { fail, type DomainError, type Failure } from './result.ts';
-import { qboSalesLines, totalCheck, type GlobalTaxCalculation, type QboSalesItemLine, type QboSalesLine, type SalesLineContext, type SalesLines, type TotalCheck } from './salesLines.ts';
+import {
+  qboSalesLines,
+  totalCheck,
+  type GlobalTaxCalculation,
+  type QboSalesItemLine,
+  type QboSalesLine,
+  type SalesLineContext,
+  type SalesLines,
+  type TotalCheck,
+} from './salesLines.ts';
 import { privateNote, qboDate, qboDocNumber } from './transactionFields.ts';
 import { ownValue } from './lookup.ts';
 
@@ -68,13 +77,28 @@ export interface QboSalesReceiptBody {
 }
 
 export type SalesReceiptMapping =
-  | { readonly ok: true; readonly salesReceipt: QboSalesReceiptBody; readonly expectedTotal: TotalCheck; readonly warnings: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly salesReceipt: QboSalesReceiptBody;
+      readonly expectedTotal: TotalCheck;
+      readonly warnings: readonly string[];
+    }
   | { readonly ok: false; readonly error: DomainError };
 
 const CARD_BRANDS: Readonly<Record<string, string>> = {
-  visa: 'visa', mastercard: 'mastercard', 'master card': 'mastercard', mc: 'mastercard', amex: 'amex',
-  'american express': 'amex', americanexpress: 'amex', discover: 'discover', diners: 'diners', 'diners club': 'diners',
-  jcb: 'jcb', unionpay: 'unionpay', 'union pay': 'unionpay',
+  visa: 'visa',
+  mastercard: 'mastercard',
+  'master card': 'mastercard',
+  mc: 'mastercard',
+  amex: 'amex',
+  'american express': 'amex',
+  americanexpress: 'amex',
+  discover: 'discover',
+  diners: 'diners',
+  'diners club': 'diners',
+  jcb: 'jcb',
+  unionpay: 'unionpay',
+  'union pay': 'unionpay',
 };
 
 /** The key a connection maps to a QuickBooks PaymentMethod: a card brand, `card`, `cash`, `cheque`, `bank_transfer`, `other`. */
@@ -101,14 +125,18 @@ function paymentRefNum(payment: CrmPayment): string {
 }
 
 export function paymentNote(payment: CrmPayment): string {
-  return privateNote(`HighLevel ${payment.kind ?? 'payment'} ${payment.id}${payment.chargeId ? ` (charge ${payment.chargeId})` : ''}`);
+  return privateNote(
+    `HighLevel ${payment.kind ?? 'payment'} ${payment.id}${payment.chargeId ? ` (charge ${payment.chargeId})` : ''}`,
+  );
 }
 
 function label(payment: CrmPayment): string {
   return `HighLevel ${payment.kind ?? 'payment'} ${payment.id}`;
 }
 
-function chargedAmount(payment: CrmPayment): { ok: true; value: Minor | undefined } | { ok: false; error: DomainError } {
+function chargedAmount(
+  payment: CrmPayment,
+): { ok: true; value: Minor | undefined } | { ok: false; error: DomainError } {
   if (payment.amount == null || payment.amount === '') return { ok: true, value: undefined };
   const r = toMinorUnits(payment.amount, payment.currency, { what: `${label(payment)} amount` });
   return r.ok ? { ok: true, value: r.value } : r;
@@ -129,7 +157,12 @@ function salesReceiptPlan(payment: CrmPayment, context: SalesReceiptContext): Sa
   if (!date.ok) return date;
   const charged = chargedAmount(payment);
   if (!charged.ok) return charged;
-  const lines = qboSalesLines({ currency: payment.currency, items: payment.items, discount: payment.discount ?? null }, context, where, charged.value !== undefined ? { targetTotal: charged.value } : {});
+  const lines = qboSalesLines(
+    { currency: payment.currency, items: payment.items, discount: payment.discount ?? null },
+    context,
+    where,
+    charged.value !== undefined ? { targetTotal: charged.value } : {},
+  );
   if (!lines.ok) return lines;
   const warnings = [...lines.value.warnings];
   let expectedTotal = lines.value.expectedTotal;
@@ -145,7 +178,10 @@ function salesReceiptPlan(payment: CrmPayment, context: SalesReceiptContext): Sa
     }
   }
   const method = paymentMethodRef(payment, context);
-  if (!method) warnings.push(`${where}: no QuickBooks payment method is mapped for "${paymentMethodKey(payment)}"; the receipt has none`);
+  if (!method)
+    warnings.push(
+      `${where}: no QuickBooks payment method is mapped for "${paymentMethodKey(payment)}"; the receipt has none`,
+    );
   const salesReceipt: QboSalesReceiptBody = {
     ...(docNumber !== undefined ? { DocNumber: docNumber } : {}),
     TxnDate: date.value,
@@ -156,7 +192,9 @@ function salesReceiptPlan(payment: CrmPayment, context: SalesReceiptContext): Sa
     ...(context.depositToAccountId !== undefined ? { DepositToAccountRef: { value: context.depositToAccountId } } : {}),
     PrivateNote: paymentNote(payment),
     Line: lines.value.lines,
-    ...(lines.value.globalTaxCalculation !== undefined ? { GlobalTaxCalculation: lines.value.globalTaxCalculation } : {}),
+    ...(lines.value.globalTaxCalculation !== undefined
+      ? { GlobalTaxCalculation: lines.value.globalTaxCalculation }
+      : {}),
   };
   return { ok: true, salesReceipt, expectedTotal, warnings, sale: lines.value };
 }
@@ -191,13 +229,26 @@ export interface QboRefundReceiptBody {
 }
 
 export type RefundReceiptMapping =
-  | { readonly ok: true; readonly refundReceipt: QboRefundReceiptBody; readonly expectedTotal: TotalCheck; readonly warnings: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly refundReceipt: QboRefundReceiptBody;
+      readonly expectedTotal: TotalCheck;
+      readonly warnings: readonly string[];
+    }
   | { readonly ok: false; readonly error: DomainError };
 
-export function qboRefundReceiptForCrmRefund(refund: CrmRefund, payment: CrmPayment, context: RefundReceiptContext): RefundReceiptMapping {
+export function qboRefundReceiptForCrmRefund(
+  refund: CrmRefund,
+  payment: CrmPayment,
+  context: RefundReceiptContext,
+): RefundReceiptMapping {
   const where = `HighLevel refund ${refund.id} of ${label(payment)}`;
   if (refund.currency.trim().toUpperCase() !== payment.currency.trim().toUpperCase()) {
-    return fail('MIXED_CURRENCY', `${where} is in ${refund.currency} but the payment was in ${payment.currency}`, 'Check the refund in HighLevel.');
+    return fail(
+      'MIXED_CURRENCY',
+      `${where} is in ${refund.currency} but the payment was in ${payment.currency}`,
+      'Check the refund in HighLevel.',
+    );
   }
   const date = qboDate(refund.date, 'the refund date', where);
   if (!date.ok) return date;
@@ -210,9 +261,14 @@ export function qboRefundReceiptForCrmRefund(refund: CrmRefund, payment: CrmPaym
     if (!r.ok) return r;
     refunded = r.value;
   }
-  if (refunded <= 0) return fail('EMPTY_REFUND', `${where} refunds nothing`, 'Nothing to record; check the refund amount in HighLevel.');
+  if (refunded <= 0)
+    return fail('EMPTY_REFUND', `${where} refunds nothing`, 'Nothing to record; check the refund amount in HighLevel.');
   if (refunded > saleTotal) {
-    return fail('REFUND_TOO_LARGE', `${where} refunds ${majorFromMinor(refunded, payment.currency)} but the payment was ${majorFromMinor(saleTotal, payment.currency)}`, 'Check the refund amount in HighLevel.');
+    return fail(
+      'REFUND_TOO_LARGE',
+      `${where} refunds ${majorFromMinor(refunded, payment.currency)} but the payment was ${majorFromMinor(saleTotal, payment.currency)}`,
+      'Check the refund amount in HighLevel.',
+    );
   }
   const currency = sale.salesReceipt.CurrencyRef.value;
   const base = {
@@ -228,9 +284,16 @@ export function qboRefundReceiptForCrmRefund(refund: CrmRefund, payment: CrmPaym
     const refundReceipt: QboRefundReceiptBody = {
       ...base,
       Line: sale.salesReceipt.Line,
-      ...(sale.salesReceipt.GlobalTaxCalculation ? { GlobalTaxCalculation: sale.salesReceipt.GlobalTaxCalculation } : {}),
+      ...(sale.salesReceipt.GlobalTaxCalculation
+        ? { GlobalTaxCalculation: sale.salesReceipt.GlobalTaxCalculation }
+        : {}),
     };
-    return { ok: true, refundReceipt, expectedTotal: totalCheck(currency, refunded, sale.expectedTotal.quickbooksTotal), warnings: sale.warnings };
+    return {
+      ok: true,
+      refundReceipt,
+      expectedTotal: totalCheck(currency, refunded, sale.expectedTotal.quickbooksTotal),
+      warnings: sale.warnings,
+    };
   }
 
   // Partial: spread over the sold item lines, weighted by what each line brought in, tax included: in the US
@@ -238,10 +301,13 @@ export function qboRefundReceiptForCrmRefund(refund: CrmRefund, payment: CrmPaym
   // discount share, plus exclusive taxes).
   const items = sale.salesReceipt.Line.filter((l): l is QboSalesItemLine => l.DetailType === 'SalesItemLineDetail');
   const weights = sale.sale.itemLines.map((p) => BigInt(context.region === 'US' ? p.amount : p.crm.total));
-  if (weights.every((w) => w === 0n)) return fail('EMPTY_SALE', `${where}: the payment's lines are all zero`, 'Check the payment in HighLevel.');
+  if (weights.every((w) => w === 0n))
+    return fail('EMPTY_SALE', `${where}: the payment's lines are all zero`, 'Check the payment in HighLevel.');
   const shares = allocateBigint(BigInt(refunded), weights);
   const global = context.region === 'global';
-  const anyTaxCode = items.some((l) => l.SalesItemLineDetail.TaxCodeRef && l.SalesItemLineDetail.TaxCodeRef.value !== 'NON');
+  const anyTaxCode = items.some(
+    (l) => l.SalesItemLineDetail.TaxCodeRef && l.SalesItemLineDetail.TaxCodeRef.value !== 'NON',
+  );
   const refundLines: QboSalesItemLine[] = [];
   for (const [i, line] of items.entries()) {
     const share = shares[i] ?? 0n;

@@ -55,7 +55,9 @@ function taxesDetail(taxes: readonly CrmLineTax[]): { taxes: { name: string; rat
   return { taxes: taxes.map((t) => ({ name: t.name, rate: decimalText(t.rate) })) };
 }
 
-function parsedCodes(codes: readonly QboTaxCodeInfo[]): Result<{ info: QboTaxCodeInfo; rates: Decimal[]; rateSum: Decimal }[]> {
+function parsedCodes(
+  codes: readonly QboTaxCodeInfo[],
+): Result<{ info: QboTaxCodeInfo; rates: Decimal[]; rateSum: Decimal }[]> {
   const out: { info: QboTaxCodeInfo; rates: Decimal[]; rateSum: Decimal }[] = [];
   for (const info of codes) {
     const rates: Decimal[] = [];
@@ -90,12 +92,26 @@ export function taxCodeForCrmTaxes(
 
   if (taxes.length === 0) {
     if (noTaxCodeId !== undefined) {
-      return found(noTaxCodeId, 'no-tax-code') ?? fail('TAX_CODE_NOT_FOUND', `the tax code ${noTaxCodeId} chosen for untaxed lines is not an active QuickBooks tax code`, 'Choose an active exempt or zero-rated tax code for untaxed lines in the dashboard.');
+      return (
+        found(noTaxCodeId, 'no-tax-code') ??
+        fail(
+          'TAX_CODE_NOT_FOUND',
+          `the tax code ${noTaxCodeId} chosen for untaxed lines is not an active QuickBooks tax code`,
+          'Choose an active exempt or zero-rated tax code for untaxed lines in the dashboard.',
+        )
+      );
     }
     const zero = active.filter((c) => c.rateSum.coefficient === 0n);
     const named = zero.filter((c) => /exempt|zero|no tax|out of scope|non/i.test(c.info.name));
     const pick = zero.length === 1 ? zero[0] : named.length === 1 ? named[0] : undefined;
-    if (pick) return ok({ id: pick.info.id, name: pick.info.name, rates: pick.rates, rateSum: pick.rateSum, matchedBy: 'no-tax-code' });
+    if (pick)
+      return ok({
+        id: pick.info.id,
+        name: pick.info.name,
+        rates: pick.rates,
+        rateSum: pick.rateSum,
+        matchedBy: 'no-tax-code',
+      });
     return fail(
       zero.length === 0 ? 'NO_ZERO_RATE_TAX_CODE' : 'AMBIGUOUS_ZERO_RATE_TAX_CODE',
       zero.length === 0
@@ -111,7 +127,12 @@ export function taxCodeForCrmTaxes(
   if (mappedId !== undefined) {
     return (
       found(mappedId, 'mapping') ??
-      fail('TAX_CODE_NOT_FOUND', `HighLevel tax ${describe(taxes)} is mapped to QuickBooks tax code ${mappedId}, which is not an active tax code`, `Choose another QuickBooks tax code for ${describe(taxes)} in the dashboard.`, taxesDetail(taxes))
+      fail(
+        'TAX_CODE_NOT_FOUND',
+        `HighLevel tax ${describe(taxes)} is mapped to QuickBooks tax code ${mappedId}, which is not an active tax code`,
+        `Choose another QuickBooks tax code for ${describe(taxes)} in the dashboard.`,
+        taxesDetail(taxes),
+      )
     );
   }
 
@@ -119,7 +140,14 @@ export function taxCodeForCrmTaxes(
   const name = taxes.map((t) => t.name.trim().toLowerCase()).join(' + ');
   const byName = sameRate.filter((c) => c.info.name.trim().toLowerCase() === name);
   const pick = byName.length === 1 ? byName[0] : byName.length === 0 && sameRate.length === 1 ? sameRate[0] : undefined;
-  if (pick) return ok({ id: pick.info.id, name: pick.info.name, rates: pick.rates, rateSum: pick.rateSum, matchedBy: byName.length === 1 ? 'rate-and-name' : 'rate' });
+  if (pick)
+    return ok({
+      id: pick.info.id,
+      name: pick.info.name,
+      rates: pick.rates,
+      rateSum: pick.rateSum,
+      matchedBy: byName.length === 1 ? 'rate-and-name' : 'rate',
+    });
   if (sameRate.length > 1) {
     return fail(
       'AMBIGUOUS_TAX_CODE',

@@ -16,7 +16,11 @@ export function qboDate(value: string | null | undefined, what: string, label: s
   const [, y, mo, d] = m;
   const date = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d)));
   if (date.getUTCFullYear() !== Number(y) || date.getUTCMonth() !== Number(mo) - 1 || date.getUTCDate() !== Number(d)) {
-    return fail('INVALID_DATE', `${label}: ${what} "${value ?? ''}" is not a calendar date`, `Fix ${what} in HighLevel.`);
+    return fail(
+      'INVALID_DATE',
+      `${label}: ${what} "${value ?? ''}" is not a calendar date`,
+      `Fix ${what} in HighLevel.`,
+    );
   }
   return ok(`${y}-${mo}-${d}`);
 }
@@ -27,7 +31,11 @@ export type TooLong = 'error' | 'truncate';
  * DocNumber (QuickBooks: at most 21 characters). Over the limit is an error unless the connection chose
  * `truncate`, which keeps the last 21 characters (the distinctive end of a number) and says so.
  */
-export function qboDocNumber(value: string | number | null | undefined, label: string, onTooLong: TooLong = 'error'): Result<{ docNumber: string | undefined; warning?: string }> {
+export function qboDocNumber(
+  value: string | number | null | undefined,
+  label: string,
+  onTooLong: TooLong = 'error',
+): Result<{ docNumber: string | undefined; warning?: string }> {
   if (value == null) return ok({ docNumber: undefined });
   const text = String(value).trim();
   if (text === '') return ok({ docNumber: undefined });
@@ -35,7 +43,10 @@ export function qboDocNumber(value: string | number | null | undefined, label: s
   if (text.length <= max) return ok({ docNumber: text });
   if (onTooLong === 'truncate') {
     const cut = [...text].slice(-max).join('');
-    return ok({ docNumber: cut, warning: `${label}: number "${text}" shortened to "${cut}" (QuickBooks allows ${max} characters)` });
+    return ok({
+      docNumber: cut,
+      warning: `${label}: number "${text}" shortened to "${cut}" (QuickBooks allows ${max} characters)`,
+    });
   }
   return fail(
     'DOC_NUMBER_TOO_LONG',
@@ -53,6 +64,7 @@ export function billEmail(raw: string | null | undefined): { email?: string; war
   if (raw == null || raw.trim() === '') return {};
   const check = checkEmail(raw);
   if (!check.ok) return { warning: `BillEmail left out: ${check.reason}` };
-  if (check.email.length > QBO_LIMITS.customer.PrimaryEmailAddress) return { warning: `BillEmail left out: longer than ${QBO_LIMITS.customer.PrimaryEmailAddress} characters` };
+  if (check.email.length > QBO_LIMITS.customer.PrimaryEmailAddress)
+    return { warning: `BillEmail left out: longer than ${QBO_LIMITS.customer.PrimaryEmailAddress} characters` };
   return { email: check.email };
 }

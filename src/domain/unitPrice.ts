@@ -17,8 +17,14 @@ export function lineAmountMinor(qty: Decimal, price: Decimal, exponent: number):
  * exists (a quantity so large that the 7-decimal grid is coarser than a cent, or qty 0 with a non-zero
  * amount). `amountMinor` and `qty` must be >= 0.
  */
-export function unitPriceForAmount(qty: Decimal, amountMinor: bigint, exponent: number, maxDecimals: number = QBO_LIMITS.transaction.UnitPriceDecimals): Decimal | undefined {
-  if (qty.coefficient < 0n || amountMinor < 0n) throw new RangeError('unitPriceForAmount needs a non-negative quantity and amount');
+export function unitPriceForAmount(
+  qty: Decimal,
+  amountMinor: bigint,
+  exponent: number,
+  maxDecimals: number = QBO_LIMITS.transaction.UnitPriceDecimals,
+): Decimal | undefined {
+  if (qty.coefficient < 0n || amountMinor < 0n)
+    throw new RangeError('unitPriceForAmount needs a non-negative quantity and amount');
   if (qty.coefficient === 0n) return amountMinor === 0n ? { coefficient: 0n, scale: 0 } : undefined;
   const q = qty.coefficient;
   const M = pow10(exponent);

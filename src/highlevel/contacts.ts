@@ -74,7 +74,11 @@ const tagsEnvelope = z.looseObject({ tags: z.array(z.string()).default([]) });
 
 /** A condition of POST /contacts/search, or a group of them (top-level filters are ANDed; reference §2.3). */
 export type SearchFilter =
-  | { field: string; operator: 'eq' | 'not_eq' | 'contains' | 'not_contains' | 'exists' | 'not_exists' | 'range'; value?: unknown }
+  | {
+      field: string;
+      operator: 'eq' | 'not_eq' | 'contains' | 'not_contains' | 'exists' | 'not_exists' | 'range';
+      value?: unknown;
+    }
   | { group: 'AND' | 'OR'; filters: SearchFilter[] };
 
 export class ContactsApi {
@@ -96,7 +100,12 @@ export class ContactsApi {
   }
 
   async get(contactId: string): Promise<Contact> {
-    const answer = await this.http.request({ method: 'GET', path: `/contacts/${encodeURIComponent(contactId)}`, version: API_VERSION, schema: contactEnvelope });
+    const answer = await this.http.request({
+      method: 'GET',
+      path: `/contacts/${encodeURIComponent(contactId)}`,
+      version: API_VERSION,
+      schema: contactEnvelope,
+    });
     return answer.contact;
   }
 
@@ -112,7 +121,12 @@ export class ContactsApi {
   }
 
   async delete(contactId: string): Promise<void> {
-    await this.http.request({ method: 'DELETE', path: `/contacts/${encodeURIComponent(contactId)}`, version: API_VERSION, schema: succeeded });
+    await this.http.request({
+      method: 'DELETE',
+      path: `/contacts/${encodeURIComponent(contactId)}`,
+      version: API_VERSION,
+      schema: succeeded,
+    });
   }
 
   /**
@@ -147,7 +161,15 @@ export class ContactsApi {
   }
 
   /** One page of POST /contacts/search (page is 1-based; at most 10,000 rows reachable this way). */
-  async search(options: { filters?: SearchFilter[]; page?: number; pageLimit?: number; query?: string; sort?: Array<{ field: string; direction: 'asc' | 'desc' }> } = {}) {
+  async search(
+    options: {
+      filters?: SearchFilter[];
+      page?: number;
+      pageLimit?: number;
+      query?: string;
+      sort?: Array<{ field: string; direction: 'asc' | 'desc' }>;
+    } = {},
+  ) {
     return this.http.request({
       method: 'POST',
       path: '/contacts/search',

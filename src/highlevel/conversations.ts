@@ -13,8 +13,24 @@ export const sentMessageSchema = z.looseObject({
 export type SentMessage = z.infer<typeof sentMessageSchema>;
 
 export type MessageInput =
-  | { type: 'SMS'; contactId: string; message: string; fromNumber?: string; toNumber?: string; scheduledTimestamp?: number }
-  | { type: 'Email'; contactId: string; subject: string; html?: string; message?: string; emailFrom?: string; emailTo?: string; scheduledTimestamp?: number };
+  | {
+      type: 'SMS';
+      contactId: string;
+      message: string;
+      fromNumber?: string;
+      toNumber?: string;
+      scheduledTimestamp?: number;
+    }
+  | {
+      type: 'Email';
+      contactId: string;
+      subject: string;
+      html?: string;
+      message?: string;
+      emailFrom?: string;
+      emailTo?: string;
+      scheduledTimestamp?: number;
+    };
 
 export class ConversationsApi {
   constructor(private readonly http: HighLevelHttp) {}

@@ -30,13 +30,21 @@ export class CustomFieldsApi {
     return answer.customFields;
   }
 
-  async create(input: { name: string; dataType: string; placeholder?: string; model?: 'contact' | 'opportunity' }): Promise<CustomField> {
+  async create(input: {
+    name: string;
+    dataType: string;
+    placeholder?: string;
+    model?: 'contact' | 'opportunity';
+  }): Promise<CustomField> {
     const answer = await this.http.request({
       method: 'POST',
       path: this.path,
       body: input,
       version: API_VERSION,
-      schema: z.union([z.looseObject({ customField: customFieldSchema }).transform((a) => a.customField), customFieldSchema]),
+      schema: z.union([
+        z.looseObject({ customField: customFieldSchema }).transform((a) => a.customField),
+        customFieldSchema,
+      ]),
     });
     return answer;
   }

@@ -3,7 +3,13 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { HighLevelError, errorBodySchema } from './errors.ts';
-import { readRateLimitHeaders, type DailyBudget, type DailyBudgetSource, type RateLimitObserver, type RateLimiter } from './limiter.ts';
+import {
+  readRateLimitHeaders,
+  type DailyBudget,
+  type DailyBudgetSource,
+  type RateLimitObserver,
+  type RateLimiter,
+} from './limiter.ts';
 
 /** Supplies access tokens for one location; the engine keeps them (encrypted) in the store. */
 export interface TokenSource {
@@ -170,12 +176,16 @@ export class HighLevelHttp {
       if (!refreshed && worthRefreshing(error)) {
         refreshed = true;
         this.onCall?.({ status: error.status, durationMs, retrying: true });
-        this.logger?.info({ locationId: this.locationId, path: req.path }, 'highlevel access token rejected; refreshing once');
+        this.logger?.info(
+          { locationId: this.locationId, path: req.path },
+          'highlevel access token rejected; refreshing once',
+        );
         token = await this.tokens.refreshAfterUnauthorized();
         continue;
       }
       const retryable =
-        (error.status === 429 && error.code !== 'daily_limit') || (idempotent && (outcome.kind === 'network' || error.status >= 500));
+        (error.status === 429 && error.code !== 'daily_limit') ||
+        (idempotent && (outcome.kind === 'network' || error.status >= 500));
       let retrying = retryable && attempt + 1 < this.maxAttempts;
       let delay = 0;
       if (retrying) {
@@ -221,7 +231,9 @@ export class HighLevelHttp {
         error: new HighLevelError({
           status: 0,
           code: timedOut ? 'timeout' : 'network',
-          message: timedOut ? `HighLevel did not answer within ${this.timeoutMs} ms` : `Could not reach HighLevel: ${cause instanceof Error ? cause.message : String(cause)}`,
+          message: timedOut
+            ? `HighLevel did not answer within ${this.timeoutMs} ms`
+            : `Could not reach HighLevel: ${cause instanceof Error ? cause.message : String(cause)}`,
           cause,
         }),
       };
@@ -240,7 +252,8 @@ export class HighLevelHttp {
       const body = parsed.success ? parsed.data : undefined;
       // On 429, Retry-After if sent, else the length of HighLevel's rate window.
       const retryAfterMs =
-        parseRetryAfter(response.headers.get('retry-after'), now) ?? (response.status === 429 ? limits.intervalMs : undefined);
+        parseRetryAfter(response.headers.get('retry-after'), now) ??
+        (response.status === 429 ? limits.intervalMs : undefined);
       return {
         kind: 'error',
         error: new HighLevelError({
@@ -255,7 +268,14 @@ export class HighLevelHttp {
       };
     }
     if (json === undefined) {
-      return { kind: 'error', error: new HighLevelError({ status: response.status, code: 'invalid_response', message: 'HighLevel answered with a body that is not JSON' }) };
+      return {
+        kind: 'error',
+        error: new HighLevelError({
+          status: response.status,
+          code: 'invalid_response',
+          message: 'HighLevel answered with a body that is not JSON',
+        }),
+      };
     }
     return { kind: 'ok', body: json, status: response.status };
   }

@@ -66,7 +66,9 @@ export const invoiceSchema = z.looseObject({
   total: amountSchema.optional(),
   amountPaid: amountSchema.optional(),
   amountDue: amountSchema.optional(),
-  totalSummary: z.looseObject({ subTotal: amountSchema.optional(), discount: amountSchema.optional(), tax: amountSchema.optional() }).optional(),
+  totalSummary: z
+    .looseObject({ subTotal: amountSchema.optional(), discount: amountSchema.optional(), tax: amountSchema.optional() })
+    .optional(),
   createdAt: z.string().optional(),
   updatedAt: z.string().optional(),
 });
@@ -80,7 +82,14 @@ export interface InvoiceItemInput {
   currency: string;
   amount: number;
   qty: number;
-  taxes?: Array<{ _id: string; name: string; rate: number; calculation?: 'exclusive'; description?: string; taxId?: string }>;
+  taxes?: Array<{
+    _id: string;
+    name: string;
+    rate: number;
+    calculation?: 'exclusive';
+    description?: string;
+    taxId?: string;
+  }>;
   taxInclusive?: boolean;
   type?: 'one_time' | 'recurring';
 }
@@ -125,7 +134,10 @@ export interface InvoiceListFilter {
 }
 
 const listEnvelope = z.looseObject({ invoices: z.array(invoiceSchema).default([]), total: z.number().optional() });
-const invoiceOrEnvelope = z.union([z.looseObject({ invoice: invoiceSchema }).transform((a) => a.invoice), invoiceSchema]);
+const invoiceOrEnvelope = z.union([
+  z.looseObject({ invoice: invoiceSchema }).transform((a) => a.invoice),
+  invoiceSchema,
+]);
 
 export class InvoicesApi {
   constructor(private readonly http: HighLevelHttp) {}
@@ -135,11 +147,23 @@ export class InvoicesApi {
   }
 
   async create(input: CreateInvoiceInput): Promise<Invoice> {
-    return this.http.request({ method: 'POST', path: '/invoices/', body: { ...input, ...this.alt }, version: API_VERSION, schema: invoiceOrEnvelope });
+    return this.http.request({
+      method: 'POST',
+      path: '/invoices/',
+      body: { ...input, ...this.alt },
+      version: API_VERSION,
+      schema: invoiceOrEnvelope,
+    });
   }
 
   async get(invoiceId: string): Promise<Invoice> {
-    return this.http.request({ method: 'GET', path: `/invoices/${encodeURIComponent(invoiceId)}`, query: this.alt, version: API_VERSION, schema: invoiceOrEnvelope });
+    return this.http.request({
+      method: 'GET',
+      path: `/invoices/${encodeURIComponent(invoiceId)}`,
+      query: this.alt,
+      version: API_VERSION,
+      schema: invoiceOrEnvelope,
+    });
   }
 
   async update(invoiceId: string, input: UpdateInvoiceInput): Promise<Invoice> {
@@ -153,15 +177,30 @@ export class InvoicesApi {
   }
 
   async delete(invoiceId: string): Promise<void> {
-    await this.http.request({ method: 'DELETE', path: `/invoices/${encodeURIComponent(invoiceId)}`, query: this.alt, version: API_VERSION, schema: z.unknown() });
+    await this.http.request({
+      method: 'DELETE',
+      path: `/invoices/${encodeURIComponent(invoiceId)}`,
+      query: this.alt,
+      version: API_VERSION,
+      schema: z.unknown(),
+    });
   }
 
   async void(invoiceId: string): Promise<Invoice> {
-    return this.http.request({ method: 'POST', path: `/invoices/${encodeURIComponent(invoiceId)}/void`, body: this.alt, version: API_VERSION, schema: invoiceOrEnvelope });
+    return this.http.request({
+      method: 'POST',
+      path: `/invoices/${encodeURIComponent(invoiceId)}/void`,
+      body: this.alt,
+      version: API_VERSION,
+      schema: invoiceOrEnvelope,
+    });
   }
 
   /** `userId` is the staff user who becomes the sender of record. */
-  async send(invoiceId: string, options: { userId: string; action: 'sms_and_email' | 'send_manually' | 'email' | 'sms'; liveMode: boolean }): Promise<Invoice> {
+  async send(
+    invoiceId: string,
+    options: { userId: string; action: 'sms_and_email' | 'send_manually' | 'email' | 'sms'; liveMode: boolean },
+  ): Promise<Invoice> {
     const answer = await this.http.request({
       method: 'POST',
       path: `/invoices/${encodeURIComponent(invoiceId)}/send`,
@@ -174,7 +213,12 @@ export class InvoicesApi {
 
   async recordPayment(
     invoiceId: string,
-    payment: { mode: 'cash' | 'card' | 'cheque' | 'bank_transfer' | 'other'; amount?: number; notes?: string; [field: string]: unknown },
+    payment: {
+      mode: 'cash' | 'card' | 'cheque' | 'bank_transfer' | 'other';
+      amount?: number;
+      notes?: string;
+      [field: string]: unknown;
+    },
   ): Promise<Invoice> {
     const answer = await this.http.request({
       method: 'POST',
@@ -199,7 +243,10 @@ export class InvoicesApi {
   }
 
   /** One page of invoices (offset-based). */
-  async list(filter: InvoiceListFilter = {}, page: { limit?: number; offset?: number } = {}): Promise<{ invoices: Invoice[]; total: number | undefined }> {
+  async list(
+    filter: InvoiceListFilter = {},
+    page: { limit?: number; offset?: number } = {},
+  ): Promise<{ invoices: Invoice[]; total: number | undefined }> {
     const answer = await this.http.request({
       method: 'GET',
       path: '/invoices/',

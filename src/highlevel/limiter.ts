@@ -94,7 +94,9 @@ export class DailyLimitedLimiter implements RateLimiter, RateLimitObserver, Dail
       if (now < probeAt) {
         return Promise.reject(
           new HighLevelError({
-            status: 429, code: 'daily_limit', retryAfterMs: probeAt - now,
+            status: 429,
+            code: 'daily_limit',
+            retryAfterMs: probeAt - now,
             message: `HighLevel daily request budget for location ${key} is used up; the next request goes at ${new Date(probeAt).toISOString()} to see whether it is back`,
           }),
         );

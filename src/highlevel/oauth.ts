@@ -87,7 +87,12 @@ export class HighLevelOAuth {
   }
 
   exchangeCode(code: string, userType: 'Location' | 'Company' = 'Location'): Promise<HighLevelTokens> {
-    return this.tokenRequest({ grant_type: 'authorization_code', code, user_type: userType, redirect_uri: this.options.redirectUri });
+    return this.tokenRequest({
+      grant_type: 'authorization_code',
+      code,
+      user_type: userType,
+      redirect_uri: this.options.redirectUri,
+    });
   }
 
   /** HighLevel rotates the refresh token on every use: store the new one before using the access token. */
@@ -105,7 +110,11 @@ export class HighLevelOAuth {
   }
 
   private async tokenRequest(form: Record<string, string>): Promise<HighLevelTokens> {
-    const body = new URLSearchParams({ client_id: this.options.clientId, client_secret: this.options.clientSecret, ...form });
+    const body = new URLSearchParams({
+      client_id: this.options.clientId,
+      client_secret: this.options.clientSecret,
+      ...form,
+    });
     const response = await this.post('/oauth/token', body, {});
     return this.readTokens(response, form.grant_type ?? 'token');
   }
@@ -131,12 +140,17 @@ export class HighLevelOAuth {
         code: oauth.success ? oauth.data.error : undefined,
         message: oauth.success
           ? `HighLevel ${operation} failed: ${oauth.data.error}${oauth.data.error_description ? ` (${oauth.data.error_description})` : ''}`
-          : (api.success ? api.data.message : undefined) ?? `HighLevel ${operation} failed with HTTP ${response.status}`,
+          : ((api.success ? api.data.message : undefined) ??
+            `HighLevel ${operation} failed with HTTP ${response.status}`),
       });
     }
     const parsed = tokenResponseSchema.safeParse(json);
     if (!parsed.success) {
-      throw new HighLevelError({ status: response.status, code: 'invalid_response', message: `HighLevel ${operation} answered an unexpected body` });
+      throw new HighLevelError({
+        status: response.status,
+        code: 'invalid_response',
+        message: `HighLevel ${operation} answered an unexpected body`,
+      });
     }
     const t = parsed.data;
     return {

@@ -55,7 +55,12 @@ export const orderSchema = z.looseObject({
   subtotal: amountSchema.optional(),
   discount: amountSchema.optional(),
   amountSummary: z
-    .looseObject({ subtotal: amountSchema.optional(), discount: amountSchema.optional(), tax: amountSchema.optional(), shipping: amountSchema.optional() })
+    .looseObject({
+      subtotal: amountSchema.optional(),
+      discount: amountSchema.optional(),
+      tax: amountSchema.optional(),
+      shipping: amountSchema.optional(),
+    })
     .optional(),
   status: z.string().optional(),
   liveMode: z.boolean().optional(),
@@ -86,7 +91,14 @@ export const transactionSchema = z.looseObject({
   entitySourceId: z.string().optional(),
   entitySourceName: z.string().optional(),
   /** Details carry the source as an object (lists carry the flat entitySource* fields). */
-  entitySource: z.looseObject({ type: z.string().optional(), subType: z.string().optional(), id: z.string().optional(), name: z.string().optional() }).optional(),
+  entitySource: z
+    .looseObject({
+      type: z.string().optional(),
+      subType: z.string().optional(),
+      id: z.string().optional(),
+      name: z.string().optional(),
+    })
+    .optional(),
   invoiceId: z.string().optional(),
   subscriptionId: z.string().optional(),
   chargeId: z.string().optional(),
@@ -169,13 +181,22 @@ export class PaymentsApi {
   private alt(kind: Kind): Record<string, string> {
     const locationId = this.http.locationId;
     switch (kind) {
-      case 'orders': return { altId: locationId, locationId };
-      case 'subscriptions': return { altId: locationId, altType: 'location' };
-      case 'transactions': return { altId: locationId, altType: 'location', locationId };
+      case 'orders':
+        return { altId: locationId, locationId };
+      case 'subscriptions':
+        return { altId: locationId, altType: 'location' };
+      case 'transactions':
+        return { altId: locationId, altType: 'location', locationId };
     }
   }
 
-  private async page<S extends z.ZodType>(kind: Kind, item: S, filter: PaymentListFilter, limit: number, offset: number): Promise<Page<z.infer<S>>> {
+  private async page<S extends z.ZodType>(
+    kind: Kind,
+    item: S,
+    filter: PaymentListFilter,
+    limit: number,
+    offset: number,
+  ): Promise<Page<z.infer<S>>> {
     const answer = await this.http.request({
       method: 'GET',
       path: `/payments/${kind}`,
@@ -186,11 +207,20 @@ export class PaymentsApi {
     return { data: answer.data as Array<z.infer<S>>, totalCount: answer.totalCount };
   }
 
-  private async *all<S extends z.ZodType>(kind: Kind, item: S, filter: PaymentListFilter, pageSize: number): AsyncGenerator<z.infer<S>, void, undefined> {
+  private async *all<S extends z.ZodType>(
+    kind: Kind,
+    item: S,
+    filter: PaymentListFilter,
+    pageSize: number,
+  ): AsyncGenerator<z.infer<S>, void, undefined> {
     for (let offset = 0; ; offset += pageSize) {
       const page = await this.page(kind, item, filter, pageSize, offset);
       yield* page.data;
-      if (page.data.length < pageSize || (page.totalCount !== undefined && offset + page.data.length >= page.totalCount)) return;
+      if (
+        page.data.length < pageSize ||
+        (page.totalCount !== undefined && offset + page.data.length >= page.totalCount)
+      )
+        return;
     }
   }
 
@@ -201,10 +231,19 @@ export class PaymentsApi {
     return this.all('orders', orderSchema, filter, pageSize);
   }
   getOrder(orderId: string): Promise<Order> {
-    return this.http.request({ method: 'GET', path: `/payments/orders/${encodeURIComponent(orderId)}`, query: this.alt('orders'), version: API_VERSION, schema: orderSchema });
+    return this.http.request({
+      method: 'GET',
+      path: `/payments/orders/${encodeURIComponent(orderId)}`,
+      query: this.alt('orders'),
+      version: API_VERSION,
+      schema: orderSchema,
+    });
   }
 
-  listTransactions(filter: PaymentListFilter = {}, page: { limit?: number; offset?: number } = {}): Promise<Page<Transaction>> {
+  listTransactions(
+    filter: PaymentListFilter = {},
+    page: { limit?: number; offset?: number } = {},
+  ): Promise<Page<Transaction>> {
     return this.page('transactions', transactionSchema, filter, page.limit ?? 100, page.offset ?? 0);
   }
   transactions(filter: PaymentListFilter = {}, pageSize = 100): AsyncGenerator<Transaction, void, undefined> {
@@ -220,7 +259,10 @@ export class PaymentsApi {
     });
   }
 
-  listSubscriptions(filter: PaymentListFilter = {}, page: { limit?: number; offset?: number } = {}): Promise<Page<Subscription>> {
+  listSubscriptions(
+    filter: PaymentListFilter = {},
+    page: { limit?: number; offset?: number } = {},
+  ): Promise<Page<Subscription>> {
     return this.page('subscriptions', subscriptionSchema, filter, page.limit ?? 100, page.offset ?? 0);
   }
   subscriptions(filter: PaymentListFilter = {}, pageSize = 100): AsyncGenerator<Subscription, void, undefined> {

@@ -45,7 +45,9 @@ const parsedKeys = new Map<string, KeyObject>();
 function publicKey(key: string): KeyObject {
   const known = parsedKeys.get(key);
   if (known) return known;
-  const parsed = key.includes('-----BEGIN') ? createPublicKey(key) : createPublicKey({ key: Buffer.from(key.trim(), 'base64'), format: 'der', type: 'spki' });
+  const parsed = key.includes('-----BEGIN')
+    ? createPublicKey(key)
+    : createPublicKey({ key: Buffer.from(key.trim(), 'base64'), format: 'der', type: 'spki' });
   if (parsedKeys.size < 16) parsedKeys.set(key, parsed);
   return parsed;
 }
@@ -55,15 +57,27 @@ function publicKey(key: string): KeyObject {
  * present, with no fallback if it fails; only a delivery without it may use the legacy x-wh-signature
  * (RSA-SHA256), which HighLevel is retiring.
  */
-export function verifyHighLevelSignature(rawBody: Buffer | string, headers: SignatureHeaders, keys: HighLevelWebhookKeys = {}): VerificationResult {
+export function verifyHighLevelSignature(
+  rawBody: Buffer | string,
+  headers: SignatureHeaders,
+  keys: HighLevelWebhookKeys = {},
+): VerificationResult {
   const body = typeof rawBody === 'string' ? Buffer.from(rawBody, 'utf8') : rawBody;
   const ghl = headers['x-ghl-signature'];
   if (ghl !== undefined && ghl !== '') {
     try {
-      const ok = verify(null, body, publicKey(keys.ed25519PublicKey ?? HIGHLEVEL_ED25519_PUBLIC_KEY), Buffer.from(ghl, 'base64'));
+      const ok = verify(
+        null,
+        body,
+        publicKey(keys.ed25519PublicKey ?? HIGHLEVEL_ED25519_PUBLIC_KEY),
+        Buffer.from(ghl, 'base64'),
+      );
       return ok ? { ok: true, scheme: 'ed25519' } : { ok: false, reason: 'x-ghl-signature does not match the body' };
     } catch (error) {
-      return { ok: false, reason: `x-ghl-signature could not be checked: ${error instanceof Error ? error.message : String(error)}` };
+      return {
+        ok: false,
+        reason: `x-ghl-signature could not be checked: ${error instanceof Error ? error.message : String(error)}`,
+      };
     }
   }
   const wh = headers['x-wh-signature'];
@@ -74,13 +88,22 @@ export function verifyHighLevelSignature(rawBody: Buffer | string, headers: Sign
       const ok = verify('sha256', body, publicKey(pem), Buffer.from(wh, 'base64'));
       return ok ? { ok: true, scheme: 'rsa-sha256' } : { ok: false, reason: 'x-wh-signature does not match the body' };
     } catch (error) {
-      return { ok: false, reason: `x-wh-signature could not be checked: ${error instanceof Error ? error.message : String(error)}` };
+      return {
+        ok: false,
+        reason: `x-wh-signature could not be checked: ${error instanceof Error ? error.message : String(error)}`,
+      };
     }
   }
   return { ok: false, reason: 'no x-ghl-signature or x-wh-signature header' };
 }
 
-export const CONTACT_EVENT_TYPES = ['ContactCreate', 'ContactUpdate', 'ContactDelete', 'ContactTagUpdate', 'ContactDndUpdate'] as const;
+export const CONTACT_EVENT_TYPES = [
+  'ContactCreate',
+  'ContactUpdate',
+  'ContactDelete',
+  'ContactTagUpdate',
+  'ContactDndUpdate',
+] as const;
 export const INVOICE_EVENT_TYPES = [
   'InvoiceCreate',
   'InvoiceUpdate',
@@ -103,7 +126,13 @@ interface EventBase {
 }
 
 export type HighLevelWebhookEvent =
-  | (EventBase & { kind: 'contact'; type: (typeof CONTACT_EVENT_TYPES)[number]; locationId: string; contactId: string; contact: Contact })
+  | (EventBase & {
+      kind: 'contact';
+      type: (typeof CONTACT_EVENT_TYPES)[number];
+      locationId: string;
+      contactId: string;
+      contact: Contact;
+    })
   | (EventBase & {
       kind: 'invoice';
       /** The payload's `type` when it has one; HighLevel's Invoice* docs show none (the shape says "invoice"). */
@@ -113,10 +142,27 @@ export type HighLevelWebhookEvent =
       status: string | undefined;
       invoice: Record<string, unknown>;
     })
-  | (EventBase & { kind: 'order'; type: (typeof ORDER_EVENT_TYPES)[number]; locationId: string; orderId: string; order: Order })
-  | (EventBase & { kind: 'app'; type: 'INSTALL' | 'UNINSTALL'; locationId: string | undefined; companyId: string | undefined })
+  | (EventBase & {
+      kind: 'order';
+      type: (typeof ORDER_EVENT_TYPES)[number];
+      locationId: string;
+      orderId: string;
+      order: Order;
+    })
+  | (EventBase & {
+      kind: 'app';
+      type: 'INSTALL' | 'UNINSTALL';
+      locationId: string | undefined;
+      companyId: string | undefined;
+    })
   /** Verified but not placeable as something ledgerlink acts on; `reason` says why, `locationId` where it may belong. */
-  | (EventBase & { kind: 'unplaced'; type: string | undefined; locationId: string | undefined; reason: string; raw: unknown });
+  | (EventBase & {
+      kind: 'unplaced';
+      type: string | undefined;
+      locationId: string | undefined;
+      reason: string;
+      raw: unknown;
+    });
 
 const envelopeSchema = z.looseObject({
   type: z.string().optional(),
@@ -182,7 +228,17 @@ export function parseHighLevelWebhook(rawBody: Buffer | string): HighLevelWebhoo
   }
   const envelope = envelopeSchema.safeParse(json);
   if (!envelope.success) {
-    return { kind: 'unplaced', eventId: highLevelEventId(undefined, bytes), timestamp: undefined, appId: undefined, label: 'unrecognised event', type: undefined, locationId: undefined, reason: 'the body is not a JSON object', raw: json };
+    return {
+      kind: 'unplaced',
+      eventId: highLevelEventId(undefined, bytes),
+      timestamp: undefined,
+      appId: undefined,
+      label: 'unrecognised event',
+      type: undefined,
+      locationId: undefined,
+      reason: 'the body is not a JSON object',
+      raw: json,
+    };
   }
   const e = envelope.data;
   const eventId = highLevelEventId(e.webhookId, bytes);
@@ -190,36 +246,90 @@ export function parseHighLevelWebhook(rawBody: Buffer | string): HighLevelWebhoo
   const appId = e.appId;
   const locationId = e.locationId ?? (e.altType === 'location' ? e.altId : undefined);
   const type = e.type;
-  const unplaced = (label: string, reason: string): HighLevelWebhookEvent => ({ kind: 'unplaced', eventId, timestamp, appId, label, type, locationId, reason, raw: json });
+  const unplaced = (label: string, reason: string): HighLevelWebhookEvent => ({
+    kind: 'unplaced',
+    eventId,
+    timestamp,
+    appId,
+    label,
+    type,
+    locationId,
+    reason,
+    raw: json,
+  });
 
   if (type === undefined || includes(INVOICE_EVENT_TYPES, type)) {
     const invoice = (type === undefined ? invoiceShapeSchema : typedInvoiceSchema).safeParse(json);
     if (!invoice.success) {
       return type === undefined
-        ? unplaced('unrecognised event', 'the payload has no type and is not shaped like an invoice (_id, altId, altType)')
+        ? unplaced(
+            'unrecognised event',
+            'the payload has no type and is not shaped like an invoice (_id, altId, altType)',
+          )
         : unplaced(type, `${type} without an invoice _id, altId and altType`);
     }
     const status = invoice.data.status;
     const label = type ?? `invoice event (status ${status ?? 'unknown'})`;
-    if (!locationId) return unplaced(label, `the invoice names no location (altType ${invoice.data.altType ?? 'absent'})`);
-    return { kind: 'invoice', eventId, timestamp, appId, label, type, locationId, invoiceId: invoice.data._id, status, invoice: invoice.data };
+    if (!locationId)
+      return unplaced(label, `the invoice names no location (altType ${invoice.data.altType ?? 'absent'})`);
+    return {
+      kind: 'invoice',
+      eventId,
+      timestamp,
+      appId,
+      label,
+      type,
+      locationId,
+      invoiceId: invoice.data._id,
+      status,
+      invoice: invoice.data,
+    };
   }
   if (includes(CONTACT_EVENT_TYPES, type)) {
     const contact = contactSchema.safeParse(json);
     if (!contact.success) return unplaced(type, `${type} without a readable contact`);
     if (!locationId) return unplaced(type, `${type} names no locationId`);
-    return { kind: 'contact', type, eventId, timestamp, appId, label: type, locationId, contactId: contact.data.id, contact: contact.data };
+    return {
+      kind: 'contact',
+      type,
+      eventId,
+      timestamp,
+      appId,
+      label: type,
+      locationId,
+      contactId: contact.data.id,
+      contact: contact.data,
+    };
   }
   if (includes(ORDER_EVENT_TYPES, type)) {
     const order = orderSchema.safeParse(json);
     if (!order.success) return unplaced(type, `${type} without a readable order`);
     if (!locationId) return unplaced(type, `${type} names no locationId`);
-    return { kind: 'order', type, eventId, timestamp, appId, label: type, locationId, orderId: order.data._id, order: order.data };
+    return {
+      kind: 'order',
+      type,
+      eventId,
+      timestamp,
+      appId,
+      label: type,
+      locationId,
+      orderId: order.data._id,
+      order: order.data,
+    };
   }
   if (type === 'INSTALL' || type === 'UNINSTALL') {
     const install = installSchema.safeParse(json);
     if (!install.success) return unplaced(type, `${type} without appId`);
-    return { kind: 'app', type: install.data.type, eventId, timestamp, label: type, appId: install.data.appId, locationId: install.data.locationId, companyId: install.data.companyId };
+    return {
+      kind: 'app',
+      type: install.data.type,
+      eventId,
+      timestamp,
+      label: type,
+      appId: install.data.appId,
+      locationId: install.data.locationId,
+      companyId: install.data.companyId,
+    };
   }
   return unplaced(type, `${type} is not an event ledgerlink syncs`);
 }
@@ -234,7 +344,11 @@ export const HIGHLEVEL_WEBHOOK_MAX_AGE_MS = 75 * 60_000;
 export const HIGHLEVEL_WEBHOOK_MAX_AHEAD_MS = 5 * 60_000;
 
 /** Replay guard: a delivery whose timestamp is older than the window (or far ahead of our clock) is refused. */
-export function isFreshWebhook(event: { timestamp: string | undefined }, now: number = Date.now(), maxAgeMs = HIGHLEVEL_WEBHOOK_MAX_AGE_MS): boolean {
+export function isFreshWebhook(
+  event: { timestamp: string | undefined },
+  now: number = Date.now(),
+  maxAgeMs = HIGHLEVEL_WEBHOOK_MAX_AGE_MS,
+): boolean {
   if (event.timestamp === undefined) return true; // event docs show none; the inbox still dedupes on the body hash
   const at = Date.parse(event.timestamp);
   return Number.isFinite(at) && now - at <= maxAgeMs && at - now <= HIGHLEVEL_WEBHOOK_MAX_AHEAD_MS;

@@ -40,7 +40,9 @@ export class WebhookChannel implements NoticeChannel {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
-      throw new Error(`the notification webhook at ${host} could not be reached: ${error instanceof Error ? error.message : String(error)}`);
+      throw new Error(
+        `the notification webhook at ${host} could not be reached: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     await response.arrayBuffer().catch(() => undefined);
     if (!response.ok) throw new Error(`the notification webhook at ${host} answered HTTP ${response.status}`);
@@ -62,6 +64,7 @@ export class EmailChannel implements NoticeChannel {
 export function channelsFrom(config: AlertChannelsConfig): NoticeChannel[] {
   const channels: NoticeChannel[] = [];
   if (config.webhookUrl) channels.push(new WebhookChannel(config.webhookUrl));
-  if (config.email) channels.push(new EmailChannel({ url: config.email.smtpUrl, from: config.email.from }, config.email.to));
+  if (config.email)
+    channels.push(new EmailChannel({ url: config.email.smtpUrl, from: config.email.from }, config.email.to));
   return channels;
 }

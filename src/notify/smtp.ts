@@ -27,14 +27,21 @@ export class SmtpError extends Error {
 }
 
 /** Parses LEDGERLINK_ALERT_SMTP_URL; throws an SmtpError naming what is wrong (never echoing a password). */
-export function parseSmtpUrl(url: string): { secure: boolean; host: string; port: number; user: string | undefined; password: string | undefined } {
+export function parseSmtpUrl(url: string): {
+  secure: boolean;
+  host: string;
+  port: number;
+  user: string | undefined;
+  password: string | undefined;
+} {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new SmtpError('the SMTP URL is not a URL (smtp://user:password@host:587 or smtps://...)');
   }
-  if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') throw new SmtpError(`the SMTP URL must start with smtp:// or smtps://, not ${parsed.protocol}//`);
+  if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:')
+    throw new SmtpError(`the SMTP URL must start with smtp:// or smtps://, not ${parsed.protocol}//`);
   if (!parsed.hostname) throw new SmtpError('the SMTP URL names no host');
   const secure = parsed.protocol === 'smtps:';
   return {
@@ -51,7 +58,12 @@ export async function sendMail(settings: SmtpSettings, message: MailMessage): Pr
   const server = parseSmtpUrl(settings.url);
   const timeoutMs = settings.timeoutMs ?? 20_000;
   const socket = server.secure
-    ? tls.connect({ host: server.host, port: server.port, servername: net.isIP(server.host) ? undefined : server.host, ...(settings.ca ? { ca: settings.ca } : {}) })
+    ? tls.connect({
+        host: server.host,
+        port: server.port,
+        servername: net.isIP(server.host) ? undefined : server.host,
+        ...(settings.ca ? { ca: settings.ca } : {}),
+      })
     : net.connect({ host: server.host, port: server.port });
   let session = new Session(socket, timeoutMs);
   try {
@@ -60,7 +72,11 @@ export async function sendMail(settings: SmtpSettings, message: MailMessage): Pr
     let extensions = await session.command(`EHLO ${greeting}`, 250);
     if (!server.secure && /^STARTTLS\b/im.test(extensions)) {
       await session.command('STARTTLS', 220);
-      const secured = tls.connect({ socket: session.detach(), servername: net.isIP(server.host) ? undefined : server.host, ...(settings.ca ? { ca: settings.ca } : {}) });
+      const secured = tls.connect({
+        socket: session.detach(),
+        servername: net.isIP(server.host) ? undefined : server.host,
+        ...(settings.ca ? { ca: settings.ca } : {}),
+      });
       session = new Session(secured, timeoutMs);
       await new Promise<void>((resolve, reject) => {
         secured.once('secureConnect', resolve);
@@ -70,8 +86,12 @@ export async function sendMail(settings: SmtpSettings, message: MailMessage): Pr
     }
     if (server.user !== undefined) {
       const encrypted = server.secure || session.encrypted;
-      if (!encrypted && !isLoopback(server.host)) throw new SmtpError(`the SMTP server ${server.host} offers no STARTTLS: the password is not sent unencrypted (use smtps://)`);
-      if (!/^AUTH\b.*\bPLAIN\b/im.test(extensions)) throw new SmtpError(`the SMTP server ${server.host} does not take AUTH PLAIN`);
+      if (!encrypted && !isLoopback(server.host))
+        throw new SmtpError(
+          `the SMTP server ${server.host} offers no STARTTLS: the password is not sent unencrypted (use smtps://)`,
+        );
+      if (!/^AUTH\b.*\bPLAIN\b/im.test(extensions))
+        throw new SmtpError(`the SMTP server ${server.host} does not take AUTH PLAIN`);
       const credentials = Buffer.from(`\u0000${server.user}\u0000${server.password ?? ''}`).toString('base64');
       await session.command(`AUTH PLAIN ${credentials}`, 235, 'AUTH PLAIN (credentials not shown)');
     }
@@ -92,7 +112,8 @@ function isLoopback(host: string): boolean {
 /** An address as it goes in a command or a header: no angle brackets, no line breaks (no header injection). */
 function address(value: string): string {
   const clean = value.trim();
-  if (!/^[^\s<>@]+@[^\s<>@]+$/.test(clean)) throw new SmtpError(`not an e-mail address: ${JSON.stringify(clean.slice(0, 100))}`);
+  if (!/^[^\s<>@]+@[^\s<>@]+$/.test(clean))
+    throw new SmtpError(`not an e-mail address: ${JSON.stringify(clean.slice(0, 100))}`);
   return clean;
 }
 
@@ -101,8 +122,12 @@ function render(from: string, message: MailMessage): string {
   const domain = address(from).split('@')[1]!;
   const subject = message.subject.replace(/[\r\n]+/g, ' ');
   // eslint-disable-next-line no-control-regex
-  const encodedSubject = /^[\x20-\x7e]*$/.test(subject) ? subject : `=?UTF-8?B?${Buffer.from(subject).toString('base64')}?=`;
-  const body = Buffer.from(message.text.replace(/\r?\n/g, '\r\n')).toString('base64').replace(/.{1,76}/g, '$&\r\n');
+  const encodedSubject = /^[\x20-\x7e]*$/.test(subject)
+    ? subject
+    : `=?UTF-8?B?${Buffer.from(subject).toString('base64')}?=`;
+  const body = Buffer.from(message.text.replace(/\r?\n/g, '\r\n'))
+    .toString('base64')
+    .replace(/.{1,76}/g, '$&\r\n');
   return [
     `From: ${address(from)}`,
     `To: ${message.to.map(address).join(', ')}`,
@@ -174,7 +199,8 @@ class Session {
   async expect(codes: number | number[], what = 'the greeting'): Promise<string> {
     const reply = await this.reply();
     const wanted = Array.isArray(codes) ? codes : [codes];
-    if (!wanted.includes(reply.code)) throw new SmtpError(`the SMTP server answered ${reply.code} to ${what}: ${reply.text.slice(0, 200)}`);
+    if (!wanted.includes(reply.code))
+      throw new SmtpError(`the SMTP server answered ${reply.code} to ${what}: ${reply.text.slice(0, 200)}`);
     return reply.text;
   }
 

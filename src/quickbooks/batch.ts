@@ -38,7 +38,8 @@ export function assignBatchIds(items: readonly BatchItem[]): Array<BatchItem & {
   const seen = new Set<string>();
   return items.map((item, index) => {
     const bId = item.bId ?? `b${index}`;
-    if (bId.length > MAX_BID_LENGTH) throw new RangeError(`batch bId ${JSON.stringify(bId)} exceeds ${MAX_BID_LENGTH} characters`);
+    if (bId.length > MAX_BID_LENGTH)
+      throw new RangeError(`batch bId ${JSON.stringify(bId)} exceeds ${MAX_BID_LENGTH} characters`);
     if (seen.has(bId)) throw new RangeError(`batch bId ${JSON.stringify(bId)} is used twice`);
     seen.add(bId);
     return { ...item, bId };
@@ -48,18 +49,27 @@ export function assignBatchIds(items: readonly BatchItem[]): Array<BatchItem & {
 /** The wire form of one item. A void travels as an update with optionsData "void" (reference §6.1). */
 export function batchItemRequest(item: BatchItem & { bId: string }): Record<string, unknown> {
   if ('query' in item) return { bId: item.bId, Query: item.query };
-  if (item.operation === 'void') return { bId: item.bId, operation: 'update', optionsData: 'void', [item.entity]: item.body };
+  if (item.operation === 'void')
+    return { bId: item.bId, operation: 'update', optionsData: 'void', [item.entity]: item.body };
   return { bId: item.bId, operation: item.operation, [item.entity]: item.body };
 }
 
 /** Turns one BatchItemResponse into a typed result. */
-export function batchItemResult(raw: Record<string, unknown> & { bId: string }, intuitTid: string | undefined): BatchResult {
+export function batchItemResult(
+  raw: Record<string, unknown> & { bId: string },
+  intuitTid: string | undefined,
+): BatchResult {
   const bId = raw.bId;
   if ('Fault' in raw) {
     const fault = faultSchema.safeParse(raw.Fault);
     const error = fault.success
       ? errorFromFault(fault.data, { status: 200, intuitTid })
-      : new QuickBooksError({ code: 'invalid_response', message: 'unreadable Fault in batch item', status: 200, intuitTid });
+      : new QuickBooksError({
+          code: 'invalid_response',
+          message: 'unreadable Fault in batch item',
+          status: 200,
+          intuitTid,
+        });
     return { bId, ok: false, error };
   }
   if ('QueryResponse' in raw && typeof raw.QueryResponse === 'object' && raw.QueryResponse !== null) {
@@ -70,11 +80,17 @@ export function batchItemResult(raw: Record<string, unknown> & { bId: string }, 
     const parsed = entitySchemas[key].safeParse(value);
     // A deleted stub ({Id, status:"Deleted"}) does not fit the full schema; hand it over as it came.
     if (parsed.success) return { bId, ok: true, entity: key, value: parsed.data };
-    if (typeof value === 'object' && value !== null) return { bId, ok: true, entity: key, value: value as Record<string, unknown> };
+    if (typeof value === 'object' && value !== null)
+      return { bId, ok: true, entity: key, value: value as Record<string, unknown> };
   }
   return {
     bId,
     ok: false,
-    error: new QuickBooksError({ code: 'invalid_response', message: `batch item ${bId} holds neither an entity nor a Fault`, status: 200, intuitTid }),
+    error: new QuickBooksError({
+      code: 'invalid_response',
+      message: `batch item ${bId} holds neither an entity nor a Fault`,
+      status: 200,
+      intuitTid,
+    }),
   };
 }

@@ -45,7 +45,9 @@ const stub = z.looseObject({
 });
 
 /** Parses a CDC answer; objects of types we do not model, or that fail their schema, are reported in `unparsed`. */
-export function parseChangeSet(body: z.infer<typeof cdcResponseSchema>): ChangeSet & { unparsed: Array<{ entity: string; issue: string }> } {
+export function parseChangeSet(
+  body: z.infer<typeof cdcResponseSchema>,
+): ChangeSet & { unparsed: Array<{ entity: string; issue: string }> } {
   const changed: ChangedEntity[] = [];
   const deleted: DeletedEntity[] = [];
   const unparsed: Array<{ entity: string; issue: string }> = [];

@@ -2,7 +2,15 @@
 // invoice sending, company info and preferences. Built on QuickBooksHttp; knows nothing of the store.
 import { z } from 'zod';
 import { normalizeEmail } from '../domain/email.ts';
-import { batchItemRequest, batchItemResult, batchResponseSchema, assignBatchIds, chunk, type BatchItem, type BatchResult } from './batch.ts';
+import {
+  batchItemRequest,
+  batchItemResult,
+  batchResponseSchema,
+  assignBatchIds,
+  chunk,
+  type BatchItem,
+  type BatchResult,
+} from './batch.ts';
 import { cdcResponseSchema, parseChangeSet, type ChangeSet } from './cdc.ts';
 import {
   companyInfoSchema,
@@ -46,11 +54,13 @@ export interface FindByEmailOptions {
   fallback?: 'scan-on-error' | 'scan-on-miss' | 'none';
 }
 
-
 /** Every address a customer's PrimaryEmailAddr holds, normalised (QuickBooks allows a comma-separated list). */
 export function customerEmails(customer: Customer): string[] {
   const raw = customer.PrimaryEmailAddr?.Address ?? '';
-  return raw.split(/[,;]/).map(normalizeEmail).filter((e) => e !== '');
+  return raw
+    .split(/[,;]/)
+    .map(normalizeEmail)
+    .filter((e) => e !== '');
 }
 
 const queryResponseSchema = z.looseObject({
@@ -119,7 +129,11 @@ export class QuickBooksClient {
   }
 
   /** Hard delete of a transaction; answers a stub. Name-list entities cannot be deleted: use deactivate. */
-  async delete(entity: DeletableEntity, ref: { Id: string; SyncToken: string }, options: WriteOptions): Promise<DeletedStub> {
+  async delete(
+    entity: DeletableEntity,
+    ref: { Id: string; SyncToken: string },
+    options: WriteOptions,
+  ): Promise<DeletedStub> {
     const answer = await this.http.request({
       method: 'POST',
       path: entityPath(entity),
@@ -133,7 +147,11 @@ export class QuickBooksClient {
   }
 
   /** Void keeps the transaction (same Id) with every amount zeroed and PrivateNote "Voided". */
-  async void<N extends VoidableEntity>(entity: N, ref: { Id: string; SyncToken: string }, options: WriteOptions): Promise<EntityOf<N>> {
+  async void<N extends VoidableEntity>(
+    entity: N,
+    ref: { Id: string; SyncToken: string },
+    options: WriteOptions,
+  ): Promise<EntityOf<N>> {
     const answer = await this.http.request({
       method: 'POST',
       path: entityPath(entity),
@@ -164,12 +182,18 @@ export class QuickBooksClient {
   }
 
   /** Pages of a query, fetched one at a time as the caller consumes them. */
-  queryPages<N extends EntityName>(query: QueryBuilder<N>, pageSize: number = MAX_RESULTS_LIMIT): AsyncGenerator<Array<EntityOf<N>>, void, undefined> {
+  queryPages<N extends EntityName>(
+    query: QueryBuilder<N>,
+    pageSize: number = MAX_RESULTS_LIMIT,
+  ): AsyncGenerator<Array<EntityOf<N>>, void, undefined> {
     return pages(query, (page) => this.query(page), pageSize);
   }
 
   /** Every row of a query, streamed page by page. */
-  async *queryAll<N extends EntityName>(query: QueryBuilder<N>, pageSize: number = MAX_RESULTS_LIMIT): AsyncGenerator<EntityOf<N>, void, undefined> {
+  async *queryAll<N extends EntityName>(
+    query: QueryBuilder<N>,
+    pageSize: number = MAX_RESULTS_LIMIT,
+  ): AsyncGenerator<EntityOf<N>, void, undefined> {
     for await (const page of this.queryPages(query, pageSize)) yield* page;
   }
 
@@ -184,7 +208,13 @@ export class QuickBooksClient {
   // the statement as a POST body with Content-Type application/text.
   private runQuery(statement: string, signal: AbortSignal | undefined) {
     if (statement.length <= MAX_GET_QUERY_LENGTH) {
-      return this.http.request({ method: 'GET', path: '/query', query: { query: statement }, schema: queryResponseSchema, signal });
+      return this.http.request({
+        method: 'GET',
+        path: '/query',
+        query: { query: statement },
+        schema: queryResponseSchema,
+        signal,
+      });
     }
     return this.http.request({
       method: 'POST',
@@ -208,7 +238,9 @@ export class QuickBooksClient {
     try {
       // The filter compares text exactly, so try the address as given and in its normalised form.
       for (const variant of new Set([email.trim(), wanted])) {
-        const rows = await this.query(select('Customer').where('PrimaryEmailAddr', '=', variant).includeInactive().maxResults(MAX_RESULTS_LIMIT));
+        const rows = await this.query(
+          select('Customer').where('PrimaryEmailAddr', '=', variant).includeInactive().maxResults(MAX_RESULTS_LIMIT),
+        );
         for (const c of rows) if (matches(c)) found.set(c.Id, c);
       }
       if (found.size > 0 || fallback !== 'scan-on-miss') return [...found.values()];
@@ -233,7 +265,9 @@ export class QuickBooksClient {
     const chunks = chunk(numbered);
     for (const [index, part] of chunks.entries()) {
       const requestId =
-        chunks.length === 1 && options.requestId.length <= MAX_BATCH_REQUEST_ID ? options.requestId : deriveRequestId(options.requestId, 'batch', index);
+        chunks.length === 1 && options.requestId.length <= MAX_BATCH_REQUEST_ID
+          ? options.requestId
+          : deriveRequestId(options.requestId, 'batch', index);
       try {
         const { data: answer, intuitTid } = await this.http.send({
           method: 'POST',
@@ -253,7 +287,11 @@ export class QuickBooksClient {
   }
 
   /** Objects of these types changed since `since` (at most 30 days back), deleted ones as ids. */
-  async changedSince(entities: readonly EntityName[], since: Date | string, signal?: AbortSignal): Promise<ReturnType<typeof parseChangeSet>> {
+  async changedSince(
+    entities: readonly EntityName[],
+    since: Date | string,
+    signal?: AbortSignal,
+  ): Promise<ReturnType<typeof parseChangeSet>> {
     if (entities.length === 0) throw new RangeError('changedSince needs at least one entity type');
     const answer = await this.http.request({
       method: 'GET',
@@ -289,7 +327,12 @@ export class QuickBooksClient {
   }
 
   async preferences(signal?: AbortSignal): Promise<Preferences> {
-    const answer = await this.http.request({ method: 'GET', path: '/preferences', schema: envelopeSchema('Preferences', preferencesSchema), signal });
+    const answer = await this.http.request({
+      method: 'GET',
+      path: '/preferences',
+      schema: envelopeSchema('Preferences', preferencesSchema),
+      signal,
+    });
     return answer.Preferences;
   }
 }

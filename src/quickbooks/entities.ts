@@ -302,9 +302,13 @@ export type VoidableEntity = 'Invoice' | 'SalesReceipt' | 'Payment' | 'RefundRec
 export type WritableEntity = Exclude<EntityName, 'TaxCode' | 'TaxRate'>;
 
 /** Body for a create: the entity's own fields, without server-assigned ones. */
-export type CreateBody<N extends EntityName> = Partial<Omit<EntityOf<N>, 'Id' | 'SyncToken' | 'MetaData'>> & Record<string, unknown>;
+export type CreateBody<N extends EntityName> = Partial<Omit<EntityOf<N>, 'Id' | 'SyncToken' | 'MetaData'>> &
+  Record<string, unknown>;
 /** Body for an update: Id and the SyncToken last read, plus the fields to change. */
-export type UpdateBody<N extends EntityName> = Partial<EntityOf<N>> & { Id: string; SyncToken: string } & Record<string, unknown>;
+export type UpdateBody<N extends EntityName> = Partial<EntityOf<N>> & { Id: string; SyncToken: string } & Record<
+    string,
+    unknown
+  >;
 
 /** URL segment for an entity: QuickBooks uses lowercase names (reference §2.1). */
 export function entityPath(entity: string): string {
@@ -317,7 +321,10 @@ export function isEntityName(name: string): name is EntityName {
 
 /** The `{"<Entity>": {...}, "time": ...}` envelope of single-entity answers. */
 export function envelopeSchema<K extends string, S extends z.ZodType>(key: K, schema: S) {
-  const build = () => z.looseObject({ [key]: schema, time: z.string().optional() } as { [P in K]: S } & { time: z.ZodOptional<z.ZodString> });
+  const build = () =>
+    z.looseObject({ [key]: schema, time: z.string().optional() } as { [P in K]: S } & {
+      time: z.ZodOptional<z.ZodString>;
+    });
   // Built once per entity and schema: zod compiles a schema on its first parse, which cost more than the parse.
   const byKey = envelopes.get(schema) ?? new Map<string, z.ZodType>();
   envelopes.set(schema, byKey);

@@ -149,13 +149,17 @@ export class QuickBooksHttp {
   }
 
   /** Like request(), also giving the intuit_tid of the answer (for batch items and logs). */
-  async send<S extends z.ZodType>(req: QuickBooksRequest<S>): Promise<{ data: z.infer<S>; intuitTid: string | undefined }> {
+  async send<S extends z.ZodType>(
+    req: QuickBooksRequest<S>,
+  ): Promise<{ data: z.infer<S>; intuitTid: string | undefined }> {
     if (req.method === 'POST' && !req.readOnly) {
       if (req.requestId === undefined || req.requestId === '') {
         throw new TypeError(`QuickBooks write ${req.path} needs a requestId so a retry cannot create a second object`);
       }
       if (req.requestId.length > MAX_REQUEST_ID_LENGTH) {
-        throw new TypeError(`QuickBooks requestid is limited to ${MAX_REQUEST_ID_LENGTH} characters; use deriveRequestId()`);
+        throw new TypeError(
+          `QuickBooks requestid is limited to ${MAX_REQUEST_ID_LENGTH} characters; use deriveRequestId()`,
+        );
       }
     }
     const url = this.url(req.path, req.query, req.requestId);
@@ -178,7 +182,10 @@ export class QuickBooksHttp {
           throw new QuickBooksError({
             code: 'invalid_response',
             message: `QuickBooks answered ${req.method} ${req.path} with a body the client does not understand`,
-            detail: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+            detail: parsed.error.issues
+              .slice(0, 5)
+              .map((i) => `${i.path.join('.')}: ${i.message}`)
+              .join('; '),
             status: outcome.status,
             intuitTid: outcome.intuitTid,
           });
@@ -189,7 +196,10 @@ export class QuickBooksHttp {
       if (error.status === 401 && !refreshed && (error.code === '3200' || error.code === 'http_401')) {
         refreshed = true;
         this.onCall?.({ status: error.status, durationMs, retrying: true });
-        this.logger?.info({ realmId: this.realmId, intuitTid: error.intuitTid }, 'quickbooks access token rejected; refreshing once');
+        this.logger?.info(
+          { realmId: this.realmId, intuitTid: error.intuitTid },
+          'quickbooks access token rejected; refreshing once',
+        );
         token = await this.tokens.refreshAfterUnauthorized();
         continue;
       }
@@ -206,7 +216,15 @@ export class QuickBooksHttp {
       this.onCall?.({ status: error.status, durationMs, retrying });
       if (!retrying) throw error;
       this.logger?.warn(
-        { realmId: this.realmId, path: req.path, status: error.status, code: error.code, intuitTid: error.intuitTid, attempt: attempt + 1, delayMs: delay },
+        {
+          realmId: this.realmId,
+          path: req.path,
+          status: error.status,
+          code: error.code,
+          intuitTid: error.intuitTid,
+          attempt: attempt + 1,
+          delayMs: delay,
+        },
         'quickbooks request failed; retrying',
       );
       await this.sleep(delay);
@@ -271,7 +289,12 @@ export class QuickBooksHttp {
     if (json === undefined) {
       return {
         kind: 'error',
-        error: new QuickBooksError({ code: 'invalid_response', message: 'QuickBooks answered with a body that is not JSON', detail: text.slice(0, 300), ...ctx }),
+        error: new QuickBooksError({
+          code: 'invalid_response',
+          message: 'QuickBooks answered with a body that is not JSON',
+          detail: text.slice(0, 300),
+          ...ctx,
+        }),
       };
     }
     return { kind: 'ok', body: json, status: response.status, intuitTid };

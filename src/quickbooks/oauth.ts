@@ -84,12 +84,17 @@ export class QuickBooksOAuth {
   parseCallback(callbackUrl: string | URL): QuickBooksCallback {
     const params = new URL(callbackUrl).searchParams;
     const error = params.get('error');
-    if (error) throw new QuickBooksError({ code: error, message: `QuickBooks authorization failed: ${error}`, status: 0 });
+    if (error)
+      throw new QuickBooksError({ code: error, message: `QuickBooks authorization failed: ${error}`, status: 0 });
     const code = params.get('code');
     const state = params.get('state');
     const realmId = params.get('realmId');
     if (!code || !state || !realmId) {
-      throw new QuickBooksError({ code: 'invalid_callback', message: 'QuickBooks callback lacks code, state or realmId', status: 0 });
+      throw new QuickBooksError({
+        code: 'invalid_callback',
+        message: 'QuickBooks callback lacks code, state or realmId',
+        status: 0,
+      });
     }
     return { code, state, realmId };
   }
@@ -115,10 +120,15 @@ export class QuickBooksOAuth {
     if (!response.ok) throw await this.oauthError(response, form.grant_type ?? 'token');
     const parsed = tokenResponseSchema.safeParse(await response.json().catch(() => undefined));
     if (!parsed.success) {
-      throw new QuickBooksError({ code: 'invalid_response', message: 'QuickBooks token endpoint answered an unexpected body', status: response.status });
+      throw new QuickBooksError({
+        code: 'invalid_response',
+        message: 'QuickBooks token endpoint answered an unexpected body',
+        status: response.status,
+      });
     }
     const t = parsed.data;
-    const at = (seconds: number | undefined): Date | undefined => (seconds === undefined ? undefined : new Date(sentAt + seconds * 1000));
+    const at = (seconds: number | undefined): Date | undefined =>
+      seconds === undefined ? undefined : new Date(sentAt + seconds * 1000);
     return {
       accessToken: t.access_token,
       refreshToken: t.refresh_token,

@@ -60,7 +60,10 @@ export class QueryBuilder<E extends string = string> {
   private start: number | undefined;
   private max: number | undefined;
 
-  constructor(readonly entity: E, private readonly countOnly = false) {
+  constructor(
+    readonly entity: E,
+    private readonly countOnly = false,
+  ) {
     field(entity);
   }
 

@@ -22,7 +22,11 @@ export interface QuickBooksChangeEvent {
  * intuit-signature is base64(HMAC-SHA256(verifier token, raw body bytes)). Verify the bytes as they
  * arrived: re-serialised JSON can differ in spacing or key order and would fail.
  */
-export function verifyIntuitSignature(rawBody: Buffer | string, signature: string | undefined, verifierToken: string): boolean {
+export function verifyIntuitSignature(
+  rawBody: Buffer | string,
+  signature: string | undefined,
+  verifierToken: string,
+): boolean {
   if (!signature || verifierToken === '') return false;
   const expected = createHmac('sha256', verifierToken).update(rawBody).digest();
   const given = Buffer.from(signature.trim(), 'base64');
@@ -69,19 +73,49 @@ const cloudEventSchema = z.looseObject({
 
 // CloudEvents types carry the entity in lowercase (qbo.salesreceipt.updated.v1); map back to canonical names.
 const CANONICAL_ENTITIES = [
-  'Account', 'Bill', 'BillPayment', 'Budget', 'Class', 'CreditMemo', 'Currency', 'Customer', 'Department', 'Deposit',
-  'Employee', 'Estimate', 'Invoice', 'Item', 'JournalCode', 'JournalEntry', 'Payment', 'PaymentMethod', 'Preferences',
-  'Purchase', 'PurchaseOrder', 'RefundReceipt', 'SalesReceipt', 'TaxAgency', 'Term', 'TimeActivity', 'Transfer', 'Vendor',
+  'Account',
+  'Bill',
+  'BillPayment',
+  'Budget',
+  'Class',
+  'CreditMemo',
+  'Currency',
+  'Customer',
+  'Department',
+  'Deposit',
+  'Employee',
+  'Estimate',
+  'Invoice',
+  'Item',
+  'JournalCode',
+  'JournalEntry',
+  'Payment',
+  'PaymentMethod',
+  'Preferences',
+  'Purchase',
+  'PurchaseOrder',
+  'RefundReceipt',
+  'SalesReceipt',
+  'TaxAgency',
+  'Term',
+  'TimeActivity',
+  'Transfer',
+  'Vendor',
   'VendorCredit',
 ];
 const entityByLowercase = new Map(CANONICAL_ENTITIES.map((name) => [name.toLowerCase(), name]));
 
 const OPERATIONS: Record<string, QuickBooksOperation> = {
-  create: 'Create', created: 'Create',
-  update: 'Update', updated: 'Update',
-  delete: 'Delete', deleted: 'Delete',
-  merge: 'Merge', merged: 'Merge',
-  void: 'Void', voided: 'Void',
+  create: 'Create',
+  created: 'Create',
+  update: 'Update',
+  updated: 'Update',
+  delete: 'Delete',
+  deleted: 'Delete',
+  merge: 'Merge',
+  merged: 'Merge',
+  void: 'Void',
+  voided: 'Void',
   emailed: 'Emailed',
 };
 
@@ -114,7 +148,8 @@ export function parseQuickBooksWebhook(rawBody: Buffer | string): QuickBooksChan
   }
   if (Array.isArray(json)) {
     const events = z.array(cloudEventSchema).safeParse(json);
-    if (!events.success) throw new QuickBooksWebhookError(`not a CloudEvents batch: ${events.error.issues[0]?.message ?? ''}`);
+    if (!events.success)
+      throw new QuickBooksWebhookError(`not a CloudEvents batch: ${events.error.issues[0]?.message ?? ''}`);
     return events.data.map((e) => {
       // type is qbo.<entity>.<operation>.v<n>
       const [, entityPart = '', opPart = ''] = e.type.split('.');
@@ -133,7 +168,8 @@ export function parseQuickBooksWebhook(rawBody: Buffer | string): QuickBooksChan
     });
   }
   const legacy = legacySchema.safeParse(json);
-  if (!legacy.success) throw new QuickBooksWebhookError('neither a legacy eventNotifications body nor a CloudEvents array');
+  if (!legacy.success)
+    throw new QuickBooksWebhookError('neither a legacy eventNotifications body nor a CloudEvents array');
   return legacy.data.eventNotifications.flatMap((n) =>
     n.dataChangeEvent.entities.map((e) => {
       const event: QuickBooksChangeEvent = {

@@ -2,7 +2,7 @@
 // failure is a 400 listing each field with what to fix, in plain words), the session check (401 without one), and
 // the same schemas recorded for the OpenAPI document.
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { RouteDoc } from './openapi.ts';
 import type { Session } from '../store/sessions.ts';
 import { fieldErrors } from './fieldErrors.ts';
@@ -41,7 +41,11 @@ export const notFound = (what: string) => new HttpProblem(404, 'not_found', `${w
 /** The session of a request, set by the auth plugin's hook (undefined when the cookie is missing or stale). */
 export type SessionLookup = (request: FastifyRequest) => Promise<Session | undefined>;
 
-export function apiRoute<P = undefined, Q = undefined, B = undefined>(app: FastifyInstance, lookup: SessionLookup, def: ApiRouteDefinition<P, Q, B>): void {
+export function apiRoute<P = undefined, Q = undefined, B = undefined>(
+  app: FastifyInstance,
+  lookup: SessionLookup,
+  def: ApiRouteDefinition<P, Q, B>,
+): void {
   const { method, url, handler, params, query, body, ...doc } = def;
   app.route({
     method,
@@ -67,6 +71,8 @@ function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, where: strin
   const fields = fieldErrors(result.error.issues);
   // The message alone must make sense too (a client that shows only it): the first field and what to do.
   const first = fields[0]!;
-  const message = first.field ? `${where === 'body' ? '' : `${where} `}${first.field}: ${first.message}${fields.length > 1 ? ` (and ${fields.length - 1} more)` : ''}` : first.message;
+  const message = first.field
+    ? `${where === 'body' ? '' : `${where} `}${first.field}: ${first.message}${fields.length > 1 ? ` (and ${fields.length - 1} more)` : ''}`
+    : first.message;
   throw Object.assign(new HttpProblem(400, 'invalid_request', message), { fields });
 }

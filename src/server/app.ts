@@ -40,13 +40,17 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     // timeout; a socket silent for 90 s is closed; Node checks the timeouts every few seconds (its default is 30 s).
     requestTimeout: requestTimeoutMs,
     connectionTimeout: 90_000,
-    http: { headersTimeout: Math.min(20_000, requestTimeoutMs), connectionsCheckingInterval: Math.min(5_000, requestTimeoutMs) },
+    http: {
+      headersTimeout: Math.min(20_000, requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(5_000, requestTimeoutMs),
+    },
   });
   registerOperations(app, { db: engine.db, metrics: engine.metrics, metricsToken: options.metricsToken });
   const intake: IntakeDeps = {
     db: engine.db,
     queue: engine.queue,
-    connectionsFor: (provider, account) => engine.connections.recentByAccount(provider === 'quickbooks' ? 'qbo' : 'hl', account),
+    connectionsFor: (provider, account) =>
+      engine.connections.recentByAccount(provider === 'quickbooks' ? 'qbo' : 'hl', account),
     handles: (queue) => engine.handles(queue),
     observe: (provider, outcome) => engine.metrics.webhookEvent(provider, outcome),
   };
@@ -55,10 +59,14 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
     intake,
     quickbooksVerifierToken: engine.providers.quickbooks.webhookVerifierToken,
     verifyHighLevel: (raw, headers) =>
-      verifyHighLevelSignature(raw, { 'x-ghl-signature': first(headers['x-ghl-signature']), 'x-wh-signature': first(headers['x-wh-signature']) }, {
-        ...(hl.webhookPublicKey ? { ed25519PublicKey: hl.webhookPublicKey } : {}),
-        ...(hl.webhookRsaPublicKey ? { rsaPublicKeyPem: hl.webhookRsaPublicKey } : {}),
-      }),
+      verifyHighLevelSignature(
+        raw,
+        { 'x-ghl-signature': first(headers['x-ghl-signature']), 'x-wh-signature': first(headers['x-wh-signature']) },
+        {
+          ...(hl.webhookPublicKey ? { ed25519PublicKey: hl.webhookPublicKey } : {}),
+          ...(hl.webhookRsaPublicKey ? { rsaPublicKeyPem: hl.webhookRsaPublicKey } : {}),
+        },
+      ),
     parseHighLevel: (raw) => highLevelEventOf(parseHighLevelWebhook(raw)),
     highLevelAppId: highLevelAppId(hl.clientId),
     onHighLevelAppEvent: (event) => acceptAppLifecycleEvent({ db: engine.db, connections: engine.connections }, event),
@@ -69,7 +77,14 @@ export async function buildServer(engine: Engine, options: ServerOptions = {}): 
 }
 
 function highLevelEventOf(event: ReturnType<typeof parseHighLevelWebhook>): HighLevelWebhookEvent {
-  const base = { eventId: event.eventId, kind: event.kind, type: event.label, locationId: event.locationId, timestamp: event.timestamp, appId: event.appId };
+  const base = {
+    eventId: event.eventId,
+    kind: event.kind,
+    type: event.label,
+    locationId: event.locationId,
+    timestamp: event.timestamp,
+    appId: event.appId,
+  };
   switch (event.kind) {
     case 'unplaced':
       return { ...base, recordId: undefined, contactId: undefined, payload: event.raw, reason: event.reason };

@@ -6,7 +6,16 @@ import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOpti
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Db } from '../store/db.ts';
-import { changeAdminPassword, closeSession, countAdmins, createAdmin, findAdmin, findSession, openSession, type Session } from '../store/sessions.ts';
+import {
+  changeAdminPassword,
+  closeSession,
+  countAdmins,
+  createAdmin,
+  findAdmin,
+  findSession,
+  openSession,
+  type Session,
+} from '../store/sessions.ts';
 import { apiRoute, HttpProblem, type SessionLookup } from './apiRoute.ts';
 import { LoginThrottle } from './loginThrottle.ts';
 
@@ -32,7 +41,8 @@ async function hashSlot(): Promise<void> {
     inFlight += 1;
     return;
   }
-  if (waiting.length >= MAX_HASHES_WAITING) throw new HttpProblem(429, 'busy', 'Too many logins at once: try again in a moment');
+  if (waiting.length >= MAX_HASHES_WAITING)
+    throw new HttpProblem(429, 'busy', 'Too many logins at once: try again in a moment');
   // The slot is handed over by the finishing hash (inFlight stays counted).
   await new Promise<void>((resolve) => waiting.push(resolve));
 }
@@ -47,7 +57,9 @@ async function scrypt(password: string, salt: Buffer, keyLength: number, options
   await hashSlot();
   highWater = Math.max(highWater, inFlight);
   try {
-    return await new Promise((resolve, reject) => scryptCallback(password, salt, keyLength, options, (error, key) => (error ? reject(error) : resolve(key))));
+    return await new Promise((resolve, reject) =>
+      scryptCallback(password, salt, keyLength, options, (error, key) => (error ? reject(error) : resolve(key))),
+    );
   } finally {
     releaseHashSlot();
   }
@@ -55,7 +67,12 @@ async function scrypt(password: string, salt: Buffer, keyLength: number, options
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scrypt(password, salt, SCRYPT.keyLength, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p, maxmem: 128 * SCRYPT.N * SCRYPT.r * 2 });
+  const key = await scrypt(password, salt, SCRYPT.keyLength, {
+    N: SCRYPT.N,
+    r: SCRYPT.r,
+    p: SCRYPT.p,
+    maxmem: 128 * SCRYPT.N * SCRYPT.r * 2,
+  });
   return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
@@ -65,7 +82,12 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const expected = Buffer.from(hash, 'base64url');
   const N = Number(n);
   const R = Number(r);
-  const key = await scrypt(password, Buffer.from(salt, 'base64url'), expected.length, { N, r: R, p: Number(p), maxmem: 128 * N * R * 2 });
+  const key = await scrypt(password, Buffer.from(salt, 'base64url'), expected.length, {
+    N,
+    r: R,
+    p: Number(p),
+    maxmem: 128 * N * R * 2,
+  });
   return timingSafeEqual(key, expected);
 }
 
@@ -118,7 +140,9 @@ const passwordChangeSchema = z.object({
   newPassword: z.string().min(10, 'use at least 10 characters').max(1000),
 });
 const stateSchema = z.object({
-  setupNeeded: z.boolean().describe('No admin exists yet: the first visit creates one (with the setup code from the server log)'),
+  setupNeeded: z
+    .boolean()
+    .describe('No admin exists yet: the first visit creates one (with the setup code from the server log)'),
   user: z.object({ username: z.string() }).nullable(),
 });
 
@@ -130,12 +154,15 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
     const existing = await findAdmin(db, username);
     // A new password ends the sessions opened with the old one; the same password at each start changes nothing.
     if (!existing) await createAdmin(db, { username, passwordHash: await hashPassword(password) });
-    else if (!(await verifyPassword(password, existing.passwordHash))) await changeAdminPassword(db, existing.id, await hashPassword(password));
+    else if (!(await verifyPassword(password, existing.passwordHash)))
+      await changeAdminPassword(db, existing.id, await hashPassword(password));
   }
   let setupCode: string | undefined;
   if ((await countAdmins(db)) === 0) {
     setupCode = randomBytes(6).toString('hex');
-    (options.announce ?? console.log)(`No admin account yet: open the dashboard and create one with the setup code ${setupCode}`);
+    (options.announce ?? console.log)(
+      `No admin account yet: open the dashboard and create one with the setup code ${setupCode}`,
+    );
   }
 
   const cache = new WeakMap<FastifyRequest, Promise<Session | undefined>>();
@@ -150,7 +177,13 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   };
 
   const setCookie = (reply: FastifyReply, value: string, maxAgeSeconds: number) => {
-    const parts = [`${SESSION_COOKIE}=${encodeURIComponent(value)}`, 'Path=/', 'HttpOnly', 'SameSite=Lax', `Max-Age=${maxAgeSeconds}`];
+    const parts = [
+      `${SESSION_COOKIE}=${encodeURIComponent(value)}`,
+      'Path=/',
+      'HttpOnly',
+      'SameSite=Lax',
+      `Max-Age=${maxAgeSeconds}`,
+    ];
     if (options.secureCookies) parts.push('Secure');
     reply.header('set-cookie', parts.join('; '));
   };
@@ -165,7 +198,12 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   });
 
   apiRoute(app, lookup, {
-    method: 'GET', url: '/api/auth/state', summary: 'Whether an admin exists and who is logged in', tags: ['auth'], public: true, response: stateSchema,
+    method: 'GET',
+    url: '/api/auth/state',
+    summary: 'Whether an admin exists and who is logged in',
+    tags: ['auth'],
+    public: true,
+    response: stateSchema,
     handler: async ({ raw }) => {
       const session = await lookup(raw);
       return { setupNeeded: setupCode !== undefined, user: session ? { username: session.user.username } : null };
@@ -173,12 +211,23 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   });
 
   apiRoute(app, lookup, {
-    method: 'POST', url: '/api/auth/setup', summary: 'Create the first admin account (only while none exists)', tags: ['auth'], public: true,
-    body: setupSchema, response: z.object({ username: z.string() }),
+    method: 'POST',
+    url: '/api/auth/setup',
+    summary: 'Create the first admin account (only while none exists)',
+    tags: ['auth'],
+    public: true,
+    body: setupSchema,
+    response: z.object({ username: z.string() }),
     handler: async ({ body }, reply) => {
-      if (setupCode === undefined) throw new HttpProblem(409, 'already_set_up', 'An admin account exists already: log in');
-      if (!safeEqual(body.setupCode, setupCode)) throw new HttpProblem(403, 'wrong_setup_code', 'The setup code does not match the one in the server log');
-      const admin = await createAdmin(db, { username: body.username, passwordHash: await hashPassword(body.password), onlyIfNone: true });
+      if (setupCode === undefined)
+        throw new HttpProblem(409, 'already_set_up', 'An admin account exists already: log in');
+      if (!safeEqual(body.setupCode, setupCode))
+        throw new HttpProblem(403, 'wrong_setup_code', 'The setup code does not match the one in the server log');
+      const admin = await createAdmin(db, {
+        username: body.username,
+        passwordHash: await hashPassword(body.password),
+        onlyIfNone: true,
+      });
       setupCode = undefined;
       if (!admin) throw new HttpProblem(409, 'already_set_up', 'An admin account exists already: log in');
       setCookie(reply, await openSession(db, admin.id, SESSION_LIFETIME_MS), SESSION_LIFETIME_MS / 1000);
@@ -187,11 +236,17 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   });
 
   apiRoute(app, lookup, {
-    method: 'POST', url: '/api/auth/login', summary: 'Log in; sets the session cookie', tags: ['auth'], public: true,
-    body: credentialsSchema, response: z.object({ username: z.string() }),
+    method: 'POST',
+    url: '/api/auth/login',
+    summary: 'Log in; sets the session cookie',
+    tags: ['auth'],
+    public: true,
+    body: credentialsSchema,
+    response: z.object({ username: z.string() }),
     handler: async ({ body, raw }, reply) => {
       // raw.ip is the socket's address, or the client's as the trusted proxy reports it (LEDGERLINK_TRUST_PROXY).
-      if (!throttle.take(body.username, raw.ip)) throw new HttpProblem(429, 'too_many_attempts', 'Too many failed logins: wait a quarter of an hour');
+      if (!throttle.take(body.username, raw.ip))
+        throw new HttpProblem(429, 'too_many_attempts', 'Too many failed logins: wait a quarter of an hour');
       const admin = await findAdmin(db, body.username);
       const ok = await verifyPassword(body.password, admin?.passwordHash ?? (await DECOY));
       if (!admin || !ok) throw new HttpProblem(401, 'wrong_credentials', 'Wrong user name or password');
@@ -202,11 +257,16 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   });
 
   apiRoute(app, lookup, {
-    method: 'POST', url: '/api/auth/password', summary: 'Change the password of the logged-in admin; ends every other session of that admin', tags: ['auth'],
-    body: passwordChangeSchema, response: z.object({ ok: z.literal(true) }),
+    method: 'POST',
+    url: '/api/auth/password',
+    summary: 'Change the password of the logged-in admin; ends every other session of that admin',
+    tags: ['auth'],
+    body: passwordChangeSchema,
+    response: z.object({ ok: z.literal(true) }),
     handler: async ({ body, session, raw }) => {
       // The current password is a guess like any login's: the same limit applies (a stolen session cannot try it freely).
-      if (!throttle.take(session.user.username, raw.ip)) throw new HttpProblem(429, 'too_many_attempts', 'Too many failed attempts: wait a quarter of an hour');
+      if (!throttle.take(session.user.username, raw.ip))
+        throw new HttpProblem(429, 'too_many_attempts', 'Too many failed attempts: wait a quarter of an hour');
       const admin = await findAdmin(db, session.user.username);
       if (!admin || !(await verifyPassword(body.currentPassword, admin.passwordHash))) {
         throw new HttpProblem(403, 'wrong_password', 'The current password does not match');
@@ -218,7 +278,11 @@ export async function registerAuth(app: FastifyInstance, options: AuthOptions): 
   });
 
   apiRoute(app, lookup, {
-    method: 'POST', url: '/api/auth/logout', summary: 'Log out (ends the session)', tags: ['auth'], response: z.object({ ok: z.literal(true) }),
+    method: 'POST',
+    url: '/api/auth/logout',
+    summary: 'Log out (ends the session)',
+    tags: ['auth'],
+    response: z.object({ ok: z.literal(true) }),
     handler: async ({ session }, reply) => {
       await closeSession(db, session.idHash);
       setCookie(reply, '', 0);

@@ -24,17 +24,26 @@ function sendPage(reply: FastifyReply, status: number, title: string, body: stri
 
 /** A company as a bookkeeper recognises it: its name, with the realm id when the name is not known. */
 function companyLabel(name: string | null | undefined, realmId: string | null | undefined): string {
-  return name ? `<strong>${escapeHtml(name)}</strong>` : `the company with realm id <strong>${escapeHtml(realmId ?? '?')}</strong>`;
+  return name
+    ? `<strong>${escapeHtml(name)}</strong>`
+    : `the company with realm id <strong>${escapeHtml(realmId ?? '?')}</strong>`;
 }
 
 /**
  * 409: the company (or location) chosen is another live connection's. Nothing of either connection was changed
  * (the check runs before the authorization code is exchanged).
  */
-export function accountInUsePage(reply: FastifyReply, error: AccountInUseError, asking: Connection, holder: Connection | undefined) {
+export function accountInUsePage(
+  reply: FastifyReply,
+  error: AccountInUseError,
+  asking: Connection,
+  holder: Connection | undefined,
+) {
   const quickbooks = error.side === 'qbo';
   const what = quickbooks ? 'QuickBooks company' : 'HighLevel location';
-  const chosen = quickbooks ? companyLabel(holder?.qboCompanyName, error.account) : `the location <strong>${escapeHtml(error.account)}</strong>`;
+  const chosen = quickbooks
+    ? companyLabel(holder?.qboCompanyName, error.account)
+    : `the location <strong>${escapeHtml(error.account)}</strong>`;
   const holderName = `<strong>${escapeHtml(error.holder.name)}</strong>`;
   const askingName = `<strong>${escapeHtml(asking.name)}</strong>`;
   return sendPage(
@@ -62,7 +71,14 @@ export function accountInUsePage(reply: FastifyReply, error: AccountInUseError, 
 /** 200: the person chose another company than the connection had; the switch waits for their confirmation. */
 export function confirmSwitchPage(
   reply: FastifyReply,
-  input: { connection: Connection; company: AuthorisedCompany; token: string; links: number; holdsPreviousTokens: boolean; minutes: number },
+  input: {
+    connection: Connection;
+    company: AuthorisedCompany;
+    token: string;
+    links: number;
+    holdsPreviousTokens: boolean;
+    minutes: number;
+  },
 ) {
   const { connection, company, token, links } = input;
   const before = companyLabel(connection.qboCompanyName, connection.qboRealmId);
@@ -87,7 +103,9 @@ export function confirmSwitchPage(
       (taxModel(connection.qboCountry) !== taxModel(company.country)
         ? `<li>Taxes are handled the ${taxModel(company.country) === 'US' ? 'US way (folded into line prices)' : 'global way (QuickBooks tax codes, mapped on the Tax codes tab)'} from now on.</li>`
         : '') +
-      (input.holdsPreviousTokens ? `<li>ledgerlink's access to ${before} ends (QuickBooks shows it as disconnected there).</li>` : '') +
+      (input.holdsPreviousTokens
+        ? `<li>ledgerlink's access to ${before} ends (QuickBooks shows it as disconnected there).</li>`
+        : '') +
       '</ul>' +
       `<p>If you keep ${before}, nothing changes and ledgerlink gives back its access to ${after}. This choice expires in ${input.minutes} minutes.</p>` +
       `<form method="post" action="${escapeHtml(action)}" class="actions">${hidden}` +

@@ -23,7 +23,11 @@ export interface DashboardOptions {
 }
 
 /** Registers the dashboard in its own plugin scope: its error handler and hooks leave the webhook routes alone. */
-export async function registerDashboard(app: FastifyInstance, engine: Engine, options: DashboardOptions = {}): Promise<void> {
+export async function registerDashboard(
+  app: FastifyInstance,
+  engine: Engine,
+  options: DashboardOptions = {},
+): Promise<void> {
   await app.register(async (scope) => dashboardPlugin(scope, engine, options));
 }
 
@@ -33,7 +37,9 @@ async function dashboardPlugin(app: FastifyInstance, engine: Engine, options: Da
   app.setErrorHandler((error: FastifyError | HttpProblem, request, reply) => {
     if (error instanceof HttpProblem) {
       const fields = (error as HttpProblem & { fields?: unknown }).fields;
-      return reply.code(error.status).send({ error: error.error, message: error.message, ...(fields ? { fields } : {}) });
+      return reply
+        .code(error.status)
+        .send({ error: error.error, message: error.message, ...(fields ? { fields } : {}) });
     }
     const status = typeof error.statusCode === 'number' && error.statusCode >= 400 ? error.statusCode : 500;
     if (status >= 500) request.log.error({ err: error }, 'request failed');

@@ -6,7 +6,13 @@ import { z } from 'zod';
 import { crmTaxKey } from '../domain/taxCodes.ts';
 import { parsePercent } from '../domain/money.ts';
 import { activitySummary, getActivity, listActivity, markResolved, type ActivityRecord } from '../store/activity.ts';
-import { AccountInUseError, reconnectReason, reviewRequestMechanismSchema, sidesToReconnect, type Connection } from '../store/connections.ts';
+import {
+  AccountInUseError,
+  reconnectReason,
+  reviewRequestMechanismSchema,
+  sidesToReconnect,
+  type Connection,
+} from '../store/connections.ts';
 import { readCursor } from '../store/cursors.ts';
 import { countLinks } from '../store/links.ts';
 import { listRefusals } from '../store/webhookRefusals.ts';
@@ -19,7 +25,12 @@ import { describeError } from '../sync/errors.ts';
 import { disconnect } from '../sync/disconnect.ts';
 import { connectWithTokens, connectWithTokensSchema } from '../sync/connect.ts';
 import { reconcile, resyncDifferences, type Reconciliation } from '../sync/reconciliation.ts';
-import { checkedReviewRequest, describeReviewRequest, resumeWaitingReviewRequests, reviewRequestProblem } from '../sync/reviewRequests.ts';
+import {
+  checkedReviewRequest,
+  describeReviewRequest,
+  resumeWaitingReviewRequests,
+  reviewRequestProblem,
+} from '../sync/reviewRequests.ts';
 import { SyncError } from '../sync/errors.ts';
 import { builtInQuickBooksState } from '../sync/builtInQuickBooks.ts';
 import { failingSides } from '../store/sideHealth.ts';
@@ -40,9 +51,18 @@ function failingSideSchema() {
     lastFailureAt: z.string(),
     lastError: z.string().describe('What the provider said last: status, code, message'),
     waitingRecords: z.number().describe('Records whose jobs wait for their next try on this side'),
-    nextTryAt: z.string().nullable().describe('The soonest next try; null while a first try is under way, or when every waiting job ran out of tries'),
-    gaveUpRecords: z.number().describe('Records whose jobs ran out of tries during this outage: open errors with a Retry button'),
-    needsAttention: z.boolean().describe('Failing for longer than the alert threshold (LEDGERLINK_ALERT_AFTER_SECONDS)'),
+    nextTryAt: z
+      .string()
+      .nullable()
+      .describe(
+        'The soonest next try; null while a first try is under way, or when every waiting job ran out of tries',
+      ),
+    gaveUpRecords: z
+      .number()
+      .describe('Records whose jobs ran out of tries during this outage: open errors with a Retry button'),
+    needsAttention: z
+      .boolean()
+      .describe('Failing for longer than the alert threshold (LEDGERLINK_ALERT_AFTER_SECONDS)'),
   });
 }
 
@@ -51,33 +71,59 @@ const cardSchema = z.object({
   name: z.string(),
   status: z.enum(['pending', 'connected', 'token-expiring', 'revoked', 'paused', 'disconnected']),
   statusReason: z.string().nullable(),
-  needsReconnect: z.array(z.enum(['quickbooks', 'highlevel'])).describe('The sides whose tokens are missing or were refused: each needs its own reconnect (Reconnect QuickBooks, Reconnect HighLevel on the card) before the connection syncs'),
+  needsReconnect: z
+    .array(z.enum(['quickbooks', 'highlevel']))
+    .describe(
+      'The sides whose tokens are missing or were refused: each needs its own reconnect (Reconnect QuickBooks, Reconnect HighLevel on the card) before the connection syncs',
+    ),
   connectedAt: z.string().nullable(),
-  quickbooks: z.object({
-    realmId: z.string(),
-    companyName: z.string().nullable().describe('CompanyInfo.CompanyName, read when QuickBooks was connected'),
-    country: z.string().nullable(), homeCurrency: z.string().nullable(),
-    currencyExponent: z.number().nullable().describe('Minor-unit digits of the home currency (ISO 4217): amounts are integers of these'),
-    refreshExpiresAt: z.string().nullable(),
-  }).nullable(),
-  highlevel: z.object({ locationId: z.string(), locationName: z.string().nullable().describe('The location\'s name, read when HighLevel was connected'), country: z.string().nullable() }).nullable(),
+  quickbooks: z
+    .object({
+      realmId: z.string(),
+      companyName: z.string().nullable().describe('CompanyInfo.CompanyName, read when QuickBooks was connected'),
+      country: z.string().nullable(),
+      homeCurrency: z.string().nullable(),
+      currencyExponent: z
+        .number()
+        .nullable()
+        .describe('Minor-unit digits of the home currency (ISO 4217): amounts are integers of these'),
+      refreshExpiresAt: z.string().nullable(),
+    })
+    .nullable(),
+  highlevel: z
+    .object({
+      locationId: z.string(),
+      locationName: z.string().nullable().describe("The location's name, read when HighLevel was connected"),
+      country: z.string().nullable(),
+    })
+    .nullable(),
   importOldInvoices: z.boolean(),
   reviewRequests: z.boolean(),
   reviewRequest: z.object({
     method: z.enum(['workflow', 'tag', 'message']),
     description: z.string().describe('The mechanism in force, in words'),
-    problem: z.string().nullable().describe('Why review requests cannot be sent now (the chosen workflow is gone), with the fix in the open error'),
+    problem: z
+      .string()
+      .nullable()
+      .describe('Why review requests cannot be sent now (the chosen workflow is gone), with the fix in the open error'),
   }),
   builtInQuickBooks: z.object({
-    active: z.boolean().describe('A payment of the last 30 days was posted by HighLevel\'s own QuickBooks integration'),
+    active: z.boolean().describe("A payment of the last 30 days was posted by HighLevel's own QuickBooks integration"),
     lastPaymentAt: z.string().nullable(),
     warning: z.string().nullable(),
   }),
-  taxModel: z.enum(['US', 'global']).nullable().describe('US: tax folded into line prices; global: per-line tax codes (mapping applies)'),
+  taxModel: z
+    .enum(['US', 'global'])
+    .nullable()
+    .describe('US: tax folded into line prices; global: per-line tax codes (mapping applies)'),
   lastSync: z.record(z.string(), z.string()).describe('Flow -> time of its last successful sync'),
   counts: z.record(z.string(), z.number()).describe('Linked records per kind, and openErrors'),
   progress: z.object({ customerImport: progressSchema.nullable(), invoiceImport: progressSchema.nullable() }),
-  failingSides: z.array(failingSideSchema()).describe('Sides whose provider keeps failing (5xx, no answer, throttling) while records wait for their next try; empty when both answer'),
+  failingSides: z
+    .array(failingSideSchema())
+    .describe(
+      'Sides whose provider keeps failing (5xx, no answer, throttling) while records wait for their next try; empty when both answer',
+    ),
 });
 type Card = z.infer<typeof cardSchema>;
 
@@ -95,65 +141,130 @@ const activityRowSchema = z.object({
   createdAt: z.string(),
   occurrences: z.number().describe('For errors: how many times it was met while open (one entry per record and cause)'),
   lastSeenAt: z.string().describe('When it was last met (createdAt when only once)'),
-  warnings: z.array(z.string()).describe('For successes: what had to change on the way (text cut to QuickBooks\' limits); "synced with warnings" when not empty'),
-  echo: z.boolean().describe('An event ignored because it only reports ledgerlink\'s own write (listed only with echoes=true)'),
-  record: z.object({
-    key: z.string().describe('Entries about the same record share this key'),
-    label: z.string().describe('The record as people call it: "Sales receipt 1001", "Invoice 1003", a customer\'s name'),
-    quickbooksUrl: z.string().nullable().describe('The record in QuickBooks Online\'s web app'),
-    highlevelUrl: z.string().nullable().describe('The record (or, for a payment, its contact) in HighLevel\'s web app'),
-    contact: z.object({ name: z.string().nullable(), email: z.string().nullable(), quickbooksUrl: z.string().nullable(), highlevelUrl: z.string().nullable() }).nullable(),
-    amount: z.object({ minor: z.number(), currency: z.string(), exponent: z.number(), dueMinor: z.number().nullable() }).nullable()
-      .describe('Integer minor units (exponent digits); dueMinor: what is still due on an invoice'),
-  }).nullable(),
+  warnings: z
+    .array(z.string())
+    .describe(
+      'For successes: what had to change on the way (text cut to QuickBooks\' limits); "synced with warnings" when not empty',
+    ),
+  echo: z
+    .boolean()
+    .describe("An event ignored because it only reports ledgerlink's own write (listed only with echoes=true)"),
+  record: z
+    .object({
+      key: z.string().describe('Entries about the same record share this key'),
+      label: z
+        .string()
+        .describe('The record as people call it: "Sales receipt 1001", "Invoice 1003", a customer\'s name'),
+      quickbooksUrl: z.string().nullable().describe("The record in QuickBooks Online's web app"),
+      highlevelUrl: z
+        .string()
+        .nullable()
+        .describe("The record (or, for a payment, its contact) in HighLevel's web app"),
+      contact: z
+        .object({
+          name: z.string().nullable(),
+          email: z.string().nullable(),
+          quickbooksUrl: z.string().nullable(),
+          highlevelUrl: z.string().nullable(),
+        })
+        .nullable(),
+      amount: z
+        .object({ minor: z.number(), currency: z.string(), exponent: z.number(), dueMinor: z.number().nullable() })
+        .nullable()
+        .describe('Integer minor units (exponent digits); dueMinor: what is still due on an invoice'),
+    })
+    .nullable(),
 });
 
 const activityQuery = z.object({
   flow: z.string().trim().min(1).max(100).optional(),
   status: z.enum(['ok', 'skipped', 'error', 'info']).optional(),
   text: z.string().trim().min(1).max(200).optional(),
-  openErrors: z.enum(['true', 'false']).optional().transform((v) => v === 'true'),
-  echoes: z.enum(['true', 'false']).optional().transform((v) => v === 'true').describe('Also list ledgerlink\'s own writes coming back as events (left out by default)'),
+  openErrors: z
+    .enum(['true', 'false'])
+    .optional()
+    .transform((v) => v === 'true'),
+  echoes: z
+    .enum(['true', 'false'])
+    .optional()
+    .transform((v) => v === 'true')
+    .describe("Also list ledgerlink's own writes coming back as events (left out by default)"),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   beforeId: z.coerce.number().int().positive().optional(),
 });
 
-const settingsBody = z.object({ importOldInvoices: z.boolean().optional(), reviewRequests: z.boolean().optional() }).strict();
+const settingsBody = z
+  .object({ importOldInvoices: z.boolean().optional(), reviewRequests: z.boolean().optional() })
+  .strict();
 
 const reviewRequestsSchema = z.object({
   enabled: z.boolean(),
   mechanism: reviewRequestMechanismSchema,
   description: z.string(),
   problem: z.string().nullable(),
-  workflows: z.array(z.object({ id: z.string(), name: z.string(), status: z.string().nullable() })).nullable().describe('The location\'s workflows (null when HighLevel could not be asked)'),
+  workflows: z
+    .array(z.object({ id: z.string(), name: z.string(), status: z.string().nullable() }))
+    .nullable()
+    .describe("The location's workflows (null when HighLevel could not be asked)"),
   workflowsError: z.string().nullable(),
 });
-const reviewRequestsBody = z.object({ enabled: z.boolean().optional(), mechanism: reviewRequestMechanismSchema }).strict();
+const reviewRequestsBody = z
+  .object({ enabled: z.boolean().optional(), mechanism: reviewRequestMechanismSchema })
+  .strict();
 
-const taxSchema = z.object({ name: z.string().trim().min(1).max(100), rate: z.union([z.number(), z.string().trim().min(1).max(20)]) });
+const taxSchema = z.object({
+  name: z.string().trim().min(1).max(100),
+  rate: z.union([z.number(), z.string().trim().min(1).max(20)]),
+});
 const taxMappingBody = z.object({
-  mappings: z.array(z.object({ taxes: z.array(taxSchema).min(1).max(5), taxCodeId: z.string().min(1).max(50) })).max(200),
+  mappings: z
+    .array(z.object({ taxes: z.array(taxSchema).min(1).max(5), taxCodeId: z.string().min(1).max(50) }))
+    .max(200),
 });
 
 const reconciliationSchema = z.object({
   connectionId: z.string(),
   computedAt: z.string(),
   since: z.string().nullable(),
-  kinds: z.array(z.object({
-    kind: z.enum(['customers', 'invoices', 'salesReceipts', 'payments']),
-    matched: z.number(), missingInQuickBooks: z.number(), missingInCrm: z.number(), amountDiffers: z.number(),
-    differences: z.array(z.object({
-      kind: z.string(), problem: z.enum(['missingInQuickBooks', 'missingInCrm', 'amountDiffers']), label: z.string(),
-      crmId: z.string().nullable(), qboId: z.string().nullable(), currency: z.string().nullable(),
-      crmAmountMinor: z.number().nullable(), qboAmountMinor: z.number().nullable(), resyncable: z.boolean(),
-      note: z.string().nullable().describe('Why a re-sync cannot change this difference, and what can'),
-    })),
-  })),
+  kinds: z.array(
+    z.object({
+      kind: z.enum(['customers', 'invoices', 'salesReceipts', 'payments']),
+      matched: z.number(),
+      missingInQuickBooks: z.number(),
+      missingInCrm: z.number(),
+      amountDiffers: z.number(),
+      differences: z.array(
+        z.object({
+          kind: z.string(),
+          problem: z.enum(['missingInQuickBooks', 'missingInCrm', 'amountDiffers']),
+          label: z.string(),
+          crmId: z.string().nullable(),
+          qboId: z.string().nullable(),
+          currency: z.string().nullable(),
+          crmAmountMinor: z.number().nullable(),
+          qboAmountMinor: z.number().nullable(),
+          resyncable: z.boolean(),
+          note: z.string().nullable().describe('Why a re-sync cannot change this difference, and what can'),
+        }),
+      ),
+    }),
+  ),
 });
 
 const recordParams = connectionParams.extend({
   side: z.enum(['quickbooks', 'highlevel']),
-  type: z.enum(['Customer', 'SalesReceipt', 'RefundReceipt', 'Invoice', 'Payment', 'Item', 'contact', 'transaction', 'order', 'invoice']),
+  type: z.enum([
+    'Customer',
+    'SalesReceipt',
+    'RefundReceipt',
+    'Invoice',
+    'Payment',
+    'Item',
+    'contact',
+    'transaction',
+    'order',
+    'invoice',
+  ]),
   recordId: z.string().min(1).max(100),
 });
 
@@ -162,7 +273,10 @@ export interface DashboardApiOptions {
   lookup: SessionLookup;
 }
 
-export async function registerDashboardApi(app: FastifyInstance, { engine, lookup }: DashboardApiOptions): Promise<void> {
+export async function registerDashboardApi(
+  app: FastifyInstance,
+  { engine, lookup }: DashboardApiOptions,
+): Promise<void> {
   const db = engine.db;
   const connectionOf = async (id: string): Promise<Connection> => {
     const connection = await engine.connections.get(id);
@@ -171,22 +285,27 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   };
   const liveContext = async (id: string) => {
     const connection = await connectionOf(id);
-    if (!connection.qboRealmId || !connection.hlLocationId) throw new HttpProblem(409, 'not_connected', 'Connect both sides first');
-    if (connection.status === 'disconnected' || connection.status === 'revoked') throw new HttpProblem(409, 'not_connected', `The connection is ${connection.status}: reconnect it first`);
+    if (!connection.qboRealmId || !connection.hlLocationId)
+      throw new HttpProblem(409, 'not_connected', 'Connect both sides first');
+    if (connection.status === 'disconnected' || connection.status === 'revoked')
+      throw new HttpProblem(409, 'not_connected', `The connection is ${connection.status}: reconnect it first`);
     return engine.contextFor(connection);
   };
 
   async function cardOf(connection: Connection): Promise<Card> {
-    const [summary, links, customerImport, invoiceImport, reviewProblem, builtInQuickBooks, failing] = await Promise.all([
-      activitySummary(db, connection.id),
-      countLinks(db, connection.id),
-      readCursor<unknown>(db, connection.id, 'customer-import'),
-      readCursor<unknown>(db, connection.id, 'invoice-import'),
-      reviewRequestProblem(db, connection.id),
-      builtInQuickBooksState(db, connection.id),
-      failingSides(db, connection.id),
-    ]);
-    const expiring = connection.qboRefreshExpiresAt !== null && connection.qboRefreshExpiresAt.getTime() - Date.now() < EXPIRY_WARNING_MS;
+    const [summary, links, customerImport, invoiceImport, reviewProblem, builtInQuickBooks, failing] =
+      await Promise.all([
+        activitySummary(db, connection.id),
+        countLinks(db, connection.id),
+        readCursor<unknown>(db, connection.id, 'customer-import'),
+        readCursor<unknown>(db, connection.id, 'invoice-import'),
+        reviewRequestProblem(db, connection.id),
+        builtInQuickBooksState(db, connection.id),
+        failingSides(db, connection.id),
+      ]);
+    const expiring =
+      connection.qboRefreshExpiresAt !== null &&
+      connection.qboRefreshExpiresAt.getTime() - Date.now() < EXPIRY_WARNING_MS;
     const progress = (value: unknown) => {
       const parsed = progressSchema.safeParse(value);
       return parsed.success ? parsed.data : null;
@@ -198,55 +317,89 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
       id: connection.id,
       name: connection.name,
       status: status === 'connected' && expiring ? 'token-expiring' : status,
-      statusReason: status === 'revoked' && missing.length > 0 && !connection.statusReason ? reconnectReason(connection, missing) : connection.statusReason,
+      statusReason:
+        status === 'revoked' && missing.length > 0 && !connection.statusReason
+          ? reconnectReason(connection, missing)
+          : connection.statusReason,
       needsReconnect: missing.map((side) => (side === 'qbo' ? 'quickbooks' : 'highlevel')),
       connectedAt: connection.connectedAt?.toISOString() ?? null,
       quickbooks: connection.qboRealmId
         ? {
-          realmId: connection.qboRealmId, companyName: connection.qboCompanyName, country: connection.qboCountry, homeCurrency: connection.qboHomeCurrency,
-          currencyExponent: connection.qboHomeCurrency ? currencyExponent(connection.qboHomeCurrency) : null,
-          refreshExpiresAt: connection.qboRefreshExpiresAt?.toISOString() ?? null,
-        }
+            realmId: connection.qboRealmId,
+            companyName: connection.qboCompanyName,
+            country: connection.qboCountry,
+            homeCurrency: connection.qboHomeCurrency,
+            currencyExponent: connection.qboHomeCurrency ? currencyExponent(connection.qboHomeCurrency) : null,
+            refreshExpiresAt: connection.qboRefreshExpiresAt?.toISOString() ?? null,
+          }
         : null,
-      highlevel: connection.hlLocationId ? { locationId: connection.hlLocationId, locationName: connection.hlLocationName, country: connection.hlCountry } : null,
+      highlevel: connection.hlLocationId
+        ? {
+            locationId: connection.hlLocationId,
+            locationName: connection.hlLocationName,
+            country: connection.hlCountry,
+          }
+        : null,
       importOldInvoices: connection.importOldInvoices,
       reviewRequests: connection.reviewRequests,
       builtInQuickBooks,
-      reviewRequest: { method: connection.settings.reviewRequest.method, description: describeReviewRequest(connection.settings.reviewRequest), problem: reviewProblem },
+      reviewRequest: {
+        method: connection.settings.reviewRequest.method,
+        description: describeReviewRequest(connection.settings.reviewRequest),
+        problem: reviewProblem,
+      },
       taxModel: connection.qboCountry ? (connection.qboCountry === 'US' ? 'US' : 'global') : null,
       lastSync: Object.fromEntries(Object.entries(summary.lastSuccess).map(([flow, at]) => [flow, at.toISOString()])),
       counts: { ...links, openErrors: summary.openErrors },
       progress: { customerImport: progress(customerImport), invoiceImport: progress(invoiceImport) },
       failingSides: failing.map((f) => ({
-        side: f.side, since: f.since.toISOString(), lastFailureAt: f.lastFailureAt.toISOString(), lastError: f.lastError,
-        waitingRecords: f.waitingRecords, nextTryAt: f.nextTryAt?.toISOString() ?? null, gaveUpRecords: f.gaveUpRecords,
+        side: f.side,
+        since: f.since.toISOString(),
+        lastFailureAt: f.lastFailureAt.toISOString(),
+        lastError: f.lastError,
+        waitingRecords: f.waitingRecords,
+        nextTryAt: f.nextTryAt?.toISOString() ?? null,
+        gaveUpRecords: f.gaveUpRecords,
         needsAttention: Date.now() - f.since.getTime() >= engine.attentionAfterSeconds * 1000,
       })),
     };
   }
 
   /** The rows of a page of entries, each with its record named and linked in both providers' apps. */
-  const rowsOf = async (connection: Connection, entries: ActivityRecord[]): Promise<Array<z.infer<typeof activityRowSchema>>> => {
+  const rowsOf = async (
+    connection: Connection,
+    entries: ActivityRecord[],
+  ): Promise<Array<z.infer<typeof activityRowSchema>>> => {
     const facts = await recordFacts(db, connection.id, entries);
     const providers = engine.providers;
-    const qboUrl = (ref: { kind: string; id: string } | null) => (ref ? quickbooksRecordUrl(providers.quickbooks.appUrl, ref.kind, ref.id) : null);
-    const hlUrl = (kind: string, id: string | null | undefined) => (id ? highLevelRecordUrl(providers.highlevel.appUrl, connection.hlLocationId, kind, id) : null);
+    const qboUrl = (ref: { kind: string; id: string } | null) =>
+      ref ? quickbooksRecordUrl(providers.quickbooks.appUrl, ref.kind, ref.id) : null;
+    const hlUrl = (kind: string, id: string | null | undefined) =>
+      id ? highLevelRecordUrl(providers.highlevel.appUrl, connection.hlLocationId, kind, id) : null;
     return entries.map((entry, i) => {
       const f = facts[i];
       const contact = f?.contact
-        ? { name: f.contact.name, email: f.contact.email, quickbooksUrl: qboUrl({ kind: 'Customer', id: f.contact.qboId }), highlevelUrl: hlUrl('contact', f.contact.crmId) }
+        ? {
+            name: f.contact.name,
+            email: f.contact.email,
+            quickbooksUrl: qboUrl({ kind: 'Customer', id: f.contact.qboId }),
+            highlevelUrl: hlUrl('contact', f.contact.crmId),
+          }
         : null;
       return {
         ...rowOf(entry),
         record: f
           ? {
-            key: f.key,
-            label: f.label,
-            quickbooksUrl: qboUrl(f.quickbooks),
-            highlevelUrl: f.crm ? hlUrl(f.crm.kind, f.crm.id) ?? (f.crm.kind === 'transaction' || f.crm.kind === 'order' ? contact?.highlevelUrl ?? null : null) : null,
-            contact,
-            amount: f.amount ? { ...f.amount, exponent: currencyExponent(f.amount.currency) } : null,
-          }
+              key: f.key,
+              label: f.label,
+              quickbooksUrl: qboUrl(f.quickbooks),
+              highlevelUrl: f.crm
+                ? (hlUrl(f.crm.kind, f.crm.id) ??
+                  (f.crm.kind === 'transaction' || f.crm.kind === 'order' ? (contact?.highlevelUrl ?? null) : null))
+                : null,
+              contact,
+              amount: f.amount ? { ...f.amount, exponent: currencyExponent(f.amount.currency) } : null,
+            }
           : null,
       };
     });
@@ -266,27 +419,36 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
     createdAt: entry.createdAt.toISOString(),
     occurrences: entry.occurrences,
     lastSeenAt: entry.lastSeenAt.toISOString(),
-    warnings: Array.isArray(entry.detail?.warnings) ? entry.detail.warnings.filter((w): w is string => typeof w === 'string') : [],
+    warnings: Array.isArray(entry.detail?.warnings)
+      ? entry.detail.warnings.filter((w): w is string => typeof w === 'string')
+      : [],
     echo: entry.echo,
   });
 
   apiRoute(app, lookup, {
-    method: 'GET', url: '/api/connections', summary: 'Every connection with its integration card', tags: ['connections'],
+    method: 'GET',
+    url: '/api/connections',
+    summary: 'Every connection with its integration card',
+    tags: ['connections'],
     response: z.object({ connections: z.array(cardSchema) }),
     handler: async () => ({ connections: await Promise.all((await engine.connections.list()).map(cardOf)) }),
   });
 
   apiRoute(app, lookup, {
-    method: 'POST', url: '/api/connections/from-tokens',
-    summary: 'Create a live connection from existing OAuth tokens of both sides (scripting, migrations); both are checked before it goes live',
+    method: 'POST',
+    url: '/api/connections/from-tokens',
+    summary:
+      'Create a live connection from existing OAuth tokens of both sides (scripting, migrations); both are checked before it goes live',
     tags: ['connections'],
-    body: connectWithTokensSchema, response: cardSchema,
+    body: connectWithTokensSchema,
+    response: cardSchema,
     handler: async ({ body }, reply) => {
       let connection: Connection;
       try {
         connection = await connectWithTokens(engine, body);
       } catch (error) {
-        if (error instanceof AccountInUseError) throw new HttpProblem(409, 'account_in_use', `${error.message}. ${error.fix}`);
+        if (error instanceof AccountInUseError)
+          throw new HttpProblem(409, 'account_in_use', `${error.message}. ${error.fix}`);
         // The tokens were tried against both APIs: say which refused them, nothing was stored.
         throw new HttpProblem(422, 'tokens_refused', `The tokens could not be used: ${describeError(error)}`);
       }
@@ -296,34 +458,65 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   });
 
   apiRoute(app, lookup, {
-    method: 'GET', url: '/api/webhook-refusals', summary: 'Refused webhooks (bad or missing signatures, malformed bodies), counted per provider and reason', tags: ['activity'],
+    method: 'GET',
+    url: '/api/webhook-refusals',
+    summary: 'Refused webhooks (bad or missing signatures, malformed bodies), counted per provider and reason',
+    tags: ['activity'],
     response: z.object({
       sampleMinutes: z.number().describe('The activity list shows at most one refusal per reason in this many minutes'),
-      refusals: z.array(z.object({ provider: z.string(), reason: z.string(), count: z.number(), firstSeenAt: z.string(), lastSeenAt: z.string() })),
+      refusals: z.array(
+        z.object({
+          provider: z.string(),
+          reason: z.string(),
+          count: z.number(),
+          firstSeenAt: z.string(),
+          lastSeenAt: z.string(),
+        }),
+      ),
     }),
     handler: async () => ({
       sampleMinutes: REFUSAL_SAMPLE_SECONDS / 60,
-      refusals: (await listRefusals(db)).map((r) => ({ ...r, firstSeenAt: r.firstSeenAt.toISOString(), lastSeenAt: r.lastSeenAt.toISOString() })),
+      refusals: (await listRefusals(db)).map((r) => ({
+        ...r,
+        firstSeenAt: r.firstSeenAt.toISOString(),
+        lastSeenAt: r.lastSeenAt.toISOString(),
+      })),
     }),
   });
 
   apiRoute(app, lookup, {
-    method: 'GET', url: '/api/connections/:id', summary: 'One connection\'s integration card', tags: ['connections'],
-    params: connectionParams, response: cardSchema,
+    method: 'GET',
+    url: '/api/connections/:id',
+    summary: "One connection's integration card",
+    tags: ['connections'],
+    params: connectionParams,
+    response: cardSchema,
     handler: async ({ params }) => cardOf(await connectionOf(params.id)),
   });
 
   apiRoute(app, lookup, {
-    method: 'PATCH', url: '/api/connections/:id/settings', summary: 'Change the toggles (import old invoices, send review requests)', tags: ['connections'],
-    params: connectionParams, body: settingsBody,
-    response: cardSchema.extend({ note: z.string().nullable().describe('What the change started or stopped (the import of old invoices), when anything') }),
+    method: 'PATCH',
+    url: '/api/connections/:id/settings',
+    summary: 'Change the toggles (import old invoices, send review requests)',
+    tags: ['connections'],
+    params: connectionParams,
+    body: settingsBody,
+    response: cardSchema.extend({
+      note: z
+        .string()
+        .nullable()
+        .describe('What the change started or stopped (the import of old invoices), when anything'),
+    }),
     handler: async ({ params, body }) => {
       const before = await connectionOf(params.id);
       await engine.connections.updateToggles(params.id, body);
       engine.forget(params.id);
       const after = await connectionOf(params.id);
       // Turned on after connecting, the import starts now instead of waiting for a reconnection.
-      const note = body.importOldInvoices !== undefined && body.importOldInvoices !== before.importOldInvoices ? await engine.oldInvoiceImportToggled(after) : null;
+      const note =
+        body.importOldInvoices !== undefined && body.importOldInvoices !== before.importOldInvoices
+          ? await engine.oldInvoiceImportToggled(after)
+          : null;
       return { ...(await cardOf(after)), note };
     },
   });
@@ -336,7 +529,11 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
       workflowsError = 'The HighLevel location is not connected';
     } else {
       try {
-        workflows = (await engine.highLevelFor(connection).workflows.list()).map((w) => ({ id: w.id, name: w.name ?? w.id, status: w.status ?? null }));
+        workflows = (await engine.highLevelFor(connection).workflows.list()).map((w) => ({
+          id: w.id,
+          name: w.name ?? w.id,
+          status: w.status ?? null,
+        }));
       } catch (error) {
         workflowsError = `HighLevel did not list the location's workflows: ${describeError(error)}`;
       }
@@ -353,28 +550,42 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   };
 
   apiRoute(app, lookup, {
-    method: 'GET', url: '/api/connections/:id/review-requests', summary: 'How review requests are sent, and the location\'s workflows to choose from', tags: ['connections'],
-    params: connectionParams, response: reviewRequestsSchema,
+    method: 'GET',
+    url: '/api/connections/:id/review-requests',
+    summary: "How review requests are sent, and the location's workflows to choose from",
+    tags: ['connections'],
+    params: connectionParams,
+    response: reviewRequestsSchema,
     handler: async ({ params }) => reviewRequestsView(await connectionOf(params.id)),
   });
 
   apiRoute(app, lookup, {
-    method: 'PUT', url: '/api/connections/:id/review-requests',
-    summary: 'Choose how review requests are sent (a workflow of the location, a tag, or a direct SMS/email); requests that waited for a working choice are sent',
+    method: 'PUT',
+    url: '/api/connections/:id/review-requests',
+    summary:
+      'Choose how review requests are sent (a workflow of the location, a tag, or a direct SMS/email); requests that waited for a working choice are sent',
     tags: ['connections'],
-    params: connectionParams, body: reviewRequestsBody, response: reviewRequestsSchema.extend({ resumed: z.number() }),
+    params: connectionParams,
+    body: reviewRequestsBody,
+    response: reviewRequestsSchema.extend({ resumed: z.number() }),
     handler: async ({ params, body }) => {
       const connection = await connectionOf(params.id);
-      if (!connection.hlLocationId) throw new HttpProblem(409, 'no_location', 'Install the HighLevel app on a location first');
-      let mechanism;
+      if (!connection.hlLocationId)
+        throw new HttpProblem(409, 'no_location', 'Install the HighLevel app on a location first');
+      let mechanism: Awaited<ReturnType<typeof checkedReviewRequest>>;
       try {
         mechanism = await checkedReviewRequest(engine.highLevelFor(connection), body.mechanism);
       } catch (error) {
         if (error instanceof SyncError) throw new HttpProblem(400, 'invalid_request', `${error.message}. ${error.fix}`);
-        throw new HttpProblem(502, 'provider_error', `HighLevel did not list the location's workflows: ${describeError(error)}`);
+        throw new HttpProblem(
+          502,
+          'provider_error',
+          `HighLevel did not list the location's workflows: ${describeError(error)}`,
+        );
       }
       await engine.connections.updateSettings(params.id, { reviewRequest: mechanism });
-      if (body.enabled !== undefined) await engine.connections.updateToggles(params.id, { reviewRequests: body.enabled });
+      if (body.enabled !== undefined)
+        await engine.connections.updateToggles(params.id, { reviewRequests: body.enabled });
       engine.forget(params.id);
       const resumed = await resumeWaitingReviewRequests(db, engine.queue, params.id);
       return { ...(await reviewRequestsView(await connectionOf(params.id))), resumed };
@@ -382,19 +593,28 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   });
 
   apiRoute(app, lookup, {
-    method: 'POST', url: '/api/connections/:id/pause', summary: 'Pause syncing (jobs wait; nothing is lost)', tags: ['connections'],
-    params: connectionParams, response: cardSchema,
+    method: 'POST',
+    url: '/api/connections/:id/pause',
+    summary: 'Pause syncing (jobs wait; nothing is lost)',
+    tags: ['connections'],
+    params: connectionParams,
+    response: cardSchema,
     handler: async ({ params }) => {
       const connection = await connectionOf(params.id);
-      if (connection.status !== 'connected') throw new HttpProblem(409, 'not_connected', 'Only a connected connection can be paused');
+      if (connection.status !== 'connected')
+        throw new HttpProblem(409, 'not_connected', 'Only a connected connection can be paused');
       await engine.connections.setStatus(params.id, 'paused', 'Paused from the dashboard');
       return cardOf(await connectionOf(params.id));
     },
   });
 
   apiRoute(app, lookup, {
-    method: 'POST', url: '/api/connections/:id/resume', summary: 'Resume a paused connection', tags: ['connections'],
-    params: connectionParams, response: cardSchema,
+    method: 'POST',
+    url: '/api/connections/:id/resume',
+    summary: 'Resume a paused connection',
+    tags: ['connections'],
+    params: connectionParams,
+    response: cardSchema,
     handler: async ({ params }) => {
       const connection = await connectionOf(params.id);
       if (connection.status !== 'paused') throw new HttpProblem(409, 'not_paused', 'The connection is not paused');
@@ -407,8 +627,12 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   });
 
   apiRoute(app, lookup, {
-    method: 'POST', url: '/api/connections/:id/disconnect', summary: 'Disconnect: revoke tokens where the provider allows, keep the history', tags: ['connections'],
-    params: connectionParams, response: z.object({ card: cardSchema, notes: z.array(z.string()) }),
+    method: 'POST',
+    url: '/api/connections/:id/disconnect',
+    summary: 'Disconnect: revoke tokens where the provider allows, keep the history',
+    tags: ['connections'],
+    params: connectionParams,
+    response: z.object({ card: cardSchema, notes: z.array(z.string()) }),
     handler: async ({ params }) => {
       await connectionOf(params.id);
       const outcome = await disconnect(engine, params.id);
@@ -417,9 +641,17 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   });
 
   apiRoute(app, lookup, {
-    method: 'GET', url: '/api/connections/:id/activity', summary: 'Activity, newest first, filtered by flow, status and text', tags: ['activity'],
-    params: connectionParams, query: activityQuery,
-    response: z.object({ entries: z.array(activityRowSchema), flows: z.array(z.string()), nextBeforeId: z.number().nullable() }),
+    method: 'GET',
+    url: '/api/connections/:id/activity',
+    summary: 'Activity, newest first, filtered by flow, status and text',
+    tags: ['activity'],
+    params: connectionParams,
+    query: activityQuery,
+    response: z.object({
+      entries: z.array(activityRowSchema),
+      flows: z.array(z.string()),
+      nextBeforeId: z.number().nullable(),
+    }),
     handler: async ({ params, query }) => {
       const connection = await connectionOf(params.id);
       const entries = await listActivity(db, {
@@ -432,7 +664,10 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
         ...(query.beforeId ? { beforeId: query.beforeId } : {}),
         limit: query.limit,
       });
-      const flows = await db.query<{ flow: string }>('SELECT DISTINCT flow FROM activity WHERE connection_id = $1 ORDER BY flow', [params.id]);
+      const flows = await db.query<{ flow: string }>(
+        'SELECT DISTINCT flow FROM activity WHERE connection_id = $1 ORDER BY flow',
+        [params.id],
+      );
       return {
         entries: await rowsOf(connection, entries),
         flows: flows.rows.map((r) => r.flow),
@@ -442,8 +677,12 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   });
 
   apiRoute(app, lookup, {
-    method: 'GET', url: '/api/connections/:id/activity/:activityId', summary: 'One activity entry with its detail', tags: ['activity'],
-    params: activityParams, response: activityRowSchema,
+    method: 'GET',
+    url: '/api/connections/:id/activity/:activityId',
+    summary: 'One activity entry with its detail',
+    tags: ['activity'],
+    params: activityParams,
+    response: activityRowSchema,
     handler: async ({ params }) => {
       const connection = await connectionOf(params.id);
       const entry = await getActivity(db, params.id, params.activityId);
@@ -453,35 +692,56 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   });
 
   apiRoute(app, lookup, {
-    method: 'POST', url: '/api/connections/:id/activity/:activityId/retry', summary: 'Retry one error: its job runs again and the error is marked resolved', tags: ['activity'],
-    params: activityParams, response: z.object({ retried: z.number(), alreadyQueued: z.number() }),
+    method: 'POST',
+    url: '/api/connections/:id/activity/:activityId/retry',
+    summary: 'Retry one error: its job runs again and the error is marked resolved',
+    tags: ['activity'],
+    params: activityParams,
+    response: z.object({ retried: z.number(), alreadyQueued: z.number() }),
     handler: async ({ params }) => {
       const entry = await getActivity(db, params.id, params.activityId);
       if (!entry) throw notFound(`Activity ${params.activityId}`);
-      if (entry.status !== 'error' || entry.resolvedAt || !entry.retry) throw new HttpProblem(409, 'not_retryable', 'Only an open error with a job to run again can be retried');
+      if (entry.status !== 'error' || entry.resolvedAt || !entry.retry)
+        throw new HttpProblem(409, 'not_retryable', 'Only an open error with a job to run again can be retried');
       return retry(params.id, [entry]);
     },
   });
 
   apiRoute(app, lookup, {
-    method: 'POST', url: '/api/connections/:id/activity/retry-all', summary: 'Retry every open error of the connection', tags: ['activity'],
-    params: connectionParams, response: z.object({ retried: z.number(), alreadyQueued: z.number() }),
+    method: 'POST',
+    url: '/api/connections/:id/activity/retry-all',
+    summary: 'Retry every open error of the connection',
+    tags: ['activity'],
+    params: connectionParams,
+    response: z.object({ retried: z.number(), alreadyQueued: z.number() }),
     handler: async ({ params }) => {
       await connectionOf(params.id);
       const open = await listActivity(db, { connectionId: params.id, openErrorsOnly: true, limit: 1000 });
-      return retry(params.id, open.filter((e) => e.retry));
+      return retry(
+        params.id,
+        open.filter((e) => e.retry),
+      );
     },
   });
 
-  async function retry(connectionId: string, entries: ActivityRecord[]): Promise<{ retried: number; alreadyQueued: number }> {
+  async function retry(
+    connectionId: string,
+    entries: ActivityRecord[],
+  ): Promise<{ retried: number; alreadyQueued: number }> {
     const connection = await connectionOf(connectionId);
-    if (connection.status !== 'connected') throw new HttpProblem(409, 'not_connected', `The connection is ${connection.status}: ${connection.status === 'paused' ? 'resume' : 'reconnect'} it first, then Retry`);
+    if (connection.status !== 'connected')
+      throw new HttpProblem(
+        409,
+        'not_connected',
+        `The connection is ${connection.status}: ${connection.status === 'paused' ? 'resume' : 'reconnect'} it first, then Retry`,
+      );
     let retried = 0;
     let alreadyQueued = 0;
     const seen = new Set<string>();
     for (const entry of entries) {
       const job = entry.retry!;
-      if (!engine.handles(job.queue)) throw new HttpProblem(409, 'flow_not_running', `No worker runs the ${job.queue} flow in this deployment`);
+      if (!engine.handles(job.queue))
+        throw new HttpProblem(409, 'flow_not_running', `No worker runs the ${job.queue} flow in this deployment`);
       const key = typeof job.data.key === 'string' ? job.data.key : `${connectionId}:retry:${entry.id}`;
       // Several errors of one record collapse into one job: it re-reads the record and covers them all.
       if (!seen.has(`${job.queue}:${key}`)) {
@@ -491,7 +751,11 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
         else alreadyQueued += 1;
       }
     }
-    await markResolved(db, connectionId, entries.map((e) => e.id));
+    await markResolved(
+      db,
+      connectionId,
+      entries.map((e) => e.id),
+    );
     return { retried, alreadyQueued };
   }
 
@@ -500,12 +764,28 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   const reconciliations = new Map<string, Reconciliation>();
   const present = (r: Reconciliation) => ({
     ...r,
-    kinds: r.kinds.map((k) => ({ ...k, differences: k.differences.map(({ resync, ...d }) => ({ ...d, resyncable: resync !== null && engine.handles(resync.queue) })) })),
+    kinds: r.kinds.map((k) => ({
+      ...k,
+      differences: k.differences.map(({ resync, ...d }) => ({
+        ...d,
+        resyncable: resync !== null && engine.handles(resync.queue),
+      })),
+    })),
   });
 
   apiRoute(app, lookup, {
-    method: 'GET', url: '/api/connections/:id/reconciliation', summary: 'Compare both sides per kind: matched, missing on either side, amounts that differ', tags: ['reconciliation'],
-    params: connectionParams, query: z.object({ refresh: z.enum(['true', 'false']).optional().transform((v) => v === 'true') }), response: reconciliationSchema,
+    method: 'GET',
+    url: '/api/connections/:id/reconciliation',
+    summary: 'Compare both sides per kind: matched, missing on either side, amounts that differ',
+    tags: ['reconciliation'],
+    params: connectionParams,
+    query: z.object({
+      refresh: z
+        .enum(['true', 'false'])
+        .optional()
+        .transform((v) => v === 'true'),
+    }),
+    response: reconciliationSchema,
     handler: async ({ params, query }) => {
       const cached = reconciliations.get(params.id);
       if (cached && !query.refresh && Date.now() - Date.parse(cached.computedAt) < 60_000) return present(cached);
@@ -521,9 +801,18 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   });
 
   apiRoute(app, lookup, {
-    method: 'POST', url: '/api/connections/:id/reconciliation/resync', summary: 'Re-sync the differences found (enqueue the flows\' jobs)', tags: ['reconciliation'],
-    params: connectionParams, body: z.object({ kinds: z.array(z.enum(['customers', 'invoices', 'salesReceipts', 'payments'])).optional() }),
-    response: z.object({ enqueued: z.number(), alreadyQueued: z.number(), notCovered: z.number(), message: z.string().describe('What the re-sync did; says so when it could change nothing') }),
+    method: 'POST',
+    url: '/api/connections/:id/reconciliation/resync',
+    summary: "Re-sync the differences found (enqueue the flows' jobs)",
+    tags: ['reconciliation'],
+    params: connectionParams,
+    body: z.object({ kinds: z.array(z.enum(['customers', 'invoices', 'salesReceipts', 'payments'])).optional() }),
+    response: z.object({
+      enqueued: z.number(),
+      alreadyQueued: z.number(),
+      notCovered: z.number(),
+      message: z.string().describe('What the re-sync did; says so when it could change nothing'),
+    }),
     handler: async ({ params, body }) => {
       const ctx = await liveContext(params.id);
       const result = reconciliations.get(params.id) ?? (await reconcile(ctx));
@@ -533,13 +822,30 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   });
 
   apiRoute(app, lookup, {
-    method: 'GET', url: '/api/connections/:id/tax-codes', summary: 'The QuickBooks company\'s tax codes, the mapping, and CRM taxes waiting for one', tags: ['tax codes'],
+    method: 'GET',
+    url: '/api/connections/:id/tax-codes',
+    summary: "The QuickBooks company's tax codes, the mapping, and CRM taxes waiting for one",
+    tags: ['tax codes'],
     params: connectionParams,
     response: z.object({
       applies: z.boolean(),
-      codes: z.array(z.object({ id: z.string(), name: z.string(), ratePercents: z.array(z.union([z.number(), z.string()])) })),
-      mappings: z.array(z.object({ key: z.string(), taxes: z.array(z.object({ name: z.string(), rate: z.string() })), taxCodeId: z.string() })),
-      unmapped: z.array(z.object({ key: z.string(), taxes: z.array(z.object({ name: z.string(), rate: z.string() })), reason: z.string() })),
+      codes: z.array(
+        z.object({ id: z.string(), name: z.string(), ratePercents: z.array(z.union([z.number(), z.string()])) }),
+      ),
+      mappings: z.array(
+        z.object({
+          key: z.string(),
+          taxes: z.array(z.object({ name: z.string(), rate: z.string() })),
+          taxCodeId: z.string(),
+        }),
+      ),
+      unmapped: z.array(
+        z.object({
+          key: z.string(),
+          taxes: z.array(z.object({ name: z.string(), rate: z.string() })),
+          reason: z.string(),
+        }),
+      ),
     }),
     handler: async ({ params }) => {
       const ctx = await liveContext(params.id);
@@ -551,7 +857,8 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
         const taxes = taxesOfError(entry);
         if (!taxes) continue;
         const key = crmTaxKey(taxes.map((t) => ({ name: t.name, rate: parsePercentOrThrow(t.rate) })));
-        if (!Object.hasOwn(mapping, key) && !unmapped.has(key)) unmapped.set(key, { key, taxes, reason: entry.message });
+        if (!Object.hasOwn(mapping, key) && !unmapped.has(key))
+          unmapped.set(key, { key, taxes, reason: entry.message });
       }
       return {
         applies: facts.region === 'global',
@@ -563,16 +870,27 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   });
 
   apiRoute(app, lookup, {
-    method: 'PUT', url: '/api/connections/:id/tax-codes', summary: 'Replace the tax code mapping (CRM taxes -> QuickBooks tax code)', tags: ['tax codes'],
-    params: connectionParams, body: taxMappingBody, response: z.object({ mappings: z.number() }),
+    method: 'PUT',
+    url: '/api/connections/:id/tax-codes',
+    summary: 'Replace the tax code mapping (CRM taxes -> QuickBooks tax code)',
+    tags: ['tax codes'],
+    params: connectionParams,
+    body: taxMappingBody,
+    response: z.object({ mappings: z.number() }),
     handler: async ({ params, body }) => {
       const ctx = await liveContext(params.id);
       const facts = await ctx.company();
-      if (facts.region !== 'global') throw new HttpProblem(409, 'us_company', 'US companies fold tax into line prices: there is nothing to map');
+      if (facts.region !== 'global')
+        throw new HttpProblem(409, 'us_company', 'US companies fold tax into line prices: there is nothing to map');
       const codes = new Set(facts.taxCodes.map((c) => c.id));
       const mapping: Record<string, string> = {};
       for (const entry of body.mappings) {
-        if (!codes.has(entry.taxCodeId)) throw new HttpProblem(400, 'invalid_request', `QuickBooks tax code ${entry.taxCodeId} is not an active tax code of this company`);
+        if (!codes.has(entry.taxCodeId))
+          throw new HttpProblem(
+            400,
+            'invalid_request',
+            `QuickBooks tax code ${entry.taxCodeId} is not an active tax code of this company`,
+          );
         const taxes = entry.taxes.map((t) => {
           const rate = parsePercent(t.rate, `rate of ${t.name}`);
           if (!rate.ok) throw new HttpProblem(400, 'invalid_request', rate.error.message);
@@ -587,37 +905,78 @@ export async function registerDashboardApi(app: FastifyInstance, { engine, looku
   });
 
   apiRoute(app, lookup, {
-    method: 'GET', url: '/api/connections/:id/records/:side/:type/:recordId', summary: 'A record as the provider holds it now (the activity list links here)', tags: ['records'],
-    params: recordParams, response: z.object({ side: z.string(), type: z.string(), id: z.string(), record: z.unknown(), externalUrl: z.string().nullable() }),
+    method: 'GET',
+    url: '/api/connections/:id/records/:side/:type/:recordId',
+    summary: 'A record as the provider holds it now (the activity list links here)',
+    tags: ['records'],
+    params: recordParams,
+    response: z.object({
+      side: z.string(),
+      type: z.string(),
+      id: z.string(),
+      record: z.unknown(),
+      externalUrl: z.string().nullable(),
+    }),
     handler: async ({ params }) => {
       const ctx = await liveContext(params.id);
       const record = await readRecord(ctx, params.side, params.type, params.recordId).catch((error: unknown) => {
-        throw new HttpProblem(502, 'provider_error', `${params.side === 'quickbooks' ? 'QuickBooks' : 'HighLevel'} did not give ${params.type} ${params.recordId}: ${describeError(error)}`);
+        throw new HttpProblem(
+          502,
+          'provider_error',
+          `${params.side === 'quickbooks' ? 'QuickBooks' : 'HighLevel'} did not give ${params.type} ${params.recordId}: ${describeError(error)}`,
+        );
       });
-      return { side: params.side, type: params.type, id: params.recordId, record, externalUrl: params.side === 'quickbooks'
-        ? quickbooksRecordUrl(engine.providers.quickbooks.appUrl, params.type, params.recordId)
-        : highLevelRecordUrl(engine.providers.highlevel.appUrl, ctx.connection.hlLocationId, params.type, params.recordId) };
+      return {
+        side: params.side,
+        type: params.type,
+        id: params.recordId,
+        record,
+        externalUrl:
+          params.side === 'quickbooks'
+            ? quickbooksRecordUrl(engine.providers.quickbooks.appUrl, params.type, params.recordId)
+            : highLevelRecordUrl(
+                engine.providers.highlevel.appUrl,
+                ctx.connection.hlLocationId,
+                params.type,
+                params.recordId,
+              ),
+      };
     },
   });
 }
 
 type RecordParams = z.infer<typeof recordParams>;
 
-async function readRecord(ctx: ReturnType<Engine['contextFor']>, side: RecordParams['side'], type: RecordParams['type'], id: string): Promise<unknown> {
+async function readRecord(
+  ctx: ReturnType<Engine['contextFor']>,
+  side: RecordParams['side'],
+  type: RecordParams['type'],
+  id: string,
+): Promise<unknown> {
   if (side === 'quickbooks') {
     switch (type) {
-      case 'Customer': case 'SalesReceipt': case 'RefundReceipt': case 'Invoice': case 'Payment': case 'Item':
+      case 'Customer':
+      case 'SalesReceipt':
+      case 'RefundReceipt':
+      case 'Invoice':
+      case 'Payment':
+      case 'Item':
         return ctx.qbo.read(type, id);
       default:
         throw new HttpProblem(400, 'invalid_request', `${type} is not a QuickBooks record type`);
     }
   }
   switch (type) {
-    case 'contact': return ctx.hl.contacts.get(id);
-    case 'transaction': return ctx.hl.payments.getTransaction(id);
-    case 'order': return ctx.hl.payments.getOrder(id);
-    case 'invoice': return ctx.hl.invoices.get(id);
-    default: throw new HttpProblem(400, 'invalid_request', `${type} is not a HighLevel record type`);
+    case 'contact':
+      return ctx.hl.contacts.get(id);
+    case 'transaction':
+      return ctx.hl.payments.getTransaction(id);
+    case 'order':
+      return ctx.hl.payments.getOrder(id);
+    case 'invoice':
+      return ctx.hl.invoices.get(id);
+    default:
+      throw new HttpProblem(400, 'invalid_request', `${type} is not a HighLevel record type`);
   }
 }
 
@@ -629,10 +988,11 @@ export function fixFor(entry: ActivityRecord): string {
     const side = detail.side === 'qbo' ? 'QuickBooks' : detail.side === 'hl' ? 'HighLevel' : undefined;
     return side
       ? `Reconnect ${side} from the connection's card; this runs again by itself once it is reconnected`
-      : 'Reconnect the side the connection\'s card names; this runs again by itself once it is reconnected';
+      : "Reconnect the side the connection's card names; this runs again by itself once it is reconnected";
   }
   const status = typeof detail.status === 'number' ? detail.status : undefined;
-  if (status === 429 || (status !== undefined && status >= 500)) return 'The provider was busy or down for a while: press Retry';
+  if (status === 429 || (status !== undefined && status >= 500))
+    return 'The provider was busy or down for a while: press Retry';
   if (status === 401 || status === 403) return 'The provider refused the tokens: reconnect, then Retry';
   return 'Check the record on both sides; when it looks right, press Retry';
 }
@@ -667,4 +1027,3 @@ function parsePercentOrThrow(rate: string) {
   if (!parsed.ok) throw new HttpProblem(500, 'internal', parsed.error.message);
   return parsed.value;
 }
-

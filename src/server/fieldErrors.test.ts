@@ -3,13 +3,15 @@ import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { fieldErrors } from './fieldErrors.ts';
 
-const form = z.object({
-  firstName: z.string().trim().min(1).max(5),
-  email: z.email(),
-  amount: z.number().positive().max(1_000_000),
-  channel: z.enum(['SMS', 'Email']),
-  link: z.url().optional(),
-}).strict();
+const form = z
+  .object({
+    firstName: z.string().trim().min(1).max(5),
+    email: z.email(),
+    amount: z.number().positive().max(1_000_000),
+    channel: z.enum(['SMS', 'Email']),
+    link: z.url().optional(),
+  })
+  .strict();
 
 const errorsOf = (value: unknown) => {
   const result = form.safeParse(value);
@@ -18,7 +20,7 @@ const errorsOf = (value: unknown) => {
 };
 
 describe('fieldErrors (a refused form in plain words)', () => {
-  it('names each field with what to do, never zod\'s own words', () => {
+  it("names each field with what to do, never zod's own words", () => {
     assert.deepEqual(errorsOf({ firstName: '', email: 'ada', amount: 0, channel: 'Fax', link: 'nope', extra: 1 }), [
       { field: 'firstName', message: 'Fill this in' },
       { field: 'email', message: 'Enter an email address, like name@example.com' },
@@ -35,6 +37,8 @@ describe('fieldErrors (a refused form in plain words)', () => {
       { field: 'email', message: 'Fill this in' },
       { field: 'amount', message: 'Enter 1000000 or less' },
     ]);
-    assert.deepEqual(errorsOf({ firstName: 'Ada', email: 'ada@example.com', amount: '12', channel: 'SMS' }), [{ field: 'amount', message: 'Enter a number' }]);
+    assert.deepEqual(errorsOf({ firstName: 'Ada', email: 'ada@example.com', amount: '12', channel: 'SMS' }), [
+      { field: 'amount', message: 'Enter a number' },
+    ]);
   });
 });

@@ -17,9 +17,13 @@ const number = (n: unknown) => (typeof n === 'bigint' ? n.toString() : String(n)
 export function plainMessage(issue: Issue): string {
   switch (issue.code) {
     case 'too_small':
-      if (issue.origin === 'string') return Number(issue.minimum) <= 1 ? 'Fill this in' : `Use at least ${number(issue.minimum)} characters`;
-      if (issue.origin === 'array' || issue.origin === 'set') return Number(issue.minimum) <= 1 ? 'Choose at least one' : `Choose at least ${number(issue.minimum)}`;
-      return issue.inclusive ? `Enter ${number(issue.minimum)} or more` : `Enter an amount above ${number(issue.minimum)}`;
+      if (issue.origin === 'string')
+        return Number(issue.minimum) <= 1 ? 'Fill this in' : `Use at least ${number(issue.minimum)} characters`;
+      if (issue.origin === 'array' || issue.origin === 'set')
+        return Number(issue.minimum) <= 1 ? 'Choose at least one' : `Choose at least ${number(issue.minimum)}`;
+      return issue.inclusive
+        ? `Enter ${number(issue.minimum)} or more`
+        : `Enter an amount above ${number(issue.minimum)}`;
     case 'too_big':
       if (issue.origin === 'string') return `Use at most ${number(issue.maximum)} characters`;
       if (issue.origin === 'array' || issue.origin === 'set') return `Choose at most ${number(issue.maximum)}`;
@@ -27,13 +31,19 @@ export function plainMessage(issue: Issue): string {
     case 'invalid_type':
       // zod says "received undefined" for a field left out.
       if (/received undefined/.test(issue.message)) return 'Fill this in';
-      return issue.expected === 'number' || issue.expected === 'int' ? 'Enter a number' : issue.expected === 'boolean' ? 'Choose yes or no' : 'This is not the right kind of value';
+      return issue.expected === 'number' || issue.expected === 'int'
+        ? 'Enter a number'
+        : issue.expected === 'boolean'
+          ? 'Choose yes or no'
+          : 'This is not the right kind of value';
     case 'invalid_format':
       if (issue.format === 'email') return 'Enter an email address, like name@example.com';
       if (issue.format === 'url') return 'Enter a web address starting with https://';
       return 'This is not in the expected form';
     case 'invalid_value':
-      return issue.values.length <= 6 ? `Choose one of: ${issue.values.map(String).join(', ')}` : 'Choose one of the options offered';
+      return issue.values.length <= 6
+        ? `Choose one of: ${issue.values.map(String).join(', ')}`
+        : 'Choose one of the options offered';
     case 'invalid_union':
       return 'This is not one of the accepted choices';
     case 'unrecognized_keys':

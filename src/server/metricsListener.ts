@@ -14,7 +14,13 @@ export interface MetricsListener {
   close(): Promise<void>;
 }
 
-export async function startMetricsListener(options: { db: Db; metrics: Metrics; host: string; port: number; log: Logger }): Promise<MetricsListener> {
+export async function startMetricsListener(options: {
+  db: Db;
+  metrics: Metrics;
+  host: string;
+  port: number;
+  log: Logger;
+}): Promise<MetricsListener> {
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     const answer = async (): Promise<void> => {
@@ -26,7 +32,11 @@ export async function startMetricsListener(options: { db: Db; metrics: Metrics; 
       if (path === '/healthz') return send(200, 'application/json', '{"ok":true}');
       if (path === '/readyz') {
         const problems = await readinessProblems(options.db, 2000);
-        return send(problems.length ? 503 : 200, 'application/json', JSON.stringify(problems.length ? { ready: false, problems } : { ready: true }));
+        return send(
+          problems.length ? 503 : 200,
+          'application/json',
+          JSON.stringify(problems.length ? { ready: false, problems } : { ready: true }),
+        );
       }
       return send(404, 'application/json', '{"error":"not_found"}');
     };

@@ -5,10 +5,21 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { beginOAuth, takeOAuth } from '../store/sessions.ts';
 import type { Engine } from '../sync/engine.ts';
-import { abandonCompanySwitch, connectHighLevelFromCode, connectQuickBooksFromCode, switchQuickBooksCompany } from '../sync/oauthConnect.ts';
+import {
+  abandonCompanySwitch,
+  connectHighLevelFromCode,
+  connectQuickBooksFromCode,
+  switchQuickBooksCompany,
+} from '../sync/oauthConnect.ts';
 import { describeError, SyncError } from '../sync/errors.ts';
 import { checkedReviewRequest } from '../sync/reviewRequests.ts';
-import { AccountInUseError, PROVIDER_NAME, reviewRequestMechanismSchema, sidesToReconnect, type Connection } from '../store/connections.ts';
+import {
+  AccountInUseError,
+  PROVIDER_NAME,
+  reviewRequestMechanismSchema,
+  sidesToReconnect,
+  type Connection,
+} from '../store/connections.ts';
 import { countLinks } from '../store/links.ts';
 import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
 import { accountInUsePage, confirmSwitchPage, switchRefusedPage } from './connectPages.ts';
@@ -43,7 +54,22 @@ const callbackQuery = z.object({
  * no words in the dashboard's banner. The particulars (the connection's name, why it failed) are kept here for the
  * session and read by the page from GET /api/connect-notice.
  */
-export const NOTICE_CODES = ['login-first', 'highlevel-denied', 'highlevel-installed', 'highlevel-reconnected', 'highlevel-failed', 'quickbooks-denied', 'quickbooks-connected', 'quickbooks-failed', 'highlevel-waiting', 'quickbooks-waiting', 'quickbooks-switched', 'quickbooks-kept', 'quickbooks-kept-unrevoked', 'quickbooks-switch-failed'] as const;
+export const NOTICE_CODES = [
+  'login-first',
+  'highlevel-denied',
+  'highlevel-installed',
+  'highlevel-reconnected',
+  'highlevel-failed',
+  'quickbooks-denied',
+  'quickbooks-connected',
+  'quickbooks-failed',
+  'highlevel-waiting',
+  'quickbooks-waiting',
+  'quickbooks-switched',
+  'quickbooks-kept',
+  'quickbooks-kept-unrevoked',
+  'quickbooks-switch-failed',
+] as const;
 type NoticeCode = (typeof NOTICE_CODES)[number];
 
 /** Particulars of the last round trip per session (this process; a few minutes; the page reads them once). */
@@ -65,7 +91,10 @@ function backToDashboard(reply: FastifyReply, route: string, code: NoticeCode) {
   return reply.redirect(`/?${new URLSearchParams({ notice: code }).toString()}#${route}`, 303);
 }
 
-export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup }: { engine: Engine; lookup: SessionLookup }): Promise<void> {
+export async function registerOAuthRoutes(
+  app: FastifyInstance,
+  { engine, lookup }: { engine: Engine; lookup: SessionLookup },
+): Promise<void> {
   const notices = new SessionNotices();
   const back = (reply: FastifyReply, sessionHash: string, route: string, code: NoticeCode, text: string) => {
     notices.keep(sessionHash, code, text);
@@ -73,60 +102,103 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
   };
 
   apiRoute(app, lookup, {
-    method: 'GET', url: '/api/connect-notice', summary: 'The particulars of this session\'s last connect round trip (once), for the notice code it came back with', tags: ['connect'],
+    method: 'GET',
+    url: '/api/connect-notice',
+    summary: "The particulars of this session's last connect round trip (once), for the notice code it came back with",
+    tags: ['connect'],
     query: z.object({ code: z.enum(NOTICE_CODES) }),
     response: z.object({ text: z.string().nullable() }),
     handler: async ({ query, session }) => ({ text: notices.take(session.idHash, query.code) }),
   });
 
   apiRoute(app, lookup, {
-    method: 'POST', url: '/api/connections/connect-highlevel', summary: 'Start a new connection: the HighLevel choose-location page', tags: ['connect'],
+    method: 'POST',
+    url: '/api/connections/connect-highlevel',
+    summary: 'Start a new connection: the HighLevel choose-location page',
+    tags: ['connect'],
     response: z.object({ authorizeUrl: z.string() }),
     handler: async ({ session }) => {
-      const state = await beginOAuth(engine.db, session.idHash, { provider: 'highlevel', connectionId: null, data: {} });
+      const state = await beginOAuth(engine.db, session.idHash, {
+        provider: 'highlevel',
+        connectionId: null,
+        data: {},
+      });
       return { authorizeUrl: engine.hlOAuth.authorizeUrl(state) };
     },
   });
 
   apiRoute(app, lookup, {
-    method: 'POST', url: '/api/connections/:id/reconnect-highlevel', summary: 'Reconnect HighLevel: the choose-location page, for this connection\'s location', tags: ['connect'],
+    method: 'POST',
+    url: '/api/connections/:id/reconnect-highlevel',
+    summary: "Reconnect HighLevel: the choose-location page, for this connection's location",
+    tags: ['connect'],
     params: z.object({ id: z.string().min(1).max(100) }),
     response: z.object({ authorizeUrl: z.string() }),
     handler: async ({ params, session }) => {
       const connection = await engine.connections.get(params.id);
       if (!connection) throw notFound(`Connection ${params.id}`);
-      if (!connection.hlLocationId) throw new HttpProblem(409, 'no_location', 'This connection has no HighLevel location: add a connection instead');
-      const state = await beginOAuth(engine.db, session.idHash, { provider: 'highlevel', connectionId: connection.id, data: {} });
+      if (!connection.hlLocationId)
+        throw new HttpProblem(
+          409,
+          'no_location',
+          'This connection has no HighLevel location: add a connection instead',
+        );
+      const state = await beginOAuth(engine.db, session.idHash, {
+        provider: 'highlevel',
+        connectionId: connection.id,
+        data: {},
+      });
       return { authorizeUrl: engine.hlOAuth.authorizeUrl(state) };
     },
   });
 
   apiRoute(app, lookup, {
-    method: 'POST', url: '/api/connections/:id/connect-quickbooks', summary: 'Connect QuickBooks: the toggles first, then Intuit\'s consent page', tags: ['connect'],
+    method: 'POST',
+    url: '/api/connections/:id/connect-quickbooks',
+    summary: "Connect QuickBooks: the toggles first, then Intuit's consent page",
+    tags: ['connect'],
     params: z.object({ id: z.string().min(1).max(100) }),
     body: connectChoices,
     response: z.object({ authorizeUrl: z.string() }),
     handler: async ({ params, body, session }) => {
       const connection = await engine.connections.get(params.id);
       if (!connection) throw notFound(`Connection ${params.id}`);
-      if (!connection.hlLocationId) throw new HttpProblem(409, 'no_location', 'Install the HighLevel app on a location first');
+      if (!connection.hlLocationId)
+        throw new HttpProblem(409, 'no_location', 'Install the HighLevel app on a location first');
       // A workflow chosen for review requests is checked now, while the person is still on the form.
       let choices = body;
       if (body.reviewRequest) {
         try {
-          choices = { ...body, reviewRequest: await checkedReviewRequest(engine.highLevelFor(connection), body.reviewRequest) };
+          choices = {
+            ...body,
+            reviewRequest: await checkedReviewRequest(engine.highLevelFor(connection), body.reviewRequest),
+          };
         } catch (error) {
-          if (error instanceof SyncError) throw new HttpProblem(400, 'invalid_request', `${error.message}. ${error.fix}`);
-          throw new HttpProblem(502, 'provider_error', `HighLevel did not list the location's workflows: ${describeError(error)}`);
+          if (error instanceof SyncError)
+            throw new HttpProblem(400, 'invalid_request', `${error.message}. ${error.fix}`);
+          throw new HttpProblem(
+            502,
+            'provider_error',
+            `HighLevel did not list the location's workflows: ${describeError(error)}`,
+          );
         }
       }
-      const state = await beginOAuth(engine.db, session.idHash, { provider: 'quickbooks', connectionId: connection.id, data: choices });
+      const state = await beginOAuth(engine.db, session.idHash, {
+        provider: 'quickbooks',
+        connectionId: connection.id,
+        data: choices,
+      });
       return { authorizeUrl: engine.qboOAuth.authorizeUrl(state) };
     },
   });
 
   apiRoute(app, lookup, {
-    method: 'GET', url: '/oauth/highlevel/callback', summary: 'HighLevel redirect URI (register it in the marketplace app)', tags: ['connect'], public: true, redirect: true,
+    method: 'GET',
+    url: '/oauth/highlevel/callback',
+    summary: 'HighLevel redirect URI (register it in the marketplace app)',
+    tags: ['connect'],
+    public: true,
+    redirect: true,
     query: callbackQuery,
     handler: async ({ query, raw }, reply) => {
       const session = await lookup(raw);
@@ -137,42 +209,108 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
       try {
         const connection = await connectHighLevelFromCode(engine, query.code, pending.connectionId ?? undefined);
         const route = `/connections/${connection.id}`;
-        if (connection.status === 'connected') return back(reply, session.idHash, route, 'highlevel-reconnected', `${connection.name} is connected again`);
-        if (connection.status === 'pending') return back(reply, session.idHash, route, 'highlevel-installed', `${connection.name} is installed: connect its QuickBooks company next`);
+        if (connection.status === 'connected')
+          return back(reply, session.idHash, route, 'highlevel-reconnected', `${connection.name} is connected again`);
+        if (connection.status === 'pending')
+          return back(
+            reply,
+            session.idHash,
+            route,
+            'highlevel-installed',
+            `${connection.name} is installed: connect its QuickBooks company next`,
+          );
         return back(reply, session.idHash, route, 'highlevel-waiting', stillWaiting('HighLevel', connection));
       } catch (error) {
-        const asking = error instanceof AccountInUseError && error.askingId ? await engine.connections.get(error.askingId) : undefined;
+        const asking =
+          error instanceof AccountInUseError && error.askingId
+            ? await engine.connections.get(error.askingId)
+            : undefined;
         if (error instanceof AccountInUseError && asking) return inUse(reply, error, asking);
-        return back(reply, session.idHash, pending.connectionId ? `/connections/${pending.connectionId}` : '/connections', 'highlevel-failed', `Connecting HighLevel failed: ${describe(error)}`);
+        return back(
+          reply,
+          session.idHash,
+          pending.connectionId ? `/connections/${pending.connectionId}` : '/connections',
+          'highlevel-failed',
+          `Connecting HighLevel failed: ${describe(error)}`,
+        );
       }
     },
   });
 
   apiRoute(app, lookup, {
-    method: 'GET', url: '/oauth/quickbooks/callback', summary: 'QuickBooks redirect URI (register it in the Intuit app)', tags: ['connect'], public: true, redirect: true,
+    method: 'GET',
+    url: '/oauth/quickbooks/callback',
+    summary: 'QuickBooks redirect URI (register it in the Intuit app)',
+    tags: ['connect'],
+    public: true,
+    redirect: true,
     query: callbackQuery,
     handler: async ({ query, raw }, reply) => {
       const session = await lookup(raw);
       if (!session) return backToDashboard(reply, '/login', 'login-first');
       const pending = query.state ? await takeOAuth(engine.db, session.idHash, 'quickbooks', query.state) : undefined;
-      if (!pending || !pending.connectionId) return refused(reply);
+      if (!pending?.connectionId) return refused(reply);
       const route = `/connections/${pending.connectionId}`;
       if (query.error || !query.code || !query.realmId) return backToDashboard(reply, route, 'quickbooks-denied');
       const toggles = connectChoices.parse(pending.data);
       try {
-        const outcome = await connectQuickBooksFromCode(engine, pending.connectionId, { code: query.code, realmId: query.realmId }, toggles);
+        const outcome = await connectQuickBooksFromCode(
+          engine,
+          pending.connectionId,
+          { code: query.code, realmId: query.realmId },
+          toggles,
+        );
         if (outcome.kind === 'connected') {
-          if (outcome.connection.status !== 'connected') return back(reply, session.idHash, route, 'quickbooks-waiting', stillWaiting('QuickBooks', outcome.connection));
-          return back(reply, session.idHash, route, 'quickbooks-connected', `${outcome.connection.name} is connected: new records sync from now on`);
+          if (outcome.connection.status !== 'connected')
+            return back(
+              reply,
+              session.idHash,
+              route,
+              'quickbooks-waiting',
+              stillWaiting('QuickBooks', outcome.connection),
+            );
+          return back(
+            reply,
+            session.idHash,
+            route,
+            'quickbooks-connected',
+            `${outcome.connection.name} is connected: new records sync from now on`,
+          );
         }
         const { connection, company } = outcome;
-        const token = await engine.connections.holdCompanySwitch(session.idHash, { connectionId: connection.id, realmId: company.realmId, company: { name: company.name, country: company.country, homeCurrency: company.homeCurrency }, choices: toggles, tokens: company.tokens }, SWITCH_MINUTES * 60_000);
+        const token = await engine.connections.holdCompanySwitch(
+          session.idHash,
+          {
+            connectionId: connection.id,
+            realmId: company.realmId,
+            company: { name: company.name, country: company.country, homeCurrency: company.homeCurrency },
+            choices: toggles,
+            tokens: company.tokens,
+          },
+          SWITCH_MINUTES * 60_000,
+        );
         const links = Object.values(await countLinks(engine.db, connection.id)).reduce((sum, n) => sum + n, 0);
-        const holdsPreviousTokens = Boolean(await engine.connections.readTokens(connection.id, 'qbo').catch(() => undefined));
-        return confirmSwitchPage(reply, { connection, company, token, links, holdsPreviousTokens, minutes: SWITCH_MINUTES });
+        const holdsPreviousTokens = Boolean(
+          await engine.connections.readTokens(connection.id, 'qbo').catch(() => undefined),
+        );
+        return confirmSwitchPage(reply, {
+          connection,
+          company,
+          token,
+          links,
+          holdsPreviousTokens,
+          minutes: SWITCH_MINUTES,
+        });
       } catch (error) {
-        if (error instanceof AccountInUseError) return inUse(reply, error, await engine.connections.require(pending.connectionId));
-        return back(reply, session.idHash, route, 'quickbooks-failed', `Connecting QuickBooks failed: ${describe(error)}`);
+        if (error instanceof AccountInUseError)
+          return inUse(reply, error, await engine.connections.require(pending.connectionId));
+        return back(
+          reply,
+          session.idHash,
+          route,
+          'quickbooks-failed',
+          `Connecting QuickBooks failed: ${describe(error)}`,
+        );
       }
     },
   });
@@ -181,11 +319,20 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
   // so the dashboard's same-origin check applies, and the session cookie is SameSite=Lax; the page's token is bound
   // to the session it was shown to and used once.
   await app.register(async (scope) => {
-    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => {
-      done(null, Object.fromEntries(new URLSearchParams(String(body))));
-    });
+    scope.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string', bodyLimit: 4096 },
+      (_request, body, done) => {
+        done(null, Object.fromEntries(new URLSearchParams(String(body))));
+      },
+    );
     apiRoute(scope, lookup, {
-      method: 'POST', url: '/api/connections/:id/quickbooks-switch', summary: 'Confirm or cancel moving a connection to the QuickBooks company chosen on Intuit\'s page (the confirmation page\'s form)', tags: ['connect'], redirect: true,
+      method: 'POST',
+      url: '/api/connections/:id/quickbooks-switch',
+      summary:
+        "Confirm or cancel moving a connection to the QuickBooks company chosen on Intuit's page (the confirmation page's form)",
+      tags: ['connect'],
+      redirect: true,
       params: z.object({ id: z.string().min(1).max(100) }),
       body: switchForm,
       handler: async ({ params, body, session }, reply) => {
@@ -193,21 +340,50 @@ export async function registerOAuthRoutes(app: FastifyInstance, { engine, lookup
         const held = await engine.connections.takeCompanySwitch(session.idHash, params.id, body.switch);
         if (!held) return switchRefusedPage(reply, params.id);
         const connection = await engine.connections.require(params.id);
-        const company = { realmId: held.realmId, name: held.company.name, country: held.company.country, homeCurrency: held.company.homeCurrency, tokens: held.tokens };
+        const company = {
+          realmId: held.realmId,
+          name: held.company.name,
+          country: held.company.country,
+          homeCurrency: held.company.homeCurrency,
+          tokens: held.tokens,
+        };
         const previous = connection.qboCompanyName ?? connection.qboRealmId ?? 'its previous company';
         if (body.decision === 'cancel') {
           const note = await abandonCompanySwitch(engine, company);
-          return back(reply, session.idHash, route, note ? 'quickbooks-kept-unrevoked' : 'quickbooks-kept', `${connection.name} was not changed: it stays with ${previous}.${note ? ` ${note}` : ''}`);
+          return back(
+            reply,
+            session.idHash,
+            route,
+            note ? 'quickbooks-kept-unrevoked' : 'quickbooks-kept',
+            `${connection.name} was not changed: it stays with ${previous}.${note ? ` ${note}` : ''}`,
+          );
         }
         try {
-          const live = await switchQuickBooksCompany(engine, connection.id, company, connectChoices.parse(held.choices));
-          return back(reply, session.idHash, route, 'quickbooks-switched', `${live.name} is now connected to ${company.name ?? company.realmId}: new records sync there from now on; the links to ${previous} are set aside`);
+          const live = await switchQuickBooksCompany(
+            engine,
+            connection.id,
+            company,
+            connectChoices.parse(held.choices),
+          );
+          return back(
+            reply,
+            session.idHash,
+            route,
+            'quickbooks-switched',
+            `${live.name} is now connected to ${company.name ?? company.realmId}: new records sync there from now on; the links to ${previous} are set aside`,
+          );
         } catch (error) {
           if (error instanceof AccountInUseError) {
             await abandonCompanySwitch(engine, company);
             return inUse(reply, error, connection);
           }
-          return back(reply, session.idHash, route, 'quickbooks-switch-failed', `Switching the QuickBooks company failed: ${describe(error)}`);
+          return back(
+            reply,
+            session.idHash,
+            route,
+            'quickbooks-switch-failed',
+            `Switching the QuickBooks company failed: ${describe(error)}`,
+          );
         }
       },
     });
@@ -228,7 +404,10 @@ function stillWaiting(done: string, connection: Connection): string {
 function describe(error: unknown): string {
   if (error instanceof SyncError) return `${error.message}. ${error.fix}`;
   // The OAuth error code (invalid_grant: the code expired or was used) says more than the sentence around it.
-  const code = typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : undefined;
+  const code =
+    typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string'
+      ? (error as { code: string }).code
+      : undefined;
   return `${describeError(error)}${code ? ` (${code})` : ''}`;
 }
 

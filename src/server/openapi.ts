@@ -80,14 +80,49 @@ function buildDocument(routes: Collected[]): JsonSchema {
       operationId: `${method}${openApiPath(url).replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
       parameters: [...parametersOf(doc.params, 'path'), ...parametersOf(doc.query, 'query')],
       ...(doc.public ? { security: [] } : {}),
-      ...(doc.body ? { requestBody: { required: true, content: { [doc.redirect ? 'application/x-www-form-urlencoded' : 'application/json']: { schema: toSchema(doc.body, 'input') } } } } : {}),
+      ...(doc.body
+        ? {
+            requestBody: {
+              required: true,
+              content: {
+                [doc.redirect ? 'application/x-www-form-urlencoded' : 'application/json']: {
+                  schema: toSchema(doc.body, 'input'),
+                },
+              },
+            },
+          }
+        : {}),
       responses: doc.redirect
-        ? { '302': { description: 'Redirect' }, '303': { description: 'Redirect' }, ...(doc.public ? {} : { '401': { description: 'No session' } }) }
+        ? {
+            '302': { description: 'Redirect' },
+            '303': { description: 'Redirect' },
+            ...(doc.public ? {} : { '401': { description: 'No session' } }),
+          }
         : {
-            '200': { description: 'OK', content: { 'application/json': { schema: doc.response ? toSchema(doc.response, 'output') : {} } } },
-            '400': { description: 'Invalid request', content: { 'application/json': { schema: { $ref: '#/components/schemas/Problem' } } } },
-            ...(doc.public ? {} : { '401': { description: 'No session', content: { 'application/json': { schema: { $ref: '#/components/schemas/Problem' } } } } }),
-            ...(doc.params ? { '404': { description: 'Not found (or another connection)', content: { 'application/json': { schema: { $ref: '#/components/schemas/Problem' } } } } } : {}),
+            '200': {
+              description: 'OK',
+              content: { 'application/json': { schema: doc.response ? toSchema(doc.response, 'output') : {} } },
+            },
+            '400': {
+              description: 'Invalid request',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Problem' } } },
+            },
+            ...(doc.public
+              ? {}
+              : {
+                  '401': {
+                    description: 'No session',
+                    content: { 'application/json': { schema: { $ref: '#/components/schemas/Problem' } } },
+                  },
+                }),
+            ...(doc.params
+              ? {
+                  '404': {
+                    description: 'Not found (or another connection)',
+                    content: { 'application/json': { schema: { $ref: '#/components/schemas/Problem' } } },
+                  },
+                }
+              : {}),
           },
     };
     (paths[openApiPath(url)] ??= {})[method] = operation;
@@ -97,17 +132,28 @@ function buildDocument(routes: Collected[]): JsonSchema {
     info: {
       title: 'ledgerlink dashboard API',
       version: '0.1.0',
-      description: 'The JSON API behind the dashboard. Every route except those marked otherwise needs the session cookie set by POST /api/auth/login.',
+      description:
+        'The JSON API behind the dashboard. Every route except those marked otherwise needs the session cookie set by POST /api/auth/login.',
     },
     components: {
       securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: 'll_session' } },
       schemas: {
         Problem: {
           type: 'object',
-          properties: { error: { type: 'string' }, message: { type: 'string' }, fields: {
-            type: 'array', description: 'For a refused request: each field (its name in the request) with what to fix, in plain words',
-            items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } }, required: ['field', 'message'] },
-          } },
+          properties: {
+            error: { type: 'string' },
+            message: { type: 'string' },
+            fields: {
+              type: 'array',
+              description:
+                'For a refused request: each field (its name in the request) with what to fix, in plain words',
+              items: {
+                type: 'object',
+                properties: { field: { type: 'string' }, message: { type: 'string' } },
+                required: ['field', 'message'],
+              },
+            },
+          },
           required: ['error', 'message'],
         },
       },

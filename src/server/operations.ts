@@ -25,7 +25,12 @@ export interface OperationsOptions {
 export class RequestLineController extends LogController {
   override incomingRequest(): void {}
   override routeNotFound(): void {}
-  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    metadata?: Record<string, unknown>,
+  ): void {
     if (error) super.requestCompleted(error, request, reply, metadata);
   }
 }
@@ -40,9 +45,13 @@ export function registerOperations(app: FastifyInstance, options: OperationsOpti
   app.addHook('onResponse', async (request, reply) => {
     const path = request.url.split('?')[0]!;
     const status = reply.statusCode;
-    const provider = path === '/webhooks/quickbooks' ? 'quickbooks' : path === '/webhooks/highlevel' ? 'highlevel' : undefined;
+    const provider =
+      path === '/webhooks/quickbooks' ? 'quickbooks' : path === '/webhooks/highlevel' ? 'highlevel' : undefined;
     if (provider && request.method === 'POST') {
-      options.metrics.webhook(provider, status < 300 ? 'accepted' : status === 429 || status >= 500 ? 'failed' : 'refused');
+      options.metrics.webhook(
+        provider,
+        status < 300 ? 'accepted' : status === 429 || status >= 500 ? 'failed' : 'refused',
+      );
     }
     const fields = {
       method: request.method,
@@ -69,9 +78,13 @@ export function registerOperations(app: FastifyInstance, options: OperationsOpti
   });
 
   app.get('/metrics', async (request, reply) => {
-    if (!options.metricsToken) return reply.code(404).send({ error: 'not_found', message: 'Set LEDGERLINK_METRICS_TOKEN to serve /metrics' });
+    if (!options.metricsToken)
+      return reply.code(404).send({ error: 'not_found', message: 'Set LEDGERLINK_METRICS_TOKEN to serve /metrics' });
     if (!bearerMatches(request.headers.authorization, options.metricsToken)) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'Send Authorization: Bearer <LEDGERLINK_METRICS_TOKEN>' });
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer')
+        .send({ error: 'unauthorized', message: 'Send Authorization: Bearer <LEDGERLINK_METRICS_TOKEN>' });
     }
     const { contentType, body } = await options.metrics.scrape();
     return reply.header('content-type', contentType).send(body);
@@ -89,5 +102,7 @@ export function bearerMatches(header: string | undefined, token: string): boolea
 /** The connection a dashboard request concerns (/api/connections/:id/...), for its log line. */
 function connectionOf(request: FastifyRequest): { connectionId?: string } {
   const params = request.params as Record<string, unknown> | undefined;
-  return request.routeOptions.url?.startsWith('/api/connections/:id') && typeof params?.id === 'string' ? { connectionId: params.id } : {};
+  return request.routeOptions.url?.startsWith('/api/connections/:id') && typeof params?.id === 'string'
+    ? { connectionId: params.id }
+    : {};
 }

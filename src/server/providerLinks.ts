@@ -25,7 +25,12 @@ const HIGHLEVEL_PAGES: Record<string, (id: string) => string> = {
 };
 
 /** A HighLevel record's page in its location, or null for a kind without a page of its own (transactions, orders). */
-export function highLevelRecordUrl(appUrl: string | undefined, locationId: string | null, kind: string, id: string): string | null {
+export function highLevelRecordUrl(
+  appUrl: string | undefined,
+  locationId: string | null,
+  kind: string,
+  id: string,
+): string | null {
   const page = HIGHLEVEL_PAGES[kind];
   if (!appUrl || !locationId || !page) return null;
   return `${appUrl.replace(/\/+$/, '')}/v2/location/${encodeURIComponent(locationId)}/${page(encodeURIComponent(id))}`;

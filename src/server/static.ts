@@ -14,7 +14,8 @@ import { compress, COMPRESS_MIN_BYTES, etagOf, negotiateEncoding, type Encoding 
 const uiDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'ui');
 
 export const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin',
 };
@@ -32,7 +33,8 @@ interface Asset {
 
 function asset(body: Buffer, type: string): Asset {
   const encoded: Asset['encoded'] = {};
-  if (body.length >= COMPRESS_MIN_BYTES) for (const e of ['br', 'gzip'] as const) encoded[e] = compress(body, e, 'best');
+  if (body.length >= COMPRESS_MIN_BYTES)
+    for (const e of ['br', 'gzip'] as const) encoded[e] = compress(body, e, 'best');
   return { body, type, etag: etagOf(body), encoded };
 }
 
@@ -49,7 +51,11 @@ export async function registerStatic(app: FastifyInstance): Promise<void> {
   let page = read('index.html').toString('utf8');
   // format.js first: app.js imports it, and names it by its hash so that a change to it changes app.js's hash too.
   const hashedNames: Array<[string, string]> = [];
-  for (const [file, type] of [['format.js', 'text/javascript; charset=utf-8'], ['app.js', 'text/javascript; charset=utf-8'], ['app.css', 'text/css; charset=utf-8']] as const) {
+  for (const [file, type] of [
+    ['format.js', 'text/javascript; charset=utf-8'],
+    ['app.js', 'text/javascript; charset=utf-8'],
+    ['app.css', 'text/css; charset=utf-8'],
+  ] as const) {
     let text = read(file).toString('utf8');
     for (const [plain, hashed] of hashedNames) text = text.replaceAll(`'./${plain}'`, `'./${hashed}'`);
     const body = Buffer.from(text);

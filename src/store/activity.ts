@@ -59,18 +59,30 @@ export async function recordActivity(q: Queryable, entry: ActivityEntry): Promis
  * end of a flow that wrote one record. `resolvesErrors`: the entry is a success that also resolves the record's
  * open errors of the same flow (as resolveErrors does).
  */
-export async function saveLinkAndRecord(q: Queryable, link: LinkToSave, entry: ActivityEntry, options: { resolvesErrors?: boolean } = {}): Promise<number> {
+export async function saveLinkAndRecord(
+  q: Queryable,
+  link: LinkToSave,
+  entry: ActivityEntry,
+  options: { resolvesErrors?: boolean } = {},
+): Promise<number> {
   const upsert = linkUpsert(link, 1);
   const insert = activityInsert(entry, options, upsert.params.length + 1, `saved AS (${upsert.sql})`);
   const result = await q.query<{ id: string | number }>(insert.sql, [...upsert.params, ...insert.params]);
   return Number(result.rows[0]!.id);
 }
 
-function activityInsert(entry: ActivityEntry, options: { resolvesErrors?: boolean }, first: number, before?: string): { sql: string; params: unknown[] } {
+function activityInsert(
+  entry: ActivityEntry,
+  options: { resolvesErrors?: boolean },
+  first: number,
+  before?: string,
+): { sql: string; params: unknown[] } {
   const p = (n: number) => `$${first + n - 1}`;
   const parts = before ? [before] : [];
   if (options.resolvesErrors && entry.crmId) {
-    parts.push(`resolved AS (UPDATE activity SET resolved_at = now() WHERE connection_id = ${p(1)} AND flow = ${p(2)} AND crm_id = ${p(5)} AND status = 'error' AND resolved_at IS NULL)`);
+    parts.push(
+      `resolved AS (UPDATE activity SET resolved_at = now() WHERE connection_id = ${p(1)} AND flow = ${p(2)} AND crm_id = ${p(5)} AND status = 'error' AND resolved_at IS NULL)`,
+    );
   }
   // An error of a record that is already open for the same cause is the same error met again: it is counted and
   // its text brought up to date in place (activity_open_error_per_cause, migration 007), never added once more.
@@ -82,8 +94,17 @@ function activityInsert(entry: ActivityEntry, options: { resolvesErrors?: boolea
        retry = EXCLUDED.retry, crm_kind = EXCLUDED.crm_kind, qbo_kind = coalesce(EXCLUDED.qbo_kind, activity.qbo_kind), qbo_id = coalesce(EXCLUDED.qbo_id, activity.qbo_id)
      RETURNING id`,
     params: [
-      entry.connectionId, entry.flow, entry.status, entry.crmKind ?? null, entry.crmId ?? null, entry.qboKind ?? null,
-      entry.qboId ?? null, entry.message, JSON.stringify(entry.detail ?? {}), entry.retry ? JSON.stringify(entry.retry) : null, causeOf(entry),
+      entry.connectionId,
+      entry.flow,
+      entry.status,
+      entry.crmKind ?? null,
+      entry.crmId ?? null,
+      entry.qboKind ?? null,
+      entry.qboId ?? null,
+      entry.message,
+      JSON.stringify(entry.detail ?? {}),
+      entry.retry ? JSON.stringify(entry.retry) : null,
+      causeOf(entry),
     ],
   };
 }
@@ -199,7 +220,10 @@ export async function markResolved(q: Queryable, connectionId: string, ids: read
 }
 
 /** When each flow last synced something for a connection, and how many errors wait for a person. */
-export async function activitySummary(q: Queryable, connectionId: string): Promise<{ lastSuccess: Record<string, Date>; openErrors: number }> {
+export async function activitySummary(
+  q: Queryable,
+  connectionId: string,
+): Promise<{ lastSuccess: Record<string, Date>; openErrors: number }> {
   const last = await q.query<{ flow: string; at: Date | string }>(
     `SELECT flow, max(created_at) AS at FROM activity WHERE connection_id = $1 AND status = 'ok' GROUP BY flow`,
     [connectionId],
@@ -208,5 +232,8 @@ export async function activitySummary(q: Queryable, connectionId: string): Promi
     `SELECT count(*) AS n FROM activity WHERE connection_id = $1 AND status = 'error' AND resolved_at IS NULL`,
     [connectionId],
   );
-  return { lastSuccess: Object.fromEntries(last.rows.map((r) => [r.flow, new Date(r.at)])), openErrors: Number(open.rows[0]?.n ?? 0) };
+  return {
+    lastSuccess: Object.fromEntries(last.rows.map((r) => [r.flow, new Date(r.at)])),
+    openErrors: Number(open.rows[0]?.n ?? 0),
+  };
 }

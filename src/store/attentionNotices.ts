@@ -47,12 +47,19 @@ function noticeOf(r: Row): AttentionNotice {
 
 /** The notices still open, or cleared with something left to send. */
 export async function unfinishedNotices(q: Queryable): Promise<AttentionNotice[]> {
-  const result = await q.query<Row>(`SELECT id, connection_id, problem, opened_at, opened, cleared_at, cleared, deliveries FROM attention_notices WHERE NOT finished ORDER BY id`);
+  const result = await q.query<Row>(
+    `SELECT id, connection_id, problem, opened_at, opened, cleared_at, cleared, deliveries FROM attention_notices WHERE NOT finished ORDER BY id`,
+  );
   return result.rows.map(noticeOf);
 }
 
 /** Opens a problem's notice unless one is open already (another process may have just done it). */
-export async function openNotice(q: Queryable, connectionId: string, problem: string, opened: NoticeText): Promise<boolean> {
+export async function openNotice(
+  q: Queryable,
+  connectionId: string,
+  problem: string,
+  opened: NoticeText,
+): Promise<boolean> {
   const result = await q.query(
     `INSERT INTO attention_notices (connection_id, problem, opened) VALUES ($1, $2, $3)
      ON CONFLICT (connection_id, problem) WHERE cleared_at IS NULL DO NOTHING RETURNING id`,
@@ -62,7 +69,10 @@ export async function openNotice(q: Queryable, connectionId: string, problem: st
 }
 
 export async function clearNotice(q: Queryable, id: number, cleared: NoticeText): Promise<void> {
-  await q.query(`UPDATE attention_notices SET cleared_at = now(), cleared = $2 WHERE id = $1 AND cleared_at IS NULL`, [id, JSON.stringify(cleared)]);
+  await q.query(`UPDATE attention_notices SET cleared_at = now(), cleared = $2 WHERE id = $1 AND cleared_at IS NULL`, [
+    id,
+    JSON.stringify(cleared),
+  ]);
 }
 
 /** Takes a notice to send what it still owes; undefined when another process holds it (or it is finished). */
@@ -77,9 +87,15 @@ export async function claimNotice(q: Queryable, id: number, seconds: number): Pr
 }
 
 export async function recordDelivery(q: Queryable, id: number, key: string): Promise<void> {
-  await q.query(`UPDATE attention_notices SET deliveries = deliveries || jsonb_build_object($2::text, now()) WHERE id = $1`, [id, key]);
+  await q.query(
+    `UPDATE attention_notices SET deliveries = deliveries || jsonb_build_object($2::text, now()) WHERE id = $1`,
+    [id, key],
+  );
 }
 
 export async function releaseNotice(q: Queryable, id: number, finished: boolean): Promise<void> {
-  await q.query(`UPDATE attention_notices SET claimed_until = NULL, finished = finished OR $2 WHERE id = $1`, [id, finished]);
+  await q.query(`UPDATE attention_notices SET claimed_until = NULL, finished = finished OR $2 WHERE id = $1`, [
+    id,
+    finished,
+  ]);
 }

@@ -27,7 +27,10 @@ export const reviewRequestMechanismSchema = z.discriminatedUnion('method', [
     /** auto: SMS when the contact has a phone, else email. */
     channel: z.enum(['auto', 'SMS', 'Email']).default('auto'),
     /** The business's review page (Google, Facebook...); without it the message asks for a reply instead. */
-    reviewLink: z.url({ protocol: /^https?$/ }).max(500).optional(),
+    reviewLink: z
+      .url({ protocol: /^https?$/ })
+      .max(500)
+      .optional(),
     text: z.string().trim().min(1).max(1600).optional(),
   }),
 ]);
@@ -39,7 +42,13 @@ export const DEFAULT_REVIEW_REQUEST: ReviewRequestSettings = { method: 'message'
  * Request", which a new location never has) reads as the default.
  */
 export const reviewRequestSettingsSchema = z.preprocess(
-  (value) => (typeof value === 'object' && value !== null && (value as { method?: unknown }).method === 'workflow' && !(value as { workflowId?: unknown }).workflowId ? DEFAULT_REVIEW_REQUEST : value),
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { method?: unknown }).method === 'workflow' &&
+    !(value as { workflowId?: unknown }).workflowId
+      ? DEFAULT_REVIEW_REQUEST
+      : value,
   reviewRequestMechanismSchema,
 );
 
@@ -156,7 +165,9 @@ function fromRow(row: ConnectionRow): Connection {
     connectedAt: date(row.connected_at),
     importOldInvoices: row.import_old_invoices,
     reviewRequests: row.review_requests,
-    settings: connectionSettingsSchema.parse(typeof row.settings === 'string' ? JSON.parse(row.settings) : row.settings),
+    settings: connectionSettingsSchema.parse(
+      typeof row.settings === 'string' ? JSON.parse(row.settings) : row.settings,
+    ),
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   };
@@ -171,9 +182,13 @@ export const PROVIDER_NAME: Readonly<Record<Side, string>> = { qbo: 'QuickBooks'
  * not reconnected. A connection revoked without a side on record (before refusals were kept per side) needs both.
  */
 export function sidesToReconnect(connection: Connection): Side[] {
-  const attached = (['qbo', 'hl'] as const).filter((side) => (side === 'qbo' ? connection.qboRealmId : connection.hlLocationId));
+  const attached = (['qbo', 'hl'] as const).filter((side) =>
+    side === 'qbo' ? connection.qboRealmId : connection.hlLocationId,
+  );
   const sides = attached.filter((side) =>
-    side === 'qbo' ? !connection.qboTokensStored || connection.qboRefusedAt !== null : !connection.hlTokensStored || connection.hlRefusedAt !== null,
+    side === 'qbo'
+      ? !connection.qboTokensStored || connection.qboRefusedAt !== null
+      : !connection.hlTokensStored || connection.hlRefusedAt !== null,
   );
   return sides.length === 0 && connection.status === 'revoked' ? attached : sides;
 }
@@ -283,15 +298,19 @@ export class ConnectionRepository {
 
   /** The connection as read at most RECENT_MS ago (jobs and webhooks; the dashboard reads `get`). */
   async recent(id: string): Promise<Connection | undefined> {
-    return (await this.remembered(`id:${id}`, async () => {
-      const one = await this.get(id);
-      return one ? [one] : [];
-    }))[0];
+    return (
+      await this.remembered(`id:${id}`, async () => {
+        const one = await this.get(id);
+        return one ? [one] : [];
+      })
+    )[0];
   }
 
   /** The connections of a QuickBooks realm or a HighLevel location, as read at most RECENT_MS ago (webhook intake). */
   recentByAccount(side: Side, account: string): Promise<Connection[]> {
-    return this.remembered(`${side}:${account}`, () => (side === 'qbo' ? this.findByRealm(account) : this.findByLocation(account)));
+    return this.remembered(`${side}:${account}`, () =>
+      side === 'qbo' ? this.findByRealm(account) : this.findByLocation(account),
+    );
   }
 
   private remembered(key: string, read: () => Promise<Connection[]>): Promise<Connection[]> {
@@ -324,7 +343,13 @@ export class ConnectionRepository {
     const result = await this.db.query<ConnectionRow>(
       `INSERT INTO connections (id, name, import_old_invoices, review_requests, settings)
        VALUES ($1, $2, $3, $4, $5) RETURNING ${columns}`,
-      [randomUUID(), input.name, input.importOldInvoices ?? false, input.reviewRequests ?? false, JSON.stringify(settings)],
+      [
+        randomUUID(),
+        input.name,
+        input.importOldInvoices ?? false,
+        input.reviewRequests ?? false,
+        JSON.stringify(settings),
+      ],
     );
     this.changed();
     return fromRow(result.rows[0]!);
@@ -347,12 +372,17 @@ export class ConnectionRepository {
   }
 
   async findByLocation(locationId: string, q: Queryable = this.db): Promise<Connection[]> {
-    const result = await q.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE hl_location_id = $1 ORDER BY created_at`, [locationId]);
+    const result = await q.query<ConnectionRow>(
+      `SELECT ${columns} FROM connections WHERE hl_location_id = $1 ORDER BY created_at`,
+      [locationId],
+    );
     return result.rows.map(fromRow);
   }
 
   async findByRealm(realmId: string): Promise<Connection[]> {
-    const result = await this.db.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE qbo_realm_id = $1`, [realmId]);
+    const result = await this.db.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE qbo_realm_id = $1`, [
+      realmId,
+    ]);
     return result.rows.map(fromRow);
   }
 
@@ -360,7 +390,12 @@ export class ConnectionRepository {
    * The live connection other than `exceptId` that has this company (qbo) or location (hl), if any. A disconnected
    * connection keeps its company and location for the record but has neither.
    */
-  async holderOf(side: Side, account: string, exceptId: string | null, q: Queryable = this.db): Promise<{ id: string; name: string } | undefined> {
+  async holderOf(
+    side: Side,
+    account: string,
+    exceptId: string | null,
+    q: Queryable = this.db,
+  ): Promise<{ id: string; name: string } | undefined> {
     const column = side === 'qbo' ? 'qbo_realm_id' : 'hl_location_id';
     const result = await q.query<{ id: string; name: string }>(
       `SELECT id, name FROM connections WHERE ${column} = $1 AND status <> 'disconnected' AND id IS DISTINCT FROM $2 ORDER BY created_at LIMIT 1`,
@@ -382,8 +417,14 @@ export class ConnectionRepository {
   }
 
   /** Throws AccountInUseError when another live connection has the company or the location. */
-  async assertAccountsFree(connectionId: string | null, accounts: { realmId?: string | undefined; locationId?: string | undefined }): Promise<void> {
-    for (const [side, account] of [['qbo', accounts.realmId], ['hl', accounts.locationId]] as const) {
+  async assertAccountsFree(
+    connectionId: string | null,
+    accounts: { realmId?: string | undefined; locationId?: string | undefined },
+  ): Promise<void> {
+    for (const [side, account] of [
+      ['qbo', accounts.realmId],
+      ['hl', accounts.locationId],
+    ] as const) {
       if (!account) continue;
       const holder = await this.holderOf(side, account, connectionId);
       if (holder) throw new AccountInUseError(side, account, holder, connectionId ?? undefined);
@@ -394,7 +435,11 @@ export class ConnectionRepository {
    * Runs a write that may give a connection a company or a location another live connection has; the store's
    * unique index refuses it (a check made before can race with another callback) and this names the holder.
    */
-  private async guarded<T>(id: string, write: () => Promise<T>, accounts: { realmId?: string; locationId?: string } = {}): Promise<T> {
+  private async guarded<T>(
+    id: string,
+    write: () => Promise<T>,
+    accounts: { realmId?: string; locationId?: string } = {},
+  ): Promise<T> {
     try {
       return await write();
     } catch (error) {
@@ -402,7 +447,8 @@ export class ConnectionRepository {
       const side = (Object.keys(LIVE_INDEX) as Side[]).find((s) => message.includes(LIVE_INDEX[s]));
       if (!side) throw error;
       const row = await this.get(id);
-      const account = side === 'qbo' ? (accounts.realmId ?? row?.qboRealmId) : (accounts.locationId ?? row?.hlLocationId);
+      const account =
+        side === 'qbo' ? (accounts.realmId ?? row?.qboRealmId) : (accounts.locationId ?? row?.hlLocationId);
       const holder = account ? await this.holderOf(side, account, id) : undefined;
       if (!account || !holder) throw error;
       throw new AccountInUseError(side, account, holder, id);
@@ -410,21 +456,66 @@ export class ConnectionRepository {
   }
 
   /** Attaches one side after its OAuth round trip (or from existing tokens) and stores its tokens sealed. */
-  async attachQuickBooks(id: string, input: { realmId: string; country: string; homeCurrency: string; companyName?: string | null | undefined; tokens: OAuthTokens }): Promise<void> {
-    await this.guarded(id, () => this.db.query(
-      `UPDATE connections SET qbo_realm_id = $2, qbo_country = $3, qbo_home_currency = $4, qbo_tokens = $5,
+  async attachQuickBooks(
+    id: string,
+    input: {
+      realmId: string;
+      country: string;
+      homeCurrency: string;
+      companyName?: string | null | undefined;
+      tokens: OAuthTokens;
+    },
+  ): Promise<void> {
+    await this.guarded(
+      id,
+      () =>
+        this.db.query(
+          `UPDATE connections SET qbo_realm_id = $2, qbo_country = $3, qbo_home_currency = $4, qbo_tokens = $5,
          qbo_access_expires_at = $6, qbo_refresh_expires_at = $7, qbo_company_name = COALESCE($8, qbo_company_name), qbo_refused_at = NULL, updated_at = now() WHERE id = $1`,
-      [id, input.realmId, input.country, input.homeCurrency, this.seal(id, 'qbo', input.tokens), input.tokens.accessExpiresAt, input.tokens.refreshExpiresAt ?? null, input.companyName ?? null],
-    ), { realmId: input.realmId });
+          [
+            id,
+            input.realmId,
+            input.country,
+            input.homeCurrency,
+            this.seal(id, 'qbo', input.tokens),
+            input.tokens.accessExpiresAt,
+            input.tokens.refreshExpiresAt ?? null,
+            input.companyName ?? null,
+          ],
+        ),
+      { realmId: input.realmId },
+    );
     this.changed();
   }
 
-  async attachHighLevel(id: string, input: { locationId: string; locationName?: string | undefined; companyId?: string | undefined; country: string; tokens: OAuthTokens }): Promise<void> {
-    await this.guarded(id, () => this.db.query(
-      `UPDATE connections SET hl_location_id = $2, hl_company_id = $3, hl_country = $4, hl_tokens = $5,
+  async attachHighLevel(
+    id: string,
+    input: {
+      locationId: string;
+      locationName?: string | undefined;
+      companyId?: string | undefined;
+      country: string;
+      tokens: OAuthTokens;
+    },
+  ): Promise<void> {
+    await this.guarded(
+      id,
+      () =>
+        this.db.query(
+          `UPDATE connections SET hl_location_id = $2, hl_company_id = $3, hl_country = $4, hl_tokens = $5,
          hl_access_expires_at = $6, hl_location_name = COALESCE($7, hl_location_name), hl_installed_at = now(), hl_refused_at = NULL, updated_at = now() WHERE id = $1`,
-      [id, input.locationId, input.companyId ?? null, input.country, this.seal(id, 'hl', input.tokens), input.tokens.accessExpiresAt, input.locationName ?? null],
-    ), { locationId: input.locationId });
+          [
+            id,
+            input.locationId,
+            input.companyId ?? null,
+            input.country,
+            this.seal(id, 'hl', input.tokens),
+            input.tokens.accessExpiresAt,
+            input.locationName ?? null,
+          ],
+        ),
+      { locationId: input.locationId },
+    );
     this.changed();
   }
 
@@ -434,23 +525,28 @@ export class ConnectionRepository {
    * that names them: a connection is never shown live while one of its sides cannot be called.
    */
   async activate(id: string, connectedAt: Date = new Date()): Promise<Connection> {
-    const row = await this.guarded(id, () => this.db.transaction(async (tx) => {
-      const current = await tx.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE id = $1 FOR UPDATE`, [id]);
-      if (!current.rows[0]) throw new Error(`connection ${id} does not exist`);
-      const connection = fromRow(current.rows[0]);
-      const missing = sidesToReconnect({ ...connection, status: 'connected' });
-      const result = missing.length === 0
-        ? await tx.query<ConnectionRow>(
-          `UPDATE connections SET status = 'connected', status_reason = NULL, connected_at = COALESCE(connected_at, $2), updated_at = now()
+    const row = await this.guarded(id, () =>
+      this.db.transaction(async (tx) => {
+        const current = await tx.query<ConnectionRow>(`SELECT ${columns} FROM connections WHERE id = $1 FOR UPDATE`, [
+          id,
+        ]);
+        if (!current.rows[0]) throw new Error(`connection ${id} does not exist`);
+        const connection = fromRow(current.rows[0]);
+        const missing = sidesToReconnect({ ...connection, status: 'connected' });
+        const result =
+          missing.length === 0
+            ? await tx.query<ConnectionRow>(
+                `UPDATE connections SET status = 'connected', status_reason = NULL, connected_at = COALESCE(connected_at, $2), updated_at = now()
            WHERE id = $1 RETURNING ${columns}`,
-          [id, connectedAt.toISOString()],
-        )
-        : await tx.query<ConnectionRow>(
-          `UPDATE connections SET status = 'revoked', status_reason = $2, updated_at = now() WHERE id = $1 RETURNING ${columns}`,
-          [id, reconnectReason(connection, missing)],
-        );
-      return result.rows[0]!;
-    }));
+                [id, connectedAt.toISOString()],
+              )
+            : await tx.query<ConnectionRow>(
+                `UPDATE connections SET status = 'revoked', status_reason = $2, updated_at = now() WHERE id = $1 RETURNING ${columns}`,
+                [id, reconnectReason(connection, missing)],
+              );
+        return result.rows[0]!;
+      }),
+    );
     this.changed();
     return fromRow(row);
   }
@@ -466,14 +562,29 @@ export class ConnectionRepository {
     await this.db.query(
       `INSERT INTO company_switches (token_hash, session_hash, connection_id, realm_id, company, choices, tokens, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [tokenHash, sessionHash, held.connectionId, held.realmId, JSON.stringify(held.company), JSON.stringify(held.choices),
-        this.secrets.seal(JSON.stringify(oauthTokensSchema.parse(held.tokens)), switchAad(tokenHash, held.connectionId)), new Date(Date.now() + lifetimeMs).toISOString()],
+      [
+        tokenHash,
+        sessionHash,
+        held.connectionId,
+        held.realmId,
+        JSON.stringify(held.company),
+        JSON.stringify(held.choices),
+        this.secrets.seal(
+          JSON.stringify(oauthTokensSchema.parse(held.tokens)),
+          switchAad(tokenHash, held.connectionId),
+        ),
+        new Date(Date.now() + lifetimeMs).toISOString(),
+      ],
     );
     return token;
   }
 
   /** Takes (single use) the switch this session was shown for this connection; undefined when forged, used, expired or foreign. */
-  async takeCompanySwitch(sessionHash: string, connectionId: string, token: string): Promise<HeldCompanySwitch | undefined> {
+  async takeCompanySwitch(
+    sessionHash: string,
+    connectionId: string,
+    token: string,
+  ): Promise<HeldCompanySwitch | undefined> {
     const tokenHash = hashSecret(token);
     const result = await this.db.query<{ realm_id: string; company: unknown; choices: unknown; tokens: Uint8Array }>(
       `DELETE FROM company_switches WHERE token_hash = $1 AND session_hash = $2 AND connection_id = $3 AND expires_at > now()
@@ -505,61 +616,94 @@ export class ConnectionRepository {
     input: { realmId: string; country: string; homeCurrency: string; companyName: string | null; tokens: OAuthTokens },
     companyCursors: readonly string[],
   ): Promise<CompanySwitchOutcome> {
-    const outcome = await this.guarded(id, () => this.db.transaction(async (tx) => {
-      const current = await tx.query<{ qbo_realm_id: string | null; qbo_company_name: string | null; settings: unknown }>(
-        `SELECT qbo_realm_id, qbo_company_name, settings FROM connections WHERE id = $1 FOR UPDATE`, [id],
-      );
-      const row = current.rows[0];
-      if (!row) throw new Error(`connection ${id} does not exist`);
-      const settings = connectionSettingsSchema.parse(typeof row.settings === 'string' ? JSON.parse(row.settings) : row.settings);
-      let setAside = 0;
-      if (row.qbo_realm_id) {
-        const moved = await tx.query(
-          `INSERT INTO set_aside_links (connection_id, realm_id, kind, crm_id, qbo_id, origin, state, snapshot_hash, qbo_sync_token, qbo_updated_at, crm_updated_at, data, created_at, updated_at)
+    const outcome = await this.guarded(
+      id,
+      () =>
+        this.db.transaction(async (tx) => {
+          const current = await tx.query<{
+            qbo_realm_id: string | null;
+            qbo_company_name: string | null;
+            settings: unknown;
+          }>(`SELECT qbo_realm_id, qbo_company_name, settings FROM connections WHERE id = $1 FOR UPDATE`, [id]);
+          const row = current.rows[0];
+          if (!row) throw new Error(`connection ${id} does not exist`);
+          const settings = connectionSettingsSchema.parse(
+            typeof row.settings === 'string' ? JSON.parse(row.settings) : row.settings,
+          );
+          let setAside = 0;
+          if (row.qbo_realm_id) {
+            const moved = await tx.query(
+              `INSERT INTO set_aside_links (connection_id, realm_id, kind, crm_id, qbo_id, origin, state, snapshot_hash, qbo_sync_token, qbo_updated_at, crm_updated_at, data, created_at, updated_at)
            SELECT connection_id, $2, kind, crm_id, qbo_id, origin, state, snapshot_hash, qbo_sync_token, qbo_updated_at, crm_updated_at, data, created_at, updated_at
            FROM links WHERE connection_id = $1
            ON CONFLICT (connection_id, realm_id, kind, crm_id) DO UPDATE SET qbo_id = EXCLUDED.qbo_id, origin = EXCLUDED.origin, state = EXCLUDED.state,
              snapshot_hash = EXCLUDED.snapshot_hash, qbo_sync_token = EXCLUDED.qbo_sync_token, qbo_updated_at = EXCLUDED.qbo_updated_at,
              crm_updated_at = EXCLUDED.crm_updated_at, data = EXCLUDED.data, updated_at = EXCLUDED.updated_at, set_aside_at = now()`,
-          [id, row.qbo_realm_id],
-        );
-        setAside = moved.rowCount;
-        await tx.query(
-          `INSERT INTO set_aside_company_settings (connection_id, realm_id, company_name, tax_code_mapping) VALUES ($1, $2, $3, $4)
+              [id, row.qbo_realm_id],
+            );
+            setAside = moved.rowCount;
+            await tx.query(
+              `INSERT INTO set_aside_company_settings (connection_id, realm_id, company_name, tax_code_mapping) VALUES ($1, $2, $3, $4)
            ON CONFLICT (connection_id, realm_id) DO UPDATE SET company_name = EXCLUDED.company_name, tax_code_mapping = EXCLUDED.tax_code_mapping, set_aside_at = now()`,
-          [id, row.qbo_realm_id, row.qbo_company_name, JSON.stringify(settings.taxCodeMapping)],
-        );
-      }
-      await tx.query(`DELETE FROM links WHERE connection_id = $1`, [id]);
-      const restored = await tx.query(
-        `INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin, state, snapshot_hash, qbo_sync_token, qbo_updated_at, crm_updated_at, data, created_at, updated_at)
+              [id, row.qbo_realm_id, row.qbo_company_name, JSON.stringify(settings.taxCodeMapping)],
+            );
+          }
+          await tx.query(`DELETE FROM links WHERE connection_id = $1`, [id]);
+          const restored = await tx.query(
+            `INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin, state, snapshot_hash, qbo_sync_token, qbo_updated_at, crm_updated_at, data, created_at, updated_at)
          SELECT connection_id, kind, crm_id, qbo_id, origin, state, snapshot_hash, qbo_sync_token, qbo_updated_at, crm_updated_at, data, created_at, updated_at
          FROM set_aside_links WHERE connection_id = $1 AND realm_id = $2`,
-        [id, input.realmId],
-      );
-      await tx.query(`DELETE FROM set_aside_links WHERE connection_id = $1 AND realm_id = $2`, [id, input.realmId]);
-      const kept = await tx.query<{ tax_code_mapping: unknown }>(
-        `DELETE FROM set_aside_company_settings WHERE connection_id = $1 AND realm_id = $2 RETURNING tax_code_mapping`, [id, input.realmId],
-      );
-      const mapping = kept.rows[0] ? (typeof kept.rows[0].tax_code_mapping === 'string' ? JSON.parse(kept.rows[0].tax_code_mapping) : kept.rows[0].tax_code_mapping) : {};
-      await tx.query(`DELETE FROM qbo_customers WHERE connection_id = $1`, [id]);
-      await tx.query(`DELETE FROM cursors WHERE connection_id = $1 AND name = ANY($2::text[])`, [id, [...companyCursors]]);
-      const closed = await tx.query(`UPDATE activity SET resolved_at = now() WHERE connection_id = $1 AND status = 'error' AND resolved_at IS NULL`, [id]);
-      await tx.query(
-        `UPDATE connections SET qbo_realm_id = $2, qbo_country = $3, qbo_home_currency = $4, qbo_company_name = $5, qbo_tokens = $6,
+            [id, input.realmId],
+          );
+          await tx.query(`DELETE FROM set_aside_links WHERE connection_id = $1 AND realm_id = $2`, [id, input.realmId]);
+          const kept = await tx.query<{ tax_code_mapping: unknown }>(
+            `DELETE FROM set_aside_company_settings WHERE connection_id = $1 AND realm_id = $2 RETURNING tax_code_mapping`,
+            [id, input.realmId],
+          );
+          const mapping = kept.rows[0]
+            ? typeof kept.rows[0].tax_code_mapping === 'string'
+              ? JSON.parse(kept.rows[0].tax_code_mapping)
+              : kept.rows[0].tax_code_mapping
+            : {};
+          await tx.query(`DELETE FROM qbo_customers WHERE connection_id = $1`, [id]);
+          await tx.query(`DELETE FROM cursors WHERE connection_id = $1 AND name = ANY($2::text[])`, [
+            id,
+            [...companyCursors],
+          ]);
+          const closed = await tx.query(
+            `UPDATE activity SET resolved_at = now() WHERE connection_id = $1 AND status = 'error' AND resolved_at IS NULL`,
+            [id],
+          );
+          await tx.query(
+            `UPDATE connections SET qbo_realm_id = $2, qbo_country = $3, qbo_home_currency = $4, qbo_company_name = $5, qbo_tokens = $6,
            qbo_access_expires_at = $7, qbo_refresh_expires_at = $8, settings = $9, status = 'connected', status_reason = NULL, connected_at = now(),
            updated_at = now() WHERE id = $1`,
-        [id, input.realmId, input.country, input.homeCurrency, input.companyName, this.seal(id, 'qbo', input.tokens), input.tokens.accessExpiresAt,
-          input.tokens.refreshExpiresAt ?? null, JSON.stringify({ ...settings, taxCodeMapping: mapping })],
-      );
-      return { setAside, restored: restored.rowCount, errorsClosed: closed.rowCount };
-    }), { realmId: input.realmId });
+            [
+              id,
+              input.realmId,
+              input.country,
+              input.homeCurrency,
+              input.companyName,
+              this.seal(id, 'qbo', input.tokens),
+              input.tokens.accessExpiresAt,
+              input.tokens.refreshExpiresAt ?? null,
+              JSON.stringify({ ...settings, taxCodeMapping: mapping }),
+            ],
+          );
+          return { setAside, restored: restored.rowCount, errorsClosed: closed.rowCount };
+        }),
+      { realmId: input.realmId },
+    );
     this.changed();
     return outcome;
   }
 
   async setStatus(id: string, status: ConnectionStatus, reason: string | null, q: Queryable = this.db): Promise<void> {
-    await q.query(`UPDATE connections SET status = $2, status_reason = $3, updated_at = now() WHERE id = $1`, [id, status, reason]);
+    await q.query(`UPDATE connections SET status = $2, status_reason = $3, updated_at = now() WHERE id = $1`, [
+      id,
+      status,
+      reason,
+    ]);
     this.changed();
   }
 
@@ -575,7 +719,10 @@ export class ConnectionRepository {
     const marked = await this.db.transaction(async (tx) => {
       await tx.query(`SELECT 1 FROM connections WHERE id = $1 FOR UPDATE`, [id]);
       const current = await this.readTokens(id, side, tx);
-      const replaced = refused ? current !== undefined && (current.accessToken !== refused.accessToken || current.refreshToken !== refused.refreshToken) : current !== undefined;
+      const replaced = refused
+        ? current !== undefined &&
+          (current.accessToken !== refused.accessToken || current.refreshToken !== refused.refreshToken)
+        : current !== undefined;
       if (replaced) return false;
       await tx.query(
         `UPDATE connections SET ${side}_refused_at = CASE WHEN ${side}_tokens IS NULL THEN ${side}_refused_at ELSE now() END,
@@ -626,13 +773,19 @@ export class ConnectionRepository {
   async updateSettings(id: string, patch: Partial<ConnectionSettings>): Promise<Connection> {
     const current = await this.require(id);
     const settings = connectionSettingsSchema.parse({ ...current.settings, ...patch });
-    await this.db.query(`UPDATE connections SET settings = $2, updated_at = now() WHERE id = $1`, [id, JSON.stringify(settings)]);
+    await this.db.query(`UPDATE connections SET settings = $2, updated_at = now() WHERE id = $1`, [
+      id,
+      JSON.stringify(settings),
+    ]);
     this.changed();
     return { ...current, settings };
   }
 
   async readTokens(id: string, side: Side, q: Queryable = this.db): Promise<OAuthTokens | undefined> {
-    const result = await q.query<{ tokens: Uint8Array | null }>(`SELECT ${side}_tokens AS tokens FROM connections WHERE id = $1`, [id]);
+    const result = await q.query<{ tokens: Uint8Array | null }>(
+      `SELECT ${side}_tokens AS tokens FROM connections WHERE id = $1`,
+      [id],
+    );
     const sealed = result.rows[0]?.tokens;
     if (!sealed) return undefined;
     let opened: string;
@@ -649,7 +802,13 @@ export class ConnectionRepository {
    * LEDGERLINK_SECRET_KEY otherwise shows every connection as connected while nothing can sync). Reads only.
    */
   async unreadableTokens(): Promise<Array<{ id: string; name: string; status: ConnectionStatus; sides: Side[] }>> {
-    const result = await this.db.query<{ id: string; name: string; status: ConnectionStatus; qbo_tokens: Uint8Array | null; hl_tokens: Uint8Array | null }>(
+    const result = await this.db.query<{
+      id: string;
+      name: string;
+      status: ConnectionStatus;
+      qbo_tokens: Uint8Array | null;
+      hl_tokens: Uint8Array | null;
+    }>(
       `SELECT id, name, status, qbo_tokens, hl_tokens FROM connections WHERE qbo_tokens IS NOT NULL OR hl_tokens IS NOT NULL ORDER BY created_at`,
     );
     const unreadable: Array<{ id: string; name: string; status: ConnectionStatus; sides: Side[] }> = [];
@@ -671,7 +830,10 @@ export class ConnectionRepository {
 
   /** Forgets both sides' tokens (after they were revoked); history stays. */
   async clearTokens(id: string): Promise<void> {
-    await this.db.query(`UPDATE connections SET qbo_tokens = NULL, hl_tokens = NULL, updated_at = now() WHERE id = $1`, [id]);
+    await this.db.query(
+      `UPDATE connections SET qbo_tokens = NULL, hl_tokens = NULL, updated_at = now() WHERE id = $1`,
+      [id],
+    );
     this.changed();
   }
 
@@ -681,7 +843,11 @@ export class ConnectionRepository {
    * have refreshed them meanwhile) and returns the new ones, or undefined to keep them. The new tokens are saved in
    * the same transaction.
    */
-  async refreshUnderLock(id: string, side: Side, refresh: (current: OAuthTokens) => Promise<OAuthTokens | undefined>): Promise<OAuthTokens> {
+  async refreshUnderLock(
+    id: string,
+    side: Side,
+    refresh: (current: OAuthTokens) => Promise<OAuthTokens | undefined>,
+  ): Promise<OAuthTokens> {
     const tokens = await this.db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`token:${id}:${side}`]);
       const current = await this.readTokens(id, side, tx);
@@ -695,7 +861,10 @@ export class ConnectionRepository {
           [id, sealed, next.accessExpiresAt, next.refreshExpiresAt ?? null],
         );
       } else {
-        await tx.query(`UPDATE connections SET hl_tokens = $2, hl_access_expires_at = $3, updated_at = now() WHERE id = $1`, [id, sealed, next.accessExpiresAt]);
+        await tx.query(
+          `UPDATE connections SET hl_tokens = $2, hl_access_expires_at = $3, updated_at = now() WHERE id = $1`,
+          [id, sealed, next.accessExpiresAt],
+        );
       }
       return next;
     });

@@ -2,7 +2,10 @@
 import type { Queryable } from './db.ts';
 
 export async function readCursor<T>(q: Queryable, connectionId: string, name: string): Promise<T | undefined> {
-  const result = await q.query<{ value: T | string }>('SELECT value FROM cursors WHERE connection_id = $1 AND name = $2', [connectionId, name]);
+  const result = await q.query<{ value: T | string }>(
+    'SELECT value FROM cursors WHERE connection_id = $1 AND name = $2',
+    [connectionId, name],
+  );
   const value = result.rows[0]?.value;
   return typeof value === 'string' ? (JSON.parse(value) as T) : value;
 }

@@ -42,7 +42,8 @@ export interface OpenDbOptions {
 // counts, which callers convert explicitly. Nothing here turns money into floats.
 
 export async function openDb(options: OpenDbOptions = {}): Promise<Db> {
-  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.maxConnections ?? 10, options.preparedStatements ?? true);
+  if (options.databaseUrl)
+    return openPostgres(options.databaseUrl, options.maxConnections ?? 10, options.preparedStatements ?? true);
   return openPGlite(options.dataDir);
 }
 
@@ -72,11 +73,20 @@ async function openPostgres(databaseUrl: string, max: number, prepared: boolean)
     }
     return name || undefined;
   };
-  const run = async <Row>(client: pg.Pool | pg.PoolClient, sql: string, params: readonly unknown[] | undefined, inTransaction: boolean): Promise<QueryResult<Row>> => {
+  const run = async <Row>(
+    client: pg.Pool | pg.PoolClient,
+    sql: string,
+    params: readonly unknown[] | undefined,
+    inTransaction: boolean,
+  ): Promise<QueryResult<Row>> => {
     const name = nameOf(sql, params);
     let result: pg.QueryResult;
     try {
-      result = await client.query(name ? { name, text: sql, values: params as unknown[] } : { text: sql, values: params as unknown[] | undefined });
+      result = await client.query(
+        name
+          ? { name, text: sql, values: params as unknown[] }
+          : { text: sql, values: params as unknown[] | undefined },
+      );
     } catch (error) {
       if (!name || !STALE_PREPARED.has(String((error as { code?: unknown }).code))) throw error;
       // Prepared before a migration changed what it returns: from now on this text runs unprepared, as every
@@ -156,7 +166,8 @@ async function privateNodeFs(dataDir: string) {
       const ownerOnly = (mod: { NODEFS: { node_ops: EmscriptenNodeOps; stream_ops: EmscriptenNodeOps } }) => {
         for (const ops of [mod.NODEFS.node_ops, mod.NODEFS.stream_ops]) {
           const setattr = ops.setattr.bind(ops);
-          ops.setattr = (node, attr) => setattr(node, attr.mode === undefined ? attr : { ...attr, mode: attr.mode & ~0o077 });
+          ops.setattr = (node, attr) =>
+            setattr(node, attr.mode === undefined ? attr : { ...attr, mode: attr.mode & ~0o077 });
           const mknod = ops.mknod?.bind(ops);
           if (mknod) ops.mknod = (parent, name, mode, dev) => mknod(parent, name, mode & ~0o077, dev);
         }

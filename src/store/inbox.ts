@@ -36,23 +36,38 @@ function inboxInsert(event: InboxEvent, first: number): { sql: string; params: u
     sql: `INSERT INTO inbox (provider, event_id, event_type, connection_id, payload, status, reason, held_job)
      VALUES (${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)}, ${p(7)}, ${p(8)}) ON CONFLICT (provider, event_id) DO NOTHING RETURNING id`,
     params: [
-      event.provider, event.eventId, event.eventType, event.connectionId, JSON.stringify(event.payload), event.status ?? 'accepted', event.reason ?? null,
+      event.provider,
+      event.eventId,
+      event.eventType,
+      event.connectionId,
+      JSON.stringify(event.payload),
+      event.status ?? 'accepted',
+      event.reason ?? null,
       event.heldJob ? JSON.stringify(event.heldJob) : null,
     ],
   };
 }
 
 export async function markInboxProcessed(q: Queryable, id: number): Promise<void> {
-  await q.query(`UPDATE inbox SET status = 'processed', processed_at = now() WHERE id = $1 AND status = 'accepted'`, [id]);
+  await q.query(`UPDATE inbox SET status = 'processed', processed_at = now() WHERE id = $1 AND status = 'accepted'`, [
+    id,
+  ]);
 }
 
 /** The held events of a connection, oldest first (at most `limit`). */
-export async function heldEvents(q: Queryable, connectionId: string, limit: number): Promise<Array<{ id: number; job: HeldJob }>> {
+export async function heldEvents(
+  q: Queryable,
+  connectionId: string,
+  limit: number,
+): Promise<Array<{ id: number; job: HeldJob }>> {
   const result = await q.query<{ id: string | number; held_job: HeldJob | string }>(
     `SELECT id, held_job FROM inbox WHERE connection_id = $1 AND status = 'held' ORDER BY id LIMIT $2`,
     [connectionId, limit],
   );
-  return result.rows.map((r) => ({ id: Number(r.id), job: typeof r.held_job === 'string' ? (JSON.parse(r.held_job) as HeldJob) : r.held_job }));
+  return result.rows.map((r) => ({
+    id: Number(r.id),
+    job: typeof r.held_job === 'string' ? (JSON.parse(r.held_job) as HeldJob) : r.held_job,
+  }));
 }
 
 /**
@@ -60,6 +75,9 @@ export async function heldEvents(q: Queryable, connectionId: string, limit: numb
  * enqueues its job in the same transaction, so each held event gets its job once.
  */
 export async function releaseHeldEvent(q: Queryable, id: number): Promise<boolean> {
-  const result = await q.query(`UPDATE inbox SET status = 'accepted', reason = NULL, held_job = NULL WHERE id = $1 AND status = 'held' RETURNING id`, [id]);
+  const result = await q.query(
+    `UPDATE inbox SET status = 'accepted', reason = NULL, held_job = NULL WHERE id = $1 AND status = 'held' RETURNING id`,
+    [id],
+  );
   return result.rows.length > 0;
 }

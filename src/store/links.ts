@@ -3,7 +3,14 @@
 // on retry instead of creating a second record.
 import type { Queryable } from './db.ts';
 
-export type LinkKind = 'customer' | 'salesReceipt' | 'refundReceipt' | 'invoice' | 'payment' | 'item' | 'importedInvoice';
+export type LinkKind =
+  | 'customer'
+  | 'salesReceipt'
+  | 'refundReceipt'
+  | 'invoice'
+  | 'payment'
+  | 'item'
+  | 'importedInvoice';
 export type Origin = 'crm' | 'qbo';
 
 export interface Link {
@@ -48,13 +55,31 @@ const fromRow = (row: LinkRow): Link => ({
   data: typeof row.data === 'string' ? (JSON.parse(row.data) as Record<string, unknown>) : row.data,
 });
 
-export async function findLinkByCrmId(q: Queryable, connectionId: string, kind: LinkKind, crmId: string): Promise<Link | undefined> {
-  const result = await q.query<LinkRow>('SELECT * FROM links WHERE connection_id = $1 AND kind = $2 AND crm_id = $3', [connectionId, kind, crmId]);
+export async function findLinkByCrmId(
+  q: Queryable,
+  connectionId: string,
+  kind: LinkKind,
+  crmId: string,
+): Promise<Link | undefined> {
+  const result = await q.query<LinkRow>('SELECT * FROM links WHERE connection_id = $1 AND kind = $2 AND crm_id = $3', [
+    connectionId,
+    kind,
+    crmId,
+  ]);
   return result.rows[0] ? fromRow(result.rows[0]) : undefined;
 }
 
-export async function findLinkByQboId(q: Queryable, connectionId: string, kind: LinkKind, qboId: string): Promise<Link | undefined> {
-  const result = await q.query<LinkRow>('SELECT * FROM links WHERE connection_id = $1 AND kind = $2 AND qbo_id = $3', [connectionId, kind, qboId]);
+export async function findLinkByQboId(
+  q: Queryable,
+  connectionId: string,
+  kind: LinkKind,
+  qboId: string,
+): Promise<Link | undefined> {
+  const result = await q.query<LinkRow>('SELECT * FROM links WHERE connection_id = $1 AND kind = $2 AND qbo_id = $3', [
+    connectionId,
+    kind,
+    qboId,
+  ]);
   return result.rows[0] ? fromRow(result.rows[0]) : undefined;
 }
 
@@ -76,14 +101,30 @@ export function linkUpsert(link: LinkToSave, first = 1): { sql: string; params: 
        snapshot_hash = EXCLUDED.snapshot_hash, qbo_sync_token = EXCLUDED.qbo_sync_token, qbo_updated_at = EXCLUDED.qbo_updated_at,
        crm_updated_at = EXCLUDED.crm_updated_at, data = EXCLUDED.data, updated_at = now()`,
     params: [
-      link.connectionId, link.kind, link.crmId, link.qboId, link.origin, link.state, link.snapshotHash, link.qboSyncToken,
-      link.qboUpdatedAt, link.crmUpdatedAt, JSON.stringify(link.data ?? {}),
+      link.connectionId,
+      link.kind,
+      link.crmId,
+      link.qboId,
+      link.origin,
+      link.state,
+      link.snapshotHash,
+      link.qboSyncToken,
+      link.qboUpdatedAt,
+      link.crmUpdatedAt,
+      JSON.stringify(link.data ?? {}),
     ],
   };
 }
 
 /** Claims a create: true when this caller inserted the pending link, false when a link already exists. */
-export async function claimPendingLink(q: Queryable, connectionId: string, kind: LinkKind, crmId: string, origin: Origin, data: Record<string, unknown> = {}): Promise<boolean> {
+export async function claimPendingLink(
+  q: Queryable,
+  connectionId: string,
+  kind: LinkKind,
+  crmId: string,
+  origin: Origin,
+  data: Record<string, unknown> = {},
+): Promise<boolean> {
   const result = await q.query(
     `INSERT INTO links (connection_id, kind, crm_id, origin, state, data) VALUES ($1, $2, $3, $4, 'pending', $5)
      ON CONFLICT (connection_id, kind, crm_id) DO NOTHING`,
@@ -102,6 +143,9 @@ export async function countLinks(q: Queryable, connectionId: string): Promise<Re
 
 /** Every link of these kinds for a connection (reconciliation compares them with what both APIs hold). */
 export async function listLinks(q: Queryable, connectionId: string, kinds: readonly LinkKind[]): Promise<Link[]> {
-  const result = await q.query<LinkRow>('SELECT * FROM links WHERE connection_id = $1 AND kind = ANY($2::text[])', [connectionId, [...kinds]]);
+  const result = await q.query<LinkRow>('SELECT * FROM links WHERE connection_id = $1 AND kind = ANY($2::text[])', [
+    connectionId,
+    [...kinds],
+  ]);
   return result.rows.map(fromRow);
 }

@@ -16,7 +16,11 @@ export function listMigrations(dir = migrationsDir): Migration[] {
   return readdirSync(dir)
     .filter((file) => /^\d{3}_[a-z0-9_]+\.sql$/.test(file))
     .sort()
-    .map((file) => ({ version: Number(file.slice(0, 3)), name: file.slice(4, -4), sql: readFileSync(join(dir, file), 'utf8') }));
+    .map((file) => ({
+      version: Number(file.slice(0, 3)),
+      name: file.slice(4, -4),
+      sql: readFileSync(join(dir, file), 'utf8'),
+    }));
 }
 
 /** Applies the migrations not yet recorded; returns the versions it applied. Safe to run from several processes at once. */
@@ -34,7 +38,10 @@ export async function migrate(db: Db, migrations = listMigrations()): Promise<nu
       const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [migration.version]);
       if (seen.rows.length > 0) return false;
       for (const statement of splitStatements(migration.sql)) await tx.query(statement);
-      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name]);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+        migration.version,
+        migration.name,
+      ]);
       return true;
     });
     if (done) applied.push(migration.version);
@@ -53,7 +60,7 @@ export function splitStatements(sql: string): string[] {
   for (const line of sql.split('\n')) {
     const trimmed = line.trim();
     if (!inDollar && (trimmed.startsWith('--') || trimmed === '')) continue;
-    current += line + '\n';
+    current += `${line}\n`;
     const dollars = (line.match(/\$\$/g) ?? []).length;
     if (dollars % 2 === 1) inDollar = !inDollar;
     if (!inDollar && trimmed.endsWith(';')) {

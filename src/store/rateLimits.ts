@@ -119,7 +119,10 @@ export class PostgresRateLimiter implements RateLimiter {
   }
 
   private async freeSlot(key: string, slot: number): Promise<void> {
-    await this.db.query(`UPDATE rate_slots SET holder = NULL, expires_at = NULL WHERE key = $1 AND slot = $2 AND holder = $3`, [key, slot, this.holder]);
+    await this.db.query(
+      `UPDATE rate_slots SET holder = NULL, expires_at = NULL WHERE key = $1 AND slot = $2 AND holder = $3`,
+      [key, slot, this.holder],
+    );
     this.slotFreed.get(key)?.();
   }
 }

@@ -25,18 +25,47 @@ export interface RecordFacts {
 }
 
 // The link kind an activity entry's record is found under, from either side.
-const LINK_OF_CRM_KIND: Record<string, LinkKind[]> = { transaction: ['salesReceipt'], order: ['salesReceipt'], invoice: ['invoice', 'importedInvoice'], contact: ['customer'] };
+const LINK_OF_CRM_KIND: Record<string, LinkKind[]> = {
+  transaction: ['salesReceipt'],
+  order: ['salesReceipt'],
+  invoice: ['invoice', 'importedInvoice'],
+  contact: ['customer'],
+};
 const LINK_OF_QBO_KIND: Record<string, LinkKind[]> = {
-  SalesReceipt: ['salesReceipt'], RefundReceipt: ['refundReceipt'], Invoice: ['invoice', 'importedInvoice'], Customer: ['customer'], Payment: ['payment'], Item: ['item'],
+  SalesReceipt: ['salesReceipt'],
+  RefundReceipt: ['refundReceipt'],
+  Invoice: ['invoice', 'importedInvoice'],
+  Customer: ['customer'],
+  Payment: ['payment'],
+  Item: ['item'],
 };
 const QBO_KIND_OF_LINK: Partial<Record<LinkKind, string>> = {
-  salesReceipt: 'SalesReceipt', refundReceipt: 'RefundReceipt', invoice: 'Invoice', importedInvoice: 'Invoice', customer: 'Customer', payment: 'Payment', item: 'Item',
+  salesReceipt: 'SalesReceipt',
+  refundReceipt: 'RefundReceipt',
+  invoice: 'Invoice',
+  importedInvoice: 'Invoice',
+  customer: 'Customer',
+  payment: 'Payment',
+  item: 'Item',
 };
-const CRM_KIND_OF_LINK: Partial<Record<LinkKind, string>> = { salesReceipt: 'transaction', invoice: 'invoice', importedInvoice: 'invoice', customer: 'contact' };
+const CRM_KIND_OF_LINK: Partial<Record<LinkKind, string>> = {
+  salesReceipt: 'transaction',
+  invoice: 'invoice',
+  importedInvoice: 'invoice',
+  customer: 'contact',
+};
 
 const NOUN: Record<string, string> = {
-  SalesReceipt: 'Sales receipt', RefundReceipt: 'Refund receipt', Invoice: 'Invoice', Payment: 'Payment', Customer: 'Customer', Item: 'Item',
-  transaction: 'Payment', order: 'Payment', invoice: 'Invoice', contact: 'Contact',
+  SalesReceipt: 'Sales receipt',
+  RefundReceipt: 'Refund receipt',
+  Invoice: 'Invoice',
+  Payment: 'Payment',
+  Customer: 'Customer',
+  Item: 'Item',
+  transaction: 'Payment',
+  order: 'Payment',
+  invoice: 'Invoice',
+  contact: 'Contact',
 };
 
 interface LinkRow {
@@ -54,38 +83,59 @@ interface LinkRow {
  */
 export const ECHO_SQL = `(a.flow = 'webhooks' AND a.status = 'skipped' AND (
     (a.qbo_id IS NOT NULL AND EXISTS (SELECT 1 FROM links l WHERE l.connection_id = a.connection_id AND l.qbo_id = a.qbo_id AND l.origin = 'crm'
-      AND l.kind = ANY(CASE a.qbo_kind ${Object.entries(LINK_OF_QBO_KIND).map(([k, v]) => `WHEN '${k}' THEN ARRAY[${v.map((x) => `'${x}'`).join(',')}]`).join(' ')} ELSE ARRAY[]::text[] END)))
+      AND l.kind = ANY(CASE a.qbo_kind ${Object.entries(LINK_OF_QBO_KIND)
+        .map(([k, v]) => `WHEN '${k}' THEN ARRAY[${v.map((x) => `'${x}'`).join(',')}]`)
+        .join(' ')} ELSE ARRAY[]::text[] END)))
     OR (a.crm_id IS NOT NULL AND EXISTS (SELECT 1 FROM links l WHERE l.connection_id = a.connection_id AND l.crm_id = a.crm_id AND l.origin = 'qbo'
-      AND l.kind = ANY(CASE a.crm_kind ${Object.entries(LINK_OF_CRM_KIND).map(([k, v]) => `WHEN '${k}' THEN ARRAY[${v.map((x) => `'${x}'`).join(',')}]`).join(' ')} ELSE ARRAY[]::text[] END)))))`;
+      AND l.kind = ANY(CASE a.crm_kind ${Object.entries(LINK_OF_CRM_KIND)
+        .map(([k, v]) => `WHEN '${k}' THEN ARRAY[${v.map((x) => `'${x}'`).join(',')}]`)
+        .join(' ')} ELSE ARRAY[]::text[] END)))))`;
 
-const parse = (value: Record<string, unknown> | string): Record<string, unknown> => (typeof value === 'string' ? (JSON.parse(value) as Record<string, unknown>) : value ?? {});
+const parse = (value: Record<string, unknown> | string): Record<string, unknown> =>
+  typeof value === 'string' ? (JSON.parse(value) as Record<string, unknown>) : (value ?? {});
 const text = (value: unknown): string | null => (typeof value === 'string' && value.trim() !== '' ? value : null);
-const int = (value: unknown): number | null => (typeof value === 'number' && Number.isSafeInteger(value) ? value : null);
+const int = (value: unknown): number | null =>
+  typeof value === 'number' && Number.isSafeInteger(value) ? value : null;
 
 /** The facts of each ref's record (same order), or null for an entry about no record. */
-export async function recordFacts(q: Queryable, connectionId: string, refs: readonly RecordRef[]): Promise<Array<RecordFacts | null>> {
+export async function recordFacts(
+  q: Queryable,
+  connectionId: string,
+  refs: readonly RecordRef[],
+): Promise<Array<RecordFacts | null>> {
   const byCrm: Array<[string, string]> = [];
   const byQbo: Array<[string, string]> = [];
   for (const ref of refs) {
     if (ref.crmKind && ref.crmId) for (const kind of LINK_OF_CRM_KIND[ref.crmKind] ?? []) byCrm.push([kind, ref.crmId]);
     if (ref.qboKind && ref.qboId) for (const kind of LINK_OF_QBO_KIND[ref.qboKind] ?? []) byQbo.push([kind, ref.qboId]);
   }
-  const links = byCrm.length + byQbo.length === 0 ? [] : (await q.query<LinkRow>(
-    `SELECT l.kind, l.crm_id, l.qbo_id, l.origin, l.data FROM links l JOIN unnest($2::text[], $3::text[]) AS w(kind, id) ON l.kind = w.kind AND l.crm_id = w.id
+  const links =
+    byCrm.length + byQbo.length === 0
+      ? []
+      : (
+          await q.query<LinkRow>(
+            `SELECT l.kind, l.crm_id, l.qbo_id, l.origin, l.data FROM links l JOIN unnest($2::text[], $3::text[]) AS w(kind, id) ON l.kind = w.kind AND l.crm_id = w.id
       WHERE l.connection_id = $1 AND l.state = 'linked'
      UNION ALL
      SELECT l.kind, l.crm_id, l.qbo_id, l.origin, l.data FROM links l JOIN unnest($4::text[], $5::text[]) AS w(kind, id) ON l.kind = w.kind AND l.qbo_id = w.id
       WHERE l.connection_id = $1 AND l.state = 'linked'`,
-    [connectionId, byCrm.map((p) => p[0]), byCrm.map((p) => p[1]), byQbo.map((p) => p[0]), byQbo.map((p) => p[1])],
-  )).rows;
+            [
+              connectionId,
+              byCrm.map((p) => p[0]),
+              byCrm.map((p) => p[1]),
+              byQbo.map((p) => p[0]),
+              byQbo.map((p) => p[1]),
+            ],
+          )
+        ).rows;
   const linkByCrm = new Map(links.map((l) => [`${l.kind}:${l.crm_id}`, l]));
   const linkByQbo = new Map(links.filter((l) => l.qbo_id).map((l) => [`${l.kind}:${l.qbo_id}`, l]));
   const linkOf = (ref: RecordRef): LinkRow | undefined => {
-    for (const kind of ref.crmKind && ref.crmId ? LINK_OF_CRM_KIND[ref.crmKind] ?? [] : []) {
+    for (const kind of ref.crmKind && ref.crmId ? (LINK_OF_CRM_KIND[ref.crmKind] ?? []) : []) {
       const found = linkByCrm.get(`${kind}:${ref.crmId}`);
       if (found) return found;
     }
-    for (const kind of ref.qboKind && ref.qboId ? LINK_OF_QBO_KIND[ref.qboKind] ?? [] : []) {
+    for (const kind of ref.qboKind && ref.qboId ? (LINK_OF_QBO_KIND[ref.qboKind] ?? []) : []) {
       const found = linkByQbo.get(`${kind}:${ref.qboId}`);
       if (found) return found;
     }
@@ -106,12 +156,22 @@ export async function recordFacts(q: Queryable, connectionId: string, refs: read
     const ids = [...customerIds];
     const [index, contacts] = await Promise.all([
       q.query<{ qbo_id: string; display_name: string; email: string | null }>(
-        `SELECT qbo_id, display_name, email FROM qbo_customers WHERE connection_id = $1 AND qbo_id = ANY($2::text[])`, [connectionId, ids]),
+        `SELECT qbo_id, display_name, email FROM qbo_customers WHERE connection_id = $1 AND qbo_id = ANY($2::text[])`,
+        [connectionId, ids],
+      ),
       q.query<{ qbo_id: string; crm_id: string; data: Record<string, unknown> | string }>(
-        `SELECT qbo_id, crm_id, data FROM links WHERE connection_id = $1 AND kind = 'customer' AND state = 'linked' AND qbo_id = ANY($2::text[])`, [connectionId, ids]),
+        `SELECT qbo_id, crm_id, data FROM links WHERE connection_id = $1 AND kind = 'customer' AND state = 'linked' AND qbo_id = ANY($2::text[])`,
+        [connectionId, ids],
+      ),
     ]);
-    for (const row of contacts.rows) customers.set(row.qbo_id, { name: text(parse(row.data).displayName), email: null, crmId: row.crm_id });
-    for (const row of index.rows) customers.set(row.qbo_id, { name: row.display_name, email: row.email, crmId: customers.get(row.qbo_id)?.crmId ?? null });
+    for (const row of contacts.rows)
+      customers.set(row.qbo_id, { name: text(parse(row.data).displayName), email: null, crmId: row.crm_id });
+    for (const row of index.rows)
+      customers.set(row.qbo_id, {
+        name: row.display_name,
+        email: row.email,
+        crmId: customers.get(row.qbo_id)?.crmId ?? null,
+      });
   }
 
   return refs.map((ref) => {
@@ -120,20 +180,42 @@ export async function recordFacts(q: Queryable, connectionId: string, refs: read
     const data = link ? parse(link.data) : {};
     const qboKind = link ? QBO_KIND_OF_LINK[link.kind] : ref.qboKind;
     const qboId = link?.qbo_id ?? (ref.qboId && (!link || ref.qboKind === qboKind) ? ref.qboId : undefined);
-    const crmKind = link ? CRM_KIND_OF_LINK[link.kind] ?? ref.crmKind : ref.crmKind;
+    const crmKind = link ? (CRM_KIND_OF_LINK[link.kind] ?? ref.crmKind) : ref.crmKind;
     const crmId = link && CRM_KIND_OF_LINK[link.kind] ? link.crm_id : ref.crmId;
-    const customerId = link?.kind === 'customer' ? link.qbo_id : text(data.customerId) ?? (ref.qboKind === 'Customer' ? ref.qboId ?? null : null);
+    const customerId =
+      link?.kind === 'customer'
+        ? link.qbo_id
+        : (text(data.customerId) ?? (ref.qboKind === 'Customer' ? (ref.qboId ?? null) : null));
     const customer = customerId ? customers.get(customerId) : undefined;
-    const contact = customerId ? { name: customer?.name ?? text(data.displayName), email: customer?.email ?? null, qboId: customerId, crmId: customer?.crmId ?? (link?.kind === 'customer' ? link.crm_id : null) } : null;
+    const contact = customerId
+      ? {
+          name: customer?.name ?? text(data.displayName),
+          email: customer?.email ?? null,
+          qboId: customerId,
+          crmId: customer?.crmId ?? (link?.kind === 'customer' ? link.crm_id : null),
+        }
+      : null;
     const total = int(data.totalMinor);
     const currency = text(data.currency);
     const paid = int(data.paidMinor);
-    const amount = total !== null && currency ? { minor: total, currency, dueMinor: link?.kind === 'invoice' && !data.voided ? total - (paid ?? 0) : null } : null;
+    const amount =
+      total !== null && currency
+        ? { minor: total, currency, dueMinor: link?.kind === 'invoice' && !data.voided ? total - (paid ?? 0) : null }
+        : null;
     const docNumber = text(data.docNumber);
     const noun = NOUN[qboKind ?? crmKind ?? ''] ?? 'Record';
-    const label = link?.kind === 'item' ? `Item "${text(data.name) ?? link.crm_id}"` : link?.kind === 'customer' || (!link && (ref.qboKind === 'Customer' || ref.crmKind === 'contact'))
-      ? contact?.name ?? (crmId ? `Contact ${crmId}` : `Customer ${qboId ?? ''}`)
-      : docNumber ? `${noun} ${docNumber}` : text(data.label) ? `${noun} ${text(data.label)}` : qboId ? `${noun} (QuickBooks Id ${qboId})` : `${noun} ${crmId ?? ''}`.trim();
+    const label =
+      link?.kind === 'item'
+        ? `Item "${text(data.name) ?? link.crm_id}"`
+        : link?.kind === 'customer' || (!link && (ref.qboKind === 'Customer' || ref.crmKind === 'contact'))
+          ? (contact?.name ?? (crmId ? `Contact ${crmId}` : `Customer ${qboId ?? ''}`))
+          : docNumber
+            ? `${noun} ${docNumber}`
+            : text(data.label)
+              ? `${noun} ${text(data.label)}`
+              : qboId
+                ? `${noun} (QuickBooks Id ${qboId})`
+                : `${noun} ${crmId ?? ''}`.trim();
     const key = link ? `${link.kind}:${link.crm_id}` : crmId ? `crm:${crmKind}:${crmId}` : `qbo:${qboKind}:${qboId}`;
     return {
       key,

@@ -32,7 +32,9 @@ export async function pruneHistory(q: Queryable, policy: RetentionPolicy = DEFAU
   const activityBefore = new Date(Date.now() - policy.activityDays * 86_400_000).toISOString();
   const inboxBefore = new Date(Date.now() - policy.inboxDays * 86_400_000).toISOString();
   const outcome: PruneOutcome = { activity: 0, inbox: 0, webhookRefusals: 0 };
-  outcome.activity = await inBatches(q, `DELETE FROM activity WHERE id IN (
+  outcome.activity = await inBatches(
+    q,
+    `DELETE FROM activity WHERE id IN (
       SELECT a.id FROM activity a
       WHERE a.created_at < $1 AND coalesce(a.last_seen_at, a.created_at) < $1
         AND NOT (a.status = 'error' AND a.resolved_at IS NULL AND a.connection_id IS NOT NULL)
@@ -41,14 +43,20 @@ export async function pruneHistory(q: Queryable, policy: RetentionPolicy = DEFAU
           AND NOT EXISTS (SELECT 1 FROM activity n WHERE n.connection_id = a.connection_id AND n.flow = a.flow AND n.crm_id = a.crm_id AND n.id > a.id))
         AND NOT (a.status = 'ok' AND a.connection_id IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM activity n WHERE n.connection_id = a.connection_id AND n.flow = a.flow AND n.status = 'ok' AND n.id > a.id))
-      LIMIT ${BATCH})`, [activityBefore]);
-  outcome.inbox = await inBatches(q, `DELETE FROM inbox WHERE id IN (
+      LIMIT ${BATCH})`,
+    [activityBefore],
+  );
+  outcome.inbox = await inBatches(
+    q,
+    `DELETE FROM inbox WHERE id IN (
       SELECT i.id FROM inbox i
       WHERE i.received_at < $1
         AND NOT (i.status = 'held' AND EXISTS (SELECT 1 FROM connections c WHERE c.id = i.connection_id AND c.status = 'paused'))
         AND NOT EXISTS (SELECT 1 FROM activity a WHERE a.status = 'error' AND a.resolved_at IS NULL AND a.retry IS NOT NULL
           AND a.connection_id = i.connection_id AND a.retry->'data'->>'inboxId' = i.id::text)
-      LIMIT ${BATCH})`, [inboxBefore]);
+      LIMIT ${BATCH})`,
+    [inboxBefore],
+  );
   // Refusal counters of reasons not seen for as long as activity is kept say nothing any more.
   const refusals = await q.query(`DELETE FROM webhook_refusals WHERE last_seen_at < $1`, [activityBefore]);
   outcome.webhookRefusals = refusals.rowCount;

@@ -21,7 +21,9 @@ export class SecretBox {
     const trimmed = text.trim();
     const key = /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
     if (key.length !== 32) {
-      throw new Error('LEDGERLINK_SECRET_KEY must be 32 bytes as 64 hex characters or base64; generate one with `openssl rand -base64 32`');
+      throw new Error(
+        'LEDGERLINK_SECRET_KEY must be 32 bytes as 64 hex characters or base64; generate one with `openssl rand -base64 32`',
+      );
     }
     return new SecretBox(key);
   }
@@ -30,7 +32,7 @@ export class SecretBox {
   static fromKeyFile(path: string): SecretBox {
     if (!existsSync(path)) {
       mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+      writeFileSync(path, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
     }
     chmodSync(path, 0o600);
     return SecretBox.fromText(readFileSync(path, 'utf8'));

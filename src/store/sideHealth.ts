@@ -51,7 +51,10 @@ export async function recordWaiting(q: Queryable, w: WaitingRecord): Promise<{ o
 }
 
 /** A job gave up on a provider failure: its record no longer waits (it is an open error with Retry), the side still fails. */
-export async function recordGaveUp(q: Queryable, g: { connectionId: string; recordKey: string; side: Side; error: string }): Promise<{ outageStarted: boolean }> {
+export async function recordGaveUp(
+  q: Queryable,
+  g: { connectionId: string; recordKey: string; side: Side; error: string },
+): Promise<{ outageStarted: boolean }> {
   const result = await q.query<{ started: boolean }>(
     `WITH gone AS (DELETE FROM waiting_records WHERE connection_id = $1 AND record_key = $2)
      ${sideFailedSql('$1', '$3', '$4', true, true)}
@@ -90,7 +93,12 @@ const sideFailedSql = (connection: string, side: string, error: string, announce
  * again (a job that started before a failure says nothing of it). Returns the sides that recovered, and whether
  * their failure had been announced.
  */
-export async function recordJobEnded(q: Queryable, connectionId: string, recordKey: string, startedAt: Date): Promise<Array<{ side: Side; announced: boolean }>> {
+export async function recordJobEnded(
+  q: Queryable,
+  connectionId: string,
+  recordKey: string,
+  startedAt: Date,
+): Promise<Array<{ side: Side; announced: boolean }>> {
   // The DELETE is not visible to the UPDATE of the same statement: the ended record is left out by hand. The row
   // joined as `o` is read before the update: it tells whether the failure was announced.
   const result = await q.query<{ side: Side; announced: boolean }>(
@@ -116,8 +124,20 @@ export function everyFailingSide(q: Queryable): Promise<Array<FailingSide & { co
   return readFailingSides(q);
 }
 
-async function readFailingSides(q: Queryable, connectionId?: string): Promise<Array<FailingSide & { connectionId: string }>> {
-  const result = await q.query<{ connection_id: string; side: Side; failing_since: Date | string; last_failure_at: Date | string; last_error: string | null; gave_up: number; waiting: string | number; next_try_at: Date | string | null }>(
+async function readFailingSides(
+  q: Queryable,
+  connectionId?: string,
+): Promise<Array<FailingSide & { connectionId: string }>> {
+  const result = await q.query<{
+    connection_id: string;
+    side: Side;
+    failing_since: Date | string;
+    last_failure_at: Date | string;
+    last_error: string | null;
+    gave_up: number;
+    waiting: string | number;
+    next_try_at: Date | string | null;
+  }>(
     `SELECT h.connection_id, h.side, h.failing_since, h.last_failure_at, h.last_error, h.gave_up,
        (SELECT count(*) FROM waiting_records w WHERE w.connection_id = h.connection_id AND w.side = h.side AND NOT w.periodic AND ${LIVE}) AS waiting,
        (SELECT min(w.next_try_at) FROM waiting_records w WHERE w.connection_id = h.connection_id AND w.side = h.side AND ${LIVE}) AS next_try_at

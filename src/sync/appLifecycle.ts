@@ -18,7 +18,8 @@ export interface AppLifecycleEvent {
   payload: unknown;
 }
 
-export const UNINSTALLED_REASON = 'The ledgerlink app was uninstalled from the HighLevel location: install it again and reconnect HighLevel';
+export const UNINSTALLED_REASON =
+  'The ledgerlink app was uninstalled from the HighLevel location: install it again and reconnect HighLevel';
 
 /** Stores the event once and acts on it; 'duplicate' when the same event was stored before (nothing is done). */
 export async function acceptAppLifecycleEvent(
@@ -26,12 +27,17 @@ export async function acceptAppLifecycleEvent(
   event: AppLifecycleEvent,
   now: Date = new Date(),
 ): Promise<'stored' | 'duplicate'> {
-  const at = event.timestamp !== undefined && Number.isFinite(Date.parse(event.timestamp)) ? new Date(event.timestamp) : now;
+  const at =
+    event.timestamp !== undefined && Number.isFinite(Date.parse(event.timestamp)) ? new Date(event.timestamp) : now;
   const outcome = await deps.db.transaction(async (tx): Promise<'stored' | 'duplicate'> => {
     const connections = event.locationId ? await deps.connections.findByLocation(event.locationId, tx) : [];
     const stored = await storeInboxEvent(tx, {
-      provider: 'highlevel', eventId: event.eventId, eventType: event.type, connectionId: connections.length === 1 ? connections[0]!.id : null,
-      payload: event.payload, status: 'processed',
+      provider: 'highlevel',
+      eventId: event.eventId,
+      eventType: event.type,
+      connectionId: connections.length === 1 ? connections[0]!.id : null,
+      payload: event.payload,
+      status: 'processed',
     });
     if (stored === undefined) return 'duplicate';
     if (!event.locationId || connections.length === 0) return 'stored';
@@ -42,10 +48,17 @@ export async function acceptAppLifecycleEvent(
     const revoked = new Set(await deps.connections.revokeUninstalled(event.locationId, at, UNINSTALLED_REASON, tx));
     for (const connection of connections) {
       if (revoked.has(connection.id)) {
-        await recordActivity(tx, { connectionId: connection.id, flow: 'connection', status: 'error', message: UNINSTALLED_REASON });
+        await recordActivity(tx, {
+          connectionId: connection.id,
+          flow: 'connection',
+          status: 'error',
+          message: UNINSTALLED_REASON,
+        });
       } else if (connection.status !== 'revoked') {
         await recordActivity(tx, {
-          connectionId: connection.id, flow: 'webhooks', status: 'skipped',
+          connectionId: connection.id,
+          flow: 'webhooks',
+          status: 'skipped',
           message: `Ignored HighLevel UNINSTALL dated ${at.toISOString()}: the app was installed on the location again after it`,
           detail: { eventId: event.eventId },
         });

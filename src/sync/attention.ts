@@ -6,7 +6,16 @@ import type pino from 'pino';
 import type { Db } from '../store/db.ts';
 import type { Connection, ConnectionRepository } from '../store/connections.ts';
 import { everyFailingSide, type FailingSide, type Side } from '../store/sideHealth.ts';
-import { claimNotice, clearNotice, openNotice, recordDelivery, releaseNotice, unfinishedNotices, type AttentionNotice, type NoticeText } from '../store/attentionNotices.ts';
+import {
+  claimNotice,
+  clearNotice,
+  openNotice,
+  recordDelivery,
+  releaseNotice,
+  unfinishedNotices,
+  type AttentionNotice,
+  type NoticeText,
+} from '../store/attentionNotices.ts';
 import type { NoticeChannel } from '../notify/channels.ts';
 import { SIDE_NAMES } from './providerFailures.ts';
 
@@ -48,7 +57,11 @@ export class AttentionWatch {
   }
 
   private async round(): Promise<void> {
-    const [connections, failing, unfinished] = await Promise.all([this.connections.list(), everyFailingSide(this.db), unfinishedNotices(this.db)]);
+    const [connections, failing, unfinished] = await Promise.all([
+      this.connections.list(),
+      everyFailingSide(this.db),
+      unfinishedNotices(this.db),
+    ]);
     const byId = new Map(connections.map((c) => [c.id, c]));
     const now = Date.now();
     const problems: Problem[] = [];
@@ -56,15 +69,23 @@ export class AttentionWatch {
       const connection = byId.get(side.connectionId);
       if (!connection || connection.status === 'disconnected') continue;
       if (now - side.since.getTime() < this.options.afterSeconds * 1000) continue;
-      problems.push({ connectionId: connection.id, problem: `outage:${side.side}`, notice: this.outageNotice(connection, side) });
+      problems.push({
+        connectionId: connection.id,
+        problem: `outage:${side.side}`,
+        notice: this.outageNotice(connection, side),
+      });
     }
     for (const connection of connections) {
-      if (connection.status === 'revoked') problems.push({ connectionId: connection.id, problem: 'revoked', notice: this.revokedNotice(connection) });
+      if (connection.status === 'revoked')
+        problems.push({ connectionId: connection.id, problem: 'revoked', notice: this.revokedNotice(connection) });
     }
     const current = new Set(problems.map((p) => `${p.connectionId}\u0000${p.problem}`));
-    const open = new Set(unfinished.filter((n) => n.clearedAt === null).map((n) => `${n.connectionId}\u0000${n.problem}`));
+    const open = new Set(
+      unfinished.filter((n) => n.clearedAt === null).map((n) => `${n.connectionId}\u0000${n.problem}`),
+    );
     for (const p of problems) {
-      if (!open.has(`${p.connectionId}\u0000${p.problem}`)) await openNotice(this.db, p.connectionId, p.problem, p.notice);
+      if (!open.has(`${p.connectionId}\u0000${p.problem}`))
+        await openNotice(this.db, p.connectionId, p.problem, p.notice);
     }
     for (const n of unfinished) {
       if (n.clearedAt !== null || current.has(`${n.connectionId}\u0000${n.problem}`)) continue;
@@ -85,11 +106,20 @@ export class AttentionWatch {
           const opened = notice.deliveries[`open:${channel.name}`] !== undefined;
           // A problem that cleared before its notice went out is not announced at all on that channel.
           if (!opened && notice.clearedAt === null) await this.send(notice, channel, 'open', notice.opened);
-          if (opened && notice.clearedAt !== null && notice.cleared && notice.deliveries[`clear:${channel.name}`] === undefined) await this.send(notice, channel, 'clear', notice.cleared);
+          if (
+            opened &&
+            notice.clearedAt !== null &&
+            notice.cleared &&
+            notice.deliveries[`clear:${channel.name}`] === undefined
+          )
+            await this.send(notice, channel, 'clear', notice.cleared);
         } catch (error) {
           // Sent again at the next round; what a channel did get is recorded and not sent to it again.
           owing = true;
-          this.log.warn({ connectionId: notice.connectionId, problem: notice.problem, channel: channel.name, err: error }, 'could not send a notification; will try again');
+          this.log.warn(
+            { connectionId: notice.connectionId, problem: notice.problem, channel: channel.name, err: error },
+            'could not send a notification; will try again',
+          );
         }
       }
     } finally {
@@ -97,10 +127,18 @@ export class AttentionWatch {
     }
   }
 
-  private async send(notice: AttentionNotice, channel: NoticeChannel, phase: 'open' | 'clear', text: NoticeText): Promise<void> {
+  private async send(
+    notice: AttentionNotice,
+    channel: NoticeChannel,
+    phase: 'open' | 'clear',
+    text: NoticeText,
+  ): Promise<void> {
     await channel.send(text);
     await recordDelivery(this.db, notice.id, `${phase}:${channel.name}`);
-    this.log.info({ connectionId: notice.connectionId, problem: notice.problem, channel: channel.name, phase }, 'notification sent');
+    this.log.info(
+      { connectionId: notice.connectionId, problem: notice.problem, channel: channel.name, phase },
+      'notification sent',
+    );
   }
 
   private link(connection: Connection): string {
@@ -127,18 +165,32 @@ export class AttentionWatch {
     const subject = `ledgerlink: "${connection.name}" needs attention: an authorization was refused`;
     return {
       subject,
-      text: [`${subject}.`, connection.statusReason ?? 'Reconnect it from the dashboard.', 'Its jobs are kept and run again once it is reconnected.', `Dashboard: ${this.link(connection)}`].join('\n'),
+      text: [
+        `${subject}.`,
+        connection.statusReason ?? 'Reconnect it from the dashboard.',
+        'Its jobs are kept and run again once it is reconnected.',
+        `Dashboard: ${this.link(connection)}`,
+      ].join('\n'),
     };
   }
 
   private clearedNotice(connection: Connection | undefined, notice: AttentionNotice): NoticeText {
     const name = connection ? `"${connection.name}"` : 'a connection';
-    const side = notice.problem.startsWith('outage:') ? SIDE_NAMES[notice.problem.slice('outage:'.length) as Side] : undefined;
+    const side = notice.problem.startsWith('outage:')
+      ? SIDE_NAMES[notice.problem.slice('outage:'.length) as Side]
+      : undefined;
     let what: string;
     if (!connection || connection.status === 'disconnected') what = `it was ${connection ? 'disconnected' : 'removed'}`;
     else if (side) what = `${side} answers again`;
-    else what = connection.status === 'connected' ? 'it is connected again' : `it is no longer waiting for a reconnection (now ${connection.status})`;
+    else
+      what =
+        connection.status === 'connected'
+          ? 'it is connected again'
+          : `it is no longer waiting for a reconnection (now ${connection.status})`;
     const subject = `ledgerlink: ${name} ${connection && connection.status !== 'disconnected' ? 'is fine again' : 'needs nothing more'}: ${what}`;
-    return { subject, text: `${subject}.\nThe problem started ${utc(notice.openedAt)} ("${notice.opened.subject}").${connection ? `\nDashboard: ${this.link(connection)}` : ''}` };
+    return {
+      subject,
+      text: `${subject}.\nThe problem started ${utc(notice.openedAt)} ("${notice.opened.subject}").${connection ? `\nDashboard: ${this.link(connection)}` : ''}`,
+    };
   }
 }

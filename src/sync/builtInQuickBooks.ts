@@ -56,14 +56,22 @@ export async function noteTransactionDetail(ctx: FlowContext, txn: Transaction, 
     const paymentAt = txn.fulfilledAt ?? txn.createdAt ?? new Date(now).toISOString();
     const seen = await readCursor<BuiltInSeen>(ctx.db, ctx.connection.id, BUILT_IN_QUICKBOOKS_CURSOR);
     if (!seen || Date.parse(seen.paymentAt) < Date.parse(paymentAt)) {
-      await writeCursor(ctx.db, ctx.connection.id, BUILT_IN_QUICKBOOKS_CURSOR, { paymentAt, transactionId: txn._id, qboId: qboIdOf(txn) ?? null } satisfies BuiltInSeen);
+      await writeCursor(ctx.db, ctx.connection.id, BUILT_IN_QUICKBOOKS_CURSOR, {
+        paymentAt,
+        transactionId: txn._id,
+        qboId: qboIdOf(txn) ?? null,
+      } satisfies BuiltInSeen);
     }
   }
   checks.set(ctx.connection.id, check);
 }
 
 /** What the connection card says of HighLevel's own QuickBooks integration. */
-export async function builtInQuickBooksState(db: Queryable, connectionId: string, now = Date.now()): Promise<{ active: boolean; lastPaymentAt: string | null; warning: string | null }> {
+export async function builtInQuickBooksState(
+  db: Queryable,
+  connectionId: string,
+  now = Date.now(),
+): Promise<{ active: boolean; lastPaymentAt: string | null; warning: string | null }> {
   const seen = await readCursor<BuiltInSeen>(db, connectionId, BUILT_IN_QUICKBOOKS_CURSOR);
   if (!seen) return { active: false, lastPaymentAt: null, warning: null };
   const active = now - Date.parse(seen.paymentAt) < BUILT_IN_ACTIVE_MS;
@@ -115,12 +123,29 @@ export async function linkToHighLevelsReceipt(ctx: FlowContext, txn: Transaction
     await saveLinkAndRecord(
       ctx.db,
       {
-        connectionId: ctx.connection.id, kind: 'salesReceipt', crmId: txn._id, qboId: receipt.Id, origin: 'crm', state: 'linked',
-        snapshotHash: null, qboSyncToken: receipt.SyncToken ?? null, qboUpdatedAt: null, crmUpdatedAt: txn.updatedAt ?? null,
-        data: { totalMinor: total.ok ? total.value : null, currency, customerId: receipt.CustomerRef?.value ?? null, refundedMinor: 0, postedBy: POSTED_BY_HIGHLEVEL },
+        connectionId: ctx.connection.id,
+        kind: 'salesReceipt',
+        crmId: txn._id,
+        qboId: receipt.Id,
+        origin: 'crm',
+        state: 'linked',
+        snapshotHash: null,
+        qboSyncToken: receipt.SyncToken ?? null,
+        qboUpdatedAt: null,
+        crmUpdatedAt: txn.updatedAt ?? null,
+        data: {
+          totalMinor: total.ok ? total.value : null,
+          currency,
+          customerId: receipt.CustomerRef?.value ?? null,
+          refundedMinor: 0,
+          postedBy: POSTED_BY_HIGHLEVEL,
+        },
       },
       {
-        ...base, status: 'ok', qboKind: 'SalesReceipt', qboId: receipt.Id,
+        ...base,
+        status: 'ok',
+        qboKind: 'SalesReceipt',
+        qboId: receipt.Id,
         message: `Payment ${txn._id} was posted to QuickBooks by HighLevel's own QuickBooks integration: linked to its sales receipt ${receipt.DocNumber ?? receipt.Id}, not posted again`,
         detail: { postedBy: POSTED_BY_HIGHLEVEL, foundBy, qboResponseId: qboId ?? null },
       },
@@ -131,11 +156,21 @@ export async function linkToHighLevelsReceipt(ctx: FlowContext, txn: Transaction
   await ctx.db.transaction(async (tx) => {
     const reason = `HighLevel's own QuickBooks integration posted it already${qboId ? ` (QuickBooks id ${qboId})` : ''}, and that record was not found in QuickBooks to link to`;
     await saveLink(tx, {
-      connectionId: ctx.connection.id, kind: 'salesReceipt', crmId: txn._id, qboId: null, origin: 'crm', state: 'skipped',
-      snapshotHash: null, qboSyncToken: null, qboUpdatedAt: null, crmUpdatedAt: txn.updatedAt ?? null, data: { reason, postedBy: POSTED_BY_HIGHLEVEL },
+      connectionId: ctx.connection.id,
+      kind: 'salesReceipt',
+      crmId: txn._id,
+      qboId: null,
+      origin: 'crm',
+      state: 'skipped',
+      snapshotHash: null,
+      qboSyncToken: null,
+      qboUpdatedAt: null,
+      crmUpdatedAt: txn.updatedAt ?? null,
+      data: { reason, postedBy: POSTED_BY_HIGHLEVEL },
     });
     await recordActivity(tx, {
-      ...base, status: 'skipped',
+      ...base,
+      status: 'skipped',
       message: `Payment ${txn._id} not synced: ${reason}. Check QuickBooks for its sales receipt; ledgerlink does not post it a second time`,
       detail: { postedBy: POSTED_BY_HIGHLEVEL, qboResponseId: qboId ?? null },
     });
@@ -143,11 +178,18 @@ export async function linkToHighLevelsReceipt(ctx: FlowContext, txn: Transaction
 }
 
 /** The one sales receipt of the payment's amount dated within a day of it that no other payment is linked to. */
-async function receiptOfSameAmount(ctx: FlowContext, txn: Transaction, currency: string, amountMinor: number): Promise<SalesReceipt | undefined> {
+async function receiptOfSameAmount(
+  ctx: FlowContext,
+  txn: Transaction,
+  currency: string,
+  amountMinor: number,
+): Promise<SalesReceipt | undefined> {
   const at = Date.parse(txn.fulfilledAt ?? txn.createdAt ?? '');
   if (!Number.isFinite(at)) return undefined;
   const day = (offset: number) => new Date(at + offset * 86_400_000).toISOString().slice(0, 10);
-  const page = await ctx.qbo.query(select('SalesReceipt').where('TxnDate', '>=', day(-1)).where('TxnDate', '<=', day(1)).maxResults(1000));
+  const page = await ctx.qbo.query(
+    select('SalesReceipt').where('TxnDate', '>=', day(-1)).where('TxnDate', '<=', day(1)).maxResults(1000),
+  );
   const candidates: SalesReceipt[] = [];
   for (const receipt of page) {
     const total = toMinorUnits(receipt.TotalAmt ?? 0, currency, { rounding: 'halfUp' });

@@ -42,7 +42,11 @@ export interface ChangeCaptureResult {
 export const changeCaptureKey = (connectionId: string) => `${connectionId}:poll:qbo-changes`;
 
 /** Whether a poll is due for this connection (the scheduler asks before queueing one). */
-export async function changeCaptureDue(ctx: Pick<FlowContext, 'db' | 'connection'>, intervalSeconds: number, now = new Date()): Promise<boolean> {
+export async function changeCaptureDue(
+  ctx: Pick<FlowContext, 'db' | 'connection'>,
+  intervalSeconds: number,
+  now = new Date(),
+): Promise<boolean> {
   const cursor = await readCursor<ChangeCaptureCursor>(ctx.db, ctx.connection.id, CDC_CURSOR);
   return !cursor || now.getTime() - Date.parse(cursor.polledAt) >= intervalSeconds * 1000 - 500;
 }
@@ -54,7 +58,9 @@ export async function pollQuickBooksChanges(ctx: FlowContext, now = new Date()):
   const oldest = now.getTime() - MAX_LOOKBACK_MS + LOOKBACK_MARGIN_MS;
   if (from < oldest) {
     await recordActivity(ctx.db, {
-      connectionId: ctx.connection.id, flow: CHANGE_CAPTURE_FLOW, status: 'error',
+      connectionId: ctx.connection.id,
+      flow: CHANGE_CAPTURE_FLOW,
+      status: 'error',
       message: `QuickBooks keeps changes for 30 days only: changes between ${new Date(from).toISOString()} and ${new Date(oldest).toISOString()} could not be fetched`,
       detail: { fix: 'Edit and save the affected customers in QuickBooks to send them again' },
     });
@@ -62,12 +68,20 @@ export async function pollQuickBooksChanges(ctx: FlowContext, now = new Date()):
   }
   const result: ChangeCaptureResult = { seen: 0, queued: 0 };
   const time = await fetchWindow(ctx, ENTITIES, new Date(from).toISOString(), result);
-  await writeCursor(ctx.db, ctx.connection.id, CDC_CURSOR, { since: time, polledAt: new Date().toISOString() } satisfies ChangeCaptureCursor);
+  await writeCursor(ctx.db, ctx.connection.id, CDC_CURSOR, {
+    since: time,
+    polledAt: new Date().toISOString(),
+  } satisfies ChangeCaptureCursor);
   return result;
 }
 
 /** Fetches and queues every change since `from`; returns the `time` the next window starts from. */
-async function fetchWindow(ctx: FlowContext, entities: readonly EntityName[], from: string, result: ChangeCaptureResult): Promise<string> {
+async function fetchWindow(
+  ctx: FlowContext,
+  entities: readonly EntityName[],
+  from: string,
+  result: ChangeCaptureResult,
+): Promise<string> {
   let windowStart = from;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const set = await ctx.qbo.changedSince(entities, windowStart);
@@ -98,7 +112,8 @@ function newestChange(set: ChangeSet): string | undefined {
   const consider = (at: string | undefined) => {
     if (at && (!newest || Date.parse(at) > Date.parse(newest))) newest = at;
   };
-  for (const c of set.changed) consider((c.value as { MetaData?: { LastUpdatedTime?: string } }).MetaData?.LastUpdatedTime);
+  for (const c of set.changed)
+    consider((c.value as { MetaData?: { LastUpdatedTime?: string } }).MetaData?.LastUpdatedTime);
   for (const d of set.deleted) consider(d.lastUpdated);
   return newest;
 }
@@ -113,7 +128,12 @@ async function queueChanges(ctx: FlowContext, set: ChangeSet, result: ChangeCapt
     );
     for (const row of rows.rows) written.set(row.qbo_id, row.qbo_sync_token);
   }
-  const deps: IntakeDeps = { db: ctx.db, queue: ctx.queue, connectionsFor: async () => [ctx.connection], handles: () => true };
+  const deps: IntakeDeps = {
+    db: ctx.db,
+    queue: ctx.queue,
+    connectionsFor: async () => [ctx.connection],
+    handles: () => true,
+  };
   const changes = [
     ...set.changed.map((c) => ({ entity: c.entity, id: c.value.Id, version: c.value.SyncToken, operation: 'Update' })),
     ...set.deleted.map((d) => ({ entity: d.entity, id: d.id, version: 'deleted', operation: 'Delete' })),

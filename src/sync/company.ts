@@ -42,16 +42,24 @@ const PAYMENT_METHOD_NAMES: Record<string, string[]> = {
 export async function loadCompanyFacts(qbo: QuickBooksClient): Promise<CompanyFacts> {
   const [info, preferences] = await Promise.all([qbo.companyInfo(), qbo.preferences()]);
   const country = String(info.Country ?? 'US').toUpperCase();
-  const currencyPrefs = (preferences as { CurrencyPrefs?: { MultiCurrencyEnabled?: boolean; HomeCurrency?: { value?: string } } }).CurrencyPrefs;
+  const currencyPrefs = (
+    preferences as { CurrencyPrefs?: { MultiCurrencyEnabled?: boolean; HomeCurrency?: { value?: string } } }
+  ).CurrencyPrefs;
   const accounts = await qbo.query(select('Account').maxResults(1000));
   const income =
     accounts.find((a) => a.AccountType === 'Income' && /^services?$/i.test(String(a.Name))) ??
     accounts.find((a) => a.AccountType === 'Income' && /sales/i.test(String(a.Name))) ??
     accounts.find((a) => a.AccountType === 'Income');
   if (!income) {
-    throw new SyncError('no-income-account', 'The QuickBooks company has no income account', 'Create an income account in QuickBooks (Chart of accounts), then Retry');
+    throw new SyncError(
+      'no-income-account',
+      'The QuickBooks company has no income account',
+      'Create an income account in QuickBooks (Chart of accounts), then Retry',
+    );
   }
-  const undeposited = accounts.find((a) => a.AccountSubType === 'UndepositedFunds' || /undeposited funds/i.test(String(a.Name)));
+  const undeposited = accounts.find(
+    (a) => a.AccountSubType === 'UndepositedFunds' || /undeposited funds/i.test(String(a.Name)),
+  );
   const bank = accounts.find((a) => a.AccountType === 'Bank' && a.Active !== false);
   const methods = await qbo.query(select('PaymentMethod').maxResults(1000));
   const paymentMethodIds: Record<string, string> = {};
@@ -63,13 +71,23 @@ export async function loadCompanyFacts(qbo: QuickBooksClient): Promise<CompanyFa
   let taxCodes: QboTaxCodeInfo[] = [];
   let noTaxCodeId: string | undefined;
   if (region === 'global') {
-    const [codes, rates] = await Promise.all([qbo.query(select('TaxCode').maxResults(1000)), qbo.query(select('TaxRate').maxResults(1000))]);
+    const [codes, rates] = await Promise.all([
+      qbo.query(select('TaxCode').maxResults(1000)),
+      qbo.query(select('TaxRate').maxResults(1000)),
+    ]);
     const rateById = new Map(rates.map((r) => [r.Id, r.RateValue ?? 0]));
     taxCodes = codes
       .filter((c) => c.Active !== false)
       .map((c) => {
-        const details = (c.SalesTaxRateList as { TaxRateDetail?: Array<{ TaxRateRef?: { value?: string } }> } | undefined)?.TaxRateDetail ?? [];
-        return { id: c.Id, name: String(c.Name), ratePercents: details.map((d) => rateById.get(d.TaxRateRef?.value ?? '') ?? 0), active: true };
+        const details =
+          (c.SalesTaxRateList as { TaxRateDetail?: Array<{ TaxRateRef?: { value?: string } }> } | undefined)
+            ?.TaxRateDetail ?? [];
+        return {
+          id: c.Id,
+          name: String(c.Name),
+          ratePercents: details.map((d) => rateById.get(d.TaxRateRef?.value ?? '') ?? 0),
+          active: true,
+        };
       });
     const zero = taxCodes.filter((c) => c.ratePercents.every((r) => Number(r) === 0));
     noTaxCodeId = (zero.find((c) => /exempt|zero|out of scope|no vat|non/i.test(c.name)) ?? zero[0])?.id;
@@ -93,7 +111,12 @@ export async function loadCompanyFacts(qbo: QuickBooksClient): Promise<CompanyFa
  * currency at all (XYZ) and a real currency the company has not enabled need different fixes: multicurrency
  * cannot make QuickBooks accept XYZ, so that advice is given only for the second.
  */
-export function currencyProblem(company: CompanyFacts, currency: string, document: string, detail: Record<string, unknown>): SyncError | undefined {
+export function currencyProblem(
+  company: CompanyFacts,
+  currency: string,
+  document: string,
+  detail: Record<string, unknown>,
+): SyncError | undefined {
   if (!isKnownCurrency(currency)) {
     return new SyncError(
       'currency-unknown',

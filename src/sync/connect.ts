@@ -23,7 +23,8 @@ export const connectWithTokensSchema = z.object({
   name: z.string().min(1).max(200),
   quickbooks: tokensInputSchema.extend({ realmId: z.string().min(1) }),
   highlevel: tokensInputSchema.extend({
-    locationId: z.string().min(1), companyId: z.string().optional(),
+    locationId: z.string().min(1),
+    companyId: z.string().optional(),
     /** The `userId` HighLevel's token answer named (the user who authorised the app). */
     userId: z.string().min(1).optional(),
   }),
@@ -48,21 +49,41 @@ const fixed = (token: string) => ({ accessToken: async () => token, refreshAfter
 export async function connectWithTokens(engine: Engine, raw: ConnectWithTokens): Promise<Connection> {
   const input = connectWithTokensSchema.parse(raw);
   // A company or a location another live connection has is refused before anything is asked or stored.
-  await engine.connections.assertAccountsFree(null, { realmId: input.quickbooks.realmId, locationId: input.highlevel.locationId });
+  await engine.connections.assertAccountsFree(null, {
+    realmId: input.quickbooks.realmId,
+    locationId: input.highlevel.locationId,
+  });
   const providers = engine.providers;
-  const qbo = new QuickBooksClient({ baseUrl: providers.quickbooks.apiUrl, realmId: input.quickbooks.realmId, tokens: fixed(input.quickbooks.accessToken) });
+  const qbo = new QuickBooksClient({
+    baseUrl: providers.quickbooks.apiUrl,
+    realmId: input.quickbooks.realmId,
+    tokens: fixed(input.quickbooks.accessToken),
+  });
   const [info, preferences] = await Promise.all([qbo.companyInfo(), qbo.preferences()]);
-  const homeCurrency = (preferences as { CurrencyPrefs?: { HomeCurrency?: { value?: string } } }).CurrencyPrefs?.HomeCurrency?.value ?? 'USD';
-  const hlHttp = new HighLevelHttp({ baseUrl: providers.highlevel.apiUrl, locationId: input.highlevel.locationId, tokens: fixed(input.highlevel.accessToken) });
+  const homeCurrency =
+    (preferences as { CurrencyPrefs?: { HomeCurrency?: { value?: string } } }).CurrencyPrefs?.HomeCurrency?.value ??
+    'USD';
+  const hlHttp = new HighLevelHttp({
+    baseUrl: providers.highlevel.apiUrl,
+    locationId: input.highlevel.locationId,
+    tokens: fixed(input.highlevel.accessToken),
+  });
   const location = await new LocationsApi(hlHttp).get(input.highlevel.locationId);
-  const reviewRequest = input.reviewRequest ? await checkedReviewRequest(new HighLevelClient(hlHttp), input.reviewRequest) : undefined;
+  const reviewRequest = input.reviewRequest
+    ? await checkedReviewRequest(new HighLevelClient(hlHttp), input.reviewRequest)
+    : undefined;
 
   const connection = await engine.connections.create({
     name: input.name,
     importOldInvoices: input.importOldInvoices,
     reviewRequests: input.reviewRequests,
     ...(reviewRequest || input.highlevel.userId
-      ? { settings: { ...(reviewRequest ? { reviewRequest } : {}), ...(input.highlevel.userId ? { highLevelUserId: input.highlevel.userId } : {}) } }
+      ? {
+          settings: {
+            ...(reviewRequest ? { reviewRequest } : {}),
+            ...(input.highlevel.userId ? { highLevelUserId: input.highlevel.userId } : {}),
+          },
+        }
       : {}),
   });
   await engine.connections.attachQuickBooks(connection.id, {
@@ -76,7 +97,7 @@ export async function connectWithTokens(engine: Engine, raw: ConnectWithTokens):
     locationId: input.highlevel.locationId,
     locationName: location.name ?? undefined,
     companyId: input.highlevel.companyId ?? location.companyId,
-    country: String(location.country ?? ""),
+    country: String(location.country ?? ''),
     tokens: stored(input.highlevel, 86_399),
   });
   const live = await engine.connections.activate(connection.id);
@@ -85,7 +106,12 @@ export async function connectWithTokens(engine: Engine, raw: ConnectWithTokens):
     flow: 'connection',
     status: 'info',
     message: `Connected HighLevel location "${location.name ?? input.highlevel.locationId}" to QuickBooks company "${info.CompanyName ?? input.quickbooks.realmId}"`,
-    detail: { realmId: input.quickbooks.realmId, locationId: input.highlevel.locationId, country: info.Country ?? null, homeCurrency },
+    detail: {
+      realmId: input.quickbooks.realmId,
+      locationId: input.highlevel.locationId,
+      country: info.Country ?? null,
+      homeCurrency,
+    },
   });
   await engine.startInitialImports(live);
   return live;

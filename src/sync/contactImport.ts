@@ -63,7 +63,11 @@ export interface ImportProgress {
   finishedAt?: string;
 }
 
-export type ContactOutcome = { outcome: 'created' | 'matched' | 'updated' | 'unchanged' | 'skipped'; contactId?: string; reason?: string };
+export type ContactOutcome = {
+  outcome: 'created' | 'matched' | 'updated' | 'unchanged' | 'skipped';
+  contactId?: string;
+  reason?: string;
+};
 
 export const importCustomersKey = (connectionId: string) => `${connectionId}:import:customers`;
 
@@ -78,20 +82,39 @@ export async function importCustomers(ctx: FlowContext): Promise<ImportProgress>
   if (!progress) {
     // Inactive customers are counted and paged too: the set only grows while we page, so positions never skip one.
     const total = await ctx.qbo.count(count('Customer').includeInactive());
-    progress = { position: 1, done: 0, total, created: 0, matched: 0, skipped: 0, failed: 0, startedAt: new Date().toISOString() };
+    progress = {
+      position: 1,
+      done: 0,
+      total,
+      created: 0,
+      matched: 0,
+      skipped: 0,
+      failed: 0,
+      startedAt: new Date().toISOString(),
+    };
     await writeCursor(db, connection.id, CUSTOMER_IMPORT_CURSOR, progress);
-    await recordActivity(db, { connectionId: connection.id, flow: CONTACTS_FLOW, status: 'info', message: `Bringing ${total} QuickBooks customers into the CRM` });
+    await recordActivity(db, {
+      connectionId: connection.id,
+      flow: CONTACTS_FLOW,
+      status: 'info',
+      message: `Bringing ${total} QuickBooks customers into the CRM`,
+    });
   }
   const started = Date.now();
   while (Date.now() - started < SLICE_MS) {
     await keepDailyReserve(ctx, CONTACTS_FLOW, 'The customer import');
-    const page = await ctx.qbo.query(select('Customer').includeInactive().orderBy('Id').page(progress.position, PAGE_SIZE));
+    const page = await ctx.qbo.query(
+      select('Customer').includeInactive().orderBy('Id').page(progress.position, PAGE_SIZE),
+    );
     if (page.length > 0) {
       await rememberCustomers(db, connection.id, page);
       const absent = await emailsNotInCrm(ctx, page);
       const outcomes = [];
-      for (const round of roundsByEmail(page)) outcomes.push(...(await mapLimit(round, PARALLEL, (customer) => importOne(ctx, customer, absent))));
-      for (const o of outcomes) progress[o === 'created' ? 'created' : o === 'matched' ? 'matched' : o === 'failed' ? 'failed' : 'skipped'] += 1;
+      for (const round of roundsByEmail(page))
+        outcomes.push(...(await mapLimit(round, PARALLEL, (customer) => importOne(ctx, customer, absent))));
+      for (const o of outcomes)
+        progress[o === 'created' ? 'created' : o === 'matched' ? 'matched' : o === 'failed' ? 'failed' : 'skipped'] +=
+          1;
       progress.position += page.length;
       progress.done += page.length;
       progress.total = Math.max(progress.total, progress.done);
@@ -101,18 +124,26 @@ export async function importCustomers(ctx: FlowContext): Promise<ImportProgress>
       progress.total = progress.done;
       await writeCursor(db, connection.id, CUSTOMER_IMPORT_CURSOR, progress);
       await recordActivity(db, {
-        connectionId: connection.id, flow: CONTACTS_FLOW, status: 'info',
+        connectionId: connection.id,
+        flow: CONTACTS_FLOW,
+        status: 'info',
         message: `Brought ${progress.done} QuickBooks customers into the CRM: ${progress.created} contacts created, ${progress.matched} matched by email, ${progress.skipped} skipped, ${progress.failed} failed`,
         detail: { ...progress },
       });
       if (connection.importOldInvoices) {
-        await ctx.queue.enqueue(QUEUES.importInvoices, { connectionId: connection.id, key: `${connection.id}:import:invoices` });
+        await ctx.queue.enqueue(QUEUES.importInvoices, {
+          connectionId: connection.id,
+          key: `${connection.id}:import:invoices`,
+        });
       }
       return progress;
     }
     await writeCursor(db, connection.id, CUSTOMER_IMPORT_CURSOR, progress);
   }
-  await ctx.queue.enqueue(QUEUES.importCustomers, { connectionId: connection.id, key: importCustomersKey(connection.id) });
+  await ctx.queue.enqueue(QUEUES.importCustomers, {
+    connectionId: connection.id,
+    key: importCustomersKey(connection.id),
+  });
   return progress;
 }
 
@@ -168,7 +199,9 @@ async function emailsNotInCrm(ctx: FlowContext, page: readonly Customer[]): Prom
   try {
     for (let i = 0; i < emails.length; i += EMAILS_PER_SEARCH) {
       const chunk = emails.slice(i, i + EMAILS_PER_SEARCH);
-      const filters: SearchFilter[] = [{ group: 'OR', filters: chunk.map((email) => ({ field: 'email', operator: 'eq' as const, value: email })) }];
+      const filters: SearchFilter[] = [
+        { group: 'OR', filters: chunk.map((email) => ({ field: 'email', operator: 'eq' as const, value: email })) },
+      ];
       for await (const contact of ctx.hl.contacts.searchAll(filters, 100)) {
         if (contact.email) candidates.delete(normalizeEmail(contact.email));
       }
@@ -181,21 +214,46 @@ async function emailsNotInCrm(ctx: FlowContext, page: readonly Customer[]): Prom
   return candidates;
 }
 
-async function importOne(ctx: FlowContext, customer: Customer, absent: ReadonlySet<string>): Promise<'created' | 'matched' | 'skipped' | 'failed'> {
+async function importOne(
+  ctx: FlowContext,
+  customer: Customer,
+  absent: ReadonlySet<string>,
+): Promise<'created' | 'matched' | 'skipped' | 'failed'> {
   try {
     const result = await syncCustomer(ctx, customer, 'import', absent);
     return result.outcome === 'created' ? 'created' : result.outcome === 'matched' ? 'matched' : 'skipped';
   } catch (error) {
     if (error instanceof RetryLater) {
       // Another job holds this customer (its webhook arrived meanwhile): that job, or this one queued, finishes it.
-      await ctx.queue.enqueue(QUEUES.qboCustomer, { connectionId: ctx.connection.id, key: `${ctx.connection.id}:customer:${customer.Id}`, customerId: customer.Id }, { startAfterSeconds: error.afterSeconds });
+      await ctx.queue.enqueue(
+        QUEUES.qboCustomer,
+        {
+          connectionId: ctx.connection.id,
+          key: `${ctx.connection.id}:customer:${customer.Id}`,
+          customerId: customer.Id,
+        },
+        { startAfterSeconds: error.afterSeconds },
+      );
       return 'skipped';
     }
     if (error instanceof SyncError) {
       await recordActivity(ctx.db, {
-        connectionId: ctx.connection.id, flow: CONTACTS_FLOW, status: 'error', qboKind: 'Customer', qboId: customer.Id, crmId: `qbo-customer:${customer.Id}`,
-        message: error.message, detail: { code: error.code, fix: error.fix, ...error.detail },
-        retry: { queue: QUEUES.qboCustomer, data: { connectionId: ctx.connection.id, key: `${ctx.connection.id}:customer:${customer.Id}`, customerId: customer.Id } },
+        connectionId: ctx.connection.id,
+        flow: CONTACTS_FLOW,
+        status: 'error',
+        qboKind: 'Customer',
+        qboId: customer.Id,
+        crmId: `qbo-customer:${customer.Id}`,
+        message: error.message,
+        detail: { code: error.code, fix: error.fix, ...error.detail },
+        retry: {
+          queue: QUEUES.qboCustomer,
+          data: {
+            connectionId: ctx.connection.id,
+            key: `${ctx.connection.id}:customer:${customer.Id}`,
+            customerId: customer.Id,
+          },
+        },
       });
       return 'failed';
     }
@@ -242,7 +300,12 @@ export async function contactIdForCustomer(ctx: FlowContext, customerId: string)
  * `absent`: emails the import found in no CRM contact a moment ago (emailsNotInCrm); a customer with one of them is
  * created without its own duplicate look-up.
  */
-async function syncCustomer(ctx: FlowContext, customer: Customer, mode: 'import' | 'live', absent: ReadonlySet<string> = NONE): Promise<ContactOutcome> {
+async function syncCustomer(
+  ctx: FlowContext,
+  customer: Customer,
+  mode: 'import' | 'live',
+  absent: ReadonlySet<string> = NONE,
+): Promise<ContactOutcome> {
   const link = await findLinkByQboId(ctx.db, ctx.connection.id, 'customer', customer.Id);
   if (link?.state === 'linked') return updateLinkedContact(ctx, customer, link, mode);
   if (link?.state === 'skipped') return { outcome: 'skipped', reason: String(link.data.reason ?? '') };
@@ -255,7 +318,8 @@ async function syncCustomer(ctx: FlowContext, customer: Customer, mode: 'import'
   } else {
     // Never seen and already inactive: nothing worth creating in the CRM.
     if (customer.Active === false) return { outcome: 'skipped', reason: 'inactive in QuickBooks' };
-    if (!(await claimCustomer(ctx, customer.Id, holder))) throw new RetryLater(`QuickBooks customer ${customer.Id} is being brought into the CRM by another job`);
+    if (!(await claimCustomer(ctx, customer.Id, holder)))
+      throw new RetryLater(`QuickBooks customer ${customer.Id} is being brought into the CRM by another job`);
   }
   try {
     return await matchOrCreateContact(ctx, customer, mode, holder, mayExist, absent);
@@ -279,7 +343,11 @@ async function claimCustomer(ctx: FlowContext, customerId: string, holder: strin
 }
 
 /** Takes over a claim released after a failure (holder null) or abandoned by a dead worker. */
-async function takeOverClaim(ctx: FlowContext, customerId: string, holder: string): Promise<{ mayExist: boolean } | undefined> {
+async function takeOverClaim(
+  ctx: FlowContext,
+  customerId: string,
+  holder: string,
+): Promise<{ mayExist: boolean } | undefined> {
   const result = await ctx.db.query<{ may_exist: string | null }>(
     `UPDATE links SET data = jsonb_set(data, '{holder}', to_jsonb($3::text)), updated_at = now()
      WHERE connection_id = $1 AND kind = 'customer' AND qbo_id = $2 AND state = 'pending'
@@ -302,10 +370,22 @@ async function releaseClaim(ctx: FlowContext, customerId: string, holder: string
 /** The marker written in a created contact's `source`, so a create whose answer was lost can be found again. */
 export const contactSourceFor = (customerId: string) => `QuickBooks customer ${customerId}`;
 
-async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 'import' | 'live', holder: string, mayExist: boolean, absent: ReadonlySet<string>): Promise<ContactOutcome> {
+async function matchOrCreateContact(
+  ctx: FlowContext,
+  customer: Customer,
+  mode: 'import' | 'live',
+  _holder: string,
+  mayExist: boolean,
+  absent: ReadonlySet<string>,
+): Promise<ContactOutcome> {
   const fields = contactFieldsForQboCustomer(customer);
   const rawEmail = customer.PrimaryEmailAddr?.Address?.split(/[,;]/)[0]?.trim() ?? '';
-  const unmatchable = rawEmail === '' ? 'it has no email in QuickBooks' : fields.email ? undefined : `its email is not valid (${invalidReason(rawEmail)})`;
+  const unmatchable =
+    rawEmail === ''
+      ? 'it has no email in QuickBooks'
+      : fields.email
+        ? undefined
+        : `its email is not valid (${invalidReason(rawEmail)})`;
   let contact: Contact | undefined;
   let how: 'matched' | 'created' = 'matched';
   let matchedBy = 'email';
@@ -336,26 +416,50 @@ async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 
       // QuickBooks customer it had created came back by webhook and waited on the dead claim for ever). The
       // contact and this customer share the email, which is the match that job would make: the claim goes, and
       // this job links them.
-      await ctx.db.query(`DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2 AND state = 'pending'`, [ctx.connection.id, contact.id]);
+      await ctx.db.query(
+        `DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2 AND state = 'pending'`,
+        [ctx.connection.id, contact.id],
+      );
       owner = undefined;
     }
     if (owner?.state === 'pending') {
       // The CRM-side flow is creating this very customer for this contact (its webhook beat its commit). Nothing was
       // created here, so the claim goes at once: it would otherwise block that flow's link on the same QuickBooks id.
-      await ctx.db.query(`DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND qbo_id = $2 AND state = 'pending'`, [ctx.connection.id, customer.Id]);
+      await ctx.db.query(
+        `DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND qbo_id = $2 AND state = 'pending'`,
+        [ctx.connection.id, customer.Id],
+      );
       throw new RetryLater(`contact ${contact.id} is being linked by another job`);
     }
     if (owner && owner.qboId !== customer.Id) {
       const sharedWith = contact.id;
       const reason = `its email ${fields.email ?? ''} belongs to contact ${contactLabel(contact)}, already linked to QuickBooks customer ${owner.qboId ?? '?'}`;
       await ctx.db.transaction(async (tx) => {
-        await tx.query(`DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND qbo_id = $2 AND state = 'pending'`, [ctx.connection.id, customer.Id]);
+        await tx.query(
+          `DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND qbo_id = $2 AND state = 'pending'`,
+          [ctx.connection.id, customer.Id],
+        );
         await saveLink(tx, {
-          connectionId: ctx.connection.id, kind: 'customer', crmId: placeholder(customer.Id), qboId: customer.Id, origin: 'qbo', state: 'skipped',
-          snapshotHash: null, qboSyncToken: customer.SyncToken, qboUpdatedAt: null, crmUpdatedAt: null, data: { reason, sharedWith },
+          connectionId: ctx.connection.id,
+          kind: 'customer',
+          crmId: placeholder(customer.Id),
+          qboId: customer.Id,
+          origin: 'qbo',
+          state: 'skipped',
+          snapshotHash: null,
+          qboSyncToken: customer.SyncToken,
+          qboUpdatedAt: null,
+          crmUpdatedAt: null,
+          data: { reason, sharedWith },
         });
         await recordActivity(tx, {
-          connectionId: ctx.connection.id, flow: CONTACTS_FLOW, status: 'skipped', crmKind: 'contact', crmId: sharedWith, qboKind: 'Customer', qboId: customer.Id,
+          connectionId: ctx.connection.id,
+          flow: CONTACTS_FLOW,
+          status: 'skipped',
+          crmKind: 'contact',
+          crmId: sharedWith,
+          qboKind: 'Customer',
+          qboId: customer.Id,
           message: `QuickBooks customer "${customer.DisplayName}" not linked: ${reason}`,
           detail: { fix: 'Merge the two customers in QuickBooks, or give one of them another email' },
         });
@@ -366,7 +470,10 @@ async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 
       // A contact that already existed keeps what it holds; QuickBooks fills what it lacks, and brings the billing address
       // it owns for customers it created (fieldsToWrite with origin 'quickbooks').
       const current = syncedFieldsFromContact(crmContactOf(contact));
-      const write = onlyBlanksForShared(fieldsToWrite('crm', syncedFieldsFromQboCustomer(customer), current, { origin: 'quickbooks' }), current);
+      const write = onlyBlanksForShared(
+        fieldsToWrite('crm', syncedFieldsFromQboCustomer(customer), current, { origin: 'quickbooks' }),
+        current,
+      );
       if (Object.keys(write).length > 0) contact = await updateContact(ctx, contact, write, customer);
     }
   }
@@ -376,31 +483,62 @@ async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 
   const qboFields = syncedFieldsFromQboCustomer(customer);
   const label = contactLabel(contact);
   await ctx.db.transaction(async (tx) => {
-    const committed = await tx.query(
-      `UPDATE links SET crm_id = $3, state = 'linked', origin = 'qbo', snapshot_hash = $4, qbo_sync_token = $5, qbo_updated_at = $6, crm_updated_at = $7, data = $8, updated_at = now()
+    const committed = await tx
+      .query(
+        `UPDATE links SET crm_id = $3, state = 'linked', origin = 'qbo', snapshot_hash = $4, qbo_sync_token = $5, qbo_updated_at = $6, crm_updated_at = $7, data = $8, updated_at = now()
        WHERE connection_id = $1 AND kind = 'customer' AND qbo_id = $2 AND state = 'pending'`,
-      [
-        ctx.connection.id, customer.Id, contact.id, syncedContactHash(crmFields), customer.SyncToken, customer.MetaData?.LastUpdatedTime ?? null, contact.dateUpdated ?? null,
-        JSON.stringify({ displayName: customer.DisplayName, qboSynced: qboFields, crmSynced: crmFields, inactive: !active, ...(unmatchable ? { unmatchable } : {}) }),
-      ],
-    ).catch((error: unknown) => {
-      // The contact was linked to this customer's twin by the CRM-side flow a moment ago (primary key on crm_id).
-      if (isUniqueViolation(error)) throw new RetryLater(`contact ${contact.id} was linked by another job meanwhile`);
-      throw error;
-    });
-    if (committed.rowCount !== 1) throw new RetryLater(`the claim on QuickBooks customer ${customer.Id} was taken over`);
+        [
+          ctx.connection.id,
+          customer.Id,
+          contact.id,
+          syncedContactHash(crmFields),
+          customer.SyncToken,
+          customer.MetaData?.LastUpdatedTime ?? null,
+          contact.dateUpdated ?? null,
+          JSON.stringify({
+            displayName: customer.DisplayName,
+            qboSynced: qboFields,
+            crmSynced: crmFields,
+            inactive: !active,
+            ...(unmatchable ? { unmatchable } : {}),
+          }),
+        ],
+      )
+      .catch((error: unknown) => {
+        // The contact was linked to this customer's twin by the CRM-side flow a moment ago (primary key on crm_id).
+        if (isUniqueViolation(error)) throw new RetryLater(`contact ${contact.id} was linked by another job meanwhile`);
+        throw error;
+      });
+    if (committed.rowCount !== 1)
+      throw new RetryLater(`the claim on QuickBooks customer ${customer.Id} was taken over`);
     if (unmatchable) {
       await recordActivity(tx, {
-        connectionId: ctx.connection.id, flow: CONTACTS_FLOW, status: 'info', crmKind: 'contact', crmId: contact.id, qboKind: 'Customer', qboId: customer.Id,
+        connectionId: ctx.connection.id,
+        flow: CONTACTS_FLOW,
+        status: 'info',
+        crmKind: 'contact',
+        crmId: contact.id,
+        qboKind: 'Customer',
+        qboId: customer.Id,
         message: `Brought QuickBooks customer "${customer.DisplayName}" over as contact ${label} by name and phone only: ${unmatchable}, so it cannot be matched by email later`,
-        detail: { reason: unmatchable, fix: 'Add an email to the customer in QuickBooks (or to the contact in HighLevel) so both sides can be matched' },
+        detail: {
+          reason: unmatchable,
+          fix: 'Add an email to the customer in QuickBooks (or to the contact in HighLevel) so both sides can be matched',
+        },
       });
     } else if (mode === 'live' || createNote) {
       await recordActivity(tx, {
-        connectionId: ctx.connection.id, flow: CONTACTS_FLOW, status: 'ok', crmKind: 'contact', crmId: contact.id, qboKind: 'Customer', qboId: customer.Id,
-        message: how === 'created'
-          ? `Created contact ${label} for QuickBooks customer "${customer.DisplayName}"${createNote ? `; ${createNote}` : ''}`
-          : `Matched QuickBooks customer "${customer.DisplayName}" to contact ${label} by ${matchedBy}`,
+        connectionId: ctx.connection.id,
+        flow: CONTACTS_FLOW,
+        status: 'ok',
+        crmKind: 'contact',
+        crmId: contact.id,
+        qboKind: 'Customer',
+        qboId: customer.Id,
+        message:
+          how === 'created'
+            ? `Created contact ${label} for QuickBooks customer "${customer.DisplayName}"${createNote ? `; ${createNote}` : ''}`
+            : `Matched QuickBooks customer "${customer.DisplayName}" to contact ${label} by ${matchedBy}`,
       });
     }
     if (mode === 'live') await resolveErrors(tx, ctx.connection.id, CONTACTS_FLOW, placeholder(customer.Id));
@@ -409,18 +547,28 @@ async function matchOrCreateContact(ctx: FlowContext, customer: Customer, mode: 
 }
 
 /** A contact created by an attempt whose answer was lost: by phone, else by the `source` marker it carries. */
-async function findCreatedEarlier(ctx: FlowContext, customerId: string, phone: string | undefined): Promise<Contact | undefined> {
+async function findCreatedEarlier(
+  ctx: FlowContext,
+  customerId: string,
+  phone: string | undefined,
+): Promise<Contact | undefined> {
   const marker = contactSourceFor(customerId);
   if (phone) {
     const byPhone = await ctx.hl.contacts.findDuplicate({ phone });
     if (byPhone && byPhone.source === marker) return byPhone;
   }
-  const found = await ctx.hl.contacts.search({ filters: [{ field: 'source', operator: 'eq', value: marker }], pageLimit: 10 });
+  const found = await ctx.hl.contacts.search({
+    filters: [{ field: 'source', operator: 'eq', value: marker }],
+    pageLimit: 10,
+  });
   const hit = found.contacts.find((c) => c.source === marker) ?? found.contacts[0];
   return hit ? ctx.hl.contacts.get(hit.id) : undefined;
 }
 
-async function createContact(ctx: FlowContext, customer: Customer): Promise<{ contact: Contact; note?: string; adopted?: true }> {
+async function createContact(
+  ctx: FlowContext,
+  customer: Customer,
+): Promise<{ contact: Contact; note?: string; adopted?: true }> {
   const fields = contactFieldsForQboCustomer(customer);
   const input: ContactInput = { ...fields, source: contactSourceFor(customer.Id) };
   try {
@@ -465,19 +613,28 @@ function refusal(customer: Customer, error: unknown): unknown {
 // ---------------------------------------------------------------------------------------------------------
 // A linked customer changed
 
-async function updateLinkedContact(ctx: FlowContext, customer: Customer, link: Link, mode: 'import' | 'live'): Promise<ContactOutcome> {
+async function updateLinkedContact(
+  ctx: FlowContext,
+  customer: Customer,
+  link: Link,
+  mode: 'import' | 'live',
+): Promise<ContactOutcome> {
   const active = customer.Active !== false;
   const wasInactive = link.data.inactive === true;
   // Our own write (SyncToken recorded when ledgerlink wrote the customer) or an event already handled.
-  if (link.qboSyncToken === customer.SyncToken && wasInactive === !active) return { outcome: 'unchanged', contactId: link.crmId };
+  if (link.qboSyncToken === customer.SyncToken && wasInactive === !active)
+    return { outcome: 'unchanged', contactId: link.crmId };
   // The import only brings customers over; a change to one already linked is the webhook's (or the poller's) to sync,
   // so the link is left untouched here (remembering the new SyncToken would make that job skip the change).
   if (mode === 'import') return { outcome: 'unchanged', contactId: link.crmId };
   const desired = syncedFieldsFromQboCustomer(customer);
   const lastQbo = syncedSnapshot(link.data.qboSynced);
-  if ((lastQbo && syncedContactHash(lastQbo) === syncedContactHash(desired) && wasInactive === !active)) {
+  if (lastQbo && syncedContactHash(lastQbo) === syncedContactHash(desired) && wasInactive === !active) {
     // Only fields we do not sync changed (Balance after an invoice, notes...): remember the new SyncToken quietly.
-    await ctx.db.query(`UPDATE links SET qbo_sync_token = $3, updated_at = now() WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2`, [ctx.connection.id, link.crmId, customer.SyncToken]);
+    await ctx.db.query(
+      `UPDATE links SET qbo_sync_token = $3, updated_at = now() WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2`,
+      [ctx.connection.id, link.crmId, customer.SyncToken],
+    );
     return { outcome: 'unchanged', contactId: link.crmId };
   }
   let contact: Contact;
@@ -486,14 +643,26 @@ async function updateLinkedContact(ctx: FlowContext, customer: Customer, link: L
   } catch (error) {
     if (!isContactMissing(error)) throw error;
     await recordActivity(ctx.db, {
-      connectionId: ctx.connection.id, flow: CONTACTS_FLOW, status: 'skipped', crmKind: 'contact', crmId: link.crmId, qboKind: 'Customer', qboId: customer.Id,
+      connectionId: ctx.connection.id,
+      flow: CONTACTS_FLOW,
+      status: 'skipped',
+      crmKind: 'contact',
+      crmId: link.crmId,
+      qboKind: 'Customer',
+      qboId: customer.Id,
       message: `QuickBooks customer "${customer.DisplayName}" changed, but its contact ${link.crmId} was deleted in the CRM; it is not recreated`,
     });
-    await ctx.db.query(`UPDATE links SET qbo_sync_token = $3, updated_at = now() WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2`, [ctx.connection.id, link.crmId, customer.SyncToken]);
+    await ctx.db.query(
+      `UPDATE links SET qbo_sync_token = $3, updated_at = now() WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2`,
+      [ctx.connection.id, link.crmId, customer.SyncToken],
+    );
     return { outcome: 'skipped', contactId: link.crmId, reason: 'contact deleted in the CRM' };
   }
   const current = syncedFieldsFromContact(crmContactOf(contact));
-  const write = fieldsToWrite('crm', desired, current, { origin: sideOf(link.origin), ...(lastQbo ? { lastSynced: lastQbo } : {}) });
+  const write = fieldsToWrite('crm', desired, current, {
+    origin: sideOf(link.origin),
+    ...(lastQbo ? { lastSynced: lastQbo } : {}),
+  });
   const changed = Object.keys(write);
   if (changed.length > 0) contact = await updateContact(ctx, contact, write, customer);
   if (!active && !wasInactive) await ctx.hl.contacts.addTags(contact.id, [INACTIVE_TAG]);
@@ -502,17 +671,34 @@ async function updateLinkedContact(ctx: FlowContext, customer: Customer, link: L
   const label = contactLabel(contact);
   await ctx.db.transaction(async (tx) => {
     await saveLink(tx, {
-      ...link, state: 'linked', snapshotHash: syncedContactHash(crmFields), qboSyncToken: customer.SyncToken,
-      qboUpdatedAt: customer.MetaData?.LastUpdatedTime ?? null, crmUpdatedAt: contact.dateUpdated ?? null,
-      data: { ...link.data, displayName: customer.DisplayName, qboSynced: desired, crmSynced: crmFields, inactive: !active },
+      ...link,
+      state: 'linked',
+      snapshotHash: syncedContactHash(crmFields),
+      qboSyncToken: customer.SyncToken,
+      qboUpdatedAt: customer.MetaData?.LastUpdatedTime ?? null,
+      crmUpdatedAt: contact.dateUpdated ?? null,
+      data: {
+        ...link.data,
+        displayName: customer.DisplayName,
+        qboSynced: desired,
+        crmSynced: crmFields,
+        inactive: !active,
+      },
     });
     const notes: string[] = [];
     if (changed.length > 0) notes.push(`updated ${changed.join(', ')}`);
-    if (!active && !wasInactive) notes.push(`tagged "${INACTIVE_TAG}" (the customer is inactive or deleted in QuickBooks)`);
+    if (!active && !wasInactive)
+      notes.push(`tagged "${INACTIVE_TAG}" (the customer is inactive or deleted in QuickBooks)`);
     if (active && wasInactive) notes.push(`removed the "${INACTIVE_TAG}" tag (the customer is active again)`);
     if (notes.length > 0) {
       await recordActivity(tx, {
-        connectionId: ctx.connection.id, flow: CONTACTS_FLOW, status: 'ok', crmKind: 'contact', crmId: contact.id, qboKind: 'Customer', qboId: customer.Id,
+        connectionId: ctx.connection.id,
+        flow: CONTACTS_FLOW,
+        status: 'ok',
+        crmKind: 'contact',
+        crmId: contact.id,
+        qboKind: 'Customer',
+        qboId: customer.Id,
         message: `Contact ${label} from QuickBooks customer "${customer.DisplayName}": ${notes.join('; ')}`,
         detail: { fields: changed },
       });
@@ -528,13 +714,24 @@ async function markInactive(ctx: FlowContext, link: Link, customerId: string): P
   await ctx.db.transaction(async (tx) => {
     await saveLink(tx, { ...link, data: { ...link.data, inactive: true } });
     await recordActivity(tx, {
-      connectionId: ctx.connection.id, flow: CONTACTS_FLOW, status: 'ok', crmKind: 'contact', crmId: link.crmId, qboKind: 'Customer', qboId: customerId,
+      connectionId: ctx.connection.id,
+      flow: CONTACTS_FLOW,
+      status: 'ok',
+      crmKind: 'contact',
+      crmId: link.crmId,
+      qboKind: 'Customer',
+      qboId: customerId,
       message: `Tagged contact ${link.crmId} "${INACTIVE_TAG}": its QuickBooks customer ${customerId} was deleted`,
     });
   });
 }
 
-async function updateContact(ctx: FlowContext, contact: Contact, write: Partial<SyncedContact>, customer: Customer): Promise<Contact> {
+async function updateContact(
+  ctx: FlowContext,
+  contact: Contact,
+  write: Partial<SyncedContact>,
+  customer: Customer,
+): Promise<Contact> {
   const input = contactInputFor(write);
   if (Object.keys(input).length === 0) return contact;
   try {
@@ -564,7 +761,9 @@ export function contactInputFor(write: Partial<SyncedContact>): ContactInput {
   return input;
 }
 
-const BOTH_SIDES: ReadonlySet<string> = new Set(CONTACT_FIELD_OWNERSHIP.filter((r) => r.owner.kind === 'both').map((r) => r.field));
+const BOTH_SIDES: ReadonlySet<string> = new Set(
+  CONTACT_FIELD_OWNERSHIP.filter((r) => r.owner.kind === 'both').map((r) => r.field),
+);
 
 /** On a first match, fields either side may own are only filled where the contact has nothing. */
 function onlyBlanksForShared(write: Partial<SyncedContact>, current: SyncedContact): Partial<SyncedContact> {
@@ -577,7 +776,12 @@ function onlyBlanksForShared(write: Partial<SyncedContact>, current: SyncedConta
   return out;
 }
 
-const syncedSchema = z.object(Object.fromEntries(SYNCED_CONTACT_FIELDS.map((f) => [f, z.string().nullable()])) as Record<SyncedContactField, z.ZodNullable<z.ZodString>>);
+const syncedSchema = z.object(
+  Object.fromEntries(SYNCED_CONTACT_FIELDS.map((f) => [f, z.string().nullable()])) as Record<
+    SyncedContactField,
+    z.ZodNullable<z.ZodString>
+  >,
+);
 
 /** The synced fields stored in a link's data (absent on links made before snapshots were kept). */
 export function syncedSnapshot(value: unknown): SyncedContact | undefined {
@@ -596,7 +800,10 @@ function invalidReason(raw: string): string {
 
 /** HighLevel answers 404, or 400 "Contact not found", for a contact that was deleted. */
 export function isContactMissing(error: unknown): boolean {
-  return error instanceof HighLevelError && (error.status === 404 || (error.status === 400 && /not found/i.test(error.message)));
+  return (
+    error instanceof HighLevelError &&
+    (error.status === 404 || (error.status === 400 && /not found/i.test(error.message)))
+  );
 }
 
 function isUniqueViolation(error: unknown): boolean {

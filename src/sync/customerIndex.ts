@@ -25,7 +25,11 @@ export async function rememberCustomer(q: Queryable, connectionId: string, custo
  * raises it on every change), so the overlap of each refresh, which re-reads the customers of the last two
  * minutes, costs no writes.
  */
-export async function rememberCustomers(q: Queryable, connectionId: string, customers: readonly Customer[]): Promise<void> {
+export async function rememberCustomers(
+  q: Queryable,
+  connectionId: string,
+  customers: readonly Customer[],
+): Promise<void> {
   if (customers.length === 0) return;
   // One row per customer id: a page can hold the same customer twice when it changed while being paged.
   const byId = new Map(customers.map((c) => [c.Id, c]));
@@ -51,10 +55,14 @@ export async function rememberCustomers(q: Queryable, connectionId: string, cust
 }
 
 /** Brings the index up to date; returns how many customers it read. */
-export async function refreshCustomerIndex(ctx: FlowContext, options: { onPage?: (customers: Customer[]) => Promise<void> } = {}): Promise<number> {
+export async function refreshCustomerIndex(
+  ctx: FlowContext,
+  options: { onPage?: (customers: Customer[]) => Promise<void> } = {},
+): Promise<number> {
   const cursor = await readCursor<IndexCursor>(ctx.db, ctx.connection.id, CUSTOMER_INDEX_CURSOR);
   let query = select('Customer').includeInactive().orderBy('Id');
-  if (cursor) query = query.where('MetaData.LastUpdatedTime', '>=', new Date(new Date(cursor.since).getTime() - OVERLAP_MS));
+  if (cursor)
+    query = query.where('MetaData.LastUpdatedTime', '>=', new Date(new Date(cursor.since).getTime() - OVERLAP_MS));
   let newest = cursor?.since;
   let read = 0;
   let page: Customer[] = [];
@@ -72,7 +80,8 @@ export async function refreshCustomerIndex(ctx: FlowContext, options: { onPage?:
     if (page.length >= 1000) await flush();
   }
   await flush();
-  if (newest && newest !== cursor?.since) await writeCursor(ctx.db, ctx.connection.id, CUSTOMER_INDEX_CURSOR, { since: newest } satisfies IndexCursor);
+  if (newest && newest !== cursor?.since)
+    await writeCursor(ctx.db, ctx.connection.id, CUSTOMER_INDEX_CURSOR, { since: newest } satisfies IndexCursor);
   return read;
 }
 

@@ -6,7 +6,15 @@ import type { Customer } from '../quickbooks/entities.ts';
 import { isNotFound as isHighLevelNotFound } from '../highlevel/errors.ts';
 import { contactSchema, type Contact } from '../highlevel/contacts.ts';
 import { checkEmail } from '../domain/email.ts';
-import { fieldsToWrite, qboCustomerForContact, syncedContactHash, syncedFieldsFromContact, syncedFieldsFromQboCustomer, type CrmContact, type SyncedContact } from '../domain/customer.ts';
+import {
+  fieldsToWrite,
+  qboCustomerForContact,
+  syncedContactHash,
+  syncedFieldsFromContact,
+  syncedFieldsFromQboCustomer,
+  type CrmContact,
+  type SyncedContact,
+} from '../domain/customer.ts';
 import { quickbooksRequestId } from '../domain/requestId.ts';
 import { claimPendingLink, findLinkByCrmId, findLinkByQboId, saveLink, type Link } from '../store/links.ts';
 import { recordActivity, resolveErrors, withWarnings } from '../store/activity.ts';
@@ -53,10 +61,16 @@ export function crmContactOf(contact: Contact): CrmContact {
 const creating = new Map<string, Promise<CustomerResult>>();
 
 /** The QuickBooks customer of a CRM contact, matched or created once. `currency`: the document's currency. */
-export async function customerForContact(ctx: FlowContext, contactId: string, currency?: string, linkRead?: Promise<Link | undefined>): Promise<CustomerResult> {
+export async function customerForContact(
+  ctx: FlowContext,
+  contactId: string,
+  currency?: string,
+  linkRead?: Promise<Link | undefined>,
+): Promise<CustomerResult> {
   // A link the caller read meanwhile (with the payment) answers the common case, a customer already linked.
   const known = linkRead ? await linkRead : undefined;
-  if (known?.state === 'linked' && known.qboId) return { customerId: known.qboId, displayName: String(known.data.displayName ?? ''), outcome: 'linked' };
+  if (known?.state === 'linked' && known.qboId)
+    return { customerId: known.qboId, displayName: String(known.data.displayName ?? ''), outcome: 'linked' };
   const key = `${ctx.connection.id}:${contactId}`;
   const running = creating.get(key);
   if (running) {
@@ -75,17 +89,25 @@ export async function customerForContact(ctx: FlowContext, contactId: string, cu
   }
 }
 
-async function claimAndMake(ctx: FlowContext, contactId: string, currency: string | undefined): Promise<CustomerResult> {
+async function claimAndMake(
+  ctx: FlowContext,
+  contactId: string,
+  currency: string | undefined,
+): Promise<CustomerResult> {
   const { db, connection } = ctx;
   const existing = await findLinkByCrmId(db, connection.id, 'customer', contactId);
   if (existing?.state === 'linked' && existing.qboId) {
     return { customerId: existing.qboId, displayName: String(existing.data.displayName ?? ''), outcome: 'linked' };
   }
   if (existing?.state === 'pending') {
-    if (!(await customerClaimAbandoned(ctx, contactId))) throw new RetryLater(`the customer of contact ${contactId} is being created by another job`);
+    if (!(await customerClaimAbandoned(ctx, contactId)))
+      throw new RetryLater(`the customer of contact ${contactId} is being created by another job`);
     // Abandoned by a dead worker: take it over. The create below reuses the same requestid, so a create that
     // reached QuickBooks before the crash is returned, not repeated.
-    await db.query(`UPDATE links SET updated_at = now() WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2`, [connection.id, contactId]);
+    await db.query(
+      `UPDATE links SET updated_at = now() WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2`,
+      [connection.id, contactId],
+    );
   } else if (!existing && !(await claimPendingLink(db, connection.id, 'customer', contactId, 'crm'))) {
     throw new RetryLater(`the customer of contact ${contactId} is being created by another job`);
   }
@@ -93,7 +115,10 @@ async function claimAndMake(ctx: FlowContext, contactId: string, currency: strin
     return await matchOrCreate(ctx, contactId, currency);
   } catch (error) {
     // Free the claim so that Retry (or the next payment of this contact) starts clean.
-    await db.query(`DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2 AND state = 'pending'`, [connection.id, contactId]);
+    await db.query(
+      `DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2 AND state = 'pending'`,
+      [connection.id, contactId],
+    );
     throw error;
   }
 }
@@ -107,7 +132,11 @@ export async function customerClaimAbandoned(ctx: FlowContext, contactId: string
   return age.rows.length === 1 && Number(age.rows[0]!.age_ms) >= ABANDONED_CLAIM_MS;
 }
 
-async function matchOrCreate(ctx: FlowContext, contactId: string, currency: string | undefined): Promise<CustomerResult> {
+async function matchOrCreate(
+  ctx: FlowContext,
+  contactId: string,
+  currency: string | undefined,
+): Promise<CustomerResult> {
   const contact = await readContact(ctx, contactId);
   const crm = crmContactOf(contact);
   const label = contactLabel(contact);
@@ -121,7 +150,12 @@ async function matchOrCreate(ctx: FlowContext, contactId: string, currency: stri
   }
   const email = checkEmail(contact.email);
   if (!email.ok) {
-    throw new SyncError('contact-invalid-email', `Contact ${label} has an invalid email (${email.reason})`, 'Correct the email in HighLevel, then press Retry', { contactId });
+    throw new SyncError(
+      'contact-invalid-email',
+      `Contact ${label} has an invalid email (${email.reason})`,
+      'Correct the email in HighLevel, then press Retry',
+      { contactId },
+    );
   }
   const company = await ctx.company();
   const [matchId] = await customerIdsWithEmail(ctx, email.email);
@@ -132,18 +166,42 @@ async function matchOrCreate(ctx: FlowContext, contactId: string, currency: stri
     if (owner && owner.crmId !== contactId) {
       // Two CRM contacts share this email (the location allows duplicates): both use the same customer, which
       // stays linked to the first contact.
-      await ctx.db.query(`DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2 AND state = 'pending'`, [ctx.connection.id, contactId]);
+      await ctx.db.query(
+        `DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2 AND state = 'pending'`,
+        [ctx.connection.id, contactId],
+      );
       return { customerId: chosen.Id, displayName: String(chosen.DisplayName), outcome: 'matched' };
     }
     const updated = await updateMatched(ctx, chosen, crm);
     // The matched customer keeps its DisplayName (the bookkeeper's choice): only the other fields' cuts apply.
     const cuts = qboCustomerForContact(crm).warnings.filter((w) => !w.startsWith('DisplayName'));
-    await commitLink(ctx, contactId, updated, crm, withWarnings(`Matched contact ${label} to QuickBooks customer "${updated.DisplayName}" by email and updated it`, cuts), cuts);
+    await commitLink(
+      ctx,
+      contactId,
+      updated,
+      crm,
+      withWarnings(
+        `Matched contact ${label} to QuickBooks customer "${updated.DisplayName}" by email and updated it`,
+        cuts,
+      ),
+      cuts,
+    );
     return { customerId: updated.Id, displayName: String(updated.DisplayName), outcome: 'matched' };
   }
-  const created = await createCustomer(ctx, crm, currency && currency !== company.homeCurrency && company.multiCurrency ? currency : undefined);
+  const created = await createCustomer(
+    ctx,
+    crm,
+    currency && currency !== company.homeCurrency && company.multiCurrency ? currency : undefined,
+  );
   const cuts = qboCustomerForContact(crm).warnings;
-  await commitLink(ctx, contactId, created, crm, withWarnings(`Created QuickBooks customer "${created.DisplayName}" for contact ${label}`, cuts), cuts);
+  await commitLink(
+    ctx,
+    contactId,
+    created,
+    crm,
+    withWarnings(`Created QuickBooks customer "${created.DisplayName}" for contact ${label}`, cuts),
+    cuts,
+  );
   return { customerId: created.Id, displayName: String(created.DisplayName), outcome: 'created' };
 }
 
@@ -152,7 +210,12 @@ async function readContact(ctx: FlowContext, contactId: string): Promise<Contact
     return await ctx.hl.contacts.get(contactId);
   } catch (error) {
     if (isHighLevelNotFound(error)) {
-      throw new SyncError('contact-not-found', `HighLevel contact ${contactId} does not exist (deleted?)`, 'Nothing to do if it was deleted on purpose; otherwise restore it and press Retry', { contactId });
+      throw new SyncError(
+        'contact-not-found',
+        `HighLevel contact ${contactId} does not exist (deleted?)`,
+        'Nothing to do if it was deleted on purpose; otherwise restore it and press Retry',
+        { contactId },
+      );
     }
     throw error;
   }
@@ -164,7 +227,7 @@ function checkCurrency(customer: Customer, currency: string | undefined, home: s
     throw new SyncError(
       'customer-currency',
       `QuickBooks customer "${customer.DisplayName}" (contact ${label}) takes ${customerCurrency}, but the CRM document is in ${currency}`,
-      'QuickBooks fixes a customer\'s currency at creation: record the payment in the customer\'s currency, or create a separate customer for this currency in QuickBooks',
+      "QuickBooks fixes a customer's currency at creation: record the payment in the customer's currency, or create a separate customer for this currency in QuickBooks",
       { customerId: customer.Id, customerCurrency, documentCurrency: currency },
     );
   }
@@ -180,8 +243,20 @@ async function updateMatched(ctx: FlowContext, customer: Customer, crm: CrmConta
     try {
       return await ctx.qbo.update(
         'Customer',
-        { Id: current.Id, SyncToken: current.SyncToken, ...fields, ...(current.Active === false ? { Active: true } : {}) },
-        { requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: 'customers', sourceId: crm.id, sourceVersion: `update:${current.Id}:${current.SyncToken}` }) },
+        {
+          Id: current.Id,
+          SyncToken: current.SyncToken,
+          ...fields,
+          ...(current.Active === false ? { Active: true } : {}),
+        },
+        {
+          requestId: quickbooksRequestId({
+            connectionId: ctx.connection.id,
+            flow: 'customers',
+            sourceId: crm.id,
+            sourceVersion: `update:${current.Id}:${current.SyncToken}`,
+          }),
+        },
       );
     } catch (error) {
       // Stale SyncToken: someone changed the customer meanwhile; read it again and re-apply (never overwrite blindly).
@@ -192,14 +267,27 @@ async function updateMatched(ctx: FlowContext, customer: Customer, crm: CrmConta
   throw new Error(`QuickBooks customer ${customer.Id} kept changing while ledgerlink updated it`);
 }
 
-async function createCustomer(ctx: FlowContext, crm: CrmContact, foreignCurrency: string | undefined): Promise<Customer> {
+async function createCustomer(
+  ctx: FlowContext,
+  crm: CrmContact,
+  foreignCurrency: string | undefined,
+): Promise<Customer> {
   for (let attempt = 0; attempt < MAX_DISPLAY_NAME_ATTEMPTS; attempt++) {
     const { customer: mapped } = qboCustomerForContact(crm, { displayNameAttempt: attempt });
     const customer = { ...mapped, ...(mapped.BillAddr ? { BillAddr: { ...mapped.BillAddr } } : {}) };
     try {
-      return await ctx.qbo.create('Customer', { ...customer, ...(foreignCurrency ? { CurrencyRef: { value: foreignCurrency } } : {}) }, {
-        requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: 'customers', sourceId: crm.id, sourceVersion: `create:${attempt}` }),
-      });
+      return await ctx.qbo.create(
+        'Customer',
+        { ...customer, ...(foreignCurrency ? { CurrencyRef: { value: foreignCurrency } } : {}) },
+        {
+          requestId: quickbooksRequestId({
+            connectionId: ctx.connection.id,
+            flow: 'customers',
+            sourceId: crm.id,
+            sourceVersion: `create:${attempt}`,
+          }),
+        },
+      );
     } catch (error) {
       // 6240: the DisplayName is taken by a customer, vendor or employee (inactive ones included): next candidate.
       if (!isDuplicateName(error)) throw error;
@@ -213,11 +301,23 @@ async function createCustomer(ctx: FlowContext, crm: CrmContact, foreignCurrency
   );
 }
 
-async function commitLink(ctx: FlowContext, contactId: string, customer: Customer, crm: CrmContact, message: string, warnings: readonly string[] = []): Promise<void> {
+async function commitLink(
+  ctx: FlowContext,
+  contactId: string,
+  customer: Customer,
+  crm: CrmContact,
+  message: string,
+  warnings: readonly string[] = [],
+): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     await rememberCustomer(tx, ctx.connection.id, customer);
     await saveLink(tx, {
-      connectionId: ctx.connection.id, kind: 'customer', crmId: contactId, qboId: customer.Id, origin: 'crm', state: 'linked',
+      connectionId: ctx.connection.id,
+      kind: 'customer',
+      crmId: contactId,
+      qboId: customer.Id,
+      origin: 'crm',
+      state: 'linked',
       snapshotHash: syncedContactHash(syncedFieldsFromContact(crm)),
       qboSyncToken: customer.SyncToken,
       qboUpdatedAt: String((customer.MetaData as { LastUpdatedTime?: string } | undefined)?.LastUpdatedTime ?? ''),
@@ -225,7 +325,14 @@ async function commitLink(ctx: FlowContext, contactId: string, customer: Custome
       data: { displayName: customer.DisplayName },
     });
     await recordActivity(tx, {
-      connectionId: ctx.connection.id, flow: 'customers', status: 'ok', crmKind: 'contact', crmId: contactId, qboKind: 'Customer', qboId: customer.Id, message,
+      connectionId: ctx.connection.id,
+      flow: 'customers',
+      status: 'ok',
+      crmKind: 'contact',
+      crmId: contactId,
+      qboKind: 'Customer',
+      qboId: customer.Id,
+      message,
       ...(warnings.length > 0 ? { detail: { warnings } } : {}),
     });
     await resolveErrors(tx, ctx.connection.id, 'customers', contactId);
@@ -245,7 +352,12 @@ export function contactLabel(contact: Pick<Contact, 'id' | 'name' | 'firstName' 
  * contact when it first pays, see customerForContact). A change whose synced fields hash the same as the link's
  * snapshot is ledgerlink's own write coming back, or a change to fields we do not sync (tags): nothing to do.
  */
-export async function syncContactChange(ctx: FlowContext, contactId: string, event?: string, inboxId?: number): Promise<void> {
+export async function syncContactChange(
+  ctx: FlowContext,
+  contactId: string,
+  event?: string,
+  inboxId?: number,
+): Promise<void> {
   if (event === 'ContactDelete') return; // a deleted contact leaves its QuickBooks customer (and its books) alone
   const link = await findLinkByCrmId(ctx.db, ctx.connection.id, 'customer', contactId);
   if (link?.state !== 'linked' || !link.qboId) return;
@@ -253,8 +365,11 @@ export async function syncContactChange(ctx: FlowContext, contactId: string, eve
   // change), no request is spent reading the contact. A payload missing fields hashes differently and is re-read.
   if (inboxId !== undefined) {
     const stored = await ctx.db.query<{ payload: unknown }>(`SELECT payload FROM inbox WHERE id = $1`, [inboxId]);
-    const hinted = contactSchema.safeParse(typeof stored.rows[0]?.payload === 'string' ? JSON.parse(stored.rows[0].payload) : stored.rows[0]?.payload);
-    if (hinted.success && syncedContactHash(syncedFieldsFromContact(crmContactOf(hinted.data))) === link.snapshotHash) return;
+    const hinted = contactSchema.safeParse(
+      typeof stored.rows[0]?.payload === 'string' ? JSON.parse(stored.rows[0].payload) : stored.rows[0]?.payload,
+    );
+    if (hinted.success && syncedContactHash(syncedFieldsFromContact(crmContactOf(hinted.data))) === link.snapshotHash)
+      return;
   }
   let contact: Contact;
   try {
@@ -268,13 +383,25 @@ export async function syncContactChange(ctx: FlowContext, contactId: string, eve
   if (hash === link.snapshotHash) return;
   let customer = await ctx.qbo.read('Customer', link.qboId);
   const lastCrm = syncedSnapshot(link.data.crmSynced);
-  const write = fieldsToWrite('quickbooks', crm, syncedFieldsFromQboCustomer(customer), { origin: sideOf(link.origin), ...(lastCrm ? { lastSynced: lastCrm } : {}) });
+  const write = fieldsToWrite('quickbooks', crm, syncedFieldsFromQboCustomer(customer), {
+    origin: sideOf(link.origin),
+    ...(lastCrm ? { lastSynced: lastCrm } : {}),
+  });
   const changed = Object.keys(write);
   for (let attempt = 0; changed.length > 0; attempt++) {
     try {
-      customer = await ctx.qbo.update('Customer', { Id: customer.Id, SyncToken: customer.SyncToken, ...customerFieldsFor(write, customer) }, {
-        requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: 'customers', sourceId: contactId, sourceVersion: `contact:${hash}:${customer.SyncToken}` }),
-      });
+      customer = await ctx.qbo.update(
+        'Customer',
+        { Id: customer.Id, SyncToken: customer.SyncToken, ...customerFieldsFor(write, customer) },
+        {
+          requestId: quickbooksRequestId({
+            connectionId: ctx.connection.id,
+            flow: 'customers',
+            sourceId: contactId,
+            sourceVersion: `contact:${hash}:${customer.SyncToken}`,
+          }),
+        },
+      );
       break;
     } catch (error) {
       // Stale SyncToken: the bookkeeper saved the customer meanwhile; read it again and re-apply.
@@ -286,13 +413,27 @@ export async function syncContactChange(ctx: FlowContext, contactId: string, eve
   await ctx.db.transaction(async (tx) => {
     if (changed.length > 0) await rememberCustomer(tx, ctx.connection.id, customer);
     await saveLink(tx, {
-      ...link, snapshotHash: hash, qboSyncToken: customer.SyncToken, qboUpdatedAt: String(customer.MetaData?.LastUpdatedTime ?? link.qboUpdatedAt ?? ''),
+      ...link,
+      snapshotHash: hash,
+      qboSyncToken: customer.SyncToken,
+      qboUpdatedAt: String(customer.MetaData?.LastUpdatedTime ?? link.qboUpdatedAt ?? ''),
       crmUpdatedAt: contact.dateUpdated ?? null,
-      data: { ...link.data, displayName: customer.DisplayName, crmSynced: crm, qboSynced: syncedFieldsFromQboCustomer(customer) },
+      data: {
+        ...link.data,
+        displayName: customer.DisplayName,
+        crmSynced: crm,
+        qboSynced: syncedFieldsFromQboCustomer(customer),
+      },
     });
     if (changed.length > 0) {
       await recordActivity(tx, {
-        connectionId: ctx.connection.id, flow: 'customers', status: 'ok', crmKind: 'contact', crmId: contactId, qboKind: 'Customer', qboId: customer.Id,
+        connectionId: ctx.connection.id,
+        flow: 'customers',
+        status: 'ok',
+        crmKind: 'contact',
+        crmId: contactId,
+        qboKind: 'Customer',
+        qboId: customer.Id,
         message: `Updated QuickBooks customer "${customer.DisplayName}" from contact ${label}: ${changed.join(', ')}`,
         detail: { fields: changed },
       });
@@ -345,11 +486,17 @@ const CONTACT_SWEEP_OVERLAP_MS = 10 * 60_000;
  * one that has a QuickBooks customer and whose synced fields no longer hash as the last sync. One search request
  * per page of changed contacts; nothing when nothing changed.
  */
-export async function sweepContacts(ctx: FlowContext, options: { now?: Date; minIntervalMs?: number } = {}): Promise<{ seen: number; enqueued: number }> {
+export async function sweepContacts(
+  ctx: FlowContext,
+  options: { now?: Date; minIntervalMs?: number } = {},
+): Promise<{ seen: number; enqueued: number }> {
   const now = options.now ?? new Date();
   const cursor = await readCursor<{ since: string }>(ctx.db, ctx.connection.id, CONTACT_SWEEP_CURSOR);
-  if (cursor && now.getTime() - Date.parse(cursor.since) < (options.minIntervalMs ?? CONTACT_SWEEP_EVERY_MS)) return { seen: 0, enqueued: 0 };
-  const from = cursor ? new Date(Date.parse(cursor.since) - CONTACT_SWEEP_OVERLAP_MS) : (ctx.connection.connectedAt ?? now);
+  if (cursor && now.getTime() - Date.parse(cursor.since) < (options.minIntervalMs ?? CONTACT_SWEEP_EVERY_MS))
+    return { seen: 0, enqueued: 0 };
+  const from = cursor
+    ? new Date(Date.parse(cursor.since) - CONTACT_SWEEP_OVERLAP_MS)
+    : (ctx.connection.connectedAt ?? now);
   let seen = 0;
   let enqueued = 0;
   const backlog = ctx.queue.backlog(QUEUES.crmContact, ctx.connection.id);
@@ -366,14 +513,22 @@ export async function sweepContacts(ctx: FlowContext, options: { now?: Date; min
       if (syncedContactHash(syncedFieldsFromContact(crmContactOf(contact))) === hashes.get(contact.id)) continue;
       const id = await ctx.queue.enqueue(
         QUEUES.crmContact,
-        { connectionId: ctx.connection.id, key: `${ctx.connection.id}:contact:${contact.id}`, contactId: contact.id, event: 'sweep' },
+        {
+          connectionId: ctx.connection.id,
+          key: `${ctx.connection.id}:contact:${contact.id}`,
+          contactId: contact.id,
+          event: 'sweep',
+        },
         { priority: await backlog.next() },
       );
       if (id) enqueued += 1;
     }
     page = [];
   };
-  for await (const contact of ctx.hl.contacts.searchAll([{ field: 'dateUpdated', operator: 'range', value: { gte: from.toISOString() } }], 100)) {
+  for await (const contact of ctx.hl.contacts.searchAll(
+    [{ field: 'dateUpdated', operator: 'range', value: { gte: from.toISOString() } }],
+    100,
+  )) {
     seen += 1;
     page.push(contact);
     if (page.length >= 100) await flush();

@@ -36,12 +36,27 @@ export async function keepDailyReserve(ctx: FlowContext, flow: string, what: str
   }
   const location = ctx.hl.locationId;
   if (!stop?.stoppedAt) {
-    await writeCursor(ctx.db, ctx.connection.id, name, { stoppedAt: new Date().toISOString(), remaining: budget.remaining, limit: budget.limit } satisfies ReserveStop);
+    await writeCursor(ctx.db, ctx.connection.id, name, {
+      stoppedAt: new Date().toISOString(),
+      remaining: budget.remaining,
+      limit: budget.limit,
+    } satisfies ReserveStop);
     await recordActivity(ctx.db, {
-      connectionId: ctx.connection.id, flow, status: 'info',
+      connectionId: ctx.connection.id,
+      flow,
+      status: 'info',
       message: `${what} is paused: HighLevel location ${location} has ${budget.remaining} of its ${budget.limit} daily requests left, and the last ${reserve} are kept for live payments and invoices. It resumes by itself once HighLevel's daily budget is back (looked at every ${DAILY_BUDGET_RETRY_SECONDS / 60} minutes); nothing needs doing`,
-      detail: { code: 'daily-reserve', locationId: location, remaining: budget.remaining, limit: budget.limit, reserve },
+      detail: {
+        code: 'daily-reserve',
+        locationId: location,
+        remaining: budget.remaining,
+        limit: budget.limit,
+        reserve,
+      },
     });
   }
-  throw new RetryLater(`${what} waits for HighLevel's daily budget of location ${location} (${budget.remaining} left)`, DAILY_BUDGET_RETRY_SECONDS);
+  throw new RetryLater(
+    `${what} waits for HighLevel's daily budget of location ${location} (${budget.remaining} left)`,
+    DAILY_BUDGET_RETRY_SECONDS,
+  );
 }

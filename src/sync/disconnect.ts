@@ -20,13 +20,17 @@ export async function disconnect(engine: Engine, connectionId: string): Promise<
   const connection = await engine.connections.require(connectionId);
   const notes: string[] = [];
   let quickbooks: DisconnectOutcome['quickbooks'] = 'no-tokens';
-  const qboTokens = connection.qboRealmId ? await engine.connections.readTokens(connectionId, 'qbo').catch(() => undefined) : undefined;
-  const sharing = qboTokens ? await engine.connections.othersWithQuickBooksTokens(connection.qboRealmId!, connectionId) : [];
+  const qboTokens = connection.qboRealmId
+    ? await engine.connections.readTokens(connectionId, 'qbo').catch(() => undefined)
+    : undefined;
+  const sharing = qboTokens
+    ? await engine.connections.othersWithQuickBooksTokens(connection.qboRealmId!, connectionId)
+    : [];
   if (qboTokens && sharing.length > 0) {
     quickbooks = 'shared';
     notes.push(
       `QuickBooks was not asked to revoke access: ${sharing.map((c) => `"${c.name}"`).join(', ')} uses the same company through the same authorisation, ` +
-        'which Intuit would end too. This connection\'s tokens are forgotten',
+        "which Intuit would end too. This connection's tokens are forgotten",
     );
   } else if (qboTokens) {
     try {
@@ -34,17 +38,26 @@ export async function disconnect(engine: Engine, connectionId: string): Promise<
       quickbooks = 'revoked';
     } catch (error) {
       quickbooks = 'failed';
-      notes.push(`QuickBooks did not confirm the revocation (${describeError(error)}): disconnect the app in QuickBooks (Settings > Apps) as well`);
+      notes.push(
+        `QuickBooks did not confirm the revocation (${describeError(error)}): disconnect the app in QuickBooks (Settings > Apps) as well`,
+      );
     }
   }
-  const hlTokens = connection.hlLocationId ? await engine.connections.readTokens(connectionId, 'hl').catch(() => undefined) : undefined;
+  const hlTokens = connection.hlLocationId
+    ? await engine.connections.readTokens(connectionId, 'hl').catch(() => undefined)
+    : undefined;
   const highlevel: DisconnectOutcome['highlevel'] = hlTokens ? 'forgotten' : 'no-tokens';
-  if (hlTokens) notes.push('HighLevel has no token revocation for apps: uninstall ledgerlink from the location to end its access there');
+  if (hlTokens)
+    notes.push(
+      'HighLevel has no token revocation for apps: uninstall ledgerlink from the location to end its access there',
+    );
   await engine.connections.clearTokens(connectionId);
   await engine.connections.setStatus(connectionId, 'disconnected', 'Disconnected from the dashboard');
   engine.forget(connectionId);
   await recordActivity(engine.db, {
-    connectionId, flow: 'connection', status: 'info',
+    connectionId,
+    flow: 'connection',
+    status: 'info',
     message: `Disconnected (QuickBooks tokens ${{ revoked: 'revoked', failed: 'not confirmed revoked', shared: 'forgotten, not revoked: another connection shares them', 'no-tokens': 'absent' }[quickbooks]}; HighLevel tokens forgotten). History is kept.`,
     detail: { notes },
   });

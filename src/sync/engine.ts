@@ -5,7 +5,13 @@ import type pino from 'pino';
 import { createLogger } from '../log.ts';
 import { Metrics, type SyncOutcome } from '../metrics.ts';
 import type { Db } from '../store/db.ts';
-import { ConnectionRepository, PROVIDER_NAME, sidesToReconnect, type Connection, type OAuthTokens } from '../store/connections.ts';
+import {
+  ConnectionRepository,
+  PROVIDER_NAME,
+  sidesToReconnect,
+  type Connection,
+  type OAuthTokens,
+} from '../store/connections.ts';
 import type { SecretBox } from '../store/secrets.ts';
 import { markResolved, recordActivity } from '../store/activity.ts';
 import { DEFAULT_RETENTION, pruneHistory, type PruneOutcome, type RetentionPolicy } from '../store/retention.ts';
@@ -28,11 +34,24 @@ import { RetryLater, SyncError, describeError } from './errors.ts';
 import { DAILY_BUDGET_RETRY_SECONDS } from './dailyReserve.ts';
 import { syncTransaction, SALES_RECEIPTS_FLOW } from './salesReceipts.ts';
 import { listedTransaction, pollPayments, syncOrder } from './paymentPolling.ts';
-import { importCustomers, importCustomersKey, syncQboCustomer, CONTACTS_FLOW, CUSTOMER_IMPORT_CURSOR } from './contactImport.ts';
+import {
+  importCustomers,
+  importCustomersKey,
+  syncQboCustomer,
+  CONTACTS_FLOW,
+  CUSTOMER_IMPORT_CURSOR,
+} from './contactImport.ts';
 import { syncContactChange, sweepContacts } from './customers.ts';
 import { changeCaptureDue, changeCaptureKey, pollQuickBooksChanges } from './changeCapture.ts';
 import { syncQboInvoiceEvent, REVIEW_REQUESTS_FLOW } from './reviewRequests.ts';
-import { importInvoices, importInvoicesKey, isImportedCrmInvoiceId, INVOICE_IMPORT_CURSOR, INVOICE_IMPORT_FLOW, type InvoiceImportProgress } from './invoiceImport.ts';
+import {
+  importInvoices,
+  importInvoicesKey,
+  isImportedCrmInvoiceId,
+  INVOICE_IMPORT_CURSOR,
+  INVOICE_IMPORT_FLOW,
+  type InvoiceImportProgress,
+} from './invoiceImport.ts';
 import { readCursor } from '../store/cursors.ts';
 import { releaseHeldEvents } from './intake.ts';
 import { syncInvoice, sweepInvoices, INVOICES_FLOW } from './invoices.ts';
@@ -141,9 +160,15 @@ export class Engine {
     this.sideHealth = new SideHealthTracker(db, this.log);
     this.attentionAfterSeconds = options.alerts?.afterSeconds ?? DEFAULT_ATTENTION_AFTER_SECONDS;
     const channels = options.alerts?.channels ?? [];
-    this.attention = channels.length > 0
-      ? new AttentionWatch(db, this.connections, { afterSeconds: this.attentionAfterSeconds, channels, publicUrl: options.publicUrl }, this.log)
-      : undefined;
+    this.attention =
+      channels.length > 0
+        ? new AttentionWatch(
+            db,
+            this.connections,
+            { afterSeconds: this.attentionAfterSeconds, channels, publicUrl: options.publicUrl },
+            this.log,
+          )
+        : undefined;
     const qbo = options.providers.quickbooks;
     this.qboOAuth = new QuickBooksOAuth({
       clientId: qbo.clientId,
@@ -171,7 +196,9 @@ export class Engine {
     const limiter = options.limits === false ? undefined : new PostgresRateLimiter(db, scaled);
     this.limiter = limiter;
     // HighLevel's burst window is paced through Postgres; its daily limit is heard from every answer's headers.
-    this.hlLimiter = limiter ? new DailyLimitedLimiter({ acquire: (location) => limiter.acquire(`hl:${location}`) }) : undefined;
+    this.hlLimiter = limiter
+      ? new DailyLimitedLimiter({ acquire: (location) => limiter.acquire(`hl:${location}`) })
+      : undefined;
   }
 
   static async create(options: EngineOptions): Promise<Engine> {
@@ -187,18 +214,25 @@ export class Engine {
     await this.queue.work();
     if (options.pollers !== false) {
       const every = Math.min(this.options.pollSeconds ?? 60, this.options.cdcPollSeconds ?? 180) * 1000;
-      this.pollTimer = setInterval(() => void this.enqueuePolls().catch((error) => this.log.warn({ err: error }, 'could not schedule polls')), every);
+      this.pollTimer = setInterval(
+        () => void this.enqueuePolls().catch((error) => this.log.warn({ err: error }, 'could not schedule polls')),
+        every,
+      );
       this.pollTimer.unref();
       void this.enqueuePolls().catch(() => {});
       // History is pruned by every process that polls: the deletes are idempotent, so several at once only repeat
       // each other's work. The first run waits a little, so that a start is not slowed by it.
-      const prune = () => void this.pruneHistory().catch((error) => this.log.warn({ err: error }, 'could not prune history'));
+      const prune = () =>
+        void this.pruneHistory().catch((error) => this.log.warn({ err: error }, 'could not prune history'));
       this.retentionTimer = setInterval(prune, RETENTION_EVERY_MS);
       this.retentionTimer.unref();
       setTimeout(prune, 60_000).unref();
       const attention = this.attention;
       if (attention) {
-        const check = () => void attention.check().catch((error) => this.log.warn({ err: error }, 'could not check which connections need attention'));
+        const check = () =>
+          void attention
+            .check()
+            .catch((error) => this.log.warn({ err: error }, 'could not check which connections need attention'));
         this.attentionTimer = setInterval(check, (this.options.alerts?.checkEverySeconds ?? 15) * 1000);
         this.attentionTimer.unref();
       }
@@ -208,7 +242,8 @@ export class Engine {
   /** Deletes activity and inbox history older than the retention, never what is still needed (src/store/retention.ts). */
   async pruneHistory(): Promise<PruneOutcome> {
     const outcome = await pruneHistory(this.db, this.options.retention ?? DEFAULT_RETENTION);
-    if (outcome.activity + outcome.inbox + outcome.webhookRefusals > 0) this.log.info(outcome, 'pruned history past its retention');
+    if (outcome.activity + outcome.inbox + outcome.webhookRefusals > 0)
+      this.log.info(outcome, 'pruned history past its retention');
     return outcome;
   }
 
@@ -228,13 +263,23 @@ export class Engine {
     for (const connection of await this.connections.list()) {
       if (connection.status !== 'connected') continue;
       const catchUp = options.catchUp === connection.id;
-      await this.queue.enqueue(QUEUES.pollPayments, { connectionId: connection.id, key: `${connection.id}:poll:payments` });
+      await this.queue.enqueue(QUEUES.pollPayments, {
+        connectionId: connection.id,
+        key: `${connection.id}:poll:payments`,
+      });
       if (catchUp || (await changeCaptureDue({ db: this.db, connection }, this.options.cdcPollSeconds ?? 180))) {
-        await this.queue.enqueue(QUEUES.pollQboChanges, { connectionId: connection.id, key: changeCaptureKey(connection.id) });
+        await this.queue.enqueue(QUEUES.pollQboChanges, {
+          connectionId: connection.id,
+          key: changeCaptureKey(connection.id),
+        });
       }
       // An import stopped by a restart between two slices carries on.
       await this.startInitialImports(connection, { onlyUnfinished: true });
-      await this.queue.enqueue(QUEUES.sweepInvoices, { connectionId: connection.id, key: `${connection.id}:sweep:invoices`, ...(catchUp ? { catchUp: true } : {}) });
+      await this.queue.enqueue(QUEUES.sweepInvoices, {
+        connectionId: connection.id,
+        key: `${connection.id}:sweep:invoices`,
+        ...(catchUp ? { catchUp: true } : {}),
+      });
     }
   }
 
@@ -242,13 +287,20 @@ export class Engine {
   async startInitialImports(connection: Connection, options: { onlyUnfinished?: boolean } = {}): Promise<void> {
     const customers = await readCursor<{ finishedAt?: string }>(this.db, connection.id, CUSTOMER_IMPORT_CURSOR);
     if (!customers?.finishedAt) {
-      if (!options.onlyUnfinished || customers) await this.queue.enqueue(QUEUES.importCustomers, { connectionId: connection.id, key: importCustomersKey(connection.id) });
+      if (!options.onlyUnfinished || customers)
+        await this.queue.enqueue(QUEUES.importCustomers, {
+          connectionId: connection.id,
+          key: importCustomersKey(connection.id),
+        });
       return; // the invoice import follows the customer import (it needs the contacts)
     }
     if (!connection.importOldInvoices) return;
     const invoices = await readCursor<{ finishedAt?: string }>(this.db, connection.id, INVOICE_IMPORT_CURSOR);
     if (!invoices?.finishedAt && (!options.onlyUnfinished || invoices)) {
-      await this.queue.enqueue(QUEUES.importInvoices, { connectionId: connection.id, key: importInvoicesKey(connection.id) });
+      await this.queue.enqueue(QUEUES.importInvoices, {
+        connectionId: connection.id,
+        key: importInvoicesKey(connection.id),
+      });
     }
   }
 
@@ -267,10 +319,12 @@ export class Engine {
     if (invoices?.finishedAt) {
       return `Old invoices were imported on ${invoices.finishedAt.slice(0, 10)} (${invoices.imported} of ${invoices.done}); an import runs once, so nothing more is imported`;
     }
-    if (connection.status !== 'connected' && connection.status !== 'paused') return 'Old invoices are imported once the connection is connected';
+    if (connection.status !== 'connected' && connection.status !== 'paused')
+      return 'Old invoices are imported once the connection is connected';
     await this.startInitialImports(connection);
     const customers = await readCursor<{ finishedAt?: string }>(this.db, connection.id, CUSTOMER_IMPORT_CURSOR);
-    if (connection.status === 'paused') return 'Old invoices are imported from QuickBooks when the connection is resumed; the progress shows on this card';
+    if (connection.status === 'paused')
+      return 'Old invoices are imported from QuickBooks when the connection is resumed; the progress shows on this card';
     return customers?.finishedAt
       ? 'Importing old invoices from QuickBooks into the CRM: the progress shows on this card'
       : 'Old invoices are imported from QuickBooks as soon as the customer import finishes (they need its contacts); the progress shows on this card';
@@ -288,14 +342,21 @@ export class Engine {
       [connectionId],
     );
     for (const row of stopped.rows) {
-      const retry = typeof row.retry === 'string' ? (JSON.parse(row.retry) as { queue: string; data: JobData }) : row.retry;
+      const retry =
+        typeof row.retry === 'string' ? (JSON.parse(row.retry) as { queue: string; data: JobData }) : row.retry;
       await this.queue.enqueue(retry.queue, retry.data);
     }
-    await markResolved(this.db, connectionId, stopped.rows.map((r) => Number(r.id)));
+    await markResolved(
+      this.db,
+      connectionId,
+      stopped.rows.map((r) => Number(r.id)),
+    );
     const held = await releaseHeldEvents(this.db, this.queue, connectionId);
     if (held > 0) {
       await recordActivity(this.db, {
-        connectionId, flow: 'webhooks', status: 'info',
+        connectionId,
+        flow: 'webhooks',
+        status: 'info',
         message: `${held} event${held === 1 ? '' : 's'} received while the connection was paused ${held === 1 ? 'is' : 'are'} synced now`,
         detail: { released: held },
       });
@@ -312,16 +373,24 @@ export class Engine {
 
   private async defineQueues(): Promise<void> {
     const concurrency = this.options.concurrency ?? 4;
-    const define = async (name: QueueName, flow: string, run: (ctx: FlowContext, data: JobData, job: JobContext) => Promise<void>, extra: { concurrency?: number; recordLease?: 'store' | 'process' } = {}) => {
+    const define = async (
+      name: QueueName,
+      flow: string,
+      run: (ctx: FlowContext, data: JobData, job: JobContext) => Promise<void>,
+      extra: { concurrency?: number; recordLease?: 'store' | 'process' } = {},
+    ) => {
       this.defined.add(name);
       await this.queue.define({
         name,
         concurrency: extra.concurrency ?? concurrency,
         ...(extra.recordLease ? { recordLease: extra.recordLease } : {}),
         handler: (data, job) => this.runJob(name, flow, data, job, run),
-        onRetry: (data, error, nextTryAt) => this.sideHealth.retrying(name, flow, data, error, nextTryAt, PERIODIC.has(name)),
+        onRetry: (data, error, nextTryAt) =>
+          this.sideHealth.retrying(name, flow, data, error, nextTryAt, PERIODIC.has(name)),
         onGiveUp: async (data, error) => {
-          await this.sideHealth.gaveUp(flow, data, error).catch((e) => this.log.warn({ err: e }, 'could not record the side failure'));
+          await this.sideHealth
+            .gaveUp(flow, data, error)
+            .catch((e) => this.log.warn({ err: e }, 'could not record the side failure'));
           await recordActivity(this.db, {
             connectionId: data.connectionId,
             flow,
@@ -340,31 +409,50 @@ export class Engine {
     // its time waiting for the providers (1-2 s at their usual 150-300 ms a call), so keeping HighLevel's 9.5
     // calls a second busy takes 6-8 of them in flight, and more while new customers make QuickBooks the binding
     // limit for a while: the limiter, not the job count, keeps both providers within their limits.
-    await define(QUEUES.crmTransaction, SALES_RECEIPTS_FLOW, (ctx, data, job) => {
-      const listed = listedTransaction(data, job.attempt);
-      return syncTransaction(ctx, String(data.transactionId), {
-        ...(typeof data.orderId === 'string' ? { orderId: data.orderId } : {}),
-        ...(typeof data.contactId === 'string' ? { contactId: data.contactId } : {}),
-        ...(listed ? { listed } : {}),
-      });
-    },
-    { concurrency: this.options.paymentConcurrency ?? concurrency * PAYMENT_JOBS_PER_UNIT });
+    await define(
+      QUEUES.crmTransaction,
+      SALES_RECEIPTS_FLOW,
+      (ctx, data, job) => {
+        const listed = listedTransaction(data, job.attempt);
+        return syncTransaction(ctx, String(data.transactionId), {
+          ...(typeof data.orderId === 'string' ? { orderId: data.orderId } : {}),
+          ...(typeof data.contactId === 'string' ? { contactId: data.contactId } : {}),
+          ...(listed ? { listed } : {}),
+        });
+      },
+      { concurrency: this.options.paymentConcurrency ?? concurrency * PAYMENT_JOBS_PER_UNIT },
+    );
     // An order job only lists the order's transactions and syncs each under the transaction's own lease (queue.ts).
-    await define(QUEUES.crmOrder, SALES_RECEIPTS_FLOW, async (ctx, data) => {
-      await syncOrder(ctx, String(data.orderId));
-    }, { recordLease: 'process' });
+    await define(
+      QUEUES.crmOrder,
+      SALES_RECEIPTS_FLOW,
+      async (ctx, data) => {
+        await syncOrder(ctx, String(data.orderId));
+      },
+      { recordLease: 'process' },
+    );
     // Every connection is polled once a minute. A poll is one or two HighLevel calls (100-300 ms each), so at 8 at
     // once a process keeps up with well over a thousand connections, and after a restart with many connections
     // behind, all are polled within seconds: at 2 at once the last of 200 were still unpolled while the first had
     // a tenth of their payments done (scenario 6's fairness, docs/performance.md).
-    await define(QUEUES.pollPayments, 'polling', async (ctx) => {
-      await pollPayments(ctx);
-    }, { concurrency: POLL_JOBS });
+    await define(
+      QUEUES.pollPayments,
+      'polling',
+      async (ctx) => {
+        await pollPayments(ctx);
+      },
+      { concurrency: POLL_JOBS },
+    );
     await define(QUEUES.qboCustomer, CONTACTS_FLOW, async (ctx, data) => {
       await syncQboCustomer(ctx, String(data.customerId));
     });
     await define(QUEUES.crmContact, 'customers', (ctx, data) =>
-      syncContactChange(ctx, String(data.contactId), typeof data.event === 'string' ? data.event : undefined, typeof data.inboxId === 'number' ? data.inboxId : undefined),
+      syncContactChange(
+        ctx,
+        String(data.contactId),
+        typeof data.event === 'string' ? data.event : undefined,
+        typeof data.inboxId === 'number' ? data.inboxId : undefined,
+      ),
     );
     await define(QUEUES.qboInvoice, REVIEW_REQUESTS_FLOW, (ctx, data) =>
       syncQboInvoiceEvent(ctx, {
@@ -372,36 +460,65 @@ export class Engine {
         ...(typeof data.paymentId === 'string' ? { paymentId: data.paymentId } : {}),
       }),
     );
-    await define(QUEUES.importCustomers, CONTACTS_FLOW, async (ctx) => {
-      await importCustomers(ctx);
-    }, { concurrency: 1 });
-    await define(QUEUES.importInvoices, INVOICE_IMPORT_FLOW, async (ctx) => {
-      await importInvoices(ctx);
-    }, { concurrency: 1 });
-    await define(QUEUES.pollQboChanges, 'polling', async (ctx) => {
-      await pollQuickBooksChanges(ctx);
-    }, { concurrency: 2 });
+    await define(
+      QUEUES.importCustomers,
+      CONTACTS_FLOW,
+      async (ctx) => {
+        await importCustomers(ctx);
+      },
+      { concurrency: 1 },
+    );
+    await define(
+      QUEUES.importInvoices,
+      INVOICE_IMPORT_FLOW,
+      async (ctx) => {
+        await importInvoices(ctx);
+      },
+      { concurrency: 1 },
+    );
+    await define(
+      QUEUES.pollQboChanges,
+      'polling',
+      async (ctx) => {
+        await pollQuickBooksChanges(ctx);
+      },
+      { concurrency: 2 },
+    );
     await define(QUEUES.crmInvoice, INVOICES_FLOW, async (ctx, data) => {
       // Invoices imported from QuickBooks are history: neither their creation nor their edits go back (invoiceImport.ts).
       if (await isImportedCrmInvoiceId(ctx, String(data.invoiceId))) return;
       await syncInvoice(ctx, String(data.invoiceId));
     });
-    await define(QUEUES.sweepInvoices, 'polling', async (ctx, data) => {
-      // A catch-up sweep (after a resume) runs whenever the last one did.
-      const every = data.catchUp === true ? { minIntervalMs: 0 } : {};
-      await sweepInvoices(ctx, every);
-      await sweepContacts(ctx, every);
-    }, { concurrency: 2 });
+    await define(
+      QUEUES.sweepInvoices,
+      'polling',
+      async (ctx, data) => {
+        // A catch-up sweep (after a resume) runs whenever the last one did.
+        const every = data.catchUp === true ? { minIntervalMs: 0 } : {};
+        await sweepInvoices(ctx, every);
+        await sweepContacts(ctx, every);
+      },
+      { concurrency: 2 },
+    );
   }
 
   /** Runs one job and reports how it ended: one log line and the sync outcome metrics. */
-  private async runJob(name: QueueName, flow: string, data: JobData, job: JobContext, run: (ctx: FlowContext, data: JobData, job: JobContext) => Promise<void>): Promise<void> {
+  private async runJob(
+    name: QueueName,
+    flow: string,
+    data: JobData,
+    job: JobContext,
+    run: (ctx: FlowContext, data: JobData, job: JobContext) => Promise<void>,
+  ): Promise<void> {
     const started = performance.now();
     let ended: { outcome: SyncOutcome; error?: unknown; detail?: Record<string, unknown> } | undefined;
     try {
       ended = await this.runJobOnce(name, flow, data, job, run);
       // A job put off until later (its record busy, a daily budget used up) still waits; any other end is an end.
-      if (ended.outcome !== 'deferred') await this.sideHealth.ended(flow, data, job).catch((e) => this.log.warn({ err: e }, 'could not record the side health'));
+      if (ended.outcome !== 'deferred')
+        await this.sideHealth
+          .ended(flow, data, job)
+          .catch((e) => this.log.warn({ err: e }, 'could not record the side health'));
     } catch (error) {
       ended = { outcome: job.lastAttempt ? 'failed' : 'retry', error };
       throw error;
@@ -414,32 +531,58 @@ export class Engine {
     }
   }
 
-  private logJobOutcome(name: QueueName, flow: string, data: JobData, job: JobContext, seconds: number, ended: { outcome: SyncOutcome; error?: unknown; detail?: Record<string, unknown> }): void {
+  private logJobOutcome(
+    name: QueueName,
+    flow: string,
+    data: JobData,
+    job: JobContext,
+    seconds: number,
+    ended: { outcome: SyncOutcome; error?: unknown; detail?: Record<string, unknown> },
+  ): void {
     const fields = {
-      jobId: job.jobId, queue: name, flow, connectionId: data.connectionId, recordKey: data.key, ...recordIds(data),
-      attempt: job.attempt, durationMs: Math.round(seconds * 1000), outcome: ended.outcome, ...ended.detail,
+      jobId: job.jobId,
+      queue: name,
+      flow,
+      connectionId: data.connectionId,
+      recordKey: data.key,
+      ...recordIds(data),
+      attempt: job.attempt,
+      durationMs: Math.round(seconds * 1000),
+      outcome: ended.outcome,
+      ...ended.detail,
       ...(ended.error !== undefined ? { err: ended.error } : {}),
     };
     switch (ended.outcome) {
       case 'failed':
-        return this.log.error(fields, 'job failed on its last try; parked as an error to retry by hand');
+        this.log.error(fields, 'job failed on its last try; parked as an error to retry by hand');
+        return;
       case 'retry':
-        return this.log.warn(fields, 'job failed; it will be retried');
+        this.log.warn(fields, 'job failed; it will be retried');
+        return;
       case 'error':
-        return this.log.warn(fields, 'job ended with a sync error shown in the dashboard');
+        this.log.warn(fields, 'job ended with a sync error shown in the dashboard');
+        return;
       case 'skipped':
-        return this.log.debug(fields, 'job skipped');
+        this.log.debug(fields, 'job skipped');
+        return;
       default:
         // Polls and sweeps run every minute for every connection: their routine ends are debug lines.
-        if (ended.outcome === 'ok' && PERIODIC.has(name)) return this.log.debug(fields, 'job done');
-        return this.log.info(fields, ended.outcome === 'ok' ? 'job done' : `job ${ended.outcome}`);
+        if (ended.outcome === 'ok' && PERIODIC.has(name)) this.log.debug(fields, 'job done');
+        else this.log.info(fields, ended.outcome === 'ok' ? 'job done' : `job ${ended.outcome}`);
     }
   }
 
-  private async runJobOnce(name: QueueName, flow: string, data: JobData, job: JobContext, run: (ctx: FlowContext, data: JobData, job: JobContext) => Promise<void>): Promise<{ outcome: SyncOutcome; error?: unknown; detail?: Record<string, unknown> }> {
+  private async runJobOnce(
+    name: QueueName,
+    flow: string,
+    data: JobData,
+    job: JobContext,
+    run: (ctx: FlowContext, data: JobData, job: JobContext) => Promise<void>,
+  ): Promise<{ outcome: SyncOutcome; error?: unknown; detail?: Record<string, unknown> }> {
     const connection = await this.connections.recent(data.connectionId);
     // A removed connection, or one never connected, syncs nothing.
-    if (!connection || connection.status === 'pending') return { outcome: 'skipped', detail: { connectionStatus: connection?.status ?? 'removed' } };
+    if (!connection || connection.status === 'pending')
+      return { outcome: 'skipped', detail: { connectionStatus: connection?.status ?? 'removed' } };
     // A revoked, disconnected or paused one keeps its jobs: each is recorded as stopped, with what it needs to run
     // again, and reconnecting (or resuming) runs them all (resumeStoppedJobs): dropped, the webhooks accepted just
     // before would be lost whenever no poll or sweep finds their records again.
@@ -450,13 +593,21 @@ export class Engine {
       const paused = connection.status === 'paused';
       const sides = sidesToReconnect(connection);
       const names = sides.map((side) => PROVIDER_NAME[side]).join(' and ');
-      await this.recordStopped(name, flow, data, paused
-        ? { message: 'Stopped: the connection is paused; this runs again once it is resumed', code: 'connection-paused' }
-        : {
-          message: `Stopped: the connection needs a ${names ? `${names} ` : ''}reconnect; this runs again by itself once ${sides.length > 1 ? 'both are' : `${names || 'it'} is`} reconnected`,
-          code: 'connection-revoked',
-          ...(sides.length === 1 ? { side: sides[0]! } : {}),
-        });
+      await this.recordStopped(
+        name,
+        flow,
+        data,
+        paused
+          ? {
+              message: 'Stopped: the connection is paused; this runs again once it is resumed',
+              code: 'connection-paused',
+            }
+          : {
+              message: `Stopped: the connection needs a ${names ? `${names} ` : ''}reconnect; this runs again by itself once ${sides.length > 1 ? 'both are' : `${names || 'it'} is`} reconnected`,
+              code: 'connection-revoked',
+              ...(sides.length === 1 ? { side: sides[0]! } : {}),
+            },
+      );
       return { outcome: 'stopped', detail: { connectionStatus: connection.status } };
     }
     try {
@@ -470,12 +621,20 @@ export class Engine {
       if (error instanceof HighLevelError && error.code === 'daily_limit') {
         // HighLevel's daily budget is used up: the job waits for it instead of spending its retries in seconds.
         await this.queue.enqueue(name, data, { startAfterSeconds: DAILY_BUDGET_RETRY_SECONDS });
-        return { outcome: 'deferred', detail: { reason: 'highlevel daily budget used up', retryInSeconds: DAILY_BUDGET_RETRY_SECONDS } };
+        return {
+          outcome: 'deferred',
+          detail: { reason: 'highlevel daily budget used up', retryInSeconds: DAILY_BUDGET_RETRY_SECONDS },
+        };
       }
       if (error instanceof SyncError) {
         await recordActivity(this.db, {
-          connectionId: connection.id, flow, status: 'error', ...crmRef(data),
-          message: error.message, detail: { code: error.code, fix: error.fix, ...error.detail }, retry: { queue: name, data },
+          connectionId: connection.id,
+          flow,
+          status: 'error',
+          ...crmRef(data),
+          message: error.message,
+          detail: { code: error.code, fix: error.fix, ...error.detail },
+          retry: { queue: name, data },
         });
         return { outcome: 'error', detail: { code: error.code, message: error.message } };
       }
@@ -483,7 +642,11 @@ export class Engine {
         // The token source has marked the side on the connection, so the job waits instead of running again at once.
         // A poll or sweep is scheduled again by the reconnect itself: the card names the side, not an entry per poll.
         if (PERIODIC.has(name)) return { outcome: 'stopped', detail: { reason: error.message } };
-        await this.recordStopped(name, flow, data, { message: `Stopped: ${error.message}`, code: 'connection-revoked', side: error.side });
+        await this.recordStopped(name, flow, data, {
+          message: `Stopped: ${error.message}`,
+          code: 'connection-revoked',
+          side: error.side,
+        });
         return { outcome: 'stopped', detail: { reason: error.message } };
       }
       throw error;
@@ -497,10 +660,20 @@ export class Engine {
    * the status is read again (fresh) after the entry is written: either the resume's sweep sees the entry, or this
    * read sees the connection live again and the job goes back on the queue itself.
    */
-  private async recordStopped(name: QueueName, flow: string, data: JobData, stop: { message: string; code: 'connection-paused' | 'connection-revoked'; side?: string }): Promise<void> {
+  private async recordStopped(
+    name: QueueName,
+    flow: string,
+    data: JobData,
+    stop: { message: string; code: 'connection-paused' | 'connection-revoked'; side?: string },
+  ): Promise<void> {
     const entryId = await recordActivity(this.db, {
-      connectionId: data.connectionId, flow, status: 'error', ...crmRef(data),
-      message: stop.message, detail: { code: stop.code, ...(stop.side ? { side: stop.side } : {}) }, retry: { queue: name, data },
+      connectionId: data.connectionId,
+      flow,
+      status: 'error',
+      ...crmRef(data),
+      message: stop.message,
+      detail: { code: stop.code, ...(stop.side ? { side: stop.side } : {}) },
+      retry: { queue: name, data },
     });
     const now = await this.connections.get(data.connectionId);
     if (now?.status !== 'connected') return;
@@ -512,17 +685,26 @@ export class Engine {
   contextFor(connection: Connection): FlowContext {
     const clients = this.clientsFor(connection);
     return {
-      db: this.db, connection, qbo: clients.qbo, hl: clients.hl, queue: this.queue, log: this.log.child({ connectionId: connection.id }),
-      company: clients.company, itemIds: clients.itemIds,
+      db: this.db,
+      connection,
+      qbo: clients.qbo,
+      hl: clients.hl,
+      queue: this.queue,
+      log: this.log.child({ connectionId: connection.id }),
+      company: clients.company,
+      itemIds: clients.itemIds,
     };
   }
 
   clientsFor(connection: Connection): ConnectionClients {
     const cached = this.clients.get(connection.id);
     if (cached) return cached;
-    if (!connection.qboRealmId || !connection.hlLocationId) throw new Error(`connection ${connection.id} is not connected to both sides yet`);
+    if (!connection.qboRealmId || !connection.hlLocationId)
+      throw new Error(`connection ${connection.id} is not connected to both sides yet`);
     const qboTokens = new StoredTokenSource({
-      connections: this.connections, connectionId: connection.id, side: 'qbo',
+      connections: this.connections,
+      connectionId: connection.id,
+      side: 'qbo',
       refresh: async (refreshToken) => toStored(await this.qboOAuth.refresh(refreshToken)),
       isRefusal: (error) => error instanceof QuickBooksError && error.code === 'invalid_grant',
     });
@@ -567,25 +749,45 @@ export class Engine {
 
   private newHighLevelClient(connectionId: string, locationId: string): HighLevelClient {
     const tokens = new StoredTokenSource({
-      connections: this.connections, connectionId, side: 'hl',
+      connections: this.connections,
+      connectionId,
+      side: 'hl',
       refresh: async (refreshToken) => {
         const t = await this.hlOAuth.refresh(refreshToken);
         // Not awaited: this runs inside the refresh's transaction, and the embedded store runs one statement at a time.
-        if (t.userId) void this.rememberHighLevelUser(connectionId, t.userId).catch((error) => this.log.warn({ err: error, connectionId }, 'could not keep the HighLevel user of a token refresh'));
-        return { accessToken: t.accessToken, ...(t.refreshToken ? { refreshToken: t.refreshToken } : {}), accessExpiresAt: t.expiresAt.toISOString(), scope: t.scopes.join(' ') };
+        if (t.userId)
+          void this.rememberHighLevelUser(connectionId, t.userId).catch((error) =>
+            this.log.warn({ err: error, connectionId }, 'could not keep the HighLevel user of a token refresh'),
+          );
+        return {
+          accessToken: t.accessToken,
+          ...(t.refreshToken ? { refreshToken: t.refreshToken } : {}),
+          accessExpiresAt: t.expiresAt.toISOString(),
+          scope: t.scopes.join(' '),
+        };
       },
       isRefusal: (error) => error instanceof HighLevelError && (error.code === 'invalid_grant' || error.status === 401),
     });
-    return new HighLevelClient(new HighLevelHttp({ baseUrl: this.options.providers.highlevel.apiUrl, locationId, tokens, limiter: this.hlLimiter, logger: this.log, onCall: (call) => {
-      this.metrics.providerCall('highlevel', call);
-      if (call.retrying) this.sideHealth.callFailed(connectionId, 'highlevel', call.status);
-    } }));
+    return new HighLevelClient(
+      new HighLevelHttp({
+        baseUrl: this.options.providers.highlevel.apiUrl,
+        locationId,
+        tokens,
+        limiter: this.hlLimiter,
+        logger: this.log,
+        onCall: (call) => {
+          this.metrics.providerCall('highlevel', call);
+          if (call.retrying) this.sideHealth.callFailed(connectionId, 'highlevel', call.status);
+        },
+      }),
+    );
   }
 
   /** Keeps the HighLevel user a token answer named (connections made before it was kept learn it at a refresh). */
   private async rememberHighLevelUser(connectionId: string, userId: string): Promise<void> {
     const connection = await this.connections.get(connectionId);
-    if (connection && connection.settings.highLevelUserId !== userId) await this.connections.updateSettings(connectionId, { highLevelUserId: userId });
+    if (connection && connection.settings.highLevelUserId !== userId)
+      await this.connections.updateSettings(connectionId, { highLevelUserId: userId });
   }
 
   /** Forgets cached clients (after tokens or settings changed). */
@@ -595,7 +797,12 @@ export class Engine {
   }
 }
 
-export function toStored(t: { accessToken: string; refreshToken: string; accessTokenExpiresAt: Date; refreshTokenExpiresAt?: Date | undefined }): OAuthTokens {
+export function toStored(t: {
+  accessToken: string;
+  refreshToken: string;
+  accessTokenExpiresAt: Date;
+  refreshTokenExpiresAt?: Date | undefined;
+}): OAuthTokens {
   return {
     accessToken: t.accessToken,
     refreshToken: t.refreshToken,
@@ -626,7 +833,14 @@ function recordIds(data: JobData): Record<string, string> {
 }
 
 function providerDetail(error: unknown): Record<string, unknown> {
-  if (error instanceof QuickBooksError) return { provider: 'quickbooks', code: error.code, status: error.status, detail: error.detail ?? null, intuitTid: error.intuitTid ?? null };
+  if (error instanceof QuickBooksError)
+    return {
+      provider: 'quickbooks',
+      code: error.code,
+      status: error.status,
+      detail: error.detail ?? null,
+      intuitTid: error.intuitTid ?? null,
+    };
   if (error instanceof HighLevelError) return { provider: 'highlevel', status: error.status, code: error.code ?? null };
   return {};
 }

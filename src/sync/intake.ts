@@ -66,7 +66,7 @@ async function placeEvent(deps: IntakeDeps, event: IncomingEvent): Promise<Intak
   const targets = connections.filter((c) => LIVE.has(c.status) || HELD.has(c.status));
   if (targets.length === 0) {
     const reason = !event.account
-      ? event.reason ?? `${event.eventType} names no ${event.provider === 'quickbooks' ? 'realm' : 'location'}`
+      ? (event.reason ?? `${event.eventType} names no ${event.provider === 'quickbooks' ? 'realm' : 'location'}`)
       : connections.length === 0
         ? `no connection for ${event.provider === 'quickbooks' ? 'QuickBooks company' : 'HighLevel location'} ${event.account}`
         : `the connection for ${event.account} is ${connections[0]!.status}; reconnect it to sync again`;
@@ -79,7 +79,9 @@ async function placeEvent(deps: IntakeDeps, event: IncomingEvent): Promise<Intak
     // Events are stored per connection: one QuickBooks event may concern two connections of one realm.
     const eventId = targets.length > 1 ? `${event.eventId}#${connection.id}` : event.eventId;
     if (!event.route || !deps.handles(event.route.queue)) {
-      const reason = event.route ? `no flow handles ${event.eventType} in this version` : event.reason ?? `${event.eventType} is not an event ledgerlink syncs`;
+      const reason = event.route
+        ? `no flow handles ${event.eventType} in this version`
+        : (event.reason ?? `${event.eventType} is not an event ledgerlink syncs`);
       await ignore(deps.db, { ...event, eventId }, connection.id, reason);
       outcomes.push({ outcome: 'ignored', reason });
       continue;
@@ -93,7 +95,13 @@ async function placeEvent(deps: IntakeDeps, event: IncomingEvent): Promise<Intak
       continue;
     }
     const stored = await deps.db.transaction(async (tx) => {
-      const inboxId = await storeInboxEvent(tx, { provider: event.provider, eventId, eventType: event.eventType, connectionId: connection.id, payload: event.payload });
+      const inboxId = await storeInboxEvent(tx, {
+        provider: event.provider,
+        eventId,
+        eventType: event.eventType,
+        connectionId: connection.id,
+        payload: event.payload,
+      });
       if (inboxId === undefined) return undefined;
       return { jobId: await deps.queue.enqueue(route.queue, { ...data, inboxId }, { q: tx }) };
     });
@@ -112,10 +120,21 @@ async function placeEvent(deps: IntakeDeps, event: IncomingEvent): Promise<Intak
  * a second old): if it was resumed meanwhile, the resume may have released the held events before this one was
  * stored, so the status is read again afterwards and the event released here when the connection is live.
  */
-async function hold(deps: IntakeDeps, event: IncomingEvent, connection: Connection, job: { queue: string; data: JobData }): Promise<IntakeOutcome> {
+async function hold(
+  deps: IntakeDeps,
+  event: IncomingEvent,
+  connection: Connection,
+  job: { queue: string; data: JobData },
+): Promise<IntakeOutcome> {
   const inboxId = await storeInboxEvent(deps.db, {
-    provider: event.provider, eventId: event.eventId, eventType: event.eventType, connectionId: connection.id, payload: event.payload,
-    status: 'held', reason: `the connection is ${connection.status}; this event syncs when it is resumed`, heldJob: job,
+    provider: event.provider,
+    eventId: event.eventId,
+    eventType: event.eventType,
+    connectionId: connection.id,
+    payload: event.payload,
+    status: 'held',
+    reason: `the connection is ${connection.status}; this event syncs when it is resumed`,
+    heldJob: job,
   });
   if (inboxId === undefined) return { outcome: 'duplicate', connectionId: connection.id };
   const now = await deps.db.query<{ status: string }>(`SELECT status FROM connections WHERE id = $1`, [connection.id]);
@@ -154,14 +173,24 @@ export async function releaseHeldEvents(db: Db, queue: JobQueue, connectionId: s
 
 async function ignore(db: Db, event: IncomingEvent, connectionId: string | null, reason: string): Promise<void> {
   const inboxId = await storeInboxEvent(db, {
-    provider: event.provider, eventId: event.eventId, eventType: event.eventType, connectionId, payload: event.payload, status: 'ignored', reason,
+    provider: event.provider,
+    eventId: event.eventId,
+    eventType: event.eventType,
+    connectionId,
+    payload: event.payload,
+    status: 'ignored',
+    reason,
   });
   if (inboxId === undefined) return;
   await recordActivity(db, {
     connectionId,
     flow: 'webhooks',
     status: 'skipped',
-    ...(event.record ? (event.provider === 'quickbooks' ? { qboKind: event.record.kind, qboId: event.record.id } : { crmKind: event.record.kind, crmId: event.record.id }) : {}),
+    ...(event.record
+      ? event.provider === 'quickbooks'
+        ? { qboKind: event.record.kind, qboId: event.record.id }
+        : { crmKind: event.record.kind, crmId: event.record.id }
+      : {}),
     message: `Ignored ${event.provider === 'quickbooks' ? 'QuickBooks' : 'HighLevel'} ${event.eventType}: ${reason}`,
     detail: { eventId: event.eventId, account: event.account ?? null },
   });
@@ -175,15 +204,23 @@ export const REFUSAL_SAMPLE_SECONDS = 600;
  * activity list shows a sample, the first refusal of a reason and then one every REFUSAL_SAMPLE_SECONDS, each
  * saying how many there were: unsigned posts by the thousand cost counter updates, not rows.
  */
-export async function recordRefusal(db: Db, provider: Provider, reason: string, detail: Record<string, unknown>): Promise<void> {
+export async function recordRefusal(
+  db: Db,
+  provider: Provider,
+  reason: string,
+  detail: Record<string, unknown>,
+): Promise<void> {
   const counted = await countRefusal(db, provider, reason, REFUSAL_SAMPLE_SECONDS);
   if (!counted.sample) return;
   await recordActivity(db, {
     connectionId: null,
     flow: 'webhooks',
     status: 'error',
-    message: `Refused a ${provider === 'quickbooks' ? 'QuickBooks' : 'HighLevel'} webhook: ${reason}` +
-      (counted.count > 1 ? ` (${counted.count} refused for this reason since ${counted.firstSeenAt.toISOString()}; one entry per ${REFUSAL_SAMPLE_SECONDS / 60} minutes is listed)` : ''),
+    message:
+      `Refused a ${provider === 'quickbooks' ? 'QuickBooks' : 'HighLevel'} webhook: ${reason}` +
+      (counted.count > 1
+        ? ` (${counted.count} refused for this reason since ${counted.firstSeenAt.toISOString()}; one entry per ${REFUSAL_SAMPLE_SECONDS / 60} minutes is listed)`
+        : ''),
     detail: { ...detail, refusedSoFar: counted.count, firstSeenAt: counted.firstSeenAt.toISOString() },
   });
 }

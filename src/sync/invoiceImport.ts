@@ -47,7 +47,11 @@ export const importInvoicesKey = (connectionId: string) => `${connectionId}:impo
  * it). True for a committed link, for an import still in flight (its claim names the invoice number), and for any
  * invoice carrying the import marker in its terms.
  */
-export async function isImportedCrmInvoice(q: Queryable, connectionId: string, invoice: Pick<CrmInvoice, '_id' | 'invoiceNumber'> & { termsNotes?: unknown }): Promise<boolean> {
+export async function isImportedCrmInvoice(
+  q: Queryable,
+  connectionId: string,
+  invoice: Pick<CrmInvoice, '_id' | 'invoiceNumber'> & { termsNotes?: unknown },
+): Promise<boolean> {
   if (typeof invoice.termsNotes === 'string' && invoice.termsNotes.startsWith(IMPORTED_MARKER)) return true;
   const result = await q.query(
     `SELECT 1 FROM links WHERE connection_id = $1 AND kind = 'importedInvoice' AND (crm_id = $2 OR (state = 'pending' AND data->>'invoiceNumber' = $3)) LIMIT 1`,
@@ -80,14 +84,33 @@ export async function importInvoices(ctx: FlowContext): Promise<InvoiceImportPro
   if (!progress) {
     const cutoff = (connection.connectedAt ?? new Date()).toISOString();
     const total = await ctx.qbo.count(count('Invoice').where('MetaData.CreateTime', '<=', cutoff));
-    progress = { position: 1, done: 0, total, imported: 0, skipped: 0, failed: 0, cutoff, startedAt: new Date().toISOString() };
+    progress = {
+      position: 1,
+      done: 0,
+      total,
+      imported: 0,
+      skipped: 0,
+      failed: 0,
+      cutoff,
+      startedAt: new Date().toISOString(),
+    };
     await writeCursor(db, connection.id, INVOICE_IMPORT_CURSOR, progress);
-    await recordActivity(db, { connectionId: connection.id, flow: INVOICE_IMPORT_FLOW, status: 'info', message: `Importing ${total} QuickBooks invoices into the CRM` });
+    await recordActivity(db, {
+      connectionId: connection.id,
+      flow: INVOICE_IMPORT_FLOW,
+      status: 'info',
+      message: `Importing ${total} QuickBooks invoices into the CRM`,
+    });
   }
   const started = Date.now();
   while (Date.now() - started < SLICE_MS) {
     await keepDailyReserve(ctx, INVOICE_IMPORT_FLOW, 'The import of old invoices');
-    const page = await ctx.qbo.query(select('Invoice').where('MetaData.CreateTime', '<=', progress.cutoff).orderBy('Id').page(progress.position, PAGE_SIZE));
+    const page = await ctx.qbo.query(
+      select('Invoice')
+        .where('MetaData.CreateTime', '<=', progress.cutoff)
+        .orderBy('Id')
+        .page(progress.position, PAGE_SIZE),
+    );
     for (const invoice of page) {
       const outcome = await importOneSafely(ctx, invoice);
       progress[outcome] += 1;
@@ -100,7 +123,9 @@ export async function importInvoices(ctx: FlowContext): Promise<InvoiceImportPro
       progress.total = progress.done;
       await writeCursor(db, connection.id, INVOICE_IMPORT_CURSOR, progress);
       await recordActivity(db, {
-        connectionId: connection.id, flow: INVOICE_IMPORT_FLOW, status: 'info',
+        connectionId: connection.id,
+        flow: INVOICE_IMPORT_FLOW,
+        status: 'info',
         message: `Imported ${progress.imported} of ${progress.done} QuickBooks invoices into the CRM (${progress.skipped} skipped, ${progress.failed} failed)`,
         detail: { ...progress },
       });
@@ -108,7 +133,10 @@ export async function importInvoices(ctx: FlowContext): Promise<InvoiceImportPro
     }
     await writeCursor(db, connection.id, INVOICE_IMPORT_CURSOR, progress);
   }
-  await ctx.queue.enqueue(QUEUES.importInvoices, { connectionId: connection.id, key: importInvoicesKey(connection.id) });
+  await ctx.queue.enqueue(QUEUES.importInvoices, {
+    connectionId: connection.id,
+    key: importInvoicesKey(connection.id),
+  });
   return progress;
 }
 
@@ -118,8 +146,14 @@ async function importOneSafely(ctx: FlowContext, invoice: QboInvoice): Promise<'
   } catch (error) {
     if (!(error instanceof SyncError)) throw error;
     await recordActivity(ctx.db, {
-      connectionId: ctx.connection.id, flow: INVOICE_IMPORT_FLOW, status: 'error', qboKind: 'Invoice', qboId: invoice.Id, crmId: `qbo-invoice:${invoice.Id}`,
-      message: error.message, detail: { code: error.code, fix: error.fix, ...error.detail },
+      connectionId: ctx.connection.id,
+      flow: INVOICE_IMPORT_FLOW,
+      status: 'error',
+      qboKind: 'Invoice',
+      qboId: invoice.Id,
+      crmId: `qbo-invoice:${invoice.Id}`,
+      message: error.message,
+      detail: { code: error.code, fix: error.fix, ...error.detail },
     });
     return 'failed';
   }
@@ -136,10 +170,19 @@ export async function importInvoice(ctx: FlowContext, invoice: QboInvoice): Prom
   if (!contactId) {
     await ctx.db.query(
       `INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin, state, data) VALUES ($1, 'importedInvoice', $2, $3, 'qbo', 'skipped', $4) ON CONFLICT DO NOTHING`,
-      [ctx.connection.id, placeholder(invoice.Id), invoice.Id, JSON.stringify({ reason: 'its customer has no CRM contact', customerId: invoice.CustomerRef.value })],
+      [
+        ctx.connection.id,
+        placeholder(invoice.Id),
+        invoice.Id,
+        JSON.stringify({ reason: 'its customer has no CRM contact', customerId: invoice.CustomerRef.value }),
+      ],
     );
     await recordActivity(ctx.db, {
-      connectionId: ctx.connection.id, flow: INVOICE_IMPORT_FLOW, status: 'skipped', qboKind: 'Invoice', qboId: invoice.Id,
+      connectionId: ctx.connection.id,
+      flow: INVOICE_IMPORT_FLOW,
+      status: 'skipped',
+      qboKind: 'Invoice',
+      qboId: invoice.Id,
       message: `QuickBooks invoice ${number} not imported: its customer ${invoice.CustomerRef.name ?? invoice.CustomerRef.value} has no CRM contact (inactive, or see the contacts activity)`,
     });
     return 'skipped';
@@ -149,35 +192,73 @@ export async function importInvoice(ctx: FlowContext, invoice: QboInvoice): Prom
   const company = await ctx.company();
   const contact = await ctx.hl.contacts.get(contactId);
   const mapped = crmInvoiceForQboInvoice(invoice, {
-    contact: { id: contact.id, name: contact.name ?? ([contact.firstName, contact.lastName].filter(Boolean).join(' ') || (invoice.CustomerRef.name ?? '')), email: contact.email ?? '', phoneNo: contact.phone ?? '' },
+    contact: {
+      id: contact.id,
+      name:
+        contact.name ??
+        ([contact.firstName, contact.lastName].filter(Boolean).join(' ') || (invoice.CustomerRef.name ?? '')),
+      email: contact.email ?? '',
+      phoneNo: contact.phone ?? '',
+    },
     homeCurrency: company.homeCurrency,
     businessName: ctx.connection.name,
   });
   let crm: CrmInvoice | undefined;
   if (mayExist) crm = await findImported(ctx, number, contactId);
   if (!crm) {
-    await ctx.db.query(`UPDATE links SET data = jsonb_set(data, '{mayExist}', 'true'::jsonb), updated_at = now() WHERE connection_id = $1 AND kind = 'importedInvoice' AND qbo_id = $2 AND state = 'pending'`, [ctx.connection.id, invoice.Id]);
+    await ctx.db.query(
+      `UPDATE links SET data = jsonb_set(data, '{mayExist}', 'true'::jsonb), updated_at = now() WHERE connection_id = $1 AND kind = 'importedInvoice' AND qbo_id = $2 AND state = 'pending'`,
+      [ctx.connection.id, invoice.Id],
+    );
     crm = await ctx.hl.invoices.create(mapped.input);
   }
   await ctx.db.query(
     `UPDATE links SET crm_id = $3, state = 'linked', qbo_sync_token = $4, data = $5, updated_at = now() WHERE connection_id = $1 AND kind = 'importedInvoice' AND qbo_id = $2`,
-    [ctx.connection.id, invoice.Id, crm._id, invoice.SyncToken, JSON.stringify({ invoiceNumber: number, status: mapped.status, totalMinor: mapped.totalMinor, currency: mapped.input.currency })],
+    [
+      ctx.connection.id,
+      invoice.Id,
+      crm._id,
+      invoice.SyncToken,
+      JSON.stringify({
+        invoiceNumber: number,
+        status: mapped.status,
+        totalMinor: mapped.totalMinor,
+        currency: mapped.input.currency,
+      }),
+    ],
   );
   // Status after the link is committed: each step checks what the CRM invoice already holds, so a retry repeats none.
   const warnings = await applyStatus(ctx, crm, mapped);
   await recordActivity(ctx.db, {
-    connectionId: ctx.connection.id, flow: INVOICE_IMPORT_FLOW, status: 'ok', crmKind: 'invoice', crmId: crm._id, qboKind: 'Invoice', qboId: invoice.Id,
+    connectionId: ctx.connection.id,
+    flow: INVOICE_IMPORT_FLOW,
+    status: 'ok',
+    crmKind: 'invoice',
+    crmId: crm._id,
+    qboKind: 'Invoice',
+    qboId: invoice.Id,
     message: `Imported QuickBooks invoice ${number} (${formatMinor(mapped.totalMinor, mapped.input.currency)} ${mapped.input.currency}, ${mapped.status}) for contact ${contactId}`,
     ...(warnings.length > 0 ? { detail: { warnings } } : {}),
   });
   return 'imported';
 }
 
-async function claim(ctx: FlowContext, invoiceId: string, number: string, holder: string, link: Link | undefined): Promise<boolean> {
+async function claim(
+  ctx: FlowContext,
+  invoiceId: string,
+  number: string,
+  holder: string,
+  link: Link | undefined,
+): Promise<boolean> {
   if (!link) {
     const inserted = await ctx.db.query(
       `INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin, state, data) VALUES ($1, 'importedInvoice', $2, $3, 'qbo', 'pending', $4) ON CONFLICT DO NOTHING`,
-      [ctx.connection.id, placeholder(invoiceId), invoiceId, JSON.stringify({ holder, invoiceNumber: number, mayExist: false })],
+      [
+        ctx.connection.id,
+        placeholder(invoiceId),
+        invoiceId,
+        JSON.stringify({ holder, invoiceNumber: number, mayExist: false }),
+      ],
     );
     if (inserted.rowCount === 1) return false;
   }
@@ -217,14 +298,24 @@ async function applyStatus(ctx: FlowContext, crm: CrmInvoice, mapped: MappedInvo
   }
   const owed = mapped.paidMinor - alreadyPaid;
   if (owed > 0) {
-    await ctx.hl.invoices.recordPayment(crm._id, { mode: 'other', amount: majorFromMinor(owed, currency), notes: `${IMPORTED_MARKER}: paid there before the connection` });
+    await ctx.hl.invoices.recordPayment(crm._id, {
+      mode: 'other',
+      amount: majorFromMinor(owed, currency),
+      notes: `${IMPORTED_MARKER}: paid there before the connection`,
+    });
   }
   if (mapped.status === 'open' && crm.status === 'draft') {
     const userId = ctx.connection.settings.highLevelUserId;
     if (!userId) {
-      return ['Left as a draft: marking it sent needs the HighLevel user who authorised ledgerlink, which this connection does not know yet (it learns it when HighLevel is reconnected); send it manually in HighLevel to show it as due'];
+      return [
+        'Left as a draft: marking it sent needs the HighLevel user who authorised ledgerlink, which this connection does not know yet (it learns it when HighLevel is reconnected); send it manually in HighLevel to show it as due',
+      ];
     }
-    await ctx.hl.invoices.send(crm._id, { userId, action: 'send_manually', liveMode: crm.liveMode ?? mapped.input.liveMode });
+    await ctx.hl.invoices.send(crm._id, {
+      userId,
+      action: 'send_manually',
+      liveMode: crm.liveMode ?? mapped.input.liveMode,
+    });
   }
   return [];
 }
@@ -244,12 +335,22 @@ export interface MappedInvoice {
  */
 export function crmInvoiceForQboInvoice(
   invoice: QboInvoice,
-  options: { contact: { id: string; name: string; email: string; phoneNo: string }; homeCurrency: string; businessName: string },
+  options: {
+    contact: { id: string; name: string; email: string; phoneNo: string };
+    homeCurrency: string;
+    businessName: string;
+  },
 ): MappedInvoice {
   const currency = (invoice.CurrencyRef?.value ?? options.homeCurrency).toUpperCase();
   const minor = (value: number | undefined, what: string): number => {
     const m = toMinorUnits(value ?? 0, currency, { rounding: 'halfUp' });
-    if (!m.ok) throw new SyncError('invoice-amount', `QuickBooks invoice ${invoice.DocNumber ?? invoice.Id}: ${what} ${value} is not an amount in ${currency}`, 'Correct the invoice in QuickBooks, then press Retry', { invoiceId: invoice.Id });
+    if (!m.ok)
+      throw new SyncError(
+        'invoice-amount',
+        `QuickBooks invoice ${invoice.DocNumber ?? invoice.Id}: ${what} ${value} is not an amount in ${currency}`,
+        'Correct the invoice in QuickBooks, then press Retry',
+        { invoiceId: invoice.Id },
+      );
     return m.value;
   };
   const items: InvoiceItemInput[] = [];
@@ -266,11 +367,18 @@ export function crmInvoiceForQboInvoice(
   }
   const taxMinor = minor(invoice.TxnTaxDetail?.TotalTax, 'tax');
   if (taxMinor !== 0) {
-    items.push({ name: 'Tax', description: 'Tax as calculated by QuickBooks', currency, amount: majorFromMinor(taxMinor, currency), qty: 1 });
+    items.push({
+      name: 'Tax',
+      description: 'Tax as calculated by QuickBooks',
+      currency,
+      amount: majorFromMinor(taxMinor, currency),
+      qty: 1,
+    });
     linesMinor += taxMinor;
   }
   const voided = invoice.PrivateNote === 'Voided' && (invoice.TotalAmt ?? 0) === 0;
-  if (items.length === 0) items.push({ name: voided ? 'Voided in QuickBooks' : 'Invoice', currency, amount: 0, qty: 1 });
+  if (items.length === 0)
+    items.push({ name: voided ? 'Voided in QuickBooks' : 'Invoice', currency, amount: 0, qty: 1 });
   const totalMinor = minor(invoice.TotalAmt, 'total');
   const computed = linesMinor - discountMinor;
   if (computed !== totalMinor) {
@@ -283,7 +391,13 @@ export function crmInvoiceForQboInvoice(
   }
   const balanceMinor = minor(invoice.Balance, 'balance');
   const paidMinor = Math.max(0, totalMinor - balanceMinor);
-  const status: MappedInvoice['status'] = voided ? 'void' : totalMinor > 0 && balanceMinor === 0 ? 'paid' : paidMinor > 0 ? 'partially_paid' : 'open';
+  const status: MappedInvoice['status'] = voided
+    ? 'void'
+    : totalMinor > 0 && balanceMinor === 0
+      ? 'paid'
+      : paidMinor > 0
+        ? 'partially_paid'
+        : 'open';
   const number = invoice.DocNumber ?? `QB-${invoice.Id}`;
   const issueDate = invoice.TxnDate ?? new Date().toISOString().slice(0, 10);
   const input: CreateInvoiceInput = {
@@ -314,8 +428,14 @@ function itemFor(line: Line, amountMinor: number, currency: string): InvoiceItem
   const base = { name, currency, ...(line.Description ? { description: line.Description } : {}) };
   if (qty !== undefined && unit !== undefined && qty > 0 && Number.isInteger(qty)) {
     const unitMinor = toMinorUnits(unit, currency, { rounding: 'reject' });
-    if (unitMinor.ok && unitMinor.value * qty === amountMinor) return { ...base, amount: majorFromMinor(unitMinor.value, currency), qty };
+    if (unitMinor.ok && unitMinor.value * qty === amountMinor)
+      return { ...base, amount: majorFromMinor(unitMinor.value, currency), qty };
   }
   const note = qty !== undefined && unit !== undefined ? `${qty} × ${unit}` : undefined;
-  return { ...base, amount: majorFromMinor(amountMinor, currency), qty: 1, ...(note ? { description: line.Description ? `${line.Description} (${note})` : note } : {}) };
+  return {
+    ...base,
+    amount: majorFromMinor(amountMinor, currency),
+    qty: 1,
+    ...(note ? { description: line.Description ? `${line.Description} (${note})` : note } : {}),
+  };
 }

@@ -82,7 +82,13 @@ export async function syncInvoice(ctx: FlowContext, invoiceId: string): Promise<
       await ctx.db.transaction(async (tx) => {
         await persist(tx, ctx, linked, linked.crmUpdatedAt);
         await recordActivity(tx, {
-          connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'info', crmKind: 'invoice', crmId: invoiceId, qboKind: 'Invoice', qboId: linked.qboId,
+          connectionId: ctx.connection.id,
+          flow: INVOICES_FLOW,
+          status: 'info',
+          crmKind: 'invoice',
+          crmId: invoiceId,
+          qboKind: 'Invoice',
+          qboId: linked.qboId,
           message: `CRM invoice ${linked.data.label} was deleted; QuickBooks invoice ${linked.data.docNumber ?? linked.qboId} stays, voided`,
         });
       });
@@ -94,10 +100,26 @@ export async function syncInvoice(ctx: FlowContext, invoiceId: string): Promise<
   if (skip) {
     await ctx.db.transaction(async (tx) => {
       await saveLink(tx, {
-        connectionId: ctx.connection.id, kind: 'invoice', crmId: invoice._id, qboId: null, origin: 'crm', state: 'skipped',
-        snapshotHash: null, qboSyncToken: null, qboUpdatedAt: null, crmUpdatedAt: invoice.updatedAt ?? null, data: { reason: skip },
+        connectionId: ctx.connection.id,
+        kind: 'invoice',
+        crmId: invoice._id,
+        qboId: null,
+        origin: 'crm',
+        state: 'skipped',
+        snapshotHash: null,
+        qboSyncToken: null,
+        qboUpdatedAt: null,
+        crmUpdatedAt: invoice.updatedAt ?? null,
+        data: { reason: skip },
       });
-      await recordActivity(tx, { connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'skipped', crmKind: 'invoice', crmId: invoice._id, message: `CRM invoice ${crmLabel(invoice)} not synced: ${skip}` });
+      await recordActivity(tx, {
+        connectionId: ctx.connection.id,
+        flow: INVOICES_FLOW,
+        status: 'skipped',
+        crmKind: 'invoice',
+        crmId: invoice._id,
+        message: `CRM invoice ${crmLabel(invoice)} not synced: ${skip}`,
+      });
     });
     return;
   }
@@ -108,7 +130,8 @@ export async function syncInvoice(ctx: FlowContext, invoiceId: string): Promise<
   let current = invoice.status !== 'void' || !linked ? await writeInvoice(ctx, invoice, linked) : linked;
   // Money already received stays recorded even when the invoice is voided afterwards: payments first, then void.
   current = await recordPayments(ctx, invoice, current);
-  if (invoice.status === 'void' && !current.data.voided) current = await voidInQuickBooks(ctx, current, 'voided in the CRM');
+  if (invoice.status === 'void' && !current.data.voided)
+    current = await voidInQuickBooks(ctx, current, 'voided in the CRM');
 
   // Everything this version of the invoice asked for is written: remember the version (the sweep compares it).
   current.data.status = invoice.status;
@@ -153,7 +176,12 @@ async function resolveFailures(q: Queryable, ctx: FlowContext, invoiceId: string
   );
 }
 
-async function resolveMismatches(q: Queryable, ctx: FlowContext, invoiceId: string, codes: readonly string[]): Promise<void> {
+async function resolveMismatches(
+  q: Queryable,
+  ctx: FlowContext,
+  invoiceId: string,
+  codes: readonly string[],
+): Promise<void> {
   await q.query(
     `UPDATE activity SET resolved_at = now() WHERE connection_id = $1 AND flow = $2 AND crm_id = $3 AND status = 'error' AND resolved_at IS NULL AND detail->>'code' = ANY($4::text[])`,
     [ctx.connection.id, INVOICES_FLOW, invoiceId, [...codes]],
@@ -168,12 +196,17 @@ async function readInvoice(ctx: FlowContext, invoiceId: string): Promise<HighLev
     // HighLevel's spec answers an unknown invoice id with 400 "Unable to find an invoice with the given invoice
     // id" (reference §1 error examples), not 404; both mean the invoice is gone.
     if (isHighLevelNotFound(error)) return undefined;
-    if (error instanceof HighLevelError && error.status === 400 && /unable to find an invoice/i.test(error.message)) return undefined;
+    if (error instanceof HighLevelError && error.status === 400 && /unable to find an invoice/i.test(error.message))
+      return undefined;
     throw error;
   }
 }
 
-function reasonToSkip(ctx: FlowContext, invoice: HighLevelInvoice, linked: LinkedInvoice | undefined): string | undefined {
+function reasonToSkip(
+  ctx: FlowContext,
+  invoice: HighLevelInvoice,
+  linked: LinkedInvoice | undefined,
+): string | undefined {
   if (linked) return undefined;
   const created = invoice.createdAt ?? invoice.issueDate;
   const connectedAt = ctx.connection.connectedAt;
@@ -182,8 +215,10 @@ function reasonToSkip(ctx: FlowContext, invoice: HighLevelInvoice, linked: Linke
   }
   // A void invoice nobody paid left no trace in the books. One that was paid in part before being voided (its
   // webhooks lost) is still created, paid and voided below, so that the money received is recorded.
-  if (invoice.status === 'void' && (invoice.amountPaid ?? 0) === 0) return 'it was voided before it reached QuickBooks, so there is nothing to record';
-  if (invoice.status !== 'draft' && invoice.status !== 'void' && !SENT.has(invoice.status)) return `its status "${invoice.status}" is not one ledgerlink knows`;
+  if (invoice.status === 'void' && (invoice.amountPaid ?? 0) === 0)
+    return 'it was voided before it reached QuickBooks, so there is nothing to record';
+  if (invoice.status !== 'draft' && invoice.status !== 'void' && !SENT.has(invoice.status))
+    return `its status "${invoice.status}" is not one ledgerlink knows`;
   return undefined;
 }
 
@@ -198,11 +233,25 @@ function linkedInvoice(link: Link): LinkedInvoice {
   };
 }
 
-async function persist(q: Queryable, ctx: FlowContext, linked: LinkedInvoice, crmUpdatedAt: string | null): Promise<void> {
+async function persist(
+  q: Queryable,
+  ctx: FlowContext,
+  linked: LinkedInvoice,
+  crmUpdatedAt: string | null,
+): Promise<void> {
   linked.crmUpdatedAt = crmUpdatedAt;
   await saveLink(q, {
-    connectionId: ctx.connection.id, kind: 'invoice', crmId: linked.crmId, qboId: linked.qboId, origin: 'crm', state: 'linked',
-    snapshotHash: linked.hash, qboSyncToken: linked.syncToken, qboUpdatedAt: null, crmUpdatedAt, data: { ...linked.data },
+    connectionId: ctx.connection.id,
+    kind: 'invoice',
+    crmId: linked.crmId,
+    qboId: linked.qboId,
+    origin: 'crm',
+    state: 'linked',
+    snapshotHash: linked.hash,
+    qboSyncToken: linked.syncToken,
+    qboUpdatedAt: null,
+    crmUpdatedAt,
+    data: { ...linked.data },
   });
 }
 
@@ -218,13 +267,22 @@ interface MappedInvoice {
 }
 
 /** Creates the QuickBooks invoice, or updates it when the mapped body differs from the one last written. */
-async function writeInvoice(ctx: FlowContext, invoice: HighLevelInvoice, linked: LinkedInvoice | undefined): Promise<LinkedInvoice> {
+async function writeInvoice(
+  ctx: FlowContext,
+  invoice: HighLevelInvoice,
+  linked: LinkedInvoice | undefined,
+): Promise<LinkedInvoice> {
   const mapped = await mapInvoice(ctx, invoice);
   if (linked && linked.hash === mapped.hash) return linked;
   if (linked?.data.voided) {
     // A voided QuickBooks invoice is history; a CRM that brings a voided invoice back to life is not something
     // we can mirror faithfully, so a person decides.
-    throw new SyncError('invoice-voided-in-quickbooks', `QuickBooks invoice ${linked.data.docNumber ?? linked.qboId} is voided but CRM invoice ${crmLabel(invoice)} changed`, 'Create the invoice again in HighLevel if it is still owed', { invoiceId: invoice._id });
+    throw new SyncError(
+      'invoice-voided-in-quickbooks',
+      `QuickBooks invoice ${linked.data.docNumber ?? linked.qboId} is voided but CRM invoice ${crmLabel(invoice)} changed`,
+      'Create the invoice again in HighLevel if it is still owed',
+      { invoiceId: invoice._id },
+    );
   }
   let written: QboInvoice;
   let action: 'Created' | 'Updated';
@@ -260,18 +318,36 @@ async function writeInvoice(ctx: FlowContext, invoice: HighLevelInvoice, linked:
     // reported again just below.
     await resolveErrors(tx, ctx.connection.id, INVOICES_FLOW, invoice._id);
     await recordActivity(tx, {
-      connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'ok', crmKind: 'invoice', crmId: invoice._id, qboKind: 'Invoice', qboId: written.Id,
-      message: withWarnings(`${action} QuickBooks invoice ${written.DocNumber ?? written.Id} for CRM invoice ${crmLabel(invoice)} (${money(mapped.expected.crmTotal, currency)}, customer "${mapped.customerName}")`, mapped.warnings),
+      connectionId: ctx.connection.id,
+      flow: INVOICES_FLOW,
+      status: 'ok',
+      crmKind: 'invoice',
+      crmId: invoice._id,
+      qboKind: 'Invoice',
+      qboId: written.Id,
+      message: withWarnings(
+        `${action} QuickBooks invoice ${written.DocNumber ?? written.Id} for CRM invoice ${crmLabel(invoice)} (${money(mapped.expected.crmTotal, currency)}, customer "${mapped.customerName}")`,
+        mapped.warnings,
+      ),
       detail: { warnings: mapped.warnings, status: invoice.status },
     });
     // The mapping predicts QuickBooks' total, but QuickBooks computes it (tax in the global model): compare what
     // it actually holds with the CRM total after every write, and say so when they differ.
     if (qboTotal !== mapped.expected.crmTotal) {
       await recordActivity(tx, {
-        connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'error', crmKind: 'invoice', crmId: invoice._id, qboKind: 'Invoice', qboId: written.Id,
+        connectionId: ctx.connection.id,
+        flow: INVOICES_FLOW,
+        status: 'error',
+        crmKind: 'invoice',
+        crmId: invoice._id,
+        qboKind: 'Invoice',
+        qboId: written.Id,
         message: `QuickBooks invoice ${written.DocNumber ?? written.Id} totals ${written.TotalAmt ?? '?'} ${currency}, but CRM invoice ${crmLabel(invoice)} totals ${money(mapped.expected.crmTotal, currency)}`,
         detail: {
-          code: 'total-mismatch', crmTotal: mapped.expected.crm, quickbooksTotal: written.TotalAmt ?? null, expectedQuickbooksTotal: mapped.expected.quickbooks,
+          code: 'total-mismatch',
+          crmTotal: mapped.expected.crm,
+          quickbooksTotal: written.TotalAmt ?? null,
+          expectedQuickbooksTotal: mapped.expected.quickbooks,
           fix: 'Check the tax codes of the lines in QuickBooks (or the tax code mapping in the connection settings), then correct the invoice on either side',
         },
       });
@@ -287,12 +363,23 @@ async function mapInvoice(ctx: FlowContext, invoice: HighLevelInvoice): Promise<
   const currencyRefused = currencyProblem(company, currency, `CRM invoice ${label}`, { invoiceId: invoice._id });
   if (currencyRefused) {
     // An invoice can also be issued again in the home currency.
-    if (currencyRefused.code === 'currency-not-accepted') throw new SyncError(currencyRefused.code, currencyRefused.message, `Turn on multicurrency in QuickBooks (Account and settings > Advanced > Currency), or issue the invoice in ${company.homeCurrency}, then press Retry`, currencyRefused.detail);
+    if (currencyRefused.code === 'currency-not-accepted')
+      throw new SyncError(
+        currencyRefused.code,
+        currencyRefused.message,
+        `Turn on multicurrency in QuickBooks (Account and settings > Advanced > Currency), or issue the invoice in ${company.homeCurrency}, then press Retry`,
+        currencyRefused.detail,
+      );
     throw currencyRefused;
   }
   const contactId = invoice.contactDetails?.id;
   if (!contactId) {
-    throw new SyncError('invoice-without-contact', `CRM invoice ${label} names no contact`, 'Choose the contact of the invoice in HighLevel, then press Retry', { invoiceId: invoice._id });
+    throw new SyncError(
+      'invoice-without-contact',
+      `CRM invoice ${label} names no contact`,
+      'Choose the contact of the invoice in HighLevel, then press Retry',
+      { invoiceId: invoice._id },
+    );
   }
   const customer = await customerForContact(ctx, contactId, currency);
   if (company.multiCurrency && customer.outcome === 'linked') {
@@ -304,7 +391,9 @@ async function mapInvoice(ctx: FlowContext, invoice: HighLevelInvoice): Promise<
       throw new SyncError(
         'customer-currency',
         `CRM invoice ${label} is in ${currency}, but its QuickBooks customer "${qboCustomer.DisplayName}" takes ${customerCurrency} only`,
-        'QuickBooks fixes a customer\'s currency at creation: issue the invoice in ' + customerCurrency + ', or use a separate contact (and customer) for this currency',
+        "QuickBooks fixes a customer's currency at creation: issue the invoice in " +
+          customerCurrency +
+          ', or use a separate contact (and customer) for this currency',
         { invoiceId: invoice._id, currency, customerCurrency, customerId: customer.customerId },
       );
     }
@@ -317,13 +406,30 @@ async function mapInvoice(ctx: FlowContext, invoice: HighLevelInvoice): Promise<
     amount: item.amount,
     qty: item.qty,
     taxInclusive: item.taxInclusive ?? null,
-    taxes: item.taxes.map((t) => ({ _id: t._id ?? null, taxId: t.taxId ?? null, name: t.name ?? '', rate: t.rate ?? 0, calculation: t.calculation ?? null })),
+    taxes: item.taxes.map((t) => ({
+      _id: t._id ?? null,
+      taxId: t.taxId ?? null,
+      name: t.name ?? '',
+      rate: t.rate ?? 0,
+      calculation: t.calculation ?? null,
+    })),
   }));
   // Refused before any item is looked up or created: the mapping would refuse it anyway, after the writes.
   if (items.length > QBO_LIMITS.transaction.MaxLines) {
-    throw new SyncError('TOO_MANY_LINES', `CRM invoice ${label} has ${items.length} lines; QuickBooks accepts at most ${QBO_LIMITS.transaction.MaxLines} per invoice`, 'Split the invoice in HighLevel into smaller ones', { invoiceId: invoice._id });
+    throw new SyncError(
+      'TOO_MANY_LINES',
+      `CRM invoice ${label} has ${items.length} lines; QuickBooks accepts at most ${QBO_LIMITS.transaction.MaxLines} per invoice`,
+      'Split the invoice in HighLevel into smaller ones',
+      { invoiceId: invoice._id },
+    );
   }
-  const itemIds = items.length > 0 ? await itemIdsForNames(ctx, items.map((i) => i.name)) : {};
+  const itemIds =
+    items.length > 0
+      ? await itemIdsForNames(
+          ctx,
+          items.map((i) => i.name),
+        )
+      : {};
   const crm: CrmInvoice = {
     _id: invoice._id,
     invoiceNumber: invoice.invoiceNumber ?? null,
@@ -333,7 +439,11 @@ async function mapInvoice(ctx: FlowContext, invoice: HighLevelInvoice): Promise<
     currency,
     invoiceItems: items,
     discount: invoice.discount ? { type: invoice.discount.type ?? null, value: invoice.discount.value ?? null } : null,
-    contactDetails: { id: contactId, email: invoice.contactDetails?.email ?? null, name: invoice.contactDetails?.name ?? null },
+    contactDetails: {
+      id: contactId,
+      email: invoice.contactDetails?.email ?? null,
+      name: invoice.contactDetails?.name ?? null,
+    },
   };
   const mapping = qboInvoiceForCrmInvoice(crm, {
     region: company.region,
@@ -343,11 +453,22 @@ async function mapInvoice(ctx: FlowContext, invoice: HighLevelInvoice): Promise<
     ...(company.noTaxCodeId ? { noTaxCodeId: company.noTaxCodeId } : {}),
     customerRef: { value: customer.customerId },
   });
-  if (!mapping.ok) throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, { ...mapping.error.detail, invoiceId: invoice._id });
+  if (!mapping.ok)
+    throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, {
+      ...mapping.error.detail,
+      invoiceId: invoice._id,
+    });
   // The hash covers exactly what would be written, so any change on the CRM side that matters to QuickBooks (and
   // nothing else: a new updatedAt alone, a payment) leads to an update.
   const hash = createHash('sha256').update(JSON.stringify(mapping.invoice)).digest('base64url');
-  return { body: mapping.invoice, expected: mapping.expectedTotal, warnings: [...shortenedItemNames(items.map((i) => i.name)), ...mapping.warnings], customerId: customer.customerId, customerName: customer.displayName, hash };
+  return {
+    body: mapping.invoice,
+    expected: mapping.expectedTotal,
+    warnings: [...shortenedItemNames(items.map((i) => i.name)), ...mapping.warnings],
+    customerId: customer.customerId,
+    customerName: customer.displayName,
+    hash,
+  };
 }
 
 async function createInvoice(ctx: FlowContext, invoice: HighLevelInvoice, mapped: MappedInvoice): Promise<QboInvoice> {
@@ -355,18 +476,39 @@ async function createInvoice(ctx: FlowContext, invoice: HighLevelInvoice, mapped
   // QuickBooks' replay cannot help: look for our own invoice by its number (and our note) first.
   const existing = await findOurInvoice(ctx, invoice._id, mapped.body.DocNumber);
   if (existing) {
-    return updateInvoice(ctx, invoice, { crmId: invoice._id, qboId: existing.Id, syncToken: existing.SyncToken, hash: null, crmUpdatedAt: null, data: linkDataSchema.parse({}) }, mapped);
+    return updateInvoice(
+      ctx,
+      invoice,
+      {
+        crmId: invoice._id,
+        qboId: existing.Id,
+        syncToken: existing.SyncToken,
+        hash: null,
+        crmUpdatedAt: null,
+        data: linkDataSchema.parse({}),
+      },
+      mapped,
+    );
   }
   try {
     return await ctx.qbo.create('Invoice', { ...structuredClone(mapped.body) } as Record<string, unknown>, {
-      requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: INVOICES_FLOW, sourceId: invoice._id, sourceVersion: `create:${mapped.hash}` }),
+      requestId: quickbooksRequestId({
+        connectionId: ctx.connection.id,
+        flow: INVOICES_FLOW,
+        sourceId: invoice._id,
+        sourceVersion: `create:${mapped.hash}`,
+      }),
     });
   } catch (error) {
     throw explainInvoiceRefusal(error, invoice, mapped);
   }
 }
 
-async function findOurInvoice(ctx: FlowContext, invoiceId: string, docNumber: string | undefined): Promise<QboInvoice | undefined> {
+async function findOurInvoice(
+  ctx: FlowContext,
+  invoiceId: string,
+  docNumber: string | undefined,
+): Promise<QboInvoice | undefined> {
   if (docNumber === undefined) return undefined;
   const rows = await ctx.qbo.query(select('Invoice').where('DocNumber', '=', docNumber).maxResults(100));
   return rows.find((row) => (row.PrivateNote ?? '').includes(`HighLevel invoice ${invoiceId}`));
@@ -378,16 +520,33 @@ async function findOurInvoice(ctx: FlowContext, invoiceId: string, docNumber: st
  * someone (a bookkeeper, a payment) changed the invoice since, so it is read again and the CRM's version
  * re-applied on top (the CRM is the source of truth for the fields it owns).
  */
-async function updateInvoice(ctx: FlowContext, invoice: HighLevelInvoice, linked: LinkedInvoice, mapped: MappedInvoice): Promise<QboInvoice> {
+async function updateInvoice(
+  ctx: FlowContext,
+  invoice: HighLevelInvoice,
+  linked: LinkedInvoice,
+  mapped: MappedInvoice,
+): Promise<QboInvoice> {
   let syncToken = linked.syncToken;
   for (let attempt = 0; ; attempt++) {
     try {
-      return await ctx.qbo.update('Invoice', { ...({ ...structuredClone(mapped.body) } as Record<string, unknown>), Id: linked.qboId, SyncToken: syncToken }, {
-        requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: INVOICES_FLOW, sourceId: invoice._id, sourceVersion: `update:${mapped.hash}:${syncToken}` }),
-      });
+      return await ctx.qbo.update(
+        'Invoice',
+        { ...({ ...structuredClone(mapped.body) } as Record<string, unknown>), Id: linked.qboId, SyncToken: syncToken },
+        {
+          requestId: quickbooksRequestId({
+            connectionId: ctx.connection.id,
+            flow: INVOICES_FLOW,
+            sourceId: invoice._id,
+            sourceVersion: `update:${mapped.hash}:${syncToken}`,
+          }),
+        },
+      );
     } catch (error) {
       if (isStaleObject(error) && attempt < STALE_ATTEMPTS) {
-        ctx.log.info({ invoiceId: invoice._id, qboInvoiceId: linked.qboId, syncToken }, 'stale SyncToken (5010): re-reading the QuickBooks invoice and re-applying the CRM version');
+        ctx.log.info(
+          { invoiceId: invoice._id, qboInvoiceId: linked.qboId, syncToken },
+          'stale SyncToken (5010): re-reading the QuickBooks invoice and re-applying the CRM version',
+        );
         syncToken = (await readQboInvoice(ctx, linked, invoice._id)).SyncToken;
         continue;
       }
@@ -425,7 +584,12 @@ function explainInvoiceRefusal(error: unknown, invoice: HighLevelInvoice, mapped
     );
   }
   if (error.status === 400 && /^(2\d{3}|6\d{3}|610)$/.test(error.code)) {
-    return new SyncError('invoice-refused', `QuickBooks refused CRM invoice ${label}: ${error.describe()}`, 'Correct the invoice in HighLevel (or the named record in QuickBooks), then press Retry', { invoiceId: invoice._id });
+    return new SyncError(
+      'invoice-refused',
+      `QuickBooks refused CRM invoice ${label}: ${error.describe()}`,
+      'Correct the invoice in HighLevel (or the named record in QuickBooks), then press Retry',
+      { invoiceId: invoice._id },
+    );
   }
   return error;
 }
@@ -437,18 +601,37 @@ function explainInvoiceRefusal(error: unknown, invoice: HighLevelInvoice, mapped
  * Its requestid and its link are keyed by the cumulative amount paid, so a retry, a duplicated webhook or the
  * sweep can never pay twice: the same cumulative amount is the same Payment.
  */
-async function recordPayments(ctx: FlowContext, invoice: HighLevelInvoice, linked: LinkedInvoice): Promise<LinkedInvoice> {
+async function recordPayments(
+  ctx: FlowContext,
+  invoice: HighLevelInvoice,
+  linked: LinkedInvoice,
+): Promise<LinkedInvoice> {
   const currency = linked.data.currency || invoice.currency.toUpperCase();
   const paid = toMinorUnits(invoice.amountPaid ?? 0, currency, { rounding: 'halfUp' });
-  if (!paid.ok) throw new SyncError('invalid-amount-paid', `CRM invoice ${crmLabel(invoice)} has an unreadable amount paid: ${paid.error.message}`, paid.error.fix, { invoiceId: invoice._id });
+  if (!paid.ok)
+    throw new SyncError(
+      'invalid-amount-paid',
+      `CRM invoice ${crmLabel(invoice)} has an unreadable amount paid: ${paid.error.message}`,
+      paid.error.fix,
+      { invoiceId: invoice._id },
+    );
   if (paid.value === linked.data.paidMinor) return linked;
   if (paid.value < linked.data.paidMinor) {
     // HighLevel keeps amountPaid when a payment is refunded; a fall means something we do not model. Say so
     // once per value rather than guess at reversing a QuickBooks payment.
     await recordActivity(ctx.db, {
-      connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'error', crmKind: 'invoice', crmId: invoice._id, qboKind: 'Invoice', qboId: linked.qboId,
+      connectionId: ctx.connection.id,
+      flow: INVOICES_FLOW,
+      status: 'error',
+      crmKind: 'invoice',
+      crmId: invoice._id,
+      qboKind: 'Invoice',
+      qboId: linked.qboId,
       message: `The amount paid on CRM invoice ${crmLabel(invoice)} fell from ${money(linked.data.paidMinor, currency)} to ${money(paid.value, currency)}; QuickBooks payments were left as they are`,
-      detail: { code: 'amount-paid-fell', fix: 'Void or adjust the QuickBooks payment by hand if money was given back' },
+      detail: {
+        code: 'amount-paid-fell',
+        fix: 'Void or adjust the QuickBooks payment by hand if money was given back',
+      },
     });
     linked.data.paidMinor = paid.value;
     await persist(ctx.db, ctx, linked, linked.crmUpdatedAt);
@@ -466,36 +649,80 @@ async function recordPayments(ctx: FlowContext, invoice: HighLevelInvoice, linke
     body: {
       CustomerRef: { value: before.CustomerRef.value },
       TotalAmt: majorFromMinor(delta, currency),
-      ...(applied > 0 ? { Line: [{ Amount: majorFromMinor(applied, currency), LinkedTxn: [{ TxnId: linked.qboId, TxnType: 'Invoice' }] }] } : {}),
+      ...(applied > 0
+        ? {
+            Line: [
+              { Amount: majorFromMinor(applied, currency), LinkedTxn: [{ TxnId: linked.qboId, TxnType: 'Invoice' }] },
+            ],
+          }
+        : {}),
       PrivateNote: `HighLevel invoice ${invoice._id} (${crmLabel(invoice)}): paid ${formatMinor(paid.value, currency)} ${currency} in all`,
     },
-    requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: 'invoices.payments', sourceId: invoice._id, sourceVersion: String(paid.value) }),
+    requestId: quickbooksRequestId({
+      connectionId: ctx.connection.id,
+      flow: 'invoices.payments',
+      sourceId: invoice._id,
+      sourceVersion: String(paid.value),
+    }),
   });
   // The payment moved the invoice's SyncToken and Balance: read both for the next write and for the check.
   const after = await readQboInvoice(ctx, linked, invoice._id);
   const afterBalance = toMinorUnits(after.Balance ?? 0, currency, { rounding: 'halfUp' });
   const due = toMinorUnits(invoice.amountDue ?? 0, currency, { rounding: 'halfUp' });
-  const next: LinkedInvoice = { ...linked, syncToken: after.SyncToken, data: { ...linked.data, paidMinor: paid.value } };
+  const next: LinkedInvoice = {
+    ...linked,
+    syncToken: after.SyncToken,
+    data: { ...linked.data, paidMinor: paid.value },
+  };
   const docNumber = after.DocNumber ?? linked.qboId;
   await ctx.db.transaction(async (tx) => {
     await saveLink(tx, {
-      connectionId: ctx.connection.id, kind: 'payment', crmId: cumulativeKey, qboId: payment.Id, origin: 'crm', state: 'linked',
-      snapshotHash: null, qboSyncToken: payment.SyncToken, qboUpdatedAt: null, crmUpdatedAt: invoice.updatedAt ?? null,
+      connectionId: ctx.connection.id,
+      kind: 'payment',
+      crmId: cumulativeKey,
+      qboId: payment.Id,
+      origin: 'crm',
+      state: 'linked',
+      snapshotHash: null,
+      qboSyncToken: payment.SyncToken,
+      qboUpdatedAt: null,
+      crmUpdatedAt: invoice.updatedAt ?? null,
       data: { invoiceId: invoice._id, qboInvoiceId: linked.qboId, amountMinor: delta, appliedMinor: applied, currency },
     });
     await persist(tx, ctx, next, linked.crmUpdatedAt);
     await recordActivity(tx, {
-      connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'ok', crmKind: 'invoice', crmId: invoice._id, qboKind: 'Payment', qboId: payment.Id,
+      connectionId: ctx.connection.id,
+      flow: INVOICES_FLOW,
+      status: 'ok',
+      crmKind: 'invoice',
+      crmId: invoice._id,
+      qboKind: 'Payment',
+      qboId: payment.Id,
       message: `Recorded payment of ${money(delta, currency)} on QuickBooks invoice ${docNumber} (CRM invoice ${crmLabel(invoice)}, ${money(paid.value, currency)} paid in all)`,
     });
-    const mismatch = applied < delta || (afterBalance.ok && due.ok && afterBalance.value !== due.value && invoice.status !== 'void');
+    const mismatch =
+      applied < delta || (afterBalance.ok && due.ok && afterBalance.value !== due.value && invoice.status !== 'void');
     if (!mismatch) await resolveMismatches(tx, ctx, invoice._id, ['balance-mismatch']);
     if (mismatch) {
       await recordActivity(tx, {
-        connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'error', crmKind: 'invoice', crmId: invoice._id, qboKind: 'Invoice', qboId: linked.qboId,
-        message: `QuickBooks invoice ${docNumber} has a balance of ${after.Balance ?? '?'} ${currency}, but CRM invoice ${crmLabel(invoice)} has ${money(due.ok ? due.value : 0, currency)} due` +
-          (applied < delta ? `; ${money(delta - applied, currency)} of the payment was left unapplied as the customer's credit` : ''),
-        detail: { code: 'balance-mismatch', crmAmountDue: invoice.amountDue ?? null, quickbooksBalance: after.Balance ?? null, fix: 'Compare the two invoices\' totals and lines, correct the one that is wrong, and apply the credit in QuickBooks' },
+        connectionId: ctx.connection.id,
+        flow: INVOICES_FLOW,
+        status: 'error',
+        crmKind: 'invoice',
+        crmId: invoice._id,
+        qboKind: 'Invoice',
+        qboId: linked.qboId,
+        message:
+          `QuickBooks invoice ${docNumber} has a balance of ${after.Balance ?? '?'} ${currency}, but CRM invoice ${crmLabel(invoice)} has ${money(due.ok ? due.value : 0, currency)} due` +
+          (applied < delta
+            ? `; ${money(delta - applied, currency)} of the payment was left unapplied as the customer's credit`
+            : ''),
+        detail: {
+          code: 'balance-mismatch',
+          crmAmountDue: invoice.amountDue ?? null,
+          quickbooksBalance: after.Balance ?? null,
+          fix: "Compare the two invoices' totals and lines, correct the one that is wrong, and apply the credit in QuickBooks",
+        },
       });
     }
   });
@@ -518,7 +745,13 @@ async function voidInQuickBooks(ctx: FlowContext, linked: LinkedInvoice, why: st
     const unapplied = await unapplyPayment(ctx, linked, paymentId);
     if (!unapplied) continue;
     await recordActivity(ctx.db, {
-      connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'ok', crmKind: 'invoice', crmId: linked.crmId, qboKind: 'Payment', qboId: paymentId,
+      connectionId: ctx.connection.id,
+      flow: INVOICES_FLOW,
+      status: 'ok',
+      crmKind: 'invoice',
+      crmId: linked.crmId,
+      qboKind: 'Payment',
+      qboId: paymentId,
       message: `Unapplied QuickBooks payment ${paymentId} (${unapplied.TotalAmt ?? '?'} ${currency}) from invoice ${linked.data.docNumber ?? linked.qboId} (CRM invoice ${linked.data.label}) before voiding it; the money stays on the customer as a credit`,
     });
   }
@@ -527,9 +760,18 @@ async function voidInQuickBooks(ctx: FlowContext, linked: LinkedInvoice, why: st
   let voided: QboInvoice;
   for (let attempt = 0; ; attempt++) {
     try {
-      voided = await ctx.qbo.void('Invoice', { Id: linked.qboId, SyncToken: syncToken }, {
-        requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: 'invoices.void', sourceId: linked.crmId, sourceVersion: syncToken }),
-      });
+      voided = await ctx.qbo.void(
+        'Invoice',
+        { Id: linked.qboId, SyncToken: syncToken },
+        {
+          requestId: quickbooksRequestId({
+            connectionId: ctx.connection.id,
+            flow: 'invoices.void',
+            sourceId: linked.crmId,
+            sourceVersion: syncToken,
+          }),
+        },
+      );
       break;
     } catch (error) {
       if (!isStaleObject(error) || attempt >= STALE_ATTEMPTS) throw error;
@@ -540,7 +782,13 @@ async function voidInQuickBooks(ctx: FlowContext, linked: LinkedInvoice, why: st
   await ctx.db.transaction(async (tx) => {
     await persist(tx, ctx, next, linked.crmUpdatedAt);
     await recordActivity(tx, {
-      connectionId: ctx.connection.id, flow: INVOICES_FLOW, status: 'ok', crmKind: 'invoice', crmId: linked.crmId, qboKind: 'Invoice', qboId: linked.qboId,
+      connectionId: ctx.connection.id,
+      flow: INVOICES_FLOW,
+      status: 'ok',
+      crmKind: 'invoice',
+      crmId: linked.crmId,
+      qboKind: 'Invoice',
+      qboId: linked.qboId,
       message: `Voided QuickBooks invoice ${linked.data.docNumber ?? linked.qboId}: CRM invoice ${linked.data.label} was ${why}`,
     });
   });
@@ -548,7 +796,11 @@ async function voidInQuickBooks(ctx: FlowContext, linked: LinkedInvoice, why: st
 }
 
 /** Removes the payment's application to this invoice (sparse update of its lines); undefined if it had none. */
-async function unapplyPayment(ctx: FlowContext, linked: LinkedInvoice, paymentId: string): Promise<QboPayment | undefined> {
+async function unapplyPayment(
+  ctx: FlowContext,
+  linked: LinkedInvoice,
+  paymentId: string,
+): Promise<QboPayment | undefined> {
   let payment = await readPayment(ctx, paymentId);
   for (let attempt = 0; ; attempt++) {
     const lines = paymentLinesWithout(payment.Line, linked.qboId);
@@ -558,7 +810,12 @@ async function unapplyPayment(ctx: FlowContext, linked: LinkedInvoice, paymentId
         path: '/payment',
         query: { operation: 'update' },
         body: { Id: payment.Id, SyncToken: payment.SyncToken, sparse: true, Line: lines },
-        requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: 'invoices.unapply', sourceId: `${linked.crmId}:${paymentId}`, sourceVersion: payment.SyncToken }),
+        requestId: quickbooksRequestId({
+          connectionId: ctx.connection.id,
+          flow: 'invoices.unapply',
+          sourceId: `${linked.crmId}:${paymentId}`,
+          sourceVersion: payment.SyncToken,
+        }),
       });
     } catch (error) {
       if (!isStaleObject(error) || attempt >= STALE_ATTEMPTS) throw error;
@@ -574,17 +831,36 @@ const paymentLineSchema = z.looseObject({
   Amount: z.number().optional(),
   LinkedTxn: z.array(z.looseObject({ TxnId: z.string(), TxnType: z.string() })).optional(),
 });
-const qboPaymentSchema = z.looseObject({ Id: z.string(), SyncToken: z.string(), TotalAmt: z.number().optional(), Line: z.array(paymentLineSchema).default([]) });
+const qboPaymentSchema = z.looseObject({
+  Id: z.string(),
+  SyncToken: z.string(),
+  TotalAmt: z.number().optional(),
+  Line: z.array(paymentLineSchema).default([]),
+});
 const paymentEnvelope = z.looseObject({ Payment: qboPaymentSchema });
 type QboPayment = z.infer<typeof qboPaymentSchema>;
 
 async function readPayment(ctx: FlowContext, paymentId: string): Promise<QboPayment> {
-  const answer = await ctx.qbo.http.request({ method: 'GET', path: `/payment/${encodeURIComponent(paymentId)}`, schema: paymentEnvelope });
+  const answer = await ctx.qbo.http.request({
+    method: 'GET',
+    path: `/payment/${encodeURIComponent(paymentId)}`,
+    schema: paymentEnvelope,
+  });
   return answer.Payment;
 }
 
-async function writePayment(ctx: FlowContext, write: { path: string; query?: Record<string, string>; body: Record<string, unknown>; requestId: string }): Promise<QboPayment> {
-  const answer = await ctx.qbo.http.request({ method: 'POST', path: write.path, ...(write.query ? { query: write.query } : {}), body: write.body, requestId: write.requestId, schema: paymentEnvelope });
+async function writePayment(
+  ctx: FlowContext,
+  write: { path: string; query?: Record<string, string>; body: Record<string, unknown>; requestId: string },
+): Promise<QboPayment> {
+  const answer = await ctx.qbo.http.request({
+    method: 'POST',
+    path: write.path,
+    ...(write.query ? { query: write.query } : {}),
+    body: write.body,
+    requestId: write.requestId,
+    schema: paymentEnvelope,
+  });
   return answer.Payment;
 }
 
@@ -616,13 +892,20 @@ export interface SweepResult {
  * created after the connection). The job itself decides what, if anything, to write. Not covered: a draft with an
  * old issue date paid in full without ever being sent (it is never open and never recent).
  */
-export async function sweepInvoices(ctx: FlowContext, options: { now?: Date; minIntervalMs?: number } = {}): Promise<SweepResult> {
+export async function sweepInvoices(
+  ctx: FlowContext,
+  options: { now?: Date; minIntervalMs?: number } = {},
+): Promise<SweepResult> {
   const now = options.now ?? new Date();
   const stored = await readCursor<unknown>(ctx.db, ctx.connection.id, SWEEP_CURSOR);
   const cursor = sweepCursorSchema.safeParse(stored);
   // The engine offers a sweep at every poll (a minute by default); listing every open invoice that often is more
   // than a lost webhook needs, so a sweep runs at most every SWEEP_EVERY_MS.
-  if (cursor.success && now.getTime() - new Date(cursor.data.since).getTime() < (options.minIntervalMs ?? SWEEP_EVERY_MS)) return { seen: 0, enqueued: 0 };
+  if (
+    cursor.success &&
+    now.getTime() - new Date(cursor.data.since).getTime() < (options.minIntervalMs ?? SWEEP_EVERY_MS)
+  )
+    return { seen: 0, enqueued: 0 };
   const since = new Date(cursor.success ? cursor.data.since : (ctx.connection.connectedAt ?? now).toISOString());
   const seen = new Map<string, HighLevelInvoice>();
   for (const status of OPEN) {
@@ -632,7 +915,13 @@ export async function sweepInvoices(ctx: FlowContext, options: { now?: Date; min
   const startAt = new Date(since.getTime() - RECENT_ISSUE_DAYS * DAY_MS).toISOString().slice(0, 10);
   for await (const invoice of ctx.hl.invoices.listAll({ startAt })) seen.set(invoice._id, invoice);
 
-  const links = await ctx.db.query<{ crm_id: string; state: string; crm_updated_at: string | null; status: string | null; voided: string | null }>(
+  const links = await ctx.db.query<{
+    crm_id: string;
+    state: string;
+    crm_updated_at: string | null;
+    status: string | null;
+    voided: string | null;
+  }>(
     `SELECT crm_id, state, crm_updated_at, data->>'status' AS status, data->>'voided' AS voided FROM links WHERE connection_id = $1 AND kind = 'invoice'`,
     [ctx.connection.id],
   );
@@ -661,14 +950,21 @@ export async function sweepInvoices(ctx: FlowContext, options: { now?: Date; min
     if (!link) {
       if (invoice.status === 'draft') continue;
       const created = invoice.createdAt ?? invoice.issueDate;
-      if (ctx.connection.connectedAt && created && new Date(created).getTime() < ctx.connection.connectedAt.getTime()) continue;
+      if (ctx.connection.connectedAt && created && new Date(created).getTime() < ctx.connection.connectedAt.getTime())
+        continue;
       due.add(invoice._id);
     } else if (link.crm_updated_at !== (invoice.updatedAt ?? null) || link.state !== 'linked') {
       due.add(invoice._id);
     }
   }
   for (const link of links.rows) {
-    if (link.state === 'linked' && link.voided !== 'true' && OPEN.some((s) => s === link.status) && !openIds.has(link.crm_id)) due.add(link.crm_id);
+    if (
+      link.state === 'linked' &&
+      link.voided !== 'true' &&
+      OPEN.some((s) => s === link.status) &&
+      !openIds.has(link.crm_id)
+    )
+      due.add(link.crm_id);
   }
   // Invoices with an open balance difference are looked at again: the job closes the error once both sides agree.
   const differing = await ctx.db.query<{ crm_id: string }>(

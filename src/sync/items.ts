@@ -13,7 +13,10 @@ const ITEM_NAME_MAX = 100;
 
 /** QuickBooks item names may not hold ':' (it separates sub-items) and are at most 100 characters. */
 export function qboItemName(crmName: string): string {
-  const cleaned = crmName.replace(/[:\t\r\n]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const cleaned = crmName
+    .replace(/[:\t\r\n]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return truncateText(cleaned === '' ? 'Sales' : cleaned, ITEM_NAME_MAX);
 }
 
@@ -24,10 +27,16 @@ export function qboItemName(crmName: string): string {
 export function shortenedItemNames(crmNames: readonly string[]): string[] {
   const warnings = new Map<string, string>();
   for (const name of crmNames) {
-    const cleaned = name.replace(/[:\t\r\n]+/g, ' ').replace(/\s+/g, ' ').trim();
+    const cleaned = name
+      .replace(/[:\t\r\n]+/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim();
     if (cleaned.length <= ITEM_NAME_MAX || warnings.has(cleaned)) continue;
     const kept = qboItemName(name);
-    warnings.set(cleaned, `item name of ${cleaned.length} characters shortened to QuickBooks' ${ITEM_NAME_MAX}: "${kept}" (cut: "${preview(cleaned.slice(kept.length))}")`);
+    warnings.set(
+      cleaned,
+      `item name of ${cleaned.length} characters shortened to QuickBooks' ${ITEM_NAME_MAX}: "${kept}" (cut: "${preview(cleaned.slice(kept.length))}")`,
+    );
   }
   return [...warnings.values()];
 }
@@ -61,14 +70,31 @@ export async function itemIdsForNames(ctx: FlowContext, names: readonly string[]
   }
   const missing = [...byKey.entries()].filter(([key]) => !ids.has(key));
   if (missing.length > 0) {
-    const found = await findItems(ctx, missing.map(([, name]) => name));
+    const found = await findItems(
+      ctx,
+      missing.map(([, name]) => name),
+    );
     for (const [key, name] of missing) {
       let item = found.get(key) ?? (await createItem(ctx, key, name));
-      if (item.Active === false) item = await ctx.qbo.update('Item', { Id: item.Id, SyncToken: item.SyncToken, Active: true }, { requestId: requestIdFor(ctx, key, `reactivate:${item.SyncToken}`) });
+      if (item.Active === false)
+        item = await ctx.qbo.update(
+          'Item',
+          { Id: item.Id, SyncToken: item.SyncToken, Active: true },
+          { requestId: requestIdFor(ctx, key, `reactivate:${item.SyncToken}`) },
+        );
       ids.set(key, item.Id);
       await saveLink(ctx.db, {
-        connectionId: ctx.connection.id, kind: 'item', crmId: key, qboId: item.Id, origin: 'crm', state: 'linked',
-        snapshotHash: null, qboSyncToken: item.SyncToken, qboUpdatedAt: null, crmUpdatedAt: null, data: { name: item.Name },
+        connectionId: ctx.connection.id,
+        kind: 'item',
+        crmId: key,
+        qboId: item.Id,
+        origin: 'crm',
+        state: 'linked',
+        snapshotHash: null,
+        qboSyncToken: item.SyncToken,
+        qboUpdatedAt: null,
+        crmUpdatedAt: null,
+        data: { name: item.Name },
       });
     }
   }
@@ -79,13 +105,21 @@ export async function itemIdsForNames(ctx: FlowContext, names: readonly string[]
 /** Forgets the item links (after QuickBooks refused one as missing or inactive): the next run looks them up again. */
 export async function forgetItems(ctx: FlowContext, names: readonly string[]): Promise<void> {
   for (const name of names) ctx.itemIds?.delete(itemKey(name));
-  await ctx.db.query(`DELETE FROM links WHERE connection_id = $1 AND kind = 'item' AND crm_id = ANY($2::text[])`, [ctx.connection.id, names.map(itemKey)]);
+  await ctx.db.query(`DELETE FROM links WHERE connection_id = $1 AND kind = 'item' AND crm_id = ANY($2::text[])`, [
+    ctx.connection.id,
+    names.map(itemKey),
+  ]);
 }
 
 async function findItems(ctx: FlowContext, names: readonly string[]): Promise<Map<string, Item>> {
   const found = new Map<string, Item>();
   for (let i = 0; i < names.length; i += 50) {
-    const rows = await ctx.qbo.query(select('Item').whereIn('Name', names.slice(i, i + 50)).includeInactive().maxResults(1000));
+    const rows = await ctx.qbo.query(
+      select('Item')
+        .whereIn('Name', names.slice(i, i + 50))
+        .includeInactive()
+        .maxResults(1000),
+    );
     for (const item of rows) {
       const key = String(item.Name).toLowerCase();
       const seen = found.get(key);

@@ -26,13 +26,25 @@ const fixed = (token: string) => ({ accessToken: async () => token, refreshAfter
  * HighLevel's authorization code -> a connection for the chosen location (new, or the one it had before). With
  * `connectionId` (Reconnect HighLevel on a connection's card) the code must be for that connection's location.
  */
-export async function connectHighLevelFromCode(engine: Engine, code: string, connectionId?: string): Promise<Connection> {
+export async function connectHighLevelFromCode(
+  engine: Engine,
+  code: string,
+  connectionId?: string,
+): Promise<Connection> {
   const tokens = await engine.hlOAuth.exchangeCode(code, 'Location');
   if (!tokens.locationId) {
-    throw new SyncError('agency-install', 'HighLevel installed the app for the agency, not for one location', 'Install the app again and choose a sub-account (location)');
+    throw new SyncError(
+      'agency-install',
+      'HighLevel installed the app for the agency, not for one location',
+      'Install the app again and choose a sub-account (location)',
+    );
   }
   const location = await new LocationsApi(
-    new HighLevelHttp({ baseUrl: engine.providers.highlevel.apiUrl, locationId: tokens.locationId, tokens: fixed(tokens.accessToken) }),
+    new HighLevelHttp({
+      baseUrl: engine.providers.highlevel.apiUrl,
+      locationId: tokens.locationId,
+      tokens: fixed(tokens.accessToken),
+    }),
   ).get(tokens.locationId);
   const target = connectionId ? await engine.connections.require(connectionId) : undefined;
   if (target && target.hlLocationId !== tokens.locationId) {
@@ -62,7 +74,9 @@ export async function connectHighLevelFromCode(engine: Engine, code: string, con
   if (tokens.userId) await engine.connections.updateSettings(connection.id, { highLevelUserId: tokens.userId });
   engine.forget(connection.id);
   await recordActivity(engine.db, {
-    connectionId: connection.id, flow: 'connection', status: 'info',
+    connectionId: connection.id,
+    flow: 'connection',
+    status: 'info',
     message: `HighLevel location "${location.name ?? tokens.locationId}" authorised ledgerlink${connection.qboRealmId ? '' : '; connect its QuickBooks company next'}`,
     detail: { locationId: tokens.locationId, scopes: tokens.scopes },
   });
@@ -70,7 +84,8 @@ export async function connectHighLevelFromCode(engine: Engine, code: string, con
   // QuickBooks side still works; else it keeps waiting, now for QuickBooks only.
   if (connection.qboRealmId && connection.status !== 'connected') return goLive(engine, connection.id);
   // A location uninstalled before its QuickBooks company was connected waits for that company again.
-  if (!connection.qboRealmId && connection.status === 'revoked') await engine.connections.setStatus(connection.id, 'pending', null);
+  if (!connection.qboRealmId && connection.status === 'revoked')
+    await engine.connections.setStatus(connection.id, 'pending', null);
   return engine.connections.require(connection.id);
 }
 
@@ -103,9 +118,18 @@ export type QuickBooksCallbackOutcome =
   | { kind: 'confirm-switch'; connection: Connection; company: AuthorisedCompany };
 
 /** The cursors that belong to the QuickBooks company (its imports, its change capture, the index of its customers). */
-export const COMPANY_CURSORS = [CUSTOMER_IMPORT_CURSOR, INVOICE_IMPORT_CURSOR, CDC_CURSOR, CUSTOMER_INDEX_CURSOR] as const;
+export const COMPANY_CURSORS = [
+  CUSTOMER_IMPORT_CURSOR,
+  INVOICE_IMPORT_CURSOR,
+  CDC_CURSOR,
+  CUSTOMER_INDEX_CURSOR,
+] as const;
 
-type Toggles = { importOldInvoices: boolean; reviewRequests: boolean; reviewRequest?: ReviewRequestSettings | undefined };
+type Toggles = {
+  importOldInvoices: boolean;
+  reviewRequests: boolean;
+  reviewRequest?: ReviewRequestSettings | undefined;
+};
 
 /**
  * QuickBooks' authorization code for a connection -> its company attached and the connection live; or, when the
@@ -120,20 +144,43 @@ export async function connectQuickBooksFromCode(
   const connection = await engine.connections.require(connectionId);
   // Checked before the code is exchanged: a refusal leaves no tokens behind, so nothing needs revoking (and a
   // revocation would end the access of the connection that has the company: Intuit's grant is per app and company).
-  await engine.connections.assertAccountsFree(connectionId, { realmId: callback.realmId, locationId: connection.hlLocationId ?? undefined });
-  const clash = (await engine.connections.findByRealm(callback.realmId)).find((c) => c.id !== connectionId && c.hlLocationId === connection.hlLocationId);
+  await engine.connections.assertAccountsFree(connectionId, {
+    realmId: callback.realmId,
+    locationId: connection.hlLocationId ?? undefined,
+  });
+  const clash = (await engine.connections.findByRealm(callback.realmId)).find(
+    (c) => c.id !== connectionId && c.hlLocationId === connection.hlLocationId,
+  );
   if (clash) {
-    throw new SyncError('already-paired', `This QuickBooks company and HighLevel location are paired already in "${clash.name}"`, 'Open that connection instead, or choose another company');
+    throw new SyncError(
+      'already-paired',
+      `This QuickBooks company and HighLevel location are paired already in "${clash.name}"`,
+      'Open that connection instead, or choose another company',
+    );
   }
   const company = await readAuthorisedCompany(engine, callback);
-  if (connection.qboRealmId && connection.qboRealmId !== callback.realmId) return { kind: 'confirm-switch', connection, company };
-  await engine.connections.attachQuickBooks(connectionId, { realmId: company.realmId, country: company.country, homeCurrency: company.homeCurrency, companyName: company.name, tokens: company.tokens });
+  if (connection.qboRealmId && connection.qboRealmId !== callback.realmId)
+    return { kind: 'confirm-switch', connection, company };
+  await engine.connections.attachQuickBooks(connectionId, {
+    realmId: company.realmId,
+    country: company.country,
+    homeCurrency: company.homeCurrency,
+    companyName: company.name,
+    tokens: company.tokens,
+  });
   await applyToggles(engine, connectionId, toggles);
   engine.forget(connectionId);
   await recordActivity(engine.db, {
-    connectionId, flow: 'connection', status: 'info',
+    connectionId,
+    flow: 'connection',
+    status: 'info',
     message: `Connected QuickBooks company "${company.name ?? company.realmId}" (${company.country}, ${company.homeCurrency})`,
-    detail: { realmId: company.realmId, importOldInvoices: toggles.importOldInvoices, reviewRequests: toggles.reviewRequests, ...(toggles.reviewRequest ? { reviewRequest: toggles.reviewRequest.method } : {}) },
+    detail: {
+      realmId: company.realmId,
+      importOldInvoices: toggles.importOldInvoices,
+      reviewRequests: toggles.reviewRequests,
+      ...(toggles.reviewRequest ? { reviewRequest: toggles.reviewRequest.method } : {}),
+    },
   });
   // Every existing QuickBooks customer (and, when chosen, every old invoice) is brought into the CRM from here on,
   // once both sides work (goLive).
@@ -145,21 +192,38 @@ export async function connectQuickBooksFromCode(
  * what happens to the links). The previous company's tokens, when still held, are revoked afterwards: ledgerlink
  * leaves that company, unless another connection holds tokens for it (Intuit would end that one's access too).
  */
-export async function switchQuickBooksCompany(engine: Engine, connectionId: string, company: AuthorisedCompany, toggles: Toggles): Promise<Connection> {
+export async function switchQuickBooksCompany(
+  engine: Engine,
+  connectionId: string,
+  company: AuthorisedCompany,
+  toggles: Toggles,
+): Promise<Connection> {
   const connection = await engine.connections.require(connectionId);
   // Minutes may have passed on the confirmation page: another connection may have taken the company meanwhile.
-  await engine.connections.assertAccountsFree(connectionId, { realmId: company.realmId, locationId: connection.hlLocationId ?? undefined });
-  const previousTokens = connection.qboRealmId ? await engine.connections.readTokens(connectionId, 'qbo').catch(() => undefined) : undefined;
+  await engine.connections.assertAccountsFree(connectionId, {
+    realmId: company.realmId,
+    locationId: connection.hlLocationId ?? undefined,
+  });
+  const previousTokens = connection.qboRealmId
+    ? await engine.connections.readTokens(connectionId, 'qbo').catch(() => undefined)
+    : undefined;
   const outcome = await engine.connections.switchQuickBooksCompany(
     connectionId,
-    { realmId: company.realmId, country: company.country, homeCurrency: company.homeCurrency, companyName: company.name, tokens: company.tokens },
+    {
+      realmId: company.realmId,
+      country: company.country,
+      homeCurrency: company.homeCurrency,
+      companyName: company.name,
+      tokens: company.tokens,
+    },
     COMPANY_CURSORS,
   );
   await applyToggles(engine, connectionId, toggles);
   engine.forget(connectionId);
   let previous = 'held no tokens';
   if (previousTokens && connection.qboRealmId) {
-    if ((await engine.connections.othersWithQuickBooksTokens(connection.qboRealmId, connectionId)).length > 0) previous = 'kept its access (another connection uses it)';
+    if ((await engine.connections.othersWithQuickBooksTokens(connection.qboRealmId, connectionId)).length > 0)
+      previous = 'kept its access (another connection uses it)';
     else {
       try {
         await engine.qboOAuth.revoke(previousTokens.refreshToken ?? previousTokens.accessToken);
@@ -169,9 +233,13 @@ export async function switchQuickBooksCompany(engine: Engine, connectionId: stri
       }
     }
   }
-  const from = connection.qboCompanyName ? `"${connection.qboCompanyName}" (${connection.qboRealmId})` : `company ${connection.qboRealmId}`;
+  const from = connection.qboCompanyName
+    ? `"${connection.qboCompanyName}" (${connection.qboRealmId})`
+    : `company ${connection.qboRealmId}`;
   await recordActivity(engine.db, {
-    connectionId, flow: 'connection', status: 'info',
+    connectionId,
+    flow: 'connection',
+    status: 'info',
     message:
       `Switched QuickBooks company from ${from} to "${company.name ?? company.realmId}" (${company.country}, ${company.homeCurrency}). ` +
       `${outcome.setAside} links to the previous company's records set aside (kept, not followed)` +
@@ -198,15 +266,31 @@ export async function abandonCompanySwitch(engine: Engine, company: AuthorisedCo
   }
 }
 
-async function readAuthorisedCompany(engine: Engine, callback: { code: string; realmId: string }): Promise<AuthorisedCompany> {
+async function readAuthorisedCompany(
+  engine: Engine,
+  callback: { code: string; realmId: string },
+): Promise<AuthorisedCompany> {
   const tokens = toStored(await engine.qboOAuth.exchangeCode(callback.code));
-  const qbo = new QuickBooksClient({ baseUrl: engine.providers.quickbooks.apiUrl, realmId: callback.realmId, tokens: fixed(tokens.accessToken) });
+  const qbo = new QuickBooksClient({
+    baseUrl: engine.providers.quickbooks.apiUrl,
+    realmId: callback.realmId,
+    tokens: fixed(tokens.accessToken),
+  });
   const [info, preferences] = await Promise.all([qbo.companyInfo(), qbo.preferences()]);
-  const homeCurrency = (preferences as { CurrencyPrefs?: { HomeCurrency?: { value?: string } } }).CurrencyPrefs?.HomeCurrency?.value ?? 'USD';
-  return { realmId: callback.realmId, name: typeof info.CompanyName === 'string' ? info.CompanyName : null, country: String(info.Country ?? 'US').toUpperCase(), homeCurrency, tokens };
+  const homeCurrency =
+    (preferences as { CurrencyPrefs?: { HomeCurrency?: { value?: string } } }).CurrencyPrefs?.HomeCurrency?.value ??
+    'USD';
+  return {
+    realmId: callback.realmId,
+    name: typeof info.CompanyName === 'string' ? info.CompanyName : null,
+    country: String(info.Country ?? 'US').toUpperCase(),
+    homeCurrency,
+    tokens,
+  };
 }
 
 async function applyToggles(engine: Engine, connectionId: string, toggles: Toggles): Promise<void> {
   await engine.connections.updateToggles(connectionId, toggles);
-  if (toggles.reviewRequest) await engine.connections.updateSettings(connectionId, { reviewRequest: toggles.reviewRequest });
+  if (toggles.reviewRequest)
+    await engine.connections.updateSettings(connectionId, { reviewRequest: toggles.reviewRequest });
 }

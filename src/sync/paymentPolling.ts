@@ -54,10 +54,23 @@ export async function syncOrder(ctx: FlowContext, orderId: string): Promise<Poll
     const data = transactionJob(ctx, txn);
     try {
       // Listed a moment ago by this very job: the transaction as HighLevel has it now.
-      if (await ctx.queue.withLease(data.key, () => syncTransaction(ctx, txn._id, { orderId, listed: txn, ...(txn.contactId ? { contactId: txn.contactId } : {}) }))) continue;
+      if (
+        await ctx.queue.withLease(data.key, () =>
+          syncTransaction(ctx, txn._id, {
+            orderId,
+            listed: txn,
+            ...(txn.contactId ? { contactId: txn.contactId } : {}),
+          }),
+        )
+      )
+        continue;
     } catch (error) {
       const later = error instanceof RetryLater ? { startAfterSeconds: error.afterSeconds } : {};
-      if (!(error instanceof RetryLater)) ctx.log.info({ transactionId: txn._id, err: describeError(error) }, 'payment handed to its own job after an error');
+      if (!(error instanceof RetryLater))
+        ctx.log.info(
+          { transactionId: txn._id, err: describeError(error) },
+          'payment handed to its own job after an error',
+        );
       if (await ctx.queue.enqueue(QUEUES.crmTransaction, data, later)) enqueued += 1;
       continue;
     }
@@ -74,9 +87,13 @@ export async function syncOrder(ctx: FlowContext, orderId: string): Promise<Poll
 function transactionJob(ctx: FlowContext, txn: Transaction): JobData {
   const orderId = orderIdOf(txn);
   return {
-    connectionId: ctx.connection.id, key: `${ctx.connection.id}:txn:${txn._id}`, transactionId: txn._id,
-    ...(orderId ? { orderId } : {}), ...(txn.contactId ? { contactId: txn.contactId } : {}),
-    listed: txn, listedAt: new Date().toISOString(),
+    connectionId: ctx.connection.id,
+    key: `${ctx.connection.id}:txn:${txn._id}`,
+    transactionId: txn._id,
+    ...(orderId ? { orderId } : {}),
+    ...(txn.contactId ? { contactId: txn.contactId } : {}),
+    listed: txn,
+    listedAt: new Date().toISOString(),
   };
 }
 
@@ -107,7 +124,12 @@ export function listedTransaction(data: JobData, attempt: number, now = Date.now
 /** The transactions not yet synced (no receipt, or a refund not yet recorded); skipped ones stay skipped. */
 async function unsyncedOf(ctx: FlowContext, page: readonly Transaction[]): Promise<Transaction[]> {
   if (page.length === 0) return [];
-  const known = await ctx.db.query<{ crm_id: string; state: string; refunded: string | null; posted_by: string | null }>(
+  const known = await ctx.db.query<{
+    crm_id: string;
+    state: string;
+    refunded: string | null;
+    posted_by: string | null;
+  }>(
     `SELECT crm_id, state, data->>'refundedMinor' AS refunded, data->>'postedBy' AS posted_by FROM links WHERE connection_id = $1 AND kind = 'salesReceipt' AND crm_id = ANY($2::text[])`,
     [ctx.connection.id, page.map((t) => t._id)],
   );
@@ -120,14 +142,18 @@ async function unsyncedOf(ctx: FlowContext, page: readonly Transaction[]): Promi
 }
 
 /** One job per unsynced transaction, numbered for fairness (JobQueue.backlog). */
-async function enqueueUnsynced(ctx: FlowContext, transactions: AsyncIterable<Transaction> | Iterable<Transaction>): Promise<PollResult> {
+async function enqueueUnsynced(
+  ctx: FlowContext,
+  transactions: AsyncIterable<Transaction> | Iterable<Transaction>,
+): Promise<PollResult> {
   let seen = 0;
   let enqueued = 0;
   const backlog = ctx.queue.backlog(QUEUES.crmTransaction, ctx.connection.id);
   let page: Transaction[] = [];
   const flush = async () => {
     const jobs = [];
-    for (const txn of await unsyncedOf(ctx, page)) jobs.push({ data: transactionJob(ctx, txn), priority: await backlog.next() });
+    for (const txn of await unsyncedOf(ctx, page))
+      jobs.push({ data: transactionJob(ctx, txn), priority: await backlog.next() });
     enqueued += await ctx.queue.enqueueMany(QUEUES.crmTransaction, jobs);
     page = [];
   };
@@ -140,7 +166,10 @@ async function enqueueUnsynced(ctx: FlowContext, transactions: AsyncIterable<Tra
   return { seen, enqueued };
 }
 
-function refundPending(txn: { amountRefunded?: number | undefined; currency?: string | undefined }, syncedMinor: number): boolean {
+function refundPending(
+  txn: { amountRefunded?: number | undefined; currency?: string | undefined },
+  syncedMinor: number,
+): boolean {
   if (!txn.amountRefunded || !txn.currency) return false;
   const refunded = toMinorUnits(txn.amountRefunded, txn.currency, { rounding: 'halfUp' });
   return refunded.ok && refunded.value > syncedMinor;

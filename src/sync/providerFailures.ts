@@ -3,7 +3,14 @@
 import type pino from 'pino';
 import type { Db } from '../store/db.ts';
 import { recordActivity } from '../store/activity.ts';
-import { connectionsWithFailures, recordCallFailure, recordGaveUp, recordJobEnded, recordWaiting, type Side } from '../store/sideHealth.ts';
+import {
+  connectionsWithFailures,
+  recordCallFailure,
+  recordGaveUp,
+  recordJobEnded,
+  recordWaiting,
+  type Side,
+} from '../store/sideHealth.ts';
 import { QuickBooksError } from '../quickbooks/errors.ts';
 import { HighLevelError } from '../highlevel/errors.ts';
 import type { JobData } from './queue.ts';
@@ -17,7 +24,9 @@ export const SIDE_NAMES: Record<Side, string> = { quickbooks: 'QuickBooks', high
  */
 export function failingSideOf(error: unknown): Side | undefined {
   if (error instanceof QuickBooksError) {
-    return error.status === 0 || error.status >= 500 || error.status === 429 || error.code === '3001' ? 'quickbooks' : undefined;
+    return error.status === 0 || error.status >= 500 || error.status === 429 || error.code === '3001'
+      ? 'quickbooks'
+      : undefined;
   }
   if (error instanceof HighLevelError) {
     if (error.code === 'daily_limit') return undefined;
@@ -63,13 +72,26 @@ export class SideHealthTracker {
   ) {}
 
   /** A job failed and pg-boss put it back for another try at nextTryAt. */
-  async retrying(queue: string, flow: string, data: JobData, error: unknown, nextTryAt: Date | undefined, periodic: boolean): Promise<void> {
+  async retrying(
+    queue: string,
+    flow: string,
+    data: JobData,
+    error: unknown,
+    nextTryAt: Date | undefined,
+    periodic: boolean,
+  ): Promise<void> {
     const side = failingSideOf(error);
     if (!side) return;
     const summary = describeProviderFailure(error);
     this.failing?.connections.add(data.connectionId);
     const { outageStarted } = await recordWaiting(this.db, {
-      connectionId: data.connectionId, recordKey: data.key, side, queue, periodic, nextTryAt: nextTryAt ?? null, error: summary,
+      connectionId: data.connectionId,
+      recordKey: data.key,
+      side,
+      queue,
+      periodic,
+      nextTryAt: nextTryAt ?? null,
+      error: summary,
     });
     if (outageStarted) await this.noteOutage(data.connectionId, flow, side, summary);
   }
@@ -80,7 +102,12 @@ export class SideHealthTracker {
     if (!side) return;
     const summary = describeProviderFailure(error);
     this.failing?.connections.add(data.connectionId);
-    const { outageStarted } = await recordGaveUp(this.db, { connectionId: data.connectionId, recordKey: data.key, side, error: summary });
+    const { outageStarted } = await recordGaveUp(this.db, {
+      connectionId: data.connectionId,
+      recordKey: data.key,
+      side,
+      error: summary,
+    });
     if (outageStarted) await this.noteOutage(data.connectionId, flow, side, summary);
   }
 
@@ -92,7 +119,9 @@ export class SideHealthTracker {
       // A failure met only by calls that the job's own tries got past was never announced: nothing to say.
       if (!announced) continue;
       await recordActivity(this.db, {
-        connectionId: data.connectionId, flow, status: 'info',
+        connectionId: data.connectionId,
+        flow,
+        status: 'info',
         message: `${SIDE_NAMES[side]} answers again; nothing waits on it any more`,
         detail: { code: 'side-recovered', side },
       });
@@ -113,13 +142,18 @@ export class SideHealthTracker {
     this.callFailuresWritten.set(key, now);
     if (this.callFailuresWritten.size > 10_000) this.callFailuresWritten.clear();
     this.failing?.connections.add(connectionId);
-    const error = status === 0 ? 'no answer (a timeout or a refused connection); trying again' : `HTTP ${status}; trying again`;
-    void recordCallFailure(this.db, connectionId, side, error).catch((e) => this.log.warn({ err: e }, 'could not record the side failure'));
+    const error =
+      status === 0 ? 'no answer (a timeout or a refused connection); trying again' : `HTTP ${status}; trying again`;
+    void recordCallFailure(this.db, connectionId, side, error).catch((e) =>
+      this.log.warn({ err: e }, 'could not record the side failure'),
+    );
   }
 
   private async noteOutage(connectionId: string, flow: string, side: Side, summary: string): Promise<void> {
     await recordActivity(this.db, {
-      connectionId, flow, status: 'info',
+      connectionId,
+      flow,
+      status: 'info',
       message: `${SIDE_NAMES[side]} is failing (${summary}); the records wait and are tried again by themselves`,
       detail: { code: 'side-failing', side, error: summary },
     });

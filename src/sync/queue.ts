@@ -64,7 +64,6 @@ export interface JobQueueOptions {
   log?: Logger;
 }
 
-
 /** A job waits this long at most for this process's holder of its record, then goes back on the queue. */
 const LOCAL_LEASE_WAIT_MS = 2000;
 
@@ -154,7 +153,13 @@ export class JobQueue {
   async work(): Promise<void> {
     for (const definition of this.definitions.values()) {
       if (this.runners.has(definition.name)) continue;
-      const runner = new QueueRunner(this.boss, definition, this.options.pollingIntervalSeconds ?? 0.5, (job) => this.run(definition, job), this.options.log);
+      const runner = new QueueRunner(
+        this.boss,
+        definition,
+        this.options.pollingIntervalSeconds ?? 0.5,
+        (job) => this.run(definition, job),
+        this.options.log,
+      );
       this.runners.set(definition.name, runner);
       runner.start();
     }
@@ -165,7 +170,11 @@ export class JobQueue {
    * its insert on the caller's connection). Returns the job id, or null when the record already has a job waiting
    * (that job covers this event). After a transaction the caller wakes the queue once it has committed.
    */
-  async enqueue(name: string, data: JobData, options: { q?: Queryable; startAfterSeconds?: number; priority?: number } = {}): Promise<string | null> {
+  async enqueue(
+    name: string,
+    data: JobData,
+    options: { q?: Queryable; startAfterSeconds?: number; priority?: number } = {},
+  ): Promise<string | null> {
     const sendOptions: SendOptions = { singletonKey: data.key };
     if (options.startAfterSeconds) sendOptions.startAfter = options.startAfterSeconds;
     if (options.priority) sendOptions.priority = options.priority;
@@ -207,7 +216,8 @@ export class JobQueue {
       next: async () => {
         if (base === undefined) {
           // pg-boss's findJobs reads at most BACKLOG_COUNTED jobs: a backlog beyond that counts as that many.
-          base = (await this.boss.findJobs(name, { data: { connectionId }, queued: true, limit: BACKLOG_COUNTED })).length;
+          base = (await this.boss.findJobs(name, { data: { connectionId }, queued: true, limit: BACKLOG_COUNTED }))
+            .length;
         }
         given += 1;
         return -(base + given - 1);
@@ -261,7 +271,9 @@ export class JobQueue {
       let busy = false;
       for (const name of names) {
         // A waiting job is found by reading one; only a queue with none waiting is read whole for running ones.
-        busy = (await this.boss.findJobs(name, { queued: true, limit: 1 })).length > 0 || (await this.counts(name)).active > 0;
+        busy =
+          (await this.boss.findJobs(name, { queued: true, limit: 1 })).length > 0 ||
+          (await this.counts(name)).active > 0;
         if (busy) break;
       }
       if (!busy) return;
@@ -289,7 +301,12 @@ export class JobQueue {
       await this.enqueue(definition.name, job.data, { startAfterSeconds: 1 });
       return () => this.complete(definition.name, job);
     }
-    const context: JobContext = { jobId: job.id, attempt: job.retryCount + 1, lastAttempt: job.retryCount >= job.retryLimit, startedAt: new Date(job.startedOn ?? Date.now()) };
+    const context: JobContext = {
+      jobId: job.id,
+      attempt: job.retryCount + 1,
+      lastAttempt: job.retryCount >= job.retryLimit,
+      startedAt: new Date(job.startedOn ?? Date.now()),
+    };
     try {
       await definition.handler(job.data, context);
     } catch (error) {
@@ -437,7 +454,10 @@ class QueueRunner {
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
     await Promise.race([Promise.allSettled([...this.inFlight.values()]), deadline]);
     // Jobs still running at the deadline go back to the queue now rather than when they expire.
-    for (const id of this.inFlight.keys()) await this.boss.fail(this.definition.name, id, { message: 'the worker stopped while the job ran' }).catch(() => {});
+    for (const id of this.inFlight.keys())
+      await this.boss
+        .fail(this.definition.name, id, { message: 'the worker stopped while the job ran' })
+        .catch(() => {});
   }
 
   private get running(): number {
@@ -496,10 +516,19 @@ class QueueRunner {
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         // A failure to record the failure leaves the job active: it expires and runs again.
-        const failed = await this.boss.fail(this.definition.name, { id: job.id, retryCount: job.retryCount }, { message }).then(() => true, () => false);
+        const failed = await this.boss
+          .fail(this.definition.name, { id: job.id, retryCount: job.retryCount }, { message })
+          .then(
+            () => true,
+            () => false,
+          );
         if (failed && this.definition.onRetry && job.retryCount < job.retryLimit) {
           const nextTryAt = await nextTryOf(this.boss, this.definition.name, job.id).catch(() => undefined);
-          await this.definition.onRetry(job.data, error, nextTryAt).catch((hookError) => this.log?.warn({ queue: this.definition.name, err: hookError }, 'could not record the retry'));
+          await this.definition
+            .onRetry(job.data, error, nextTryAt)
+            .catch((hookError) =>
+              this.log?.warn({ queue: this.definition.name, err: hookError }, 'could not record the retry'),
+            );
         }
       } finally {
         this.inFlight.delete(job.id);
@@ -539,7 +568,7 @@ function bossDb(db: Db): BossDb {
  */
 async function nextTryOf(boss: PgBoss, name: string, id: string): Promise<Date | undefined> {
   const job = await boss.getJobById<JobData>(name, id);
-  if (!job || job.state !== 'retry') return undefined;
+  if (job?.state !== 'retry') return undefined;
   return new Date(job.startAfter);
 }
 

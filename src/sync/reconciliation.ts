@@ -80,14 +80,26 @@ export async function reconcile(ctx: FlowContext): Promise<Reconciliation> {
   const connection = ctx.connection;
   const since = connection.connectedAt;
   const facts = await ctx.company();
-  const links = await listLinks(ctx.db, connection.id, ['customer', 'salesReceipt', 'invoice', 'importedInvoice', 'payment']);
+  const links = await listLinks(ctx.db, connection.id, [
+    'customer',
+    'salesReceipt',
+    'invoice',
+    'importedInvoice',
+    'payment',
+  ]);
   const byKind = (kind: Link['kind']) => links.filter((l) => l.kind === kind);
   const kinds = await Promise.all([
     reconcileCustomers(ctx, byKind('customer')),
     reconcileInvoices(ctx, byKind('invoice'), byKind('importedInvoice'), since, facts.homeCurrency),
     reconcileSalesReceipts(ctx, byKind('salesReceipt'), since, facts.homeCurrency),
   ]);
-  const payments = await reconcilePayments(ctx, byKind('payment'), byKind('importedInvoice'), since, facts.homeCurrency);
+  const payments = await reconcilePayments(
+    ctx,
+    byKind('payment'),
+    byKind('importedInvoice'),
+    since,
+    facts.homeCurrency,
+  );
   return {
     connectionId: connection.id,
     computedAt: new Date().toISOString(),
@@ -98,7 +110,14 @@ export async function reconcile(ctx: FlowContext): Promise<Reconciliation> {
 
 function report(kind: ReconciliationKind, matched: number, differences: Difference[]): KindReport {
   const count = (p: Problem) => differences.filter((d) => d.problem === p).length;
-  return { kind, matched, missingInQuickBooks: count('missingInQuickBooks'), missingInCrm: count('missingInCrm'), amountDiffers: count('amountDiffers'), differences };
+  return {
+    kind,
+    matched,
+    missingInQuickBooks: count('missingInQuickBooks'),
+    missingInCrm: count('missingInCrm'),
+    amountDiffers: count('amountDiffers'),
+    differences,
+  };
 }
 
 async function take<T>(items: AsyncIterable<T>, limit = MAX_RECORDS): Promise<T[]> {
@@ -112,7 +131,8 @@ async function take<T>(items: AsyncIterable<T>, limit = MAX_RECORDS): Promise<T[
 
 /** The day before `since` as YYYY-MM-DD: QuickBooks TxnDate and HighLevel day filters are in local days. */
 const dayBefore = (since: Date) => new Date(since.getTime() - 86_400_000).toISOString().slice(0, 10);
-const after = (at: string | undefined, since: Date | null) => !since || !at || new Date(at).getTime() >= since.getTime();
+const after = (at: string | undefined, since: Date | null) =>
+  !since || !at || new Date(at).getTime() >= since.getTime();
 
 async function reconcileCustomers(ctx: FlowContext, links: Link[]): Promise<KindReport> {
   const qboCustomers = await take(ctx.qbo.queryAll(select('Customer').includeInactive()));
@@ -131,15 +151,35 @@ async function reconcileCustomers(ctx: FlowContext, links: Link[]): Promise<Kind
       matched += 1;
     } else if (!contactThere) {
       differences.push({
-        kind: 'customers', problem: 'missingInCrm', label: `Customer ${customer?.DisplayName ?? link.qboId}: its CRM contact ${link.crmId} is gone`,
-        crmId: link.crmId, qboId: link.qboId, currency: null, crmAmountMinor: null, qboAmountMinor: null,
-        resync: { queue: QUEUES.qboCustomer, data: { customerId: link.qboId, key: `${ctx.connection.id}:customer:${link.qboId}`, operation: 'Update' } }, note: null,
+        kind: 'customers',
+        problem: 'missingInCrm',
+        label: `Customer ${customer?.DisplayName ?? link.qboId}: its CRM contact ${link.crmId} is gone`,
+        crmId: link.crmId,
+        qboId: link.qboId,
+        currency: null,
+        crmAmountMinor: null,
+        qboAmountMinor: null,
+        resync: {
+          queue: QUEUES.qboCustomer,
+          data: { customerId: link.qboId, key: `${ctx.connection.id}:customer:${link.qboId}`, operation: 'Update' },
+        },
+        note: null,
       });
     } else {
       differences.push({
-        kind: 'customers', problem: 'missingInQuickBooks', label: `CRM contact ${link.crmId}: QuickBooks customer ${link.qboId} is ${customer ? 'inactive' : 'gone'}`,
-        crmId: link.crmId, qboId: link.qboId, currency: null, crmAmountMinor: null, qboAmountMinor: null,
-        resync: { queue: QUEUES.crmContact, data: { contactId: link.crmId, key: `${ctx.connection.id}:contact:${link.crmId}`, event: 'ContactUpdate' } }, note: null,
+        kind: 'customers',
+        problem: 'missingInQuickBooks',
+        label: `CRM contact ${link.crmId}: QuickBooks customer ${link.qboId} is ${customer ? 'inactive' : 'gone'}`,
+        crmId: link.crmId,
+        qboId: link.qboId,
+        currency: null,
+        crmAmountMinor: null,
+        qboAmountMinor: null,
+        resync: {
+          queue: QUEUES.crmContact,
+          data: { contactId: link.crmId, key: `${ctx.connection.id}:contact:${link.crmId}`, event: 'ContactUpdate' },
+        },
+        note: null,
       });
     }
   }
@@ -151,42 +191,101 @@ async function reconcileCustomers(ctx: FlowContext, links: Link[]): Promise<Kind
       continue;
     }
     differences.push({
-      kind: 'customers', problem: 'missingInCrm', label: `QuickBooks customer ${customer.DisplayName ?? customer.Id} has no CRM contact`,
-      crmId: null, qboId: customer.Id, currency: null, crmAmountMinor: null, qboAmountMinor: null,
-      resync: { queue: QUEUES.qboCustomer, data: { customerId: customer.Id, key: `${ctx.connection.id}:customer:${customer.Id}`, operation: 'Create' } }, note: null,
+      kind: 'customers',
+      problem: 'missingInCrm',
+      label: `QuickBooks customer ${customer.DisplayName ?? customer.Id} has no CRM contact`,
+      crmId: null,
+      qboId: customer.Id,
+      currency: null,
+      crmAmountMinor: null,
+      qboAmountMinor: null,
+      resync: {
+        queue: QUEUES.qboCustomer,
+        data: { customerId: customer.Id, key: `${ctx.connection.id}:customer:${customer.Id}`, operation: 'Create' },
+      },
+      note: null,
     });
   }
   return report('customers', matched, differences);
 }
 
-async function reconcileSalesReceipts(ctx: FlowContext, links: Link[], since: Date | null, homeCurrency: string): Promise<KindReport> {
+async function reconcileSalesReceipts(
+  ctx: FlowContext,
+  links: Link[],
+  since: Date | null,
+  homeCurrency: string,
+): Promise<KindReport> {
   const transactions = (await take(ctx.hl.payments.transactions(since ? { startAt: dayBefore(since) } : {}))).filter(
-    (t) => after(t.createdAt ?? t.fulfilledAt, since) && CHARGED.has(String(t.status ?? '').toLowerCase()) && t.entitySourceType !== 'invoice' && !t.invoiceId && t.liveMode !== false,
+    (t) =>
+      after(t.createdAt ?? t.fulfilledAt, since) &&
+      CHARGED.has(String(t.status ?? '').toLowerCase()) &&
+      t.entitySourceType !== 'invoice' &&
+      !t.invoiceId &&
+      t.liveMode !== false,
   );
-  const receipts = await take(ctx.qbo.queryAll(since ? select('SalesReceipt').where('TxnDate', '>=', dayBefore(since)) : select('SalesReceipt')));
+  const receipts = await take(
+    ctx.qbo.queryAll(since ? select('SalesReceipt').where('TxnDate', '>=', dayBefore(since)) : select('SalesReceipt')),
+  );
   const receiptById = new Map(receipts.map((r) => [r.Id, r]));
   const linkByCrm = new Map(links.map((l) => [l.crmId, l]));
   const differences: Difference[] = [];
   let matched = 0;
-  const resync = (t: Transaction) => ({ queue: QUEUES.crmTransaction, data: { transactionId: t._id, key: `${ctx.connection.id}:txn:${t._id}` } });
+  const resync = (t: Transaction) => ({
+    queue: QUEUES.crmTransaction,
+    data: { transactionId: t._id, key: `${ctx.connection.id}:txn:${t._id}` },
+  });
   for (const txn of transactions) {
     const currency = (txn.currency ?? homeCurrency).toUpperCase();
     const crmAmount = minor(txn.amount, currency);
     const label = `Payment ${txn._id} (${txn.contactName ?? txn.contactEmail ?? 'no name'})`;
     const link = linkByCrm.get(txn._id);
     if (link?.state === 'skipped') continue;
-    if (!link || link.state !== 'linked' || !link.qboId) {
-      differences.push({ kind: 'salesReceipts', problem: 'missingInQuickBooks', label: `${label} has no QuickBooks sales receipt`, crmId: txn._id, qboId: null, currency, crmAmountMinor: crmAmount, qboAmountMinor: null, resync: resync(txn), note: null });
+    if (link?.state !== 'linked' || !link.qboId) {
+      differences.push({
+        kind: 'salesReceipts',
+        problem: 'missingInQuickBooks',
+        label: `${label} has no QuickBooks sales receipt`,
+        crmId: txn._id,
+        qboId: null,
+        currency,
+        crmAmountMinor: crmAmount,
+        qboAmountMinor: null,
+        resync: resync(txn),
+        note: null,
+      });
       continue;
     }
-    const receipt = receiptById.get(link.qboId) ?? (await readOrUndefined(() => ctx.qbo.read('SalesReceipt', link.qboId!)));
+    const receipt =
+      receiptById.get(link.qboId) ?? (await readOrUndefined(() => ctx.qbo.read('SalesReceipt', link.qboId!)));
     if (!receipt) {
-      differences.push({ kind: 'salesReceipts', problem: 'missingInQuickBooks', label: `${label}: sales receipt ${link.qboId} is gone from QuickBooks`, crmId: txn._id, qboId: link.qboId, currency, crmAmountMinor: crmAmount, qboAmountMinor: null, resync: resync(txn), note: null });
+      differences.push({
+        kind: 'salesReceipts',
+        problem: 'missingInQuickBooks',
+        label: `${label}: sales receipt ${link.qboId} is gone from QuickBooks`,
+        crmId: txn._id,
+        qboId: link.qboId,
+        currency,
+        crmAmountMinor: crmAmount,
+        qboAmountMinor: null,
+        resync: resync(txn),
+        note: null,
+      });
       continue;
     }
     const qboAmount = minor(receipt.TotalAmt, currency);
     if (crmAmount !== qboAmount) {
-      differences.push({ kind: 'salesReceipts', problem: 'amountDiffers', label: `${label}: sales receipt ${receipt.DocNumber ?? receipt.Id} total differs`, crmId: txn._id, qboId: receipt.Id, currency, crmAmountMinor: crmAmount, qboAmountMinor: qboAmount, resync: resync(txn), note: null });
+      differences.push({
+        kind: 'salesReceipts',
+        problem: 'amountDiffers',
+        label: `${label}: sales receipt ${receipt.DocNumber ?? receipt.Id} total differs`,
+        crmId: txn._id,
+        qboId: receipt.Id,
+        currency,
+        crmAmountMinor: crmAmount,
+        qboAmountMinor: qboAmount,
+        resync: resync(txn),
+        note: null,
+      });
     } else matched += 1;
   }
   const seen = new Set(transactions.map((t) => t._id));
@@ -194,19 +293,39 @@ async function reconcileSalesReceipts(ctx: FlowContext, links: Link[], since: Da
     if (link.state !== 'linked' || !link.qboId || seen.has(link.crmId)) continue;
     const txn = await readOrUndefined(() => ctx.hl.payments.getTransaction(link.crmId));
     if (!txn) {
-      differences.push({ kind: 'salesReceipts', problem: 'missingInCrm', label: `Sales receipt ${link.qboId}: its CRM payment ${link.crmId} is gone`, crmId: link.crmId, qboId: link.qboId, currency: null, crmAmountMinor: null, qboAmountMinor: null, resync: null, note: 'The CRM payment is gone: nothing in the CRM to sync from; remove the sales receipt in QuickBooks if the payment was cancelled' });
+      differences.push({
+        kind: 'salesReceipts',
+        problem: 'missingInCrm',
+        label: `Sales receipt ${link.qboId}: its CRM payment ${link.crmId} is gone`,
+        crmId: link.crmId,
+        qboId: link.qboId,
+        currency: null,
+        crmAmountMinor: null,
+        qboAmountMinor: null,
+        resync: null,
+        note: 'The CRM payment is gone: nothing in the CRM to sync from; remove the sales receipt in QuickBooks if the payment was cancelled',
+      });
     }
   }
   return report('salesReceipts', matched, differences);
 }
 
-async function reconcileInvoices(ctx: FlowContext, links: Link[], imported: Link[], since: Date | null, homeCurrency: string): Promise<KindReport> {
+async function reconcileInvoices(
+  ctx: FlowContext,
+  links: Link[],
+  imported: Link[],
+  since: Date | null,
+  homeCurrency: string,
+): Promise<KindReport> {
   const invoices = await take(ctx.hl.invoices.listAll());
   const crmById = new Map(invoices.map((i) => [i._id, i]));
   const linkByCrm = new Map(links.map((l) => [l.crmId, l]));
   const differences: Difference[] = [];
   let matched = 0;
-  const resync = (i: CrmInvoice) => ({ queue: QUEUES.crmInvoice, data: { invoiceId: i._id, key: `${ctx.connection.id}:invoice:${i._id}`, event: 'reconcile' } });
+  const resync = (i: CrmInvoice) => ({
+    queue: QUEUES.crmInvoice,
+    data: { invoiceId: i._id, key: `${ctx.connection.id}:invoice:${i._id}`, event: 'reconcile' },
+  });
   const importedIds = importedCrmIds(imported);
   for (const invoice of invoices) {
     if (!ISSUED.has(invoice.status) || !after(invoice.createdAt, since) || isImported(invoice, importedIds)) continue;
@@ -215,18 +334,51 @@ async function reconcileInvoices(ctx: FlowContext, links: Link[], imported: Link
     const currency = invoice.currency.toUpperCase();
     const crmAmount = minor(invoice.total, currency);
     const label = `CRM invoice ${invoice.invoiceNumberPrefix ?? ''}${invoice.invoiceNumber ?? invoice._id}`;
-    if (!link || link.state !== 'linked' || !link.qboId) {
-      differences.push({ kind: 'invoices', problem: 'missingInQuickBooks', label: `${label} has no QuickBooks invoice`, crmId: invoice._id, qboId: null, currency, crmAmountMinor: crmAmount, qboAmountMinor: null, resync: resync(invoice), note: null });
+    if (link?.state !== 'linked' || !link.qboId) {
+      differences.push({
+        kind: 'invoices',
+        problem: 'missingInQuickBooks',
+        label: `${label} has no QuickBooks invoice`,
+        crmId: invoice._id,
+        qboId: null,
+        currency,
+        crmAmountMinor: crmAmount,
+        qboAmountMinor: null,
+        resync: resync(invoice),
+        note: null,
+      });
       continue;
     }
     const qbo = await readOrUndefined(() => ctx.qbo.read('Invoice', link.qboId!));
     if (!qbo) {
-      differences.push({ kind: 'invoices', problem: 'missingInQuickBooks', label: `${label}: QuickBooks invoice ${link.qboId} is gone`, crmId: invoice._id, qboId: link.qboId, currency, crmAmountMinor: crmAmount, qboAmountMinor: null, resync: resync(invoice), note: null });
+      differences.push({
+        kind: 'invoices',
+        problem: 'missingInQuickBooks',
+        label: `${label}: QuickBooks invoice ${link.qboId} is gone`,
+        crmId: invoice._id,
+        qboId: link.qboId,
+        currency,
+        crmAmountMinor: crmAmount,
+        qboAmountMinor: null,
+        resync: resync(invoice),
+        note: null,
+      });
       continue;
     }
     const qboAmount = minor(qbo.TotalAmt, currency);
     if (crmAmount !== qboAmount) {
-      differences.push({ kind: 'invoices', problem: 'amountDiffers', label: `${label}: QuickBooks invoice ${qbo.DocNumber ?? qbo.Id} total differs`, crmId: invoice._id, qboId: qbo.Id, currency, crmAmountMinor: crmAmount, qboAmountMinor: qboAmount, resync: resync(invoice), note: null });
+      differences.push({
+        kind: 'invoices',
+        problem: 'amountDiffers',
+        label: `${label}: QuickBooks invoice ${qbo.DocNumber ?? qbo.Id} total differs`,
+        crmId: invoice._id,
+        qboId: qbo.Id,
+        currency,
+        crmAmountMinor: crmAmount,
+        qboAmountMinor: qboAmount,
+        resync: resync(invoice),
+        note: null,
+      });
     } else matched += 1;
   }
   // Old invoices imported from QuickBooks: the CRM copy must exist and carry the same total.
@@ -236,34 +388,90 @@ async function reconcileInvoices(ctx: FlowContext, links: Link[], imported: Link
     const crm = crmById.get(link.crmId);
     const currency = (crm?.currency ?? homeCurrency).toUpperCase();
     if (!qbo) {
-      differences.push({ kind: 'invoices', problem: 'missingInQuickBooks', label: `Imported invoice ${link.qboId} is gone from QuickBooks`, crmId: link.crmId, qboId: link.qboId, currency, crmAmountMinor: crm ? minor(crm.total, currency) : null, qboAmountMinor: null, resync: null, note: IMPORTED_NOTE });
+      differences.push({
+        kind: 'invoices',
+        problem: 'missingInQuickBooks',
+        label: `Imported invoice ${link.qboId} is gone from QuickBooks`,
+        crmId: link.crmId,
+        qboId: link.qboId,
+        currency,
+        crmAmountMinor: crm ? minor(crm.total, currency) : null,
+        qboAmountMinor: null,
+        resync: null,
+        note: IMPORTED_NOTE,
+      });
     } else if (!crm) {
-      differences.push({ kind: 'invoices', problem: 'missingInCrm', label: `QuickBooks invoice ${qbo.DocNumber ?? qbo.Id} was imported but its CRM copy is gone`, crmId: link.crmId, qboId: link.qboId, currency, crmAmountMinor: null, qboAmountMinor: minor(qbo.TotalAmt, currency), resync: null, note: IMPORTED_NOTE });
+      differences.push({
+        kind: 'invoices',
+        problem: 'missingInCrm',
+        label: `QuickBooks invoice ${qbo.DocNumber ?? qbo.Id} was imported but its CRM copy is gone`,
+        crmId: link.crmId,
+        qboId: link.qboId,
+        currency,
+        crmAmountMinor: null,
+        qboAmountMinor: minor(qbo.TotalAmt, currency),
+        resync: null,
+        note: IMPORTED_NOTE,
+      });
     } else if (minor(crm.total, currency) !== minor(qbo.TotalAmt, currency)) {
-      differences.push({ kind: 'invoices', problem: 'amountDiffers', label: `Imported invoice ${qbo.DocNumber ?? qbo.Id}: totals differ`, crmId: crm._id, qboId: qbo.Id, currency, crmAmountMinor: minor(crm.total, currency), qboAmountMinor: minor(qbo.TotalAmt, currency), resync: null, note: IMPORTED_NOTE });
+      differences.push({
+        kind: 'invoices',
+        problem: 'amountDiffers',
+        label: `Imported invoice ${qbo.DocNumber ?? qbo.Id}: totals differ`,
+        crmId: crm._id,
+        qboId: qbo.Id,
+        currency,
+        crmAmountMinor: minor(crm.total, currency),
+        qboAmountMinor: minor(qbo.TotalAmt, currency),
+        resync: null,
+        note: IMPORTED_NOTE,
+      });
     } else matched += 1;
   }
   return report('invoices', matched, differences);
 }
 
-async function reconcilePayments(ctx: FlowContext, links: Link[], imported: Link[], since: Date | null, homeCurrency: string): Promise<KindReport> {
+async function reconcilePayments(
+  ctx: FlowContext,
+  links: Link[],
+  imported: Link[],
+  since: Date | null,
+  homeCurrency: string,
+): Promise<KindReport> {
   const importedIds = importedCrmIds(imported);
-  const invoices = (await take(ctx.hl.invoices.listAll())).filter((i) => after(i.createdAt, since) && (i.amountPaid ?? 0) > 0 && !isImported(i, importedIds));
+  const invoices = (await take(ctx.hl.invoices.listAll())).filter(
+    (i) => after(i.createdAt, since) && (i.amountPaid ?? 0) > 0 && !isImported(i, importedIds),
+  );
   const differences: Difference[] = [];
   let matched = 0;
   const paymentsByInvoice = new Map<string, Link[]>();
   for (const link of links) {
     const invoiceId = typeof link.data.invoiceId === 'string' ? link.data.invoiceId : undefined;
-    if (invoiceId && link.state === 'linked') paymentsByInvoice.set(invoiceId, [...(paymentsByInvoice.get(invoiceId) ?? []), link]);
+    if (invoiceId && link.state === 'linked')
+      paymentsByInvoice.set(invoiceId, [...(paymentsByInvoice.get(invoiceId) ?? []), link]);
   }
   for (const invoice of invoices) {
     const currency = (invoice.currency ?? homeCurrency).toUpperCase();
     const paid = minor(invoice.amountPaid, currency);
     const label = `Payments on CRM invoice ${invoice.invoiceNumberPrefix ?? ''}${invoice.invoiceNumber ?? invoice._id}`;
-    const resync = { queue: QUEUES.crmInvoice, data: { invoiceId: invoice._id, key: `${ctx.connection.id}:invoice:${invoice._id}`, event: 'reconcile' } };
+    const resync = {
+      queue: QUEUES.crmInvoice,
+      data: { invoiceId: invoice._id, key: `${ctx.connection.id}:invoice:${invoice._id}`, event: 'reconcile' },
+    };
     const recorded = paymentsByInvoice.get(invoice._id) ?? [];
     if (recorded.length === 0) {
-      differences.push({ kind: 'payments', problem: 'missingInQuickBooks', label: `${label}: none recorded in QuickBooks`, crmId: invoice._id, qboId: null, currency, crmAmountMinor: paid, qboAmountMinor: 0, resync, note: null });
+      differences.push({
+        kind: 'payments',
+        problem: 'missingInQuickBooks',
+        label: `${label}: none recorded in QuickBooks`,
+        crmId: invoice._id,
+        qboId: null,
+        currency,
+        crmAmountMinor: paid,
+        qboAmountMinor: 0,
+        resync,
+        note: null,
+      });
       continue;
     }
     let total = 0;
@@ -276,14 +484,26 @@ async function reconcilePayments(ctx: FlowContext, links: Link[], imported: Link
       }
     }
     if (total !== paid) {
-      differences.push({ kind: 'payments', problem: present.length === 0 ? 'missingInQuickBooks' : 'amountDiffers', label: `${label}: QuickBooks holds a different amount`, crmId: invoice._id, qboId: present.join(', ') || null, currency, crmAmountMinor: paid, qboAmountMinor: total, resync, note: null });
+      differences.push({
+        kind: 'payments',
+        problem: present.length === 0 ? 'missingInQuickBooks' : 'amountDiffers',
+        label: `${label}: QuickBooks holds a different amount`,
+        crmId: invoice._id,
+        qboId: present.join(', ') || null,
+        currency,
+        crmAmountMinor: paid,
+        qboAmountMinor: total,
+        resync,
+        note: null,
+      });
     } else matched += 1;
   }
   return report('payments', matched, differences);
 }
 
 /** What a re-sync of an imported invoice would do: nothing, by design. */
-const IMPORTED_NOTE = 'Imported from QuickBooks once, as history: it is not synced again, so a re-sync changes nothing; correct it by hand on the side that is wrong';
+const IMPORTED_NOTE =
+  'Imported from QuickBooks once, as history: it is not synced again, so a re-sync changes nothing; correct it by hand on the side that is wrong';
 
 /** The CRM ids of invoices imported from QuickBooks (committed, or claimed by an import under way). */
 function importedCrmIds(imported: readonly Link[]): Set<string> {
@@ -292,7 +512,10 @@ function importedCrmIds(imported: readonly Link[]): Set<string> {
 
 /** An imported invoice, known by its link or, while its link is still a claim, by the marker the import writes in its terms. */
 function isImported(invoice: CrmInvoice, importedIds: ReadonlySet<string>): boolean {
-  return importedIds.has(invoice._id) || (typeof invoice.termsNotes === 'string' && invoice.termsNotes.startsWith(IMPORTED_MARKER));
+  return (
+    importedIds.has(invoice._id) ||
+    (typeof invoice.termsNotes === 'string' && invoice.termsNotes.startsWith(IMPORTED_MARKER))
+  );
 }
 
 async function readOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
@@ -329,7 +552,11 @@ export async function resyncDifferences(
         notCovered += 1;
         continue;
       }
-      const data = { ...difference.resync.data, connectionId: ctx.connection.id, key: String(difference.resync.data.key) };
+      const data = {
+        ...difference.resync.data,
+        connectionId: ctx.connection.id,
+        key: String(difference.resync.data.key),
+      };
       const id = await ctx.queue.enqueue(difference.resync.queue, data);
       if (id) enqueued += 1;
       else alreadyQueued += 1;
@@ -341,7 +568,8 @@ export async function resyncDifferences(
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 export function resyncMessage(enqueued: number, alreadyQueued: number, notCovered: number): string {
-  const cannot = notCovered > 0 ? `${plural(notCovered, 'difference', 'differences')} a re-sync cannot change (each says why)` : '';
+  const cannot =
+    notCovered > 0 ? `${plural(notCovered, 'difference', 'differences')} a re-sync cannot change (each says why)` : '';
   if (enqueued + alreadyQueued === 0) {
     return notCovered === 0
       ? 'Nothing to re-sync: both sides agree.'

@@ -30,7 +30,8 @@ import { QUEUES } from './routes.ts';
 
 export const REVIEW_REQUESTS_FLOW = 'reviewRequests';
 const DEFAULT_TEXT = 'Thank you for your business! Would you take a minute to review us? {link}';
-const DEFAULT_TEXT_WITHOUT_LINK = 'Thank you for your business! Would you take a minute to tell us how we did? Just reply to this message.';
+const DEFAULT_TEXT_WITHOUT_LINK =
+  'Thank you for your business! Would you take a minute to tell us how we did? Just reply to this message.';
 /** The error a connection gets (once while open) when its chosen workflow is gone. */
 export const WORKFLOW_MISSING = 'review-workflow-missing';
 /** A 'sending' row older than this was left by a worker that died mid-send. */
@@ -60,7 +61,9 @@ export async function syncQboInvoiceEvent(ctx: FlowContext, job: QboInvoiceJob):
 
 function paidInvoiceIds(payment: Payment | undefined): string[] {
   if (!payment) return [];
-  return payment.Line.flatMap((line) => (line.LinkedTxn ?? []).filter((t) => t.TxnType === 'Invoice').map((t) => t.TxnId));
+  return payment.Line.flatMap((line) =>
+    (line.LinkedTxn ?? []).filter((t) => t.TxnType === 'Invoice').map((t) => t.TxnId),
+  );
 }
 
 /** Whether the invoice is paid in full: Balance 0 on a total above 0 (a voided invoice has both at 0). */
@@ -72,9 +75,18 @@ export function isPaidInFull(invoice: Pick<Invoice, 'Balance' | 'TotalAmt' | 'Cu
 }
 
 /** The customer's earliest invoice: by TxnDate, then creation time, then Id (numeric). Voided (zero) invoices do not count. */
-export function earliestInvoice<T extends Pick<Invoice, 'Id' | 'TxnDate' | 'TotalAmt' | 'MetaData'>>(invoices: readonly T[]): T | undefined {
-  const key = (i: T) => [i.TxnDate ?? '9999-12-31', i.MetaData?.CreateTime ? new Date(i.MetaData.CreateTime).toISOString() : '', i.Id.padStart(20, '0')].join('|');
-  return invoices.filter((i) => (i.TotalAmt ?? 0) !== 0).sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))[0];
+export function earliestInvoice<T extends Pick<Invoice, 'Id' | 'TxnDate' | 'TotalAmt' | 'MetaData'>>(
+  invoices: readonly T[],
+): T | undefined {
+  const key = (i: T) =>
+    [
+      i.TxnDate ?? '9999-12-31',
+      i.MetaData?.CreateTime ? new Date(i.MetaData.CreateTime).toISOString() : '',
+      i.Id.padStart(20, '0'),
+    ].join('|');
+  return invoices
+    .filter((i) => (i.TotalAmt ?? 0) !== 0)
+    .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))[0];
 }
 
 async function reviewRequestForPaidInvoice(ctx: FlowContext, invoice: Invoice): Promise<void> {
@@ -124,7 +136,8 @@ async function sendOnce(ctx: FlowContext, contactId: string, customerId: string,
       )
     ).rows[0];
     if (!row || row.state === 'sent' || row.state === 'uncertain') return;
-    if (row.state === 'sending' && Number(row.age_ms) < ABANDONED_MS) throw new RetryLater(`a review request to contact ${contactId} is being sent by another job`);
+    if (row.state === 'sending' && Number(row.age_ms) < ABANDONED_MS)
+      throw new RetryLater(`a review request to contact ${contactId} is being sent by another job`);
     // 'failed' (refused before anything went out: Retry was pressed) or abandoned mid-send: a message or a workflow
     // enrolment is only repeated when its earlier attempt is known not to have gone out (a second enrolment can send a
     // second request when the workflow allows re-entry; the chaos run showed it); adding a tag is idempotent.
@@ -132,13 +145,16 @@ async function sendOnce(ctx: FlowContext, contactId: string, customerId: string,
       `UPDATE review_requests SET state = 'sending', method = $3, updated_at = now() WHERE connection_id = $1 AND contact_id = $2 AND state = $4`,
       [ctx.connection.id, contactId, settings.method, row.state],
     );
-    if (taken.rowCount !== 1) throw new RetryLater(`a review request to contact ${contactId} is being sent by another job`);
+    if (taken.rowCount !== 1)
+      throw new RetryLater(`a review request to contact ${contactId} is being sent by another job`);
     if (row.state === 'sending' && settings.method !== 'tag') {
-      await finish(ctx, contactId, 'uncertain', null, { reason: 'the worker stopped while sending; the request may have gone out' });
+      await finish(ctx, contactId, 'uncertain', null, {
+        reason: 'the worker stopped while sending; the request may have gone out',
+      });
       throw new SyncError(
         'review-uncertain',
         `A review request (${settings.method}) to contact ${contactId} may or may not have been sent (the worker stopped mid-send)`,
-        'Check the contact\'s conversations and workflows in HighLevel; ledgerlink will not send it again on its own',
+        "Check the contact's conversations and workflows in HighLevel; ledgerlink will not send it again on its own",
         { contactId, invoiceId: invoice.Id },
       );
     }
@@ -150,7 +166,11 @@ async function sendOnce(ctx: FlowContext, contactId: string, customerId: string,
     request = await prepare(ctx, settings, contactId);
   } catch (error) {
     if (error instanceof WorkflowMissing) {
-      await finish(ctx, contactId, 'failed', null, { reason: 'workflow-missing', workflowId: error.workflowId, invoiceId: invoice.Id });
+      await finish(ctx, contactId, 'failed', null, {
+        reason: 'workflow-missing',
+        workflowId: error.workflowId,
+        invoiceId: invoice.Id,
+      });
       await reportWorkflowMissing(ctx, error, contactId, invoice);
       return;
     }
@@ -161,14 +181,17 @@ async function sendOnce(ctx: FlowContext, contactId: string, customerId: string,
   try {
     messageId = await send(ctx, request, contactId);
   } catch (error) {
-    const refused = error instanceof HighLevelError && error.status >= 400 && error.status < 500 && error.status !== 429;
+    const refused =
+      error instanceof HighLevelError && error.status >= 400 && error.status < 500 && error.status !== 429;
     if (settings.method !== 'tag' && !refused) {
       // A lost answer may hide a delivered message or enrolment: never send again by ourselves.
-      await finish(ctx, contactId, 'uncertain', null, { error: error instanceof Error ? error.message : String(error) });
+      await finish(ctx, contactId, 'uncertain', null, {
+        error: error instanceof Error ? error.message : String(error),
+      });
       throw new SyncError(
         'review-uncertain',
         `The review request (${settings.method}) to contact ${contactId} may or may not have been sent: ${error instanceof Error ? error.message : String(error)}`,
-        'Check the contact\'s conversations and workflows in HighLevel; ledgerlink will not send it again on its own',
+        "Check the contact's conversations and workflows in HighLevel; ledgerlink will not send it again on its own",
         { contactId, invoiceId: invoice.Id },
       );
     }
@@ -177,18 +200,29 @@ async function sendOnce(ctx: FlowContext, contactId: string, customerId: string,
       throw new SyncError(
         'review-refused',
         `HighLevel refused the review request to contact ${contactId} (${settings.method}): ${error.message}`,
-        settings.method === 'message' ? 'Check the contact has a phone/email and is not on Do Not Disturb, then press Retry' : 'Check the review-request settings in the dashboard, then press Retry',
+        settings.method === 'message'
+          ? 'Check the contact has a phone/email and is not on Do Not Disturb, then press Retry'
+          : 'Check the review-request settings in the dashboard, then press Retry',
         { contactId, invoiceId: invoice.Id, status: error.status },
       );
     }
     // Transient, for the tag method (idempotent): let the job retry (the row is taken over once abandoned).
-    await ctx.db.query(`UPDATE review_requests SET state = 'failed', updated_at = now() WHERE connection_id = $1 AND contact_id = $2`, [ctx.connection.id, contactId]);
+    await ctx.db.query(
+      `UPDATE review_requests SET state = 'failed', updated_at = now() WHERE connection_id = $1 AND contact_id = $2`,
+      [ctx.connection.id, contactId],
+    );
     throw error;
   }
   await ctx.db.transaction(async (tx) => {
     await finish(ctx, contactId, 'sent', messageId, { invoice: invoice.DocNumber ?? invoice.Id }, tx);
     await recordActivity(tx, {
-      connectionId: ctx.connection.id, flow: REVIEW_REQUESTS_FLOW, status: 'ok', crmKind: 'contact', crmId: contactId, qboKind: 'Invoice', qboId: invoice.Id,
+      connectionId: ctx.connection.id,
+      flow: REVIEW_REQUESTS_FLOW,
+      status: 'ok',
+      crmKind: 'contact',
+      crmId: contactId,
+      qboKind: 'Invoice',
+      qboId: invoice.Id,
       message: `Asked contact ${contactId} for a review (${describeReviewRequest(settings)}): their first invoice ${invoice.DocNumber ?? invoice.Id} is paid`,
       detail: { method: settings.method, ...(messageId ? { messageId } : {}) },
     });
@@ -196,7 +230,14 @@ async function sendOnce(ctx: FlowContext, contactId: string, customerId: string,
   });
 }
 
-async function finish(ctx: FlowContext, contactId: string, state: RequestRow['state'], messageId: string | null, detail: Record<string, unknown>, q: Pick<FlowContext['db'], 'query'> = ctx.db): Promise<void> {
+async function finish(
+  ctx: FlowContext,
+  contactId: string,
+  state: RequestRow['state'],
+  messageId: string | null,
+  detail: Record<string, unknown>,
+  q: Pick<FlowContext['db'], 'query'> = ctx.db,
+): Promise<void> {
   await q.query(
     `UPDATE review_requests SET state = $3, message_id = COALESCE($4, message_id), detail = $5, updated_at = now() WHERE connection_id = $1 AND contact_id = $2`,
     [ctx.connection.id, contactId, state, messageId, JSON.stringify(detail)],
@@ -209,7 +250,10 @@ type Prepared =
   | { method: 'message'; channel: 'SMS' | 'Email'; text: string };
 
 class WorkflowMissing extends Error {
-  constructor(readonly workflowId: string, readonly workflowName: string | undefined) {
+  constructor(
+    readonly workflowId: string,
+    readonly workflowName: string | undefined,
+  ) {
     super(`workflow ${workflowId} is gone`);
   }
 }
@@ -220,7 +264,8 @@ async function prepare(ctx: FlowContext, settings: ReviewRequestSettings, contac
     case 'workflow': {
       // Enrolling into a deleted workflow is not documented to fail (the emulator answers 400): it is checked first.
       const workflows = await ctx.hl.workflows.list();
-      if (!workflows.some((w) => w.id === settings.workflowId)) throw new WorkflowMissing(settings.workflowId, settings.workflowName);
+      if (!workflows.some((w) => w.id === settings.workflowId))
+        throw new WorkflowMissing(settings.workflowId, settings.workflowName);
       return { method: 'workflow', workflowId: settings.workflowId };
     }
     case 'tag':
@@ -265,7 +310,13 @@ async function send(ctx: FlowContext, request: Prepared, contactId: string): Pro
       const sent =
         request.channel === 'SMS'
           ? await ctx.hl.conversations.sendMessage({ type: 'SMS', contactId, message: request.text })
-          : await ctx.hl.conversations.sendMessage({ type: 'Email', contactId, subject: 'How did we do?', message: request.text, html: `<p>${escapeHtml(request.text)}</p>` });
+          : await ctx.hl.conversations.sendMessage({
+              type: 'Email',
+              contactId,
+              subject: 'How did we do?',
+              message: request.text,
+              html: `<p>${escapeHtml(request.text)}</p>`,
+            });
       return sent.messageId;
     }
   }
@@ -275,12 +326,23 @@ async function send(ctx: FlowContext, request: Prepared, contactId: string): Pro
  * The chosen workflow is gone: one open error per connection says so (with the job to Retry); a request meeting the
  * same gap meanwhile waits quietly, recorded as skipped, and goes out when the settings are saved.
  */
-async function reportWorkflowMissing(ctx: FlowContext, missing: WorkflowMissing, contactId: string, invoice: Invoice): Promise<void> {
+async function reportWorkflowMissing(
+  ctx: FlowContext,
+  missing: WorkflowMissing,
+  contactId: string,
+  invoice: Invoice,
+): Promise<void> {
   const open = await openWorkflowMissingErrors(ctx.db, ctx.connection.id);
   const name = missing.workflowName ? `"${missing.workflowName}" (${missing.workflowId})` : missing.workflowId;
   if (open.length > 0) {
     await recordActivity(ctx.db, {
-      connectionId: ctx.connection.id, flow: REVIEW_REQUESTS_FLOW, status: 'skipped', crmKind: 'contact', crmId: contactId, qboKind: 'Invoice', qboId: invoice.Id,
+      connectionId: ctx.connection.id,
+      flow: REVIEW_REQUESTS_FLOW,
+      status: 'skipped',
+      crmKind: 'contact',
+      crmId: contactId,
+      qboKind: 'Invoice',
+      qboId: invoice.Id,
       message: `The review request to contact ${contactId} waits: the HighLevel workflow ${name} chosen for review requests no longer exists`,
       detail: { reason: 'workflow-missing', workflowId: missing.workflowId },
     });
@@ -289,7 +351,7 @@ async function reportWorkflowMissing(ctx: FlowContext, missing: WorkflowMissing,
   throw new SyncError(
     WORKFLOW_MISSING,
     `The HighLevel workflow ${name} chosen for review requests no longer exists on the location, so no review request can be sent`,
-    'Open the connection\'s Review requests settings and choose another workflow, or the direct SMS/email (needs no workflow), then save: the waiting review requests are sent then',
+    "Open the connection's Review requests settings and choose another workflow, or the direct SMS/email (needs no workflow), then save: the waiting review requests are sent then",
     { contactId, invoiceId: invoice.Id, workflowId: missing.workflowId },
   );
 }
@@ -306,7 +368,11 @@ async function openWorkflowMissingErrors(db: Queryable, connectionId: string): P
  * After the review-request settings were saved: the open "workflow missing" errors are resolved and every request
  * that waited for a working mechanism runs again (its row is 'failed', so it is sent once, by the new settings).
  */
-export async function resumeWaitingReviewRequests(db: Queryable, queue: JobQueue, connectionId: string): Promise<number> {
+export async function resumeWaitingReviewRequests(
+  db: Queryable,
+  queue: JobQueue,
+  connectionId: string,
+): Promise<number> {
   const open = await openWorkflowMissingErrors(db, connectionId);
   if (open.length > 0) await db.query(`UPDATE activity SET resolved_at = now() WHERE id = ANY($1::bigint[])`, [open]);
   const waiting = await db.query<{ qbo_invoice_id: string }>(
@@ -315,18 +381,30 @@ export async function resumeWaitingReviewRequests(db: Queryable, queue: JobQueue
   );
   let enqueued = 0;
   for (const row of waiting.rows) {
-    const id = await queue.enqueue(QUEUES.qboInvoice, { connectionId, key: `${connectionId}:qbo-invoice:${row.qbo_invoice_id}`, invoiceId: row.qbo_invoice_id });
+    const id = await queue.enqueue(QUEUES.qboInvoice, {
+      connectionId,
+      key: `${connectionId}:qbo-invoice:${row.qbo_invoice_id}`,
+      invoiceId: row.qbo_invoice_id,
+    });
     if (id) enqueued += 1;
   }
   return enqueued;
 }
 
 /** A mechanism a person chose, checked: a workflow must be one of the location's own (its name is kept for display). */
-export async function checkedReviewRequest(hl: HighLevelClient, chosen: ReviewRequestSettings): Promise<ReviewRequestSettings> {
+export async function checkedReviewRequest(
+  hl: HighLevelClient,
+  chosen: ReviewRequestSettings,
+): Promise<ReviewRequestSettings> {
   if (chosen.method !== 'workflow') return chosen;
   const found = (await hl.workflows.list()).find((w) => w.id === chosen.workflowId);
   if (!found) {
-    throw new SyncError('review-workflow-unknown', `Workflow ${chosen.workflowId} is not one of the HighLevel location's workflows`, 'Choose one of the workflows listed for the location, or the direct SMS/email', {});
+    throw new SyncError(
+      'review-workflow-unknown',
+      `Workflow ${chosen.workflowId} is not one of the HighLevel location's workflows`,
+      'Choose one of the workflows listed for the location, or the direct SMS/email',
+      {},
+    );
   }
   return { method: 'workflow', workflowId: found.id, ...(found.name ? { workflowName: found.name } : {}) };
 }
@@ -347,7 +425,12 @@ export function describeReviewRequest(settings: ReviewRequestSettings): string {
     case 'tag':
       return `tag "${settings.tag}" added to the contact (a HighLevel workflow that starts on it sends the request)`;
     case 'message': {
-      const channel = settings.channel === 'auto' ? 'SMS (email when the contact has no phone)' : settings.channel === 'SMS' ? 'SMS' : 'email';
+      const channel =
+        settings.channel === 'auto'
+          ? 'SMS (email when the contact has no phone)'
+          : settings.channel === 'SMS'
+            ? 'SMS'
+            : 'email';
       return `a direct ${channel} sent by ledgerlink, ${settings.reviewLink ? 'with the review link' : 'asking for a reply (no review link set)'}`;
     }
   }

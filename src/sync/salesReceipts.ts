@@ -6,7 +6,11 @@ import { z } from 'zod';
 import type { Transaction, Order } from '../highlevel/payments.ts';
 import { amountSchema } from '../highlevel/money.ts';
 import { isNotFound as isHighLevelNotFound } from '../highlevel/errors.ts';
-import { qboRefundReceiptForCrmRefund, qboSalesReceiptForCrmPayment, type CrmPayment } from '../domain/salesReceiptMapping.ts';
+import {
+  qboRefundReceiptForCrmRefund,
+  qboSalesReceiptForCrmPayment,
+  type CrmPayment,
+} from '../domain/salesReceiptMapping.ts';
 import type { CrmItem, CrmTax } from '../domain/crmTotals.ts';
 import { toMinorUnits, formatMinor } from '../domain/money.ts';
 import { quickbooksRequestId } from '../domain/requestId.ts';
@@ -17,7 +21,12 @@ import { customerForContact } from './customers.ts';
 import { itemIdsForNames, shortenedItemNames } from './items.ts';
 import { SyncError } from './errors.ts';
 import { currencyProblem } from './company.ts';
-import { linkToHighLevelsReceipt, mustReadDetail, noteTransactionDetail, POSTED_BY_HIGHLEVEL } from './builtInQuickBooks.ts';
+import {
+  linkToHighLevelsReceipt,
+  mustReadDetail,
+  noteTransactionDetail,
+  POSTED_BY_HIGHLEVEL,
+} from './builtInQuickBooks.ts';
 
 export const SALES_RECEIPTS_FLOW = 'salesReceipts';
 
@@ -26,7 +35,9 @@ const orderItemSchema = z.looseObject({
   name: z.string().optional(),
   qty: amountSchema.optional(),
   taxes: z.array(orderTaxSchema).optional(),
-  price: z.looseObject({ name: z.string().optional(), amount: amountSchema.optional(), currency: z.string().optional() }).optional(),
+  price: z
+    .looseObject({ name: z.string().optional(), amount: amountSchema.optional(), currency: z.string().optional() })
+    .optional(),
   product: z.looseObject({ name: z.string().optional(), taxes: z.array(orderTaxSchema).optional() }).optional(),
 });
 
@@ -38,14 +49,20 @@ const CHARGED = new Set(['succeeded', 'success', 'paid', 'completed', 'refunded'
  * transaction) and its contact (whose customer link is then read meanwhile too). Hints only save round trips: the
  * transaction as read decides, and a hint it contradicts is not used.
  */
-export async function syncTransaction(ctx: FlowContext, transactionId: string, hint: { orderId?: string; contactId?: string; listed?: Transaction } = {}): Promise<void> {
+export async function syncTransaction(
+  ctx: FlowContext,
+  transactionId: string,
+  hint: { orderId?: string; contactId?: string; listed?: Transaction } = {},
+): Promise<void> {
   const hintedOrder = hint.orderId ? readOrder(ctx, hint.orderId) : undefined;
   hintedOrder?.catch(() => {}); // awaited below only when the transaction is synced; its failure is reported there
   // The receipt's link is read while HighLevel answers (the caller holds the transaction's lease, so it cannot
   // change meanwhile): one store round trip less on the path of every payment.
   const linkRead = findLinkByCrmId(ctx.db, ctx.connection.id, 'salesReceipt', transactionId);
   linkRead.catch(() => {}); // awaited below; a failure is reported there
-  const customerLinkRead = hint.contactId ? findLinkByCrmId(ctx.db, ctx.connection.id, 'customer', hint.contactId) : undefined;
+  const customerLinkRead = hint.contactId
+    ? findLinkByCrmId(ctx.db, ctx.connection.id, 'customer', hint.contactId)
+    : undefined;
   customerLinkRead?.catch(() => {}); // used only when the transaction names the same contact
   let txn: Transaction;
   // A transaction listed moments ago is not read again (listedTransaction in paymentPolling.ts says when), unless
@@ -54,17 +71,45 @@ export async function syncTransaction(ctx: FlowContext, transactionId: string, h
   try {
     txn = listed ?? (await ctx.hl.payments.getTransaction(transactionId));
   } catch (error) {
-    if (isHighLevelNotFound(error)) throw new SyncError('payment-not-found', `HighLevel transaction ${transactionId} does not exist`, 'Nothing to do if it was removed on purpose', { transactionId });
+    if (isHighLevelNotFound(error))
+      throw new SyncError(
+        'payment-not-found',
+        `HighLevel transaction ${transactionId} does not exist`,
+        'Nothing to do if it was removed on purpose',
+        { transactionId },
+      );
     throw error;
   }
   if (!listed) await noteTransactionDetail(ctx, txn);
-  const link = txn._id === transactionId ? await linkRead : await findLinkByCrmId(ctx.db, ctx.connection.id, 'salesReceipt', txn._id);
+  const link =
+    txn._id === transactionId
+      ? await linkRead
+      : await findLinkByCrmId(ctx.db, ctx.connection.id, 'salesReceipt', txn._id);
   if (link?.state === 'skipped') return;
   const skip = reasonToSkip(ctx, txn);
   if (skip) {
     await ctx.db.transaction(async (tx) => {
-      await saveLink(tx, { connectionId: ctx.connection.id, kind: 'salesReceipt', crmId: txn._id, qboId: null, origin: 'crm', state: 'skipped', snapshotHash: null, qboSyncToken: null, qboUpdatedAt: null, crmUpdatedAt: txn.updatedAt ?? null, data: { reason: skip } });
-      await recordActivity(tx, { connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, status: 'skipped', crmKind: 'transaction', crmId: txn._id, message: `Payment ${txn._id} not synced: ${skip}` });
+      await saveLink(tx, {
+        connectionId: ctx.connection.id,
+        kind: 'salesReceipt',
+        crmId: txn._id,
+        qboId: null,
+        origin: 'crm',
+        state: 'skipped',
+        snapshotHash: null,
+        qboSyncToken: null,
+        qboUpdatedAt: null,
+        crmUpdatedAt: txn.updatedAt ?? null,
+        data: { reason: skip },
+      });
+      await recordActivity(tx, {
+        connectionId: ctx.connection.id,
+        flow: SALES_RECEIPTS_FLOW,
+        status: 'skipped',
+        crmKind: 'transaction',
+        crmId: txn._id,
+        message: `Payment ${txn._id} not synced: ${skip}`,
+      });
     });
     return;
   }
@@ -88,13 +133,18 @@ function reasonToSkip(ctx: FlowContext, txn: Transaction): string | undefined {
   if (ctx.connection.connectedAt && at && new Date(at).getTime() < ctx.connection.connectedAt.getTime()) {
     return `it was taken on ${at.slice(0, 10)}, before the connection (${ctx.connection.connectedAt.toISOString().slice(0, 10)})`;
   }
-  if (sourceType(txn) === 'invoice' || txn.invoiceId) return 'it pays a CRM invoice; the invoice flow records it as a QuickBooks payment';
+  if (sourceType(txn) === 'invoice' || txn.invoiceId)
+    return 'it pays a CRM invoice; the invoice flow records it as a QuickBooks payment';
   if (txn.liveMode === false) return 'it was made in test mode';
   return undefined;
 }
 
 /** The payment as the mapping sees it: the order's lines when the charge pays an order, else one line. */
-async function paymentOf(ctx: FlowContext, txn: Transaction, orderRead?: Promise<Order | undefined>): Promise<CrmPayment> {
+async function paymentOf(
+  ctx: FlowContext,
+  txn: Transaction,
+  orderRead?: Promise<Order | undefined>,
+): Promise<CrmPayment> {
   const currency = (txn.currency ?? (await ctx.company()).homeCurrency).toUpperCase();
   let order: Order | undefined;
   const orderId = orderIdOf(txn);
@@ -103,7 +153,11 @@ async function paymentOf(ctx: FlowContext, txn: Transaction, orderRead?: Promise
   for (const raw of order?.items ?? []) {
     const item = orderItemSchema.safeParse(raw);
     if (!item.success) continue;
-    const taxes: CrmTax[] = (item.data.taxes ?? item.data.product?.taxes ?? []).map((t) => ({ _id: t._id ?? null, name: t.name, rate: t.rate }));
+    const taxes: CrmTax[] = (item.data.taxes ?? item.data.product?.taxes ?? []).map((t) => ({
+      _id: t._id ?? null,
+      name: t.name,
+      rate: t.rate,
+    }));
     items.push({
       name: item.data.product?.name ?? item.data.name ?? item.data.price?.name ?? 'Sale',
       amount: item.data.price?.amount ?? 0,
@@ -111,7 +165,12 @@ async function paymentOf(ctx: FlowContext, txn: Transaction, orderRead?: Promise
       taxes,
     });
   }
-  if (items.length === 0) items.push({ name: txn.entitySourceName ?? txn.entitySource?.name ?? sourceLabel(txn), amount: txn.amount, qty: 1 });
+  if (items.length === 0)
+    items.push({
+      name: txn.entitySourceName ?? txn.entitySource?.name ?? sourceLabel(txn),
+      amount: txn.amount,
+      qty: 1,
+    });
   const card = (txn.paymentMethod as { card?: { brand?: string } } | undefined)?.card;
   const discount = order?.amountSummary?.discount;
   return {
@@ -162,15 +221,28 @@ function sourceLabel(txn: Transaction): string {
   }
 }
 
-async function createSalesReceipt(ctx: FlowContext, txn: Transaction, payment: CrmPayment, customerLinkRead?: Promise<Link | undefined>): Promise<void> {
+async function createSalesReceipt(
+  ctx: FlowContext,
+  txn: Transaction,
+  payment: CrmPayment,
+  customerLinkRead?: Promise<Link | undefined>,
+): Promise<void> {
   const company = await ctx.company();
   const currencyRefused = currencyProblem(company, payment.currency, `Payment ${txn._id}`, { transactionId: txn._id });
   if (currencyRefused) throw currencyRefused;
   if (!txn.contactId) {
-    throw new SyncError('payment-without-contact', `Payment ${txn._id} names no contact`, 'Attach the payment to a contact in HighLevel, then press Retry', { transactionId: txn._id });
+    throw new SyncError(
+      'payment-without-contact',
+      `Payment ${txn._id} names no contact`,
+      'Attach the payment to a contact in HighLevel, then press Retry',
+      { transactionId: txn._id },
+    );
   }
   const customer = await customerForContact(ctx, txn.contactId, payment.currency, customerLinkRead);
-  const itemIds = await itemIdsForNames(ctx, payment.items.map((i) => i.name));
+  const itemIds = await itemIdsForNames(
+    ctx,
+    payment.items.map((i) => i.name),
+  );
   const mapping = qboSalesReceiptForCrmPayment(payment, {
     region: company.region,
     itemIdsByName: itemIds,
@@ -182,24 +254,59 @@ async function createSalesReceipt(ctx: FlowContext, txn: Transaction, payment: C
     ...(company.depositAccountId ? { depositToAccountId: company.depositAccountId } : {}),
   });
   if (!mapping.ok) {
-    throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, { ...mapping.error.detail, transactionId: txn._id });
+    throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, {
+      ...mapping.error.detail,
+      transactionId: txn._id,
+    });
   }
-  const receipt = await ctx.qbo.create('SalesReceipt', { ...structuredClone(mapping.salesReceipt) } as Record<string, unknown>, {
-    requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, sourceId: txn._id, sourceVersion: 'sale' }),
-  });
+  const receipt = await ctx.qbo.create(
+    'SalesReceipt',
+    { ...structuredClone(mapping.salesReceipt) } as Record<string, unknown>,
+    {
+      requestId: quickbooksRequestId({
+        connectionId: ctx.connection.id,
+        flow: SALES_RECEIPTS_FLOW,
+        sourceId: txn._id,
+        sourceVersion: 'sale',
+      }),
+    },
+  );
   const written = toMinorUnits(receipt.TotalAmt ?? 0, payment.currency, { rounding: 'halfUp' });
   const expected = mapping.expectedTotal;
   const matches = written.ok && written.value === expected.crmTotal;
   const link = {
-    connectionId: ctx.connection.id, kind: 'salesReceipt' as const, crmId: txn._id, qboId: receipt.Id, origin: 'crm' as const, state: 'linked' as const,
-    snapshotHash: null, qboSyncToken: receipt.SyncToken, qboUpdatedAt: null, crmUpdatedAt: txn.updatedAt ?? null,
-    data: { totalMinor: written.ok ? written.value : null, currency: payment.currency, customerId: customer.customerId, refundedMinor: 0, docNumber: receipt.DocNumber ?? null },
+    connectionId: ctx.connection.id,
+    kind: 'salesReceipt' as const,
+    crmId: txn._id,
+    qboId: receipt.Id,
+    origin: 'crm' as const,
+    state: 'linked' as const,
+    snapshotHash: null,
+    qboSyncToken: receipt.SyncToken,
+    qboUpdatedAt: null,
+    crmUpdatedAt: txn.updatedAt ?? null,
+    data: {
+      totalMinor: written.ok ? written.value : null,
+      currency: payment.currency,
+      customerId: customer.customerId,
+      refundedMinor: 0,
+      docNumber: receipt.DocNumber ?? null,
+    },
   };
   // A cut item name first: it is what the bookkeeper sees in QuickBooks' item list.
   const warnings = [...shortenedItemNames(payment.items.map((i) => i.name)), ...mapping.warnings];
   const created = {
-    connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, status: 'ok' as const, crmKind: 'transaction', crmId: txn._id, qboKind: 'SalesReceipt', qboId: receipt.Id,
-    message: withWarnings(`Created sales receipt ${receipt.DocNumber ?? receipt.Id} for ${money(expected.crmTotal, payment.currency)} (customer "${customer.displayName}")`, warnings),
+    connectionId: ctx.connection.id,
+    flow: SALES_RECEIPTS_FLOW,
+    status: 'ok' as const,
+    crmKind: 'transaction',
+    crmId: txn._id,
+    qboKind: 'SalesReceipt',
+    qboId: receipt.Id,
+    message: withWarnings(
+      `Created sales receipt ${receipt.DocNumber ?? receipt.Id} for ${money(expected.crmTotal, payment.currency)} (customer "${customer.displayName}")`,
+      warnings,
+    ),
     detail: { warnings, source: sourceType(txn) ?? null, subscriptionId: txn.subscriptionId ?? null },
   };
   if (matches) {
@@ -209,50 +316,106 @@ async function createSalesReceipt(ctx: FlowContext, txn: Transaction, payment: C
   await ctx.db.transaction(async (tx) => {
     await saveLinkAndRecord(tx, link, created);
     await recordActivity(tx, {
-      connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, status: 'error', crmKind: 'transaction', crmId: txn._id, qboKind: 'SalesReceipt', qboId: receipt.Id,
+      connectionId: ctx.connection.id,
+      flow: SALES_RECEIPTS_FLOW,
+      status: 'error',
+      crmKind: 'transaction',
+      crmId: txn._id,
+      qboKind: 'SalesReceipt',
+      qboId: receipt.Id,
       message: `QuickBooks totals sales receipt ${receipt.Id} at ${receipt.TotalAmt} ${payment.currency}, but the CRM payment is ${money(expected.crmTotal, payment.currency)}`,
       detail: { crmTotal: expected.crm, quickbooksTotal: receipt.TotalAmt ?? null },
     });
   });
 }
 
-async function syncRefund(ctx: FlowContext, txn: Transaction, payment: CrmPayment, alreadyRefundedMinor: number): Promise<void> {
+async function syncRefund(
+  ctx: FlowContext,
+  txn: Transaction,
+  payment: CrmPayment,
+  alreadyRefundedMinor: number,
+): Promise<void> {
   const refunded = toMinorUnits(txn.amountRefunded ?? 0, payment.currency, { rounding: 'halfUp' });
   if (!refunded.ok || refunded.value <= alreadyRefundedMinor) return;
   const company = await ctx.company();
   if (!company.refundFromAccountId) {
-    throw new SyncError('no-bank-account', 'The QuickBooks company has no bank account to record refunds from', 'Add a bank account in QuickBooks, then press Retry', { transactionId: txn._id });
+    throw new SyncError(
+      'no-bank-account',
+      'The QuickBooks company has no bank account to record refunds from',
+      'Add a bank account in QuickBooks, then press Retry',
+      { transactionId: txn._id },
+    );
   }
   const receiptLink = await findLinkByCrmId(ctx.db, ctx.connection.id, 'salesReceipt', txn._id);
   const customerId = String(receiptLink?.data.customerId ?? '');
-  const itemIds = await itemIdsForNames(ctx, payment.items.map((i) => i.name));
+  const itemIds = await itemIdsForNames(
+    ctx,
+    payment.items.map((i) => i.name),
+  );
   const delta = refunded.value - alreadyRefundedMinor;
   const refundId = `${txn._id}:refund:${refunded.value}`;
   const mapping = qboRefundReceiptForCrmRefund(
-    { id: refundId, date: txn.updatedAt ?? new Date().toISOString(), currency: payment.currency, amount: formatMinor(delta, payment.currency) },
+    {
+      id: refundId,
+      date: txn.updatedAt ?? new Date().toISOString(),
+      currency: payment.currency,
+      amount: formatMinor(delta, payment.currency),
+    },
     payment,
     {
-      region: company.region, itemIdsByName: itemIds, taxCodes: company.taxCodes, taxCodeMappings: ctx.connection.settings.taxCodeMapping,
+      region: company.region,
+      itemIdsByName: itemIds,
+      taxCodes: company.taxCodes,
+      taxCodeMappings: ctx.connection.settings.taxCodeMapping,
       ...(company.noTaxCodeId ? { noTaxCodeId: company.noTaxCodeId } : {}),
       ...(customerId ? { customerRef: { value: customerId } } : {}),
-      paymentMethodIds: company.paymentMethodIds, refundFromAccountId: company.refundFromAccountId,
+      paymentMethodIds: company.paymentMethodIds,
+      refundFromAccountId: company.refundFromAccountId,
     },
   );
-  if (!mapping.ok) throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, { ...mapping.error.detail, transactionId: txn._id });
-  const refund = await ctx.qbo.create('RefundReceipt', { ...structuredClone(mapping.refundReceipt) } as Record<string, unknown>, {
-    requestId: quickbooksRequestId({ connectionId: ctx.connection.id, flow: 'refunds', sourceId: txn._id, sourceVersion: String(refunded.value) }),
-  });
+  if (!mapping.ok)
+    throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, {
+      ...mapping.error.detail,
+      transactionId: txn._id,
+    });
+  const refund = await ctx.qbo.create(
+    'RefundReceipt',
+    { ...structuredClone(mapping.refundReceipt) } as Record<string, unknown>,
+    {
+      requestId: quickbooksRequestId({
+        connectionId: ctx.connection.id,
+        flow: 'refunds',
+        sourceId: txn._id,
+        sourceVersion: String(refunded.value),
+      }),
+    },
+  );
   await ctx.db.transaction(async (tx) => {
     await saveLink(tx, {
-      connectionId: ctx.connection.id, kind: 'refundReceipt', crmId: refundId, qboId: refund.Id, origin: 'crm', state: 'linked',
-      snapshotHash: null, qboSyncToken: refund.SyncToken, qboUpdatedAt: null, crmUpdatedAt: txn.updatedAt ?? null, data: { amountMinor: delta },
+      connectionId: ctx.connection.id,
+      kind: 'refundReceipt',
+      crmId: refundId,
+      qboId: refund.Id,
+      origin: 'crm',
+      state: 'linked',
+      snapshotHash: null,
+      qboSyncToken: refund.SyncToken,
+      qboUpdatedAt: null,
+      crmUpdatedAt: txn.updatedAt ?? null,
+      data: { amountMinor: delta },
     });
     await tx.query(
       `UPDATE links SET data = jsonb_set(data, '{refundedMinor}', to_jsonb($3::bigint)), updated_at = now() WHERE connection_id = $1 AND kind = 'salesReceipt' AND crm_id = $2`,
       [ctx.connection.id, txn._id, refunded.value],
     );
     await recordActivity(tx, {
-      connectionId: ctx.connection.id, flow: SALES_RECEIPTS_FLOW, status: 'ok', crmKind: 'transaction', crmId: txn._id, qboKind: 'RefundReceipt', qboId: refund.Id,
+      connectionId: ctx.connection.id,
+      flow: SALES_RECEIPTS_FLOW,
+      status: 'ok',
+      crmKind: 'transaction',
+      crmId: txn._id,
+      qboKind: 'RefundReceipt',
+      qboId: refund.Id,
       message: `Created refund receipt ${refund.Id} for ${money(delta, payment.currency)} refunded on payment ${txn._id}`,
     });
   });

@@ -2,7 +2,12 @@
 // per connection and side across processes (the store's lock), the rotated refresh token saved in the same
 // transaction. A refusal of the refresh token, or no tokens at all, means the user must reconnect that side: the
 // side is marked on the connection (revoked), its jobs stop and wait, and the error says which side to reconnect.
-import { PROVIDER_NAME as PROVIDER, type ConnectionRepository, type OAuthTokens, type Side } from '../store/connections.ts';
+import {
+  PROVIDER_NAME as PROVIDER,
+  type ConnectionRepository,
+  type OAuthTokens,
+  type Side,
+} from '../store/connections.ts';
 
 export class ConnectionRevokedError extends Error {
   override readonly name = 'ConnectionRevokedError';
@@ -41,11 +46,19 @@ export class StoredTokenSource {
       if (!this.cached) {
         // Marked on the connection too, so that it no longer reads "connected": its jobs then wait for the reconnect
         // (one open entry each) instead of going straight back on the queue.
-        const revoked = this.revoked(`no ${PROVIDER[this.options.side]} tokens are stored; reconnect ${PROVIDER[this.options.side]} from the connection's card`);
-        await this.options.connections.markRevoked(this.options.connectionId, this.options.side, undefined, `Needs ${PROVIDER[this.options.side]} reconnect: ${revoked.message}`);
+        const revoked = this.revoked(
+          `no ${PROVIDER[this.options.side]} tokens are stored; reconnect ${PROVIDER[this.options.side]} from the connection's card`,
+        );
+        await this.options.connections.markRevoked(
+          this.options.connectionId,
+          this.options.side,
+          undefined,
+          `Needs ${PROVIDER[this.options.side]} reconnect: ${revoked.message}`,
+        );
         throw revoked;
       }
-      if (this.expiresSoon(this.cached, now, margin)) this.cached = await this.refresh((current) => this.expiresSoon(current, now, margin));
+      if (this.expiresSoon(this.cached, now, margin))
+        this.cached = await this.refresh((current) => this.expiresSoon(current, now, margin));
     }
     return this.cached.accessToken;
   }
@@ -68,18 +81,30 @@ export class StoredTokenSource {
       return await connections.refreshUnderLock(connectionId, side, async (current) => {
         if (!needed(current)) return undefined;
         tried = current;
-        if (!current.refreshToken) throw this.revoked(`the ${PROVIDER[side]} access token expired and there is no refresh token; reconnect ${PROVIDER[side]}`);
+        if (!current.refreshToken)
+          throw this.revoked(
+            `the ${PROVIDER[side]} access token expired and there is no refresh token; reconnect ${PROVIDER[side]}`,
+          );
         return this.options.refresh(current.refreshToken);
       });
     } catch (error) {
-      const revoked = error instanceof ConnectionRevokedError
-        ? error
-        : this.options.isRefusal(error)
-          ? this.revoked(`${PROVIDER[side]} refused the refresh token (it was revoked, expired or used elsewhere); reconnect ${PROVIDER[side]} from the connection's card`)
-          : undefined;
+      const revoked =
+        error instanceof ConnectionRevokedError
+          ? error
+          : this.options.isRefusal(error)
+            ? this.revoked(
+                `${PROVIDER[side]} refused the refresh token (it was revoked, expired or used elsewhere); reconnect ${PROVIDER[side]} from the connection's card`,
+              )
+            : undefined;
       if (!revoked) throw error;
       // Tokens saved by a reconnect meanwhile are not revoked by the refusal of the ones tried here.
-      if (tried) await connections.markRevoked(connectionId, side, tried, `Needs ${PROVIDER[side]} reconnect: ${revoked.message}`);
+      if (tried)
+        await connections.markRevoked(
+          connectionId,
+          side,
+          tried,
+          `Needs ${PROVIDER[side]} reconnect: ${revoked.message}`,
+        );
       throw revoked;
     }
   }

@@ -4,7 +4,19 @@
 
 // The language each country's books are usually kept in; the country part is what sets the separators and the
 // currency sign's place. A country not listed gets English with its own conventions ("en-" + country).
-const LANGUAGE_OF_COUNTRY = { FR: 'fr', BE: 'fr', DE: 'de', AT: 'de', ES: 'es', MX: 'es', IT: 'it', NL: 'nl', BR: 'pt', PT: 'pt', JP: 'ja' };
+const LANGUAGE_OF_COUNTRY = {
+  FR: 'fr',
+  BE: 'fr',
+  DE: 'de',
+  AT: 'de',
+  ES: 'es',
+  MX: 'es',
+  IT: 'it',
+  NL: 'nl',
+  BR: 'pt',
+  PT: 'pt',
+  JP: 'ja',
+};
 
 /** A BCP 47 locale for a QuickBooks company's country (CompanyInfo.Country, "US", "CA", "GB"...). */
 export function localeForCountry(country) {
@@ -24,7 +36,14 @@ export function localeForCountry(country) {
  * Exact: the integer is split into its major and minor parts as text, never divided as a float.
  */
 export function formatMoney(minor, currency, locale = 'en-US', exponent) {
-  if (minor === null || minor === undefined || !Number.isSafeInteger(minor) || typeof currency !== 'string' || !/^[A-Za-z]{3}$/.test(currency)) return '—';
+  if (
+    minor === null ||
+    minor === undefined ||
+    !Number.isSafeInteger(minor) ||
+    typeof currency !== 'string' ||
+    !/^[A-Za-z]{3}$/.test(currency)
+  )
+    return '—';
   let format;
   try {
     format = new Intl.NumberFormat(locale, { style: 'currency', currency: currency.toUpperCase() });
@@ -35,7 +54,12 @@ export function formatMoney(minor, currency, locale = 'en-US', exponent) {
   const sign = minor < 0 ? '-' : '';
   const text = String(Math.abs(minor)).padStart(digits + 1, '0');
   const decimal = `${sign}${text.slice(0, text.length - digits)}${digits ? `.${text.slice(text.length - digits)}` : ''}`;
-  const exact = new Intl.NumberFormat(locale, { style: 'currency', currency: currency.toUpperCase(), minimumFractionDigits: digits, maximumFractionDigits: digits });
+  const exact = new Intl.NumberFormat(locale, {
+    style: 'currency',
+    currency: currency.toUpperCase(),
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
   // format() takes a decimal string exactly (Intl.NumberFormat v3), so no amount is rounded through a float.
   return exact.format(decimal);
 }

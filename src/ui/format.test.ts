@@ -5,7 +5,7 @@ import { formatMoney, localeForCountry } from './format.js';
 // Intl separates some currency amounts with a narrow no-break space: compare with plain spaces.
 const plain = (text: string) => text.replace(/[\u00a0\u202f]/g, ' ');
 
-describe('formatMoney (the dashboard\'s amounts)', () => {
+describe("formatMoney (the dashboard's amounts)", () => {
   const cases: Array<[number, string, string, number | undefined, string]> = [
     [19440, 'USD', 'en-US', undefined, '$194.40'],
     [19440, 'CAD', 'en-CA', undefined, '$194.40'],

@@ -48,22 +48,33 @@ describe('dashboard in the browser', withChromium, () => {
     await page.getByLabel('Password').fill(demo.password);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('heading', { level: 1, name: 'Connections' }).waitFor();
-    for (const name of ['Sunrise Studio', 'Maple Leaf Consulting', 'Harbor Yoga']) await page.getByRole('link', { name }).waitFor();
+    for (const name of ['Sunrise Studio', 'Maple Leaf Consulting', 'Harbor Yoga'])
+      await page.getByRole('link', { name }).waitFor();
   });
 
-  it('refuses another connection\'s company chosen on the consent page, naming that connection, and changes nothing', async () => {
+  it("refuses another connection's company chosen on the consent page, naming that connection, and changes nothing", async () => {
     await openConnection('Harbor Yoga');
     await page.getByRole('button', { name: 'Connect QuickBooks' }).click();
     await page.waitForURL((url) => url.href.startsWith(demo.quickbooksUrl));
-    assert.equal(await page.locator('input[name="realmId"]:checked').count(), 0, 'the consent page chooses no company in advance');
+    assert.equal(
+      await page.locator('input[name="realmId"]:checked').count(),
+      0,
+      'the consent page chooses no company in advance',
+    );
     // Sending the form without a choice: the browser asks for one and stays on the page.
     await page.getByRole('button', { name: 'Connect', exact: true }).click();
     assert.ok(page.url().startsWith(demo.quickbooksUrl));
     await page.getByLabel(/Sunrise Studio LLC/).check();
     await page.getByRole('button', { name: 'Connect', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'This QuickBooks company is already connected' }).waitFor();
-    await page.getByText(/already connected to Sunrise Studio/).first().waitFor();
-    await page.getByText(/Nothing was changed/).first().waitFor();
+    await page
+      .getByText(/already connected to Sunrise Studio/)
+      .first()
+      .waitFor();
+    await page
+      .getByText(/Nothing was changed/)
+      .first()
+      .waitFor();
     await page.getByRole('link', { name: 'Back to Harbor Yoga' }).click();
     await page.getByRole('heading', { level: 1, name: 'Harbor Yoga' }).waitFor();
     await page.getByText('Waiting for QuickBooks').first().waitFor();
@@ -89,7 +100,12 @@ describe('dashboard in the browser', withChromium, () => {
     await page.getByLabel('Send review requests').check();
     await page.getByText('Send review requests: on').waitFor();
     const id = decodeURIComponent(new URL(page.url()).hash.split('/')[2]!);
-    const card = (await (await page.request.get(`${demo.url}/api/connections/${id}`)).json()) as { status: string; reviewRequests: boolean; importOldInvoices: boolean; quickbooks: { realmId: string } | null };
+    const card = (await (await page.request.get(`${demo.url}/api/connections/${id}`)).json()) as {
+      status: string;
+      reviewRequests: boolean;
+      importOldInvoices: boolean;
+      quickbooks: { realmId: string } | null;
+    };
     assert.equal(card.status, 'connected');
     assert.equal(card.reviewRequests, true);
     assert.equal(card.importOldInvoices, true);
@@ -126,14 +142,18 @@ describe('dashboard in the browser', withChromium, () => {
     await page.waitForURL((url) => url.href.startsWith(demo.url));
     await page.locator('.integration .badge.connected').waitFor();
     const id = decodeURIComponent(new URL(page.url()).hash.split('/')[2]!);
-    const card = (await (await page.request.get(`${demo.url}/api/connections/${id}`)).json()) as { quickbooks: { country: string } };
+    const card = (await (await page.request.get(`${demo.url}/api/connections/${id}`)).json()) as {
+      quickbooks: { country: string };
+    };
     assert.equal(card.quickbooks.country, 'CA');
   });
 
-  it('adds a connection through HighLevel\'s choose-location page', async () => {
+  it("adds a connection through HighLevel's choose-location page", async () => {
     // A sub-account the agency has just created, as HighLevel's admin would.
     const created = await fetch(`${demo.highlevelUrl}/_emulator/locations`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ country: 'US', name: 'Corner Bakery' }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ country: 'US', name: 'Corner Bakery' }),
     });
     assert.equal(created.status < 300, true);
     await page.goto(`${demo.url}/#/connections`);
@@ -153,7 +173,11 @@ describe('dashboard in the browser', withChromium, () => {
     await form.getByLabel('Email').fill('ada.browser@example.com');
     await form.getByLabel('Price 1').fill('249.50');
     await form.getByRole('button', { name: 'Take the payment' }).click();
-    await page.getByRole('status').getByText(/paid 249.5/).first().waitFor();
+    await page
+      .getByRole('status')
+      .getByText(/paid 249.5/)
+      .first()
+      .waitFor();
 
     await page.getByRole('link', { name: 'Activity' }).click();
     const entry = page.locator('.entry.ok', { hasText: /Created sales receipt .* 249\.50 USD/ });
@@ -173,7 +197,11 @@ describe('dashboard in the browser', withChromium, () => {
     await form.getByLabel('Tax rate % (optional)').fill('15');
     await form.getByRole('button', { name: 'Take the payment' }).click();
     // 120.00 and 15 % HST: the customer paid 138.
-    await page.getByRole('status').getByText(/paid 138/).first().waitFor();
+    await page
+      .getByRole('status')
+      .getByText(/paid 138/)
+      .first()
+      .waitFor();
 
     await page.getByRole('link', { name: 'Activity' }).click();
     await page.getByLabel('Status').selectOption('error');

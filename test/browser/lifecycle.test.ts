@@ -9,7 +9,14 @@ import { openDashboard, withChromium, type DashboardSession } from '../support/b
 import type { DemoProcess } from '../support/demoProcess.ts';
 import { emulatorAdmin } from '../support/emulatorAdmin.ts';
 
-type Entity = Record<string, unknown> & { Id: string; TotalAmt: number; Balance: number; DocNumber?: string; CustomerRef?: { value: string }; PrimaryEmailAddr?: { Address?: string } };
+type Entity = Record<string, unknown> & {
+  Id: string;
+  TotalAmt: number;
+  Balance: number;
+  DocNumber?: string;
+  CustomerRef?: { value: string };
+  PrimaryEmailAddr?: { Address?: string };
+};
 type CrmInvoice = { _id: string; locationId: string; invoiceNumber?: string | number; status: string; total?: number };
 
 describe('the connection lifecycle in the browser', withChromium, () => {
@@ -30,7 +37,9 @@ describe('the connection lifecycle in the browser', withChromium, () => {
   });
 
   /** Opens the connection's page; answers its card as the dashboard API gives it. */
-  const openConnection = async (name: string): Promise<{ id: string; quickbooks: { realmId: string }; highlevel: { locationId: string } }> => {
+  const openConnection = async (
+    name: string,
+  ): Promise<{ id: string; quickbooks: { realmId: string }; highlevel: { locationId: string } }> => {
     await page.goto(`${demo.url}/#/connections`);
     await page.getByRole('link', { name }).click();
     await page.getByRole('heading', { level: 1, name }).waitFor();
@@ -40,15 +49,20 @@ describe('the connection lifecycle in the browser', withChromium, () => {
 
   const quickbooks = async (realmId: string, query: string, entity: string): Promise<Entity[]> => {
     const token = (await emulatorAdmin(demo.quickbooksUrl, 'POST', '/tokens', { realmId })) as { access_token: string };
-    const response = await fetch(`${demo.quickbooksUrl}/v3/company/${realmId}/query?${new URLSearchParams({ query, minorversion: '75' })}`, {
-      headers: { authorization: `Bearer ${token.access_token}`, accept: 'application/json' },
-    });
+    const response = await fetch(
+      `${demo.quickbooksUrl}/v3/company/${realmId}/query?${new URLSearchParams({ query, minorversion: '75' })}`,
+      {
+        headers: { authorization: `Bearer ${token.access_token}`, accept: 'application/json' },
+      },
+    );
     assert.equal(response.status, 200, await response.clone().text());
     return ((await response.json()) as { QueryResponse: Record<string, Entity[]> }).QueryResponse[entity] ?? [];
   };
 
   const crmInvoices = async (locationId: string): Promise<CrmInvoice[]> =>
-    ((await emulatorAdmin(demo.highlevelUrl, 'GET', '/data')).invoices as CrmInvoice[]).filter((i) => i.locationId === locationId);
+    ((await emulatorAdmin(demo.highlevelUrl, 'GET', '/data')).invoices as CrmInvoice[]).filter(
+      (i) => i.locationId === locationId,
+    );
 
   const eventually = async <T>(what: string, find: () => Promise<T | undefined>, timeoutMs: number): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
@@ -74,21 +88,34 @@ describe('the connection lifecycle in the browser', withChromium, () => {
     const form = page.getByRole('form', { name: 'Send an invoice' });
     await form.getByLabel('Email').fill(email);
     await form.getByRole('button', { name: 'Send the invoice' }).click();
-    await page.getByRole('status').getByText(/[Ii]nvoice/).first().waitFor();
+    await page
+      .getByRole('status')
+      .getByText(/[Ii]nvoice/)
+      .first()
+      .waitFor();
 
     // Paused: nothing goes to QuickBooks yet.
     await new Promise((r) => setTimeout(r, 3_000));
-    const customerOf = async () => (await quickbooks(card.quickbooks.realmId, 'SELECT * FROM Customer MAXRESULTS 1000', 'Customer')).find((c) => c.PrimaryEmailAddr?.Address === email);
+    const customerOf = async () =>
+      (await quickbooks(card.quickbooks.realmId, 'SELECT * FROM Customer MAXRESULTS 1000', 'Customer')).find(
+        (c) => c.PrimaryEmailAddr?.Address === email,
+      );
     const invoiceOf = async () => {
       const customer = await customerOf();
       if (!customer) return undefined;
-      return (await quickbooks(card.quickbooks.realmId, 'SELECT * FROM Invoice MAXRESULTS 1000', 'Invoice')).find((i) => i.CustomerRef?.value === customer.Id);
+      return (await quickbooks(card.quickbooks.realmId, 'SELECT * FROM Invoice MAXRESULTS 1000', 'Invoice')).find(
+        (i) => i.CustomerRef?.value === customer.Id,
+      );
     };
     assert.equal(await invoiceOf(), undefined, 'nothing reaches QuickBooks while paused');
 
     await page.getByRole('button', { name: 'Resume' }).click();
     await page.locator('.integration .badge.connected').waitFor();
-    const invoice = await eventually('the invoice sent while paused to reach QuickBooks after Resume', invoiceOf, 30_000);
+    const invoice = await eventually(
+      'the invoice sent while paused to reach QuickBooks after Resume',
+      invoiceOf,
+      30_000,
+    );
     assert.ok(invoice.TotalAmt > 0);
   });
 
@@ -98,20 +125,35 @@ describe('the connection lifecycle in the browser', withChromium, () => {
     const toggle = page.getByLabel('Import old invoices', { exact: true });
     assert.equal(await toggle.isChecked(), false, 'not chosen at connection');
     assert.deepEqual(await crmInvoices(card.highlevel.locationId), [], 'nothing imported before the toggle');
-    const open = (await quickbooks(card.quickbooks.realmId, 'SELECT * FROM Invoice MAXRESULTS 1000', 'Invoice')).filter((i) => i.Balance > 0);
+    const open = (await quickbooks(card.quickbooks.realmId, 'SELECT * FROM Invoice MAXRESULTS 1000', 'Invoice')).filter(
+      (i) => i.Balance > 0,
+    );
     assert.ok(open.length > 0, 'the demo company has an open invoice');
 
     await toggle.check();
     // The card shows the import's progress, and Activity says it started.
     await page.locator('.integration progress').waitFor({ timeout: 15_000 });
-    await page.getByText(/Importing \d+ QuickBooks invoices into the CRM/).first().waitFor({ timeout: 30_000 });
+    await page
+      .getByText(/Importing \d+ QuickBooks invoices into the CRM/)
+      .first()
+      .waitFor({ timeout: 30_000 });
 
     // A CRM invoice is created as a draft, then brought to its QuickBooks status: read them once the import ends.
-    await page.getByText(/Imported \d+ of \d+ QuickBooks invoices into the CRM/).first().waitFor({ timeout: 30_000 });
+    await page
+      .getByText(/Imported \d+ of \d+ QuickBooks invoices into the CRM/)
+      .first()
+      .waitFor({ timeout: 30_000 });
     const crm = await crmInvoices(card.highlevel.locationId);
     const imported = open.map((q) => crm.find((i) => String(i.invoiceNumber) === String(q.DocNumber)));
-    assert.ok(imported.every(Boolean), `every open QuickBooks invoice (${open.map((q) => q.DocNumber).join(', ')}) is in the CRM`);
-    assert.deepEqual(imported.map((i) => i!.status), open.map(() => 'sent'), 'open in QuickBooks: sent in the CRM, not draft');
+    assert.ok(
+      imported.every(Boolean),
+      `every open QuickBooks invoice (${open.map((q) => q.DocNumber).join(', ')}) is in the CRM`,
+    );
+    assert.deepEqual(
+      imported.map((i) => i!.status),
+      open.map(() => 'sent'),
+      'open in QuickBooks: sent in the CRM, not draft',
+    );
   });
 
   it('reconciliation reports no imported paid invoice nor its payment as missing in QuickBooks, and a re-sync queues nothing for them', async () => {
@@ -124,11 +166,23 @@ describe('the connection lifecycle in the browser', withChromium, () => {
     await page.getByRole('button', { name: 'Connect', exact: true }).click();
     await page.waitForURL((url) => url.href.startsWith(demo.url));
     await page.locator('.integration .badge.connected').waitFor();
-    const connected = (await (await page.request.get(`${demo.url}/api/connections/${card.id}`)).json()) as { quickbooks: { realmId: string } };
-    const qboInvoices = await quickbooks(connected.quickbooks.realmId, 'SELECT * FROM Invoice MAXRESULTS 1000', 'Invoice');
-    assert.ok(qboInvoices.some((i) => i.Balance === 0), 'the demo company has a paid old invoice');
-    await eventually('the old invoices imported into the CRM', async () =>
-      ((await crmInvoices(card.highlevel.locationId)).length >= qboInvoices.length ? true : undefined), 30_000);
+    const connected = (await (await page.request.get(`${demo.url}/api/connections/${card.id}`)).json()) as {
+      quickbooks: { realmId: string };
+    };
+    const qboInvoices = await quickbooks(
+      connected.quickbooks.realmId,
+      'SELECT * FROM Invoice MAXRESULTS 1000',
+      'Invoice',
+    );
+    assert.ok(
+      qboInvoices.some((i) => i.Balance === 0),
+      'the demo company has a paid old invoice',
+    );
+    await eventually(
+      'the old invoices imported into the CRM',
+      async () => ((await crmInvoices(card.highlevel.locationId)).length >= qboInvoices.length ? true : undefined),
+      30_000,
+    );
 
     await page.getByRole('link', { name: 'Reconciliation' }).click();
     await page.getByRole('heading', { level: 2, name: 'Reconciliation' }).waitFor();
@@ -142,7 +196,8 @@ describe('the connection lifecycle in the browser', withChromium, () => {
     }
     // Any difference still shown that a re-sync cannot change says why, and the re-sync queues no job for it.
     const differences = page.locator('ul.diffs li');
-    for (const text of await differences.allInnerTexts()) assert.match(text, /Missing in the CRM|Amounts differ| — /, `a difference without its note: ${text}`);
+    for (const text of await differences.allInnerTexts())
+      assert.match(text, /Missing in the CRM|Amounts differ| — /, `a difference without its note: ${text}`);
     const resync = page.getByRole('button', { name: 'Re-sync the differences' });
     if (await resync.isEnabled()) {
       await resync.click();

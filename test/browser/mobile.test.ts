@@ -17,7 +17,12 @@ describe('dashboard at 390 px wide', withChromium, () => {
   before(async () => {
     demo = await startDemoProcess({ timeoutMs: 180_000 });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    page = await browser.newPage({ viewport: { width: WIDTH, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    page = await browser.newPage({
+      viewport: { width: WIDTH, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+      deviceScaleFactor: 2,
+    });
     page.setDefaultTimeout(30_000);
   });
 
@@ -27,18 +32,25 @@ describe('dashboard at 390 px wide', withChromium, () => {
   });
 
   /** What scrolls sideways, if anything: the page's scroll width and the widest elements past the right edge. */
-  const overflow = () => page.evaluate((width) => {
-    const scrollWidth = document.scrollingElement!.scrollWidth;
-    const past = [...document.querySelectorAll('body *')]
-      .filter((el) => el.getBoundingClientRect().right > width + 0.5 && el.getClientRects().length > 0)
-      .slice(0, 5)
-      .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.className && typeof el.className === 'string' ? `.${el.className.split(' ').join('.')}` : ''} right=${Math.round(el.getBoundingClientRect().right)}`);
-    return { scrollWidth, past };
-  }, WIDTH);
+  const overflow = () =>
+    page.evaluate((width) => {
+      const scrollWidth = document.scrollingElement!.scrollWidth;
+      const past = [...document.querySelectorAll('body *')]
+        .filter((el) => el.getBoundingClientRect().right > width + 0.5 && el.getClientRects().length > 0)
+        .slice(0, 5)
+        .map(
+          (el) =>
+            `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.className && typeof el.className === 'string' ? `.${el.className.split(' ').join('.')}` : ''} right=${Math.round(el.getBoundingClientRect().right)}`,
+        );
+      return { scrollWidth, past };
+    }, WIDTH);
 
   const assertNoSidewaysScroll = async (screen: string) => {
     const { scrollWidth, past } = await overflow();
-    assert.ok(scrollWidth <= WIDTH, `${screen}: scrollWidth ${scrollWidth} > ${WIDTH}; past the edge: ${past.join('; ')}`);
+    assert.ok(
+      scrollWidth <= WIDTH,
+      `${screen}: scrollWidth ${scrollWidth} > ${WIDTH}; past the edge: ${past.join('; ')}`,
+    );
   };
 
   const openConnection = async (name: string, section?: string) => {
@@ -59,20 +71,28 @@ describe('dashboard at 390 px wide', withChromium, () => {
     await assertNoSidewaysScroll('connections');
   });
 
-  it('shows the connect form\'s toggles with their help text beside them, before connecting', async () => {
+  it("shows the connect form's toggles with their help text beside them, before connecting", async () => {
     await openConnection('Harbor Yoga');
     await page.getByRole('button', { name: 'Connect QuickBooks' }).waitFor();
-    for (const [label, help] of [[/Import old invoices/, /copied once into the CRM/], [/Send review requests/, /asks them for a review/]] as const) {
+    for (const [label, help] of [
+      [/Import old invoices/, /copied once into the CRM/],
+      [/Send review requests/, /asks them for a review/],
+    ] as const) {
       const box = page.getByRole('checkbox', { name: label });
       assert.equal(await box.isChecked(), false);
       // The help is the checkbox's description, visible without connecting or hovering.
-      const description = await box.evaluate((el) => document.getElementById(el.getAttribute('aria-describedby') ?? '')?.textContent ?? '');
+      const description = await box.evaluate(
+        (el) => document.getElementById(el.getAttribute('aria-describedby') ?? '')?.textContent ?? '',
+      );
       assert.match(description, help);
       const helpText = page.getByText(help);
       assert.equal(await helpText.isVisible(), true);
       const boxAt = (await box.boundingBox())!;
       const helpAt = (await helpText.boundingBox())!;
-      assert.ok(helpAt.x >= boxAt.x + boxAt.width && helpAt.y - (boxAt.y + boxAt.height) < 40, `the help sits beside its checkbox: box ${JSON.stringify(boxAt)}, help ${JSON.stringify(helpAt)}`);
+      assert.ok(
+        helpAt.x >= boxAt.x + boxAt.width && helpAt.y - (boxAt.y + boxAt.height) < 40,
+        `the help sits beside its checkbox: box ${JSON.stringify(boxAt)}, help ${JSON.stringify(helpAt)}`,
+      );
       assert.ok(helpAt.x + helpAt.width <= WIDTH, 'the help fits the screen');
     }
     await page.getByLabel(/Send review requests/).check();
@@ -83,7 +103,11 @@ describe('dashboard at 390 px wide', withChromium, () => {
   it('shows every screen of a connection without scrolling sideways', async () => {
     await openConnection('Sunrise Studio');
     await page.locator('.entry').first().waitFor();
-    await page.locator('.entry details summary').first().click().catch(() => {});
+    await page
+      .locator('.entry details summary')
+      .first()
+      .click()
+      .catch(() => {});
     await assertNoSidewaysScroll('activity');
     await page.getByRole('link', { name: 'Reconciliation' }).click();
     await page.getByRole('row', { name: /Sales receipts/ }).waitFor({ timeout: 60_000 });
@@ -107,7 +131,10 @@ describe('dashboard at 390 px wide', withChromium, () => {
     await page.getByRole('form', { name: 'Take a payment' }).getByRole('button', { name: 'Take the payment' }).click();
     await page.getByRole('status').getByText(/paid/).first().waitFor();
     await page.getByRole('link', { name: 'Activity' }).click();
-    const link = page.locator('.record-group', { has: page.locator('.entry.ok', { hasText: 'Created sales receipt' }) }).first().getByRole('link', { name: 'As QuickBooks holds it' });
+    const link = page
+      .locator('.record-group', { has: page.locator('.entry.ok', { hasText: 'Created sales receipt' }) })
+      .first()
+      .getByRole('link', { name: 'As QuickBooks holds it' });
     await link.waitFor({ timeout: 60_000 });
     await link.click();
     await page.getByLabel('Record').waitFor();

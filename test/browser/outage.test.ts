@@ -27,14 +27,20 @@ describe('a QuickBooks outage in the browser', withChromium, () => {
   it('shows QuickBooks failing with the records waiting and the next try, then clears by itself', async () => {
     await page.getByRole('link', { name: 'Sunrise Studio' }).click();
     await page.getByRole('heading', { level: 1, name: 'Sunrise Studio' }).waitFor();
-    await emulatorAdmin(demo.quickbooksUrl, 'PUT', '/faults', { rules: [{ kind: 'error500', rate: 1, method: 'POST', path: '/salesreceipt' }] });
+    await emulatorAdmin(demo.quickbooksUrl, 'PUT', '/faults', {
+      rules: [{ kind: 'error500', rate: 1, method: 'POST', path: '/salesreceipt' }],
+    });
     await page.getByRole('link', { name: 'Sandbox' }).click();
     const form = page.getByRole('form', { name: 'Take a payment' });
     await form.getByLabel('Email').fill('outage.browser@example.com');
     // The amount's field is "Amount" or, where the sandbox takes several lines, "Price 1".
     await form.getByLabel(/^(Amount|Price 1)/).fill('77.00');
     await form.getByRole('button', { name: 'Take the payment' }).click();
-    await page.getByRole('status').getByText(/paid 77/).first().waitFor();
+    await page
+      .getByRole('status')
+      .getByText(/paid 77/)
+      .first()
+      .waitFor();
 
     // The page is opened again until the first failure is recorded (a page that shows no failure does not poll).
     await page.getByRole('link', { name: 'Activity' }).click();
@@ -49,7 +55,12 @@ describe('a QuickBooks outage in the browser', withChromium, () => {
     await notice.getByText('QuickBooks is failing').waitFor();
     // The first tries run inside the job; then the record waits for its next try (the notice refreshes itself).
     let text = await notice.innerText();
-    for (const until = Date.now() + 30_000; !/Records waiting\s+1/.test(text) && Date.now() < until; text = await notice.innerText()) await page.waitForTimeout(500);
+    for (
+      const until = Date.now() + 30_000;
+      !/Records waiting\s+1/.test(text) && Date.now() < until;
+      text = await notice.innerText()
+    )
+      await page.waitForTimeout(500);
     assert.match(text, /since /);
     assert.match(text, /Records waiting\s+1/);
     assert.match(text, /Next try\s+\S.*\((in \d+ s|now)\)/);

@@ -46,7 +46,10 @@ describe('reconnecting one side in the browser', withChromium, () => {
     assert.equal(await page.getByRole('button', { name: /Connect QuickBooks|Reconnect QuickBooks/ }).count(), 0);
     await page.goto(`${demo.url}/#/connections`);
     await page.getByRole('heading', { level: 1, name: 'Connections' }).waitFor();
-    await page.locator('ul.cards .card', { hasText: 'Sunrise Studio' }).locator('.badge', { hasText: 'Needs HighLevel reconnect' }).waitFor();
+    await page
+      .locator('ul.cards .card', { hasText: 'Sunrise Studio' })
+      .locator('.badge', { hasText: 'Needs HighLevel reconnect' })
+      .waitFor();
     await page.getByRole('link', { name: 'Sunrise Studio' }).click();
 
     await page.getByRole('button', { name: 'Reconnect HighLevel' }).click();

@@ -7,7 +7,13 @@ import type { Page } from 'playwright-core';
 import { openDashboard, withChromium, type DashboardSession } from '../support/browserSession.ts';
 import type { DemoProcess } from '../support/demoProcess.ts';
 
-type Entity = Record<string, unknown> & { Id: string; TotalAmt: number; Balance?: number; DocNumber?: string; Line: Array<Record<string, unknown>> };
+type Entity = Record<string, unknown> & {
+  Id: string;
+  TotalAmt: number;
+  Balance?: number;
+  DocNumber?: string;
+  Line: Array<Record<string, unknown>>;
+};
 
 describe('sandbox in the browser', withChromium, () => {
   let session: DashboardSession | undefined;
@@ -32,15 +38,26 @@ describe('sandbox in the browser', withChromium, () => {
     await page.getByRole('link', { name: 'Sandbox' }).click();
     await page.getByRole('heading', { level: 2, name: 'Sandbox' }).waitFor();
     const id = decodeURIComponent(new URL(page.url()).hash.split('/')[2]!);
-    const card = (await (await page.request.get(`${demo.url}/api/connections/${id}`)).json()) as { quickbooks: { realmId: string } };
+    const card = (await (await page.request.get(`${demo.url}/api/connections/${id}`)).json()) as {
+      quickbooks: { realmId: string };
+    };
     return card.quickbooks.realmId;
   };
 
   const quickbooks = async (realmId: string, query: string, entity: string): Promise<Entity[]> => {
-    const token = (await (await fetch(`${demo.quickbooksUrl}/_emulator/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ realmId }) })).json()) as { access_token: string };
-    const response = await fetch(`${demo.quickbooksUrl}/v3/company/${realmId}/query?${new URLSearchParams({ query, minorversion: '75' })}`, {
-      headers: { authorization: `Bearer ${token.access_token}`, accept: 'application/json' },
-    });
+    const token = (await (
+      await fetch(`${demo.quickbooksUrl}/_emulator/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ realmId }),
+      })
+    ).json()) as { access_token: string };
+    const response = await fetch(
+      `${demo.quickbooksUrl}/v3/company/${realmId}/query?${new URLSearchParams({ query, minorversion: '75' })}`,
+      {
+        headers: { authorization: `Bearer ${token.access_token}`, accept: 'application/json' },
+      },
+    );
     assert.equal(response.status, 200, await response.clone().text());
     const answer = (await response.json()) as { QueryResponse: Record<string, Entity[]> };
     return answer.QueryResponse[entity] ?? [];
@@ -73,10 +90,22 @@ describe('sandbox in the browser', withChromium, () => {
       }
       if (discount) await form.getByLabel(/Coupon discount/).fill(discount);
       await form.getByRole('button', { name: 'Take the payment' }).click();
-      await page.getByRole('status').getByText(new RegExp(`paid .*${kind.split(' ')[0]!.toLowerCase()}`)).first().waitFor();
+      await page
+        .getByRole('status')
+        .getByText(new RegExp(`paid .*${kind.split(' ')[0]!.toLowerCase()}`))
+        .first()
+        .waitFor();
     };
     // 2 × 35.25 + 12.00 − 5.00 coupon = 77.50
-    await pay('Order form (several lines, a coupon)', 'order.form@example.com', [['Yoga mat', '2', '35.25'], ['Water bottle', '1', '12.00']], '5.00');
+    await pay(
+      'Order form (several lines, a coupon)',
+      'order.form@example.com',
+      [
+        ['Yoga mat', '2', '35.25'],
+        ['Water bottle', '1', '12.00'],
+      ],
+      '5.00',
+    );
     // The other kinds show one line, no quantity, no coupon.
     await form.getByLabel('Kind of payment').selectOption({ label: 'Subscription (first monthly charge)' });
     assert.equal(await form.getByLabel('Item 2').isVisible(), false);
@@ -94,12 +123,25 @@ describe('sandbox in the browser', withChromium, () => {
     ];
     for (const [kind, total, items] of expected) {
       const receipt = await inQuickBooks(`the ${kind}'s sales receipt`, async () =>
-        (await quickbooks(realmId, 'SELECT * FROM SalesReceipt MAXRESULTS 1000', 'SalesReceipt')).find((r) => cents(r.TotalAmt) === cents(total)));
-      const names = salesLines(receipt).map((l) => String((l.SalesItemLineDetail as { ItemRef?: { name?: string } }).ItemRef?.name ?? l.Description ?? ''));
-      for (const item of items) assert.ok(names.some((n) => n.includes(item)), `${kind}: ${item} among ${names.join(', ')}`);
+        (await quickbooks(realmId, 'SELECT * FROM SalesReceipt MAXRESULTS 1000', 'SalesReceipt')).find(
+          (r) => cents(r.TotalAmt) === cents(total),
+        ),
+      );
+      const names = salesLines(receipt).map((l) =>
+        String((l.SalesItemLineDetail as { ItemRef?: { name?: string } }).ItemRef?.name ?? l.Description ?? ''),
+      );
+      for (const item of items)
+        assert.ok(
+          names.some((n) => n.includes(item)),
+          `${kind}: ${item} among ${names.join(', ')}`,
+        );
     }
-    const order = (await quickbooks(realmId, 'SELECT * FROM SalesReceipt MAXRESULTS 1000', 'SalesReceipt')).find((r) => cents(r.TotalAmt) === 7750)!;
-    const mat = salesLines(order).find((l) => String((l.SalesItemLineDetail as { ItemRef?: { name?: string } }).ItemRef?.name).includes('Yoga mat'))!;
+    const order = (await quickbooks(realmId, 'SELECT * FROM SalesReceipt MAXRESULTS 1000', 'SalesReceipt')).find(
+      (r) => cents(r.TotalAmt) === 7750,
+    )!;
+    const mat = salesLines(order).find((l) =>
+      String((l.SalesItemLineDetail as { ItemRef?: { name?: string } }).ItemRef?.name).includes('Yoga mat'),
+    )!;
     assert.equal((mat.SalesItemLineDetail as { Qty?: number }).Qty, 2);
   });
 
@@ -109,14 +151,21 @@ describe('sandbox in the browser', withChromium, () => {
     await form.getByLabel('Email').fill('several.lines@example.ca');
     // The defaults: 2 × 450.00, 3 × 25.00, 1 × 80.00, 10 % off, GST 5 %.
     await form.getByRole('button', { name: 'Send the invoice' }).click();
-    const sent = await page.getByRole('status').getByText(/Invoice \S+ for [0-9.]+ \(3 lines\)/).first().innerText();
+    const sent = await page
+      .getByRole('status')
+      .getByText(/Invoice \S+ for [0-9.]+ \(3 lines\)/)
+      .first()
+      .innerText();
     const [, number, totalText] = /Invoice (\S+) for ([0-9.]+)/.exec(sent)!;
     const total = Number(totalText);
     // (900 + 75 + 80) less 10 % = 949.50, and 5 % GST on that.
     assert.equal(cents(total), 94950 + Math.round(94950 * 0.05));
 
     const invoice = await inQuickBooks('the invoice', async () =>
-      (await quickbooks(realmId, 'SELECT * FROM Invoice MAXRESULTS 1000', 'Invoice')).find((i) => String(i.DocNumber ?? '').includes(number!) && cents(i.TotalAmt) === cents(total)));
+      (await quickbooks(realmId, 'SELECT * FROM Invoice MAXRESULTS 1000', 'Invoice')).find(
+        (i) => String(i.DocNumber ?? '').includes(number!) && cents(i.TotalAmt) === cents(total),
+      ),
+    );
     assert.equal(salesLines(invoice).length, 3);
 
     // A part payment in the CRM.
@@ -126,23 +175,40 @@ describe('sandbox in the browser', withChromium, () => {
     await crm.getByLabel('Sent invoice').selectOption((await crmOption.getAttribute('value'))!);
     await crm.getByLabel(/^Amount/).fill('200.00');
     await crm.getByRole('button', { name: 'Record the payment in the CRM' }).click();
-    await page.getByRole('status').getByText(new RegExp(`CRM invoice ${number}: 200 paid, [0-9.]+ still due`)).first().waitFor();
+    await page
+      .getByRole('status')
+      .getByText(new RegExp(`CRM invoice ${number}: 200 paid, [0-9.]+ still due`))
+      .first()
+      .waitFor();
     await inQuickBooks('the CRM part payment', async () => {
       const [now] = await quickbooks(realmId, `SELECT * FROM Invoice WHERE Id = '${invoice.Id}'`, 'Invoice');
       return now && cents(now.Balance ?? 0) === cents(total) - 20000 ? now : undefined;
     });
     const payments = await quickbooks(realmId, 'SELECT * FROM Payment MAXRESULTS 1000', 'Payment');
-    assert.ok(payments.some((p) => cents(p.TotalAmt) === 20000 && JSON.stringify(p.Line).includes(`"TxnId":"${invoice.Id}"`)), 'a QuickBooks payment of 200.00 linked to the invoice');
+    assert.ok(
+      payments.some((p) => cents(p.TotalAmt) === 20000 && JSON.stringify(p.Line).includes(`"TxnId":"${invoice.Id}"`)),
+      'a QuickBooks payment of 200.00 linked to the invoice',
+    );
 
     // A part payment as the bookkeeper records it in QuickBooks (ledgerlink reads those for review requests only).
     const books = page.getByRole('form', { name: 'Record a payment of a QuickBooks invoice' });
     await page.reload();
-    await books.getByLabel('Open invoice').locator('option', { hasText: `No. ${invoice.DocNumber} —` }).waitFor({ state: 'attached' });
-    const option = await books.getByLabel('Open invoice').locator('option', { hasText: `No. ${invoice.DocNumber} —` }).getAttribute('value');
+    await books
+      .getByLabel('Open invoice')
+      .locator('option', { hasText: `No. ${invoice.DocNumber} —` })
+      .waitFor({ state: 'attached' });
+    const option = await books
+      .getByLabel('Open invoice')
+      .locator('option', { hasText: `No. ${invoice.DocNumber} —` })
+      .getAttribute('value');
     await books.getByLabel('Open invoice').selectOption(option!);
     await books.getByLabel(/^Amount/).fill('100.00');
     await books.getByRole('button', { name: 'Record the payment in QuickBooks' }).click();
-    await page.getByRole('status').getByText(/QuickBooks payment \S+ of 100 on invoice/).first().waitFor();
+    await page
+      .getByRole('status')
+      .getByText(/QuickBooks payment \S+ of 100 on invoice/)
+      .first()
+      .waitFor();
     const left = cents(total) - 30000;
     const [now] = await quickbooks(realmId, `SELECT * FROM Invoice WHERE Id = '${invoice.Id}'`, 'Invoice');
     assert.equal(cents(now!.Balance ?? 0), left);

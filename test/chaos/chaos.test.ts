@@ -24,9 +24,25 @@ describe('chaos (short, fixed seed)', () => {
       convergeMs: 300_000,
       progress: process.env.CHAOS_VERBOSE ? (line) => process.stderr.write(`[chaos] ${line}\n`) : undefined,
     });
-    const figures = { duplicates: report.duplicates, missing: report.missing, amount_mismatches: report.amount_mismatches, review_requests_duplicated: report.review_requests_duplicated, unexplained_failures: report.unexplained_failures };
-    const context = JSON.stringify({ ...figures, faults: report.faults_by_kind, kills: report.workers_killed, problems: report.problems, open: report.open_error_reasons });
-    assert.deepEqual(figures, { duplicates: 0, missing: 0, amount_mismatches: 0, review_requests_duplicated: 0, unexplained_failures: 0 }, context);
+    const figures = {
+      duplicates: report.duplicates,
+      missing: report.missing,
+      amount_mismatches: report.amount_mismatches,
+      review_requests_duplicated: report.review_requests_duplicated,
+      unexplained_failures: report.unexplained_failures,
+    };
+    const context = JSON.stringify({
+      ...figures,
+      faults: report.faults_by_kind,
+      kills: report.workers_killed,
+      problems: report.problems,
+      open: report.open_error_reasons,
+    });
+    assert.deepEqual(
+      figures,
+      { duplicates: 0, missing: 0, amount_mismatches: 0, review_requests_duplicated: 0, unexplained_failures: 0 },
+      context,
+    );
     assert.ok(report.faults_injected > 0, 'faults were injected');
     assert.ok(report.checked.payments! > 0 && report.checked.invoices! > 0, 'payments and invoices were checked');
   });

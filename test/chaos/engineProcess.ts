@@ -21,7 +21,9 @@ export type ChildRequest =
   | { type: 'query'; id: number; sql: string; params?: unknown[] }
   | { type: 'polls'; id: number }
   | { type: 'reconnect'; id: number; connectionId: string; realmId: string; accessToken: string; refreshToken: string };
-export type ChildMessage = { type: 'ready' } | { type: 'result'; id: number; rows?: Record<string, unknown>[]; error?: string };
+export type ChildMessage =
+  | { type: 'ready' }
+  | { type: 'result'; id: number; rows?: Record<string, unknown>[]; error?: string };
 
 async function main(): Promise<void> {
   const args = new Set(process.argv.slice(2));
@@ -41,7 +43,11 @@ async function main(): Promise<void> {
     pollSeconds: config.pollSeconds,
     cdcPollSeconds: config.cdcPollSeconds,
     // Short expiry: a killed worker's jobs come back within seconds rather than two minutes.
-    queue: { expireInSeconds: config.jobExpireSeconds, leaseSeconds: config.jobExpireSeconds, pollingIntervalSeconds: 0.5 },
+    queue: {
+      expireInSeconds: config.jobExpireSeconds,
+      leaseSeconds: config.jobExpireSeconds,
+      pollingIntervalSeconds: 0.5,
+    },
   });
   let server: FastifyInstance | undefined;
   if (args.has('--server')) {
@@ -71,7 +77,11 @@ async function main(): Promise<void> {
             realmId: message.realmId,
             country: connection.qboCountry ?? 'US',
             homeCurrency: connection.qboHomeCurrency ?? 'USD',
-            tokens: { accessToken: message.accessToken, refreshToken: message.refreshToken, accessExpiresAt: new Date(Date.now() + 3_600_000).toISOString() },
+            tokens: {
+              accessToken: message.accessToken,
+              refreshToken: message.refreshToken,
+              accessExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+            },
           });
           await engine.connections.activate(connection.id); // keeps connected_at: a reconnection is not a new start
           engine.forget(connection.id);
@@ -82,7 +92,8 @@ async function main(): Promise<void> {
     };
     run().then(
       (rows) => reply({ type: 'result', id: message.id, rows }),
-      (error: unknown) => reply({ type: 'result', id: message.id, error: error instanceof Error ? error.message : String(error) }),
+      (error: unknown) =>
+        reply({ type: 'result', id: message.id, error: error instanceof Error ? error.message : String(error) }),
     );
   });
   const stop = async () => {

@@ -45,21 +45,83 @@ export interface Ledger {
   subscriptions: Array<{ id: string; amountMinor: number; email: string }>;
 }
 
-const FIRST = ['Ana', 'Ben', 'Chloé', 'Dmitri', 'Eve', 'Farah', 'Gus', 'Hana', 'Iñigo', 'Jo', 'Kai', 'Lena', 'Mo', 'Noor', 'Olu', 'Priya', 'Quinn', 'Rosa', 'Sam', 'Tomás'];
-const LAST = ['Adams', 'Brown', "O'Neil", 'Chen', 'Díaz', 'Evans', 'Fischer', 'García', 'Hughes', 'Ivanova', 'Jones', 'Kowalski', 'Li', 'Müller', 'Nguyen', 'Okafor'];
-const PRODUCTS = ['Consultation', 'Yoga class', 'Coaching session', 'Workshop seat', 'Massage 60 min', 'Design review', 'Starter kit', 'Gift card'];
+const FIRST = [
+  'Ana',
+  'Ben',
+  'Chloé',
+  'Dmitri',
+  'Eve',
+  'Farah',
+  'Gus',
+  'Hana',
+  'Iñigo',
+  'Jo',
+  'Kai',
+  'Lena',
+  'Mo',
+  'Noor',
+  'Olu',
+  'Priya',
+  'Quinn',
+  'Rosa',
+  'Sam',
+  'Tomás',
+];
+const LAST = [
+  'Adams',
+  'Brown',
+  "O'Neil",
+  'Chen',
+  'Díaz',
+  'Evans',
+  'Fischer',
+  'García',
+  'Hughes',
+  'Ivanova',
+  'Jones',
+  'Kowalski',
+  'Li',
+  'Müller',
+  'Nguyen',
+  'Okafor',
+];
+const PRODUCTS = [
+  'Consultation',
+  'Yoga class',
+  'Coaching session',
+  'Workshop seat',
+  'Massage 60 min',
+  'Design review',
+  'Starter kit',
+  'Gift card',
+];
 
 type Step = { kind: string; weight: number; run: () => Promise<boolean> };
 
 export class Generator {
-  readonly ledger: Ledger = { payments: new Map(), invoices: new Map(), contacts: new Map(), bookkeeperCustomers: new Map(), subscriptions: [] };
+  readonly ledger: Ledger = {
+    payments: new Map(),
+    invoices: new Map(),
+    contacts: new Map(),
+    bookkeeperCustomers: new Map(),
+    subscriptions: [],
+  };
   readonly counts: Record<string, number> = {};
   private readonly random: () => number;
   private serial = 0;
   private bookkeeperToken = '';
   private readonly steps: Step[];
 
-  constructor(private readonly o: { seed: number; qbo: QuickBooksEmulator; hl: HighLevelEmulator; realmId: string; locationId: string; say: (line: string) => void }) {
+  constructor(
+    private readonly o: {
+      seed: number;
+      qbo: QuickBooksEmulator;
+      hl: HighLevelEmulator;
+      realmId: string;
+      locationId: string;
+      say: (line: string) => void;
+    },
+  ) {
     this.random = seededRandom(o.seed * 7919 + 13);
     this.steps = [
       { kind: 'order_form_payment', weight: 20, run: () => this.checkout('order-form-payment') },
@@ -81,7 +143,12 @@ export class Generator {
   }
 
   async prepare(): Promise<void> {
-    this.o.qbo.admin.registerApp({ clientId: 'bookkeeper-app', clientSecret: 'bookkeeper-secret', name: 'Bookkeeper', redirectUris: [] });
+    this.o.qbo.admin.registerApp({
+      clientId: 'bookkeeper-app',
+      clientSecret: 'bookkeeper-secret',
+      name: 'Bookkeeper',
+      redirectUris: [],
+    });
     this.bookkeeperToken = this.o.qbo.admin.mintToken(this.o.realmId, 'bookkeeper-app').access_token;
   }
 
@@ -118,7 +185,10 @@ export class Generator {
     this.serial += 1;
     const firstName = this.pick(FIRST);
     const lastName = this.pick(LAST);
-    const local = `${firstName}.${lastName}`.normalize('NFD').replace(/[^A-Za-z.]/g, '').toLowerCase();
+    const local = `${firstName}.${lastName}`
+      .normalize('NFD')
+      .replace(/[^A-Za-z.]/g, '')
+      .toLowerCase();
     return { firstName, lastName, email: `${local}.${this.serial}.${this.o.seed}@example.com` };
   }
 
@@ -133,44 +203,86 @@ export class Generator {
   }
 
   private async admin<T>(path: string, body: unknown): Promise<T> {
-    const response = await fetch(`${this.o.hl.url}/_emulator${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+    const response = await fetch(`${this.o.hl.url}/_emulator${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body ?? {}),
+    });
     const text = await response.text();
     if (!response.ok) throw new Error(`HighLevel admin ${path} answered ${response.status}: ${text}`);
     return JSON.parse(text) as T;
   }
 
-  private remember(contactId: string, who: { firstName: string; lastName: string; email: string }, needsCustomer: boolean): void {
+  private remember(
+    contactId: string,
+    who: { firstName: string; lastName: string; email: string },
+    needsCustomer: boolean,
+  ): void {
     const existing = this.ledger.contacts.get(who.email);
     if (existing) {
       existing.needsCustomer ||= needsCustomer;
       return;
     }
-    this.ledger.contacts.set(who.email, { email: who.email, contactId, firstName: who.firstName, lastName: who.lastName, phone: null, needsCustomer, editedAfterLink: false });
+    this.ledger.contacts.set(who.email, {
+      email: who.email,
+      contactId,
+      firstName: who.firstName,
+      lastName: who.lastName,
+      phone: null,
+      needsCustomer,
+      editedAfterLink: false,
+    });
   }
 
-  private async checkout(kind: 'order-form-payment' | 'store' | 'subscription' | 'membership' | 'calendar-payment'): Promise<boolean> {
+  private async checkout(
+    kind: 'order-form-payment' | 'store' | 'subscription' | 'membership' | 'calendar-payment',
+  ): Promise<boolean> {
     const contact = this.buyer();
     let body: Record<string, unknown>;
     let amountMinor: number;
     if (kind === 'order-form-payment' || kind === 'store') {
-      const items = Array.from({ length: 1 + Math.floor(this.random() * 3) }, () => ({ name: this.pick(PRODUCTS), amount: this.cents(500, 30000) / 100, qty: 1 + Math.floor(this.random() * 2) }));
+      const items = Array.from({ length: 1 + Math.floor(this.random() * 3) }, () => ({
+        name: this.pick(PRODUCTS),
+        amount: this.cents(500, 30000) / 100,
+        qty: 1 + Math.floor(this.random() * 2),
+      }));
       const gross = items.reduce((n, i) => n + Math.round(i.amount * 100) * i.qty, 0);
       const discountMinor = this.random() < 0.2 ? Math.floor(gross * 0.1) : 0;
       amountMinor = gross - discountMinor;
-      body = { contact, items, ...(discountMinor ? { discount: discountMinor / 100 } : {}), ...(kind === 'store' ? { sourceType: 'website' } : {}) };
+      body = {
+        contact,
+        items,
+        ...(discountMinor ? { discount: discountMinor / 100 } : {}),
+        ...(kind === 'store' ? { sourceType: 'website' } : {}),
+      };
     } else {
       amountMinor = this.cents(900, 20000);
       const amount = amountMinor / 100;
       body =
-        kind === 'subscription' ? { contact, product: { name: 'Monthly plan', amount }, interval: 'month' }
-        : kind === 'membership' ? { contact, offer: { name: 'Gold membership', amount }, ...(this.random() < 0.5 ? { recurring: { interval: 'month' } } : {}) }
-        : { contact, service: { name: this.pick(PRODUCTS), amount } };
+        kind === 'subscription'
+          ? { contact, product: { name: 'Monthly plan', amount }, interval: 'month' }
+          : kind === 'membership'
+            ? {
+                contact,
+                offer: { name: 'Gold membership', amount },
+                ...(this.random() < 0.5 ? { recurring: { interval: 'month' } } : {}),
+              }
+            : { contact, service: { name: this.pick(PRODUCTS), amount } };
     }
-    const r = await this.admin<{ contactId: string; transactionId: string; subscriptionId: string | null; transaction: { amount: number } }>(
-      `/locations/${this.o.locationId}/actions/${kind === 'store' ? 'order-form-payment' : kind}`, body,
-    );
+    const r = await this.admin<{
+      contactId: string;
+      transactionId: string;
+      subscriptionId: string | null;
+      transaction: { amount: number };
+    }>(`/locations/${this.o.locationId}/actions/${kind === 'store' ? 'order-form-payment' : kind}`, body);
     this.remember(r.contactId, contact, true);
-    this.ledger.payments.set(r.transactionId, { txnId: r.transactionId, kind, amountMinor, refundedMinor: 0, email: contact.email });
+    this.ledger.payments.set(r.transactionId, {
+      txnId: r.transactionId,
+      kind,
+      amountMinor,
+      refundedMinor: 0,
+      email: contact.email,
+    });
     if (r.subscriptionId) this.ledger.subscriptions.push({ id: r.subscriptionId, amountMinor, email: contact.email });
     return true;
   }
@@ -179,7 +291,13 @@ export class Generator {
     if (this.ledger.subscriptions.length === 0) return false;
     const sub = this.pick(this.ledger.subscriptions);
     const r = await this.admin<{ transactionId: string }>(`/subscriptions/${sub.id}/renew`, {});
-    this.ledger.payments.set(r.transactionId, { txnId: r.transactionId, kind: 'renewal', amountMinor: sub.amountMinor, refundedMinor: 0, email: sub.email });
+    this.ledger.payments.set(r.transactionId, {
+      txnId: r.transactionId,
+      kind: 'renewal',
+      amountMinor: sub.amountMinor,
+      refundedMinor: 0,
+      email: sub.email,
+    });
     return true;
   }
 
@@ -217,11 +335,24 @@ export class Generator {
 
   private async invoice(send: boolean): Promise<boolean> {
     const contact = this.buyer();
-    const items = Array.from({ length: 1 + Math.floor(this.random() * 3) }, () => ({ name: this.pick(PRODUCTS), amount: this.cents(1000, 40000) / 100, qty: 1 + Math.floor(this.random() * 3) }));
+    const items = Array.from({ length: 1 + Math.floor(this.random() * 3) }, () => ({
+      name: this.pick(PRODUCTS),
+      amount: this.cents(1000, 40000) / 100,
+      qty: 1 + Math.floor(this.random() * 3),
+    }));
     const totalMinor = items.reduce((n, i) => n + Math.round(i.amount * 100) * i.qty, 0);
-    const r = await this.admin<{ invoiceId: string; invoice: { contactDetails?: { id?: string } } }>(`/locations/${this.o.locationId}/actions/invoice`, { contact, items, send });
+    const r = await this.admin<{ invoiceId: string; invoice: { contactDetails?: { id?: string } } }>(
+      `/locations/${this.o.locationId}/actions/invoice`,
+      { contact, items, send },
+    );
     this.remember(r.invoice.contactDetails?.id ?? '', contact, send);
-    this.ledger.invoices.set(r.invoiceId, { id: r.invoiceId, email: contact.email, totalMinor, paidMinor: 0, status: send ? 'sent' : 'draft' });
+    this.ledger.invoices.set(r.invoiceId, {
+      id: r.invoiceId,
+      email: contact.email,
+      totalMinor,
+      paidMinor: 0,
+      status: send ? 'sent' : 'draft',
+    });
     return true;
   }
 
@@ -232,7 +363,10 @@ export class Generator {
     const left = inv.totalMinor - inv.paidMinor;
     const full = this.random() < 0.6 || left < 200;
     const amountMinor = full ? left : Math.floor(left * (0.2 + this.random() * 0.5));
-    await this.admin(`/invoices/${inv.id}/record-payment`, full ? { mode: 'card' } : { amount: amountMinor / 100, mode: 'card' });
+    await this.admin(
+      `/invoices/${inv.id}/record-payment`,
+      full ? { mode: 'card' } : { amount: amountMinor / 100, mode: 'card' },
+    );
     inv.paidMinor += amountMinor;
     inv.status = inv.paidMinor >= inv.totalMinor ? 'paid' : 'partially_paid';
     return true;
@@ -257,13 +391,19 @@ export class Generator {
       try {
         const response = await fetch(url, {
           method,
-          headers: { authorization: `Bearer ${this.bookkeeperToken}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
+          headers: {
+            authorization: `Bearer ${this.bookkeeperToken}`,
+            accept: 'application/json',
+            ...(body ? { 'content-type': 'application/json' } : {}),
+          },
           ...(body ? { body: JSON.stringify(body) } : {}),
         });
         const text = await response.text();
         if (response.ok) return JSON.parse(text) as T;
-        if (response.status === 401) this.bookkeeperToken = this.o.qbo.admin.mintToken(this.o.realmId, 'bookkeeper-app').access_token;
-        else if (response.status < 500 && response.status !== 429) throw new Error(`QuickBooks ${method} ${path} answered ${response.status}: ${text}`);
+        if (response.status === 401)
+          this.bookkeeperToken = this.o.qbo.admin.mintToken(this.o.realmId, 'bookkeeper-app').access_token;
+        else if (response.status < 500 && response.status !== 429)
+          throw new Error(`QuickBooks ${method} ${path} answered ${response.status}: ${text}`);
       } catch (error) {
         if (error instanceof Error && error.message.startsWith('QuickBooks ')) throw error;
         // A dropped connection: try again.
@@ -276,9 +416,17 @@ export class Generator {
   private async bookkeeperCreates(): Promise<boolean> {
     const who = this.person();
     const displayName = `${who.firstName} ${who.lastName} ${this.serial}`;
-    const r = await this.qboCall<{ Customer: { Id: string } }>('POST', 'customer', {
-      DisplayName: displayName, GivenName: who.firstName, FamilyName: who.lastName, PrimaryEmailAddr: { Address: who.email },
-    }, `bk-${this.o.seed}-${this.serial}`);
+    const r = await this.qboCall<{ Customer: { Id: string } }>(
+      'POST',
+      'customer',
+      {
+        DisplayName: displayName,
+        GivenName: who.firstName,
+        FamilyName: who.lastName,
+        PrimaryEmailAddr: { Address: who.email },
+      },
+      `bk-${this.o.seed}-${this.serial}`,
+    );
     this.ledger.bookkeeperCustomers.set(who.email, { qboId: r.Customer.Id, displayName });
     return true;
   }
@@ -290,9 +438,17 @@ export class Generator {
     for (let attempt = 0; attempt < 5; attempt++) {
       const current = await this.qboCall<{ Customer: { Id: string; SyncToken: string } }>('GET', `customer/${c.qboId}`);
       try {
-        await this.qboCall('POST', 'customer', {
-          Id: c.qboId, SyncToken: current.Customer.SyncToken, sparse: true, PrimaryPhone: { FreeFormNumber: `(555) ${this.cents(100, 999)}-${this.cents(1000, 9999)}` },
-        }, `bke-${this.o.seed}-${++this.serial}`);
+        await this.qboCall(
+          'POST',
+          'customer',
+          {
+            Id: c.qboId,
+            SyncToken: current.Customer.SyncToken,
+            sparse: true,
+            PrimaryPhone: { FreeFormNumber: `(555) ${this.cents(100, 999)}-${this.cents(1000, 9999)}` },
+          },
+          `bke-${this.o.seed}-${++this.serial}`,
+        );
         return true;
       } catch (error) {
         // Stale SyncToken: ledgerlink wrote the customer meanwhile (as a bookkeeper would see); read again.

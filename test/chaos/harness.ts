@@ -100,10 +100,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   try {
     // --- both emulators, limits lifted (faults are the only throttling), retries short enough for a test run
     const qbo: QuickBooksEmulator = await startQuickBooksEmulator({
-      companies: [{ country: 'US', name: 'Chaos Books' }], limits: false, faultSeed: options.seed, webhookRetryScheduleMs: [500, 1000, 2000, 4000, 8000, 16000],
+      companies: [{ country: 'US', name: 'Chaos Books' }],
+      limits: false,
+      faultSeed: options.seed,
+      webhookRetryScheduleMs: [500, 1000, 2000, 4000, 8000, 16000],
     });
     cleanups.push(() => qbo.close());
-    const hl: HighLevelEmulator = await startHighLevelEmulator({ limitFactor: Infinity, faultSeed: options.seed + 1, webhookRetryScheduleMs: [500, 1000, 2000] });
+    const hl: HighLevelEmulator = await startHighLevelEmulator({
+      limitFactor: Infinity,
+      faultSeed: options.seed + 1,
+      webhookRetryScheduleMs: [500, 1000, 2000],
+    });
     cleanups.push(() => hl.close());
     const realmId = qbo.realmIds[0]!;
     const location = hl.createLocation({ country: 'US', name: 'Chaos Studio' });
@@ -126,54 +133,109 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     const providers: EngineOptions['providers'] = {
       quickbooks: {
-        clientId: 'emulator-client-id', clientSecret: 'emulator-client-secret', webhookVerifierToken: QBO_VERIFIER, apiUrl: qbo.url,
-        authorizeUrl: `${qbo.url}/connect/oauth2`, tokenUrl: `${qbo.url}/oauth2/v1/tokens/bearer`, revokeUrl: `${qbo.url}/v2/oauth2/tokens/revoke`,
+        clientId: 'emulator-client-id',
+        clientSecret: 'emulator-client-secret',
+        webhookVerifierToken: QBO_VERIFIER,
+        apiUrl: qbo.url,
+        authorizeUrl: `${qbo.url}/connect/oauth2`,
+        tokenUrl: `${qbo.url}/oauth2/v1/tokens/bearer`,
+        revokeUrl: `${qbo.url}/v2/oauth2/tokens/revoke`,
       },
       highlevel: {
-        clientId: hl.core.app.clientId, clientSecret: hl.core.app.clientSecret, apiUrl: hl.url, authorizeUrl: hl.url,
-        webhookPublicKey: hl.webhookPublicKeyPem(), webhookRsaPublicKey: undefined,
+        clientId: hl.core.app.clientId,
+        clientSecret: hl.core.app.clientSecret,
+        apiUrl: hl.url,
+        authorizeUrl: hl.url,
+        webhookPublicKey: hl.webhookPublicKeyPem(),
+        webhookRsaPublicKey: undefined,
       },
     };
     const connectionId = await (async () => {
       const db = await openDb({ databaseUrl, dataDir: pgliteRoot ? join(pgliteRoot, 'pglite') : undefined });
       await migrate(db);
-      const engine = await Engine.create({ db, secrets: SecretBox.fromText(secretKey), providers, publicUrl: `http://127.0.0.1:${port}`, logger: pino({ level: 'silent' }), queue: { supervise: false, expireInSeconds: JOB_EXPIRE_SECONDS, leaseSeconds: JOB_EXPIRE_SECONDS } });
+      const engine = await Engine.create({
+        db,
+        secrets: SecretBox.fromText(secretKey),
+        providers,
+        publicUrl: `http://127.0.0.1:${port}`,
+        logger: pino({ level: 'silent' }),
+        queue: { supervise: false, expireInSeconds: JOB_EXPIRE_SECONDS, leaseSeconds: JOB_EXPIRE_SECONDS },
+      });
       const qboTokens = qbo.admin.mintToken(realmId);
       const hlTokens = hl.mintToken(location.id);
       const connection = await connectWithTokens(engine, {
         name: 'Chaos',
-        quickbooks: { realmId, accessToken: qboTokens.access_token, refreshToken: qboTokens.refresh_token, expiresIn: qboTokens.expires_in },
-        highlevel: { locationId: location.id, accessToken: hlTokens.access_token, refreshToken: hlTokens.refresh_token, expiresIn: 86_399 },
+        quickbooks: {
+          realmId,
+          accessToken: qboTokens.access_token,
+          refreshToken: qboTokens.refresh_token,
+          expiresIn: qboTokens.expires_in,
+        },
+        highlevel: {
+          locationId: location.id,
+          accessToken: hlTokens.access_token,
+          refreshToken: hlTokens.refresh_token,
+          expiresIn: 86_399,
+        },
         reviewRequests: true,
       });
       await engine.stop();
       await db.close();
       return connection.id;
     })();
-    qbo.admin.configureWebhooks([{ url: `http://127.0.0.1:${port}/webhooks/quickbooks`, verifierToken: QBO_VERIFIER, format: 'cloudevents', windowMs: 200 }]);
+    qbo.admin.configureWebhooks([
+      {
+        url: `http://127.0.0.1:${port}/webhooks/quickbooks`,
+        verifierToken: QBO_VERIFIER,
+        format: 'cloudevents',
+        windowMs: 200,
+      },
+    ]);
     hl.core.webhooks.config.url = `http://127.0.0.1:${port}/webhooks/highlevel`;
 
     // --- the engine processes
     const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH, HOME: process.env.HOME,
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
       ...(databaseUrl ? { DATABASE_URL: databaseUrl } : { LEDGERLINK_DATA_DIR: pgliteRoot }),
-      LEDGERLINK_SECRET_KEY: secretKey, LEDGERLINK_LOG_LEVEL: process.env.LEDGERLINK_TEST_LOG ?? 'silent',
-      LEDGERLINK_HOST: '127.0.0.1', LEDGERLINK_PORT: String(port), LEDGERLINK_LIMITS_OFF: 'true',
-      LEDGERLINK_POLL_SECONDS: String(Math.max(5, Math.min(30, Math.round(options.ops / 400)))), LEDGERLINK_CDC_POLL_SECONDS: '5',
-      LEDGERLINK_JOB_EXPIRE_SECONDS: String(JOB_EXPIRE_SECONDS), LEDGERLINK_WORKER_CONCURRENCY: '4',
-      QBO_CLIENT_ID: providers.quickbooks.clientId, QBO_CLIENT_SECRET: providers.quickbooks.clientSecret, QBO_WEBHOOK_VERIFIER_TOKEN: QBO_VERIFIER,
-      QBO_API_URL: qbo.url, QBO_AUTHORIZE_URL: providers.quickbooks.authorizeUrl, QBO_TOKEN_URL: providers.quickbooks.tokenUrl, QBO_REVOKE_URL: providers.quickbooks.revokeUrl,
-      HL_CLIENT_ID: providers.highlevel.clientId, HL_CLIENT_SECRET: providers.highlevel.clientSecret, HL_API_URL: hl.url, HL_AUTHORIZE_URL: hl.url,
+      LEDGERLINK_SECRET_KEY: secretKey,
+      LEDGERLINK_LOG_LEVEL: process.env.LEDGERLINK_TEST_LOG ?? 'silent',
+      LEDGERLINK_HOST: '127.0.0.1',
+      LEDGERLINK_PORT: String(port),
+      LEDGERLINK_LIMITS_OFF: 'true',
+      LEDGERLINK_POLL_SECONDS: String(Math.max(5, Math.min(30, Math.round(options.ops / 400)))),
+      LEDGERLINK_CDC_POLL_SECONDS: '5',
+      LEDGERLINK_JOB_EXPIRE_SECONDS: String(JOB_EXPIRE_SECONDS),
+      LEDGERLINK_WORKER_CONCURRENCY: '4',
+      QBO_CLIENT_ID: providers.quickbooks.clientId,
+      QBO_CLIENT_SECRET: providers.quickbooks.clientSecret,
+      QBO_WEBHOOK_VERIFIER_TOKEN: QBO_VERIFIER,
+      QBO_API_URL: qbo.url,
+      QBO_AUTHORIZE_URL: providers.quickbooks.authorizeUrl,
+      QBO_TOKEN_URL: providers.quickbooks.tokenUrl,
+      QBO_REVOKE_URL: providers.quickbooks.revokeUrl,
+      HL_CLIENT_ID: providers.highlevel.clientId,
+      HL_CLIENT_SECRET: providers.highlevel.clientSecret,
+      HL_API_URL: hl.url,
+      HL_AUTHORIZE_URL: hl.url,
       HL_WEBHOOK_PUBLIC_KEY: hl.webhookPublicKeyPem(),
     };
-    const main = new EngineProcess(onPostgres ? 'server' : 'ledgerlink', onPostgres ? ['--server', '--pollers'] : ['--server', '--workers', '--pollers'], env);
-    const workers = onPostgres ? Array.from({ length: workerCount }, (_, i) => new EngineProcess(`worker-${i + 1}`, ['--workers'], env)) : [main];
+    const main = new EngineProcess(
+      onPostgres ? 'server' : 'ledgerlink',
+      onPostgres ? ['--server', '--pollers'] : ['--server', '--workers', '--pollers'],
+      env,
+    );
+    const workers = onPostgres
+      ? Array.from({ length: workerCount }, (_, i) => new EngineProcess(`worker-${i + 1}`, ['--workers'], env))
+      : [main];
     const all = onPostgres ? [main, ...workers] : [main];
     cleanups.push(async () => {
       for (const p of all) await p.kill();
     });
     await Promise.all(all.map((p) => p.start()));
-    say(`started ${all.map((p) => p.name).join(', ')} on ${onPostgres ? 'PostgreSQL' : 'PGlite'}; ledgerlink on port ${port}`);
+    say(
+      `started ${all.map((p) => p.name).join(', ')} on ${onPostgres ? 'PostgreSQL' : 'PGlite'}; ledgerlink on port ${port}`,
+    );
 
     // The store as the supervisor sees it: through the main process, which on PGlite is the only one that can open it.
     const query = async <T extends Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> => {
@@ -217,7 +279,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const expiryEvery = Math.max(50, Math.floor(options.ops / 8));
     const revokeAt = Math.floor(options.ops / 2);
     const pendingJobs = async () =>
-      Number((await query<{ n: string | number }>(`SELECT count(*) AS n FROM pgboss.job WHERE state IN ('created', 'retry', 'active') AND name NOT LIKE 'poll-%' AND name NOT LIKE 'sweep-%'`))[0]?.n ?? 0);
+      Number(
+        (
+          await query<{ n: string | number }>(
+            `SELECT count(*) AS n FROM pgboss.job WHERE state IN ('created', 'retry', 'active') AND name NOT LIKE 'poll-%' AND name NOT LIKE 'sweep-%'`,
+          )
+        )[0]?.n ?? 0,
+      );
     const checkAbort = () => {
       if (options.signal?.aborted) throw new Error('chaos run aborted');
     };
@@ -239,7 +307,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         // Back-pressure: the sync works under the faults instead of after them.
         for (let waited = 0; waited < 120 && (await pendingJobs()) > 150; waited++) await sleep(500);
       }
-      if (i % 500 === 0) say(`${i}/${options.ops} operations, ${qbo.faults.totalInjected() + hl.core.faults.totalInjected()} faults, ${all.reduce((n, p) => n + p.kills, 0)} kills`);
+      if (i % 500 === 0)
+        say(
+          `${i}/${options.ops} operations, ${qbo.faults.totalInjected() + hl.core.faults.totalInjected()} faults, ${all.reduce((n, p) => n + p.kills, 0)} kills`,
+        );
     }
     supervising = false;
     await supervisor;
@@ -269,14 +340,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           const left = await query<{ name: string; state: string; n: string | number; wait_s: string | number }>(
             `SELECT name, state, count(*) AS n, max(EXTRACT(EPOCH FROM (start_after - now()))) AS wait_s FROM pgboss.job WHERE state IN ('created', 'retry', 'active') AND name NOT LIKE 'poll-%' AND name NOT LIKE 'sweep-%' GROUP BY name, state`,
           );
-          say(`still pending after 30 s: ${left.map((r) => `${r.name}/${r.state} ${String(r.n)} (starts in up to ${Math.round(Number(r.wait_s))} s)`).join(', ')}`);
+          say(
+            `still pending after 30 s: ${left.map((r) => `${r.name}/${r.state} ${String(r.n)} (starts in up to ${Math.round(Number(r.wait_s))} s)`).join(', ')}`,
+          );
           break;
         }
       }
       await Promise.race([hl.flushWebhooks().catch(() => {}), sleep(30_000)]);
       result = await reconcile({ ledger, qbo, hl, realmId, locationId: location.id, connectionId, query });
-      const clean = result.duplicates + result.missing + result.amount_mismatches + result.review_requests_duplicated + result.unexplained_failures === 0;
-      say(`convergence round ${round}: duplicates ${result.duplicates}, missing ${result.missing}, amount mismatches ${result.amount_mismatches}, unexplained ${result.unexplained_failures}`);
+      const clean =
+        result.duplicates +
+          result.missing +
+          result.amount_mismatches +
+          result.review_requests_duplicated +
+          result.unexplained_failures ===
+        0;
+      say(
+        `convergence round ${round}: duplicates ${result.duplicates}, missing ${result.missing}, amount mismatches ${result.amount_mismatches}, unexplained ${result.unexplained_failures}`,
+      );
       // Change data capture runs every few seconds: a few clean rounds in a row are not needed, one is the answer.
       if (clean) {
         converged = true;
@@ -310,14 +391,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 }
 
 async function revokeAndReconnect(input: {
-  qbo: QuickBooksEmulator; realmId: string; connectionId: string; main: EngineProcess;
-  query: <T extends Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<T[]>; say: (line: string) => void;
+  qbo: QuickBooksEmulator;
+  realmId: string;
+  connectionId: string;
+  main: EngineProcess;
+  query: <T extends Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<T[]>;
+  say: (line: string) => void;
 }): Promise<number> {
   // The user disconnects the app in QuickBooks: every token of the realm dies; ledgerlink notices at its next call.
   input.qbo.admin.revokeTokens({ realmId: input.realmId });
   input.say('revoked the QuickBooks connection');
   for (let i = 0; i < 20; i++) {
-    const rows = await input.query<{ status: string }>(`SELECT status FROM connections WHERE id = $1`, [input.connectionId]);
+    const rows = await input.query<{ status: string }>(`SELECT status FROM connections WHERE id = $1`, [
+      input.connectionId,
+    ]);
     if (rows[0]?.status === 'revoked') break;
     await sleep(500);
   }
@@ -327,7 +414,13 @@ async function revokeAndReconnect(input: {
   const tokens = input.qbo.admin.mintToken(input.realmId);
   for (let attempt = 0; ; attempt++) {
     try {
-      await input.main.request({ type: 'reconnect', connectionId: input.connectionId, realmId: input.realmId, accessToken: tokens.access_token, refreshToken: tokens.refresh_token });
+      await input.main.request({
+        type: 'reconnect',
+        connectionId: input.connectionId,
+        realmId: input.realmId,
+        accessToken: tokens.access_token,
+        refreshToken: tokens.refresh_token,
+      });
       break;
     } catch (error) {
       if (attempt > 40) throw error;

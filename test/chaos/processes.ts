@@ -5,7 +5,11 @@ import type { ChildMessage, ChildRequest } from './engineProcess.ts';
 
 const entry = fileURLToPath(new URL('./engineProcess.ts', import.meta.url));
 
-type Pending = { resolve: (rows: Record<string, unknown>[]) => void; reject: (error: Error) => void; timer: NodeJS.Timeout };
+type Pending = {
+  resolve: (rows: Record<string, unknown>[]) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+};
 type Request = ChildRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 /** One engine process with a fixed role; `kill()` + `start()` is a crash and a restart on the same store. */
@@ -28,7 +32,11 @@ export class EngineProcess {
   }
 
   start(): Promise<void> {
-    const child = fork(entry, this.flags, { env: this.env, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = fork(entry, this.flags, {
+      env: this.env,
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
     this.child = child;
     this.output = '';
     // Only the tail is kept: enough to explain a crash without holding a long run's logs in memory.
@@ -40,7 +48,8 @@ export class EngineProcess {
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
     this.ready = new Promise<void>((resolve, reject) => {
-      const onExit = (code: number | null, signal: NodeJS.Signals | null) => reject(new Error(`${this.name} exited before it was ready (${code ?? signal}):\n${this.output}`));
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+        reject(new Error(`${this.name} exited before it was ready (${code ?? signal}):\n${this.output}`));
       child.once('exit', onExit);
       child.on('message', (raw: unknown) => {
         const message = raw as ChildMessage;

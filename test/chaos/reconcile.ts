@@ -28,7 +28,10 @@ export interface Reconciliation {
 }
 
 const minor = (v: unknown): number => Math.round(Number(v ?? 0) * 100);
-const tokens = (text: unknown): string[] => String(text ?? '').split(/[^A-Za-z0-9]+/).filter((t) => t.length >= 8);
+const tokens = (text: unknown): string[] =>
+  String(text ?? '')
+    .split(/[^A-Za-z0-9]+/)
+    .filter((t) => t.length >= 8);
 const digits = (s: unknown): string => String(s ?? '').replace(/\D/g, '');
 
 function indexByNoteTokens(records: Rec[]): Map<string, Rec[]> {
@@ -44,13 +47,28 @@ function indexByNoteTokens(records: Rec[]): Map<string, Rec[]> {
 }
 
 export async function reconcile(input: {
-  ledger: Ledger; qbo: QuickBooksEmulator; hl: HighLevelEmulator; realmId: string; locationId: string; connectionId: string;
+  ledger: Ledger;
+  qbo: QuickBooksEmulator;
+  hl: HighLevelEmulator;
+  realmId: string;
+  locationId: string;
+  connectionId: string;
   query: <T extends Record<string, unknown>>(sql: string, params?: unknown[]) => Promise<T[]>;
 }): Promise<Reconciliation> {
   const { ledger, qbo, hl, realmId, query } = input;
   const out: Reconciliation = {
-    duplicates: 0, missing: 0, amount_mismatches: 0, review_requests_duplicated: 0, unexplained_failures: 0, explained_failures: 0,
-    open_errors: 0, open_error_reasons: {}, contact_edits_not_propagated: 0, review_requests_sent: 0, checked: {}, problems: [],
+    duplicates: 0,
+    missing: 0,
+    amount_mismatches: 0,
+    review_requests_duplicated: 0,
+    unexplained_failures: 0,
+    explained_failures: 0,
+    open_errors: 0,
+    open_error_reasons: {},
+    contact_edits_not_propagated: 0,
+    review_requests_sent: 0,
+    checked: {},
+    problems: [],
   };
   const problem = (text: string) => {
     if (out.problems.length < 25) out.problems.push(text);
@@ -93,7 +111,9 @@ export async function reconcile(input: {
     }
     if (minor(found[0]!.TotalAmt) !== p.amountMinor) {
       out.amount_mismatches += 1;
-      problem(`sales receipt ${String(found[0]!.Id)} totals ${String(found[0]!.TotalAmt)}, the ${p.kind} ${p.txnId} was ${p.amountMinor / 100}`);
+      problem(
+        `sales receipt ${String(found[0]!.Id)} totals ${String(found[0]!.TotalAmt)}, the ${p.kind} ${p.txnId} was ${p.amountMinor / 100}`,
+      );
     }
     if (p.refundedMinor > 0) {
       const refunded = (refunds.get(p.txnId) ?? []).reduce((n, r) => n + minor(r.TotalAmt), 0);
@@ -115,7 +135,9 @@ export async function reconcile(input: {
   const linkOf = new Map(links.map((l) => [l.crm_id, l]));
   const qboInvoices = qbo.admin.listEntities(realmId, 'Invoice');
   const invoiceById = new Map(qboInvoices.map((i) => [String(i.Id), i]));
-  const invoicesByNote = indexByNoteTokens(qboInvoices.filter((i) => String(i.PrivateNote ?? '').includes('HighLevel')));
+  const invoicesByNote = indexByNoteTokens(
+    qboInvoices.filter((i) => String(i.PrivateNote ?? '').includes('HighLevel')),
+  );
   const paidByInvoice = new Map<string, number>();
   for (const payment of qbo.admin.listEntities(realmId, 'Payment')) {
     for (const line of (payment.Line as Rec[] | undefined) ?? []) {
@@ -146,7 +168,9 @@ export async function reconcile(input: {
     if (inv.status === 'void') {
       if (qboInvoice && minor(qboInvoice.TotalAmt) !== 0) {
         out.amount_mismatches += 1;
-        problem(`HighLevel invoice ${inv.id} is void, QuickBooks invoice ${String(qboInvoice.Id)} still totals ${String(qboInvoice.TotalAmt)}`);
+        problem(
+          `HighLevel invoice ${inv.id} is void, QuickBooks invoice ${String(qboInvoice.Id)} still totals ${String(qboInvoice.TotalAmt)}`,
+        );
       }
       continue;
     }
@@ -156,13 +180,17 @@ export async function reconcile(input: {
     }
     if (minor(qboInvoice.TotalAmt) !== inv.totalMinor || minor(qboInvoice.Balance) !== inv.totalMinor - inv.paidMinor) {
       out.amount_mismatches += 1;
-      problem(`QuickBooks invoice ${String(qboInvoice.Id)}: total ${String(qboInvoice.TotalAmt)} balance ${String(qboInvoice.Balance)}; HighLevel ${inv.id}: total ${inv.totalMinor / 100} paid ${inv.paidMinor / 100}`);
+      problem(
+        `QuickBooks invoice ${String(qboInvoice.Id)}: total ${String(qboInvoice.TotalAmt)} balance ${String(qboInvoice.Balance)}; HighLevel ${inv.id}: total ${inv.totalMinor / 100} paid ${inv.paidMinor / 100}`,
+      );
     }
     const paid = paidByInvoice.get(String(qboInvoice.Id)) ?? 0;
     if (paid < inv.paidMinor) missing(`payments of ${(inv.paidMinor - paid) / 100} on invoice ${inv.id}`, inv.id);
     else if (paid > inv.paidMinor) {
       out.duplicates += 1;
-      problem(`QuickBooks payments on invoice ${String(qboInvoice.Id)} total ${paid / 100}, HighLevel ${inv.id} was paid ${inv.paidMinor / 100}`);
+      problem(
+        `QuickBooks payments on invoice ${String(qboInvoice.Id)} total ${paid / 100}, HighLevel ${inv.id} was paid ${inv.paidMinor / 100}`,
+      );
     }
   }
   out.checked.invoices = invoicesChecked;
@@ -179,12 +207,14 @@ export async function reconcile(input: {
   }
   const txnsByEmail = new Map<string, string[]>();
   for (const p of ledger.payments.values()) txnsByEmail.set(p.email, [...(txnsByEmail.get(p.email) ?? []), p.txnId]);
-  for (const inv of ledger.invoices.values()) txnsByEmail.set(inv.email, [...(txnsByEmail.get(inv.email) ?? []), inv.id]);
+  for (const inv of ledger.invoices.values())
+    txnsByEmail.set(inv.email, [...(txnsByEmail.get(inv.email) ?? []), inv.id]);
   let customersChecked = 0;
   // A contact needs a customer once it has paid, or has an invoice that was sent and not voided (an invoice voided
   // before it was synced never reaches QuickBooks, and neither need its contact).
   const needsCustomer = new Set<string>([...ledger.payments.values()].map((p) => p.email));
-  for (const inv of ledger.invoices.values()) if (inv.status !== 'draft' && inv.status !== 'void') needsCustomer.add(inv.email);
+  for (const inv of ledger.invoices.values())
+    if (inv.status !== 'draft' && inv.status !== 'void') needsCustomer.add(inv.email);
   for (const contact of ledger.contacts.values()) {
     const found = customersByEmail.get(contact.email) ?? [];
     if (found.length > 1) {
@@ -197,7 +227,11 @@ export async function reconcile(input: {
       missing(`QuickBooks customer for ${contact.email}`, contact.contactId, ...(txnsByEmail.get(contact.email) ?? []));
       continue;
     }
-    if (contact.editedAfterLink && contact.phone && !digits(((found[0]!.PrimaryPhone as Rec | undefined)?.FreeFormNumber)).endsWith(digits(contact.phone).slice(-10))) {
+    if (
+      contact.editedAfterLink &&
+      contact.phone &&
+      !digits((found[0]!.PrimaryPhone as Rec | undefined)?.FreeFormNumber).endsWith(digits(contact.phone).slice(-10))
+    ) {
       out.contact_edits_not_propagated += 1;
     }
   }

@@ -21,7 +21,12 @@ class CountingLimiter implements RateLimiter {
 }
 
 const answer = (observedAt: number, daily: { remaining?: number; limit?: number }): RateLimitSnapshot => ({
-  dailyLimit: daily.limit, dailyRemaining: daily.remaining, intervalMs: 10_000, max: 100, remaining: 99, observedAt,
+  dailyLimit: daily.limit,
+  dailyRemaining: daily.remaining,
+  intervalMs: 10_000,
+  max: 100,
+  remaining: 99,
+  observedAt,
 });
 
 const isDailyLimit = (e: unknown) => e instanceof HighLevelError && e.status === 429 && e.code === 'daily_limit';
@@ -45,14 +50,21 @@ describe('DailyLimitedLimiter', () => {
     limiter.observe(LOCATION, answer(now, { remaining: 0, limit: 200_000 }));
 
     now += 59 * 60_000;
-    await assert.rejects(limiter.acquire(LOCATION), (e: unknown) => isDailyLimit(e) && (e as HighLevelError).retryAfterMs === 60_000);
+    await assert.rejects(
+      limiter.acquire(LOCATION),
+      (e: unknown) => isDailyLimit(e) && (e as HighLevelError).retryAfterMs === 60_000,
+    );
     assert.equal(burst.acquired.length, 1, 'the refused request never reached the burst limiter');
     await limiter.acquire('other-location'); // other locations are not held back
     assert.equal(burst.acquired.length, 2);
 
     now += 60_000;
     await limiter.acquire(LOCATION); // the probe
-    await assert.rejects(limiter.acquire(LOCATION), isDailyLimit, 'one probe at a time: the others wait for its answer');
+    await assert.rejects(
+      limiter.acquire(LOCATION),
+      isDailyLimit,
+      'one probe at a time: the others wait for its answer',
+    );
     limiter.observe(LOCATION, answer(now, { remaining: 0, limit: 200_000 }));
     now += HOUR - 1;
     await assert.rejects(limiter.acquire(LOCATION), isDailyLimit, 'still spent: another hour');
@@ -72,14 +84,19 @@ describe('the daily limit over HTTP against the emulator', () => {
 
   const setRemaining = async (remaining: number) => {
     const response = await fetch(`${emu.url}/_emulator/rate-limits/daily`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ locationId, remaining }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ locationId, remaining }),
     });
     assert.equal(response.status, 200, await response.text());
   };
   const clientWith = (limiter: DailyLimitedLimiter) => {
     const token = emu.mintToken(locationId).access_token;
     return new HighLevelClient({
-      baseUrl: emu.url, locationId, limiter, retry: { baseDelayMs: 1, maxDelayMs: 5 },
+      baseUrl: emu.url,
+      locationId,
+      limiter,
+      retry: { baseDelayMs: 1, maxDelayMs: 5 },
       tokens: { accessToken: async () => token, refreshAfterUnauthorized: async () => token },
     });
   };
@@ -97,7 +114,10 @@ describe('the daily limit over HTTP against the emulator', () => {
     const limiter = new DailyLimitedLimiter(new CountingLimiter());
     const hl = clientWith(limiter);
     await hl.locations.get(locationId);
-    assert.deepEqual({ ...limiter.dailyBudget(locationId), observedAt: 0 }, { limit: 200_000, remaining: 1, observedAt: 0 });
+    assert.deepEqual(
+      { ...limiter.dailyBudget(locationId), observedAt: 0 },
+      { limit: 200_000, remaining: 1, observedAt: 0 },
+    );
     await hl.locations.get(locationId);
     assert.equal(hl.dailyBudget()?.remaining, 0);
     const sent = emu.core.apiRequestCount;

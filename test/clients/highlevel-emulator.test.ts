@@ -25,7 +25,11 @@ async function admin<T>(emu: HighLevelEmulator, method: string, path: string, bo
 /** Tokens held in memory, refreshed through the emulator's real /oauth/token endpoint. */
 class EmulatorTokens implements TokenSource {
   refreshes = 0;
-  constructor(private access: string, private refresh: string, private readonly oauth: HighLevelOAuth) {}
+  constructor(
+    private access: string,
+    private refresh: string,
+    private readonly oauth: HighLevelOAuth,
+  ) {}
   async accessToken(): Promise<string> {
     return this.access;
   }
@@ -49,19 +53,37 @@ describe('HighLevel client against the emulator', () => {
 
   before(async () => {
     emu = await startHighLevelEmulator();
-    ({ locationId } = await admin<{ locationId: string }>(emu, 'POST', '/locations', { country: 'US', allowDuplicateContact: false }));
+    ({ locationId } = await admin<{ locationId: string }>(emu, 'POST', '/locations', {
+      country: 'US',
+      allowDuplicateContact: false,
+    }));
     const minted = await admin<{ access_token: string; refresh_token: string }>(emu, 'POST', '/tokens', { locationId });
     const app = await admin<{ clientId: string; clientSecret: string }>(emu, 'GET', '/app');
-    const oauth = new HighLevelOAuth({ clientId: app.clientId, clientSecret: app.clientSecret, redirectUri: 'http://localhost/cb', apiUrl: emu.url });
+    const oauth = new HighLevelOAuth({
+      clientId: app.clientId,
+      clientSecret: app.clientSecret,
+      redirectUri: 'http://localhost/cb',
+      apiUrl: emu.url,
+    });
     tokens = new EmulatorTokens(minted.access_token, minted.refresh_token, oauth);
-    client = new HighLevelClient({ baseUrl: emu.url, locationId, tokens, limiter: new InMemoryHighLevelLimiter(), retry: { baseDelayMs: 10, maxDelayMs: 50 } });
+    client = new HighLevelClient({
+      baseUrl: emu.url,
+      locationId,
+      tokens,
+      limiter: new InMemoryHighLevelLimiter(),
+      retry: { baseDelayMs: 10, maxDelayMs: 50 },
+    });
   });
   after(async () => {
     await emu.close();
   });
 
   it('creates, reads and updates a contact', async () => {
-    const created = await client.contacts.create({ firstName: 'Siobhan', lastName: "O'Brien", email: 'siobhan@example.com' });
+    const created = await client.contacts.create({
+      firstName: 'Siobhan',
+      lastName: "O'Brien",
+      email: 'siobhan@example.com',
+    });
     const read = await client.contacts.get(created.id);
     assert.equal(read.email, 'siobhan@example.com');
     const updated = await client.contacts.update(created.id, { companyName: 'Brien Ltd' });
@@ -72,7 +94,9 @@ describe('HighLevel client against the emulator', () => {
 
   it('reports a refused duplicate with the existing contact id, and upsert finds it', async () => {
     const first = await client.contacts.create({ firstName: 'Dee', email: 'dee@example.com' });
-    const error = await client.contacts.create({ firstName: 'Dee again', email: 'dee@example.com' }).catch((e: unknown) => e);
+    const error = await client.contacts
+      .create({ firstName: 'Dee again', email: 'dee@example.com' })
+      .catch((e: unknown) => e);
     assert.ok(isDuplicateContact(error), `expected a duplicate-contact error, got ${String(error)}`);
     assert.equal(error.duplicateContactId, first.id);
     const upserted = await client.contacts.upsert({ email: 'dee@example.com', lastName: 'Dunne' });
@@ -98,7 +122,11 @@ describe('HighLevel client against the emulator', () => {
 
   it('sends a message with the conversations Version', async () => {
     const contact = await client.contacts.create({ firstName: 'Mo', phone: '+15555550123', email: 'mo@example.com' });
-    const sent = await client.conversations.sendMessage({ type: 'SMS', contactId: contact.id, message: 'Thanks for your order!' });
+    const sent = await client.conversations.sendMessage({
+      type: 'SMS',
+      contactId: contact.id,
+      message: 'Thanks for your order!',
+    });
     assert.ok(sent.messageId);
   });
 
@@ -120,7 +148,11 @@ describe('HighLevel client against the emulator', () => {
     const read = await client.invoices.get(created._id);
     assert.equal(read.total, 36.3);
     assert.equal(typeof read.invoiceNumber, 'string');
-    for (let i = 0; i < 2; i += 1) await admin(emu, 'POST', `/locations/${locationId}/actions/invoice`, { contactId: contact.id, items: [{ name: `x${i}`, amount: 5 }] });
+    for (let i = 0; i < 2; i += 1)
+      await admin(emu, 'POST', `/locations/${locationId}/actions/invoice`, {
+        contactId: contact.id,
+        items: [{ name: `x${i}`, amount: 5 }],
+      });
     const ids: string[] = [];
     for await (const invoice of client.invoices.listAll({}, 2)) ids.push(invoice._id);
     assert.equal(ids.length, 3);
@@ -129,7 +161,10 @@ describe('HighLevel client against the emulator', () => {
 
   it('pages transactions and reads their contact snapshot', async () => {
     for (let i = 0; i < 3; i += 1) {
-      await admin(emu, 'POST', `/locations/${locationId}/actions/order-form-payment`, { contact: { email: `buyer${i}@example.com`, firstName: 'Buyer' }, items: [{ name: 'Tee', amount: 20 }] });
+      await admin(emu, 'POST', `/locations/${locationId}/actions/order-form-payment`, {
+        contact: { email: `buyer${i}@example.com`, firstName: 'Buyer' },
+        items: [{ name: 'Tee', amount: 20 }],
+      });
     }
     const seen: string[] = [];
     for await (const t of client.payments.transactions({}, 2)) seen.push(t._id);
@@ -159,10 +194,23 @@ describe('HighLevel client against the emulator', () => {
         return event.kind === 'contact' && event.type === 'ContactCreate' && event.contactId === created.id;
       });
       assert.ok(delivery, `no ContactCreate delivered among ${receiver.requests.length} requests`);
-      const headers = { 'x-ghl-signature': String(delivery.headers['x-ghl-signature'] ?? ''), 'x-wh-signature': delivery.headers['x-wh-signature'] as string | undefined };
-      assert.deepEqual(verifyHighLevelSignature(delivery.body, headers, { ed25519PublicKey: publicKey }), { ok: true, scheme: 'ed25519' });
-      assert.equal(verifyHighLevelSignature(delivery.body, headers).ok, false, "HighLevel's production key must not accept the emulator's signature");
-      assert.equal(verifyHighLevelSignature(delivery.body.replace('hook@', 'evil@'), headers, { ed25519PublicKey: publicKey }).ok, false);
+      const headers = {
+        'x-ghl-signature': String(delivery.headers['x-ghl-signature'] ?? ''),
+        'x-wh-signature': delivery.headers['x-wh-signature'] as string | undefined,
+      };
+      assert.deepEqual(verifyHighLevelSignature(delivery.body, headers, { ed25519PublicKey: publicKey }), {
+        ok: true,
+        scheme: 'ed25519',
+      });
+      assert.equal(
+        verifyHighLevelSignature(delivery.body, headers).ok,
+        false,
+        "HighLevel's production key must not accept the emulator's signature",
+      );
+      assert.equal(
+        verifyHighLevelSignature(delivery.body.replace('hook@', 'evil@'), headers, { ed25519PublicKey: publicKey }).ok,
+        false,
+      );
       const event = parseHighLevelWebhook(delivery.body);
       assert.equal(event.type, 'ContactCreate');
       assert.ok(event.eventId && !event.eventId.startsWith('sha256-'), 'the emulator sends a webhookId');
@@ -170,6 +218,9 @@ describe('HighLevel client against the emulator', () => {
   });
 
   it('surfaces HighLevel errors as HighLevelError', async () => {
-    await assert.rejects(client.contacts.get('doesnotexist00000000'), (e: unknown) => e instanceof HighLevelError && e.status >= 400);
+    await assert.rejects(
+      client.contacts.get('doesnotexist00000000'),
+      (e: unknown) => e instanceof HighLevelError && e.status >= 400,
+    );
   });
 });

@@ -6,10 +6,23 @@ import { HighLevelError, isDuplicateContact, isRateLimited } from '../../src/hig
 import { InMemoryHighLevelLimiter } from '../../src/highlevel/limiter.ts';
 import { HighLevelOAuth } from '../../src/highlevel/oauth.ts';
 import { amountInMinorUnits } from '../../src/highlevel/money.ts';
-import { CountingTokens, recordingSleep, startScriptedServer, type Script, type ScriptedResponse, type ScriptedServer } from './scriptedServer.ts';
+import {
+  CountingTokens,
+  recordingSleep,
+  startScriptedServer,
+  type Script,
+  type ScriptedResponse,
+  type ScriptedServer,
+} from './scriptedServer.ts';
 
 const LOCATION = 've9EPM428h8vShlRW1KT';
-const contact = (id: string, extra: Record<string, unknown> = {}) => ({ id, locationId: LOCATION, email: `${id}@example.com`, tags: [], ...extra });
+const contact = (id: string, extra: Record<string, unknown> = {}) => ({
+  id,
+  locationId: LOCATION,
+  email: `${id}@example.com`,
+  tags: [],
+  ...extra,
+});
 
 let server: ScriptedServer | undefined;
 afterEach(async () => {
@@ -43,7 +56,10 @@ describe('HighLevel request core', () => {
     await client.contacts.get('c1');
     const sent = await client.conversations.sendMessage({ type: 'SMS', contactId: 'c1', message: 'Thanks!' });
     assert.equal(sent.messageId, 'm1');
-    assert.deepEqual(requests.map((r) => r.headers.version), ['2021-07-28', '2021-04-15']);
+    assert.deepEqual(
+      requests.map((r) => r.headers.version),
+      ['2021-07-28', '2021-04-15'],
+    );
     for (const r of requests) {
       assert.equal(r.headers.authorization, 'Bearer token-1');
       assert.equal(r.headers.accept, 'application/json');
@@ -53,18 +69,29 @@ describe('HighLevel request core', () => {
   it('reports a refused duplicate contact with the existing contact id from meta', async () => {
     const { client, requests } = await clientFor(() => ({
       status: 400,
-      body: { statusCode: 400, message: 'This location does not allow duplicated contacts.', meta: { contactId: 'existing-1', matchingField: 'email' } },
+      body: {
+        statusCode: 400,
+        message: 'This location does not allow duplicated contacts.',
+        meta: { contactId: 'existing-1', matchingField: 'email' },
+      },
     }));
     const error = await client.contacts.create({ email: 'ann@example.com', firstName: 'Ann' }).catch((e: unknown) => e);
     assert.ok(isDuplicateContact(error));
     assert.equal(error.duplicateContactId, 'existing-1');
     assert.equal(error.meta?.matchingField, 'email');
     assert.equal(requests.length, 1);
-    assert.deepEqual(JSON.parse(requests[0]?.body ?? '{}'), { email: 'ann@example.com', firstName: 'Ann', locationId: LOCATION });
+    assert.deepEqual(JSON.parse(requests[0]?.body ?? '{}'), {
+      email: 'ann@example.com',
+      firstName: 'Ann',
+      locationId: LOCATION,
+    });
   });
 
   it('keeps a validation message list as sent', async () => {
-    const { client } = await clientFor(() => ({ status: 422, body: { statusCode: 422, message: ['email must be an email', 'phone is invalid'], error: 'Unprocessable Entity' } }));
+    const { client } = await clientFor(() => ({
+      status: 422,
+      body: { statusCode: 422, message: ['email must be an email', 'phone is invalid'], error: 'Unprocessable Entity' },
+    }));
     const error = await client.contacts.update('c1', { email: 'nope' }).catch((e: unknown) => e);
     assert.ok(error instanceof HighLevelError);
     assert.deepEqual(error.messages, ['email must be an email', 'phone is invalid']);
@@ -73,8 +100,18 @@ describe('HighLevel request core', () => {
 
   it('on 429 waits the Retry-After, else the X-RateLimit-Interval-Milliseconds window, then succeeds', async () => {
     const { client, delays, requests } = await clientFor((_, i): ScriptedResponse => {
-      if (i === 0) return { status: 429, headers: { 'retry-after': '3' }, body: { statusCode: 429, message: 'Too Many Requests' } };
-      if (i === 1) return { status: 429, headers: { 'x-ratelimit-interval-milliseconds': '10000', 'x-ratelimit-remaining': '0' }, body: { statusCode: 429, message: 'Too Many Requests' } };
+      if (i === 0)
+        return {
+          status: 429,
+          headers: { 'retry-after': '3' },
+          body: { statusCode: 429, message: 'Too Many Requests' },
+        };
+      if (i === 1)
+        return {
+          status: 429,
+          headers: { 'x-ratelimit-interval-milliseconds': '10000', 'x-ratelimit-remaining': '0' },
+          body: { statusCode: 429, message: 'Too Many Requests' },
+        };
       return { status: 200, body: { contact: contact('c1') } };
     });
     await client.contacts.get('c1');
@@ -83,18 +120,25 @@ describe('HighLevel request core', () => {
   });
 
   it('retries a 429 even on a create, but never retries a create after a 5xx (it may have happened)', async () => {
-    const created = await clientFor((_, i) => (i === 0 ? { status: 429, body: {} } : { status: 201, body: { contact: contact('c9') } }));
+    const created = await clientFor((_, i) =>
+      i === 0 ? { status: 429, body: {} } : { status: 201, body: { contact: contact('c9') } },
+    );
     assert.equal((await created.client.contacts.create({ email: 'x@y.z' })).id, 'c9');
     assert.equal(created.requests.length, 2);
     await server?.close();
 
     const failed = await clientFor(() => ({ status: 503, body: { statusCode: 503, message: 'Service Unavailable' } }));
-    await assert.rejects(failed.client.contacts.create({ email: 'x@y.z' }), (e: unknown) => e instanceof HighLevelError && e.status === 503);
+    await assert.rejects(
+      failed.client.contacts.create({ email: 'x@y.z' }),
+      (e: unknown) => e instanceof HighLevelError && e.status === 503,
+    );
     assert.equal(failed.requests.length, 1);
   });
 
   it('retries reads after a 5xx', async () => {
-    const { client, requests } = await clientFor((_, i) => (i < 2 ? { status: 502 } : { status: 200, body: { contact: contact('c1') } }));
+    const { client, requests } = await clientFor((_, i) =>
+      i < 2 ? { status: 502 } : { status: 200, body: { contact: contact('c1') } },
+    );
     await client.contacts.get('c1');
     assert.equal(requests.length, 3);
   });
@@ -107,32 +151,53 @@ describe('HighLevel request core', () => {
     );
     await client.contacts.get('c1');
     assert.equal(tokens.refreshes, 1);
-    assert.deepEqual(requests.map((r) => r.headers.authorization), ['Bearer token-1', 'Bearer token-2']);
+    assert.deepEqual(
+      requests.map((r) => r.headers.authorization),
+      ['Bearer token-1', 'Bearer token-2'],
+    );
     await server?.close();
 
-    const scoped = await clientFor(() => ({ status: 401, body: { statusCode: 401, message: 'The token is not authorized for this scope.' } }));
-    await assert.rejects(scoped.client.workflows.list(), (e: unknown) => e instanceof HighLevelError && e.status === 401);
+    const scoped = await clientFor(() => ({
+      status: 401,
+      body: { statusCode: 401, message: 'The token is not authorized for this scope.' },
+    }));
+    await assert.rejects(
+      scoped.client.workflows.list(),
+      (e: unknown) => e instanceof HighLevelError && e.status === 401,
+    );
     assert.equal(scoped.tokens.refreshes, 0);
   });
 
   it('tracks X-RateLimit-Daily-Remaining and stops sending once the daily budget is spent', async () => {
     const limiter = new InMemoryHighLevelLimiter();
     const { client, requests } = await clientFor(
-      (_, i) => ({ status: 200, headers: { 'x-ratelimit-daily-remaining': String(1 - i), 'x-ratelimit-limit-daily': '200000' }, body: { contact: contact('c1') } }),
+      (_, i) => ({
+        status: 200,
+        headers: { 'x-ratelimit-daily-remaining': String(1 - i), 'x-ratelimit-limit-daily': '200000' },
+        body: { contact: contact('c1') },
+      }),
       { limiter },
     );
     await client.contacts.get('c1');
     assert.equal(limiter.dailyRemaining(LOCATION), 1);
     await client.contacts.get('c1');
     assert.equal(limiter.dailyRemaining(LOCATION), 0);
-    await assert.rejects(client.contacts.get('c1'), (e: unknown) => isRateLimited(e) && e instanceof HighLevelError && e.code === 'daily_limit');
+    await assert.rejects(
+      client.contacts.get('c1'),
+      (e: unknown) => isRateLimited(e) && e instanceof HighLevelError && e.code === 'daily_limit',
+    );
     assert.equal(requests.length, 2);
   });
 });
 
 describe('HighLevel APIs', () => {
   it('pages transactions with startAt/endAt/limit/offset lazily and normalises snake_case contact snapshots', async () => {
-    const rows = Array.from({ length: 5 }, (_, i) => ({ _id: `t${i}`, amount: i === 0 ? '12.10' : 10, currency: 'USD', contactSnapshot: { first_name: 'Ann', email: 'ann@example.com', location_id: LOCATION } }));
+    const rows = Array.from({ length: 5 }, (_, i) => ({
+      _id: `t${i}`,
+      amount: i === 0 ? '12.10' : 10,
+      currency: 'USD',
+      contactSnapshot: { first_name: 'Ann', email: 'ann@example.com', location_id: LOCATION },
+    }));
     const { client, requests } = await clientFor((req) => {
       const limit = Number(req.url.searchParams.get('limit'));
       const offset = Number(req.url.searchParams.get('offset'));
@@ -144,7 +209,10 @@ describe('HighLevel APIs', () => {
     const ids = [first.value?._id];
     for await (const t of iterator) ids.push(t._id);
     assert.deepEqual(ids, ['t0', 't1', 't2', 't3', 't4']);
-    assert.deepEqual(requests.map((r) => r.url.searchParams.get('offset')), ['0', '2', '4']);
+    assert.deepEqual(
+      requests.map((r) => r.url.searchParams.get('offset')),
+      ['0', '2', '4'],
+    );
     const q = requests[0]?.url.searchParams;
     assert.equal(q?.get('altId'), LOCATION);
     assert.equal(q?.get('altType'), 'location');
@@ -158,7 +226,17 @@ describe('HighLevel APIs', () => {
   });
 
   it('reads invoiceNumber whether HighLevel sends a number or a string', async () => {
-    const { client } = await clientFor(() => ({ status: 200, body: { _id: 'inv1', status: 'sent', currency: 'USD', invoiceNumber: 1042, invoiceItems: [{ name: 'A', amount: 999, qty: 1 }], total: 999 } }));
+    const { client } = await clientFor(() => ({
+      status: 200,
+      body: {
+        _id: 'inv1',
+        status: 'sent',
+        currency: 'USD',
+        invoiceNumber: 1042,
+        invoiceItems: [{ name: 'A', amount: 999, qty: 1 }],
+        total: 999,
+      },
+    }));
     const invoice = await client.invoices.get('inv1');
     assert.equal(invoice.invoiceNumber, '1042');
     assert.equal(invoice.invoiceItems[0]?.amount, 999);
@@ -169,10 +247,38 @@ describe('HighLevel OAuth', () => {
   it('builds the choose-location URL and posts form bodies with the client credentials', async () => {
     server = await startScriptedServer((req) =>
       req.url.pathname === '/oauth/locationToken'
-        ? { status: 200, body: { access_token: 'loc-at', token_type: 'Bearer', expires_in: 86399, locationId: 'L1', scope: 'contacts.readonly' } }
-        : { status: 200, body: { access_token: 'at', refresh_token: 'rt', token_type: 'Bearer', expires_in: 86399, scope: 'contacts.readonly contacts.write', userType: 'Location', locationId: 'L1', userId: 'u1' } },
+        ? {
+            status: 200,
+            body: {
+              access_token: 'loc-at',
+              token_type: 'Bearer',
+              expires_in: 86399,
+              locationId: 'L1',
+              scope: 'contacts.readonly',
+            },
+          }
+        : {
+            status: 200,
+            body: {
+              access_token: 'at',
+              refresh_token: 'rt',
+              token_type: 'Bearer',
+              expires_in: 86399,
+              scope: 'contacts.readonly contacts.write',
+              userType: 'Location',
+              locationId: 'L1',
+              userId: 'u1',
+            },
+          },
     );
-    const oauth = new HighLevelOAuth({ clientId: 'cid', clientSecret: 'sec', redirectUri: 'http://localhost/hl', apiUrl: server.url, marketplaceUrl: 'http://market.test', scopes: ['contacts.readonly'] });
+    const oauth = new HighLevelOAuth({
+      clientId: 'cid',
+      clientSecret: 'sec',
+      redirectUri: 'http://localhost/hl',
+      apiUrl: server.url,
+      marketplaceUrl: 'http://market.test',
+      scopes: ['contacts.readonly'],
+    });
     const url = new URL(oauth.authorizeUrl('s1'));
     assert.equal(url.origin + url.pathname, 'http://market.test/v2/oauth/chooselocation');
     assert.equal(url.searchParams.get('client_id'), 'cid');

@@ -26,7 +26,11 @@ async function admin<T>(emu: QuickBooksEmulator, method: string, path: string, b
 /** Tokens in memory, refreshed through the emulator's real token endpoint. */
 class EmulatorTokens implements TokenSource {
   refreshes = 0;
-  constructor(private access: string, private refresh: string, private readonly oauth: QuickBooksOAuth) {}
+  constructor(
+    private access: string,
+    private refresh: string,
+    private readonly oauth: QuickBooksOAuth,
+  ) {}
   async accessToken(): Promise<string> {
     return this.access;
   }
@@ -60,10 +64,20 @@ describe('QuickBooks client against the emulator', () => {
       clientId: DEFAULT_APP.clientId,
       clientSecret: DEFAULT_APP.clientSecret,
       redirectUri: 'http://localhost/cb',
-      endpoints: { authorizeUrl: `${emu.url}/connect/oauth2`, tokenUrl: `${emu.url}/oauth2/v1/tokens/bearer`, revokeUrl: `${emu.url}/v2/oauth2/tokens/revoke` },
+      endpoints: {
+        authorizeUrl: `${emu.url}/connect/oauth2`,
+        tokenUrl: `${emu.url}/oauth2/v1/tokens/bearer`,
+        revokeUrl: `${emu.url}/v2/oauth2/tokens/revoke`,
+      },
     });
     tokens = new EmulatorTokens(minted.access_token, minted.refresh_token, oauth);
-    client = new QuickBooksClient({ baseUrl: emu.url, realmId, tokens, limiter: new InMemoryQuickBooksLimiter(), retry: { baseDelayMs: 10, maxDelayMs: 100 } });
+    client = new QuickBooksClient({
+      baseUrl: emu.url,
+      realmId,
+      tokens,
+      limiter: new InMemoryQuickBooksLimiter(),
+      retry: { baseDelayMs: 10, maxDelayMs: 100 },
+    });
   });
   after(async () => {
     await emu.close();
@@ -71,14 +85,24 @@ describe('QuickBooks client against the emulator', () => {
 
   it("finds O'Brien (and a backslash) by an escaped query, round trip", async () => {
     const name = "Siobhan O'Brien \\ Sons";
-    const created = await client.create('Customer', { DisplayName: name, PrimaryEmailAddr: { Address: 'Siobhan@Example.com' } }, { requestId: rid('obrien') });
+    const created = await client.create(
+      'Customer',
+      { DisplayName: name, PrimaryEmailAddr: { Address: 'Siobhan@Example.com' } },
+      { requestId: rid('obrien') },
+    );
     const found = await client.query(select('Customer').where('DisplayName', '=', name));
-    assert.deepEqual(found.map((c) => c.Id), [created.Id]);
+    assert.deepEqual(
+      found.map((c) => c.Id),
+      [created.Id],
+    );
     assert.equal(found[0]?.DisplayName, name);
     const like = await client.query(select('Customer').whereLike('DisplayName', "%O'Brien%"));
     assert.ok(like.some((c) => c.Id === created.Id));
     const byEmail = await client.findCustomersByEmail('siobhan@example.com', { fallback: 'scan-on-miss' });
-    assert.deepEqual(byEmail.map((c) => c.Id), [created.Id]);
+    assert.deepEqual(
+      byEmail.map((c) => c.Id),
+      [created.Id],
+    );
   });
 
   it('replays a repeated requestid instead of creating a second customer', async () => {
@@ -92,10 +116,20 @@ describe('QuickBooks client against the emulator', () => {
 
   it('types a duplicate DisplayName as 6240 and a stale SyncToken as 5010', async () => {
     const c = await client.create('Customer', { DisplayName: 'Clash Co' }, { requestId: rid('clash') });
-    await assert.rejects(client.create('Customer', { DisplayName: 'Clash Co' }, { requestId: rid('clash2') }), (e: unknown) => isDuplicateName(e));
-    const updated = await client.update('Customer', { Id: c.Id, SyncToken: c.SyncToken, GivenName: 'Cla' }, { requestId: rid('upd') });
+    await assert.rejects(
+      client.create('Customer', { DisplayName: 'Clash Co' }, { requestId: rid('clash2') }),
+      (e: unknown) => isDuplicateName(e),
+    );
+    const updated = await client.update(
+      'Customer',
+      { Id: c.Id, SyncToken: c.SyncToken, GivenName: 'Cla' },
+      { requestId: rid('upd') },
+    );
     assert.equal(updated.SyncToken, String(Number(c.SyncToken) + 1));
-    await assert.rejects(client.update('Customer', { Id: c.Id, SyncToken: c.SyncToken, GivenName: 'Old' }, { requestId: rid('stale') }), (e: unknown) => isStaleObject(e));
+    await assert.rejects(
+      client.update('Customer', { Id: c.Id, SyncToken: c.SyncToken, GivenName: 'Old' }, { requestId: rid('stale') }),
+      (e: unknown) => isStaleObject(e),
+    );
   });
 
   it('refreshes an expired access token once and carries on', async () => {
@@ -120,16 +154,36 @@ describe('QuickBooks client against the emulator', () => {
   it('creates, sends, voids and deletes invoices; CDC reports the change and the deletion', async () => {
     const income = await client.query(select('Account').where('AccountType', '=', 'Income').maxResults(1));
     assert.ok(income[0], 'the seeded company has an income account');
-    const item = await client.create('Item', { Name: 'Consulting hour', Type: 'Service', IncomeAccountRef: { value: income[0].Id }, UnitPrice: 12.1 }, { requestId: rid('item') });
-    const customer = await client.create('Customer', { DisplayName: 'Invoice Person', PrimaryEmailAddr: { Address: 'inv@example.com' } }, { requestId: rid('cust') });
-    const line = { Amount: 36.3, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: 3, UnitPrice: 12.1 } };
-    const kept = await client.create('Invoice', { CustomerRef: { value: customer.Id }, Line: [line] }, { requestId: rid('inv1') });
+    const item = await client.create(
+      'Item',
+      { Name: 'Consulting hour', Type: 'Service', IncomeAccountRef: { value: income[0].Id }, UnitPrice: 12.1 },
+      { requestId: rid('item') },
+    );
+    const customer = await client.create(
+      'Customer',
+      { DisplayName: 'Invoice Person', PrimaryEmailAddr: { Address: 'inv@example.com' } },
+      { requestId: rid('cust') },
+    );
+    const line = {
+      Amount: 36.3,
+      DetailType: 'SalesItemLineDetail',
+      SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: 3, UnitPrice: 12.1 },
+    };
+    const kept = await client.create(
+      'Invoice',
+      { CustomerRef: { value: customer.Id }, Line: [line] },
+      { requestId: rid('inv1') },
+    );
     assert.equal(kept.TotalAmt, 36.3);
     const sent = await client.sendInvoice(kept.Id, { requestId: rid('send'), sendTo: 'inv@example.com' });
     assert.equal(sent.EmailStatus, 'EmailSent');
     const voided = await client.void('Invoice', sent, { requestId: rid('void') });
     assert.equal(voided.TotalAmt, 0);
-    const doomed = await client.create('Invoice', { CustomerRef: { value: customer.Id }, Line: [line] }, { requestId: rid('inv2') });
+    const doomed = await client.create(
+      'Invoice',
+      { CustomerRef: { value: customer.Id }, Line: [line] },
+      { requestId: rid('inv2') },
+    );
     const stub = await client.delete('Invoice', doomed, { requestId: rid('del') });
     assert.equal(stub.status, 'Deleted');
     await assert.rejects(client.read('Invoice', doomed.Id), (e: unknown) => isNotFound(e));
@@ -139,12 +193,20 @@ describe('QuickBooks client against the emulator', () => {
     const changes = await client.changedSince(['Customer', 'Invoice'], startedAt);
     assert.ok(changes.changed.some((c) => c.entity === 'Invoice' && c.value.Id === kept.Id));
     assert.ok(changes.changed.some((c) => c.entity === 'Customer' && c.value.Id === customer.Id));
-    assert.deepEqual(changes.deleted.filter((d) => d.entity === 'Invoice').map((d) => d.id), [doomed.Id]);
+    assert.deepEqual(
+      changes.deleted.filter((d) => d.entity === 'Invoice').map((d) => d.id),
+      [doomed.Id],
+    );
     assert.ok(changes.time);
   });
 
   it('runs 35 creates as two batches and maps each result by bId', async () => {
-    const items = Array.from({ length: 35 }, (_, i) => ({ bId: `n${i}`, operation: 'create' as const, entity: 'Customer' as const, body: { DisplayName: `Batch Person ${i}` } }));
+    const items = Array.from({ length: 35 }, (_, i) => ({
+      bId: `n${i}`,
+      operation: 'create' as const,
+      entity: 'Customer' as const,
+      body: { DisplayName: `Batch Person ${i}` },
+    }));
     items.push({ bId: 'dup', operation: 'create', entity: 'Customer', body: { DisplayName: 'Clash Co' } });
     const results = await client.batch(items, { requestId: rid('batch') });
     assert.equal(results.size, 36);
@@ -157,7 +219,10 @@ describe('QuickBooks client against the emulator', () => {
   it('streams a query page by page', async () => {
     const pages: number[] = [];
     const names = new Set<string>();
-    for await (const page of client.queryPages(select('Customer').whereLike('DisplayName', 'Batch Person%').orderBy('Id'), 10)) {
+    for await (const page of client.queryPages(
+      select('Customer').whereLike('DisplayName', 'Batch Person%').orderBy('Id'),
+      10,
+    )) {
       pages.push(page.length);
       for (const c of page) names.add(c.DisplayName);
     }
@@ -171,7 +236,10 @@ describe('QuickBooks client against the emulator', () => {
     assert.ok(one);
     const ids = [...Array.from({ length: 400 }, (_, i) => String(900000 + i)), one.Id];
     const found = await client.query(select('Customer').whereIn('Id', ids));
-    assert.deepEqual(found.map((c) => c.Id), [one.Id]);
+    assert.deepEqual(
+      found.map((c) => c.Id),
+      [one.Id],
+    );
   });
 
   describe('webhooks', () => {
@@ -187,10 +255,21 @@ describe('QuickBooks client against the emulator', () => {
     for (const format of ['legacy', 'cloudevents'] as const) {
       it(`verifies and parses a ${format} delivery, and refuses a forged one`, async () => {
         receiver.requests.length = 0;
-        await admin(emu, 'PUT', '/webhooks', { url: `${receiver.url}/hooks/qbo`, verifierToken: verifier, format, windowMs: 0 });
-        const c = await client.create('Customer', { DisplayName: `Webhook ${format}` }, { requestId: rid(`wh-${format}`) });
+        await admin(emu, 'PUT', '/webhooks', {
+          url: `${receiver.url}/hooks/qbo`,
+          verifierToken: verifier,
+          format,
+          windowMs: 0,
+        });
+        const c = await client.create(
+          'Customer',
+          { DisplayName: `Webhook ${format}` },
+          { requestId: rid(`wh-${format}`) },
+        );
         await admin(emu, 'POST', '/webhooks/flush');
-        const delivery = receiver.requests.find((r) => parseQuickBooksWebhook(r.body).some((e) => e.entity === 'Customer' && e.entityId === c.Id));
+        const delivery = receiver.requests.find((r) =>
+          parseQuickBooksWebhook(r.body).some((e) => e.entity === 'Customer' && e.entityId === c.Id),
+        );
         assert.ok(delivery, `no delivery for customer ${c.Id} among ${receiver.requests.length}`);
         const signature = String(delivery.headers['intuit-signature'] ?? '');
         assert.equal(verifyIntuitSignature(delivery.body, signature, verifier), true);

@@ -44,7 +44,12 @@ export async function startScriptedServer(script: Script): Promise<ScriptedServe
       void Promise.resolve(script(recorded, index)).then((answer) => {
         const send = (): void => {
           if (res.destroyed) return;
-          const text = answer.body === undefined ? '' : typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
+          const text =
+            answer.body === undefined
+              ? ''
+              : typeof answer.body === 'string'
+                ? answer.body
+                : JSON.stringify(answer.body);
           res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
           res.end(text);
         };

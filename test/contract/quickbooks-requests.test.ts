@@ -16,8 +16,6 @@ import { startRecordingProxy, type RecordedRequest, type RecordingProxy } from '
 
 const { dir: XSD_DIR, missing } = findVendorSpecs('quickbooks/xsd');
 
-
-
 /** The properties a type accepts, through its XSD extension chain (`{value, name}` for simple-content references). */
 function fieldsOf(model: XsdModel, type: string): Map<string, { type: string; many: boolean }> {
   const chain: string[] = [];
@@ -56,19 +54,31 @@ function problemsOf(model: XsdModel, types: Map<string, string>, r: RecordedRequ
   const m = /^\/v3\/company\/[^/]+\/(\w+)(?:\/([^/]+))?(?:\/(\w+))?$/.exec(r.path);
   if (!m) return [`${where}: not an Accounting API path`];
   const [, resource, , action] = m as unknown as [string, string, string | undefined, string | undefined];
-  if (!r.query.minorversion || Number(r.query.minorversion) < 75) problems.push(`${where}: minorversion ${String(r.query.minorversion)} (Intuit ignores anything below 75)`);
-  const allowed = new Set(['minorversion', 'requestid', 'operation', 'include', 'query', 'entities', 'changedSince', 'sendTo']);
+  if (!r.query.minorversion || Number(r.query.minorversion) < 75)
+    problems.push(`${where}: minorversion ${String(r.query.minorversion)} (Intuit ignores anything below 75)`);
+  const allowed = new Set([
+    'minorversion',
+    'requestid',
+    'operation',
+    'include',
+    'query',
+    'entities',
+    'changedSince',
+    'sendTo',
+  ]);
   for (const name of Object.keys(r.query)) if (!allowed.has(name)) problems.push(`${where}: query parameter ${name}`);
-  if (r.method === 'POST' && !r.query.requestid && resource !== 'query') problems.push(`${where}: write without requestid`);
+  if (r.method === 'POST' && !r.query.requestid && resource !== 'query')
+    problems.push(`${where}: write without requestid`);
   for (const text of [r.query.query, r.query.changedSince, typeof r.body === 'string' ? r.body : undefined]) {
     if (!text) continue;
     for (const literal of text.match(/\d{4}-\d{2}-\d{2}T[^'\s,]*/g) ?? []) {
-      if (!literal.match(DATE_TIME) || literal.replace(DATE_TIME, '') !== '') problems.push(`${where}: date-time ${literal} is not whole seconds with a zone`);
+      if (!literal.match(DATE_TIME) || literal.replace(DATE_TIME, '') !== '')
+        problems.push(`${where}: date-time ${literal} is not whole seconds with a zone`);
     }
   }
   if (r.method === 'POST' && r.body && typeof r.body === 'object') {
     if (resource === 'batch') {
-      for (const item of ((r.body as { BatchItemRequest?: Array<Record<string, unknown>> }).BatchItemRequest ?? [])) {
+      for (const item of (r.body as { BatchItemRequest?: Array<Record<string, unknown>> }).BatchItemRequest ?? []) {
         for (const [key, value] of Object.entries(item)) {
           if (['bId', 'operation', 'optionsData'].includes(key)) continue;
           if (key === 'Query') continue;
@@ -88,7 +98,7 @@ function problemsOf(model: XsdModel, types: Map<string, string>, r: RecordedRequ
 let counter = 0;
 const rid = (label: string): string => deriveRequestId('contract', label, process.pid, Date.now(), (counter += 1));
 
-describe('QuickBooks client requests fit the XSDs and Intuit\'s request forms', { skip: missing }, () => {
+describe("QuickBooks client requests fit the XSDs and Intuit's request forms", { skip: missing }, () => {
   let emu: QuickBooksEmulator;
   let proxy: RecordingProxy;
   let client: QuickBooksClient;
@@ -100,13 +110,26 @@ describe('QuickBooks client requests fit the XSDs and Intuit\'s request forms', 
     for (const name of Object.keys(model.complexTypes)) types.set(name.toLowerCase(), name);
     emu = await startQuickBooksEmulator();
     proxy = await startRecordingProxy(emu.url);
-    const admin = async <T>(path: string, body: unknown): Promise<T> => (await (await fetch(`${emu.url}/_emulator${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as T;
+    const admin = async <T>(path: string, body: unknown): Promise<T> =>
+      (await (
+        await fetch(`${emu.url}/_emulator${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        })
+      ).json()) as T;
     const { realmId } = await admin<{ realmId: string }>('/companies', { country: 'US' });
     const minted = await admin<{ access_token: string }>('/tokens', { realmId });
     void DEFAULT_APP;
     client = new QuickBooksClient({
-      baseUrl: proxy.url, realmId, limiter: new InMemoryQuickBooksLimiter(), retry: { baseDelayMs: 10, maxDelayMs: 100 },
-      tokens: { accessToken: async () => minted.access_token, refreshAfterUnauthorized: async () => minted.access_token },
+      baseUrl: proxy.url,
+      realmId,
+      limiter: new InMemoryQuickBooksLimiter(),
+      retry: { baseDelayMs: 10, maxDelayMs: 100 },
+      tokens: {
+        accessToken: async () => minted.access_token,
+        refreshAfterUnauthorized: async () => minted.access_token,
+      },
     });
   });
   after(async () => {
@@ -118,23 +141,58 @@ describe('QuickBooks client requests fit the XSDs and Intuit\'s request forms', 
     await client.companyInfo();
     await client.preferences();
     const income = await client.query(select('Account').where('AccountType', '=', 'Income'));
-    const item = await client.create('Item', { Name: 'Contract hour', Type: 'Service', IncomeAccountRef: { value: income[0]!.Id }, UnitPrice: 12.5 }, { requestId: rid('item') });
-    const customer = await client.create('Customer', { DisplayName: 'Contract Person', PrimaryEmailAddr: { Address: 'contract@example.com' }, BillAddr: { Line1: '1 Spec St', City: 'Austin' } }, { requestId: rid('customer') });
-    await client.update('Customer', { Id: customer.Id, SyncToken: customer.SyncToken, GivenName: 'Contract' }, { requestId: rid('customer-update') });
+    const item = await client.create(
+      'Item',
+      { Name: 'Contract hour', Type: 'Service', IncomeAccountRef: { value: income[0]!.Id }, UnitPrice: 12.5 },
+      { requestId: rid('item') },
+    );
+    const customer = await client.create(
+      'Customer',
+      {
+        DisplayName: 'Contract Person',
+        PrimaryEmailAddr: { Address: 'contract@example.com' },
+        BillAddr: { Line1: '1 Spec St', City: 'Austin' },
+      },
+      { requestId: rid('customer') },
+    );
+    await client.update(
+      'Customer',
+      { Id: customer.Id, SyncToken: customer.SyncToken, GivenName: 'Contract' },
+      { requestId: rid('customer-update') },
+    );
     await client.findCustomersByEmail('contract@example.com', { fallback: 'scan-on-miss' });
-    const line = { Amount: 25, DetailType: 'SalesItemLineDetail' as const, SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: 2, UnitPrice: 12.5 } };
-    const receipt = await client.create('SalesReceipt', { CustomerRef: { value: customer.Id }, Line: [line], PrivateNote: 'HighLevel payment t1' }, { requestId: rid('receipt') });
+    const line = {
+      Amount: 25,
+      DetailType: 'SalesItemLineDetail' as const,
+      SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: 2, UnitPrice: 12.5 },
+    };
+    const receipt = await client.create(
+      'SalesReceipt',
+      { CustomerRef: { value: customer.Id }, Line: [line], PrivateNote: 'HighLevel payment t1' },
+      { requestId: rid('receipt') },
+    );
     await client.read('SalesReceipt', receipt.Id);
-    const invoice = await client.create('Invoice', { CustomerRef: { value: customer.Id }, Line: [line], DocNumber: 'INV-9' }, { requestId: rid('invoice') });
+    const invoice = await client.create(
+      'Invoice',
+      { CustomerRef: { value: customer.Id }, Line: [line], DocNumber: 'INV-9' },
+      { requestId: rid('invoice') },
+    );
     await client.sendInvoice(invoice.Id, { requestId: rid('send'), sendTo: 'contract@example.com' });
     const again = await client.read('Invoice', invoice.Id);
     await client.void('Invoice', again, { requestId: rid('void') });
-    const doomed = await client.create('Invoice', { CustomerRef: { value: customer.Id }, Line: [line] }, { requestId: rid('doomed') });
+    const doomed = await client.create(
+      'Invoice',
+      { CustomerRef: { value: customer.Id }, Line: [line] },
+      { requestId: rid('doomed') },
+    );
     await client.delete('Invoice', doomed, { requestId: rid('delete') });
     const since = new Date(Date.now() - 3_600_000);
     await client.query(select('Invoice').where('MetaData.LastUpdatedTime', '>=', since));
     await client.changedSince(['Customer', 'Invoice', 'Payment'], since);
-    await client.batch([{ bId: 'b1', operation: 'create', entity: 'Customer', body: { DisplayName: 'Batch Person' } }], { requestId: rid('batch') });
+    await client.batch(
+      [{ bId: 'b1', operation: 'create', entity: 'Customer', body: { DisplayName: 'Batch Person' } }],
+      { requestId: rid('batch') },
+    );
 
     assert.ok(proxy.requests.length >= 15, `${proxy.requests.length} requests recorded`);
     const problems = proxy.requests.flatMap((r) => problemsOf(model, types, r));
@@ -142,9 +200,25 @@ describe('QuickBooks client requests fit the XSDs and Intuit\'s request forms', 
   });
 
   it('catches an undeclared property and a millisecond date-time (the check itself can fail)', () => {
-    const write: RecordedRequest = { method: 'POST', path: '/v3/company/1/payment', query: { minorversion: '75', requestid: 'x', operation: 'update' }, headers: {}, contentType: 'application/json', body: { Id: '1', SyncToken: '0', sparse: true, Line: [{ Amount: 1, LinkedTxn: [], Bogus: true }] } };
+    const write: RecordedRequest = {
+      method: 'POST',
+      path: '/v3/company/1/payment',
+      query: { minorversion: '75', requestid: 'x', operation: 'update' },
+      headers: {},
+      contentType: 'application/json',
+      body: { Id: '1', SyncToken: '0', sparse: true, Line: [{ Amount: 1, LinkedTxn: [], Bogus: true }] },
+    };
     assert.deepEqual(problemsOf(model, types, write), ['POST /v3/company/1/payment: Payment.Line.Bogus: not in Line']);
-    const query: RecordedRequest = { method: 'GET', path: '/v3/company/1/cdc', query: { minorversion: '75', entities: 'Customer', changedSince: '2026-01-02T03:04:05.000Z' }, headers: {}, contentType: '', body: undefined };
-    assert.deepEqual(problemsOf(model, types, query), ['GET /v3/company/1/cdc: date-time 2026-01-02T03:04:05.000Z is not whole seconds with a zone']);
+    const query: RecordedRequest = {
+      method: 'GET',
+      path: '/v3/company/1/cdc',
+      query: { minorversion: '75', entities: 'Customer', changedSince: '2026-01-02T03:04:05.000Z' },
+      headers: {},
+      contentType: '',
+      body: undefined,
+    };
+    assert.deepEqual(problemsOf(model, types, query), [
+      'GET /v3/company/1/cdc: date-time 2026-01-02T03:04:05.000Z is not whole seconds with a zone',
+    ]);
   });
 });

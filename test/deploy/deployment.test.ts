@@ -55,7 +55,10 @@ interface ComposeService {
   volumes?: string[];
   healthcheck?: unknown;
 }
-const compose = parse(read('compose.yaml'), { merge: true }) as { services: Record<string, ComposeService>; volumes: Record<string, unknown> };
+const compose = parse(read('compose.yaml'), { merge: true }) as {
+  services: Record<string, ComposeService>;
+  volumes: Record<string, unknown>;
+};
 const ledgerlinkServices = Object.entries(compose.services).filter(([, s]) => s.image?.startsWith('ledgerlink'));
 
 /** What a service's process sees: its env files (their committed .example) under its environment. */
@@ -69,7 +72,11 @@ function serviceEnvironment(service: ComposeService): Record<string, string> {
 
 /** The Dockerfile's instructions (continuation lines joined), by stage. */
 function dockerStages(): { from: string; instructions: Array<[string, string]> }[] {
-  const lines = read('Dockerfile').replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = read('Dockerfile')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const stages: { from: string; instructions: Array<[string, string]> }[] = [];
   for (const line of lines) {
     const [keyword, ...rest] = line.split(/\s+/);
@@ -80,7 +87,12 @@ function dockerStages(): { from: string; instructions: Array<[string, string]> }
   return stages;
 }
 
-const pkg = JSON.parse(read('package.json')) as { engines: { node: string }; bin: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+const pkg = JSON.parse(read('package.json')) as {
+  engines: { node: string };
+  bin: Record<string, string>;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+};
 
 /** The Node versions .ci/run tests on: the exact minimum and the Active LTS line. */
 function ciNodeVersions(): string[] {
@@ -99,7 +111,10 @@ describe('compose.yaml and its env files against src/config.ts and docs/configur
     assert.equal(new Set(ledgerlinkServices.map(([, s]) => s.image)).size, 1, 'one image');
     const postgres = Object.entries(compose.services).find(([, s]) => s.image?.startsWith('postgres:'));
     assert.ok(postgres, 'a PostgreSQL service');
-    assert.ok(Number(/^postgres:(\d+)/.exec(postgres[1].image!)![1]) >= 14, 'PostgreSQL 14 or later (running-for-real.md)');
+    assert.ok(
+      Number(/^postgres:(\d+)/.exec(postgres[1].image!)![1]) >= 14,
+      'PostgreSQL 14 or later (running-for-real.md)',
+    );
     assert.ok(postgres[1].healthcheck, 'PostgreSQL has a health check the others wait for');
     for (const [name, s] of ledgerlinkServices) {
       assert.equal(s.depends_on?.[postgres[0]]?.condition, 'service_healthy', `${name} waits for PostgreSQL`);
@@ -116,37 +131,59 @@ describe('compose.yaml and its env files against src/config.ts and docs/configur
       assert.deepEqual(unknown, [], `${name} sets variables ledgerlink does not read`);
     }
     // Commented-out optional ones in the example count too: a typo there is a typo an operator copies.
-    const mentioned = [...read('deploy/ledgerlink.env.example').matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!);
-    assert.deepEqual(mentioned.filter((v) => !known.has(v)), []);
+    const mentioned = [...read('deploy/ledgerlink.env.example').matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=/gm)].map(
+      (m) => m[1]!,
+    );
+    assert.deepEqual(
+      mentioned.filter((v) => !known.has(v)),
+      [],
+    );
   });
 
   it('sets every variable docs/configuration.md requires, and each exists in src/config.ts', () => {
     const required = requiredVariables();
     assert.ok(required.length >= 8, `the required list is read from the doc (${required.join(', ')})`);
-    assert.deepEqual(required.filter((v) => !known.has(v)), []);
+    assert.deepEqual(
+      required.filter((v) => !known.has(v)),
+      [],
+    );
     for (const [name, service] of ledgerlinkServices) {
       const env = serviceEnvironment(service);
-      assert.deepEqual(required.filter((v) => !(v in env)), [], `${name} lacks required variables`);
+      assert.deepEqual(
+        required.filter((v) => !(v in env)),
+        [],
+        `${name} lacks required variables`,
+      );
     }
   });
 
   it('gives each service a configuration that loads as a real deployment on PostgreSQL', () => {
     for (const [name, service] of ledgerlinkServices) {
       // The example's secrets are blank placeholders for the operator; fill them as an operator would.
-      const env = Object.fromEntries(Object.entries(serviceEnvironment(service)).map(([k, v]) => [k, v || (k === 'LEDGERLINK_SECRET_KEY' ? 'ab'.repeat(32) : 'filled-in')]));
+      const env = Object.fromEntries(
+        Object.entries(serviceEnvironment(service)).map(([k, v]) => [
+          k,
+          v || (k === 'LEDGERLINK_SECRET_KEY' ? 'ab'.repeat(32) : 'filled-in'),
+        ]),
+      );
       const config = loadConfig(env);
       assert.ok(config.databaseUrl?.startsWith('postgres://'), `${name}: PostgreSQL`);
       assert.ok(config.providers, `${name}: real providers, not the demo`);
       assert.ok(config.secretKey, `${name}: the shared token key`);
       if (service.command?.[0] === 'start') assert.equal(config.host, '0.0.0.0', 'start listens beyond the container');
-      else assert.ok(config.metricsPort, `${name}: a worker serves /healthz on its metrics port, for the image's health check`);
+      else
+        assert.ok(
+          config.metricsPort,
+          `${name}: a worker serves /healthz on its metrics port, for the image's health check`,
+        );
     }
   });
 
   it('keeps the env files with secrets out of git', () => {
     const ignored = read('.gitignore').split('\n');
     assert.ok(ignored.includes('deploy/*.env'));
-    for (const [, s] of ledgerlinkServices) for (const f of s.env_file ?? []) assert.ok(/^deploy\/[^/]+\.env$/.test(f), f);
+    for (const [, s] of ledgerlinkServices)
+      for (const f of s.env_file ?? []) assert.ok(/^deploy\/[^/]+\.env$/.test(f), f);
   });
 });
 
@@ -158,9 +195,13 @@ describe('Dockerfile against package.json and CI', () => {
   it('is multi-stage, on the Node CI tests as Active LTS, installing production dependencies from the lockfile', () => {
     assert.ok(stages.length >= 2, 'multi-stage');
     const lts = ciNodeVersions().find((v) => !v.includes('.'))!;
-    for (const stage of stages) assert.match(stage.from, new RegExp(`^node:${lts}(-[a-z]+)*\\b`), `every stage on node:${lts}`);
+    for (const stage of stages)
+      assert.match(stage.from, new RegExp(`^node:${lts}(-[a-z]+)*\\b`), `every stage on node:${lts}`);
     const runs = stages.flatMap((s) => s.instructions.filter(([k]) => k === 'RUN').map(([, a]) => a));
-    assert.ok(runs.some((r) => /\bnpm ci\b/.test(r) && r.includes('--omit=dev')), 'npm ci --omit=dev');
+    assert.ok(
+      runs.some((r) => /\bnpm ci\b/.test(r) && r.includes('--omit=dev')),
+      'npm ci --omit=dev',
+    );
     assert.ok(!runs.some((r) => /\bnpm (install|i)\b/.test(r)), 'no npm install: the lockfile decides');
   });
 
@@ -169,7 +210,7 @@ describe('Dockerfile against package.json and CI', () => {
     assert.equal(pkg.engines.node, `>=${minimum!.replace(/\.0$/, '')}`);
   });
 
-  it('runs as a user other than root, the package\'s own bin, with a health check on /healthz', () => {
+  it("runs as a user other than root, the package's own bin, with a health check on /healthz", () => {
     const user = last('USER');
     assert.ok(user && user !== 'root' && user !== '0', `USER ${user}`);
     const entrypoint = JSON.parse(last('ENTRYPOINT')!) as string[];
@@ -181,14 +222,20 @@ describe('Dockerfile against package.json and CI', () => {
   });
 
   it('copies only files that exist, and they are all the image runs', () => {
-    const copied = final.instructions.filter(([k, a]) => k === 'COPY' && !a.startsWith('--from')).flatMap(([, a]) => a.split(/\s+/).slice(0, -1));
+    const copied = final.instructions
+      .filter(([k, a]) => k === 'COPY' && !a.startsWith('--from'))
+      .flatMap(([, a]) => a.split(/\s+/).slice(0, -1));
     for (const path of copied) assert.ok(existsSync(join(root, path)), `${path} exists`);
-    for (const path of ['bin', 'src', 'package.json', 'package-lock.json']) assert.ok(copied.includes(path), `${path} is copied`);
-    const ignore = read('.dockerignore').split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+    for (const path of ['bin', 'src', 'package.json', 'package-lock.json'])
+      assert.ok(copied.includes(path), `${path} is copied`);
+    const ignore = read('.dockerignore')
+      .split('\n')
+      .filter((l) => l.startsWith('!'))
+      .map((l) => l.slice(1).replace(/\/$/, ''));
     for (const path of copied) assert.ok(ignore.includes(path), `.dockerignore lets ${path} through`);
   });
 
-  it('needs nothing outside package.json\'s production dependencies', () => {
+  it("needs nothing outside package.json's production dependencies", () => {
     // Every package the copied code imports (tests aside, which the image leaves out) must survive --omit=dev.
     const builtins = new Set(builtinModules);
     const missing = new Map<string, string>();
@@ -198,7 +245,9 @@ describe('Dockerfile against package.json and CI', () => {
         if (statSync(join(root, path)).isDirectory()) walk(path);
         else if (/\.(ts|js|mjs)$/.test(name) && !name.endsWith('.test.ts')) {
           const text = read(path);
-          for (const m of text.matchAll(/^\s*import\s+(?!type\b)[^'"]*?from\s+'([^'.][^']*)'|\bimport\(\s*'([^'.][^']*)'\s*\)/gm)) {
+          for (const m of text.matchAll(
+            /^\s*import\s+(?!type\b)[^'"]*?from\s+'([^'.][^']*)'|\bimport\(\s*'([^'.][^']*)'\s*\)/gm,
+          )) {
             const spec = (m[1] ?? m[2])!;
             if (spec.startsWith('node:') || builtins.has(spec)) continue;
             const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
@@ -212,7 +261,7 @@ describe('Dockerfile against package.json and CI', () => {
   });
 });
 
-describe('the image\'s health check (bin/healthcheck.js)', () => {
+describe("the image's health check (bin/healthcheck.js)", () => {
   let server: Server;
   let status = 200;
   let port = 0;
@@ -228,7 +277,10 @@ describe('the image\'s health check (bin/healthcheck.js)', () => {
 
   const check = (env: Record<string, string>): Promise<number> =>
     new Promise((resolve) => {
-      const child = spawn(process.execPath, [join(root, 'bin/healthcheck.js')], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: 'ignore' });
+      const child = spawn(process.execPath, [join(root, 'bin/healthcheck.js')], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: 'ignore',
+      });
       child.on('exit', (code) => resolve(code ?? -1));
     });
 
@@ -238,7 +290,7 @@ describe('the image\'s health check (bin/healthcheck.js)', () => {
     assert.equal(await check({ LEDGERLINK_PORT: String(port), LEDGERLINK_HOST: '0.0.0.0' }), 0);
   });
 
-  it('asks the metrics port when there is one (a worker\'s only listener)', async () => {
+  it("asks the metrics port when there is one (a worker's only listener)", async () => {
     status = 200;
     assert.equal(await check({ LEDGERLINK_PORT: '1', LEDGERLINK_METRICS_PORT: String(port) }), 0);
   });

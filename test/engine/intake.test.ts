@@ -15,7 +15,12 @@ const VERIFIER = 'verifier-token-for-tests';
 
 function legacyBody(realmId: string, id: string, operation = 'Update') {
   return JSON.stringify({
-    eventNotifications: [{ realmId, dataChangeEvent: { entities: [{ name: 'Customer', id, operation, lastUpdated: '2026-11-24T10:00:00.000Z' }] } }],
+    eventNotifications: [
+      {
+        realmId,
+        dataChangeEvent: { entities: [{ name: 'Customer', id, operation, lastUpdated: '2026-11-24T10:00:00.000Z' }] },
+      },
+    ],
   });
 }
 
@@ -26,16 +31,27 @@ describe('webhook intake', () => {
   let connections: ConnectionRepository;
   let connectionId: string;
 
-  const inboxCount = async () => Number((await t.db.query<{ n: string }>('SELECT count(*) AS n FROM inbox')).rows[0]!.n);
+  const inboxCount = async () =>
+    Number((await t.db.query<{ n: string }>('SELECT count(*) AS n FROM inbox')).rows[0]!.n);
   const jobCount = async () => (await queue.pgBoss.findJobs(QUEUES.qboCustomer)).length;
   const post = (body: string, headers: Record<string, string>) =>
-    app.inject({ method: 'POST', url: '/webhooks/quickbooks', payload: body, headers: { 'content-type': 'application/json', ...headers } });
+    app.inject({
+      method: 'POST',
+      url: '/webhooks/quickbooks',
+      payload: body,
+      headers: { 'content-type': 'application/json', ...headers },
+    });
 
   before(async () => {
     t = await openTestDb();
     connections = new ConnectionRepository(t.db, SecretBox.fromKey(randomBytes(32)));
     const c = await connections.create({ name: 'Intake' });
-    await connections.attachQuickBooks(c.id, { realmId: 'realm-1', country: 'US', homeCurrency: 'USD', tokens: { accessToken: 'a', refreshToken: 'r', accessExpiresAt: new Date().toISOString() } });
+    await connections.attachQuickBooks(c.id, {
+      realmId: 'realm-1',
+      country: 'US',
+      homeCurrency: 'USD',
+      tokens: { accessToken: 'a', refreshToken: 'r', accessExpiresAt: new Date().toISOString() },
+    });
     await connections.activate(c.id);
     connectionId = c.id;
     queue = await JobQueue.start(t.db);
@@ -45,7 +61,8 @@ describe('webhook intake', () => {
       intake: {
         db: t.db,
         queue,
-        connectionsFor: (provider, account) => (provider === 'quickbooks' ? connections.findByRealm(account) : connections.findByLocation(account)),
+        connectionsFor: (provider, account) =>
+          provider === 'quickbooks' ? connections.findByRealm(account) : connections.findByLocation(account),
         handles: (name) => name === QUEUES.qboCustomer,
       },
       quickbooksVerifierToken: VERIFIER,
@@ -83,30 +100,60 @@ describe('webhook intake', () => {
       const response = await post(body, { 'intuit-signature': signIntuitPayload(body, VERIFIER) });
       assert.equal(response.statusCode, 200);
     }
-    const rows = await t.db.query<{ connection_id: string; event_type: string }>(`SELECT connection_id, event_type FROM inbox WHERE status = 'accepted'`);
+    const rows = await t.db.query<{ connection_id: string; event_type: string }>(
+      `SELECT connection_id, event_type FROM inbox WHERE status = 'accepted'`,
+    );
     assert.deepEqual(rows.rows, [{ connection_id: connectionId, event_type: 'Customer.Update' }]);
     assert.equal(await jobCount(), 1);
   });
 
   it('makes the same job as the queue makes, in the transaction that stores the event (neither without the other)', async () => {
     const settings = (job: Record<string, unknown>) =>
-      Object.fromEntries(['name', 'priority', 'state', 'singletonKey', 'deadLetter', 'expireInSeconds', 'retryLimit', 'retryDelay', 'retryBackoff', 'policy', 'deleteAfterSeconds'].map((k) => [k, job[k] ?? null]));
+      Object.fromEntries(
+        [
+          'name',
+          'priority',
+          'state',
+          'singletonKey',
+          'deadLetter',
+          'expireInSeconds',
+          'retryLimit',
+          'retryDelay',
+          'retryBackoff',
+          'policy',
+          'deleteAfterSeconds',
+        ].map((k) => [k, job[k] ?? null]),
+      );
     const key = `${connectionId}:customer:same-job`;
     await queue.enqueue(QUEUES.qboCustomer, { connectionId, key, customerId: 'same-job' });
     const [viaQueue] = await queue.pgBoss.findJobs<Record<string, unknown>>(QUEUES.qboCustomer, { key });
     await queue.pgBoss.deleteJob(QUEUES.qboCustomer, viaQueue!.id);
-    const response = await post(legacyBody('realm-1', 'same-job', 'Create'), { 'intuit-signature': signIntuitPayload(legacyBody('realm-1', 'same-job', 'Create'), VERIFIER) });
+    const response = await post(legacyBody('realm-1', 'same-job', 'Create'), {
+      'intuit-signature': signIntuitPayload(legacyBody('realm-1', 'same-job', 'Create'), VERIFIER),
+    });
     assert.equal(response.statusCode, 200);
     const viaIntake = await queue.pgBoss.findJobs<Record<string, unknown>>(QUEUES.qboCustomer, { key });
     assert.equal(viaIntake.length, 1);
     assert.equal(typeof viaIntake[0]!.data.inboxId, 'number', 'the job names its inbox row');
-    assert.deepEqual(settings(viaIntake[0]! as unknown as Record<string, unknown>), settings(viaQueue! as unknown as Record<string, unknown>));
-    assert.deepEqual(Object.keys(viaIntake[0]!.data).sort(), [...Object.keys(viaQueue!.data), 'operation', 'inboxId'].sort());
+    assert.deepEqual(
+      settings(viaIntake[0]! as unknown as Record<string, unknown>),
+      settings(viaQueue! as unknown as Record<string, unknown>),
+    );
+    assert.deepEqual(
+      Object.keys(viaIntake[0]!.data).sort(),
+      [...Object.keys(viaQueue!.data), 'operation', 'inboxId'].sort(),
+    );
     // A second event for the same record while its job waits collapses into that job ('short' policy).
     const update = legacyBody('realm-1', 'same-job', 'Update');
     assert.equal((await post(update, { 'intuit-signature': signIntuitPayload(update, VERIFIER) })).statusCode, 200);
     assert.equal((await queue.pgBoss.findJobs(QUEUES.qboCustomer, { key })).length, 1);
-    assert.equal(Number((await t.db.query<{ n: string }>(`SELECT count(*) AS n FROM inbox WHERE payload->>'entityId' = 'same-job'`)).rows[0]!.n), 2);
+    assert.equal(
+      Number(
+        (await t.db.query<{ n: string }>(`SELECT count(*) AS n FROM inbox WHERE payload->>'entityId' = 'same-job'`))
+          .rows[0]!.n,
+      ),
+      2,
+    );
     // A job that cannot be made takes its event with it: the sender gets an error and delivers again later.
     const enqueue = queue.enqueue.bind(queue);
     queue.enqueue = async () => {
@@ -118,8 +165,18 @@ describe('webhook intake', () => {
     } finally {
       queue.enqueue = enqueue;
     }
-    assert.equal(Number((await t.db.query<{ n: string }>(`SELECT count(*) AS n FROM inbox WHERE payload->>'entityId' = 'no-job'`)).rows[0]!.n), 0, 'no event without its job');
-    await queue.pgBoss.deleteJob(QUEUES.qboCustomer, viaIntake.map((j) => j.id)); // the tests below count jobs and events
+    assert.equal(
+      Number(
+        (await t.db.query<{ n: string }>(`SELECT count(*) AS n FROM inbox WHERE payload->>'entityId' = 'no-job'`))
+          .rows[0]!.n,
+      ),
+      0,
+      'no event without its job',
+    );
+    await queue.pgBoss.deleteJob(
+      QUEUES.qboCustomer,
+      viaIntake.map((j) => j.id),
+    ); // the tests below count jobs and events
     await t.db.query(`DELETE FROM inbox WHERE payload->>'entityId' = 'same-job'`);
   });
 
@@ -127,10 +184,19 @@ describe('webhook intake', () => {
     const unknown = legacyBody('realm-unknown', '7');
     assert.equal((await post(unknown, { 'intuit-signature': signIntuitPayload(unknown, VERIFIER) })).statusCode, 200);
     const vendor = JSON.stringify({
-      eventNotifications: [{ realmId: 'realm-1', dataChangeEvent: { entities: [{ name: 'Vendor', id: '9', operation: 'Create', lastUpdated: '2026-11-24T10:00:00Z' }] } }],
+      eventNotifications: [
+        {
+          realmId: 'realm-1',
+          dataChangeEvent: {
+            entities: [{ name: 'Vendor', id: '9', operation: 'Create', lastUpdated: '2026-11-24T10:00:00Z' }],
+          },
+        },
+      ],
     });
     assert.equal((await post(vendor, { 'intuit-signature': signIntuitPayload(vendor, VERIFIER) })).statusCode, 200);
-    const ignored = await t.db.query<{ reason: string }>(`SELECT reason FROM inbox WHERE status = 'ignored' ORDER BY id`);
+    const ignored = await t.db.query<{ reason: string }>(
+      `SELECT reason FROM inbox WHERE status = 'ignored' ORDER BY id`,
+    );
     assert.match(ignored.rows[0]!.reason, /no connection for QuickBooks company realm-unknown/);
     assert.match(ignored.rows[1]!.reason, /not an event ledgerlink syncs/);
     assert.equal(await jobCount(), 1);

@@ -58,7 +58,15 @@ describe('job queue on the store', () => {
       concurrency: 4,
       recordLease: 'process',
       handler: async (data) => {
-        leasesSeen.push(Number((await t.db.query<{ n: string | number }>(`SELECT count(*) AS n FROM record_leases WHERE key = $1`, [data.key])).rows[0]!.n));
+        leasesSeen.push(
+          Number(
+            (
+              await t.db.query<{ n: string | number }>(`SELECT count(*) AS n FROM record_leases WHERE key = $1`, [
+                data.key,
+              ])
+            ).rows[0]!.n,
+          ),
+        );
         localRuns.push({ n: Number(data.n), start: Date.now() });
         await new Promise((r) => setTimeout(r, 80));
         localRuns[localRuns.length - 1]!.end = Date.now();
@@ -91,15 +99,23 @@ describe('job queue on the store', () => {
     }
   });
 
-  it('serves connections in turn when one has a large backlog (priorities from each connection\'s backlog)', async () => {
+  it("serves connections in turn when one has a large backlog (priorities from each connection's backlog)", async () => {
     // Both backlogs are committed at once, the large one first: first in, first out would run all of A before B.
     const jobs: Array<{ connectionId: string; n: number; priority: number }> = [];
-    for (const [connectionId, count] of [['A', 12], ['B', 4]] as const) {
+    for (const [connectionId, count] of [
+      ['A', 12],
+      ['B', 4],
+    ] as const) {
       const backlog = queue.backlog('test-fair', connectionId);
       for (let n = 0; n < count; n++) jobs.push({ connectionId, n, priority: await backlog.next() });
     }
     await t.db.transaction(async (tx) => {
-      for (const job of jobs) await queue.enqueue('test-fair', { connectionId: job.connectionId, key: `${job.connectionId}:${job.n}` }, { q: tx, priority: job.priority });
+      for (const job of jobs)
+        await queue.enqueue(
+          'test-fair',
+          { connectionId: job.connectionId, key: `${job.connectionId}:${job.n}` },
+          { q: tx, priority: job.priority },
+        );
     });
     queue.wake('test-fair');
     await queue.idle(['test-fair']);
@@ -108,7 +124,8 @@ describe('job queue on the store', () => {
     assert.ok(lastB <= 8, `B's 4 jobs should be done within the first 8, order was ${fairOrder.join('')}`);
     // A backlog counted from the store: the next job of a connection with 3 waiting gets priority -3.
     await t.db.transaction(async (tx) => {
-      for (let n = 0; n < 3; n++) await queue.enqueue('test-fair', { connectionId: 'C', key: `C:${n}` }, { q: tx, startAfterSeconds: 3600 });
+      for (let n = 0; n < 3; n++)
+        await queue.enqueue('test-fair', { connectionId: 'C', key: `C:${n}` }, { q: tx, startAfterSeconds: 3600 });
     });
     assert.equal(await queue.backlog('test-fair', 'C').next(), -3);
   });
@@ -136,7 +153,10 @@ describe('job queue on the store', () => {
     for (let i = 0; i < 200 && localRuns.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     await queue.enqueue('test-local', { connectionId: 'c', key: 'rec:local', n: 2 });
     await queue.idle(['test-local']);
-    assert.deepEqual(localRuns.map((r) => r.n), [1, 2]);
+    assert.deepEqual(
+      localRuns.map((r) => r.n),
+      [1, 2],
+    );
     assert.ok(localRuns[1]!.start >= localRuns[0]!.end!, 'the second starts after the first ended');
     assert.deepEqual(leasesSeen, [0, 0], 'no lease row is written');
   });
@@ -155,20 +175,48 @@ describe('job queue on the store', () => {
     } finally {
       t.db.query = query;
     }
-    assert.deepEqual(statements, ['INSERT INTO record_leases', 'DELETE FROM record_leases'], 'the lease taken, then released');
-    assert.equal((await t.db.query(`SELECT 1 FROM record_leases WHERE key = $1`, [key])).rows.length, 0, 'the lease is gone');
+    assert.deepEqual(
+      statements,
+      ['INSERT INTO record_leases', 'DELETE FROM record_leases'],
+      'the lease taken, then released',
+    );
+    assert.equal(
+      (await t.db.query(`SELECT 1 FROM record_leases WHERE key = $1`, [key])).rows.length,
+      0,
+      'the lease is gone',
+    );
     const [job] = await queue.pgBoss.findJobs('test-sync', { key });
     assert.equal(job?.state, 'completed');
     assert.equal(job?.output ?? null, null, 'a job that returns nothing completes without output');
   });
 
   it('makes many jobs in one statement as pg-boss makes them one by one, none for a record whose job waits', async () => {
-    const settings = (job: { priority: number; retryLimit: number; retryDelay: number; retryBackoff: boolean; expireInSeconds: number; deleteAfterSeconds: number; policy: string; deadLetter: string | null; startAfter: Date; keepUntil: Date }) => ({
-      retryLimit: job.retryLimit, retryDelay: job.retryDelay, retryBackoff: job.retryBackoff, expireInSeconds: job.expireInSeconds,
-      deleteAfterSeconds: job.deleteAfterSeconds, policy: job.policy, deadLetter: job.deadLetter ?? null,
+    const settings = (job: {
+      priority: number;
+      retryLimit: number;
+      retryDelay: number;
+      retryBackoff: boolean;
+      expireInSeconds: number;
+      deleteAfterSeconds: number;
+      policy: string;
+      deadLetter: string | null;
+      startAfter: Date;
+      keepUntil: Date;
+    }) => ({
+      retryLimit: job.retryLimit,
+      retryDelay: job.retryDelay,
+      retryBackoff: job.retryBackoff,
+      expireInSeconds: job.expireInSeconds,
+      deleteAfterSeconds: job.deleteAfterSeconds,
+      policy: job.policy,
+      deadLetter: job.deadLetter ?? null,
       keepMinutes: Math.round((new Date(job.keepUntil).getTime() - new Date(job.startAfter).getTime()) / 60_000),
     });
-    await queue.enqueue('test-sync', { connectionId: 'm', key: 'many:one-by-one' }, { priority: -3, startAfterSeconds: 60 });
+    await queue.enqueue(
+      'test-sync',
+      { connectionId: 'm', key: 'many:one-by-one' },
+      { priority: -3, startAfterSeconds: 60 },
+    );
     const [single] = await queue.pgBoss.findJobs('test-sync', { key: 'many:one-by-one' });
     await queue.enqueue('test-sync', { connectionId: 'm', key: 'many:b' }, { startAfterSeconds: 60 }); // waits (a minute)
     let statements = 0;
@@ -189,12 +237,28 @@ describe('job queue on the store', () => {
     }
     assert.equal(statements, 1, 'one statement for the three');
     assert.equal(made, 2, 'the record with a waiting job gets no second one');
-    const rows = [...(await queue.pgBoss.findJobs<JobData>('test-sync', { key: 'many:a' })), ...(await queue.pgBoss.findJobs<JobData>('test-sync', { key: 'many:c' }))];
-    assert.deepEqual(rows.map((r) => [r.singletonKey, r.data.n, r.priority]), [['many:a', 1, -3], ['many:c', 3, -5]]);
+    const rows = [
+      ...(await queue.pgBoss.findJobs<JobData>('test-sync', { key: 'many:a' })),
+      ...(await queue.pgBoss.findJobs<JobData>('test-sync', { key: 'many:c' })),
+    ];
+    assert.deepEqual(
+      rows.map((r) => [r.singletonKey, r.data.n, r.priority]),
+      [
+        ['many:a', 1, -3],
+        ['many:c', 3, -5],
+      ],
+    );
     assert.deepEqual(settings(rows[0]!), settings(single!));
-    assert.equal((await queue.pgBoss.findJobs<JobData>('test-sync', { key: 'many:b' }))[0]?.data.n, undefined, 'the waiting job is the one enqueued first');
+    assert.equal(
+      (await queue.pgBoss.findJobs<JobData>('test-sync', { key: 'many:b' }))[0]?.data.n,
+      undefined,
+      'the waiting job is the one enqueued first',
+    );
     for (const key of ['many:one-by-one', 'many:b']) {
-      await queue.pgBoss.deleteJob('test-sync', (await queue.pgBoss.findJobs('test-sync', { key })).map((j) => j.id));
+      await queue.pgBoss.deleteJob(
+        'test-sync',
+        (await queue.pgBoss.findJobs('test-sync', { key })).map((j) => j.id),
+      );
     }
     await queue.idle(['test-sync']);
   });
@@ -202,7 +266,8 @@ describe('job queue on the store', () => {
   it('collapses events for a record into one waiting job', async () => {
     runs.length = 0;
     const ids = [];
-    for (let n = 0; n < 5; n++) ids.push(await queue.enqueue('test-sync', { connectionId: 'c', key: 'rec:z', n }, { startAfterSeconds: 1 }));
+    for (let n = 0; n < 5; n++)
+      ids.push(await queue.enqueue('test-sync', { connectionId: 'c', key: 'rec:z', n }, { startAfterSeconds: 1 }));
     assert.equal(ids.filter(Boolean).length, 1);
     await queue.idle(['test-sync']);
     assert.equal(runs.filter((r) => r.key === 'rec:z').length, 1);
@@ -221,7 +286,10 @@ describe('job queue on the store', () => {
     });
     queue.wake('test-sync');
     await queue.idle(['test-sync']);
-    assert.deepEqual(runs.map((r) => r.key), ['rec:committed']);
+    assert.deepEqual(
+      runs.map((r) => r.key),
+      ['rec:committed'],
+    );
   });
 
   it('retries a failing job with backoff until it succeeds', async () => {

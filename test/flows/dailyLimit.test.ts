@@ -9,30 +9,51 @@ import { readCursor } from '../../src/store/cursors.ts';
 import { QUEUES } from '../../src/sync/routes.ts';
 import { RetryLater } from '../../src/sync/errors.ts';
 import { LIVE_RESERVE } from '../../src/sync/dailyReserve.ts';
-import { CUSTOMER_IMPORT_CURSOR, CONTACTS_FLOW, importCustomers, type ImportProgress } from '../../src/sync/contactImport.ts';
+import {
+  CUSTOMER_IMPORT_CURSOR,
+  CONTACTS_FLOW,
+  importCustomers,
+  type ImportProgress,
+} from '../../src/sync/contactImport.ts';
 import { emulatorAdmin } from '../support/emulatorAdmin.ts';
 
 type Rec = Record<string, unknown>;
 
 const hlAdmin = (base: string, path: string, body: unknown): Promise<Rec> => emulatorAdmin(base, 'POST', path, body);
 
-const setDailyRemaining = (s: Pick<Stack, 'hl'>, locationId: string, remaining: number) => hlAdmin(s.hl.url, '/rate-limits/daily', { locationId, remaining });
+const setDailyRemaining = (s: Pick<Stack, 'hl'>, locationId: string, remaining: number) =>
+  hlAdmin(s.hl.url, '/rate-limits/daily', { locationId, remaining });
 const pay = (s: Stack, email: string, amount: number) =>
-  hlAdmin(s.hl.url, `/locations/${s.locationId}/actions/order-form-payment`, { contact: { firstName: 'Live', lastName: 'Payer', email }, items: [{ name: 'Consulting hour', amount }], card: { brand: 'visa', last4: '4242' } });
+  hlAdmin(s.hl.url, `/locations/${s.locationId}/actions/order-form-payment`, {
+    contact: { firstName: 'Live', lastName: 'Payer', email },
+    items: [{ name: 'Consulting hour', amount }],
+    card: { brand: 'visa', last4: '4242' },
+  });
 const receiptFor = (s: Stack, transactionId: unknown) =>
-  s.qbo.admin.listEntities(s.realmId, 'SalesReceipt').find((r) => String(r.PrivateNote ?? '').includes(String(transactionId)));
+  s.qbo.admin
+    .listEntities(s.realmId, 'SalesReceipt')
+    .find((r) => String(r.PrivateNote ?? '').includes(String(transactionId)));
 
 /** Jobs of a queue waiting to run, with how many seconds ahead each is due. */
-async function waitingJobs(s: Stack, queue: string): Promise<Array<{ data: Rec; dueInSeconds: number; retries: number }>> {
+async function waitingJobs(
+  s: Stack,
+  queue: string,
+): Promise<Array<{ data: Rec; dueInSeconds: number; retries: number }>> {
   const jobs = await s.engine.queue.pgBoss.findJobs<Rec>(queue, { queued: true });
-  return jobs.map((j) => ({ data: j.data, dueInSeconds: (new Date(j.startAfter).getTime() - Date.now()) / 1000, retries: j.retryCount }));
+  return jobs.map((j) => ({
+    data: j.data,
+    dueInSeconds: (new Date(j.startAfter).getTime() - Date.now()) / 1000,
+    retries: j.retryCount,
+  }));
 }
 
 describe('bulk imports leave the last tenth of the daily budget to live work', () => {
   let s: Stack;
   const CUSTOMERS = 300; // a page of 200, then the rest
   const reserveStops = async () =>
-    (await listActivity(s.t.db, { connectionId: s.connection.id, flow: CONTACTS_FLOW, limit: 1000 })).filter((e) => e.detail?.code === 'daily-reserve');
+    (await listActivity(s.t.db, { connectionId: s.connection.id, flow: CONTACTS_FLOW, limit: 1000 })).filter(
+      (e) => e.detail?.code === 'daily-reserve',
+    );
   const progress = () => readCursor<ImportProgress>(s.t.db, s.connection.id, CUSTOMER_IMPORT_CURSOR);
 
   before(async () => {
@@ -46,7 +67,12 @@ describe('bulk imports leave the last tenth of the daily budget to live work', (
       beforeConnect: async ({ qbo, hl, realmId, locationId }) => {
         const company = qbo.admin.company(realmId)!;
         for (let i = 1; i <= CUSTOMERS; i++) {
-          qbo.admin.accounting.create(company, 'Customer', { DisplayName: `Customer ${i}`, GivenName: `Given${i}`, FamilyName: `Family${i}`, PrimaryEmailAddr: { Address: `customer${i}@example.com` } });
+          qbo.admin.accounting.create(company, 'Customer', {
+            DisplayName: `Customer ${i}`,
+            GivenName: `Given${i}`,
+            FamilyName: `Family${i}`,
+            PrimaryEmailAddr: { Address: `customer${i}@example.com` },
+          });
         }
         hl.core.webhooks.config.events = new Set(['OrderCreate', 'OrderStatusUpdate']);
         // The first page (about 400 HighLevel calls) takes the location below the reserve.
@@ -59,28 +85,45 @@ describe('bulk imports leave the last tenth of the daily budget to live work', (
   });
 
   it('stops the customer import at the reserve, says so once, and puts the import back for later', async () => {
-    const [stop] = await eventually(async () => {
-      const found = await reserveStops();
-      return found.length > 0 ? found : undefined;
-    }, 90_000, 'the import to stop at the reserve');
+    const [stop] = await eventually(
+      async () => {
+        const found = await reserveStops();
+        return found.length > 0 ? found : undefined;
+      },
+      90_000,
+      'the import to stop at the reserve',
+    );
     assert.equal(stop!.status, 'info', 'a pause, not an error awaiting a person');
-    assert.match(stop!.message, new RegExp(`^The customer import is paused: HighLevel location ${s.locationId} has \\d+ of its 2000000 daily requests left`));
+    assert.match(
+      stop!.message,
+      new RegExp(
+        `^The customer import is paused: HighLevel location ${s.locationId} has \\d+ of its 2000000 daily requests left`,
+      ),
+    );
     assert.match(stop!.message, /resumes by itself/);
     assert.ok(Number(stop!.detail?.remaining) < 200_000, `below the reserve (${String(stop!.detail?.remaining)})`);
 
     const stoppedAt = await progress();
     assert.equal(stoppedAt?.done, 200, 'the first page was imported, the second waits');
     assert.equal(stoppedAt?.finishedAt, undefined);
-    const [job] = await eventually(async () => {
-      const jobs = await waitingJobs(s, QUEUES.importCustomers);
-      return jobs.length > 0 ? jobs : undefined;
-    }, 10_000, 'the import job to be put back');
+    const [job] = await eventually(
+      async () => {
+        const jobs = await waitingJobs(s, QUEUES.importCustomers);
+        return jobs.length > 0 ? jobs : undefined;
+      },
+      10_000,
+      'the import job to be put back',
+    );
     assert.ok(job!.dueInSeconds > 14 * 60, `the import looks again in a quarter of an hour (${job!.dueInSeconds} s)`);
 
     // Another slice meanwhile (a restart carries unfinished imports on) stops again, and says nothing new.
     await assert.rejects(importCustomers(s.engine.contextFor(s.connection)), RetryLater);
     assert.equal((await reserveStops()).length, 1, 'one entry per stop');
-    assert.equal((await listActivity(s.t.db, { connectionId: s.connection.id, openErrorsOnly: true })).length, 0, 'no error for a person');
+    assert.equal(
+      (await listActivity(s.t.db, { connectionId: s.connection.id, openErrorsOnly: true })).length,
+      0,
+      'no error for a person',
+    );
   });
 
   it('still turns a live order-form payment into a sales receipt', async () => {
@@ -99,18 +142,28 @@ describe('bulk imports leave the last tenth of the daily budget to live work', (
     await eventually(() => receiptFor(s, paid.transactionId), 30_000, 'the second sales receipt');
     // The quarter of an hour passes: the waiting slice is due now.
     for (const job of await s.engine.queue.pgBoss.findJobs(QUEUES.importCustomers, { queued: true })) {
-      if (job.state === 'created') await s.engine.queue.pgBoss.update(QUEUES.importCustomers, undefined, { id: job.id, startAfter: new Date() });
+      if (job.state === 'created')
+        await s.engine.queue.pgBoss.update(QUEUES.importCustomers, undefined, { id: job.id, startAfter: new Date() });
     }
-    const done = await eventually(async () => {
-      const p = await progress();
-      return p?.finishedAt ? p : undefined;
-    }, 90_000, 'the import to finish');
+    const done = await eventually(
+      async () => {
+        const p = await progress();
+        return p?.finishedAt ? p : undefined;
+      },
+      90_000,
+      'the import to finish',
+    );
     // Every QuickBooks customer: the 300, and the two payers the receipts created meanwhile.
     assert.equal(done.done, s.qbo.admin.listEntities(s.realmId, 'Customer').length);
     const emails = new Set([...s.hl.core.store.contactsOf(s.locationId).values()].map((c) => c.email));
-    for (let i = 1; i <= CUSTOMERS; i++) assert.ok(emails.has(`customer${i}@example.com`), `customer ${i} has its contact`);
+    for (let i = 1; i <= CUSTOMERS; i++)
+      assert.ok(emails.has(`customer${i}@example.com`), `customer ${i} has its contact`);
     assert.equal((await reserveStops()).length, 1);
-    assert.deepEqual(await readCursor(s.t.db, s.connection.id, `daily-reserve:${CONTACTS_FLOW}`), { stoppedAt: null }, 'the stop is over: a later one is recorded again');
+    assert.deepEqual(
+      await readCursor(s.t.db, s.connection.id, `daily-reserve:${CONTACTS_FLOW}`),
+      { stoppedAt: null },
+      'the stop is over: a later one is recorded again',
+    );
   });
 });
 
@@ -124,7 +177,11 @@ describe('with no daily budget left, nothing more goes to HighLevel and jobs wai
         hl.core.webhooks.config.events = new Set(['OrderCreate', 'OrderStatusUpdate']);
       },
     });
-    await eventually(async () => (await readCursor<ImportProgress>(s.t.db, s.connection.id, CUSTOMER_IMPORT_CURSOR))?.finishedAt, 30_000, 'the (empty) customer import');
+    await eventually(
+      async () => (await readCursor<ImportProgress>(s.t.db, s.connection.id, CUSTOMER_IMPORT_CURSOR))?.finishedAt,
+      30_000,
+      'the (empty) customer import',
+    );
   });
   after(async () => {
     await s.close();
@@ -132,11 +189,15 @@ describe('with no daily budget left, nothing more goes to HighLevel and jobs wai
 
   /** The order's job once put back for later: none running, one waiting more than a minute ahead. */
   const parkedOrderJob = (orderId: unknown) =>
-    eventually(async () => {
-      const running = await s.engine.queue.counts(QUEUES.crmOrder);
-      const waiting = (await waitingJobs(s, QUEUES.crmOrder)).filter((j) => j.data.orderId === orderId);
-      return running.active === 0 && waiting.length === 1 && waiting[0]!.dueInSeconds > 60 ? waiting[0] : undefined;
-    }, 30_000, `the job of order ${String(orderId)} to be put back for later`);
+    eventually(
+      async () => {
+        const running = await s.engine.queue.counts(QUEUES.crmOrder);
+        const waiting = (await waitingJobs(s, QUEUES.crmOrder)).filter((j) => j.data.orderId === orderId);
+        return running.active === 0 && waiting.length === 1 && waiting[0]!.dueInSeconds > 60 ? waiting[0] : undefined;
+      },
+      30_000,
+      `the job of order ${String(orderId)} to be put back for later`,
+    );
 
   it('refuses locally after HighLevel says the day is spent, and puts the jobs back instead of spending their tries', async () => {
     await setDailyRemaining(s, s.locationId, 0);

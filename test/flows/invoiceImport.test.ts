@@ -27,22 +27,60 @@ describe('old QuickBooks invoices are imported once into the CRM, and never go b
       connect: { importOldInvoices: true },
       beforeConnect: async ({ qbo, realmId }) => {
         const company = qbo.admin.company(realmId)!;
-        const create = (entity: 'Customer' | 'Invoice' | 'Payment' | 'Item', body: Rec) => qbo.admin.accounting.create(company, entity, body);
+        const create = (entity: 'Customer' | 'Invoice' | 'Payment' | 'Item', body: Rec) =>
+          qbo.admin.accounting.create(company, entity, body);
         const income = qbo.admin.listEntities(realmId, 'Account').find((a) => a.AccountType === 'Income')!;
         const item = create('Item', { Name: 'Design work', Type: 'Service', IncomeAccountRef: { value: income.Id } });
-        const ada = create('Customer', { DisplayName: 'Ada Lovelace', GivenName: 'Ada', FamilyName: 'Lovelace', PrimaryEmailAddr: { Address: 'ada@example.com' } });
-        const bob = create('Customer', { DisplayName: 'Bob Builder', GivenName: 'Bob', PrimaryEmailAddr: { Address: 'bob@example.com' } });
-        const line = (qty: number, price: number, tax = 'NON') => ({ Amount: Math.round(qty * price * 100) / 100, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: qty, UnitPrice: price, TaxCodeRef: { value: tax } } });
-        docs.paid = create('Invoice', { CustomerRef: { value: ada.Id }, TxnDate: '2026-03-01', DueDate: '2026-03-31', Line: [line(2, 150)] });
-        docs.partly = create('Invoice', { CustomerRef: { value: ada.Id }, TxnDate: '2026-04-01', DueDate: '2026-05-01', Line: [line(1, 99.99), line(3, 12.5)] });
+        const ada = create('Customer', {
+          DisplayName: 'Ada Lovelace',
+          GivenName: 'Ada',
+          FamilyName: 'Lovelace',
+          PrimaryEmailAddr: { Address: 'ada@example.com' },
+        });
+        const bob = create('Customer', {
+          DisplayName: 'Bob Builder',
+          GivenName: 'Bob',
+          PrimaryEmailAddr: { Address: 'bob@example.com' },
+        });
+        const line = (qty: number, price: number, tax = 'NON') => ({
+          Amount: Math.round(qty * price * 100) / 100,
+          DetailType: 'SalesItemLineDetail',
+          SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: qty, UnitPrice: price, TaxCodeRef: { value: tax } },
+        });
+        docs.paid = create('Invoice', {
+          CustomerRef: { value: ada.Id },
+          TxnDate: '2026-03-01',
+          DueDate: '2026-03-31',
+          Line: [line(2, 150)],
+        });
+        docs.partly = create('Invoice', {
+          CustomerRef: { value: ada.Id },
+          TxnDate: '2026-04-01',
+          DueDate: '2026-05-01',
+          Line: [line(1, 99.99), line(3, 12.5)],
+        });
         docs.voided = create('Invoice', { CustomerRef: { value: bob.Id }, TxnDate: '2026-04-10', Line: [line(1, 40)] });
         // Taxed (US 8 %): the tax comes over as a line of its own, so the totals agree to the cent.
-        docs.open = create('Invoice', { CustomerRef: { value: bob.Id }, TxnDate: '2026-05-02', DueDate: '2026-06-01', Line: [line(3, 33.33, 'TAX'), line(1, 0.1)] });
-        create('Payment', { CustomerRef: { value: ada.Id }, TotalAmt: 300, Line: [{ Amount: 300, LinkedTxn: [{ TxnId: docs.paid.Id, TxnType: 'Invoice' }] }] });
-        create('Payment', { CustomerRef: { value: ada.Id }, TotalAmt: 50, Line: [{ Amount: 50, LinkedTxn: [{ TxnId: docs.partly.Id, TxnType: 'Invoice' }] }] });
+        docs.open = create('Invoice', {
+          CustomerRef: { value: bob.Id },
+          TxnDate: '2026-05-02',
+          DueDate: '2026-06-01',
+          Line: [line(3, 33.33, 'TAX'), line(1, 0.1)],
+        });
+        create('Payment', {
+          CustomerRef: { value: ada.Id },
+          TotalAmt: 300,
+          Line: [{ Amount: 300, LinkedTxn: [{ TxnId: docs.paid.Id, TxnType: 'Invoice' }] }],
+        });
+        create('Payment', {
+          CustomerRef: { value: ada.Id },
+          TotalAmt: 50,
+          Line: [{ Amount: 50, LinkedTxn: [{ TxnId: docs.partly.Id, TxnType: 'Invoice' }] }],
+        });
         const voided = qbo.admin.listEntities(realmId, 'Invoice').find((i) => i.Id === docs.voided!.Id)!;
         qbo.admin.accounting.void(company, 'Invoice', { Id: voided.Id, SyncToken: voided.SyncToken });
-        for (const key of Object.keys(docs)) docs[key] = qbo.admin.listEntities(realmId, 'Invoice').find((i) => i.Id === docs[key]!.Id)!;
+        for (const key of Object.keys(docs))
+          docs[key] = qbo.admin.listEntities(realmId, 'Invoice').find((i) => i.Id === docs[key]!.Id)!;
       },
     });
   });
@@ -51,10 +89,14 @@ describe('old QuickBooks invoices are imported once into the CRM, and never go b
   });
 
   it('imports every invoice with the same number, dates, lines, totals and status, for the contact of its customer', async () => {
-    const done = await eventually(async () => {
-      const p = await progress();
-      return p?.finishedAt ? p : undefined;
-    }, 30_000, 'the invoice import to finish');
+    const done = await eventually(
+      async () => {
+        const p = await progress();
+        return p?.finishedAt ? p : undefined;
+      },
+      30_000,
+      'the invoice import to finish',
+    );
     assert.equal(done.total, 4);
     assert.equal(done.imported, 4);
     const byNumber = new Map(crmInvoices().map((i) => [i.invoiceNumber, i]));
@@ -78,11 +120,15 @@ describe('old QuickBooks invoices are imported once into the CRM, and never go b
     // Open in QuickBooks: sent and due in the CRM too, marked sent there without a message to the customer.
     const open = expect('open', 'sent');
     assert.ok(open.sentAt, 'marked sent');
-    const told = await fetch(`${s.hl.url}/_emulator/activity?locationId=${s.locationId}&contactId=${open.contactDetails.id}`).then((r) => r.json()) as { messages: unknown[] };
+    const told = (await fetch(
+      `${s.hl.url}/_emulator/activity?locationId=${s.locationId}&contactId=${open.contactDetails.id}`,
+    ).then((r) => r.json())) as { messages: unknown[] };
     assert.deepEqual(told.messages, [], 'nothing sent to the customer');
     const totalOf = async (id: string) => {
       const token = s.hl.mintToken(s.locationId).access_token;
-      const r = await fetch(`${s.hl.url}/invoices/${id}?altId=${s.locationId}&altType=location`, { headers: { authorization: `Bearer ${token}`, version: '2021-07-28' } });
+      const r = await fetch(`${s.hl.url}/invoices/${id}?altId=${s.locationId}&altType=location`, {
+        headers: { authorization: `Bearer ${token}`, version: '2021-07-28' },
+      });
       return ((await r.json()) as { total: number }).total;
     };
     assert.equal(await totalOf(open.id), docs.open!.TotalAmt, 'the taxed total agrees to the cent');
@@ -93,15 +139,30 @@ describe('old QuickBooks invoices are imported once into the CRM, and never go b
     const ctx = s.engine.contextFor(s.connection);
     const result = await reconcile(ctx);
     const kind = (name: string) => result.kinds.find((k) => k.kind === name)!;
-    assert.deepEqual(kind('invoices').differences.map((d) => d.label), [], 'the imported invoices, paid, partly paid, void and open, agree');
+    assert.deepEqual(
+      kind('invoices').differences.map((d) => d.label),
+      [],
+      'the imported invoices, paid, partly paid, void and open, agree',
+    );
     assert.equal(kind('invoices').matched, 4);
-    assert.deepEqual(kind('payments').differences.map((d) => d.label), [], 'the payments the import recorded in the CRM are not looked for in QuickBooks');
+    assert.deepEqual(
+      kind('payments').differences.map((d) => d.label),
+      [],
+      'the payments the import recorded in the CRM are not looked for in QuickBooks',
+    );
     const resync = await resyncDifferences(ctx, result, (queue) => s.engine.handles(queue));
-    assert.deepEqual(resync, { enqueued: 0, alreadyQueued: 0, notCovered: 0, message: 'Nothing to re-sync: both sides agree.' });
+    assert.deepEqual(resync, {
+      enqueued: 0,
+      alreadyQueued: 0,
+      notCovered: 0,
+      message: 'Nothing to re-sync: both sides agree.',
+    });
   });
 
   it('changes nothing in QuickBooks when an imported invoice is created, edited, sent and paid in the CRM', async () => {
-    const before = qboInvoices().map((i) => `${String(i.Id)}:${String(i.SyncToken)}`).sort();
+    const before = qboInvoices()
+      .map((i) => `${String(i.Id)}:${String(i.SyncToken)}`)
+      .sort();
     const paymentsBefore = s.qbo.admin.listEntities(s.realmId, 'Payment').length;
     const open = crmInvoices().find((i) => i.invoiceNumber === String(docs.open!.DocNumber))!;
     const token = s.hl.mintToken(s.locationId).access_token;
@@ -109,34 +170,69 @@ describe('old QuickBooks invoices are imported once into the CRM, and never go b
       method: 'PUT',
       headers: { authorization: `Bearer ${token}`, version: '2021-07-28', 'content-type': 'application/json' },
       body: JSON.stringify({
-        altId: s.locationId, altType: 'location', name: 'Edited in the CRM', currency: 'USD', issueDate: '2026-05-02', dueDate: '2026-07-01',
-        contactDetails: { id: open.contactDetails.id, name: open.contactDetails.name, email: open.contactDetails.email, phoneNo: open.contactDetails.phoneNo ?? '' },
+        altId: s.locationId,
+        altType: 'location',
+        name: 'Edited in the CRM',
+        currency: 'USD',
+        issueDate: '2026-05-02',
+        dueDate: '2026-07-01',
+        contactDetails: {
+          id: open.contactDetails.id,
+          name: open.contactDetails.name,
+          email: open.contactDetails.email,
+          phoneNo: open.contactDetails.phoneNo ?? '',
+        },
         invoiceItems: [{ name: 'Something else', currency: 'USD', amount: 500, qty: 1 }],
       }),
     });
     assert.equal(put.status, 200, await put.text());
-    const post = (path: string, body: Rec) => fetch(`${s.hl.url}/_emulator${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (path: string, body: Rec) =>
+      fetch(`${s.hl.url}/_emulator${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     assert.equal((await post(`/invoices/${open.id}/send`, {})).status, 200);
     assert.equal((await post(`/invoices/${open.id}/record-payment`, { amount: 100 })).status, 200);
     await s.hl.flushWebhooks();
     await s.qbo.admin.webhooks.flush();
-    await s.engine.queue.idle([QUEUES.crmInvoice, QUEUES.crmTransaction, QUEUES.crmContact, QUEUES.qboInvoice, QUEUES.importInvoices], 30_000);
-    assert.deepEqual(qboInvoices().map((i) => `${String(i.Id)}:${String(i.SyncToken)}`).sort(), before, 'no QuickBooks invoice created or changed');
+    await s.engine.queue.idle(
+      [QUEUES.crmInvoice, QUEUES.crmTransaction, QUEUES.crmContact, QUEUES.qboInvoice, QUEUES.importInvoices],
+      30_000,
+    );
+    assert.deepEqual(
+      qboInvoices()
+        .map((i) => `${String(i.Id)}:${String(i.SyncToken)}`)
+        .sort(),
+      before,
+      'no QuickBooks invoice created or changed',
+    );
     assert.equal(s.qbo.admin.listEntities(s.realmId, 'Payment').length, paymentsBefore, 'no QuickBooks payment');
     // Not even an attempt: the CRM -> QuickBooks invoice flow never looked at an imported invoice.
     const imported = new Set(crmInvoices().map((i) => i.id));
-    const touched = (await listActivity(s.t.db, { connectionId: s.connection.id, flow: 'invoices', limit: 100 })).filter((a) => a.crmId && imported.has(a.crmId));
-    assert.deepEqual(touched.map((a) => a.message), []);
+    const touched = (
+      await listActivity(s.t.db, { connectionId: s.connection.id, flow: 'invoices', limit: 100 })
+    ).filter((a) => a.crmId && imported.has(a.crmId));
+    assert.deepEqual(
+      touched.map((a) => a.message),
+      [],
+    );
 
     // The edit is a difference reconciliation shows, and a re-sync says it cannot change it instead of queuing a job.
     const ctx = s.engine.contextFor(s.connection);
     const result = await reconcile(ctx);
     const differences = result.kinds.flatMap((k) => k.differences);
-    assert.deepEqual(differences.map((d) => [d.kind, d.problem, d.crmAmountMinor, d.resync]), [['invoices', 'amountDiffers', 50000, null]]);
+    assert.deepEqual(
+      differences.map((d) => [d.kind, d.problem, d.crmAmountMinor, d.resync]),
+      [['invoices', 'amountDiffers', 50000, null]],
+    );
     assert.match(differences[0]!.note ?? '', /Imported from QuickBooks once, as history/);
     const resync = await resyncDifferences(ctx, result, (queue) => s.engine.handles(queue));
     assert.equal(resync.enqueued + resync.alreadyQueued, 0, 'no job that would do nothing');
-    assert.equal(resync.message, 'Nothing to re-sync: no job was queued, because a re-sync cannot change this difference (each says why).');
+    assert.equal(
+      resync.message,
+      'Nothing to re-sync: no job was queued, because a re-sync cannot change this difference (each says why).',
+    );
   });
 
   it('imports nothing twice when the import runs again, and never an invoice made after the connection', async () => {
@@ -146,10 +242,25 @@ describe('old QuickBooks invoices are imported once into the CRM, and never go b
     // QuickBooks' CreateTime has whole seconds: on a fast run the invoice could share the connection's second and
     // count as made before it. Two seconds later it is unambiguously after.
     s.qbo.clock.advance(2_000);
-    s.qbo.admin.accounting.create(company, 'Invoice', { CustomerRef: { value: customer.Id }, Line: [{ Amount: 10, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: 1, UnitPrice: 10 } }] });
+    s.qbo.admin.accounting.create(company, 'Invoice', {
+      CustomerRef: { value: customer.Id },
+      Line: [
+        {
+          Amount: 10,
+          DetailType: 'SalesItemLineDetail',
+          SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: 1, UnitPrice: 10 },
+        },
+      ],
+    });
     const count = crmInvoices().length;
     // Start over from the first page, as after a crash that lost the cursor.
-    await writeCursor(s.t.db, s.connection.id, INVOICE_IMPORT_CURSOR, { ...(await progress())!, position: 1, done: 0, imported: 0, finishedAt: undefined });
+    await writeCursor(s.t.db, s.connection.id, INVOICE_IMPORT_CURSOR, {
+      ...(await progress())!,
+      position: 1,
+      done: 0,
+      imported: 0,
+      finishedAt: undefined,
+    });
     const again = await importInvoices(s.engine.contextFor(s.connection));
     assert.equal(again?.done, 4, 'the invoice made after the connection is not in the import');
     assert.equal(crmInvoices().length, count, 'nothing imported twice');
@@ -165,24 +276,47 @@ describe('"Import old invoices" turned on after connecting', () => {
   const crmInvoices = () => [...s.hl.core.store.invoices.values()].filter((i) => i.locationId === s.locationId);
   const call = async (method: string, path: string, body?: unknown): Promise<Rec> => {
     const response = await fetch(`${url}${path}`, {
-      method, headers: { cookie, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      method,
+      headers: { cookie, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await response.text();
     assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
     return JSON.parse(text) as Rec;
   };
-  const toggle = (on: boolean) => call('PATCH', `/api/connections/${s.connection.id}/settings`, { importOldInvoices: on });
+  const toggle = (on: boolean) =>
+    call('PATCH', `/api/connections/${s.connection.id}/settings`, { importOldInvoices: on });
 
   before(async () => {
     s = await startStack({
-      country: 'US', qbo: { limits: false }, hl: { limitFactor: Infinity }, engine: { limits: false },
+      country: 'US',
+      qbo: { limits: false },
+      hl: { limitFactor: Infinity },
+      engine: { limits: false },
       beforeConnect: async ({ qbo, realmId }) => {
         const company = qbo.admin.company(realmId)!;
         const income = qbo.admin.listEntities(realmId, 'Account').find((a) => a.AccountType === 'Income')!;
-        const item = qbo.admin.accounting.create(company, 'Item', { Name: 'Survey', Type: 'Service', IncomeAccountRef: { value: income.Id } });
-        const cleo = qbo.admin.accounting.create(company, 'Customer', { DisplayName: 'Cleo Later', PrimaryEmailAddr: { Address: 'cleo@example.com' } });
+        const item = qbo.admin.accounting.create(company, 'Item', {
+          Name: 'Survey',
+          Type: 'Service',
+          IncomeAccountRef: { value: income.Id },
+        });
+        const cleo = qbo.admin.accounting.create(company, 'Customer', {
+          DisplayName: 'Cleo Later',
+          PrimaryEmailAddr: { Address: 'cleo@example.com' },
+        });
         for (const amount of [120, 80, 45]) {
-          qbo.admin.accounting.create(company, 'Invoice', { CustomerRef: { value: cleo.Id }, TxnDate: '2026-02-01', Line: [{ Amount: amount, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: 1, UnitPrice: amount } }] });
+          qbo.admin.accounting.create(company, 'Invoice', {
+            CustomerRef: { value: cleo.Id },
+            TxnDate: '2026-02-01',
+            Line: [
+              {
+                Amount: amount,
+                DetailType: 'SalesItemLineDetail',
+                SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: 1, UnitPrice: amount },
+              },
+            ],
+          });
         }
       },
     });
@@ -190,9 +324,20 @@ describe('"Import old invoices" turned on after connecting', () => {
     await dashboard.listen({ port: 0, host: '127.0.0.1' });
     const address = dashboard.server.address();
     url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-    const login = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: PASSWORD }) });
+    const login = await fetch(`${url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: PASSWORD }),
+    });
     cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-    await eventually(async () => ((await readCursor<{ finishedAt?: string }>(s.t.db, s.connection.id, 'customer-import'))?.finishedAt ? true : undefined), 30_000, 'the customer import');
+    await eventually(
+      async () =>
+        (await readCursor<{ finishedAt?: string }>(s.t.db, s.connection.id, 'customer-import'))?.finishedAt
+          ? true
+          : undefined,
+      30_000,
+      'the customer import',
+    );
   });
   after(async () => {
     await dashboard?.close();
@@ -204,18 +349,29 @@ describe('"Import old invoices" turned on after connecting', () => {
     const answer = await toggle(true);
     assert.equal(answer.importOldInvoices, true);
     assert.equal(answer.note, 'Importing old invoices from QuickBooks into the CRM: the progress shows on this card');
-    const progress = await eventually(async () => {
-      const card = await call('GET', `/api/connections/${s.connection.id}`);
-      const p = (card.progress as { invoiceImport: { done: number; total: number } | null }).invoiceImport;
-      return p && p.total === 3 && p.done === 3 ? p : undefined;
-    }, 30_000, 'the progress on the card to reach 3 of 3');
+    const progress = await eventually(
+      async () => {
+        const card = await call('GET', `/api/connections/${s.connection.id}`);
+        const p = (card.progress as { invoiceImport: { done: number; total: number } | null }).invoiceImport;
+        return p && p.total === 3 && p.done === 3 ? p : undefined;
+      },
+      30_000,
+      'the progress on the card to reach 3 of 3',
+    );
     assert.deepEqual(progress, { done: 3, total: 3 });
-    assert.deepEqual(crmInvoices().map((i) => i.status), ['sent', 'sent', 'sent'], 'open in QuickBooks: sent and due');
+    assert.deepEqual(
+      crmInvoices().map((i) => i.status),
+      ['sent', 'sent', 'sent'],
+      'open in QuickBooks: sent and due',
+    );
 
     // Off and on again: an import runs once.
     await toggle(false);
     const again = await toggle(true);
-    assert.match(String(again.note), /^Old invoices were imported on \d{4}-\d{2}-\d{2} \(3 of 3\); an import runs once/);
+    assert.match(
+      String(again.note),
+      /^Old invoices were imported on \d{4}-\d{2}-\d{2} \(3 of 3\); an import runs once/,
+    );
     await s.engine.enqueuePolls();
     await s.engine.queue.idle([QUEUES.importInvoices, QUEUES.importCustomers, QUEUES.crmInvoice], 30_000);
     assert.equal(crmInvoices().length, 3, 'nothing imported twice');
@@ -225,11 +381,19 @@ describe('"Import old invoices" turned on after connecting', () => {
     await s.engine.connections.updateSettings(s.connection.id, { highLevelUserId: undefined });
     assert.equal((await s.engine.connections.get(s.connection.id))!.settings.highLevelUserId, undefined);
     const access = (await s.engine.connections.readTokens(s.connection.id, 'hl'))!.accessToken;
-    await fetch(`${s.hl.url}/_emulator/tokens/revoke`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: access }) });
+    await fetch(`${s.hl.url}/_emulator/tokens/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: access }),
+    });
     s.engine.forget(s.connection.id);
     const connection = (await s.engine.connections.get(s.connection.id))!;
     await s.engine.contextFor(connection).hl.locations.get(s.locationId);
-    const learnt = await eventually(async () => (await s.engine.connections.get(s.connection.id))!.settings.highLevelUserId, 10_000, 'the user id');
+    const learnt = await eventually(
+      async () => (await s.engine.connections.get(s.connection.id))!.settings.highLevelUserId,
+      10_000,
+      'the user id',
+    );
     assert.ok(learnt.length > 0);
   });
 });

@@ -52,7 +52,9 @@ async function startWebhookReceiver(): Promise<Hook> {
 
 const pay = (s: Stack, email: string, amount: number) =>
   emulatorAdmin(s.hl.url, 'POST', `/locations/${s.locationId}/actions/order-form-payment`, {
-    card: { brand: 'visa', last4: '4242' }, contact: { firstName: 'Note', lastName: 'Fied', email }, items: [{ name: 'Session', amount }],
+    card: { brand: 'visa', last4: '4242' },
+    contact: { firstName: 'Note', lastName: 'Fied', email },
+    items: [{ name: 'Session', amount }],
   }) as Promise<Rec & { transactionId: string }>;
 
 describe('notifications about a connection that needs attention', () => {
@@ -65,10 +67,16 @@ describe('notifications about a connection that needs attention', () => {
     hook = await startWebhookReceiver();
     channels = [
       new WebhookChannel(hook.url),
-      new EmailChannel({ url: smtp.url({ user: 'alerts', password: SMTP_PASSWORD }), from: 'ledgerlink@example.com' }, ['ops@example.com', 'owner@example.com']),
+      new EmailChannel({ url: smtp.url({ user: 'alerts', password: SMTP_PASSWORD }), from: 'ledgerlink@example.com' }, [
+        'ops@example.com',
+        'owner@example.com',
+      ]),
     ];
     s = await startStack({ engine: { alerts: { afterSeconds: 5, channels } } });
-    await s.engine.queue.idle([QUEUES.importCustomers, QUEUES.pollQboChanges, QUEUES.pollPayments, QUEUES.sweepInvoices], 60_000);
+    await s.engine.queue.idle(
+      [QUEUES.importCustomers, QUEUES.pollQboChanges, QUEUES.pollPayments, QUEUES.sweepInvoices],
+      60_000,
+    );
   });
   after(async () => {
     s.qbo.faults.clear();
@@ -82,18 +90,34 @@ describe('notifications about a connection that needs attention', () => {
     assert.ok(watch, 'channels configured: the engine watches');
     s.qbo.faults.configure({ rules: [{ kind: 'error500', rate: 1, method: 'POST', path: '/salesreceipt' }] });
     hook.failNext = 1; // the webhook's first delivery fails: sent again at the next round, the e-mail not twice
-    const paid = [await pay(s, 'n1@example.com', 10), await pay(s, 'n2@example.com', 20), await pay(s, 'n3@example.com', 30)];
+    const paid = [
+      await pay(s, 'n1@example.com', 10),
+      await pay(s, 'n2@example.com', 20),
+      await pay(s, 'n3@example.com', 30),
+    ];
     await s.hl.flushWebhooks();
-    const failing = await eventually(async () => (await failingSides(s.t.db, s.connection.id))[0], 30_000, 'QuickBooks failing');
+    const failing = await eventually(
+      async () => (await failingSides(s.t.db, s.connection.id))[0],
+      30_000,
+      'QuickBooks failing',
+    );
     // Before the threshold (5 s) nothing is sent (on a machine slow enough to see it late, there is nothing to check).
     const checkedBefore = Date.now() - failing.since.getTime() < 4000;
     await watch.check();
     if (checkedBefore) assert.equal(hook.posts.length + smtp.messages.length, 0);
-    await eventually(async () => ((await failingSides(s.t.db, s.connection.id))[0]?.waitingRecords === 3 ? true : undefined), 30_000, 'three records waiting');
-    await eventually(async () => {
-      await watch.check();
-      return hook.posts.length === 1 && smtp.messages.length === 1 ? true : undefined;
-    }, 20_000, 'one notice on each channel');
+    await eventually(
+      async () => ((await failingSides(s.t.db, s.connection.id))[0]?.waitingRecords === 3 ? true : undefined),
+      30_000,
+      'three records waiting',
+    );
+    await eventually(
+      async () => {
+        await watch.check();
+        return hook.posts.length === 1 && smtp.messages.length === 1 ? true : undefined;
+      },
+      20_000,
+      'one notice on each channel',
+    );
     // More rounds while the records keep failing and retrying: nothing more.
     const until = Date.now() + 6000;
     while (Date.now() < until) {
@@ -105,7 +129,10 @@ describe('notifications about a connection that needs attention', () => {
     const [post] = hook.posts;
     assert.equal(post!.contentType, 'application/json');
     assert.match(post!.text, /"Test US" needs attention: QuickBooks keeps failing/);
-    assert.match(post!.text, /QuickBooks has failed since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC; its last answer: HTTP 500/);
+    assert.match(
+      post!.text,
+      /QuickBooks has failed since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC; its last answer: HTTP 500/,
+    );
     assert.match(post!.text, /\d records? waits? and/);
     const mail = smtp.messages[0]!;
     assert.deepEqual(mail.to, ['ops@example.com', 'owner@example.com']);
@@ -115,13 +142,22 @@ describe('notifications about a connection that needs attention', () => {
     assert.match(mail.text, /QuickBooks has failed since/);
 
     // A restart (a new watch over the same store) sends nothing again.
-    const restarted = new AttentionWatch(s.t.db, s.engine.connections, { afterSeconds: 5, channels, publicUrl: 'http://127.0.0.1:0' }, createLogger({ level: 'silent' }));
+    const restarted = new AttentionWatch(
+      s.t.db,
+      s.engine.connections,
+      { afterSeconds: 5, channels, publicUrl: 'http://127.0.0.1:0' },
+      createLogger({ level: 'silent' }),
+    );
     await restarted.check();
     assert.equal(hook.posts.length + smtp.messages.length, 2);
 
     // QuickBooks answers again: one notice that it cleared, on each channel, then nothing more.
     s.qbo.faults.clear();
-    await eventually(async () => ((await failingSides(s.t.db, s.connection.id)).length === 0 ? true : undefined), 90_000, 'the side to answer again');
+    await eventually(
+      async () => ((await failingSides(s.t.db, s.connection.id)).length === 0 ? true : undefined),
+      90_000,
+      'the side to answer again',
+    );
     await restarted.check();
     await watch.check();
     await watch.check();
@@ -130,13 +166,28 @@ describe('notifications about a connection that needs attention', () => {
     assert.match(hook.posts[1]!.text, /"Test US" is fine again: QuickBooks answers again/);
     assert.match(smtp.messages[1]!.headers.subject!, /is fine again: QuickBooks answers again/);
     await s.engine.queue.idle([QUEUES.crmOrder, QUEUES.crmTransaction], 60_000);
-    for (const p of paid) assert.equal(s.qbo.admin.listEntities(s.realmId, 'SalesReceipt').filter((r) => String(r.PrivateNote ?? '').includes(p.transactionId)).length, 1);
+    for (const p of paid)
+      assert.equal(
+        s.qbo.admin
+          .listEntities(s.realmId, 'SalesReceipt')
+          .filter((r) => String(r.PrivateNote ?? '').includes(p.transactionId)).length,
+        1,
+      );
 
     // No secret in any notice: no token, no client secret, no SMTP password, not the webhook's own URL.
     const qbo = (await s.engine.connections.readTokens(s.connection.id, 'qbo'))!;
     const hl = (await s.engine.connections.readTokens(s.connection.id, 'hl'))!;
     const sent = [...hook.posts.map((p) => p.text), ...smtp.messages.map((m) => m.raw + m.text)].join('\n');
-    for (const secret of [qbo.accessToken, qbo.refreshToken!, hl.accessToken, hl.refreshToken!, s.hl.core.app.clientSecret, 'emulator-client-secret', SMTP_PASSWORD, 'hook-secret-path']) {
+    for (const secret of [
+      qbo.accessToken,
+      qbo.refreshToken!,
+      hl.accessToken,
+      hl.refreshToken!,
+      s.hl.core.app.clientSecret,
+      'emulator-client-secret',
+      SMTP_PASSWORD,
+      'hook-secret-path',
+    ]) {
       assert.ok(!sent.includes(secret), `a secret (${secret.slice(0, 4)}…) is in a notice`);
     }
   });
@@ -144,11 +195,18 @@ describe('notifications about a connection that needs attention', () => {
   it('sends one notice when an authorization is refused and one when the connection is live again', async () => {
     const watch = s.engine.attention!;
     const before = hook.posts.length;
-    await s.engine.connections.setStatus(s.connection.id, 'revoked', 'QuickBooks refused the authorization: reconnect QuickBooks from the dashboard');
+    await s.engine.connections.setStatus(
+      s.connection.id,
+      'revoked',
+      'QuickBooks refused the authorization: reconnect QuickBooks from the dashboard',
+    );
     await watch.check();
     await watch.check();
     assert.equal(hook.posts.length, before + 1);
-    assert.match(hook.posts.at(-1)!.text, /"Test US" needs attention: an authorization was refused\.\nQuickBooks refused the authorization: reconnect QuickBooks/);
+    assert.match(
+      hook.posts.at(-1)!.text,
+      /"Test US" needs attention: an authorization was refused\.\nQuickBooks refused the authorization: reconnect QuickBooks/,
+    );
     await s.engine.connections.activate(s.connection.id);
     await watch.check();
     await watch.check();
@@ -163,15 +221,25 @@ describe('the SMTP client', () => {
     const smtp = await startSmtpServer({ password: 'right-password' });
     try {
       await assert.rejects(
-        sendMail({ url: smtp.url({ user: 'u', password: 'wrong-password' }), from: 'a@example.com' }, { to: ['b@example.com'], subject: 'x', text: 'y' }),
-        (error: unknown) => error instanceof SmtpError && /535/.test(error.message) && !error.message.includes('wrong-password'),
+        sendMail(
+          { url: smtp.url({ user: 'u', password: 'wrong-password' }), from: 'a@example.com' },
+          { to: ['b@example.com'], subject: 'x', text: 'y' },
+        ),
+        (error: unknown) =>
+          error instanceof SmtpError && /535/.test(error.message) && !error.message.includes('wrong-password'),
       );
-      await sendMail({ url: smtp.url(), from: 'a@example.com' }, { to: ['b@example.com'], subject: 'Zürich – ça va', text: 'Line one\n.starts with a dot\nDone ✓' });
+      await sendMail(
+        { url: smtp.url(), from: 'a@example.com' },
+        { to: ['b@example.com'], subject: 'Zürich – ça va', text: 'Line one\n.starts with a dot\nDone ✓' },
+      );
       const mail = smtp.messages.at(-1)!;
       assert.match(mail.headers.subject!, /^=\?UTF-8\?B\?/);
       assert.equal(mail.text, 'Line one\n.starts with a dot\nDone ✓');
       await assert.rejects(
-        sendMail({ url: smtp.url(), from: 'a@example.com' }, { to: ['b@example.com>\r\nRCPT TO:<c@example.com'], subject: 'x', text: 'y' }),
+        sendMail(
+          { url: smtp.url(), from: 'a@example.com' },
+          { to: ['b@example.com>\r\nRCPT TO:<c@example.com'], subject: 'x', text: 'y' },
+        ),
         SmtpError,
         'a line break in an address is refused, not sent as a command',
       );

@@ -22,13 +22,16 @@ function localPath(specRoot: string, urlPath: string): string | undefined {
   const path = decodeURIComponent(urlPath);
   if (path.startsWith(HIGHLEVEL)) return join(specRoot, 'highlevel', path.slice(HIGHLEVEL.length));
   if (path === `${QUICKBOOKS}LICENSE`) return join(specRoot, 'quickbooks/LICENSE');
-  if (path.startsWith(`${QUICKBOOKS}src/XSD/`)) return join(specRoot, 'quickbooks/xsd', path.slice(`${QUICKBOOKS}src/XSD/`.length));
+  if (path.startsWith(`${QUICKBOOKS}src/XSD/`))
+    return join(specRoot, 'quickbooks/xsd', path.slice(`${QUICKBOOKS}src/XSD/`.length));
   return undefined;
 }
 
 function runScript(args: string[], env: Record<string, string>): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(root, 'scripts/vendor-specs.mjs'), ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+    const child = spawn(process.execPath, [join(root, 'scripts/vendor-specs.mjs'), ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+    });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d));
     child.stderr.on('data', (d: Buffer) => (output += d));
@@ -85,13 +88,20 @@ describe('npm run vendor-specs', () => {
     assert.equal(requested.length, 46, 'one request a file');
   });
 
-  it('reproduces the specs byte for byte from the upstream layout, and leaves a complete folder alone', { skip: found.missing }, async () => {
+  it('reproduces the specs byte for byte from the upstream layout, and leaves a complete folder alone', {
+    skip: found.missing,
+  }, async () => {
     mode = 'serve';
     const out = join(work, 'served');
     const first = await runScript(['--out', out], { LEDGERLINK_VENDOR_SPECS_RAW_URL: base });
     assert.equal(first.code, 0, first.output);
     assert.match(first.output, /wrote .*; every checksum matches/);
-    for (const file of ['highlevel/apps/invoices.json', 'highlevel/docs/webhook events/InvoicePaid.md', 'quickbooks/xsd/Finance.xsd', 'quickbooks/LICENSE']) {
+    for (const file of [
+      'highlevel/apps/invoices.json',
+      'highlevel/docs/webhook events/InvoicePaid.md',
+      'quickbooks/xsd/Finance.xsd',
+      'quickbooks/LICENSE',
+    ]) {
       assert.ok(readFileSync(join(out, file)).equals(readFileSync(join(specRoot!, file))), file);
     }
     requested.length = 0;
@@ -105,6 +115,10 @@ describe('npm run vendor-specs', () => {
     const out = join(work, 'copied');
     const run = await runScript(['--out', out, '--from', specRoot!], {});
     assert.equal(run.code, 0, run.output);
-    assert.ok(readFileSync(join(out, 'highlevel/apps/contacts.json')).equals(readFileSync(join(specRoot!, 'highlevel/apps/contacts.json'))));
+    assert.ok(
+      readFileSync(join(out, 'highlevel/apps/contacts.json')).equals(
+        readFileSync(join(specRoot!, 'highlevel/apps/contacts.json')),
+      ),
+    );
   });
 });

@@ -30,7 +30,7 @@ describe('files ledgerlink writes', () => {
     chmodSync(join(dataDir, 'demo', 'left-by-an-older-version.json'), 0o666);
     // The child inherits the umask: 000 is what made most of .data/pglite 0666.
     const umask = process.umask(0);
-    let demo;
+    let demo: Awaited<ReturnType<typeof startDemoProcess>>;
     try {
       demo = await startDemoProcess({ dataDir, password: null, timeoutMs: 180_000 });
     } finally {
@@ -39,7 +39,8 @@ describe('files ledgerlink writes', () => {
     try {
       assert.deepEqual(notPrivate(dataDir), [], 'while running');
       const names = readdirSync(join(dataDir, 'demo'));
-      for (const kept of ['admin-password', 'demo.json', 'quickbooks.json']) assert.ok(names.includes(kept), `${kept} among ${names.join(', ')}`);
+      for (const kept of ['admin-password', 'demo.json', 'quickbooks.json'])
+        assert.ok(names.includes(kept), `${kept} among ${names.join(', ')}`);
     } finally {
       await demo.stop();
     }

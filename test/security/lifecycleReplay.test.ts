@@ -13,12 +13,19 @@ describe('HighLevel app lifecycle events against replay', () => {
   let s: Stack;
   const admin = (method: string, path: string, payload?: unknown) => emulatorAdmin(s.hl.url, method, path, payload);
   const status = async () => (await s.engine.connections.get(s.connection.id))?.status;
-  const repost = (e: { body: string; headers: Record<string, string> }) => fetch(`${s.url}/webhooks/highlevel`, { method: 'POST', headers: e.headers, body: e.body });
+  const repost = (e: { body: string; headers: Record<string, string> }) =>
+    fetch(`${s.url}/webhooks/highlevel`, { method: 'POST', headers: e.headers, body: e.body });
   /** A body of our choosing signed with the emulator's key, as HighLevel would sign it; posted by the test. */
   const signed = (payload: Record<string, unknown>): { body: string; headers: Record<string, string> } => {
     const body = JSON.stringify(payload);
     const key = createPrivateKey(s.hl.core.webhooks.exportKeys().ed25519);
-    return { body, headers: { 'content-type': 'application/json', 'x-ghl-signature': sign(null, Buffer.from(body), key).toString('base64') } };
+    return {
+      body,
+      headers: {
+        'content-type': 'application/json',
+        'x-ghl-signature': sign(null, Buffer.from(body), key).toString('base64'),
+      },
+    };
   };
   /** The agency installs the app again and the location is reconnected (what the OAuth callback does). */
   const reinstall = async () => {
@@ -26,8 +33,13 @@ describe('HighLevel app lifecycle events against replay', () => {
     await s.hl.flushWebhooks();
     const tokens = s.hl.mintToken(s.locationId);
     await s.engine.connections.attachHighLevel(s.connection.id, {
-      locationId: s.locationId, country: 'US',
-      tokens: { accessToken: tokens.access_token, refreshToken: tokens.refresh_token, accessExpiresAt: new Date(Date.now() + 86_000_000).toISOString() },
+      locationId: s.locationId,
+      country: 'US',
+      tokens: {
+        accessToken: tokens.access_token,
+        refreshToken: tokens.refresh_token,
+        accessExpiresAt: new Date(Date.now() + 86_000_000).toISOString(),
+      },
     });
     await s.engine.connections.activate(s.connection.id);
     assert.equal(await status(), 'connected');
@@ -56,27 +68,43 @@ describe('HighLevel app lifecycle events against replay', () => {
   });
 
   it('refuses an uninstall signed for another app', async () => {
-    const foreign = signed({ ...appUninstallPayload('another-app-id', s.locationId), timestamp: new Date().toISOString(), webhookId: `w-${Date.now()}` });
+    const foreign = signed({
+      ...appUninstallPayload('another-app-id', s.locationId),
+      timestamp: new Date().toISOString(),
+      webhookId: `w-${Date.now()}`,
+    });
     const response = await repost(foreign);
     assert.equal(response.status, 403);
     assert.equal(await status(), 'connected');
   });
 
   it('refuses an uninstall whose timestamp is outside the freshness window', async () => {
-    const stale = signed({ ...appUninstallPayload(s.hl.core.app.appId, s.locationId), timestamp: new Date(Date.now() - 3 * 3600_000).toISOString(), webhookId: `w-stale-${Date.now()}` });
+    const stale = signed({
+      ...appUninstallPayload(s.hl.core.app.appId, s.locationId),
+      timestamp: new Date(Date.now() - 3 * 3600_000).toISOString(),
+      webhookId: `w-stale-${Date.now()}`,
+    });
     const response = await repost(stale);
     assert.equal(response.status, 400);
     assert.equal(await status(), 'connected');
   });
 
   it('an uninstall dated before the latest install does not revoke, one dated after it does', async () => {
-    const older = signed({ ...appUninstallPayload(s.hl.core.app.appId, s.locationId), timestamp: new Date(Date.now() - 60_000).toISOString(), webhookId: `w-older-${Date.now()}` });
+    const older = signed({
+      ...appUninstallPayload(s.hl.core.app.appId, s.locationId),
+      timestamp: new Date(Date.now() - 60_000).toISOString(),
+      webhookId: `w-older-${Date.now()}`,
+    });
     const response = await repost(older);
     assert.equal(response.status, 200);
     assert.equal(await status(), 'connected', 'an uninstall from before the reinstall is history');
 
     await new Promise((r) => setTimeout(r, 20));
-    const newer = signed({ ...appUninstallPayload(s.hl.core.app.appId, s.locationId), timestamp: new Date().toISOString(), webhookId: `w-newer-${Date.now()}` });
+    const newer = signed({
+      ...appUninstallPayload(s.hl.core.app.appId, s.locationId),
+      timestamp: new Date().toISOString(),
+      webhookId: `w-newer-${Date.now()}`,
+    });
     assert.equal((await repost(newer)).status, 200);
     assert.equal(await status(), 'revoked');
   });

@@ -29,11 +29,16 @@ describe('login throttling', () => {
       headers: { 'content-type': 'application/json', ...(forwardedFor ? { 'x-forwarded-for': forwardedFor } : {}) },
       body: JSON.stringify({ username, password }),
     });
-  const statuses = (responses: Response[]) => responses.reduce<Record<number, number>>((n, r) => ({ ...n, [r.status]: (n[r.status] ?? 0) + 1 }), {});
+  const statuses = (responses: Response[]) =>
+    responses.reduce<Record<number, number>>((n, r) => {
+      n[r.status] = (n[r.status] ?? 0) + 1;
+      return n;
+    }, {});
 
   before(async () => {
     s = await startStack({ workers: false });
-    for (const username of ['admin', 'alice', 'bob', 'carol']) await createAdmin(s.t.db, { username, passwordHash: await hashPassword(PASSWORD) });
+    for (const username of ['admin', 'alice', 'bob', 'carol'])
+      await createAdmin(s.t.db, { username, passwordHash: await hashPassword(PASSWORD) });
     // The deployment the docs recommend: ledgerlink behind a reverse proxy on the same host.
     proxied = await buildServer(s.engine, { trustProxy: '127.0.0.1' });
     proxiedUrl = await listen(proxied);
@@ -48,21 +53,42 @@ describe('login throttling', () => {
     const counts = statuses(responses);
     assert.ok((counts[401] ?? 0) <= 10, `401 x ${counts[401] ?? 0}`);
     assert.equal((counts[401] ?? 0) + (counts[429] ?? 0), 200, JSON.stringify(counts));
-    assert.equal((await login(s.url, 'admin', PASSWORD)).status, 429, 'the lock holds for the right password from that address');
+    assert.equal(
+      (await login(s.url, 'admin', PASSWORD)).status,
+      429,
+      'the lock holds for the right password from that address',
+    );
     assert.ok(passwordHashesHighWater() <= 4, `at most 4 password hashes at once, saw ${passwordHashesHighWater()}`);
   });
 
   it('caps the password hashes in flight when many clients log in at once', async () => {
-    const responses = await Promise.all(Array.from({ length: 60 }, (_, i) => login(proxiedUrl, `nobody-${i}`, 'wrong password', `198.51.100.${i + 1}`)));
-    assert.deepEqual(Object.keys(statuses(responses)).filter((c) => c !== '401' && c !== '429'), []);
+    const responses = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => login(proxiedUrl, `nobody-${i}`, 'wrong password', `198.51.100.${i + 1}`)),
+    );
+    assert.deepEqual(
+      Object.keys(statuses(responses)).filter((c) => c !== '401' && c !== '429'),
+      [],
+    );
     assert.ok(passwordHashesHighWater() <= 4, `at most 4 password hashes at once, saw ${passwordHashesHighWater()}`);
   });
 
   it('behind the trusted proxy, ten bad logins from one client lock out neither other clients nor other accounts', async () => {
     for (let i = 0; i < 12; i++) await login(proxiedUrl, 'alice', 'wrong password', '203.0.113.7');
-    assert.equal((await login(proxiedUrl, 'alice', PASSWORD, '203.0.113.7')).status, 429, 'the guessing client is locked out');
-    assert.equal((await login(proxiedUrl, 'alice', PASSWORD, '203.0.113.8')).status, 200, 'alice from her own address logs in');
-    assert.equal((await login(proxiedUrl, 'bob', PASSWORD, '203.0.113.7')).status, 200, 'another account from that address logs in');
+    assert.equal(
+      (await login(proxiedUrl, 'alice', PASSWORD, '203.0.113.7')).status,
+      429,
+      'the guessing client is locked out',
+    );
+    assert.equal(
+      (await login(proxiedUrl, 'alice', PASSWORD, '203.0.113.8')).status,
+      200,
+      'alice from her own address logs in',
+    );
+    assert.equal(
+      (await login(proxiedUrl, 'bob', PASSWORD, '203.0.113.7')).status,
+      200,
+      'another account from that address logs in',
+    );
   });
 
   it('without LEDGERLINK_TRUST_PROXY, X-Forwarded-For is not believed: a client cannot pick a fresh address per guess', async () => {

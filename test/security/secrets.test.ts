@@ -27,18 +27,33 @@ describe('secrets at rest and in logs', () => {
     const response = await fetch(`${s.hl.url}/_emulator/locations/${s.locationId}/actions/order-form-payment`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ contact: { firstName: 'Secret', lastName: 'Keeper', email: 'secret.keeper@example.com' }, items: [{ name: 'Vault', amount: 99 }] }),
+      body: JSON.stringify({
+        contact: { firstName: 'Secret', lastName: 'Keeper', email: 'secret.keeper@example.com' },
+        items: [{ name: 'Vault', amount: 99 }],
+      }),
     });
     const paid = (await response.json()) as { transactionId: string };
     await s.hl.flushWebhooks();
-    await eventually(() => s.qbo.admin.listEntities(s.realmId, 'SalesReceipt').find((r) => String(r.PrivateNote ?? '').includes(paid.transactionId)), 60_000, 'the receipt');
+    await eventually(
+      () =>
+        s.qbo.admin
+          .listEntities(s.realmId, 'SalesReceipt')
+          .find((r) => String(r.PrivateNote ?? '').includes(paid.transactionId)),
+      60_000,
+      'the receipt',
+    );
     await s.engine.queue.idle([QUEUES.crmOrder, QUEUES.crmTransaction], 30_000);
 
     const qboTokens = (await s.engine.connections.readTokens(s.connection.id, 'qbo'))!;
     const hlTokens = (await s.engine.connections.readTokens(s.connection.id, 'hl'))!;
     const secrets = [
-      qboTokens.accessToken, qboTokens.refreshToken!, hlTokens.accessToken, hlTokens.refreshToken!,
-      'emulator-client-secret', s.hl.core.app.clientSecret, QBO_VERIFIER,
+      qboTokens.accessToken,
+      qboTokens.refreshToken!,
+      hlTokens.accessToken,
+      hlTokens.refreshToken!,
+      'emulator-client-secret',
+      s.hl.core.app.clientSecret,
+      QBO_VERIFIER,
     ];
     assert.ok(logs.length > 0, 'the engine logged something');
 
@@ -47,11 +62,21 @@ describe('secrets at rest and in logs', () => {
     );
     let dump = '';
     for (const { table_name } of tables.rows) {
-      const schema = (await s.t.db.query<{ table_schema: string }>(`SELECT table_schema FROM information_schema.tables WHERE table_name = $1`, [table_name])).rows[0]!.table_schema;
-      const rows = await s.t.db.query<{ row: string }>(`SELECT row_to_json(t)::text AS row FROM ${schema}."${table_name}" t`);
+      const schema = (
+        await s.t.db.query<{ table_schema: string }>(
+          `SELECT table_schema FROM information_schema.tables WHERE table_name = $1`,
+          [table_name],
+        )
+      ).rows[0]!.table_schema;
+      const rows = await s.t.db.query<{ row: string }>(
+        `SELECT row_to_json(t)::text AS row FROM ${schema}."${table_name}" t`,
+      );
       dump += rows.rows.map((r) => r.row).join('\n');
     }
-    assert.ok(dump.includes('secret.keeper@example.com') || dump.includes(paid.transactionId), 'the dump holds synced data');
+    assert.ok(
+      dump.includes('secret.keeper@example.com') || dump.includes(paid.transactionId),
+      'the dump holds synced data',
+    );
     for (const secret of secrets) {
       assert.ok(!dump.includes(secret), `a secret (${secret.slice(0, 4)}…) is readable in the database`);
       assert.ok(!logs.includes(secret), `a secret (${secret.slice(0, 4)}…) is in the logs`);

@@ -21,7 +21,11 @@ async function listen(app: FastifyInstance): Promise<{ url: string; port: number
 
 describe('sessions and requests', () => {
   let s: Stack;
-  const call = (method: string, path: string, options: { body?: unknown; cookie?: string; headers?: Record<string, string> } = {}) =>
+  const call = (
+    method: string,
+    path: string,
+    options: { body?: unknown; cookie?: string; headers?: Record<string, string> } = {},
+  ) =>
     fetch(`${s.url}${path}`, {
       method,
       headers: {
@@ -36,11 +40,14 @@ describe('sessions and requests', () => {
     assert.equal(r.status, 200);
     return r.headers.get('set-cookie')!.split(';')[0]!;
   };
-  const whoami = async (cookie: string) => ((await (await call('GET', '/api/auth/state', { cookie })).json()) as { user: { username: string } | null }).user?.username ?? null;
+  const whoami = async (cookie: string) =>
+    ((await (await call('GET', '/api/auth/state', { cookie })).json()) as { user: { username: string } | null }).user
+      ?.username ?? null;
 
   before(async () => {
     s = await startStack({ workers: false });
-    for (const username of ['admin', 'other', 'third']) await createAdmin(s.t.db, { username, passwordHash: await hashPassword(PASSWORD) });
+    for (const username of ['admin', 'other', 'third'])
+      await createAdmin(s.t.db, { username, passwordHash: await hashPassword(PASSWORD) });
   });
   after(async () => {
     await s?.close();
@@ -50,27 +57,46 @@ describe('sessions and requests', () => {
     const laptop = await login('admin', PASSWORD);
     const stolen = await login('admin', PASSWORD);
     const colleague = await login('other', PASSWORD);
-    const wrong = await call('POST', '/api/auth/password', { cookie: laptop, body: { currentPassword: 'not it at all', newPassword: NEW_PASSWORD } });
+    const wrong = await call('POST', '/api/auth/password', {
+      cookie: laptop,
+      body: { currentPassword: 'not it at all', newPassword: NEW_PASSWORD },
+    });
     assert.equal(wrong.status, 403);
-    const changed = await call('POST', '/api/auth/password', { cookie: laptop, body: { currentPassword: PASSWORD, newPassword: NEW_PASSWORD } });
+    const changed = await call('POST', '/api/auth/password', {
+      cookie: laptop,
+      body: { currentPassword: PASSWORD, newPassword: NEW_PASSWORD },
+    });
     assert.equal(changed.status, 200, await changed.clone().text());
     assert.equal(await whoami(laptop), 'admin');
     assert.equal(await whoami(stolen), null, 'the other session is over');
     assert.equal(await whoami(colleague), 'other');
-    assert.equal((await call('POST', '/api/auth/login', { body: { username: 'admin', password: PASSWORD } })).status, 401);
+    assert.equal(
+      (await call('POST', '/api/auth/login', { body: { username: 'admin', password: PASSWORD } })).status,
+      401,
+    );
     await login('admin', NEW_PASSWORD);
   });
 
   it('resetting the password at start (LEDGERLINK_ADMIN_PASSWORD) ends the sessions opened with the old one', async () => {
     const before = await login('other', PASSWORD);
     const app = (await import('fastify')).default();
-    await registerAuth(app, { db: s.t.db, secureCookies: false, initialAdmin: { username: 'other', password: NEW_PASSWORD }, announce: () => {} });
+    await registerAuth(app, {
+      db: s.t.db,
+      secureCookies: false,
+      initialAdmin: { username: 'other', password: NEW_PASSWORD },
+      announce: () => {},
+    });
     await app.close();
     assert.equal(await whoami(before), null);
     const again = await login('other', NEW_PASSWORD);
     // The same password at the next start changes nothing: its sessions stay.
     const app2 = (await import('fastify')).default();
-    await registerAuth(app2, { db: s.t.db, secureCookies: false, initialAdmin: { username: 'other', password: NEW_PASSWORD }, announce: () => {} });
+    await registerAuth(app2, {
+      db: s.t.db,
+      secureCookies: false,
+      initialAdmin: { username: 'other', password: NEW_PASSWORD },
+      announce: () => {},
+    });
     await app2.close();
     assert.equal(await whoami(again), 'other');
   });
@@ -96,7 +122,10 @@ describe('sessions and requests', () => {
   it('sets request and connection timeouts by default', async () => {
     const app = await buildServer(s.engine);
     try {
-      assert.ok(app.server.requestTimeout > 0 && app.server.requestTimeout <= 60_000, `requestTimeout ${app.server.requestTimeout}`);
+      assert.ok(
+        app.server.requestTimeout > 0 && app.server.requestTimeout <= 60_000,
+        `requestTimeout ${app.server.requestTimeout}`,
+      );
       assert.ok(app.server.timeout > 0 && app.server.timeout <= 120_000, `connection timeout ${app.server.timeout}`);
     } finally {
       await app.close();
@@ -119,9 +148,15 @@ describe('sessions and requests', () => {
         const deadline = setTimeout(() => {
           clearInterval(timer);
           socket.destroy();
-          reject(new Error(`the server still held the connection after ${Date.now() - started} ms (${sent} bytes sent)`));
+          reject(
+            new Error(`the server still held the connection after ${Date.now() - started} ms (${sent} bytes sent)`),
+          );
         }, 12_000);
-        socket.on('connect', () => socket.write(`POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`));
+        socket.on('connect', () =>
+          socket.write(
+            `POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+          ),
+        );
         socket.on('data', (d) => (answer += d.toString()));
         socket.on('error', () => {});
         socket.on('close', () => {

@@ -22,12 +22,20 @@ describe('the token key at start', () => {
   let dataDir: string;
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
   let connectionId: string;
-  const tokens = { accessToken: 'qbo-access-token-value', refreshToken: 'qbo-refresh-token-value', accessExpiresAt: new Date(Date.now() + 3_600_000).toISOString() };
+  const tokens = {
+    accessToken: 'qbo-access-token-value',
+    refreshToken: 'qbo-refresh-token-value',
+    accessExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+  };
   const env = (extra: Record<string, string>): NodeJS.ProcessEnv => ({
     LEDGERLINK_DATA_DIR: dataDir,
     ...(database ? { DATABASE_URL: database.databaseUrl } : {}),
-    QBO_CLIENT_ID: 'id', QBO_CLIENT_SECRET: 'secret', QBO_API_URL: 'http://127.0.0.1:9',
-    HL_CLIENT_ID: 'id', HL_CLIENT_SECRET: 'secret', HL_API_URL: 'http://127.0.0.1:9',
+    QBO_CLIENT_ID: 'id',
+    QBO_CLIENT_SECRET: 'secret',
+    QBO_API_URL: 'http://127.0.0.1:9',
+    HL_CLIENT_ID: 'id',
+    HL_CLIENT_SECRET: 'secret',
+    HL_API_URL: 'http://127.0.0.1:9',
     ...extra,
   });
   const open = (extra: Record<string, string>) => {
@@ -35,7 +43,12 @@ describe('the token key at start', () => {
     return openRuntime(config, config.providers!, { server: false, workers: false, logger: quiet });
   };
   const sealed = async (runtime: { db: { query: <R>(sql: string, params?: unknown[]) => Promise<{ rows: R[] }> } }) =>
-    (await runtime.db.query<{ qbo: Uint8Array; hl: Uint8Array; status: string }>('SELECT qbo_tokens AS qbo, hl_tokens AS hl, status FROM connections WHERE id = $1', [connectionId])).rows[0]!;
+    (
+      await runtime.db.query<{ qbo: Uint8Array; hl: Uint8Array; status: string }>(
+        'SELECT qbo_tokens AS qbo, hl_tokens AS hl, status FROM connections WHERE id = $1',
+        [connectionId],
+      )
+    ).rows[0]!;
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'll-token-key-'));
@@ -44,8 +57,17 @@ describe('the token key at start', () => {
     try {
       const connection = await runtime.engine.connections.create({ name: 'Acme Books' });
       connectionId = connection.id;
-      await runtime.engine.connections.attachQuickBooks(connection.id, { realmId: '9130', country: 'US', homeCurrency: 'USD', tokens });
-      await runtime.engine.connections.attachHighLevel(connection.id, { locationId: 'loc-1', country: 'US', tokens: { ...tokens, accessToken: 'hl-access-token-value' } });
+      await runtime.engine.connections.attachQuickBooks(connection.id, {
+        realmId: '9130',
+        country: 'US',
+        homeCurrency: 'USD',
+        tokens,
+      });
+      await runtime.engine.connections.attachHighLevel(connection.id, {
+        locationId: 'loc-1',
+        country: 'US',
+        tokens: { ...tokens, accessToken: 'hl-access-token-value' },
+      });
       await runtime.engine.connections.activate(connection.id);
     } finally {
       await runtime.stop();
@@ -115,14 +137,24 @@ describe('the token key at start', () => {
       assert.equal(connection?.status, 'paused');
       assert.match(connection?.statusReason ?? '', /cannot be opened with the token key in use/);
       const errors = await listActivity(runtime.db, { connectionId, status: 'error' });
-      assert.ok(errors.some((e) => /cannot be opened/.test(e.message)), 'an open error in the dashboard');
-      await assert.rejects(runtime.engine.connections.readTokens(connectionId, 'qbo'), /cannot be opened with the token key in use/);
+      assert.ok(
+        errors.some((e) => /cannot be opened/.test(e.message)),
+        'an open error in the dashboard',
+      );
+      await assert.rejects(
+        runtime.engine.connections.readTokens(connectionId, 'qbo'),
+        /cannot be opened with the token key in use/,
+      );
     } finally {
       await runtime.stop();
     }
     const back = await open({ LEDGERLINK_SECRET_KEY: KEY_A });
     try {
-      assert.equal((await back.engine.connections.readTokens(connectionId, 'qbo'))?.accessToken, tokens.accessToken, 'the right key still opens them');
+      assert.equal(
+        (await back.engine.connections.readTokens(connectionId, 'qbo'))?.accessToken,
+        tokens.accessToken,
+        'the right key still opens them',
+      );
     } finally {
       await back.stop();
     }
@@ -140,7 +172,12 @@ describe('the token key at start', () => {
       const first = await open();
       try {
         const c = await first.engine.connections.create({ name: 'Key File Co' });
-        await first.engine.connections.attachQuickBooks(c.id, { realmId: '1', country: 'US', homeCurrency: 'USD', tokens });
+        await first.engine.connections.attachQuickBooks(c.id, {
+          realmId: '1',
+          country: 'US',
+          homeCurrency: 'USD',
+          tokens,
+        });
       } finally {
         await first.stop();
       }
@@ -151,7 +188,11 @@ describe('the token key at start', () => {
         assert.match(error.message, /Fix: restore that file/);
         return true;
       });
-      assert.equal(existsSync(join(dir, 'secret.key')), false, 'no new key file stands where the old one is to be restored');
+      assert.equal(
+        existsSync(join(dir, 'secret.key')),
+        false,
+        'no new key file stands where the old one is to be restored',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -23,7 +23,11 @@ describe('a company or a location belongs to one connection', () => {
   let second: Connection;
   let secondRealm: string;
 
-  const call = async (method: string, path: string, options: { body?: unknown; form?: Record<string, string>; as?: string | null; origin?: string } = {}) => {
+  const call = async (
+    method: string,
+    path: string,
+    options: { body?: unknown; form?: Record<string, string>; as?: string | null; origin?: string } = {},
+  ) => {
     const as = options.as === undefined ? cookie : options.as;
     const headers: Record<string, string> = { ...(as ? { cookie: as } : {}) };
     let body: string | undefined;
@@ -35,7 +39,12 @@ describe('a company or a location belongs to one connection', () => {
       body = new URLSearchParams(options.form).toString();
     }
     if (options.origin) headers.origin = options.origin;
-    const response = await fetch(`${stack.url}${path}`, { method, redirect: 'manual', headers, ...(body !== undefined ? { body } : {}) });
+    const response = await fetch(`${stack.url}${path}`, {
+      method,
+      redirect: 'manual',
+      headers,
+      ...(body !== undefined ? { body } : {}),
+    });
     const text = await response.text();
     let json: Record<string, unknown> = {};
     try {
@@ -59,7 +68,9 @@ describe('a company or a location belongs to one connection', () => {
     const authorize = new URL(String(started.json.authorizeUrl));
     const form = Object.fromEntries(authorize.searchParams);
     const consent = await fetch(`${stack.qbo.url}/connect/oauth2`, {
-      method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ ...form, realmId, decision: 'allow' }).toString(),
     });
     assert.equal(consent.status, 302);
@@ -72,13 +83,18 @@ describe('a company or a location belongs to one connection', () => {
     const tokens = await stack.engine.connections.readTokens(connection.id, 'qbo');
     if (!tokens) return 0;
     const realm = (await stack.engine.connections.require(connection.id)).qboRealmId!;
-    const r = await fetch(`${stack.qbo.url}/v3/company/${realm}/companyinfo/${realm}`, { headers: { authorization: `Bearer ${tokens.accessToken}`, accept: 'application/json' } });
+    const r = await fetch(`${stack.qbo.url}/v3/company/${realm}/companyinfo/${realm}`, {
+      headers: { authorization: `Bearer ${tokens.accessToken}`, accept: 'application/json' },
+    });
     return r.status;
   };
 
   /** What must not change on a refusal: the row as the store holds it, tokens included. */
   const snapshot = async (id: string) => {
-    const row = await stack.t.db.query(`SELECT status, status_reason, qbo_realm_id, hl_location_id, qbo_tokens, hl_tokens, connected_at, updated_at FROM connections WHERE id = $1`, [id]);
+    const row = await stack.t.db.query(
+      `SELECT status, status_reason, qbo_realm_id, hl_location_id, qbo_tokens, hl_tokens, connected_at, updated_at FROM connections WHERE id = $1`,
+      [id],
+    );
     return JSON.stringify(row.rows[0]);
   };
 
@@ -93,8 +109,18 @@ describe('a company or a location belongs to one connection', () => {
     const h = stack.hl.mintToken(location.id);
     second = await connectWithTokens(stack.engine, {
       name: 'Second Studio',
-      quickbooks: { realmId: secondRealm, accessToken: q.access_token, refreshToken: q.refresh_token, expiresIn: q.expires_in },
-      highlevel: { locationId: location.id, accessToken: h.access_token, refreshToken: h.refresh_token, expiresIn: 86_399 },
+      quickbooks: {
+        realmId: secondRealm,
+        accessToken: q.access_token,
+        refreshToken: q.refresh_token,
+        expiresIn: q.expires_in,
+      },
+      highlevel: {
+        locationId: location.id,
+        accessToken: h.access_token,
+        refreshToken: h.refresh_token,
+        expiresIn: 86_399,
+      },
     });
   });
 
@@ -102,7 +128,7 @@ describe('a company or a location belongs to one connection', () => {
     await stack?.close();
   });
 
-  it('refuses another connection\'s company at the QuickBooks callback, naming that connection, and changes neither', async () => {
+  it("refuses another connection's company at the QuickBooks callback, naming that connection, and changes neither", async () => {
     const [firstBefore, secondBefore] = [await snapshot(first.id), await snapshot(second.id)];
     const refused = await connectQuickBooks(second.id, stack.realmId);
     assert.equal(refused.status, 409, refused.text.slice(0, 300));
@@ -148,15 +174,24 @@ describe('a company or a location belongs to one connection', () => {
   it('holds the rule in the store too: a second live connection on a company or a location is refused', async () => {
     const extra = await stack.engine.connections.create({ name: 'Sneaky' });
     await assert.rejects(
-      stack.t.db.query(`UPDATE connections SET qbo_realm_id = $2, status = 'connected' WHERE id = $1`, [extra.id, stack.realmId]),
+      stack.t.db.query(`UPDATE connections SET qbo_realm_id = $2, status = 'connected' WHERE id = $1`, [
+        extra.id,
+        stack.realmId,
+      ]),
       /duplicate key|unique/i,
     );
     await assert.rejects(
-      stack.t.db.query(`UPDATE connections SET hl_location_id = $2, status = 'connected' WHERE id = $1`, [extra.id, stack.locationId]),
+      stack.t.db.query(`UPDATE connections SET hl_location_id = $2, status = 'connected' WHERE id = $1`, [
+        extra.id,
+        stack.locationId,
+      ]),
       /duplicate key|unique/i,
     );
     // A disconnected connection keeps its company and location for the record: it holds neither.
-    await stack.t.db.query(`UPDATE connections SET qbo_realm_id = $2, hl_location_id = $3, status = 'disconnected' WHERE id = $1`, [extra.id, stack.realmId, `${stack.locationId}-x`]);
+    await stack.t.db.query(
+      `UPDATE connections SET qbo_realm_id = $2, hl_location_id = $3, status = 'disconnected' WHERE id = $1`,
+      [extra.id, stack.realmId, `${stack.locationId}-x`],
+    );
     await stack.t.db.query(`DELETE FROM connections WHERE id = $1`, [extra.id]);
   });
 
@@ -166,7 +201,7 @@ describe('a company or a location belongs to one connection', () => {
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.equal((await stack.engine.connections.require(second.id)).status, 'disconnected');
     assert.equal(await snapshot(first.id), firstBefore);
-    assert.equal(await quickBooksAnswers(first), 200, 'the first connection\'s company still answers it');
+    assert.equal(await quickBooksAnswers(first), 200, "the first connection's company still answers it");
   });
 
   it('a disconnected connection reconnecting to a company in use is refused, and disconnecting it again revokes nothing of the other', async () => {
@@ -188,11 +223,24 @@ describe('a company or a location belongs to one connection', () => {
     const legacy = await stack.engine.connections.create({ name: 'Legacy twin' });
     await stack.engine.connections.setStatus(legacy.id, 'disconnected', 'test');
     const q = stack.qbo.admin.mintToken(stack.realmId);
-    await stack.engine.connections.attachQuickBooks(legacy.id, { realmId: stack.realmId, country: 'US', homeCurrency: 'USD', tokens: { accessToken: q.access_token, refreshToken: q.refresh_token, accessExpiresAt: new Date(Date.now() + 3600_000).toISOString() } });
+    await stack.engine.connections.attachQuickBooks(legacy.id, {
+      realmId: stack.realmId,
+      country: 'US',
+      homeCurrency: 'USD',
+      tokens: {
+        accessToken: q.access_token,
+        refreshToken: q.refresh_token,
+        accessExpiresAt: new Date(Date.now() + 3600_000).toISOString(),
+      },
+    });
     const r = await call('POST', `/api/connections/${legacy.id}/disconnect`, { body: {} });
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.match((r.json.notes as string[]).join(' '), /Test US/);
-    assert.equal(await quickBooksAnswers(first), 200, 'Intuit was not asked to disconnect the app from the company the other connection uses');
+    assert.equal(
+      await quickBooksAnswers(first),
+      200,
+      'Intuit was not asked to disconnect the app from the company the other connection uses',
+    );
     await stack.t.db.query(`DELETE FROM connections WHERE id = $1`, [legacy.id]);
   });
 
@@ -212,7 +260,18 @@ describe('a company or a location belongs to one connection', () => {
     };
 
     before(async () => {
-      await saveLink(stack.t.db, { connectionId: second.id, kind: 'customer', crmId: 'contact-1', qboId: '58', origin: 'crm', state: 'linked', snapshotHash: null, qboSyncToken: null, qboUpdatedAt: null, crmUpdatedAt: null });
+      await saveLink(stack.t.db, {
+        connectionId: second.id,
+        kind: 'customer',
+        crmId: 'contact-1',
+        qboId: '58',
+        origin: 'crm',
+        state: 'linked',
+        snapshotHash: null,
+        qboSyncToken: null,
+        qboUpdatedAt: null,
+        crmUpdatedAt: null,
+      });
     });
 
     it('asks first, naming both companies and what happens to the links, and changes nothing until confirmed', async () => {
@@ -225,10 +284,13 @@ describe('a company or a location belongs to one connection', () => {
       assert.equal((await countLinks(stack.t.db, second.id)).customer, 1);
     });
 
-    it('refuses the confirmation from another origin, another session, or without the form\'s token', async () => {
+    it("refuses the confirmation from another origin, another session, or without the form's token", async () => {
       const { action, token } = await askSwitch();
       const before = await snapshot(second.id);
-      const foreign = await call('POST', action, { form: { switch: token, decision: 'confirm' }, origin: 'https://evil.example' });
+      const foreign = await call('POST', action, {
+        form: { switch: token, decision: 'confirm' },
+        origin: 'https://evil.example',
+      });
       assert.equal(foreign.status, 403);
       const other = await login();
       const stolen = await call('POST', action, { form: { switch: token, decision: 'confirm' }, as: other });
@@ -238,18 +300,24 @@ describe('a company or a location belongs to one connection', () => {
       assert.equal(await snapshot(second.id), before);
     });
 
-    it('cancelling keeps the connection on its company and gives the new company\'s access back', async () => {
+    it("cancelling keeps the connection on its company and gives the new company's access back", async () => {
       const { action, token } = await askSwitch();
       const before = await snapshot(second.id);
       const cancelled = await call('POST', action, { form: { switch: token, decision: 'cancel' } });
       assert.equal(cancelled.status, 303);
-      assert.match(new URLSearchParams(cancelled.headers.get('location')!.split('?')[1]!.split('#')[0]).get('notice')!, /^quickbooks-kept$/);
+      assert.match(
+        new URLSearchParams(cancelled.headers.get('location')!.split('?')[1]!.split('#')[0]).get('notice')!,
+        /^quickbooks-kept$/,
+      );
       assert.equal(await snapshot(second.id), before);
       const grants = stack.qbo.admin.oauth.snapshot().grants.filter((g) => g.realmId === newRealm);
-      assert.ok(grants.length > 0 && grants.every((g) => g.revoked), 'ledgerlink\'s access to the company it was not switched to is revoked');
+      assert.ok(
+        grants.length > 0 && grants.every((g) => g.revoked),
+        "ledgerlink's access to the company it was not switched to is revoked",
+      );
     });
 
-    it('switches after an explicit confirmation, setting the old company\'s links aside; switching back follows them again', async () => {
+    it("switches after an explicit confirmation, setting the old company's links aside; switching back follows them again", async () => {
       const { action, token } = await askSwitch();
       const confirmed = await call('POST', action, { form: { switch: token, decision: 'confirm' } });
       assert.equal(confirmed.status, 303, confirmed.text);
@@ -264,7 +332,10 @@ describe('a company or a location belongs to one connection', () => {
       const replay = await call('POST', action, { form: { switch: token, decision: 'confirm' } });
       assert.equal(replay.status, 400, 'the confirmation is single use');
       const activity = await listActivity(stack.t.db, { connectionId: second.id, flow: 'connection', limit: 20 });
-      assert.ok(activity.some((a) => /Second Studio LLC/.test(a.message) && /Maple Books Inc\./.test(a.message)), activity.map((a) => a.message).join('\n'));
+      assert.ok(
+        activity.some((a) => /Second Studio LLC/.test(a.message) && /Maple Books Inc\./.test(a.message)),
+        activity.map((a) => a.message).join('\n'),
+      );
 
       // Back to the first company: its links are followed again.
       const page = await connectQuickBooks(second.id, secondRealm);

@@ -27,14 +27,19 @@ function logCollector() {
   return {
     stream,
     text: () => text,
-    lines: (): Line[] => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line),
+    lines: (): Line[] =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Line),
   };
 }
 
 /** A store that can be made unreachable: every statement fails as a lost PostgreSQL server's would. */
 function breakable(db: Db): { db: Db; down: (value: boolean) => void } {
   let isDown = false;
-  const refuse = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+  const refuse = () =>
+    Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
   const wrapped: Db = {
     kind: db.kind,
     ...(db.pglite ? { pglite: db.pglite } : {}),
@@ -79,8 +84,23 @@ describe('health, readiness and the log of a failing server', () => {
       logger: createLogger({ level: 'info', stream: log.stream }),
       queue: { supervise: false },
       providers: {
-        quickbooks: { clientId: 'id', clientSecret: 'qbo-client-secret-value', webhookVerifierToken: 'v', apiUrl: 'http://127.0.0.1:9', authorizeUrl: undefined, tokenUrl: undefined, revokeUrl: undefined },
-        highlevel: { clientId: 'id', clientSecret: 'hl-client-secret-value', apiUrl: 'http://127.0.0.1:9', authorizeUrl: undefined, webhookPublicKey: undefined, webhookRsaPublicKey: undefined },
+        quickbooks: {
+          clientId: 'id',
+          clientSecret: 'qbo-client-secret-value',
+          webhookVerifierToken: 'v',
+          apiUrl: 'http://127.0.0.1:9',
+          authorizeUrl: undefined,
+          tokenUrl: undefined,
+          revokeUrl: undefined,
+        },
+        highlevel: {
+          clientId: 'id',
+          clientSecret: 'hl-client-secret-value',
+          apiUrl: 'http://127.0.0.1:9',
+          authorizeUrl: undefined,
+          webhookPublicKey: undefined,
+          webhookRsaPublicKey: undefined,
+        },
       },
     });
     const server = await buildServer(engine, { metricsToken: METRICS_TOKEN });
@@ -119,7 +139,9 @@ describe('health, readiness and the log of a failing server', () => {
   });
 
   it('fails /readyz while a migration of this version is not applied', async () => {
-    const last = await t.db.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version DESC LIMIT 1');
+    const last = await t.db.query<{ version: number; name: string }>(
+      'SELECT version, name FROM schema_migrations ORDER BY version DESC LIMIT 1',
+    );
     const { version, name } = last.rows[0]!;
     await t.db.query('DELETE FROM schema_migrations WHERE version = $1', [version]);
     try {
@@ -136,7 +158,12 @@ describe('health, readiness and the log of a failing server', () => {
     let response: Response;
     try {
       // A session id of the form ledgerlink hands out (43 base64url characters): only such a cookie is looked up.
-      response = await fetch(`${url}/api/auth/state`, { headers: { cookie: 'll_session=some-session-secret-0123456789abcdefghijklm', authorization: 'Bearer some-bearer-secret' } });
+      response = await fetch(`${url}/api/auth/state`, {
+        headers: {
+          cookie: 'll_session=some-session-secret-0123456789abcdefghijklm',
+          authorization: 'Bearer some-bearer-secret',
+        },
+      });
     } finally {
       store.down(false);
     }
@@ -155,7 +182,10 @@ describe('health, readiness and the log of a failing server', () => {
     assert.equal(request.length, 1, 'one line for the request itself');
     assert.equal(request[0]!.status, 500);
     assert.equal(request[0]!.path, '/api/auth/state');
-    assert.ok(!log.text().includes('some-session-secret') && !log.text().includes('some-bearer-secret'), 'cookies and bearer tokens stay out of the log');
+    assert.ok(
+      !log.text().includes('some-session-secret') && !log.text().includes('some-bearer-secret'),
+      'cookies and bearer tokens stay out of the log',
+    );
   });
 
   it('serves /metrics only with its bearer token', async () => {
@@ -182,7 +212,10 @@ describe('/metrics and job log lines over a synced payment', () => {
     const response = await fetch(`${s.hl.url}/_emulator/locations/${s.locationId}/actions/order-form-payment`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ contact: { firstName: 'Metric', lastName: 'Payer', email }, items: [{ name: 'Gauge', amount: 42 }] }),
+      body: JSON.stringify({
+        contact: { firstName: 'Metric', lastName: 'Payer', email },
+        items: [{ name: 'Gauge', amount: 42 }],
+      }),
     });
     return (await response.json()) as { transactionId: string; orderId: string };
   };
@@ -198,20 +231,51 @@ describe('/metrics and job log lines over a synced payment', () => {
     const before = await scrape();
     const paid = await pay('metric.payer@example.com');
     await s.hl.flushWebhooks();
-    await eventually(() => s.qbo.admin.listEntities(s.realmId, 'SalesReceipt').find((r) => String(r.PrivateNote ?? '').includes(paid.transactionId)), 30_000, 'the receipt');
+    await eventually(
+      () =>
+        s.qbo.admin
+          .listEntities(s.realmId, 'SalesReceipt')
+          .find((r) => String(r.PrivateNote ?? '').includes(paid.transactionId)),
+      30_000,
+      'the receipt',
+    );
     await s.engine.queue.idle([QUEUES.crmOrder, QUEUES.crmTransaction], 30_000);
-    const refused = await fetch(`${s.url}/webhooks/highlevel`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-ghl-signature': 'forged' }, body: '{"type":"ContactCreate"}' });
+    const refused = await fetch(`${s.url}/webhooks/highlevel`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-ghl-signature': 'forged' },
+      body: '{"type":"ContactCreate"}',
+    });
     assert.equal(refused.status, 401);
 
     const after = await scrape();
-    const delta = (name: string, labels: Record<string, string>) => sample(after, name, labels) - sample(before, name, labels);
-    assert.ok(delta('ledgerlink_sync_outcomes_total', { flow: SALES_RECEIPTS_FLOW, status: 'ok' }) >= 1, 'a sales-receipt job ended ok');
-    assert.ok(delta('ledgerlink_webhook_requests_total', { provider: 'highlevel', outcome: 'accepted' }) >= 1, 'the payment webhook was accepted');
-    assert.equal(delta('ledgerlink_webhook_requests_total', { provider: 'highlevel', outcome: 'refused' }), 1, 'the forged webhook was refused');
+    const delta = (name: string, labels: Record<string, string>) =>
+      sample(after, name, labels) - sample(before, name, labels);
+    assert.ok(
+      delta('ledgerlink_sync_outcomes_total', { flow: SALES_RECEIPTS_FLOW, status: 'ok' }) >= 1,
+      'a sales-receipt job ended ok',
+    );
+    assert.ok(
+      delta('ledgerlink_webhook_requests_total', { provider: 'highlevel', outcome: 'accepted' }) >= 1,
+      'the payment webhook was accepted',
+    );
+    assert.equal(
+      delta('ledgerlink_webhook_requests_total', { provider: 'highlevel', outcome: 'refused' }),
+      1,
+      'the forged webhook was refused',
+    );
     assert.ok(delta('ledgerlink_webhook_events_total', { provider: 'highlevel', outcome: 'stored' }) >= 1);
-    assert.ok(delta('ledgerlink_provider_requests_total', { provider: 'quickbooks', status: '200' }) >= 2, 'QuickBooks calls counted');
-    assert.ok(delta('ledgerlink_provider_requests_total', { provider: 'highlevel', status: '200' }) >= 1, 'HighLevel calls counted');
-    assert.ok(delta('ledgerlink_provider_request_duration_seconds_count', { provider: 'quickbooks' }) >= 2, 'QuickBooks latency observed');
+    assert.ok(
+      delta('ledgerlink_provider_requests_total', { provider: 'quickbooks', status: '200' }) >= 2,
+      'QuickBooks calls counted',
+    );
+    assert.ok(
+      delta('ledgerlink_provider_requests_total', { provider: 'highlevel', status: '200' }) >= 1,
+      'HighLevel calls counted',
+    );
+    assert.ok(
+      delta('ledgerlink_provider_request_duration_seconds_count', { provider: 'quickbooks' }) >= 2,
+      'QuickBooks latency observed',
+    );
     assert.match(after, /ledgerlink_job_oldest_waiting_seconds\{queue="[^"]+"\} \d/);
     assert.equal(sample(after, 'ledgerlink_jobs', { queue: QUEUES.crmOrder, state: 'running' }), 0);
 
@@ -221,7 +285,9 @@ describe('/metrics and job log lines over a synced payment', () => {
     assert.equal(done.flow, SALES_RECEIPTS_FLOW);
     assert.equal(done.outcome, 'ok');
     assert.ok(done.jobId);
-    const request = log.lines().find((l) => l.msg === 'request' && l.path === '/webhooks/highlevel' && l.status === 401);
+    const request = log
+      .lines()
+      .find((l) => l.msg === 'request' && l.path === '/webhooks/highlevel' && l.status === 401);
     assert.ok(request, 'a line for the refused webhook request');
   });
 
@@ -232,10 +298,22 @@ describe('/metrics and job log lines over a synced payment', () => {
     const before = await scrape();
     try {
       const paid = await pay('failing.payer@example.com');
-      const jobId = await s.engine.queue.enqueue(QUEUES.crmTransaction, { connectionId: s.connection.id, key: `${s.connection.id}:txn:${paid.transactionId}`, transactionId: paid.transactionId }, { startAfterSeconds: 1 });
+      const jobId = await s.engine.queue.enqueue(
+        QUEUES.crmTransaction,
+        {
+          connectionId: s.connection.id,
+          key: `${s.connection.id}:txn:${paid.transactionId}`,
+          transactionId: paid.transactionId,
+        },
+        { startAfterSeconds: 1 },
+      );
       assert.ok(jobId);
       await s.engine.queue.pgBoss.update(QUEUES.crmTransaction, undefined, { id: jobId, retryLimit: 0 });
-      const failed = await eventually(() => log.lines().find((l) => l.jobId === jobId && l.outcome === 'failed'), 60_000, 'the failed job line');
+      const failed = await eventually(
+        () => log.lines().find((l) => l.jobId === jobId && l.outcome === 'failed'),
+        60_000,
+        'the failed job line',
+      );
       assert.equal(failed.level, 'error');
       assert.equal(failed.connectionId, s.connection.id);
       assert.equal(failed.transactionId, paid.transactionId);
@@ -244,8 +322,16 @@ describe('/metrics and job log lines over a synced payment', () => {
       assert.equal(err.type, 'QuickBooksError');
       assert.match(err.stack, /\n\s+at /, 'the stack is logged');
       const after = await scrape();
-      assert.equal(sample(after, 'ledgerlink_jobs_failed_total', { queue: QUEUES.crmTransaction }) - sample(before, 'ledgerlink_jobs_failed_total', { queue: QUEUES.crmTransaction }), 1);
-      assert.ok(sample(after, 'ledgerlink_provider_retries_total', { provider: 'quickbooks' }) > sample(before, 'ledgerlink_provider_retries_total', { provider: 'quickbooks' }), 'the client retries were counted');
+      assert.equal(
+        sample(after, 'ledgerlink_jobs_failed_total', { queue: QUEUES.crmTransaction }) -
+          sample(before, 'ledgerlink_jobs_failed_total', { queue: QUEUES.crmTransaction }),
+        1,
+      );
+      assert.ok(
+        sample(after, 'ledgerlink_provider_retries_total', { provider: 'quickbooks' }) >
+          sample(before, 'ledgerlink_provider_retries_total', { provider: 'quickbooks' }),
+        'the client retries were counted',
+      );
       assert.ok(sample(after, 'ledgerlink_provider_requests_total', { provider: 'quickbooks', status: '500' }) >= 2);
     } finally {
       s.qbo.faults.clear();
@@ -253,7 +339,13 @@ describe('/metrics and job log lines over a synced payment', () => {
     }
     const qbo = (await s.engine.connections.readTokens(s.connection.id, 'qbo'))!;
     const hl = (await s.engine.connections.readTokens(s.connection.id, 'hl'))!;
-    for (const secret of [qbo.accessToken, qbo.refreshToken!, hl.accessToken, hl.refreshToken!, s.hl.core.app.clientSecret]) {
+    for (const secret of [
+      qbo.accessToken,
+      qbo.refreshToken!,
+      hl.accessToken,
+      hl.refreshToken!,
+      s.hl.core.app.clientSecret,
+    ]) {
       assert.ok(!log.text().includes(secret), `a token (${secret.slice(0, 4)}…) is in the log`);
     }
   });
@@ -263,11 +355,21 @@ describe("a worker's own metrics port (LEDGERLINK_METRICS_PORT)", () => {
   it('serves /metrics with the process metrics, /healthz and /readyz without a token, and stops with the worker', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'll-metrics-port-'));
     const config = loadConfig({
-      LEDGERLINK_DATA_DIR: dir, LEDGERLINK_METRICS_PORT: '0', LEDGERLINK_SECRET_KEY: Buffer.alloc(32, 3).toString('base64'),
-      QBO_CLIENT_ID: 'id', QBO_CLIENT_SECRET: 'secret', QBO_API_URL: 'http://127.0.0.1:9',
-      HL_CLIENT_ID: 'id', HL_CLIENT_SECRET: 'secret', HL_API_URL: 'http://127.0.0.1:9',
+      LEDGERLINK_DATA_DIR: dir,
+      LEDGERLINK_METRICS_PORT: '0',
+      LEDGERLINK_SECRET_KEY: Buffer.alloc(32, 3).toString('base64'),
+      QBO_CLIENT_ID: 'id',
+      QBO_CLIENT_SECRET: 'secret',
+      QBO_API_URL: 'http://127.0.0.1:9',
+      HL_CLIENT_ID: 'id',
+      HL_CLIENT_SECRET: 'secret',
+      HL_API_URL: 'http://127.0.0.1:9',
     });
-    const runtime = await openRuntime(config, config.providers!, { server: false, workers: true, logger: createLogger({ level: 'silent' }) });
+    const runtime = await openRuntime(config, config.providers!, {
+      server: false,
+      workers: true,
+      logger: createLogger({ level: 'silent' }),
+    });
     try {
       assert.match(runtime.metricsUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+$/);
       const scrape = await fetch(`${runtime.metricsUrl}/metrics`);

@@ -47,14 +47,24 @@ describe('dashboard transport', () => {
 
   const addEntries = async (n: number, message: string) => {
     for (let i = 0; i < n; i += 1) {
-      await recordActivity(stack.t.db, { connectionId: stack.connection.id, flow: 'salesReceipts', status: 'ok', message: `${message} ${i}: created sales receipt for a consulting hour` });
+      await recordActivity(stack.t.db, {
+        connectionId: stack.connection.id,
+        flow: 'salesReceipts',
+        status: 'ok',
+        message: `${message} ${i}: created sales receipt for a consulting hour`,
+      });
     }
   };
 
   before(async () => {
     stack = await startStack({ workers: false });
     await createAdmin(stack.t.db, { username: 'admin', passwordHash: await hashPassword(PASSWORD) });
-    const login = await raw(`${stack.url}/api/auth/login`, { 'content-type': 'application/json' }, 'POST', JSON.stringify({ username: 'admin', password: PASSWORD }));
+    const login = await raw(
+      `${stack.url}/api/auth/login`,
+      { 'content-type': 'application/json' },
+      'POST',
+      JSON.stringify({ username: 'admin', password: PASSWORD }),
+    );
     assert.equal(login.status, 200, login.body.toString());
     cookie = String(login.headers['set-cookie']).split(';')[0]!;
     activityUrl = `${stack.url}/api/connections/${stack.connection.id}/activity?limit=50`;
@@ -77,7 +87,12 @@ describe('dashboard transport', () => {
     assert.equal(unchanged.body.length, 0);
     assert.equal(unchanged.headers.etag, etag);
 
-    await recordActivity(stack.t.db, { connectionId: stack.connection.id, flow: 'invoices', status: 'ok', message: 'Created invoice 1042 after the last poll' });
+    await recordActivity(stack.t.db, {
+      connectionId: stack.connection.id,
+      flow: 'invoices',
+      status: 'ok',
+      message: 'Created invoice 1042 after the last poll',
+    });
     const changed = await raw(activityUrl, { cookie, 'if-none-match': etag });
     assert.equal(changed.status, 200);
     assert.notEqual(changed.headers.etag, etag);
@@ -115,7 +130,7 @@ describe('dashboard transport', () => {
     assert.equal(state.headers['content-encoding'], undefined);
   });
 
-  it('names the page\'s assets by content hash, kept a year, compressed once; the page itself is revalidated', async () => {
+  it("names the page's assets by content hash, kept a year, compressed once; the page itself is revalidated", async () => {
     const page = await raw(`${stack.url}/`, { 'accept-encoding': 'br' });
     assert.equal(page.status, 200);
     assert.equal(page.headers['cache-control'], 'no-cache');
@@ -124,15 +139,25 @@ describe('dashboard transport', () => {
     const style = /href="(\/app\.([0-9a-f]{16})\.css)"/.exec(html);
     assert.ok(script && style, html);
 
-    for (const [path, hash] of [[script[1]!, script[2]!], [style[1]!, style[2]!]]) {
+    for (const [path, hash] of [
+      [script[1]!, script[2]!],
+      [style[1]!, style[2]!],
+    ]) {
       const asset = await raw(`${stack.url}${path}`, { 'accept-encoding': 'gzip, br' });
       assert.equal(asset.status, 200);
       assert.equal(asset.headers['cache-control'], 'public, max-age=31536000, immutable');
       assert.equal(asset.headers['content-encoding'], 'br');
       assert.match(String(asset.headers['content-security-policy']), /script-src 'self'/);
       const body = decoded(asset);
-      assert.equal(createHash('sha256').update(body).digest('hex').slice(0, 16), hash, `${path} is named by its content`);
-      const again = await raw(`${stack.url}${path}`, { 'accept-encoding': 'gzip, br', 'if-none-match': String(asset.headers.etag) });
+      assert.equal(
+        createHash('sha256').update(body).digest('hex').slice(0, 16),
+        hash,
+        `${path} is named by its content`,
+      );
+      const again = await raw(`${stack.url}${path}`, {
+        'accept-encoding': 'gzip, br',
+        'if-none-match': String(asset.headers.etag),
+      });
       assert.equal(again.status, 304);
       assert.equal(again.body.length, 0);
     }

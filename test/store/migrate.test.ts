@@ -18,19 +18,30 @@ describe('store migrations', () => {
     assert.deepEqual(await migrate(t.db), all);
     assert.deepEqual(await migrate(t.db), [], 'a second run applies nothing');
     const recorded = await t.db.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-    assert.deepEqual(recorded.rows.map((r) => r.version), all);
+    assert.deepEqual(
+      recorded.rows.map((r) => r.version),
+      all,
+    );
   });
 
   it('creates the core tables with their uniqueness rules', async () => {
     await t.db.query(`INSERT INTO connections (id, name) VALUES ('c1', 'first')`);
-    await t.db.query(`INSERT INTO inbox (provider, event_id, event_type, payload) VALUES ('highlevel', 'e1', 'OrderCreate', '{}')`);
+    await t.db.query(
+      `INSERT INTO inbox (provider, event_id, event_type, payload) VALUES ('highlevel', 'e1', 'OrderCreate', '{}')`,
+    );
     await assert.rejects(
-      t.db.query(`INSERT INTO inbox (provider, event_id, event_type, payload) VALUES ('highlevel', 'e1', 'OrderCreate', '{}')`),
+      t.db.query(
+        `INSERT INTO inbox (provider, event_id, event_type, payload) VALUES ('highlevel', 'e1', 'OrderCreate', '{}')`,
+      ),
       /duplicate key/,
     );
-    await t.db.query(`INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin) VALUES ('c1', 'customer', 'a', '1', 'crm')`);
+    await t.db.query(
+      `INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin) VALUES ('c1', 'customer', 'a', '1', 'crm')`,
+    );
     await assert.rejects(
-      t.db.query(`INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin) VALUES ('c1', 'customer', 'b', '1', 'crm')`),
+      t.db.query(
+        `INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin) VALUES ('c1', 'customer', 'b', '1', 'crm')`,
+      ),
       /duplicate key/,
     );
   });
@@ -50,7 +61,10 @@ describe('store migrations', () => {
   it('folds open errors repeated before migration 007 into one per record and cause, counted', async () => {
     const fresh = await openTestDb({ migrate: false });
     try {
-      await migrate(fresh.db, listMigrations().filter((m) => m.version < 7));
+      await migrate(
+        fresh.db,
+        listMigrations().filter((m) => m.version < 7),
+      );
       await fresh.db.query(`INSERT INTO connections (id, name) VALUES ('c1', 'first')`);
       for (const at of ['2026-12-01T10:00:00Z', '2026-12-01T10:01:00Z', '2026-12-01T10:02:00Z']) {
         await fresh.db.query(
@@ -58,12 +72,20 @@ describe('store migrations', () => {
           [at],
         );
       }
-      await fresh.db.query(`INSERT INTO activity (connection_id, flow, status, crm_id, message) VALUES ('c1', 'salesReceipts', 'error', 't1', 'another cause')`);
+      await fresh.db.query(
+        `INSERT INTO activity (connection_id, flow, status, crm_id, message) VALUES ('c1', 'salesReceipts', 'error', 't1', 'another cause')`,
+      );
       await migrate(fresh.db);
       const rows = await fresh.db.query<{ cause: string; occurrences: number; last_seen_at: Date | string | null }>(
         `SELECT cause, occurrences, last_seen_at FROM activity WHERE crm_id = 't1' ORDER BY id`,
       );
-      assert.deepEqual(rows.rows.map((r) => [r.cause, r.occurrences]), [['currency-not-accepted', 3], ['another cause', 1]]);
+      assert.deepEqual(
+        rows.rows.map((r) => [r.cause, r.occurrences]),
+        [
+          ['currency-not-accepted', 3],
+          ['another cause', 1],
+        ],
+      );
       assert.equal(new Date(rows.rows[0]!.last_seen_at!).toISOString(), '2026-12-01T10:02:00.000Z');
     } finally {
       await fresh.close();
@@ -73,8 +95,17 @@ describe('store migrations', () => {
   it('leaves one live connection per company and per location when applying 011, disconnecting the others without their tokens', async () => {
     const fresh = await openTestDb({ migrate: false });
     try {
-      await migrate(fresh.db, listMigrations().filter((m) => m.version < 11));
-      const insert = (id: string, status: string, realm: string | null, location: string | null, connectedAt: string | null) =>
+      await migrate(
+        fresh.db,
+        listMigrations().filter((m) => m.version < 11),
+      );
+      const insert = (
+        id: string,
+        status: string,
+        realm: string | null,
+        location: string | null,
+        connectedAt: string | null,
+      ) =>
         fresh.db.query(
           `INSERT INTO connections (id, name, status, qbo_realm_id, hl_location_id, qbo_tokens, hl_tokens, connected_at) VALUES ($1, $1, $2, $3, $4, '\\x01', '\\x02', $5)`,
           [id, status, realm, location, connectedAt],
@@ -85,9 +116,13 @@ describe('store migrations', () => {
       await insert('old-disconnected', 'disconnected', 'realm-us', 'loc-old', '2024-01-01T00:00:00Z');
       await insert('alone', 'connected', 'realm-alone', 'loc-alone', '2026-03-01T00:00:00Z');
       await migrate(fresh.db);
-      const rows = await fresh.db.query<{ id: string; status: string; status_reason: string | null; qbo_tokens: unknown; hl_tokens: unknown }>(
-        `SELECT id, status, status_reason, qbo_tokens, hl_tokens FROM connections ORDER BY id`,
-      );
+      const rows = await fresh.db.query<{
+        id: string;
+        status: string;
+        status_reason: string | null;
+        qbo_tokens: unknown;
+        hl_tokens: unknown;
+      }>(`SELECT id, status, status_reason, qbo_tokens, hl_tokens FROM connections ORDER BY id`);
       const byId = Object.fromEntries(rows.rows.map((r) => [r.id, r]));
       // A connected one keeps the company before a revoked one, even one connected earlier.
       assert.equal(byId['us-first']!.status, 'connected');
@@ -98,10 +133,18 @@ describe('store migrations', () => {
       assert.equal(byId['second-on-us-location']!.status, 'disconnected');
       assert.match(byId['second-on-us-location']!.status_reason!, /same HighLevel location/);
       assert.equal(byId['old-disconnected']!.status_reason, null, 'a disconnected connection is left as it was');
-      assert.equal(byId['alone']!.status, 'connected');
-      const notes = await fresh.db.query<{ connection_id: string }>(`SELECT connection_id FROM activity ORDER BY connection_id`);
-      assert.deepEqual(notes.rows.map((r) => r.connection_id), ['ca-on-us-company', 'second-on-us-location']);
-      await assert.rejects(fresh.db.query(`UPDATE connections SET status = 'connected' WHERE id = 'ca-on-us-company'`), /duplicate key|unique/i);
+      assert.equal(byId.alone!.status, 'connected');
+      const notes = await fresh.db.query<{ connection_id: string }>(
+        `SELECT connection_id FROM activity ORDER BY connection_id`,
+      );
+      assert.deepEqual(
+        notes.rows.map((r) => r.connection_id),
+        ['ca-on-us-company', 'second-on-us-location'],
+      );
+      await assert.rejects(
+        fresh.db.query(`UPDATE connections SET status = 'connected' WHERE id = 'ca-on-us-company'`),
+        /duplicate key|unique/i,
+      );
     } finally {
       await fresh.close();
     }

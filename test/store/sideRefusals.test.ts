@@ -8,7 +8,11 @@ import { migrate, listMigrations } from '../../src/store/migrate.ts';
 import { SecretBox } from '../../src/store/secrets.ts';
 import { ConnectionRepository, sidesToReconnect } from '../../src/store/connections.ts';
 
-const tokens = (name: string) => ({ accessToken: `${name}-access`, refreshToken: `${name}-refresh`, accessExpiresAt: new Date(Date.now() + 3600_000).toISOString() });
+const tokens = (name: string) => ({
+  accessToken: `${name}-access`,
+  refreshToken: `${name}-refresh`,
+  accessExpiresAt: new Date(Date.now() + 3600_000).toISOString(),
+});
 
 describe('the sides of a connection', () => {
   let t: TestDb;
@@ -25,7 +29,12 @@ describe('the sides of a connection', () => {
   const whole = async (name: string) => {
     const c = await connections.create({ name });
     await connections.attachHighLevel(c.id, { locationId: `loc-${name}`, country: 'US', tokens: tokens('hl') });
-    await connections.attachQuickBooks(c.id, { realmId: `realm-${name}`, country: 'US', homeCurrency: 'USD', tokens: tokens('qbo') });
+    await connections.attachQuickBooks(c.id, {
+      realmId: `realm-${name}`,
+      country: 'US',
+      homeCurrency: 'USD',
+      tokens: tokens('qbo'),
+    });
     return connections.activate(c.id);
   };
 
@@ -35,7 +44,12 @@ describe('the sides of a connection', () => {
     assert.deepEqual(sidesToReconnect(c), []);
 
     await connections.clearTokens(c.id);
-    await connections.attachQuickBooks(c.id, { realmId: 'realm-both', country: 'US', homeCurrency: 'USD', tokens: tokens('qbo2') });
+    await connections.attachQuickBooks(c.id, {
+      realmId: 'realm-both',
+      country: 'US',
+      homeCurrency: 'USD',
+      tokens: tokens('qbo2'),
+    });
     const waiting = await connections.activate(c.id);
     assert.equal(waiting.status, 'revoked');
     assert.deepEqual(sidesToReconnect(waiting), ['hl']);
@@ -47,8 +61,16 @@ describe('the sides of a connection', () => {
 
   it('marks the side whose tokens are missing or refused, unless a reconnect replaced them meanwhile', async () => {
     const c = await whole('refused');
-    assert.equal(await connections.markRevoked(c.id, 'hl', tokens('other'), 'Needs HighLevel reconnect: refused'), false, 'not the stored tokens');
-    assert.equal(await connections.markRevoked(c.id, 'hl', undefined, 'Needs HighLevel reconnect: none'), false, 'tokens are stored');
+    assert.equal(
+      await connections.markRevoked(c.id, 'hl', tokens('other'), 'Needs HighLevel reconnect: refused'),
+      false,
+      'not the stored tokens',
+    );
+    assert.equal(
+      await connections.markRevoked(c.id, 'hl', undefined, 'Needs HighLevel reconnect: none'),
+      false,
+      'tokens are stored',
+    );
     assert.equal((await connections.get(c.id))?.status, 'connected');
 
     assert.equal(await connections.markRevoked(c.id, 'hl', tokens('hl'), 'Needs HighLevel reconnect: refused'), true);
@@ -56,7 +78,12 @@ describe('the sides of a connection', () => {
     assert.equal(revoked.status, 'revoked');
     assert.deepEqual(sidesToReconnect(revoked), ['hl']);
     // Reconnecting QuickBooks does not make it live while HighLevel's tokens stay refused.
-    await connections.attachQuickBooks(c.id, { realmId: 'realm-refused', country: 'US', homeCurrency: 'USD', tokens: tokens('qbo2') });
+    await connections.attachQuickBooks(c.id, {
+      realmId: 'realm-refused',
+      country: 'US',
+      homeCurrency: 'USD',
+      tokens: tokens('qbo2'),
+    });
     assert.equal((await connections.activate(c.id)).status, 'revoked');
     await connections.attachHighLevel(c.id, { locationId: 'loc-refused', country: 'US', tokens: tokens('hl2') });
     assert.equal((await connections.activate(c.id)).status, 'connected');
@@ -67,14 +94,21 @@ describe('the sides of a connection', () => {
     await connections.markRevoked(c.id, 'qbo', tokens('qbo'), 'Needs QuickBooks reconnect: refused');
     const later = new Date(Date.now() + 1000);
     assert.deepEqual(await connections.revokeUninstalled('loc-uninstalled', later, 'uninstalled'), [c.id]);
-    assert.deepEqual(await connections.revokeUninstalled('loc-uninstalled', later, 'uninstalled'), [], 'a second uninstall changes nothing');
+    assert.deepEqual(
+      await connections.revokeUninstalled('loc-uninstalled', later, 'uninstalled'),
+      [],
+      'a second uninstall changes nothing',
+    );
     assert.deepEqual(sidesToReconnect((await connections.get(c.id))!), ['qbo', 'hl']);
   });
 
-  it('migration 010: a connection left connected without one side\'s tokens waits for it; a revoked one keeps the side its reason names', async () => {
+  it("migration 010: a connection left connected without one side's tokens waits for it; a revoked one keeps the side its reason names", async () => {
     const fresh = await openTestDb({ migrate: false });
     try {
-      await migrate(fresh.db, listMigrations().filter((m) => m.version < 10));
+      await migrate(
+        fresh.db,
+        listMigrations().filter((m) => m.version < 10),
+      );
       await fresh.db.query(
         `INSERT INTO connections (id, name, status, status_reason, qbo_realm_id, hl_location_id, qbo_tokens, hl_tokens) VALUES
           ('no-hl', 'a', 'connected', NULL, 'r1', 'l1', '\\x01'::bytea, NULL),
@@ -82,9 +116,13 @@ describe('the sides of a connection', () => {
           ('hl-refused', 'c', 'revoked', 'Needs HighLevel reconnect: HighLevel refused the refresh token', 'r3', 'l3', '\\x01'::bytea, '\\x01'::bytea)`,
       );
       await migrate(fresh.db);
-      const rows = await fresh.db.query<{ id: string; status: string; status_reason: string | null; hl_refused_at: unknown; qbo_refused_at: unknown }>(
-        `SELECT id, status, status_reason, hl_refused_at, qbo_refused_at FROM connections ORDER BY id`,
-      );
+      const rows = await fresh.db.query<{
+        id: string;
+        status: string;
+        status_reason: string | null;
+        hl_refused_at: unknown;
+        qbo_refused_at: unknown;
+      }>(`SELECT id, status, status_reason, hl_refused_at, qbo_refused_at FROM connections ORDER BY id`);
       const by = Object.fromEntries(rows.rows.map((r) => [r.id, r]));
       assert.equal(by['no-hl']!.status, 'revoked');
       assert.match(by['no-hl']!.status_reason ?? '', /^Needs HighLevel reconnect/);

@@ -5,10 +5,19 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { startDemoProcess, type DemoProcess } from './demoProcess.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
 
 /** The options of a browser suite's describe: skipped, saying why, where the machine has no Chromium. */
-export const withChromium = { skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)` };
+export const withChromium = {
+  skip: existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium)`,
+};
 
 export interface DashboardSession {
   demo: DemoProcess;
@@ -20,7 +29,9 @@ export interface DashboardSession {
 }
 
 /** Starts the demo stack, opens the dashboard in Chromium and logs in; `close` ends both. */
-export async function openDashboard(options: { env?: Record<string, string>; acceptDialogs?: boolean } = {}): Promise<DashboardSession> {
+export async function openDashboard(
+  options: { env?: Record<string, string>; acceptDialogs?: boolean } = {},
+): Promise<DashboardSession> {
   // One after the other: a browser launched beside a demo that failed to start would keep the test alive.
   const demo = await startDemoProcess({ timeoutMs: 180_000, ...(options.env ? { env: options.env } : {}) });
   let browser: Browser | undefined;
@@ -36,7 +47,16 @@ export async function openDashboard(options: { env?: Record<string, string>; acc
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('heading', { level: 1, name: 'Connections' }).waitFor();
     const opened = browser;
-    return { demo, browser: opened, page, scriptErrors, close: async () => { await opened.close(); await demo.stop(); } };
+    return {
+      demo,
+      browser: opened,
+      page,
+      scriptErrors,
+      close: async () => {
+        await opened.close();
+        await demo.stop();
+      },
+    };
   } catch (error) {
     await browser?.close();
     await demo.stop();

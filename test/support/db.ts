@@ -15,7 +15,10 @@ export interface TestDb {
 export const onPostgres = Boolean(process.env.DATABASE_URL);
 
 /** A throwaway database on the PostgreSQL server at serverUrl (DATABASE_URL by default); undefined without a server. */
-export async function createTestDatabase(serverUrl = process.env.DATABASE_URL, prefix = 'll_test'): Promise<{ databaseUrl: string; drop(): Promise<void> } | undefined> {
+export async function createTestDatabase(
+  serverUrl = process.env.DATABASE_URL,
+  prefix = 'll_test',
+): Promise<{ databaseUrl: string; drop(): Promise<void> } | undefined> {
   if (!serverUrl) return undefined;
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl });

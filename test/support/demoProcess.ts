@@ -23,16 +23,29 @@ export interface DemoProcess {
 
 /** `password: null`: the demo generates its admin password and keeps it in the data folder (as for a newcomer). */
 /** `env`: settings of the test's own, over the defaults below (e.g. the poll interval). */
-export async function startDemoProcess(options: { dataDir?: string; password?: string | null; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<DemoProcess> {
+export async function startDemoProcess(
+  options: { dataDir?: string; password?: string | null; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<DemoProcess> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'ledgerlink-demo-'));
   const password = options.password === null ? '' : (options.password ?? 'demo-password-for-tests');
-  const env: NodeJS.ProcessEnv = { ...process.env, LEDGERLINK_DATA_DIR: dataDir, LEDGERLINK_PORT: '0', LEDGERLINK_LOG_LEVEL: 'warn', LEDGERLINK_POLL_SECONDS: '60', ...options.env };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    LEDGERLINK_DATA_DIR: dataDir,
+    LEDGERLINK_PORT: '0',
+    LEDGERLINK_LOG_LEVEL: 'warn',
+    LEDGERLINK_POLL_SECONDS: '60',
+    ...options.env,
+  };
   if (password) env.LEDGERLINK_ADMIN_PASSWORD = password;
   else delete env.LEDGERLINK_ADMIN_PASSWORD;
   // The demo runs only without provider credentials: a developer's own environment must not turn it real.
   for (const name of Object.keys(env)) if (/^(QBO|HL)_/.test(name) || name === 'DATABASE_URL') delete env[name];
   const started = Date.now();
-  const child: ChildProcess = spawn(process.execPath, [join(root, 'bin', 'ledgerlink.js'), 'start', '--qbo-port', '0', '--hl-port', '0'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [join(root, 'bin', 'ledgerlink.js'), 'start', '--qbo-port', '0', '--hl-port', '0'],
+    { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
@@ -44,11 +57,18 @@ export async function startDemoProcess(options: { dataDir?: string; password?: s
     const highlevelUrl = /HighLevel emulator: +(http:\/\/\S+)/.exec(out)?.[1];
     // "Ready." follows the first start's demo data: tests act on it.
     if (url && quickbooksUrl && highlevelUrl && out.includes('Ready.')) {
-      const health = await fetch(`${url}/healthz`).then((r) => r.ok).catch(() => false);
+      const health = await fetch(`${url}/healthz`)
+        .then((r) => r.ok)
+        .catch(() => false);
       if (health) {
         const startupMs = Date.now() - started;
         return {
-          url, quickbooksUrl, highlevelUrl, password, dataDir, startupMs,
+          url,
+          quickbooksUrl,
+          highlevelUrl,
+          password,
+          dataDir,
+          startupMs,
           output: () => out,
           stop: async (stopOptions = {}) => {
             child.kill('SIGINT');

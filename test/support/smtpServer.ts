@@ -56,7 +56,9 @@ export async function startSmtpServer(options: { password?: string } = {}): Prom
         const verb = line.split(' ')[0]!.toUpperCase();
         if (verb === 'EHLO') socket.write('250-test-smtp\r\n250-8BITMIME\r\n250 AUTH PLAIN\r\n');
         else if (verb === 'AUTH') {
-          const [, user_, password] = Buffer.from(line.split(' ')[2] ?? '', 'base64').toString('utf8').split('\u0000');
+          const [, user_, password] = Buffer.from(line.split(' ')[2] ?? '', 'base64')
+            .toString('utf8')
+            .split('\u0000');
           if (options.password !== undefined && password !== options.password) say('535 authentication failed');
           else {
             user = user_;
@@ -86,7 +88,8 @@ export async function startSmtpServer(options: { password?: string } = {}): Prom
     port,
     messages,
     commands,
-    url: (credentials) => `smtp://${credentials ? `${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.password)}@` : ''}127.0.0.1:${port}`,
+    url: (credentials) =>
+      `smtp://${credentials ? `${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.password)}@` : ''}127.0.0.1:${port}`,
     close: () => {
       for (const socket of sockets) socket.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));
@@ -103,6 +106,8 @@ function parseMessage(from: string, to: string[], user: string | undefined, raw:
     const colon = line.indexOf(':');
     if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
   }
-  const text = /base64/i.test(headers['content-transfer-encoding'] ?? '') ? Buffer.from(body.replace(/\r\n/g, ''), 'base64').toString('utf8') : body;
+  const text = /base64/i.test(headers['content-transfer-encoding'] ?? '')
+    ? Buffer.from(body.replace(/\r\n/g, ''), 'base64').toString('utf8')
+    : body;
   return { from, to, user, headers, text: text.replace(/\r\n/g, '\n'), raw };
 }

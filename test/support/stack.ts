@@ -3,8 +3,16 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { createLogger } from '../../src/log.ts';
-import { startQuickBooksEmulator, type QuickBooksEmulator, type QuickBooksEmulatorOptions } from '../../emulators/quickbooks/index.ts';
-import { startHighLevelEmulator, type HighLevelEmulator, type HighLevelEmulatorOptions } from '../../emulators/highlevel/index.ts';
+import {
+  startQuickBooksEmulator,
+  type QuickBooksEmulator,
+  type QuickBooksEmulatorOptions,
+} from '../../emulators/quickbooks/index.ts';
+import {
+  startHighLevelEmulator,
+  type HighLevelEmulator,
+  type HighLevelEmulatorOptions,
+} from '../../emulators/highlevel/index.ts';
 import { SecretBox } from '../../src/store/secrets.ts';
 import type { Connection } from '../../src/store/connections.ts';
 import { Engine, type EngineOptions } from '../../src/sync/engine.ts';
@@ -20,12 +28,22 @@ export interface StackOptions {
   hl?: HighLevelEmulatorOptions;
   /** Start this process's workers (default true). */
   workers?: boolean;
-  engine?: Partial<Pick<EngineOptions, 'limits' | 'limitFactor' | 'concurrency' | 'queue' | 'pollSeconds' | 'cdcPollSeconds' | 'alerts'>>;
+  engine?: Partial<
+    Pick<
+      EngineOptions,
+      'limits' | 'limitFactor' | 'concurrency' | 'queue' | 'pollSeconds' | 'cdcPollSeconds' | 'alerts'
+    >
+  >;
   connect?: { importOldInvoices?: boolean; reviewRequests?: boolean };
   /** Start the periodic pollers with the workers (default false: tests call the pollers themselves). */
   pollers?: boolean;
   /** Runs before webhooks are registered and the connection is made: data that exists "before connecting". */
-  beforeConnect?: (ctx: { qbo: QuickBooksEmulator; hl: HighLevelEmulator; realmId: string; locationId: string }) => Promise<void>;
+  beforeConnect?: (ctx: {
+    qbo: QuickBooksEmulator;
+    hl: HighLevelEmulator;
+    realmId: string;
+    locationId: string;
+  }) => Promise<void>;
   /** The token key as LEDGERLINK_SECRET_KEY text, for worker processes that must open the same tokens. */
   secretKey?: string;
   /** Where the engine's log lines go (at debug level), for tests that read them. */
@@ -55,7 +73,11 @@ export interface Stack {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const country = options.country ?? 'US';
   const t = await openTestDb();
-  const qbo = await startQuickBooksEmulator({ companies: [{ country, name: `Books ${country}` }], webhookRetryScheduleMs: [200, 400], ...options.qbo });
+  const qbo = await startQuickBooksEmulator({
+    companies: [{ country, name: `Books ${country}` }],
+    webhookRetryScheduleMs: [200, 400],
+    ...options.qbo,
+  });
   const hl = await startHighLevelEmulator({ webhookRetryScheduleMs: [200, 400], ...options.hl });
   const realmId = qbo.realmIds[0]!;
   const location = hl.createLocation({ country, name: `Agency client ${country}` });
@@ -66,7 +88,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     secrets,
     publicUrl: 'http://127.0.0.1:0',
     // The logger ledgerlink runs with (redaction included), silent unless a test reads it or LEDGERLINK_TEST_LOG is set.
-    logger: options.logStream ? createLogger({ level: 'debug', stream: options.logStream }) : createLogger({ level: process.env.LEDGERLINK_TEST_LOG ?? 'silent' }),
+    logger: options.logStream
+      ? createLogger({ level: 'debug', stream: options.logStream })
+      : createLogger({ level: process.env.LEDGERLINK_TEST_LOG ?? 'silent' }),
     concurrency: 3,
     pollSeconds: 3600,
     ...options.engine,
@@ -99,19 +123,42 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const address = server.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   await options.beforeConnect?.({ qbo, hl, realmId, locationId: location.id });
-  qbo.admin.configureWebhooks([{ url: `${url}/webhooks/quickbooks`, verifierToken: QBO_VERIFIER, format: 'cloudevents', windowMs: 100 }]);
+  qbo.admin.configureWebhooks([
+    { url: `${url}/webhooks/quickbooks`, verifierToken: QBO_VERIFIER, format: 'cloudevents', windowMs: 100 },
+  ]);
   hl.core.webhooks.config.url = `${url}/webhooks/highlevel`;
   const qboTokens = qbo.admin.mintToken(realmId);
   const hlTokens = hl.mintToken(location.id);
   const connection = await connectWithTokens(engine, {
     name: `Test ${country}`,
-    quickbooks: { realmId, accessToken: qboTokens.access_token, refreshToken: qboTokens.refresh_token, expiresIn: qboTokens.expires_in },
-    highlevel: { locationId: location.id, accessToken: hlTokens.access_token, refreshToken: hlTokens.refresh_token, expiresIn: 86_399, userId: hlTokens.userId },
+    quickbooks: {
+      realmId,
+      accessToken: qboTokens.access_token,
+      refreshToken: qboTokens.refresh_token,
+      expiresIn: qboTokens.expires_in,
+    },
+    highlevel: {
+      locationId: location.id,
+      accessToken: hlTokens.access_token,
+      refreshToken: hlTokens.refresh_token,
+      expiresIn: 86_399,
+      userId: hlTokens.userId,
+    },
     ...options.connect,
   });
   if (options.workers !== false) await engine.startWorkers({ pollers: options.pollers ?? false });
   return {
-    t, qbo, hl, engine, server, url, realmId, locationId: location.id, connection, secrets, engineOptions,
+    t,
+    qbo,
+    hl,
+    engine,
+    server,
+    url,
+    realmId,
+    locationId: location.id,
+    connection,
+    secrets,
+    engineOptions,
     workerEnv: () => ({
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -131,7 +178,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 }
 
 /** The provider settings (`QBO_*`, `HL_*`) that point a `ledgerlink` process at both emulators. */
-export function emulatorProviderEnv(qbo: QuickBooksEmulator, hl: HighLevelEmulator, verifierToken: string): NodeJS.ProcessEnv {
+export function emulatorProviderEnv(
+  qbo: QuickBooksEmulator,
+  hl: HighLevelEmulator,
+  verifierToken: string,
+): NodeJS.ProcessEnv {
   return {
     QBO_CLIENT_ID: 'emulator-client-id',
     QBO_CLIENT_SECRET: 'emulator-client-secret',
@@ -149,7 +200,11 @@ export function emulatorProviderEnv(qbo: QuickBooksEmulator, hl: HighLevelEmulat
 }
 
 /** Waits until `check` returns a value other than undefined, or fails with the last state seen. */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

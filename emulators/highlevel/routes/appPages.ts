@@ -11,11 +11,14 @@ function page(reply: FastifyReply, status: number, title: string, rows: Array<[s
   const body = rows.length
     ? `<dl>${rows.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`
     : '<p>Not found in this location.</p>';
-  return reply.code(status).type('text/html; charset=utf-8').send(
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>` +
-      '<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}dt{font-weight:600}dd{margin:0 0 .5rem}</style>' +
-      `</head><body><p>HighLevel emulator</p><h1>${escapeHtml(title)}</h1>${body}</body></html>`,
-  );
+  return reply
+    .code(status)
+    .type('text/html; charset=utf-8')
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>` +
+        '<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}dt{font-weight:600}dd{margin:0 0 .5rem}</style>' +
+        `</head><body><p>HighLevel emulator</p><h1>${escapeHtml(title)}</h1>${body}</body></html>`,
+    );
 }
 
 export function registerAppPages(ctx: HttpContext): void {
@@ -26,7 +29,11 @@ export function registerAppPages(ctx: HttpContext): void {
     if (!contact || contact.locationId !== locationId) return page(reply, 404, 'Contact not found', []);
     const name = contact.name ?? [contact.firstName, contact.lastName].filter(Boolean).join(' ');
     return page(reply, 200, `Contact ${name || contact.id}`, [
-      ['Name', name], ['Email', contact.email ?? ''], ['Phone', contact.phone ?? ''], ['Company', contact.companyName ?? ''], ['Contact id', contact.id],
+      ['Name', name],
+      ['Email', contact.email ?? ''],
+      ['Phone', contact.phone ?? ''],
+      ['Company', contact.companyName ?? ''],
+      ['Contact id', contact.id],
       ['Location', store.locations.get(locationId)?.name ?? locationId],
     ]);
   });
@@ -35,8 +42,12 @@ export function registerAppPages(ctx: HttpContext): void {
     const invoice = store.invoices.get(invoiceId);
     if (!invoice || invoice.locationId !== locationId) return page(reply, 404, 'Invoice not found', []);
     return page(reply, 200, `Invoice ${invoice.invoiceNumberPrefix ?? ''}${invoice.invoiceNumber}`, [
-      ['Name', invoice.name], ['Status', invoice.status], ['Contact', `${invoice.contactDetails.name} <${invoice.contactDetails.email}>`],
-      ['Currency', invoice.currency], ['Amount paid (minor units)', String(invoice.amountPaidMinor)], ['Invoice id', invoice.id],
+      ['Name', invoice.name],
+      ['Status', invoice.status],
+      ['Contact', `${invoice.contactDetails.name} <${invoice.contactDetails.email}>`],
+      ['Currency', invoice.currency],
+      ['Amount paid (minor units)', String(invoice.amountPaidMinor)],
+      ['Invoice id', invoice.id],
       ['Location', store.locations.get(locationId)?.name ?? locationId],
     ]);
   });

@@ -54,11 +54,20 @@ export function registerContactRoutes(ctx: HttpContext): void {
     const body = parse(searchBodySchema, request.body);
     const location = ctx.location(request, body.locationId);
     const emails = emailsSearchedFor(body.filters);
-    const all = emails ? new Set(emails.flatMap((email) => core.store.contactsWithEmail(location.id, email))) : core.store.contactsOf(location.id).values();
+    const all = emails
+      ? new Set(emails.flatMap((email) => core.store.contactsWithEmail(location.id, email)))
+      : core.store.contactsOf(location.id).values();
     // Search is served by an index that lags behind writes (reference §2.3); get-by-id and the duplicate look-up do not.
     const visibleBefore = core.nowMs() - core.searchLagMs;
-    const result = searchContacts(core.searchLagMs > 0 ? [...all].filter((c) => c.dateAdded <= visibleBefore) : all, body);
-    return { contacts: result.hits.map((h) => contactSearchHitJson(h.contact, h.searchAfter)), total: result.total, traceId: core.traceId() };
+    const result = searchContacts(
+      core.searchLagMs > 0 ? [...all].filter((c) => c.dateAdded <= visibleBefore) : all,
+      body,
+    );
+    return {
+      contacts: result.hits.map((h) => contactSearchHitJson(h.contact, h.searchAfter)),
+      total: result.total,
+      traceId: core.traceId(),
+    };
   });
 
   // Deprecated list, still answering (reference §2.1): oldest first, cursor by startAfter (ms) + startAfterId.
@@ -66,7 +75,12 @@ export function registerContactRoutes(ctx: HttpContext): void {
     const q = queryOf(request);
     const location = ctx.location(request, q.locationId);
     const limit = q.limit === undefined ? 20 : Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new HighLevelError(422, { statusCode: 422, message: ['limit must not be greater than 100'], error: 'Unprocessable Entity' });
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+      throw new HighLevelError(422, {
+        statusCode: 422,
+        message: ['limit must not be greater than 100'],
+        error: 'Unprocessable Entity',
+      });
     const query = q.query?.toLowerCase();
     const all = [...core.store.contactsOf(location.id).values()].filter((c) => {
       if (!query) return true;
@@ -84,7 +98,14 @@ export function registerContactRoutes(ctx: HttpContext): void {
     const page = all.slice(start, start + limit);
     const last = page[page.length - 1];
     const hasMore = start + limit < all.length;
-    const nextParams = last ? new URLSearchParams({ locationId: location.id, limit: String(limit), startAfter: String(last.dateAdded), startAfterId: last.id }) : null;
+    const nextParams = last
+      ? new URLSearchParams({
+          locationId: location.id,
+          limit: String(limit),
+          startAfter: String(last.dateAdded),
+          startAfterId: last.id,
+        })
+      : null;
     return {
       contacts: page.map(contactJson),
       count: all.length,
@@ -100,7 +121,10 @@ export function registerContactRoutes(ctx: HttpContext): void {
     };
   });
 
-  ctx.route('GET', '/contacts/:contactId', READ, (request) => ({ contact: contactJson(contactOf(request)), traceId: core.traceId() }));
+  ctx.route('GET', '/contacts/:contactId', READ, (request) => ({
+    contact: contactJson(contactOf(request)),
+    traceId: core.traceId(),
+  }));
 
   ctx.route('PUT', '/contacts/:contactId', WRITE, (request) => {
     const contact = contactOf(request);
@@ -132,8 +156,18 @@ export function registerContactRoutes(ctx: HttpContext): void {
   });
 
   // Notes: integrations leave audit notes ("Synced to QuickBooks as customer 58").
-  const noteJson = (n: { id: string; body: string; userId: string; dateAdded: number; contactId: string }): Record<string, unknown> => ({
-    id: n.id, body: n.body, userId: n.userId, dateAdded: new Date(n.dateAdded).toISOString(), contactId: n.contactId,
+  const noteJson = (n: {
+    id: string;
+    body: string;
+    userId: string;
+    dateAdded: number;
+    contactId: string;
+  }): Record<string, unknown> => ({
+    id: n.id,
+    body: n.body,
+    userId: n.userId,
+    dateAdded: new Date(n.dateAdded).toISOString(),
+    contactId: n.contactId,
   });
   const noteBody = z.object({ body: z.string().min(1), userId: z.string().optional() });
   ctx.route('GET', '/contacts/:contactId/notes', READ, (request) => {
@@ -143,11 +177,19 @@ export function registerContactRoutes(ctx: HttpContext): void {
   ctx.route('POST', '/contacts/:contactId/notes', WRITE, (request, reply) => {
     const contact = contactOf(request);
     const body = parse(noteBody, request.body);
-    const note = { id: alphanumericId(), contactId: contact.id, body: body.body, userId: body.userId ?? ctx.grant(request).userId, dateAdded: core.nowMs() };
+    const note = {
+      id: alphanumericId(),
+      contactId: contact.id,
+      body: body.body,
+      userId: body.userId ?? ctx.grant(request).userId,
+      dateAdded: core.nowMs(),
+    };
     core.store.notes.set(note.id, note);
     return reply.code(200).send({ note: noteJson(note), traceId: core.traceId() });
   });
-  const noteOf = (request: FastifyRequest): { id: string; body: string; userId: string; dateAdded: number; contactId: string } => {
+  const noteOf = (
+    request: FastifyRequest,
+  ): { id: string; body: string; userId: string; dateAdded: number; contactId: string } => {
     const contact = contactOf(request);
     const note = core.store.notes.get(paramsOf(request).id ?? '');
     if (!note || note.contactId !== contact.id) throw badRequest('Note not found');
@@ -171,8 +213,14 @@ export function registerContactRoutes(ctx: HttpContext): void {
     const workflow = core.store.workflows.get(paramsOf(request).workflowId ?? '');
     if (!workflow || workflow.locationId !== contact.locationId) throw badRequest('Workflow not found');
     core.store.logEnrolment({
-      id: core.traceId(), locationId: contact.locationId, contactId: contact.id, workflowId: workflow.id, workflowName: workflow.name,
-      eventStartTime: body?.eventStartTime ?? null, at: core.clock.now().toISOString(), removedAt: null,
+      id: core.traceId(),
+      locationId: contact.locationId,
+      contactId: contact.id,
+      workflowId: workflow.id,
+      workflowName: workflow.name,
+      eventStartTime: body?.eventStartTime ?? null,
+      at: core.clock.now().toISOString(),
+      removedAt: null,
     });
     return { succeded: true, succeeded: true, traceId: core.traceId() };
   });
@@ -180,7 +228,9 @@ export function registerContactRoutes(ctx: HttpContext): void {
   ctx.route('DELETE', '/contacts/:contactId/workflow/:workflowId', WRITE, (request) => {
     const contact = contactOf(request);
     const workflowId = paramsOf(request).workflowId ?? '';
-    const enrolment = [...core.store.enrolments].reverse().find((e) => e.contactId === contact.id && e.workflowId === workflowId && e.removedAt === null);
+    const enrolment = [...core.store.enrolments]
+      .reverse()
+      .find((e) => e.contactId === contact.id && e.workflowId === workflowId && e.removedAt === null);
     if (enrolment) enrolment.removedAt = core.clock.now().toISOString();
     return { succeded: true };
   });

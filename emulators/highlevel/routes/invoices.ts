@@ -3,7 +3,13 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { badRequest } from '../errors.ts';
 import { paramsOf, queryOf, type HttpContext } from '../http.ts';
-import { createInvoiceSchema, INVOICE_NOT_FOUND, recordPaymentSchema, sendInvoiceSchema, updateInvoiceSchema } from '../invoices.ts';
+import {
+  createInvoiceSchema,
+  INVOICE_NOT_FOUND,
+  recordPaymentSchema,
+  sendInvoiceSchema,
+  updateInvoiceSchema,
+} from '../invoices.ts';
 import type { Invoice, Location } from '../model.ts';
 import { contactFullName, invoiceJson } from '../serialize.ts';
 import { parse } from '../validate.ts';
@@ -13,20 +19,26 @@ const WRITE = { scopes: ['invoices.write'], agency: true };
 
 const altQuery = z.object({ altId: z.string().min(1), altType: z.literal('location') });
 
-const text2payBody = createInvoiceSchema.extend({ action: z.enum(['draft', 'send']), userId: z.string().min(1), id: z.string().optional() });
+const text2payBody = createInvoiceSchema.extend({
+  action: z.enum(['draft', 'send']),
+  userId: z.string().min(1),
+  id: z.string().optional(),
+});
 
-const invoiceListQuery = altQuery.extend({
-  limit: z.string().regex(/^\d+$/, 'must be a number string'),
-  offset: z.string().regex(/^\d+$/, 'must be a number string'),
-  status: z.enum(['draft', 'sent', 'payment_processing', 'paid', 'void', 'partially_paid']).optional(),
-  startAt: z.string().optional(),
-  endAt: z.string().optional(),
-  search: z.string().optional(),
-  paymentMode: z.enum(['default', 'live', 'test']).optional(),
-  contactId: z.string().optional(),
-  sortField: z.literal('issueDate').optional(),
-  sortOrder: z.enum(['ascend', 'descend']).optional(),
-}).loose();
+const invoiceListQuery = altQuery
+  .extend({
+    limit: z.string().regex(/^\d+$/, 'must be a number string'),
+    offset: z.string().regex(/^\d+$/, 'must be a number string'),
+    status: z.enum(['draft', 'sent', 'payment_processing', 'paid', 'void', 'partially_paid']).optional(),
+    startAt: z.string().optional(),
+    endAt: z.string().optional(),
+    search: z.string().optional(),
+    paymentMode: z.enum(['default', 'live', 'test']).optional(),
+    contactId: z.string().optional(),
+    sortField: z.literal('issueDate').optional(),
+    sortOrder: z.enum(['ascend', 'descend']).optional(),
+  })
+  .loose();
 
 export function registerInvoiceRoutes(ctx: HttpContext): void {
   const { core } = ctx;
@@ -48,10 +60,30 @@ export function registerInvoiceRoutes(ctx: HttpContext): void {
     const q = parse(altQuery, queryOf(request));
     const location = ctx.location(request, q.altId);
     return {
-      altId: location.id, altType: 'location', termsNote: '', estimatesTermsNote: '', title: 'INVOICE', estimatesTitle: 'ESTIMATE',
-      invoiceNumberPrefix: location.invoiceNumberPrefix, estimateNumberPrefix: 'EST-', dueAfterXDays: 30, estimatesExpireAfterXDays: 30,
-      minimumPercentagePartialPayment: 0, customFields: [],
-      businessDetails: { name: location.name, phoneNo: location.phone, website: location.website, address: { addressLine1: location.address, city: location.city, state: location.state, countryCode: location.country, postalCode: location.postalCode } },
+      altId: location.id,
+      altType: 'location',
+      termsNote: '',
+      estimatesTermsNote: '',
+      title: 'INVOICE',
+      estimatesTitle: 'ESTIMATE',
+      invoiceNumberPrefix: location.invoiceNumberPrefix,
+      estimateNumberPrefix: 'EST-',
+      dueAfterXDays: 30,
+      estimatesExpireAfterXDays: 30,
+      minimumPercentagePartialPayment: 0,
+      customFields: [],
+      businessDetails: {
+        name: location.name,
+        phoneNo: location.phone,
+        website: location.website,
+        address: {
+          addressLine1: location.address,
+          city: location.city,
+          state: location.state,
+          countryCode: location.country,
+          postalCode: location.postalCode,
+        },
+      },
     };
   });
 
@@ -63,11 +95,16 @@ export function registerInvoiceRoutes(ctx: HttpContext): void {
     if (body.id) {
       const existing = core.store.invoices.get(body.id);
       if (!existing || existing.locationId !== location.id) throw badRequest(INVOICE_NOT_FOUND);
-      invoice = ctx.invoices.update(existing, { ...body, dueDate: body.dueDate ?? existing.dueDate, invoiceItems: body.items });
+      invoice = ctx.invoices.update(existing, {
+        ...body,
+        dueDate: body.dueDate ?? existing.dueDate,
+        invoiceItems: body.items,
+      });
     } else {
       invoice = ctx.invoices.create(location, body);
     }
-    if (body.action === 'send') ctx.invoices.send(invoice, { action: 'sms_and_email', userId: body.userId, liveMode: body.liveMode });
+    if (body.action === 'send')
+      ctx.invoices.send(invoice, { action: 'sms_and_email', userId: body.userId, liveMode: body.liveMode });
     return { invoice: invoiceJson(invoice), invoiceUrl: `${request.protocol}://${request.host}/invoice/${invoice.id}` };
   });
 
@@ -92,13 +129,24 @@ export function registerInvoiceRoutes(ctx: HttpContext): void {
       if (startAt && inv.issueDate < startAt) return false;
       if (endAt && inv.issueDate > endAt) return false;
       if (search) {
-        const hay = [inv.id, inv.name, inv.invoiceNumber, inv.contactDetails.name, inv.contactDetails.email, inv.contactDetails.phoneNo].join(' ').toLowerCase();
+        const hay = [
+          inv.id,
+          inv.name,
+          inv.invoiceNumber,
+          inv.contactDetails.name,
+          inv.contactDetails.email,
+          inv.contactDetails.phoneNo,
+        ]
+          .join(' ')
+          .toLowerCase();
         if (!hay.includes(search)) return false;
       }
       return true;
     });
     const dir = q.sortOrder === 'ascend' ? 1 : -1;
-    matched.sort((a, b) => (a.issueDate === b.issueDate ? (a.createdAt - b.createdAt) * dir : a.issueDate < b.issueDate ? -dir : dir));
+    matched.sort((a, b) =>
+      a.issueDate === b.issueDate ? (a.createdAt - b.createdAt) * dir : a.issueDate < b.issueDate ? -dir : dir,
+    );
     const offset = Number(q.offset);
     const limit = Number(q.limit);
     return { invoices: matched.slice(offset, offset + limit).map((inv) => invoiceJson(inv)), total: matched.length };
@@ -128,7 +176,10 @@ export function registerInvoiceRoutes(ctx: HttpContext): void {
     return {
       invoice: invoiceJson(invoice),
       smsData: body.action === 'sms' || body.action === 'sms_and_email' ? { to: invoice.contactDetails.phoneNo } : {},
-      emailData: body.action === 'email' || body.action === 'sms_and_email' ? { to: invoice.sentTo.email, name: contact ? contactFullName(contact) : invoice.contactDetails.name } : {},
+      emailData:
+        body.action === 'email' || body.action === 'sms_and_email'
+          ? { to: invoice.sentTo.email, name: contact ? contactFullName(contact) : invoice.contactDetails.name }
+          : {},
     };
   });
 

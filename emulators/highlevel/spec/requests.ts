@@ -57,34 +57,51 @@ function empty(value: unknown): boolean {
 function enumProblem(node: SpecNode, value: unknown, path: string): string[] {
   if (!node.enum || node.enum.length === 0 || value === undefined || value === null) return [];
   if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') return [];
-  return node.enum.some((e) => String(e) === String(value)) ? [] : [`${path} must be one of the following values: ${node.enum.join(', ')}`];
+  return node.enum.some((e) => String(e) === String(value))
+    ? []
+    : [`${path} must be one of the following values: ${node.enum.join(', ')}`];
 }
 
 /**
  * class-validator's messages for one value against one declaration (whitelist, required, enums), depth first. A
  * nested message is prefixed with its parent's path, as NestJS's ValidationPipe does (`items.0.property x should not exist`).
  */
-function bodyProblems(node: SpecNode, value: unknown, path: string, required: Set<string> | undefined, extra: Record<string, SpecNode> = {}): string[] {
+function bodyProblems(
+  node: SpecNode,
+  value: unknown,
+  path: string,
+  required: Set<string> | undefined,
+  extra: Record<string, SpecNode> = {},
+): string[] {
   const problems = enumProblem(node, value, path || 'body');
   if (node.anyOf || node.open) return problems;
   if (Array.isArray(value) && node.items) {
-    value.forEach((item, i) => problems.push(...bodyProblems(node.items!, item, `${path}.${i}`, undefined)));
+    value.forEach((item, i) => {
+      problems.push(...bodyProblems(node.items!, item, `${path}.${i}`, undefined));
+    });
     return problems;
   }
   const declared = node.properties ? { ...node.properties, ...extra } : undefined;
   if (!declared || !isObject(value)) return problems;
   const prefix = path ? `${path}.` : '';
-  for (const name of required ?? node.required ?? []) if (empty(value[name])) problems.push(`${prefix}${name} should not be empty`);
+  for (const name of required ?? node.required ?? [])
+    if (empty(value[name])) problems.push(`${prefix}${name} should not be empty`);
   for (const [key, child] of Object.entries(value)) {
     const declaration = declared[key];
     if (!declaration) problems.push(`${prefix}property ${key} should not exist`);
-    else if (child !== undefined && child !== null) problems.push(...bodyProblems(declaration, child, `${prefix}${key}`, undefined));
+    else if (child !== undefined && child !== null)
+      problems.push(...bodyProblems(declaration, child, `${prefix}${key}`, undefined));
   }
   return problems;
 }
 
 /** Everything HighLevel's validation would refuse in this request; empty when it passes. */
-export function requestProblems(method: string, routeUrl: string, query: Record<string, unknown>, body: unknown): string[] {
+export function requestProblems(
+  method: string,
+  routeUrl: string,
+  query: Record<string, unknown>,
+  body: unknown,
+): string[] {
   const operation = specOperation(method, routeUrl);
   if (!operation) return [];
   const correction = correctionOf(method, routeUrl);
@@ -94,7 +111,8 @@ export function requestProblems(method: string, routeUrl: string, query: Record<
     if (!declared) problems.push(`property ${name} should not exist`);
     else problems.push(...enumProblem(declared.schema, value, name));
   }
-  for (const [name, declared] of Object.entries(operation.query)) if (declared.required && empty(query[name])) problems.push(`${name} should not be empty`);
+  for (const [name, declared] of Object.entries(operation.query))
+    if (declared.required && empty(query[name])) problems.push(`${name} should not be empty`);
   if (operation.body && operation.body.contentType === 'application/json') {
     const schema = operation.body.schema;
     const required = new Set((schema.required ?? []).filter((r) => !correction?.notRequired?.includes(r)));

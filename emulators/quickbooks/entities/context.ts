@@ -41,7 +41,8 @@ export function currencyRef(code: string): Rec {
 
 /** Undeposited Funds is where QuickBooks parks receipts and payments when no DepositToAccountRef is given. */
 export function accountBySubType(ctx: WriteContext, subType: string): Rec | undefined {
-  for (const account of ctx.company.table('Account').values()) if (account.AccountSubType === subType && account.Active !== false) return account;
+  for (const account of ctx.company.table('Account').values())
+    if (account.AccountSubType === subType && account.Active !== false) return account;
   return undefined;
 }
 

@@ -23,21 +23,32 @@ export function buildItem(ctx: WriteContext, input: Rec, previous: Rec | undefin
   uniqueListName(ctx, 'Item', name, selfId);
   out.Name = name;
   const type = str(out.Type) ?? str(previous?.Type);
-  if (!type) throw faults.requiredMissing('Type', 'Required parameter Type is missing in the request (Service, NonInventory, Inventory, ...)');
+  if (!type)
+    throw faults.requiredMissing(
+      'Type',
+      'Required parameter Type is missing in the request (Service, NonInventory, Inventory, ...)',
+    );
   out.Type = type;
   if (type === 'Service' || type === 'NonInventory' || type === 'Inventory') {
-    if (out.IncomeAccountRef === undefined) throw faults.requiredMissing('IncomeAccountRef', `Required parameter IncomeAccountRef is missing for an Item of Type ${type}`);
+    if (out.IncomeAccountRef === undefined)
+      throw faults.requiredMissing(
+        'IncomeAccountRef',
+        `Required parameter IncomeAccountRef is missing for an Item of Type ${type}`,
+      );
   }
   if (type === 'Inventory') {
-    for (const field of ['AssetAccountRef', 'ExpenseAccountRef', 'InvStartDate'] as const) if (out[field] === undefined) throw faults.requiredMissing(field);
+    for (const field of ['AssetAccountRef', 'ExpenseAccountRef', 'InvStartDate'] as const)
+      if (out[field] === undefined) throw faults.requiredMissing(field);
     out.TrackQtyOnHand = true;
     out.QtyOnHand = out.QtyOnHand ?? 0;
   }
   for (const field of ['IncomeAccountRef', 'ExpenseAccountRef', 'AssetAccountRef'] as const) {
     if (out[field] !== undefined) out[field] = nameRef(resolveRef(ctx, 'Account', out[field], field));
   }
-  if (out.SalesTaxCodeRef !== undefined) out.SalesTaxCodeRef = nameRef(resolveRef(ctx, 'TaxCode', out.SalesTaxCodeRef, 'SalesTaxCodeRef'));
-  if (out.UnitPrice !== undefined && toScaled(out.UnitPrice) === undefined) throw faults.invalidNumber('UnitPrice', out.UnitPrice);
+  if (out.SalesTaxCodeRef !== undefined)
+    out.SalesTaxCodeRef = nameRef(resolveRef(ctx, 'TaxCode', out.SalesTaxCodeRef, 'SalesTaxCodeRef'));
+  if (out.UnitPrice !== undefined && toScaled(out.UnitPrice) === undefined)
+    throw faults.invalidNumber('UnitPrice', out.UnitPrice);
   if (out.ParentRef !== undefined) {
     const parent = resolveRef(ctx, 'Item', out.ParentRef, 'ParentRef');
     out.SubItem = true;
@@ -52,17 +63,34 @@ export function buildItem(ctx: WriteContext, input: Rec, previous: Rec | undefin
 }
 
 const accountClassification: Record<string, string> = {
-  Bank: 'Asset', 'Other Current Asset': 'Asset', 'Fixed Asset': 'Asset', 'Other Asset': 'Asset', 'Accounts Receivable': 'Asset',
-  Equity: 'Equity', Expense: 'Expense', 'Other Expense': 'Expense', 'Cost of Goods Sold': 'Expense',
-  'Accounts Payable': 'Liability', 'Credit Card': 'Liability', 'Long Term Liability': 'Liability', 'Other Current Liability': 'Liability',
-  Income: 'Revenue', 'Other Income': 'Revenue',
+  Bank: 'Asset',
+  'Other Current Asset': 'Asset',
+  'Fixed Asset': 'Asset',
+  'Other Asset': 'Asset',
+  'Accounts Receivable': 'Asset',
+  Equity: 'Equity',
+  Expense: 'Expense',
+  'Other Expense': 'Expense',
+  'Cost of Goods Sold': 'Expense',
+  'Accounts Payable': 'Liability',
+  'Credit Card': 'Liability',
+  'Long Term Liability': 'Liability',
+  'Other Current Liability': 'Liability',
+  Income: 'Revenue',
+  'Other Income': 'Revenue',
 };
 
 export function buildAccount(ctx: WriteContext, input: Rec, previous: Rec | undefined, selfId: string): Rec {
-  const out = withoutSystemFields(input, ['FullyQualifiedName', 'CurrentBalance', 'CurrentBalanceWithSubAccounts', 'Classification']);
+  const out = withoutSystemFields(input, [
+    'FullyQualifiedName',
+    'CurrentBalance',
+    'CurrentBalanceWithSubAccounts',
+    'Classification',
+  ]);
   const name = str(out.Name)?.trim();
   if (!name) throw faults.requiredMissing('Name');
-  if (name.includes(':') || name.includes('"')) throw faults.business('The account name cannot contain a colon or a double quote.', 'Name');
+  if (name.includes(':') || name.includes('"'))
+    throw faults.business('The account name cannot contain a colon or a double quote.', 'Name');
   uniqueListName(ctx, 'Account', name, selfId);
   const type = str(out.AccountType);
   if (!type && !str(out.AccountSubType)) {
@@ -88,7 +116,8 @@ export function buildPaymentMethod(ctx: WriteContext, input: Rec, _previous: Rec
   out.Name = name;
   out.Active = out.Active !== false;
   out.Type = out.Type ?? 'NON_CREDIT_CARD';
-  if (out.Type !== 'CREDIT_CARD' && out.Type !== 'NON_CREDIT_CARD') throw faults.invalidEnum('Type', String(out.Type), ['CREDIT_CARD', 'NON_CREDIT_CARD']);
+  if (out.Type !== 'CREDIT_CARD' && out.Type !== 'NON_CREDIT_CARD')
+    throw faults.invalidEnum('Type', String(out.Type), ['CREDIT_CARD', 'NON_CREDIT_CARD']);
   return out;
 }
 
@@ -107,8 +136,10 @@ export function buildPreferences(ctx: WriteContext, input: Rec, previous: Rec | 
   const s = ctx.company.settings;
   const prefs = rec(out.CurrencyPrefs);
   const home = str(rec(prefs?.HomeCurrency)?.value);
-  if (home && home !== s.currency) throw faults.business('The home currency cannot be changed.', 'CurrencyPrefs.HomeCurrency');
-  if (prefs?.MultiCurrencyEnabled === false && s.multiCurrency) throw faults.business('Multicurrency cannot be turned off once it is on.', 'CurrencyPrefs.MultiCurrencyEnabled');
+  if (home && home !== s.currency)
+    throw faults.business('The home currency cannot be changed.', 'CurrencyPrefs.HomeCurrency');
+  if (prefs?.MultiCurrencyEnabled === false && s.multiCurrency)
+    throw faults.business('Multicurrency cannot be turned off once it is on.', 'CurrencyPrefs.MultiCurrencyEnabled');
   if (prefs?.MultiCurrencyEnabled === true) s.multiCurrency = true;
   const sales = rec(out.SalesFormsPrefs);
   if (sales && typeof sales.CustomTxnNumbers === 'boolean') s.customTxnNumbers = sales.CustomTxnNumbers;

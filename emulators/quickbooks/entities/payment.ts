@@ -40,7 +40,11 @@ export function buildPayment(ctx: WriteContext, input: Rec, previous: Rec | unde
 
   const customerCurrency = refValue(customer.CurrencyRef) ?? s.currency;
   const currency = refValue(out.CurrencyRef) ?? customerCurrency;
-  if (currency !== customerCurrency) throw faults.business(`The payment currency ${currency} does not match the customer's currency ${customerCurrency}.`, 'CurrencyRef');
+  if (currency !== customerCurrency)
+    throw faults.business(
+      `The payment currency ${currency} does not match the customer's currency ${customerCurrency}.`,
+      'CurrencyRef',
+    );
   out.CurrencyRef = currencyRef(currency);
 
   const before = applications(previous);
@@ -56,15 +60,26 @@ export function buildPayment(ctx: WriteContext, input: Rec, previous: Rec | unde
     for (const link of links) {
       const txnId = str(link.TxnId);
       if (!txnId) throw faults.requiredMissing(`${element}.LinkedTxn.TxnId`);
-      if (link.TxnType !== 'Invoice') throw faults.business(`This emulator applies payments to invoices only (TxnType ${String(link.TxnType)}).`, `${element}.LinkedTxn.TxnType`);
+      if (link.TxnType !== 'Invoice')
+        throw faults.business(
+          `This emulator applies payments to invoices only (TxnType ${String(link.TxnType)}).`,
+          `${element}.LinkedTxn.TxnType`,
+        );
       const invoice = ctx.company.get('Invoice', txnId);
       if (!invoice) throw faults.invalidReference('Invoice', txnId, `${element}.LinkedTxn`);
       if (refValue(invoice.CustomerRef) !== str(customer.Id)) {
-        throw faults.business(`Invoice ${txnId} belongs to another customer; a payment can only be applied to the customer's own invoices.`, `${element}.LinkedTxn`);
+        throw faults.business(
+          `Invoice ${txnId} belongs to another customer; a payment can only be applied to the customer's own invoices.`,
+          `${element}.LinkedTxn`,
+        );
       }
       // Open balance seen by this payment: the invoice balance plus whatever this payment already applied to it.
       const open = (toScaled(invoice.Balance) ?? 0n) + (before.get(txnId) ?? 0n);
-      if (amount > open) throw faults.business(`The payment amount ${toJsonNumber(amount)} applied to invoice ${txnId} exceeds its open balance ${toJsonNumber(open)}.`, `${element}.Amount`);
+      if (amount > open)
+        throw faults.business(
+          `The payment amount ${toJsonNumber(amount)} applied to invoice ${txnId} exceeds its open balance ${toJsonNumber(open)}.`,
+          `${element}.Amount`,
+        );
     }
     applied += amount;
     const { LineEx: _sent, ...line } = raw;
@@ -77,16 +92,25 @@ export function buildPayment(ctx: WriteContext, input: Rec, previous: Rec | unde
       LineEx: lineEx(str(first.Id)!, open, str(first.DocNumber)),
     });
   }
-  if (applied > total) throw faults.business(`The lines apply ${toJsonNumber(applied)}, more than the payment total ${toJsonNumber(total)}.`, 'Line');
+  if (applied > total)
+    throw faults.business(
+      `The lines apply ${toJsonNumber(applied)}, more than the payment total ${toJsonNumber(total)}.`,
+      'Line',
+    );
   out.Line = lines;
   out.UnappliedAmt = toJsonNumber(roundToCents(total - applied));
-  out.TxnDate = str(out.TxnDate)?.slice(0, 10) ?? (previous ? str(previous.TxnDate) : undefined) ?? companyDate(ctx.now, s.offsetMinutes);
-  const account = out.DepositToAccountRef !== undefined
-    ? resolveRef(ctx, 'Account', out.DepositToAccountRef, 'DepositToAccountRef')
-    : accountBySubType(ctx, 'UndepositedFunds');
+  out.TxnDate =
+    str(out.TxnDate)?.slice(0, 10) ??
+    (previous ? str(previous.TxnDate) : undefined) ??
+    companyDate(ctx.now, s.offsetMinutes);
+  const account =
+    out.DepositToAccountRef !== undefined
+      ? resolveRef(ctx, 'Account', out.DepositToAccountRef, 'DepositToAccountRef')
+      : accountBySubType(ctx, 'UndepositedFunds');
   // A payment's DepositToAccountRef comes back as a bare {value} (NangoHQ payment recordings).
   if (account) out.DepositToAccountRef = { value: account.Id };
-  if (out.PaymentMethodRef !== undefined) out.PaymentMethodRef = nameRef(resolveRef(ctx, 'PaymentMethod', out.PaymentMethodRef, 'PaymentMethodRef'));
+  if (out.PaymentMethodRef !== undefined)
+    out.PaymentMethodRef = nameRef(resolveRef(ctx, 'PaymentMethod', out.PaymentMethodRef, 'PaymentMethodRef'));
   out.ProcessPayment = out.ProcessPayment ?? false;
   if (currency !== s.currency) {
     const rate = toScaled(out.ExchangeRate) ?? toScaled(s.exchangeRates[currency] ?? '1') ?? 10n ** 7n;
@@ -136,6 +160,7 @@ export function invoiceWithPayment(ctx: WriteContext, invoice: Rec, paymentId: s
   const total = toScaled(invoice.TotalAmt) ?? 0n;
   const balance = total - paymentsAppliedTo(ctx, next);
   next.Balance = toJsonNumber(balance);
-  if (next.HomeBalance !== undefined) next.HomeBalance = toJsonNumber(multiplyToCents(balance, toScaled(next.ExchangeRate) ?? 10n ** 7n));
+  if (next.HomeBalance !== undefined)
+    next.HomeBalance = toJsonNumber(multiplyToCents(balance, toScaled(next.ExchangeRate) ?? 10n ** 7n));
   return next;
 }

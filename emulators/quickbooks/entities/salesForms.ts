@@ -8,7 +8,14 @@ import type { Rec } from '../json.ts';
 import { rec, recs, refValue, str } from '../json.ts';
 import type { Scaled } from '../money.ts';
 import {
-  inclusiveTaxToCents, isWholeCents, multiplyToCents, percentOfToCents, proportionToCents, roundToCents, toJsonNumber, toScaled,
+  inclusiveTaxToCents,
+  isWholeCents,
+  multiplyToCents,
+  percentOfToCents,
+  proportionToCents,
+  roundToCents,
+  toJsonNumber,
+  toScaled,
 } from '../money.ts';
 import { addDays, companyDate } from '../time.ts';
 import type { WriteContext } from './context.ts';
@@ -16,12 +23,21 @@ import { accountBySubType, currencyRef, nameRef, resolveRef, withoutSystemFields
 
 export type SalesFormEntity = 'Invoice' | 'SalesReceipt' | 'CreditMemo' | 'RefundReceipt';
 export const salesFormEntities: readonly SalesFormEntity[] = ['Invoice', 'SalesReceipt', 'CreditMemo', 'RefundReceipt'];
-export const isSalesForm = (entity: EntityName): entity is SalesFormEntity => (salesFormEntities as readonly string[]).includes(entity);
+export const isSalesForm = (entity: EntityName): entity is SalesFormEntity =>
+  (salesFormEntities as readonly string[]).includes(entity);
 
 /** The item a sales line without ItemRef is filed under. */
 export const DEFAULT_ITEM_NAME = 'Services';
 
-const computedFields = ['TotalAmt', 'HomeTotalAmt', 'Balance', 'HomeBalance', 'RemainingCredit', 'LinkedTxn', 'DeliveryInfo'];
+const computedFields = [
+  'TotalAmt',
+  'HomeTotalAmt',
+  'Balance',
+  'HomeBalance',
+  'RemainingCredit',
+  'LinkedTxn',
+  'DeliveryInfo',
+];
 
 interface RateShare {
   rateId: string;
@@ -62,13 +78,20 @@ export function paymentsAppliedTo(ctx: WriteContext, invoice: Rec): Scaled {
     const payment = ctx.company.get('Payment', str(link.TxnId) ?? '');
     if (!payment) continue;
     for (const line of recs(payment.Line)) {
-      if (recs(line.LinkedTxn).some((l) => l.TxnType === 'Invoice' && str(l.TxnId) === invoiceId)) applied += toScaled(line.Amount) ?? 0n;
+      if (recs(line.LinkedTxn).some((l) => l.TxnType === 'Invoice' && str(l.TxnId) === invoiceId))
+        applied += toScaled(line.Amount) ?? 0n;
     }
   }
   return applied;
 }
 
-export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input: Rec, previous: Rec | undefined, selfId: string): Rec {
+export function buildSalesForm(
+  ctx: WriteContext,
+  entity: SalesFormEntity,
+  input: Rec,
+  previous: Rec | undefined,
+  selfId: string,
+): Rec {
   const company = ctx.company;
   const s = company.settings;
   const out = withoutSystemFields(input, computedFields);
@@ -80,22 +103,35 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
     customer = resolveRef(ctx, 'Customer', out.CustomerRef, 'CustomerRef');
     out.CustomerRef = nameRef(customer, 'DisplayName');
   } else if (entity === 'Invoice' || entity === 'CreditMemo') {
-    throw faults.requiredMissing('CustomerRef', `Required parameter CustomerRef is missing in the request for ${entity}`);
+    throw faults.requiredMissing(
+      'CustomerRef',
+      `Required parameter CustomerRef is missing in the request for ${entity}`,
+    );
   }
 
   // Currency: the customer's (fixed at its creation); without multicurrency only the home currency exists.
   const customerCurrency = refValue(customer?.CurrencyRef) ?? s.currency;
   const currency = refValue(out.CurrencyRef) ?? customerCurrency;
   if (!s.multiCurrency && currency !== s.currency) {
-    throw faults.business(`Multicurrency is not enabled; the transaction currency must be ${s.currency}, got ${currency}.`, 'CurrencyRef');
+    throw faults.business(
+      `Multicurrency is not enabled; the transaction currency must be ${s.currency}, got ${currency}.`,
+      'CurrencyRef',
+    );
   }
   if (customer && currency !== customerCurrency) {
-    throw faults.business(`The transaction currency ${currency} does not match the customer's currency ${customerCurrency}.`, 'CurrencyRef');
+    throw faults.business(
+      `The transaction currency ${currency} does not match the customer's currency ${customerCurrency}.`,
+      'CurrencyRef',
+    );
   }
   out.CurrencyRef = currencyRef(currency);
 
   const inputLines = recs(out.Line).filter((line) => line.DetailType !== 'SubTotalLineDetail');
-  if (inputLines.length === 0) throw faults.requiredMissing('Line', `Required parameter Line is missing in the request: a ${entity} needs at least one line`);
+  if (inputLines.length === 0)
+    throw faults.requiredMissing(
+      'Line',
+      `Required parameter Line is missing in the request: a ${entity} needs at least one line`,
+    );
 
   const globalMode = us ? 'US' : (str(out.GlobalTaxCalculation) ?? 'TaxExcluded');
   if (!us) out.GlobalTaxCalculation = globalMode;
@@ -116,7 +152,11 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
       // item, "Services" (DotNet SDK issue #53; Item 1 "Services" in the recorded sandboxes).
       if (detail.ItemRef === undefined) {
         const fallback = company.findListName('Item', DEFAULT_ITEM_NAME);
-        if (!fallback) throw faults.requiredMissing(`${element}.SalesItemLineDetail.ItemRef`, 'Required parameter Line.SalesItemLineDetail.ItemRef is missing in the request');
+        if (!fallback)
+          throw faults.requiredMissing(
+            `${element}.SalesItemLineDetail.ItemRef`,
+            'Required parameter Line.SalesItemLineDetail.ItemRef is missing in the request',
+          );
         detail.ItemRef = { value: fallback };
       }
       const item = resolveRef(ctx, 'Item', detail.ItemRef, 'ItemRef');
@@ -128,7 +168,11 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
         detail.TaxCodeRef = { value: codeId };
       } else if (globalMode !== 'NotApplicable' || codeId !== undefined) {
         codeId = codeId ?? refValue(item.SalesTaxCodeRef);
-        if (!codeId) throw faults.business(`Make sure all your transactions have a tax code: ${element} has no TaxCodeRef and item ${str(item.Name)} has no sales tax code.`, `${element}.SalesItemLineDetail.TaxCodeRef`);
+        if (!codeId)
+          throw faults.business(
+            `Make sure all your transactions have a tax code: ${element} has no TaxCodeRef and item ${str(item.Name)} has no sales tax code.`,
+            `${element}.SalesItemLineDetail.TaxCodeRef`,
+          );
         resolveRef(ctx, 'TaxCode', codeId, 'TaxCodeRef');
         detail.TaxCodeRef = { value: codeId };
       }
@@ -151,16 +195,19 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
         detail.UnitPrice = toJsonNumber(price);
       }
       if (amount === undefined) {
-        if (qty === undefined || price === undefined) throw faults.requiredMissing(`${element}.Amount`, 'Required parameter Line.Amount is missing in the request');
+        if (qty === undefined || price === undefined)
+          throw faults.requiredMissing(`${element}.Amount`, 'Required parameter Line.Amount is missing in the request');
         amount = multiplyToCents(qty, price);
       }
       if (!isWholeCents(amount)) amount = roundToCents(amount);
       if (qty !== undefined && price !== undefined && gross === undefined) {
         const expected = multiplyToCents(qty, price);
-        if (expected !== amount) throw faults.amountMismatch(String(toJsonNumber(amount)), String(toJsonNumber(expected)));
+        if (expected !== amount)
+          throw faults.amountMismatch(String(toJsonNumber(amount)), String(toJsonNumber(expected)));
       }
       line.Amount = toJsonNumber(amount);
-      if (item.IncomeAccountRef !== undefined && detail.ItemAccountRef === undefined) detail.ItemAccountRef = item.IncomeAccountRef;
+      if (item.IncomeAccountRef !== undefined && detail.ItemAccountRef === undefined)
+        detail.ItemAccountRef = item.IncomeAccountRef;
       line.SalesItemLineDetail = detail;
       // Item lines carry an empty CustomExtensions list in current answers (NangoHQ recordings, see real-shapes test).
       line.CustomExtensions = line.CustomExtensions ?? [];
@@ -176,7 +223,10 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
       delete line.Amount;
       outLines.push(line);
     } else {
-      throw faults.business(`Line DetailType ${detailType} is not valid on a ${entity} in this emulator (supported: SalesItemLineDetail, DiscountLineDetail, DescriptionOnly, SubTotalLineDetail).`, `${element}.DetailType`);
+      throw faults.business(
+        `Line DetailType ${detailType} is not valid on a ${entity} in this emulator (supported: SalesItemLineDetail, DiscountLineDetail, DescriptionOnly, SubTotalLineDetail).`,
+        `${element}.DetailType`,
+      );
     }
   }
 
@@ -195,8 +245,10 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
       discount = roundToCents(amountOf(discountLine.Amount, 'DiscountLine.Amount'));
       detail.PercentBased = false;
     }
-    if (discount < 0n || discount > subtotal) throw faults.business('The discount must be between zero and the subtotal.', 'DiscountLineDetail');
-    if (detail.DiscountAccountRef !== undefined) detail.DiscountAccountRef = nameRef(resolveRef(ctx, 'Account', detail.DiscountAccountRef, 'DiscountAccountRef'));
+    if (discount < 0n || discount > subtotal)
+      throw faults.business('The discount must be between zero and the subtotal.', 'DiscountLineDetail');
+    if (detail.DiscountAccountRef !== undefined)
+      detail.DiscountAccountRef = nameRef(resolveRef(ctx, 'Account', detail.DiscountAccountRef, 'DiscountAccountRef'));
     else {
       const account = accountBySubType(ctx, 'DiscountsRefundsGiven');
       if (account) detail.DiscountAccountRef = nameRef(account);
@@ -250,9 +302,10 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
       const combined = shares.reduce((t, r) => t + r.percent, 0n);
       const discountShare = discount > 0n ? proportionToCents(discount, group.net, subtotal) : 0n;
       const base = group.net - discountShare;
-      const codeTax = discountShare > 0n || group.fixedTax === 0n
-        ? percentOfToCents(base, combined)
-        : group.fixedTax + percentOfToCents(group.netTaxedByRate, combined);
+      const codeTax =
+        discountShare > 0n || group.fixedTax === 0n
+          ? percentOfToCents(base, combined)
+          : group.fixedTax + percentOfToCents(group.netTaxedByRate, combined);
       let allocated = 0n;
       for (const [i, share] of shares.entries()) {
         const tax = i === shares.length - 1 ? codeTax - allocated : proportionToCents(codeTax, share.percent, combined);
@@ -263,7 +316,9 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
         byRate.set(share.rateId, entry);
       }
       if (globalMode === 'TaxInclusive') {
-        for (const l of itemLines) if (l.codeId === codeId) lineTax.set(l.line, l.gross !== undefined ? l.gross - l.amount : percentOfToCents(l.amount, combined));
+        for (const l of itemLines)
+          if (l.codeId === codeId)
+            lineTax.set(l.line, l.gross !== undefined ? l.gross - l.amount : percentOfToCents(l.amount, combined));
       }
     }
     for (const { share, base, tax } of byRate.values()) {
@@ -272,7 +327,8 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
     }
     for (const l of itemLines) {
       const tax = lineTax.get(l.line);
-      if (tax !== undefined) (l.line.SalesItemLineDetail as Rec).TaxInclusiveAmt = toJsonNumber(l.gross ?? l.amount + tax);
+      if (tax !== undefined)
+        (l.line.SalesItemLineDetail as Rec).TaxInclusiveAmt = toJsonNumber(l.gross ?? l.amount + tax);
     }
   }
   txnTaxDetail.TotalTax = toJsonNumber(totalTax);
@@ -285,21 +341,31 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
   // Numbers and dates.
   const docNumber = str(out.DocNumber) ?? (previous ? str(previous.DocNumber) : undefined);
   if (docNumber !== undefined) {
-    if (docNumber.length > 21) throw faults.invalidValue('DocNumber', 'String length is either shorter or longer than supported by specification. Min:0 Max:21');
+    if (docNumber.length > 21)
+      throw faults.invalidValue(
+        'DocNumber',
+        'String length is either shorter or longer than supported by specification. Min:0 Max:21',
+      );
     const owner = company.findDocNumber(entity, docNumber, selfId);
-    if (owner && s.enforceUniqueDocNumbers && !ctx.include.has('allowduplicatedocnum')) throw faults.duplicateDocNumber(docNumber);
+    if (owner && s.enforceUniqueDocNumbers && !ctx.include.has('allowduplicatedocnum'))
+      throw faults.duplicateDocNumber(docNumber);
     out.DocNumber = docNumber;
   } else if (!s.customTxnNumbers) out.DocNumber = company.nextDocNumber(entity);
-  const txnDate = parseDate(out.TxnDate, 'TxnDate') ?? (previous ? str(previous.TxnDate) : undefined) ?? companyDate(ctx.now, s.offsetMinutes);
+  const txnDate =
+    parseDate(out.TxnDate, 'TxnDate') ??
+    (previous ? str(previous.TxnDate) : undefined) ??
+    companyDate(ctx.now, s.offsetMinutes);
   out.TxnDate = txnDate;
 
   // Addresses and email default from the customer, as QuickBooks fills them in (VCR create/invoice.yml).
   if (customer) {
     if (out.BillAddr === undefined && customer.BillAddr !== undefined) out.BillAddr = customer.BillAddr;
     if (out.ShipAddr === undefined && customer.ShipAddr !== undefined) out.ShipAddr = customer.ShipAddr;
-    if (out.BillEmail === undefined && customer.PrimaryEmailAddr !== undefined) out.BillEmail = customer.PrimaryEmailAddr;
+    if (out.BillEmail === undefined && customer.PrimaryEmailAddr !== undefined)
+      out.BillEmail = customer.PrimaryEmailAddr;
   }
-  if (out.PaymentMethodRef !== undefined) out.PaymentMethodRef = nameRef(resolveRef(ctx, 'PaymentMethod', out.PaymentMethodRef, 'PaymentMethodRef'));
+  if (out.PaymentMethodRef !== undefined)
+    out.PaymentMethodRef = nameRef(resolveRef(ctx, 'PaymentMethod', out.PaymentMethodRef, 'PaymentMethodRef'));
   out.PrintStatus = out.PrintStatus ?? (entity === 'Invoice' ? 'NeedToPrint' : 'NotSet');
   out.EmailStatus = out.EmailStatus ?? previous?.EmailStatus ?? 'NotSet';
   if (previous?.DeliveryInfo !== undefined) out.DeliveryInfo = previous.DeliveryInfo;
@@ -309,17 +375,29 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
   // LinkedTxn and the four online-payment switches (VCR create/invoice.yml; NangoHQ invoice recordings).
   out.CustomField = out.CustomField ?? previous?.CustomField ?? [];
   if (entity === 'Invoice') {
-    for (const flag of ['AllowIPNPayment', 'AllowOnlinePayment', 'AllowOnlineCreditCardPayment', 'AllowOnlineACHPayment'] as const) {
+    for (const flag of [
+      'AllowIPNPayment',
+      'AllowOnlinePayment',
+      'AllowOnlineCreditCardPayment',
+      'AllowOnlineACHPayment',
+    ] as const) {
       out[flag] = out[flag] ?? previous?.[flag] ?? false;
     }
   }
 
   let balance = 0n;
   if (entity === 'Invoice') {
-    out.DueDate = parseDate(out.DueDate, 'DueDate') ?? (previous && !input.TxnDate ? str(previous.DueDate) : undefined) ?? addDays(txnDate, 30);
+    out.DueDate =
+      parseDate(out.DueDate, 'DueDate') ??
+      (previous && !input.TxnDate ? str(previous.DueDate) : undefined) ??
+      addDays(txnDate, 30);
     out.LinkedTxn = previous?.LinkedTxn ?? [];
     const applied = previous ? paymentsAppliedTo(ctx, { ...previous, Id: selfId }) : 0n;
-    if (applied > total) throw faults.business(`The invoice total ${toJsonNumber(total)} is less than the ${toJsonNumber(applied)} already paid on it.`, 'Line');
+    if (applied > total)
+      throw faults.business(
+        `The invoice total ${toJsonNumber(total)} is less than the ${toJsonNumber(applied)} already paid on it.`,
+        'Line',
+      );
     balance = total - applied;
     out.Balance = toJsonNumber(balance);
   } else if (entity === 'CreditMemo') {
@@ -328,9 +406,10 @@ export function buildSalesForm(ctx: WriteContext, entity: SalesFormEntity, input
     out.RemainingCredit = toJsonNumber(total);
   } else {
     out.Balance = 0;
-    const account = out.DepositToAccountRef !== undefined
-      ? resolveRef(ctx, 'Account', out.DepositToAccountRef, 'DepositToAccountRef')
-      : accountBySubType(ctx, entity === 'SalesReceipt' ? 'UndepositedFunds' : 'Checking');
+    const account =
+      out.DepositToAccountRef !== undefined
+        ? resolveRef(ctx, 'Account', out.DepositToAccountRef, 'DepositToAccountRef')
+        : accountBySubType(ctx, entity === 'SalesReceipt' ? 'UndepositedFunds' : 'Checking');
     if (account) out.DepositToAccountRef = nameRef(account);
   }
 
@@ -347,7 +426,12 @@ function taxLine(share: RateShare, tax: Scaled, base: Scaled): Rec {
   return {
     Amount: toJsonNumber(tax),
     DetailType: 'TaxLineDetail',
-    TaxLineDetail: { TaxRateRef: { value: share.rateId, name: share.rateName }, PercentBased: true, TaxPercent: toJsonNumber(share.percent), NetAmountTaxable: toJsonNumber(base) },
+    TaxLineDetail: {
+      TaxRateRef: { value: share.rateId, name: share.rateName },
+      PercentBased: true,
+      TaxPercent: toJsonNumber(share.percent),
+      NetAmountTaxable: toJsonNumber(base),
+    },
   };
 }
 

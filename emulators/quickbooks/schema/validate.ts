@@ -63,8 +63,13 @@ function checkValue(entity: string, info: FieldInfo, item: unknown, path: string
     return;
   }
   const allowed = enumValues(info.type);
-  if (allowed && typeof item === 'string' && !allowed.includes(item)) throw faults.invalidEnum(path, item, [...allowed]);
-  if (DECIMAL_TYPES.has(info.type) && typeof item !== 'number' && !(typeof item === 'string' && /^-?\d+(\.\d+)?$/.test(item))) {
+  if (allowed && typeof item === 'string' && !allowed.includes(item))
+    throw faults.invalidEnum(path, item, [...allowed]);
+  if (
+    DECIMAL_TYPES.has(info.type) &&
+    typeof item !== 'number' &&
+    !(typeof item === 'string' && /^-?\d+(\.\d+)?$/.test(item))
+  ) {
     throw faults.invalidNumber(path, item);
   }
 }

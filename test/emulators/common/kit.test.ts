@@ -28,7 +28,10 @@ describe('emulator kit', () => {
   it('limits requests per key within a window and opens the next window', () => {
     const clock = new EmulatorClock();
     const limiter = new WindowLimiter({ limit: 3, windowMs: 60_000, clock });
-    assert.deepEqual([1, 2, 3, 4].map(() => limiter.take('realm').allowed), [true, true, true, false]);
+    assert.deepEqual(
+      [1, 2, 3, 4].map(() => limiter.take('realm').allowed),
+      [true, true, true, false],
+    );
     assert.equal(limiter.take('other').allowed, true, 'keys are independent');
     clock.advance(60_000);
     assert.equal(limiter.take('realm').allowed, true);
@@ -61,25 +64,41 @@ describe('emulator kit', () => {
   it('retires a rule after its count', () => {
     const faults = new FaultInjector();
     faults.configure(parseFaultConfig({ rules: [{ kind: 'drop', rate: 1, count: 2 }] }));
-    assert.deepEqual([1, 2, 3].map(() => faults.pick('GET', '/x')?.kind), ['drop', 'drop', undefined]);
+    assert.deepEqual(
+      [1, 2, 3].map(() => faults.pick('GET', '/x')?.kind),
+      ['drop', 'drop', undefined],
+    );
     assert.equal(faults.stats().drop, 2);
   });
 
   it('retries a webhook by the policy and schedule, then delivers it', async () => {
     const hook = await receiver([500, 500, 200]);
     const clock = new EmulatorClock({ factor: 1000 });
-    const dispatcher = new WebhookDispatcher({ clock, faults: new FaultInjector(), retryScheduleMs: [10_000, 20_000], shouldRetry: (s) => s !== 200 });
+    const dispatcher = new WebhookDispatcher({
+      clock,
+      faults: new FaultInjector(),
+      retryScheduleMs: [10_000, 20_000],
+      shouldRetry: (s) => s !== 200,
+    });
     const record = dispatcher.send({ url: hook.url, headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
     await dispatcher.flush();
     assert.equal(record.state, 'delivered');
-    assert.deepEqual(record.attempts.map((a) => a.status), [500, 500, 200]);
+    assert.deepEqual(
+      record.attempts.map((a) => a.status),
+      [500, 500, 200],
+    );
     assert.equal(hook.bodies.length, 3);
     await hook.close();
   });
 
   it('gives up when the policy says so (HighLevel does not retry a 500)', async () => {
     const hook = await receiver([500]);
-    const dispatcher = new WebhookDispatcher({ clock: new EmulatorClock(), faults: new FaultInjector(), retryScheduleMs: [1], shouldRetry: (s) => s === 429 });
+    const dispatcher = new WebhookDispatcher({
+      clock: new EmulatorClock(),
+      faults: new FaultInjector(),
+      retryScheduleMs: [1],
+      shouldRetry: (s) => s === 429,
+    });
     const record = dispatcher.send({ url: hook.url, headers: {}, body: 'x' });
     await dispatcher.flush();
     assert.equal(record.state, 'failed');

@@ -4,8 +4,12 @@ import { Api, setup, WebhookReceiver, type Setup } from './helpers.ts';
 
 describe('HighLevel emulator: Version header, tokens, scopes', () => {
   let s: Setup;
-  before(async () => { s = await setup(); });
-  after(async () => { await s.emulator.close(); });
+  before(async () => {
+    s = await setup();
+  });
+  after(async () => {
+    await s.emulator.close();
+  });
 
   it('answers 401 "version header was not found." without a Version header', async () => {
     const r = await s.api.get(`/locations/${s.locationId}`, { version: null });
@@ -72,7 +76,10 @@ describe('HighLevel emulator: Version header, tokens, scopes', () => {
   });
 
   it('accepts private-integration tokens (pit-...) with their scopes', async () => {
-    const pit = await s.api.admin('POST', '/private-integration-tokens', { locationId: s.locationId, scopes: ['locations.readonly'] });
+    const pit = await s.api.admin('POST', '/private-integration-tokens', {
+      locationId: s.locationId,
+      scopes: ['locations.readonly'],
+    });
     const token = String(pit.body.token);
     assert.match(token, /^pit-/);
     assert.equal((await s.api.get(`/locations/${s.locationId}`, { token })).status, 200);
@@ -97,7 +104,6 @@ describe('HighLevel emulator: Version header, tokens, scopes', () => {
     const query = await s.api.get(`/locations/${s.locationId}/customFields?locationId=${s.locationId}`);
     assert.equal(query.status, 422, 'GET customFields declares only model (highlevel-api-sdk issue 7)');
     assert.deepEqual(query.body.message, ['property locationId should not exist']);
-
   });
 
   it('answers unknown routes like NestJS (404 "Cannot GET ...")', async () => {
@@ -123,7 +129,13 @@ describe('HighLevel emulator: OAuth marketplace flow', () => {
   async function authorize(path: string, pick: RegExp, state?: string): Promise<URL> {
     const app = await s.api.admin('GET', '/app');
     const clientId = String(app.body.clientId);
-    const q = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: 'http://localhost:9/callback', scope: 'contacts.readonly contacts.write locations.readonly invoices.readonly oauth.write oauth.readonly', ...(state ? { state } : {}) });
+    const q = new URLSearchParams({
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: 'http://localhost:9/callback',
+      scope: 'contacts.readonly contacts.write locations.readonly invoices.readonly oauth.write oauth.readonly',
+      ...(state ? { state } : {}),
+    });
     const page = await fetch(`${s.api.url}${path}?${q.toString()}`);
     assert.equal(page.status, 200);
     assert.match(page.headers.get('content-type') ?? '', /text\/html/);
@@ -136,13 +148,21 @@ describe('HighLevel emulator: OAuth marketplace flow', () => {
   }
 
   async function tokenCall(form: Record<string, string>): Promise<{ status: number; body: Record<string, unknown> }> {
-    const r = await fetch(`${s.api.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: new URLSearchParams(form).toString() });
+    const r = await fetch(`${s.api.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new URLSearchParams(form).toString(),
+    });
     return { status: r.status, body: (await r.json()) as Record<string, unknown> };
   }
 
   it('chooses a location, redirects with code and state, exchanges the code, rotates refresh tokens', async () => {
     const app = await s.api.admin('GET', '/app');
-    const redirect = await authorize('/v2/oauth/chooselocation', new RegExp(`data-location-id="${s.locationId}" href="([^"]+)"`), 'xyz-state');
+    const redirect = await authorize(
+      '/v2/oauth/chooselocation',
+      new RegExp(`data-location-id="${s.locationId}" href="([^"]+)"`),
+      'xyz-state',
+    );
     assert.equal(redirect.searchParams.get('state'), 'xyz-state');
     const code = redirect.searchParams.get('code');
     assert.ok(code);
@@ -152,7 +172,13 @@ describe('HighLevel emulator: OAuth marketplace flow', () => {
     assert.equal(install[0]!.payload.locationId, s.locationId);
 
     const creds = { client_id: String(app.body.clientId), client_secret: String(app.body.clientSecret) };
-    const first = await tokenCall({ ...creds, grant_type: 'authorization_code', code, user_type: 'Location', redirect_uri: 'http://localhost:9/callback' });
+    const first = await tokenCall({
+      ...creds,
+      grant_type: 'authorization_code',
+      code,
+      user_type: 'Location',
+      redirect_uri: 'http://localhost:9/callback',
+    });
     assert.equal(first.status, 200);
     assert.equal(first.body.token_type, 'Bearer');
     assert.equal(first.body.expires_in, 86399);
@@ -171,13 +197,26 @@ describe('HighLevel emulator: OAuth marketplace flow', () => {
     const api = new Api(s.emulator, String(first.body.access_token));
     assert.equal((await api.get(`/locations/${s.locationId}`)).status, 200);
 
-    const refreshed = await tokenCall({ ...creds, grant_type: 'refresh_token', refresh_token: String(first.body.refresh_token), user_type: 'Location' });
+    const refreshed = await tokenCall({
+      ...creds,
+      grant_type: 'refresh_token',
+      refresh_token: String(first.body.refresh_token),
+      user_type: 'Location',
+    });
     assert.equal(refreshed.status, 200);
     assert.notEqual(refreshed.body.refresh_token, first.body.refresh_token);
-    const reused = await tokenCall({ ...creds, grant_type: 'refresh_token', refresh_token: String(first.body.refresh_token) });
+    const reused = await tokenCall({
+      ...creds,
+      grant_type: 'refresh_token',
+      refresh_token: String(first.body.refresh_token),
+    });
     assert.equal(reused.status, 400);
     assert.equal(reused.body.error, 'invalid_grant');
-    const next = await tokenCall({ ...creds, grant_type: 'refresh_token', refresh_token: String(refreshed.body.refresh_token) });
+    const next = await tokenCall({
+      ...creds,
+      grant_type: 'refresh_token',
+      refresh_token: String(refreshed.body.refresh_token),
+    });
     assert.equal(next.status, 200);
   });
 
@@ -185,13 +224,23 @@ describe('HighLevel emulator: OAuth marketplace flow', () => {
     const app = await s.api.admin('GET', '/app');
     const minted = await s.api.admin('POST', '/tokens', { locationId: s.locationId });
     await s.api.admin('POST', '/clock/advance', { days: 366 });
-    const r = await tokenCall({ client_id: String(app.body.clientId), client_secret: String(app.body.clientSecret), grant_type: 'refresh_token', refresh_token: String(minted.body.refresh_token) });
+    const r = await tokenCall({
+      client_id: String(app.body.clientId),
+      client_secret: String(app.body.clientSecret),
+      grant_type: 'refresh_token',
+      refresh_token: String(minted.body.refresh_token),
+    });
     assert.equal(r.status, 400);
     assert.equal(r.body.error, 'invalid_grant');
   });
 
   it('refuses wrong client credentials', async () => {
-    const r = await tokenCall({ client_id: 'nope', client_secret: 'nope', grant_type: 'refresh_token', refresh_token: 'x' });
+    const r = await tokenCall({
+      client_id: 'nope',
+      client_secret: 'nope',
+      grant_type: 'refresh_token',
+      refresh_token: 'x',
+    });
     assert.equal(r.status, 401);
     assert.equal(r.body.error, 'invalid_client');
   });
@@ -200,7 +249,12 @@ describe('HighLevel emulator: OAuth marketplace flow', () => {
     const app = await s.api.admin('GET', '/app');
     const redirect = await authorize('/oauth/chooselocation', /id="agency" data-company-id="[^"]+" href="([^"]+)"/);
     const creds = { client_id: String(app.body.clientId), client_secret: String(app.body.clientSecret) };
-    const company = await tokenCall({ ...creds, grant_type: 'authorization_code', code: redirect.searchParams.get('code') ?? '', user_type: 'Company' });
+    const company = await tokenCall({
+      ...creds,
+      grant_type: 'authorization_code',
+      code: redirect.searchParams.get('code') ?? '',
+      user_type: 'Company',
+    });
     assert.equal(company.status, 200);
     assert.equal(company.body.userType, 'Company');
     assert.equal(company.body.locationId, undefined);
@@ -215,7 +269,15 @@ describe('HighLevel emulator: OAuth marketplace flow', () => {
     assert.equal(denied.status, 401);
 
     const form = new URLSearchParams({ companyId: String(company.body.companyId), locationId: s.locationId });
-    const lt = await fetch(`${s.api.url}/oauth/locationToken`, { method: 'POST', headers: { authorization: `Bearer ${agency.token}`, version: '2021-07-28', 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+    const lt = await fetch(`${s.api.url}/oauth/locationToken`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${agency.token}`,
+        version: '2021-07-28',
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: form.toString(),
+    });
     assert.equal(lt.status, 200);
     const locationToken = (await lt.json()) as Record<string, unknown>;
     assert.equal(locationToken.locationId, s.locationId);
@@ -224,14 +286,24 @@ describe('HighLevel emulator: OAuth marketplace flow', () => {
     assert.equal((await asLocation.post('/contacts/search', { locationId: s.locationId, pageLimit: 1 })).status, 200);
 
     const appId = String(app.body.appId);
-    const installed = await agency.get(`/oauth/installedLocations?companyId=${String(company.body.companyId)}&appId=${appId}&isInstalled=true`);
+    const installed = await agency.get(
+      `/oauth/installedLocations?companyId=${String(company.body.companyId)}&appId=${appId}&isInstalled=true`,
+    );
     assert.equal(installed.status, 200);
     const ids = (installed.body.locations as Array<Record<string, unknown>>).map((l) => l._id);
     assert.ok(ids.includes(s.locationId));
     assert.equal(installed.body.count, ids.length);
 
     // A location token may not mint location tokens (Agency-Access-Only).
-    const r = await fetch(`${s.api.url}/oauth/locationToken`, { method: 'POST', headers: { authorization: `Bearer ${s.token}`, version: '2021-07-28', 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+    const r = await fetch(`${s.api.url}/oauth/locationToken`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${s.token}`,
+        version: '2021-07-28',
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: form.toString(),
+    });
     assert.equal(r.status, 401);
   });
 });

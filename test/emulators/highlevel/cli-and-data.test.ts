@@ -13,7 +13,9 @@ describe('HighLevel emulator: data file and command line', () => {
     const file = join(dir, 'highlevel.json');
     const first = await startHighLevelEmulator({ dataFile: file });
     const api = new Api(first);
-    const { locationId } = (await api.admin('POST', '/locations', { country: 'AU', name: 'Sydney Dental' })).body as { locationId: string };
+    const { locationId } = (await api.admin('POST', '/locations', { country: 'AU', name: 'Sydney Dental' })).body as {
+      locationId: string;
+    };
     const tokens = (await api.admin('POST', '/tokens', { locationId })).body;
     api.token = String(tokens.access_token);
     const c = await api.post('/contacts/', { locationId, email: 'persist@example.com', tags: ['kept'] });
@@ -33,7 +35,16 @@ describe('HighLevel emulator: data file and command line', () => {
     assert.equal(dup.status, 400, 'indexes are rebuilt on load');
     assert.deepEqual((await api2.admin('GET', '/app')).body, appBefore, 'app identity and webhook settings survive');
     assert.equal(second.webhookPublicKeyPem(), pemBefore, 'the signing key survives');
-    const refreshed = await fetch(`${second.url}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ client_id: String(appBefore.clientId), client_secret: String(appBefore.clientSecret), grant_type: 'refresh_token', refresh_token: String(tokens.refresh_token) }).toString() });
+    const refreshed = await fetch(`${second.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        client_id: String(appBefore.clientId),
+        client_secret: String(appBefore.clientSecret),
+        grant_type: 'refresh_token',
+        refresh_token: String(tokens.refresh_token),
+      }).toString(),
+    });
     assert.equal(refreshed.status, 200, 'saved refresh tokens still refresh');
     const loc = await api2.get(`/locations/${locationId}`);
     assert.equal(obj(loc.body.location).timezone, 'Australia/Sydney');
@@ -46,7 +57,16 @@ describe('HighLevel emulator: data file and command line', () => {
     for (const country of ['US', 'GB', 'CA', 'FR']) await api.admin('POST', '/locations', { country });
     await api.admin('POST', '/locations', { country: 'US', name: 'Euro shop', currency: 'eur' });
     const list = (await api.admin('GET', '/locations')).body.locations as Array<Record<string, unknown>>;
-    assert.deepEqual(list.map((l) => [l.country, l.currency]), [['US', 'USD'], ['GB', 'GBP'], ['CA', 'CAD'], ['FR', 'EUR'], ['US', 'EUR']]);
+    assert.deepEqual(
+      list.map((l) => [l.country, l.currency]),
+      [
+        ['US', 'USD'],
+        ['GB', 'GBP'],
+        ['CA', 'CAD'],
+        ['FR', 'EUR'],
+        ['US', 'EUR'],
+      ],
+    );
     const data = (await api.admin('GET', '/data')).body as { locations: unknown[] };
     assert.equal(data.locations.length, 5);
     await api.admin('POST', '/reset');
@@ -55,7 +75,11 @@ describe('HighLevel emulator: data file and command line', () => {
   });
 
   it('runs as `ledgerlink emulator highlevel --port 0`, prints its URL and stops on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['bin/ledgerlink.js', 'emulator', 'highlevel', '--port', '0', '--limit-factor', 'off'], { cwd: '/work/main', stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['bin/ledgerlink.js', 'emulator', 'highlevel', '--port', '0', '--limit-factor', 'off'],
+      { cwd: '/work/main', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 20_000);
@@ -69,11 +93,19 @@ describe('HighLevel emulator: data file and command line', () => {
       });
       child.on('exit', () => reject(new Error(`exited early: ${out}`)));
     });
-    const created = await fetch(`${url}/_emulator/locations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ country: 'US' }) });
+    const created = await fetch(`${url}/_emulator/locations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ country: 'US' }),
+    });
     assert.equal(created.status, 200);
     const { locationId } = (await created.json()) as { locationId: string };
     assert.match(locationId, /^[A-Za-z0-9]{20}$/);
-    const tokens = await fetch(`${url}/_emulator/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ locationId }) });
+    const tokens = await fetch(`${url}/_emulator/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ locationId }),
+    });
     const t = (await tokens.json()) as Record<string, unknown>;
     assert.equal(t.token_type, 'Bearer');
     assert.equal(t.expires_in, 86399);

@@ -2,7 +2,11 @@
 // webhook receiver that keeps the raw bytes it was sent (signatures are checked over those bytes).
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startHighLevelEmulator, type HighLevelEmulator, type HighLevelEmulatorOptions } from '../../../emulators/highlevel/index.ts';
+import {
+  startHighLevelEmulator,
+  type HighLevelEmulator,
+  type HighLevelEmulatorOptions,
+} from '../../../emulators/highlevel/index.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -14,20 +18,33 @@ export interface Answer {
 }
 
 export class Api {
-  constructor(readonly emulator: HighLevelEmulator, public token = '', public version: string | null = '2021-07-28') {}
+  constructor(
+    readonly emulator: HighLevelEmulator,
+    public token = '',
+    public version: string | null = '2021-07-28',
+  ) {}
 
   get url(): string {
     return this.emulator.url;
   }
 
-  async call(method: string, path: string, body?: unknown, options: { token?: string | null; version?: string | null; headers?: Record<string, string> } = {}): Promise<Answer> {
+  async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: { token?: string | null; version?: string | null; headers?: Record<string, string> } = {},
+  ): Promise<Answer> {
     const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
     const token = options.token === undefined ? this.token : options.token;
     const version = options.version === undefined ? this.version : options.version;
     if (token) headers.authorization = `Bearer ${token}`;
     if (version) headers.version = version;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const response = await fetch(this.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const response = await fetch(this.url + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await response.text();
     let parsed: Json = {};
     try {
@@ -69,7 +86,10 @@ export interface Setup {
 }
 
 /** Emulator + one US location + a location token with every scope. */
-export async function setup(options: HighLevelEmulatorOptions = {}, location: Json = { country: 'US' }): Promise<Setup> {
+export async function setup(
+  options: HighLevelEmulatorOptions = {},
+  location: Json = { country: 'US' },
+): Promise<Setup> {
   const emulator = await startHighLevelEmulator(options);
   const api = new Api(emulator);
   const created = await api.admin('POST', '/locations', location);
@@ -170,7 +190,8 @@ export async function waitFor<T>(probe: () => T | undefined | false, timeoutMs =
 }
 
 export function obj(value: unknown): Json {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`expected an object, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error(`expected an object, got ${JSON.stringify(value)}`);
   return value as Json;
 }
 

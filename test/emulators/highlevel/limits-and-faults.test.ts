@@ -5,8 +5,12 @@ import { obj, setup, type Setup } from './helpers.ts';
 
 describe('HighLevel emulator: rate limits', () => {
   let s: Setup;
-  before(async () => { s = await setup(); });
-  after(async () => { await s.emulator.close(); });
+  before(async () => {
+    s = await setup();
+  });
+  after(async () => {
+    await s.emulator.close();
+  });
 
   it('reports the five rate-limit headers on every response, real limits by default', async () => {
     const r = await s.api.get(`/locations/${s.locationId}`);
@@ -52,15 +56,31 @@ describe('HighLevel emulator: rate limits', () => {
 
 describe('HighLevel emulator: fault injection', () => {
   let s: Setup;
-  before(async () => { s = await setup({ limitFactor: Infinity }); });
-  after(async () => { await s.emulator.close(); });
-  beforeEach(async () => { await s.api.admin('DELETE', '/faults'); });
+  before(async () => {
+    s = await setup({ limitFactor: Infinity });
+  });
+  after(async () => {
+    await s.emulator.close();
+  });
+  beforeEach(async () => {
+    await s.api.admin('DELETE', '/faults');
+  });
 
   it('injects 429, 500 and 503 on matching requests only', async () => {
-    await s.api.admin('PUT', '/faults', { rules: [{ kind: 'error503', rate: 1, path: '/contacts/search', count: 1 }, { kind: 'error500', rate: 1, method: 'GET', path: '/locations/', count: 1 }, { kind: 'error429', rate: 1, path: '/invoices/', count: 1 }] });
+    await s.api.admin('PUT', '/faults', {
+      rules: [
+        { kind: 'error503', rate: 1, path: '/contacts/search', count: 1 },
+        { kind: 'error500', rate: 1, method: 'GET', path: '/locations/', count: 1 },
+        { kind: 'error429', rate: 1, path: '/invoices/', count: 1 },
+      ],
+    });
     const search = await s.api.post('/contacts/search', { locationId: s.locationId, pageLimit: 1 });
     assert.equal(search.status, 503);
-    assert.equal((await s.api.post('/contacts/search', { locationId: s.locationId, pageLimit: 1 })).status, 200, 'count: 1 retires the rule');
+    assert.equal(
+      (await s.api.post('/contacts/search', { locationId: s.locationId, pageLimit: 1 })).status,
+      200,
+      'count: 1 retires the rule',
+    );
     assert.equal((await s.api.get(`/locations/${s.locationId}`)).status, 500);
     const limited = await s.api.get(`/invoices/?altId=${s.locationId}&altType=location&limit=1&offset=0`);
     assert.equal(limited.status, 429);
@@ -87,9 +107,17 @@ describe('HighLevel emulator: fault injection', () => {
   });
 
   it('commits the write but loses the answer', async () => {
-    await s.api.admin('POST', '/faults/rules', { kind: 'loseAnswer', rate: 1, method: 'POST', path: '/contacts/', count: 1 });
+    await s.api.admin('POST', '/faults/rules', {
+      kind: 'loseAnswer',
+      rate: 1,
+      method: 'POST',
+      path: '/contacts/',
+      count: 1,
+    });
     await assert.rejects(s.api.post('/contacts/', { locationId: s.locationId, email: 'committed@example.com' }));
-    const lookup = await s.api.get(`/contacts/search/duplicate?locationId=${s.locationId}&email=committed%40example.com`);
+    const lookup = await s.api.get(
+      `/contacts/search/duplicate?locationId=${s.locationId}&email=committed%40example.com`,
+    );
     assert.equal(obj(lookup.body.contact).email, 'committed@example.com');
   });
 
@@ -114,14 +142,19 @@ describe('HighLevel emulator: fault injection', () => {
     const agentOptions = { keepAlive: true };
     const { Agent } = await import('node:http');
     const agent = new Agent({ ...agentOptions, maxSockets: 16 });
-    const one = (): Promise<void> => new Promise((resolve, reject) => {
-      const req = httpRequest(url, { agent, headers: { authorization: `Bearer ${s.api.token}`, version: '2021-07-28' } }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+    const one = (): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest(
+          url,
+          { agent, headers: { authorization: `Bearer ${s.api.token}`, version: '2021-07-28' } },
+          (res) => {
+            res.resume();
+            res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+          },
+        );
+        req.on('error', reject);
+        req.end();
       });
-      req.on('error', reject);
-      req.end();
-    });
     const worker = async (): Promise<void> => {
       while (done < total) {
         done++;

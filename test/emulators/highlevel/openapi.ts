@@ -31,21 +31,28 @@ function resolveRef(ref: string, file: string): Located {
   const [target, pointer] = ref.split('#') as [string, string];
   const nextFile = target ? join(file, '..', target).replace(/^\/+/, '') : file;
   let node: unknown = load(nextFile);
-  for (const part of (pointer ?? '').split('/').slice(1)) node = (node as Schema)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  for (const part of (pointer ?? '').split('/').slice(1))
+    node = (node as Schema)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
   if (!node) throw new Error(`unresolvable $ref ${ref} from ${file}`);
   return { schema: node as Schema, file: nextFile };
 }
 
 function deref(located: Located): Located {
   let current = located;
-  for (let i = 0; i < 20 && typeof current.schema.$ref === 'string'; i++) current = resolveRef(current.schema.$ref, current.file);
+  for (let i = 0; i < 20 && typeof current.schema.$ref === 'string'; i++)
+    current = resolveRef(current.schema.$ref, current.file);
   return current;
 }
 
 /** The response schema of one operation, e.g. responseSchema('contacts', 'get', '/contacts/{contactId}', '200'). */
 export function responseSchema(app: string, method: string, path: string, status: string): Located {
   const file = `apps/${app}.json`;
-  const doc = load(file) as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: Schema }> }> }>> };
+  const doc = load(file) as {
+    paths: Record<
+      string,
+      Record<string, { responses: Record<string, { content?: Record<string, { schema: Schema }> }> }>
+    >;
+  };
   const op = doc.paths[path]?.[method];
   if (!op) throw new Error(`no operation ${method} ${path} in ${file}`);
   const schema = op.responses[status]?.content?.['application/json']?.schema;
@@ -75,17 +82,30 @@ export function requestOperation(apps: string[], method: string, concretePath: s
     candidates.sort((a, b) => (a.match(/\{/g)?.length ?? 0) - (b.match(/\{/g)?.length ?? 0));
     const template = candidates[0];
     if (!template) continue;
-    const op = doc.paths[template]![method.toLowerCase()] as { parameters?: Schema[]; requestBody?: { content?: Record<string, { schema: Schema }> } };
+    const op = doc.paths[template]![method.toLowerCase()] as {
+      parameters?: Schema[];
+      requestBody?: { content?: Record<string, { schema: Schema }> };
+    };
     const query = new Map<string, { required: boolean; enum?: unknown[] }>();
     let versions: string[] = [];
     for (const p of op.parameters ?? []) {
       const schema = (p.schema ?? {}) as Schema;
       if (p.in === 'header' && p.name === 'Version') versions = (schema.enum as string[] | undefined) ?? [];
-      if (p.in === 'query') query.set(String(p.name), { required: p.required === true, ...(Array.isArray(schema.enum) ? { enum: schema.enum as unknown[] } : {}) });
+      if (p.in === 'query')
+        query.set(String(p.name), {
+          required: p.required === true,
+          ...(Array.isArray(schema.enum) ? { enum: schema.enum as unknown[] } : {}),
+        });
     }
     const content = op.requestBody?.content;
     const first = content ? Object.entries(content)[0] : undefined;
-    return { app, path: template, versions, query, ...(first ? { body: { contentType: first[0], located: { schema: first[1].schema, file } } } : {}) };
+    return {
+      app,
+      path: template,
+      versions,
+      query,
+      ...(first ? { body: { contentType: first[0], located: { schema: first[1].schema, file } } } : {}),
+    };
   }
   return undefined;
 }
@@ -122,13 +142,21 @@ function typeOf(value: unknown): string {
 function typeMatches(expected: string, value: unknown): boolean {
   const actual = typeOf(value);
   switch (expected) {
-    case 'string': case 'Date': return actual === 'string';
-    case 'number': return actual === 'number';
-    case 'integer': return actual === 'number' && Number.isInteger(value);
-    case 'boolean': return actual === 'boolean';
-    case 'array': return actual === 'array';
-    case 'object': return actual === 'object';
-    default: return true;
+    case 'string':
+    case 'Date':
+      return actual === 'string';
+    case 'number':
+      return actual === 'number';
+    case 'integer':
+      return actual === 'number' && Number.isInteger(value);
+    case 'boolean':
+      return actual === 'boolean';
+    case 'array':
+      return actual === 'array';
+    case 'object':
+      return actual === 'object';
+    default:
+      return true;
   }
 }
 
@@ -140,18 +168,24 @@ export function check(value: unknown, located: Located, options: CheckOptions = 
   const here = path || '(root)';
   for (const key of ['allOf'] as const) {
     const parts = schema[key];
-    if (Array.isArray(parts)) for (const part of parts) problems.push(...check(value, { schema: part as Schema, file }, options, path));
+    if (Array.isArray(parts))
+      for (const part of parts) problems.push(...check(value, { schema: part as Schema, file }, options, path));
   }
   for (const key of ['anyOf', 'oneOf'] as const) {
     const parts = schema[key];
-    if (Array.isArray(parts) && !parts.some((part) => check(value, { schema: part as Schema, file }, options, path).length === 0)) {
+    if (
+      Array.isArray(parts) &&
+      !parts.some((part) => check(value, { schema: part as Schema, file }, options, path).length === 0)
+    ) {
       problems.push(`${here}: matches none of ${key}`);
     }
   }
   const declared = schema.type;
   const types = Array.isArray(declared) ? (declared as string[]) : typeof declared === 'string' ? [declared] : [];
   if (types.length > 0 && !types.some((t) => typeMatches(t, value))) {
-    problems.push(`${here}: expected ${types.join('|')}, got ${typeOf(value)} (${JSON.stringify(value)?.slice(0, 60)})`);
+    problems.push(
+      `${here}: expected ${types.join('|')}, got ${typeOf(value)} (${JSON.stringify(value)?.slice(0, 60)})`,
+    );
     return problems;
   }
   if (Array.isArray(schema.enum) && typeof value === 'string' && !(schema.enum as unknown[]).includes(value)) {
@@ -170,15 +204,21 @@ export function check(value: unknown, located: Located, options: CheckOptions = 
       const subPath = path ? `${path}.${name}` : name;
       if (obj[name] === undefined) {
         const mustHave = required.has(name) || (options.requireAllProperties === true && path === '');
-        if (mustHave && !options.mayOmit?.includes(subPath) && !options.skip?.includes(subPath)) problems.push(`${subPath}: missing`);
+        if (mustHave && !options.mayOmit?.includes(subPath) && !options.skip?.includes(subPath))
+          problems.push(`${subPath}: missing`);
         continue;
       }
       problems.push(...check(obj[name], { schema: sub, file }, options, subPath));
     }
-    if (options.forbidUndeclared && Object.keys(properties).length > 0 && (schema.additionalProperties === undefined || schema.additionalProperties === false)) {
+    if (
+      options.forbidUndeclared &&
+      Object.keys(properties).length > 0 &&
+      (schema.additionalProperties === undefined || schema.additionalProperties === false)
+    ) {
       for (const name of Object.keys(obj)) {
         const subPath = path ? `${path}.${name}` : name;
-        if (!(name in properties) && !options.allowUndeclared?.includes(subPath)) problems.push(`${subPath}: not declared`);
+        if (!(name in properties) && !options.allowUndeclared?.includes(subPath))
+          problems.push(`${subPath}: not declared`);
       }
     }
   }
@@ -227,7 +267,9 @@ function documentedPaths(event: string): { paths: Set<string>; opaque: Set<strin
   };
   walkSchema(webhookSchema(event).schema, '');
   for (const example of webhookExamples(event)) walkExample(example, '');
-  const opaque = new Set([...vague].filter((v) => ![...paths].some((p) => p.startsWith(`${v}.`) || p.startsWith(`${v}[]`))));
+  const opaque = new Set(
+    [...vague].filter((v) => ![...paths].some((p) => p.startsWith(`${v}.`) || p.startsWith(`${v}[]`))),
+  );
   return { paths, opaque };
 }
 
@@ -235,7 +277,8 @@ function documentedPaths(event: string): { paths: Set<string>; opaque: Set<strin
 export function undocumentedPaths(value: unknown, event: string, allowedAtRoot: string[] = []): string[] {
   const { paths, opaque } = documentedPaths(event);
   const found: string[] = [];
-  const inOpaque = (path: string): boolean => [...opaque].some((o) => path === o || path.startsWith(`${o}.`) || path.startsWith(`${o}[]`));
+  const inOpaque = (path: string): boolean =>
+    [...opaque].some((o) => path === o || path.startsWith(`${o}.`) || path.startsWith(`${o}[]`));
   const walk = (node: unknown, path: string): void => {
     if (Array.isArray(node)) for (const item of node) walk(item, `${path}[]`);
     else if (node !== null && typeof node === 'object') {

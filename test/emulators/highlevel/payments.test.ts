@@ -75,12 +75,19 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
     assert.equal(arr(orders.body.data)[0]!.contactEmail, 'Buyer@Example.com');
 
     // The same buyer again: the contact is matched, not duplicated.
-    const again = await s.api.admin('POST', `/locations/${s.locationId}/actions/order-form-payment`, { contact: { email: 'buyer@example.com' }, items: [{ name: 'Upsell', amount: 10 }] });
+    const again = await s.api.admin('POST', `/locations/${s.locationId}/actions/order-form-payment`, {
+      contact: { email: 'buyer@example.com' },
+      items: [{ name: 'Upsell', amount: 10 }],
+    });
     assert.equal(again.body.contactId, contactId);
   });
 
   it('subscription: renewals are transactions carrying subscriptionId, with no webhook', async () => {
-    const r = await s.api.admin('POST', `/locations/${s.locationId}/actions/subscription`, { contact: { email: 'sub@example.com', firstName: 'Sam' }, product: { name: 'Pro plan', amount: 29 }, interval: 'month' });
+    const r = await s.api.admin('POST', `/locations/${s.locationId}/actions/subscription`, {
+      contact: { email: 'sub@example.com', firstName: 'Sam' },
+      product: { name: 'Pro plan', amount: 29 },
+      interval: 'month',
+    });
     assert.equal(r.status, 200);
     const subId = String(r.body.subscriptionId);
     const sub = await s.api.get(`/payments/subscriptions/${subId}?${alt()}`);
@@ -111,8 +118,15 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
   });
 
   it('membership and calendar booking payments carry their source types', async () => {
-    const m = await s.api.admin('POST', `/locations/${s.locationId}/actions/membership`, { contact: { email: 'member@example.com' }, offer: { name: 'Gold membership', amount: 199 } });
-    const c = await s.api.admin('POST', `/locations/${s.locationId}/actions/calendar-payment`, { contact: { email: 'booker@example.com', phone: '+15125550999' }, service: { name: 'Consultation', amount: 75 }, subType: 'meeting' });
+    const m = await s.api.admin('POST', `/locations/${s.locationId}/actions/membership`, {
+      contact: { email: 'member@example.com' },
+      offer: { name: 'Gold membership', amount: 199 },
+    });
+    const c = await s.api.admin('POST', `/locations/${s.locationId}/actions/calendar-payment`, {
+      contact: { email: 'booker@example.com', phone: '+15125550999' },
+      service: { name: 'Consultation', amount: 75 },
+      subType: 'meeting',
+    });
     assert.equal(m.status, 200);
     assert.equal(c.status, 200);
     const memberships = await s.api.get(`/payments/transactions?${alt()}&entitySourceType=membership`);
@@ -126,15 +140,27 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
     const types = await hooksFor((p) => p._id === c.body.orderId);
     assert.deepEqual(types, ['OrderCreate', 'OrderStatusUpdate']);
     assert.deepEqual(await hooksFor((p) => p._id === m.body.orderId), ['OrderCreate', 'OrderStatusUpdate']);
-    assert.deepEqual(await hooksFor((p) => p.type === 'ContactCreate' && (p.email === 'member@example.com' || p.email === 'booker@example.com')), ['ContactCreate', 'ContactCreate']);
-    const recurring = await s.api.admin('POST', `/locations/${s.locationId}/actions/membership`, { contact: { email: 'member@example.com' }, offer: { name: 'Monthly club', amount: 15 }, recurring: { interval: 'month' } });
+    assert.deepEqual(
+      await hooksFor(
+        (p) => p.type === 'ContactCreate' && (p.email === 'member@example.com' || p.email === 'booker@example.com'),
+      ),
+      ['ContactCreate', 'ContactCreate'],
+    );
+    const recurring = await s.api.admin('POST', `/locations/${s.locationId}/actions/membership`, {
+      contact: { email: 'member@example.com' },
+      offer: { name: 'Monthly club', amount: 15 },
+      recurring: { interval: 'month' },
+    });
     const sub = await s.api.get(`/payments/subscriptions/${String(recurring.body.subscriptionId)}?${alt()}`);
     assert.equal(obj(sub.body.entitySource).type, 'membership');
     assert.equal(recurring.body.contactId, m.body.contactId, 'the same member is matched');
   });
 
   it('refunds: amountRefunded, refunded/partially_refunded statuses, order paymentStatus, no webhook', async () => {
-    const r = await s.api.admin('POST', `/locations/${s.locationId}/actions/order-form-payment`, { contact: { email: 'refund@example.com' }, items: [{ name: 'Thing', amount: 100 }] });
+    const r = await s.api.admin('POST', `/locations/${s.locationId}/actions/order-form-payment`, {
+      contact: { email: 'refund@example.com' },
+      items: [{ name: 'Thing', amount: 100 }],
+    });
     const txId = String(r.body.transactionId);
     await s.emulator.flushWebhooks();
     const before2 = receiver.received.length;
@@ -156,7 +182,11 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
   });
 
   it('invoice created, sent and paid by the CRM user', async () => {
-    const r = await s.api.admin('POST', `/locations/${s.locationId}/actions/invoice`, { contact: { email: 'inv@example.com', firstName: 'Ina' }, items: [{ name: 'Work', amount: 250, qty: 2 }], send: true });
+    const r = await s.api.admin('POST', `/locations/${s.locationId}/actions/invoice`, {
+      contact: { email: 'inv@example.com', firstName: 'Ina' },
+      items: [{ name: 'Work', amount: 250, qty: 2 }],
+      send: true,
+    });
     assert.equal(r.status, 200);
     const id = String(r.body.invoiceId);
     assert.equal(obj(r.body.invoice).status, 'sent');
@@ -167,15 +197,25 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
     assert.equal(inv.body.status, 'paid');
     const types = await hooksFor((p) => p._id === id);
     assert.deepEqual(types, ['InvoiceCreate', 'InvoiceSent', 'InvoicePartiallyPaid', 'InvoicePaid']);
-    const voidable = await s.api.admin('POST', `/locations/${s.locationId}/actions/invoice`, { contactId: String(obj(obj(r.body.invoice).contactDetails).id), items: [{ name: 'X', amount: 1 }] });
+    const voidable = await s.api.admin('POST', `/locations/${s.locationId}/actions/invoice`, {
+      contactId: String(obj(obj(r.body.invoice).contactDetails).id),
+      items: [{ name: 'X', amount: 1 }],
+    });
     const v = await s.api.admin('POST', `/invoices/${String(voidable.body.invoiceId)}/void`);
     assert.equal(v.body.status, 'void');
   });
 
   it('online invoice payments pass through payment_processing, then settle or fail', async () => {
-    const r = await s.api.admin('POST', `/locations/${s.locationId}/actions/invoice`, { contact: { email: 'ach@example.com' }, items: [{ name: 'Big job', amount: 1200 }], send: true });
+    const r = await s.api.admin('POST', `/locations/${s.locationId}/actions/invoice`, {
+      contact: { email: 'ach@example.com' },
+      items: [{ name: 'Big job', amount: 1200 }],
+      send: true,
+    });
     const id = String(r.body.invoiceId);
-    assert.equal(obj((await s.api.admin('POST', `/invoices/${id}/start-online-payment`)).body).status, 'payment_processing');
+    assert.equal(
+      obj((await s.api.admin('POST', `/invoices/${id}/start-online-payment`)).body).status,
+      'payment_processing',
+    );
     assert.equal((await s.api.get(`/invoices/${id}?${alt()}`)).body.status, 'payment_processing');
     const failed = await s.api.admin('POST', `/invoices/${id}/fail-online-payment`);
     assert.equal(obj(failed.body.invoice).status, 'sent');
@@ -184,7 +224,14 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
     await s.api.admin('POST', `/invoices/${id}/start-online-payment`);
     const settled = await s.api.admin('POST', `/invoices/${id}/record-payment`, {});
     assert.equal(obj(settled.body.invoice).status, 'paid');
-    assert.deepEqual(await hooksFor((p) => p._id === id), ['InvoiceCreate', 'InvoiceSent', 'InvoiceUpdate', 'InvoiceUpdate', 'InvoiceUpdate', 'InvoicePaid']);
+    assert.deepEqual(await hooksFor((p) => p._id === id), [
+      'InvoiceCreate',
+      'InvoiceSent',
+      'InvoiceUpdate',
+      'InvoiceUpdate',
+      'InvoiceUpdate',
+      'InvoicePaid',
+    ]);
   });
 
   it('filters lists by date window, source and paging, with totalCount', async () => {
@@ -208,8 +255,15 @@ describe('HighLevel emulator: payments produced by CRM user actions', () => {
   });
 
   it('records a manual payment on an order through the API', async () => {
-    const r = await s.api.admin('POST', `/locations/${s.locationId}/actions/order-form-payment`, { contact: { email: 'manual@example.com' }, items: [{ name: 'Y', amount: 5 }] });
-    const res = await s.api.post(`/payments/orders/${String(r.body.orderId)}/record-payment`, { altId: s.locationId, altType: 'location', mode: 'cash' });
+    const r = await s.api.admin('POST', `/locations/${s.locationId}/actions/order-form-payment`, {
+      contact: { email: 'manual@example.com' },
+      items: [{ name: 'Y', amount: 5 }],
+    });
+    const res = await s.api.post(`/payments/orders/${String(r.body.orderId)}/record-payment`, {
+      altId: s.locationId,
+      altType: 'location',
+      mode: 'cash',
+    });
     assert.equal(res.status, 400, 'already paid by the checkout');
   });
 });

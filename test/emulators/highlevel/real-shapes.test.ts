@@ -12,29 +12,70 @@ const kindOf = (v: unknown): Kind => (v === null ? 'null' : Array.isArray(v) ? '
 /** Keys every recorded answer carried, with the types seen (a key may be null where the field is unset). */
 const CONTACT_ALWAYS: Record<string, Kind[]> = {
   // get-contact, create-contact, update-contact, upsert-contact, check-duplicate-contact
-  id: ['string'], locationId: ['string'], type: ['string'], tags: ['array'], customFields: ['array'],
-  dateAdded: ['string'], dateUpdated: ['string'],
+  id: ['string'],
+  locationId: ['string'],
+  type: ['string'],
+  tags: ['array'],
+  customFields: ['array'],
+  dateAdded: ['string'],
+  dateUpdated: ['string'],
 };
 const CONTACT_NEVER = ['name', 'address', 'contactName'];
 
 /** Every key of a POST /contacts/search hit (contacts.test.json, list-contacts.test.json: 15 hits, all 38 keys each). */
 const SEARCH_HIT_KEYS: Record<string, Kind[]> = {
-  id: ['string'], phoneLabel: ['null', 'string'], country: ['string', 'null'], address: ['null', 'string'], source: ['null', 'string'],
-  type: ['string'], locationId: ['string'], website: ['null', 'string'], dnd: ['boolean'], state: ['null', 'string'],
-  businessName: ['string', 'null'], customFields: ['array'], tags: ['array'], dateAdded: ['string'], additionalEmails: ['array'],
-  phone: ['string', 'null'], companyName: ['string', 'null'], additionalPhones: ['array'], dateUpdated: ['string'], city: ['null', 'string'],
-  dateOfBirth: ['null', 'number'], firstNameLowerCase: ['string', 'null'], lastNameLowerCase: ['string', 'null'], firstName: ['string', 'null'],
-  lastName: ['string', 'null'], contactName: ['string', 'null'], email: ['null', 'string'], assignedTo: ['null', 'string'], followers: ['array'],
-  validEmail: ['null', 'boolean'], dndSettings: ['object'], postalCode: ['null', 'string'], businessId: ['string', 'null'],
-  searchAfter: ['array'], timezone: ['null', 'string'], inboundDndSettings: ['object'], attributionSource: ['object'], lastAttributionSource: ['object'],
+  id: ['string'],
+  phoneLabel: ['null', 'string'],
+  country: ['string', 'null'],
+  address: ['null', 'string'],
+  source: ['null', 'string'],
+  type: ['string'],
+  locationId: ['string'],
+  website: ['null', 'string'],
+  dnd: ['boolean'],
+  state: ['null', 'string'],
+  businessName: ['string', 'null'],
+  customFields: ['array'],
+  tags: ['array'],
+  dateAdded: ['string'],
+  additionalEmails: ['array'],
+  phone: ['string', 'null'],
+  companyName: ['string', 'null'],
+  additionalPhones: ['array'],
+  dateUpdated: ['string'],
+  city: ['null', 'string'],
+  dateOfBirth: ['null', 'number'],
+  firstNameLowerCase: ['string', 'null'],
+  lastNameLowerCase: ['string', 'null'],
+  firstName: ['string', 'null'],
+  lastName: ['string', 'null'],
+  contactName: ['string', 'null'],
+  email: ['null', 'string'],
+  assignedTo: ['null', 'string'],
+  followers: ['array'],
+  validEmail: ['null', 'boolean'],
+  dndSettings: ['object'],
+  postalCode: ['null', 'string'],
+  businessId: ['string', 'null'],
+  searchAfter: ['array'],
+  timezone: ['null', 'string'],
+  inboundDndSettings: ['object'],
+  attributionSource: ['object'],
+  lastAttributionSource: ['object'],
 };
 const SEARCH_HIT_NEVER = ['address1', 'name', 'emailLowerCase', 'fullNameLowerCase'];
 
-function keyProblems(value: Record<string, unknown>, always: Record<string, Kind[]>, never: string[], where: string): string[] {
+function keyProblems(
+  value: Record<string, unknown>,
+  always: Record<string, Kind[]>,
+  never: string[],
+  where: string,
+): string[] {
   const problems: string[] = [];
   for (const [key, kinds] of Object.entries(always)) {
     if (!(key in value)) problems.push(`${where}.${key}: missing`);
-    else if (!kinds.includes(kindOf(value[key]))) problems.push(`${where}.${key}: ${kindOf(value[key])}, recorded ${kinds.join('|')}`);
+    else if (!kinds.includes(kindOf(value[key])))
+      problems.push(`${where}.${key}: ${kindOf(value[key])}, recorded ${kinds.join('|')}`);
   }
   for (const key of never) if (key in value) problems.push(`${where}.${key}: present, never in a recorded answer`);
   return problems;
@@ -51,7 +92,15 @@ describe('HighLevel emulator: answers shaped like recorded real ones', () => {
   });
 
   it('POST /contacts/ answers 200 with the contact and a traceId; the contact has no name', async () => {
-    const r = await s.api.post('/contacts/', { locationId: s.locationId, firstName: 'Rhea', lastName: 'Corded', email: 'rhea@example.com', address1: '5 Tape Rd', city: 'Austin', dateOfBirth: '1990-04-02' });
+    const r = await s.api.post('/contacts/', {
+      locationId: s.locationId,
+      firstName: 'Rhea',
+      lastName: 'Corded',
+      email: 'rhea@example.com',
+      address1: '5 Tape Rd',
+      city: 'Austin',
+      dateOfBirth: '1990-04-02',
+    });
     assert.equal(r.status, 200, 'create-contact.test.json: status 200 (the spec says 201)');
     assert.equal(typeof r.body.traceId, 'string');
     const contact = obj(r.body.contact);
@@ -90,7 +139,8 @@ describe('HighLevel emulator: answers shaped like recorded real ones', () => {
     assert.equal(typeof r.body.traceId, 'string');
     const hits = arr(r.body.contacts);
     assert.equal(hits.length, 2);
-    for (const hit of hits) assert.deepEqual(keyProblems(hit, SEARCH_HIT_KEYS, SEARCH_HIT_NEVER, `hit ${String(hit.email)}`), []);
+    for (const hit of hits)
+      assert.deepEqual(keyProblems(hit, SEARCH_HIT_KEYS, SEARCH_HIT_NEVER, `hit ${String(hit.email)}`), []);
     const rhea = hits.find((h) => h.email === 'rhea@example.com')!;
     assert.equal(rhea.address, '5 Tape Rd');
     assert.equal(rhea.contactName, 'rhea corded');
@@ -104,7 +154,11 @@ describe('HighLevel emulator: answers shaped like recorded real ones', () => {
     const r = await s.api.post('/contacts/', { locationId: s.locationId, nickname: 'x' });
     assert.equal(r.status, 422);
     const { traceId, ...rest } = r.body;
-    assert.deepEqual(rest, { statusCode: 422, message: ['property nickname should not exist'], error: 'Unprocessable Entity' });
+    assert.deepEqual(rest, {
+      statusCode: 422,
+      message: ['property nickname should not exist'],
+      error: 'Unprocessable Entity',
+    });
     assert.equal(typeof traceId, 'string');
     const bad = await s.api.get(`/contacts/${contactId}`, { token: 'not-a-token' });
     assert.equal(bad.status, 401);

@@ -36,7 +36,10 @@ describe('HighLevel emulator: webhook delivery', () => {
     assert.ok(hook);
     const sig = String(hook.headers['x-ghl-signature']);
     assert.equal(verify(null, hook.raw, key, Buffer.from(sig, 'base64')), true);
-    assert.equal(verify('sha256', hook.raw, rsaKey, Buffer.from(String(hook.headers['x-wh-signature']), 'base64')), true);
+    assert.equal(
+      verify('sha256', hook.raw, rsaKey, Buffer.from(String(hook.headers['x-wh-signature']), 'base64')),
+      true,
+    );
     // a single changed byte fails
     const tampered = Buffer.from(hook.raw);
     tampered[tampered.length - 2] = tampered[tampered.length - 2]! ^ 1;
@@ -73,7 +76,10 @@ describe('HighLevel emulator: webhook delivery', () => {
     await s.emulator.flushWebhooks();
     assert.equal(receiver.received.length, 3);
     const log = await s.api.admin('GET', '/webhooks?type=ContactCreate');
-    const events = log.body.events as Array<{ payload: { email?: string }; delivery: { state: string; attempts: unknown[] } }>;
+    const events = log.body.events as Array<{
+      payload: { email?: string };
+      delivery: { state: string; attempts: unknown[] };
+    }>;
     const last = events.find((e) => e.payload.email === 'retry-then-ok@example.com')!;
     assert.equal(last.delivery.state, 'delivered');
     assert.equal(last.delivery.attempts.length, 3);
@@ -90,7 +96,10 @@ describe('HighLevel emulator: webhook delivery', () => {
     await s.emulator.flushWebhooks();
     assert.equal(receiver.received.length, 1);
     const log = await s.api.admin('GET', '/webhooks?type=ContactCreate');
-    const events = log.body.events as Array<{ payload: { email?: string }; delivery: { state: string; attempts: Array<{ error?: string }> } }>;
+    const events = log.body.events as Array<{
+      payload: { email?: string };
+      delivery: { state: string; attempts: Array<{ error?: string }> };
+    }>;
     const timedOut = events.find((e) => e.payload.email === 'timeout@example.com')!;
     assert.equal(timedOut.delivery.state, 'failed');
     assert.equal(timedOut.delivery.attempts[0]!.error, 'timeout');
@@ -163,5 +172,4 @@ describe('HighLevel emulator: reordered webhooks (real-time clock)', () => {
     const order = receiver.ofType('ContactCreate').map((h) => h.payload.id);
     assert.deepEqual(order, [(b.body.contact as { id: string }).id, (a.body.contact as { id: string }).id]);
   });
-
 });

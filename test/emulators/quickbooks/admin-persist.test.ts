@@ -18,7 +18,9 @@ describe('QuickBooks emulator admin API', () => {
       const bad = await sb.admin('POST', '/companies', { country: 'FR' });
       assert.equal(bad.status, 400);
       const listed = (await sb.admin('GET', '/companies')).body.companies as Json[];
-      assert.ok(listed.some((c) => c.realmId === created.body.realmId && c.currency === 'AUD' && c.name === 'Koala Co'));
+      assert.ok(
+        listed.some((c) => c.realmId === created.body.realmId && c.currency === 'AUD' && c.name === 'Koala Co'),
+      );
 
       await createCustomer(sb, 'Before Reset');
       const raw = await sb.admin('GET', `/companies/${sb.realmId}/entities/customer`);
@@ -27,7 +29,10 @@ describe('QuickBooks emulator admin API', () => {
       assert.ok(accounts.some((a) => a.AccountSubType === 'UndepositedFunds'));
       assert.ok(accounts.some((a) => a.AccountType === 'Income'));
       await sb.admin('POST', `/companies/${sb.realmId}/reset`);
-      assert.equal(((await sb.admin('GET', `/companies/${sb.realmId}/entities/customer`)).body.records as Json[]).length, 0);
+      assert.equal(
+        ((await sb.admin('GET', `/companies/${sb.realmId}/entities/customer`)).body.records as Json[]).length,
+        0,
+      );
       assert.equal((await sb.api('GET', 'preferences')).status, 200, 'tokens survive a data reset');
 
       const patched = await sb.admin('PATCH', `/companies/${sb.realmId}`, { enforceUniqueDocNumbers: false });
@@ -46,7 +51,11 @@ describe('QuickBooks emulator admin API', () => {
       const before = Date.parse(String((await sb.admin('GET', '/clock')).body.now));
       const moved = await sb.admin('POST', '/clock/advance', { days: 2 });
       assert.ok(Date.parse(String(moved.body.now)) - before >= 2 * 86_400_000);
-      const app = await sb.admin('POST', '/apps', { clientId: 'abc', clientSecret: 'def', redirectUris: ['http://localhost/cb'] });
+      const app = await sb.admin('POST', '/apps', {
+        clientId: 'abc',
+        clientSecret: 'def',
+        redirectUris: ['http://localhost/cb'],
+      });
       assert.equal(app.status, 200);
       const apps = (await sb.admin('GET', '/apps')).body.apps as Json[];
       assert.ok(apps.some((a) => a.clientId === 'abc' && a.clientSecret === undefined));
@@ -64,7 +73,8 @@ describe('QuickBooks emulator persistence', () => {
     const dataFile = join(dir, 'qbo.json');
     try {
       const first = await startQuickBooksEmulator({ dataFile, limits: false });
-      const realmId = (await request(`${first.url}/_emulator/companies`, 'POST', { country: 'CA' })).body.realmId as string;
+      const realmId = (await request(`${first.url}/_emulator/companies`, 'POST', { country: 'CA' })).body
+        .realmId as string;
       const token = (await request(`${first.url}/_emulator/tokens`, 'POST', { realmId })).body.access_token as string;
       const auth = { authorization: `Bearer ${token}` };
       const base = `${first.url}/v3/company/${realmId}`;
@@ -83,8 +93,15 @@ describe('QuickBooks emulator persistence', () => {
         const base2 = `${second.url}/v3/company/${realmId}`;
         const read = entity(await request(`${base2}/customer/${String(c.Id)}`, 'GET', undefined, auth), 'Customer');
         assert.deepEqual(read, c);
-        assert.equal(fault(await request(`${base2}/customer`, 'POST', { DisplayName: 'persistent pat' }, auth)).code, '6240', 'indexes are rebuilt');
-        const next = entity(await request(`${base2}/customer`, 'POST', { DisplayName: 'Second Life' }, auth), 'Customer');
+        assert.equal(
+          fault(await request(`${base2}/customer`, 'POST', { DisplayName: 'persistent pat' }, auth)).code,
+          '6240',
+          'indexes are rebuilt',
+        );
+        const next = entity(
+          await request(`${base2}/customer`, 'POST', { DisplayName: 'Second Life' }, auth),
+          'Customer',
+        );
         assert.equal(Number(next.Id), Number(c.Id) + 1, 'id counters continue');
         const vendor = entity(await request(`${base2}/vendor/${String(v.Id)}`, 'GET', undefined, auth), 'Vendor');
         assert.equal(vendor.DisplayName, 'Vanishing Vendor (deleted)');

@@ -6,7 +6,11 @@ import { request } from './helpers.ts';
 
 describe('ledgerlink emulator quickbooks (CLI)', () => {
   it('prints its URL, serves the fixed-form admin calls and stops cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['bin/ledgerlink.js', 'emulator', 'quickbooks', '--port', '0', '--limit-factor', '0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['bin/ledgerlink.js', 'emulator', 'quickbooks', '--port', '0', '--limit-factor', '0.1'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     try {
       let output = '';
       child.stdout.setEncoding('utf8');
@@ -25,7 +29,9 @@ describe('ledgerlink emulator quickbooks (CLI)', () => {
       const realmId = company.body.realmId as string;
       const tokens = await request(`${url}/_emulator/tokens`, 'POST', { realmId });
       assert.equal(tokens.body.token_type, 'bearer');
-      const info = await request(`${url}/v3/company/${realmId}/companyinfo/${realmId}`, 'GET', undefined, { authorization: `Bearer ${String(tokens.body.access_token)}` });
+      const info = await request(`${url}/v3/company/${realmId}/companyinfo/${realmId}`, 'GET', undefined, {
+        authorization: `Bearer ${String(tokens.body.access_token)}`,
+      });
       assert.equal((info.body.CompanyInfo as Record<string, unknown>).Country, 'GB');
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];

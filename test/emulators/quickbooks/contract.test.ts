@@ -30,7 +30,10 @@ class SchemaReader {
         while ((t = tag.exec(text))) {
           if (t[2]) continue;
           depth += t[1] ? -1 : 1;
-          if (depth === 0) { end = t.index; break; }
+          if (depth === 0) {
+            end = t.index;
+            break;
+          }
         }
         this.blocks.set(m[1]!, text.slice(open.lastIndex, end));
       }
@@ -71,7 +74,8 @@ function unknownProperties(reader: SchemaReader, type: string, value: unknown, p
     const childType = fields.get(key);
     // IntuitAnyType is xs:any: QuickBooks renders its content as JAXB elements ({"any":[{name, declaredType, value...}]},
     // payment LineEx in the NangoHQ recordings), which no XSD type declares.
-    if (childType && childType !== 'IntuitAnyType') unknownProperties(reader, childType, child, `${path}.${key}`, problems);
+    if (childType && childType !== 'IntuitAnyType')
+      unknownProperties(reader, childType, child, `${path}.${key}`, problems);
   }
 }
 
@@ -87,34 +91,86 @@ describe('QuickBooks emulator contract with Intuit XSD', { skip: missing }, () =
       out.push([name, e]);
       return e;
     };
-    const codes = ((await sb.api('GET', `query?query=${encodeURIComponent('select * from TaxCode')}`)).body.QueryResponse as Json).TaxCode as Json[];
+    const codes = (
+      (await sb.api('GET', `query?query=${encodeURIComponent('select * from TaxCode')}`)).body.QueryResponse as Json
+    ).TaxCode as Json[];
     const taxCode = ca ? codes.find((c) => c.Name === 'GST/PST BC')! : undefined;
-    const item = await createServiceItem(sb, 'Contract Service', 12.5, taxCode ? { SalesTaxCodeRef: { value: taxCode.Id } } : {});
+    const item = await createServiceItem(
+      sb,
+      'Contract Service',
+      12.5,
+      taxCode ? { SalesTaxCodeRef: { value: taxCode.Id } } : {},
+    );
     out.push(['Item', item]);
     const customer = await createCustomer(sb, 'Contract Customer', {
-      GivenName: 'Con', FamilyName: 'Tract', PrimaryEmailAddr: { Address: 'c@example.com' }, PrimaryPhone: { FreeFormNumber: '555-0100' },
-      BillAddr: { Line1: '1 Main', City: 'Town', PostalCode: '12345', CountrySubDivisionCode: 'CA' }, Notes: 'n',
+      GivenName: 'Con',
+      FamilyName: 'Tract',
+      PrimaryEmailAddr: { Address: 'c@example.com' },
+      PrimaryPhone: { FreeFormNumber: '555-0100' },
+      BillAddr: { Line1: '1 Main', City: 'Town', PostalCode: '12345', CountrySubDivisionCode: 'CA' },
+      Notes: 'n',
     });
     out.push(['Customer', customer]);
     keep('Vendor', await sb.api('POST', 'vendor', { DisplayName: 'Contract Vendor' }));
     keep('Employee', await sb.api('POST', 'employee', { GivenName: 'Em', FamilyName: 'Ployee' }));
     const lines = [
-      { Amount: 25, Description: 'two', DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: 2, UnitPrice: 12.5, ...(ca ? {} : { TaxCodeRef: { value: 'TAX' } }) } },
+      {
+        Amount: 25,
+        Description: 'two',
+        DetailType: 'SalesItemLineDetail',
+        SalesItemLineDetail: {
+          ItemRef: { value: item.Id },
+          Qty: 2,
+          UnitPrice: 12.5,
+          ...(ca ? {} : { TaxCodeRef: { value: 'TAX' } }),
+        },
+      },
       { DetailType: 'DescriptionOnly', Description: 'note', DescriptionLineDetail: {} },
       { DetailType: 'DiscountLineDetail', DiscountLineDetail: { PercentBased: true, DiscountPercent: 10 } },
     ];
-    const invoice = keep('Invoice', await sb.api('POST', 'invoice', { CustomerRef: { value: customer.Id }, ...(ca ? { GlobalTaxCalculation: 'TaxInclusive' } : {}), Line: lines, CustomerMemo: { value: 'Thanks' }, PrivateNote: 'p' }));
-    keep('Payment', await sb.api('POST', 'payment', { CustomerRef: { value: customer.Id }, TotalAmt: 10, PaymentMethodRef: { value: '1' }, Line: [{ Amount: 10, LinkedTxn: [{ TxnId: invoice.Id, TxnType: 'Invoice' }] }] }));
+    const invoice = keep(
+      'Invoice',
+      await sb.api('POST', 'invoice', {
+        CustomerRef: { value: customer.Id },
+        ...(ca ? { GlobalTaxCalculation: 'TaxInclusive' } : {}),
+        Line: lines,
+        CustomerMemo: { value: 'Thanks' },
+        PrivateNote: 'p',
+      }),
+    );
+    keep(
+      'Payment',
+      await sb.api('POST', 'payment', {
+        CustomerRef: { value: customer.Id },
+        TotalAmt: 10,
+        PaymentMethodRef: { value: '1' },
+        Line: [{ Amount: 10, LinkedTxn: [{ TxnId: invoice.Id, TxnType: 'Invoice' }] }],
+      }),
+    );
     keep('Invoice', await sb.api('GET', `invoice/${String(invoice.Id)}`));
     keep('Invoice', await sb.api('POST', `invoice/${String(invoice.Id)}/send?sendTo=x@example.com`));
-    const receipt = keep('SalesReceipt', await sb.api('POST', 'salesreceipt', { CustomerRef: { value: customer.Id }, Line: lines.slice(0, 1) }));
-    keep('SalesReceipt', await sb.api('POST', 'salesreceipt?operation=void', { Id: receipt.Id, SyncToken: receipt.SyncToken }));
-    keep('CreditMemo', await sb.api('POST', 'creditmemo', { CustomerRef: { value: customer.Id }, Line: lines.slice(0, 1) }));
-    keep('RefundReceipt', await sb.api('POST', 'refundreceipt', { CustomerRef: { value: customer.Id }, Line: lines.slice(0, 1) }));
+    const receipt = keep(
+      'SalesReceipt',
+      await sb.api('POST', 'salesreceipt', { CustomerRef: { value: customer.Id }, Line: lines.slice(0, 1) }),
+    );
+    keep(
+      'SalesReceipt',
+      await sb.api('POST', 'salesreceipt?operation=void', { Id: receipt.Id, SyncToken: receipt.SyncToken }),
+    );
+    keep(
+      'CreditMemo',
+      await sb.api('POST', 'creditmemo', { CustomerRef: { value: customer.Id }, Line: lines.slice(0, 1) }),
+    );
+    keep(
+      'RefundReceipt',
+      await sb.api('POST', 'refundreceipt', { CustomerRef: { value: customer.Id }, Line: lines.slice(0, 1) }),
+    );
     keep('CompanyInfo', await sb.api('GET', `companyinfo/${sb.realmId}`));
     keep('Preferences', await sb.api('GET', 'preferences'));
     for (const name of ['Account', 'PaymentMethod', 'TaxCode', 'TaxRate']) {
-      const rows = ((await sb.api('GET', `query?query=${encodeURIComponent(`select * from ${name}`)}`)).body.QueryResponse as Json)[name] as Json[];
+      const rows = (
+        (await sb.api('GET', `query?query=${encodeURIComponent(`select * from ${name}`)}`)).body.QueryResponse as Json
+      )[name] as Json[];
       for (const row of rows) out.push([name, row]);
     }
     return out;

@@ -17,16 +17,27 @@ export interface Sandbox {
   realmId: string;
   accessToken: string;
   refreshToken: string;
-  api(method: string, path: string, body?: unknown, init?: { contentType?: string; token?: string; raw?: string }): Promise<ApiAnswer>;
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    init?: { contentType?: string; token?: string; raw?: string },
+  ): Promise<ApiAnswer>;
   admin(method: string, path: string, body?: unknown): Promise<ApiAnswer>;
   close(): Promise<void>;
 }
 
-export async function request(url: string, method: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiAnswer> {
+export async function request(
+  url: string,
+  method: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ApiAnswer> {
   const init: RequestInit = { method, headers: { accept: 'application/json', ...headers } };
   if (body !== undefined) {
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
-    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) (init.headers as Record<string, string>)['content-type'] = 'application/json';
+    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+      (init.headers as Record<string, string>)['content-type'] = 'application/json';
   }
   const response = await fetch(url, init);
   const text = await response.text();
@@ -39,10 +50,16 @@ export async function request(url: string, method: string, body?: unknown, heade
   return { status: response.status, body: parsed, headers: response.headers, text };
 }
 
-export async function startSandbox(options: QuickBooksEmulatorOptions & { country?: 'US' | 'CA' | 'GB' | 'AU'; companyOptions?: Json } = {}): Promise<Sandbox> {
+export async function startSandbox(
+  options: QuickBooksEmulatorOptions & { country?: 'US' | 'CA' | 'GB' | 'AU'; companyOptions?: Json } = {},
+): Promise<Sandbox> {
   const emulator = await startQuickBooksEmulator({ limits: false, ...options });
-  const admin = (method: string, path: string, body?: unknown): Promise<ApiAnswer> => request(`${emulator.url}/_emulator${path}`, method, body);
-  const created = await admin('POST', '/companies', { country: options.country ?? 'US', ...(options.companyOptions ?? {}) });
+  const admin = (method: string, path: string, body?: unknown): Promise<ApiAnswer> =>
+    request(`${emulator.url}/_emulator${path}`, method, body);
+  const created = await admin('POST', '/companies', {
+    country: options.country ?? 'US',
+    ...(options.companyOptions ?? {}),
+  });
   const realmId = created.body.realmId as string;
   const tokens = await admin('POST', '/tokens', { realmId });
   const accessToken = tokens.body.access_token as string;
@@ -64,7 +81,9 @@ export async function startSandbox(options: QuickBooksEmulatorOptions & { countr
 }
 
 export function fault(answer: ApiAnswer): { code: string; Message: string; Detail: string; type: string } {
-  const f = answer.body.Fault as { Error: Array<{ code: string; Message: string; Detail: string }>; type: string } | undefined;
+  const f = answer.body.Fault as
+    | { Error: Array<{ code: string; Message: string; Detail: string }>; type: string }
+    | undefined;
   if (!f) throw new Error(`expected a Fault, got HTTP ${answer.status}: ${answer.text.slice(0, 300)}`);
   return { ...f.Error[0]!, type: f.type };
 }
@@ -77,9 +96,21 @@ export function entity(answer: ApiAnswer, name: string): Json {
 
 /** Creates a Service item priced at unitPrice, using the seeded income account. */
 export async function createServiceItem(sb: Sandbox, name: string, unitPrice = 100, extra: Json = {}): Promise<Json> {
-  const accounts = await sb.api('GET', `query?query=${encodeURIComponent("select * from Account where AccountType = 'Income'")}`);
+  const accounts = await sb.api(
+    'GET',
+    `query?query=${encodeURIComponent("select * from Account where AccountType = 'Income'")}`,
+  );
   const income = ((accounts.body.QueryResponse as Json).Account as Json[])[0]!;
-  return entity(await sb.api('POST', 'item', { Name: name, Type: 'Service', UnitPrice: unitPrice, IncomeAccountRef: { value: income.Id }, ...extra }), 'Item');
+  return entity(
+    await sb.api('POST', 'item', {
+      Name: name,
+      Type: 'Service',
+      UnitPrice: unitPrice,
+      IncomeAccountRef: { value: income.Id },
+      ...extra,
+    }),
+    'Item',
+  );
 }
 
 export async function createCustomer(sb: Sandbox, displayName: string, extra: Json = {}): Promise<Json> {

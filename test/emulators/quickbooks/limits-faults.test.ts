@@ -12,7 +12,10 @@ describe('QuickBooks emulator requestid idempotency', () => {
       assert.equal(first.status, 200);
       assert.equal(again.status, 200);
       assert.equal(again.text, first.text, 'the exact first body is replayed');
-      const count = await sb.api('GET', `query?query=${encodeURIComponent("select count(*) from Customer where DisplayName = 'Idempotent Ivy'")}`);
+      const count = await sb.api(
+        'GET',
+        `query?query=${encodeURIComponent("select count(*) from Customer where DisplayName = 'Idempotent Ivy'")}`,
+      );
       assert.deepEqual(count.body.QueryResponse, { totalCount: 1 });
       // A failing first answer is replayed too (status and body).
       const bad1 = await sb.api('POST', 'customer?requestid=req-dup', { DisplayName: 'Idempotent Ivy' });
@@ -23,7 +26,12 @@ describe('QuickBooks emulator requestid idempotency', () => {
       // Another realm may use the same requestid.
       const other = (await sb.admin('POST', '/companies', { country: 'US' })).body.realmId as string;
       const token = (await sb.admin('POST', '/tokens', { realmId: other })).body.access_token as string;
-      const elsewhere = await request(`${sb.emulator.url}/v3/company/${other}/customer?requestid=req-abc-1`, 'POST', { DisplayName: 'Idempotent Ivy' }, { authorization: `Bearer ${token}` });
+      const elsewhere = await request(
+        `${sb.emulator.url}/v3/company/${other}/customer?requestid=req-abc-1`,
+        'POST',
+        { DisplayName: 'Idempotent Ivy' },
+        { authorization: `Bearer ${token}` },
+      );
       assert.equal(elsewhere.status, 200);
       assert.notEqual(elsewhere.text, first.text);
       const tooLong = await sb.api('POST', `customer?requestid=${'x'.repeat(51)}`, { DisplayName: 'Long Id' });
@@ -60,7 +68,9 @@ describe('QuickBooks emulator rate limits', () => {
       assert.equal((await sb.api('POST', 'batch', batch)).status, 200);
       assert.equal((await sb.api('POST', 'batch', batch)).status, 429);
       sb.emulator.admin.advanceClock(60_000);
-      const big = { BatchItemRequest: Array.from({ length: 11 }, (_, i) => ({ bId: String(i), Query: 'select * from Customer' })) };
+      const big = {
+        BatchItemRequest: Array.from({ length: 11 }, (_, i) => ({ bId: String(i), Query: 'select * from Customer' })),
+      };
       assert.equal((await sb.api('POST', 'batch', big)).status, 429);
     } finally {
       await sb.close();
@@ -71,13 +81,18 @@ describe('QuickBooks emulator rate limits', () => {
     const sb = await startSandbox({ limits: undefined, limitFactor: Infinity });
     try {
       const lifted = await Promise.all(Array.from({ length: 30 }, () => sb.api('GET', 'preferences')));
-      assert.ok(lifted.every((a) => a.status === 200), 'Infinity lifts every limit');
+      assert.ok(
+        lifted.every((a) => a.status === 200),
+        'Infinity lifts every limit',
+      );
     } finally {
       await sb.close();
     }
     const limited = await startSandbox({ limits: { perMinute: 1000, concurrent: 10 } });
     try {
-      await limited.admin('PUT', '/faults', { rules: [{ kind: 'latency', rate: 1, latencyMs: 150, path: '/preferences' }] });
+      await limited.admin('PUT', '/faults', {
+        rules: [{ kind: 'latency', rate: 1, latencyMs: 150, path: '/preferences' }],
+      });
       const answers = await Promise.all(Array.from({ length: 14 }, () => limited.api('GET', 'preferences')));
       const statuses = answers.map((a) => a.status);
       assert.equal(statuses.filter((s) => s === 200).length, 10);
@@ -92,11 +107,13 @@ describe('QuickBooks emulator fault injection', () => {
   it('injects 429, 500 and 503 answers per endpoint and counts them', async () => {
     const sb = await startSandbox();
     try {
-      await sb.admin('PUT', '/faults', { rules: [
-        { kind: 'error429', rate: 1, path: '/customer', count: 1 },
-        { kind: 'error500', rate: 1, path: '/customer', count: 1 },
-        { kind: 'error503', rate: 1, path: '/customer', method: 'POST', count: 1 },
-      ] });
+      await sb.admin('PUT', '/faults', {
+        rules: [
+          { kind: 'error429', rate: 1, path: '/customer', count: 1 },
+          { kind: 'error500', rate: 1, path: '/customer', count: 1 },
+          { kind: 'error503', rate: 1, path: '/customer', method: 'POST', count: 1 },
+        ],
+      });
       const a = await sb.api('POST', 'customer', { DisplayName: 'Faulty 1' });
       const b = await sb.api('POST', 'customer', { DisplayName: 'Faulty 1' });
       const c = await sb.api('POST', 'customer', { DisplayName: 'Faulty 1' });
@@ -115,24 +132,35 @@ describe('QuickBooks emulator fault injection', () => {
   it('adds latency, drops connections, and commits a write whose answer is lost (a requestid retry then gets the first answer)', async () => {
     const sb = await startSandbox();
     try {
-      await sb.admin('PUT', '/faults', { rules: [{ kind: 'latency', rate: 1, latencyMs: 200, path: '/preferences', count: 1 }] });
+      await sb.admin('PUT', '/faults', {
+        rules: [{ kind: 'latency', rate: 1, latencyMs: 200, path: '/preferences', count: 1 }],
+      });
       const started = Date.now();
       assert.equal((await sb.api('GET', 'preferences')).status, 200);
       assert.ok(Date.now() - started >= 190);
 
       await sb.admin('PUT', '/faults', { rules: [{ kind: 'drop', rate: 1, path: '/customer', count: 1 }] });
       await assert.rejects(sb.api('POST', 'customer', { DisplayName: 'Dropped Dan' }));
-      const dropped = await sb.api('GET', `query?query=${encodeURIComponent("select count(*) from Customer where DisplayName = 'Dropped Dan'")}`);
+      const dropped = await sb.api(
+        'GET',
+        `query?query=${encodeURIComponent("select count(*) from Customer where DisplayName = 'Dropped Dan'")}`,
+      );
       assert.deepEqual(dropped.body.QueryResponse, { totalCount: 0 }, 'a dropped request writes nothing');
 
       await sb.admin('PUT', '/faults', { rules: [{ kind: 'loseAnswer', rate: 1, path: '/customer', count: 1 }] });
       await assert.rejects(sb.api('POST', 'customer?requestid=lost-1', { DisplayName: 'Lost Answer Lou' }));
-      const count = await sb.api('GET', `query?query=${encodeURIComponent("select count(*) from Customer where DisplayName = 'Lost Answer Lou'")}`);
+      const count = await sb.api(
+        'GET',
+        `query?query=${encodeURIComponent("select count(*) from Customer where DisplayName = 'Lost Answer Lou'")}`,
+      );
       assert.deepEqual(count.body.QueryResponse, { totalCount: 1 }, 'the write happened');
       const retry = await sb.api('POST', 'customer?requestid=lost-1', { DisplayName: 'Lost Answer Lou' });
       assert.equal(retry.status, 200);
       assert.equal(entity(retry, 'Customer').DisplayName, 'Lost Answer Lou');
-      const still = await sb.api('GET', `query?query=${encodeURIComponent("select count(*) from Customer where DisplayName = 'Lost Answer Lou'")}`);
+      const still = await sb.api(
+        'GET',
+        `query?query=${encodeURIComponent("select count(*) from Customer where DisplayName = 'Lost Answer Lou'")}`,
+      );
       assert.deepEqual(still.body.QueryResponse, { totalCount: 1 });
     } finally {
       await sb.close();
@@ -142,14 +170,23 @@ describe('QuickBooks emulator fault injection', () => {
   it('never writes twice when a requestid retry arrives while the slow first attempt is still running', async () => {
     const sb = await startSandbox();
     try {
-      await sb.admin('PUT', '/faults', { rules: [{ kind: 'latency', rate: 1, latencyMs: 300, path: '/customer', count: 1 }] });
+      await sb.admin('PUT', '/faults', {
+        rules: [{ kind: 'latency', rate: 1, latencyMs: 300, path: '/customer', count: 1 }],
+      });
       const url = `${sb.emulator.url}/v3/company/${sb.realmId}/customer?requestid=slow-1`;
-      const init = { method: 'POST', headers: { authorization: `Bearer ${sb.accessToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ DisplayName: 'Slow Sally' }) };
+      const init = {
+        method: 'POST',
+        headers: { authorization: `Bearer ${sb.accessToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ DisplayName: 'Slow Sally' }),
+      };
       // The client gives up after 50 ms and retries at once with the same requestid.
       await assert.rejects(fetch(url, { ...init, signal: AbortSignal.timeout(50) }));
       const retry = await fetch(url, init);
       assert.equal(retry.status, 200);
-      const count = await sb.api('GET', `query?query=${encodeURIComponent("select count(*) from Customer where DisplayName = 'Slow Sally'")}`);
+      const count = await sb.api(
+        'GET',
+        `query?query=${encodeURIComponent("select count(*) from Customer where DisplayName = 'Slow Sally'")}`,
+      );
       assert.deepEqual(count.body.QueryResponse, { totalCount: 1 });
     } finally {
       await sb.close();

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import {
-  formatScaled, inclusiveTaxToCents, multiplyToCents, percentOfToCents, roundDiv, toJsonNumber, toScaled,
+  formatScaled,
+  inclusiveTaxToCents,
+  multiplyToCents,
+  percentOfToCents,
+  roundDiv,
+  toJsonNumber,
+  toScaled,
 } from '../../../emulators/quickbooks/money.ts';
 import { RequestIdCache } from '../../../emulators/quickbooks/idempotency.ts';
 
@@ -34,13 +40,19 @@ describe('QuickBooks emulator exact money', () => {
   });
 
   it('matches integer-cent arithmetic for any quantity and price (property)', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 0, max: 100_000_000 }), (qtyHundredths, priceMicro) => {
-      // qty with 2 decimals, price with 6 decimals: exact product in 10^-8 units, rounded half up to cents.
-      const exact = BigInt(qtyHundredths) * BigInt(priceMicro);
-      const cents = (exact * 2n + 1_000_000n) / 2_000_000n;
-      const got = multiplyToCents(s((qtyHundredths / 100).toFixed(2)), s((priceMicro / 1e6).toFixed(6)));
-      assert.equal(got, cents * 100_000n);
-    }));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 10_000 }),
+        fc.integer({ min: 0, max: 100_000_000 }),
+        (qtyHundredths, priceMicro) => {
+          // qty with 2 decimals, price with 6 decimals: exact product in 10^-8 units, rounded half up to cents.
+          const exact = BigInt(qtyHundredths) * BigInt(priceMicro);
+          const cents = (exact * 2n + 1_000_000n) / 2_000_000n;
+          const got = multiplyToCents(s((qtyHundredths / 100).toFixed(2)), s((priceMicro / 1e6).toFixed(6)));
+          assert.equal(got, cents * 100_000n);
+        },
+      ),
+    );
   });
 });
 

@@ -10,14 +10,31 @@ import { createServiceItem, startSandbox } from './helpers.ts';
 
 /** node-quickbooks' own escaping of query text (it does not use encodeURIComponent). */
 function nqbEncode(text: string): string {
-  return text.replace(/%/g, '%25').replace(/'/g, '%27').replace(/=/g, '%3D').replace(/</g, '%3C').replace(/>/g, '%3E')
-    .replace(/&/g, '%26').replace(/#/g, '%23').replace(/\\/g, '%5C').replace(/\+/g, '%2B');
+  return text
+    .replace(/%/g, '%25')
+    .replace(/'/g, '%27')
+    .replace(/=/g, '%3D')
+    .replace(/</g, '%3C')
+    .replace(/>/g, '%3E')
+    .replace(/&/g, '%26')
+    .replace(/#/g, '%23')
+    .replace(/\\/g, '%5C')
+    .replace(/\+/g, '%2B');
 }
 
 class NodeQuickBooksWire {
-  constructor(private readonly endpoint: string, private readonly realmId: string, private readonly token: string) {}
+  constructor(
+    private readonly endpoint: string,
+    private readonly realmId: string,
+    private readonly token: string,
+  ) {}
 
-  async request(verb: 'get' | 'post', path: string, entity?: Json, extraParams: Record<string, string> = {}): Promise<Json> {
+  async request(
+    verb: 'get' | 'post',
+    path: string,
+    entity?: Json,
+    extraParams: Record<string, string> = {},
+  ): Promise<Json> {
     const body = entity ? { ...entity } : undefined;
     const params: string[] = [];
     for (const [k, v] of Object.entries(extraParams)) params.push(`${k}=${v}`);
@@ -25,7 +42,7 @@ class NodeQuickBooksWire {
       params.push(`requestid=${body.requestId}`);
       delete body.requestId;
     }
-    if (body && body.allowDuplicateDocNum) {
+    if (body?.allowDuplicateDocNum) {
       params.push('include=allowduplicatedocnum');
       delete body.allowDuplicateDocNum;
     }
@@ -57,7 +74,11 @@ class NodeQuickBooksWire {
   }
 
   query(entityName: string, criteria: string, start = 1, limit = 1000): Promise<Json> {
-    const text = `select * from ${entityName.toLowerCase()} ${criteria} startposition ${start} maxresults ${limit}`.replace(/\s+/g, ' ');
+    const text =
+      `select * from ${entityName.toLowerCase()} ${criteria} startposition ${start} maxresults ${limit}`.replace(
+        /\s+/g,
+        ' ',
+      );
     return this.request('get', `/query?query=${nqbEncode(text)}`);
   }
 
@@ -87,7 +108,10 @@ describe('node-quickbooks wire compatibility', () => {
   after(() => sb.close());
 
   it('creates, finds with lowercase queries and hand-escaped quotes, and pages with fetchAll', async () => {
-    const created = await nqb.create('Customer', { DisplayName: "Amy's Bird Sanctuary", PrimaryEmailAddr: { Address: 'amy+birds@example.com' } });
+    const created = await nqb.create('Customer', {
+      DisplayName: "Amy's Bird Sanctuary",
+      PrimaryEmailAddr: { Address: 'amy+birds@example.com' },
+    });
     assert.equal(created.__status, 200);
     const found = await nqb.query('Customer', "where DisplayName = 'Amy\\'s Bird Sanctuary'");
     assert.equal(((found.QueryResponse as Json).Customer as Json[])[0]!.Id, (created.Customer as Json).Id);
@@ -102,7 +126,11 @@ describe('node-quickbooks wire compatibility', () => {
 
   it('updates with ?operation=update and sparse:true, and surfaces a stale SyncToken as a Fault body', async () => {
     const created = (await nqb.create('Customer', { DisplayName: 'Sparse Sam', Notes: 'keep me' })).Customer as Json;
-    const updated = await nqb.update('Customer', { Id: created.Id, SyncToken: created.SyncToken, CompanyName: 'Sam Co' });
+    const updated = await nqb.update('Customer', {
+      Id: created.Id,
+      SyncToken: created.SyncToken,
+      CompanyName: 'Sam Co',
+    });
     assert.equal((updated.Customer as Json).Notes, 'keep me');
     assert.equal((updated.Customer as Json).CompanyName, 'Sam Co');
     const stale = await nqb.update('Customer', { Id: created.Id, SyncToken: created.SyncToken, CompanyName: 'Late' });
@@ -111,18 +139,43 @@ describe('node-quickbooks wire compatibility', () => {
 
   it('voids an invoice with ?operation=void and a payment with update+include=void; duplicates doc numbers only when allowed', async () => {
     const customer = (await nqb.create('Customer', { DisplayName: 'Void Victor' })).Customer as Json;
-    const line = [{ Amount: 40, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: itemId } } }];
-    const invoice = (await nqb.create('Invoice', { DocNumber: 'NQB-1', CustomerRef: { value: customer.Id }, Line: line })).Invoice as Json;
+    const line = [
+      { Amount: 40, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: itemId } } },
+    ];
+    const invoice = (
+      await nqb.create('Invoice', { DocNumber: 'NQB-1', CustomerRef: { value: customer.Id }, Line: line })
+    ).Invoice as Json;
     const dup = await nqb.create('Invoice', { DocNumber: 'NQB-1', CustomerRef: { value: customer.Id }, Line: line });
     assert.equal(((dup.Fault as Json).Error as Json[])[0]!.code, '6140');
-    const allowed = await nqb.create('Invoice', { DocNumber: 'NQB-1', CustomerRef: { value: customer.Id }, Line: line, allowDuplicateDocNum: true });
+    const allowed = await nqb.create('Invoice', {
+      DocNumber: 'NQB-1',
+      CustomerRef: { value: customer.Id },
+      Line: line,
+      allowDuplicateDocNum: true,
+    });
     assert.equal((allowed.Invoice as Json).DocNumber, 'NQB-1');
-    const payment = (await nqb.create('Payment', { CustomerRef: { value: customer.Id }, TotalAmt: 40, Line: [{ Amount: 40, LinkedTxn: [{ TxnId: (allowed.Invoice as Json).Id, TxnType: 'Invoice' }] }] })).Payment as Json;
-    const voidedPayment = await nqb.request('post', '/payment?operation=update&include=void', { Id: payment.Id, SyncToken: payment.SyncToken, sparse: true });
+    const payment = (
+      await nqb.create('Payment', {
+        CustomerRef: { value: customer.Id },
+        TotalAmt: 40,
+        Line: [{ Amount: 40, LinkedTxn: [{ TxnId: (allowed.Invoice as Json).Id, TxnType: 'Invoice' }] }],
+      })
+    ).Payment as Json;
+    const voidedPayment = await nqb.request('post', '/payment?operation=update&include=void', {
+      Id: payment.Id,
+      SyncToken: payment.SyncToken,
+      sparse: true,
+    });
     assert.equal((voidedPayment.Payment as Json).PrivateNote, 'Voided');
-    const voidedInvoice = await nqb.request('post', '/invoice?operation=void', { Id: invoice.Id, SyncToken: invoice.SyncToken });
+    const voidedInvoice = await nqb.request('post', '/invoice?operation=void', {
+      Id: invoice.Id,
+      SyncToken: invoice.SyncToken,
+    });
     assert.equal((voidedInvoice.Invoice as Json).TotalAmt, 0);
-    const sent = await nqb.request('post', `/invoice/${String((allowed.Invoice as Json).Id)}/send?sendTo=victor@example.com`);
+    const sent = await nqb.request(
+      'post',
+      `/invoice/${String((allowed.Invoice as Json).Id)}/send?sendTo=victor@example.com`,
+    );
     assert.equal((sent.Invoice as Json).EmailStatus, 'EmailSent');
   });
 

@@ -9,7 +9,12 @@ import { startSandbox } from './helpers.ts';
 describe('python-quickbooks wire compatibility', () => {
   let sb: Sandbox;
   let base: string;
-  const headers = (token: string, contentType: string): Record<string, string> => ({ Authorization: `Bearer ${token}`, Accept: 'application/json', 'Content-Type': contentType, 'User-Agent': 'python-quickbooks V3 library' });
+  const headers = (token: string, contentType: string): Record<string, string> => ({
+    Authorization: `Bearer ${token}`,
+    Accept: 'application/json',
+    'Content-Type': contentType,
+    'User-Agent': 'python-quickbooks V3 library',
+  });
 
   before(async () => {
     sb = await startSandbox();
@@ -18,14 +23,24 @@ describe('python-quickbooks wire compatibility', () => {
   after(() => sb.close());
 
   async function query(select: string, token = sb.accessToken): Promise<{ status: number; body: Json }> {
-    const response = await fetch(`${base}/query?minorversion=75`, { method: 'POST', headers: headers(token, 'application/text'), body: select });
+    const response = await fetch(`${base}/query?minorversion=75`, {
+      method: 'POST',
+      headers: headers(token, 'application/text'),
+      body: select,
+    });
     return { status: response.status, body: (await response.json()) as Json };
   }
 
   it('creates with JSON and finds through POSTed application/text queries', async () => {
-    const created = await fetch(`${base}/customer?minorversion=75`, { method: 'POST', headers: headers(sb.accessToken, 'application/json'), body: JSON.stringify({ DisplayName: "D'Angelo Deli", CompanyName: 'Deli' }) });
+    const created = await fetch(`${base}/customer?minorversion=75`, {
+      method: 'POST',
+      headers: headers(sb.accessToken, 'application/json'),
+      body: JSON.stringify({ DisplayName: "D'Angelo Deli", CompanyName: 'Deli' }),
+    });
     assert.equal(created.status, 200);
-    const found = await query("SELECT * FROM Customer WHERE Active = True AND DisplayName = 'D\\'Angelo Deli' STARTPOSITION 1 MAXRESULTS 100");
+    const found = await query(
+      "SELECT * FROM Customer WHERE Active = True AND DisplayName = 'D\\'Angelo Deli' STARTPOSITION 1 MAXRESULTS 100",
+    );
     assert.equal(found.status, 200);
     const rows = (found.body.QueryResponse as Json).Customer as Json[];
     assert.equal(rows[0]!.DisplayName, "D'Angelo Deli");
@@ -40,11 +55,14 @@ describe('python-quickbooks wire compatibility', () => {
 
   it('runs CDC with an ISO changedSince and reads the time field', async () => {
     const since = new Date(sb.emulator.clock.nowMs() - 3600_000).toISOString();
-    const response = await fetch(`${base}/cdc?entities=Customer&changedSince=${encodeURIComponent(since)}&minorversion=75`, { headers: headers(sb.accessToken, 'application/json') });
+    const response = await fetch(
+      `${base}/cdc?entities=Customer&changedSince=${encodeURIComponent(since)}&minorversion=75`,
+      { headers: headers(sb.accessToken, 'application/json') },
+    );
     const body = (await response.json()) as Json;
     assert.equal(response.status, 200);
     assert.ok(typeof body.time === 'string');
-    const customers = (((body.CDCResponse as Json[])[0]!.QueryResponse as Json[])[0]!.Customer as Json[]);
+    const customers = ((body.CDCResponse as Json[])[0]!.QueryResponse as Json[])[0]!.Customer as Json[];
     assert.equal(customers.length, 1);
   });
 });

@@ -6,11 +6,15 @@ import { createCustomer, createServiceItem, fault, startSandbox } from './helper
 describe('QuickBooks emulator query language', () => {
   let sb: Sandbox;
   const q = (text: string) => sb.api('GET', `query?query=${encodeURIComponent(text)}`);
-  const rows = (answer: { body: Json }, entity: string): Json[] => ((answer.body.QueryResponse as Json)[entity] as Json[] | undefined) ?? [];
+  const rows = (answer: { body: Json }, entity: string): Json[] =>
+    ((answer.body.QueryResponse as Json)[entity] as Json[] | undefined) ?? [];
 
   before(async () => {
     sb = await startSandbox();
-    await createCustomer(sb, "Amy's Bird Sanctuary", { PrimaryEmailAddr: { Address: 'amy@birds.example' }, CompanyName: 'Birds' });
+    await createCustomer(sb, "Amy's Bird Sanctuary", {
+      PrimaryEmailAddr: { Address: 'amy@birds.example' },
+      CompanyName: 'Birds',
+    });
     await createCustomer(sb, "O'Brien Builders", { PrimaryEmailAddr: { Address: 'ob@example.com' } });
     await createCustomer(sb, 'Cool Cars', { PrimaryEmailAddr: { Address: 'cars@example.com' } });
     for (let i = 1; i <= 12; i++) await createCustomer(sb, `Bulk ${String(i).padStart(2, '0')}`);
@@ -19,7 +23,12 @@ describe('QuickBooks emulator query language', () => {
     const item = await createServiceItem(sb, 'Widget Service', 10);
     const cust = await createCustomer(sb, 'Invoice Target');
     for (const amount of [10, 20, 30]) {
-      await sb.api('POST', 'invoice', { CustomerRef: { value: cust.Id }, Line: [{ Amount: amount, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: item.Id } } }] });
+      await sb.api('POST', 'invoice', {
+        CustomerRef: { value: cust.Id },
+        Line: [
+          { Amount: amount, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: item.Id } } },
+        ],
+      });
     }
   });
   after(() => sb.close());
@@ -36,46 +45,91 @@ describe('QuickBooks emulator query language', () => {
   it('supports LIKE with %, IN, comparison operators and dotted fields', async () => {
     assert.equal(rows(await q("select * from Customer where DisplayName like 'Bulk%'"), 'Customer').length, 12);
     assert.equal(rows(await q("select * from Customer where DisplayName LIKE '%Cars'"), 'Customer').length, 1);
-    assert.equal(rows(await q("select * from Customer where DisplayName in ('Cool Cars', 'Bulk 01', 'Nobody')"), 'Customer').length, 2);
-    assert.equal(rows(await q("select * from Customer where PrimaryEmailAddr = 'amy@birds.example'"), 'Customer').length, 1);
+    assert.equal(
+      rows(await q("select * from Customer where DisplayName in ('Cool Cars', 'Bulk 01', 'Nobody')"), 'Customer')
+        .length,
+      2,
+    );
+    assert.equal(
+      rows(await q("select * from Customer where PrimaryEmailAddr = 'amy@birds.example'"), 'Customer').length,
+      1,
+    );
     assert.equal(rows(await q('select * from Invoice where TotalAmt > 15'), 'Invoice').length, 2);
     assert.equal(rows(await q('select * from Invoice where TotalAmt >= 20 and TotalAmt <= 20'), 'Invoice').length, 1);
     assert.equal(rows(await q('select * from Invoice where TotalAmt < 15'), 'Invoice').length, 1);
     const future = await q("select * from Customer where MetaData.LastUpdatedTime > '2099-01-01T00:00:00-07:00'");
     assert.deepEqual(future.body.QueryResponse, {});
-    const past = await q("select * from Customer where MetaData.LastUpdatedTime >= '2020-01-01T00:00:00Z' MAXRESULTS 3");
+    const past = await q(
+      "select * from Customer where MetaData.LastUpdatedTime >= '2020-01-01T00:00:00Z' MAXRESULTS 3",
+    );
     assert.equal(rows(past, 'Customer').length, 3);
-    assert.equal(rows(await q("select * from Invoice where CustomerRef = '" + String(rows(await q("select * from Customer where DisplayName = 'Invoice Target'"), 'Customer')[0]!.Id) + "'"), 'Invoice').length, 3);
+    assert.equal(
+      rows(
+        await q(
+          "select * from Invoice where CustomerRef = '" +
+            String(rows(await q("select * from Customer where DisplayName = 'Invoice Target'"), 'Customer')[0]!.Id) +
+            "'",
+        ),
+        'Invoice',
+      ).length,
+      3,
+    );
   });
 
   it('finds customers by email, case-insensitively, and follows email changes', async () => {
     const hit = rows(await q("select * from Customer where PrimaryEmailAddr = 'CARS@example.com'"), 'Customer');
-    assert.deepEqual(hit.map((c) => c.DisplayName), ['Cool Cars']);
+    assert.deepEqual(
+      hit.map((c) => c.DisplayName),
+      ['Cool Cars'],
+    );
     const car = hit[0]!;
-    await sb.api('POST', 'customer', { Id: car.Id, SyncToken: car.SyncToken, sparse: true, PrimaryEmailAddr: { Address: 'fast@example.com' } });
-    assert.equal(rows(await q("select * from Customer where PrimaryEmailAddr = 'cars@example.com'"), 'Customer').length, 0);
-    assert.equal(rows(await q("select * from Customer where PrimaryEmailAddr = 'fast@example.com'"), 'Customer').length, 1);
+    await sb.api('POST', 'customer', {
+      Id: car.Id,
+      SyncToken: car.SyncToken,
+      sparse: true,
+      PrimaryEmailAddr: { Address: 'fast@example.com' },
+    });
+    assert.equal(
+      rows(await q("select * from Customer where PrimaryEmailAddr = 'cars@example.com'"), 'Customer').length,
+      0,
+    );
+    assert.equal(
+      rows(await q("select * from Customer where PrimaryEmailAddr = 'fast@example.com'"), 'Customer').length,
+      1,
+    );
   });
 
   it('finds transactions by DocNumber and lists by Name', async () => {
     const all = rows(await q('select * from Invoice orderby DocNumber'), 'Invoice');
     const doc = String(all[1]!.DocNumber);
     const hit = rows(await q(`select * from Invoice where DocNumber = '${doc}'`), 'Invoice');
-    assert.deepEqual(hit.map((i) => i.Id), [all[1]!.Id]);
+    assert.deepEqual(
+      hit.map((i) => i.Id),
+      [all[1]!.Id],
+    );
     assert.equal(rows(await q("select * from Item where Name = 'widget service'"), 'Item').length, 1);
     assert.equal(rows(await q("select * from Customer where Id = '1'"), 'Customer').length, 1);
   });
 
   it('hides inactive name-list records unless the query asks for them', async () => {
     assert.equal(rows(await q("select * from Customer where DisplayName like 'Retired%'"), 'Customer').length, 0);
-    assert.equal(rows(await q("select * from Customer where DisplayName like 'Retired%' and Active IN (true, false)"), 'Customer').length, 1);
+    assert.equal(
+      rows(await q("select * from Customer where DisplayName like 'Retired%' and Active IN (true, false)"), 'Customer')
+        .length,
+      1,
+    );
     assert.equal(rows(await q('select * from Customer where Active = false'), 'Customer').length, 1);
   });
 
   it('pages with STARTPOSITION (1-based) and MAXRESULTS, maxResults = number returned, default 100 and max 1000', async () => {
-    const page = await q("select * from Customer where DisplayName like 'Bulk%' ORDERBY DisplayName DESC STARTPOSITION 3 MAXRESULTS 5");
+    const page = await q(
+      "select * from Customer where DisplayName like 'Bulk%' ORDERBY DisplayName DESC STARTPOSITION 3 MAXRESULTS 5",
+    );
     const list = rows(page, 'Customer');
-    assert.deepEqual(list.map((c) => c.DisplayName), ['Bulk 10', 'Bulk 09', 'Bulk 08', 'Bulk 07', 'Bulk 06']);
+    assert.deepEqual(
+      list.map((c) => c.DisplayName),
+      ['Bulk 10', 'Bulk 09', 'Bulk 08', 'Bulk 07', 'Bulk 06'],
+    );
     assert.equal((page.body.QueryResponse as Json).startPosition, 3);
     assert.equal((page.body.QueryResponse as Json).maxResults, 5);
     const tail = await q("select * from Customer where DisplayName like 'Bulk%' startposition 11 maxresults 1000");
@@ -96,13 +150,22 @@ describe('QuickBooks emulator query language', () => {
   });
 
   it('accepts POST with Content-Type application/text', async () => {
-    const answer = await sb.api('POST', 'query', undefined, { raw: "select * from Customer where DisplayName = 'Cool Cars'", contentType: 'application/text' });
+    const answer = await sb.api('POST', 'query', undefined, {
+      raw: "select * from Customer where DisplayName = 'Cool Cars'",
+      contentType: 'application/text',
+    });
     assert.equal(answer.status, 200);
     assert.equal(rows(answer, 'Customer').length, 1);
   });
 
   it('answers 4000 for malformed queries and 4001 for invalid ones', async () => {
-    for (const bad of ["select * form Customer", "select * from Customer where DisplayName = 'open", "select * from Customer where DisplayName = 'a' or DisplayName = 'b'", 'select * from Customer where', 'delete from Customer']) {
+    for (const bad of [
+      'select * form Customer',
+      "select * from Customer where DisplayName = 'open",
+      "select * from Customer where DisplayName = 'a' or DisplayName = 'b'",
+      'select * from Customer where',
+      'delete from Customer',
+    ]) {
       const answer = await q(bad);
       assert.equal(answer.status, 400, bad);
       assert.equal(fault(answer).code, '4000', bad);

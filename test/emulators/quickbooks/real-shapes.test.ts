@@ -15,60 +15,160 @@ const ENTITY_KEYS: Record<string, { source: string; keys: Record<string, Kind> }
   Customer: {
     source: 'NANGO customers, list-customers, get-customer; VCR all/customers, create/customer',
     keys: {
-      Taxable: 'boolean', Job: 'boolean', BillWithParent: 'boolean', Balance: 'number', BalanceWithJobs: 'number', CurrencyRef: 'ref',
-      PreferredDeliveryMethod: 'string', IsProject: 'boolean', domain: 'string', sparse: 'boolean', Id: 'id', SyncToken: 'string',
-      MetaData: 'meta', FullyQualifiedName: 'string', DisplayName: 'string', PrintOnCheckName: 'string', Active: 'boolean',
+      Taxable: 'boolean',
+      Job: 'boolean',
+      BillWithParent: 'boolean',
+      Balance: 'number',
+      BalanceWithJobs: 'number',
+      CurrencyRef: 'ref',
+      PreferredDeliveryMethod: 'string',
+      IsProject: 'boolean',
+      domain: 'string',
+      sparse: 'boolean',
+      Id: 'id',
+      SyncToken: 'string',
+      MetaData: 'meta',
+      FullyQualifiedName: 'string',
+      DisplayName: 'string',
+      PrintOnCheckName: 'string',
+      Active: 'boolean',
     },
   },
   Item: {
     source: 'NANGO items, list-items, get-item, create-item',
     keys: {
-      Name: 'string', Active: 'boolean', FullyQualifiedName: 'string', Taxable: 'boolean', UnitPrice: 'number', Type: 'string',
-      IncomeAccountRef: 'ref', PurchaseCost: 'number', TrackQtyOnHand: 'boolean', domain: 'string', sparse: 'boolean', Id: 'id',
-      SyncToken: 'string', MetaData: 'meta',
+      Name: 'string',
+      Active: 'boolean',
+      FullyQualifiedName: 'string',
+      Taxable: 'boolean',
+      UnitPrice: 'number',
+      Type: 'string',
+      IncomeAccountRef: 'ref',
+      PurchaseCost: 'number',
+      TrackQtyOnHand: 'boolean',
+      domain: 'string',
+      sparse: 'boolean',
+      Id: 'id',
+      SyncToken: 'string',
+      MetaData: 'meta',
     },
   },
   Account: {
     source: 'NANGO accounts, list-accounts, get-account, create-account',
     keys: {
-      Name: 'string', SubAccount: 'boolean', FullyQualifiedName: 'string', Active: 'boolean', Classification: 'string', AccountType: 'string',
-      AccountSubType: 'string', CurrentBalance: 'number', CurrentBalanceWithSubAccounts: 'number', CurrencyRef: 'ref', domain: 'string',
-      sparse: 'boolean', Id: 'id', SyncToken: 'string', MetaData: 'meta',
+      Name: 'string',
+      SubAccount: 'boolean',
+      FullyQualifiedName: 'string',
+      Active: 'boolean',
+      Classification: 'string',
+      AccountType: 'string',
+      AccountSubType: 'string',
+      CurrentBalance: 'number',
+      CurrentBalanceWithSubAccounts: 'number',
+      CurrencyRef: 'ref',
+      domain: 'string',
+      sparse: 'boolean',
+      Id: 'id',
+      SyncToken: 'string',
+      MetaData: 'meta',
     },
   },
   Invoice: {
     source: 'NANGO invoices, list-invoices, get-invoice, create-invoice; VCR create/invoice, void/invoice',
     keys: {
-      AllowIPNPayment: 'boolean', AllowOnlinePayment: 'boolean', AllowOnlineCreditCardPayment: 'boolean', AllowOnlineACHPayment: 'boolean',
-      domain: 'string', sparse: 'boolean', Id: 'id', SyncToken: 'string', MetaData: 'meta', CustomField: 'array', DocNumber: 'string',
-      TxnDate: 'date', CurrencyRef: 'ref', LinkedTxn: 'array', Line: 'array', TxnTaxDetail: 'object', CustomerRef: 'ref', BillAddr: 'object',
-      DueDate: 'date', TotalAmt: 'number', ApplyTaxAfterDiscount: 'boolean', PrintStatus: 'string', EmailStatus: 'string', Balance: 'number',
+      AllowIPNPayment: 'boolean',
+      AllowOnlinePayment: 'boolean',
+      AllowOnlineCreditCardPayment: 'boolean',
+      AllowOnlineACHPayment: 'boolean',
+      domain: 'string',
+      sparse: 'boolean',
+      Id: 'id',
+      SyncToken: 'string',
+      MetaData: 'meta',
+      CustomField: 'array',
+      DocNumber: 'string',
+      TxnDate: 'date',
+      CurrencyRef: 'ref',
+      LinkedTxn: 'array',
+      Line: 'array',
+      TxnTaxDetail: 'object',
+      CustomerRef: 'ref',
+      BillAddr: 'object',
+      DueDate: 'date',
+      TotalAmt: 'number',
+      ApplyTaxAfterDiscount: 'boolean',
+      PrintStatus: 'string',
+      EmailStatus: 'string',
+      Balance: 'number',
     },
   },
   SalesReceipt: {
     source: 'VCR all/sales_receipts, update/sales_receipt, batch/basic',
     keys: {
-      domain: 'string', sparse: 'boolean', Id: 'id', SyncToken: 'string', MetaData: 'meta', CustomField: 'array', DocNumber: 'string',
-      TxnDate: 'date', CurrencyRef: 'ref', Line: 'array', TxnTaxDetail: 'object', TotalAmt: 'number', ApplyTaxAfterDiscount: 'boolean',
-      PrintStatus: 'string', EmailStatus: 'string', Balance: 'number', DepositToAccountRef: 'ref',
+      domain: 'string',
+      sparse: 'boolean',
+      Id: 'id',
+      SyncToken: 'string',
+      MetaData: 'meta',
+      CustomField: 'array',
+      DocNumber: 'string',
+      TxnDate: 'date',
+      CurrencyRef: 'ref',
+      Line: 'array',
+      TxnTaxDetail: 'object',
+      TotalAmt: 'number',
+      ApplyTaxAfterDiscount: 'boolean',
+      PrintStatus: 'string',
+      EmailStatus: 'string',
+      Balance: 'number',
+      DepositToAccountRef: 'ref',
     },
   },
   Payment: {
     source: 'NANGO payments, list-payments, get-payment, create-payment',
     keys: {
-      CustomerRef: 'ref', TotalAmt: 'number', UnappliedAmt: 'number', ProcessPayment: 'boolean', domain: 'string', sparse: 'boolean',
-      Id: 'id', SyncToken: 'string', MetaData: 'meta', TxnDate: 'date', CurrencyRef: 'ref', Line: 'array',
+      CustomerRef: 'ref',
+      TotalAmt: 'number',
+      UnappliedAmt: 'number',
+      ProcessPayment: 'boolean',
+      domain: 'string',
+      sparse: 'boolean',
+      Id: 'id',
+      SyncToken: 'string',
+      MetaData: 'meta',
+      TxnDate: 'date',
+      CurrencyRef: 'ref',
+      Line: 'array',
     },
   },
 };
 
 // Parts inside entities (same recordings as their entity rows).
-const SALES_ITEM_LINE_KEYS: Record<string, Kind> = { Id: 'string', LineNum: 'number', Amount: 'number', DetailType: 'string', SalesItemLineDetail: 'object', CustomExtensions: 'array' }; // NANGO invoices
+const SALES_ITEM_LINE_KEYS: Record<string, Kind> = {
+  Id: 'string',
+  LineNum: 'number',
+  Amount: 'number',
+  DetailType: 'string',
+  SalesItemLineDetail: 'object',
+  CustomExtensions: 'array',
+}; // NANGO invoices
 const SALES_ITEM_DETAIL_KEYS: Record<string, Kind> = { ItemRef: 'ref', TaxCodeRef: 'ref' }; // NANGO invoices; VCR create/invoice
-const SUBTOTAL_LINE_KEYS: Record<string, Kind> = { Amount: 'number', DetailType: 'string', SubTotalLineDetail: 'object' }; // NANGO invoices
+const SUBTOTAL_LINE_KEYS: Record<string, Kind> = {
+  Amount: 'number',
+  DetailType: 'string',
+  SubTotalLineDetail: 'object',
+}; // NANGO invoices
 const LINKED_TXN_KEYS: Record<string, Kind> = { TxnId: 'string', TxnType: 'string' }; // NANGO invoices, payments
 const PAYMENT_LINE_KEYS: Record<string, Kind> = { Amount: 'number', LinkedTxn: 'array', LineEx: 'object' }; // NANGO list-payments (lines applying to invoices)
-const LINE_EX_ITEM_KEYS: Record<string, Kind> = { name: 'string', declaredType: 'string', scope: 'string', value: 'object', nil: 'boolean', globalScope: 'boolean', typeSubstituted: 'boolean' }; // NANGO list-payments
+const LINE_EX_ITEM_KEYS: Record<string, Kind> = {
+  name: 'string',
+  declaredType: 'string',
+  scope: 'string',
+  value: 'object',
+  nil: 'boolean',
+  globalScope: 'boolean',
+  typeSubstituted: 'boolean',
+}; // NANGO list-payments
 const LINE_EX_NAMES = ['txnId', 'txnOpenBalance', 'txnReferenceNumber']; // NANGO list-payments: Value of txnOpenBalance has two decimals ("387.00")
 
 // Formats: MetaData times have seconds and the company offset, no milliseconds; an answer's `time` has milliseconds
@@ -100,13 +200,23 @@ function checkKeys(where: string, record: unknown, keys: Record<string, Kind>, p
   const r = record as Json;
   for (const [key, kind] of Object.entries(keys)) {
     const value = r[key];
-    if (value === undefined) { problems.push(`${where}.${key} is missing`); continue; }
+    if (value === undefined) {
+      problems.push(`${where}.${key} is missing`);
+      continue;
+    }
     const ok =
-      kind === 'ref' ? typeof value === 'object' && value !== null && typeof (value as Json).value === 'string'
-      : kind === 'id' ? typeof value === 'string' && /^\d+$/.test(value)
-      : kind === 'date' ? typeof value === 'string' && DATE.test(value)
-      : kind === 'meta' ? typeof value === 'object' && value !== null && META_TIME.test(String((value as Json).CreateTime)) && META_TIME.test(String((value as Json).LastUpdatedTime))
-      : kindOf(value) === kind;
+      kind === 'ref'
+        ? typeof value === 'object' && value !== null && typeof (value as Json).value === 'string'
+        : kind === 'id'
+          ? typeof value === 'string' && /^\d+$/.test(value)
+          : kind === 'date'
+            ? typeof value === 'string' && DATE.test(value)
+            : kind === 'meta'
+              ? typeof value === 'object' &&
+                value !== null &&
+                META_TIME.test(String((value as Json).CreateTime)) &&
+                META_TIME.test(String((value as Json).LastUpdatedTime))
+              : kindOf(value) === kind;
     if (!ok) problems.push(`${where}.${key} is not ${kind}: ${JSON.stringify(value)}`);
   }
 }
@@ -117,7 +227,8 @@ function checkEntity(name: string, record: unknown, problems: string[]): void {
 
 function checkEnvelope(answer: ApiAnswer, problems: string[], where: string): void {
   if (answer.status !== 200) problems.push(`${where}: HTTP ${answer.status} ${answer.text.slice(0, 200)}`);
-  if (!ANSWER_TIME.test(String(answer.body.time))) problems.push(`${where}: time ${String(answer.body.time)} is not like 2020-09-29T05:58:07.300-07:00`);
+  if (!ANSWER_TIME.test(String(answer.body.time)))
+    problems.push(`${where}: time ${String(answer.body.time)} is not like 2020-09-29T05:58:07.300-07:00`);
 }
 
 const q = (text: string): string => `query?query=${encodeURIComponent(text)}`;
@@ -131,31 +242,54 @@ describe('QuickBooks emulator answers in the shapes of real QuickBooks Online', 
   before(async () => {
     sb = await startSandbox();
     item = await createServiceItem(sb, 'Shape Service', 40);
-    customer = entity(await sb.api('POST', 'customer', {
-      DisplayName: 'Shape Customer', PrimaryEmailAddr: { Address: 'shape@example.com' },
-      BillAddr: { Line1: '1 Main St', City: 'Mountain View', CountrySubDivisionCode: 'CA', PostalCode: '94043' },
-    }), 'Customer');
-    invoice = entity(await sb.api('POST', 'invoice', {
-      CustomerRef: { value: customer.Id },
-      Line: [{ Amount: 80, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: 2, UnitPrice: 40 } }],
-    }), 'Invoice');
+    customer = entity(
+      await sb.api('POST', 'customer', {
+        DisplayName: 'Shape Customer',
+        PrimaryEmailAddr: { Address: 'shape@example.com' },
+        BillAddr: { Line1: '1 Main St', City: 'Mountain View', CountrySubDivisionCode: 'CA', PostalCode: '94043' },
+      }),
+      'Customer',
+    );
+    invoice = entity(
+      await sb.api('POST', 'invoice', {
+        CustomerRef: { value: customer.Id },
+        Line: [
+          {
+            Amount: 80,
+            DetailType: 'SalesItemLineDetail',
+            SalesItemLineDetail: { ItemRef: { value: item.Id }, Qty: 2, UnitPrice: 40 },
+          },
+        ],
+      }),
+      'Invoice',
+    );
   });
   after(() => sb.close());
 
   it('answers entities with every key real answers always carry (Customer, Item, Account, Invoice, SalesReceipt)', async () => {
     const problems: string[] = [];
-    for (const [name, path] of [['Customer', `customer/${String(customer.Id)}`], ['Item', `item/${String(item.Id)}`], ['Invoice', `invoice/${String(invoice.Id)}`]] as const) {
+    for (const [name, path] of [
+      ['Customer', `customer/${String(customer.Id)}`],
+      ['Item', `item/${String(item.Id)}`],
+      ['Invoice', `invoice/${String(invoice.Id)}`],
+    ] as const) {
       const answer = await sb.api('GET', path);
       checkEnvelope(answer, problems, `GET ${path}`);
       checkEntity(name, answer.body[name], problems);
     }
     const accounts = await sb.api('GET', q('select * from Account'));
-    for (const account of ((accounts.body.QueryResponse as Json).Account as Json[])) checkEntity('Account', account, problems);
+    for (const account of (accounts.body.QueryResponse as Json).Account as Json[])
+      checkEntity('Account', account, problems);
 
     const lines = invoice.Line as Json[];
     checkKeys('Invoice.Line[0]', lines[0], SALES_ITEM_LINE_KEYS, problems);
     checkKeys('Invoice.Line[0].SalesItemLineDetail', lines[0]!.SalesItemLineDetail, SALES_ITEM_DETAIL_KEYS, problems);
-    checkKeys('Invoice.Line[1]', lines.find((l) => l.DetailType === 'SubTotalLineDetail'), SUBTOTAL_LINE_KEYS, problems);
+    checkKeys(
+      'Invoice.Line[1]',
+      lines.find((l) => l.DetailType === 'SubTotalLineDetail'),
+      SUBTOTAL_LINE_KEYS,
+      problems,
+    );
     assert.deepEqual(invoice.LinkedTxn, [], 'LinkedTxn is present even when empty (VCR create/invoice)');
 
     const receipt = await sb.api('POST', 'salesreceipt', {
@@ -169,13 +303,18 @@ describe('QuickBooks emulator answers in the shapes of real QuickBooks Online', 
 
   it('answers a payment applied to an invoice with LineEx on its line, and links it from the invoice', async () => {
     const problems: string[] = [];
-    const created = await sb.api('POST', 'payment', { CustomerRef: { value: customer.Id }, TotalAmt: 30, Line: [{ Amount: 30, LinkedTxn: [{ TxnId: invoice.Id, TxnType: 'Invoice' }] }] });
+    const created = await sb.api('POST', 'payment', {
+      CustomerRef: { value: customer.Id },
+      TotalAmt: 30,
+      Line: [{ Amount: 30, LinkedTxn: [{ TxnId: invoice.Id, TxnType: 'Invoice' }] }],
+    });
     checkEnvelope(created, problems, 'POST payment');
     const payment = created.body.Payment as Json;
     checkEntity('Payment', payment, problems);
     const line = (payment.Line as Json[])[0]!;
     checkKeys('Payment.Line[0]', line, PAYMENT_LINE_KEYS, problems);
-    for (const link of line.LinkedTxn as Json[]) checkKeys('Payment.Line[0].LinkedTxn', link, LINKED_TXN_KEYS, problems);
+    for (const link of line.LinkedTxn as Json[])
+      checkKeys('Payment.Line[0].LinkedTxn', link, LINKED_TXN_KEYS, problems);
     const any = (line.LineEx as Json).any as Json[];
     for (const element of any) checkKeys('Payment.Line[0].LineEx.any', element, LINE_EX_ITEM_KEYS, problems);
     assert.deepEqual(problems, []);
@@ -185,7 +324,10 @@ describe('QuickBooks emulator answers in the shapes of real QuickBooks Online', 
 
     const linked = entity(await sb.api('GET', `invoice/${String(invoice.Id)}`), 'Invoice');
     assert.deepEqual(linked.LinkedTxn, [{ TxnId: payment.Id, TxnType: 'Payment' }]);
-    const unapplied = entity(await sb.api('POST', 'payment', { CustomerRef: { value: customer.Id }, TotalAmt: 5 }), 'Payment');
+    const unapplied = entity(
+      await sb.api('POST', 'payment', { CustomerRef: { value: customer.Id }, TotalAmt: 5 }),
+      'Payment',
+    );
     assert.deepEqual(unapplied.Line, [], 'an unapplied payment answers Line: [] (NANGO get-payment)');
   });
 
@@ -203,18 +345,29 @@ describe('QuickBooks emulator answers in the shapes of real QuickBooks Online', 
     const since = new Date(sb.emulator.clock.nowMs() - 3_600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const cdc = await sb.api('GET', `cdc?entities=Customer,Invoice&changedSince=${encodeURIComponent(since)}`);
     checkEnvelope(cdc, problems, 'cdc');
-    const sets = ((cdc.body.CDCResponse as Json[])[0]!.QueryResponse as Json[]); // VCR cdc/basic.yml: CDCResponse[0].QueryResponse[]
-    assert.ok(sets.some((s) => Array.isArray(s.Customer)) && sets.every((s) => typeof s.startPosition === 'number' && typeof s.maxResults === 'number'));
+    const sets = (cdc.body.CDCResponse as Json[])[0]!.QueryResponse as Json[]; // VCR cdc/basic.yml: CDCResponse[0].QueryResponse[]
+    assert.ok(
+      sets.some((s) => Array.isArray(s.Customer)) &&
+        sets.every((s) => typeof s.startPosition === 'number' && typeof s.maxResults === 'number'),
+    );
 
-    const batch = await sb.api('POST', 'batch', { BatchItemRequest: [
-      { bId: 'b1', operation: 'update', Customer: { Id: customer.Id, SyncToken: '99', sparse: true, Notes: 'x' } },
-      { bId: 'b2', operation: 'delete', Invoice: { Id: '99999', SyncToken: '0' } },
-      { bId: 'b3', Query: 'select * from Item' },
-    ] });
+    const batch = await sb.api('POST', 'batch', {
+      BatchItemRequest: [
+        { bId: 'b1', operation: 'update', Customer: { Id: customer.Id, SyncToken: '99', sparse: true, Notes: 'x' } },
+        { bId: 'b2', operation: 'delete', Invoice: { Id: '99999', SyncToken: '0' } },
+        { bId: 'b3', Query: 'select * from Item' },
+      ],
+    });
     checkEnvelope(batch, problems, 'batch');
     const items = batch.body.BatchItemResponse as Json[];
-    assert.deepEqual(items.map((i) => i.bId), ['b1', 'b2', 'b3']);
-    for (const [index, code, message] of [[0, '5010', 'Stale Object Error'], [1, '610', 'Object Not Found']] as const) {
+    assert.deepEqual(
+      items.map((i) => i.bId),
+      ['b1', 'b2', 'b3'],
+    );
+    for (const [index, code, message] of [
+      [0, '5010', 'Stale Object Error'],
+      [1, '610', 'Object Not Found'],
+    ] as const) {
       const f = items[index]!.Fault as Json;
       assert.equal(f.type, 'ValidationFault');
       const error = (f.Error as Json[])[0]!;
@@ -228,12 +381,28 @@ describe('QuickBooks emulator answers in the shapes of real QuickBooks Online', 
   it('answers faults like real ones: malformed id (2030), duplicate name, bad property, unknown entity', async () => {
     const malformed = await sb.api('GET', 'customer/1.5');
     assert.equal(malformed.status, 400);
-    assert.deepEqual(malformed.body, { Fault: { Error: [{ Message: 'Invalid ID', Detail: 'Id should be a valid number. Supplied value:1.5', code: '2030', element: 'Id' }], type: 'ValidationFault' } });
+    assert.deepEqual(malformed.body, {
+      Fault: {
+        Error: [
+          {
+            Message: 'Invalid ID',
+            Detail: 'Id should be a valid number. Supplied value:1.5',
+            code: '2030',
+            element: 'Id',
+          },
+        ],
+        type: 'ValidationFault',
+      },
+    });
     assert.equal(fault2030(await sb.api('GET', 'invoice/abc')), true);
 
     const checks: Array<[ApiAnswer, string, string]> = [
       [await sb.api('POST', 'customer', { DisplayName: 'Shape Customer' }), '6240', 'Duplicate Name Exists Error'],
-      [await sb.api('POST', 'invoice', { CustomerRef: { value: customer.Id }, BadJson: 1 }), '2010', 'Request has invalid or unsupported property'],
+      [
+        await sb.api('POST', 'invoice', { CustomerRef: { value: customer.Id }, BadJson: 1 }),
+        '2010',
+        'Request has invalid or unsupported property',
+      ],
       [await sb.api('GET', q('select * from Custmoer')), '4001', 'Invalid query'],
     ];
     for (const [answer, code, message] of checks) {
@@ -244,25 +413,34 @@ describe('QuickBooks emulator answers in the shapes of real QuickBooks Online', 
       const error = (f.Error as Json[])[0]!;
       assert.deepEqual([error.code, error.Message, 'element' in error], [code, message, false]);
     }
-    assert.equal(((checks[2]![0].body.Fault as Json).Error as Json[])[0]!.Detail, 'QueryValidationError: invalid context declaration: Custmoer');
+    assert.equal(
+      ((checks[2]![0].body.Fault as Json).Error as Json[])[0]!.Detail,
+      'QueryValidationError: invalid context declaration: Custmoer',
+    );
 
     const notFound = await sb.api('GET', 'invoice/99999');
     assert.equal(notFound.status, 400);
-    assert.equal((((notFound.body.Fault as Json).Error as Json[])[0]!).code, '610');
+    assert.equal(((notFound.body.Fault as Json).Error as Json[])[0]!.code, '610');
   });
 
   it('answers a query on a real entity type it does not model as a company without any (not 4001)', async () => {
-    for (const text of ['select * from Bill', "select * from Estimate where TxnDate > '2024-01-01'", 'SELECT * FROM purchaseorder']) {
+    for (const text of [
+      'select * from Bill',
+      "select * from Estimate where TxnDate > '2024-01-01'",
+      'SELECT * FROM purchaseorder',
+    ]) {
       const answer = await sb.api('GET', q(text));
       assert.equal(answer.status, 200, text);
       assert.deepEqual(answer.body.QueryResponse, {}, text);
     }
-    assert.deepEqual((await sb.api('GET', q('select count(*) from JournalEntry'))).body.QueryResponse, { totalCount: 0 });
+    assert.deepEqual((await sb.api('GET', q('select count(*) from JournalEntry'))).body.QueryResponse, {
+      totalCount: 0,
+    });
   });
 
   it('answers a property that is not declared for the unmodeled entity with 4001 as before', async () => {
     const answer = await sb.api('GET', q("select * from Bill where NotAField = 'x'"));
-    assert.equal((((answer.body.Fault as Json).Error as Json[])[0]!).code, '4001');
+    assert.equal(((answer.body.Fault as Json).Error as Json[])[0]!.code, '4001');
   });
 });
 
@@ -273,14 +451,23 @@ function fault2030(answer: ApiAnswer): boolean {
 
 describe('QuickBooks emulator company with sample data', () => {
   let sb: Sandbox;
-  before(async () => { sb = await startSandbox({ companyOptions: { sampleData: true } }); });
+  before(async () => {
+    sb = await startSandbox({ companyOptions: { sampleData: true } });
+  });
   after(() => sb.close());
 
   it('holds Expense accounts, items and customers like a real sandbox company', async () => {
-    const rows = async (text: string): Promise<Json[]> => ((await sb.api('GET', q(text))).body.QueryResponse as Json)[text.split(' ')[3]!] as Json[] ?? [];
+    const rows = async (text: string): Promise<Json[]> =>
+      (((await sb.api('GET', q(text))).body.QueryResponse as Json)[text.split(' ')[3]!] as Json[]) ?? [];
     assert.ok((await rows("select * from Account where AccountType = 'Expense'")).length >= 10);
     const items = await rows('select * from Item');
-    assert.deepEqual(items.slice(0, 2).map((i) => [i.Id, i.Name]), [['1', 'Services'], ['2', 'Hours']]);
+    assert.deepEqual(
+      items.slice(0, 2).map((i) => [i.Id, i.Name]),
+      [
+        ['1', 'Services'],
+        ['2', 'Hours'],
+      ],
+    );
     assert.ok(items.length >= 5);
     const customers = await rows('select * from Customer');
     assert.ok(customers.some((c) => c.DisplayName === "Amy's Bird Sanctuary"));

@@ -14,7 +14,9 @@ interface Received {
 }
 
 /** A local webhook receiver that answers with the statuses given in turn (then 200). */
-async function receiver(statuses: number[] = []): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
+async function receiver(
+  statuses: number[] = [],
+): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
   const received: Received[] = [];
   const server = createServer((req, res) => {
     let body = '';
@@ -28,7 +30,11 @@ async function receiver(statuses: number[] = []): Promise<{ url: string; receive
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/webhooks`, received, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${port}/webhooks`,
+    received,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 /** An independent HMAC check, as a receiving app would do it. */
@@ -48,8 +54,12 @@ async function waitFor(check: () => boolean, ms = 3000): Promise<void> {
 
 describe('QuickBooks emulator webhooks', () => {
   it('signs with the reference test vector (intuit-signature = base64 HMAC-SHA256 of the raw body)', () => {
-    const body = '{"eventNotifications":[{"realmId":"1269959970","dataChangeEvent":{"entities":[{"name":"Vendor","id":"40","operation":"Update","lastUpdated":"2016-10-05T03:09:04.000Z"},{"name":"Customer","id":"43","operation":"Create","lastUpdated":"2016-10-05T03:07:04.000Z"}]}}]}';
-    assert.equal(signBody(body, '00faeec4-08d0-4996-bb37-698ae19f0149'), '6q+xGyMirJupwKTh2/WBl2NcdxzxqdIbk3sneKTxLWM=');
+    const body =
+      '{"eventNotifications":[{"realmId":"1269959970","dataChangeEvent":{"entities":[{"name":"Vendor","id":"40","operation":"Update","lastUpdated":"2016-10-05T03:09:04.000Z"},{"name":"Customer","id":"43","operation":"Create","lastUpdated":"2016-10-05T03:07:04.000Z"}]}}]}';
+    assert.equal(
+      signBody(body, '00faeec4-08d0-4996-bb37-698ae19f0149'),
+      '6q+xGyMirJupwKTh2/WBl2NcdxzxqdIbk3sneKTxLWM=',
+    );
   });
 
   describe('delivery', () => {
@@ -60,12 +70,23 @@ describe('QuickBooks emulator webhooks', () => {
     after(() => hook.close());
 
     it('batches changes over the window into one signed CloudEvents array with thin bodies', async () => {
-      const sb = await startSandbox({ clockFactor: 1000, webhooks: [{ url: hook.url, verifierToken: 'verifier-ce', format: 'cloudevents', windowMs: 600_000 }] });
+      const sb = await startSandbox({
+        clockFactor: 1000,
+        webhooks: [{ url: hook.url, verifierToken: 'verifier-ce', format: 'cloudevents', windowMs: 600_000 }],
+      });
       try {
         hook.received.length = 0;
         const customer = await createCustomer(sb, 'Hooked Customer', { Notes: 'secret note' });
         const item = await createServiceItem(sb, 'Hook Service', 10);
-        const invoice = entity(await sb.api('POST', 'invoice', { CustomerRef: { value: customer.Id }, Line: [{ Amount: 10, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: item.Id } } }] }), 'Invoice');
+        const invoice = entity(
+          await sb.api('POST', 'invoice', {
+            CustomerRef: { value: customer.Id },
+            Line: [
+              { Amount: 10, DetailType: 'SalesItemLineDetail', SalesItemLineDetail: { ItemRef: { value: item.Id } } },
+            ],
+          }),
+          'Invoice',
+        );
         const sent = entity(await sb.api('POST', `invoice/${String(invoice.Id)}/send?sendTo=a@example.com`), 'Invoice');
         await sb.api('POST', 'invoice?operation=void', { Id: invoice.Id, SyncToken: sent.SyncToken });
         await sb.emulator.admin.webhooks.flush();
@@ -75,7 +96,16 @@ describe('QuickBooks emulator webhooks', () => {
         assert.ok(!verify(body, signature, 'another-token'));
         const events = JSON.parse(body) as Json[];
         assert.ok(Array.isArray(events));
-        assert.deepEqual(events.map((e) => e.type), ['qbo.customer.created.v1', 'qbo.item.created.v1', 'qbo.invoice.created.v1', 'qbo.invoice.emailed.v1', 'qbo.invoice.voided.v1']);
+        assert.deepEqual(
+          events.map((e) => e.type),
+          [
+            'qbo.customer.created.v1',
+            'qbo.item.created.v1',
+            'qbo.invoice.created.v1',
+            'qbo.invoice.emailed.v1',
+            'qbo.invoice.voided.v1',
+          ],
+        );
         for (const e of events) {
           assert.equal(e.specversion, '1.0');
           assert.equal(e.intuitaccountid, sb.realmId);
@@ -93,7 +123,12 @@ describe('QuickBooks emulator webhooks', () => {
     it('sends the legacy eventNotifications format when configured through the admin API', async () => {
       const sb = await startSandbox({ clockFactor: 1000 });
       try {
-        const configured = await sb.admin('PUT', '/webhooks', { url: hook.url, verifierToken: 'verifier-legacy', format: 'legacy', windowMs: 600_000 });
+        const configured = await sb.admin('PUT', '/webhooks', {
+          url: hook.url,
+          verifierToken: 'verifier-legacy',
+          format: 'legacy',
+          windowMs: 600_000,
+        });
         assert.equal(configured.status, 200);
         hook.received.length = 0;
         const c = await createCustomer(sb, 'Legacy Customer');
@@ -102,21 +137,32 @@ describe('QuickBooks emulator webhooks', () => {
         assert.equal(hook.received.length, 1);
         const { body, signature } = hook.received[0]!;
         assert.ok(verify(body, signature, 'verifier-legacy'));
-        const parsed = JSON.parse(body) as { eventNotifications: Array<{ realmId: string; dataChangeEvent: { entities: Json[] } }> };
+        const parsed = JSON.parse(body) as {
+          eventNotifications: Array<{ realmId: string; dataChangeEvent: { entities: Json[] } }>;
+        };
         assert.equal(parsed.eventNotifications.length, 1);
         assert.equal(parsed.eventNotifications[0]!.realmId, sb.realmId);
-        assert.deepEqual(parsed.eventNotifications[0]!.dataChangeEvent.entities.map((e) => [e.name, e.id, e.operation]), [['Customer', c.Id, 'Create'], ['Customer', c.Id, 'Update']]);
+        assert.deepEqual(
+          parsed.eventNotifications[0]!.dataChangeEvent.entities.map((e) => [e.name, e.id, e.operation]),
+          [
+            ['Customer', c.Id, 'Create'],
+            ['Customer', c.Id, 'Update'],
+          ],
+        );
         const log = await sb.admin('GET', '/webhooks');
-        assert.equal(((log.body.deliveries as Json[])[0]!).state, 'delivered');
+        assert.equal((log.body.deliveries as Json[])[0]!.state, 'delivered');
       } finally {
         await sb.close();
       }
     });
   });
 
-  it('retries any non-200 answer on Intuit\'s schedule compressed by the clock factor', async () => {
+  it("retries any non-200 answer on Intuit's schedule compressed by the clock factor", async () => {
     const hook = await receiver([500, 404, 503]);
-    const sb = await startSandbox({ clockFactor: 1000, webhooks: [{ url: hook.url, verifierToken: 'v', format: 'cloudevents', windowMs: 10 }] });
+    const sb = await startSandbox({
+      clockFactor: 1000,
+      webhooks: [{ url: hook.url, verifierToken: 'v', format: 'cloudevents', windowMs: 10 }],
+    });
     try {
       await createCustomer(sb, 'Retry Customer');
       await sb.emulator.admin.webhooks.flush();
@@ -126,7 +172,10 @@ describe('QuickBooks emulator webhooks', () => {
       // 10 s, 20 s, 30 s at factor 1000 -> 10, 20, 30 ms.
       assert.ok(gaps[0]! >= 8 && gaps[1]! >= 18 && gaps[2]! >= 28, `gaps ${gaps.join(',')}`);
       const delivery = sb.emulator.admin.webhooks.deliveries().at(-1)!;
-      assert.deepEqual(delivery.attempts.map((a) => a.status), [500, 404, 503, 200]);
+      assert.deepEqual(
+        delivery.attempts.map((a) => a.status),
+        [500, 404, 503, 200],
+      );
     } finally {
       await sb.close();
       await hook.close();
@@ -135,7 +184,10 @@ describe('QuickBooks emulator webhooks', () => {
 
   it('duplicates and drops webhooks when told to', async () => {
     const hook = await receiver();
-    const sb = await startSandbox({ clockFactor: 1000, webhooks: [{ url: hook.url, verifierToken: 'v', format: 'legacy', windowMs: 10 }] });
+    const sb = await startSandbox({
+      clockFactor: 1000,
+      webhooks: [{ url: hook.url, verifierToken: 'v', format: 'legacy', windowMs: 10 }],
+    });
     try {
       await sb.admin('PUT', '/faults', { rules: [], webhooks: { duplicate: 1 } });
       await createCustomer(sb, 'Twice Customer');
@@ -160,7 +212,10 @@ describe('QuickBooks emulator webhooks', () => {
   it('reorders webhooks when told to', async () => {
     const hook = await receiver();
     // Clock factor 1: a reordered delivery is held back until the next one goes out (or about 2 s).
-    const sb = await startSandbox({ clockFactor: 1, webhooks: [{ url: hook.url, verifierToken: 'v', format: 'legacy', windowMs: 0 }] });
+    const sb = await startSandbox({
+      clockFactor: 1,
+      webhooks: [{ url: hook.url, verifierToken: 'v', format: 'legacy', windowMs: 0 }],
+    });
     try {
       await sb.admin('PUT', '/faults', { seed: 7, rules: [], webhooks: { reorder: 1 } });
       await createCustomer(sb, 'First Customer');
@@ -168,7 +223,11 @@ describe('QuickBooks emulator webhooks', () => {
       await sb.admin('PUT', '/faults', { rules: [] });
       await createCustomer(sb, 'Second Customer');
       await sb.emulator.admin.webhooks.flush();
-      const ids = hook.received.map((r) => (JSON.parse(r.body) as { eventNotifications: Array<{ dataChangeEvent: { entities: Json[] } }> }).eventNotifications[0]!.dataChangeEvent.entities[0]!.id);
+      const ids = hook.received.map(
+        (r) =>
+          (JSON.parse(r.body) as { eventNotifications: Array<{ dataChangeEvent: { entities: Json[] } }> })
+            .eventNotifications[0]!.dataChangeEvent.entities[0]!.id,
+      );
       assert.deepEqual(ids, ['2', '1']);
     } finally {
       await sb.close();
