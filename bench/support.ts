@@ -18,8 +18,8 @@ import { SecretBox } from '../src/store/secrets.ts';
 import type { Connection } from '../src/store/connections.ts';
 import { openDb, type Db, type Queryable } from '../src/store/db.ts';
 import { migrate } from '../src/store/migrate.ts';
-import { Engine } from '../src/sync/engine.ts';
-import { connectWithTokens } from '../src/sync/connect.ts';
+import { Engine } from '../src/sync/engine/engine.ts';
+import { connectWithTokens } from '../src/sync/connections/connect.ts';
 import { buildServer } from '../src/server/app.ts';
 
 export const QBO_VERIFIER = 'bench-verifier-token';

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Config, ProviderConfig } from '../src/config.ts';
 import { openRuntime, untilSignal } from '../src/runtime.ts';
-import { connectWithTokens } from '../src/sync/connect.ts';
+import { connectWithTokens } from '../src/sync/connections/connect.ts';
 import { startQuickBooksEmulator } from '../emulators/quickbooks/index.ts';
 import { startHighLevelEmulator } from '../emulators/highlevel/index.ts';
 import { recordActivity } from '../src/store/activity.ts';

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { openDb } from '../src/store/db.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { SecretBox } from '../src/store/secrets.ts';
-import { Engine } from '../src/sync/engine.ts';
+import { Engine } from '../src/sync/engine/engine.ts';
 import { buildServer } from '../src/server/app.ts';
 
 const db = await openDb();

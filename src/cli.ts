@@ -5,7 +5,7 @@ import { migrate } from './store/migrate.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { keepDataPrivate } from './store/privateFiles.ts';
 import { openRuntime, StartRefused, untilSignal } from './runtime.ts';
-import { connectWithTokens, connectWithTokensSchema } from './sync/connect.ts';
+import { connectWithTokens, connectWithTokensSchema } from './sync/connections/connect.ts';
 import { readFileSync } from 'node:fs';
 
 type Command = (args: string[]) => Promise<number>;

@@ -151,7 +151,7 @@ export interface Config {
   /** LEDGERLINK_TRUST_PROXY as Fastify takes it. */
   trustProxy: TrustProxy;
   workerConcurrency: number;
-  /** Payment jobs at once per process; undefined: 8 × workerConcurrency (src/sync/engine.ts). */
+  /** Payment jobs at once per process; undefined: 8 × workerConcurrency (src/sync/engine/engine.ts). */
   paymentConcurrency: number | undefined;
   pollSeconds: number;
   cdcPollSeconds: number;

@@ -14,7 +14,7 @@ export interface ProviderCall {
   retrying: boolean;
 }
 
-/** How one job ended (src/sync/engine.ts: runJob). */
+/** How one job ended (src/sync/engine/engine.ts: runJob). */
 export type SyncOutcome = 'ok' | 'error' | 'retry' | 'failed' | 'stopped' | 'deferred' | 'skipped';
 
 export interface QueueStats {

@@ -10,7 +10,7 @@ import { ConnectionRepository } from './store/connections.ts';
 import { openDb, type Db } from './store/db.ts';
 import { migrate } from './store/migrate.ts';
 import { SecretBox } from './store/secrets.ts';
-import { Engine } from './sync/engine.ts';
+import { Engine } from './sync/engine/engine.ts';
 import { channelsFrom } from './notify/channels.ts';
 import type { FastifyInstance } from 'fastify';
 import type { DashboardOptions } from './server/dashboard.ts';

@@ -1,4 +1,4 @@
-// Scenarios 1 and 5: the initial import of QuickBooks customers into the CRM (src/sync/contactImport.ts).
+// Scenarios 1 and 5: the initial import of QuickBooks customers into the CRM (src/sync/flows/contactImport.ts).
 // 1: throughput against the ceiling the binding limit allows, limits scaled by a factor, in this process, with a
 //    tenth of the customers already in the CRM (matched by email), and the naive baseline for scenario 7.
 // 5: peak RSS of a `ledgerlink worker` process importing a large company (limits lifted, PostgreSQL store): the
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { select } from '../../src/quickbooks/query.ts';
 import { readCursor } from '../../src/store/cursors.ts';
 import type { Connection } from '../../src/store/connections.ts';
-import { CUSTOMER_IMPORT_CURSOR, type ImportProgress } from '../../src/sync/contactImport.ts';
+import { CUSTOMER_IMPORT_CURSOR, type ImportProgress } from '../../src/sync/flows/contactImport.ts';
 import type { Customer } from '../../src/quickbooks/entities.ts';
 import {
   CallCounter,

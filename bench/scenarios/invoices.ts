@@ -4,7 +4,7 @@
 // items are known before the run (a warm-up invoice per contact), so the figures are the steady-state cost.
 import { performance } from 'node:perf_hooks';
 import type { Connection } from '../../src/store/connections.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
 import { CallCounter, round, seededRandom, startBenchStack, waitFor, type ScenarioResult } from '../support.ts';
 
 export interface InvoiceOptions {

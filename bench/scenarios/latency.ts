@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { ChildProcess } from 'node:child_process';
 import { quickbooksRequestId } from '../../src/domain/requestId.ts';
-import { SALES_RECEIPTS_FLOW } from '../../src/sync/salesReceipts.ts';
+import { SALES_RECEIPTS_FLOW } from '../../src/sync/flows/salesReceipts.ts';
 import type { Connection } from '../../src/store/connections.ts';
 import type { ServedRequest } from '../../emulators/common/http.ts';
 import {

@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { select } from '../../src/quickbooks/query.ts';
 import type { Connection } from '../../src/store/connections.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
 import {
   CallCounter,
   HL_PER_10S,

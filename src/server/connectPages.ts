@@ -3,7 +3,7 @@
 // Plain server-rendered HTML with the dashboard's stylesheet and security headers; every value is escaped.
 import type { FastifyReply } from 'fastify';
 import type { AccountInUseError, Connection } from '../store/connections.ts';
-import type { AuthorisedCompany } from '../sync/oauthConnect.ts';
+import type { AuthorisedCompany } from '../sync/connections/oauthConnect.ts';
 import { SECURITY_HEADERS } from './static.ts';
 
 const escapeHtml = (value: string): string => value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -2,7 +2,7 @@
 // ETags and compression (transport.ts), the error shape of the JSON API, login, the API, the OAuth round trips,
 // the sandbox, and the page itself.
 import type { FastifyError, FastifyInstance } from 'fastify';
-import type { Engine } from '../sync/engine.ts';
+import type { Engine } from '../sync/engine/engine.ts';
 import { HttpProblem } from './apiRoute.ts';
 import { registerAuth } from './auth.ts';
 import { registerDashboardApi } from './dashboardApi.ts';

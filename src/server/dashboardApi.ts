@@ -19,20 +19,20 @@ import { listRefusals } from '../store/webhookRefusals.ts';
 import { recordFacts } from '../store/recordNames.ts';
 import { currencyExponent } from '../domain/money.ts';
 import { highLevelRecordUrl, quickbooksRecordUrl } from './providerLinks.ts';
-import { REFUSAL_SAMPLE_SECONDS } from '../sync/intake.ts';
-import type { Engine } from '../sync/engine.ts';
-import { describeError } from '../sync/errors.ts';
-import { disconnect } from '../sync/disconnect.ts';
-import { connectWithTokens, connectWithTokensSchema } from '../sync/connect.ts';
-import { reconcile, resyncDifferences, type Reconciliation } from '../sync/reconciliation.ts';
+import { REFUSAL_SAMPLE_SECONDS } from '../sync/engine/intake.ts';
+import type { Engine } from '../sync/engine/engine.ts';
+import { describeError } from '../sync/engine/errors.ts';
+import { disconnect } from '../sync/connections/disconnect.ts';
+import { connectWithTokens, connectWithTokensSchema } from '../sync/connections/connect.ts';
+import { reconcile, resyncDifferences, type Reconciliation } from '../sync/services/reconciliation.ts';
 import {
   checkedReviewRequest,
   describeReviewRequest,
   resumeWaitingReviewRequests,
   reviewRequestProblem,
-} from '../sync/reviewRequests.ts';
-import { SyncError } from '../sync/errors.ts';
-import { builtInQuickBooksState } from '../sync/builtInQuickBooks.ts';
+} from '../sync/flows/reviewRequests.ts';
+import { SyncError } from '../sync/engine/errors.ts';
+import { builtInQuickBooksState } from '../sync/services/builtInQuickBooks.ts';
 import { failingSides } from '../store/sideHealth.ts';
 import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
 

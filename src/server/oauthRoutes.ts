@@ -4,15 +4,15 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { beginOAuth, takeOAuth } from '../store/sessions.ts';
-import type { Engine } from '../sync/engine.ts';
+import type { Engine } from '../sync/engine/engine.ts';
 import {
   abandonCompanySwitch,
   connectHighLevelFromCode,
   connectQuickBooksFromCode,
   switchQuickBooksCompany,
-} from '../sync/oauthConnect.ts';
-import { describeError, SyncError } from '../sync/errors.ts';
-import { checkedReviewRequest } from '../sync/reviewRequests.ts';
+} from '../sync/connections/oauthConnect.ts';
+import { describeError, SyncError } from '../sync/engine/errors.ts';
+import { checkedReviewRequest } from '../sync/flows/reviewRequests.ts';
 import {
   AccountInUseError,
   PROVIDER_NAME,

@@ -6,7 +6,7 @@
 // src/ imports nothing from emulators/.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { Engine } from '../sync/engine.ts';
+import type { Engine } from '../sync/engine/engine.ts';
 import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
 import { currencyExponent, majorFromMinor, toMinorUnits } from '../domain/money.ts';
 

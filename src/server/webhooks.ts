@@ -7,10 +7,10 @@ import {
   parseQuickBooksWebhook,
   verifyIntuitSignature,
 } from '../quickbooks/webhooks.ts';
-import { acceptEvent, recordRefusal, type IntakeDeps } from '../sync/intake.ts';
-import { routeHighLevelEvent, routeQuickBooksEvent } from '../sync/routes.ts';
+import { acceptEvent, recordRefusal, type IntakeDeps } from '../sync/engine/intake.ts';
+import { routeHighLevelEvent, routeQuickBooksEvent } from '../sync/engine/routes.ts';
 import { isFreshWebhook } from '../highlevel/webhooks.ts';
-import type { AppLifecycleEvent } from '../sync/appLifecycle.ts';
+import type { AppLifecycleEvent } from '../sync/connections/appLifecycle.ts';
 
 export interface HighLevelWebhookEvent {
   eventId: string;

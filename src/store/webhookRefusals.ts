@@ -1,6 +1,6 @@
 // Refused webhooks, counted per provider and reason. Anyone can post to the webhook endpoints without
 // credentials, so a refusal must cost the store a counter update, not a row: the activity list gets at most one
-// sampled entry per reason and interval (src/sync/intake.ts), and this table says how many there were.
+// sampled entry per reason and interval (src/sync/engine/intake.ts), and this table says how many there were.
 import type { Queryable } from './db.ts';
 import type { Provider } from './inbox.ts';
 

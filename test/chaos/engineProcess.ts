@@ -12,7 +12,7 @@ import pino from 'pino';
 import { loadConfig } from '../../src/config.ts';
 import { openDb } from '../../src/store/db.ts';
 import { migrate } from '../../src/store/migrate.ts';
-import { Engine } from '../../src/sync/engine.ts';
+import { Engine } from '../../src/sync/engine/engine.ts';
 import { buildServer } from '../../src/server/app.ts';
 import { secretsFor } from '../../src/runtime.ts';
 import type { FastifyInstance } from 'fastify';

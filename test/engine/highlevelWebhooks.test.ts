@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { startStack, type Stack } from '../support/stack.ts';
 import { listActivity } from '../../src/store/activity.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
 import type { EmittedEvent } from '../../emulators/highlevel/webhookEvents.ts';
 import { emulatorAdmin } from '../support/emulatorAdmin.ts';
 

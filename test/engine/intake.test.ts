@@ -6,8 +6,8 @@ import { openTestDb, type TestDb } from '../support/db.ts';
 import { SecretBox } from '../../src/store/secrets.ts';
 import { ConnectionRepository } from '../../src/store/connections.ts';
 import { listActivity } from '../../src/store/activity.ts';
-import { JobQueue } from '../../src/sync/queue.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
+import { JobQueue } from '../../src/sync/engine/queue.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
 import { webhookRoutes } from '../../src/server/webhooks.ts';
 import { signIntuitPayload } from '../../src/quickbooks/webhooks.ts';
 

@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { openTestDb, type TestDb } from '../support/db.ts';
-import { JobQueue, type JobData } from '../../src/sync/queue.ts';
+import { JobQueue, type JobData } from '../../src/sync/engine/queue.ts';
 
 describe('job queue on the store', () => {
   let t: TestDb;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { openTestDb } from '../support/db.ts';
 import { migrate, listMigrations } from '../../src/store/migrate.ts';
-import { JobQueue, type JobData } from '../../src/sync/queue.ts';
+import { JobQueue, type JobData } from '../../src/sync/engine/queue.ts';
 
 const PG_BOSS_10_SCHEMA = readFileSync(new URL('../fixtures/pg-boss-10-schema.sql', import.meta.url), 'utf8');
 

@@ -7,9 +7,9 @@ import { listActivity } from '../../src/store/activity.ts';
 import { findLinkByCrmId } from '../../src/store/links.ts';
 import { createAdmin } from '../../src/store/sessions.ts';
 import { hashPassword } from '../../src/server/auth.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
-import { pollPayments } from '../../src/sync/paymentPolling.ts';
-import { qboIdOf } from '../../src/sync/builtInQuickBooks.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
+import { pollPayments } from '../../src/sync/flows/paymentPolling.ts';
+import { qboIdOf } from '../../src/sync/services/builtInQuickBooks.ts';
 
 type Rec = Record<string, unknown>;
 

@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
 import { listActivity } from '../../src/store/activity.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
 
 /** A CRM user takes an order-form payment (the HighLevel emulator's CRM action). */
 function orderFormPayment(s: Stack, body: Record<string, unknown>): Promise<Response> {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
 import { hashPassword } from '../../src/server/auth.ts';
 import { createAdmin } from '../../src/store/sessions.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
 import { emulatorAdmin } from '../support/emulatorAdmin.ts';
 
 const PASSWORD = 'correct horse battery staple';

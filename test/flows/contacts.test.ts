@@ -1,14 +1,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
-import { Engine } from '../../src/sync/engine.ts';
+import { Engine } from '../../src/sync/engine/engine.ts';
 import { listActivity } from '../../src/store/activity.ts';
 import { readCursor } from '../../src/store/cursors.ts';
 import { findLinkByQboId } from '../../src/store/links.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
-import { CUSTOMER_IMPORT_CURSOR, INACTIVE_TAG, type ImportProgress } from '../../src/sync/contactImport.ts';
-import { pollQuickBooksChanges } from '../../src/sync/changeCapture.ts';
-import { sweepContacts } from '../../src/sync/customers.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
+import { CUSTOMER_IMPORT_CURSOR, INACTIVE_TAG, type ImportProgress } from '../../src/sync/flows/contactImport.ts';
+import { pollQuickBooksChanges } from '../../src/sync/services/changeCapture.ts';
+import { sweepContacts } from '../../src/sync/flows/customers.ts';
 import { emulatorAdmin } from '../support/emulatorAdmin.ts';
 
 type Rec = Record<string, unknown>;

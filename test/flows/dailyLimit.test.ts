@@ -6,15 +6,15 @@ import assert from 'node:assert/strict';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
 import { listActivity } from '../../src/store/activity.ts';
 import { readCursor } from '../../src/store/cursors.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
-import { RetryLater } from '../../src/sync/errors.ts';
-import { LIVE_RESERVE } from '../../src/sync/dailyReserve.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
+import { RetryLater } from '../../src/sync/engine/errors.ts';
+import { LIVE_RESERVE } from '../../src/sync/services/dailyReserve.ts';
 import {
   CUSTOMER_IMPORT_CURSOR,
   CONTACTS_FLOW,
   importCustomers,
   type ImportProgress,
-} from '../../src/sync/contactImport.ts';
+} from '../../src/sync/flows/contactImport.ts';
 import { emulatorAdmin } from '../support/emulatorAdmin.ts';
 
 type Rec = Record<string, unknown>;

@@ -5,9 +5,13 @@ import { buildServer } from '../../src/server/app.ts';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
 import { readCursor, writeCursor } from '../../src/store/cursors.ts';
 import { listActivity } from '../../src/store/activity.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
-import { importInvoices, INVOICE_IMPORT_CURSOR, type InvoiceImportProgress } from '../../src/sync/invoiceImport.ts';
-import { reconcile, resyncDifferences } from '../../src/sync/reconciliation.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
+import {
+  importInvoices,
+  INVOICE_IMPORT_CURSOR,
+  type InvoiceImportProgress,
+} from '../../src/sync/flows/invoiceImport.ts';
+import { reconcile, resyncDifferences } from '../../src/sync/services/reconciliation.ts';
 
 type Rec = Record<string, unknown>;
 

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
 import { listActivity } from '../../src/store/activity.ts';
 import { findLinkByCrmId } from '../../src/store/links.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
-import { syncInvoice, sweepInvoices } from '../../src/sync/invoices.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
+import { syncInvoice, sweepInvoices } from '../../src/sync/flows/invoices.ts';
 import type { Invoice as HighLevelInvoice } from '../../src/highlevel/invoices.ts';
 
 type Rec = Record<string, unknown>;

@@ -9,10 +9,10 @@ import { emulatorAdmin, type Rec } from '../support/emulatorAdmin.ts';
 import { startSmtpServer, type SmtpTestServer } from '../support/smtpServer.ts';
 import { EmailChannel, WebhookChannel } from '../../src/notify/channels.ts';
 import { sendMail, SmtpError } from '../../src/notify/smtp.ts';
-import { AttentionWatch } from '../../src/sync/attention.ts';
+import { AttentionWatch } from '../../src/sync/engine/attention.ts';
 import { failingSides } from '../../src/store/sideHealth.ts';
 import { createLogger } from '../../src/log.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
 
 const SMTP_PASSWORD = 'smtp-secret-password-123';
 

@@ -8,7 +8,7 @@ import { emulatorAdmin, type Rec } from '../support/emulatorAdmin.ts';
 import { hashPassword } from '../../src/server/auth.ts';
 import { createAdmin } from '../../src/store/sessions.ts';
 import { listActivity } from '../../src/store/activity.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
 
 const PASSWORD = 'outage test password';
 

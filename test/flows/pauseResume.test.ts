@@ -8,7 +8,7 @@ import { startStack, eventually, type Stack } from '../support/stack.ts';
 import { emulatorAdmin, type Rec } from '../support/emulatorAdmin.ts';
 import { buildServer } from '../../src/server/app.ts';
 import { findLinkByCrmId, findLinkByQboId } from '../../src/store/links.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
 
 const PASSWORD = 'paused and resumed, nothing lost';
 /** How long a record may take to arrive after Resume: the jobs run at once, no interval is waited for. */

@@ -1,16 +1,16 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
-import { Engine } from '../../src/sync/engine.ts';
+import { Engine } from '../../src/sync/engine/engine.ts';
 import { findLinkByQboId } from '../../src/store/links.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
-import { pollQuickBooksChanges } from '../../src/sync/changeCapture.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
+import { pollQuickBooksChanges } from '../../src/sync/services/changeCapture.ts';
 import {
   earliestInvoice,
   isPaidInFull,
   resumeWaitingReviewRequests,
   reviewText,
-} from '../../src/sync/reviewRequests.ts';
+} from '../../src/sync/flows/reviewRequests.ts';
 import { listActivity } from '../../src/store/activity.ts';
 
 type Rec = Record<string, unknown>;

@@ -2,9 +2,9 @@ import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
 import { listActivity } from '../../src/store/activity.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
-import { listedTransaction, pollPayments } from '../../src/sync/paymentPolling.ts';
-import { customerIdsWithEmail } from '../../src/sync/customerIndex.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
+import { listedTransaction, pollPayments } from '../../src/sync/flows/paymentPolling.ts';
+import { customerIdsWithEmail } from '../../src/sync/services/customerIndex.ts';
 
 type Rec = Record<string, unknown>;
 

@@ -14,7 +14,7 @@ import { hashPassword } from '../../src/server/auth.ts';
 import { createAdmin } from '../../src/store/sessions.ts';
 import { loadConfig } from '../../src/config.ts';
 import { signIntuitPayload } from '../../src/quickbooks/webhooks.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
 
 type Rec = Record<string, unknown>;
 

@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, sign } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
-import { connectWithTokens } from '../../src/sync/connect.ts';
+import { connectWithTokens } from '../../src/sync/connections/connect.ts';
 import type { Connection } from '../../src/store/connections.ts';
 import { listActivity } from '../../src/store/activity.ts';
 import { buildServer } from '../../src/server/app.ts';
 import { hashPassword } from '../../src/server/auth.ts';
 import { createAdmin } from '../../src/store/sessions.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
 
 type Rec = Record<string, unknown>;
 const PASSWORD = 'isolation test password';

@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { startStack, eventually, type Stack, QBO_VERIFIER } from '../support/stack.ts';
-import { QUEUES } from '../../src/sync/routes.ts';
+import { QUEUES } from '../../src/sync/engine/routes.ts';
 
 describe('secrets at rest and in logs', () => {
   let s: Stack;

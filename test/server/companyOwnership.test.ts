@@ -9,7 +9,7 @@ import { hashPassword } from '../../src/server/auth.ts';
 import { createAdmin } from '../../src/store/sessions.ts';
 import { countLinks, saveLink } from '../../src/store/links.ts';
 import { listActivity } from '../../src/store/activity.ts';
-import { connectWithTokens } from '../../src/sync/connect.ts';
+import { connectWithTokens } from '../../src/sync/connections/connect.ts';
 import type { Connection } from '../../src/store/connections.ts';
 
 const PASSWORD = 'correct horse battery staple';

@@ -9,7 +9,7 @@ import { listActivity, recordActivity, resolveErrors, saveLinkAndRecord } from '
 import { claimPendingLink, findLinkByCrmId, findLinkByQboId, saveLink } from '../../src/store/links.ts';
 import { readCursor, writeCursor } from '../../src/store/cursors.ts';
 import { PostgresRateLimiter } from '../../src/store/rateLimits.ts';
-import { ConnectionRevokedError, StoredTokenSource } from '../../src/sync/tokens.ts';
+import { ConnectionRevokedError, StoredTokenSource } from '../../src/sync/engine/tokens.ts';
 
 describe('store repositories', () => {
   let t: TestDb;

@@ -15,8 +15,8 @@ import {
 } from '../../emulators/highlevel/index.ts';
 import { SecretBox } from '../../src/store/secrets.ts';
 import type { Connection } from '../../src/store/connections.ts';
-import { Engine, type EngineOptions } from '../../src/sync/engine.ts';
-import { connectWithTokens } from '../../src/sync/connect.ts';
+import { Engine, type EngineOptions } from '../../src/sync/engine/engine.ts';
+import { connectWithTokens } from '../../src/sync/connections/connect.ts';
 import { buildServer } from '../../src/server/app.ts';
 import { openTestDb, type TestDb } from './db.ts';
 

@@ -13,20 +13,20 @@
 // - A chosen workflow that was deleted since stops review requests: the connection gets one error saying so and how
 //   to fix it; the requests that meet the same gap wait (state 'failed', reason 'workflow-missing') and are sent
 //   again when the settings are saved (resumeWaitingReviewRequests).
-import type { Invoice, Payment } from '../quickbooks/entities.ts';
-import { unlessNotFound } from '../quickbooks/errors.ts';
-import { select } from '../quickbooks/query.ts';
-import { HighLevelError } from '../highlevel/errors.ts';
-import type { HighLevelClient } from '../highlevel/client.ts';
-import { toMinorUnits } from '../domain/money.ts';
-import type { ReviewRequestSettings } from '../store/connections.ts';
-import { recordActivity, resolveErrors } from '../store/activity.ts';
-import type { Queryable } from '../store/db.ts';
-import type { FlowContext } from './context.ts';
+import type { Invoice, Payment } from '../../quickbooks/entities.ts';
+import { unlessNotFound } from '../../quickbooks/errors.ts';
+import { select } from '../../quickbooks/query.ts';
+import { HighLevelError } from '../../highlevel/errors.ts';
+import type { HighLevelClient } from '../../highlevel/client.ts';
+import { toMinorUnits } from '../../domain/money.ts';
+import type { ReviewRequestSettings } from '../../store/connections.ts';
+import { recordActivity, resolveErrors } from '../../store/activity.ts';
+import type { Queryable } from '../../store/db.ts';
+import type { FlowContext } from '../engine/context.ts';
 import { contactIdForCustomer } from './contactImport.ts';
-import { RetryLater, SyncError } from './errors.ts';
-import type { JobQueue } from './queue.ts';
-import { QUEUES } from './routes.ts';
+import { RetryLater, SyncError } from '../engine/errors.ts';
+import type { JobQueue } from '../engine/queue.ts';
+import { QUEUES } from '../engine/routes.ts';
 
 export const REVIEW_REQUESTS_FLOW = 'reviewRequests';
 const DEFAULT_TEXT = 'Thank you for your business! Would you take a minute to review us? {link}';

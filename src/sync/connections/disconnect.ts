@@ -6,9 +6,9 @@
 //   connection's tokens are only forgotten, so that the other connection keeps working.
 // - HighLevel offers no token revocation to apps: access ends when the agency uninstalls the app from the
 //   location, which the activity entry says.
-import { recordActivity } from '../store/activity.ts';
-import type { Engine } from './engine.ts';
-import { describeError } from './errors.ts';
+import { recordActivity } from '../../store/activity.ts';
+import type { Engine } from '../engine/engine.ts';
+import { describeError } from '../engine/errors.ts';
 
 export interface DisconnectOutcome {
   quickbooks: 'revoked' | 'no-tokens' | 'failed' | 'shared';

@@ -3,30 +3,30 @@
 // HighLevel's transaction (one charge): order webhooks and the poller both lead here, and the link on the
 // transaction id plus a requestid derived from it make every path converge on one receipt.
 import { z } from 'zod';
-import type { Transaction, Order } from '../highlevel/payments.ts';
-import { amountSchema } from '../highlevel/money.ts';
-import { isNotFound as isHighLevelNotFound } from '../highlevel/errors.ts';
+import type { Transaction, Order } from '../../highlevel/payments.ts';
+import { amountSchema } from '../../highlevel/money.ts';
+import { isNotFound as isHighLevelNotFound } from '../../highlevel/errors.ts';
 import {
   qboRefundReceiptForCrmRefund,
   qboSalesReceiptForCrmPayment,
   type CrmPayment,
-} from '../domain/salesReceiptMapping.ts';
-import type { CrmItem, CrmTax } from '../domain/crmTotals.ts';
-import { toMinorUnits, formatMinor } from '../domain/money.ts';
-import { quickbooksRequestId } from '../domain/requestId.ts';
-import { findLinkByCrmId, saveLink, type Link } from '../store/links.ts';
-import { recordActivity, saveLinkAndRecord, withWarnings } from '../store/activity.ts';
-import type { FlowContext } from './context.ts';
+} from '../../domain/salesReceiptMapping.ts';
+import type { CrmItem, CrmTax } from '../../domain/crmTotals.ts';
+import { toMinorUnits, formatMinor } from '../../domain/money.ts';
+import { quickbooksRequestId } from '../../domain/requestId.ts';
+import { findLinkByCrmId, saveLink, type Link } from '../../store/links.ts';
+import { recordActivity, saveLinkAndRecord, withWarnings } from '../../store/activity.ts';
+import type { FlowContext } from '../engine/context.ts';
 import { customerForContact } from './customers.ts';
-import { itemIdsForNames, shortenedItemNames } from './items.ts';
-import { SyncError } from './errors.ts';
-import { currencyProblem } from './company.ts';
+import { itemIdsForNames, shortenedItemNames } from '../services/items.ts';
+import { SyncError } from '../engine/errors.ts';
+import { currencyProblem } from '../services/company.ts';
 import {
   linkToHighLevelsReceipt,
   mustReadDetail,
   noteTransactionDetail,
   POSTED_BY_HIGHLEVEL,
-} from './builtInQuickBooks.ts';
+} from '../services/builtInQuickBooks.ts';
 
 export const SALES_RECEIPTS_FLOW = 'salesReceipts';
 

@@ -3,14 +3,14 @@
 // currency decide the tax model; the HighLevel location must answer. A company or a location that another live
 // connection has is refused (AccountInUseError) before either is asked.
 import { z } from 'zod';
-import { recordActivity } from '../store/activity.ts';
-import { reviewRequestMechanismSchema, type Connection, type OAuthTokens } from '../store/connections.ts';
-import { HighLevelClient } from '../highlevel/client.ts';
-import { checkedReviewRequest } from './reviewRequests.ts';
-import { QuickBooksClient } from '../quickbooks/client.ts';
-import { HighLevelHttp } from '../highlevel/http.ts';
-import { LocationsApi } from '../highlevel/locations.ts';
-import type { Engine } from './engine.ts';
+import { recordActivity } from '../../store/activity.ts';
+import { reviewRequestMechanismSchema, type Connection, type OAuthTokens } from '../../store/connections.ts';
+import { HighLevelClient } from '../../highlevel/client.ts';
+import { checkedReviewRequest } from '../flows/reviewRequests.ts';
+import { QuickBooksClient } from '../../quickbooks/client.ts';
+import { HighLevelHttp } from '../../highlevel/http.ts';
+import { LocationsApi } from '../../highlevel/locations.ts';
+import type { Engine } from '../engine/engine.ts';
 
 export const tokensInputSchema = z.object({
   accessToken: z.string().min(1),

@@ -3,10 +3,10 @@
 // like every other event before anything acts on them: a replayed uninstall is a duplicate and does nothing.
 // An uninstall dated before the connection's latest install (a late delivery, or a replay of an older one with
 // another webhookId) is history and leaves the reinstalled connection alone.
-import { recordActivity } from '../store/activity.ts';
-import type { ConnectionRepository } from '../store/connections.ts';
-import type { Db } from '../store/db.ts';
-import { storeInboxEvent } from '../store/inbox.ts';
+import { recordActivity } from '../../store/activity.ts';
+import type { ConnectionRepository } from '../../store/connections.ts';
+import type { Db } from '../../store/db.ts';
+import { storeInboxEvent } from '../../store/inbox.ts';
 
 export interface AppLifecycleEvent {
   eventId: string;

@@ -1,11 +1,11 @@
 // A CRM contact with activity gets a QuickBooks customer: matched by normalised email among existing customers
 // (updated when found), created when not. DisplayName clashes (6240, also with vendors and employees) move to
 // the next deterministic candidate. A contact without an email cannot be matched: a clear error, retryable.
-import { isDuplicateName, isStaleObject } from '../quickbooks/errors.ts';
-import type { Customer } from '../quickbooks/entities.ts';
-import { isNotFound as isHighLevelNotFound } from '../highlevel/errors.ts';
-import { contactSchema, type Contact } from '../highlevel/contacts.ts';
-import { checkEmail } from '../domain/email.ts';
+import { isDuplicateName, isStaleObject } from '../../quickbooks/errors.ts';
+import type { Customer } from '../../quickbooks/entities.ts';
+import { isNotFound as isHighLevelNotFound } from '../../highlevel/errors.ts';
+import { contactSchema, type Contact } from '../../highlevel/contacts.ts';
+import { checkEmail } from '../../domain/email.ts';
 import {
   fieldsToWrite,
   qboCustomerForContact,
@@ -14,15 +14,15 @@ import {
   syncedFieldsFromQboCustomer,
   type CrmContact,
   type SyncedContact,
-} from '../domain/customer.ts';
-import { quickbooksRequestId } from '../domain/requestId.ts';
-import { claimPendingLink, findLinkByCrmId, findLinkByQboId, saveLink, type Link } from '../store/links.ts';
-import { recordActivity, resolveErrors, withWarnings } from '../store/activity.ts';
-import { readCursor, writeCursor } from '../store/cursors.ts';
-import type { FlowContext } from './context.ts';
-import { QUEUES } from './routes.ts';
-import { customerIdsWithEmail, rememberCustomer } from './customerIndex.ts';
-import { RetryLater, SyncError } from './errors.ts';
+} from '../../domain/customer.ts';
+import { quickbooksRequestId } from '../../domain/requestId.ts';
+import { claimPendingLink, findLinkByCrmId, findLinkByQboId, saveLink, type Link } from '../../store/links.ts';
+import { recordActivity, resolveErrors, withWarnings } from '../../store/activity.ts';
+import { readCursor, writeCursor } from '../../store/cursors.ts';
+import type { FlowContext } from '../engine/context.ts';
+import { QUEUES } from '../engine/routes.ts';
+import { customerIdsWithEmail, rememberCustomer } from '../services/customerIndex.ts';
+import { RetryLater, SyncError } from '../engine/errors.ts';
 import { isContactMissing, sideOf, syncedSnapshot } from './contactImport.ts';
 
 const MAX_DISPLAY_NAME_ATTEMPTS = 8;

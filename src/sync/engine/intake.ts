@@ -3,11 +3,11 @@
 // Events that belong to no live connection, or that no flow handles, are recorded with the reason and ignored.
 // Those of a paused connection are held with their job, which is queued when the connection is resumed
 // (releaseHeldEvents): neither provider sends an event again, and no poll finds every record an event names.
-import type { Db } from '../store/db.ts';
-import { heldEvents, releaseHeldEvent, storeInboxEvent, type Provider } from '../store/inbox.ts';
-import { recordActivity } from '../store/activity.ts';
-import { countRefusal } from '../store/webhookRefusals.ts';
-import type { Connection } from '../store/connections.ts';
+import type { Db } from '../../store/db.ts';
+import { heldEvents, releaseHeldEvent, storeInboxEvent, type Provider } from '../../store/inbox.ts';
+import { recordActivity } from '../../store/activity.ts';
+import { countRefusal } from '../../store/webhookRefusals.ts';
+import type { Connection } from '../../store/connections.ts';
 import type { JobQueue, JobData } from './queue.ts';
 
 export interface RoutedJob {

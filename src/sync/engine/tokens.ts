@@ -7,7 +7,7 @@ import {
   type ConnectionRepository,
   type OAuthTokens,
   type Side,
-} from '../store/connections.ts';
+} from '../../store/connections.ts';
 
 export class ConnectionRevokedError extends Error {
   override readonly name = 'ConnectionRevokedError';

@@ -9,8 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import { PgBoss, type Db as BossDb, type JobWithMetadata, type Queue, type SendOptions } from 'pg-boss';
 import type { Logger } from 'pino';
-import type { Db, Queryable } from '../store/db.ts';
-import type { QueueStats } from '../metrics.ts';
+import type { Db, Queryable } from '../../store/db.ts';
+import type { QueueStats } from '../../metrics.ts';
 
 export interface JobData {
   connectionId: string;

@@ -1,13 +1,13 @@
 // QuickBooks Items for CRM line items: found by name (links first, then one query for every missing name),
 // created as service items on the income account when absent, reactivated when a bookkeeper made them
 // inactive (an inactive item on a line is refused with 610).
-import { isDuplicateName } from '../quickbooks/errors.ts';
-import { select } from '../quickbooks/query.ts';
-import type { Item } from '../quickbooks/entities.ts';
-import { quickbooksRequestId } from '../domain/requestId.ts';
-import { truncateText } from '../domain/textLimits.ts';
-import { saveLink } from '../store/links.ts';
-import type { FlowContext } from './context.ts';
+import { isDuplicateName } from '../../quickbooks/errors.ts';
+import { select } from '../../quickbooks/query.ts';
+import type { Item } from '../../quickbooks/entities.ts';
+import { quickbooksRequestId } from '../../domain/requestId.ts';
+import { truncateText } from '../../domain/textLimits.ts';
+import { saveLink } from '../../store/links.ts';
+import type { FlowContext } from '../engine/context.ts';
 
 const ITEM_NAME_MAX = 100;
 

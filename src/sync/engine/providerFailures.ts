@@ -1,8 +1,8 @@
 // Which side a job's failure belongs to, and keeping the sides' health (src/store/sideHealth.ts) up to date as jobs
 // fail and end: a lasting outage is visible while its records wait for their next try, not only once they give up.
 import type pino from 'pino';
-import type { Db } from '../store/db.ts';
-import { recordActivity } from '../store/activity.ts';
+import type { Db } from '../../store/db.ts';
+import { recordActivity } from '../../store/activity.ts';
 import {
   connectionsWithFailures,
   recordCallFailure,
@@ -10,9 +10,9 @@ import {
   recordJobEnded,
   recordWaiting,
   type Side,
-} from '../store/sideHealth.ts';
-import { QuickBooksError } from '../quickbooks/errors.ts';
-import { HighLevelError } from '../highlevel/errors.ts';
+} from '../../store/sideHealth.ts';
+import { QuickBooksError } from '../../quickbooks/errors.ts';
+import { HighLevelError } from '../../highlevel/errors.ts';
 import type { JobData } from './queue.ts';
 
 export const SIDE_NAMES: Record<Side, string> = { quickbooks: 'QuickBooks', highlevel: 'HighLevel' };

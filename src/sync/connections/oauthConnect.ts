@@ -7,18 +7,18 @@
 // history; it is live again only once both sides hold working tokens. A company or a location belongs to one live
 // connection: another connection's is refused (AccountInUseError) before the code is exchanged; a company other than
 // the one the connection had is switched to only once the person confirms it.
-import { HighLevelHttp } from '../highlevel/http.ts';
-import { LocationsApi } from '../highlevel/locations.ts';
-import { QuickBooksClient } from '../quickbooks/client.ts';
-import { recordActivity } from '../store/activity.ts';
-import type { Connection, OAuthTokens, ReviewRequestSettings } from '../store/connections.ts';
-import { CDC_CURSOR } from './changeCapture.ts';
-import { CUSTOMER_IMPORT_CURSOR } from './contactImport.ts';
-import { CUSTOMER_INDEX_CURSOR } from './customerIndex.ts';
-import { INVOICE_IMPORT_CURSOR } from './invoiceImport.ts';
-import type { Engine } from './engine.ts';
-import { toStored } from './engine.ts';
-import { describeError, SyncError } from './errors.ts';
+import { HighLevelHttp } from '../../highlevel/http.ts';
+import { LocationsApi } from '../../highlevel/locations.ts';
+import { QuickBooksClient } from '../../quickbooks/client.ts';
+import { recordActivity } from '../../store/activity.ts';
+import type { Connection, OAuthTokens, ReviewRequestSettings } from '../../store/connections.ts';
+import { CDC_CURSOR } from '../services/changeCapture.ts';
+import { CUSTOMER_IMPORT_CURSOR } from '../flows/contactImport.ts';
+import { CUSTOMER_INDEX_CURSOR } from '../services/customerIndex.ts';
+import { INVOICE_IMPORT_CURSOR } from '../flows/invoiceImport.ts';
+import type { Engine } from '../engine/engine.ts';
+import { toStored } from '../engine/engine.ts';
+import { describeError, SyncError } from '../engine/errors.ts';
 
 const fixed = (token: string) => ({ accessToken: async () => token, refreshAfterUnauthorized: async () => token });
 

@@ -1,15 +1,15 @@
 // HighLevel sends no webhook for transactions, subscriptions or refunds, so each connection's transactions are
 // polled in overlapping windows (once a minute by default). The cursor survives restarts; the overlap is
 // harmless because every transaction converges on one link. Order webhooks trigger the same work early.
-import { toMinorUnits } from '../domain/money.ts';
-import { readCursor, writeCursor } from '../store/cursors.ts';
-import type { FlowContext } from './context.ts';
-import type { JobData } from './queue.ts';
-import { QUEUES } from './routes.ts';
-import { RetryLater, describeError } from './errors.ts';
+import { toMinorUnits } from '../../domain/money.ts';
+import { readCursor, writeCursor } from '../../store/cursors.ts';
+import type { FlowContext } from '../engine/context.ts';
+import type { JobData } from '../engine/queue.ts';
+import { QUEUES } from '../engine/routes.ts';
+import { RetryLater, describeError } from '../engine/errors.ts';
 import { orderIdOf, syncTransaction } from './salesReceipts.ts';
-import { POSTED_BY_HIGHLEVEL } from './builtInQuickBooks.ts';
-import { transactionSchema, type Transaction } from '../highlevel/payments.ts';
+import { POSTED_BY_HIGHLEVEL } from '../services/builtInQuickBooks.ts';
+import { transactionSchema, type Transaction } from '../../highlevel/payments.ts';
 
 const CURSOR = 'payments';
 /** HighLevel filters by calendar day (startAt/endAt as YYYY-MM-DD): a day of overlap covers time zones and late writes. */

@@ -9,12 +9,12 @@
 // creating anything.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Contact, ContactInput, SearchFilter } from '../highlevel/contacts.ts';
-import { HighLevelError, isDuplicateContact } from '../highlevel/errors.ts';
-import { isInvalidId as isQuickBooksInvalidId, isNotFound as isQuickBooksNotFound } from '../quickbooks/errors.ts';
-import type { Customer } from '../quickbooks/entities.ts';
-import { count, select } from '../quickbooks/query.ts';
-import { checkEmail, normalizeEmail } from '../domain/email.ts';
+import type { Contact, ContactInput, SearchFilter } from '../../highlevel/contacts.ts';
+import { HighLevelError, isDuplicateContact } from '../../highlevel/errors.ts';
+import { isInvalidId as isQuickBooksInvalidId, isNotFound as isQuickBooksNotFound } from '../../quickbooks/errors.ts';
+import type { Customer } from '../../quickbooks/entities.ts';
+import { count, select } from '../../quickbooks/query.ts';
+import { checkEmail, normalizeEmail } from '../../domain/email.ts';
 import {
   contactFieldsForQboCustomer,
   CONTACT_FIELD_OWNERSHIP,
@@ -26,16 +26,16 @@ import {
   type Side,
   type SyncedContact,
   type SyncedContactField,
-} from '../domain/customer.ts';
-import { findLinkByCrmId, findLinkByQboId, saveLink, type Link } from '../store/links.ts';
-import { recordActivity, resolveErrors } from '../store/activity.ts';
-import { readCursor, writeCursor } from '../store/cursors.ts';
-import type { FlowContext } from './context.ts';
-import { rememberCustomer, rememberCustomers } from './customerIndex.ts';
+} from '../../domain/customer.ts';
+import { findLinkByCrmId, findLinkByQboId, saveLink, type Link } from '../../store/links.ts';
+import { recordActivity, resolveErrors } from '../../store/activity.ts';
+import { readCursor, writeCursor } from '../../store/cursors.ts';
+import type { FlowContext } from '../engine/context.ts';
+import { rememberCustomer, rememberCustomers } from '../services/customerIndex.ts';
 import { crmContactOf, contactLabel, customerClaimAbandoned } from './customers.ts';
-import { keepDailyReserve } from './dailyReserve.ts';
-import { RetryLater, SyncError } from './errors.ts';
-import { QUEUES } from './routes.ts';
+import { keepDailyReserve } from '../services/dailyReserve.ts';
+import { RetryLater, SyncError } from '../engine/errors.ts';
+import { QUEUES } from '../engine/routes.ts';
 
 export const CONTACTS_FLOW = 'contacts';
 /** Added to a contact whose QuickBooks customer is made inactive or deleted (QuickBooks never hard-deletes customers). */

@@ -1,11 +1,11 @@
 // What a flow works with for one connection: the store, the connection, and both providers' clients.
 import type pino from 'pino';
-import type { Db } from '../store/db.ts';
-import type { Connection } from '../store/connections.ts';
-import type { QuickBooksClient } from '../quickbooks/client.ts';
-import type { HighLevelClient } from '../highlevel/client.ts';
+import type { Db } from '../../store/db.ts';
+import type { Connection } from '../../store/connections.ts';
+import type { QuickBooksClient } from '../../quickbooks/client.ts';
+import type { HighLevelClient } from '../../highlevel/client.ts';
 import type { JobQueue } from './queue.ts';
-import type { CompanyFacts } from './company.ts';
+import type { CompanyFacts } from '../services/company.ts';
 
 export interface FlowContext {
   db: Db;

@@ -14,19 +14,19 @@
 //   Imported invoices are history that never syncs again (invoiceImport.ts), so they are never "missing in
 //   QuickBooks" and their payments (recorded in the CRM by the import) are not looked for there.
 // - payments: per CRM invoice, what the CRM says was paid against the sum of the QuickBooks payments recorded.
-import { toMinorUnits } from '../domain/money.ts';
-import { select } from '../quickbooks/query.ts';
-import type { Customer } from '../quickbooks/entities.ts';
-import { customerEmails } from '../quickbooks/client.ts';
-import { isNotFound as isHighLevelNotFound } from '../highlevel/errors.ts';
-import { isNotFound as isQuickBooksNotFound } from '../quickbooks/errors.ts';
-import type { Invoice as CrmInvoice } from '../highlevel/invoices.ts';
-import type { Transaction } from '../highlevel/payments.ts';
-import { normalizeEmail } from '../domain/email.ts';
-import { listLinks, type Link } from '../store/links.ts';
-import type { FlowContext } from './context.ts';
-import { QUEUES, type QueueName } from './routes.ts';
-import { IMPORTED_MARKER } from './invoiceImport.ts';
+import { toMinorUnits } from '../../domain/money.ts';
+import { select } from '../../quickbooks/query.ts';
+import type { Customer } from '../../quickbooks/entities.ts';
+import { customerEmails } from '../../quickbooks/client.ts';
+import { isNotFound as isHighLevelNotFound } from '../../highlevel/errors.ts';
+import { isNotFound as isQuickBooksNotFound } from '../../quickbooks/errors.ts';
+import type { Invoice as CrmInvoice } from '../../highlevel/invoices.ts';
+import type { Transaction } from '../../highlevel/payments.ts';
+import { normalizeEmail } from '../../domain/email.ts';
+import { listLinks, type Link } from '../../store/links.ts';
+import type { FlowContext } from '../engine/context.ts';
+import { QUEUES, type QueueName } from '../engine/routes.ts';
+import { IMPORTED_MARKER } from '../flows/invoiceImport.ts';
 
 export type ReconciliationKind = 'customers' | 'invoices' | 'salesReceipts' | 'payments';
 export type Problem = 'missingInQuickBooks' | 'missingInCrm' | 'amountDiffers';

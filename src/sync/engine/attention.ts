@@ -3,9 +3,9 @@
 // clears, on each configured channel (e-mail, webhook), never per record or per retry; what was sent is kept in the
 // store (attention_notices), so a restart or a second process sends nothing twice.
 import type pino from 'pino';
-import type { Db } from '../store/db.ts';
-import type { Connection, ConnectionRepository } from '../store/connections.ts';
-import { everyFailingSide, type FailingSide, type Side } from '../store/sideHealth.ts';
+import type { Db } from '../../store/db.ts';
+import type { Connection, ConnectionRepository } from '../../store/connections.ts';
+import { everyFailingSide, type FailingSide, type Side } from '../../store/sideHealth.ts';
 import {
   claimNotice,
   clearNotice,
@@ -15,8 +15,8 @@ import {
   unfinishedNotices,
   type AttentionNotice,
   type NoticeText,
-} from '../store/attentionNotices.ts';
-import type { NoticeChannel } from '../notify/channels.ts';
+} from '../../store/attentionNotices.ts';
+import type { NoticeChannel } from '../../notify/channels.ts';
 import { SIDE_NAMES } from './providerFailures.ts';
 
 export interface AttentionOptions {

@@ -2,10 +2,10 @@
 // (the customer import, the import of old invoices) stop while less than a tenth of it is left, so that the rest
 // serves live work: payments and invoices from webhooks, and the payment poll, whose finds (subscription renewals,
 // refunds) have no webhook to bring them. A stop is recorded once, as information, and the flow comes back by itself.
-import { recordActivity } from '../store/activity.ts';
-import { readCursor, writeCursor } from '../store/cursors.ts';
-import type { FlowContext } from './context.ts';
-import { RetryLater } from './errors.ts';
+import { recordActivity } from '../../store/activity.ts';
+import { readCursor, writeCursor } from '../../store/cursors.ts';
+import type { FlowContext } from '../engine/context.ts';
+import { RetryLater } from '../engine/errors.ts';
 
 /** The share of a location's daily budget that bulk flows leave for live work. */
 export const LIVE_RESERVE = 0.1;

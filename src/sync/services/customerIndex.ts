@@ -1,12 +1,12 @@
 // The connection's index of QuickBooks customers by normalised email (see migration 004 for why). The first
 // refresh pages through every customer; later ones ask only for customers changed since the last one, with
 // an overlap, so a lookup costs one query call.
-import { select } from '../quickbooks/query.ts';
-import type { Customer } from '../quickbooks/entities.ts';
-import { customerEmails } from '../quickbooks/client.ts';
-import type { Queryable } from '../store/db.ts';
-import { readCursor, writeCursor } from '../store/cursors.ts';
-import type { FlowContext } from './context.ts';
+import { select } from '../../quickbooks/query.ts';
+import type { Customer } from '../../quickbooks/entities.ts';
+import { customerEmails } from '../../quickbooks/client.ts';
+import type { Queryable } from '../../store/db.ts';
+import { readCursor, writeCursor } from '../../store/cursors.ts';
+import type { FlowContext } from '../engine/context.ts';
 
 export const CUSTOMER_INDEX_CURSOR = 'customer-index';
 const OVERLAP_MS = 2 * 60_000;

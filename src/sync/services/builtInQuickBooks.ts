@@ -5,16 +5,16 @@
 // neither. An agency moving to ledgerlink may leave that integration on: a payment it posted is then linked to its
 // sales receipt (found by qboResponse.Id, else by date and amount) or skipped with an activity entry, never posted
 // a second time, and the connection card warns while the integration is seen at work.
-import type { Transaction } from '../highlevel/payments.ts';
-import type { SalesReceipt } from '../quickbooks/entities.ts';
-import { unlessNotFound } from '../quickbooks/errors.ts';
-import { select } from '../quickbooks/query.ts';
-import { toMinorUnits } from '../domain/money.ts';
-import { recordActivity, saveLinkAndRecord } from '../store/activity.ts';
-import { readCursor, writeCursor } from '../store/cursors.ts';
-import type { Queryable } from '../store/db.ts';
-import { findLinkByQboId, saveLink } from '../store/links.ts';
-import type { FlowContext } from './context.ts';
+import type { Transaction } from '../../highlevel/payments.ts';
+import type { SalesReceipt } from '../../quickbooks/entities.ts';
+import { unlessNotFound } from '../../quickbooks/errors.ts';
+import { select } from '../../quickbooks/query.ts';
+import { toMinorUnits } from '../../domain/money.ts';
+import { recordActivity, saveLinkAndRecord } from '../../store/activity.ts';
+import { readCursor, writeCursor } from '../../store/cursors.ts';
+import type { Queryable } from '../../store/db.ts';
+import { findLinkByQboId, saveLink } from '../../store/links.ts';
+import type { FlowContext } from '../engine/context.ts';
 
 export const BUILT_IN_QUICKBOOKS_CURSOR = 'hl-builtin-quickbooks';
 /** The card warns while a payment of the last 30 days was posted by HighLevel's integration. */

@@ -5,19 +5,19 @@
 // must leave them alone (isImportedCrmInvoice), so neither their creation nor later edits in the CRM ever reach
 // QuickBooks. Resumable like the customer import (cursor 'invoice-import'); once finished it never runs again.
 import { randomUUID } from 'node:crypto';
-import type { Invoice as QboInvoice, Line } from '../quickbooks/entities.ts';
-import { count, select } from '../quickbooks/query.ts';
-import type { CreateInvoiceInput, Invoice as CrmInvoice, InvoiceItemInput } from '../highlevel/invoices.ts';
-import { majorFromMinor, toMinorUnits, formatMinor } from '../domain/money.ts';
-import { findLinkByQboId, type Link } from '../store/links.ts';
-import type { Queryable } from '../store/db.ts';
-import { recordActivity } from '../store/activity.ts';
-import { readCursor, writeCursor } from '../store/cursors.ts';
-import type { FlowContext } from './context.ts';
+import type { Invoice as QboInvoice, Line } from '../../quickbooks/entities.ts';
+import { count, select } from '../../quickbooks/query.ts';
+import type { CreateInvoiceInput, Invoice as CrmInvoice, InvoiceItemInput } from '../../highlevel/invoices.ts';
+import { majorFromMinor, toMinorUnits, formatMinor } from '../../domain/money.ts';
+import { findLinkByQboId, type Link } from '../../store/links.ts';
+import type { Queryable } from '../../store/db.ts';
+import { recordActivity } from '../../store/activity.ts';
+import { readCursor, writeCursor } from '../../store/cursors.ts';
+import type { FlowContext } from '../engine/context.ts';
 import { contactIdForCustomer } from './contactImport.ts';
-import { keepDailyReserve } from './dailyReserve.ts';
-import { RetryLater, SyncError } from './errors.ts';
-import { QUEUES } from './routes.ts';
+import { keepDailyReserve } from '../services/dailyReserve.ts';
+import { RetryLater, SyncError } from '../engine/errors.ts';
+import { QUEUES } from '../engine/routes.ts';
 
 export const INVOICE_IMPORT_FLOW = 'invoiceImport';
 export const INVOICE_IMPORT_CURSOR = 'invoice-import';

@@ -2,48 +2,48 @@
 // from the store and limits shared through Postgres), and the pollers. `ledgerlink start` runs it with the
 // server; `ledgerlink worker` runs only its workers.
 import type pino from 'pino';
-import { createLogger } from '../log.ts';
-import { Metrics, type SyncOutcome } from '../metrics.ts';
-import type { Db } from '../store/db.ts';
+import { createLogger } from '../../log.ts';
+import { Metrics, type SyncOutcome } from '../../metrics.ts';
+import type { Db } from '../../store/db.ts';
 import {
   ConnectionRepository,
   PROVIDER_NAME,
   sidesToReconnect,
   type Connection,
   type OAuthTokens,
-} from '../store/connections.ts';
-import type { SecretBox } from '../store/secrets.ts';
-import { markResolved, recordActivity } from '../store/activity.ts';
-import { DEFAULT_RETENTION, pruneHistory, type PruneOutcome, type RetentionPolicy } from '../store/retention.ts';
-import { PostgresRateLimiter, type LimitPolicy, type RateLimiter } from '../store/rateLimits.ts';
-import { QuickBooksClient } from '../quickbooks/client.ts';
-import { QuickBooksOAuth } from '../quickbooks/oauth.ts';
-import { QuickBooksError } from '../quickbooks/errors.ts';
-import { HighLevelHttp, type HighLevelLimiter } from '../highlevel/http.ts';
-import { DailyLimitedLimiter } from '../highlevel/limiter.ts';
-import { HighLevelOAuth } from '../highlevel/oauth.ts';
-import { HighLevelError } from '../highlevel/errors.ts';
-import { HighLevelClient } from '../highlevel/client.ts';
-import type { ProviderConfig } from '../config.ts';
+} from '../../store/connections.ts';
+import type { SecretBox } from '../../store/secrets.ts';
+import { markResolved, recordActivity } from '../../store/activity.ts';
+import { DEFAULT_RETENTION, pruneHistory, type PruneOutcome, type RetentionPolicy } from '../../store/retention.ts';
+import { PostgresRateLimiter, type LimitPolicy, type RateLimiter } from '../../store/rateLimits.ts';
+import { QuickBooksClient } from '../../quickbooks/client.ts';
+import { QuickBooksOAuth } from '../../quickbooks/oauth.ts';
+import { QuickBooksError } from '../../quickbooks/errors.ts';
+import { HighLevelHttp, type HighLevelLimiter } from '../../highlevel/http.ts';
+import { DailyLimitedLimiter } from '../../highlevel/limiter.ts';
+import { HighLevelOAuth } from '../../highlevel/oauth.ts';
+import { HighLevelError } from '../../highlevel/errors.ts';
+import { HighLevelClient } from '../../highlevel/client.ts';
+import type { ProviderConfig } from '../../config.ts';
 import { JobQueue, type JobContext, type JobData } from './queue.ts';
 import { QUEUES, type QueueName } from './routes.ts';
 import { StoredTokenSource, ConnectionRevokedError } from './tokens.ts';
-import { loadCompanyFacts, type CompanyFacts } from './company.ts';
+import { loadCompanyFacts, type CompanyFacts } from '../services/company.ts';
 import type { FlowContext } from './context.ts';
 import { RetryLater, SyncError, describeError } from './errors.ts';
-import { DAILY_BUDGET_RETRY_SECONDS } from './dailyReserve.ts';
-import { syncTransaction, SALES_RECEIPTS_FLOW } from './salesReceipts.ts';
-import { listedTransaction, pollPayments, syncOrder } from './paymentPolling.ts';
+import { DAILY_BUDGET_RETRY_SECONDS } from '../services/dailyReserve.ts';
+import { syncTransaction, SALES_RECEIPTS_FLOW } from '../flows/salesReceipts.ts';
+import { listedTransaction, pollPayments, syncOrder } from '../flows/paymentPolling.ts';
 import {
   importCustomers,
   importCustomersKey,
   syncQboCustomer,
   CONTACTS_FLOW,
   CUSTOMER_IMPORT_CURSOR,
-} from './contactImport.ts';
-import { syncContactChange, sweepContacts } from './customers.ts';
-import { changeCaptureDue, changeCaptureKey, pollQuickBooksChanges } from './changeCapture.ts';
-import { syncQboInvoiceEvent, REVIEW_REQUESTS_FLOW } from './reviewRequests.ts';
+} from '../flows/contactImport.ts';
+import { syncContactChange, sweepContacts } from '../flows/customers.ts';
+import { changeCaptureDue, changeCaptureKey, pollQuickBooksChanges } from '../services/changeCapture.ts';
+import { syncQboInvoiceEvent, REVIEW_REQUESTS_FLOW } from '../flows/reviewRequests.ts';
 import {
   importInvoices,
   importInvoicesKey,
@@ -51,13 +51,13 @@ import {
   INVOICE_IMPORT_CURSOR,
   INVOICE_IMPORT_FLOW,
   type InvoiceImportProgress,
-} from './invoiceImport.ts';
-import { readCursor } from '../store/cursors.ts';
+} from '../flows/invoiceImport.ts';
+import { readCursor } from '../../store/cursors.ts';
 import { releaseHeldEvents } from './intake.ts';
-import { syncInvoice, sweepInvoices, INVOICES_FLOW } from './invoices.ts';
+import { syncInvoice, sweepInvoices, INVOICES_FLOW } from '../flows/invoices.ts';
 import { SideHealthTracker } from './providerFailures.ts';
 import { AttentionWatch } from './attention.ts';
-import type { NoticeChannel } from '../notify/channels.ts';
+import type { NoticeChannel } from '../../notify/channels.ts';
 
 export interface EngineOptions {
   db: Db;
@@ -138,7 +138,7 @@ export class Engine {
   private readonly limiter: RateLimiter | undefined;
   private readonly hlLimiter: HighLevelLimiter | undefined;
   private readonly clients = new Map<string, ConnectionClients>();
-  /** Which side of each connection is failing, as its jobs fail and end (src/sync/providerFailures.ts). */
+  /** Which side of each connection is failing, as its jobs fail and end (src/sync/engine/providerFailures.ts). */
   readonly sideHealth: SideHealthTracker;
   readonly attentionAfterSeconds: number;
   /** Notices about connections that need attention; undefined when no channel is configured. */

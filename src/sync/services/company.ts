@@ -1,11 +1,11 @@
 // What the flows need to know about a QuickBooks company, read once and cached per connection for a while:
 // its country (the tax model), home currency, income and deposit accounts, payment methods and tax codes.
-import type { QuickBooksClient } from '../quickbooks/client.ts';
-import { select } from '../quickbooks/query.ts';
-import type { QboTaxCodeInfo } from '../domain/taxCodes.ts';
-import type { TaxRegion } from '../domain/salesLines.ts';
-import { isKnownCurrency } from '../domain/money.ts';
-import { SyncError } from './errors.ts';
+import type { QuickBooksClient } from '../../quickbooks/client.ts';
+import { select } from '../../quickbooks/query.ts';
+import type { QboTaxCodeInfo } from '../../domain/taxCodes.ts';
+import type { TaxRegion } from '../../domain/salesLines.ts';
+import { isKnownCurrency } from '../../domain/money.ts';
+import { SyncError } from '../engine/errors.ts';
 
 export interface CompanyFacts {
   country: string;

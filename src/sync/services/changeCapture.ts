@@ -9,14 +9,14 @@
 // - CDC looks back at most 30 days: a connection that was paused longer starts 30 days back and says so.
 // - CDC answers at most 1000 objects without paging: a full answer is narrowed to one entity type at a time, then
 //   the window start moves to the newest change received (answers list the oldest changes first).
-import type { EntityName } from '../quickbooks/entities.ts';
-import type { ChangeSet } from '../quickbooks/cdc.ts';
-import { readCursor, writeCursor } from '../store/cursors.ts';
-import { recordActivity } from '../store/activity.ts';
-import type { FlowContext } from './context.ts';
-import { acceptEvent, type IntakeDeps } from './intake.ts';
-import { routeQuickBooksEvent } from './routes.ts';
-import { SyncError } from './errors.ts';
+import type { EntityName } from '../../quickbooks/entities.ts';
+import type { ChangeSet } from '../../quickbooks/cdc.ts';
+import { readCursor, writeCursor } from '../../store/cursors.ts';
+import { recordActivity } from '../../store/activity.ts';
+import type { FlowContext } from '../engine/context.ts';
+import { acceptEvent, type IntakeDeps } from '../engine/intake.ts';
+import { routeQuickBooksEvent } from '../engine/routes.ts';
+import { SyncError } from '../engine/errors.ts';
 
 export const CDC_CURSOR = 'qbo-cdc';
 export const CHANGE_CAPTURE_FLOW = 'polling';
