@@ -5,7 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export type Provider = 'quickbooks' | 'highlevel';
 
-/** One attempt of one provider call, as the HTTP clients report it (src/quickbooks/http.ts, src/highlevel/http.ts). */
+/** One attempt of one provider call, as the request core of both clients reports it (src/http/core.ts). */
 export interface ProviderCall {
   /** HTTP status, or 0 when no answer came (timeout, connection refused). */
   status: number;

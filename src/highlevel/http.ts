@@ -1,7 +1,16 @@
-// The request core every HighLevel call goes through: Bearer token, the per-operation Version header,
-// the per-location limiter, retries that respect HighLevel's rate-limit headers, timeouts and errors.
-import type { Logger } from 'pino';
+// HighLevel's side of the request core (src/http/core.ts): the per-operation Version header, form or JSON bodies,
+// the X-RateLimit-* headers every answer carries (the burst window and the daily budget), HighLevel's error body,
+// which failures are retried and which 401 a new token cures.
 import type { z } from 'zod';
+import {
+  HttpCore,
+  parseRetryAfter,
+  type Answer,
+  type AnswerReading,
+  type HttpCoreOptions,
+  type ProviderRules,
+  type QueryValue,
+} from '../http/core.ts';
 import { HighLevelError, errorBodySchema } from './errors.ts';
 import {
   readRateLimitHeaders,
@@ -11,12 +20,7 @@ import {
   type RateLimiter,
 } from './limiter.ts';
 
-/** Supplies access tokens for one location; the engine keeps them (encrypted) in the store. */
-export interface TokenSource {
-  accessToken(): Promise<string>;
-  /** Called once after a 401 that looks like an expired token; must return a fresh token or throw. */
-  refreshAfterUnauthorized(): Promise<string>;
-}
+export { parseRetryAfter, type QueryValue, type RetryOptions, type TokenSource } from '../http/core.ts';
 
 export const HIGHLEVEL_API_URL = 'https://services.leadconnectorhq.com';
 
@@ -28,39 +32,19 @@ export const API_VERSION = '2021-07-28';
 export const CONVERSATIONS_API_VERSION = '2021-04-15';
 export type ApiVersion = typeof API_VERSION | typeof CONVERSATIONS_API_VERSION;
 
-export interface RetryOptions {
-  /** Attempts in total, the first included. */
-  maxAttempts?: number;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
-  /** A Retry-After longer than this is not slept through: the error is thrown with retryAfterMs. */
-  maxRetryAfterMs?: number;
-}
-
-export interface HighLevelHttpOptions {
+export interface HighLevelHttpOptions extends HttpCoreOptions {
   /** API host: HIGHLEVEL_API_URL, or an emulator's http://127.0.0.1:port. */
   baseUrl?: string;
   /** The location (sub-account) this client acts for; the limiter key. */
   locationId: string;
-  tokens: TokenSource;
   /**
    * Shared per-location limiter; when it also implements RateLimitObserver it hears the X-RateLimit-* headers, and
    * DailyBudgetSource, it tells the location's daily budget (dailyBudget()).
    */
   limiter?: HighLevelLimiter | undefined;
-  timeoutMs?: number;
-  retry?: RetryOptions;
-  logger?: Logger | undefined;
-  /** Hears every attempt (status 0: no answer), for the metrics; `retrying` says the client tries again. */
-  onCall?: ((call: { status: number; durationMs: number; retrying: boolean }) => void) | undefined;
-  fetch?: typeof fetch;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
 }
 
 export type HighLevelLimiter = RateLimiter & Partial<RateLimitObserver> & Partial<DailyBudgetSource>;
-
-export type QueryValue = string | number | boolean | undefined;
 
 export interface HighLevelRequest<S extends z.ZodType> {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
@@ -79,52 +63,83 @@ export interface HighLevelRequest<S extends z.ZodType> {
   signal?: AbortSignal;
 }
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-// A 401 for a missing scope or a bad Version header will not be cured by a new token.
-function worthRefreshing(error: HighLevelError): boolean {
-  return error.status === 401 && !/scope|version/i.test(error.message);
+function highLevelRules(locationId: string, limiter: HighLevelLimiter | undefined): ProviderRules<HighLevelError> {
+  return {
+    name: 'highlevel',
+    limiterKey: locationId,
+    logFields: { locationId },
+    heard(answer: Answer): void {
+      limiter?.observe?.(locationId, readRateLimitHeaders(answer.headers, answer.receivedAt));
+    },
+    read(answer: Answer): AnswerReading<HighLevelError> {
+      // An empty answer reads as {}, so a call whose schema allows it succeeds without a body.
+      const json = answer.text === '' ? {} : answer.json;
+      if (!answer.ok) {
+        const limits = readRateLimitHeaders(answer.headers, answer.receivedAt);
+        const parsed = errorBodySchema.safeParse(json);
+        const body = parsed.success ? parsed.data : undefined;
+        // On 429, Retry-After if sent, else the length of HighLevel's rate window.
+        const retryAfterMs =
+          parseRetryAfter(answer.headers.get('retry-after'), answer.receivedAt) ??
+          (answer.status === 429 ? limits.intervalMs : undefined);
+        return {
+          ok: false,
+          error: new HighLevelError({
+            status: answer.status,
+            message: body?.message ?? (answer.text.slice(0, 300) || `HighLevel answered HTTP ${answer.status}`),
+            // A 429 with no daily budget left is the daily limit, not the burst window: waiting seconds will not cure it.
+            code: answer.status === 429 && limits.dailyRemaining === 0 ? 'daily_limit' : body?.error,
+            meta: body?.meta,
+            traceId: body?.traceId,
+            retryAfterMs,
+          }),
+        };
+      }
+      if (json === undefined) {
+        return {
+          ok: false,
+          error: new HighLevelError({
+            status: answer.status,
+            code: 'invalid_response',
+            message: 'HighLevel answered with a body that is not JSON',
+          }),
+        };
+      }
+      return { ok: true, body: json };
+    },
+    noAnswer: ({ timedOut, timeoutMs, cause }) =>
+      new HighLevelError({
+        status: 0,
+        code: timedOut ? 'timeout' : 'network',
+        message: timedOut
+          ? `HighLevel did not answer within ${timeoutMs} ms`
+          : `Could not reach HighLevel: ${cause instanceof Error ? cause.message : String(cause)}`,
+        cause,
+      }),
+    unexpectedBody: ({ method, path, answer, issues }) =>
+      new HighLevelError({
+        status: answer.status,
+        code: 'invalid_response',
+        message: `HighLevel answered ${method} ${path} with a body the client does not understand: ${issues}`,
+      }),
+    // HighLevel answers 401 also for a missing scope or a bad Version header, which a new token will not cure.
+    tokenRejected: (error) => error.status === 401 && !/scope|version/i.test(error.message),
+    retryable: (error, { answered, idempotent }) =>
+      (error.status === 429 && error.code !== 'daily_limit') || (idempotent && (!answered || error.status >= 500)),
+  };
 }
 
 export class HighLevelHttp {
   readonly locationId: string;
   private readonly baseUrl: string;
-  private readonly tokens: TokenSource;
   private readonly limiter: HighLevelLimiter | undefined;
-  private readonly timeoutMs: number;
-  private readonly maxAttempts: number;
-  private readonly baseDelayMs: number;
-  private readonly maxDelayMs: number;
-  private readonly maxRetryAfterMs: number;
-  private readonly logger: Logger | undefined;
-  private readonly onCall: HighLevelHttpOptions['onCall'];
-  private readonly fetchImpl: typeof fetch;
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly random: () => number;
+  private readonly core: HttpCore<HighLevelError>;
 
   constructor(options: HighLevelHttpOptions) {
     this.baseUrl = (options.baseUrl ?? HIGHLEVEL_API_URL).replace(/\/+$/, '');
     this.locationId = options.locationId;
-    this.tokens = options.tokens;
     this.limiter = options.limiter;
-    this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.maxAttempts = options.retry?.maxAttempts ?? 5;
-    this.baseDelayMs = options.retry?.baseDelayMs ?? 500;
-    this.maxDelayMs = options.retry?.maxDelayMs ?? 30_000;
-    this.maxRetryAfterMs = options.retry?.maxRetryAfterMs ?? 60_000;
-    this.logger = options.logger;
-    this.onCall = options.onCall;
-    this.fetchImpl = options.fetch ?? fetch;
-    this.sleep = options.sleep ?? defaultSleep;
-    this.random = options.random ?? Math.random;
+    this.core = new HttpCore(options, highLevelRules(options.locationId, options.limiter));
   }
 
   /** What HighLevel last said of this location's daily budget, when the limiter keeps track of it. */
@@ -143,72 +158,7 @@ export class HighLevelHttp {
   }
 
   async request<S extends z.ZodType>(req: HighLevelRequest<S>): Promise<z.infer<S>> {
-    const url = this.url(req.path, req.query);
-    const idempotent = req.idempotent ?? req.method !== 'POST';
-    let refreshed = false;
-    let token = await this.tokens.accessToken();
-    for (let attempt = 0; ; attempt += 1) {
-      let outcome: Outcome;
-      const release = this.limiter ? await this.limiter.acquire(this.locationId) : undefined;
-      const started = performance.now();
-      try {
-        outcome = await this.attempt(url, req, token);
-      } finally {
-        release?.();
-      }
-      const durationMs = performance.now() - started;
-      if (outcome.kind === 'ok') {
-        this.onCall?.({ status: outcome.status, durationMs, retrying: false });
-        const parsed = req.schema.safeParse(outcome.body);
-        if (!parsed.success) {
-          throw new HighLevelError({
-            status: outcome.status,
-            code: 'invalid_response',
-            message: `HighLevel answered ${req.method} ${req.path} with a body the client does not understand: ${parsed.error.issues
-              .slice(0, 5)
-              .map((i) => `${i.path.join('.')}: ${i.message}`)
-              .join('; ')}`,
-          });
-        }
-        return parsed.data;
-      }
-      const error = outcome.error;
-      if (!refreshed && worthRefreshing(error)) {
-        refreshed = true;
-        this.onCall?.({ status: error.status, durationMs, retrying: true });
-        this.logger?.info(
-          { locationId: this.locationId, path: req.path },
-          'highlevel access token rejected; refreshing once',
-        );
-        token = await this.tokens.refreshAfterUnauthorized();
-        continue;
-      }
-      const retryable =
-        (error.status === 429 && error.code !== 'daily_limit') ||
-        (idempotent && (outcome.kind === 'network' || error.status >= 500));
-      let retrying = retryable && attempt + 1 < this.maxAttempts;
-      let delay = 0;
-      if (retrying) {
-        delay = Math.round(this.random() * Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** attempt));
-        if (error.retryAfterMs !== undefined) {
-          if (error.retryAfterMs > this.maxRetryAfterMs) retrying = false;
-          delay = error.retryAfterMs;
-        }
-      }
-      this.onCall?.({ status: error.status, durationMs, retrying });
-      if (!retrying) throw error;
-      this.logger?.warn(
-        { locationId: this.locationId, path: req.path, status: error.status, attempt: attempt + 1, delayMs: delay },
-        'highlevel request failed; retrying',
-      );
-      await this.sleep(delay);
-    }
-  }
-
-  private async attempt(url: URL, req: HighLevelRequest<z.ZodType>, token: string): Promise<Outcome> {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
-    const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
+    const headers: Record<string, string> = {};
     if (req.version) headers.Version = req.version;
     let body: string | URLSearchParams | undefined;
     if (req.body instanceof URLSearchParams) {
@@ -218,70 +168,16 @@ export class HighLevelHttp {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(req.body);
     }
-    let response: Response;
-    let text: string;
-    try {
-      response = await this.fetchImpl(url, { method: req.method, headers, body, signal });
-      text = await response.text();
-    } catch (cause) {
-      if (req.signal?.aborted) throw cause;
-      const timedOut = timeout.aborted;
-      return {
-        kind: 'network',
-        error: new HighLevelError({
-          status: 0,
-          code: timedOut ? 'timeout' : 'network',
-          message: timedOut
-            ? `HighLevel did not answer within ${this.timeoutMs} ms`
-            : `Could not reach HighLevel: ${cause instanceof Error ? cause.message : String(cause)}`,
-          cause,
-        }),
-      };
-    }
-    const now = Date.now();
-    const limits = readRateLimitHeaders(response.headers, now);
-    this.limiter?.observe?.(this.locationId, limits);
-    let json: unknown;
-    try {
-      json = text === '' ? {} : JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    if (!response.ok) {
-      const parsed = errorBodySchema.safeParse(json);
-      const body = parsed.success ? parsed.data : undefined;
-      // On 429, Retry-After if sent, else the length of HighLevel's rate window.
-      const retryAfterMs =
-        parseRetryAfter(response.headers.get('retry-after'), now) ??
-        (response.status === 429 ? limits.intervalMs : undefined);
-      return {
-        kind: 'error',
-        error: new HighLevelError({
-          status: response.status,
-          message: body?.message ?? (text.slice(0, 300) || `HighLevel answered HTTP ${response.status}`),
-          // A 429 with no daily budget left is the daily limit, not the burst window: waiting seconds will not cure it.
-          code: response.status === 429 && limits.dailyRemaining === 0 ? 'daily_limit' : body?.error,
-          meta: body?.meta,
-          traceId: body?.traceId,
-          retryAfterMs,
-        }),
-      };
-    }
-    if (json === undefined) {
-      return {
-        kind: 'error',
-        error: new HighLevelError({
-          status: response.status,
-          code: 'invalid_response',
-          message: 'HighLevel answered with a body that is not JSON',
-        }),
-      };
-    }
-    return { kind: 'ok', body: json, status: response.status };
+    const { data } = await this.core.send({
+      method: req.method,
+      url: this.url(req.path, req.query),
+      path: req.path,
+      headers,
+      body,
+      schema: req.schema,
+      idempotent: req.idempotent ?? req.method !== 'POST',
+      signal: req.signal,
+    });
+    return data;
   }
 }
-
-type Outcome =
-  | { kind: 'ok'; body: unknown; status: number }
-  | { kind: 'error'; error: HighLevelError }
-  | { kind: 'network'; error: HighLevelError };

@@ -2,12 +2,11 @@
 // each location (reference §6) and reports the remaining budget in X-RateLimit-* headers.
 // The engine paces the burst limit with a limiter whose state is in Postgres (shared by all workers) and wraps it
 // in a DailyLimitedLimiter, which hears the daily headers; the in-memory one serves single-process runs and tests.
+import type { RateLimiter } from '../http/core.ts';
 import { HighLevelError } from './errors.ts';
 
-/** Grants permission to send one request for `key` (a location id); call the returned function when done. */
-export interface RateLimiter {
-  acquire(key: string): Promise<() => void>;
-}
+// The request core's limiter hook, keyed here by location id.
+export type { RateLimiter };
 
 /** What HighLevel reported about a location's budgets on its last answer. */
 export interface RateLimitSnapshot {

@@ -2,6 +2,8 @@
 // invoice sending, company info and preferences. Built on QuickBooksHttp; knows nothing of the store.
 import { z } from 'zod';
 import { normalizeEmail } from '../domain/email.ts';
+import { QBO_LIMITS } from '../domain/quickbooksLimits.ts';
+import { quickbooksRequestId } from '../domain/requestId.ts';
 import {
   batchItemRequest,
   batchItemResult,
@@ -33,11 +35,11 @@ import {
   type WritableEntity,
 } from './entities.ts';
 import { QuickBooksError } from './errors.ts';
-import { QuickBooksHttp, deriveRequestId, type QuickBooksHttpOptions } from './http.ts';
+import { QuickBooksHttp, type QuickBooksHttpOptions } from './http.ts';
 import { MAX_RESULTS_LIMIT, pages, qboDateTime, select, type QueryBuilder } from './query.ts';
 
 export interface WriteOptions {
-  /** Deterministic idempotency key for this write (see deriveRequestId). */
+  /** Deterministic idempotency key for this write, made by quickbooksRequestId (src/domain/requestId.ts). */
   requestId: string;
   signal?: AbortSignal;
 }
@@ -70,8 +72,16 @@ const queryResponseSchema = z.looseObject({
 
 const MAX_GET_QUERY_LENGTH = 2000;
 
-// The requestid on a batch is limited to 36 characters (reference §2.4).
-const MAX_BATCH_REQUEST_ID = 36;
+/**
+ * Each /batch request is a write of its own, so every chunk of a batch needs its own requestid, fitting the batch
+ * limit, the same for the same chunk when the whole batch is tried again.
+ */
+function batchChunkRequestId(realmId: string, batchRequestId: string, chunk: number): string {
+  return quickbooksRequestId(
+    { connectionId: realmId, flow: 'batch', sourceId: batchRequestId, sourceVersion: String(chunk) },
+    { batch: true },
+  );
+}
 
 export class QuickBooksClient {
   readonly http: QuickBooksHttp;
@@ -265,9 +275,9 @@ export class QuickBooksClient {
     const chunks = chunk(numbered);
     for (const [index, part] of chunks.entries()) {
       const requestId =
-        chunks.length === 1 && options.requestId.length <= MAX_BATCH_REQUEST_ID
+        chunks.length === 1 && options.requestId.length <= QBO_LIMITS.requestId.batch
           ? options.requestId
-          : deriveRequestId(options.requestId, 'batch', index);
+          : batchChunkRequestId(this.realmId, options.requestId, index);
       try {
         const { data: answer, intuitTid } = await this.http.send({
           method: 'POST',

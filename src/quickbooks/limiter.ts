@@ -3,10 +3,10 @@
 // The engine supplies a limiter whose state lives in Postgres so the limits hold across worker
 // processes; the in-memory one below serves single-process runs and tests.
 
-/** Grants permission to send one request for `key` (a realm id); call the returned function when done. */
-export interface RateLimiter {
-  acquire(key: string): Promise<() => void>;
-}
+import type { RateLimiter } from '../http/core.ts';
+
+// The request core's limiter hook, keyed here by realm id.
+export type { RateLimiter };
 
 export interface InMemoryQuickBooksLimiterOptions {
   /** Requests started per window (QuickBooks: 500). */

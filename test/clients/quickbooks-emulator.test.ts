@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { startQuickBooksEmulator, DEFAULT_APP, type QuickBooksEmulator } from '../../emulators/quickbooks/index.ts';
 import { QuickBooksClient } from '../../src/quickbooks/client.ts';
 import { isDuplicateName, isInvalidId, isNotFound, isStaleObject } from '../../src/quickbooks/errors.ts';
-import { deriveRequestId, type TokenSource } from '../../src/quickbooks/http.ts';
+import { quickbooksRequestId } from '../../src/domain/requestId.ts';
+import type { TokenSource } from '../../src/quickbooks/http.ts';
 import { InMemoryQuickBooksLimiter } from '../../src/quickbooks/limiter.ts';
 import { QuickBooksOAuth } from '../../src/quickbooks/oauth.ts';
 import { count, select } from '../../src/quickbooks/query.ts';
@@ -47,7 +48,13 @@ class EmulatorTokens implements TokenSource {
 }
 
 let counter = 0;
-const rid = (label: string): string => deriveRequestId('test', label, process.pid, Date.now(), (counter += 1));
+const rid = (label: string): string =>
+  quickbooksRequestId({
+    connectionId: 'test',
+    flow: label,
+    sourceId: String(process.pid),
+    sourceVersion: `${Date.now()}.${(counter += 1)}`,
+  });
 
 describe('QuickBooks client against the emulator', () => {
   let emu: QuickBooksEmulator;

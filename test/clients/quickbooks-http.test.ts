@@ -232,6 +232,15 @@ describe('QuickBooks request core', () => {
     assert.equal(requests.length, 0);
   });
 
+  it('refuses a requestid longer than QuickBooks allows before sending anything', async () => {
+    const { client, requests } = await clientFor(() => ({ status: 200, body: {} }));
+    await assert.rejects(
+      client.create('Customer', { DisplayName: 'x' }, { requestId: 'r'.repeat(51) }),
+      (e: unknown) => e instanceof TypeError && /quickbooksRequestId/.test(e.message),
+    );
+    assert.equal(requests.length, 0);
+  });
+
   it('times out a request that hangs and retries it', async () => {
     const { client, requests } = await clientFor(
       (_, i) =>
@@ -298,6 +307,26 @@ describe('QuickBooks client operations', () => {
     assert.equal(dup && !dup.ok ? dup.error.code : undefined, '6240');
     const fine = results.get('c64');
     assert.equal(fine?.ok && 'entity' in fine ? fine.value.Id : undefined, 'c64');
+  });
+
+  it('gives every chunk of a batch the same requestid when the whole batch is sent again', async () => {
+    const { client, requests } = await clientFor(() => ({ status: 200, body: { BatchItemResponse: [] } }));
+    const items = Array.from({ length: 31 }, (_, i) => ({
+      bId: `c${i}`,
+      operation: 'create' as const,
+      entity: 'Customer' as const,
+      body: { DisplayName: `n${i}` },
+    }));
+    await client.batch(items, { requestId: 'batch-again' });
+    await client.batch(items, { requestId: 'batch-again' });
+    const ids = requests.map((r) => r.url.searchParams.get('requestid'));
+    assert.equal(ids.length, 4);
+    assert.deepEqual(ids.slice(2), ids.slice(0, 2));
+    assert.notEqual(ids[0], ids[1]);
+    assert.ok(
+      ids.every((id) => id !== null && /^ll1[A-Za-z0-9_-]{33}$/.test(id)),
+      'quickbooksRequestId, batch length',
+    );
   });
 
   it('pages lazily: one request per page consumed, STARTPOSITION advancing by the page size', async () => {

@@ -18,7 +18,7 @@ import {
 import { assignBatchIds, batchItemRequest, batchItemResult, chunk } from '../../src/quickbooks/batch.ts';
 import { parseChangeSet, cdcResponseSchema } from '../../src/quickbooks/cdc.ts';
 import { InMemoryQuickBooksLimiter } from '../../src/quickbooks/limiter.ts';
-import { deriveRequestId, parseRetryAfter } from '../../src/quickbooks/http.ts';
+import { parseRetryAfter } from '../../src/http/core.ts';
 
 describe('QuickBooks query builder', () => {
   it("escapes a quote with a backslash: O'Brien becomes 'O\\'Brien'", () => {
@@ -350,13 +350,6 @@ describe('QuickBooks change data capture', () => {
 });
 
 describe('QuickBooks request helpers', () => {
-  it('derives a deterministic 36-character request id', () => {
-    const a = deriveRequestId('conn-1', 'salesReceipt', 'txn_9', 3);
-    assert.equal(a.length, 36);
-    assert.equal(a, deriveRequestId('conn-1', 'salesReceipt', 'txn_9', 3));
-    assert.notEqual(a, deriveRequestId('conn-1', 'salesReceipt', 'txn_9', 4));
-  });
-
   it('reads Retry-After as seconds or as a date', () => {
     assert.equal(parseRetryAfter('3'), 3000);
     assert.equal(parseRetryAfter(new Date(10_000).toUTCString(), 4_000), 6000);

@@ -9,7 +9,7 @@ import { findVendorSpecs } from '../../emulators/common/vendorSpecs.ts';
 import { startQuickBooksEmulator, DEFAULT_APP, type QuickBooksEmulator } from '../../emulators/quickbooks/index.ts';
 import { loadXsdDir, type XsdModel } from '../../emulators/quickbooks/schema/generate.ts';
 import { QuickBooksClient } from '../../src/quickbooks/client.ts';
-import { deriveRequestId } from '../../src/quickbooks/http.ts';
+import { quickbooksRequestId } from '../../src/domain/requestId.ts';
 import { InMemoryQuickBooksLimiter } from '../../src/quickbooks/limiter.ts';
 import { select } from '../../src/quickbooks/query.ts';
 import { startRecordingProxy, type RecordedRequest, type RecordingProxy } from './recordingProxy.ts';
@@ -96,7 +96,13 @@ function problemsOf(model: XsdModel, types: Map<string, string>, r: RecordedRequ
 }
 
 let counter = 0;
-const rid = (label: string): string => deriveRequestId('contract', label, process.pid, Date.now(), (counter += 1));
+const rid = (label: string): string =>
+  quickbooksRequestId({
+    connectionId: 'contract',
+    flow: label,
+    sourceId: String(process.pid),
+    sourceVersion: `${Date.now()}.${(counter += 1)}`,
+  });
 
 describe("QuickBooks client requests fit the XSDs and Intuit's request forms", { skip: missing }, () => {
   let emu: QuickBooksEmulator;
