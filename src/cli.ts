@@ -84,9 +84,9 @@ const commands: Record<string, Command> = {
     return 0;
   },
   connect: async (args) => {
+    const file = flagsOf(args, { tokens: { type: 'string' } }).tokens;
     const config = loadConfig(process.env);
     keepDataPrivate(config.dataDir, { create: !config.databaseUrl || !config.secretKey || !config.providers });
-    const file = flagsOf(args, { tokens: { type: 'string' } }).tokens;
     if (!config.providers || !file) {
       process.stderr.write('usage: ledgerlink connect --tokens FILE (needs provider credentials in the environment)\n');
       return 2;
