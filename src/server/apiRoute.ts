@@ -2,8 +2,14 @@
 // route's `schema` (typed through the zod type provider, validated by `validatorCompiler` below, documented by
 // @fastify/swagger in openapi.ts), the session check (401 without one, before any validation) and the handler.
 // A refused request is a 400 listing each field with what to fix, in plain words.
-import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, HTTPMethods } from 'fastify';
-import type { FastifySchemaCompiler } from 'fastify/types/schema.ts';
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifySchema,
+  FastifySchemaCompiler,
+  HTTPMethods,
+} from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Session } from '../store/sessions.ts';
