@@ -19,8 +19,8 @@ interface Flags {
   factor: number;
   /**
    * Scenario 2's limit factor. Lower than scenario 1's: at 10 the benchmark's one process (both emulators, the
-   * engine, the store's client) is CPU-bound on 2 cores while receipts for new customers are made (cpu_busy 0.9),
-   * which measures the machine rather than how well the limits are used; at 4 it stays near 0.4.
+   * engine, the store's client) is CPU-bound on 2 cores while receipts for new customers are made, which measures
+   * the machine rather than how well the limits are used (docs/performance.md has the cpu_busy figures).
    */
   receiptsFactor: number;
   store: 'pglite' | 'postgres';
