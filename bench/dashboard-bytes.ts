@@ -5,16 +5,21 @@
 // counts what the browser receives over the wire (headers and encoded bodies, as Chromium's
 // network layer reports them) while nobody touches anything. Prints one JSON object; docs/performance.md
 // records the figures.
+import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS } from '../test/support/browserSession.ts';
 import { startDemoProcess } from '../test/support/demoProcess.ts';
 
-const flag = (name: string, fallback: number) => {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
-};
-const seconds = flag('seconds', 60);
-const payments = flag('payments', 30);
+const usage = 'usage: node --import tsx bench/dashboard-bytes.ts [--seconds 60] [--payments 30]';
+let values: { seconds?: string | undefined; payments?: string | undefined };
+try {
+  ({ values } = parseArgs({ options: { seconds: { type: 'string' }, payments: { type: 'string' } } }));
+} catch (error) {
+  console.error(`${(error as Error).message}\n${usage}`);
+  process.exit(2);
+}
+const seconds = Number(values.seconds ?? 60);
+const payments = Number(values.payments ?? 30);
 const demo = await startDemoProcess({ timeoutMs: 180_000 });
 const browser = await chromium.launch({
   executablePath: CHROMIUM,

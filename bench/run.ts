@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, type as osType, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { dirname, join } from 'node:path';
 import type { ScenarioResult } from './support.ts';
 import { round } from './support.ts';
@@ -18,8 +19,8 @@ interface Flags {
   factor: number;
   /**
    * Scenario 2's limit factor. Lower than scenario 1's: at 10 the benchmark's one process (both emulators, the
-   * engine, the store's client) is CPU-bound on 2 cores while receipts for new customers are made (cpu_busy 0.9),
-   * which measures the machine rather than how well the limits are used; at 4 it stays near 0.4.
+   * engine, the store's client) is CPU-bound on 2 cores while receipts for new customers are made, which measures
+   * the machine rather than how well the limits are used (docs/performance.md has the cpu_busy figures).
    */
   receiptsFactor: number;
   store: 'pglite' | 'postgres';
@@ -51,118 +52,80 @@ const USAGE = `npm run bench -- [--quick] [--scenario 2,4] [--factor 10] [--rece
   [--out bench/results/latest.json]`;
 
 function parseFlags(argv: readonly string[]): Flags {
-  const quick = argv.includes('--quick');
-  const flags: Flags = {
-    quick,
-    scenarios: new Set([1, 2, 3, 4, 5, 6, 7]),
-    factor: 10,
-    receiptsFactor: 4,
-    store: 'pglite',
-    customers: quick ? 600 : 10_000,
-    payments: quick ? 250 : 5000,
-    steady: quick ? 100 : 1000,
-    baseline: quick ? 40 : 300,
-    invoices: quick ? 20 : 200,
-    rate: 50,
-    latencySeconds: quick ? 6 : 30,
-    importCustomers: quick ? 3000 : 100_000,
-    connections: quick ? 20 : 200,
-    perConnection: quick ? 6 : 10,
-    workers: [1, 2, 4],
-    // --quick: only the realistic latency (at 0 ms the runs measure the 2-core machine, see docs/performance.md).
-    providerLatencyMs: quick ? [100] : [0, 100],
-    workerConcurrency: 1,
-    paymentJobs: quick ? [4] : [4, 8],
-    concurrency: undefined,
-    out: join(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json'),
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
-      return v;
-    };
-    const num = (): number => {
-      const n = Number(value());
-      if (!Number.isFinite(n) || n <= 0) throw new Error(`${arg} needs a positive number\n${USAGE}`);
-      return n;
-    };
-    switch (arg) {
-      case '--quick':
-        break;
-      case '--scenario':
-        flags.scenarios = new Set(value().split(',').map(Number));
-        break;
-      case '--factor':
-        flags.factor = num();
-        break;
-      case '--receipts-factor':
-        flags.receiptsFactor = num();
-        break;
-      case '--store': {
-        const s = value();
-        if (s !== 'pglite' && s !== 'postgres') throw new Error(`--store is pglite or postgres\n${USAGE}`);
-        flags.store = s;
-        break;
-      }
-      case '--customers':
-        flags.customers = num();
-        break;
-      case '--payments':
-        flags.payments = num();
-        break;
-      case '--steady':
-        flags.steady = num();
-        break;
-      case '--baseline':
-        flags.baseline = num();
-        break;
-      case '--invoices':
-        flags.invoices = num();
-        break;
-      case '--rate':
-        flags.rate = num();
-        break;
-      case '--latency-seconds':
-        flags.latencySeconds = num();
-        break;
-      case '--import':
-        flags.importCustomers = num();
-        break;
-      case '--connections':
-        flags.connections = num();
-        break;
-      case '--per-connection':
-        flags.perConnection = num();
-        break;
-      case '--workers':
-        flags.workers = value().split(',').map(Number);
-        break;
-      case '--provider-latency-ms':
-        flags.providerLatencyMs = value().split(',').map(Number);
-        break;
-      case '--worker-concurrency':
-        flags.workerConcurrency = num();
-        break;
-      case '--payment-jobs':
-        flags.paymentJobs = value().split(',').map(Number);
-        break;
-      case '--concurrency':
-        flags.concurrency = num();
-        break;
-      case '--out':
-        flags.out = value();
-        break;
-      case '--help':
-        console.log(USAGE);
-        process.exit(0);
-        break;
-      default:
-        throw new Error(`unknown flag ${arg}\n${USAGE}`);
-    }
+  const text = { type: 'string' } as const;
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        quick: { type: 'boolean' },
+        help: { type: 'boolean' },
+        scenario: text,
+        factor: text,
+        'receipts-factor': text,
+        store: text,
+        customers: text,
+        payments: text,
+        steady: text,
+        baseline: text,
+        invoices: text,
+        rate: text,
+        'latency-seconds': text,
+        import: text,
+        connections: text,
+        'per-connection': text,
+        workers: text,
+        'provider-latency-ms': text,
+        'worker-concurrency': text,
+        'payment-jobs': text,
+        concurrency: text,
+        out: text,
+      },
+    }));
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${USAGE}`);
   }
-  return flags;
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  const given = (name: string) => values[name] as string | undefined;
+  const num = (name: string, fallback: number): number => {
+    const raw = given(name);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} needs a positive number\n${USAGE}`);
+    return n;
+  };
+  const list = (name: string, fallback: number[]): number[] => given(name)?.split(',').map(Number) ?? fallback;
+  const store = given('store') ?? 'pglite';
+  if (store !== 'pglite' && store !== 'postgres') throw new Error(`--store is pglite or postgres\n${USAGE}`);
+  const concurrency = given('concurrency');
+  return {
+    quick,
+    scenarios: new Set(list('scenario', [1, 2, 3, 4, 5, 6, 7])),
+    factor: num('factor', 10),
+    receiptsFactor: num('receipts-factor', 4),
+    store,
+    customers: num('customers', quick ? 600 : 10_000),
+    payments: num('payments', quick ? 250 : 5000),
+    steady: num('steady', quick ? 100 : 1000),
+    baseline: num('baseline', quick ? 40 : 300),
+    invoices: num('invoices', quick ? 20 : 200),
+    rate: num('rate', 50),
+    latencySeconds: num('latency-seconds', quick ? 6 : 30),
+    importCustomers: num('import', quick ? 3000 : 100_000),
+    connections: num('connections', quick ? 20 : 200),
+    perConnection: num('per-connection', quick ? 6 : 10),
+    workers: list('workers', [1, 2, 4]),
+    // --quick: only the realistic latency (at 0 ms the runs measure the 2-core machine, see docs/performance.md).
+    providerLatencyMs: list('provider-latency-ms', quick ? [100] : [0, 100]),
+    workerConcurrency: num('worker-concurrency', 1),
+    paymentJobs: list('payment-jobs', quick ? [4] : [4, 8]),
+    concurrency: concurrency === undefined ? undefined : num('concurrency', 0),
+    out: given('out') ?? join(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json'),
+  };
 }
 
 function failed(scenario: number, name: string, error: unknown): ScenarioResult {

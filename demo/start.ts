@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import type { Config, ProviderConfig } from '../src/config.ts';
 import { openRuntime, untilSignal } from '../src/runtime.ts';
 import { connectWithTokens } from '../src/sync/connections/connect.ts';
@@ -62,10 +63,9 @@ export async function runDemo(config: Config, args: string[]): Promise<number> {
         pairs: [],
       }
     : (JSON.parse(readFileSync(statePath, 'utf8')) as DemoState);
-  const port = (name: string, fallback: number) => {
-    const at = args.indexOf(`--${name}`);
-    return at >= 0 && args[at + 1] !== undefined ? Number(args[at + 1]) : fallback;
-  };
+  const { values } = parseArgs({ args, options: { 'qbo-port': { type: 'string' }, 'hl-port': { type: 'string' } } });
+  const port = (name: 'qbo-port' | 'hl-port', fallback: number) =>
+    values[name] !== undefined ? Number(values[name]) : fallback;
   const host = config.host;
   const qbo = await startQuickBooksEmulator({
     host,

@@ -2,8 +2,15 @@
 // advisory; when the registry cannot answer audits (some mirrors refuse the endpoint), say so plainly and exit 0,
 // since an audit that did not run proves nothing either way. `node scripts/audit.mjs --strict` fails then too.
 import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
 
-const strict = process.argv.includes('--strict');
+let strict;
+try {
+  strict = parseArgs({ options: { strict: { type: 'boolean', default: false } } }).values.strict;
+} catch (error) {
+  console.error(`${error.message}\nusage: node scripts/audit.mjs [--strict]`);
+  process.exit(2);
+}
 const run = spawnSync('npm', ['audit', '--omit=dev', '--json'], {
   encoding: 'utf8',
   shell: process.platform === 'win32',

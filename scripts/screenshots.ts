@@ -3,10 +3,18 @@
 // pictures whose names start with those prefixes, as does `npm run screenshots -- 16-outage`; the whole walk runs
 // either way).
 import { mkdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS } from '../test/support/browserSession.ts';
 import { startDemoProcess } from '../test/support/demoProcess.ts';
 
+let prefixes: string[];
+try {
+  prefixes = parseArgs({ allowPositionals: true, options: {} }).positionals;
+} catch (error) {
+  console.error(`${(error as Error).message}\nusage: npm run screenshots -- [PREFIX...]`);
+  process.exit(2);
+}
 const out = new URL('../docs/screenshots/', import.meta.url).pathname;
 mkdirSync(out, { recursive: true });
 const demo = await startDemoProcess();
@@ -18,7 +26,7 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   page.setDefaultTimeout(30_000);
   // Names or prefixes to write again, from the command line or LEDGERLINK_SCREENSHOTS=15,04.
-  const only = [...process.argv.slice(2), ...(process.env.LEDGERLINK_SCREENSHOTS ?? '').split(',')].filter(Boolean);
+  const only = [...prefixes, ...(process.env.LEDGERLINK_SCREENSHOTS ?? '').split(',')].filter(Boolean);
   const shot = async (name: string, target: Page = page) => {
     // The pause also lets the page settle before the walk goes on, so it is kept for the pictures not written.
     await target.waitForTimeout(300);

@@ -22,6 +22,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 /**
  * Each source: a public repository at one commit, and the files taken from it as [path there, sha256]; `to`
@@ -135,15 +136,15 @@ function reader(from, rawBase) {
   return (source, path) => download(joinUrl(rawBase, `${source.repo}/${source.commit}/${path}`));
 }
 
-function parseArgs(argv) {
-  const options = { out: join(root, '.vendor-specs'), from: undefined };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--out' && argv[i + 1]) options.out = resolve(argv[++i]);
-    else if (arg === '--from' && argv[i + 1]) options.from = argv[++i];
-    else throw new Error(`unknown argument: ${arg}\nusage: node scripts/vendor-specs.mjs [--out DIR] [--from DIR|URL]`);
+function optionsFrom(argv) {
+  const usage = 'usage: node scripts/vendor-specs.mjs [--out DIR] [--from DIR|URL]';
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { out: { type: 'string' }, from: { type: 'string' } } }));
+  } catch (error) {
+    throw new Error(`${error.message}\n${usage}`);
   }
-  return options;
+  return { out: values.out ? resolve(values.out) : join(root, '.vendor-specs'), from: values.from };
 }
 
 /** Files of the output folder that are already there with the right sum. */
@@ -214,7 +215,7 @@ export async function fetchVendorSpecs({
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   try {
-    await fetchVendorSpecs(parseArgs(process.argv.slice(2)));
+    await fetchVendorSpecs(optionsFrom(process.argv.slice(2)));
   } catch (error) {
     console.error(error.message);
     process.exitCode = 1;

@@ -7,8 +7,23 @@ import { keepDataPrivate } from './store/privateFiles.ts';
 import { openRuntime, StartRefused, untilSignal } from './runtime.ts';
 import { connectWithTokens, connectWithTokensSchema } from './sync/connections/connect.ts';
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 
 type Command = (args: string[]) => Promise<number>;
+
+/** A command line this CLI does not take: its message, then the usage, exit 2. */
+class UsageError extends Error {}
+
+type Flags = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+
+/** The command's flags (strings unless declared otherwise); an unknown flag or a stray argument is a UsageError. */
+function flagsOf<T extends Flags>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
 
 const usage = `usage: ledgerlink <command>
 
@@ -24,6 +39,8 @@ commands:
 
 const commands: Record<string, Command> = {
   start: async (args) => {
+    // The demo's own ports for its emulators; ignored when ledgerlink runs against the real providers.
+    flagsOf(args, { 'qbo-port': { type: 'string' }, 'hl-port': { type: 'string' } });
     const config = loadConfig(process.env);
     keepDataPrivate(config.dataDir, { create: !config.databaseUrl || !config.secretKey || !config.providers });
     if (!config.providers) {
@@ -47,7 +64,8 @@ const commands: Record<string, Command> = {
     await untilSignal(runtime.stop);
     return 0;
   },
-  worker: async () => {
+  worker: async (args) => {
+    flagsOf(args, {});
     const config = loadConfig(process.env);
     keepDataPrivate(config.dataDir, { create: !config.databaseUrl || !config.secretKey || !config.providers });
     if (!config.providers) {
@@ -66,10 +84,10 @@ const commands: Record<string, Command> = {
     return 0;
   },
   connect: async (args) => {
+    const file = flagsOf(args, { tokens: { type: 'string' } }).tokens;
     const config = loadConfig(process.env);
     keepDataPrivate(config.dataDir, { create: !config.databaseUrl || !config.secretKey || !config.providers });
-    const file = args[args.indexOf('--tokens') + 1];
-    if (!config.providers || !args.includes('--tokens') || !file) {
+    if (!config.providers || !file) {
       process.stderr.write('usage: ledgerlink connect --tokens FILE (needs provider credentials in the environment)\n');
       return 2;
     }
@@ -87,7 +105,8 @@ const commands: Record<string, Command> = {
       await runtime.stop();
     }
   },
-  migrate: async () => {
+  migrate: async (args) => {
+    flagsOf(args, {});
     const config = loadConfig(process.env);
     keepDataPrivate(config.dataDir, { create: !config.databaseUrl || !config.secretKey || !config.providers });
     const db = await openDb({
@@ -124,6 +143,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command(rest);
   } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n\n${usage}`);
+      return 2;
+    }
     // A refusal is an answer for the operator, not a crash: its message, without a stack.
     if (error instanceof ConfigError || error instanceof StartRefused) {
       process.stderr.write(`${error.message}\n`);

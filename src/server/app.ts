@@ -1,5 +1,6 @@
-// The HTTP face of ledgerlink: webhook intake for both providers, health, and (later) OAuth callbacks and the
-// dashboard's API. Built on an Engine; knows nothing of flows beyond routing events into the intake.
+// The HTTP face of ledgerlink: webhook intake for both providers, health and metrics (operations.ts), and the
+// dashboard with its API and OAuth round trips (dashboard.ts). Built on an Engine; knows nothing of flows beyond
+// routing events into the intake.
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type pino from 'pino';

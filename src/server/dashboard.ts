@@ -1,12 +1,12 @@
-// Everything the dashboard adds to the server, in order: the OpenAPI collector (before the documented routes),
-// ETags and compression (transport.ts), the error shape of the JSON API, login, the API, the OAuth round trips,
-// the sandbox, and the page itself.
+// Everything the dashboard adds to the server, in order: the zod validator and the OpenAPI collector (before the
+// documented routes), ETags and compression (transport.ts), the error shape of the JSON API, login, the API, the
+// OAuth round trips, the sandbox, and the page itself.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Engine } from '../sync/engine/engine.ts';
-import { HttpProblem } from './apiRoute.ts';
+import { HttpProblem, serializerCompiler, validatorCompiler } from './apiRoute.ts';
 import { registerAuth } from './auth.ts';
 import { registerDashboardApi } from './dashboardApi.ts';
-import { collectOpenApi } from './openapi.ts';
+import { registerOpenApi } from './openapi.ts';
 import { registerOAuthRoutes } from './oauthRoutes.ts';
 import { registerSandbox, type SandboxOptions } from './sandbox.ts';
 import { registerStatic } from './static.ts';
@@ -32,7 +32,9 @@ export async function registerDashboard(
 }
 
 async function dashboardPlugin(app: FastifyInstance, engine: Engine, options: DashboardOptions): Promise<void> {
-  const openapi = collectOpenApi(app);
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  await registerOpenApi(app);
   registerTransport(app);
   app.setErrorHandler((error: FastifyError | HttpProblem, request, reply) => {
     if (error instanceof HttpProblem) {
@@ -69,7 +71,7 @@ async function dashboardPlugin(app: FastifyInstance, engine: Engine, options: Da
   await registerDashboardApi(app, { engine, lookup });
   await registerOAuthRoutes(app, { engine, lookup });
   await registerSandbox(app, { engine, lookup, sandbox: options.sandbox });
-  app.get('/api/openapi.json', { config: {} }, async () => openapi());
+  app.get('/api/openapi.json', async () => app.swagger());
   await registerStatic(app);
 }
 

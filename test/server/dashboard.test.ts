@@ -1,6 +1,7 @@
 // The dashboard's JSON API over real HTTP, against both emulators and a real store (startStack).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
 import { buildServer } from '../../src/server/app.ts';
@@ -520,6 +521,12 @@ describe('dashboard API', () => {
       'reviewRequests',
     ]);
     assert.ok(doc.paths['/api/connections/{id}/activity/{activityId}/retry']);
+  });
+
+  it('docs/openapi.json is the document the server serves (npm run openapi writes it)', async () => {
+    const served = (await call('GET', '/api/openapi.json', undefined, null)).json;
+    const written = JSON.parse(readFileSync(new URL('../../docs/openapi.json', import.meta.url), 'utf8')) as unknown;
+    assert.deepEqual(served, written);
   });
 
   it('tax code mapping does not apply to a US company', async () => {
