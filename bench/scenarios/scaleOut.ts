@@ -36,7 +36,8 @@ export interface ScaleOutOptions {
   /**
    * LEDGERLINK_PAYMENT_CONCURRENCY of each worker process, one set of runs each. With providers answering in 100 ms a
    * worker's throughput is its payment jobs in flight over a job's time, so this sets how much CPU 4 workers need:
-   * 4 a worker (what sessions before measured) leaves the 2-core machine room; 8 (the default of one unit) binds it.
+   * 4 a worker (the set docs/performance.md's figures compare) leaves the 2-core machine room; 8 (the default of one
+   * unit) binds it.
    */
   paymentJobs: number[];
   log: (line: string) => void;
@@ -188,7 +189,8 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScenarioRes
       });
     }
   // The headline figures are those of the highest latency (the realistic one by default) with the first payment
-  // concurrency given (4 a worker by default: comparable with earlier sessions); every set is reported beside it.
+  // concurrency given (4 a worker by default, comparable with the figures in docs/performance.md); every set is
+  // reported beside it.
   const top = Math.max(...options.providerLatencyMs);
   const last = sets.find(
     (set) => set.provider_latency_ms === top && set.payment_jobs_per_worker === options.paymentJobs[0],

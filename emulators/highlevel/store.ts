@@ -118,7 +118,7 @@ export class HighLevelStore {
     this.indexContact(contact);
   }
 
-  /** Call with the contact as it was before a change, then apply the change, then reindexContact. */
+  /** Call with the contact as it was before a change, then apply the change, then indexContact. */
   unindexContact(contact: Contact): void {
     if (contact.email) removeFromIndex(this.emailIndex, contact.locationId, contact.email.toLowerCase(), contact.id);
     if (contact.phone) removeFromIndex(this.phoneIndex, contact.locationId, contact.phone, contact.id);

@@ -179,7 +179,8 @@ export const PROVIDER_NAME: Readonly<Record<Side, string>> = { qbo: 'QuickBooks'
 /**
  * The sides that need their own reconnect before the connection can sync: an attached side whose tokens are missing
  * (Disconnect forgets them) or were refused by its provider. A side never attached is connected for the first time,
- * not reconnected. A connection revoked without a side on record (before refusals were kept per side) needs both.
+ * not reconnected. A connection revoked with no side on record (one whose reason migration 010 could not attribute
+ * to a side) needs both.
  */
 export function sidesToReconnect(connection: Connection): Side[] {
   const attached = (['qbo', 'hl'] as const).filter((side) =>
@@ -281,9 +282,9 @@ const switchAad = (tokenHash: string, connectionId: string) => `company-switch:$
 
 /**
  * How long a connection row read for a job or a webhook may be reused. Every job and every webhook needs the row
- * (status, settings); reading it each time was a sixth of the statements of a payment. A change made by this
- * process clears the copy at once; a change made by another process (a pause from the dashboard's process) is seen
- * by this one within this time.
+ * (status, settings), and reading it each time would be a large share of a payment's statements. A change made by
+ * this process clears the copy at once; a change made by another process (a pause from the dashboard's process) is
+ * seen by this one within this time.
  */
 const RECENT_MS = 1000;
 
@@ -405,8 +406,9 @@ export class ConnectionRepository {
   }
 
   /**
-   * The other connections that hold QuickBooks tokens for this company (a store from before one company belonged to
-   * one connection): Intuit's revocation would end their access too.
+   * The other connections that hold QuickBooks tokens for this company: Intuit's revocation would end their access
+   * too. The unique index on live companies and migration 011 leave none; asking costs one statement and keeps a
+   * revocation from ever ending another connection's access unannounced.
    */
   async othersWithQuickBooksTokens(realmId: string, exceptId: string): Promise<Array<{ id: string; name: string }>> {
     const result = await this.db.query<{ id: string; name: string }>(
@@ -710,8 +712,8 @@ export class ConnectionRepository {
   /**
    * Marks the side refused and the connection revoked because the provider refused `refused` (the tokens a refresh
    * tried), or, with `refused` undefined, because the side has no tokens at all; unless the stored tokens are no
-   * longer those: a reconnect that saved new tokens meanwhile wins over the refusal of the old ones (a job that
-   * started before the reconnect used to mark the freshly reconnected connection revoked again). The row is locked
+   * longer those: a reconnect that saved new tokens meanwhile wins over the refusal of the old ones (otherwise a job
+   * that started before the reconnect would mark the freshly reconnected connection revoked again). The row is locked
    * while the tokens are compared, so a reconnect's write lands before or after, not between. A disconnected
    * connection stays disconnected.
    */

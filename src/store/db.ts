@@ -49,9 +49,9 @@ export async function openDb(options: OpenDbOptions = {}): Promise<Db> {
 
 /**
  * Statements with values run as named prepared statements: PostgreSQL parses and plans each text once per
- * connection instead of on every run (the engine sends the same few dozen texts thousands of times; PostgreSQL's
- * CPU was about 9 ms a sales receipt before). Texts without values may hold several statements (migrations, some
- * of pg-boss's), which cannot be prepared, so they run as before; so does any text past the first
+ * connection instead of on every run (the engine sends the same few dozen texts thousands of times, so planning
+ * each run would be most of the server's work). Texts without values may hold several statements (migrations, some
+ * of pg-boss's), which cannot be prepared, so they run unprepared; so does any text past the first
  * PREPARED_TEXTS_MAX, so that SQL built with a varying shape cannot grow the server's memory without bound.
  */
 const PREPARED_TEXTS_MAX = 1000;
@@ -89,9 +89,9 @@ async function openPostgres(databaseUrl: string, max: number, prepared: boolean)
       );
     } catch (error) {
       if (!name || !STALE_PREPARED.has(String((error as { code?: unknown }).code))) throw error;
-      // Prepared before a migration changed what it returns: from now on this text runs unprepared, as every
-      // statement once did. Outside a transaction it runs again at once; inside one, the transaction has failed
-      // and the caller's retry runs it unprepared.
+      // Prepared before a migration changed what it returns: from here on this text runs unprepared, like a text
+      // without values. Outside a transaction it runs again at once; inside one, the transaction has failed and the
+      // caller's retry runs it unprepared.
       names.set(sql, '');
       if (inTransaction) throw error;
       result = await client.query(sql, params as unknown[]);

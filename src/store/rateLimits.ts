@@ -29,9 +29,9 @@ export class PostgresRateLimiter implements RateLimiter {
   private readonly seededSlots = new Set<string>();
   /**
    * This process's requests wait for a turn, and for a slot, in line per key: only the first of the line asks the
-   * store, the rest wait in memory. Each waiting request used to poll the store by itself, so with thirty jobs
-   * waiting on one realm the benchmark of sales receipts spent about 150 statements a receipt on the limiter, more
-   * than on everything else together. The schedule in the store still decides between processes.
+   * store, the rest wait in memory. Were each waiting request to poll the store by itself, thirty jobs waiting on
+   * one realm would ask, be refused and wake together, and the limiter would make more statements than everything
+   * else together. The schedule in the store still decides between processes.
    */
   private readonly turnLines = new Map<string, Promise<void>>();
   private readonly slotLines = new Map<string, Promise<void>>();
@@ -67,7 +67,7 @@ export class PostgresRateLimiter implements RateLimiter {
     const intervalMs = policy.windowMs / (policy.limit * (policy.utilisation ?? 0.95));
     const toleranceMs = Math.max(0, (policy.burst ?? 1) - 1) * intervalMs;
     for (;;) {
-      // Allowed when the schedule is at most `tolerance` ahead of now; the schedule then moves one interval on.
+      // Allowed when the schedule is at most `toleranceMs` ahead of now; the schedule then moves one interval on.
       // When refused, the same statement says how long to wait (its read sees the schedule as it was).
       const result = await this.db.query<{ allowed: boolean; wait_ms: number | string | null }>(
         `WITH attempt AS (

@@ -73,7 +73,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Fault rules whose rates add up to `rate`, spread over every kind the issue names. */
+/**
+ * Fault rules at about `rate` in all, spread over every kind of provider fault but revokeToken (the run revokes
+ * the QuickBooks tokens once, halfway, and reconnects: see revokeAndReconnect), and webhook faults of each kind.
+ */
 export function faultConfig(seed: number, rate: number): FaultConfig {
   return {
     seed,

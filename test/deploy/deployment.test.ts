@@ -32,7 +32,7 @@ function requiredVariables(): string[] {
   const doc = read('docs/configuration.md');
   const section = doc.slice(doc.indexOf('## Required in a deployment'));
   const table = section.slice(0, section.indexOf('\n## ', 5));
-  return [...table.matchAll(/^\| `([A-Z][A-Z0-9_]*)` \|/gm)].map((m) => m[1]!);
+  return [...table.matchAll(/^\| `([A-Z][A-Z0-9_]*)` +\|/gm)].map((m) => m[1]!);
 }
 
 /** NAME=value lines of an env file (comments and blank lines skipped). */
