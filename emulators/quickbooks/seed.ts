@@ -284,6 +284,7 @@ export function preferencesBody(s: CompanySettings): Rec {
       TrackDepartments: false,
       ClassTrackingPerTxn: false,
       ClassTrackingPerTxnLine: false,
+      DepartmentTerminology: 'Location',
       CustomerTerminology: 'Customers',
     },
     ProductAndServicesPrefs: {
