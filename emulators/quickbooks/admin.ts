@@ -112,6 +112,9 @@ export class QuickBooksAdmin {
     if (classTrackingPerTxnLine !== undefined) accounting.ClassTrackingPerTxnLine = classTrackingPerTxnLine;
     if (trackDepartments !== undefined) accounting.TrackDepartments = trackDepartments;
     if (departmentTerminology !== undefined) accounting.DepartmentTerminology = departmentTerminology;
+    // A company that tracks locations names them; "Location" is QuickBooks' own word for a Department.
+    else if (trackDepartments === true && accounting.DepartmentTerminology === undefined)
+      accounting.DepartmentTerminology = 'Location';
     if (prefs) {
       prefs.AccountingInfoPrefs = accounting;
       prefs.CurrencyPrefs = {

@@ -284,7 +284,6 @@ export function preferencesBody(s: CompanySettings): Rec {
       TrackDepartments: false,
       ClassTrackingPerTxn: false,
       ClassTrackingPerTxnLine: false,
-      DepartmentTerminology: 'Location',
       CustomerTerminology: 'Customers',
     },
     ProductAndServicesPrefs: {

@@ -130,10 +130,10 @@ describe('QuickBooks client: lists a bookkeeper maps to', () => {
     assert.equal(prefs.AccountingInfoPrefs?.ClassTrackingPerTxn, false);
     assert.equal(prefs.AccountingInfoPrefs?.ClassTrackingPerTxnLine, false);
     assert.equal(prefs.AccountingInfoPrefs?.TrackDepartments, false);
-    assert.equal(prefs.AccountingInfoPrefs?.DepartmentTerminology, 'Location');
     await admin(emu, 'PATCH', `/companies/${realmId}`, { classTrackingPerTxnLine: true, trackDepartments: true });
     prefs = await client.preferences();
     assert.equal(prefs.AccountingInfoPrefs?.ClassTrackingPerTxnLine, true);
     assert.equal(prefs.AccountingInfoPrefs?.TrackDepartments, true);
+    assert.equal(prefs.AccountingInfoPrefs?.DepartmentTerminology, 'Location');
   });
 });

@@ -67,7 +67,6 @@ describe('QuickBooks emulator: Class and Department', () => {
         TrackDepartments: false,
         ClassTrackingPerTxn: false,
         ClassTrackingPerTxnLine: false,
-        DepartmentTerminology: 'Location',
         CustomerTerminology: undefined,
       },
     );
@@ -192,6 +191,7 @@ describe('QuickBooks emulator: ClassRef and DepartmentRef on transactions', () =
     const prefs = entity(await sb.api('GET', 'preferences'), 'Preferences').AccountingInfoPrefs as Json;
     assert.equal(prefs.ClassTrackingPerTxn, true);
     assert.equal(prefs.TrackDepartments, true);
+    assert.equal(prefs.DepartmentTerminology, 'Location');
 
     for (const kind of ['salesreceipt', 'invoice', 'refundreceipt'] as const) {
       const name = { salesreceipt: 'SalesReceipt', invoice: 'Invoice', refundreceipt: 'RefundReceipt' }[kind];
