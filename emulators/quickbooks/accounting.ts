@@ -7,6 +7,7 @@ import { buildAccount, buildCompanyInfo, buildItem, buildPaymentMethod, buildPre
 import { buildName } from './entities/names.ts';
 import { applications, buildPayment, invoiceWithPayment, voidedPayment } from './entities/payment.ts';
 import { buildSalesForm, paymentsAppliedTo, voidedSalesForm } from './entities/salesForms.ts';
+import { buildSegment } from './entities/tracking.ts';
 import { faults } from './errors.ts';
 import type { Rec } from './json.ts';
 import { isRec, refValue, str, withoutNulls } from './json.ts';
@@ -40,6 +41,18 @@ const capabilities: Record<EntityName, Capabilities> = {
   Item: { build: buildItem, create: true, delete: 'deactivate', void: false },
   Account: { build: buildAccount, create: true, delete: 'deactivate', void: false },
   PaymentMethod: { build: buildPaymentMethod, create: true, delete: 'deactivate', void: false },
+  Class: {
+    build: (c, i, p, id) => buildSegment(c, 'Class', i, p, id),
+    create: true,
+    delete: 'deactivate',
+    void: false,
+  },
+  Department: {
+    build: (c, i, p, id) => buildSegment(c, 'Department', i, p, id),
+    create: true,
+    delete: 'deactivate',
+    void: false,
+  },
   // Tax codes and rates are read-only over the accounting endpoints (reference §3.7).
   TaxCode: { create: false, delete: false, void: false },
   TaxRate: { create: false, delete: false, void: false },
@@ -75,6 +88,8 @@ export const nameListEntities: ReadonlySet<EntityName> = new Set([
   'Item',
   'Account',
   'PaymentMethod',
+  'Class',
+  'Department',
   'TaxCode',
   'TaxRate',
 ]);

@@ -32,6 +32,14 @@ export interface CreateCompanyInput {
   sampleData?: boolean;
 }
 
+/** Preferences.AccountingInfoPrefs switches a test may flip (a new company tracks neither classes nor locations). */
+export interface TrackingPatch {
+  classTrackingPerTxn?: boolean;
+  classTrackingPerTxnLine?: boolean;
+  trackDepartments?: boolean;
+  departmentTerminology?: string;
+}
+
 export class QuickBooksAdmin {
   readonly companies = new Map<string, Company>();
   readonly oauth: OAuthStore;
@@ -87,16 +95,28 @@ export class QuickBooksAdmin {
 
   updateSettings(
     realmId: string,
-    patch: Partial<
+    input: Partial<
       Pick<CompanySettings, 'multiCurrency' | 'enforceUniqueDocNumbers' | 'customTxnNumbers' | 'exchangeRates' | 'name'>
-    >,
-  ): CompanySettings {
+    > &
+      TrackingPatch,
+  ): CompanySettings & TrackingPatch {
     const company = this.require(realmId);
+    const { classTrackingPerTxn, classTrackingPerTxnLine, trackDepartments, departmentTerminology, ...patch } = input;
     if (patch.multiCurrency === false && company.settings.multiCurrency)
       throw new Error('multicurrency cannot be turned off once it is on (as in QuickBooks)');
     Object.assign(company.settings, patch);
     const prefs = company.get('Preferences', '1');
+    // Class and location tracking live in Preferences only, as in QuickBooks (a company turns them on in its settings).
+    const accounting: Rec = { ...((prefs?.AccountingInfoPrefs as Rec | undefined) ?? {}) };
+    if (classTrackingPerTxn !== undefined) accounting.ClassTrackingPerTxn = classTrackingPerTxn;
+    if (classTrackingPerTxnLine !== undefined) accounting.ClassTrackingPerTxnLine = classTrackingPerTxnLine;
+    if (trackDepartments !== undefined) accounting.TrackDepartments = trackDepartments;
+    if (departmentTerminology !== undefined) accounting.DepartmentTerminology = departmentTerminology;
+    // A company that tracks locations names them; "Location" is QuickBooks' own word for a Department.
+    else if (trackDepartments === true && accounting.DepartmentTerminology === undefined)
+      accounting.DepartmentTerminology = 'Location';
     if (prefs) {
+      prefs.AccountingInfoPrefs = accounting;
       prefs.CurrencyPrefs = {
         MultiCurrencyEnabled: company.settings.multiCurrency,
         HomeCurrency: { value: company.settings.currency },
@@ -105,7 +125,15 @@ export class QuickBooksAdmin {
       if (sales) sales.CustomTxnNumbers = company.settings.customTxnNumbers;
     }
     this.onDirty();
-    return company.settings;
+    return {
+      ...company.settings,
+      classTrackingPerTxn: accounting.ClassTrackingPerTxn === true,
+      classTrackingPerTxnLine: accounting.ClassTrackingPerTxnLine === true,
+      trackDepartments: accounting.TrackDepartments === true,
+      ...(typeof accounting.DepartmentTerminology === 'string'
+        ? { departmentTerminology: accounting.DepartmentTerminology }
+        : {}),
+    };
   }
 
   /** Back to the state right after creation (same realmId and settings). */

@@ -29,6 +29,10 @@ const settingsSchema = z.object({
   enforceUniqueDocNumbers: z.boolean().optional(),
   customTxnNumbers: z.boolean().optional(),
   exchangeRates: z.record(z.string(), z.string().regex(/^\d+(\.\d{1,7})?$/)).optional(),
+  classTrackingPerTxn: z.boolean().optional(),
+  classTrackingPerTxnLine: z.boolean().optional(),
+  trackDepartments: z.boolean().optional(),
+  departmentTerminology: z.string().min(1).max(31).optional(),
 });
 
 const tokenSchema = z.object({ realmId: z.string().min(1), clientId: z.string().min(1).optional() });

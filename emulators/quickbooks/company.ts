@@ -10,6 +10,8 @@ export const entityNames = [
   'Item',
   'Account',
   'PaymentMethod',
+  'Class',
+  'Department',
   'TaxCode',
   'TaxRate',
   'Invoice',
@@ -78,7 +80,7 @@ export class Company {
   readonly displayNames = new Map<string, { entity: EntityName; id: string }>();
   /** Lower-cased PrimaryEmailAddr.Address -> Ids, per name entity (contact matching by email is a hot query). */
   readonly emails = new Map<EntityName, Map<string, Set<string>>>();
-  /** Lower-cased Name per list entity (Item, Account, PaymentMethod, TaxCode, TaxRate). */
+  /** Lower-cased Name per list entity (Item, Account, PaymentMethod, Class, Department, TaxCode, TaxRate). */
   readonly listNames = new Map<EntityName, Map<string, string>>();
   /** DocNumber -> Ids per transaction entity (several when duplicates were allowed). */
   readonly docNumbers = new Map<EntityName, Map<string, Set<string>>>();
@@ -174,6 +176,8 @@ export class Company {
       entity === 'Item' ||
       entity === 'Account' ||
       entity === 'PaymentMethod' ||
+      entity === 'Class' ||
+      entity === 'Department' ||
       entity === 'TaxCode' ||
       entity === 'TaxRate'
     ) {

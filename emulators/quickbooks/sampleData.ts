@@ -2,7 +2,8 @@
 // business's books, so third-party tests written against a real sandbox expect Expense accounts, several items and
 // customers to exist. The names and account types below are a small hand-written subset of what the recorded sandbox
 // answers list (NangoHQ/integration-templates integrations/quickbooks/tests/accounts.test.json, items.test.json,
-// customers.test.json; minimul/qbo_api spec/vcr/all/customers.yml); Ids follow the emulator's own counters.
+// customers.test.json; minimul/qbo_api spec/vcr/all/customers.yml); Ids follow the emulator's own counters. The
+// classes and locations are the emulator's own (no recorded sandbox lists any).
 import type { Company, EntityName } from './company.ts';
 import type { Rec } from './json.ts';
 
@@ -50,6 +51,11 @@ const customers: Array<
   ['Dukes Basketball Camp', 'Peter', 'Dukes', 'Dukes_bball@intuit.com', '25 Court St.', 'Tucson', '85719'],
 ];
 
+// Classes and locations (Department) a bookkeeper might have set up; tracking stays off as in a new company
+// (Preferences.AccountingInfoPrefs), so transactions can name them only once a test turns it on.
+const classes: Array<[name: string, parent?: string]> = [['Landscaping'], ['Maintenance'], ['Design', 'Landscaping']];
+const departments = ['North', 'South'];
+
 export function addSampleData(company: Company, add: Add, currencyRef: Rec): void {
   const account = (Name: string, AccountType: string, AccountSubType: string, Classification: string): Rec =>
     add('Account', {
@@ -81,6 +87,20 @@ export function addSampleData(company: Company, add: Add, currencyRef: Rec): voi
       TrackQtyOnHand: false,
     });
   }
+  const classIds = new Map<string, Rec>();
+  for (const [Name, parentName] of classes) {
+    const parent = parentName ? classIds.get(parentName)! : undefined;
+    const record = add('Class', {
+      Name,
+      SubClass: parent !== undefined,
+      ...(parent ? { ParentRef: { value: parent.Id } } : {}),
+      FullyQualifiedName: parent ? `${String(parent.FullyQualifiedName)}:${Name}` : Name,
+      Active: true,
+    });
+    classIds.set(Name, record);
+  }
+  for (const Name of departments)
+    add('Department', { Name, SubDepartment: false, FullyQualifiedName: Name, Active: true });
   const us = company.settings.country === 'US';
   let addressId = 1;
   for (const [DisplayName, GivenName, FamilyName, Address, Line1, City, PostalCode] of customers) {

@@ -30,19 +30,40 @@ import {
   type EntityOf,
   type Invoice,
   type Preferences,
+  type QboClass,
+  type Department,
+  type Item,
+  type Account,
+  type PaymentMethod,
   type UpdateBody,
   type VoidableEntity,
   type WritableEntity,
 } from './entities.ts';
 import { QuickBooksError } from './errors.ts';
 import { QuickBooksHttp, type QuickBooksHttpOptions } from './http.ts';
-import { MAX_RESULTS_LIMIT, pages, qboDateTime, select, type QueryBuilder } from './query.ts';
+import { MAX_RESULTS_LIMIT, likeContains, pages, qboDateTime, select, type QueryBuilder } from './query.ts';
 
 export interface WriteOptions {
   /** Deterministic idempotency key for this write, made by quickbooksRequestId (src/domain/requestId.ts). */
   requestId: string;
   signal?: AbortSignal;
 }
+
+/** What a list for the mapping screen is narrowed to, and how it is read. */
+export interface ListOptions {
+  /** Only records whose Name contains this text (QuickBooks' LIKE '%text%'; it has no escape, so a '%' in it matches anything). */
+  search?: string;
+  /** Rows per request (1..1000; default 1000, QuickBooks' most). */
+  pageSize?: number;
+  signal?: AbortSignal;
+}
+
+/** Account types QuickBooks deposits sales receipts and payments to (bank accounts and other current assets, Undeposited Funds among them). */
+export const DEPOSIT_ACCOUNT_TYPES = ['Bank', 'Other Current Asset'] as const;
+/** Account types an item's IncomeAccountRef may name. */
+export const INCOME_ACCOUNT_TYPES = ['Income', 'Other Income'] as const;
+/** Item types a sales line may sell with their own income account (Category and Group items carry none). */
+export const SALE_ITEM_TYPES = ['Service', 'NonInventory', 'Inventory'] as const;
 
 export interface FindByEmailOptions {
   /**
@@ -175,7 +196,7 @@ export class QuickBooksClient {
   }
 
   /** The "delete" of name-list entities: a sparse update to Active false (QuickBooks renames customers "... (deleted)"). */
-  async deactivate<N extends 'Customer' | 'Item' | 'Account' | 'PaymentMethod'>(
+  async deactivate<N extends 'Customer' | 'Item' | 'Account' | 'PaymentMethod' | 'Class' | 'Department'>(
     entity: N,
     ref: { Id: string; SyncToken: string },
     options: WriteOptions,
@@ -334,6 +355,51 @@ export class QuickBooksClient {
       signal,
     });
     return answer.CompanyInfo;
+  }
+
+  // Lists a bookkeeper picks from when mapping (deposit account, income account, items, class, location, payment
+  // method): active records only, every page, ordered by Name; `search` narrows them by Name for a search box.
+
+  /** Accounts a sales receipt or payment may deposit to. */
+  listDepositAccounts(options: ListOptions = {}): Promise<Account[]> {
+    return this.listActive(select('Account').whereIn('AccountType', DEPOSIT_ACCOUNT_TYPES), options);
+  }
+
+  /** Accounts an item ledgerlink creates may post its income to. */
+  listIncomeAccounts(options: ListOptions = {}): Promise<Account[]> {
+    return this.listActive(select('Account').whereIn('AccountType', INCOME_ACCOUNT_TYPES), options);
+  }
+
+  /** Items a CRM product may map to (Service, NonInventory, Inventory), each with its IncomeAccountRef. */
+  listSaleItems(options: ListOptions = {}): Promise<Item[]> {
+    return this.listActive(select('Item').whereIn('Type', SALE_ITEM_TYPES), options);
+  }
+
+  listClasses(options: ListOptions = {}): Promise<QboClass[]> {
+    return this.listActive(select('Class'), options);
+  }
+
+  /** Departments, which QuickBooks' screens call locations (Preferences DepartmentTerminology names them). */
+  listDepartments(options: ListOptions = {}): Promise<Department[]> {
+    return this.listActive(select('Department'), options);
+  }
+
+  listPaymentMethods(options: ListOptions = {}): Promise<PaymentMethod[]> {
+    return this.listActive(select('PaymentMethod'), options);
+  }
+
+  private async listActive<N extends EntityName>(
+    query: QueryBuilder<N>,
+    options: ListOptions,
+  ): Promise<Array<EntityOf<N>>> {
+    query.where('Active', '=', true);
+    if (options.search !== undefined && options.search.trim() !== '')
+      query.whereLike('Name', likeContains(options.search.trim()));
+    query.orderBy('Name');
+    const rows: Array<EntityOf<N>> = [];
+    const pageSize = options.pageSize ?? MAX_RESULTS_LIMIT;
+    for await (const page of pages(query, (page) => this.query(page, options.signal), pageSize)) rows.push(...page);
+    return rows;
   }
 
   async preferences(signal?: AbortSignal): Promise<Preferences> {

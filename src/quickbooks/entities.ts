@@ -95,6 +95,28 @@ export const paymentMethodSchema = z.looseObject({
   Active: z.boolean().optional(),
 });
 
+/**
+ * Class and Department (a "Location" on QuickBooks' screens) share one shape: a name unique in its list, an
+ * optional parent (SubClass/SubDepartment) and the "Parent:Child" FullyQualifiedName (Finance.xsd).
+ */
+export const classSchema = z.looseObject({
+  ...entityBase,
+  Name: z.string(),
+  SubClass: z.boolean().optional(),
+  ParentRef: refSchema.optional(),
+  FullyQualifiedName: z.string().optional(),
+  Active: z.boolean().optional(),
+});
+
+export const departmentSchema = z.looseObject({
+  ...entityBase,
+  Name: z.string(),
+  SubDepartment: z.boolean().optional(),
+  ParentRef: refSchema.optional(),
+  FullyQualifiedName: z.string().optional(),
+  Active: z.boolean().optional(),
+});
+
 const taxRateDetailSchema = z.looseObject({
   TaxRateRef: refSchema,
   TaxTypeApplicable: z.string().optional(),
@@ -236,6 +258,15 @@ export const companyInfoSchema = z.looseObject({
 
 export const preferencesSchema = z.looseObject({
   ...entityBase,
+  // Whether transactions may carry a class (on the whole transaction, or on each line) and a location.
+  AccountingInfoPrefs: z
+    .looseObject({
+      ClassTrackingPerTxn: z.boolean().optional(),
+      ClassTrackingPerTxnLine: z.boolean().optional(),
+      TrackDepartments: z.boolean().optional(),
+      DepartmentTerminology: z.string().optional(),
+    })
+    .optional(),
   CurrencyPrefs: z
     .looseObject({
       MultiCurrencyEnabled: z.boolean().optional(),
@@ -271,6 +302,8 @@ export const entitySchemas = {
   Item: itemSchema,
   Account: accountSchema,
   PaymentMethod: paymentMethodSchema,
+  Class: classSchema,
+  Department: departmentSchema,
   TaxCode: taxCodeSchema,
   TaxRate: taxRateSchema,
   Invoice: invoiceSchema,
@@ -285,6 +318,8 @@ export type Customer = EntityOf<'Customer'>;
 export type Item = EntityOf<'Item'>;
 export type Account = EntityOf<'Account'>;
 export type PaymentMethod = EntityOf<'PaymentMethod'>;
+export type QboClass = EntityOf<'Class'>;
+export type Department = EntityOf<'Department'>;
 export type TaxCode = EntityOf<'TaxCode'>;
 export type TaxRate = EntityOf<'TaxRate'>;
 export type Invoice = EntityOf<'Invoice'>;

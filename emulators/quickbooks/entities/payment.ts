@@ -10,6 +10,7 @@ import { companyDate } from '../time.ts';
 import type { WriteContext } from './context.ts';
 import { accountBySubType, currencyRef, nameRef, resolveRef, withoutSystemFields } from './context.ts';
 import { paymentsAppliedTo } from './salesForms.ts';
+import { applyHeaderSegments, checkDepositAccount } from './tracking.ts';
 
 /** Invoice id -> amount this payment applies to it. */
 export function applications(payment: Rec | undefined): Map<string, Scaled> {
@@ -107,10 +108,13 @@ export function buildPayment(ctx: WriteContext, input: Rec, previous: Rec | unde
     out.DepositToAccountRef !== undefined
       ? resolveRef(ctx, 'Account', out.DepositToAccountRef, 'DepositToAccountRef')
       : accountBySubType(ctx, 'UndepositedFunds');
+  if (account) checkDepositAccount(account);
   // A payment's DepositToAccountRef comes back as a bare {value} (NangoHQ payment recordings).
   if (account) out.DepositToAccountRef = { value: account.Id };
   if (out.PaymentMethodRef !== undefined)
     out.PaymentMethodRef = nameRef(resolveRef(ctx, 'PaymentMethod', out.PaymentMethodRef, 'PaymentMethodRef'));
+  // A Payment carries a DepartmentRef (Transaction) but no header ClassRef (Finance.xsd).
+  applyHeaderSegments(ctx, out, false);
   out.ProcessPayment = out.ProcessPayment ?? false;
   if (currency !== s.currency) {
     const rate = toScaled(out.ExchangeRate) ?? toScaled(s.exchangeRates[currency] ?? '1') ?? 10n ** 7n;

@@ -20,6 +20,7 @@ import {
 import { addDays, companyDate } from '../time.ts';
 import type { WriteContext } from './context.ts';
 import { accountBySubType, currencyRef, nameRef, resolveRef, withoutSystemFields } from './context.ts';
+import { applyHeaderSegments, applyLineClass, checkDepositAccount } from './tracking.ts';
 
 export type SalesFormEntity = 'Invoice' | 'SalesReceipt' | 'CreditMemo' | 'RefundReceipt';
 export const salesFormEntities: readonly SalesFormEntity[] = ['Invoice', 'SalesReceipt', 'CreditMemo', 'RefundReceipt'];
@@ -161,6 +162,7 @@ export function buildSalesForm(
       }
       const item = resolveRef(ctx, 'Item', detail.ItemRef, 'ItemRef');
       detail.ItemRef = nameRef(item);
+      applyLineClass(ctx, detail, element);
       let codeId = refValue(detail.TaxCodeRef);
       if (us) {
         codeId = codeId ?? 'NON';
@@ -366,6 +368,7 @@ export function buildSalesForm(
   }
   if (out.PaymentMethodRef !== undefined)
     out.PaymentMethodRef = nameRef(resolveRef(ctx, 'PaymentMethod', out.PaymentMethodRef, 'PaymentMethodRef'));
+  applyHeaderSegments(ctx, out, true);
   out.PrintStatus = out.PrintStatus ?? (entity === 'Invoice' ? 'NeedToPrint' : 'NotSet');
   out.EmailStatus = out.EmailStatus ?? previous?.EmailStatus ?? 'NotSet';
   if (previous?.DeliveryInfo !== undefined) out.DeliveryInfo = previous.DeliveryInfo;
@@ -410,6 +413,7 @@ export function buildSalesForm(
       out.DepositToAccountRef !== undefined
         ? resolveRef(ctx, 'Account', out.DepositToAccountRef, 'DepositToAccountRef')
         : accountBySubType(ctx, entity === 'SalesReceipt' ? 'UndepositedFunds' : 'Checking');
+    if (account && entity === 'SalesReceipt') checkDepositAccount(account);
     if (account) out.DepositToAccountRef = nameRef(account);
   }
 

@@ -165,6 +165,24 @@ describe('QuickBooks emulator contract with Intuit XSD', { skip: missing }, () =
       'RefundReceipt',
       await sb.api('POST', 'refundreceipt', { CustomerRef: { value: customer.Id }, Line: lines.slice(0, 1) }),
     );
+    // Classes and locations, and a receipt tagged with both once the company tracks them.
+    await sb.admin('PATCH', `/companies/${sb.realmId}`, { classTrackingPerTxn: true, trackDepartments: true });
+    const segment = keep('Class', await sb.api('POST', 'class', { Name: 'Contract Class' }));
+    keep('Class', await sb.api('POST', 'class', { Name: 'Contract Sub', ParentRef: { value: segment.Id } }));
+    const place = keep(
+      'Department',
+      await sb.api('POST', 'department', { Name: 'Contract Place', Address: { Line1: '1 Main', City: 'Town' } }),
+    );
+    keep('Department', await sb.api('POST', 'department', { Name: 'Contract Sub', ParentRef: { value: place.Id } }));
+    keep(
+      'SalesReceipt',
+      await sb.api('POST', 'salesreceipt', {
+        CustomerRef: { value: customer.Id },
+        ClassRef: { value: segment.Id },
+        DepartmentRef: { value: place.Id },
+        Line: lines.slice(0, 1),
+      }),
+    );
     keep('CompanyInfo', await sb.api('GET', `companyinfo/${sb.realmId}`));
     keep('Preferences', await sb.api('GET', 'preferences'));
     for (const name of ['Account', 'PaymentMethod', 'TaxCode', 'TaxRate']) {
