@@ -691,7 +691,7 @@ export class Engine {
     );
   }
 
-  /** Keeps the HighLevel user a token answer named (connections made before it was kept learn it at a refresh). */
+  /** Keeps the HighLevel user a token answer named (a connection that does not know its user yet learns it here). */
   private async rememberHighLevelUser(connectionId: string, userId: string): Promise<void> {
     const connection = await this.connections.get(connectionId);
     if (connection && connection.settings.highLevelUserId !== userId)

@@ -192,9 +192,9 @@ export class JobQueue {
   }
 
   /**
-   * Puts many jobs of one queue on it in one statement (pg-boss's `insert`; a poll's page of payments was a
-   * statement per job); each job as `enqueue` would make it, a record that already has a job waiting getting
-   * none. Returns how many were made, and wakes this process's workers of the queue.
+   * Puts many jobs of one queue on it in one statement (pg-boss's `insert`), so that a poll's page of payments
+   * costs one statement, not one per job; each job as `enqueue` would make it, a record that already has a job
+   * waiting getting none. Returns how many were made, and wakes this process's workers of the queue.
    */
   async enqueueMany(name: string, jobs: ReadonlyArray<{ data: JobData; priority?: number }>): Promise<number> {
     if (jobs.length === 0) return 0;

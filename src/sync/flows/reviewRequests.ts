@@ -95,8 +95,7 @@ async function reviewRequestForPaidInvoice(ctx: FlowContext, invoice: Invoice): 
   if (!isPaidInFull(invoice)) return;
   // An invoice paid before the connection existed is history, not an event to react to. QuickBooks times have whole
   // seconds: an invoice paid in the second the connection was made compares as paid before it unless the
-  // connection's time is cut to its second too (the review request was then missed, about one run in three of the
-  // tests that pay right after connecting).
+  // connection's time is cut to its second too, and its review request would be missed.
   const updated = invoice.MetaData?.LastUpdatedTime;
   const connectedSecond = ctx.connection.connectedAt && Math.floor(ctx.connection.connectedAt.getTime() / 1000) * 1000;
   if (connectedSecond && updated && Date.parse(updated) < connectedSecond) return;
