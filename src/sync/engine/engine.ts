@@ -26,7 +26,7 @@ import { HighLevelError } from '../../highlevel/errors.ts';
 import { HighLevelClient } from '../../highlevel/client.ts';
 import type { ProviderConfig } from '../../config.ts';
 import { JobQueue, type JobContext, type JobData } from './queue.ts';
-import { JOB_FIELDS, payloadProblem, type FlowDeclaration, type JobDeclaration } from './flow.ts';
+import { JOB_FIELDS, payloadProblem, type JobDeclaration } from './flow.ts';
 import { DECLARED_FLOWS } from './periodic.ts';
 import { StoredTokenSource, ConnectionRevokedError } from './tokens.ts';
 import { loadCompanyFacts, type CompanyFacts } from '../services/company.ts';
@@ -96,10 +96,9 @@ export const DEFAULT_ATTENTION_AFTER_SECONDS = 600;
 /** How often history past its retention is deleted. */
 const RETENTION_EVERY_MS = 60 * 60_000;
 
-/** A job the engine runs: its declaration, the flow that declares it, and the activity `flow` it records under. */
+/** A job the engine runs: its declaration, and the activity `flow` it records under (its flow's, unless it says). */
 interface DefinedJob {
   job: JobDeclaration;
-  flow: FlowDeclaration;
   activityFlow: string;
 }
 
@@ -239,9 +238,10 @@ export class Engine {
   }
 
   /**
-   * One poll job per live connection; a connection whose poll is already waiting gets no second one. `catchUp` (a
-   * resume or a reconnect) names connections whose sweeps and change data capture run now, whenever they last ran:
-   * their intervals are for a connection that was syncing all along.
+   * The declared schedules' jobs (polls, change data capture, sweeps) for every live connection; a connection whose
+   * poll is already waiting gets no second one. `catchUp` (a resume or a reconnect) names connections whose sweeps
+   * and change data capture run now, whenever they last ran: their intervals are for a connection that was syncing
+   * all along.
    */
   async enqueuePolls(options: { catchUp?: string } = {}): Promise<void> {
     const settings = { cdcPollSeconds: this.options.cdcPollSeconds ?? 180 };
@@ -360,7 +360,7 @@ export class Engine {
     };
     for (const flow of DECLARED_FLOWS) {
       for (const job of Object.values(flow.jobs)) {
-        const defined = { job, flow, activityFlow: job.activityFlow ?? flow.name };
+        const defined = { job, activityFlow: job.activityFlow ?? flow.name };
         this.defined.set(job.queue, defined);
         await this.defineQueue(defined, job.concurrency?.(settings) ?? settings.concurrency);
       }
