@@ -553,7 +553,7 @@ export const customersFlow = defineFlow({
     crmContact: defineJob({
       queue: QUEUES.crmContact,
       payload: payload({
-        contactId: z.string().min(1),
+        contactId: z.string(),
         /** The webhook type (or 'sweep'), when the job comes from one. */
         event: z.string().optional(),
         /** The inbox row of the webhook that made the job (the echo check reads it). */

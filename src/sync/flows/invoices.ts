@@ -1013,7 +1013,7 @@ export const invoicesFlow = defineFlow({
   jobs: {
     crmInvoice: defineJob({
       queue: QUEUES.crmInvoice,
-      payload: payload({ invoiceId: z.string().min(1), event: z.string().optional() }),
+      payload: payload({ invoiceId: z.string(), event: z.string().optional() }),
       run: async (ctx, data) => {
         // Invoices imported from QuickBooks are history: neither their creation nor their edits go back (invoiceImport.ts).
         if (await isImportedCrmInvoiceId(ctx, data.invoiceId)) return;

@@ -12,7 +12,7 @@ export const qboCustomersFlow = defineFlow({
   jobs: {
     qboCustomer: defineJob({
       queue: QUEUES.qboCustomer,
-      payload: payload({ customerId: z.string().min(1), operation: z.string().optional() }),
+      payload: payload({ customerId: z.string(), operation: z.string().optional() }),
       run: (ctx, data) => syncQboCustomer(ctx, data.customerId),
       logIds: (data) => ({ customerId: data.customerId }),
     }),

@@ -451,8 +451,8 @@ export const reviewRequestsFlow = defineFlow({
     qboInvoice: defineJob({
       queue: QUEUES.qboInvoice,
       payload: payload({
-        invoiceId: z.string().min(1).optional(),
-        paymentId: z.string().min(1).optional(),
+        invoiceId: z.string().optional(),
+        paymentId: z.string().optional(),
         operation: z.string().optional(),
       }),
       run: (ctx, data) =>

@@ -421,7 +421,7 @@ export const salesReceiptsFlow = defineFlow({
     crmTransaction: defineJob({
       queue: QUEUES.crmTransaction,
       payload: payload({
-        transactionId: z.string().min(1),
+        transactionId: z.string(),
         /** Hints from the list that found it (syncTransaction says how they are used). */
         orderId: z.string().optional(),
         contactId: z.string().optional(),
@@ -444,7 +444,7 @@ export const salesReceiptsFlow = defineFlow({
     /** An order's charges, synced in the order's job (syncOrder). */
     crmOrder: defineJob({
       queue: QUEUES.crmOrder,
-      payload: payload({ orderId: z.string().min(1) }),
+      payload: payload({ orderId: z.string() }),
       run: (ctx, data) => syncOrder(ctx, data.orderId),
       // The order job writes nothing itself: each transaction is synced under its own lease (queue.ts).
       recordLease: 'process',
