@@ -114,6 +114,11 @@ export const transactionSchema = z.looseObject({
 });
 export type Transaction = z.infer<typeof transactionSchema>;
 
+/** The order a charge pays, when it pays one (lists and details name it alike). */
+export function orderIdOf(txn: { entityType?: string | undefined; entityId?: string | undefined }): string | undefined {
+  return txn.entityId && (txn.entityType === 'order' || !txn.entityType) ? txn.entityId : undefined;
+}
+
 export const subscriptionSchema = z.looseObject({
   _id: z.string(),
   altId: z.string().optional(),

@@ -24,7 +24,12 @@ import type { Engine } from '../sync/engine/engine.ts';
 import { describeError } from '../sync/engine/errors.ts';
 import { disconnect } from '../sync/connections/disconnect.ts';
 import { connectWithTokens, connectWithTokensSchema } from '../sync/connections/connect.ts';
-import { reconcile, resyncDifferences, type Reconciliation } from '../sync/services/reconciliation.ts';
+import {
+  RECONCILIATION_KINDS,
+  reconcile,
+  resyncDifferences,
+  type Reconciliation,
+} from '../sync/services/reconciliation.ts';
 import {
   checkedReviewRequest,
   describeReviewRequest,
@@ -228,7 +233,7 @@ const reconciliationSchema = z.object({
   since: z.string().nullable(),
   kinds: z.array(
     z.object({
-      kind: z.enum(['customers', 'invoices', 'salesReceipts', 'payments']),
+      kind: z.enum(RECONCILIATION_KINDS),
       matched: z.number(),
       missingInQuickBooks: z.number(),
       missingInCrm: z.number(),
@@ -806,7 +811,7 @@ export async function registerDashboardApi(
     summary: "Re-sync the differences found (enqueue the flows' jobs)",
     tags: ['reconciliation'],
     params: connectionParams,
-    body: z.object({ kinds: z.array(z.enum(['customers', 'invoices', 'salesReceipts', 'payments'])).optional() }),
+    body: z.object({ kinds: z.array(z.enum(RECONCILIATION_KINDS)).optional() }),
     response: z.object({
       enqueued: z.number(),
       alreadyQueued: z.number(),

@@ -7,6 +7,7 @@ import { recordActivity } from '../../store/activity.ts';
 import type { ConnectionRepository } from '../../store/connections.ts';
 import type { Db } from '../../store/db.ts';
 import { storeInboxEvent } from '../../store/inbox.ts';
+import { WEBHOOKS_ACTIVITY } from '../engine/flow.ts';
 
 export interface AppLifecycleEvent {
   eventId: string;
@@ -57,7 +58,7 @@ export async function acceptAppLifecycleEvent(
       } else if (connection.status !== 'revoked') {
         await recordActivity(tx, {
           connectionId: connection.id,
-          flow: 'webhooks',
+          flow: WEBHOOKS_ACTIVITY,
           status: 'skipped',
           message: `Ignored HighLevel UNINSTALL dated ${at.toISOString()}: the app was installed on the location again after it`,
           detail: { eventId: event.eventId },

@@ -26,35 +26,23 @@ import { HighLevelError } from '../../highlevel/errors.ts';
 import { HighLevelClient } from '../../highlevel/client.ts';
 import type { ProviderConfig } from '../../config.ts';
 import { JobQueue, type JobContext, type JobData } from './queue.ts';
-import { QUEUES, type QueueName } from './routes.ts';
+import { JOB_FIELDS, payloadProblem, type JobDeclaration } from './flow.ts';
+import { DECLARED_FLOWS } from './periodic.ts';
 import { StoredTokenSource, ConnectionRevokedError } from './tokens.ts';
 import { loadCompanyFacts, type CompanyFacts } from '../services/company.ts';
 import type { FlowContext } from './context.ts';
 import { RetryLater, SyncError, describeError } from './errors.ts';
 import { DAILY_BUDGET_RETRY_SECONDS } from '../services/dailyReserve.ts';
-import { syncTransaction, SALES_RECEIPTS_FLOW } from '../flows/salesReceipts.ts';
-import { listedTransaction, pollPayments, syncOrder } from '../flows/paymentPolling.ts';
+import { contactImportFlow, importCustomersKey, CUSTOMER_IMPORT_CURSOR } from '../flows/contactImport.ts';
 import {
-  importCustomers,
-  importCustomersKey,
-  syncQboCustomer,
-  CONTACTS_FLOW,
-  CUSTOMER_IMPORT_CURSOR,
-} from '../flows/contactImport.ts';
-import { syncContactChange, sweepContacts } from '../flows/customers.ts';
-import { changeCaptureDue, changeCaptureKey, pollQuickBooksChanges } from '../services/changeCapture.ts';
-import { syncQboInvoiceEvent, REVIEW_REQUESTS_FLOW } from '../flows/reviewRequests.ts';
-import {
-  importInvoices,
   importInvoicesKey,
-  isImportedCrmInvoiceId,
+  invoiceImportFlow,
   INVOICE_IMPORT_CURSOR,
-  INVOICE_IMPORT_FLOW,
   type InvoiceImportProgress,
 } from '../flows/invoiceImport.ts';
 import { readCursor } from '../../store/cursors.ts';
 import { releaseHeldEvents } from './intake.ts';
-import { syncInvoice, sweepInvoices, INVOICES_FLOW } from '../flows/invoices.ts';
+import { enqueue, WEBHOOKS_ACTIVITY } from './flow.ts';
 import { SideHealthTracker } from './providerFailures.ts';
 import { AttentionWatch } from './attention.ts';
 import type { NoticeChannel } from '../../notify/channels.ts';
@@ -108,16 +96,11 @@ export const DEFAULT_ATTENTION_AFTER_SECONDS = 600;
 /** How often history past its retention is deleted. */
 const RETENTION_EVERY_MS = 60 * 60_000;
 
-/**
- * The payment queue runs this many jobs at once per unit of worker concurrency (see defineQueues). 4 a unit (16 by
- * default) reached 0.89-0.91 of the ceiling on a backlog with new customers, 8 (32) 0.92-0.94: while QuickBooks
- * binds (customer and item creates crowd the start of a backlog), more jobs can get on with HighLevel's reads.
- * Waiting jobs cost little: the limiter keeps one waiter per key asking the store (src/store/rateLimits.ts).
- */
-const PAYMENT_JOBS_PER_UNIT = 8;
-
-/** Payment polls at once in a process (see defineQueues). */
-const POLL_JOBS = 8;
+/** A job the engine runs: its declaration, and the activity `flow` it records under (its flow's, unless it says). */
+interface DefinedJob {
+  job: JobDeclaration;
+  activityFlow: string;
+}
 
 /** QuickBooks: 500 requests a minute and 10 at once per realm; HighLevel: 100 per 10 seconds per location. */
 export function providerLimit(key: string): LimitPolicy | undefined {
@@ -255,31 +238,29 @@ export class Engine {
   }
 
   /**
-   * One poll job per live connection; a connection whose poll is already waiting gets no second one. `catchUp` (a
-   * resume or a reconnect) names connections whose sweeps and change data capture run now, whenever they last ran:
-   * their intervals are for a connection that was syncing all along.
+   * The declared schedules' jobs (polls, change data capture, sweeps) for every live connection; a connection whose
+   * poll is already waiting gets no second one. `catchUp` (a resume or a reconnect) names connections whose sweeps
+   * and change data capture run now, whenever they last ran: their intervals are for a connection that was syncing
+   * all along.
    */
   async enqueuePolls(options: { catchUp?: string } = {}): Promise<void> {
+    const settings = { cdcPollSeconds: this.options.cdcPollSeconds ?? 180 };
     for (const connection of await this.connections.list()) {
       if (connection.status !== 'connected') continue;
       const catchUp = options.catchUp === connection.id;
-      await this.queue.enqueue(QUEUES.pollPayments, {
-        connectionId: connection.id,
-        key: `${connection.id}:poll:payments`,
-      });
-      if (catchUp || (await changeCaptureDue({ db: this.db, connection }, this.options.cdcPollSeconds ?? 180))) {
-        await this.queue.enqueue(QUEUES.pollQboChanges, {
-          connectionId: connection.id,
-          key: changeCaptureKey(connection.id),
-        });
+      for (const flow of DECLARED_FLOWS) {
+        for (const schedule of flow.schedules ?? []) {
+          if (!catchUp && schedule.due && !(await schedule.due({ db: this.db, connection }, settings))) continue;
+          const job = flow.jobs[schedule.job]!;
+          await enqueue(this.queue, job, {
+            connectionId: connection.id,
+            key: schedule.key(connection.id),
+            ...schedule.data?.({ catchUp }),
+          });
+        }
       }
       // An import stopped by a restart between two slices carries on.
       await this.startInitialImports(connection, { onlyUnfinished: true });
-      await this.queue.enqueue(QUEUES.sweepInvoices, {
-        connectionId: connection.id,
-        key: `${connection.id}:sweep:invoices`,
-        ...(catchUp ? { catchUp: true } : {}),
-      });
     }
   }
 
@@ -288,7 +269,7 @@ export class Engine {
     const customers = await readCursor<{ finishedAt?: string }>(this.db, connection.id, CUSTOMER_IMPORT_CURSOR);
     if (!customers?.finishedAt) {
       if (!options.onlyUnfinished || customers)
-        await this.queue.enqueue(QUEUES.importCustomers, {
+        await enqueue(this.queue, contactImportFlow.jobs.importCustomers, {
           connectionId: connection.id,
           key: importCustomersKey(connection.id),
         });
@@ -297,7 +278,7 @@ export class Engine {
     if (!connection.importOldInvoices) return;
     const invoices = await readCursor<{ finishedAt?: string }>(this.db, connection.id, INVOICE_IMPORT_CURSOR);
     if (!invoices?.finishedAt && (!options.onlyUnfinished || invoices)) {
-      await this.queue.enqueue(QUEUES.importInvoices, {
+      await enqueue(this.queue, invoiceImportFlow.jobs.importInvoices, {
         connectionId: connection.id,
         key: importInvoicesKey(connection.id),
       });
@@ -355,7 +336,7 @@ export class Engine {
     if (held > 0) {
       await recordActivity(this.db, {
         connectionId,
-        flow: 'webhooks',
+        flow: WEBHOOKS_ACTIVITY,
         status: 'info',
         message: `${held} event${held === 1 ? '' : 's'} received while the connection was paused ${held === 1 ? 'is' : 'are'} synced now`,
         detail: { released: held },
@@ -366,154 +347,64 @@ export class Engine {
   }
 
   handles(queue: string): boolean {
-    return (Object.values(QUEUES) as string[]).includes(queue) && this.defined.has(queue as QueueName);
+    return this.defined.has(queue);
   }
 
-  private readonly defined = new Set<QueueName>();
+  /** The jobs this engine runs, by queue name (every declared flow's, see DECLARED_FLOWS). */
+  private readonly defined = new Map<string, DefinedJob>();
 
   private async defineQueues(): Promise<void> {
-    const concurrency = this.options.concurrency ?? 4;
-    const define = async (
-      name: QueueName,
-      flow: string,
-      run: (ctx: FlowContext, data: JobData, job: JobContext) => Promise<void>,
-      extra: { concurrency?: number; recordLease?: 'store' | 'process' } = {},
-    ) => {
-      this.defined.add(name);
-      await this.queue.define({
-        name,
-        concurrency: extra.concurrency ?? concurrency,
-        ...(extra.recordLease ? { recordLease: extra.recordLease } : {}),
-        handler: (data, job) => this.runJob(name, flow, data, job, run),
-        onRetry: (data, error, nextTryAt) =>
-          this.sideHealth.retrying(name, flow, data, error, nextTryAt, PERIODIC.has(name)),
-        onGiveUp: async (data, error) => {
-          await this.sideHealth
-            .gaveUp(flow, data, error)
-            .catch((e) => this.log.warn({ err: e }, 'could not record the side failure'));
-          await recordActivity(this.db, {
-            connectionId: data.connectionId,
-            flow,
-            status: 'error',
-            ...crmRef(data),
-            message: `Gave up after several tries: ${describeError(error)}`,
-            detail: providerDetail(error),
-            // The same record giving up again for the same provider answer is the same open error, counted.
-            cause: `gave-up:${String(providerDetail(error).code ?? providerDetail(error).status ?? describeError(error))}`,
-            retry: { queue: name, data },
-          });
-        },
-      });
+    const settings = {
+      concurrency: this.options.concurrency ?? 4,
+      paymentConcurrency: this.options.paymentConcurrency,
     };
-    // Payments are where backlogs are (a poll enqueues every charge it finds). A payment's job spends nearly all
-    // its time waiting for the providers (1-2 s at their usual 150-300 ms a call), so keeping HighLevel's 9.5
-    // calls a second busy takes 6-8 of them in flight, and more while new customers make QuickBooks the binding
-    // limit for a while: the limiter, not the job count, keeps both providers within their limits.
-    await define(
-      QUEUES.crmTransaction,
-      SALES_RECEIPTS_FLOW,
-      (ctx, data, job) => {
-        const listed = listedTransaction(data, job.attempt);
-        return syncTransaction(ctx, String(data.transactionId), {
-          ...(typeof data.orderId === 'string' ? { orderId: data.orderId } : {}),
-          ...(typeof data.contactId === 'string' ? { contactId: data.contactId } : {}),
-          ...(listed ? { listed } : {}),
+    for (const flow of DECLARED_FLOWS) {
+      for (const job of Object.values(flow.jobs)) {
+        const defined = { job, activityFlow: job.activityFlow ?? flow.name };
+        this.defined.set(job.queue, defined);
+        await this.defineQueue(defined, job.concurrency?.(settings) ?? settings.concurrency);
+      }
+    }
+  }
+
+  private async defineQueue(defined: DefinedJob, concurrency: number): Promise<void> {
+    const { job, activityFlow: flow } = defined;
+    const name = job.queue;
+    await this.queue.define({
+      name,
+      concurrency,
+      payload: job.payload,
+      ...(job.recordLease ? { recordLease: job.recordLease } : {}),
+      handler: (data, context) => this.runJob(defined, data, context),
+      onRetry: (data, error, nextTryAt) =>
+        this.sideHealth.retrying(name, flow, data, error, nextTryAt, job.periodic === true),
+      onGiveUp: async (data, error) => {
+        await this.sideHealth
+          .gaveUp(flow, data, error)
+          .catch((e) => this.log.warn({ err: e }, 'could not record the side failure'));
+        await recordActivity(this.db, {
+          connectionId: data.connectionId,
+          flow,
+          status: 'error',
+          ...crmRef(job, data),
+          message: `Gave up after several tries: ${describeError(error)}`,
+          detail: providerDetail(error),
+          // The same record giving up again for the same provider answer is the same open error, counted.
+          cause: `gave-up:${String(providerDetail(error).code ?? providerDetail(error).status ?? describeError(error))}`,
+          retry: { queue: name, data },
         });
       },
-      { concurrency: this.options.paymentConcurrency ?? concurrency * PAYMENT_JOBS_PER_UNIT },
-    );
-    // An order job only lists the order's transactions and syncs each under the transaction's own lease (queue.ts).
-    await define(
-      QUEUES.crmOrder,
-      SALES_RECEIPTS_FLOW,
-      async (ctx, data) => {
-        await syncOrder(ctx, String(data.orderId));
-      },
-      { recordLease: 'process' },
-    );
-    // Every connection is polled once a minute. A poll is one or two HighLevel calls (100-300 ms each), so at 8 at
-    // once a process keeps up with well over a thousand connections, and after a restart with many connections
-    // behind, all are polled within seconds: at 2 at once the last of 200 were still unpolled while the first had
-    // a tenth of their payments done (scenario 6's fairness, docs/performance.md).
-    await define(
-      QUEUES.pollPayments,
-      'polling',
-      async (ctx) => {
-        await pollPayments(ctx);
-      },
-      { concurrency: POLL_JOBS },
-    );
-    await define(QUEUES.qboCustomer, CONTACTS_FLOW, async (ctx, data) => {
-      await syncQboCustomer(ctx, String(data.customerId));
     });
-    await define(QUEUES.crmContact, 'customers', (ctx, data) =>
-      syncContactChange(
-        ctx,
-        String(data.contactId),
-        typeof data.event === 'string' ? data.event : undefined,
-        typeof data.inboxId === 'number' ? data.inboxId : undefined,
-      ),
-    );
-    await define(QUEUES.qboInvoice, REVIEW_REQUESTS_FLOW, (ctx, data) =>
-      syncQboInvoiceEvent(ctx, {
-        ...(typeof data.invoiceId === 'string' ? { invoiceId: data.invoiceId } : {}),
-        ...(typeof data.paymentId === 'string' ? { paymentId: data.paymentId } : {}),
-      }),
-    );
-    await define(
-      QUEUES.importCustomers,
-      CONTACTS_FLOW,
-      async (ctx) => {
-        await importCustomers(ctx);
-      },
-      { concurrency: 1 },
-    );
-    await define(
-      QUEUES.importInvoices,
-      INVOICE_IMPORT_FLOW,
-      async (ctx) => {
-        await importInvoices(ctx);
-      },
-      { concurrency: 1 },
-    );
-    await define(
-      QUEUES.pollQboChanges,
-      'polling',
-      async (ctx) => {
-        await pollQuickBooksChanges(ctx);
-      },
-      { concurrency: 2 },
-    );
-    await define(QUEUES.crmInvoice, INVOICES_FLOW, async (ctx, data) => {
-      // Invoices imported from QuickBooks are history: neither their creation nor their edits go back (invoiceImport.ts).
-      if (await isImportedCrmInvoiceId(ctx, String(data.invoiceId))) return;
-      await syncInvoice(ctx, String(data.invoiceId));
-    });
-    await define(
-      QUEUES.sweepInvoices,
-      'polling',
-      async (ctx, data) => {
-        // A catch-up sweep (after a resume) runs whenever the last one did.
-        const every = data.catchUp === true ? { minIntervalMs: 0 } : {};
-        await sweepInvoices(ctx, every);
-        await sweepContacts(ctx, every);
-      },
-      { concurrency: 2 },
-    );
   }
 
   /** Runs one job and reports how it ended: one log line and the sync outcome metrics. */
-  private async runJob(
-    name: QueueName,
-    flow: string,
-    data: JobData,
-    job: JobContext,
-    run: (ctx: FlowContext, data: JobData, job: JobContext) => Promise<void>,
-  ): Promise<void> {
+  private async runJob(defined: DefinedJob, data: JobData, job: JobContext): Promise<void> {
+    const name = defined.job.queue;
+    const flow = defined.activityFlow;
     const started = performance.now();
     let ended: { outcome: SyncOutcome; error?: unknown; detail?: Record<string, unknown> } | undefined;
     try {
-      ended = await this.runJobOnce(name, flow, data, job, run);
+      ended = await this.runJobOnce(defined, data, job);
       // A job put off until later (its record busy, a daily budget used up) still waits; any other end is an end.
       if (ended.outcome !== 'deferred')
         await this.sideHealth
@@ -526,14 +417,13 @@ export class Engine {
       const seconds = (performance.now() - started) / 1000;
       if (ended) {
         this.metrics.syncOutcome(flow, ended.outcome, name, seconds);
-        this.logJobOutcome(name, flow, data, job, seconds, ended);
+        this.logJobOutcome(defined, data, job, seconds, ended);
       }
     }
   }
 
   private logJobOutcome(
-    name: QueueName,
-    flow: string,
+    defined: DefinedJob,
     data: JobData,
     job: JobContext,
     seconds: number,
@@ -541,11 +431,11 @@ export class Engine {
   ): void {
     const fields = {
       jobId: job.jobId,
-      queue: name,
-      flow,
+      queue: defined.job.queue,
+      flow: defined.activityFlow,
       connectionId: data.connectionId,
       recordKey: data.key,
-      ...recordIds(data),
+      ...recordIds(defined.job, data),
       attempt: job.attempt,
       durationMs: Math.round(seconds * 1000),
       outcome: ended.outcome,
@@ -567,18 +457,37 @@ export class Engine {
         return;
       default:
         // Polls and sweeps run every minute for every connection: their routine ends are debug lines.
-        if (ended.outcome === 'ok' && PERIODIC.has(name)) this.log.debug(fields, 'job done');
+        if (ended.outcome === 'ok' && defined.job.periodic) this.log.debug(fields, 'job done');
         else this.log.info(fields, ended.outcome === 'ok' ? 'job done' : `job ${ended.outcome}`);
     }
   }
 
   private async runJobOnce(
-    name: QueueName,
-    flow: string,
+    defined: DefinedJob,
     data: JobData,
     job: JobContext,
-    run: (ctx: FlowContext, data: JobData, job: JobContext) => Promise<void>,
   ): Promise<{ outcome: SyncOutcome; error?: unknown; detail?: Record<string, unknown> }> {
+    const name = defined.job.queue;
+    const flow = defined.activityFlow;
+    const periodic = defined.job.periodic === true;
+    // The payload is checked before anything runs: one that does not fit (a job written by an older version, or
+    // by hand) is one error on the dashboard, not a handler failing on every retry.
+    const parsed = defined.job.payload.safeParse(data);
+    if (!parsed.success) {
+      const problem = payloadProblem(parsed.error);
+      const connectionId = JOB_FIELDS.connectionId.safeParse(data.connectionId);
+      if (connectionId.success)
+        await recordActivity(this.db, {
+          connectionId: connectionId.data,
+          flow,
+          status: 'error',
+          message: `A ${name} job could not run: its data does not fit the job (${problem})`,
+          detail: { code: 'bad-payload', queue: name, problem },
+          cause: 'bad-payload',
+        });
+      return { outcome: 'error', detail: { code: 'bad-payload', problem } };
+    }
+    const payload = parsed.data;
     const connection = await this.connections.recent(data.connectionId);
     // A removed connection, or one never connected, syncs nothing.
     if (!connection || connection.status === 'pending')
@@ -589,13 +498,12 @@ export class Engine {
     if (connection.status !== 'connected') {
       // Polls and sweeps are scheduled again by the resume or reconnect itself (enqueuePolls): an open "Stopped"
       // error for each of them would only be noise beside the records' own.
-      if (PERIODIC.has(name)) return { outcome: 'skipped', detail: { connectionStatus: connection.status } };
+      if (periodic) return { outcome: 'skipped', detail: { connectionStatus: connection.status } };
       const paused = connection.status === 'paused';
       const sides = sidesToReconnect(connection);
       const names = sides.map((side) => PROVIDER_NAME[side]).join(' and ');
       await this.recordStopped(
-        name,
-        flow,
+        defined,
         data,
         paused
           ? {
@@ -611,7 +519,7 @@ export class Engine {
       return { outcome: 'stopped', detail: { connectionStatus: connection.status } };
     }
     try {
-      await run(this.contextFor(connection), data, job);
+      await defined.job.run(this.contextFor(connection), payload, job);
       return { outcome: 'ok' };
     } catch (error) {
       if (error instanceof RetryLater) {
@@ -631,7 +539,7 @@ export class Engine {
           connectionId: connection.id,
           flow,
           status: 'error',
-          ...crmRef(data),
+          ...crmRef(defined.job, payload),
           message: error.message,
           detail: { code: error.code, fix: error.fix, ...error.detail },
           retry: { queue: name, data },
@@ -641,8 +549,8 @@ export class Engine {
       if (error instanceof ConnectionRevokedError) {
         // The token source has marked the side on the connection, so the job waits instead of running again at once.
         // A poll or sweep is scheduled again by the reconnect itself: the card names the side, not an entry per poll.
-        if (PERIODIC.has(name)) return { outcome: 'stopped', detail: { reason: error.message } };
-        await this.recordStopped(name, flow, data, {
+        if (periodic) return { outcome: 'stopped', detail: { reason: error.message } };
+        await this.recordStopped(defined, data, {
           message: `Stopped: ${error.message}`,
           code: 'connection-revoked',
           side: error.side,
@@ -661,16 +569,16 @@ export class Engine {
    * read sees the connection live again and the job goes back on the queue itself.
    */
   private async recordStopped(
-    name: QueueName,
-    flow: string,
+    defined: DefinedJob,
     data: JobData,
     stop: { message: string; code: 'connection-paused' | 'connection-revoked'; side?: string },
   ): Promise<void> {
+    const name = defined.job.queue;
     const entryId = await recordActivity(this.db, {
       connectionId: data.connectionId,
-      flow,
+      flow: defined.activityFlow,
       status: 'error',
-      ...crmRef(data),
+      ...crmRef(defined.job, data),
       message: stop.message,
       detail: { code: stop.code, ...(stop.side ? { side: stop.side } : {}) },
       retry: { queue: name, data },
@@ -783,7 +691,7 @@ export class Engine {
     );
   }
 
-  /** Keeps the HighLevel user a token answer named (connections made before it was kept learn it at a refresh). */
+  /** Keeps the HighLevel user a token answer named (a connection that does not know its user yet learns it here). */
   private async rememberHighLevelUser(connectionId: string, userId: string): Promise<void> {
     const connection = await this.connections.get(connectionId);
     if (connection && connection.settings.highLevelUserId !== userId)
@@ -811,24 +719,19 @@ export function toStored(t: {
   };
 }
 
-/** Jobs that the engine schedules itself, per connection, and schedules again when a connection resumes. */
-const PERIODIC: ReadonlySet<QueueName> = new Set([QUEUES.pollPayments, QUEUES.pollQboChanges, QUEUES.sweepInvoices]);
-
-function crmRef(data: JobData): { crmKind?: string; crmId?: string } {
-  if (typeof data.transactionId === 'string') return { crmKind: 'transaction', crmId: data.transactionId };
-  if (typeof data.orderId === 'string') return { crmKind: 'order', crmId: data.orderId };
-  if (typeof data.invoiceId === 'string') return { crmKind: 'invoice', crmId: data.invoiceId };
-  if (typeof data.contactId === 'string') return { crmKind: 'contact', crmId: data.contactId };
-  return {};
+/** The CRM record a job's activity entries name, as its declaration reads the payload (none when it does not fit). */
+function crmRef(job: JobDeclaration, data: JobData): { crmKind?: string; crmId?: string } {
+  if (!job.crmRef) return {};
+  const parsed = job.payload.safeParse(data);
+  return (parsed.success ? job.crmRef(parsed.data) : undefined) ?? {};
 }
 
 /** The ids a job's log line names: its CRM record, or the QuickBooks record of a QuickBooks-side job. */
-function recordIds(data: JobData): Record<string, string> {
+function recordIds(job: JobDeclaration, data: JobData): Record<string, string> {
   const ids: Record<string, string> = {};
-  for (const field of ['transactionId', 'orderId', 'invoiceId', 'contactId', 'customerId', 'paymentId'] as const) {
-    const value = data[field];
-    if (typeof value === 'string') ids[field] = value;
-  }
+  const parsed = job.logIds ? job.payload.safeParse(data) : undefined;
+  if (!parsed?.success || !job.logIds) return ids;
+  for (const [field, value] of Object.entries(job.logIds(parsed.data))) if (value !== undefined) ids[field] = value;
   return ids;
 }
 

@@ -9,6 +9,7 @@ import { recordActivity } from '../../store/activity.ts';
 import { countRefusal } from '../../store/webhookRefusals.ts';
 import type { Connection } from '../../store/connections.ts';
 import type { JobQueue, JobData } from './queue.ts';
+import { WEBHOOKS_ACTIVITY } from './flow.ts';
 
 export interface RoutedJob {
   queue: string;
@@ -184,7 +185,7 @@ async function ignore(db: Db, event: IncomingEvent, connectionId: string | null,
   if (inboxId === undefined) return;
   await recordActivity(db, {
     connectionId,
-    flow: 'webhooks',
+    flow: WEBHOOKS_ACTIVITY,
     status: 'skipped',
     ...(event.record
       ? event.provider === 'quickbooks'
@@ -214,7 +215,7 @@ export async function recordRefusal(
   if (!counted.sample) return;
   await recordActivity(db, {
     connectionId: null,
-    flow: 'webhooks',
+    flow: WEBHOOKS_ACTIVITY,
     status: 'error',
     message:
       `Refused a ${provider === 'quickbooks' ? 'QuickBooks' : 'HighLevel'} webhook: ${reason}` +

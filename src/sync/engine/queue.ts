@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { PgBoss, type Db as BossDb, type JobWithMetadata, type Queue, type SendOptions } from 'pg-boss';
 import type { Logger } from 'pino';
+import type { ZodType } from 'zod';
 import type { Db, Queryable } from '../../store/db.ts';
 import type { QueueStats } from '../../metrics.ts';
 
@@ -28,6 +29,13 @@ export interface JobContext {
   startedAt: Date;
 }
 
+export interface EnqueueOptions {
+  /** Enqueue inside this transaction (the job exists once it commits). */
+  q?: Queryable;
+  startAfterSeconds?: number;
+  priority?: number;
+}
+
 export type JobHandler = (data: JobData, context: JobContext) => Promise<void>;
 
 export interface QueueDefinition {
@@ -45,6 +53,8 @@ export interface QueueDefinition {
    * runs an order's two webhooks one after the other, so the second finds the work done without reading it again.
    */
   recordLease?: 'store' | 'process';
+  /** The payload's schema: a job that does not fit it is refused at enqueue, before it reaches the store. */
+  payload?: ZodType<JobData>;
   /** Called when a job fails for the last time (after the handler's own error reporting). */
   onGiveUp?: (data: JobData, error: unknown) => Promise<void>;
   /** Called when a failed job has been put back for another try, with when that try is due (see nextTryOf). */
@@ -170,11 +180,8 @@ export class JobQueue {
    * its insert on the caller's connection). Returns the job id, or null when the record already has a job waiting
    * (that job covers this event). After a transaction the caller wakes the queue once it has committed.
    */
-  async enqueue(
-    name: string,
-    data: JobData,
-    options: { q?: Queryable; startAfterSeconds?: number; priority?: number } = {},
-  ): Promise<string | null> {
+  async enqueue(name: string, data: JobData, options: EnqueueOptions = {}): Promise<string | null> {
+    this.checkPayload(name, data);
     const sendOptions: SendOptions = { singletonKey: data.key };
     if (options.startAfterSeconds) sendOptions.startAfter = options.startAfterSeconds;
     if (options.priority) sendOptions.priority = options.priority;
@@ -185,13 +192,14 @@ export class JobQueue {
   }
 
   /**
-   * Puts many jobs of one queue on it in one statement (pg-boss's `insert`; a poll's page of payments was a
-   * statement per job); each job as `enqueue` would make it, a record that already has a job waiting getting
-   * none. Returns how many were made, and wakes this process's workers of the queue.
+   * Puts many jobs of one queue on it in one statement (pg-boss's `insert`), so that a poll's page of payments
+   * costs one statement, not one per job; each job as `enqueue` would make it, a record that already has a job
+   * waiting getting none. Returns how many were made, and wakes this process's workers of the queue.
    */
   async enqueueMany(name: string, jobs: ReadonlyArray<{ data: JobData; priority?: number }>): Promise<number> {
     if (jobs.length === 0) return 0;
     if (!this.definitions.has(name)) throw new Error(`queue ${name} is not defined`);
+    for (const job of jobs) this.checkPayload(name, job.data);
     const ids = await this.boss.insert(
       name,
       jobs.map((j) => ({ data: j.data, singletonKey: j.data.key, priority: j.priority ?? 0 })),
@@ -209,6 +217,20 @@ export class JobQueue {
    * thousands delays the others by one job each, not by its whole backlog. Jobs of single events (webhooks) keep
    * priority 0 and are taken before any backlog.
    */
+  /** A job that does not fit its queue's payload schema is a bug in the code that made it: refused here, loudly. */
+  private checkPayload(name: string, data: JobData): void {
+    const schema = this.definitions.get(name)?.payload;
+    if (!schema) return;
+    const checked = schema.safeParse(data);
+    if (!checked.success)
+      throw new Error(
+        `a ${name} job whose payload does not fit its schema: ${checked.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`)
+          .join('; ')}`,
+      );
+  }
+
   backlog(name: string, connectionId: string): { next: () => Promise<number> } {
     let base: number | undefined;
     let given = 0;

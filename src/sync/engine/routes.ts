@@ -1,68 +1,60 @@
-// Which flow handles which provider event. Webhook bodies are hints: each job re-reads the record it names.
-export const QUEUES = {
-  /** CRM order (order form / funnel / calendar / membership) -> QuickBooks sales receipt. */
-  crmOrder: 'crm-order',
-  /** CRM transaction (subscription payments and renewals, and any payment found by polling) -> sales receipt. */
-  crmTransaction: 'crm-transaction',
-  /** CRM contact changed -> its QuickBooks customer, when it has one. */
-  crmContact: 'crm-contact',
-  /** CRM invoice -> QuickBooks invoice, for its whole life. */
-  crmInvoice: 'crm-invoice',
-  /** Pollers, one job per connection and kind. */
-  pollPayments: 'poll-payments',
-  /** Catches up on invoices whose webhook HighLevel never delivered (it does not retry failed ones). */
-  sweepInvoices: 'sweep-invoices',
-  /** QuickBooks customer -> CRM contact. */
-  qboCustomer: 'qbo-customer',
-  /** QuickBooks invoice or payment changed -> review requests. */
-  qboInvoice: 'qbo-invoice',
-  /** At connection: every existing QuickBooks customer -> CRM contact (one slice per job, resumable). */
-  importCustomers: 'import-customers',
-  /** At connection, when chosen: every existing QuickBooks invoice -> CRM invoice, once. */
-  importInvoices: 'import-invoices',
-  /** QuickBooks change data capture behind the webhooks, one job per connection. */
-  pollQboChanges: 'poll-qbo-changes',
-} as const;
+// Which flow's job handles which provider event: a table built from the flows' declarations (their `events`).
+// Webhook bodies are hints: each job re-reads the record it names. Events no flow lists are recorded and ignored.
+import { FLOWS } from '../flows/index.ts';
+import type { FlowDeclaration, HighLevelEventRoute, QuickBooksEventRoute } from './flow.ts';
 
-export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+export { QUEUES, type QueueName } from './queues.ts';
 
 export interface Route {
-  queue: QueueName;
+  queue: string;
   key: string;
   data: Record<string, unknown>;
 }
 
-/**
- * HighLevel webhook -> job, by what the event concerns. Every invoice event, whatever its type or whether it has
- * one (HighLevel's Invoice* docs show none), asks the same thing: re-read the invoice and bring QuickBooks in line.
- * Events that are not listed are recorded and ignored.
- */
-export function routeHighLevelEvent(kind: string, type: string, recordId: string | undefined): Route | undefined {
-  if (!recordId) return undefined;
-  switch (kind) {
-    case 'order':
-      return { queue: QUEUES.crmOrder, key: `order:${recordId}`, data: { orderId: recordId } };
-    case 'invoice':
-      return { queue: QUEUES.crmInvoice, key: `invoice:${recordId}`, data: { invoiceId: recordId, event: type } };
-    case 'contact':
-      // ContactDndUpdate changes nothing ledgerlink syncs (dnd is not a QuickBooks customer field).
-      if (type === 'ContactDndUpdate') return undefined;
-      return { queue: QUEUES.crmContact, key: `contact:${recordId}`, data: { contactId: recordId, event: type } };
-    default:
-      return undefined;
-  }
+interface Routed<R> {
+  flow: FlowDeclaration;
+  route: R;
 }
 
-/** QuickBooks entity change -> job. */
-export function routeQuickBooksEvent(entity: string, entityId: string, operation: string): Route | undefined {
-  switch (entity) {
-    case 'Customer':
-      return { queue: QUEUES.qboCustomer, key: `customer:${entityId}`, data: { customerId: entityId, operation } };
-    case 'Invoice':
-      return { queue: QUEUES.qboInvoice, key: `qbo-invoice:${entityId}`, data: { invoiceId: entityId, operation } };
-    case 'Payment':
-      return { queue: QUEUES.qboInvoice, key: `qbo-payment:${entityId}`, data: { paymentId: entityId, operation } };
-    default:
-      return undefined;
+/** One table per provider, by event kind; an event kind routed by two flows is a mistake caught at start. */
+function table<R>(pick: (flow: FlowDeclaration) => Record<string, R> | undefined): ReadonlyMap<string, Routed<R>> {
+  const routes = new Map<string, Routed<R>>();
+  for (const flow of FLOWS as readonly FlowDeclaration[]) {
+    for (const [kind, route] of Object.entries(pick(flow) ?? {})) {
+      const taken = routes.get(kind);
+      if (taken) throw new Error(`event ${kind} is routed by both the ${taken.flow.name} and ${flow.name} flows`);
+      routes.set(kind, { flow, route });
+    }
   }
+  return routes;
 }
+
+const HIGHLEVEL_ROUTES = table<HighLevelEventRoute>((flow) => flow.events?.highlevel);
+const QUICKBOOKS_ROUTES = table<QuickBooksEventRoute>((flow) => flow.events?.quickbooks);
+
+function toRoute(flow: FlowDeclaration, routed: { job: string; key: string; data: Record<string, unknown> }): Route {
+  const job = flow.jobs[routed.job];
+  if (!job) throw new Error(`the ${flow.name} flow routes an event to ${routed.job}, which it does not declare`);
+  return { queue: job.queue, key: routed.key, data: routed.data };
+}
+
+/** HighLevel webhook -> job, by what the event concerns (src/highlevel/webhooks.ts names the kinds). */
+export function routeHighLevelEvent(kind: string, type: string, recordId: string | undefined): Route | undefined {
+  if (!recordId) return undefined;
+  const entry = HIGHLEVEL_ROUTES.get(kind);
+  const routed = entry?.route({ type, recordId });
+  return entry && routed ? toRoute(entry.flow, routed) : undefined;
+}
+
+/** QuickBooks entity change (webhook or change data capture) -> job. */
+export function routeQuickBooksEvent(entity: string, entityId: string, operation: string): Route | undefined {
+  const entry = QUICKBOOKS_ROUTES.get(entity);
+  const routed = entry?.route({ entityId, operation });
+  return entry && routed ? toRoute(entry.flow, routed) : undefined;
+}
+
+/** The event kinds each provider's routing knows, for tests and the registry's checks. */
+export const ROUTED_EVENTS = {
+  highlevel: [...HIGHLEVEL_ROUTES.keys()],
+  quickbooks: [...QUICKBOOKS_ROUTES.keys()],
+} as const;

@@ -35,7 +35,8 @@ import { rememberCustomer, rememberCustomers } from '../services/customerIndex.t
 import { crmContactOf, contactLabel, customerClaimAbandoned } from './customers.ts';
 import { keepDailyReserve } from '../services/dailyReserve.ts';
 import { RetryLater, SyncError } from '../engine/errors.ts';
-import { QUEUES } from '../engine/routes.ts';
+import { QUEUES } from '../engine/queues.ts';
+import { defineFlow, defineJob, payload } from '../engine/flow.ts';
 
 export const CONTACTS_FLOW = 'contacts';
 /** Added to a contact whose QuickBooks customer is made inactive or deleted (QuickBooks never hard-deletes customers). */
@@ -829,3 +830,21 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   if (failure !== undefined) throw failure;
   return results;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The import's declaration (src/sync/engine/flow.ts); the live customer sync is declared in qboCustomers.ts.
+
+export const contactImportFlow = defineFlow({
+  name: CONTACTS_FLOW,
+  summary: 'At connection: every existing QuickBooks customer -> a CRM contact, one slice per job',
+  jobs: {
+    importCustomers: defineJob({
+      queue: QUEUES.importCustomers,
+      payload: payload({}),
+      run: (ctx) => importCustomers(ctx),
+      // One slice at a time per process: each slice carries on from the cursor the last one wrote.
+      concurrency: () => 1,
+    }),
+  },
+  linkKinds: ['customer'],
+});

@@ -20,7 +20,9 @@ import { claimPendingLink, findLinkByCrmId, findLinkByQboId, saveLink, type Link
 import { recordActivity, resolveErrors, withWarnings } from '../../store/activity.ts';
 import { readCursor, writeCursor } from '../../store/cursors.ts';
 import type { FlowContext } from '../engine/context.ts';
-import { QUEUES } from '../engine/routes.ts';
+import { z } from 'zod';
+import { QUEUES } from '../engine/queues.ts';
+import { defineFlow, defineJob, payload } from '../engine/flow.ts';
 import { customerIdsWithEmail, rememberCustomer } from '../services/customerIndex.ts';
 import { RetryLater, SyncError } from '../engine/errors.ts';
 import { isContactMissing, sideOf, syncedSnapshot } from './contactImport.ts';
@@ -537,3 +539,41 @@ export async function sweepContacts(
   await writeCursor(ctx.db, ctx.connection.id, CONTACT_SWEEP_CURSOR, { since: now.toISOString() });
   return { seen, enqueued };
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The flow's declaration (src/sync/engine/flow.ts).
+
+/** The activity `flow` of CRM contact -> QuickBooks customer work. */
+export const CUSTOMERS_FLOW = 'customers';
+
+export const customersFlow = defineFlow({
+  name: CUSTOMERS_FLOW,
+  summary: 'CRM contacts -> their QuickBooks customers (made at a first payment, then kept in step)',
+  jobs: {
+    crmContact: defineJob({
+      queue: QUEUES.crmContact,
+      payload: payload({
+        contactId: z.string(),
+        /** The webhook type (or 'sweep'), when the job comes from one. */
+        event: z.string().optional(),
+        /** The inbox row of the webhook that made the job (the echo check reads it). */
+        inboxId: z.number().int().optional(),
+      }),
+      run: (ctx, data) => syncContactChange(ctx, data.contactId, data.event, data.inboxId),
+      crmRef: (data) => ({ crmKind: 'contact', crmId: data.contactId }),
+      logIds: (data) => ({ contactId: data.contactId }),
+    }),
+  },
+  linkKinds: ['customer'],
+  events: {
+    highlevel: {
+      // ContactDndUpdate changes nothing ledgerlink syncs (dnd is not a QuickBooks customer field).
+      contact: ({ type, recordId }) =>
+        type === 'ContactDndUpdate'
+          ? undefined
+          : { job: 'crmContact', key: `contact:${recordId}`, data: { contactId: recordId, event: type } },
+    },
+  },
+  sweep: (ctx, options) => sweepContacts(ctx, options),
+  reconciles: [{ kind: 'customers', writes: 'quickbooks', job: 'crmContact' }],
+});

@@ -17,7 +17,8 @@ import type { FlowContext } from '../engine/context.ts';
 import { contactIdForCustomer } from './contactImport.ts';
 import { keepDailyReserve } from '../services/dailyReserve.ts';
 import { RetryLater, SyncError } from '../engine/errors.ts';
-import { QUEUES } from '../engine/routes.ts';
+import { QUEUES } from '../engine/queues.ts';
+import { defineFlow, defineJob, payload } from '../engine/flow.ts';
 
 export const INVOICE_IMPORT_FLOW = 'invoiceImport';
 export const INVOICE_IMPORT_CURSOR = 'invoice-import';
@@ -439,3 +440,21 @@ function itemFor(line: Line, amountMinor: number, currency: string): InvoiceItem
     ...(note ? { description: line.Description ? `${line.Description} (${note})` : note } : {}),
   };
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The flow's declaration (src/sync/engine/flow.ts).
+
+export const invoiceImportFlow = defineFlow({
+  name: INVOICE_IMPORT_FLOW,
+  summary: 'At connection, when chosen: every existing QuickBooks invoice -> a CRM invoice, once',
+  jobs: {
+    importInvoices: defineJob({
+      queue: QUEUES.importInvoices,
+      payload: payload({}),
+      run: (ctx) => importInvoices(ctx),
+      // One slice at a time per process: each slice carries on from the cursor the last one wrote.
+      concurrency: () => 1,
+    }),
+  },
+  linkKinds: ['importedInvoice'],
+});

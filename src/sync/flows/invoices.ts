@@ -30,7 +30,9 @@ import { customerForContact } from './customers.ts';
 import { itemIdsForNames, shortenedItemNames } from '../services/items.ts';
 import { currencyProblem } from '../services/company.ts';
 import { SyncError } from '../engine/errors.ts';
-import { QUEUES } from '../engine/routes.ts';
+import { QUEUES } from '../engine/queues.ts';
+import { defineFlow, defineJob, payload } from '../engine/flow.ts';
+import { isImportedCrmInvoiceId } from './invoiceImport.ts';
 
 export const INVOICES_FLOW = 'invoices';
 
@@ -1001,3 +1003,41 @@ function money(minor: Minor, currency: string): string {
   const grouped = whole.replace(/\B(?=(\d{3})+$)/g, ',');
   return `${grouped}${fraction !== undefined ? `.${fraction}` : ''} ${currency}`;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The flow's declaration (src/sync/engine/flow.ts).
+
+export const invoicesFlow = defineFlow({
+  name: INVOICES_FLOW,
+  summary: "CRM invoices -> QuickBooks invoices and their payments, for the invoice's whole life",
+  jobs: {
+    crmInvoice: defineJob({
+      queue: QUEUES.crmInvoice,
+      payload: payload({ invoiceId: z.string(), event: z.string().optional() }),
+      run: async (ctx, data) => {
+        // Invoices imported from QuickBooks are history: neither their creation nor their edits go back (invoiceImport.ts).
+        if (await isImportedCrmInvoiceId(ctx, data.invoiceId)) return;
+        await syncInvoice(ctx, data.invoiceId);
+      },
+      crmRef: (data) => ({ crmKind: 'invoice', crmId: data.invoiceId }),
+      logIds: (data) => ({ invoiceId: data.invoiceId }),
+    }),
+  },
+  linkKinds: ['invoice', 'payment'],
+  events: {
+    highlevel: {
+      // Every invoice event, whatever its type or whether it has one (HighLevel's Invoice* docs show none), asks
+      // the same thing: re-read the invoice and bring QuickBooks in line.
+      invoice: ({ type, recordId }) => ({
+        job: 'crmInvoice',
+        key: `invoice:${recordId}`,
+        data: { invoiceId: recordId, event: type },
+      }),
+    },
+  },
+  sweep: (ctx, options) => sweepInvoices(ctx, options),
+  reconciles: [
+    { kind: 'invoices', writes: 'quickbooks', job: 'crmInvoice' },
+    { kind: 'payments', writes: 'quickbooks', job: 'crmInvoice' },
+  ],
+});

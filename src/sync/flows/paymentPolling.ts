@@ -1,15 +1,14 @@
-// HighLevel sends no webhook for transactions, subscriptions or refunds, so each connection's transactions are
-// polled in overlapping windows (once a minute by default). The cursor survives restarts; the overlap is
-// harmless because every transaction converges on one link. Order webhooks trigger the same work early.
+// The sales-receipt flow's poll (its schedule, declared in salesReceipts.ts). HighLevel sends no webhook for
+// transactions, subscriptions or refunds, so each connection's transactions are polled in overlapping windows
+// (once a minute by default). The cursor survives restarts; the overlap is harmless because every transaction
+// converges on one link. Order webhooks trigger the same work early (syncOrder).
 import { toMinorUnits } from '../../domain/money.ts';
 import { readCursor, writeCursor } from '../../store/cursors.ts';
 import type { FlowContext } from '../engine/context.ts';
 import type { JobData } from '../engine/queue.ts';
-import { QUEUES } from '../engine/routes.ts';
-import { RetryLater, describeError } from '../engine/errors.ts';
-import { orderIdOf, syncTransaction } from './salesReceipts.ts';
+import { QUEUES } from '../engine/queues.ts';
 import { POSTED_BY_HIGHLEVEL } from '../services/builtInQuickBooks.ts';
-import { transactionSchema, type Transaction } from '../../highlevel/payments.ts';
+import { orderIdOf, transactionSchema, type Transaction } from '../../highlevel/payments.ts';
 
 const CURSOR = 'payments';
 /** HighLevel filters by calendar day (startAt/endAt as YYYY-MM-DD): a day of overlap covers time zones and late writes. */
@@ -35,56 +34,12 @@ export async function pollPayments(ctx: FlowContext, now = new Date()): Promise<
   return result;
 }
 
-/** Transactions an order job syncs itself; an order with more (a long subscription) hands them to jobs. */
-const INLINE_TRANSACTIONS = 3;
-
-/**
- * An order changed (OrderCreate / OrderStatusUpdate webhook): its charges are looked up now rather than at the
- * next poll, and synced in this job under each transaction's record lease (one job per payment instead of two:
- * the second job's queue round trips were most of what ledgerlink added to a payment's latency). A transaction
- * that fails here, or whose record is busy, goes to its own job, which reports and retries it as usual.
- */
-export async function syncOrder(ctx: FlowContext, orderId: string): Promise<PollResult> {
-  const transactions: Transaction[] = [];
-  for await (const txn of ctx.hl.payments.transactions({ entityId: orderId }, 100)) transactions.push(txn);
-  const unsynced = await unsyncedOf(ctx, transactions);
-  if (unsynced.length > INLINE_TRANSACTIONS) return enqueueUnsynced(ctx, unsynced);
-  let enqueued = 0;
-  for (const txn of unsynced) {
-    const data = transactionJob(ctx, txn);
-    try {
-      // Listed a moment ago by this very job: the transaction as HighLevel has it now.
-      if (
-        await ctx.queue.withLease(data.key, () =>
-          syncTransaction(ctx, txn._id, {
-            orderId,
-            listed: txn,
-            ...(txn.contactId ? { contactId: txn.contactId } : {}),
-          }),
-        )
-      )
-        continue;
-    } catch (error) {
-      const later = error instanceof RetryLater ? { startAfterSeconds: error.afterSeconds } : {};
-      if (!(error instanceof RetryLater))
-        ctx.log.info(
-          { transactionId: txn._id, err: describeError(error) },
-          'payment handed to its own job after an error',
-        );
-      if (await ctx.queue.enqueue(QUEUES.crmTransaction, data, later)) enqueued += 1;
-      continue;
-    }
-    if (await ctx.queue.enqueue(QUEUES.crmTransaction, data, { startAfterSeconds: 1 })) enqueued += 1; // busy: its job runs once free
-  }
-  return { seen: transactions.length, enqueued };
-}
-
 /**
  * The job of one transaction, carrying the transaction as HighLevel's list gave it (`listed`, with the time it was
  * listed): a job that runs soon after uses it instead of reading the transaction again (listedTransaction). The
  * order it pays and its contact let the job read the order and the contact's customer link at once.
  */
-function transactionJob(ctx: FlowContext, txn: Transaction): JobData {
+export function transactionJob(ctx: FlowContext, txn: Transaction): TransactionJob {
   const orderId = orderIdOf(txn);
   return {
     connectionId: ctx.connection.id,
@@ -95,6 +50,15 @@ function transactionJob(ctx: FlowContext, txn: Transaction): JobData {
     listed: txn,
     listedAt: new Date().toISOString(),
   };
+}
+
+/** The payload of a sales-receipt transaction job (salesReceipts.ts checks it against the job's schema). */
+export interface TransactionJob extends JobData {
+  transactionId: string;
+  orderId?: string;
+  contactId?: string;
+  listed: Transaction;
+  listedAt: string;
 }
 
 /** How old a listed transaction may be for a job to use it instead of reading the transaction again. */
@@ -112,8 +76,12 @@ const LISTED_RECENT_PAYMENT_MS = 12 * 60 * 60_000;
  * day and enqueue it whenever its receipt or refund is missing, so a stale copy delays that change to the next
  * poll; past those bounds, and on any retry (a person's Retry may come days later), the job reads the transaction.
  */
-export function listedTransaction(data: JobData, attempt: number, now = Date.now()): Transaction | undefined {
-  if (attempt !== 1 || typeof data.listedAt !== 'string') return undefined;
+export function listedTransaction(
+  data: { transactionId: string; listed?: unknown; listedAt?: string | undefined },
+  attempt: number,
+  now = Date.now(),
+): Transaction | undefined {
+  if (attempt !== 1 || data.listedAt === undefined) return undefined;
   if (now - Date.parse(data.listedAt) > LISTED_FRESH_MS) return undefined;
   const listed = transactionSchema.safeParse(data.listed);
   if (!listed.success || listed.data._id !== data.transactionId) return undefined;
@@ -122,7 +90,7 @@ export function listedTransaction(data: JobData, attempt: number, now = Date.now
 }
 
 /** The transactions not yet synced (no receipt, or a refund not yet recorded); skipped ones stay skipped. */
-async function unsyncedOf(ctx: FlowContext, page: readonly Transaction[]): Promise<Transaction[]> {
+export async function unsyncedOf(ctx: FlowContext, page: readonly Transaction[]): Promise<Transaction[]> {
   if (page.length === 0) return [];
   const known = await ctx.db.query<{
     crm_id: string;
@@ -142,7 +110,7 @@ async function unsyncedOf(ctx: FlowContext, page: readonly Transaction[]): Promi
 }
 
 /** One job per unsynced transaction, numbered for fairness (JobQueue.backlog). */
-async function enqueueUnsynced(
+export async function enqueueUnsynced(
   ctx: FlowContext,
   transactions: AsyncIterable<Transaction> | Iterable<Transaction>,
 ): Promise<PollResult> {

@@ -26,7 +26,9 @@ import type { FlowContext } from '../engine/context.ts';
 import { contactIdForCustomer } from './contactImport.ts';
 import { RetryLater, SyncError } from '../engine/errors.ts';
 import type { JobQueue } from '../engine/queue.ts';
-import { QUEUES } from '../engine/routes.ts';
+import { z } from 'zod';
+import { QUEUES } from '../engine/queues.ts';
+import { defineFlow, defineJob, payload } from '../engine/flow.ts';
 
 export const REVIEW_REQUESTS_FLOW = 'reviewRequests';
 const DEFAULT_TEXT = 'Thank you for your business! Would you take a minute to review us? {link}';
@@ -93,8 +95,7 @@ async function reviewRequestForPaidInvoice(ctx: FlowContext, invoice: Invoice): 
   if (!isPaidInFull(invoice)) return;
   // An invoice paid before the connection existed is history, not an event to react to. QuickBooks times have whole
   // seconds: an invoice paid in the second the connection was made compares as paid before it unless the
-  // connection's time is cut to its second too (the review request was then missed, about one run in three of the
-  // tests that pay right after connecting).
+  // connection's time is cut to its second too, and its review request would be missed.
   const updated = invoice.MetaData?.LastUpdatedTime;
   const connectedSecond = ctx.connection.connectedAt && Math.floor(ctx.connection.connectedAt.getTime() / 1000) * 1000;
   if (connectedSecond && updated && Date.parse(updated) < connectedSecond) return;
@@ -439,3 +440,44 @@ export function describeReviewRequest(settings: ReviewRequestSettings): string {
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The flow's declaration (src/sync/engine/flow.ts).
+
+export const reviewRequestsFlow = defineFlow({
+  name: REVIEW_REQUESTS_FLOW,
+  summary: "QuickBooks invoices paid in full -> a review request to the contact, after the contact's first invoice",
+  jobs: {
+    qboInvoice: defineJob({
+      queue: QUEUES.qboInvoice,
+      payload: payload({
+        invoiceId: z.string().optional(),
+        paymentId: z.string().optional(),
+        operation: z.string().optional(),
+      }),
+      run: (ctx, data) =>
+        syncQboInvoiceEvent(ctx, {
+          ...(data.invoiceId !== undefined ? { invoiceId: data.invoiceId } : {}),
+          ...(data.paymentId !== undefined ? { paymentId: data.paymentId } : {}),
+        }),
+      // The activity entries name the invoice by its id (a QuickBooks invoice's, for this flow).
+      crmRef: (data) => (data.invoiceId !== undefined ? { crmKind: 'invoice', crmId: data.invoiceId } : undefined),
+      logIds: (data) => ({ invoiceId: data.invoiceId, paymentId: data.paymentId }),
+    }),
+  },
+  linkKinds: [],
+  events: {
+    quickbooks: {
+      Invoice: ({ entityId, operation }) => ({
+        job: 'qboInvoice',
+        key: `qbo-invoice:${entityId}`,
+        data: { invoiceId: entityId, operation },
+      }),
+      Payment: ({ entityId, operation }) => ({
+        job: 'qboInvoice',
+        key: `qbo-payment:${entityId}`,
+        data: { paymentId: entityId, operation },
+      }),
+    },
+  },
+});

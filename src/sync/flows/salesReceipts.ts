@@ -1,16 +1,13 @@
 // Every CRM payment (order form, subscription payment and renewal, membership checkout, calendar booking)
-// becomes one QuickBooks SalesReceipt for the matched customer; a refund becomes a RefundReceipt. The unit is
-// HighLevel's transaction (one charge): order webhooks and the poller both lead here, and the link on the
-// transaction id plus a requestid derived from it make every path converge on one receipt.
+// becomes one QuickBooks SalesReceipt for the matched customer; a refund becomes a RefundReceipt (refunds.ts, a
+// step of the same job). The unit is HighLevel's transaction (one charge): order webhooks and the poller
+// (paymentPolling.ts) both lead here, and the link on the transaction id plus a requestid derived from it make
+// every path converge on one receipt.
 import { z } from 'zod';
-import type { Transaction, Order } from '../../highlevel/payments.ts';
+import { orderIdOf, type Transaction, type Order } from '../../highlevel/payments.ts';
 import { amountSchema } from '../../highlevel/money.ts';
 import { isNotFound as isHighLevelNotFound } from '../../highlevel/errors.ts';
-import {
-  qboRefundReceiptForCrmRefund,
-  qboSalesReceiptForCrmPayment,
-  type CrmPayment,
-} from '../../domain/salesReceiptMapping.ts';
+import { qboSalesReceiptForCrmPayment, type CrmPayment } from '../../domain/salesReceiptMapping.ts';
 import type { CrmItem, CrmTax } from '../../domain/crmTotals.ts';
 import { toMinorUnits, formatMinor } from '../../domain/money.ts';
 import { quickbooksRequestId } from '../../domain/requestId.ts';
@@ -19,7 +16,18 @@ import { recordActivity, saveLinkAndRecord, withWarnings } from '../../store/act
 import type { FlowContext } from '../engine/context.ts';
 import { customerForContact } from './customers.ts';
 import { itemIdsForNames, shortenedItemNames } from '../services/items.ts';
-import { SyncError } from '../engine/errors.ts';
+import { RetryLater, SyncError, describeError } from '../engine/errors.ts';
+import { defineFlow, defineJob, enqueue, linkData, payload, POLLING_ACTIVITY } from '../engine/flow.ts';
+import { QUEUES } from '../engine/queues.ts';
+import { syncRefund } from './refunds.ts';
+import {
+  enqueueUnsynced,
+  listedTransaction,
+  pollPayments,
+  transactionJob,
+  unsyncedOf,
+  type PollResult,
+} from './paymentPolling.ts';
 import { currencyProblem } from '../services/company.ts';
 import {
   linkToHighLevelsReceipt,
@@ -29,6 +37,20 @@ import {
 } from '../services/builtInQuickBooks.ts';
 
 export const SALES_RECEIPTS_FLOW = 'salesReceipts';
+
+/** A sales receipt's link (kind 'salesReceipt', keyed by the transaction id). */
+export const salesReceiptLinkData = z.looseObject({
+  totalMinor: z.number().int().nullable().optional(),
+  currency: z.string().optional(),
+  customerId: z.string().nullable().optional(),
+  /** What has been refunded so far, in minor units (refunds.ts moves it). */
+  refundedMinor: z.number().int().optional(),
+  docNumber: z.string().nullable().optional(),
+  /** Set when HighLevel's own QuickBooks integration posted the receipt (builtInQuickBooks.ts). */
+  postedBy: z.string().optional(),
+  /** Why the payment is not synced (a 'skipped' link). */
+  reason: z.string().optional(),
+});
 
 const orderTaxSchema = z.looseObject({ _id: z.string().optional(), name: z.string(), rate: amountSchema });
 const orderItemSchema = z.looseObject({
@@ -114,18 +136,20 @@ export async function syncTransaction(
     return;
   }
   if (!CHARGED.has(String(txn.status ?? '').toLowerCase())) return; // pending or failed: nothing was paid (yet)
-  if (link?.data.postedBy === POSTED_BY_HIGHLEVEL) return; // HighLevel's own integration posted it, and owns its refunds
+  const linked = linkData(salesReceiptLinkData, link?.data);
+  if (linked?.postedBy === POSTED_BY_HIGHLEVEL) return; // HighLevel's own integration posted it, and owns its refunds
   if (txn.qboSynced && link?.state !== 'linked') {
     await linkToHighLevelsReceipt(ctx, txn, (txn.currency ?? (await ctx.company()).homeCurrency).toUpperCase());
     return;
   }
   const payment = await paymentOf(ctx, txn, hint.orderId === txn.entityId ? hintedOrder : undefined);
-  let refundedMinor = link?.state === 'linked' ? Number(link.data.refundedMinor ?? 0) : undefined;
+  let refundedMinor = link?.state === 'linked' ? (linked?.refundedMinor ?? 0) : undefined;
   if (refundedMinor === undefined) {
     await createSalesReceipt(ctx, txn, payment, txn.contactId === hint.contactId ? customerLinkRead : undefined);
     refundedMinor = 0;
   }
-  if (txn.amountRefunded !== undefined && txn.amountRefunded > 0) await syncRefund(ctx, txn, payment, refundedMinor);
+  if (txn.amountRefunded !== undefined && txn.amountRefunded > 0)
+    await syncRefund(ctx, txn, payment, refundedMinor, SALES_RECEIPTS_FLOW);
 }
 
 function reasonToSkip(ctx: FlowContext, txn: Transaction): string | undefined {
@@ -185,11 +209,6 @@ async function paymentOf(
     cardBrand: card?.brand ?? null,
     chargeId: txn.chargeId ?? null,
   };
-}
-
-/** The order a charge pays, when it pays one (lists and details name it alike). */
-export function orderIdOf(txn: { entityType?: string | undefined; entityId?: string | undefined }): string | undefined {
-  return txn.entityId && (txn.entityType === 'order' || !txn.entityType) ? txn.entityId : undefined;
 }
 
 /** The order, or undefined when HighLevel no longer has it. */
@@ -329,98 +348,126 @@ async function createSalesReceipt(
   });
 }
 
-async function syncRefund(
-  ctx: FlowContext,
-  txn: Transaction,
-  payment: CrmPayment,
-  alreadyRefundedMinor: number,
-): Promise<void> {
-  const refunded = toMinorUnits(txn.amountRefunded ?? 0, payment.currency, { rounding: 'halfUp' });
-  if (!refunded.ok || refunded.value <= alreadyRefundedMinor) return;
-  const company = await ctx.company();
-  if (!company.refundFromAccountId) {
-    throw new SyncError(
-      'no-bank-account',
-      'The QuickBooks company has no bank account to record refunds from',
-      'Add a bank account in QuickBooks, then press Retry',
-      { transactionId: txn._id },
-    );
-  }
-  const receiptLink = await findLinkByCrmId(ctx.db, ctx.connection.id, 'salesReceipt', txn._id);
-  const customerId = String(receiptLink?.data.customerId ?? '');
-  const itemIds = await itemIdsForNames(
-    ctx,
-    payment.items.map((i) => i.name),
-  );
-  const delta = refunded.value - alreadyRefundedMinor;
-  const refundId = `${txn._id}:refund:${refunded.value}`;
-  const mapping = qboRefundReceiptForCrmRefund(
-    {
-      id: refundId,
-      date: txn.updatedAt ?? new Date().toISOString(),
-      currency: payment.currency,
-      amount: formatMinor(delta, payment.currency),
-    },
-    payment,
-    {
-      region: company.region,
-      itemIdsByName: itemIds,
-      taxCodes: company.taxCodes,
-      taxCodeMappings: ctx.connection.settings.taxCodeMapping,
-      ...(company.noTaxCodeId ? { noTaxCodeId: company.noTaxCodeId } : {}),
-      ...(customerId ? { customerRef: { value: customerId } } : {}),
-      paymentMethodIds: company.paymentMethodIds,
-      refundFromAccountId: company.refundFromAccountId,
-    },
-  );
-  if (!mapping.ok)
-    throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, {
-      ...mapping.error.detail,
-      transactionId: txn._id,
-    });
-  const refund = await ctx.qbo.create(
-    'RefundReceipt',
-    { ...structuredClone(mapping.refundReceipt) } as Record<string, unknown>,
-    {
-      requestId: quickbooksRequestId({
-        connectionId: ctx.connection.id,
-        flow: 'refunds',
-        sourceId: txn._id,
-        sourceVersion: String(refunded.value),
-      }),
-    },
-  );
-  await ctx.db.transaction(async (tx) => {
-    await saveLink(tx, {
-      connectionId: ctx.connection.id,
-      kind: 'refundReceipt',
-      crmId: refundId,
-      qboId: refund.Id,
-      origin: 'crm',
-      state: 'linked',
-      snapshotHash: null,
-      qboSyncToken: refund.SyncToken,
-      qboUpdatedAt: null,
-      crmUpdatedAt: txn.updatedAt ?? null,
-      data: { amountMinor: delta },
-    });
-    await tx.query(
-      `UPDATE links SET data = jsonb_set(data, '{refundedMinor}', to_jsonb($3::bigint)), updated_at = now() WHERE connection_id = $1 AND kind = 'salesReceipt' AND crm_id = $2`,
-      [ctx.connection.id, txn._id, refunded.value],
-    );
-    await recordActivity(tx, {
-      connectionId: ctx.connection.id,
-      flow: SALES_RECEIPTS_FLOW,
-      status: 'ok',
-      crmKind: 'transaction',
-      crmId: txn._id,
-      qboKind: 'RefundReceipt',
-      qboId: refund.Id,
-      message: `Created refund receipt ${refund.Id} for ${money(delta, payment.currency)} refunded on payment ${txn._id}`,
-    });
-  });
-}
-
 function money(minor: number, currency: string): string {
   return `${formatMinor(minor, currency)} ${currency}`;
 }
+
+/** Transactions an order job syncs itself; an order with more (a long subscription) hands them to jobs. */
+const INLINE_TRANSACTIONS = 3;
+
+/**
+ * An order changed (OrderCreate / OrderStatusUpdate webhook): its charges are looked up now rather than at the
+ * next poll, and synced in this job under each transaction's record lease, so that a payment costs one job, not an
+ * order job and then a transaction job (docs/performance.md, finding 22 says what the second job cost). A
+ * transaction that fails here, or whose record is busy, goes to its own job, which reports and retries it as usual.
+ */
+export async function syncOrder(ctx: FlowContext, orderId: string): Promise<PollResult> {
+  const transactions: Transaction[] = [];
+  for await (const txn of ctx.hl.payments.transactions({ entityId: orderId }, 100)) transactions.push(txn);
+  const unsynced = await unsyncedOf(ctx, transactions);
+  if (unsynced.length > INLINE_TRANSACTIONS) return enqueueUnsynced(ctx, unsynced);
+  let enqueued = 0;
+  for (const txn of unsynced) {
+    const data = transactionJob(ctx, txn);
+    try {
+      // Listed a moment ago by this very job: the transaction as HighLevel has it now.
+      if (
+        await ctx.queue.withLease(data.key, () =>
+          syncTransaction(ctx, txn._id, {
+            orderId,
+            listed: txn,
+            ...(txn.contactId ? { contactId: txn.contactId } : {}),
+          }),
+        )
+      )
+        continue;
+    } catch (error) {
+      const later = error instanceof RetryLater ? { startAfterSeconds: error.afterSeconds } : {};
+      if (!(error instanceof RetryLater))
+        ctx.log.info(
+          { transactionId: txn._id, err: describeError(error) },
+          'payment handed to its own job after an error',
+        );
+      if (await enqueue(ctx.queue, salesReceiptsFlow.jobs.crmTransaction, data, later)) enqueued += 1;
+      continue;
+    }
+    // Busy: its own job runs once the record is free.
+    if (await enqueue(ctx.queue, salesReceiptsFlow.jobs.crmTransaction, data, { startAfterSeconds: 1 })) enqueued += 1;
+  }
+  return { seen: transactions.length, enqueued };
+}
+
+/**
+ * Payment jobs at once per unit of worker concurrency. A payment's job spends nearly all its time waiting for the
+ * providers, so keeping HighLevel's calls a second busy takes several in flight, and more while new customers make
+ * QuickBooks the binding limit for a while; the limiter, not the job count, keeps both providers within their limits
+ * (docs/performance.md has the measurements). Waiting jobs cost little: the limiter keeps one waiter per key asking
+ * the store (src/store/rateLimits.ts).
+ */
+const PAYMENT_JOBS_PER_UNIT = 8;
+
+/**
+ * Payment polls at once in a process. A poll is one or two HighLevel calls, so a process keeps up with well over a
+ * thousand connections, and after a restart with many connections behind, all are polled within seconds instead of
+ * the first ones' payments racing ahead of the last ones' polls (scenario 6's fairness, docs/performance.md).
+ */
+const POLL_JOBS = 8;
+
+export const salesReceiptsFlow = defineFlow({
+  name: SALES_RECEIPTS_FLOW,
+  summary: 'CRM payments (orders, subscriptions, bookings) -> QuickBooks sales receipts',
+  jobs: {
+    /** One charge -> its sales receipt (and its refunds, refunds.ts). */
+    crmTransaction: defineJob({
+      queue: QUEUES.crmTransaction,
+      payload: payload({
+        transactionId: z.string(),
+        /** Hints from the list that found it (syncTransaction says how they are used). */
+        orderId: z.string().optional(),
+        contactId: z.string().optional(),
+        /** The transaction as listed, and when (listedTransaction says when a job may use it). */
+        listed: z.unknown().optional(),
+        listedAt: z.string().optional(),
+      }),
+      run: (ctx, data, job) => {
+        const listed = listedTransaction(data, job.attempt);
+        return syncTransaction(ctx, data.transactionId, {
+          ...(data.orderId !== undefined ? { orderId: data.orderId } : {}),
+          ...(data.contactId !== undefined ? { contactId: data.contactId } : {}),
+          ...(listed ? { listed } : {}),
+        });
+      },
+      concurrency: (settings) => settings.paymentConcurrency ?? settings.concurrency * PAYMENT_JOBS_PER_UNIT,
+      crmRef: (data) => ({ crmKind: 'transaction', crmId: data.transactionId }),
+      logIds: (data) => ({ transactionId: data.transactionId, orderId: data.orderId, contactId: data.contactId }),
+    }),
+    /** An order's charges, synced in the order's job (syncOrder). */
+    crmOrder: defineJob({
+      queue: QUEUES.crmOrder,
+      payload: payload({ orderId: z.string() }),
+      run: (ctx, data) => syncOrder(ctx, data.orderId),
+      // The order job writes nothing itself: each transaction is synced under its own lease (queue.ts).
+      recordLease: 'process',
+      crmRef: (data) => ({ crmKind: 'order', crmId: data.orderId }),
+      logIds: (data) => ({ orderId: data.orderId }),
+    }),
+    /** Every connection's recent transactions, once a minute (paymentPolling.ts). */
+    pollPayments: defineJob({
+      queue: QUEUES.pollPayments,
+      payload: payload({}),
+      run: (ctx) => pollPayments(ctx),
+      concurrency: () => POLL_JOBS,
+      periodic: true,
+      activityFlow: POLLING_ACTIVITY,
+    }),
+  },
+  linkKinds: ['salesReceipt'],
+  linkData: { salesReceipt: salesReceiptLinkData },
+  events: {
+    highlevel: {
+      order: ({ recordId }) => ({ job: 'crmOrder', key: `order:${recordId}`, data: { orderId: recordId } }),
+    },
+  },
+  schedules: [{ job: 'pollPayments', key: (connectionId) => `${connectionId}:poll:payments` }],
+  reconciles: [{ kind: 'salesReceipts', writes: 'quickbooks', job: 'crmTransaction' }],
+});

@@ -17,9 +17,10 @@ import type { FlowContext } from '../engine/context.ts';
 import { acceptEvent, type IntakeDeps } from '../engine/intake.ts';
 import { routeQuickBooksEvent } from '../engine/routes.ts';
 import { SyncError } from '../engine/errors.ts';
+import { POLLING_ACTIVITY } from '../engine/flow.ts';
 
 export const CDC_CURSOR = 'qbo-cdc';
-export const CHANGE_CAPTURE_FLOW = 'polling';
+export const CHANGE_CAPTURE_FLOW = POLLING_ACTIVITY;
 const OVERLAP_MS = 2 * 60_000;
 const MAX_LOOKBACK_MS = 30 * 24 * 60 * 60_000;
 /** Kept clear of the 30-day edge, so the request is not refused by the time it reaches QuickBooks. */

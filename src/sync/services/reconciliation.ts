@@ -25,10 +25,13 @@ import type { Transaction } from '../../highlevel/payments.ts';
 import { normalizeEmail } from '../../domain/email.ts';
 import { listLinks, type Link } from '../../store/links.ts';
 import type { FlowContext } from '../engine/context.ts';
-import { QUEUES, type QueueName } from '../engine/routes.ts';
+import type { FlowDeclaration } from '../engine/flow.ts';
+import { FLOWS } from '../flows/index.ts';
 import { IMPORTED_MARKER } from '../flows/invoiceImport.ts';
 
-export type ReconciliationKind = 'customers' | 'invoices' | 'salesReceipts' | 'payments';
+/** The kinds compared, in the report's order; the flows' `reconciles` say which job re-syncs each side. */
+export const RECONCILIATION_KINDS = ['customers', 'invoices', 'salesReceipts', 'payments'] as const;
+export type ReconciliationKind = (typeof RECONCILIATION_KINDS)[number];
 export type Problem = 'missingInQuickBooks' | 'missingInCrm' | 'amountDiffers';
 
 export interface Difference {
@@ -41,7 +44,7 @@ export interface Difference {
   crmAmountMinor: number | null;
   qboAmountMinor: number | null;
   /** The flow job that brings the record back in step (absent when no flow covers it). */
-  resync: { queue: QueueName; data: Record<string, unknown> } | null;
+  resync: { queue: string; data: Record<string, unknown> } | null;
   /** Why a re-sync cannot change this one, and what can (when `resync` is null). */
   note: string | null;
 }
@@ -69,6 +72,23 @@ const CHARGED = new Set(['succeeded', 'success', 'paid', 'completed', 'refunded'
 const ISSUED = new Set(['sent', 'payment_processing', 'partially_paid', 'paid', 'void']);
 // Enough for the dashboard's accounts; beyond it a kind is compared on its first 10,000 records only (a known limit).
 const MAX_RECORDS = 10_000;
+
+/** The queue of the job that writes `kind` on a side, by the flows' declarations ("<kind>:<side>" -> queue). */
+const RESYNC_QUEUES: ReadonlyMap<string, string> = new Map(
+  (FLOWS as readonly FlowDeclaration[]).flatMap((flow) =>
+    (flow.reconciles ?? []).map((r) => [`${r.kind}:${r.writes}`, flow.jobs[r.job]!.queue] as const),
+  ),
+);
+
+/** The re-sync of a difference: the job of the flow that writes `kind` on the side where it is missing or differs. */
+function resyncOn(
+  kind: ReconciliationKind,
+  writes: 'quickbooks' | 'crm',
+  data: Record<string, unknown>,
+): { queue: string; data: Record<string, unknown> } | null {
+  const queue = RESYNC_QUEUES.get(`${kind}:${writes}`);
+  return queue ? { queue, data } : null;
+}
 
 const minor = (amount: number | string | undefined, currency: string): number | null => {
   if (amount === undefined) return null;
@@ -159,10 +179,11 @@ async function reconcileCustomers(ctx: FlowContext, links: Link[]): Promise<Kind
         currency: null,
         crmAmountMinor: null,
         qboAmountMinor: null,
-        resync: {
-          queue: QUEUES.qboCustomer,
-          data: { customerId: link.qboId, key: `${ctx.connection.id}:customer:${link.qboId}`, operation: 'Update' },
-        },
+        resync: resyncOn('customers', 'crm', {
+          customerId: link.qboId,
+          key: `${ctx.connection.id}:customer:${link.qboId}`,
+          operation: 'Update',
+        }),
         note: null,
       });
     } else {
@@ -175,10 +196,11 @@ async function reconcileCustomers(ctx: FlowContext, links: Link[]): Promise<Kind
         currency: null,
         crmAmountMinor: null,
         qboAmountMinor: null,
-        resync: {
-          queue: QUEUES.crmContact,
-          data: { contactId: link.crmId, key: `${ctx.connection.id}:contact:${link.crmId}`, event: 'ContactUpdate' },
-        },
+        resync: resyncOn('customers', 'quickbooks', {
+          contactId: link.crmId,
+          key: `${ctx.connection.id}:contact:${link.crmId}`,
+          event: 'ContactUpdate',
+        }),
         note: null,
       });
     }
@@ -199,10 +221,11 @@ async function reconcileCustomers(ctx: FlowContext, links: Link[]): Promise<Kind
       currency: null,
       crmAmountMinor: null,
       qboAmountMinor: null,
-      resync: {
-        queue: QUEUES.qboCustomer,
-        data: { customerId: customer.Id, key: `${ctx.connection.id}:customer:${customer.Id}`, operation: 'Create' },
-      },
+      resync: resyncOn('customers', 'crm', {
+        customerId: customer.Id,
+        key: `${ctx.connection.id}:customer:${customer.Id}`,
+        operation: 'Create',
+      }),
       note: null,
     });
   }
@@ -230,10 +253,8 @@ async function reconcileSalesReceipts(
   const linkByCrm = new Map(links.map((l) => [l.crmId, l]));
   const differences: Difference[] = [];
   let matched = 0;
-  const resync = (t: Transaction) => ({
-    queue: QUEUES.crmTransaction,
-    data: { transactionId: t._id, key: `${ctx.connection.id}:txn:${t._id}` },
-  });
+  const resync = (t: Transaction) =>
+    resyncOn('salesReceipts', 'quickbooks', { transactionId: t._id, key: `${ctx.connection.id}:txn:${t._id}` });
   for (const txn of transactions) {
     const currency = (txn.currency ?? homeCurrency).toUpperCase();
     const crmAmount = minor(txn.amount, currency);
@@ -322,10 +343,12 @@ async function reconcileInvoices(
   const linkByCrm = new Map(links.map((l) => [l.crmId, l]));
   const differences: Difference[] = [];
   let matched = 0;
-  const resync = (i: CrmInvoice) => ({
-    queue: QUEUES.crmInvoice,
-    data: { invoiceId: i._id, key: `${ctx.connection.id}:invoice:${i._id}`, event: 'reconcile' },
-  });
+  const resync = (i: CrmInvoice) =>
+    resyncOn('invoices', 'quickbooks', {
+      invoiceId: i._id,
+      key: `${ctx.connection.id}:invoice:${i._id}`,
+      event: 'reconcile',
+    });
   const importedIds = importedCrmIds(imported);
   for (const invoice of invoices) {
     if (!ISSUED.has(invoice.status) || !after(invoice.createdAt, since) || isImported(invoice, importedIds)) continue;
@@ -454,10 +477,11 @@ async function reconcilePayments(
     const currency = (invoice.currency ?? homeCurrency).toUpperCase();
     const paid = minor(invoice.amountPaid, currency);
     const label = `Payments on CRM invoice ${invoice.invoiceNumberPrefix ?? ''}${invoice.invoiceNumber ?? invoice._id}`;
-    const resync = {
-      queue: QUEUES.crmInvoice,
-      data: { invoiceId: invoice._id, key: `${ctx.connection.id}:invoice:${invoice._id}`, event: 'reconcile' },
-    };
+    const resync = resyncOn('payments', 'quickbooks', {
+      invoiceId: invoice._id,
+      key: `${ctx.connection.id}:invoice:${invoice._id}`,
+      event: 'reconcile',
+    });
     const recorded = paymentsByInvoice.get(invoice._id) ?? [];
     if (recorded.length === 0) {
       differences.push({
