@@ -34,13 +34,8 @@ import { RetryLater, SyncError, describeError } from './errors.ts';
 import { DAILY_BUDGET_RETRY_SECONDS } from '../services/dailyReserve.ts';
 import { syncTransaction, SALES_RECEIPTS_FLOW } from '../flows/salesReceipts.ts';
 import { listedTransaction, pollPayments, syncOrder } from '../flows/paymentPolling.ts';
-import {
-  importCustomers,
-  importCustomersKey,
-  syncQboCustomer,
-  CONTACTS_FLOW,
-  CUSTOMER_IMPORT_CURSOR,
-} from '../flows/contactImport.ts';
+import { importCustomers, importCustomersKey, CUSTOMER_IMPORT_CURSOR } from '../flows/contactImport.ts';
+import { syncQboCustomer, CONTACTS_FLOW } from '../flows/qboCustomers.ts';
 import { syncContactChange, sweepContacts } from '../flows/customers.ts';
 import { changeCaptureDue, changeCaptureKey, pollQuickBooksChanges } from '../services/changeCapture.ts';
 import { syncQboInvoiceEvent, REVIEW_REQUESTS_FLOW } from '../flows/reviewRequests.ts';
