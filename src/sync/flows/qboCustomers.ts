@@ -187,10 +187,9 @@ async function matchOrCreateContact(
       owner?.state === 'pending' &&
       (await dropAbandonedClaim(ctx.db, { connectionId: ctx.connection.id, kind: 'customer', crmId: contact.id }))
     ) {
-      // The CRM-side job that claimed this contact died and nothing retried it (found by the chaos run: the
-      // QuickBooks customer it had created came back by webhook and waited on the dead claim for ever). The
-      // contact and this customer share the email, which is the match that job would make: the claim goes, and
-      // this job links them.
+      // The CRM-side job that claimed this contact died and nothing retried it: the QuickBooks customer it had
+      // created comes back by webhook and would wait on the dead claim for ever. The contact and this customer share
+      // the email, which is the match that job would make: the claim goes, and this job links them.
       owner = undefined;
     }
     if (owner?.state === 'pending') {

@@ -41,7 +41,7 @@ const syncedSchema = z.object(
   >,
 );
 
-/** The synced fields stored in a link's data (absent on links made before snapshots were kept). */
+/** The synced fields a link's data holds, or undefined where it holds none in this shape. */
 export function syncedSnapshot(value: unknown): SyncedContact | undefined {
   const parsed = syncedSchema.safeParse(value);
   return parsed.success ? parsed.data : undefined;
