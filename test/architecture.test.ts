@@ -303,7 +303,7 @@ describe('architecture', () => {
     ]);
   });
 
-  it('has no import cycle among the modules of src/', { todo: 'issue 20: lands with the flow refactor' }, () => {
+  it('has no import cycle among the modules of src/', () => {
     const cycles = describeCycles(graphOf(src));
     assert.ok(cycles.length === 0, `import cycles in src/ (type-only imports included):\n${cycles.join('\n')}`);
   });
@@ -328,15 +328,13 @@ describe('architecture', () => {
     assert.deepEqual(io, [], 'src/domain/ imports I/O or another room of src/');
   });
 
-  it('speaks SQL to the links table only in src/store/', { todo: 'issue 20: lands with the flow refactor' }, () => {
+  it('speaks SQL to the links table only in src/store/', () => {
     const outside = src.filter((file) => !under('src/store')(file.path));
     const statements = linesMatching(outside, /(FROM|INTO|UPDATE|JOIN)\s+links\b/);
     assert.deepEqual(statements, [], `SQL against links outside src/store/ (${statements.length} lines)`);
   });
 
-  it('reads job payloads through schemas in the engine, never by coercion', {
-    todo: 'issue 20: lands with the flow refactor',
-  }, () => {
+  it('reads job payloads through schemas in the engine, never by coercion', () => {
     const engine = src.filter((file) => under('src/sync/engine')(file.path));
     assert.ok(engine.length > 0, 'src/sync/engine/ has modules');
     const coercions = linesMatching(engine, /String\(data\.|typeof data\./);

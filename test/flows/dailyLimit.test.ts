@@ -9,12 +9,8 @@ import { readCursor } from '../../src/store/cursors.ts';
 import { QUEUES } from '../../src/sync/engine/routes.ts';
 import { RetryLater } from '../../src/sync/engine/errors.ts';
 import { LIVE_RESERVE } from '../../src/sync/services/dailyReserve.ts';
-import {
-  CUSTOMER_IMPORT_CURSOR,
-  CONTACTS_FLOW,
-  importCustomers,
-  type ImportProgress,
-} from '../../src/sync/flows/contactImport.ts';
+import { CUSTOMER_IMPORT_CURSOR, importCustomers, type ImportProgress } from '../../src/sync/flows/contactImport.ts';
+import { CONTACTS_FLOW } from '../../src/sync/flows/qboCustomers.ts';
 import { emulatorAdmin } from '../support/emulatorAdmin.ts';
 
 type Rec = Record<string, unknown>;

@@ -16,7 +16,15 @@ import {
   type SyncedContact,
 } from '../../domain/customer.ts';
 import { quickbooksRequestId } from '../../domain/requestId.ts';
-import { claimPendingLink, findLinkByCrmId, findLinkByQboId, saveLink, type Link } from '../../store/links.ts';
+import {
+  findLinkByCrmId,
+  findLinkByQboId,
+  linksByCrmIds,
+  saveLink,
+  saveLinkUnlessNewer,
+  type Link,
+} from '../../store/links.ts';
+import { claimPendingLink, dropClaim, takeOverClaim } from '../../store/linkClaims.ts';
 import { recordActivity, resolveErrors, withWarnings } from '../../store/activity.ts';
 import { readCursor, writeCursor } from '../../store/cursors.ts';
 import type { FlowContext } from '../engine/context.ts';
@@ -25,34 +33,14 @@ import { QUEUES } from '../engine/queues.ts';
 import { defineFlow, defineJob, payload } from '../engine/flow.ts';
 import { customerIdsWithEmail, rememberCustomer } from '../services/customerIndex.ts';
 import { RetryLater, SyncError } from '../engine/errors.ts';
-import { isContactMissing, sideOf, syncedSnapshot } from './contactImport.ts';
+import { contactLabel, crmContactOf, isContactMissing, sideOf, syncedSnapshot } from '../services/contacts.ts';
 
 const MAX_DISPLAY_NAME_ATTEMPTS = 8;
-/** A pending claim older than this was left by a worker that died: the next job takes it over. */
-const ABANDONED_CLAIM_MS = 2 * 60_000;
 
 export interface CustomerResult {
   customerId: string;
   displayName: string;
   outcome: 'linked' | 'matched' | 'created';
-}
-
-export function crmContactOf(contact: Contact): CrmContact {
-  return {
-    id: contact.id,
-    firstName: contact.firstName ?? null,
-    lastName: contact.lastName ?? null,
-    name: contact.name ?? null,
-    email: contact.email ?? null,
-    phone: contact.phone ?? null,
-    companyName: contact.companyName ?? null,
-    address1: contact.address1 ?? null,
-    city: contact.city ?? null,
-    state: contact.state ?? null,
-    postalCode: contact.postalCode ?? null,
-    country: contact.country ?? null,
-    tags: contact.tags,
-  };
 }
 
 /**
@@ -102,36 +90,22 @@ async function claimAndMake(
     return { customerId: existing.qboId, displayName: String(existing.data.displayName ?? ''), outcome: 'linked' };
   }
   if (existing?.state === 'pending') {
-    if (!(await customerClaimAbandoned(ctx, contactId)))
+    // Taken over only when abandoned by a dead worker: a failed attempt drops its claim (below), so a claim still
+    // here is a live job's. The create below reuses the same requestid, so a create that reached QuickBooks before
+    // the crash is returned, not repeated.
+    if (!(await takeOverClaim(db, { connectionId: connection.id, kind: 'customer', crmId: contactId })))
       throw new RetryLater(`the customer of contact ${contactId} is being created by another job`);
-    // Abandoned by a dead worker: take it over. The create below reuses the same requestid, so a create that
-    // reached QuickBooks before the crash is returned, not repeated.
-    await db.query(
-      `UPDATE links SET updated_at = now() WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2`,
-      [connection.id, contactId],
-    );
   } else if (!existing && !(await claimPendingLink(db, connection.id, 'customer', contactId, 'crm'))) {
     throw new RetryLater(`the customer of contact ${contactId} is being created by another job`);
   }
   try {
     return await matchOrCreate(ctx, contactId, currency);
   } catch (error) {
-    // Free the claim so that Retry (or the next payment of this contact) starts clean.
-    await db.query(
-      `DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2 AND state = 'pending'`,
-      [connection.id, contactId],
-    );
+    // Free the claim so that Retry (or the next payment of this contact) starts clean: QuickBooks' requestid makes
+    // a repeated create safe, so this side needs no trace of the attempt.
+    await dropClaim(db, { connectionId: connection.id, kind: 'customer', crmId: contactId });
     throw error;
   }
-}
-
-/** A pending claim on the contact's customer older than a job can live: the job that made it died. */
-export async function customerClaimAbandoned(ctx: FlowContext, contactId: string): Promise<boolean> {
-  const age = await ctx.db.query<{ age_ms: string | number }>(
-    `SELECT EXTRACT(EPOCH FROM (now() - updated_at)) * 1000 AS age_ms FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2 AND state = 'pending'`,
-    [ctx.connection.id, contactId],
-  );
-  return age.rows.length === 1 && Number(age.rows[0]!.age_ms) >= ABANDONED_CLAIM_MS;
 }
 
 async function matchOrCreate(
@@ -168,10 +142,7 @@ async function matchOrCreate(
     if (owner && owner.crmId !== contactId) {
       // Two CRM contacts share this email (the location allows duplicates): both use the same customer, which
       // stays linked to the first contact.
-      await ctx.db.query(
-        `DELETE FROM links WHERE connection_id = $1 AND kind = 'customer' AND crm_id = $2 AND state = 'pending'`,
-        [ctx.connection.id, contactId],
-      );
+      await dropClaim(ctx.db, { connectionId: ctx.connection.id, kind: 'customer', crmId: contactId });
       return { customerId: chosen.Id, displayName: String(chosen.DisplayName), outcome: 'matched' };
     }
     const updated = await updateMatched(ctx, chosen, crm);
@@ -341,11 +312,6 @@ async function commitLink(
   });
 }
 
-export function contactLabel(contact: Pick<Contact, 'id' | 'name' | 'firstName' | 'lastName' | 'email'>): string {
-  const name = contact.name ?? [contact.firstName, contact.lastName].filter(Boolean).join(' ');
-  return name ? `"${name}" (${contact.id})` : contact.id;
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // CRM contact changed (QUEUES.crmContact): its linked QuickBooks customer follows, for the fields the CRM may own.
 
@@ -414,7 +380,8 @@ export async function syncContactChange(
   const label = contactLabel(contact);
   await ctx.db.transaction(async (tx) => {
     if (changed.length > 0) await rememberCustomer(tx, ctx.connection.id, customer);
-    await saveLink(tx, {
+    // The QuickBooks side follows the same link from its own jobs: a later state it saved meanwhile stays.
+    await saveLinkUnlessNewer(tx, {
       ...link,
       snapshotHash: hash,
       qboSyncToken: customer.SyncToken,
@@ -505,11 +472,14 @@ export async function sweepContacts(
   let page: Contact[] = [];
   const flush = async () => {
     if (page.length === 0) return;
-    const links = await ctx.db.query<{ crm_id: string; snapshot_hash: string | null }>(
-      `SELECT crm_id, snapshot_hash FROM links WHERE connection_id = $1 AND kind = 'customer' AND state = 'linked' AND crm_id = ANY($2::text[])`,
-      [ctx.connection.id, page.map((c) => c.id)],
+    const links = await linksByCrmIds(
+      ctx.db,
+      ctx.connection.id,
+      'customer',
+      page.map((c) => c.id),
+      'linked',
     );
-    const hashes = new Map(links.rows.map((row) => [row.crm_id, row.snapshot_hash]));
+    const hashes = new Map(links.map((link) => [link.crmId, link.snapshotHash]));
     for (const contact of page) {
       if (!hashes.has(contact.id)) continue;
       if (syncedContactHash(syncedFieldsFromContact(crmContactOf(contact))) === hashes.get(contact.id)) continue;

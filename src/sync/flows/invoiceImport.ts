@@ -9,12 +9,19 @@ import type { Invoice as QboInvoice, Line } from '../../quickbooks/entities.ts';
 import { count, select } from '../../quickbooks/query.ts';
 import type { CreateInvoiceInput, Invoice as CrmInvoice, InvoiceItemInput } from '../../highlevel/invoices.ts';
 import { majorFromMinor, toMinorUnits, formatMinor } from '../../domain/money.ts';
-import { findLinkByQboId, type Link } from '../../store/links.ts';
+import {
+  findLinkByQboId,
+  linkOrClaimNaming,
+  linkOrClaimsPending,
+  saveLinkIfAbsent,
+  type Link,
+} from '../../store/links.ts';
+import { claimRecord, commitClaim, markClaimMayExist, takeOverClaim } from '../../store/linkClaims.ts';
 import type { Queryable } from '../../store/db.ts';
 import { recordActivity } from '../../store/activity.ts';
 import { readCursor, writeCursor } from '../../store/cursors.ts';
 import type { FlowContext } from '../engine/context.ts';
-import { contactIdForCustomer } from './contactImport.ts';
+import { contactIdForCustomer } from './qboCustomers.ts';
 import { keepDailyReserve } from '../services/dailyReserve.ts';
 import { RetryLater, SyncError } from '../engine/errors.ts';
 import { QUEUES } from '../engine/queues.ts';
@@ -26,7 +33,6 @@ export const INVOICE_IMPORT_CURSOR = 'invoice-import';
 export const IMPORTED_MARKER = 'Imported from QuickBooks';
 const PAGE_SIZE = 100;
 const SLICE_MS = 8_000;
-const ABANDONED_CLAIM_MS = 2 * 60_000;
 
 export interface InvoiceImportProgress {
   position: number;
@@ -54,11 +60,10 @@ export async function isImportedCrmInvoice(
   invoice: Pick<CrmInvoice, '_id' | 'invoiceNumber'> & { termsNotes?: unknown },
 ): Promise<boolean> {
   if (typeof invoice.termsNotes === 'string' && invoice.termsNotes.startsWith(IMPORTED_MARKER)) return true;
-  const result = await q.query(
-    `SELECT 1 FROM links WHERE connection_id = $1 AND kind = 'importedInvoice' AND (crm_id = $2 OR (state = 'pending' AND data->>'invoiceNumber' = $3)) LIMIT 1`,
-    [connectionId, invoice._id, invoice.invoiceNumber ?? '\u0000'],
-  );
-  return result.rows.length > 0;
+  return linkOrClaimNaming(q, connectionId, 'importedInvoice', invoice._id, {
+    field: 'invoiceNumber',
+    value: invoice.invoiceNumber ?? '\u0000',
+  });
 }
 
 /**
@@ -66,12 +71,9 @@ export async function isImportedCrmInvoice(
  * then its claim names the number, which means reading the invoice) never goes to QuickBooks.
  */
 export async function isImportedCrmInvoiceId(ctx: FlowContext, invoiceId: string): Promise<boolean> {
-  const found = await ctx.db.query<{ state: string; crm_id: string }>(
-    `SELECT state, crm_id FROM links WHERE connection_id = $1 AND kind = 'importedInvoice' AND (crm_id = $2 OR state = 'pending') LIMIT 2`,
-    [ctx.connection.id, invoiceId],
-  );
-  if (found.rows.some((r) => r.crm_id === invoiceId)) return true;
-  if (found.rows.length === 0) return false;
+  const found = await linkOrClaimsPending(ctx.db, ctx.connection.id, 'importedInvoice', invoiceId);
+  if (found === 'linked') return true;
+  if (found === 'none') return false;
   const invoice = await ctx.hl.invoices.get(invoiceId).catch(() => undefined);
   return invoice ? isImportedCrmInvoice(ctx.db, ctx.connection.id, invoice) : false;
 }
@@ -161,6 +163,8 @@ async function importOneSafely(ctx: FlowContext, invoice: QboInvoice): Promise<'
 }
 
 const placeholder = (invoiceId: string) => `qbo-invoice:${invoiceId}`;
+const claimOf = (ctx: FlowContext, invoiceId: string) =>
+  ({ connectionId: ctx.connection.id, kind: 'importedInvoice', qboId: invoiceId }) as const;
 
 /** Imports one QuickBooks invoice (idempotent: a linked invoice is left alone; a claim left by a crash looks first). */
 export async function importInvoice(ctx: FlowContext, invoice: QboInvoice): Promise<'imported' | 'skipped'> {
@@ -169,15 +173,19 @@ export async function importInvoice(ctx: FlowContext, invoice: QboInvoice): Prom
   const contactId = await contactIdForCustomer(ctx, invoice.CustomerRef.value);
   const number = invoice.DocNumber ?? `QB-${invoice.Id}`;
   if (!contactId) {
-    await ctx.db.query(
-      `INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin, state, data) VALUES ($1, 'importedInvoice', $2, $3, 'qbo', 'skipped', $4) ON CONFLICT DO NOTHING`,
-      [
-        ctx.connection.id,
-        placeholder(invoice.Id),
-        invoice.Id,
-        JSON.stringify({ reason: 'its customer has no CRM contact', customerId: invoice.CustomerRef.value }),
-      ],
-    );
+    await saveLinkIfAbsent(ctx.db, {
+      connectionId: ctx.connection.id,
+      kind: 'importedInvoice',
+      crmId: placeholder(invoice.Id),
+      qboId: invoice.Id,
+      origin: 'qbo',
+      state: 'skipped',
+      snapshotHash: null,
+      qboSyncToken: null,
+      qboUpdatedAt: null,
+      crmUpdatedAt: null,
+      data: { reason: 'its customer has no CRM contact', customerId: invoice.CustomerRef.value },
+    });
     await recordActivity(ctx.db, {
       connectionId: ctx.connection.id,
       flow: INVOICE_IMPORT_FLOW,
@@ -207,27 +215,31 @@ export async function importInvoice(ctx: FlowContext, invoice: QboInvoice): Prom
   let crm: CrmInvoice | undefined;
   if (mayExist) crm = await findImported(ctx, number, contactId);
   if (!crm) {
-    await ctx.db.query(
-      `UPDATE links SET data = jsonb_set(data, '{mayExist}', 'true'::jsonb), updated_at = now() WHERE connection_id = $1 AND kind = 'importedInvoice' AND qbo_id = $2 AND state = 'pending'`,
-      [ctx.connection.id, invoice.Id],
-    );
+    await markClaimMayExist(ctx.db, claimOf(ctx, invoice.Id));
     crm = await ctx.hl.invoices.create(mapped.input);
   }
-  await ctx.db.query(
-    `UPDATE links SET crm_id = $3, state = 'linked', qbo_sync_token = $4, data = $5, updated_at = now() WHERE connection_id = $1 AND kind = 'importedInvoice' AND qbo_id = $2`,
-    [
-      ctx.connection.id,
-      invoice.Id,
-      crm._id,
-      invoice.SyncToken,
-      JSON.stringify({
+  // The import is one job per connection, so the claim is this job's own even if it is no longer pending.
+  const committed = await commitClaim(
+    ctx.db,
+    claimOf(ctx, invoice.Id),
+    {
+      crmId: crm._id,
+      origin: 'qbo',
+      snapshotHash: null,
+      qboSyncToken: invoice.SyncToken,
+      qboUpdatedAt: null,
+      crmUpdatedAt: null,
+      data: {
         invoiceNumber: number,
         status: mapped.status,
         totalMinor: mapped.totalMinor,
         currency: mapped.input.currency,
-      }),
-    ],
+      },
+    },
+    { whilePending: false },
   );
+  if (committed === 'crm-id-taken')
+    throw new Error(`CRM invoice ${crm._id} is linked to another QuickBooks invoice than ${invoice.Id}`);
   // Status after the link is committed: each step checks what the CRM invoice already holds, so a retry repeats none.
   const warnings = await applyStatus(ctx, crm, mapped);
   await recordActivity(ctx.db, {
@@ -252,27 +264,26 @@ async function claim(
   link: Link | undefined,
 ): Promise<boolean> {
   if (!link) {
-    const inserted = await ctx.db.query(
-      `INSERT INTO links (connection_id, kind, crm_id, qbo_id, origin, state, data) VALUES ($1, 'importedInvoice', $2, $3, 'qbo', 'pending', $4) ON CONFLICT DO NOTHING`,
-      [
-        ctx.connection.id,
-        placeholder(invoiceId),
-        invoiceId,
-        JSON.stringify({ holder, invoiceNumber: number, mayExist: false }),
-      ],
-    );
-    if (inserted.rowCount === 1) return false;
+    const claimed = await claimRecord(ctx.db, {
+      connectionId: ctx.connection.id,
+      kind: 'importedInvoice',
+      crmId: placeholder(invoiceId),
+      qboId: invoiceId,
+      origin: 'qbo',
+      data: { holder, invoiceNumber: number, mayExist: false },
+    });
+    if (claimed) return false;
   }
-  // A claim left by an earlier attempt: its create may have reached HighLevel.
-  const taken = await ctx.db.query<{ may_exist: string | null }>(
-    `UPDATE links SET data = jsonb_set(data, '{holder}', to_jsonb($3::text)), updated_at = now()
-     WHERE connection_id = $1 AND kind = 'importedInvoice' AND qbo_id = $2 AND state = 'pending'
-       AND (data->>'holder' IS NULL OR updated_at < now() - make_interval(secs => $4) OR data->>'mayExist' = 'true')
-     RETURNING data->>'mayExist' AS may_exist`,
-    [ctx.connection.id, invoiceId, holder, ABANDONED_CLAIM_MS / 1000],
-  );
-  if (!taken.rows[0]) throw new RetryLater(`QuickBooks invoice ${invoiceId} is being imported by another job`);
-  return taken.rows[0].may_exist === 'true';
+  // A claim left by an earlier attempt: its create may have reached HighLevel. Nothing releases these claims (a
+  // failed slice leaves its holder); the import runs as one job per connection, so a claim marked mayExist can only
+  // be an earlier attempt's and is taken at once, and the lookup by number finds what it created.
+  const taken = await takeOverClaim(ctx.db, claimOf(ctx, invoiceId), {
+    holder,
+    releasedIsFree: true,
+    mayExistIsFree: true,
+  });
+  if (!taken) throw new RetryLater(`QuickBooks invoice ${invoiceId} is being imported by another job`);
+  return taken.mayExist;
 }
 
 /** The CRM invoice an earlier attempt created: same number, same contact, carrying the import marker. */

@@ -21,7 +21,14 @@ import type { TotalCheck } from '../../domain/salesLines.ts';
 import { formatMinor, majorFromMinor, toMinorUnits, type Minor } from '../../domain/money.ts';
 import { quickbooksRequestId } from '../../domain/requestId.ts';
 import { QBO_LIMITS } from '../../domain/quickbooksLimits.ts';
-import { findLinkByCrmId, saveLink, type Link } from '../../store/links.ts';
+import {
+  findLinkByCrmId,
+  linkedWithOpenError,
+  linksByCrmIds,
+  listLinks,
+  saveLink,
+  type Link,
+} from '../../store/links.ts';
 import { recordActivity, resolveErrors, withWarnings } from '../../store/activity.ts';
 import type { Queryable } from '../../store/db.ts';
 import { readCursor, writeCursor } from '../../store/cursors.ts';
@@ -917,17 +924,8 @@ export async function sweepInvoices(
   const startAt = new Date(since.getTime() - RECENT_ISSUE_DAYS * DAY_MS).toISOString().slice(0, 10);
   for await (const invoice of ctx.hl.invoices.listAll({ startAt })) seen.set(invoice._id, invoice);
 
-  const links = await ctx.db.query<{
-    crm_id: string;
-    state: string;
-    crm_updated_at: string | null;
-    status: string | null;
-    voided: string | null;
-  }>(
-    `SELECT crm_id, state, crm_updated_at, data->>'status' AS status, data->>'voided' AS voided FROM links WHERE connection_id = $1 AND kind = 'invoice'`,
-    [ctx.connection.id],
-  );
-  const byId = new Map(links.rows.map((row) => [row.crm_id, row]));
+  const links = await listLinks(ctx.db, ctx.connection.id, ['invoice']);
+  const byId = new Map(links.map((link) => [link.crmId, link]));
   // An invoice whose last run ended in an error a person must fix (recorded after its last change) would only
   // fail the same way again and repeat the error every sweep: it waits for the Retry button or a new change.
   const failed = await ctx.db.query<{ crm_id: string; at: Date | string }>(
@@ -938,11 +936,8 @@ export async function sweepInvoices(
   const failedAt = new Map(failed.rows.map((row) => [row.crm_id, new Date(row.at).getTime()]));
   // CRM invoices made by the import of old QuickBooks invoices (invoiceImport.ts) are history that never goes
   // back; the crmInvoice job ignores them, so the sweep does not offer them every time either.
-  const imported = await ctx.db.query<{ crm_id: string }>(
-    `SELECT crm_id FROM links WHERE connection_id = $1 AND kind = 'importedInvoice' AND crm_id = ANY($2::text[])`,
-    [ctx.connection.id, [...seen.keys()]],
-  );
-  const importedIds = new Set(imported.rows.map((row) => row.crm_id));
+  const imported = await linksByCrmIds(ctx.db, ctx.connection.id, 'importedInvoice', [...seen.keys()]);
+  const importedIds = new Set(imported.map((link) => link.crmId));
   const due = new Set<string>();
   for (const invoice of seen.values()) {
     const link = byId.get(invoice._id);
@@ -955,27 +950,27 @@ export async function sweepInvoices(
       if (ctx.connection.connectedAt && created && new Date(created).getTime() < ctx.connection.connectedAt.getTime())
         continue;
       due.add(invoice._id);
-    } else if (link.crm_updated_at !== (invoice.updatedAt ?? null) || link.state !== 'linked') {
+    } else if (link.crmUpdatedAt !== (invoice.updatedAt ?? null) || link.state !== 'linked') {
       due.add(invoice._id);
     }
   }
-  for (const link of links.rows) {
+  for (const link of links) {
     if (
       link.state === 'linked' &&
-      link.voided !== 'true' &&
-      OPEN.some((s) => s === link.status) &&
-      !openIds.has(link.crm_id)
+      link.data.voided !== true &&
+      OPEN.some((s) => s === link.data.status) &&
+      !openIds.has(link.crmId)
     )
-      due.add(link.crm_id);
+      due.add(link.crmId);
   }
   // Invoices with an open balance difference are looked at again: the job closes the error once both sides agree.
-  const differing = await ctx.db.query<{ crm_id: string }>(
-    `SELECT DISTINCT a.crm_id FROM activity a JOIN links l ON l.connection_id = a.connection_id AND l.kind = 'invoice' AND l.crm_id = a.crm_id AND l.state = 'linked'
-      WHERE a.connection_id = $1 AND a.flow = $2 AND a.status = 'error' AND a.resolved_at IS NULL AND a.detail->>'code' = 'balance-mismatch'
-        AND coalesce(a.last_seen_at, a.created_at) > now() - interval '7 days' LIMIT 500`,
-    [ctx.connection.id, INVOICES_FLOW],
-  );
-  for (const row of differing.rows) due.add(row.crm_id);
+  const differing = await linkedWithOpenError(ctx.db, ctx.connection.id, 'invoice', {
+    flow: INVOICES_FLOW,
+    code: 'balance-mismatch',
+    days: 7,
+    limit: 500,
+  });
+  for (const crmId of differing) due.add(crmId);
   let enqueued = 0;
   const backlog = ctx.queue.backlog(QUEUES.crmInvoice, ctx.connection.id);
   for (const invoiceId of due) {

@@ -4,6 +4,7 @@
 // converges on one link. Order webhooks trigger the same work early (syncOrder).
 import { toMinorUnits } from '../../domain/money.ts';
 import { readCursor, writeCursor } from '../../store/cursors.ts';
+import { linksByCrmIds } from '../../store/links.ts';
 import type { FlowContext } from '../engine/context.ts';
 import type { JobData } from '../engine/queue.ts';
 import { QUEUES } from '../engine/queues.ts';
@@ -92,20 +93,17 @@ export function listedTransaction(
 /** The transactions not yet synced (no receipt, or a refund not yet recorded); skipped ones stay skipped. */
 export async function unsyncedOf(ctx: FlowContext, page: readonly Transaction[]): Promise<Transaction[]> {
   if (page.length === 0) return [];
-  const known = await ctx.db.query<{
-    crm_id: string;
-    state: string;
-    refunded: string | null;
-    posted_by: string | null;
-  }>(
-    `SELECT crm_id, state, data->>'refundedMinor' AS refunded, data->>'postedBy' AS posted_by FROM links WHERE connection_id = $1 AND kind = 'salesReceipt' AND crm_id = ANY($2::text[])`,
-    [ctx.connection.id, page.map((t) => t._id)],
+  const known = await linksByCrmIds(
+    ctx.db,
+    ctx.connection.id,
+    'salesReceipt',
+    page.map((t) => t._id),
   );
-  const byId = new Map(known.rows.map((r) => [r.crm_id, r]));
+  const byId = new Map(known.map((link) => [link.crmId, link]));
   return page.filter((txn) => {
     const link = byId.get(txn._id);
-    if (link?.state === 'skipped' || link?.posted_by === POSTED_BY_HIGHLEVEL) return false;
-    return !(link?.state === 'linked' && !refundPending(txn, Number(link.refunded ?? 0)));
+    if (link?.state === 'skipped' || link?.data.postedBy === POSTED_BY_HIGHLEVEL) return false;
+    return !(link?.state === 'linked' && !refundPending(txn, Number(link.data.refundedMinor ?? 0)));
   });
 }
 

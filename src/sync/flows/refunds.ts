@@ -11,7 +11,7 @@ import type { Transaction } from '../../highlevel/payments.ts';
 import { qboRefundReceiptForCrmRefund, type CrmPayment } from '../../domain/salesReceiptMapping.ts';
 import { formatMinor, toMinorUnits } from '../../domain/money.ts';
 import { quickbooksRequestId } from '../../domain/requestId.ts';
-import { findLinkByCrmId, saveLink } from '../../store/links.ts';
+import { findLinkByCrmId, mergeLinkData, saveLink } from '../../store/links.ts';
 import { recordActivity } from '../../store/activity.ts';
 import type { FlowContext } from '../engine/context.ts';
 import { SyncError } from '../engine/errors.ts';
@@ -116,10 +116,7 @@ export async function syncRefund(
       crmUpdatedAt: txn.updatedAt ?? null,
       data: { amountMinor: delta },
     });
-    await tx.query(
-      `UPDATE links SET data = jsonb_set(data, '{refundedMinor}', to_jsonb($3::bigint)), updated_at = now() WHERE connection_id = $1 AND kind = 'salesReceipt' AND crm_id = $2`,
-      [ctx.connection.id, txn._id, refunded.value],
-    );
+    await mergeLinkData(tx, ctx.connection.id, 'salesReceipt', txn._id, { refundedMinor: refunded.value });
     await recordActivity(tx, {
       connectionId: ctx.connection.id,
       flow: activityFlow,

@@ -23,7 +23,7 @@ import type { ReviewRequestSettings } from '../../store/connections.ts';
 import { recordActivity, resolveErrors } from '../../store/activity.ts';
 import type { Queryable } from '../../store/db.ts';
 import type { FlowContext } from '../engine/context.ts';
-import { contactIdForCustomer } from './contactImport.ts';
+import { contactIdForCustomer } from './qboCustomers.ts';
 import { RetryLater, SyncError } from '../engine/errors.ts';
 import type { JobQueue } from '../engine/queue.ts';
 import { z } from 'zod';

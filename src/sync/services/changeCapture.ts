@@ -13,6 +13,7 @@ import type { EntityName } from '../../quickbooks/entities.ts';
 import type { ChangeSet } from '../../quickbooks/cdc.ts';
 import { readCursor, writeCursor } from '../../store/cursors.ts';
 import { recordActivity } from '../../store/activity.ts';
+import { linksByQboIds } from '../../store/links.ts';
 import type { FlowContext } from '../engine/context.ts';
 import { acceptEvent, type IntakeDeps } from '../engine/intake.ts';
 import { routeQuickBooksEvent } from '../engine/routes.ts';
@@ -123,11 +124,8 @@ async function queueChanges(ctx: FlowContext, set: ChangeSet, result: ChangeCapt
   const customerIds = set.changed.filter((c) => c.entity === 'Customer').map((c) => c.value.Id);
   const written = new Map<string, string | null>();
   if (customerIds.length > 0) {
-    const rows = await ctx.db.query<{ qbo_id: string; qbo_sync_token: string | null }>(
-      `SELECT qbo_id, qbo_sync_token FROM links WHERE connection_id = $1 AND kind = 'customer' AND state = 'linked' AND qbo_id = ANY($2::text[])`,
-      [ctx.connection.id, customerIds],
-    );
-    for (const row of rows.rows) written.set(row.qbo_id, row.qbo_sync_token);
+    for (const link of await linksByQboIds(ctx.db, ctx.connection.id, 'customer', customerIds, 'linked'))
+      written.set(link.qboId!, link.qboSyncToken);
   }
   const deps: IntakeDeps = {
     db: ctx.db,

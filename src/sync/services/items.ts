@@ -6,7 +6,7 @@ import { select } from '../../quickbooks/query.ts';
 import type { Item } from '../../quickbooks/entities.ts';
 import { quickbooksRequestId } from '../../domain/requestId.ts';
 import { truncateText } from '../../domain/textLimits.ts';
-import { saveLink } from '../../store/links.ts';
+import { forgetLinks, linksByCrmIds, saveLink } from '../../store/links.ts';
 import type { FlowContext } from '../engine/context.ts';
 
 const ITEM_NAME_MAX = 100;
@@ -62,11 +62,14 @@ export async function itemIdsForNames(ctx: FlowContext, names: readonly string[]
     if (id) ids.set(key, id);
   }
   if (ids.size < byKey.size) {
-    const linked = await ctx.db.query<{ crm_id: string; qbo_id: string }>(
-      `SELECT crm_id, qbo_id FROM links WHERE connection_id = $1 AND kind = 'item' AND crm_id = ANY($2::text[]) AND state = 'linked'`,
-      [ctx.connection.id, [...byKey.keys()].filter((key) => !ids.has(key))],
+    const linked = await linksByCrmIds(
+      ctx.db,
+      ctx.connection.id,
+      'item',
+      [...byKey.keys()].filter((key) => !ids.has(key)),
+      'linked',
     );
-    for (const row of linked.rows) ids.set(row.crm_id, row.qbo_id);
+    for (const link of linked) if (link.qboId) ids.set(link.crmId, link.qboId);
   }
   const missing = [...byKey.entries()].filter(([key]) => !ids.has(key));
   if (missing.length > 0) {
@@ -105,10 +108,7 @@ export async function itemIdsForNames(ctx: FlowContext, names: readonly string[]
 /** Forgets the item links (after QuickBooks refused one as missing or inactive): the next run looks them up again. */
 export async function forgetItems(ctx: FlowContext, names: readonly string[]): Promise<void> {
   for (const name of names) ctx.itemIds?.delete(itemKey(name));
-  await ctx.db.query(`DELETE FROM links WHERE connection_id = $1 AND kind = 'item' AND crm_id = ANY($2::text[])`, [
-    ctx.connection.id,
-    names.map(itemKey),
-  ]);
+  await forgetLinks(ctx.db, ctx.connection.id, 'item', names.map(itemKey));
 }
 
 async function findItems(ctx: FlowContext, names: readonly string[]): Promise<Map<string, Item>> {
