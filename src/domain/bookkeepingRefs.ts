@@ -188,26 +188,44 @@ export function paymentMethodNames(key: string, country: string): readonly strin
   }
 }
 
-/** What a mapping change says in the activity list: which mapping changed, from what to what. */
-export function mappingChanges(before: MappingChoices, after: MappingChoices): string[] {
+/** The QuickBooks lists a mapping names a record of. */
+export type MappedList = 'Account' | 'Item' | 'Class' | 'Department' | 'PaymentMethod';
+
+/**
+ * What a mapping change says in the activity list: which mapping changed, from what to what, each QuickBooks record
+ * named by `nameOf` (its id when it has no name to give).
+ */
+export function mappingChanges(
+  before: MappingChoices,
+  after: MappingChoices,
+  nameOf: (list: MappedList, id: string) => string = (_list, id) => id,
+): string[] {
   const changes: string[] = [];
-  const one = (label: string, a: string | undefined, b: string | undefined, none: string) => {
-    if (a !== b) changes.push(`${label}: ${a ?? none} -> ${b ?? none}`);
+  const one = (label: string, list: MappedList, a: string | undefined, b: string | undefined, none: string) => {
+    const named = (id: string | undefined) => (id === undefined ? none : nameOf(list, id));
+    if (a !== b) changes.push(`${label}: ${named(a)} -> ${named(b)}`);
   };
-  one('deposit account', before.depositAccountId, after.depositAccountId, 'Undeposited Funds');
-  one('income account for new items', before.incomeAccountId, after.incomeAccountId, 'automatic');
-  one('class', before.classId, after.classId, 'none');
-  one('location', before.departmentId, after.departmentId, 'none');
+  one('deposit account', 'Account', before.depositAccountId, after.depositAccountId, 'Undeposited Funds');
+  one('income account for new items', 'Account', before.incomeAccountId, after.incomeAccountId, 'automatic');
+  one('class', 'Class', before.classId, after.classId, 'none');
+  one('location', 'Department', before.departmentId, after.departmentId, 'none');
   const keys = (a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>) =>
     [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
   for (const product of keys(before.products, after.products))
     one(
       `product ${after.products[product]?.productName ?? before.products[product]?.productName ?? product}`,
+      'Item',
       before.products[product]?.itemId,
       after.products[product]?.itemId,
       'item by name',
     );
   for (const key of keys(before.paymentMethods, after.paymentMethods))
-    one(`payment method ${key}`, before.paymentMethods[key], after.paymentMethods[key], 'found by name');
+    one(
+      `payment method ${key}`,
+      'PaymentMethod',
+      before.paymentMethods[key],
+      after.paymentMethods[key],
+      'found by name',
+    );
   return changes;
 }
