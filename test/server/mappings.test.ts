@@ -271,6 +271,24 @@ describe('bookkeeping mappings API', () => {
     assert.deepEqual((await stack.engine.connections.require(stack.connection.id)).settings.mappings, before);
     assert.equal((await call('GET', path)).json.mappings.depositAccountId, before.depositAccountId);
   });
+
+  it("says why the CRM products are missing when HighLevel's token lacks products.readonly, and keeps the connection", async () => {
+    const { scope: _all, ...rest } = (await stack.engine.connections.readTokens(stack.connection.id, 'hl'))!;
+    const minted = stack.hl.mintToken(stack.locationId, ['contacts.readonly', 'invoices.readonly']);
+    await stack.engine.connections.refreshUnderLock(stack.connection.id, 'hl', async () => ({
+      ...rest,
+      accessToken: minted.access_token,
+      refreshToken: minted.refresh_token,
+    }));
+    stack.engine.forget(stack.connection.id);
+    const r = await call('GET', path);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.deepEqual(r.json.crmProducts.products, []);
+    assert.match(r.json.crmProducts.error ?? '', /HighLevel did not list the location's products: .*scope/);
+    const after = await stack.engine.connections.require(stack.connection.id);
+    assert.equal(after.status, 'connected');
+    assert.equal(after.hlRefusedAt, null);
+  });
 });
 
 function putBodyOf(v: View) {
