@@ -125,6 +125,11 @@ export function itemForProduct(
 /** Card brands, as paymentMethodKey names them (src/domain/salesReceiptMapping.ts). */
 const CARD_KEYS = new Set(['visa', 'mastercard', 'amex', 'discover', 'diners', 'jcb', 'unionpay']);
 
+/** Whether a key's PaymentMethod is a card one (QuickBooks PaymentMethod Type CREDIT_CARD). */
+export function isCardKey(key: string): boolean {
+  return key === 'card' || CARD_KEYS.has(key);
+}
+
 /**
  * The PaymentMethod chosen for a payment's key: its own mapping, else for a card brand the mapping of `card`;
  * undefined when neither is mapped (the method is then found by name or created once).

@@ -5,6 +5,7 @@
 // settings as they are when it runs.
 import {
   depositAccountRef,
+  isCardKey,
   itemForProduct,
   mappedPaymentMethodId,
   paymentMethodNames,
@@ -46,8 +47,11 @@ export interface Mappings {
 export const PREFERENCES_TTL_MS = 60_000;
 
 const switchesByCompany = new Map<string, { at: number; value: Promise<TrackingSwitches> }>();
-/** PaymentMethod ids found or created, by company and key: a connection's later jobs skip the query. */
-const methodsByCompany = new Map<string, string>();
+/**
+ * PaymentMethod ids found or created, by company and key, for PREFERENCES_TTL_MS: the jobs of the next minute skip the
+ * query, and a method a bookkeeper deactivates or renames is looked up again after it.
+ */
+const methodsByCompany = new Map<string, { at: number; ref: QboRef }>();
 
 /** The company's tracking switches, read from its Preferences (reused for PREFERENCES_TTL_MS). */
 export function companySwitches(qbo: QuickBooksClient, realmId: string): Promise<TrackingSwitches> {
@@ -83,11 +87,13 @@ export async function mappingsFor(ctx: FlowContext): Promise<Mappings> {
       const mapped = mappedPaymentMethodId(choices, key);
       if (mapped !== undefined) return { value: mapped };
       const held = methodsByCompany.get(`${realmId}\u0000${key}`);
-      if (held !== undefined) return { value: held };
+      if (held && Date.now() - held.at < PREFERENCES_TTL_MS) return held.ref;
       const country = (ctx.connection.qboCountry ?? 'US').toUpperCase();
       const method = await findOrCreatePaymentMethod(ctx, key, paymentMethodNames(key, country));
-      methodsByCompany.set(`${realmId}\u0000${key}`, method.Id);
-      return { value: method.Id, name: method.Name };
+      const ref = { value: method.Id, name: method.Name };
+      methodsByCompany.set(`${realmId}\u0000${key}`, { at: Date.now(), ref });
+      if (methodsByCompany.size > 10_000) methodsByCompany.clear();
+      return ref;
     },
   };
 }
@@ -108,7 +114,7 @@ export async function findOrCreatePaymentMethod(
   try {
     return await ctx.qbo.create(
       'PaymentMethod',
-      { Name: names[0]!, Type: CARD_KEYS.has(key) ? 'CREDIT_CARD' : 'NON_CREDIT_CARD' },
+      { Name: names[0]!, Type: isCardKey(key) ? 'CREDIT_CARD' : 'NON_CREDIT_CARD' },
       {
         requestId: quickbooksRequestId({
           connectionId: ctx.connection.id,
@@ -140,8 +146,6 @@ export async function findOrCreatePaymentMethod(
     );
   }
 }
-
-const CARD_KEYS = new Set(['card', 'visa', 'mastercard', 'amex', 'discover', 'diners', 'jcb', 'unionpay']);
 
 /** The first of `names` a method has, compared without regard to case as QuickBooks compares names. */
 function named(methods: readonly PaymentMethod[], names: readonly string[]): PaymentMethod | undefined {
