@@ -220,9 +220,14 @@ describe('job queue on the store', () => {
     const [single] = await queue.pgBoss.findJobs('test-sync', { key: 'many:one-by-one' });
     await queue.enqueue('test-sync', { connectionId: 'm', key: 'many:b' }, { startAfterSeconds: 60 }); // waits (a minute)
     let statements = 0;
+    const seen: string[] = [];
     const query = t.db.query.bind(t.db);
     t.db.query = ((text: string, params?: readonly unknown[]) => {
-      if (params?.some((p) => typeof p === 'string' && p.includes('many:a'))) statements += 1; // not other queues' polls
+      // not other queues' polls
+      if (params?.some((p) => typeof p === 'string' && p.includes('many:a'))) {
+        statements += 1;
+        seen.push(text.replace(/\s+/g, ' ').slice(0, 160));
+      }
       return query(text, params);
     }) as typeof t.db.query;
     let made: number;
@@ -235,7 +240,7 @@ describe('job queue on the store', () => {
     } finally {
       t.db.query = query;
     }
-    assert.equal(statements, 1, 'one statement for the three');
+    assert.equal(statements, 1, `one statement for the three, not:\n${seen.join('\n')}`);
     assert.equal(made, 2, 'the record with a waiting job gets no second one');
     const rows = [
       ...(await queue.pgBoss.findJobs<JobData>('test-sync', { key: 'many:a' })),

@@ -209,14 +209,6 @@ export class JobQueue {
     return ids?.length ?? 0;
   }
 
-  /**
-   * Fairness between connections. Workers take the waiting job of highest priority first (then the oldest), so a
-   * producer that enqueues many jobs of one connection at once (a poll, a sweep) numbers them from the
-   * connection's current backlog downwards: the k-th job waiting for a connection gets priority -k. Workers then
-   * take the first waiting job of every connection before the second of any, and a connection with a backlog of
-   * thousands delays the others by one job each, not by its whole backlog. Jobs of single events (webhooks) keep
-   * priority 0 and are taken before any backlog.
-   */
   /** A job that does not fit its queue's payload schema is a bug in the code that made it: refused here, loudly. */
   private checkPayload(name: string, data: JobData): void {
     const schema = this.definitions.get(name)?.payload;
@@ -231,6 +223,14 @@ export class JobQueue {
       );
   }
 
+  /**
+   * Fairness between connections. Workers take the waiting job of highest priority first (then the oldest), so a
+   * producer that enqueues many jobs of one connection at once (a poll, a sweep) numbers them from the
+   * connection's current backlog downwards: the k-th job waiting for a connection gets priority -k. Workers then
+   * take the first waiting job of every connection before the second of any, and a connection with a backlog of
+   * thousands delays the others by one job each, not by its whole backlog. Jobs of single events (webhooks) keep
+   * priority 0 and are taken before any backlog.
+   */
   backlog(name: string, connectionId: string): { next: () => Promise<number> } {
     let base: number | undefined;
     let given = 0;
