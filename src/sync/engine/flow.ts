@@ -142,7 +142,10 @@ export function defineFlow<const N extends string, const J extends Record<string
   return declaration;
 }
 
-/** Every link kind the flows write, each once, in the flows' order; a kind two flows declare differently stops the start. */
+/**
+ * Every link kind the flows write, each once, in the flows' order (which orders the kinds an activity entry's record
+ * is looked for under); a kind two flows declare differently stops the start.
+ */
 export function linkKindsOf(flows: readonly FlowDeclaration[]): LinkKindNames[] {
   const kinds = new Map<LinkKind, LinkKindNames>();
   for (const flow of flows)
