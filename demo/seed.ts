@@ -175,8 +175,10 @@ export async function seedQuickBooks(qbo: QuickBooksEmulator, realmId: string, b
   }
 }
 
-/** Contacts already in the CRM: the customers (same emails) and a few leads. */
+/** Contacts already in the CRM: the customers (same emails) and a few leads; the products it sells. */
 export async function seedHighLevel(hlUrl: string, locationId: string, business: DemoBusiness): Promise<void> {
+  for (const item of business.items)
+    await post(`${hlUrl}/_emulator/locations/${locationId}/products`, { name: item.name, productType: 'SERVICE' });
   for (const p of [...business.customers.slice(0, -1), ...business.leads]) {
     await post(`${hlUrl}/_emulator/locations/${locationId}/actions/contact`, {
       firstName: p.first,

@@ -131,6 +131,15 @@ try {
   await page.getByRole('row', { name: /Sales receipts/ }).waitFor();
   await shot('12-reconciliation');
 
+  // The bookkeeper's mappings: chosen from the company's own lists, products found by search (not saved here, so
+  // the pictures after this one show ledgerlink's automatic choices).
+  await open('Sunrise Studio', 'Mappings');
+  await page.getByRole('heading', { level: 2, name: 'Mappings' }).waitFor({ timeout: 60_000 });
+  await page.getByLabel('Sales receipts deposit to').selectOption({ index: 1 });
+  await page.getByLabel('QuickBooks item for Photo session').selectOption({ label: 'Photo session' });
+  await page.getByLabel('QuickBooks payment method for Visa').selectOption({ label: 'Visa' });
+  await shot('19-mappings');
+
   await narrow.goto(page.url().replace(/#.*/, '#/connections'));
   await narrow.getByRole('link', { name: 'Sunrise Studio' }).click();
   await narrow.locator('.entry').first().waitFor();

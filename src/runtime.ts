@@ -15,6 +15,7 @@ import { channelsFrom } from './notify/channels.ts';
 import type { FastifyInstance } from 'fastify';
 import type { DashboardOptions } from './server/dashboard.ts';
 import type { MetricsListener } from './server/metricsListener.ts';
+import { CONNECTION_ACTIVITY } from './sync/engine/flow.ts';
 
 export interface Runtime {
   db: Db;
@@ -173,7 +174,7 @@ async function checkTokenKey(
     await repository.setStatus(connection.id, 'paused', reason);
     await recordActivity(db, {
       connectionId: connection.id,
-      flow: 'connection',
+      flow: CONNECTION_ACTIVITY,
       status: 'error',
       message: reason,
       detail: { code: 'tokens-unreadable', sides: connection.sides },

@@ -6,6 +6,7 @@ import { faultRuleSchema, parseFaultConfig } from '../common/faults.ts';
 import { HighLevelError, badRequest, notFound } from './errors.ts';
 import { paramsOf, queryOf, type HttpContext } from './http.ts';
 import { locationJson } from './routes/locations.ts';
+import { productJson } from './routes/products.ts';
 import { registerCrmUserActions } from './adminActions.ts';
 import { parse } from './validate.ts';
 import type { Location } from './model.ts';
@@ -44,6 +45,11 @@ const locationUpdateBody = z.object({
   nextInvoiceNumber: z.number().int().positive().optional(),
 });
 
+const productCreateBody = z.object({
+  name: z.string().trim().min(1),
+  productType: z.enum(['DIGITAL', 'PHYSICAL', 'SERVICE', 'PHYSICAL/DIGITAL']).optional(),
+  description: z.string().optional(),
+});
 const workflowCreateBody = z.object({ name: z.string().min(1), status: z.enum(['published', 'draft']).optional() });
 const builtInQuickBooksBody = z.object({
   active: z.boolean(),
@@ -150,6 +156,11 @@ export function registerAdminRoutes(ctx: HttpContext, hooks: AdminHooks): void {
         updatedAt: new Date(workflow.updatedAt).toISOString(),
       },
     };
+  });
+  // Products are made in HighLevel's UI (or POST /products/, not served here): this stands in for it.
+  admin('POST', '/locations/:locationId/products', (request) => {
+    const location = locationOf(request);
+    return { product: productJson(core.createProduct(location.id, parse(productCreateBody, request.body))) };
   });
   admin('DELETE', '/workflows/:workflowId', (request) => {
     const workflowId = paramsOf(request).workflowId ?? '';

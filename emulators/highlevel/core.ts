@@ -4,7 +4,7 @@ import { EmulatorClock } from '../common/clock.ts';
 import { FaultInjector } from '../common/faults.ts';
 import { WindowLimiter } from '../common/ratelimit.ts';
 import { alphanumericId, objectId, uuid } from './ids.ts';
-import type { Company, Location, Workflow } from './model.ts';
+import type { Company, Location, Product, Workflow } from './model.ts';
 import { HighLevelStore, type StoreSnapshot } from './store.ts';
 import { WebhookEmitter } from './webhookEvents.ts';
 
@@ -40,6 +40,8 @@ export const ALL_SCOPES = [
   'conversations/message.readonly',
   'conversations/message.write',
   'workflows.readonly',
+  'products.readonly',
+  'products.write',
   'oauth.readonly',
   'oauth.write',
 ];
@@ -186,6 +188,24 @@ export class HighLevelCore {
   }
 
   /** A workflow built in HighLevel's workflow builder (the API only lists them; the admin API makes them). */
+  createProduct(
+    locationId: string,
+    input: { name: string; productType?: Product['productType'] | undefined; description?: string | undefined },
+  ): Product {
+    const now = this.nowMs();
+    const product: Product = {
+      id: objectId(now),
+      locationId,
+      name: input.name,
+      productType: input.productType ?? 'SERVICE',
+      description: input.description ?? '',
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.store.products.set(product.id, product);
+    return product;
+  }
+
   createWorkflow(locationId: string, input: { name: string; status?: Workflow['status'] | undefined }): Workflow {
     const now = this.nowMs();
     const workflow: Workflow = {

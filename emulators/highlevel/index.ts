@@ -13,6 +13,7 @@ import { registerMessagingRoutes } from './routes/messaging.ts';
 import { registerOAuthRoutes } from './routes/oauth.ts';
 import { registerAppPages } from './routes/appPages.ts';
 import { registerPaymentRoutes } from './routes/payments.ts';
+import { registerProductRoutes } from './routes/products.ts';
 import type { StoreSnapshot } from './store.ts';
 
 export interface HighLevelEmulatorOptions extends CoreOptions {
@@ -68,6 +69,7 @@ export async function startHighLevelEmulator(options: HighLevelEmulatorOptions =
   registerContactRoutes(context);
   registerInvoiceRoutes(context);
   registerPaymentRoutes(context);
+  registerProductRoutes(context);
   registerMessagingRoutes(context);
   registerAdminRoutes(context, { save });
   registerAppPages(context);

@@ -272,6 +272,17 @@ export interface Workflow {
   updatedAt: number;
 }
 
+/** A product of the location's catalogue (apps/products.json DefaultProductResponseDto). */
+export interface Product {
+  id: string;
+  locationId: string;
+  name: string;
+  productType: 'DIGITAL' | 'PHYSICAL' | 'SERVICE' | 'PHYSICAL/DIGITAL';
+  description: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
 export interface ContactNote {
   id: string;
   contactId: string;

@@ -15,6 +15,7 @@ import type {
   TokenGrant,
   Transaction,
   Workflow,
+  Product,
   WorkflowEnrolment,
 } from './model.ts';
 
@@ -66,6 +67,7 @@ export interface StoreSnapshot {
   transactions: Transaction[];
   subscriptions: Subscription[];
   workflows: Workflow[];
+  products?: Product[];
   notes?: ContactNote[];
   enrolments: WorkflowEnrolment[];
   messages: SentMessage[];
@@ -90,6 +92,7 @@ export class HighLevelStore {
   readonly transactions = new LocationMap<Transaction>();
   readonly subscriptions = new LocationMap<Subscription>();
   readonly workflows = new Map<string, Workflow>();
+  readonly products = new LocationMap<Product>();
   readonly notes = new Map<string, ContactNote>();
   enrolments: WorkflowEnrolment[] = [];
   messages: SentMessage[] = [];
@@ -190,6 +193,7 @@ export class HighLevelStore {
       transactions: [...this.transactions.values()],
       subscriptions: [...this.subscriptions.values()],
       workflows: [...this.workflows.values()],
+      products: [...this.products.values()],
       notes: [...this.notes.values()],
       enrolments: this.enrolments,
       messages: this.messages,
@@ -215,6 +219,7 @@ export class HighLevelStore {
       this.transactions,
       this.subscriptions,
       this.workflows,
+      this.products,
       this.notes,
       this.tokens,
       this.codes,
@@ -239,6 +244,7 @@ export class HighLevelStore {
     for (const t of snapshot.transactions) this.transactions.set(t.id, t);
     for (const s of snapshot.subscriptions) this.subscriptions.set(s.id, s);
     for (const w of snapshot.workflows) this.workflows.set(w.id, w);
+    for (const p of snapshot.products ?? []) this.products.set(p.id, p);
     for (const n of snapshot.notes ?? []) this.notes.set(n.id, n);
     this.enrolments = snapshot.enrolments;
     this.messages = snapshot.messages;

@@ -7,6 +7,7 @@ import { InvoicesApi } from './invoices.ts';
 import type { DailyBudget } from './limiter.ts';
 import { LocationsApi } from './locations.ts';
 import { PaymentsApi } from './payments.ts';
+import { ProductsApi } from './products.ts';
 import { WorkflowsApi } from './workflows.ts';
 
 export class HighLevelClient {
@@ -14,6 +15,7 @@ export class HighLevelClient {
   readonly contacts: ContactsApi;
   readonly invoices: InvoicesApi;
   readonly payments: PaymentsApi;
+  readonly products: ProductsApi;
   readonly locations: LocationsApi;
   readonly workflows: WorkflowsApi;
   readonly conversations: ConversationsApi;
@@ -24,6 +26,7 @@ export class HighLevelClient {
     this.contacts = new ContactsApi(this.http);
     this.invoices = new InvoicesApi(this.http);
     this.payments = new PaymentsApi(this.http);
+    this.products = new ProductsApi(this.http);
     this.locations = new LocationsApi(this.http);
     this.workflows = new WorkflowsApi(this.http);
     this.conversations = new ConversationsApi(this.http);

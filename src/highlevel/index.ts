@@ -9,6 +9,7 @@ export * from './invoices.ts';
 export * from './payments.ts';
 export * from './locations.ts';
 export * from './workflows.ts';
+export * from './products.ts';
 export * from './conversations.ts';
 export * from './customFields.ts';
 export * from './webhooks.ts';

@@ -20,6 +20,7 @@ export const LEDGERLINK_SCOPES = [
   'locations/customFields.write',
   'conversations/message.write',
   'workflows.readonly',
+  'products.readonly',
 ] as const;
 
 export interface HighLevelOAuthOptions {

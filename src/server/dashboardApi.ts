@@ -40,6 +40,19 @@ import { SyncError } from '../sync/engine/errors.ts';
 import { builtInQuickBooksState } from '../sync/services/builtInQuickBooks.ts';
 import { failingSides } from '../store/sideHealth.ts';
 import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
+import {
+  classTracking,
+  departmentTracking,
+  mappingChanges,
+  PAYMENT_METHOD_KEYS,
+  paymentMethodNames,
+  trackingSwitches,
+  type MappedList,
+} from '../domain/bookkeepingRefs.ts';
+import { bookkeepingMappingsSchema } from '../store/connections.ts';
+import { recordActivity } from '../store/activity.ts';
+import { select } from '../quickbooks/query.ts';
+import { forgetCompanyMappings } from '../sync/services/mappings.ts';
 
 /** The refresh token of QuickBooks lasts 100 days (rolling); within two weeks of its end the card warns. */
 const EXPIRY_WARNING_MS = 14 * 86_400_000;
@@ -921,6 +934,8 @@ export async function registerDashboardApi(
     },
   });
 
+  registerMappingsApi(app, lookup, engine, liveContext);
+
   apiRoute(app, lookup, {
     method: 'GET',
     url: '/api/connections/:id/records/:side/:type/:recordId',
@@ -1043,4 +1058,327 @@ function parsePercentOrThrow(rate: string) {
   const parsed = parsePercent(rate);
   if (!parsed.ok) throw new HttpProblem(500, 'internal', parsed.error.message);
   return parsed.value;
+}
+
+// The bookkeeper's mappings (issue 21): the account sales receipts deposit to, the income account of the items
+// ledgerlink creates, CRM products -> QuickBooks items, the class and location of every transaction, and payment
+// modes / card brands -> payment methods. The lists come from the company itself (active records only); a change
+// applies to records written from then on, and its activity entry says when, who and what.
+
+const APPLIES_FROM =
+  'A change applies to records written from then on: records already in QuickBooks stay as they were written';
+
+const listEntrySchema = z.object({ id: z.string(), name: z.string(), type: z.string().nullable() });
+const trackingSchema = z.object({
+  on: z.boolean(),
+  why: z.string().nullable().describe('Why the company takes none (tracking is off in its Preferences)'),
+});
+
+const mappingsViewSchema = z.object({
+  mappings: z.object({
+    depositAccountId: z.string().nullable().describe('null: Undeposited Funds'),
+    incomeAccountId: z.string().nullable().describe('null: the automatic choice'),
+    classId: z.string().nullable(),
+    departmentId: z.string().nullable(),
+    products: z.array(
+      z.object({
+        productId: z.string(),
+        productName: z.string().nullable(),
+        itemId: z.string(),
+        itemName: z.string().nullable(),
+      }),
+    ),
+    paymentMethods: z.array(z.object({ key: z.string(), paymentMethodId: z.string() })),
+  }),
+  appliesFrom: z.string(),
+  changedAt: z.string().nullable().describe('When the mappings last changed'),
+  automatic: z.object({
+    depositAccount: z.string().describe('Where receipts go when no deposit account is chosen'),
+    incomeAccount: listEntrySchema.nullable().describe('The income account chosen when none is'),
+  }),
+  tracking: z.object({
+    class: trackingSchema,
+    department: trackingSchema.extend({ label: z.string().describe("The company's word for departments") }),
+  }),
+  lists: z.object({
+    depositAccounts: z.array(listEntrySchema),
+    incomeAccounts: z.array(listEntrySchema),
+    items: z.array(listEntrySchema).describe('Narrowed by ?search='),
+    classes: z.array(listEntrySchema),
+    departments: z.array(listEntrySchema),
+    paymentMethods: z.array(listEntrySchema),
+  }),
+  paymentMethodKeys: z.array(z.object({ key: z.string(), label: z.string(), foundByName: z.string() })),
+  crmProducts: z.object({
+    products: z.array(z.object({ id: z.string(), name: z.string(), type: z.string().nullable() })),
+    total: z.number().nullable(),
+    error: z.string().nullable().describe('Why HighLevel did not list them'),
+  }),
+});
+
+const nullableId = z.string().trim().min(1).max(50).nullable().default(null);
+const mappingsBody = z
+  .object({
+    depositAccountId: nullableId,
+    incomeAccountId: nullableId,
+    classId: nullableId,
+    departmentId: nullableId,
+    products: z
+      .array(
+        z
+          .object({
+            productId: z.string().trim().min(1).max(100),
+            productName: z.string().trim().max(200).optional(),
+            itemId: z.string().trim().min(1).max(50),
+          })
+          .strict(),
+      )
+      .max(1000)
+      .default([]),
+    paymentMethods: z
+      .array(z.object({ key: z.enum(PAYMENT_METHOD_KEYS), paymentMethodId: z.string().trim().min(1).max(50) }).strict())
+      .max(PAYMENT_METHOD_KEYS.length)
+      .default([]),
+  })
+  .strict();
+
+const PAYMENT_METHOD_LABELS: Record<(typeof PAYMENT_METHOD_KEYS)[number], string> = {
+  cash: 'Cash',
+  cheque: 'Cheque',
+  bank_transfer: 'Bank transfer',
+  card: 'Card (any brand not listed below)',
+  visa: 'Visa',
+  mastercard: 'Mastercard',
+  amex: 'American Express',
+  discover: 'Discover',
+  diners: 'Diners Club',
+  jcb: 'JCB',
+  unionpay: 'UnionPay',
+  other: 'Other modes',
+};
+
+type ListEntry = z.infer<typeof listEntrySchema>;
+const entry = (r: { Id: string; Name: string; FullyQualifiedName?: string | undefined }, type?: string): ListEntry => ({
+  id: r.Id,
+  name: r.FullyQualifiedName ?? r.Name,
+  type: type ?? null,
+});
+
+function registerMappingsApi(
+  app: FastifyInstance,
+  lookup: SessionLookup,
+  engine: Engine,
+  liveContext: (id: string) => Promise<ReturnType<Engine['contextFor']>>,
+): void {
+  const db = engine.db;
+
+  /** The company's lists, read now (active records only); items narrowed by `search`. */
+  const readLists = async (ctx: ReturnType<Engine['contextFor']>, search?: string) => {
+    const qbo = ctx.qbo;
+    const [depositAccounts, incomeAccounts, items, classes, departments, paymentMethods, preferences] =
+      await Promise.all([
+        qbo.listDepositAccounts(),
+        qbo.listIncomeAccounts(),
+        qbo.listSaleItems(search ? { search } : {}),
+        qbo.listClasses(),
+        qbo.listDepartments(),
+        qbo.listPaymentMethods(),
+        qbo.preferences(),
+      ]);
+    return { depositAccounts, incomeAccounts, items, classes, departments, paymentMethods, preferences };
+  };
+
+  const providerProblem = (error: unknown) =>
+    new HttpProblem(502, 'provider_error', `QuickBooks did not list the company's records: ${describeError(error)}`);
+
+  const view = async (
+    ctx: ReturnType<Engine['contextFor']>,
+    search: string | undefined,
+  ): Promise<z.infer<typeof mappingsViewSchema>> => {
+    const lists = await readLists(ctx, search).catch((error: unknown) => {
+      throw providerProblem(error);
+    });
+    const facts = await ctx.company();
+    const switches = trackingSwitches(lists.preferences);
+    const choices = ctx.connection.settings.mappings;
+    const itemNames = new Map(lists.items.map((i) => [i.Id, i.FullyQualifiedName ?? i.Name]));
+    const missing = Object.values(choices.products)
+      .map((p) => p.itemId)
+      .filter((id) => !itemNames.has(id));
+    if (missing.length > 0) {
+      const named = await ctx.qbo
+        .query(
+          select('Item')
+            .whereIn('Id', [...new Set(missing)])
+            .includeInactive(),
+        )
+        .catch(() => []);
+      for (const item of named) itemNames.set(item.Id, item.FullyQualifiedName ?? item.Name);
+    }
+    let crmProducts: z.infer<typeof mappingsViewSchema>['crmProducts'];
+    try {
+      const page = await ctx.hl.products.list({ ...(search ? { search } : {}), limit: 100 });
+      crmProducts = {
+        products: page.products.map((p) => ({ id: p._id, name: p.name, type: p.productType ?? null })),
+        total: page.total ?? null,
+        error: null,
+      };
+    } catch (error) {
+      crmProducts = {
+        products: [],
+        total: null,
+        error: `HighLevel did not list the location's products: ${describeError(error)}`,
+      };
+    }
+    const [last] = await listActivity(db, { connectionId: ctx.connection.id, flow: 'mappings', limit: 1 });
+    const income = lists.incomeAccounts.find((a) => a.Id === facts.incomeAccountId);
+    const department = departmentTracking(switches);
+    return {
+      mappings: {
+        depositAccountId: choices.depositAccountId ?? null,
+        incomeAccountId: choices.incomeAccountId ?? null,
+        classId: choices.classId ?? null,
+        departmentId: choices.departmentId ?? null,
+        products: Object.entries(choices.products).map(([productId, p]) => ({
+          productId,
+          productName: p.productName ?? null,
+          itemId: p.itemId,
+          itemName: itemNames.get(p.itemId) ?? null,
+        })),
+        paymentMethods: Object.entries(choices.paymentMethods).map(([key, paymentMethodId]) => ({
+          key,
+          paymentMethodId,
+        })),
+      },
+      appliesFrom: APPLIES_FROM,
+      changedAt: last?.createdAt.toISOString() ?? null,
+      automatic: {
+        depositAccount: 'Undeposited Funds',
+        incomeAccount: income ? entry(income, income.AccountType) : null,
+      },
+      tracking: {
+        class: classTracking(switches),
+        department: { ...department, label: switches.departmentTerminology ?? 'Location' },
+      },
+      lists: {
+        depositAccounts: lists.depositAccounts.map((a) => entry(a, a.AccountType)),
+        incomeAccounts: lists.incomeAccounts.map((a) => entry(a, a.AccountType)),
+        items: lists.items.map((i) => entry(i, i.Type)),
+        classes: classTracking(switches).on ? lists.classes.map((c) => entry(c)) : [],
+        departments: department.on ? lists.departments.map((d) => entry(d)) : [],
+        paymentMethods: lists.paymentMethods.map((m) => entry(m, m.Type)),
+      },
+      paymentMethodKeys: PAYMENT_METHOD_KEYS.map((key) => ({
+        key,
+        label: PAYMENT_METHOD_LABELS[key],
+        foundByName: paymentMethodNames(key, ctx.connection.qboCountry ?? 'US')[0]!,
+      })),
+      crmProducts,
+    };
+  };
+
+  apiRoute(app, lookup, {
+    method: 'GET',
+    url: '/api/connections/:id/mappings',
+    summary:
+      "The bookkeeper's mappings, with the company's lists to choose from, its tracking switches and the location's CRM products",
+    tags: ['mappings'],
+    params: connectionParams,
+    query: z.object({ search: z.string().trim().max(100).optional() }),
+    response: mappingsViewSchema,
+    handler: async ({ params, query }) => view(await liveContext(params.id), query.search || undefined),
+  });
+
+  apiRoute(app, lookup, {
+    method: 'PUT',
+    url: '/api/connections/:id/mappings',
+    summary:
+      "Replace the bookkeeper's mappings; each id must be an active record of the right kind in the company. Applies to records written from then on",
+    tags: ['mappings'],
+    params: connectionParams,
+    body: mappingsBody,
+    response: mappingsViewSchema.extend({ changes: z.array(z.string()) }),
+    handler: async ({ params, body, session }) => {
+      const ctx = await liveContext(params.id);
+      const lists = await readLists(ctx).catch((error: unknown) => {
+        throw providerProblem(error);
+      });
+      const switches = trackingSwitches(lists.preferences);
+      const problems: string[] = [];
+      const names = new Map<string, string>();
+      const check = (
+        id: string | null,
+        rows: ReadonlyArray<{ Id: string; Name: string; FullyQualifiedName?: string | undefined }>,
+        list: MappedList,
+        what: string,
+      ) => {
+        if (id === null) return;
+        const row = rows.find((r) => r.Id === id);
+        if (row) names.set(`${list}:${id}`, row.FullyQualifiedName ?? row.Name);
+        else problems.push(`${id} is not ${what} of this company`);
+      };
+      check(
+        body.depositAccountId,
+        lists.depositAccounts,
+        'Account',
+        'an active deposit account (Bank or Other Current Asset)',
+      );
+      check(body.incomeAccountId, lists.incomeAccounts, 'Account', 'an active income account (Income or Other Income)');
+      const classes = classTracking(switches);
+      if (body.classId !== null && !classes.on) problems.push(`class ${body.classId} cannot be set: ${classes.why}`);
+      else check(body.classId, lists.classes, 'Class', 'an active class');
+      const departments = departmentTracking(switches);
+      if (body.departmentId !== null && !departments.on)
+        problems.push(`location ${body.departmentId} cannot be set: ${departments.why}`);
+      else check(body.departmentId, lists.departments, 'Department', 'an active location (department)');
+      const seenProducts = new Set<string>();
+      for (const product of body.products) {
+        if (seenProducts.has(product.productId))
+          problems.push(`product ${product.productId} is mapped twice: keep one item for it`);
+        seenProducts.add(product.productId);
+        check(product.itemId, lists.items, 'Item', 'an active Service, NonInventory or Inventory item');
+      }
+      const seenKeys = new Set<string>();
+      for (const method of body.paymentMethods) {
+        if (seenKeys.has(method.key))
+          problems.push(`payment mode ${method.key} is mapped twice: keep one method for it`);
+        seenKeys.add(method.key);
+        check(method.paymentMethodId, lists.paymentMethods, 'PaymentMethod', 'an active payment method');
+      }
+      if (problems.length > 0)
+        throw new HttpProblem(400, 'invalid_request', `QuickBooks mapping refused: ${problems.join('; ')}`);
+
+      const mappings = bookkeepingMappingsSchema.parse({
+        ...(body.depositAccountId !== null ? { depositAccountId: body.depositAccountId } : {}),
+        ...(body.incomeAccountId !== null ? { incomeAccountId: body.incomeAccountId } : {}),
+        ...(body.classId !== null ? { classId: body.classId } : {}),
+        ...(body.departmentId !== null ? { departmentId: body.departmentId } : {}),
+        products: Object.fromEntries(
+          body.products.map((p) => [
+            p.productId,
+            { itemId: p.itemId, ...(p.productName ? { productName: p.productName } : {}) },
+          ]),
+        ),
+        paymentMethods: Object.fromEntries(body.paymentMethods.map((m) => [m.key, m.paymentMethodId])),
+      });
+      const changes = mappingChanges(
+        ctx.connection.settings.mappings,
+        mappings,
+        (list, id) => `${names.get(`${list}:${id}`) ?? 'a record no longer listed'} (${id})`,
+      );
+      if (changes.length > 0) {
+        await engine.connections.updateSettings(params.id, { mappings });
+        engine.forget(params.id);
+        forgetCompanyMappings(ctx.connection.qboRealmId ?? '');
+        await recordActivity(db, {
+          connectionId: params.id,
+          flow: 'mappings',
+          status: 'info',
+          message: `Mappings changed by ${session.user.username}, for records written from now on: ${changes.join('; ')}`,
+          detail: { changes, changedBy: session.user.username, mappings },
+        });
+      }
+      return { ...(await view(await liveContext(params.id), undefined)), changes };
+    },
+  });
 }

@@ -52,9 +52,38 @@ export const reviewRequestSettingsSchema = z.preprocess(
   reviewRequestMechanismSchema,
 );
 
+const qboId = z.string().trim().min(1).max(50);
+
+/**
+ * The bookkeeper's choices of the company's own records, each optional: an absent one keeps ledgerlink's automatic
+ * choice. They name one QuickBooks company's ids, so they are set aside with the links when the connection switches
+ * company, and a change applies to records written from then on (records written earlier stay as they are).
+ */
+export const bookkeepingMappingsSchema = z.object({
+  /** The account sales receipts deposit to (a Bank or Other Current Asset account); absent: Undeposited Funds. */
+  depositAccountId: qboId.optional(),
+  /** The income account of the items ledgerlink creates; absent: the automatic choice (Services, Sales...). */
+  incomeAccountId: qboId.optional(),
+  /** HighLevel product id -> the QuickBooks Item its lines are written with; unmapped products keep their own item. */
+  products: z
+    .record(z.string().min(1).max(100), z.object({ itemId: qboId, productName: z.string().max(200).optional() }))
+    .default({}),
+  /** The Class every transaction carries, where the company tracks classes. */
+  classId: qboId.optional(),
+  /** The Department (a "Location" on QuickBooks' screens) every transaction carries, where the company tracks them. */
+  departmentId: qboId.optional(),
+  /**
+   * paymentMethodKey (a card brand, card, cash, cheque, bank_transfer, other) -> QuickBooks PaymentMethod id; a key
+   * not listed is found by name, or created once.
+   */
+  paymentMethods: z.record(z.string().min(1).max(50), qboId).default({}),
+});
+export type BookkeepingMappings = z.infer<typeof bookkeepingMappingsSchema>;
+
 export const connectionSettingsSchema = z.object({
   /** CRM tax name (lowercase) or "rate:<percent>" -> QuickBooks TaxCode id, chosen by the user (non-US). */
   taxCodeMapping: z.record(z.string(), z.string()).default({}),
+  mappings: bookkeepingMappingsSchema.default({ products: {}, paymentMethods: {} }),
   reviewRequest: reviewRequestSettingsSchema.default(DEFAULT_REVIEW_REQUEST),
   /**
    * The HighLevel user who authorised ledgerlink (the `userId` of HighLevel's token answers): the sender of record
@@ -607,7 +636,7 @@ export class ConnectionRepository {
 
   /**
    * Moves the connection to another QuickBooks company, in one transaction: the links to the previous company's
-   * records and its tax code mapping are set aside (kept, not followed: their ids mean other records, or nothing,
+   * records, its tax code mapping and its bookkeeping mappings are set aside (kept, not followed: their ids mean other records, or nothing,
    * in the new company) and the ones set aside earlier for the new company come back; the index of the previous
    * company's customers and the named cursors (its imports and change capture) are dropped, so the new company is
    * read from the start; the open errors about the previous company are closed; the connection is live from now
@@ -645,9 +674,16 @@ export class ConnectionRepository {
             );
             setAside = moved.rowCount;
             await tx.query(
-              `INSERT INTO set_aside_company_settings (connection_id, realm_id, company_name, tax_code_mapping) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (connection_id, realm_id) DO UPDATE SET company_name = EXCLUDED.company_name, tax_code_mapping = EXCLUDED.tax_code_mapping, set_aside_at = now()`,
-              [id, row.qbo_realm_id, row.qbo_company_name, JSON.stringify(settings.taxCodeMapping)],
+              `INSERT INTO set_aside_company_settings (connection_id, realm_id, company_name, tax_code_mapping, mappings) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (connection_id, realm_id) DO UPDATE SET company_name = EXCLUDED.company_name, tax_code_mapping = EXCLUDED.tax_code_mapping,
+             mappings = EXCLUDED.mappings, set_aside_at = now()`,
+              [
+                id,
+                row.qbo_realm_id,
+                row.qbo_company_name,
+                JSON.stringify(settings.taxCodeMapping),
+                JSON.stringify(settings.mappings),
+              ],
             );
           }
           await tx.query(`DELETE FROM links WHERE connection_id = $1`, [id]);
@@ -658,15 +694,13 @@ export class ConnectionRepository {
             [id, input.realmId],
           );
           await tx.query(`DELETE FROM set_aside_links WHERE connection_id = $1 AND realm_id = $2`, [id, input.realmId]);
-          const kept = await tx.query<{ tax_code_mapping: unknown }>(
-            `DELETE FROM set_aside_company_settings WHERE connection_id = $1 AND realm_id = $2 RETURNING tax_code_mapping`,
+          const kept = await tx.query<{ tax_code_mapping: unknown; mappings: unknown }>(
+            `DELETE FROM set_aside_company_settings WHERE connection_id = $1 AND realm_id = $2 RETURNING tax_code_mapping, mappings`,
             [id, input.realmId],
           );
-          const mapping = kept.rows[0]
-            ? typeof kept.rows[0].tax_code_mapping === 'string'
-              ? JSON.parse(kept.rows[0].tax_code_mapping)
-              : kept.rows[0].tax_code_mapping
-            : {};
+          const json = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
+          const mapping = kept.rows[0] ? json(kept.rows[0].tax_code_mapping) : {};
+          const mappings = bookkeepingMappingsSchema.parse(kept.rows[0] ? json(kept.rows[0].mappings) : {});
           await tx.query(`DELETE FROM qbo_customers WHERE connection_id = $1`, [id]);
           await tx.query(`DELETE FROM cursors WHERE connection_id = $1 AND name = ANY($2::text[])`, [
             id,
@@ -689,7 +723,7 @@ export class ConnectionRepository {
               this.seal(id, 'qbo', input.tokens),
               input.tokens.accessExpiresAt,
               input.tokens.refreshExpiresAt ?? null,
-              JSON.stringify({ ...settings, taxCodeMapping: mapping }),
+              JSON.stringify({ ...settings, taxCodeMapping: mapping, mappings }),
             ],
           );
           return { setAside, restored: restored.rowCount, errorsClosed: closed.rowCount };

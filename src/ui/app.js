@@ -85,6 +85,7 @@ const flowNames = {
   invoices: 'Invoices',
   customers: 'Customers',
   connection: 'Connection',
+  mappings: 'Mappings',
   polling: 'Polling',
   contactImport: 'Contact import',
   invoiceImport: 'Invoice import',
@@ -817,6 +818,7 @@ const SECTIONS = [
   ['activity', 'Activity'],
   ['reconciliation', 'Reconciliation'],
   ['tax-codes', 'Tax codes'],
+  ['mappings', 'Mappings'],
   ['sandbox', 'Sandbox'],
 ];
 
@@ -854,6 +856,7 @@ async function renderConnection(id, section) {
   }
   if (section === 'reconciliation') return renderReconciliation(id, body, card);
   if (section === 'tax-codes') return renderTaxCodes(id, body);
+  if (section === 'mappings') return renderMappings(id, body);
   if (section === 'sandbox' && sandbox.enabled) return renderSandbox(id, card, body);
   return renderActivity(id, body, card);
 }
@@ -1509,6 +1512,230 @@ async function renderTaxCodes(id, body) {
       tbody,
     ),
     addForm,
+    h('div', { class: 'actions' }, save),
+  );
+}
+
+// ---------- mappings ----------
+
+// The bookkeeper's mappings: where receipts deposit, the income account of new items, CRM products -> items, the
+// class and location (offered only where the company tracks them), payment modes -> payment methods. The pickers
+// are native selects (keyboard and screen readers work as everywhere); the long lists (items, CRM products) are
+// narrowed on the server with the search form, and a choice made before a search is kept.
+async function renderMappings(id, body) {
+  const base = `/api/connections/${encodeURIComponent(id)}`;
+  let data = await api('GET', `${base}/mappings`);
+  const itemNames = new Map();
+  const products = new Map();
+  const productNames = new Map();
+  const remember = (view) => {
+    for (const item of view.lists.items) itemNames.set(item.id, item.name);
+    for (const p of view.crmProducts.products) productNames.set(p.id, p.name);
+    for (const p of view.mappings.products) if (p.itemName) itemNames.set(p.itemId, p.itemName);
+  };
+  remember(data);
+  for (const p of data.mappings.products)
+    products.set(p.productId, { itemId: p.itemId, productName: p.productName ?? productNames.get(p.productId) });
+
+  const picker = (fieldId, label, entries, chosen, none, help) => {
+    const options = [h('option', { value: '' }, none)];
+    for (const e of entries) options.push(h('option', { value: e.id, selected: e.id === chosen }, e.name));
+    return h(
+      'div',
+      { class: 'stack' },
+      h('label', { for: fieldId }, label),
+      h('select', { id: fieldId, name: fieldId, 'aria-describedby': help ? `${fieldId}-help` : null }, options),
+      help ? h('p', { class: 'muted small', id: `${fieldId}-help` }, help) : null,
+    );
+  };
+  const tracked = (fieldId, label, tracking, entries, chosen) =>
+    tracking.on
+      ? picker(fieldId, label, entries, chosen, 'None', null)
+      : h(
+          'div',
+          { class: 'stack' },
+          h('span', { class: 'label' }, label),
+          h('p', { class: 'muted small', id: `${fieldId}-off` }, tracking.why),
+        );
+
+  const m = data.mappings;
+  const automaticIncome = data.automatic.incomeAccount
+    ? `Automatic: ${data.automatic.incomeAccount.name}`
+    : 'Automatic choice';
+  const form = h(
+    'form',
+    { 'aria-label': 'Mappings', novalidate: true },
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Accounts'),
+      picker(
+        'deposit-account',
+        'Sales receipts deposit to',
+        data.lists.depositAccounts,
+        m.depositAccountId,
+        "Undeposited Funds (QuickBooks' default)",
+        'A clearing or bank account receives the money at once; Undeposited Funds waits for a bank deposit in QuickBooks.',
+      ),
+      picker(
+        'income-account',
+        'Income account for items ledgerlink creates',
+        data.lists.incomeAccounts,
+        m.incomeAccountId,
+        automaticIncome,
+        'Items that exist already keep their own income account.',
+      ),
+    ),
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Class and location on every transaction'),
+      tracked('class', 'Class', data.tracking.class, data.lists.classes, m.classId),
+      tracked(
+        'department',
+        data.tracking.department.label,
+        data.tracking.department,
+        data.lists.departments,
+        m.departmentId,
+      ),
+    ),
+  );
+
+  // Payment methods: one row per CRM payment mode or card brand.
+  const methodRows = data.paymentMethodKeys.map((k) => {
+    const chosen = m.paymentMethods.find((p) => p.key === k.key)?.paymentMethodId ?? '';
+    const sel = h(
+      'select',
+      { id: `method-${k.key}`, name: `method-${k.key}`, 'aria-label': `QuickBooks payment method for ${k.label}` },
+      h('option', { value: '' }, `Find "${k.foundByName}" by name, or create it once`),
+      data.lists.paymentMethods.map((p) => h('option', { value: p.id, selected: p.id === chosen }, p.name)),
+    );
+    return { key: k.key, sel, tr: h('tr', {}, h('th', { scope: 'row' }, k.label), h('td', {}, sel)) };
+  });
+
+  // Products: the location's products (narrowed by the search), plus the ones mapped already.
+  const productBody = h('tbody');
+  const productStatus = h('p', { class: 'muted small', role: 'status' });
+  const drawProducts = () => {
+    const shown = new Map(data.crmProducts.products.map((p) => [p.id, p.name]));
+    for (const [productId, chosen] of products)
+      if (!shown.has(productId)) shown.set(productId, chosen.productName ?? productId);
+    const rows = [...shown].map(([productId, name], n) => {
+      const chosen = products.get(productId)?.itemId ?? '';
+      const options = [h('option', { value: '' }, "Item by the line's name (automatic)")];
+      const listed = new Set();
+      for (const item of data.lists.items) {
+        listed.add(item.id);
+        options.push(h('option', { value: item.id, selected: item.id === chosen }, item.name));
+      }
+      if (chosen && !listed.has(chosen))
+        options.push(h('option', { value: chosen, selected: true }, itemNames.get(chosen) ?? `Item ${chosen}`));
+      const sel = h('select', { id: `product-${n}`, 'aria-label': `QuickBooks item for ${name}` }, options);
+      sel.addEventListener('change', () => {
+        if (sel.value) products.set(productId, { itemId: sel.value, productName: name });
+        else products.delete(productId);
+      });
+      return h('tr', {}, h('th', { scope: 'row' }, name), h('td', {}, sel));
+    });
+    productBody.replaceChildren(
+      ...(rows.length > 0
+        ? rows
+        : [h('tr', {}, h('td', { colspan: 2 }, data.crmProducts.error ?? 'No CRM product matches.'))]),
+    );
+    const total = data.crmProducts.total;
+    productStatus.textContent = data.crmProducts.error
+      ? data.crmProducts.error
+      : `${data.crmProducts.products.length} of ${total ?? data.crmProducts.products.length} CRM products shown; ${data.lists.items.length} QuickBooks items to choose from.`;
+  };
+  drawProducts();
+  const searchInput = h('input', { id: 'mapping-search', type: 'search', name: 'search' });
+  const searchButton = h('button', { type: 'submit' }, 'Search');
+  const searchForm = h(
+    'form',
+    { class: 'filters', role: 'search', 'aria-label': 'Find products and items' },
+    h('div', {}, h('label', { for: 'mapping-search' }, 'Find products and items by name'), searchInput),
+    h('div', {}, searchButton),
+  );
+  searchForm.addEventListener(
+    'submit',
+    busy(searchButton, async () => {
+      const query = searchInput.value.trim();
+      data = await api('GET', `${base}/mappings${query ? `?${new URLSearchParams({ search: query })}` : ''}`);
+      remember(data);
+      drawProducts();
+    }),
+  );
+
+  const changed = h('p', { class: 'muted small' }, data.changedAt ? `Last changed ${dateTime(data.changedAt)}.` : '');
+  const save = h('button', { type: 'button' }, 'Save the mappings');
+  save.addEventListener(
+    'click',
+    busy(save, async () => {
+      const value = (fieldId) => form.querySelector(`#${fieldId}`)?.value || null;
+      const answer = await api('PUT', `${base}/mappings`, {
+        depositAccountId: value('deposit-account'),
+        incomeAccountId: value('income-account'),
+        classId: value('class'),
+        departmentId: value('department'),
+        products: [...products].map(([productId, p]) => ({
+          productId,
+          itemId: p.itemId,
+          ...(p.productName ? { productName: p.productName } : {}),
+        })),
+        paymentMethods: methodRows
+          .filter((r) => r.sel.value)
+          .map((r) => ({ key: r.key, paymentMethodId: r.sel.value })),
+      });
+      changed.textContent = answer.changedAt ? `Last changed ${dateTime(answer.changedAt)}.` : '';
+      notify(
+        answer.changes.length === 0
+          ? 'Nothing changed.'
+          : `Saved ${answer.changes.length} change${answer.changes.length === 1 ? '' : 's'}: they apply to records written from now on.`,
+      );
+    }),
+  );
+
+  add(
+    body,
+    h('h2', {}, 'Mappings'),
+    h('p', { class: 'applies', id: 'mappings-applies' }, `${data.appliesFrom}.`),
+    changed,
+    form,
+    h('h3', {}, 'Payment methods'),
+    h(
+      'table',
+      { class: 'mapping' },
+      h('caption', {}, 'CRM payment mode or card brand → QuickBooks payment method'),
+      h(
+        'thead',
+        {},
+        h('tr', {}, h('th', { scope: 'col' }, 'CRM payment'), h('th', { scope: 'col' }, 'QuickBooks payment method')),
+      ),
+      h(
+        'tbody',
+        {},
+        methodRows.map((r) => r.tr),
+      ),
+    ),
+    h('h3', {}, 'Products'),
+    h(
+      'p',
+      { class: 'muted' },
+      "A CRM product mapped to an item is written with that item; an unmapped one finds or creates an item by the line's name.",
+    ),
+    searchForm,
+    productStatus,
+    h(
+      'table',
+      { class: 'mapping' },
+      h('caption', {}, 'CRM product → QuickBooks item'),
+      h(
+        'thead',
+        {},
+        h('tr', {}, h('th', { scope: 'col' }, 'CRM product'), h('th', { scope: 'col' }, 'QuickBooks item')),
+      ),
+      productBody,
+    ),
     h('div', { class: 'actions' }, save),
   );
 }

@@ -38,7 +38,16 @@ export interface SpecOperation {
 export type SpecOperations = Record<string, SpecOperation>;
 
 /** The spec files whose operations the emulator serves. */
-export const SPEC_APPS = ['contacts', 'conversations', 'invoices', 'locations', 'oauth', 'payments', 'workflows'];
+export const SPEC_APPS = [
+  'contacts',
+  'conversations',
+  'invoices',
+  'locations',
+  'oauth',
+  'payments',
+  'products',
+  'workflows',
+];
 
 type Json = Record<string, unknown>;
 

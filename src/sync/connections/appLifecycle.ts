@@ -7,7 +7,7 @@ import { recordActivity } from '../../store/activity.ts';
 import type { ConnectionRepository } from '../../store/connections.ts';
 import type { Db } from '../../store/db.ts';
 import { storeInboxEvent } from '../../store/inbox.ts';
-import { WEBHOOKS_ACTIVITY } from '../engine/flow.ts';
+import { CONNECTION_ACTIVITY, WEBHOOKS_ACTIVITY } from '../engine/flow.ts';
 
 export interface AppLifecycleEvent {
   eventId: string;
@@ -51,7 +51,7 @@ export async function acceptAppLifecycleEvent(
       if (revoked.has(connection.id)) {
         await recordActivity(tx, {
           connectionId: connection.id,
-          flow: 'connection',
+          flow: CONNECTION_ACTIVITY,
           status: 'error',
           message: UNINSTALLED_REASON,
         });

@@ -11,6 +11,7 @@ import { QuickBooksClient } from '../../quickbooks/client.ts';
 import { HighLevelHttp } from '../../highlevel/http.ts';
 import { LocationsApi } from '../../highlevel/locations.ts';
 import type { Engine } from '../engine/engine.ts';
+import { CONNECTION_ACTIVITY } from '../engine/flow.ts';
 
 export const tokensInputSchema = z.object({
   accessToken: z.string().min(1),
@@ -103,7 +104,7 @@ export async function connectWithTokens(engine: Engine, raw: ConnectWithTokens):
   const live = await engine.connections.activate(connection.id);
   await recordActivity(engine.db, {
     connectionId: live.id,
-    flow: 'connection',
+    flow: CONNECTION_ACTIVITY,
     status: 'info',
     message: `Connected HighLevel location "${location.name ?? input.highlevel.locationId}" to QuickBooks company "${info.CompanyName ?? input.quickbooks.realmId}"`,
     detail: {

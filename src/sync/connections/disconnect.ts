@@ -9,6 +9,7 @@
 import { recordActivity } from '../../store/activity.ts';
 import type { Engine } from '../engine/engine.ts';
 import { describeError } from '../engine/errors.ts';
+import { CONNECTION_ACTIVITY } from '../engine/flow.ts';
 
 export interface DisconnectOutcome {
   quickbooks: 'revoked' | 'no-tokens' | 'failed' | 'shared';
@@ -56,7 +57,7 @@ export async function disconnect(engine: Engine, connectionId: string): Promise<
   engine.forget(connectionId);
   await recordActivity(engine.db, {
     connectionId,
-    flow: 'connection',
+    flow: CONNECTION_ACTIVITY,
     status: 'info',
     message: `Disconnected (QuickBooks tokens ${{ revoked: 'revoked', failed: 'not confirmed revoked', shared: 'forgotten, not revoked: another connection shares them', 'no-tokens': 'absent' }[quickbooks]}; HighLevel tokens forgotten). History is kept.`,
     detail: { notes },

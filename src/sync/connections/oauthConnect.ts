@@ -19,6 +19,7 @@ import { INVOICE_IMPORT_CURSOR } from '../flows/invoiceImport.ts';
 import type { Engine } from '../engine/engine.ts';
 import { toStored } from '../engine/engine.ts';
 import { describeError, SyncError } from '../engine/errors.ts';
+import { CONNECTION_ACTIVITY } from '../engine/flow.ts';
 
 const fixed = (token: string) => ({ accessToken: async () => token, refreshAfterUnauthorized: async () => token });
 
@@ -75,7 +76,7 @@ export async function connectHighLevelFromCode(
   engine.forget(connection.id);
   await recordActivity(engine.db, {
     connectionId: connection.id,
-    flow: 'connection',
+    flow: CONNECTION_ACTIVITY,
     status: 'info',
     message: `HighLevel location "${location.name ?? tokens.locationId}" authorised ledgerlink${connection.qboRealmId ? '' : '; connect its QuickBooks company next'}`,
     detail: { locationId: tokens.locationId, scopes: tokens.scopes },
@@ -172,7 +173,7 @@ export async function connectQuickBooksFromCode(
   engine.forget(connectionId);
   await recordActivity(engine.db, {
     connectionId,
-    flow: 'connection',
+    flow: CONNECTION_ACTIVITY,
     status: 'info',
     message: `Connected QuickBooks company "${company.name ?? company.realmId}" (${company.country}, ${company.homeCurrency})`,
     detail: {
@@ -238,7 +239,7 @@ export async function switchQuickBooksCompany(
     : `company ${connection.qboRealmId}`;
   await recordActivity(engine.db, {
     connectionId,
-    flow: 'connection',
+    flow: CONNECTION_ACTIVITY,
     status: 'info',
     message:
       `Switched QuickBooks company from ${from} to "${company.name ?? company.realmId}" (${company.country}, ${company.homeCurrency}). ` +

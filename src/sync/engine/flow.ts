@@ -13,6 +13,8 @@ import type { EnqueueOptions, JobContext, JobData, JobQueue } from './queue.ts';
 export const POLLING_ACTIVITY = 'polling';
 /** The activity `flow` of the webhook intake (events held, ignored or released). */
 export const WEBHOOKS_ACTIVITY = 'webhooks';
+/** The activity `flow` of a connection's lifecycle (connected, company switched, disconnected, app uninstalled). */
+export const CONNECTION_ACTIVITY = 'connection';
 
 /** The fields every job carries: its connection, and the record key that keeps a record's jobs one at a time. */
 export const JOB_FIELDS = { connectionId: z.string().min(1), key: z.string().min(1) };

@@ -42,6 +42,9 @@ import {
   syncedSnapshot,
 } from '../services/contacts.ts';
 
+/** The activity `flow` of CRM contacts becoming and following QuickBooks customers. */
+export const CUSTOMERS_FLOW = 'customers';
+
 const MAX_DISPLAY_NAME_ATTEMPTS = 8;
 
 export interface CustomerResult {
@@ -232,7 +235,7 @@ async function updateMatched(ctx: FlowContext, customer: Customer, crm: CrmConta
         {
           requestId: quickbooksRequestId({
             connectionId: ctx.connection.id,
-            flow: 'customers',
+            flow: CUSTOMERS_FLOW,
             sourceId: crm.id,
             sourceVersion: `update:${current.Id}:${current.SyncToken}`,
           }),
@@ -262,7 +265,7 @@ async function createCustomer(
         {
           requestId: quickbooksRequestId({
             connectionId: ctx.connection.id,
-            flow: 'customers',
+            flow: CUSTOMERS_FLOW,
             sourceId: crm.id,
             sourceVersion: `create:${attempt}`,
           }),
@@ -306,7 +309,7 @@ async function commitLink(
     });
     await recordActivity(tx, {
       connectionId: ctx.connection.id,
-      flow: 'customers',
+      flow: CUSTOMERS_FLOW,
       status: 'ok',
       crmKind: 'contact',
       crmId: contactId,
@@ -315,7 +318,7 @@ async function commitLink(
       message,
       ...(warnings.length > 0 ? { detail: { warnings } } : {}),
     });
-    await resolveErrors(tx, ctx.connection.id, 'customers', contactId);
+    await resolveErrors(tx, ctx.connection.id, CUSTOMERS_FLOW, contactId);
   });
 }
 
@@ -371,7 +374,7 @@ export async function syncContactChange(
         {
           requestId: quickbooksRequestId({
             connectionId: ctx.connection.id,
-            flow: 'customers',
+            flow: CUSTOMERS_FLOW,
             sourceId: contactId,
             sourceVersion: `contact:${hash}:${customer.SyncToken}`,
           }),
@@ -404,7 +407,7 @@ export async function syncContactChange(
     if (changed.length > 0) {
       await recordActivity(tx, {
         connectionId: ctx.connection.id,
-        flow: 'customers',
+        flow: CUSTOMERS_FLOW,
         status: 'ok',
         crmKind: 'contact',
         crmId: contactId,
@@ -413,7 +416,7 @@ export async function syncContactChange(
         message: `Updated QuickBooks customer "${customer.DisplayName}" from contact ${label}: ${changed.join(', ')}`,
         detail: { fields: changed },
       });
-      await resolveErrors(tx, ctx.connection.id, 'customers', contactId);
+      await resolveErrors(tx, ctx.connection.id, CUSTOMERS_FLOW, contactId);
     }
   });
 }
@@ -519,9 +522,6 @@ export async function sweepContacts(
 
 // ---------------------------------------------------------------------------------------------------------
 // The flow's declaration (src/sync/engine/flow.ts).
-
-/** The activity `flow` of CRM contact -> QuickBooks customer work. */
-export const CUSTOMERS_FLOW = 'customers';
 
 export const customersFlow = defineFlow({
   name: CUSTOMERS_FLOW,
