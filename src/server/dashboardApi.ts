@@ -16,7 +16,6 @@ import {
 import { readCursor } from '../store/cursors.ts';
 import { countLinks } from '../store/links.ts';
 import { listRefusals } from '../store/webhookRefusals.ts';
-import { recordFacts } from '../store/recordNames.ts';
 import { currencyExponent } from '../domain/money.ts';
 import { highLevelRecordUrl, quickbooksRecordUrl } from './providerLinks.ts';
 import { REFUSAL_SAMPLE_SECONDS } from '../sync/engine/intake.ts';
@@ -36,6 +35,7 @@ import {
   resumeWaitingReviewRequests,
   reviewRequestProblem,
 } from '../sync/flows/reviewRequests.ts';
+import { RECORD_NAMING } from '../sync/flows/index.ts';
 import { SyncError } from '../sync/engine/errors.ts';
 import { builtInQuickBooksState } from '../sync/services/builtInQuickBooks.ts';
 import { failingSides } from '../store/sideHealth.ts';
@@ -388,7 +388,7 @@ export async function registerDashboardApi(
     connection: Connection,
     entries: ActivityRecord[],
   ): Promise<Array<z.infer<typeof activityRowSchema>>> => {
-    const facts = await recordFacts(db, connection.id, entries);
+    const facts = await RECORD_NAMING.recordFacts(db, connection.id, entries);
     const providers = engine.providers;
     const qboUrl = (ref: { kind: string; id: string } | null) =>
       ref ? quickbooksRecordUrl(providers.quickbooks.appUrl, ref.kind, ref.id) : null;
@@ -672,16 +672,20 @@ export async function registerDashboardApi(
     }),
     handler: async ({ params, query }) => {
       const connection = await connectionOf(params.id);
-      const entries = await listActivity(db, {
-        connectionId: params.id,
-        ...(query.flow ? { flow: query.flow } : {}),
-        ...(query.status ? { status: query.status } : {}),
-        ...(query.text ? { text: query.text } : {}),
-        ...(query.openErrors ? { openErrorsOnly: true } : {}),
-        ...(query.echoes ? {} : { withoutEchoes: true }),
-        ...(query.beforeId ? { beforeId: query.beforeId } : {}),
-        limit: query.limit,
-      });
+      const entries = await listActivity(
+        db,
+        {
+          connectionId: params.id,
+          ...(query.flow ? { flow: query.flow } : {}),
+          ...(query.status ? { status: query.status } : {}),
+          ...(query.text ? { text: query.text } : {}),
+          ...(query.openErrors ? { openErrorsOnly: true } : {}),
+          ...(query.echoes ? {} : { withoutEchoes: true }),
+          ...(query.beforeId ? { beforeId: query.beforeId } : {}),
+          limit: query.limit,
+        },
+        RECORD_NAMING,
+      );
       const flows = await db.query<{ flow: string }>(
         'SELECT DISTINCT flow FROM activity WHERE connection_id = $1 ORDER BY flow',
         [params.id],
@@ -703,7 +707,7 @@ export async function registerDashboardApi(
     response: activityRowSchema,
     handler: async ({ params }) => {
       const connection = await connectionOf(params.id);
-      const entry = await getActivity(db, params.id, params.activityId);
+      const entry = await getActivity(db, params.id, params.activityId, RECORD_NAMING);
       if (!entry) throw notFound(`Activity ${params.activityId}`);
       return (await rowsOf(connection, [entry]))[0]!;
     },
@@ -717,7 +721,7 @@ export async function registerDashboardApi(
     params: activityParams,
     response: z.object({ retried: z.number(), alreadyQueued: z.number() }),
     handler: async ({ params }) => {
-      const entry = await getActivity(db, params.id, params.activityId);
+      const entry = await getActivity(db, params.id, params.activityId, RECORD_NAMING);
       if (!entry) throw notFound(`Activity ${params.activityId}`);
       if (entry.status !== 'error' || entry.resolvedAt || !entry.retry)
         throw new HttpProblem(409, 'not_retryable', 'Only an open error with a job to run again can be retried');
@@ -734,7 +738,11 @@ export async function registerDashboardApi(
     response: z.object({ retried: z.number(), alreadyQueued: z.number() }),
     handler: async ({ params }) => {
       await connectionOf(params.id);
-      const open = await listActivity(db, { connectionId: params.id, openErrorsOnly: true, limit: 1000 });
+      const open = await listActivity(
+        db,
+        { connectionId: params.id, openErrorsOnly: true, limit: 1000 },
+        RECORD_NAMING,
+      );
       return retry(
         params.id,
         open.filter((e) => e.retry),
@@ -869,7 +877,11 @@ export async function registerDashboardApi(
       const ctx = await liveContext(params.id);
       const facts = await ctx.company();
       const mapping = ctx.connection.settings.taxCodeMapping;
-      const open = await listActivity(db, { connectionId: params.id, openErrorsOnly: true, limit: 1000 });
+      const open = await listActivity(
+        db,
+        { connectionId: params.id, openErrorsOnly: true, limit: 1000 },
+        RECORD_NAMING,
+      );
       const unmapped = new Map<string, { key: string; taxes: Array<{ name: string; rate: string }>; reason: string }>();
       for (const entry of open) {
         const taxes = taxesOfError(entry);

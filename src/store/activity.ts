@@ -2,7 +2,7 @@
 // what happened and what to do, plus what Retry should run again.
 import type { Queryable } from './db.ts';
 import { linkUpsert, type LinkToSave } from './links.ts';
-import { ECHO_SQL } from './recordNames.ts';
+import type { RecordNaming } from './recordNames.ts';
 
 export type ActivityStatus = 'ok' | 'skipped' | 'error' | 'info';
 
@@ -33,7 +33,7 @@ export interface ActivityRecord extends ActivityEntry {
   occurrences: number;
   /** When it was last met (createdAt when only once). */
   lastSeenAt: Date;
-  /** An event ledgerlink ignored because it only reports ledgerlink's own write (see ECHO_SQL). */
+  /** An event ledgerlink ignored because it only reports ledgerlink's own write (see RecordNaming.echoSql). */
   echo: boolean;
 }
 
@@ -160,7 +160,17 @@ interface ActivityRow {
 
 const parse = <T>(value: T | string): T => (typeof value === 'string' ? (JSON.parse(value) as T) : value);
 
-export async function listActivity(q: Queryable, filter: ActivityFilter = {}): Promise<ActivityRecord[]> {
+/**
+ * Entries, newest first. `naming` (the registry's, from the flows' declarations) tells echoes: without it no entry
+ * is marked one, and `withoutEchoes` is refused.
+ */
+export async function listActivity(
+  q: Queryable,
+  filter: ActivityFilter = {},
+  naming?: RecordNaming,
+): Promise<ActivityRecord[]> {
+  if (filter.withoutEchoes && !naming) throw new Error('leaving echoes out needs the record naming');
+  const echoSql = naming?.echoSql ?? 'false';
   const where: string[] = [];
   const params: unknown[] = [];
   const add = (sql: string, value: unknown) => {
@@ -176,11 +186,11 @@ export async function listActivity(q: Queryable, filter: ActivityFilter = {}): P
     where.push(`(message ILIKE ${p} OR crm_id ILIKE ${p} OR qbo_id ILIKE ${p})`);
   }
   if (filter.openErrorsOnly) where.push(`status = 'error' AND resolved_at IS NULL`);
-  if (filter.withoutEchoes) where.push(`NOT ${ECHO_SQL}`);
+  if (filter.withoutEchoes) where.push(`NOT ${echoSql}`);
   if (filter.beforeId) add('id < ?', filter.beforeId);
   params.push(Math.min(filter.limit ?? 100, 1000));
   const result = await q.query<ActivityRow>(
-    `SELECT a.*, ${ECHO_SQL} AS echo FROM activity a ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
+    `SELECT a.*, ${echoSql} AS echo FROM activity a ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
     params,
   );
   return result.rows.map((row) => ({
@@ -204,8 +214,13 @@ export async function listActivity(q: Queryable, filter: ActivityFilter = {}): P
 }
 
 /** One entry of a connection (undefined when it belongs to another connection: every read is scoped). */
-export async function getActivity(q: Queryable, connectionId: string, id: number): Promise<ActivityRecord | undefined> {
-  const rows = await listActivity(q, { connectionId, beforeId: id + 1, limit: 1 });
+export async function getActivity(
+  q: Queryable,
+  connectionId: string,
+  id: number,
+  naming?: RecordNaming,
+): Promise<ActivityRecord | undefined> {
+  const rows = await listActivity(q, { connectionId, beforeId: id + 1, limit: 1 }, naming);
   return rows[0]?.id === id ? rows[0] : undefined;
 }
 

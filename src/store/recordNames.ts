@@ -1,6 +1,8 @@
 // What the records of activity entries are called by people: "Sales receipt 1001" rather than a QuickBooks Id, the
 // customer by name and email, the amount and what is still due. Read from the links (what ledgerlink wrote) and the
-// index of QuickBooks customers, a page of entries at a time (three statements, whatever the page's size).
+// index of QuickBooks customers, a page of entries at a time (three statements, whatever the page's size). Which
+// link kinds pair which records, and their nouns, are the flows' declarations, passed in as a value: the store
+// knows no flow.
 import type { Queryable } from './db.ts';
 import type { LinkKind } from './links.ts';
 
@@ -24,49 +26,90 @@ export interface RecordFacts {
   amount: { minor: number; currency: string; dueMinor: number | null } | null;
 }
 
-// The link kind an activity entry's record is found under, from either side.
-const LINK_OF_CRM_KIND: Record<string, LinkKind[]> = {
-  transaction: ['salesReceipt'],
-  order: ['salesReceipt'],
-  invoice: ['invoice', 'importedInvoice'],
-  contact: ['customer'],
-};
-const LINK_OF_QBO_KIND: Record<string, LinkKind[]> = {
-  SalesReceipt: ['salesReceipt'],
-  RefundReceipt: ['refundReceipt'],
-  Invoice: ['invoice', 'importedInvoice'],
-  Customer: ['customer'],
-  Payment: ['payment'],
-  Item: ['item'],
-};
-const QBO_KIND_OF_LINK: Partial<Record<LinkKind, string>> = {
-  salesReceipt: 'SalesReceipt',
-  refundReceipt: 'RefundReceipt',
-  invoice: 'Invoice',
-  importedInvoice: 'Invoice',
-  customer: 'Customer',
-  payment: 'Payment',
-  item: 'Item',
-};
-const CRM_KIND_OF_LINK: Partial<Record<LinkKind, string>> = {
-  salesReceipt: 'transaction',
-  invoice: 'invoice',
-  importedInvoice: 'invoice',
-  customer: 'contact',
-};
+/**
+ * What a link kind pairs and what people call its records: declared by the flow that writes it
+ * (src/sync/engine/flow.ts), handed to recordNaming by the registry.
+ */
+export interface LinkKindNames {
+  kind: LinkKind;
+  /** The QuickBooks entity its `qbo_id` names (an activity entry's `qbo_kind`), and what people call one. */
+  quickbooks: { entity: string; noun: string };
+  /**
+   * The CRM record kinds (an activity entry's `crm_kind`) found under it, the first the one its `crm_id` names,
+   * and what people call one. Absent when no entry names a CRM record of it.
+   */
+  crm?: { kinds: readonly [string, ...string[]]; noun: string };
+}
 
-const NOUN: Record<string, string> = {
-  SalesReceipt: 'Sales receipt',
-  RefundReceipt: 'Refund receipt',
-  Invoice: 'Invoice',
-  Payment: 'Payment',
-  Customer: 'Customer',
-  Item: 'Item',
-  transaction: 'Payment',
-  order: 'Payment',
-  invoice: 'Invoice',
-  contact: 'Contact',
-};
+/** The lookups recordNaming derives from the link kinds, by either side's record kind. */
+export interface NamingTables {
+  /** The link kinds an entry's record is found under, by its `crm_kind`, in declaration order. */
+  linkOfCrmKind: Record<string, LinkKind[]>;
+  /** The link kinds an entry's record is found under, by its `qbo_kind`, in declaration order. */
+  linkOfQboKind: Record<string, LinkKind[]>;
+  qboKindOfLink: Partial<Record<LinkKind, string>>;
+  crmKindOfLink: Partial<Record<LinkKind, string>>;
+  /** What people call a record, by QuickBooks entity or CRM record kind. */
+  noun: Record<string, string>;
+}
+
+export interface RecordNaming {
+  tables: NamingTables;
+  /**
+   * The SQL test that an activity entry is ledgerlink's own write coming back: an event it ignored about a
+   * QuickBooks record that ledgerlink itself created or last wrote from the CRM side (a link of CRM origin names
+   * it), or about a CRM record it created from QuickBooks. `a` is the activity row's alias.
+   */
+  echoSql: string;
+  /** The facts of each ref's record (same order), or null for an entry about no record. */
+  recordFacts(q: Queryable, connectionId: string, refs: readonly RecordRef[]): Promise<Array<RecordFacts | null>>;
+}
+
+/** A SQL string literal; the kinds come from code, and are quoted all the same. */
+const literal = (value: string): string => `'${value.replaceAll("'", "''")}'`;
+
+/** The tables of the given link kinds; a record kind that two of them call by different nouns is a mistake. */
+export function namingTables(kinds: readonly LinkKindNames[]): NamingTables {
+  const tables: NamingTables = { linkOfCrmKind: {}, linkOfQboKind: {}, qboKindOfLink: {}, crmKindOfLink: {}, noun: {} };
+  const name = (recordKind: string, noun: string) => {
+    const known = tables.noun[recordKind];
+    if (known !== undefined && known !== noun)
+      throw new Error(`record kind ${recordKind} is called both "${known}" and "${noun}"`);
+    tables.noun[recordKind] = noun;
+  };
+  for (const { kind, quickbooks, crm } of kinds) {
+    if (Object.hasOwn(tables.qboKindOfLink, kind)) throw new Error(`link kind ${kind} is named twice`);
+    tables.qboKindOfLink[kind] = quickbooks.entity;
+    (tables.linkOfQboKind[quickbooks.entity] ??= []).push(kind);
+    name(quickbooks.entity, quickbooks.noun);
+    if (!crm) continue;
+    tables.crmKindOfLink[kind] = crm.kinds[0];
+    for (const crmKind of crm.kinds) {
+      (tables.linkOfCrmKind[crmKind] ??= []).push(kind);
+      name(crmKind, crm.noun);
+    }
+  }
+  return tables;
+}
+
+/** How activity entries name their records and which of them are echoes, for the given link kinds. */
+export function recordNaming(kinds: readonly LinkKindNames[]): RecordNaming {
+  const tables = namingTables(kinds);
+  const kindsBy = (column: string, table: Record<string, LinkKind[]>) => {
+    const cases = Object.entries(table).map(([k, v]) => `WHEN ${literal(k)} THEN ARRAY[${v.map(literal).join(',')}]`);
+    return cases.length === 0 ? 'ARRAY[]::text[]' : `CASE ${column} ${cases.join(' ')} ELSE ARRAY[]::text[] END`;
+  };
+  const echoSql = `(a.flow = 'webhooks' AND a.status = 'skipped' AND (
+    (a.qbo_id IS NOT NULL AND EXISTS (SELECT 1 FROM links l WHERE l.connection_id = a.connection_id AND l.qbo_id = a.qbo_id AND l.origin = 'crm'
+      AND l.kind = ANY(${kindsBy('a.qbo_kind', tables.linkOfQboKind)})))
+    OR (a.crm_id IS NOT NULL AND EXISTS (SELECT 1 FROM links l WHERE l.connection_id = a.connection_id AND l.crm_id = a.crm_id AND l.origin = 'qbo'
+      AND l.kind = ANY(${kindsBy('a.crm_kind', tables.linkOfCrmKind)})))))`;
+  return {
+    tables,
+    echoSql,
+    recordFacts: (q, connectionId, refs) => recordFacts(tables, q, connectionId, refs),
+  };
+}
 
 interface LinkRow {
   kind: LinkKind;
@@ -76,29 +119,14 @@ interface LinkRow {
   data: Record<string, unknown> | string;
 }
 
-/**
- * The SQL test that an activity entry is ledgerlink's own write coming back: an event it ignored about a QuickBooks
- * record that ledgerlink itself created or last wrote from the CRM side (a link of CRM origin names it), or about a
- * CRM record it created from QuickBooks. `a` is the activity row's alias.
- */
-export const ECHO_SQL = `(a.flow = 'webhooks' AND a.status = 'skipped' AND (
-    (a.qbo_id IS NOT NULL AND EXISTS (SELECT 1 FROM links l WHERE l.connection_id = a.connection_id AND l.qbo_id = a.qbo_id AND l.origin = 'crm'
-      AND l.kind = ANY(CASE a.qbo_kind ${Object.entries(LINK_OF_QBO_KIND)
-        .map(([k, v]) => `WHEN '${k}' THEN ARRAY[${v.map((x) => `'${x}'`).join(',')}]`)
-        .join(' ')} ELSE ARRAY[]::text[] END)))
-    OR (a.crm_id IS NOT NULL AND EXISTS (SELECT 1 FROM links l WHERE l.connection_id = a.connection_id AND l.crm_id = a.crm_id AND l.origin = 'qbo'
-      AND l.kind = ANY(CASE a.crm_kind ${Object.entries(LINK_OF_CRM_KIND)
-        .map(([k, v]) => `WHEN '${k}' THEN ARRAY[${v.map((x) => `'${x}'`).join(',')}]`)
-        .join(' ')} ELSE ARRAY[]::text[] END)))))`;
-
 const parse = (value: Record<string, unknown> | string): Record<string, unknown> =>
   typeof value === 'string' ? (JSON.parse(value) as Record<string, unknown>) : (value ?? {});
 const text = (value: unknown): string | null => (typeof value === 'string' && value.trim() !== '' ? value : null);
 const int = (value: unknown): number | null =>
   typeof value === 'number' && Number.isSafeInteger(value) ? value : null;
 
-/** The facts of each ref's record (same order), or null for an entry about no record. */
-export async function recordFacts(
+async function recordFacts(
+  { linkOfCrmKind, linkOfQboKind, qboKindOfLink, crmKindOfLink, noun: nouns }: NamingTables,
   q: Queryable,
   connectionId: string,
   refs: readonly RecordRef[],
@@ -106,8 +134,8 @@ export async function recordFacts(
   const byCrm: Array<[string, string]> = [];
   const byQbo: Array<[string, string]> = [];
   for (const ref of refs) {
-    if (ref.crmKind && ref.crmId) for (const kind of LINK_OF_CRM_KIND[ref.crmKind] ?? []) byCrm.push([kind, ref.crmId]);
-    if (ref.qboKind && ref.qboId) for (const kind of LINK_OF_QBO_KIND[ref.qboKind] ?? []) byQbo.push([kind, ref.qboId]);
+    if (ref.crmKind && ref.crmId) for (const kind of linkOfCrmKind[ref.crmKind] ?? []) byCrm.push([kind, ref.crmId]);
+    if (ref.qboKind && ref.qboId) for (const kind of linkOfQboKind[ref.qboKind] ?? []) byQbo.push([kind, ref.qboId]);
   }
   const links =
     byCrm.length + byQbo.length === 0
@@ -131,11 +159,11 @@ export async function recordFacts(
   const linkByCrm = new Map(links.map((l) => [`${l.kind}:${l.crm_id}`, l]));
   const linkByQbo = new Map(links.filter((l) => l.qbo_id).map((l) => [`${l.kind}:${l.qbo_id}`, l]));
   const linkOf = (ref: RecordRef): LinkRow | undefined => {
-    for (const kind of ref.crmKind && ref.crmId ? (LINK_OF_CRM_KIND[ref.crmKind] ?? []) : []) {
+    for (const kind of ref.crmKind && ref.crmId ? (linkOfCrmKind[ref.crmKind] ?? []) : []) {
       const found = linkByCrm.get(`${kind}:${ref.crmId}`);
       if (found) return found;
     }
-    for (const kind of ref.qboKind && ref.qboId ? (LINK_OF_QBO_KIND[ref.qboKind] ?? []) : []) {
+    for (const kind of ref.qboKind && ref.qboId ? (linkOfQboKind[ref.qboKind] ?? []) : []) {
       const found = linkByQbo.get(`${kind}:${ref.qboId}`);
       if (found) return found;
     }
@@ -178,10 +206,10 @@ export async function recordFacts(
     const link = linkOf(ref);
     if (!link && !ref.crmId && !ref.qboId) return null;
     const data = link ? parse(link.data) : {};
-    const qboKind = link ? QBO_KIND_OF_LINK[link.kind] : ref.qboKind;
+    const qboKind = link ? qboKindOfLink[link.kind] : ref.qboKind;
     const qboId = link?.qbo_id ?? (ref.qboId && (!link || ref.qboKind === qboKind) ? ref.qboId : undefined);
-    const crmKind = link ? (CRM_KIND_OF_LINK[link.kind] ?? ref.crmKind) : ref.crmKind;
-    const crmId = link && CRM_KIND_OF_LINK[link.kind] ? link.crm_id : ref.crmId;
+    const crmKind = link ? (crmKindOfLink[link.kind] ?? ref.crmKind) : ref.crmKind;
+    const crmId = link && crmKindOfLink[link.kind] ? link.crm_id : ref.crmId;
     const customerId =
       link?.kind === 'customer'
         ? link.qbo_id
@@ -203,7 +231,7 @@ export async function recordFacts(
         ? { minor: total, currency, dueMinor: link?.kind === 'invoice' && !data.voided ? total - (paid ?? 0) : null }
         : null;
     const docNumber = text(data.docNumber);
-    const noun = NOUN[qboKind ?? crmKind ?? ''] ?? 'Record';
+    const noun = nouns[qboKind ?? crmKind ?? ''] ?? 'Record';
     const label =
       link?.kind === 'item'
         ? `Item "${text(data.name) ?? link.crm_id}"`

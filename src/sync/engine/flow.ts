@@ -5,6 +5,7 @@
 // docs/adding-a-flow.md walks through adding one.
 import { z } from 'zod';
 import type { LinkKind } from '../../store/links.ts';
+import type { LinkKindNames } from '../../store/recordNames.ts';
 import type { FlowContext } from './context.ts';
 import type { EnqueueOptions, JobContext, JobData, JobQueue } from './queue.ts';
 
@@ -121,8 +122,12 @@ export interface FlowDeclaration<
   /** One sentence for people: what the flow brings from where to where. */
   summary: string;
   jobs: J;
-  /** The link kinds this flow writes (a kind written from both sides, like customers, has a flow for each). */
-  linkKinds: readonly LinkKind[];
+  /**
+   * The link kinds this flow writes, each with the QuickBooks entity and CRM record kinds it pairs and what people
+   * call them (the activity's record names and its echo test read these). A kind written by several flows, like
+   * customers from both sides, is declared once (a shared constant) and listed by each.
+   */
+  linkKinds: readonly LinkKindNames[];
   /** Schemas of the `data` of the links this flow writes, by kind (read through linkData). */
   linkData?: Partial<Record<LinkKind, z.ZodType>>;
   /**
@@ -137,6 +142,22 @@ export function defineFlow<const N extends string, const J extends Record<string
   declaration: Omit<FlowDeclaration<N, J>, keyof FlowWiring> & FlowWiring<keyof J & string>,
 ): FlowDeclaration<N, J> {
   return declaration;
+}
+
+/**
+ * Every link kind the flows write, each once, in the flows' order (which orders the kinds an activity entry's record
+ * is looked for under); a kind two flows declare differently stops the start.
+ */
+export function linkKindsOf(flows: readonly FlowDeclaration[]): LinkKindNames[] {
+  const kinds = new Map<LinkKind, LinkKindNames>();
+  for (const flow of flows)
+    for (const declared of flow.linkKinds) {
+      const known = kinds.get(declared.kind);
+      if (known && JSON.stringify(known) !== JSON.stringify(declared))
+        throw new Error(`link kind ${declared.kind} is declared differently by flow ${flow.name}`);
+      kinds.set(declared.kind, known ?? declared);
+    }
+  return [...kinds.values()];
 }
 
 /** Declares one job; its handler's `data` is typed by its payload schema. */

@@ -12,6 +12,7 @@ import { recordActivity } from '../../store/activity.ts';
 import { readCursor, writeCursor } from '../../store/cursors.ts';
 import type { FlowContext } from '../engine/context.ts';
 import { rememberCustomers } from '../services/customerIndex.ts';
+import { CUSTOMER_LINK } from '../services/contacts.ts';
 import { keepDailyReserve } from '../services/dailyReserve.ts';
 import { RetryLater, SyncError } from '../engine/errors.ts';
 import { QUEUES } from '../engine/queues.ts';
@@ -262,5 +263,5 @@ export const contactImportFlow = defineFlow({
       concurrency: () => 1,
     }),
   },
-  linkKinds: ['customer'],
+  linkKinds: [CUSTOMER_LINK],
 });

@@ -33,7 +33,14 @@ import { QUEUES } from '../engine/queues.ts';
 import { defineFlow, defineJob, payload } from '../engine/flow.ts';
 import { customerIdsWithEmail, rememberCustomer } from '../services/customerIndex.ts';
 import { RetryLater, SyncError } from '../engine/errors.ts';
-import { contactLabel, crmContactOf, isContactMissing, sideOf, syncedSnapshot } from '../services/contacts.ts';
+import {
+  CUSTOMER_LINK,
+  contactLabel,
+  crmContactOf,
+  isContactMissing,
+  sideOf,
+  syncedSnapshot,
+} from '../services/contacts.ts';
 
 /** The activity `flow` of CRM contacts becoming and following QuickBooks customers. */
 export const CUSTOMERS_FLOW = 'customers';
@@ -534,7 +541,7 @@ export const customersFlow = defineFlow({
       logIds: (data) => ({ contactId: data.contactId }),
     }),
   },
-  linkKinds: ['customer'],
+  linkKinds: [CUSTOMER_LINK],
   events: {
     highlevel: {
       // ContactDndUpdate changes nothing ledgerlink syncs (dnd is not a QuickBooks customer field).

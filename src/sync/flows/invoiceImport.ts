@@ -467,5 +467,11 @@ export const invoiceImportFlow = defineFlow({
       concurrency: () => 1,
     }),
   },
-  linkKinds: ['importedInvoice'],
+  linkKinds: [
+    {
+      kind: 'importedInvoice',
+      quickbooks: { entity: 'Invoice', noun: 'Invoice' },
+      crm: { kinds: ['invoice'], noun: 'Invoice' },
+    },
+  ],
 });

@@ -34,7 +34,7 @@ import type { Queryable } from '../../store/db.ts';
 import { readCursor, writeCursor } from '../../store/cursors.ts';
 import type { FlowContext } from '../engine/context.ts';
 import { customerForContact } from './customers.ts';
-import { itemIdsForNames, shortenedItemNames } from '../services/items.ts';
+import { ITEM_LINK, itemIdsForNames, shortenedItemNames } from '../services/items.ts';
 import { currencyProblem } from '../services/company.ts';
 import { SyncError } from '../engine/errors.ts';
 import { QUEUES } from '../engine/queues.ts';
@@ -1018,7 +1018,15 @@ export const invoicesFlow = defineFlow({
       logIds: (data) => ({ invoiceId: data.invoiceId }),
     }),
   },
-  linkKinds: ['invoice', 'payment'],
+  linkKinds: [
+    {
+      kind: 'invoice',
+      quickbooks: { entity: 'Invoice', noun: 'Invoice' },
+      crm: { kinds: ['invoice'], noun: 'Invoice' },
+    },
+    { kind: 'payment', quickbooks: { entity: 'Payment', noun: 'Payment' } },
+    ITEM_LINK,
+  ],
   events: {
     highlevel: {
       // Every invoice event, whatever its type or whether it has one (HighLevel's Invoice* docs show none), asks

@@ -46,7 +46,14 @@ import {
 import { recordActivity, resolveErrors } from '../../store/activity.ts';
 import type { FlowContext } from '../engine/context.ts';
 import { rememberCustomer } from '../services/customerIndex.ts';
-import { contactLabel, crmContactOf, isContactMissing, sideOf, syncedSnapshot } from '../services/contacts.ts';
+import {
+  CUSTOMER_LINK,
+  contactLabel,
+  crmContactOf,
+  isContactMissing,
+  sideOf,
+  syncedSnapshot,
+} from '../services/contacts.ts';
 import { RetryLater, SyncError } from '../engine/errors.ts';
 
 export const CONTACTS_FLOW = 'contacts';
@@ -549,7 +556,7 @@ export const qboCustomersFlow = defineFlow({
       logIds: (data) => ({ customerId: data.customerId }),
     }),
   },
-  linkKinds: ['customer'],
+  linkKinds: [CUSTOMER_LINK],
   events: {
     quickbooks: {
       Customer: ({ entityId, operation }) => ({

@@ -16,7 +16,7 @@ import { recordActivity } from '../../store/activity.ts';
 import type { FlowContext } from '../engine/context.ts';
 import { SyncError } from '../engine/errors.ts';
 import { defineFlow, linkData } from '../engine/flow.ts';
-import { itemIdsForNames } from '../services/items.ts';
+import { ITEM_LINK, itemIdsForNames } from '../services/items.ts';
 
 /** The flow's name, as its QuickBooks request ids carry it. */
 export const REFUNDS_FLOW = 'refunds';
@@ -31,7 +31,7 @@ export const refundsFlow = defineFlow({
   name: REFUNDS_FLOW,
   summary: 'CRM refunds -> QuickBooks refund receipts, one per refunded amount, within the sales-receipt job',
   jobs: {},
-  linkKinds: ['refundReceipt'],
+  linkKinds: [{ kind: 'refundReceipt', quickbooks: { entity: 'RefundReceipt', noun: 'Refund receipt' } }, ITEM_LINK],
   linkData: { refundReceipt: refundLinkData },
 });
 

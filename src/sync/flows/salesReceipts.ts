@@ -15,7 +15,7 @@ import { findLinkByCrmId, saveLink, type Link } from '../../store/links.ts';
 import { recordActivity, saveLinkAndRecord, withWarnings } from '../../store/activity.ts';
 import type { FlowContext } from '../engine/context.ts';
 import { customerForContact } from './customers.ts';
-import { itemIdsForNames, shortenedItemNames } from '../services/items.ts';
+import { ITEM_LINK, itemIdsForNames, shortenedItemNames } from '../services/items.ts';
 import { RetryLater, SyncError, describeError } from '../engine/errors.ts';
 import { defineFlow, defineJob, enqueue, linkData, payload, POLLING_ACTIVITY } from '../engine/flow.ts';
 import { QUEUES } from '../engine/queues.ts';
@@ -461,7 +461,14 @@ export const salesReceiptsFlow = defineFlow({
       activityFlow: POLLING_ACTIVITY,
     }),
   },
-  linkKinds: ['salesReceipt'],
+  linkKinds: [
+    {
+      kind: 'salesReceipt',
+      quickbooks: { entity: 'SalesReceipt', noun: 'Sales receipt' },
+      crm: { kinds: ['transaction', 'order'], noun: 'Payment' },
+    },
+    ITEM_LINK,
+  ],
   linkData: { salesReceipt: salesReceiptLinkData },
   events: {
     highlevel: {

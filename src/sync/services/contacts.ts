@@ -10,6 +10,14 @@ import {
   type SyncedContact,
   type SyncedContactField,
 } from '../../domain/customer.ts';
+import type { LinkKindNames } from '../../store/recordNames.ts';
+
+/** The link of a CRM contact to its QuickBooks Customer, written by the contact flows of both sides. */
+export const CUSTOMER_LINK: LinkKindNames = {
+  kind: 'customer',
+  quickbooks: { entity: 'Customer', noun: 'Customer' },
+  crm: { kinds: ['contact'], noun: 'Contact' },
+};
 
 export function crmContactOf(contact: Contact): CrmContact {
   return {

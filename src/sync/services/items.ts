@@ -7,7 +7,11 @@ import type { Item } from '../../quickbooks/entities.ts';
 import { quickbooksRequestId } from '../../domain/requestId.ts';
 import { truncateText } from '../../domain/textLimits.ts';
 import { forgetLinks, linksByCrmIds, saveLink } from '../../store/links.ts';
+import type { LinkKindNames } from '../../store/recordNames.ts';
 import type { FlowContext } from '../engine/context.ts';
+
+/** The link of a CRM line item's name to its QuickBooks Item, written by every flow that puts items on a document. */
+export const ITEM_LINK: LinkKindNames = { kind: 'item', quickbooks: { entity: 'Item', noun: 'Item' } };
 
 const ITEM_NAME_MAX = 100;
 
