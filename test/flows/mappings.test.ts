@@ -216,6 +216,37 @@ describe('the flows write with the bookkeeper mappings (US company)', () => {
     );
   });
 
+  it('gives a refund receipt the class, location, payment method and item the mappings say', async () => {
+    track(true);
+    await setMappings({
+      classId: String(salon.Id),
+      departmentId: String(downtown.Id),
+      paymentMethods: { visa: String(stripeVisa.Id) },
+      products: { 'prod-course': { itemId: String(hoursItem.Id), productName: 'Course' } },
+    });
+    const paid = await pay({ items: [{ name: 'Course', amount: 100, productId: 'prod-course' }] });
+    await receiptFor(paid.transactionId);
+    await admin(s.hl.url, `/transactions/${String(paid.transactionId)}/refund`, { amount: 40 });
+    const refunds = () =>
+      entities('RefundReceipt').filter((r) => String(r.PrivateNote ?? '').includes(String(paid.transactionId)));
+    await eventually(
+      async () => {
+        await pollPayments(s.engine.contextFor(s.connection));
+        await settle();
+        return refunds()[0];
+      },
+      30_000,
+      'the refund receipt',
+    );
+    assert.equal(refunds().length, 1);
+    const [refund] = refunds();
+    assert.equal(refund!.TotalAmt, 40);
+    assert.equal(ref(refund!.ClassRef), salon.Id);
+    assert.equal(ref(refund!.DepartmentRef), downtown.Id);
+    assert.equal(ref(refund!.PaymentMethodRef), stripeVisa.Id);
+    assert.equal(itemOf(itemLines(refund!)[0]!), hoursItem.Id);
+  });
+
   it('puts class, location and mapped items on invoices, deposit and location on their payments; a mapping change rewrites no invoice', async () => {
     track(true);
     await setMappings({
@@ -276,6 +307,37 @@ describe('the flows write with the bookkeeper mappings (US company)', () => {
       (a) => a.crmId === id && /^Updated QuickBooks invoice/.test(a.message),
     );
     assert.equal(updates.length, 0, 'no update for a mapping change');
+
+    // An edit in the CRM updates the invoice, with the mappings of that moment.
+    const hl = s.engine.contextFor(s.connection).hl;
+    const current = await hl.invoices.get(id);
+    await hl.invoices.update(id, {
+      name: current.name ?? 'Invoice',
+      currency: current.currency,
+      issueDate: current.issueDate ?? '',
+      dueDate: current.dueDate ?? current.issueDate ?? '',
+      contactDetails: {
+        id: current.contactDetails!.id,
+        name: current.contactDetails?.name ?? '',
+        email: current.contactDetails?.email ?? '',
+        phoneNo: current.contactDetails?.phoneNo ?? '',
+      },
+      invoiceItems: [
+        { name: 'Design', currency: current.currency, amount: 600, qty: 1, productId: 'prod-design', taxes: [] },
+        { name: 'Hosting', currency: current.currency, amount: 30, qty: 1, taxes: [] },
+      ],
+    } as Parameters<typeof hl.invoices.update>[1]);
+    await settle();
+    const edited = await eventually(
+      async () => {
+        const now = await qboInvoice();
+        return now && now.TotalAmt === 630 ? now : undefined;
+      },
+      30_000,
+      'the updated invoice',
+    );
+    assert.equal(ref(edited.ClassRef), other.Id, 'the edit takes the current class');
+    assert.equal(itemOf(itemLines(edited)[0]!), servicesItem.Id, 'and the current item of the product');
     assert.equal(entities('Invoice').filter((i) => String(i.PrivateNote ?? '').includes(id)).length, 1);
   });
 });
