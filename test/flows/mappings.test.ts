@@ -11,7 +11,13 @@ import { findLinkByCrmId } from '../../src/store/links.ts';
 import type { BookkeepingMappings } from '../../src/store/connections.ts';
 import { QUEUES } from '../../src/sync/engine/routes.ts';
 import { pollPayments } from '../../src/sync/flows/paymentPolling.ts';
-import { forgetCompanyMappings } from '../../src/sync/services/mappings.ts';
+import type { FlowContext } from '../../src/sync/engine/context.ts';
+import {
+  forgetCompanyMappings,
+  mappedItems,
+  mappingsFor,
+  receiptPaymentMethod,
+} from '../../src/sync/services/mappings.ts';
 
 type Rec = Record<string, unknown>;
 
@@ -339,5 +345,61 @@ describe('the flows write with the bookkeeper mappings (US company)', () => {
     assert.equal(ref(edited.ClassRef), other.Id, 'the edit takes the current class');
     assert.equal(itemOf(itemLines(edited)[0]!), servicesItem.Id, 'and the current item of the product');
     assert.equal(entities('Invoice').filter((i) => String(i.PrivateNote ?? '').includes(id)).length, 1);
+  });
+});
+
+describe('mappingsFor without QuickBooks calls when nothing asks for them', () => {
+  const fakeContext = (mappings: Partial<BookkeepingMappings>, calls: string[]) =>
+    ({
+      connection: {
+        id: 'connection-1',
+        qboRealmId: `realm-${Math.random()}`,
+        qboCountry: 'US',
+        settings: { mappings: { products: {}, paymentMethods: {}, ...mappings } },
+      },
+      qbo: {
+        preferences: async () => {
+          calls.push('preferences');
+          return { AccountingInfoPrefs: { ClassTrackingPerTxn: true, TrackDepartments: true } };
+        },
+        listPaymentMethods: async () => {
+          calls.push('listPaymentMethods');
+          return [{ Id: '77', Name: 'Discover', Active: true }];
+        },
+      },
+    }) as unknown as FlowContext;
+
+  it('reads the Preferences only when a class or location is mapped', async () => {
+    const calls: string[] = [];
+    const none = await mappingsFor(fakeContext({ depositAccountId: '35' }, calls));
+    assert.deepEqual(none.tracking('SalesReceipt'), { notes: [] });
+    assert.deepEqual(calls, []);
+    const tracked = await mappingsFor(fakeContext({ classId: '5', departmentId: '6' }, calls));
+    assert.deepEqual(calls, ['preferences']);
+    assert.deepEqual(tracked.tracking('Payment'), { DepartmentRef: { value: '6' }, notes: [] });
+  });
+
+  it('asks QuickBooks for a payment method only when neither the mapping nor the company facts decide it', async () => {
+    const calls: string[] = [];
+    const mappings = await mappingsFor(fakeContext({ paymentMethods: { cash: '90' } }, calls));
+    const byName = { visa: '3', card: '4' };
+    assert.equal(await receiptPaymentMethod(mappings, { paymentMode: 'card', cardBrand: 'Visa' }, byName), undefined);
+    assert.equal(await receiptPaymentMethod(mappings, { paymentMode: null }, byName), undefined, 'unknown mode');
+    assert.deepEqual(await receiptPaymentMethod(mappings, { paymentMode: 'cash' }, byName), { value: '90' });
+    assert.deepEqual(calls, []);
+    assert.deepEqual(await receiptPaymentMethod(mappings, { paymentMode: 'card', cardBrand: 'discover' }, {}), {
+      value: '77',
+      name: 'Discover',
+    });
+    assert.deepEqual(calls, ['listPaymentMethods']);
+  });
+
+  it('splits lines into mapped products and names to find', () => {
+    const split = mappedItems({ itemForProduct: (id) => (id === 'p1' ? '70' : undefined) }, [
+      { name: 'Mapped', productId: 'p1' },
+      { name: 'Other product', productId: 'p2' },
+      { name: 'No product' },
+    ]);
+    assert.deepEqual(split, { itemIdsByProductId: { p1: '70' }, namesByItem: ['Other product', 'No product'] });
   });
 });
