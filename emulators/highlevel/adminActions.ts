@@ -27,6 +27,8 @@ const buyer = z.object({
 const tax = z.object({ name: z.string(), rate: z.number().min(0), _id: z.string().optional() });
 const item = z.object({
   name: z.string().min(1),
+  /** A product of the location's catalogue; absent: a product id of its own. */
+  productId: z.string().min(1).optional(),
   amount: z.number().min(0),
   qty: z.number().positive().optional(),
   taxes: z.array(tax).optional(),

@@ -30,6 +30,7 @@ export interface BuyerInput {
 
 export interface ItemInput {
   name: string;
+  productId?: string | undefined;
   /** Unit price in major units. */
   amount: number;
   qty?: number | undefined;
@@ -100,7 +101,7 @@ export class PaymentService {
       name: i.name,
       qty: i.qty ?? 1,
       unitMinor: toMinor(i.amount, currency),
-      productId: objectId(now),
+      productId: i.productId ?? objectId(now),
       priceId: objectId(now),
       priceType: i.recurring ? 'recurring' : 'one_time',
       taxes: (i.taxes ?? []).map(

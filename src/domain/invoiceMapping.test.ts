@@ -489,3 +489,50 @@ describe('Other regions: tax codes, a discount line and GlobalTaxCalculation', (
     assert.equal(r.expectedTotal.crm, 0);
   });
 });
+
+describe("HighLevel invoice -> QuickBooks Invoice: the bookkeeper's refs", () => {
+  const cases: Array<{
+    name: string;
+    context: Partial<InvoiceContext>;
+    classRef?: { value: string };
+    departmentRef?: { value: string };
+    lineClass?: { value: string };
+    items: string[];
+  }> = [
+    { name: 'nothing mapped', context: {}, items: ['7', '8'] },
+    {
+      name: 'class on the header, location, a mapped product',
+      context: { classRef: { value: '5' }, departmentRef: { value: '6' }, itemIdsByProductId: { 'p-1': '70' } },
+      classRef: { value: '5' },
+      departmentRef: { value: '6' },
+      items: ['70', '8'],
+    },
+    {
+      name: 'class per row',
+      context: { lineClassRef: { value: '5' } },
+      lineClass: { value: '5' },
+      items: ['7', '8'],
+    },
+  ];
+  for (const c of cases) {
+    for (const [region, base] of [
+      ['US', us],
+      ['global', global],
+    ] as const) {
+      it(`${c.name} (${region})`, () => {
+        const crm = invoice([
+          { name: 'Design', amount: 100, qty: 1, productId: 'p-1' },
+          { name: 'Hosting', amount: 20, qty: 1 },
+        ]);
+        const { invoice: body } = mapped(crm, { ...base, itemIdsByName: { Design: '7', Hosting: '8' }, ...c.context });
+        assert.deepEqual(body.ClassRef, c.classRef);
+        assert.deepEqual(body.DepartmentRef, c.departmentRef);
+        assert.deepEqual(
+          itemLines(body).map((l) => l.SalesItemLineDetail.ItemRef.value),
+          c.items,
+        );
+        for (const line of itemLines(body)) assert.deepEqual(line.SalesItemLineDetail.ClassRef, c.lineClass);
+      });
+    }
+  }
+});

@@ -39,6 +39,10 @@ export interface InvoiceContext extends SalesLineContext {
   readonly docNumberTooLong?: TooLong;
   /** Leave DocNumber out and let QuickBooks number the invoice (default false). */
   readonly omitDocNumber?: boolean;
+  /** The header class (a company that tracks one class per transaction). */
+  readonly classRef?: QboRef;
+  /** The department (location). */
+  readonly departmentRef?: QboRef;
 }
 
 export interface QboInvoiceBody {
@@ -48,6 +52,8 @@ export interface QboInvoiceBody {
   readonly CustomerRef: QboRef;
   readonly CurrencyRef: QboRef;
   readonly BillEmail?: { readonly Address: string };
+  readonly ClassRef?: QboRef;
+  readonly DepartmentRef?: QboRef;
   readonly PrivateNote: string;
   readonly Line: readonly QboSalesLine[];
   readonly GlobalTaxCalculation?: GlobalTaxCalculation;
@@ -98,6 +104,8 @@ export function qboInvoiceForCrmInvoice(crm: CrmInvoice, context: InvoiceContext
     CustomerRef: context.customerRef,
     CurrencyRef: { value: lines.value.totals.currency },
     ...(email.email !== undefined ? { BillEmail: { Address: email.email } } : {}),
+    ...(context.classRef ? { ClassRef: context.classRef } : {}),
+    ...(context.departmentRef ? { DepartmentRef: context.departmentRef } : {}),
     PrivateNote: invoiceNote(crm),
     Line: lines.value.lines,
     ...(lines.value.globalTaxCalculation !== undefined

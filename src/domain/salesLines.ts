@@ -61,6 +61,8 @@ export interface SalesLineContext {
   readonly discountAccountId?: string;
   /** Lines QuickBooks accepts on one form (default QBO_LIMITS.transaction.MaxLines). */
   readonly maxLines?: number;
+  /** The class every item line carries (a company that tracks one class per row; bookkeepingRefs.ts). */
+  readonly lineClassRef?: QboRef;
 }
 
 export interface QboSalesItemLine {
@@ -73,6 +75,7 @@ export interface QboSalesItemLine {
     readonly UnitPrice: number;
     readonly TaxCodeRef?: QboRef;
     readonly TaxInclusiveAmt?: number;
+    readonly ClassRef?: QboRef;
   };
 }
 
@@ -215,7 +218,7 @@ export function qboSalesLines(
   };
   const lines =
     ctx.region === 'US'
-      ? usLines(totals, refs, describe, label, options)
+      ? usLines(totals, refs, describe, label, options, ctx.lineClassRef)
       : globalLines(totals, refs, describe, ctx, label);
   if (!lines.ok) return lines;
   // A description cut to QuickBooks' limit is said, line by line, so that the record's entry is no silent ok.
@@ -236,6 +239,7 @@ function usLines(
   describe: (i: number) => string,
   label: string,
   options: LineOptions,
+  lineClassRef: QboRef | undefined,
 ): Result<SalesLines> {
   const warnings: string[] = [];
   let targets = totals.lines.map((l) => BigInt(l.total));
@@ -282,7 +286,13 @@ function usLines(
       DetailType: 'SalesItemLineDetail',
       Amount: majorFromMinor(Number(amount), totals.currency),
       ...(description !== '' ? { Description: description } : {}),
-      SalesItemLineDetail: { ItemRef: ref, Qty: qty.value, UnitPrice: unitPrice.value, TaxCodeRef: { value: 'NON' } },
+      SalesItemLineDetail: {
+        ItemRef: ref,
+        Qty: qty.value,
+        UnitPrice: unitPrice.value,
+        TaxCodeRef: { value: 'NON' },
+        ...(lineClassRef ? { ClassRef: lineClassRef } : {}),
+      },
     });
     plans.push({ crm, itemRef: ref, description, amount: Number(amount) });
   }
@@ -356,6 +366,7 @@ function globalLines(
         // With GlobalTaxCalculation=TaxInclusive the entered amounts contain the tax. [assumption: QuickBooks
         // accepts the gross Amount with TaxInclusiveAmt equal to it and derives the net itself]
         ...(calculation === 'TaxInclusive' ? { TaxInclusiveAmt: amount } : {}),
+        ...(ctx.lineClassRef ? { ClassRef: ctx.lineClassRef } : {}),
       },
     });
     plans.push({ crm, itemRef: ref, description, amount: crm.amount, ...(taxCode ? { taxCode } : {}) });

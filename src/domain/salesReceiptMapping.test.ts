@@ -248,3 +248,73 @@ describe('HighLevel refund -> QuickBooks RefundReceipt', () => {
     );
   });
 });
+
+describe("the bookkeeper's refs on receipts and refunds", () => {
+  const cases: Array<{
+    name: string;
+    context: Partial<RefundReceiptContext>;
+    header: { ClassRef?: { value: string }; DepartmentRef?: { value: string }; PaymentMethodRef?: { value: string } };
+    lineClass?: { value: string };
+  }> = [
+    { name: 'nothing mapped: as before', context: {}, header: { PaymentMethodRef: { value: '3' } } },
+    {
+      name: 'a mapped payment method wins over the one found by name',
+      context: { paymentMethodRef: { value: '90' } },
+      header: { PaymentMethodRef: { value: '90' } },
+    },
+    {
+      name: 'class per transaction and location on the header',
+      context: { classRef: { value: '5' }, departmentRef: { value: '6' } },
+      header: { ClassRef: { value: '5' }, DepartmentRef: { value: '6' }, PaymentMethodRef: { value: '3' } },
+    },
+    {
+      name: 'class per row on every item line',
+      context: { lineClassRef: { value: '5' } },
+      header: { PaymentMethodRef: { value: '3' } },
+      lineClass: { value: '5' },
+    },
+  ];
+  for (const c of cases) {
+    for (const [region, base] of [
+      ['US', us],
+      [
+        'global',
+        { ...global, taxCodes: [...(global.taxCodes ?? []), { id: '15', name: 'NY', ratePercents: [8.875] }] },
+      ],
+    ] as const) {
+      it(`${c.name} (${region})`, () => {
+        const context = { ...base, ...c.context };
+        const sale = qboSalesReceiptForCrmPayment(order, context);
+        if (!sale.ok) return assert.fail(sale.error.message);
+        const full = qboRefundReceiptForCrmRefund({ id: 'r1', date: '2026-03-03', currency: 'USD' }, order, context);
+        if (!full.ok) return assert.fail(full.error.message);
+        const partial = qboRefundReceiptForCrmRefund(
+          { id: 'r2', date: '2026-03-03', currency: 'USD', amount: 10 },
+          order,
+          context,
+        );
+        if (!partial.ok) return assert.fail(partial.error.message);
+        for (const form of [sale.salesReceipt, full.refundReceipt, partial.refundReceipt]) {
+          assert.deepEqual(form.ClassRef, c.header.ClassRef);
+          assert.deepEqual(form.DepartmentRef, c.header.DepartmentRef);
+          assert.deepEqual(form.PaymentMethodRef, c.header.PaymentMethodRef);
+          for (const line of lines(form.Line)) assert.deepEqual(line.SalesItemLineDetail.ClassRef, c.lineClass);
+        }
+        assert.equal(
+          sale.warnings.some((w) => /no QuickBooks payment method/.test(w)),
+          false,
+        );
+      });
+    }
+  }
+
+  it('writes a mapped product with its item, before any item by name', () => {
+    const mapped = { ...order, items: order.items.map((i, n) => (n === 0 ? { ...i, productId: 'p-gold' } : i)) };
+    const r = qboSalesReceiptForCrmPayment(mapped, { ...us, itemIdsByProductId: { 'p-gold': '70' } });
+    if (!r.ok) return assert.fail(r.error.message);
+    assert.deepEqual(
+      lines(r.salesReceipt.Line).map((l) => l.SalesItemLineDetail.ItemRef.value),
+      ['70', '8'],
+    );
+  });
+});

@@ -61,6 +61,12 @@ export interface SalesReceiptContext extends SalesLineContext {
   readonly paymentMethodIds: Readonly<Record<string, string>>;
   /** Where the money goes (QuickBooks defaults to Undeposited Funds). */
   readonly depositToAccountId?: string;
+  /** The PaymentMethod the bookkeeper mapped (or ledgerlink found or created) for the payment: wins over paymentMethodIds. */
+  readonly paymentMethodRef?: QboRef;
+  /** The header class (a company that tracks one class per transaction). */
+  readonly classRef?: QboRef;
+  /** The department (location). */
+  readonly departmentRef?: QboRef;
 }
 
 export interface QboSalesReceiptBody {
@@ -71,6 +77,8 @@ export interface QboSalesReceiptBody {
   readonly PaymentMethodRef?: QboRef;
   readonly PaymentRefNum?: string;
   readonly DepositToAccountRef?: QboRef;
+  readonly ClassRef?: QboRef;
+  readonly DepartmentRef?: QboRef;
   readonly PrivateNote: string;
   readonly Line: readonly QboSalesLine[];
   readonly GlobalTaxCalculation?: GlobalTaxCalculation;
@@ -111,7 +119,15 @@ export function paymentMethodKey(payment: Pick<CrmPayment, 'paymentMode' | 'card
   return 'other';
 }
 
-function paymentMethodRef(payment: CrmPayment, ctx: SalesReceiptContext): QboRef | undefined {
+/**
+ * The PaymentMethod a payment takes: the one given in the context, else the company's method for its key found by name
+ * (a card brand falls back to `card`, any key to `default`).
+ */
+export function paymentMethodRef(
+  payment: Pick<CrmPayment, 'paymentMode' | 'cardBrand'>,
+  ctx: Pick<SalesReceiptContext, 'paymentMethodIds' | 'paymentMethodRef'>,
+): QboRef | undefined {
+  if (ctx.paymentMethodRef) return ctx.paymentMethodRef;
   const key = paymentMethodKey(payment);
   const fallback = Object.values(CARD_BRANDS).includes(key) ? ownValue(ctx.paymentMethodIds, 'card') : undefined;
   const id = ownValue(ctx.paymentMethodIds, key) ?? fallback ?? ownValue(ctx.paymentMethodIds, 'default');
@@ -190,6 +206,8 @@ function salesReceiptPlan(payment: CrmPayment, context: SalesReceiptContext): Sa
     ...(method ? { PaymentMethodRef: method } : {}),
     PaymentRefNum: paymentRefNum(payment),
     ...(context.depositToAccountId !== undefined ? { DepositToAccountRef: { value: context.depositToAccountId } } : {}),
+    ...(context.classRef ? { ClassRef: context.classRef } : {}),
+    ...(context.departmentRef ? { DepartmentRef: context.departmentRef } : {}),
     PrivateNote: paymentNote(payment),
     Line: lines.value.lines,
     ...(lines.value.globalTaxCalculation !== undefined
@@ -223,6 +241,8 @@ export interface QboRefundReceiptBody {
   readonly PaymentMethodRef?: QboRef;
   readonly PaymentRefNum?: string;
   readonly DepositToAccountRef: QboRef;
+  readonly ClassRef?: QboRef;
+  readonly DepartmentRef?: QboRef;
   readonly PrivateNote: string;
   readonly Line: readonly QboSalesLine[];
   readonly GlobalTaxCalculation?: GlobalTaxCalculation;
@@ -278,6 +298,8 @@ export function qboRefundReceiptForCrmRefund(
     ...(sale.salesReceipt.PaymentMethodRef ? { PaymentMethodRef: sale.salesReceipt.PaymentMethodRef } : {}),
     ...(sale.salesReceipt.PaymentRefNum ? { PaymentRefNum: sale.salesReceipt.PaymentRefNum } : {}),
     DepositToAccountRef: { value: context.refundFromAccountId },
+    ...(sale.salesReceipt.ClassRef ? { ClassRef: sale.salesReceipt.ClassRef } : {}),
+    ...(sale.salesReceipt.DepartmentRef ? { DepartmentRef: sale.salesReceipt.DepartmentRef } : {}),
     PrivateNote: privateNote(`HighLevel refund ${refund.id} of ${payment.kind ?? 'payment'} ${payment.id}`),
   };
   if (refunded === saleTotal) {
@@ -323,6 +345,7 @@ export function qboRefundReceiptForCrmRefund(
         UnitPrice: amount,
         ...(line.SalesItemLineDetail.TaxCodeRef ? { TaxCodeRef: line.SalesItemLineDetail.TaxCodeRef } : {}),
         ...(global && anyTaxCode ? { TaxInclusiveAmt: amount } : {}),
+        ...(line.SalesItemLineDetail.ClassRef ? { ClassRef: line.SalesItemLineDetail.ClassRef } : {}),
       },
     });
   }

@@ -1066,7 +1066,8 @@ function parsePercentOrThrow(rate: string) {
 // applies to records written from then on, and its activity entry says when, who and what.
 
 const APPLIES_FROM =
-  'A change applies to records written from then on: records already in QuickBooks stay as they were written';
+  'A change applies to records written from then on: records already in QuickBooks stay as they were written, ' +
+  'until an edit in the CRM updates one (an edited invoice then takes the current mappings)';
 
 const listEntrySchema = z.object({ id: z.string(), name: z.string(), type: z.string().nullable() });
 const trackingSchema = z.object({

@@ -35,6 +35,7 @@ import { readCursor, writeCursor } from '../../store/cursors.ts';
 import type { FlowContext } from '../engine/context.ts';
 import { customerForContact } from './customers.ts';
 import { ITEM_LINK, itemIdsForNames, shortenedItemNames } from '../services/items.ts';
+import { mappedItems, mappingsFor, salesFormTracking, type Mappings } from '../services/mappings.ts';
 import { currencyProblem } from '../services/company.ts';
 import { SyncError } from '../engine/errors.ts';
 import { QUEUES } from '../engine/queues.ts';
@@ -136,9 +137,11 @@ export async function syncInvoice(ctx: FlowContext, invoiceId: string): Promise<
   if (invoice.status === 'draft' && !linked) return;
 
   // A void CRM invoice is not edited any more; it is written only if QuickBooks has never seen it (see reasonToSkip).
-  let current = invoice.status !== 'void' || !linked ? await writeInvoice(ctx, invoice, linked) : linked;
+  // Read once for the job: what it writes (the invoice, a payment) takes the mappings as they are now.
+  const mappings = await mappingsFor(ctx);
+  let current = invoice.status !== 'void' || !linked ? await writeInvoice(ctx, invoice, linked, mappings) : linked;
   // Money already received stays recorded even when the invoice is voided afterwards: payments first, then void.
-  current = await recordPayments(ctx, invoice, current);
+  current = await recordPayments(ctx, invoice, current, mappings);
   if (invoice.status === 'void' && !current.data.voided)
     current = await voidInQuickBooks(ctx, current, 'voided in the CRM');
 
@@ -280,8 +283,9 @@ async function writeInvoice(
   ctx: FlowContext,
   invoice: HighLevelInvoice,
   linked: LinkedInvoice | undefined,
+  mappings: Mappings,
 ): Promise<LinkedInvoice> {
-  const mapped = await mapInvoice(ctx, invoice);
+  const mapped = await mapInvoice(ctx, invoice, mappings);
   if (linked && linked.hash === mapped.hash) return linked;
   if (linked?.data.voided) {
     // A voided QuickBooks invoice is history; a CRM that brings a voided invoice back to life is not something
@@ -365,7 +369,7 @@ async function writeInvoice(
   return next;
 }
 
-async function mapInvoice(ctx: FlowContext, invoice: HighLevelInvoice): Promise<MappedInvoice> {
+async function mapInvoice(ctx: FlowContext, invoice: HighLevelInvoice, mappings: Mappings): Promise<MappedInvoice> {
   const company = await ctx.company();
   const currency = invoice.currency.toUpperCase();
   const label = crmLabel(invoice);
@@ -432,13 +436,9 @@ async function mapInvoice(ctx: FlowContext, invoice: HighLevelInvoice): Promise<
       { invoiceId: invoice._id },
     );
   }
-  const itemIds =
-    items.length > 0
-      ? await itemIdsForNames(
-          ctx,
-          items.map((i) => i.name),
-        )
-      : {};
+  const lineItems = mappedItems(mappings, items);
+  const itemIds = lineItems.namesByItem.length > 0 ? await itemIdsForNames(ctx, lineItems.namesByItem) : {};
+  const tracking = mappings.tracking('Invoice');
   const crm: CrmInvoice = {
     _id: invoice._id,
     invoiceNumber: invoice.invoiceNumber ?? null,
@@ -454,26 +454,43 @@ async function mapInvoice(ctx: FlowContext, invoice: HighLevelInvoice): Promise<
       name: invoice.contactDetails?.name ?? null,
     },
   };
-  const mapping = qboInvoiceForCrmInvoice(crm, {
+  const context = {
     region: company.region,
     itemIdsByName: itemIds,
     taxCodes: company.taxCodes,
     taxCodeMappings: ctx.connection.settings.taxCodeMapping,
     ...(company.noTaxCodeId ? { noTaxCodeId: company.noTaxCodeId } : {}),
     customerRef: { value: customer.customerId },
+  };
+  const mapping = qboInvoiceForCrmInvoice(crm, {
+    ...context,
+    itemIdsByProductId: lineItems.itemIdsByProductId,
+    ...salesFormTracking(tracking),
   });
   if (!mapping.ok)
     throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, {
       ...mapping.error.detail,
       invoiceId: invoice._id,
     });
-  // The hash covers exactly what would be written, so any change on the CRM side that matters to QuickBooks (and
-  // nothing else: a new updatedAt alone, a payment) leads to an update.
-  const hash = createHash('sha256').update(JSON.stringify(mapping.invoice)).digest('base64url');
+  // The hash covers what would be written, so any change on the CRM side that matters to QuickBooks (and nothing
+  // else: a new updatedAt alone, a payment) leads to an update. What the bookkeeper's mappings chose is left out (no
+  // class or location, a mapped product's item by its product id): a change of mapping applies to the records
+  // written after it and rewrites no invoice by itself; an update the CRM asks for takes the mappings of its time.
+  const mappedProducts = Object.keys(lineItems.itemIdsByProductId);
+  const basis =
+    mappedProducts.length === 0 && !tracking.ClassRef && !tracking.lineClassRef && !tracking.DepartmentRef
+      ? mapping
+      : qboInvoiceForCrmInvoice(crm, {
+          ...context,
+          itemIdsByProductId: Object.fromEntries(mappedProducts.map((id) => [id, `product:${id}`])),
+        });
+  const hash = createHash('sha256')
+    .update(JSON.stringify(basis.ok ? basis.invoice : mapping.invoice))
+    .digest('base64url');
   return {
     body: mapping.invoice,
     expected: mapping.expectedTotal,
-    warnings: [...shortenedItemNames(items.map((i) => i.name)), ...mapping.warnings],
+    warnings: [...shortenedItemNames(lineItems.namesByItem), ...mapping.warnings, ...tracking.notes],
     customerId: customer.customerId,
     customerName: customer.displayName,
     hash,
@@ -614,6 +631,7 @@ async function recordPayments(
   ctx: FlowContext,
   invoice: HighLevelInvoice,
   linked: LinkedInvoice,
+  mappings: Mappings,
 ): Promise<LinkedInvoice> {
   const currency = linked.data.currency || invoice.currency.toUpperCase();
   const paid = toMinorUnits(invoice.amountPaid ?? 0, currency, { rounding: 'halfUp' });
@@ -653,11 +671,16 @@ async function recordPayments(
   // customer's credit, and is reported below, because it means the two totals differ.
   const applied = Math.max(0, Math.min(delta, balance.ok ? balance.value : delta));
   const cumulativeKey = `${invoice._id}:paid:${paid.value}`;
+  // A Payment takes the deposit account and the location (it has no class); HighLevel's invoice says nothing of how
+  // it was paid, so no PaymentMethodRef.
+  const tracking = mappings.tracking('Payment');
   const payment = await writePayment(ctx, {
     path: '/payment',
     body: {
       CustomerRef: { value: before.CustomerRef.value },
       TotalAmt: majorFromMinor(delta, currency),
+      ...(mappings.depositToAccountRef ? { DepositToAccountRef: mappings.depositToAccountRef } : {}),
+      ...(tracking.DepartmentRef ? { DepartmentRef: tracking.DepartmentRef } : {}),
       ...(applied > 0
         ? {
             Line: [

@@ -12,11 +12,12 @@ import { qboRefundReceiptForCrmRefund, type CrmPayment } from '../../domain/sale
 import { formatMinor, toMinorUnits } from '../../domain/money.ts';
 import { quickbooksRequestId } from '../../domain/requestId.ts';
 import { findLinkByCrmId, mergeLinkData, saveLink } from '../../store/links.ts';
-import { recordActivity } from '../../store/activity.ts';
+import { recordActivity, withWarnings } from '../../store/activity.ts';
 import type { FlowContext } from '../engine/context.ts';
 import { SyncError } from '../engine/errors.ts';
 import { defineFlow, linkData } from '../engine/flow.ts';
 import { ITEM_LINK, itemIdsForNames } from '../services/items.ts';
+import { mappedItems, receiptPaymentMethod, salesFormTracking, type Mappings } from '../services/mappings.ts';
 
 /** The flow's name, as its QuickBooks request ids carry it. */
 export const REFUNDS_FLOW = 'refunds';
@@ -46,6 +47,7 @@ export async function syncRefund(
   payment: CrmPayment,
   alreadyRefundedMinor: number,
   activityFlow: string,
+  mappings: Mappings,
 ): Promise<void> {
   const refunded = toMinorUnits(txn.amountRefunded ?? 0, payment.currency, { rounding: 'halfUp' });
   if (!refunded.ok || refunded.value <= alreadyRefundedMinor) return;
@@ -60,10 +62,11 @@ export async function syncRefund(
   }
   const receiptLink = await findLinkByCrmId(ctx.db, ctx.connection.id, 'salesReceipt', txn._id);
   const customerId = linkData(receiptCustomer, receiptLink?.data)?.customerId ?? '';
-  const itemIds = await itemIdsForNames(
-    ctx,
-    payment.items.map((i) => i.name),
-  );
+  // A refund is a record of its own: it takes the mappings as they are when it is written, like any record.
+  const items = mappedItems(mappings, payment.items);
+  const itemIds = items.namesByItem.length > 0 ? await itemIdsForNames(ctx, items.namesByItem) : {};
+  const tracking = mappings.tracking('RefundReceipt');
+  const method = await receiptPaymentMethod(mappings, payment, company.paymentMethodIds);
   const delta = refunded.value - alreadyRefundedMinor;
   const refundId = `${txn._id}:refund:${refunded.value}`;
   const mapping = qboRefundReceiptForCrmRefund(
@@ -77,12 +80,15 @@ export async function syncRefund(
     {
       region: company.region,
       itemIdsByName: itemIds,
+      itemIdsByProductId: items.itemIdsByProductId,
       taxCodes: company.taxCodes,
       taxCodeMappings: ctx.connection.settings.taxCodeMapping,
       ...(company.noTaxCodeId ? { noTaxCodeId: company.noTaxCodeId } : {}),
       ...(customerId ? { customerRef: { value: customerId } } : {}),
       paymentMethodIds: company.paymentMethodIds,
+      ...(method ? { paymentMethodRef: method } : {}),
       refundFromAccountId: company.refundFromAccountId,
+      ...salesFormTracking(tracking),
     },
   );
   if (!mapping.ok)
@@ -125,7 +131,11 @@ export async function syncRefund(
       crmId: txn._id,
       qboKind: 'RefundReceipt',
       qboId: refund.Id,
-      message: `Created refund receipt ${refund.Id} for ${money(delta, payment.currency)} refunded on payment ${txn._id}`,
+      message: withWarnings(
+        `Created refund receipt ${refund.Id} for ${money(delta, payment.currency)} refunded on payment ${txn._id}`,
+        tracking.notes,
+      ),
+      ...(tracking.notes.length > 0 ? { detail: { warnings: tracking.notes } } : {}),
     });
   });
 }

@@ -16,6 +16,13 @@ import { recordActivity, saveLinkAndRecord, withWarnings } from '../../store/act
 import type { FlowContext } from '../engine/context.ts';
 import { customerForContact } from './customers.ts';
 import { ITEM_LINK, itemIdsForNames, shortenedItemNames } from '../services/items.ts';
+import {
+  mappedItems,
+  mappingsFor,
+  receiptPaymentMethod,
+  salesFormTracking,
+  type Mappings,
+} from '../services/mappings.ts';
 import { RetryLater, SyncError, describeError } from '../engine/errors.ts';
 import { defineFlow, defineJob, enqueue, linkData, payload, POLLING_ACTIVITY } from '../engine/flow.ts';
 import { QUEUES } from '../engine/queues.ts';
@@ -60,7 +67,9 @@ const orderItemSchema = z.looseObject({
   price: z
     .looseObject({ name: z.string().optional(), amount: amountSchema.optional(), currency: z.string().optional() })
     .optional(),
-  product: z.looseObject({ name: z.string().optional(), taxes: z.array(orderTaxSchema).optional() }).optional(),
+  product: z
+    .looseObject({ _id: z.string().optional(), name: z.string().optional(), taxes: z.array(orderTaxSchema).optional() })
+    .optional(),
 });
 
 /** Statuses of a charge that took money (HighLevel: succeeded; refunds keep the original sale). */
@@ -144,12 +153,21 @@ export async function syncTransaction(
   }
   const payment = await paymentOf(ctx, txn, hint.orderId === txn.entityId ? hintedOrder : undefined);
   let refundedMinor = link?.state === 'linked' ? (linked?.refundedMinor ?? 0) : undefined;
+  const refunding = txn.amountRefunded !== undefined && txn.amountRefunded > 0;
+  if (refundedMinor !== undefined && !refunding) return;
+  // Read once for the job: the receipt and its refund are written with the mappings as they are now.
+  const mappings = await mappingsFor(ctx);
   if (refundedMinor === undefined) {
-    await createSalesReceipt(ctx, txn, payment, txn.contactId === hint.contactId ? customerLinkRead : undefined);
+    await createSalesReceipt(
+      ctx,
+      txn,
+      payment,
+      mappings,
+      txn.contactId === hint.contactId ? customerLinkRead : undefined,
+    );
     refundedMinor = 0;
   }
-  if (txn.amountRefunded !== undefined && txn.amountRefunded > 0)
-    await syncRefund(ctx, txn, payment, refundedMinor, SALES_RECEIPTS_FLOW);
+  if (refunding) await syncRefund(ctx, txn, payment, refundedMinor, SALES_RECEIPTS_FLOW, mappings);
 }
 
 function reasonToSkip(ctx: FlowContext, txn: Transaction): string | undefined {
@@ -184,6 +202,7 @@ async function paymentOf(
     }));
     items.push({
       name: item.data.product?.name ?? item.data.name ?? item.data.price?.name ?? 'Sale',
+      productId: item.data.product?._id ?? null,
       amount: item.data.price?.amount ?? 0,
       qty: item.data.qty ?? 1,
       taxes,
@@ -244,6 +263,7 @@ async function createSalesReceipt(
   ctx: FlowContext,
   txn: Transaction,
   payment: CrmPayment,
+  mappings: Mappings,
   customerLinkRead?: Promise<Link | undefined>,
 ): Promise<void> {
   const company = await ctx.company();
@@ -258,19 +278,23 @@ async function createSalesReceipt(
     );
   }
   const customer = await customerForContact(ctx, txn.contactId, payment.currency, customerLinkRead);
-  const itemIds = await itemIdsForNames(
-    ctx,
-    payment.items.map((i) => i.name),
-  );
+  const items = mappedItems(mappings, payment.items);
+  const itemIds = items.namesByItem.length > 0 ? await itemIdsForNames(ctx, items.namesByItem) : {};
+  const tracking = mappings.tracking('SalesReceipt');
+  const method = await receiptPaymentMethod(mappings, payment, company.paymentMethodIds);
+  const depositToAccountId = mappings.depositToAccountRef?.value ?? company.depositAccountId;
   const mapping = qboSalesReceiptForCrmPayment(payment, {
     region: company.region,
     itemIdsByName: itemIds,
+    itemIdsByProductId: items.itemIdsByProductId,
     taxCodes: company.taxCodes,
     taxCodeMappings: ctx.connection.settings.taxCodeMapping,
     ...(company.noTaxCodeId ? { noTaxCodeId: company.noTaxCodeId } : {}),
     customerRef: { value: customer.customerId },
     paymentMethodIds: company.paymentMethodIds,
-    ...(company.depositAccountId ? { depositToAccountId: company.depositAccountId } : {}),
+    ...(method ? { paymentMethodRef: method } : {}),
+    ...(depositToAccountId ? { depositToAccountId } : {}),
+    ...salesFormTracking(tracking),
   });
   if (!mapping.ok) {
     throw new SyncError(mapping.error.code, mapping.error.message, mapping.error.fix, {
@@ -313,7 +337,7 @@ async function createSalesReceipt(
     },
   };
   // A cut item name first: it is what the bookkeeper sees in QuickBooks' item list.
-  const warnings = [...shortenedItemNames(payment.items.map((i) => i.name)), ...mapping.warnings];
+  const warnings = [...shortenedItemNames(items.namesByItem), ...mapping.warnings, ...tracking.notes];
   const created = {
     connectionId: ctx.connection.id,
     flow: SALES_RECEIPTS_FLOW,

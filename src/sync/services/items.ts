@@ -133,12 +133,16 @@ async function findItems(ctx: FlowContext, names: readonly string[]): Promise<Ma
   return found;
 }
 
+/**
+ * A service item on the income account the bookkeeper mapped for new items, else the one CompanyFacts chose. An item
+ * keeps the account it was created with: a later change of the mapping applies to the items created after it.
+ */
 async function createItem(ctx: FlowContext, key: string, name: string): Promise<Item> {
-  const company = await ctx.company();
+  const incomeAccountId = ctx.connection.settings.mappings.incomeAccountId ?? (await ctx.company()).incomeAccountId;
   try {
     return await ctx.qbo.create(
       'Item',
-      { Name: name, Type: 'Service', IncomeAccountRef: { value: company.incomeAccountId } },
+      { Name: name, Type: 'Service', IncomeAccountRef: { value: incomeAccountId } },
       { requestId: requestIdFor(ctx, key, 'create') },
     );
   } catch (error) {

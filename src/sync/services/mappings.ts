@@ -8,6 +8,7 @@ import {
   isCardKey,
   itemForProduct,
   mappedPaymentMethodId,
+  NO_TRACKING,
   paymentMethodNames,
   trackingRefs,
   trackingSwitches,
@@ -17,7 +18,7 @@ import {
 } from '../../domain/bookkeepingRefs.ts';
 import type { QboRef } from '../../domain/customer.ts';
 import { quickbooksRequestId } from '../../domain/requestId.ts';
-import { paymentMethodKey } from '../../domain/salesReceiptMapping.ts';
+import { paymentMethodKey, paymentMethodRef } from '../../domain/salesReceiptMapping.ts';
 import type { QuickBooksClient } from '../../quickbooks/client.ts';
 import type { PaymentMethod } from '../../quickbooks/entities.ts';
 import { isDuplicateName } from '../../quickbooks/errors.ts';
@@ -29,7 +30,10 @@ import type { FlowContext } from '../engine/context.ts';
 export interface Mappings {
   /** The choices as stored, for a record's activity entry. */
   readonly choices: BookkeepingMappings;
-  /** The company's tracking switches, as its Preferences said at most PREFERENCES_TTL_MS ago. */
+  /**
+   * The company's tracking switches, as its Preferences said at most PREFERENCES_TTL_MS ago; NO_TRACKING without a
+   * class or location mapped (nothing would go on a transaction, so the Preferences are not read).
+   */
   readonly switches: TrackingSwitches;
   /** Where a sales receipt deposits; undefined: QuickBooks' Undeposited Funds. */
   readonly depositToAccountRef: QboRef | undefined;
@@ -74,7 +78,8 @@ export async function mappingsFor(ctx: FlowContext): Promise<Mappings> {
   const realmId = ctx.connection.qboRealmId;
   if (!realmId) throw new Error(`connection ${ctx.connection.id} has no QuickBooks company`);
   const choices = ctx.connection.settings.mappings;
-  const switches = await companySwitches(ctx.qbo, realmId);
+  const tracked = choices.classId !== undefined || choices.departmentId !== undefined;
+  const switches = tracked ? await companySwitches(ctx.qbo, realmId) : NO_TRACKING;
   return {
     choices,
     switches,
@@ -154,4 +159,51 @@ function named(methods: readonly PaymentMethod[], names: readonly string[]): Pay
     if (match) return match;
   }
   return undefined;
+}
+
+/**
+ * The items of a document's lines: CRM product id -> mapped QuickBooks Item for the lines whose product is mapped,
+ * and the names of the other lines, whose items are found or created by name (services/items.ts).
+ */
+export function mappedItems(
+  mappings: Pick<Mappings, 'itemForProduct'>,
+  items: readonly { readonly name: string; readonly productId?: string | null | undefined }[],
+): { itemIdsByProductId: Record<string, string>; namesByItem: string[] } {
+  const itemIdsByProductId: Record<string, string> = {};
+  const namesByItem: string[] = [];
+  for (const item of items) {
+    const itemId = mappings.itemForProduct(item.productId);
+    if (itemId === undefined) namesByItem.push(item.name);
+    else itemIdsByProductId[item.productId!] = itemId;
+  }
+  return { itemIdsByProductId, namesByItem };
+}
+
+/** The class and location refs of a sales form, as the pure mappings take them. */
+export function salesFormTracking(refs: TrackingRefs): {
+  classRef?: QboRef;
+  lineClassRef?: QboRef;
+  departmentRef?: QboRef;
+} {
+  return {
+    ...(refs.ClassRef ? { classRef: refs.ClassRef } : {}),
+    ...(refs.lineClassRef ? { lineClassRef: refs.lineClassRef } : {}),
+    ...(refs.DepartmentRef ? { departmentRef: refs.DepartmentRef } : {}),
+  };
+}
+
+/**
+ * The PaymentMethod a receipt takes when the company's methods found by name (CompanyFacts `paymentMethodIds`) do not
+ * decide it: the mapped one, else for a known mode or card brand the company has no method for, one found or created
+ * once. Undefined: the receipt takes the method found by name, or none for a payment of unknown mode (no call then).
+ */
+export async function receiptPaymentMethod(
+  mappings: Pick<Mappings, 'choices' | 'paymentMethodFor'>,
+  payment: { paymentMode?: string | null; cardBrand?: string | null },
+  paymentMethodIds: Readonly<Record<string, string>>,
+): Promise<QboRef | undefined> {
+  const key = paymentMethodKey(payment);
+  if (mappedPaymentMethodId(mappings.choices, key) !== undefined) return mappings.paymentMethodFor(payment);
+  if (key === 'other' || paymentMethodRef(payment, { paymentMethodIds }) !== undefined) return undefined;
+  return mappings.paymentMethodFor(payment);
 }
