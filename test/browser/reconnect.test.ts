@@ -37,7 +37,8 @@ describe('reconnecting one side in the browser', withChromium, () => {
     await page.waitForURL((url) => url.href.startsWith(demo.url));
 
     // Not green, not Connected: the notice and the badge name HighLevel, and the card offers only its reconnect.
-    const notice = page.locator('#notice .notice');
+    // The notice's code shows at once, its particulars (which side is missing) a request later.
+    const notice = page.locator('#notice .notice', { hasText: 'HighLevel' });
     await notice.waitFor();
     assert.match(await notice.innerText(), /HighLevel/);
     assert.equal(await page.locator('#notice .notice.ok').count(), 0, 'no green notice while HighLevel is missing');
