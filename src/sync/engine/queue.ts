@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { PgBoss, type Db as BossDb, type JobWithMetadata, type Queue, type SendOptions } from 'pg-boss';
 import type { Logger } from 'pino';
 import type { ZodType } from 'zod';
+import type pg from 'pg';
 import type { Db, Queryable } from '../../store/db.ts';
 import type { QueueStats } from '../../metrics.ts';
 
@@ -575,11 +576,19 @@ const BACKLOG_COUNTED = 100_000;
 function bossDb(db: Db): BossDb {
   return {
     executeSql: async (text: string, values?: unknown[]) => {
-      if ((!values || values.length === 0) && db.kind === 'pglite') {
-        const results = await db.pglite!.exec(text);
-        return { rows: results.flatMap((r) => r.rows ?? []) };
+      // pg-boss sends some passes as one text of several statements (BEGIN; SET LOCAL ...; the work; COMMIT): its
+      // monitor's queue statistics and job expiry among them. Both stores answer such a text with one result per
+      // statement, and pg-boss reads the rows of them all; given no rows, its monitor stops before it expires the
+      // jobs of a worker that died.
+      if (!values || values.length === 0) {
+        if (db.kind === 'pglite') {
+          const results = await db.pglite!.exec(text);
+          return { rows: results.flatMap((r) => r.rows ?? []) };
+        }
+        const answer: pg.QueryResult | pg.QueryResult[] = await db.pool!.query(text);
+        return { rows: (Array.isArray(answer) ? answer : [answer]).flatMap((r) => r.rows ?? []) };
       }
-      return db.query(text, values ?? []);
+      return db.query(text, values);
     },
   };
 }
