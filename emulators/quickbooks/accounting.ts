@@ -5,7 +5,13 @@ import type { Company, EntityName } from './company.ts';
 import type { ChangeOperation, WriteContext } from './entities/context.ts';
 import { buildAccount, buildCompanyInfo, buildItem, buildPaymentMethod, buildPreferences } from './entities/lists.ts';
 import { buildName } from './entities/names.ts';
-import { applications, buildPayment, invoiceWithPayment, voidedPayment } from './entities/payment.ts';
+import {
+  applications,
+  buildPayment,
+  creditMemoWithPayment,
+  invoiceWithPayment,
+  voidedPayment,
+} from './entities/payment.ts';
 import { buildSalesForm, paymentsAppliedTo, voidedSalesForm } from './entities/salesForms.ts';
 import { buildSegment } from './entities/tracking.ts';
 import { faults } from './errors.ts';
@@ -281,6 +287,23 @@ export class Accounting {
       this.adjustCustomerBalance(ctx, 'Invoice', invoice, -1n);
       this.adjustCustomerBalance(ctx, 'Invoice', record, 1n);
       ctx.emit('Invoice', invoiceId, 'Update');
+    }
+    const creditsAfter = applications(payment, 'CreditMemo');
+    const memoIds = new Set([...applications(previous, 'CreditMemo').keys(), ...creditsAfter.keys()]);
+    for (const memoId of memoIds) {
+      const memo = ctx.company.get('CreditMemo', memoId);
+      if (!memo) continue;
+      const next = creditMemoWithPayment(ctx, memo, paymentId, (creditsAfter.get(memoId) ?? 0n) > 0n);
+      if (
+        next.RemainingCredit === memo.RemainingCredit &&
+        JSON.stringify(next.LinkedTxn) === JSON.stringify(memo.LinkedTxn)
+      )
+        continue;
+      const record = { ...next, SyncToken: nextSyncToken(memo), MetaData: this.touched(ctx, memo) };
+      ctx.company.put('CreditMemo', record, ctx.now);
+      this.adjustCustomerBalance(ctx, 'CreditMemo', memo, -1n);
+      this.adjustCustomerBalance(ctx, 'CreditMemo', record, 1n);
+      ctx.emit('CreditMemo', memoId, 'Update');
     }
   }
 

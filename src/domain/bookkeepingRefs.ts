@@ -234,3 +234,32 @@ export function mappingChanges(
     );
   return changes;
 }
+
+/** How a CRM invoice records a payment made outside it (HighLevel's record-payment `mode`). */
+export type CrmPaymentMode = 'cash' | 'card' | 'cheque' | 'bank_transfer' | 'other';
+
+/**
+ * The CRM payment mode of a QuickBooks payment, from its PaymentMethod: the key the connection's mapping gives that
+ * method (the mapping read backwards, so a company that calls its transfers "Wire" maps both ways at once), else the
+ * key whose usual names it bears, else a card for a method of type CREDIT_CARD, else other. A card brand comes back
+ * as `brand`, for the note (HighLevel's card object also wants the last four digits, which QuickBooks does not hold).
+ */
+export function crmPaymentModeFor(
+  method: { Id: string; Name?: string | undefined; Type?: string | undefined } | undefined,
+  mappings: Pick<MappingChoices, 'paymentMethods'>,
+): { mode: CrmPaymentMode; brand?: string } {
+  if (!method) return { mode: 'other' };
+  const mapped = PAYMENT_METHOD_KEYS.find((key) => mappings.paymentMethods[key] === method.Id);
+  const name = (method.Name ?? '').trim().toLowerCase();
+  const named =
+    mapped ??
+    PAYMENT_METHOD_KEYS.find(
+      (key) =>
+        key !== 'other' && ['US', 'CA'].some((c) => paymentMethodNames(key, c).some((n) => n.toLowerCase() === name)),
+    );
+  if (named === 'cash' || named === 'cheque' || named === 'bank_transfer' || named === 'other') return { mode: named };
+  if (named === 'card') return { mode: 'card' };
+  if (named !== undefined) return { mode: 'card', brand: method.Name ?? named };
+  if (method.Type === 'CREDIT_CARD') return { mode: 'card', ...(method.Name ? { brand: method.Name } : {}) };
+  return { mode: 'other' };
+}

@@ -117,6 +117,11 @@ const cardSchema = z.object({
     .nullable(),
   importOldInvoices: z.boolean(),
   reviewRequests: z.boolean(),
+  paymentsFromQuickBooks: z
+    .boolean()
+    .describe(
+      'Payments recorded in QuickBooks against invoices made from CRM invoices are recorded on the CRM invoice',
+    ),
   reviewRequest: z.object({
     method: z.enum(['workflow', 'tag', 'message']),
     description: z.string().describe('The mechanism in force, in words'),
@@ -212,7 +217,11 @@ const activityQuery = z.object({
 });
 
 const settingsBody = z
-  .object({ importOldInvoices: z.boolean().optional(), reviewRequests: z.boolean().optional() })
+  .object({
+    importOldInvoices: z.boolean().optional(),
+    reviewRequests: z.boolean().optional(),
+    paymentsFromQuickBooks: z.boolean().optional(),
+  })
   .strict();
 
 const reviewRequestsSchema = z.object({
@@ -360,6 +369,7 @@ export async function registerDashboardApi(
         : null,
       importOldInvoices: connection.importOldInvoices,
       reviewRequests: connection.reviewRequests,
+      paymentsFromQuickBooks: connection.paymentsFromQuickBooks,
       builtInQuickBooks,
       reviewRequest: {
         method: connection.settings.reviewRequest.method,
@@ -515,7 +525,7 @@ export async function registerDashboardApi(
   apiRoute(app, lookup, {
     method: 'PATCH',
     url: '/api/connections/:id/settings',
-    summary: 'Change the toggles (import old invoices, send review requests)',
+    summary: 'Change the toggles (import old invoices, send review requests, payments from QuickBooks)',
     tags: ['connections'],
     params: connectionParams,
     body: settingsBody,

@@ -37,6 +37,7 @@ const switchForm = z.object({
 const connectChoices = z.object({
   importOldInvoices: z.boolean().default(false),
   reviewRequests: z.boolean().default(false),
+  paymentsFromQuickBooks: z.boolean().default(true),
   /** How review requests are sent; absent: the default (a direct SMS/email, which needs no workflow). */
   reviewRequest: reviewRequestMechanismSchema.optional(),
 });

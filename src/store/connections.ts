@@ -130,6 +130,8 @@ export interface Connection {
   connectedAt: Date | null;
   importOldInvoices: boolean;
   reviewRequests: boolean;
+  /** QuickBooks payments on invoices ledgerlink created from CRM invoices are recorded on the CRM invoice. */
+  paymentsFromQuickBooks: boolean;
   settings: ConnectionSettings;
   createdAt: Date;
   updatedAt: Date;
@@ -158,6 +160,7 @@ interface ConnectionRow {
   connected_at: Date | string | null;
   import_old_invoices: boolean;
   review_requests: boolean;
+  payments_from_quickbooks: boolean;
   settings: unknown;
   created_at: Date | string;
   updated_at: Date | string;
@@ -166,7 +169,7 @@ interface ConnectionRow {
 const columns = `id, name, status, status_reason, qbo_realm_id, qbo_company_name, hl_location_name, qbo_country, qbo_home_currency, qbo_access_expires_at,
   qbo_refresh_expires_at, hl_location_id, hl_company_id, hl_country, hl_access_expires_at,
   qbo_tokens IS NOT NULL AS qbo_tokens_stored, hl_tokens IS NOT NULL AS hl_tokens_stored, qbo_refused_at, hl_refused_at, connected_at,
-  import_old_invoices, review_requests, settings, created_at, updated_at`;
+  import_old_invoices, review_requests, payments_from_quickbooks, settings, created_at, updated_at`;
 
 const date = (value: Date | string | null): Date | null => (value === null ? null : new Date(value));
 
@@ -194,6 +197,7 @@ function fromRow(row: ConnectionRow): Connection {
     connectedAt: date(row.connected_at),
     importOldInvoices: row.import_old_invoices,
     reviewRequests: row.review_requests,
+    paymentsFromQuickBooks: row.payments_from_quickbooks,
     settings: connectionSettingsSchema.parse(
       typeof row.settings === 'string' ? JSON.parse(row.settings) : row.settings,
     ),
@@ -237,6 +241,8 @@ export interface NewConnection {
   name: string;
   importOldInvoices?: boolean;
   reviewRequests?: boolean;
+  /** On unless said otherwise. */
+  paymentsFromQuickBooks?: boolean;
   settings?: Partial<ConnectionSettings>;
 }
 
@@ -371,13 +377,14 @@ export class ConnectionRepository {
   async create(input: NewConnection): Promise<Connection> {
     const settings = connectionSettingsSchema.parse(input.settings ?? {});
     const result = await this.db.query<ConnectionRow>(
-      `INSERT INTO connections (id, name, import_old_invoices, review_requests, settings)
-       VALUES ($1, $2, $3, $4, $5) RETURNING ${columns}`,
+      `INSERT INTO connections (id, name, import_old_invoices, review_requests, payments_from_quickbooks, settings)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${columns}`,
       [
         randomUUID(),
         input.name,
         input.importOldInvoices ?? false,
         input.reviewRequests ?? false,
+        input.paymentsFromQuickBooks ?? true,
         JSON.stringify(settings),
       ],
     );
@@ -797,11 +804,14 @@ export class ConnectionRepository {
     return result.rows.map((r) => r.id);
   }
 
-  async updateToggles(id: string, toggles: { importOldInvoices?: boolean; reviewRequests?: boolean }): Promise<void> {
+  async updateToggles(
+    id: string,
+    toggles: { importOldInvoices?: boolean; reviewRequests?: boolean; paymentsFromQuickBooks?: boolean },
+  ): Promise<void> {
     await this.db.query(
       `UPDATE connections SET import_old_invoices = COALESCE($2, import_old_invoices), review_requests = COALESCE($3, review_requests),
-         updated_at = now() WHERE id = $1`,
-      [id, toggles.importOldInvoices ?? null, toggles.reviewRequests ?? null],
+         payments_from_quickbooks = COALESCE($4, payments_from_quickbooks), updated_at = now() WHERE id = $1`,
+      [id, toggles.importOldInvoices ?? null, toggles.reviewRequests ?? null, toggles.paymentsFromQuickBooks ?? null],
     );
     this.changed();
   }

@@ -90,6 +90,7 @@ const flowNames = {
   contactImport: 'Contact import',
   invoiceImport: 'Invoice import',
   reviewRequests: 'Review requests',
+  qboPayments: 'QuickBooks payments',
   webhooks: 'Webhooks',
   contacts: 'Contacts',
 };
@@ -100,6 +101,7 @@ const linkedNames = {
   refundReceipt: 'Refund receipts',
   invoice: 'Invoices',
   payment: 'Invoice payments',
+  qboPayment: 'QuickBooks payments recorded in the CRM',
   item: 'Items',
   importedInvoice: 'Imported invoices',
 };
@@ -467,6 +469,8 @@ function reviewRequestChooser(data) {
 const TOGGLE_HELP = {
   importOldInvoices:
     'Right after connecting, every invoice already in QuickBooks is copied once into the CRM with its number, lines, totals and status, as history: later edits to these copies never go back to QuickBooks.',
+  paymentsFromQuickBooks:
+    'A payment the bookkeeper records in QuickBooks (a cheque, a transfer, a credit applied) against an invoice that came from the CRM is recorded on the CRM invoice, which then shows as paid and stops its reminders. Applies to payments recorded from the moment it is on.',
   reviewRequests:
     "When a customer's first QuickBooks invoice is paid in full, the CRM asks them for a review, once per customer, in the way chosen below. Later invoices never send one.",
 };
@@ -509,6 +513,13 @@ function integrationCard(c, refresh) {
         TOGGLE_HELP.reviewRequests,
       ),
       h('div', { id: 'review-request-choice' }),
+      toggleWithHelp(
+        'payments-from-qbo',
+        'paymentsFromQuickBooks',
+        c.paymentsFromQuickBooks,
+        'Record QuickBooks payments on CRM invoices',
+        TOGGLE_HELP.paymentsFromQuickBooks,
+      ),
       h(
         'button',
         { type: 'submit' },
@@ -534,6 +545,7 @@ function integrationCard(c, refresh) {
         const choices = {
           importOldInvoices: form.importOldInvoices.checked,
           reviewRequests: form.reviewRequests.checked,
+          paymentsFromQuickBooks: form.paymentsFromQuickBooks.checked,
         };
         if (choices.reviewRequests && chooser) choices.reviewRequest = chooser.value();
         const { authorizeUrl } = await api(
@@ -620,6 +632,7 @@ function integrationCard(c, refresh) {
       make('import-old', 'importOldInvoices', 'Import old invoices'),
       make('review-requests', 'reviewRequests', 'Send review requests'),
       reviewRequestStatus(),
+      make('payments-from-qbo', 'paymentsFromQuickBooks', 'Record QuickBooks payments on CRM invoices'),
     );
   };
   const actions = h('div', { class: 'actions' });

@@ -518,6 +518,7 @@ describe('dashboard API', () => {
     const patch = doc.paths['/api/connections/{id}/settings']!.patch!;
     assert.deepEqual(Object.keys(patch.requestBody!.content['application/json']!.schema.properties!).sort(), [
       'importOldInvoices',
+      'paymentsFromQuickBooks',
       'reviewRequests',
     ]);
     assert.ok(doc.paths['/api/connections/{id}/activity/{activityId}/retry']);

@@ -1,6 +1,8 @@
 // Payment (receive payment): lines link amounts to invoices (LinkedTxn TxnType "Invoice"); what is not applied is
 // UnappliedAmt. Applying lowers the invoice's Balance and adds the payment to the invoice's LinkedTxn; a void
-// or delete gives the amounts back (reference §3.6).
+// or delete gives the amounts back (reference §3.6). A credit memo is applied to an invoice the same way: a line
+// linking the CreditMemo takes that much of its RemainingCredit as money for the invoice lines, so a payment of
+// TotalAmt 0 can pay an invoice from a credit (docs/api-evidence.md, "Credits applied").
 import { faults } from '../errors.ts';
 import type { Rec } from '../json.ts';
 import { recs, refValue, str } from '../json.ts';
@@ -9,17 +11,20 @@ import { multiplyToCents, roundToCents, toFixedCents, toJsonNumber, toScaled } f
 import { companyDate } from '../time.ts';
 import type { WriteContext } from './context.ts';
 import { accountBySubType, currencyRef, nameRef, resolveRef, withoutSystemFields } from './context.ts';
-import { paymentsAppliedTo } from './salesForms.ts';
+import { creditsTakenFrom, paymentsAppliedTo } from './salesForms.ts';
 import { applyHeaderSegments, checkDepositAccount } from './tracking.ts';
 
-/** Invoice id -> amount this payment applies to it. */
-export function applications(payment: Rec | undefined): Map<string, Scaled> {
+/** Invoice id (or, for `CreditMemo`, credit memo id) -> amount this payment applies to it (takes from it). */
+export function applications(
+  payment: Rec | undefined,
+  txnType: 'Invoice' | 'CreditMemo' = 'Invoice',
+): Map<string, Scaled> {
   const out = new Map<string, Scaled>();
   if (!payment) return out;
   for (const line of recs(payment.Line)) {
     const amount = toScaled(line.Amount) ?? 0n;
     for (const link of recs(line.LinkedTxn)) {
-      if (link.TxnType !== 'Invoice') continue;
+      if (link.TxnType !== txnType) continue;
       const id = str(link.TxnId)!;
       out.set(id, (out.get(id) ?? 0n) + amount);
     }
@@ -49,7 +54,9 @@ export function buildPayment(ctx: WriteContext, input: Rec, previous: Rec | unde
   out.CurrencyRef = currencyRef(currency);
 
   const before = applications(previous);
+  const creditsBefore = applications(previous, 'CreditMemo');
   let applied = 0n;
+  let credits = 0n;
   const lines: Rec[] = [];
   for (const [index, raw] of recs(out.Line).entries()) {
     const element = `Line[${index}]`;
@@ -58,12 +65,22 @@ export function buildPayment(ctx: WriteContext, input: Rec, previous: Rec | unde
     if (amount === undefined || amount < 0n) throw faults.invalidNumber(`${element}.Amount`, raw.Amount);
     const links = recs(raw.LinkedTxn);
     if (links.length === 0) throw faults.requiredMissing(`${element}.LinkedTxn`);
+    if (links.length === 1 && links[0]!.TxnType === 'CreditMemo') {
+      const { LineEx: _sent, ...line } = raw;
+      lines.push({
+        ...line,
+        Amount: toJsonNumber(roundToCents(amount)),
+        LinkedTxn: [creditLink(ctx, customer, links[0]!, amount, creditsBefore, element)],
+      });
+      credits += amount;
+      continue;
+    }
     for (const link of links) {
       const txnId = str(link.TxnId);
       if (!txnId) throw faults.requiredMissing(`${element}.LinkedTxn.TxnId`);
       if (link.TxnType !== 'Invoice')
         throw faults.business(
-          `This emulator applies payments to invoices only (TxnType ${String(link.TxnType)}).`,
+          `This emulator applies payments to invoices, and credit memos in a line of their own (TxnType ${String(link.TxnType)}).`,
           `${element}.LinkedTxn.TxnType`,
         );
       const invoice = ctx.company.get('Invoice', txnId);
@@ -93,13 +110,18 @@ export function buildPayment(ctx: WriteContext, input: Rec, previous: Rec | unde
       LineEx: lineEx(str(first.Id)!, open, str(first.DocNumber)),
     });
   }
-  if (applied > total)
+  if (applied > total + credits)
     throw faults.business(
-      `The lines apply ${toJsonNumber(applied)}, more than the payment total ${toJsonNumber(total)}.`,
+      `The lines apply ${toJsonNumber(applied)}, more than the payment total ${toJsonNumber(total)}${credits > 0n ? ` and the ${toJsonNumber(credits)} of credits it uses` : ''}.`,
+      'Line',
+    );
+  if (credits > applied)
+    throw faults.business(
+      `The payment uses ${toJsonNumber(credits)} of credits but applies only ${toJsonNumber(applied)} to invoices.`,
       'Line',
     );
   out.Line = lines;
-  out.UnappliedAmt = toJsonNumber(roundToCents(total - applied));
+  out.UnappliedAmt = toJsonNumber(roundToCents(total + credits - applied));
   out.TxnDate =
     str(out.TxnDate)?.slice(0, 10) ??
     (previous ? str(previous.TxnDate) : undefined) ??
@@ -142,6 +164,41 @@ function lineEx(invoiceId: string, openBalance: bigint, docNumber: string | unde
   const values = [nameValue('txnId', invoiceId), nameValue('txnOpenBalance', toFixedCents(openBalance))];
   if (docNumber !== undefined) values.push(nameValue('txnReferenceNumber', docNumber));
   return { any: values };
+}
+
+/** A line that takes credit from a credit memo of the payment's customer, no more than the credit it has left. */
+function creditLink(
+  ctx: WriteContext,
+  customer: Rec,
+  link: Rec,
+  amount: Scaled,
+  creditsBefore: Map<string, Scaled>,
+  element: string,
+): Rec {
+  const txnId = str(link.TxnId);
+  if (!txnId) throw faults.requiredMissing(`${element}.LinkedTxn.TxnId`);
+  const memo = ctx.company.get('CreditMemo', txnId);
+  if (!memo) throw faults.invalidReference('CreditMemo', txnId, `${element}.LinkedTxn`);
+  if (refValue(memo.CustomerRef) !== str(customer.Id))
+    throw faults.business(
+      `Credit memo ${txnId} belongs to another customer; a payment can only use the customer's own credits.`,
+      `${element}.LinkedTxn`,
+    );
+  const left = (toScaled(memo.RemainingCredit) ?? 0n) + (creditsBefore.get(txnId) ?? 0n);
+  if (amount > left)
+    throw faults.business(
+      `The amount ${toJsonNumber(amount)} taken from credit memo ${txnId} exceeds its remaining credit ${toJsonNumber(left)}.`,
+      `${element}.Amount`,
+    );
+  return { TxnId: txnId, TxnType: 'CreditMemo' };
+}
+
+/** The credit memo after this payment's use of it changed: RemainingCredit is its total less what payments took. */
+export function creditMemoWithPayment(ctx: WriteContext, memo: Rec, paymentId: string, uses: boolean): Rec {
+  const others = recs(memo.LinkedTxn).filter((l) => !(l.TxnType === 'Payment' && str(l.TxnId) === paymentId));
+  const linked = uses ? [...others, { TxnId: paymentId, TxnType: 'Payment' }] : others;
+  const remaining = (toScaled(memo.TotalAmt) ?? 0n) - creditsTakenFrom(ctx, { ...memo, LinkedTxn: linked });
+  return { ...memo, LinkedTxn: linked, RemainingCredit: toJsonNumber(remaining), Balance: toJsonNumber(remaining) };
 }
 
 export function voidedPayment(record: Rec): Rec {

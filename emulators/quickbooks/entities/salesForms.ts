@@ -86,6 +86,21 @@ export function paymentsAppliedTo(ctx: WriteContext, invoice: Rec): Scaled {
   return applied;
 }
 
+/** What payments took from a credit memo (lines of theirs linking it). */
+export function creditsTakenFrom(ctx: WriteContext, memo: Rec): Scaled {
+  let taken = 0n;
+  const memoId = str(memo.Id);
+  for (const link of recs(memo.LinkedTxn)) {
+    if (link.TxnType !== 'Payment') continue;
+    const payment = ctx.company.get('Payment', str(link.TxnId) ?? '');
+    for (const line of recs(payment?.Line)) {
+      if (recs(line.LinkedTxn).some((l) => l.TxnType === 'CreditMemo' && str(l.TxnId) === memoId))
+        taken += toScaled(line.Amount) ?? 0n;
+    }
+  }
+  return taken;
+}
+
 export function buildSalesForm(
   ctx: WriteContext,
   entity: SalesFormEntity,
@@ -404,9 +419,17 @@ export function buildSalesForm(
     balance = total - applied;
     out.Balance = toJsonNumber(balance);
   } else if (entity === 'CreditMemo') {
-    balance = total;
-    out.Balance = toJsonNumber(total);
-    out.RemainingCredit = toJsonNumber(total);
+    // Credit already taken by payments stays taken when the memo is edited.
+    out.LinkedTxn = previous?.LinkedTxn ?? [];
+    const taken = previous ? creditsTakenFrom(ctx, { ...previous, Id: selfId }) : 0n;
+    if (taken > total)
+      throw faults.business(
+        `The credit memo total ${toJsonNumber(total)} is less than the ${toJsonNumber(taken)} already applied from it.`,
+        'Line',
+      );
+    balance = total - taken;
+    out.Balance = toJsonNumber(balance);
+    out.RemainingCredit = toJsonNumber(balance);
   } else {
     out.Balance = 0;
     const account =

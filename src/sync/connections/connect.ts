@@ -31,6 +31,7 @@ export const connectWithTokensSchema = z.object({
   }),
   importOldInvoices: z.boolean().default(false),
   reviewRequests: z.boolean().default(false),
+  paymentsFromQuickBooks: z.boolean().default(true),
   /** How review requests are sent; absent: a direct SMS/email (a new location has no workflow to enrol into). */
   reviewRequest: reviewRequestMechanismSchema.optional(),
 });
@@ -78,6 +79,7 @@ export async function connectWithTokens(engine: Engine, raw: ConnectWithTokens):
     name: input.name,
     importOldInvoices: input.importOldInvoices,
     reviewRequests: input.reviewRequests,
+    paymentsFromQuickBooks: input.paymentsFromQuickBooks,
     ...(reviewRequest || input.highlevel.userId
       ? {
           settings: {

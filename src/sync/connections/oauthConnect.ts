@@ -129,6 +129,7 @@ export const COMPANY_CURSORS = [
 type Toggles = {
   importOldInvoices: boolean;
   reviewRequests: boolean;
+  paymentsFromQuickBooks?: boolean | undefined;
   reviewRequest?: ReviewRequestSettings | undefined;
 };
 
@@ -180,6 +181,7 @@ export async function connectQuickBooksFromCode(
       realmId: company.realmId,
       importOldInvoices: toggles.importOldInvoices,
       reviewRequests: toggles.reviewRequests,
+      paymentsFromQuickBooks: toggles.paymentsFromQuickBooks ?? null,
       ...(toggles.reviewRequest ? { reviewRequest: toggles.reviewRequest.method } : {}),
     },
   });

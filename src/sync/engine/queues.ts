@@ -19,6 +19,8 @@ export const QUEUES = {
   qboCustomer: 'qbo-customer',
   /** QuickBooks invoice or payment changed -> review requests. */
   qboInvoice: 'qbo-invoice',
+  /** QuickBooks payment on an invoice made from a CRM invoice -> payment recorded on the CRM invoice. */
+  qboPayment: 'qbo-payment',
   /** At connection: every existing QuickBooks customer -> CRM contact (one slice per job, resumable). */
   importCustomers: 'import-customers',
   /** At connection, when chosen: every existing QuickBooks invoice -> CRM invoice, once. */

@@ -65,10 +65,28 @@ const linkDataSchema = z.object({
   totalMinor: z.number().int().nullable().default(null),
   voided: z.boolean().default(false),
   deleted: z.boolean().default(false),
+  /**
+   * Payments a bookkeeper recorded in QuickBooks against this invoice that ledgerlink recorded on the CRM invoice
+   * (qboPayments.ts), by QuickBooks payment id. Their amounts are part of paidMinor, so that the CRM's amountPaid
+   * rising by them is never written back to QuickBooks. `pendingMinor` is a record-payment call in flight, with the
+   * CRM's amountPaid before it (settleQuickBooksPayments decides whether it landed).
+   */
+  fromQuickBooks: z
+    .record(
+      z.string(),
+      z.object({
+        recordedMinor: z.number().int(),
+        pendingMinor: z.number().int().default(0),
+        crmPaidBefore: z.number().int().default(0),
+        /** What the payment applied when it was last seen lowered, voided or deleted (reported once). */
+        removedMinor: z.number().int().nullable().default(null),
+      }),
+    )
+    .default({}),
 });
-type InvoiceLinkData = z.infer<typeof linkDataSchema>;
+export type InvoiceLinkData = z.infer<typeof linkDataSchema>;
 
-interface LinkedInvoice {
+export interface LinkedInvoice {
   crmId: string;
   qboId: string;
   syncToken: string;
@@ -201,7 +219,7 @@ async function resolveMismatches(
 }
 
 /** The invoice as HighLevel holds it now; undefined when it was deleted. */
-async function readInvoice(ctx: FlowContext, invoiceId: string): Promise<HighLevelInvoice | undefined> {
+export async function readInvoice(ctx: FlowContext, invoiceId: string): Promise<HighLevelInvoice | undefined> {
   try {
     return await ctx.hl.invoices.get(invoiceId);
   } catch (error) {
@@ -234,7 +252,7 @@ function reasonToSkip(
   return undefined;
 }
 
-function linkedInvoice(link: Link): LinkedInvoice {
+export function linkedInvoice(link: Link): LinkedInvoice {
   return {
     crmId: link.crmId,
     qboId: link.qboId ?? '',
@@ -245,7 +263,7 @@ function linkedInvoice(link: Link): LinkedInvoice {
   };
 }
 
-async function persist(
+export async function persist(
   q: Queryable,
   ctx: FlowContext,
   linked: LinkedInvoice,
@@ -630,18 +648,12 @@ function explainInvoiceRefusal(error: unknown, invoice: HighLevelInvoice, mapped
 async function recordPayments(
   ctx: FlowContext,
   invoice: HighLevelInvoice,
-  linked: LinkedInvoice,
+  given: LinkedInvoice,
   mappings: Mappings,
 ): Promise<LinkedInvoice> {
-  const currency = linked.data.currency || invoice.currency.toUpperCase();
-  const paid = toMinorUnits(invoice.amountPaid ?? 0, currency, { rounding: 'halfUp' });
-  if (!paid.ok)
-    throw new SyncError(
-      'invalid-amount-paid',
-      `CRM invoice ${crmLabel(invoice)} has an unreadable amount paid: ${paid.error.message}`,
-      paid.error.fix,
-      { invoiceId: invoice._id },
-    );
+  const currency = given.data.currency || invoice.currency.toUpperCase();
+  const paid = crmAmountPaid(invoice, currency);
+  const linked = await settleQuickBooksPayments(ctx, invoice, given);
   if (paid.value === linked.data.paidMinor) return linked;
   if (paid.value < linked.data.paidMinor) {
     // HighLevel keeps amountPaid when a payment is refunded; a fall means something we do not model. Say so
@@ -758,6 +770,52 @@ async function recordPayments(
       });
     }
   });
+  return next;
+}
+
+/** The CRM invoice's amountPaid in minor units; an unreadable one stops the job (nothing can be compared). */
+export function crmAmountPaid(invoice: HighLevelInvoice, currency: string): { value: Minor } {
+  const paid = toMinorUnits(invoice.amountPaid ?? 0, currency, { rounding: 'halfUp' });
+  if (!paid.ok)
+    throw new SyncError(
+      'invalid-amount-paid',
+      `CRM invoice ${crmLabel(invoice)} has an unreadable amount paid: ${paid.error.message}`,
+      paid.error.fix,
+      { invoiceId: invoice._id },
+    );
+  return { value: paid.value };
+}
+
+/**
+ * Decides the QuickBooks payments whose record-payment call was in flight when a job stopped (its answer lost, or
+ * the worker killed): the CRM invoice as read now shows whether the amount landed. amountPaid at least what it was
+ * before plus the amount means recorded; less means not, and the amount leaves paidMinor again so that the
+ * qboPayment job records it anew. Runs under the invoice's record lease (both the crmInvoice job and qboPayments
+ * hold it), so no other ledgerlink write of this invoice interleaves; a customer paying online in that very
+ * interval could still make an unrecorded amount look recorded (docs/field-ownership.md says so).
+ */
+export async function settleQuickBooksPayments(
+  ctx: FlowContext,
+  invoice: HighLevelInvoice,
+  linked: LinkedInvoice,
+): Promise<LinkedInvoice> {
+  const pending = Object.entries(linked.data.fromQuickBooks).filter(([, entry]) => entry.pendingMinor > 0);
+  if (pending.length === 0) return linked;
+  const currency = linked.data.currency || invoice.currency.toUpperCase();
+  const paidNow = crmAmountPaid(invoice, currency).value;
+  const fromQuickBooks = { ...linked.data.fromQuickBooks };
+  let paidMinor = linked.data.paidMinor;
+  for (const [paymentId, entry] of pending) {
+    const landed = paidNow >= entry.crmPaidBefore + entry.pendingMinor;
+    if (!landed) paidMinor -= entry.pendingMinor;
+    fromQuickBooks[paymentId] = {
+      ...entry,
+      recordedMinor: entry.recordedMinor + (landed ? entry.pendingMinor : 0),
+      pendingMinor: 0,
+    };
+  }
+  const next: LinkedInvoice = { ...linked, data: { ...linked.data, paidMinor, fromQuickBooks } };
+  await persist(ctx.db, ctx, next, linked.crmUpdatedAt);
   return next;
 }
 
@@ -1011,12 +1069,12 @@ export async function sweepInvoices(
 // ---- words ----------------------------------------------------------------------------------------------------
 
 /** How people see the CRM invoice: its prefix and number ("INV-1042"), else its id. */
-function crmLabel(invoice: HighLevelInvoice): string {
+export function crmLabel(invoice: HighLevelInvoice): string {
   if (invoice.invoiceNumber === undefined || invoice.invoiceNumber === '') return invoice._id;
   return `${invoice.invoiceNumberPrefix ?? ''}${invoice.invoiceNumber}`;
 }
 
-function money(minor: Minor, currency: string): string {
+export function money(minor: Minor, currency: string): string {
   const [whole = '', fraction] = formatMinor(minor, currency).split('.');
   const grouped = whole.replace(/\B(?=(\d{3})+$)/g, ',');
   return `${grouped}${fraction !== undefined ? `.${fraction}` : ''} ${currency}`;

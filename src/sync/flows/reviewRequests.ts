@@ -473,11 +473,6 @@ export const reviewRequestsFlow = defineFlow({
         key: `qbo-invoice:${entityId}`,
         data: { invoiceId: entityId, operation },
       }),
-      Payment: ({ entityId, operation }) => ({
-        job: 'qboInvoice',
-        key: `qbo-payment:${entityId}`,
-        data: { paymentId: entityId, operation },
-      }),
     },
   },
 });

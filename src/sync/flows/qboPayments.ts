@@ -1,0 +1,381 @@
+// QuickBooks payments -> CRM invoices. A client pays a CRM invoice by cheque or transfer and the bookkeeper records
+// the payment in QuickBooks, against the invoice ledgerlink created there (or applies a credit to it: a payment of
+// any amount whose lines take credit from a credit memo). The amount the payment applies to that invoice is recorded
+// on the CRM invoice (record-payment: amount, date, mode), so HighLevel shows it partially paid or paid and stops its
+// reminders.
+//
+// No echo, no double count:
+// - Payments ledgerlink wrote itself (the invoice flow's, a `payment` link, or our note on them) are not read back.
+// - What is recorded in the CRM joins the invoice link's paidMinor (invoices.ts `fromQuickBooks`) before the call,
+//   so the CRM's amountPaid rising by it is never written to QuickBooks again; both jobs hold the invoice's record
+//   lease, and a call whose answer was lost is settled from the CRM invoice (settleQuickBooksPayments).
+// - A payment that later applies less (edited, voided, deleted) cannot be taken back in the CRM (HighLevel has no
+//   call to remove a recorded payment): it becomes one open error on the invoice for a person.
+// Invoices imported from QuickBooks are history and are not followed (invoiceImport.ts); the activity says so.
+// The review request flow hears of every payment from here (its job is enqueued for each), whichever side it came from.
+import { z } from 'zod';
+import { crmPaymentModeFor } from '../../domain/bookkeepingRefs.ts';
+import { formatMinor, majorFromMinor, toMinorUnits } from '../../domain/money.ts';
+import { HighLevelError } from '../../highlevel/errors.ts';
+import type { Invoice as HighLevelInvoice } from '../../highlevel/invoices.ts';
+import { isNotFound as isQuickBooksNotFound } from '../../quickbooks/errors.ts';
+import { recordActivity } from '../../store/activity.ts';
+import { findLinkByCrmId, findLinkByQboId, linksByQboIds, saveLink } from '../../store/links.ts';
+import type { FlowContext } from '../engine/context.ts';
+import { RetryLater, SyncError } from '../engine/errors.ts';
+import { defineFlow, defineJob, enqueue, linkData, payload } from '../engine/flow.ts';
+import { QUEUES } from '../engine/queues.ts';
+import { mappingsFor } from '../services/mappings.ts';
+import {
+  crmAmountPaid,
+  crmLabel,
+  type LinkedInvoice,
+  linkedInvoice,
+  money,
+  persist,
+  readInvoice,
+  settleQuickBooksPayments,
+} from './invoices.ts';
+import { reviewRequestsFlow } from './reviewRequests.ts';
+
+export const QBO_PAYMENTS_FLOW = 'qboPayments';
+/** Our own payments carry this at the start of their note (invoices.ts recordPayments). */
+const OUR_NOTE = 'HighLevel invoice ';
+
+const paymentSchema = z.looseObject({
+  Id: z.string(),
+  SyncToken: z.string(),
+  TxnDate: z.string().optional(),
+  TotalAmt: z.number().optional(),
+  PaymentRefNum: z.string().optional(),
+  PrivateNote: z.string().optional(),
+  CurrencyRef: z.looseObject({ value: z.string() }).optional(),
+  PaymentMethodRef: z.looseObject({ value: z.string() }).optional(),
+  Line: z
+    .array(
+      z.looseObject({
+        Amount: z.number().optional(),
+        LinkedTxn: z.array(z.looseObject({ TxnId: z.string(), TxnType: z.string() })).optional(),
+      }),
+    )
+    .default([]),
+});
+type QboPayment = z.infer<typeof paymentSchema>;
+
+/** The link of a bookkeeper's payment: which CRM invoices it was recorded on (for when it is deleted). */
+const paymentLinkData = z.object({
+  invoices: z.record(z.string(), z.object({ qboInvoiceId: z.string() })).default({}),
+  /** QuickBooks invoices of this payment that were imported from QuickBooks, already reported as not followed. */
+  importedReported: z.array(z.string()).default([]),
+});
+type PaymentLinkData = z.infer<typeof paymentLinkData>;
+
+/** The `qboPayment` job: what this QuickBooks payment applies to CRM-made invoices, recorded on them in the CRM. */
+export async function syncQboPayment(
+  ctx: FlowContext,
+  paymentId: string,
+  operation: string | undefined,
+): Promise<void> {
+  // Review requests look at every payment, whether or not it is recorded in the CRM.
+  await enqueue(ctx.queue, reviewRequestsFlow.jobs.qboInvoice, {
+    connectionId: ctx.connection.id,
+    key: `${ctx.connection.id}:qbo-payment-review:${paymentId}`,
+    paymentId,
+    ...(operation !== undefined ? { operation } : {}),
+  });
+  if (!ctx.connection.paymentsFromQuickBooks) return;
+  if (await findLinkByQboId(ctx.db, ctx.connection.id, 'payment', paymentId)) return;
+  const payment = await readPayment(ctx, paymentId);
+  if (payment?.PrivateNote?.startsWith(OUR_NOTE)) return;
+
+  const linkKey = `qbo-payment:${paymentId}`;
+  const stored = await findLinkByCrmId(ctx.db, ctx.connection.id, 'qboPayment', linkKey);
+  const known: PaymentLinkData = linkData(paymentLinkData, stored?.data) ?? paymentLinkData.parse({});
+  const applied = applications(payment);
+
+  // The CRM invoices to look at: those the payment applies to now, and those it was recorded on before.
+  const invoiceLinks = await linksByQboIds(ctx.db, ctx.connection.id, 'invoice', [...applied.keys()], 'linked');
+  const crmByQbo = new Map(invoiceLinks.map((link) => [link.qboId!, link.crmId]));
+  const targets = new Map<string, string>();
+  for (const [crmId, entry] of Object.entries(known.invoices)) targets.set(crmId, entry.qboInvoiceId);
+  for (const [qboInvoiceId, crmId] of crmByQbo) targets.set(crmId, qboInvoiceId);
+
+  const others = [...applied.keys()].filter((id) => !crmByQbo.has(id) && !known.importedReported.includes(id));
+  const imported = await linksByQboIds(ctx.db, ctx.connection.id, 'importedInvoice', others, 'linked');
+  for (const link of imported) {
+    await recordActivity(ctx.db, {
+      connectionId: ctx.connection.id,
+      flow: QBO_PAYMENTS_FLOW,
+      status: 'skipped',
+      crmKind: 'invoice',
+      crmId: link.crmId,
+      qboKind: 'Payment',
+      qboId: paymentId,
+      message: `QuickBooks payment ${paymentId} on invoice ${link.qboId} not recorded in the CRM: the invoice was imported from QuickBooks as history, and imported invoices are not synced in either direction`,
+    });
+    known.importedReported.push(link.qboId!);
+  }
+
+  for (const [crmInvoiceId, qboInvoiceId] of targets) {
+    const key = `${ctx.connection.id}:invoice:${crmInvoiceId}`;
+    const done = await ctx.queue.withLease(key, () =>
+      recordOnCrmInvoice(ctx, payment, paymentId, crmInvoiceId, applied.get(qboInvoiceId) ?? 0),
+    );
+    if (!done) throw new RetryLater(`CRM invoice ${crmInvoiceId} is being synced by another job`, 1);
+    known.invoices[crmInvoiceId] = { qboInvoiceId };
+  }
+  if (targets.size > 0 || imported.length > 0) {
+    await saveLink(ctx.db, {
+      connectionId: ctx.connection.id,
+      kind: 'qboPayment',
+      crmId: linkKey,
+      qboId: paymentId,
+      origin: 'qbo',
+      state: 'linked',
+      snapshotHash: null,
+      qboSyncToken: payment?.SyncToken ?? stored?.qboSyncToken ?? null,
+      qboUpdatedAt: null,
+      crmUpdatedAt: null,
+      data: known,
+    });
+  }
+}
+
+/** QuickBooks invoice id -> amount (in the payment's currency, as QuickBooks numbers) this payment applies to it. */
+function applications(payment: QboPayment | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of payment?.Line ?? [])
+    for (const link of line.LinkedTxn ?? [])
+      if (link.TxnType === 'Invoice') out.set(link.TxnId, (out.get(link.TxnId) ?? 0) + (line.Amount ?? 0));
+  return out;
+}
+
+async function readPayment(ctx: FlowContext, paymentId: string): Promise<QboPayment | undefined> {
+  try {
+    const answer = await ctx.qbo.http.request({
+      method: 'GET',
+      path: `/payment/${encodeURIComponent(paymentId)}`,
+      schema: z.looseObject({ Payment: paymentSchema }),
+    });
+    return answer.Payment;
+  } catch (error) {
+    // Deleted since the event: it applies nothing any more.
+    if (isQuickBooksNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Under the CRM invoice's record lease: brings what the CRM holds of this payment to what it applies now. More than
+ * recorded: the difference is recorded (no more than the CRM invoice still has due). Less: reported, once.
+ */
+async function recordOnCrmInvoice(
+  ctx: FlowContext,
+  payment: QboPayment | undefined,
+  paymentId: string,
+  crmInvoiceId: string,
+  appliedMajor: number,
+): Promise<void> {
+  const link = await findLinkByCrmId(ctx.db, ctx.connection.id, 'invoice', crmInvoiceId);
+  if (link?.state !== 'linked' || !link.qboId) return;
+  const invoice = await readInvoice(ctx, crmInvoiceId);
+  if (!invoice) return;
+  let linked = await settleQuickBooksPayments(ctx, invoice, linkedInvoice(link));
+  const currency = linked.data.currency || invoice.currency.toUpperCase();
+  const appliedMinor = toMinorUnits(appliedMajor, currency, { rounding: 'halfUp' });
+  if (!appliedMinor.ok)
+    throw new SyncError(
+      'payment-amount',
+      `QuickBooks payment ${paymentId} applies ${appliedMajor}, which is not an amount in ${currency}`,
+      'Correct the payment in QuickBooks, then press Retry',
+      { paymentId, invoiceId: crmInvoiceId },
+    );
+  const entry = linked.data.fromQuickBooks[paymentId] ?? {
+    recordedMinor: 0,
+    pendingMinor: 0,
+    crmPaidBefore: 0,
+    removedMinor: null,
+  };
+  const target = appliedMinor.value;
+  const label = crmLabel(invoice);
+  const docNumber = linked.data.docNumber ?? linked.qboId;
+
+  if (target < entry.recordedMinor) {
+    if (entry.removedMinor === target) return;
+    const what = !payment
+      ? 'was deleted'
+      : (payment.TotalAmt ?? 0) === 0 && target === 0
+        ? 'was voided'
+        : 'was changed';
+    await ctx.db.transaction(async (tx) => {
+      await persist(tx, ctx, withEntry(linked, paymentId, { ...entry, removedMinor: target }), linked.crmUpdatedAt);
+      await recordActivity(tx, {
+        connectionId: ctx.connection.id,
+        flow: QBO_PAYMENTS_FLOW,
+        status: 'error',
+        crmKind: 'invoice',
+        crmId: crmInvoiceId,
+        qboKind: 'Payment',
+        qboId: paymentId,
+        message: `QuickBooks payment ${paymentId} ${what} in QuickBooks: it now applies ${money(target, currency)} to invoice ${docNumber}, but ${money(entry.recordedMinor, currency)} of it is recorded on CRM invoice ${label}, which HighLevel cannot take back`,
+        detail: {
+          code: 'quickbooks-payment-removed',
+          paymentId,
+          recordedMinor: entry.recordedMinor,
+          appliedMinor: target,
+          fix: 'Record the correction in HighLevel by hand (refund or adjust the invoice there), or record the payment again in QuickBooks; then resolve this error',
+        },
+        cause: `quickbooks-payment-removed:${paymentId}`,
+      });
+    });
+    return;
+  }
+  if (target === entry.recordedMinor) return;
+
+  const wanted = target - entry.recordedMinor;
+  const due = toMinorUnits(invoice.amountDue ?? 0, currency, { rounding: 'halfUp' });
+  const dueMinor = due.ok ? Math.max(0, due.value) : 0;
+  if (invoice.status === 'void' || dueMinor === 0) {
+    await recordActivity(ctx.db, {
+      connectionId: ctx.connection.id,
+      flow: QBO_PAYMENTS_FLOW,
+      status: 'error',
+      crmKind: 'invoice',
+      crmId: crmInvoiceId,
+      qboKind: 'Payment',
+      qboId: paymentId,
+      message: `QuickBooks payment ${paymentId} of ${money(wanted, currency)} on invoice ${docNumber} cannot be recorded on CRM invoice ${label}: it is ${invoice.status === 'void' ? 'void' : 'already paid'} in the CRM`,
+      detail: {
+        code: 'crm-invoice-not-payable',
+        paymentId,
+        status: invoice.status,
+        fix: 'Check whether the client paid twice; refund or re-apply the payment in QuickBooks, then resolve this error',
+      },
+      cause: `crm-invoice-not-payable:${paymentId}`,
+    });
+    return;
+  }
+  const amount = Math.min(wanted, dueMinor);
+  const paidBefore = crmAmountPaid(invoice, currency).value;
+  // In flight: the amount counts as mirrored (paidMinor) before HighLevel hears of it, so the invoice webhook its
+  // record-payment sends finds nothing to write to QuickBooks.
+  linked = withEntry({ ...linked, data: { ...linked.data, paidMinor: linked.data.paidMinor + amount } }, paymentId, {
+    ...entry,
+    pendingMinor: amount,
+    crmPaidBefore: paidBefore,
+    removedMinor: null,
+  });
+  await persist(ctx.db, ctx, linked, linked.crmUpdatedAt);
+
+  const mappings = await mappingsFor(ctx);
+  const method = payment?.PaymentMethodRef
+    ? (await ctx.qbo.listPaymentMethods()).find((m) => m.Id === payment.PaymentMethodRef!.value)
+    : undefined;
+  const mode = crmPaymentModeFor(method, mappings.choices);
+  const reference = payment?.PaymentRefNum ? ` ref. ${payment.PaymentRefNum}` : '';
+  let recorded: HighLevelInvoice;
+  try {
+    recorded = await ctx.hl.invoices.recordPayment(crmInvoiceId, {
+      mode: mode.mode,
+      amount: majorFromMinor(amount, currency),
+      notes: `QuickBooks payment ${paymentId}${reference}${mode.brand ? ` (${mode.brand})` : ''}`,
+      ...(mode.mode === 'cheque' && payment?.PaymentRefNum ? { cheque: { number: payment.PaymentRefNum } } : {}),
+      // Noon UTC keeps QuickBooks' calendar date in every time zone HighLevel may show it in.
+      ...(payment?.TxnDate ? { fulfilledAt: `${payment.TxnDate.slice(0, 10)}T12:00:00.000Z` } : {}),
+    });
+  } catch (error) {
+    if (error instanceof HighLevelError && error.status >= 400 && error.status < 500 && error.status !== 429) {
+      // Refused: nothing was recorded, so the amount leaves paidMinor again.
+      await persist(
+        ctx.db,
+        ctx,
+        withEntry({ ...linked, data: { ...linked.data, paidMinor: linked.data.paidMinor - amount } }, paymentId, {
+          ...entry,
+        }),
+        linked.crmUpdatedAt,
+      );
+      throw new SyncError(
+        'crm-payment-refused',
+        `HighLevel refused to record QuickBooks payment ${paymentId} (${money(amount, currency)}) on CRM invoice ${label}: ${error.message}`,
+        'Check the CRM invoice (its status and amount due), then press Retry',
+        { paymentId, invoiceId: crmInvoiceId },
+      );
+    }
+    throw error;
+  }
+  const done = withEntry(linked, paymentId, {
+    ...entry,
+    recordedMinor: entry.recordedMinor + amount,
+    pendingMinor: 0,
+    crmPaidBefore: paidBefore,
+    removedMinor: null,
+  });
+  const paidNow = toMinorUnits(recorded.amountPaid ?? 0, currency, { rounding: 'halfUp' });
+  await ctx.db.transaction(async (tx) => {
+    await persist(tx, ctx, done, linked.crmUpdatedAt);
+    await recordActivity(tx, {
+      connectionId: ctx.connection.id,
+      flow: QBO_PAYMENTS_FLOW,
+      status: 'ok',
+      crmKind: 'invoice',
+      crmId: crmInvoiceId,
+      qboKind: 'Payment',
+      qboId: paymentId,
+      message: `Recorded QuickBooks payment ${paymentId} (${money(amount, currency)}, ${mode.mode.replace('_', ' ')}${payment?.TxnDate ? `, ${payment.TxnDate.slice(0, 10)}` : ''}) on CRM invoice ${label}: ${recorded.status.replace('_', ' ')}${paidNow.ok ? `, ${formatMinor(paidNow.value, currency)} ${currency} paid in all` : ''}`,
+      detail: { paymentId, amountMinor: amount, mode: mode.mode, status: recorded.status },
+    });
+    if (amount < wanted) {
+      await recordActivity(tx, {
+        connectionId: ctx.connection.id,
+        flow: QBO_PAYMENTS_FLOW,
+        status: 'error',
+        crmKind: 'invoice',
+        crmId: crmInvoiceId,
+        qboKind: 'Payment',
+        qboId: paymentId,
+        message: `QuickBooks payment ${paymentId} applies ${money(wanted, currency)} to invoice ${docNumber}, but CRM invoice ${label} had only ${money(dueMinor, currency)} due; ${money(wanted - amount, currency)} was not recorded in the CRM`,
+        detail: {
+          code: 'crm-invoice-overpaid',
+          paymentId,
+          fix: "Compare the two invoices' totals; correct the one that is wrong, or refund the difference in QuickBooks",
+        },
+        cause: `crm-invoice-overpaid:${paymentId}`,
+      });
+    }
+  });
+}
+
+function withEntry(
+  linked: LinkedInvoice,
+  paymentId: string,
+  entry: LinkedInvoice['data']['fromQuickBooks'][string],
+): LinkedInvoice {
+  return { ...linked, data: { ...linked.data, fromQuickBooks: { ...linked.data.fromQuickBooks, [paymentId]: entry } } };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The flow's declaration (src/sync/engine/flow.ts).
+
+export const qboPaymentsFlow = defineFlow({
+  name: QBO_PAYMENTS_FLOW,
+  summary: 'QuickBooks payments on invoices made from CRM invoices -> payments recorded on the CRM invoices',
+  jobs: {
+    qboPayment: defineJob({
+      queue: QUEUES.qboPayment,
+      payload: payload({ paymentId: z.string(), operation: z.string().optional() }),
+      run: (ctx, data) => syncQboPayment(ctx, data.paymentId, data.operation),
+      logIds: (data) => ({ paymentId: data.paymentId }),
+    }),
+  },
+  linkKinds: [{ kind: 'qboPayment', quickbooks: { entity: 'Payment', noun: 'Payment' } }],
+  linkData: { qboPayment: paymentLinkData },
+  events: {
+    quickbooks: {
+      Payment: ({ entityId, operation }) => ({
+        job: 'qboPayment',
+        key: `qbo-payment:${entityId}`,
+        data: { paymentId: entityId, operation },
+      }),
+    },
+  },
+});
