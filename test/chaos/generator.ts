@@ -1,7 +1,8 @@
 // Realistic work on both sides, from a seeded PRNG, with the generator's own record (the ledger) of what it did:
 // CRM payments of every kind (order form, funnel store, subscription and renewals, membership, calendar booking,
 // with discounts), refunds (partial and full), contacts created and edited in the CRM, invoices through their life
-// (draft, sent, partly and fully paid, voided), and a bookkeeper creating and editing customers in QuickBooks.
+// (draft, sent, partly and fully paid, voided), and a bookkeeper creating and editing customers in QuickBooks and
+// recording cheques and transfers against the invoices ledgerlink made there (which must reach the CRM invoices).
 // CRM actions go through the HighLevel emulator's admin API (never faulted: the CRM user's clicks always land);
 // the bookkeeper uses QuickBooks' public API with a token of another app, so faults hit them too (they retry).
 import type { QuickBooksEmulator } from '../../emulators/quickbooks/index.ts';
@@ -20,7 +21,9 @@ export interface InvoiceRecord {
   id: string;
   email: string;
   totalMinor: number;
+  /** Paid on either side: in the CRM, or by the bookkeeper in QuickBooks (qboPaidMinor of it). */
   paidMinor: number;
+  qboPaidMinor: number;
   status: 'draft' | 'sent' | 'partially_paid' | 'paid' | 'void';
 }
 
@@ -137,6 +140,7 @@ export class Generator {
       { kind: 'invoice_draft', weight: 2, run: () => this.invoice(false) },
       { kind: 'invoice_payment', weight: 11, run: () => this.payInvoice() },
       { kind: 'invoice_voided', weight: 3, run: () => this.voidInvoice() },
+      { kind: 'qbo_invoice_payment', weight: 6, run: () => this.bookkeeperPaysInvoice() },
       { kind: 'qbo_customer_created', weight: 7, run: () => this.bookkeeperCreates() },
       { kind: 'qbo_customer_edited', weight: 4, run: () => this.bookkeeperEdits() },
     ];
@@ -351,6 +355,7 @@ export class Generator {
       email: contact.email,
       totalMinor,
       paidMinor: 0,
+      qboPaidMinor: 0,
       status: send ? 'sent' : 'draft',
     });
     return true;
@@ -363,10 +368,9 @@ export class Generator {
     const left = inv.totalMinor - inv.paidMinor;
     const full = this.random() < 0.6 || left < 200;
     const amountMinor = full ? left : Math.floor(left * (0.2 + this.random() * 0.5));
-    await this.admin(
-      `/invoices/${inv.id}/record-payment`,
-      full ? { mode: 'card' } : { amount: amountMinor / 100, mode: 'card' },
-    );
+    // Always the amount: HighLevel's "whole amount due" would include payments the bookkeeper recorded in QuickBooks
+    // that have not reached the CRM yet.
+    await this.admin(`/invoices/${inv.id}/record-payment`, { amount: amountMinor / 100, mode: 'card' });
     inv.paidMinor += amountMinor;
     inv.status = inv.paidMinor >= inv.totalMinor ? 'paid' : 'partially_paid';
     return true;
@@ -428,6 +432,42 @@ export class Generator {
       `bk-${this.o.seed}-${this.serial}`,
     );
     this.ledger.bookkeeperCustomers.set(who.email, { qboId: r.Customer.Id, displayName });
+    return true;
+  }
+
+  /**
+   * A client pays an invoice by cheque or transfer and the bookkeeper records it in QuickBooks, against the invoice
+   * ledgerlink made there (found by the CRM invoice's id in its note, as a bookkeeper would by its number).
+   */
+  private async bookkeeperPaysInvoice(): Promise<boolean> {
+    const open = [...this.ledger.invoices.values()].filter((i) => i.status === 'sent' || i.status === 'partially_paid');
+    if (open.length === 0) return false;
+    const inv = this.pick(open.slice(-200));
+    const twin = this.o.qbo.admin
+      .listEntities(this.o.realmId, 'Invoice')
+      .find((i) => String(i.PrivateNote ?? '').includes(`HighLevel invoice ${inv.id}`));
+    if (!twin) return false;
+    const left = inv.totalMinor - inv.paidMinor;
+    const amountMinor = this.random() < 0.5 || left < 200 ? left : Math.floor(left * (0.2 + this.random() * 0.5));
+    const cheque = this.random() < 0.5;
+    const method = this.o.qbo.admin
+      .listEntities(this.o.realmId, 'PaymentMethod')
+      .find((m) => m.Name === (cheque ? 'Check' : 'Cash'));
+    await this.qboCall(
+      'POST',
+      'payment',
+      {
+        CustomerRef: twin.CustomerRef,
+        TotalAmt: amountMinor / 100,
+        ...(method ? { PaymentMethodRef: { value: method.Id } } : {}),
+        ...(cheque ? { PaymentRefNum: String(1000 + this.serial) } : {}),
+        Line: [{ Amount: amountMinor / 100, LinkedTxn: [{ TxnId: twin.Id, TxnType: 'Invoice' }] }],
+      },
+      `bkp-${this.o.seed}-${++this.serial}`,
+    );
+    inv.paidMinor += amountMinor;
+    inv.qboPaidMinor += amountMinor;
+    inv.status = inv.paidMinor >= inv.totalMinor ? 'paid' : 'partially_paid';
     return true;
   }
 

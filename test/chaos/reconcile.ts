@@ -184,6 +184,14 @@ export async function reconcile(input: {
         `QuickBooks invoice ${String(qboInvoice.Id)}: total ${String(qboInvoice.TotalAmt)} balance ${String(qboInvoice.Balance)}; HighLevel ${inv.id}: total ${inv.totalMinor / 100} paid ${inv.paidMinor / 100}`,
       );
     }
+    // The CRM invoice holds every payment too, those the bookkeeper recorded in QuickBooks included, each once.
+    const crmPaid = hl.core.store.invoices.get(inv.id)?.amountPaidMinor ?? 0;
+    if (crmPaid < inv.paidMinor)
+      missing(`CRM record of ${(inv.paidMinor - crmPaid) / 100} paid in QuickBooks on invoice ${inv.id}`, inv.id);
+    else if (crmPaid > inv.paidMinor) {
+      out.duplicates += 1;
+      problem(`CRM invoice ${inv.id} shows ${crmPaid / 100} paid, ${inv.paidMinor / 100} was paid`);
+    }
     const paid = paidByInvoice.get(String(qboInvoice.Id)) ?? 0;
     if (paid < inv.paidMinor) missing(`payments of ${(inv.paidMinor - paid) / 100} on invoice ${inv.id}`, inv.id);
     else if (paid > inv.paidMinor) {
@@ -194,6 +202,7 @@ export async function reconcile(input: {
     }
   }
   out.checked.invoices = invoicesChecked;
+  out.checked.invoices_paid_in_quickbooks = [...ledger.invoices.values()].filter((i) => i.qboPaidMinor > 0).length;
 
   // ---- customers: one per paying / invoiced contact; contacts: one per bookkeeper customer
   const customersByEmail = new Map<string, Rec[]>();
