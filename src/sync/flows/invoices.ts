@@ -792,7 +792,7 @@ export function crmAmountPaid(invoice: HighLevelInvoice, currency: string): { va
  * before plus the amount means recorded; less means not, and the amount leaves paidMinor again so that the
  * qboPayment job records it anew. Runs under the invoice's record lease (both the crmInvoice job and qboPayments
  * hold it), so no other ledgerlink write of this invoice interleaves; a customer paying online in that very
- * interval could still make an unrecorded amount look recorded (docs/field-ownership.md says so).
+ * interval could still make an unrecorded amount look recorded (docs/engine-primer.md says so).
  */
 export async function settleQuickBooksPayments(
   ctx: FlowContext,
