@@ -50,6 +50,11 @@ export interface BenchStackOptions {
   country?: 'US' | 'CA' | 'GB' | 'AU';
   /** Sees every request both emulators serve, timed at the emulator. */
   observe?: RequestObserver;
+  /**
+   * Work done in each location before anything is connected or webhooks are delivered (records that predate the
+   * connection, for the history backfill). `admin` is the HighLevel emulator's admin API, in-process.
+   */
+  beforeConnect?: (location: { locationId: string; admin: <T>(path: string, body: unknown) => Promise<T> }) => Promise<void>;
 }
 
 export interface BenchStack {
@@ -168,6 +173,21 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
   await server.listen({ port: 0, host: '127.0.0.1' });
   const address = server.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const locations = Array.from({ length: n }, (_, i) => hl.createLocation({ country, name: `Location ${i + 1}` }));
+  for (const location of locations) {
+    await options.beforeConnect?.({
+      locationId: location.id,
+      admin: async <T>(path: string, body: unknown): Promise<T> => {
+        const response = await hl.context.app.inject({
+          method: 'POST',
+          url: `/_emulator${path}`,
+          payload: body as Record<string, unknown>,
+        });
+        if (response.statusCode >= 400) throw new Error(`HighLevel admin ${path}: ${response.statusCode} ${response.body}`);
+        return response.json() as T;
+      },
+    });
+  }
   if (options.webhooks) {
     qbo.admin.configureWebhooks([
       { url: `${url}/webhooks/quickbooks`, verifierToken: QBO_VERIFIER, format: 'cloudevents', windowMs: 100 },
@@ -177,7 +197,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
   const connections: Connection[] = [];
   for (let i = 0; i < n; i++) {
     const realmId = qbo.realmIds[i]!;
-    const location = hl.createLocation({ country, name: `Location ${i + 1}` });
+    const location = locations[i]!;
     const qboTokens = qbo.admin.mintToken(realmId);
     const hlTokens = hl.mintToken(location.id);
     connections.push(
