@@ -54,7 +54,10 @@ export interface BenchStackOptions {
    * Work done in each location before anything is connected or webhooks are delivered (records that predate the
    * connection, for the history backfill). `admin` is the HighLevel emulator's admin API, in-process.
    */
-  beforeConnect?: (location: { locationId: string; admin: <T>(path: string, body: unknown) => Promise<T> }) => Promise<void>;
+  beforeConnect?: (location: {
+    locationId: string;
+    admin: <T>(path: string, body: unknown) => Promise<T>;
+  }) => Promise<void>;
 }
 
 export interface BenchStack {
@@ -183,7 +186,8 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
           url: `/_emulator${path}`,
           payload: body as Record<string, unknown>,
         });
-        if (response.statusCode >= 400) throw new Error(`HighLevel admin ${path}: ${response.statusCode} ${response.body}`);
+        if (response.statusCode >= 400)
+          throw new Error(`HighLevel admin ${path}: ${response.statusCode} ${response.body}`);
         return response.json() as T;
       },
     });
