@@ -38,7 +38,7 @@ describe('record naming from the flow declarations', () => {
         RefundReceipt: ['refundReceipt'],
         Invoice: ['invoice', 'importedInvoice'],
         Customer: ['customer'],
-        Payment: ['payment'],
+        Payment: ['payment', 'qboPayment'],
         Item: ['item'],
       },
       qboKindOfLink: {
@@ -49,6 +49,7 @@ describe('record naming from the flow declarations', () => {
         customer: 'Customer',
         payment: 'Payment',
         item: 'Item',
+        qboPayment: 'Payment',
       },
       crmKindOfLink: {
         salesReceipt: 'transaction',
