@@ -10,6 +10,7 @@ import { qboCustomersFlow } from './qboCustomers.ts';
 import { contactImportFlow } from './contactImport.ts';
 import { invoiceImportFlow } from './invoiceImport.ts';
 import { reviewRequestsFlow } from './reviewRequests.ts';
+import { historyFlow } from './history.ts';
 import { recordNaming } from '../../store/recordNames.ts';
 import { type FlowDeclaration, linkKindsOf } from '../engine/flow.ts';
 
@@ -22,6 +23,7 @@ export const FLOWS = [
   contactImportFlow,
   invoiceImportFlow,
   reviewRequestsFlow,
+  historyFlow,
 ] as const;
 
 /** A flow's name: the `flow` of its activity entries and metrics. */
