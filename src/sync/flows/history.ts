@@ -167,7 +167,8 @@ export const historyProgressSchema = z.object({
   invoices: z.number().int(),
   skipped: z.number().int(),
   failed: z.number().int(),
-  planned: z.object({ payments: totalsSchema, invoices: totalsSchema }),
+  /** What the dry run found at the start; null until the first slice has run it (a backfill chosen at connection). */
+  planned: z.object({ payments: totalsSchema, invoices: totalsSchema }).nullable(),
   startedAt: z.string(),
   finishedAt: z.string().optional(),
   cancelledAt: z.string().optional(),
@@ -363,7 +364,7 @@ async function cancelled(ctx: Pick<FlowContext, 'db' | 'connection'>, runId: str
 export async function startHistoryBackfill(
   ctx: FlowContext,
   from: string,
-  options: { plan?: HistoryPlan } = {},
+  options: { plan?: HistoryPlan; planInSlice?: boolean } = {},
 ): Promise<HistoryProgress> {
   const window = historyWindow(ctx, from);
   const running = await readHistoryProgress(ctx);
@@ -377,7 +378,8 @@ export async function startHistoryBackfill(
     options.plan.from === from &&
     options.plan.until === window.until.toISOString() &&
     Date.now() - Date.parse(options.plan.computedAt) < PLAN_FRESH_MS;
-  const plan = fresh && options.plan ? options.plan : await historyDryRun(ctx, from);
+  // At connection the dry run is the first slice's work, not the OAuth callback's (it may list thousands of records).
+  const plan = fresh && options.plan ? options.plan : options.planInSlice ? undefined : await historyDryRun(ctx, from);
   const progress: HistoryProgress = {
     runId: randomUUID(),
     from,
@@ -387,13 +389,13 @@ export async function startHistoryBackfill(
     offset: 0,
     pending: [],
     outstanding: [],
-    total: plan.payments.count + plan.invoices.count,
+    total: plan ? plan.payments.count + plan.invoices.count : 0,
     done: 0,
     payments: 0,
     invoices: 0,
     skipped: 0,
     failed: 0,
-    planned: { payments: plan.payments, invoices: plan.invoices },
+    planned: plan ? { payments: plan.payments, invoices: plan.invoices } : null,
     startedAt: new Date().toISOString(),
   };
   const dates = await syncStartDates(ctx);
@@ -405,7 +407,7 @@ export async function startHistoryBackfill(
       connectionId: ctx.connection.id,
       flow: HISTORY_FLOW,
       status: 'info',
-      message: `Bringing history from ${from} into QuickBooks: ${describePlan(plan)}`,
+      message: `Bringing history from ${from} into QuickBooks: ${plan ? describePlan(plan) : 'what there is to bring is listed first'}`,
       detail: { from, until: progress.until, runId: progress.runId, planned: progress.planned },
     });
   });
@@ -461,6 +463,18 @@ export async function historySlice(ctx: FlowContext): Promise<HistoryProgress | 
       return progress;
     }
     progress = { ...progress, state: 'running' };
+    if (!progress.planned) {
+      const plan = await historyDryRun(ctx, progress.from);
+      progress.planned = { payments: plan.payments, invoices: plan.invoices };
+      progress.total = plan.payments.count + plan.invoices.count;
+      await recordActivity(ctx.db, {
+        connectionId: ctx.connection.id,
+        flow: HISTORY_FLOW,
+        status: 'info',
+        message: `History from ${progress.from}: ${describePlan(plan)} to bring into QuickBooks`,
+        detail: { runId: progress.runId, planned: progress.planned },
+      });
+    }
   }
   const p = progress;
   const window = { from: startOfDay(p.from), until: new Date(p.until) };

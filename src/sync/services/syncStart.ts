@@ -96,8 +96,10 @@ export async function staysSkipped(
   linkData: unknown,
   at: string | undefined,
 ): Promise<boolean> {
-  if (!skippedBeforeSyncStart(linkData)) return true;
-  if (!at) return true;
+  if (!skippedBeforeSyncStart(linkData) || !at) return true;
+  // Only a record older than the connection can be a backfill's; the connection time never moves earlier.
+  const connectedAt = ctx.connection.connectedAt;
+  if (!connectedAt || !(new Date(at).getTime() < connectedAt.getTime())) return true;
   return (await beforeSyncStart(ctx, at)) !== undefined;
 }
 
