@@ -363,14 +363,17 @@ function followImport(card, id) {
 const HISTORY_LABEL = 'History backfill';
 const RUN_WORDS = { waiting: 'waiting to start', running: 'under way', finished: 'finished', cancelled: 'cancelled' };
 
-function historyTotals(totals) {
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+// "3 payments ($202.50)": the count, and the exact total of each currency.
+function historyTotals(totals, one, many) {
   const sums = Object.entries(totals.byCurrency).map(([currency, minor]) => formatMoney(minor, currency));
-  return `${totals.count}${sums.length ? ` (${sums.join(', ')})` : ''}`;
+  return `${plural(totals.count, one, many)}${sums.length ? ` (${sums.join(', ')})` : ''}`;
 }
 
 function historyRunText(run) {
   const ended = run.finishedAt ?? run.cancelledAt;
-  return `From ${run.from}: ${RUN_WORDS[run.state]}${ended ? ` on ${dateTime(ended)}` : ''}. ${run.payments} payments and ${run.invoices} invoices written, ${run.skipped} skipped, ${run.failed} failed (each failure is an open error below).`;
+  return `From ${run.from}: ${RUN_WORDS[run.state]}${ended ? ` on ${dateTime(ended)}` : ''}. ${plural(run.payments, 'payment', 'payments')} and ${plural(run.invoices, 'invoice', 'invoices')} written, ${run.skipped} skipped, ${run.failed} failed${run.failed ? ' (each is an open error below)' : ''}.`;
 }
 
 function historySection(c, refresh) {
@@ -460,7 +463,7 @@ function historySection(c, refresh) {
           'p',
           {},
           h('strong', {}, `Dry run from ${plan.from}: `),
-          `${historyTotals(plan.payments)} payments would become sales receipts and ${historyTotals(plan.invoices)} sent invoices would become QuickBooks invoices. Nothing has been written yet.`,
+          `would write ${historyTotals(plan.payments, 'payment', 'payments')} as sales receipts, and ${historyTotals(plan.invoices, 'sent invoice', 'sent invoices')} as QuickBooks invoices. Nothing has been written yet.`,
         ),
         plan.sample.length
           ? h(
