@@ -356,10 +356,12 @@ async function cancelled(ctx: Pick<FlowContext, 'db' | 'connection'>, runId: str
 }
 
 /**
- * Starts a backfill from `from` (the dashboard's Start, the connect page's choice, or a script): writes what the
- * dry run finds as the planned total, moves the connection's sync start to `from` (so the flows take these records
- * instead of skipping them) and queues the first slice. `atConnect`: the customer import of a new connection may
- * still run; the first slice waits for it (payments need their customers, as the invoice import does).
+ * Starts a backfill from `from` (the dashboard's Start, the connect page's choice, or a script such as a benchmark):
+ * writes what the dry run finds as the planned total and queues the first slice, which waits for the customer import
+ * of a new connection (payments need their customers, as the invoice import does), then moves the connection's sync
+ * start to `from` (so the flows take these records instead of skipping them). `plan`: a dry run just shown, used
+ * when it is for the same day and recent; `planInSlice`: the first slice runs the dry run (at connection, where the
+ * OAuth callback should not wait for it).
  */
 export async function startHistoryBackfill(
   ctx: FlowContext,
@@ -398,11 +400,8 @@ export async function startHistoryBackfill(
     planned: plan ? { payments: plan.payments, invoices: plan.invoices } : null,
     startedAt: new Date().toISOString(),
   };
-  const dates = await syncStartDates(ctx);
   await ctx.db.transaction(async (tx) => {
     await writeCursor(tx, ctx.connection.id, HISTORY_CURSOR, progress);
-    // From now on the flows take records from `from` on, whichever job meets them first.
-    await writeCursor(tx, ctx.connection.id, SYNC_START_CURSOR, { ...dates, running: from });
     await recordActivity(tx, {
       connectionId: ctx.connection.id,
       flow: HISTORY_FLOW,
@@ -475,6 +474,11 @@ export async function historySlice(ctx: FlowContext): Promise<HistoryProgress | 
         detail: { runId: progress.runId, planned: progress.planned },
       });
     }
+    // From now on the flows take records from the chosen day on, whichever job meets them first. Not before the
+    // plan is listed: a record a live job (a webhook held while the connection was pending) brings meanwhile is
+    // then one the plan counts, and the run finds it linked.
+    const dates = await syncStartDates(ctx);
+    await writeCursor(ctx.db, ctx.connection.id, SYNC_START_CURSOR, { ...dates, running: progress.from });
   }
   const p = progress;
   const window = { from: startOfDay(p.from), until: new Date(p.until) };
