@@ -18,6 +18,7 @@ import {
 } from '../../src/sync/flows/history.ts';
 import { SYNC_START_CURSOR, type SyncStartDates } from '../../src/sync/services/syncStart.ts';
 import { syncInvoice } from '../../src/sync/flows/invoices.ts';
+import { reconcile } from '../../src/sync/services/reconciliation.ts';
 
 type Rec = Record<string, unknown>;
 
@@ -184,6 +185,20 @@ describe('history from a chosen date: dry run, then each record written once', (
     assert.ok(info.some((m) => /5 payments and 3 invoices written \(0 skipped, 0 failed/.test(m)));
     const dates = await readCursor<SyncStartDates>(s.t.db, s.connection.id, SYNC_START_CURSOR);
     assert.deepEqual(dates, { running: null, finished: today() });
+    // Reconciliation compares from the sync start: the history is checked like live records.
+    const report = await reconcile(ctx());
+    const receiptsReport = report.kinds.find((k) => k.kind === 'salesReceipts')!;
+    assert.deepEqual(
+      [receiptsReport.matched, receiptsReport.missingInQuickBooks, receiptsReport.amountDiffers],
+      [5, 0, 0],
+    );
+    const invoicesReport = report.kinds.find((k) => k.kind === 'invoices')!;
+    assert.equal(invoicesReport.matched, 3);
+    // The one difference is this test's stand-in for an imported invoice (its QuickBooks side was never made).
+    assert.deepEqual(
+      invoicesReport.differences.map((d) => d.crmId),
+      [seeded.invoices.imported],
+    );
   });
 
   it('a second run from the same date writes nothing more', async () => {
