@@ -92,6 +92,12 @@ describe('history from a date in the browser', withChromium, () => {
     assert.equal(card.counts.salesReceipt ?? 0, 0);
     assert.equal(card.counts.invoice ?? 0, 0);
     await shot('20-history-dry-run');
+    // On a phone the dry run fits the width: nothing scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await result.waitFor();
+    const scrollWidth = await page.evaluate(() => document.scrollingElement!.scrollWidth);
+    assert.ok(scrollWidth <= 390, `scrollWidth ${scrollWidth}`);
+    await page.setViewportSize({ width: 1280, height: 720 });
   });
 
   it('starts the backfill; its progress bar on the card reaches the end', async () => {
