@@ -1,6 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
+import { onPostgres } from '../support/db.ts';
 import { Engine } from '../../src/sync/engine/engine.ts';
 import { QUEUES } from '../../src/sync/engine/routes.ts';
 import { listActivity } from '../../src/store/activity.ts';
@@ -21,6 +24,7 @@ import { syncInvoice } from '../../src/sync/flows/invoices.ts';
 import { reconcile } from '../../src/sync/services/reconciliation.ts';
 
 type Rec = Record<string, unknown>;
+const bin = fileURLToPath(new URL('../../bin/ledgerlink.js', import.meta.url));
 
 async function admin(base: string, path: string, body: unknown): Promise<Rec> {
   const response = await fetch(`${base}/_emulator${path}`, {
@@ -331,3 +335,88 @@ describe('a backfill shares the queues with live payments, can be cancelled, and
       assert.equal(written.filter((r) => String(r.PrivateNote ?? '').includes(id)).length, 1, `one receipt for ${id}`);
   });
 });
+
+describe('a backfill whose worker process is killed', {
+  skip: onPostgres ? false : 'needs DATABASE_URL (a PostgreSQL server shared by processes)',
+}, () => {
+  const COUNT = 8;
+  let s: Stack;
+  const workers: ChildProcess[] = [];
+  const seeded: string[] = [];
+  const receipts = () => s.qbo.admin.listEntities(s.realmId, 'SalesReceipt');
+
+  before(async () => {
+    s = await startStack({
+      workers: false,
+      beforeConnect: async ({ hl, locationId }) => {
+        for (let i = 1; i <= COUNT; i++) {
+          const paid = await admin(hl.url, `/locations/${locationId}/actions/order-form-payment`, {
+            contact: { firstName: `Killed${i}`, lastName: 'Worker', email: `killed${i}@example.com` },
+            items: [{ name: 'Session', amount: 20 + i }],
+          });
+          seeded.push(String(paid.transactionId));
+        }
+      },
+    });
+  });
+  after(async () => {
+    for (const w of workers) await stopWorker(w, 'SIGKILL');
+    await s?.close();
+  });
+
+  it('resumes from its cursor in another worker and writes each payment once', async () => {
+    // Jobs of a dead worker go back on the queue after 15 s: longer than a slice (8 s and the record it is on).
+    const env = { ...s.workerEnv(), LEDGERLINK_JOB_EXPIRE_SECONDS: '15' };
+    s.qbo.faults.configure({ rules: [{ kind: 'latency', rate: 1, latencyMs: 400, method: 'POST' }] });
+    await startHistoryBackfill(s.engine.contextFor(s.connection), today());
+    const doomed = startWorker(env);
+    workers.push(doomed);
+    const progress = () => readHistoryProgress(s.engine.contextFor(s.connection));
+    await eventually(
+      async () => {
+        const p = await progress();
+        return p && p.done >= 2 ? p : undefined;
+      },
+      120_000,
+      'the backfill to be under way in the first worker',
+    );
+    await stopWorker(doomed, 'SIGKILL');
+    const midway = (await progress())!;
+    assert.ok(midway.state === 'running' && midway.done < COUNT, `killed in the middle (${midway.done} of ${COUNT})`);
+    s.qbo.faults.clear();
+    workers.push(startWorker(env));
+    const done = await eventually(
+      async () => {
+        const p = await progress();
+        return p?.state === 'finished' ? p : undefined;
+      },
+      180_000,
+      'the backfill to finish in the second worker',
+    );
+    assert.equal(done.failed, 0);
+    await eventually(() => (receipts().length >= COUNT ? true : undefined), 30_000, 'every receipt');
+    await new Promise((r) => setTimeout(r, 1000));
+    const written = receipts();
+    assert.equal(written.length, COUNT);
+    for (const id of seeded)
+      assert.equal(written.filter((r) => String(r.PrivateNote ?? '').includes(id)).length, 1, `one receipt for ${id}`);
+  });
+});
+
+function startWorker(env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, [bin, 'worker'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d) => (output += d));
+  child.stderr?.on('data', (d) => (output += d));
+  child.on('exit', (code, signal) => {
+    if (code && code !== 0 && signal === null) console.error(`worker exited with ${code}:\n${output}`);
+  });
+  return child;
+}
+
+async function stopWorker(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill(signal);
+  await exited;
+}
