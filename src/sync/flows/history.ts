@@ -22,7 +22,7 @@ import { orderIdOf } from '../../highlevel/payments.ts';
 import { formatMinor, toMinorUnits } from '../../domain/money.ts';
 import { linksByCrmIds, type Link } from '../../store/links.ts';
 import { recordActivity } from '../../store/activity.ts';
-import { readCursor, writeCursor } from '../../store/cursors.ts';
+import { readCursor, writeCursor, writeCursorIf } from '../../store/cursors.ts';
 import type { LimitPolicy } from '../../store/rateLimits.ts';
 import type { FlowContext } from '../engine/context.ts';
 import { defineFlow, defineJob, enqueue, payload } from '../engine/flow.ts';
@@ -47,7 +47,7 @@ export const historyKey = (connectionId: string) => `${connectionId}:history`;
 const PAGE_SIZE = 100;
 const SLICE_MS = 8_000;
 /** How long a slice waits before it looks at its window again. */
-const WAIT_MS = 200;
+const WAIT_MS = 500;
 /**
  * Records of a backfill queued or running at once. A record's job has one request in flight at a time, so a backfill
  * holds at most 4 of the 10 requests QuickBooks lets a company have in flight: 6 stay free for live work.
@@ -338,7 +338,8 @@ export async function readHistoryProgress(
   const progress = parsed.data;
   if (progress.state === 'running' || progress.state === 'waiting') {
     // A cancel is written apart from the progress (which the running slice rewrites): it wins.
-    if (await cancelled(ctx, progress.runId)) return { ...progress, state: 'cancelled' };
+    const at = await cancelledAt(ctx, progress.runId);
+    if (at) return { ...progress, state: 'cancelled', cancelledAt: at };
   }
   return progress;
 }
@@ -351,8 +352,13 @@ export async function readHistoryDryRun(ctx: Pick<FlowContext, 'db' | 'connectio
 }
 
 async function cancelled(ctx: Pick<FlowContext, 'db' | 'connection'>, runId: string): Promise<boolean> {
-  const cancel = await readCursor<{ runId?: string }>(ctx.db, ctx.connection.id, HISTORY_CANCEL_CURSOR);
-  return cancel?.runId === runId;
+  return (await cancelledAt(ctx, runId)) !== undefined;
+}
+
+/** When the run was cancelled, if it was. */
+async function cancelledAt(ctx: Pick<FlowContext, 'db' | 'connection'>, runId: string): Promise<string | undefined> {
+  const cancel = await readCursor<{ runId?: string; at?: string }>(ctx.db, ctx.connection.id, HISTORY_CANCEL_CURSOR);
+  return cancel?.runId === runId ? (cancel.at ?? new Date(0).toISOString()) : undefined;
 }
 
 /**
@@ -447,18 +453,11 @@ export async function cancelHistoryBackfill(ctx: Pick<FlowContext, 'db' | 'conne
 export async function historySlice(ctx: FlowContext): Promise<HistoryProgress | undefined> {
   let progress = await readHistoryProgress(ctx);
   if (!progress || progress.state === 'finished' || progress.state === 'cancelled') return progress;
-  const again = (afterSeconds?: number) =>
-    enqueue(
-      ctx.queue,
-      historyFlow.jobs.historyBackfill,
-      { connectionId: ctx.connection.id, key: historyKey(ctx.connection.id) },
-      afterSeconds ? { startAfterSeconds: afterSeconds } : {},
-    );
   if (progress.state === 'waiting') {
     // A new connection's customers come first (the payments' customers are matched against them).
     const customers = await readCursor<{ finishedAt?: string }>(ctx.db, ctx.connection.id, CUSTOMER_IMPORT_CURSOR);
     if (!customers?.finishedAt) {
-      await again(5);
+      await nextSlice(ctx, 5);
       return progress;
     }
     progress = { ...progress, state: 'running' };
@@ -481,8 +480,34 @@ export async function historySlice(ctx: FlowContext): Promise<HistoryProgress | 
     await writeCursor(ctx.db, ctx.connection.id, SYNC_START_CURSOR, { ...dates, running: progress.from });
   }
   const p = progress;
+  // Only while the cursor is still this run's: a run started after a cancel is never written over by this one.
+  const save = async () => {
+    if (!(await writeCursorIf(ctx.db, ctx.connection.id, HISTORY_CURSOR, p, { field: 'runId', expected: p.runId })))
+      throw new Replaced();
+  };
+  try {
+    return await sliceOf(ctx, p, save);
+  } catch (error) {
+    if (error instanceof Replaced) return readHistoryProgress(ctx);
+    throw error;
+  }
+}
+
+/** Queues the next slice of the connection's backfill (one waits at a time: the queue keeps one job per key). */
+function nextSlice(ctx: FlowContext, afterSeconds?: number) {
+  return enqueue(
+    ctx.queue,
+    historyFlow.jobs.historyBackfill,
+    { connectionId: ctx.connection.id, key: historyKey(ctx.connection.id) },
+    afterSeconds ? { startAfterSeconds: afterSeconds } : {},
+  );
+}
+
+/** A run's cursor now holds another run (started after a cancel): the older run's slice stops without a word. */
+class Replaced extends Error {}
+
+async function sliceOf(ctx: FlowContext, p: HistoryProgress, save: () => Promise<void>): Promise<HistoryProgress> {
   const window = { from: startOfDay(p.from), until: new Date(p.until) };
-  const save = () => writeCursor(ctx.db, ctx.connection.id, HISTORY_CURSOR, p);
   const started = Date.now();
   while (Date.now() - started < SLICE_MS) {
     if (await cancelled(ctx, p.runId)) return { ...p, state: 'cancelled' };
@@ -505,7 +530,7 @@ export async function historySlice(ctx: FlowContext): Promise<HistoryProgress | 
       continue;
     }
     if (p.phase === 'done') {
-      if (p.outstanding.length === 0) return finish(ctx, p);
+      if (p.outstanding.length === 0) return finish(ctx, p, save);
       await save();
       await sleep(WAIT_MS);
       continue;
@@ -538,7 +563,7 @@ export async function historySlice(ctx: FlowContext): Promise<HistoryProgress | 
     p.total = Math.max(p.total, p.done + p.outstanding.length + p.pending.length);
     await save();
   }
-  await again();
+  await nextSlice(ctx);
   return p;
 }
 
@@ -598,7 +623,9 @@ function recordJobKey(ctx: FlowContext, record: Candidate): { queue: string; key
     : { queue: QUEUES.crmInvoice, key: `${ctx.connection.id}:invoice:${record.id}` };
 }
 
-async function finish(ctx: FlowContext, p: HistoryProgress): Promise<HistoryProgress> {
+async function finish(ctx: FlowContext, p: HistoryProgress, save: () => Promise<void>): Promise<HistoryProgress> {
+  // Still this run's (no cancel and new start since the last step), or Replaced.
+  await save();
   const done: HistoryProgress = { ...p, state: 'finished', total: p.done, finishedAt: new Date().toISOString() };
   const dates = await syncStartDates(ctx);
   const finished = dates.finished && dates.finished < p.from ? dates.finished : p.from;
