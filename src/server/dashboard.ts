@@ -6,6 +6,7 @@ import type { Engine } from '../sync/engine/engine.ts';
 import { HttpProblem, serializerCompiler, validatorCompiler } from './apiRoute.ts';
 import { registerAuth } from './auth.ts';
 import { registerDashboardApi } from './dashboardApi.ts';
+import { registerHistoryApi } from './historyApi.ts';
 import { registerOpenApi } from './openapi.ts';
 import { registerOAuthRoutes } from './oauthRoutes.ts';
 import { registerSandbox, type SandboxOptions } from './sandbox.ts';
@@ -69,6 +70,7 @@ async function dashboardPlugin(app: FastifyInstance, engine: Engine, options: Da
     announce: options.announce ?? ((line) => engine.log.warn(line)),
   });
   await registerDashboardApi(app, { engine, lookup });
+  registerHistoryApi(app, { engine, lookup });
   await registerOAuthRoutes(app, { engine, lookup });
   await registerSandbox(app, { engine, lookup, sandbox: options.sandbox });
   app.get('/api/openapi.json', async () => app.swagger());

@@ -53,6 +53,7 @@ import { bookkeepingMappingsSchema } from '../store/connections.ts';
 import { recordActivity } from '../store/activity.ts';
 import { select } from '../quickbooks/query.ts';
 import { forgetCompanyMappings } from '../sync/services/mappings.ts';
+import { historyState, historyStateSchema } from './historyApi.ts';
 
 /** The refresh token of QuickBooks lasts 100 days (rolling); within two weeks of its end the card warns. */
 const EXPIRY_WARNING_MS = 14 * 86_400_000;
@@ -141,7 +142,12 @@ const cardSchema = z.object({
     .describe('US: tax folded into line prices; global: per-line tax codes (mapping applies)'),
   lastSync: z.record(z.string(), z.string()).describe('Flow -> time of its last successful sync'),
   counts: z.record(z.string(), z.number()).describe('Linked records per kind, and openErrors'),
-  progress: z.object({ customerImport: progressSchema.nullable(), invoiceImport: progressSchema.nullable() }),
+  progress: z.object({
+    customerImport: progressSchema.nullable(),
+    invoiceImport: progressSchema.nullable(),
+    history: progressSchema.nullable().describe('The backfill of history from a chosen date (records settled of all)'),
+  }),
+  history: historyStateSchema,
   failingSides: z
     .array(failingSideSchema())
     .describe(
@@ -320,7 +326,7 @@ export async function registerDashboardApi(
   };
 
   async function cardOf(connection: Connection): Promise<Card> {
-    const [summary, links, customerImport, invoiceImport, reviewProblem, builtInQuickBooks, failing] =
+    const [summary, links, customerImport, invoiceImport, reviewProblem, builtInQuickBooks, failing, history] =
       await Promise.all([
         activitySummary(db, connection.id),
         countLinks(db, connection.id),
@@ -329,6 +335,7 @@ export async function registerDashboardApi(
         reviewRequestProblem(db, connection.id),
         builtInQuickBooksState(db, connection.id),
         failingSides(db, connection.id),
+        historyState(db, connection),
       ]);
     const expiring =
       connection.qboRefreshExpiresAt !== null &&
@@ -379,7 +386,12 @@ export async function registerDashboardApi(
       taxModel: connection.qboCountry ? (connection.qboCountry === 'US' ? 'US' : 'global') : null,
       lastSync: Object.fromEntries(Object.entries(summary.lastSuccess).map(([flow, at]) => [flow, at.toISOString()])),
       counts: { ...links, openErrors: summary.openErrors },
-      progress: { customerImport: progress(customerImport), invoiceImport: progress(invoiceImport) },
+      progress: {
+        customerImport: progress(customerImport),
+        invoiceImport: progress(invoiceImport),
+        history: history.run ? { done: history.run.done, total: history.run.total } : null,
+      },
+      history,
       failingSides: failing.map((f) => ({
         side: f.side,
         since: f.since.toISOString(),

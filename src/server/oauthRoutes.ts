@@ -21,6 +21,7 @@ import {
   type Connection,
 } from '../store/connections.ts';
 import { countLinks } from '../store/links.ts';
+import { historyDateSchema } from '../sync/flows/history.ts';
 import { apiRoute, HttpProblem, notFound, type SessionLookup } from './apiRoute.ts';
 import { accountInUsePage, confirmSwitchPage, switchRefusedPage } from './connectPages.ts';
 
@@ -40,6 +41,10 @@ const connectChoices = z.object({
   paymentsFromQuickBooks: z.boolean().default(true),
   /** How review requests are sent; absent: the default (a direct SMS/email, which needs no workflow). */
   reviewRequest: reviewRequestMechanismSchema.optional(),
+  /** Bring CRM payments and sent invoices from this day on into QuickBooks once connected (history.ts). */
+  historyFrom: historyDateSchema
+    .refine((day) => day <= new Date().toISOString().slice(0, 10), { message: 'the day is in the future' })
+    .optional(),
 });
 
 const callbackQuery = z.object({

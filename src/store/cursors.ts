@@ -17,3 +17,22 @@ export async function writeCursor(q: Queryable, connectionId: string, name: stri
     [connectionId, name, JSON.stringify(value)],
   );
 }
+
+/**
+ * Writes a cursor only while its stored value's `field` still equals `expected` (a run that wrote it first): a job
+ * of an earlier run, still finishing its step, cannot write over the cursor of the run that replaced it. Returns
+ * whether it wrote.
+ */
+export async function writeCursorIf(
+  q: Queryable,
+  connectionId: string,
+  name: string,
+  value: unknown,
+  match: { field: string; expected: string },
+): Promise<boolean> {
+  const result = await q.query(
+    `UPDATE cursors SET value = $3, updated_at = now() WHERE connection_id = $1 AND name = $2 AND value->>$4 = $5 RETURNING 1`,
+    [connectionId, name, JSON.stringify(value), match.field, match.expected],
+  );
+  return result.rows.length === 1;
+}

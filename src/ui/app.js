@@ -89,6 +89,7 @@ const flowNames = {
   polling: 'Polling',
   contactImport: 'Contact import',
   invoiceImport: 'Invoice import',
+  history: 'History',
   reviewRequests: 'Review requests',
   qboPayments: 'QuickBooks payments',
   webhooks: 'Webhooks',
@@ -359,6 +360,167 @@ function followImport(card, id) {
   }, 2000);
 }
 
+// History from a chosen date (src/sync/flows/history.ts): a dry run lists what a backfill would write; Start runs it,
+// its progress bar updated in place every 2 s like the import's; a backfill under way can be cancelled.
+const HISTORY_LABEL = 'History backfill';
+const RUN_WORDS = { waiting: 'waiting to start', running: 'under way', finished: 'finished', cancelled: 'cancelled' };
+
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+// "3 payments ($202.50)": the count, and the exact total of each currency.
+function historyTotals(totals, one, many) {
+  const sums = Object.entries(totals.byCurrency).map(([currency, minor]) => formatMoney(minor, currency));
+  return `${plural(totals.count, one, many)}${sums.length ? ` (${sums.join(', ')})` : ''}`;
+}
+
+function historyRunText(run) {
+  const ended = run.finishedAt ?? run.cancelledAt;
+  return `From ${run.from}: ${RUN_WORDS[run.state]}${ended ? ` on ${dateTime(ended)}` : ''}. ${plural(run.payments, 'payment', 'payments')} and ${plural(run.invoices, 'invoice', 'invoices')} written, ${run.skipped} skipped, ${run.failed} failed${run.failed ? ' (each is an open error below)' : ''}.`;
+}
+
+function historySection(c, refresh) {
+  const base = `/api/connections/${encodeURIComponent(c.id)}/history`;
+  const history = c.history;
+  const run = history.run;
+  const underWay = run && (run.state === 'running' || run.state === 'waiting');
+  const connectedDay = c.connectedAt ? c.connectedAt.slice(0, 10) : '';
+  const section = h('fieldset', { id: 'history', class: 'history' }, h('legend', {}, 'History from a date'));
+  add(
+    section,
+    h(
+      'p',
+      { class: 'muted' },
+      history.syncStart
+        ? `CRM payments and sent invoices are synced from ${history.syncStart}.`
+        : `Only CRM payments and invoices made since the connection (${connectedDay}) are synced. Choose a day to bring earlier ones into QuickBooks: a dry run shows what would be written first.`,
+    ),
+  );
+  if (underWay) {
+    const cancel = h('button', { type: 'button', class: 'danger', id: 'history-cancel' }, 'Cancel backfill');
+    cancel.addEventListener(
+      'click',
+      busy(cancel, async () => {
+        if (!window.confirm('Cancel the backfill? What it wrote stays in QuickBooks; the rest stays out.')) return;
+        await api('DELETE', base);
+        notify('History backfill cancelled');
+        await refresh();
+      }),
+    );
+    add(
+      section,
+      progressBar(HISTORY_LABEL, { done: run.done, total: run.total }),
+      h('p', { id: 'history-run' }, historyRunText(run)),
+      h('div', { class: 'actions' }, cancel),
+    );
+    followHistory(section, c.id, refresh);
+    return section;
+  }
+  if (run)
+    add(
+      section,
+      progressBar(HISTORY_LABEL, { done: run.done, total: run.total }),
+      h('p', { id: 'history-run' }, historyRunText(run)),
+    );
+  const input = h('input', {
+    type: 'date',
+    id: 'history-from',
+    name: 'from',
+    required: true,
+    max: connectedDay,
+    value: history.dryRun?.from ?? '',
+  });
+  const dryRunButton = h('button', { type: 'submit', id: 'history-dry-run' }, 'Dry run');
+  const form = h(
+    'form',
+    { class: 'inline' },
+    h('label', { for: 'history-from' }, 'Bring history from'),
+    input,
+    dryRunButton,
+  );
+  form.addEventListener(
+    'submit',
+    busy(dryRunButton, async () => {
+      await api('POST', `${base}/dry-run`, { from: input.value });
+      await refresh();
+    }),
+  );
+  add(section, form);
+  const plan = history.dryRun;
+  if (plan) {
+    const start = h('button', { type: 'button', id: 'history-start' }, 'Start');
+    start.addEventListener(
+      'click',
+      busy(start, async () => {
+        await api('POST', base, { from: plan.from });
+        notify(`Bringing history from ${plan.from} into QuickBooks: the progress shows on this card`);
+        await refresh();
+      }),
+    );
+    add(
+      section,
+      h(
+        'div',
+        { id: 'history-dry-run-result', class: 'dry-run' },
+        h(
+          'p',
+          {},
+          h('strong', {}, `Dry run from ${plan.from}: `),
+          `would write ${historyTotals(plan.payments, 'payment', 'payments')} as sales receipts, and ${historyTotals(plan.invoices, 'sent invoice', 'sent invoices')} as QuickBooks invoices. Nothing has been written yet.`,
+        ),
+        plan.sample.length
+          ? h(
+              'table',
+              { class: 'sample' },
+              h('caption', {}, `The first ${plan.sample.length}`),
+              h(
+                'thead',
+                {},
+                h('tr', {}, h('th', {}, 'Date'), h('th', {}, 'Record'), h('th', {}, 'Name'), h('th', {}, 'Amount')),
+              ),
+              h(
+                'tbody',
+                {},
+                plan.sample.map((r) =>
+                  h(
+                    'tr',
+                    {},
+                    h('td', {}, r.date),
+                    h('td', {}, r.kind === 'payment' ? 'Payment' : 'Invoice'),
+                    h('td', {}, r.name),
+                    h('td', { class: 'amount' }, formatMoney(r.amountMinor, r.currency)),
+                  ),
+                ),
+              ),
+            )
+          : null,
+        plan.payments.count + plan.invoices.count > 0
+          ? h('div', { class: 'actions' }, start)
+          : h('p', { class: 'muted' }, 'Nothing to bring: every record of that period is in QuickBooks already.'),
+      ),
+    );
+  }
+  return section;
+}
+
+// While a backfill runs, its bar and its line are replaced every 2 s; once it ends, the card is drawn again.
+function followHistory(section, id, refresh) {
+  const timer = setInterval(async () => {
+    if (!section.isConnected) return clearInterval(timer);
+    if (document.hidden) return;
+    const c = await api('GET', `/api/connections/${encodeURIComponent(id)}`).catch(() => null);
+    const run = c?.history.run;
+    if (!run) return;
+    if (run.state !== 'running' && run.state !== 'waiting') {
+      clearInterval(timer);
+      await refresh();
+      return;
+    }
+    section.querySelector('.progress')?.replaceWith(progressBar(HISTORY_LABEL, { done: run.done, total: run.total }));
+    const line = section.querySelector('#history-run');
+    if (line) line.textContent = historyRunText(run);
+  }, 2000);
+}
+
 function progressBar(label, value) {
   if (!value) return null;
   const id = `p-${label.replace(/\W+/g, '-')}`;
@@ -520,6 +682,25 @@ function integrationCard(c, refresh) {
         'Record QuickBooks payments on CRM invoices',
         TOGGLE_HELP.paymentsFromQuickBooks,
       ),
+      c.quickbooks
+        ? null
+        : h(
+            'div',
+            { class: 'stack' },
+            h('label', { for: 'connect-history-from' }, 'Also bring history from (optional)'),
+            h('input', {
+              type: 'date',
+              id: 'connect-history-from',
+              name: 'historyFrom',
+              max: new Date().toISOString().slice(0, 10),
+              'aria-describedby': 'connect-history-help',
+            }),
+            h(
+              'p',
+              { class: 'muted small help', id: 'connect-history-help' },
+              'CRM payments and sent invoices from this day up to the connection are written to QuickBooks once both sides are connected, each once; the card shows what was found, the progress, and a Cancel. Leave it empty to sync only what happens from now on (a dry run is offered on the card later).',
+            ),
+          ),
       h(
         'button',
         { type: 'submit' },
@@ -548,6 +729,7 @@ function integrationCard(c, refresh) {
           paymentsFromQuickBooks: form.paymentsFromQuickBooks.checked,
         };
         if (choices.reviewRequests && chooser) choices.reviewRequest = chooser.value();
+        if (form.historyFrom?.value) choices.historyFrom = form.historyFrom.value;
         const { authorizeUrl } = await api(
           'POST',
           `/api/connections/${encodeURIComponent(c.id)}/connect-quickbooks`,
@@ -691,6 +873,9 @@ function integrationCard(c, refresh) {
     ['pending', 'disconnected', 'revoked'].includes(c.status) && c.highlevel
       ? [reconnectHighLevel(c), c.status === 'pending' || !onlyHighLevel ? connectForm() : null]
       : toggles(),
+    c.history && c.connectedAt && ['connected', 'token-expiring', 'paused'].includes(c.status)
+      ? historySection(c, refresh)
+      : null,
     h(
       'div',
       { class: 'cols' },

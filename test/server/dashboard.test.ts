@@ -199,6 +199,7 @@ describe('dashboard API', () => {
     assert.deepEqual(card!.progress, {
       customerImport: card!.progress && (card!.progress as { customerImport: unknown }).customerImport,
       invoiceImport: null,
+      history: null,
     });
     const patched = await call('PATCH', `/api/connections/${stack.connection.id}/settings`, { reviewRequests: true });
     assert.equal(patched.status, 200);

@@ -6,6 +6,7 @@ import type { QuickBooksClient } from '../../quickbooks/client.ts';
 import type { HighLevelClient } from '../../highlevel/client.ts';
 import type { JobQueue } from './queue.ts';
 import type { CompanyFacts } from '../services/company.ts';
+import type { RateLimiter } from '../../store/rateLimits.ts';
 
 export interface FlowContext {
   db: Db;
@@ -18,4 +19,9 @@ export interface FlowContext {
   company: () => Promise<CompanyFacts>;
   /** QuickBooks item ids by item key, as linked (an item link never changes once made): kept per connection. */
   itemIds?: Map<string, string>;
+  /**
+   * The store's rate limiter, shared by every process, for work that paces itself below the providers' limits (the
+   * history backfill's share, history.ts); absent when the engine runs without limits.
+   */
+  limiter?: RateLimiter;
 }

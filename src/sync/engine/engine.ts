@@ -40,6 +40,7 @@ import {
   INVOICE_IMPORT_CURSOR,
   type InvoiceImportProgress,
 } from '../flows/invoiceImport.ts';
+import { historyLimit } from '../flows/history.ts';
 import { readCursor } from '../../store/cursors.ts';
 import { releaseHeldEvents } from './intake.ts';
 import { enqueue, WEBHOOKS_ACTIVITY } from './flow.ts';
@@ -108,7 +109,7 @@ export function providerLimit(key: string): LimitPolicy | undefined {
   // GCRA keeps any window of the provider's length to rate x window + burst: 95 + 4 = 99 of HighLevel's 100 per
   // 10 s, 475 + 5 = 480 of QuickBooks' 500 a minute, whatever the windows' alignment.
   if (key.startsWith('hl:')) return { limit: 100, windowMs: 10_000, utilisation: 0.95, burst: 4 };
-  return undefined;
+  return historyLimit(key);
 }
 
 export class Engine {
@@ -601,6 +602,7 @@ export class Engine {
       log: this.log.child({ connectionId: connection.id }),
       company: clients.company,
       itemIds: clients.itemIds,
+      ...(this.limiter ? { limiter: this.limiter } : {}),
     };
   }
 

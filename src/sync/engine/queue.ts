@@ -248,6 +248,23 @@ export class JobQueue {
     };
   }
 
+  /** Whether a job of this record key is waiting, due for a retry or running, in any process. */
+  async hasUnfinished(name: string, key: string): Promise<boolean> {
+    const jobs = await this.boss.findJobs(name, { key });
+    return jobs.some((job) => job.state === 'created' || job.state === 'retry' || job.state === 'active');
+  }
+
+  /** Cancels the jobs of a queue still waiting to run whose payload holds `data`; returns how many. */
+  async cancelWaiting(name: string, data: Record<string, unknown>): Promise<number> {
+    const jobs = await this.boss.findJobs(name, { data, queued: true, limit: BACKLOG_COUNTED });
+    if (jobs.length > 0)
+      await this.boss.cancel(
+        name,
+        jobs.map((job) => job.id),
+      );
+    return jobs.length;
+  }
+
   /** Wakes this process's idle workers of a queue (after a transaction that enqueued has committed). */
   wake(name: string): void {
     this.runners.get(name)?.wake();

@@ -11,6 +11,7 @@ import { contactImportFlow } from './contactImport.ts';
 import { invoiceImportFlow } from './invoiceImport.ts';
 import { reviewRequestsFlow } from './reviewRequests.ts';
 import { qboPaymentsFlow } from './qboPayments.ts';
+import { historyFlow } from './history.ts';
 import { recordNaming } from '../../store/recordNames.ts';
 import { type FlowDeclaration, linkKindsOf } from '../engine/flow.ts';
 
@@ -24,6 +25,7 @@ export const FLOWS = [
   invoiceImportFlow,
   reviewRequestsFlow,
   qboPaymentsFlow,
+  historyFlow,
 ] as const;
 
 /** A flow's name: the `flow` of its activity entries and metrics. */

@@ -41,6 +41,13 @@ import { SyncError } from '../engine/errors.ts';
 import { QUEUES } from '../engine/queues.ts';
 import { defineFlow, defineJob, payload } from '../engine/flow.ts';
 import { isImportedCrmInvoiceId } from './invoiceImport.ts';
+import {
+  BEFORE_SYNC_START,
+  beforeSyncStart,
+  beforeSyncStartReason,
+  staysSkipped,
+  syncStartOf,
+} from '../services/syncStart.ts';
 
 export const INVOICES_FLOW = 'invoices';
 
@@ -99,7 +106,7 @@ export interface LinkedInvoice {
 export async function syncInvoice(ctx: FlowContext, invoiceId: string): Promise<void> {
   const invoice = await readInvoice(ctx, invoiceId);
   const link = await findLinkByCrmId(ctx.db, ctx.connection.id, 'invoice', invoiceId);
-  if (link?.state === 'skipped') return;
+  if (link?.state === 'skipped' && (!invoice || (await staysSkipped(ctx, link.data, createdOf(invoice))))) return;
   const linked = link?.state === 'linked' && link.qboId ? linkedInvoice(link) : undefined;
 
   if (!invoice) {
@@ -124,7 +131,7 @@ export async function syncInvoice(ctx: FlowContext, invoiceId: string): Promise<
     return;
   }
 
-  const skip = reasonToSkip(ctx, invoice, linked);
+  const skip = await reasonToSkip(ctx, invoice, linked);
   if (skip) {
     await ctx.db.transaction(async (tx) => {
       await saveLink(tx, {
@@ -138,7 +145,7 @@ export async function syncInvoice(ctx: FlowContext, invoiceId: string): Promise<
         qboSyncToken: null,
         qboUpdatedAt: null,
         crmUpdatedAt: invoice.updatedAt ?? null,
-        data: { reason: skip },
+        data: { reason: skip.reason, ...(skip.code ? { code: skip.code } : {}) },
       });
       await recordActivity(tx, {
         connectionId: ctx.connection.id,
@@ -146,7 +153,7 @@ export async function syncInvoice(ctx: FlowContext, invoiceId: string): Promise<
         status: 'skipped',
         crmKind: 'invoice',
         crmId: invoice._id,
-        message: `CRM invoice ${crmLabel(invoice)} not synced: ${skip}`,
+        message: `CRM invoice ${crmLabel(invoice)} not synced: ${skip.reason}`,
       });
     });
     return;
@@ -232,23 +239,31 @@ export async function readInvoice(ctx: FlowContext, invoiceId: string): Promise<
   }
 }
 
-function reasonToSkip(
+/** When the CRM invoice was made, as the "before the connection's sync start" rule reads it. */
+function createdOf(invoice: HighLevelInvoice): string | undefined {
+  return invoice.createdAt ?? invoice.issueDate;
+}
+
+async function reasonToSkip(
   ctx: FlowContext,
   invoice: HighLevelInvoice,
   linked: LinkedInvoice | undefined,
-): string | undefined {
+): Promise<{ reason: string; code?: string } | undefined> {
   if (linked) return undefined;
-  const created = invoice.createdAt ?? invoice.issueDate;
-  const connectedAt = ctx.connection.connectedAt;
-  if (connectedAt && created && new Date(created).getTime() < connectedAt.getTime()) {
-    return `it was created on ${created.slice(0, 10)}, before the connection (${connectedAt.toISOString().slice(0, 10)}); only newer invoices are synced`;
+  const created = createdOf(invoice);
+  const start = await beforeSyncStart(ctx, created);
+  if (start && created) {
+    return {
+      reason: `${beforeSyncStartReason(ctx, 'it was created', created, start)}; only newer invoices are synced`,
+      code: BEFORE_SYNC_START,
+    };
   }
   // A void invoice nobody paid left no trace in the books. One that was paid in part before being voided (its
   // webhooks lost) is still created, paid and voided below, so that the money received is recorded.
   if (invoice.status === 'void' && (invoice.amountPaid ?? 0) === 0)
-    return 'it was voided before it reached QuickBooks, so there is nothing to record';
+    return { reason: 'it was voided before it reached QuickBooks, so there is nothing to record' };
   if (invoice.status !== 'draft' && invoice.status !== 'void' && !SENT.has(invoice.status))
-    return `its status "${invoice.status}" is not one ledgerlink knows`;
+    return { reason: `its status "${invoice.status}" is not one ledgerlink knows` };
   return undefined;
 }
 
@@ -1019,6 +1034,8 @@ export async function sweepInvoices(
   // back; the crmInvoice job ignores them, so the sweep does not offer them every time either.
   const imported = await linksByCrmIds(ctx.db, ctx.connection.id, 'importedInvoice', [...seen.keys()]);
   const importedIds = new Set(imported.map((link) => link.crmId));
+  // A backfill under way brings its own old invoices, paced (history.ts): the sweep leaves them to it.
+  const syncStart = (await syncStartOf(ctx, { settledOnly: true })) ?? new Date(0);
   const due = new Set<string>();
   for (const invoice of seen.values()) {
     const link = byId.get(invoice._id);
@@ -1027,9 +1044,8 @@ export async function sweepInvoices(
     if (errorAt !== undefined && (!invoice.updatedAt || errorAt >= new Date(invoice.updatedAt).getTime())) continue;
     if (!link) {
       if (invoice.status === 'draft') continue;
-      const created = invoice.createdAt ?? invoice.issueDate;
-      if (ctx.connection.connectedAt && created && new Date(created).getTime() < ctx.connection.connectedAt.getTime())
-        continue;
+      const created = createdOf(invoice);
+      if (created && new Date(created).getTime() < syncStart.getTime()) continue;
       due.add(invoice._id);
     } else if (link.crmUpdatedAt !== (invoice.updatedAt ?? null) || link.state !== 'linked') {
       due.add(invoice._id);

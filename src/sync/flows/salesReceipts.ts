@@ -36,6 +36,7 @@ import {
   type PollResult,
 } from './paymentPolling.ts';
 import { currencyProblem } from '../services/company.ts';
+import { BEFORE_SYNC_START, beforeSyncStart, beforeSyncStartReason, staysSkipped } from '../services/syncStart.ts';
 import {
   linkToHighLevelsReceipt,
   mustReadDetail,
@@ -116,8 +117,8 @@ export async function syncTransaction(
     txn._id === transactionId
       ? await linkRead
       : await findLinkByCrmId(ctx.db, ctx.connection.id, 'salesReceipt', txn._id);
-  if (link?.state === 'skipped') return;
-  const skip = reasonToSkip(ctx, txn);
+  if (link?.state === 'skipped' && (await staysSkipped(ctx, link.data, txn.createdAt ?? txn.fulfilledAt))) return;
+  const skip = await reasonToSkip(ctx, txn);
   if (skip) {
     await ctx.db.transaction(async (tx) => {
       await saveLink(tx, {
@@ -131,7 +132,7 @@ export async function syncTransaction(
         qboSyncToken: null,
         qboUpdatedAt: null,
         crmUpdatedAt: txn.updatedAt ?? null,
-        data: { reason: skip },
+        data: { reason: skip.reason, ...(skip.code ? { code: skip.code } : {}) },
       });
       await recordActivity(tx, {
         connectionId: ctx.connection.id,
@@ -139,7 +140,7 @@ export async function syncTransaction(
         status: 'skipped',
         crmKind: 'transaction',
         crmId: txn._id,
-        message: `Payment ${txn._id} not synced: ${skip}`,
+        message: `Payment ${txn._id} not synced: ${skip.reason}`,
       });
     });
     return;
@@ -170,15 +171,31 @@ export async function syncTransaction(
   if (refunding) await syncRefund(ctx, txn, payment, refundedMinor, SALES_RECEIPTS_FLOW, mappings);
 }
 
-function reasonToSkip(ctx: FlowContext, txn: Transaction): string | undefined {
+async function reasonToSkip(
+  ctx: FlowContext,
+  txn: Transaction,
+): Promise<{ reason: string; code?: string } | undefined> {
   const at = txn.createdAt ?? txn.fulfilledAt;
-  if (ctx.connection.connectedAt && at && new Date(at).getTime() < ctx.connection.connectedAt.getTime()) {
-    return `it was taken on ${at.slice(0, 10)}, before the connection (${ctx.connection.connectedAt.toISOString().slice(0, 10)})`;
-  }
+  const start = await beforeSyncStart(ctx, at);
+  if (start && at) return { reason: beforeSyncStartReason(ctx, 'it was taken', at, start), code: BEFORE_SYNC_START };
+  const standing = standingReasonToSkip(txn);
+  return standing ? { reason: standing } : undefined;
+}
+
+/**
+ * Why a charge never becomes a sales receipt, whatever its date (the history backfill's dry run leaves these out):
+ * a payment of a CRM invoice (the invoice flow records it), or one made in test mode.
+ */
+export function standingReasonToSkip(txn: Transaction): string | undefined {
   if (sourceType(txn) === 'invoice' || txn.invoiceId)
     return 'it pays a CRM invoice; the invoice flow records it as a QuickBooks payment';
   if (txn.liveMode === false) return 'it was made in test mode';
   return undefined;
+}
+
+/** Whether a charge took money (a pending or failed one is synced once it has). */
+export function isCharged(txn: Pick<Transaction, 'status'>): boolean {
+  return CHARGED.has(String(txn.status ?? '').toLowerCase());
 }
 
 /** The payment as the mapping sees it: the order's lines when the charge pays an order, else one line. */

@@ -7,9 +7,10 @@
 // - customers: QuickBooks customers and CRM contacts, by link and else by email. A QuickBooks customer with no
 //   CRM contact is missing in the CRM (customers flow both ways); a linked contact whose customer is gone or
 //   inactive is missing in QuickBooks.
-// - sales receipts: CRM payments taken since the connection (not invoice payments, not test mode) against the
-//   QuickBooks sales receipts linked to them; the receipt total must equal the payment amount.
-// - invoices: CRM invoices issued since the connection (not drafts) against their QuickBooks invoices, totals
+// - sales receipts: CRM payments taken since the sync start (the connection, or the day of a finished history
+//   backfill; not invoice payments, not test mode) against the QuickBooks sales receipts linked to them; the receipt
+//   total must equal the payment amount.
+// - invoices: CRM invoices issued since the sync start (not drafts) against their QuickBooks invoices, totals
 //   equal; and invoices imported from QuickBooks by their own rule: each has its CRM copy, with the same total.
 //   Imported invoices are history that never syncs again (invoiceImport.ts), so they are never "missing in
 //   QuickBooks" and their payments (recorded in the CRM by the import) are not looked for there.
@@ -28,6 +29,7 @@ import type { FlowContext } from '../engine/context.ts';
 import type { FlowDeclaration } from '../engine/flow.ts';
 import { FLOWS } from '../flows/index.ts';
 import { IMPORTED_MARKER } from '../flows/invoiceImport.ts';
+import { syncStartOf } from './syncStart.ts';
 
 /** The kinds compared, in the report's order; the flows' `reconciles` say which job re-syncs each side. */
 export const RECONCILIATION_KINDS = ['customers', 'invoices', 'salesReceipts', 'payments'] as const;
@@ -98,7 +100,8 @@ const minor = (amount: number | string | undefined, currency: string): number | 
 
 export async function reconcile(ctx: FlowContext): Promise<Reconciliation> {
   const connection = ctx.connection;
-  const since = connection.connectedAt;
+  // From the connection's sync start: a finished history backfill's records are compared too (syncStart.ts).
+  const since = (await syncStartOf(ctx, { settledOnly: true })) ?? connection.connectedAt;
   const facts = await ctx.company();
   const links = await listLinks(ctx.db, connection.id, [
     'customer',
