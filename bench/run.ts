@@ -12,6 +12,7 @@ import { runLatency } from './scenarios/latency.ts';
 import { runScaleOut } from './scenarios/scaleOut.ts';
 import { runInvoices } from './scenarios/invoices.ts';
 import { runContactImport } from './scenarios/contactImport.ts';
+import { runHistory } from './scenarios/history.ts';
 
 interface Flags {
   quick: boolean;
@@ -41,6 +42,13 @@ interface Flags {
   workerConcurrency: number;
   /** Scenario 6: LEDGERLINK_PAYMENT_CONCURRENCY of each worker process, one set of runs each. */
   paymentJobs: number[];
+  /** Scenario 8: payments made before the connection that the backfill brings over. */
+  history: number;
+  /** Scenario 8: live payments a second, and each phase's length. */
+  historyRate: number;
+  historySeconds: number;
+  /** Scenario 8: the providers' limits scaled (emulators and ledgerlink's limiter alike). */
+  historyFactor: number;
   /** Jobs of a queue run at once per process (the engine's concurrency; production default 4). */
   concurrency: number | undefined;
   out: string;
@@ -48,7 +56,7 @@ interface Flags {
 
 const USAGE = `npm run bench -- [--quick] [--scenario 2,4] [--factor 10] [--receipts-factor 4] [--store pglite|postgres]
   [--customers 10000] [--payments 5000] [--steady 1000] [--baseline 300] [--invoices 200]
-  [--rate 50] [--latency-seconds 30] [--import 100000] [--connections 200] [--per-connection 10] [--workers 1,2,4] [--provider-latency-ms 0,100] [--worker-concurrency 1] [--payment-jobs 4,8] [--concurrency 4]
+  [--rate 50] [--latency-seconds 30] [--history 10000] [--history-rate 5] [--history-seconds 60] [--history-factor 10] [--import 100000] [--connections 200] [--per-connection 10] [--workers 1,2,4] [--provider-latency-ms 0,100] [--worker-concurrency 1] [--payment-jobs 4,8] [--concurrency 4]
   [--out bench/results/latest.json]`;
 
 function parseFlags(argv: readonly string[]): Flags {
@@ -71,6 +79,10 @@ function parseFlags(argv: readonly string[]): Flags {
         invoices: text,
         rate: text,
         'latency-seconds': text,
+        history: text,
+        'history-rate': text,
+        'history-seconds': text,
+        'history-factor': text,
         import: text,
         connections: text,
         'per-connection': text,
@@ -104,7 +116,7 @@ function parseFlags(argv: readonly string[]): Flags {
   const concurrency = given('concurrency');
   return {
     quick,
-    scenarios: new Set(list('scenario', [1, 2, 3, 4, 5, 6, 7])),
+    scenarios: new Set(list('scenario', [1, 2, 3, 4, 5, 6, 7, 8])),
     factor: num('factor', 10),
     receiptsFactor: num('receipts-factor', 4),
     store,
@@ -115,6 +127,10 @@ function parseFlags(argv: readonly string[]): Flags {
     invoices: num('invoices', quick ? 20 : 200),
     rate: num('rate', 50),
     latencySeconds: num('latency-seconds', quick ? 6 : 30),
+    history: num('history', quick ? 1000 : 10_000),
+    historyRate: num('history-rate', 5),
+    historySeconds: num('history-seconds', quick ? 10 : 60),
+    historyFactor: num('history-factor', 10),
     importCustomers: num('import', quick ? 3000 : 100_000),
     connections: num('connections', quick ? 20 : 200),
     perConnection: num('per-connection', quick ? 6 : 10),
@@ -213,6 +229,25 @@ async function main(): Promise<void> {
       push(await runLatency({ rate: flags.rate, seconds: flags.latencySeconds, store: flags.store, log }));
     } catch (error) {
       push(failed(4, 'Webhook -> QuickBooks write latency', error));
+    }
+  }
+  if (want(8)) {
+    log(
+      `scenario 8: ${flags.historyRate} live payments/s for ${flags.historySeconds} s without, then with, a backfill of ${flags.history} payments (limit factor ${flags.historyFactor}, ${flags.store})`,
+    );
+    try {
+      push(
+        await runHistory({
+          records: flags.history,
+          rate: flags.historyRate,
+          seconds: flags.historySeconds,
+          limitFactor: flags.historyFactor,
+          store: flags.store,
+          log,
+        }),
+      );
+    } catch (error) {
+      push(failed(8, 'Live payment latency while a history backfill runs', error));
     }
   }
   if (want(6)) {
