@@ -45,5 +45,6 @@ describe('chaos (short, fixed seed)', () => {
     );
     assert.ok(report.faults_injected > 0, 'faults were injected');
     assert.ok(report.checked.payments! > 0 && report.checked.invoices! > 0, 'payments and invoices were checked');
+    assert.equal(report.history.state, 'finished', `the history backfill ended: ${JSON.stringify(report.history)}`);
   });
 });

@@ -8,6 +8,7 @@
 //   {type:'query', id, sql, params}  -> {type:'result', id, rows} | {type:'result', id, error}
 //   {type:'polls', id}               -> engine.enqueuePolls()
 //   {type:'reconnect', id, qbo}      -> new QuickBooks tokens stored, connection live again (after a revocation)
+//   {type:'history', id, from}       -> a history backfill from that day started (the card's Start), once
 import pino from 'pino';
 import { loadConfig } from '../../src/config.ts';
 import { openDb } from '../../src/store/db.ts';
@@ -16,11 +17,13 @@ import { Engine } from '../../src/sync/engine/engine.ts';
 import { buildServer } from '../../src/server/app.ts';
 import { secretsFor } from '../../src/runtime.ts';
 import type { FastifyInstance } from 'fastify';
+import { readHistoryProgress, startHistoryBackfill } from '../../src/sync/flows/history.ts';
 
 export type ChildRequest =
   | { type: 'query'; id: number; sql: string; params?: unknown[] }
   | { type: 'polls'; id: number }
-  | { type: 'reconnect'; id: number; connectionId: string; realmId: string; accessToken: string; refreshToken: string };
+  | { type: 'reconnect'; id: number; connectionId: string; realmId: string; accessToken: string; refreshToken: string }
+  | { type: 'history'; id: number; connectionId: string; from: string };
 export type ChildMessage =
   | { type: 'ready' }
   | { type: 'result'; id: number; rows?: Record<string, unknown>[]; error?: string };
@@ -87,6 +90,14 @@ async function main(): Promise<void> {
           engine.forget(connection.id);
           await engine.resumeStoppedJobs(connection.id); // as the dashboard's reconnect does
           return [];
+        }
+        case 'history': {
+          const ctx = engine.contextFor(await engine.connections.require(message.connectionId));
+          // Asked again after an answer lost to a kill: the backfill that request started is the one wanted.
+          const under = await readHistoryProgress(ctx);
+          if (under?.from === message.from) return [{ state: under.state }];
+          const started = await startHistoryBackfill(ctx, message.from);
+          return [{ state: started.state, total: started.total }];
         }
       }
     };

@@ -156,6 +156,21 @@ export class Generator {
     this.bookkeeperToken = this.o.qbo.admin.mintToken(this.o.realmId, 'bookkeeper-app').access_token;
   }
 
+  /**
+   * Work done in the CRM before the connection exists (run before connecting, when no webhook reaches ledgerlink):
+   * order-form payments, sent invoices, some paid in part. A history backfill started during the run must bring all
+   * of it into QuickBooks; the ledger expects it like everything else.
+   */
+  async seedHistory(records: number): Promise<void> {
+    for (let i = 0; i < records; i++) {
+      const roll = this.random();
+      if (roll < 0.55) await this.checkout('order-form-payment');
+      else if (roll < 0.85) await this.invoice(true);
+      else if (!(await this.payInvoice())) await this.invoice(true);
+    }
+    this.counts.history_seeded = records;
+  }
+
   /** One operation; a step that has nothing to act on yet (no refundable payment...) falls back to a payment. */
   async step(): Promise<void> {
     const total = this.steps.reduce((n, s) => n + s.weight, 0);

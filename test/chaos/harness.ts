@@ -55,6 +55,8 @@ export interface ChaosReport extends Reconciliation {
   run_seconds: number;
   convergence_seconds: number;
   converged: boolean;
+  /** The history backfill started during the run: its records made before the connection, and how it ended. */
+  history: { seeded: number; from: string; state: string | null; done: number | null; failed: number | null };
 }
 
 const QBO_VERIFIER = 'chaos-verifier-token';
@@ -153,6 +155,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         webhookRsaPublicKey: undefined,
       },
     };
+    // Work in the CRM from before the connection, which a history backfill started during the run must bring over.
+    const generator = new Generator({ seed: options.seed, qbo, hl, realmId, locationId: location.id, say });
+    const historyRecords = Math.max(8, Math.round(options.ops / 10));
+    await generator.seedHistory(historyRecords);
+    const historyFrom = new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10);
     const connectionId = await (async () => {
       const db = await openDb({ databaseUrl, dataDir: pgliteRoot ? join(pgliteRoot, 'pglite') : undefined });
       await migrate(db);
@@ -275,8 +282,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const faults = faultConfig(options.seed, options.faultRate);
     qbo.faults.configure(faults);
     hl.core.faults.configure({ ...faults, seed: options.seed + 7 });
-    const generator = new Generator({ seed: options.seed, qbo, hl, realmId, locationId: location.id, say });
     await generator.prepare();
+    const historyAt = Math.max(1, Math.floor(options.ops / 3));
     let tokenExpiries = 0;
     let revocations = 0;
     const expiryEvery = Math.max(50, Math.floor(options.ops / 8));
@@ -295,6 +302,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (let i = 1; i <= options.ops; i++) {
       checkAbort();
       await generator.step();
+      if (i === historyAt) {
+        // A person presses Start on the card's history section, while everything else goes on.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await main.request({ type: 'history', connectionId, from: historyFrom });
+            break;
+          } catch (error) {
+            if (attempt > 40) throw error;
+            await sleep(500);
+          }
+        }
+        say(`history backfill from ${historyFrom} started (${historyRecords} records made before the connection)`);
+      }
       if (options.faultRate > 0 && i % expiryEvery === 0) {
         // Every access token in use expires: QuickBooks' clock jumps past their hour.
         qbo.clock.advance(3_700_000);
@@ -369,6 +389,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       if (Date.now() > deadline) break;
       await sleep(4000);
     }
+    const historyRow = (
+      await query<{ value: unknown }>(`SELECT value FROM cursors WHERE connection_id = $1 AND name = 'history'`, [
+        connectionId,
+      ])
+    )[0]?.value;
+    const history = (typeof historyRow === 'string' ? JSON.parse(historyRow) : historyRow) as
+      | { state?: string; done?: number; failed?: number }
+      | undefined;
     const report: ChaosReport = {
       seed: options.seed,
       store: onPostgres ? 'postgresql' : 'pglite',
@@ -384,6 +412,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       run_seconds: Math.round((runEnded - started) / 1000),
       convergence_seconds: Math.round((Date.now() - runEnded) / 1000),
       converged,
+      history: {
+        seeded: historyRecords,
+        from: historyFrom,
+        state: history?.state ?? null,
+        done: history?.done ?? null,
+        failed: history?.failed ?? null,
+      },
       ...result!,
     };
     for (const p of all) await p.stop();
