@@ -190,7 +190,7 @@ describe('sandbox in the browser', withChromium, () => {
       'a QuickBooks payment of 200.00 linked to the invoice',
     );
 
-    // A part payment as the bookkeeper records it in QuickBooks (ledgerlink reads those for review requests only).
+    // A part payment as the bookkeeper records it in QuickBooks: it is recorded on the CRM invoice too.
     const books = page.getByRole('form', { name: 'Record a payment of a QuickBooks invoice' });
     await page.reload();
     await books
@@ -212,6 +212,27 @@ describe('sandbox in the browser', withChromium, () => {
     const left = cents(total) - 30000;
     const [now] = await quickbooks(realmId, `SELECT * FROM Invoice WHERE Id = '${invoice.Id}'`, 'Invoice');
     assert.equal(cents(now!.Balance ?? 0), left);
+
+    // The CRM invoice shows the bookkeeper's 100 as well, once, and nothing came back to QuickBooks because of it.
+    await page.getByRole('link', { name: 'Activity' }).click();
+    const recorded = page.locator('.entry.ok', {
+      hasText: new RegExp(`Recorded QuickBooks payment \\S+ \\(100\\.00 CAD.* on CRM invoice .*${number}`),
+    });
+    await recorded.waitFor({ timeout: 60_000 });
+    assert.match(await recorded.innerText(), /partially paid, 300\.00 CAD paid in all/);
+    const after = await quickbooks(realmId, 'SELECT * FROM Payment MAXRESULTS 1000', 'Payment');
+    assert.equal(
+      after.filter((p) => JSON.stringify(p.Line).includes(`"TxnId":"${invoice.Id}"`)).length,
+      2,
+      "the CRM part payment and the bookkeeper's, each once",
+    );
+    if (process.env.LEDGERLINK_SCREENSHOTS) {
+      await page.waitForTimeout(300);
+      await page.screenshot({
+        path: new URL('../../docs/screenshots/22-quickbooks-payment-in-crm.png', import.meta.url).pathname,
+        fullPage: false,
+      });
+    }
   });
 
   it('threw no error in the page', () => {
