@@ -2,7 +2,8 @@ import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
 import { listActivity } from '../../src/store/activity.ts';
-import { findLinkByCrmId } from '../../src/store/links.ts';
+import { findLinkByCrmId, forgetLinks } from '../../src/store/links.ts';
+import { syncInvoice } from '../../src/sync/flows/invoices.ts';
 import { QUEUES } from '../../src/sync/engine/routes.ts';
 import { crmPaymentModeFor } from '../../src/domain/bookkeepingRefs.ts';
 import { hashPassword } from '../../src/server/auth.ts';
@@ -286,6 +287,32 @@ describe('QuickBooks payments on invoices made from CRM invoices are recorded on
     const injected = s.hl.core.faults.stats();
     assert.ok((injected.loseAnswer ?? 0) >= 1 && (injected.error500 ?? 0) >= 1, JSON.stringify(injected));
     assert.equal(h.paymentsOf(String(invoice.Id)).length, 2, 'nothing written back to QuickBooks');
+  });
+
+  it('records a payment the bookkeeper made on a new invoice before ledgerlink had linked it', async () => {
+    const id = await h.createInvoice('race@example.com', 90);
+    await h.settle();
+    const invoice = await h.qboInvoiceOf(id);
+    // As if the invoice job had been stopped between writing the invoice and saving its link.
+    await forgetLinks(s.t.db, s.connection.id, 'invoice', [id]);
+    await h.payInQuickBooks(invoice, 40);
+    await s.qbo.admin.webhooks.flush();
+    await eventually(
+      async () =>
+        (await s.t.db.query(`SELECT 1 FROM pgboss.job WHERE name = 'qbo-payment' AND state = 'retry'`)).rows.length > 0
+          ? true
+          : undefined,
+      30_000,
+      'the payment job waiting for the link',
+    );
+    assert.equal((await h.crm(id)).amountPaid ?? 0, 0, 'nothing recorded without the link');
+    // The invoice job runs again: it finds its own invoice by number, links it, and offers the payment again.
+    await syncInvoice(s.engine.contextFor(s.connection), id);
+    await h.settle();
+    await eventually(async () => ((await h.crm(id)).amountPaid === 40 ? true : undefined), 30_000, 'recorded');
+    assert.equal(h.transactionsOf(id).length, 1);
+    assert.equal(h.paymentsOf(String(invoice.Id)).length, 1, 'nothing written back');
+    assert.equal((await h.link(id))?.qboId, invoice.Id, 'the same QuickBooks invoice, linked');
   });
 
   it('records no more than the CRM invoice has due, and says what was left over', async () => {

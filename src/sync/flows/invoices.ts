@@ -25,6 +25,7 @@ import {
   findLinkByCrmId,
   linkedWithOpenError,
   linksByCrmIds,
+  linksByQboIds,
   listLinks,
   saveLink,
   type Link,
@@ -399,7 +400,25 @@ async function writeInvoice(
       });
     }
   });
+  if (!linked) await offerBookkeepersPayments(ctx, written);
   return next;
+}
+
+/**
+ * An invoice linked now may already carry payments a bookkeeper recorded against it in QuickBooks (found by its
+ * number before ledgerlink's link was saved): their qboPayment jobs are offered again, since the first looked for a
+ * link that was not there yet (qboPayments.ts). Our own payments are left out; the job itself decides the rest.
+ */
+async function offerBookkeepersPayments(ctx: FlowContext, written: QboInvoice): Promise<void> {
+  const paymentIds = (written.LinkedTxn ?? []).filter((l) => l.TxnType === 'Payment').map((l) => l.TxnId);
+  if (paymentIds.length === 0 || !ctx.connection.paymentsFromQuickBooks) return;
+  const ours = new Set((await linksByQboIds(ctx.db, ctx.connection.id, 'payment', paymentIds)).map((l) => l.qboId));
+  for (const paymentId of paymentIds.filter((id) => !ours.has(id)))
+    await ctx.queue.enqueue(QUEUES.qboPayment, {
+      connectionId: ctx.connection.id,
+      key: `${ctx.connection.id}:qbo-payment:${paymentId}`,
+      paymentId,
+    });
 }
 
 async function mapInvoice(ctx: FlowContext, invoice: HighLevelInvoice, mappings: Mappings): Promise<MappedInvoice> {

@@ -75,6 +75,7 @@ export async function syncQboPayment(
   ctx: FlowContext,
   paymentId: string,
   operation: string | undefined,
+  job: { lastAttempt: boolean; retry?: { queue: string; data: Record<string, unknown> } } = { lastAttempt: true },
 ): Promise<void> {
   // Review requests look at every payment, whether or not it is recorded in the CRM.
   await enqueue(ctx.queue, reviewRequestsFlow.jobs.qboInvoice, {
@@ -115,14 +116,29 @@ export async function syncQboPayment(
     });
     known.importedReported.push(link.qboId!);
   }
+  // An invoice ledgerlink made whose link is not saved yet: its create and the bookkeeper's payment crossed (the
+  // bookkeeper found it in QuickBooks the moment it appeared), or the job that made it stopped before linking it.
+  // Its note names the CRM invoice; the payment waits for the link rather than being dropped.
+  const importedIds = new Set(imported.map((link) => link.qboId));
+  const awaiting = new Set<string>();
+  for (const qboInvoiceId of others.filter((id) => !importedIds.has(id))) {
+    const invoice = await readQboInvoice(ctx, qboInvoiceId);
+    const crmInvoiceId = invoice ? crmInvoiceOfNote(invoice.PrivateNote) : undefined;
+    if (!crmInvoiceId) continue;
+    targets.set(crmInvoiceId, qboInvoiceId);
+    awaiting.add(crmInvoiceId);
+  }
 
+  const unlinked: string[] = [];
   for (const [crmInvoiceId, qboInvoiceId] of targets) {
     const key = `${ctx.connection.id}:invoice:${crmInvoiceId}`;
-    const done = await ctx.queue.withLease(key, () =>
-      recordOnCrmInvoice(ctx, payment, paymentId, crmInvoiceId, applied.get(qboInvoiceId) ?? 0),
-    );
+    let linked = true;
+    const done = await ctx.queue.withLease(key, async () => {
+      linked = await recordOnCrmInvoice(ctx, payment, paymentId, crmInvoiceId, applied.get(qboInvoiceId) ?? 0);
+    });
     if (!done) throw new RetryLater(`CRM invoice ${crmInvoiceId} is being synced by another job`, 1);
-    known.invoices[crmInvoiceId] = { qboInvoiceId };
+    if (linked) known.invoices[crmInvoiceId] = { qboInvoiceId };
+    else if (awaiting.has(crmInvoiceId)) unlinked.push(crmInvoiceId);
   }
   if (targets.size > 0 || imported.length > 0) {
     await saveLink(ctx.db, {
@@ -139,6 +155,28 @@ export async function syncQboPayment(
       data: known,
     });
   }
+  if (unlinked.length === 0) return;
+  const waiting = `QuickBooks payment ${paymentId} applies to an invoice ledgerlink made from CRM invoice ${unlinked.join(', ')}, which is not linked yet`;
+  // Retried like any failure while the invoice flow links it; on the last try, an error a person can retry.
+  if (!job.lastAttempt) throw new Error(waiting);
+  for (const crmInvoiceId of unlinked)
+    await recordActivity(ctx.db, {
+      connectionId: ctx.connection.id,
+      flow: QBO_PAYMENTS_FLOW,
+      status: 'error',
+      crmKind: 'invoice',
+      crmId: crmInvoiceId,
+      qboKind: 'Payment',
+      qboId: paymentId,
+      message: `${waiting}: it is not recorded in the CRM`,
+      detail: {
+        code: 'invoice-not-linked',
+        paymentId,
+        fix: "See the invoice's own errors in the activity (it reaches QuickBooks first), then press Retry",
+      },
+      cause: `invoice-not-linked:${paymentId}`,
+      ...(job.retry ? { retry: job.retry } : {}),
+    });
 }
 
 /** QuickBooks invoice id -> amount (in the payment's currency, as QuickBooks numbers) this payment applies to it. */
@@ -148,6 +186,20 @@ function applications(payment: QboPayment | undefined): Map<string, number> {
     for (const link of line.LinkedTxn ?? [])
       if (link.TxnType === 'Invoice') out.set(link.TxnId, (out.get(link.TxnId) ?? 0) + (line.Amount ?? 0));
   return out;
+}
+
+/** The CRM invoice id in the note ledgerlink writes on the invoices it makes (invoiceNote in domain/invoiceMapping.ts). */
+function crmInvoiceOfNote(note: string | undefined): string | undefined {
+  return /^HighLevel invoice (\S+)/.exec(note ?? '')?.[1];
+}
+
+async function readQboInvoice(ctx: FlowContext, invoiceId: string): Promise<{ PrivateNote?: string } | undefined> {
+  try {
+    return await ctx.qbo.read('Invoice', invoiceId);
+  } catch (error) {
+    if (isQuickBooksNotFound(error)) return undefined;
+    throw error;
+  }
 }
 
 async function readPayment(ctx: FlowContext, paymentId: string): Promise<QboPayment | undefined> {
@@ -175,11 +227,11 @@ async function recordOnCrmInvoice(
   paymentId: string,
   crmInvoiceId: string,
   appliedMajor: number,
-): Promise<void> {
+): Promise<boolean> {
   const link = await findLinkByCrmId(ctx.db, ctx.connection.id, 'invoice', crmInvoiceId);
-  if (link?.state !== 'linked' || !link.qboId) return;
+  if (link?.state !== 'linked' || !link.qboId) return false;
   const invoice = await readInvoice(ctx, crmInvoiceId);
-  if (!invoice) return;
+  if (!invoice) return true;
   let linked = await settleQuickBooksPayments(ctx, invoice, linkedInvoice(link));
   const currency = linked.data.currency || invoice.currency.toUpperCase();
   const appliedMinor = toMinorUnits(appliedMajor, currency, { rounding: 'halfUp' });
@@ -201,7 +253,7 @@ async function recordOnCrmInvoice(
   const docNumber = linked.data.docNumber ?? linked.qboId;
 
   if (target < entry.recordedMinor) {
-    if (entry.removedMinor === target) return;
+    if (entry.removedMinor === target) return true;
     const what = !payment
       ? 'was deleted'
       : (payment.TotalAmt ?? 0) === 0 && target === 0
@@ -228,9 +280,9 @@ async function recordOnCrmInvoice(
         cause: `quickbooks-payment-removed:${paymentId}`,
       });
     });
-    return;
+    return true;
   }
-  if (target === entry.recordedMinor) return;
+  if (target === entry.recordedMinor) return true;
 
   const wanted = target - entry.recordedMinor;
   const due = toMinorUnits(invoice.amountDue ?? 0, currency, { rounding: 'halfUp' });
@@ -253,7 +305,7 @@ async function recordOnCrmInvoice(
       },
       cause: `crm-invoice-not-payable:${paymentId}`,
     });
-    return;
+    return true;
   }
   const amount = Math.min(wanted, dueMinor);
   const paidBefore = crmAmountPaid(invoice, currency).value;
@@ -343,6 +395,7 @@ async function recordOnCrmInvoice(
       });
     }
   });
+  return true;
 }
 
 function withEntry(
@@ -363,7 +416,11 @@ export const qboPaymentsFlow = defineFlow({
     qboPayment: defineJob({
       queue: QUEUES.qboPayment,
       payload: payload({ paymentId: z.string(), operation: z.string().optional() }),
-      run: (ctx, data) => syncQboPayment(ctx, data.paymentId, data.operation),
+      run: (ctx, data, job) =>
+        syncQboPayment(ctx, data.paymentId, data.operation, {
+          lastAttempt: job.lastAttempt,
+          retry: { queue: QUEUES.qboPayment, data },
+        }),
       logIds: (data) => ({ paymentId: data.paymentId }),
     }),
   },
