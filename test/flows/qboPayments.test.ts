@@ -2,7 +2,7 @@ import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStack, eventually, type Stack } from '../support/stack.ts';
 import { listActivity } from '../../src/store/activity.ts';
-import { findLinkByCrmId, forgetLinks } from '../../src/store/links.ts';
+import { findLinkByCrmId, forgetLinks, saveLink } from '../../src/store/links.ts';
 import { syncInvoice } from '../../src/sync/flows/invoices.ts';
 import { QUEUES } from '../../src/sync/engine/routes.ts';
 import { crmPaymentModeFor } from '../../src/domain/bookkeepingRefs.ts';
@@ -287,6 +287,41 @@ describe('QuickBooks payments on invoices made from CRM invoices are recorded on
     const injected = s.hl.core.faults.stats();
     assert.ok((injected.loseAnswer ?? 0) >= 1 && (injected.error500 ?? 0) >= 1, JSON.stringify(injected));
     assert.equal(h.paymentsOf(String(invoice.Id)).length, 2, 'nothing written back to QuickBooks');
+  });
+
+  it('tells a record-payment that never landed from a CRM payment made meanwhile', async () => {
+    const id = await h.createInvoice('meanwhile@example.com', 100);
+    await h.settle();
+    const invoice = await h.qboInvoiceOf(id);
+    // A worker stopped right after claiming 35.00 of a QuickBooks payment for the CRM, before HighLevel heard of it.
+    const link = (await h.link(id))!;
+    await saveLink(s.t.db, {
+      ...link,
+      data: {
+        ...link.data,
+        paidMinor: 3_500,
+        fromQuickBooks: {
+          '999': { recordedMinor: 0, pendingMinor: 3_500, transactionsBefore: [], removedMinor: null },
+        },
+      },
+    });
+    // Then the customer pays 40.00 in the CRM, which is more than the claim: amountPaid alone would pass it for it.
+    await admin(s.hl.url, `/invoices/${id}/record-payment`, { mode: 'card', amount: 40 });
+    await h.settle();
+    const written = h.paymentsOf(String(invoice.Id));
+    assert.deepEqual(
+      written.map((p) => p.TotalAmt),
+      [40],
+      'the CRM payment reaches QuickBooks whole: the claim was not taken for it',
+    );
+    const after = (await h.link(id))!;
+    assert.equal(after.data.paidMinor, 4_000);
+    assert.deepEqual((after.data.fromQuickBooks as Rec)['999'], {
+      recordedMinor: 0,
+      pendingMinor: 0,
+      transactionsBefore: [],
+      removedMinor: null,
+    });
   });
 
   it('records a payment the bookkeeper made on a new invoice before ledgerlink had linked it', async () => {

@@ -77,7 +77,7 @@ const linkDataSchema = z.object({
    * Payments a bookkeeper recorded in QuickBooks against this invoice that ledgerlink recorded on the CRM invoice
    * (qboPayments.ts), by QuickBooks payment id. Their amounts are part of paidMinor, so that the CRM's amountPaid
    * rising by them is never written back to QuickBooks. `pendingMinor` is a record-payment call in flight, with the
-   * CRM's amountPaid before it (settleQuickBooksPayments decides whether it landed).
+   * ids of the CRM invoice's transactions before it (settleQuickBooksPayments decides whether it landed).
    */
   fromQuickBooks: z
     .record(
@@ -85,7 +85,7 @@ const linkDataSchema = z.object({
       z.object({
         recordedMinor: z.number().int(),
         pendingMinor: z.number().int().default(0),
-        crmPaidBefore: z.number().int().default(0),
+        transactionsBefore: z.array(z.string()).default([]),
         /** What the payment applied when it was last seen lowered, voided or deleted (reported once). */
         removedMinor: z.number().int().nullable().default(null),
       }),
@@ -822,11 +822,12 @@ export function crmAmountPaid(invoice: HighLevelInvoice, currency: string): { va
 
 /**
  * Decides the QuickBooks payments whose record-payment call was in flight when a job stopped (its answer lost, or
- * the worker killed): the CRM invoice as read now shows whether the amount landed. amountPaid at least what it was
- * before plus the amount means recorded; less means not, and the amount leaves paidMinor again so that the
- * qboPayment job records it anew. Runs under the invoice's record lease (both the crmInvoice job and qboPayments
- * hold it), so no other ledgerlink write of this invoice interleaves; a customer paying online in that very
- * interval could still make an unrecorded amount look recorded (docs/engine-primer.md says so).
+ * the worker killed). HighLevel has no idempotency key, but each recorded payment is a transaction of the invoice
+ * (GET /payments/transactions?entityId=<invoice>): a transaction of the pending amount that was not there before
+ * the call means it landed; none means it did not, and the amount leaves paidMinor again so that the qboPayment job
+ * records it anew. Runs under the invoice's record lease (both the crmInvoice job and qboPayments hold it), so no
+ * other ledgerlink write of this invoice interleaves; only a customer paying that very amount online in the same
+ * interval could pass for the lost record (docs/engine-primer.md says so).
  */
 export async function settleQuickBooksPayments(
   ctx: FlowContext,
@@ -836,11 +837,17 @@ export async function settleQuickBooksPayments(
   const pending = Object.entries(linked.data.fromQuickBooks).filter(([, entry]) => entry.pendingMinor > 0);
   if (pending.length === 0) return linked;
   const currency = linked.data.currency || invoice.currency.toUpperCase();
-  const paidNow = crmAmountPaid(invoice, currency).value;
+  const transactions = await crmTransactionsOf(ctx, invoice._id, currency);
+  const claimed = new Set<string>();
   const fromQuickBooks = { ...linked.data.fromQuickBooks };
   let paidMinor = linked.data.paidMinor;
   for (const [paymentId, entry] of pending) {
-    const landed = paidNow >= entry.crmPaidBefore + entry.pendingMinor;
+    const before = new Set(entry.transactionsBefore);
+    const match = transactions.find(
+      (t) => !before.has(t.id) && !claimed.has(t.id) && t.amountMinor === entry.pendingMinor,
+    );
+    if (match) claimed.add(match.id);
+    const landed = match !== undefined;
     if (!landed) paidMinor -= entry.pendingMinor;
     fromQuickBooks[paymentId] = {
       ...entry,
@@ -851,6 +858,20 @@ export async function settleQuickBooksPayments(
   const next: LinkedInvoice = { ...linked, data: { ...linked.data, paidMinor, fromQuickBooks } };
   await persist(ctx.db, ctx, next, linked.crmUpdatedAt);
   return next;
+}
+
+/** The CRM invoice's transactions (the payments recorded on it, online or by hand), with amounts in minor units. */
+export async function crmTransactionsOf(
+  ctx: FlowContext,
+  invoiceId: string,
+  currency: string,
+): Promise<Array<{ id: string; amountMinor: Minor }>> {
+  const out: Array<{ id: string; amountMinor: Minor }> = [];
+  for await (const txn of ctx.hl.payments.transactions({ entityId: invoiceId }, 100)) {
+    const amount = toMinorUnits(txn.amount, currency, { rounding: 'halfUp' });
+    if (amount.ok) out.push({ id: txn._id, amountMinor: amount.value });
+  }
+  return out;
 }
 
 // ---- void -----------------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import { defineFlow, defineJob, enqueue, linkData, payload } from '../engine/flo
 import { QUEUES } from '../engine/queues.ts';
 import { mappingsFor } from '../services/mappings.ts';
 import {
-  crmAmountPaid,
+  crmTransactionsOf,
   crmLabel,
   type LinkedInvoice,
   linkedInvoice,
@@ -245,7 +245,7 @@ async function recordOnCrmInvoice(
   const entry = linked.data.fromQuickBooks[paymentId] ?? {
     recordedMinor: 0,
     pendingMinor: 0,
-    crmPaidBefore: 0,
+    transactionsBefore: [],
     removedMinor: null,
   };
   const target = appliedMinor.value;
@@ -308,13 +308,14 @@ async function recordOnCrmInvoice(
     return true;
   }
   const amount = Math.min(wanted, dueMinor);
-  const paidBefore = crmAmountPaid(invoice, currency).value;
+  // What the invoice's transactions are before the call: a lost answer is settled by the one it adds.
+  const transactionsBefore = (await crmTransactionsOf(ctx, crmInvoiceId, currency)).map((t) => t.id);
   // In flight: the amount counts as mirrored (paidMinor) before HighLevel hears of it, so the invoice webhook its
   // record-payment sends finds nothing to write to QuickBooks.
   linked = withEntry({ ...linked, data: { ...linked.data, paidMinor: linked.data.paidMinor + amount } }, paymentId, {
     ...entry,
     pendingMinor: amount,
-    crmPaidBefore: paidBefore,
+    transactionsBefore,
     removedMinor: null,
   });
   await persist(ctx.db, ctx, linked, linked.crmUpdatedAt);
@@ -359,7 +360,7 @@ async function recordOnCrmInvoice(
     ...entry,
     recordedMinor: entry.recordedMinor + amount,
     pendingMinor: 0,
-    crmPaidBefore: paidBefore,
+    transactionsBefore: [],
     removedMinor: null,
   });
   const paidNow = toMinorUnits(recorded.amountPaid ?? 0, currency, { rounding: 'halfUp' });
