@@ -227,6 +227,8 @@ describe('sandbox in the browser', withChromium, () => {
       "the CRM part payment and the bookkeeper's, each once",
     );
     if (process.env.LEDGERLINK_SCREENSHOTS) {
+      await recorded.scrollIntoViewIfNeeded();
+      await page.evaluate(() => window.scrollBy(0, 120));
       await page.waitForTimeout(300);
       await page.screenshot({
         path: new URL('../../docs/screenshots/22-quickbooks-payment-in-crm.png', import.meta.url).pathname,
