@@ -103,7 +103,8 @@ describe('history from a date in the browser', withChromium, () => {
   it('starts the backfill; its progress bar on the card reaches the end', async () => {
     const { page } = session;
     await page.getByRole('button', { name: 'Start' }).click();
-    await page.getByText(/Bringing history from .* into QuickBooks/).waitFor();
+    // The notice of the click; the activity entry of the same words may already be listed below.
+    await page.locator('.notice', { hasText: /Bringing history from .* into QuickBooks/ }).waitFor();
     const bar = page.locator('#history progress');
     await bar.waitFor();
     await page.getByText(/: finished on /).waitFor({ timeout: 120_000 });
