@@ -13,7 +13,7 @@ import { emulatorProviderEnv } from '../test/support/stack.ts';
 import pino from 'pino';
 import { startQuickBooksEmulator, type QuickBooksEmulator } from '../emulators/quickbooks/index.ts';
 import { startHighLevelEmulator, type HighLevelEmulator } from '../emulators/highlevel/index.ts';
-import type { RequestObserver } from '../emulators/common/http.ts';
+import type { RequestObserver, ServedRequest } from '../emulators/common/http.ts';
 import { SecretBox } from '../src/store/secrets.ts';
 import type { Connection } from '../src/store/connections.ts';
 import { openDb, type Db, type Queryable } from '../src/store/db.ts';
@@ -332,6 +332,30 @@ export interface ProbedCall {
   status: number;
   /** The request body, when it was text. */
   body?: string;
+}
+
+/** When the first Order* webhook of each order left the HighLevel emulator (this process's fetch), by order id. */
+export function firstOrderWebhooks(calls: readonly ProbedCall[]): Map<string, number> {
+  const first = new Map<string, number>();
+  for (const call of calls) {
+    if (!call.url.includes('/webhooks/highlevel') || !call.body) continue;
+    const body = JSON.parse(call.body) as Record<string, unknown>;
+    if (!String(body.type ?? '').startsWith('Order')) continue;
+    const id = String(body._id ?? body.id ?? body.orderId ?? '');
+    if (id && !first.has(id)) first.set(id, call.start);
+  }
+  return first;
+}
+
+/** When QuickBooks answered each sales receipt write (timed at the emulator), by its requestid. */
+export function receiptWritesAnswered(served: readonly ServedRequest[]): Map<string, number> {
+  const answered = new Map<string, number>();
+  for (const request of served) {
+    if (request.method !== 'POST' || !/\/salesreceipt\?/i.test(request.url)) continue;
+    const requestId = new URL(request.url, 'http://emulator').searchParams.get('requestid');
+    if (requestId && !answered.has(requestId)) answered.set(requestId, request.end);
+  }
+  return answered;
 }
 
 export class FetchProbe {

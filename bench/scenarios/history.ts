@@ -13,8 +13,10 @@ import type { ServedRequest } from '../../emulators/common/http.ts';
 import {
   CallCounter,
   FetchProbe,
+  firstOrderWebhooks,
   linkedCounts,
   percentile,
+  receiptWritesAnswered,
   round,
   seededRandom,
   sleep,
@@ -144,20 +146,8 @@ export async function runHistory(options: HistoryOptions): Promise<ScenarioResul
       );
       recording = false;
       probe.recording = false;
-      const firstWebhook = new Map<string, number>();
-      for (const call of probe.calls) {
-        if (!call.url.includes('/webhooks/highlevel') || !call.body) continue;
-        const body = JSON.parse(call.body) as Record<string, unknown>;
-        if (!String(body.type ?? '').startsWith('Order')) continue;
-        const id = String(body._id ?? body.id ?? body.orderId ?? '');
-        if (id && !firstWebhook.has(id)) firstWebhook.set(id, call.start);
-      }
-      const answered = new Map<string, number>();
-      for (const r of served) {
-        if (r.method !== 'POST' || !/\/salesreceipt\?/i.test(r.url)) continue;
-        const id = new URL(r.url, 'http://emulator').searchParams.get('requestid');
-        if (id && !answered.has(id)) answered.set(id, r.end);
-      }
+      const firstWebhook = firstOrderWebhooks(probe.calls);
+      const answered = receiptWritesAnswered(served);
       const latencies: number[] = [];
       for (const [requestId, p] of requestIds) {
         const t0 = firstWebhook.get(p.orderId);

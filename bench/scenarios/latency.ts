@@ -19,8 +19,10 @@ import type { ServedRequest } from '../../emulators/common/http.ts';
 import {
   CallCounter,
   FetchProbe,
+  firstOrderWebhooks,
   linkedCounts,
   percentile,
+  receiptWritesAnswered,
   round,
   seededRandom,
   sleep,
@@ -130,20 +132,8 @@ export async function runLatency(options: LatencyOptions): Promise<ScenarioResul
     const cpuMs = child ? processCpuMs(child.pid!) - (cpuBefore as number) : cpuMsSince(cpuBefore as NodeJS.CpuUsage);
 
     // The first order webhook sent per order; the receipt write answered per transaction (by its requestid).
-    const firstWebhook = new Map<string, number>();
-    for (const call of probe.calls) {
-      if (!call.url.includes('/webhooks/highlevel') || !call.body) continue;
-      const body = JSON.parse(call.body) as Record<string, unknown>;
-      if (!String(body.type ?? '').startsWith('Order')) continue;
-      const id = String(body._id ?? body.id ?? body.orderId ?? '');
-      if (id && !firstWebhook.has(id)) firstWebhook.set(id, call.start);
-    }
-    const receiptAnswered = new Map<string, number>();
-    for (const request of served) {
-      if (request.method !== 'POST' || !/\/salesreceipt\?/i.test(request.url)) continue;
-      const requestId = new URL(request.url, 'http://emulator').searchParams.get('requestid');
-      if (requestId && !receiptAnswered.has(requestId)) receiptAnswered.set(requestId, request.end);
-    }
+    const firstWebhook = firstOrderWebhooks(probe.calls);
+    const receiptAnswered = receiptWritesAnswered(served);
     const webhookAnswered = new Map<string, number>();
     for (const call of probe.calls) {
       if (!call.url.includes('/webhooks/highlevel') || !call.body) continue;

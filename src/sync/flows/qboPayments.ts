@@ -19,7 +19,7 @@ import { formatMinor, majorFromMinor, toMinorUnits } from '../../domain/money.ts
 import { HighLevelError } from '../../highlevel/errors.ts';
 import type { Invoice as HighLevelInvoice } from '../../highlevel/invoices.ts';
 import { isNotFound as isQuickBooksNotFound } from '../../quickbooks/errors.ts';
-import { recordActivity } from '../../store/activity.ts';
+import { type ActivityEntry, type ActivityStatus, recordActivity } from '../../store/activity.ts';
 import { findLinkByCrmId, findLinkByQboId, linksByQboIds, saveLink } from '../../store/links.ts';
 import type { FlowContext } from '../engine/context.ts';
 import { RetryLater, SyncError } from '../engine/errors.ts';
@@ -104,16 +104,12 @@ export async function syncQboPayment(
   const others = [...applied.keys()].filter((id) => !crmByQbo.has(id) && !known.importedReported.includes(id));
   const imported = await linksByQboIds(ctx.db, ctx.connection.id, 'importedInvoice', others, 'linked');
   for (const link of imported) {
-    await recordActivity(ctx.db, {
-      connectionId: ctx.connection.id,
-      flow: QBO_PAYMENTS_FLOW,
-      status: 'skipped',
-      crmKind: 'invoice',
-      crmId: link.crmId,
-      qboKind: 'Payment',
-      qboId: paymentId,
-      message: `QuickBooks payment ${paymentId} on invoice ${link.qboId} not recorded in the CRM: the invoice was imported from QuickBooks as history, and imported invoices are not synced in either direction`,
-    });
+    await recordActivity(
+      ctx.db,
+      paymentEntry(ctx, link.crmId, paymentId, 'skipped', {
+        message: `QuickBooks payment ${paymentId} on invoice ${link.qboId} not recorded in the CRM: the invoice was imported from QuickBooks as history, and imported invoices are not synced in either direction`,
+      }),
+    );
     known.importedReported.push(link.qboId!);
   }
   // An invoice ledgerlink made whose link is not saved yet: its create and the bookkeeper's payment crossed (the
@@ -160,23 +156,19 @@ export async function syncQboPayment(
   // Retried like any failure while the invoice flow links it; on the last try, an error a person can retry.
   if (!job.lastAttempt) throw new Error(waiting);
   for (const crmInvoiceId of unlinked)
-    await recordActivity(ctx.db, {
-      connectionId: ctx.connection.id,
-      flow: QBO_PAYMENTS_FLOW,
-      status: 'error',
-      crmKind: 'invoice',
-      crmId: crmInvoiceId,
-      qboKind: 'Payment',
-      qboId: paymentId,
-      message: `${waiting}: it is not recorded in the CRM`,
-      detail: {
-        code: 'invoice-not-linked',
-        paymentId,
-        fix: "See the invoice's own errors in the activity (it reaches QuickBooks first), then press Retry",
-      },
-      cause: `invoice-not-linked:${paymentId}`,
-      ...(job.retry ? { retry: job.retry } : {}),
-    });
+    await recordActivity(
+      ctx.db,
+      paymentEntry(ctx, crmInvoiceId, paymentId, 'error', {
+        message: `${waiting}: it is not recorded in the CRM`,
+        detail: {
+          code: 'invoice-not-linked',
+          paymentId,
+          fix: "See the invoice's own errors in the activity (it reaches QuickBooks first), then press Retry",
+        },
+        cause: `invoice-not-linked:${paymentId}`,
+        ...(job.retry ? { retry: job.retry } : {}),
+      }),
+    );
 }
 
 /** QuickBooks invoice id -> amount (in the payment's currency, as QuickBooks numbers) this payment applies to it. */
@@ -261,24 +253,20 @@ async function recordOnCrmInvoice(
         : 'was changed';
     await ctx.db.transaction(async (tx) => {
       await persist(tx, ctx, withEntry(linked, paymentId, { ...entry, removedMinor: target }), linked.crmUpdatedAt);
-      await recordActivity(tx, {
-        connectionId: ctx.connection.id,
-        flow: QBO_PAYMENTS_FLOW,
-        status: 'error',
-        crmKind: 'invoice',
-        crmId: crmInvoiceId,
-        qboKind: 'Payment',
-        qboId: paymentId,
-        message: `QuickBooks payment ${paymentId} ${what} in QuickBooks: it now applies ${money(target, currency)} to invoice ${docNumber}, but ${money(entry.recordedMinor, currency)} of it is recorded on CRM invoice ${label}, which HighLevel cannot take back`,
-        detail: {
-          code: 'quickbooks-payment-removed',
-          paymentId,
-          recordedMinor: entry.recordedMinor,
-          appliedMinor: target,
-          fix: 'Record the correction in HighLevel by hand (refund or adjust the invoice there), or record the payment again in QuickBooks; then resolve this error',
-        },
-        cause: `quickbooks-payment-removed:${paymentId}`,
-      });
+      await recordActivity(
+        tx,
+        paymentEntry(ctx, crmInvoiceId, paymentId, 'error', {
+          message: `QuickBooks payment ${paymentId} ${what} in QuickBooks: it now applies ${money(target, currency)} to invoice ${docNumber}, but ${money(entry.recordedMinor, currency)} of it is recorded on CRM invoice ${label}, which HighLevel cannot take back`,
+          detail: {
+            code: 'quickbooks-payment-removed',
+            paymentId,
+            recordedMinor: entry.recordedMinor,
+            appliedMinor: target,
+            fix: 'Record the correction in HighLevel by hand (refund or adjust the invoice there), or record the payment again in QuickBooks; then resolve this error',
+          },
+          cause: `quickbooks-payment-removed:${paymentId}`,
+        }),
+      );
     });
     return true;
   }
@@ -288,23 +276,19 @@ async function recordOnCrmInvoice(
   const due = toMinorUnits(invoice.amountDue ?? 0, currency, { rounding: 'halfUp' });
   const dueMinor = due.ok ? Math.max(0, due.value) : 0;
   if (invoice.status === 'void' || dueMinor === 0) {
-    await recordActivity(ctx.db, {
-      connectionId: ctx.connection.id,
-      flow: QBO_PAYMENTS_FLOW,
-      status: 'error',
-      crmKind: 'invoice',
-      crmId: crmInvoiceId,
-      qboKind: 'Payment',
-      qboId: paymentId,
-      message: `QuickBooks payment ${paymentId} of ${money(wanted, currency)} on invoice ${docNumber} cannot be recorded on CRM invoice ${label}: it is ${invoice.status === 'void' ? 'void' : 'already paid'} in the CRM`,
-      detail: {
-        code: 'crm-invoice-not-payable',
-        paymentId,
-        status: invoice.status,
-        fix: 'Check whether the client paid twice; refund or re-apply the payment in QuickBooks, then resolve this error',
-      },
-      cause: `crm-invoice-not-payable:${paymentId}`,
-    });
+    await recordActivity(
+      ctx.db,
+      paymentEntry(ctx, crmInvoiceId, paymentId, 'error', {
+        message: `QuickBooks payment ${paymentId} of ${money(wanted, currency)} on invoice ${docNumber} cannot be recorded on CRM invoice ${label}: it is ${invoice.status === 'void' ? 'void' : 'already paid'} in the CRM`,
+        detail: {
+          code: 'crm-invoice-not-payable',
+          paymentId,
+          status: invoice.status,
+          fix: 'Check whether the client paid twice; refund or re-apply the payment in QuickBooks, then resolve this error',
+        },
+        cause: `crm-invoice-not-payable:${paymentId}`,
+      }),
+    );
     return true;
   }
   const amount = Math.min(wanted, dueMinor);
@@ -366,37 +350,49 @@ async function recordOnCrmInvoice(
   const paidNow = toMinorUnits(recorded.amountPaid ?? 0, currency, { rounding: 'halfUp' });
   await ctx.db.transaction(async (tx) => {
     await persist(tx, ctx, done, linked.crmUpdatedAt);
-    await recordActivity(tx, {
-      connectionId: ctx.connection.id,
-      flow: QBO_PAYMENTS_FLOW,
-      status: 'ok',
-      crmKind: 'invoice',
-      crmId: crmInvoiceId,
-      qboKind: 'Payment',
-      qboId: paymentId,
-      message: `Recorded QuickBooks payment ${paymentId} (${money(amount, currency)}, ${mode.mode.replace('_', ' ')}${payment?.TxnDate ? `, ${payment.TxnDate.slice(0, 10)}` : ''}) on CRM invoice ${label}: ${recorded.status.replace('_', ' ')}${paidNow.ok ? `, ${formatMinor(paidNow.value, currency)} ${currency} paid in all` : ''}`,
-      detail: { paymentId, amountMinor: amount, mode: mode.mode, status: recorded.status },
-    });
+    await recordActivity(
+      tx,
+      paymentEntry(ctx, crmInvoiceId, paymentId, 'ok', {
+        message: `Recorded QuickBooks payment ${paymentId} (${money(amount, currency)}, ${mode.mode.replace('_', ' ')}${payment?.TxnDate ? `, ${payment.TxnDate.slice(0, 10)}` : ''}) on CRM invoice ${label}: ${recorded.status.replace('_', ' ')}${paidNow.ok ? `, ${formatMinor(paidNow.value, currency)} ${currency} paid in all` : ''}`,
+        detail: { paymentId, amountMinor: amount, mode: mode.mode, status: recorded.status },
+      }),
+    );
     if (amount < wanted) {
-      await recordActivity(tx, {
-        connectionId: ctx.connection.id,
-        flow: QBO_PAYMENTS_FLOW,
-        status: 'error',
-        crmKind: 'invoice',
-        crmId: crmInvoiceId,
-        qboKind: 'Payment',
-        qboId: paymentId,
-        message: `QuickBooks payment ${paymentId} applies ${money(wanted, currency)} to invoice ${docNumber}, but CRM invoice ${label} had only ${money(dueMinor, currency)} due; ${money(wanted - amount, currency)} was not recorded in the CRM`,
-        detail: {
-          code: 'crm-invoice-overpaid',
-          paymentId,
-          fix: "Compare the two invoices' totals; correct the one that is wrong, or refund the difference in QuickBooks",
-        },
-        cause: `crm-invoice-overpaid:${paymentId}`,
-      });
+      await recordActivity(
+        tx,
+        paymentEntry(ctx, crmInvoiceId, paymentId, 'error', {
+          message: `QuickBooks payment ${paymentId} applies ${money(wanted, currency)} to invoice ${docNumber}, but CRM invoice ${label} had only ${money(dueMinor, currency)} due; ${money(wanted - amount, currency)} was not recorded in the CRM`,
+          detail: {
+            code: 'crm-invoice-overpaid',
+            paymentId,
+            fix: "Compare the two invoices' totals; correct the one that is wrong, or refund the difference in QuickBooks",
+          },
+          cause: `crm-invoice-overpaid:${paymentId}`,
+        }),
+      );
     }
   });
   return true;
+}
+
+/** An activity entry of this flow: one QuickBooks payment on one CRM invoice. */
+function paymentEntry(
+  ctx: FlowContext,
+  crmInvoiceId: string,
+  paymentId: string,
+  status: ActivityStatus,
+  entry: Pick<ActivityEntry, 'message' | 'detail' | 'cause' | 'retry'>,
+): ActivityEntry {
+  return {
+    connectionId: ctx.connection.id,
+    flow: QBO_PAYMENTS_FLOW,
+    status,
+    crmKind: 'invoice',
+    crmId: crmInvoiceId,
+    qboKind: 'Payment',
+    qboId: paymentId,
+    ...entry,
+  };
 }
 
 function withEntry(
