@@ -698,7 +698,7 @@ function integrationCard(c, refresh) {
             h(
               'p',
               { class: 'muted small help', id: 'connect-history-help' },
-              'CRM payments and sent invoices from this day up to the connection are written to QuickBooks once both sides are connected, each once; the card shows what was found, the progress, and a Cancel. Leave it empty to sync only what happens from now on (a dry run is offered on the card later).',
+              'Once both sides are connected, the card lists what CRM payments and sent invoices from this day up to the connection would be written to QuickBooks (a dry run: counts, totals, the first records), and nothing is written until you press Start there. Leave it empty to sync only what happens from now on (the card offers the same later).',
             ),
           ),
       h(

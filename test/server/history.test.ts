@@ -228,7 +228,7 @@ describe('history chosen on the connect form', () => {
     assert.match(refused.json.message ?? '', /historyFrom/);
   });
 
-  it('starts the backfill once both sides are connected, lists what it found, and brings it over', async () => {
+  it('lists its dry run once both sides are connected, writes nothing until Start, then brings it over', async () => {
     const started = await call('POST', `/api/connections/${connectionId}/connect-quickbooks`, { historyFrom: today() });
     assert.equal(started.status, 200, JSON.stringify(started.json));
     const authorize = new URL(String(started.json.authorizeUrl));
@@ -246,16 +246,32 @@ describe('history chosen on the connect form', () => {
     const back = new URL(consent.headers.get('location')!);
     const callback = await call('GET', `${back.pathname}${back.search}`);
     assert.equal(callback.status, 303);
+    const listed = await eventually(
+      async () => {
+        const state = await call('GET', `/api/connections/${connectionId}/history`);
+        return state.json.dryRun ? state.json : undefined;
+      },
+      60_000,
+      'the dry run of the day chosen at connection',
+    );
+    assert.equal(listed.dryRun?.from, today());
+    assert.equal(listed.dryRun?.payments.count, 2);
+    assert.deepEqual(listed.dryRun?.payments.byCurrency, { USD: 5575 });
+    assert.equal(listed.run, null, 'nothing started');
+    assert.equal(stack.qbo.admin.listEntities(realmId, 'SalesReceipt').length, 0, 'nothing written before Start');
+
+    const start = await call('POST', `/api/connections/${connectionId}/history`, { from: today() });
+    assert.equal(start.status, 200, JSON.stringify(start.json));
     const done = await eventually(
       async () => {
         const state = await call('GET', `/api/connections/${connectionId}/history`);
         return state.json.run?.state === 'finished' ? state.json : undefined;
       },
       60_000,
-      'the backfill chosen at connection to finish',
+      'the backfill started from the card to finish',
     );
     assert.equal(done.syncStart, today());
-    assert.equal(done.run?.planned?.payments.count, 2, 'its first slice listed what there was');
+    assert.equal(done.run?.planned?.payments.count, 2, 'the plan is the dry run shown');
     const receipts = stack.qbo.admin.listEntities(realmId, 'SalesReceipt');
     assert.deepEqual(
       receipts.map((r) => Math.round(Number(r.TotalAmt) * 100)).sort((a, b) => a - b),

@@ -16,14 +16,7 @@ import { CDC_CURSOR } from '../services/changeCapture.ts';
 import { CUSTOMER_IMPORT_CURSOR } from '../flows/contactImport.ts';
 import { CUSTOMER_INDEX_CURSOR } from '../services/customerIndex.ts';
 import { INVOICE_IMPORT_CURSOR } from '../flows/invoiceImport.ts';
-import {
-  HISTORY_CURSOR,
-  HISTORY_DRY_RUN_CURSOR,
-  HISTORY_FLOW,
-  HistoryDateError,
-  HistoryStateError,
-  startHistoryBackfill,
-} from '../flows/history.ts';
+import { HISTORY_CURSOR, HISTORY_DRY_RUN_CURSOR, HISTORY_FLOW, queueHistoryDryRun } from '../flows/history.ts';
 import { SYNC_START_CURSOR } from '../services/syncStart.ts';
 import type { Engine } from '../engine/engine.ts';
 import { toStored } from '../engine/engine.ts';
@@ -203,34 +196,26 @@ export async function connectQuickBooksFromCode(
   // Every existing QuickBooks customer (and, when chosen, every old invoice) is brought into the CRM from here on,
   // once both sides work (goLive).
   const live = await goLive(engine, connectionId);
-  if (toggles.historyFrom) await startHistoryAtConnection(engine, live, toggles.historyFrom);
+  if (toggles.historyFrom) await listHistoryAtConnection(engine, live, toggles.historyFrom);
   return { kind: 'connected', connection: live };
 }
 
 /**
- * History chosen on the connect form: the person chose the day knowing what they asked for, so the backfill starts
- * as soon as both sides work, with no dry run to confirm first; its first slice lists what there is (after the
- * customer import), and the card shows that, the progress, and a Cancel. A connection still waiting for a side
- * says so instead, and the backfill is started from the card later.
+ * History chosen on the connect form: once both sides work, its dry run is listed (a job), and the card shows it with
+ * the Start button; nothing is written before the person has seen what would be. A connection still waiting for a
+ * side says so instead, and the dry run is asked for from the card later.
  */
-async function startHistoryAtConnection(engine: Engine, live: Connection, from: string): Promise<void> {
-  let problem: string | undefined;
-  if (live.status !== 'connected') problem = 'the connection is not live yet';
-  else {
-    try {
-      await startHistoryBackfill(engine.contextFor(live), from, { planInSlice: true });
-    } catch (error) {
-      if (!(error instanceof HistoryDateError || error instanceof HistoryStateError)) throw error;
-      problem = error.message;
-    }
+async function listHistoryAtConnection(engine: Engine, live: Connection, from: string): Promise<void> {
+  if (live.status === 'connected') {
+    await queueHistoryDryRun(engine.contextFor(live), from);
+    return;
   }
-  if (problem)
-    await recordActivity(engine.db, {
-      connectionId: live.id,
-      flow: HISTORY_FLOW,
-      status: 'info',
-      message: `History from ${from} was not started: ${problem}. Start it from the connection's card`,
-    });
+  await recordActivity(engine.db, {
+    connectionId: live.id,
+    flow: HISTORY_FLOW,
+    status: 'info',
+    message: `History from ${from} was not listed: the connection is not live yet. Ask for its dry run from the connection's card`,
+  });
 }
 
 /**

@@ -42,6 +42,7 @@ export const HISTORY_DRY_RUN_CURSOR = 'history-dry-run';
 /** The run a person cancelled: a slice that reads its own run here stops. */
 const HISTORY_CANCEL_CURSOR = 'history-cancel';
 const HISTORY_QUEUE = 'history-backfill';
+const HISTORY_DRY_RUN_QUEUE = 'history-dry-run';
 export const historyKey = (connectionId: string) => `${connectionId}:history`;
 
 const PAGE_SIZE = 100;
@@ -366,13 +367,12 @@ async function cancelledAt(ctx: Pick<FlowContext, 'db' | 'connection'>, runId: s
  * writes what the dry run finds as the planned total and queues the first slice, which waits for the customer import
  * of a new connection (payments need their customers, as the invoice import does), then moves the connection's sync
  * start to `from` (so the flows take these records instead of skipping them). `plan`: a dry run just shown, used
- * when it is for the same day and recent; `planInSlice`: the first slice runs the dry run (at connection, where the
- * OAuth callback should not wait for it).
+ * when it is for the same day and recent.
  */
 export async function startHistoryBackfill(
   ctx: FlowContext,
   from: string,
-  options: { plan?: HistoryPlan; planInSlice?: boolean } = {},
+  options: { plan?: HistoryPlan } = {},
 ): Promise<HistoryProgress> {
   const window = historyWindow(ctx, from);
   const running = await readHistoryProgress(ctx);
@@ -386,8 +386,7 @@ export async function startHistoryBackfill(
     options.plan.from === from &&
     options.plan.until === window.until.toISOString() &&
     Date.now() - Date.parse(options.plan.computedAt) < PLAN_FRESH_MS;
-  // At connection the dry run is the first slice's work, not the OAuth callback's (it may list thousands of records).
-  const plan = fresh && options.plan ? options.plan : options.planInSlice ? undefined : await historyDryRun(ctx, from);
+  const plan = fresh && options.plan ? options.plan : await historyDryRun(ctx, from);
   const progress: HistoryProgress = {
     runId: randomUUID(),
     from,
@@ -665,6 +664,32 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * History chosen on the connect form: once both sides work, a dry run lists what a backfill from that day would write,
+ * and the card shows it with its Start button. Nothing is written before the person has seen the counts and totals,
+ * as when the day is chosen on the card (its dry run may list thousands of records, so it is a job, not the OAuth
+ * callback's work).
+ */
+export function queueHistoryDryRun(ctx: Pick<FlowContext, 'connection' | 'queue'>, from: string) {
+  return enqueue(ctx.queue, historyFlow.jobs.historyDryRun, {
+    connectionId: ctx.connection.id,
+    key: `${ctx.connection.id}:history-dry-run`,
+    from,
+  });
+}
+
+async function dryRunAtConnection(ctx: FlowContext, from: string): Promise<void> {
+  let said: string;
+  try {
+    const plan = await historyDryRun(ctx, from);
+    said = `History from ${from}, chosen at connection: ${describePlan(plan)} would be written to QuickBooks. Nothing is written until Start is pressed on the card`;
+  } catch (error) {
+    if (!(error instanceof HistoryDateError)) throw error;
+    said = `History from ${from}, chosen at connection, cannot be brought: ${error.message}`;
+  }
+  await recordActivity(ctx.db, { connectionId: ctx.connection.id, flow: HISTORY_FLOW, status: 'info', message: said });
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The flow's declaration (src/sync/engine/flow.ts).
 
@@ -672,6 +697,12 @@ export const historyFlow = defineFlow({
   name: HISTORY_FLOW,
   summary: 'When chosen: CRM payments and sent invoices from a date up to the connection -> QuickBooks, once',
   jobs: {
+    historyDryRun: defineJob({
+      queue: HISTORY_DRY_RUN_QUEUE,
+      payload: payload({ from: historyDateSchema }),
+      run: (ctx, data) => dryRunAtConnection(ctx, data.from),
+      concurrency: () => 1,
+    }),
     historyBackfill: defineJob({
       queue: HISTORY_QUEUE,
       payload: payload({}),
