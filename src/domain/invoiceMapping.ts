@@ -73,6 +73,14 @@ export function invoiceNote(invoice: CrmInvoice): string {
   return privateNote(`HighLevel invoice ${invoice._id}${invoice.name ? ` - ${invoice.name}` : ''}`);
 }
 
+/**
+ * The CRM invoice a QuickBooks form's note names: ledgerlink's invoices (invoiceNote) and the payments it records on
+ * them (invoices.ts) both begin with "HighLevel invoice <id>". Undefined for a note ledgerlink did not write.
+ */
+export function crmInvoiceOfNote(note: string | undefined): string | undefined {
+  return /^HighLevel invoice (\S+)/.exec(note ?? '')?.[1];
+}
+
 export function qboInvoiceForCrmInvoice(crm: CrmInvoice, context: InvoiceContext): InvoiceMapping {
   const label = `HighLevel invoice ${crm._id}${crm.invoiceNumber != null ? ` (no. ${crm.invoiceNumber})` : ''}`;
   const warnings: string[] = [];

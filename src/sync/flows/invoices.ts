@@ -979,13 +979,18 @@ const paymentLineSchema = z.looseObject({
 const qboPaymentSchema = z.looseObject({
   Id: z.string(),
   SyncToken: z.string(),
+  TxnDate: z.string().optional(),
   TotalAmt: z.number().optional(),
+  PaymentRefNum: z.string().optional(),
+  PrivateNote: z.string().optional(),
+  PaymentMethodRef: z.looseObject({ value: z.string() }).optional(),
   Line: z.array(paymentLineSchema).default([]),
 });
 const paymentEnvelope = z.looseObject({ Payment: qboPaymentSchema });
-type QboPayment = z.infer<typeof qboPaymentSchema>;
+export type QboPayment = z.infer<typeof qboPaymentSchema>;
 
-async function readPayment(ctx: FlowContext, paymentId: string): Promise<QboPayment> {
+/** A QuickBooks payment (ours, or a bookkeeper's for qboPayments.ts). */
+export async function readPayment(ctx: FlowContext, paymentId: string): Promise<QboPayment> {
   const answer = await ctx.qbo.http.request({
     method: 'GET',
     path: `/payment/${encodeURIComponent(paymentId)}`,

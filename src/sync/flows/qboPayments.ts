@@ -8,7 +8,7 @@
 // - Payments ledgerlink wrote itself (the invoice flow's, a `payment` link, or our note on them) are not read back.
 // - What is recorded in the CRM joins the invoice link's paidMinor (invoices.ts `fromQuickBooks`) before the call,
 //   so the CRM's amountPaid rising by it is never written to QuickBooks again; both jobs hold the invoice's record
-//   lease, and a call whose answer was lost is settled from the CRM invoice (settleQuickBooksPayments).
+//   lease, and a call whose answer was lost is settled by the transaction it added (settleQuickBooksPayments).
 // - A payment that later applies less (edited, voided, deleted) cannot be taken back in the CRM (HighLevel has no
 //   call to remove a recorded payment): it becomes one open error on the invoice for a person.
 // Invoices imported from QuickBooks are history and are not followed (invoiceImport.ts); the activity says so.
@@ -18,7 +18,8 @@ import { crmPaymentModeFor } from '../../domain/bookkeepingRefs.ts';
 import { formatMinor, majorFromMinor, toMinorUnits } from '../../domain/money.ts';
 import { HighLevelError } from '../../highlevel/errors.ts';
 import type { Invoice as HighLevelInvoice } from '../../highlevel/invoices.ts';
-import { isNotFound as isQuickBooksNotFound } from '../../quickbooks/errors.ts';
+import { unlessNotFound } from '../../quickbooks/errors.ts';
+import { crmInvoiceOfNote } from '../../domain/invoiceMapping.ts';
 import { type ActivityEntry, type ActivityStatus, recordActivity } from '../../store/activity.ts';
 import { findLinkByCrmId, findLinkByQboId, linksByQboIds, saveLink } from '../../store/links.ts';
 import type { FlowContext } from '../engine/context.ts';
@@ -33,34 +34,14 @@ import {
   linkedInvoice,
   money,
   persist,
+  type QboPayment,
   readInvoice,
+  readPayment,
   settleQuickBooksPayments,
 } from './invoices.ts';
 import { reviewRequestsFlow } from './reviewRequests.ts';
 
 export const QBO_PAYMENTS_FLOW = 'qboPayments';
-/** Our own payments carry this at the start of their note (invoices.ts recordPayments). */
-const OUR_NOTE = 'HighLevel invoice ';
-
-const paymentSchema = z.looseObject({
-  Id: z.string(),
-  SyncToken: z.string(),
-  TxnDate: z.string().optional(),
-  TotalAmt: z.number().optional(),
-  PaymentRefNum: z.string().optional(),
-  PrivateNote: z.string().optional(),
-  CurrencyRef: z.looseObject({ value: z.string() }).optional(),
-  PaymentMethodRef: z.looseObject({ value: z.string() }).optional(),
-  Line: z
-    .array(
-      z.looseObject({
-        Amount: z.number().optional(),
-        LinkedTxn: z.array(z.looseObject({ TxnId: z.string(), TxnType: z.string() })).optional(),
-      }),
-    )
-    .default([]),
-});
-type QboPayment = z.infer<typeof paymentSchema>;
 
 /** The link of a bookkeeper's payment: which CRM invoices it was recorded on (for when it is deleted). */
 const paymentLinkData = z.object({
@@ -86,8 +67,9 @@ export async function syncQboPayment(
   });
   if (!ctx.connection.paymentsFromQuickBooks) return;
   if (await findLinkByQboId(ctx.db, ctx.connection.id, 'payment', paymentId)) return;
-  const payment = await readPayment(ctx, paymentId);
-  if (payment?.PrivateNote?.startsWith(OUR_NOTE)) return;
+  // Deleted since the event: it applies nothing any more.
+  const payment = await unlessNotFound(() => readPayment(ctx, paymentId));
+  if (crmInvoiceOfNote(payment?.PrivateNote) !== undefined) return;
 
   const linkKey = `qbo-payment:${paymentId}`;
   const stored = await findLinkByCrmId(ctx.db, ctx.connection.id, 'qboPayment', linkKey);
@@ -118,8 +100,8 @@ export async function syncQboPayment(
   const importedIds = new Set(imported.map((link) => link.qboId));
   const awaiting = new Set<string>();
   for (const qboInvoiceId of others.filter((id) => !importedIds.has(id))) {
-    const invoice = await readQboInvoice(ctx, qboInvoiceId);
-    const crmInvoiceId = invoice ? crmInvoiceOfNote(invoice.PrivateNote) : undefined;
+    const invoice = await unlessNotFound(() => ctx.qbo.read('Invoice', qboInvoiceId));
+    const crmInvoiceId = crmInvoiceOfNote(invoice?.PrivateNote);
     if (!crmInvoiceId) continue;
     targets.set(crmInvoiceId, qboInvoiceId);
     awaiting.add(crmInvoiceId);
@@ -130,7 +112,7 @@ export async function syncQboPayment(
     const key = `${ctx.connection.id}:invoice:${crmInvoiceId}`;
     let linked = true;
     const done = await ctx.queue.withLease(key, async () => {
-      linked = await recordOnCrmInvoice(ctx, payment, paymentId, crmInvoiceId, applied.get(qboInvoiceId) ?? 0);
+      linked = await recordOnCrmInvoice(ctx, payment, paymentId, crmInvoiceId, applied.get(qboInvoiceId) ?? []);
     });
     if (!done) throw new RetryLater(`CRM invoice ${crmInvoiceId} is being synced by another job`, 1);
     if (linked) known.invoices[crmInvoiceId] = { qboInvoiceId };
@@ -171,42 +153,16 @@ export async function syncQboPayment(
     );
 }
 
-/** QuickBooks invoice id -> amount (in the payment's currency, as QuickBooks numbers) this payment applies to it. */
-function applications(payment: QboPayment | undefined): Map<string, number> {
-  const out = new Map<string, number>();
+/**
+ * QuickBooks invoice id -> the amounts of the payment's lines applied to it, as QuickBooks numbers: they are added
+ * in minor units of the invoice's currency where that is known (recordOnCrmInvoice), never as floats.
+ */
+function applications(payment: QboPayment | undefined): Map<string, number[]> {
+  const out = new Map<string, number[]>();
   for (const line of payment?.Line ?? [])
     for (const link of line.LinkedTxn ?? [])
-      if (link.TxnType === 'Invoice') out.set(link.TxnId, (out.get(link.TxnId) ?? 0) + (line.Amount ?? 0));
+      if (link.TxnType === 'Invoice') out.set(link.TxnId, [...(out.get(link.TxnId) ?? []), line.Amount ?? 0]);
   return out;
-}
-
-/** The CRM invoice id in the note ledgerlink writes on the invoices it makes (invoiceNote in domain/invoiceMapping.ts). */
-function crmInvoiceOfNote(note: string | undefined): string | undefined {
-  return /^HighLevel invoice (\S+)/.exec(note ?? '')?.[1];
-}
-
-async function readQboInvoice(ctx: FlowContext, invoiceId: string): Promise<{ PrivateNote?: string } | undefined> {
-  try {
-    return await ctx.qbo.read('Invoice', invoiceId);
-  } catch (error) {
-    if (isQuickBooksNotFound(error)) return undefined;
-    throw error;
-  }
-}
-
-async function readPayment(ctx: FlowContext, paymentId: string): Promise<QboPayment | undefined> {
-  try {
-    const answer = await ctx.qbo.http.request({
-      method: 'GET',
-      path: `/payment/${encodeURIComponent(paymentId)}`,
-      schema: z.looseObject({ Payment: paymentSchema }),
-    });
-    return answer.Payment;
-  } catch (error) {
-    // Deleted since the event: it applies nothing any more.
-    if (isQuickBooksNotFound(error)) return undefined;
-    throw error;
-  }
 }
 
 /**
@@ -218,7 +174,7 @@ async function recordOnCrmInvoice(
   payment: QboPayment | undefined,
   paymentId: string,
   crmInvoiceId: string,
-  appliedMajor: number,
+  appliedLines: readonly number[],
 ): Promise<boolean> {
   const link = await findLinkByCrmId(ctx.db, ctx.connection.id, 'invoice', crmInvoiceId);
   if (link?.state !== 'linked' || !link.qboId) return false;
@@ -226,21 +182,24 @@ async function recordOnCrmInvoice(
   if (!invoice) return true;
   let linked = await settleQuickBooksPayments(ctx, invoice, linkedInvoice(link));
   const currency = linked.data.currency || invoice.currency.toUpperCase();
-  const appliedMinor = toMinorUnits(appliedMajor, currency, { rounding: 'halfUp' });
-  if (!appliedMinor.ok)
-    throw new SyncError(
-      'payment-amount',
-      `QuickBooks payment ${paymentId} applies ${appliedMajor}, which is not an amount in ${currency}`,
-      'Correct the payment in QuickBooks, then press Retry',
-      { paymentId, invoiceId: crmInvoiceId },
-    );
+  let target = 0;
+  for (const amount of appliedLines) {
+    const minor = toMinorUnits(amount, currency, { rounding: 'halfUp' });
+    if (!minor.ok)
+      throw new SyncError(
+        'payment-amount',
+        `QuickBooks payment ${paymentId} applies ${amount}, which is not an amount in ${currency}`,
+        'Correct the payment in QuickBooks, then press Retry',
+        { paymentId, invoiceId: crmInvoiceId },
+      );
+    target += minor.value;
+  }
   const entry = linked.data.fromQuickBooks[paymentId] ?? {
     recordedMinor: 0,
     pendingMinor: 0,
     transactionsBefore: [],
     removedMinor: null,
   };
-  const target = appliedMinor.value;
   const label = crmLabel(invoice);
   const docNumber = linked.data.docNumber ?? linked.qboId;
 
