@@ -145,7 +145,7 @@ export async function syncTransaction(
     });
     return;
   }
-  if (!CHARGED.has(String(txn.status ?? '').toLowerCase())) return; // pending or failed: nothing was paid (yet)
+  if (!isCharged(txn)) return; // pending or failed: nothing was paid (yet)
   const linked = linkData(salesReceiptLinkData, link?.data);
   if (linked?.postedBy === POSTED_BY_HIGHLEVEL) return; // HighLevel's own integration posted it, and owns its refunds
   if (txn.qboSynced && link?.state !== 'linked') {

@@ -29,6 +29,7 @@ import type { FlowContext } from '../engine/context.ts';
 import type { FlowDeclaration } from '../engine/flow.ts';
 import { FLOWS } from '../flows/index.ts';
 import { IMPORTED_MARKER } from '../flows/invoiceImport.ts';
+import { isCharged } from '../flows/salesReceipts.ts';
 import { syncStartOf } from './syncStart.ts';
 
 /** The kinds compared, in the report's order; the flows' `reconciles` say which job re-syncs each side. */
@@ -68,8 +69,6 @@ export interface Reconciliation {
   kinds: KindReport[];
 }
 
-/** A CRM charge that took money (same reading as the sales-receipt flow). */
-const CHARGED = new Set(['succeeded', 'success', 'paid', 'completed', 'refunded', 'partially_refunded']);
 /** CRM invoice statuses that exist for the books (a draft has not been issued). */
 const ISSUED = new Set(['sent', 'payment_processing', 'partially_paid', 'paid', 'void']);
 // Enough for the dashboard's accounts; beyond it a kind is compared on its first 10,000 records only (a known limit).
@@ -244,7 +243,7 @@ async function reconcileSalesReceipts(
   const transactions = (await take(ctx.hl.payments.transactions(since ? { startAt: dayBefore(since) } : {}))).filter(
     (t) =>
       after(t.createdAt ?? t.fulfilledAt, since) &&
-      CHARGED.has(String(t.status ?? '').toLowerCase()) &&
+      isCharged(t) &&
       t.entitySourceType !== 'invoice' &&
       !t.invoiceId &&
       t.liveMode !== false,
