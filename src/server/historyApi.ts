@@ -48,7 +48,7 @@ export const historyRunSchema = z.object({
   invoices: z.number().int().describe('Invoices written so far'),
   skipped: z.number().int(),
   failed: z.number().int().describe('Records whose job ended in an error (each is an open error in the activity)'),
-  planned: z.object({ payments: totals, invoices: totals }).nullable().describe('What the dry run at the start found'),
+  planned: z.object({ payments: totals, invoices: totals }).describe('What the dry run at the start found'),
   startedAt: z.string(),
   finishedAt: z.string().nullable(),
   cancelledAt: z.string().nullable(),

@@ -33,6 +33,7 @@ import { CUSTOMER_IMPORT_CURSOR } from './contactImport.ts';
 import { isImportedCrmInvoice } from './invoiceImport.ts';
 import { POSTED_BY_HIGHLEVEL } from '../services/builtInQuickBooks.ts';
 import { isCharged, standingReasonToSkip } from './salesReceipts.ts';
+import { createdOf, SENT } from './invoices.ts';
 
 export const HISTORY_FLOW = 'history';
 /** The last backfill's progress (and, once ended, its summary). */
@@ -168,8 +169,8 @@ export const historyProgressSchema = z.object({
   invoices: z.number().int(),
   skipped: z.number().int(),
   failed: z.number().int(),
-  /** What the dry run found at the start; null until the first slice has run it (a backfill chosen at connection). */
-  planned: z.object({ payments: totalsSchema, invoices: totalsSchema }).nullable(),
+  /** What the dry run found at the start. */
+  planned: z.object({ payments: totalsSchema, invoices: totalsSchema }),
   startedAt: z.string(),
   finishedAt: z.string().optional(),
   cancelledAt: z.string().optional(),
@@ -198,9 +199,6 @@ const within = (at: string | undefined, window: { from: Date; until: Date }) => 
   const time = new Date(at).getTime();
   return time >= window.from.getTime() && time < window.until.getTime();
 };
-
-/** Invoice statuses the invoice flow brings to QuickBooks (a void one only when money was received first). */
-const SENT = new Set(['sent', 'partially_paid', 'paid', 'payment_processing']);
 
 /** A page of transactions -> those the backfill would bring (the dry run and the run use the same rule). */
 async function paymentsToBring(
@@ -235,7 +233,8 @@ async function invoicesToBring(
 ): Promise<HighLevelInvoice[]> {
   const inWindow = page.filter(
     (invoice) =>
-      within(invoice.createdAt ?? invoice.issueDate, window) &&
+      within(createdOf(invoice), window) &&
+      // The statuses the invoice flow brings to QuickBooks (a void one only when money was received first).
       (SENT.has(invoice.status) || (invoice.status === 'void' && (invoice.amountPaid ?? 0) > 0)),
   );
   const links = await linksByCrmIds(
@@ -396,13 +395,13 @@ export async function startHistoryBackfill(
     offset: 0,
     pending: [],
     outstanding: [],
-    total: plan ? plan.payments.count + plan.invoices.count : 0,
+    total: plan.payments.count + plan.invoices.count,
     done: 0,
     payments: 0,
     invoices: 0,
     skipped: 0,
     failed: 0,
-    planned: plan ? { payments: plan.payments, invoices: plan.invoices } : null,
+    planned: { payments: plan.payments, invoices: plan.invoices },
     startedAt: new Date().toISOString(),
   };
   await ctx.db.transaction(async (tx) => {
@@ -411,7 +410,7 @@ export async function startHistoryBackfill(
       connectionId: ctx.connection.id,
       flow: HISTORY_FLOW,
       status: 'info',
-      message: `Bringing history from ${from} into QuickBooks: ${plan ? describePlan(plan) : 'what there is to bring is listed first'}`,
+      message: `Bringing history from ${from} into QuickBooks: ${describePlan(plan)}`,
       detail: { from, until: progress.until, runId: progress.runId, planned: progress.planned },
     });
   });
@@ -460,21 +459,7 @@ export async function historySlice(ctx: FlowContext): Promise<HistoryProgress | 
       return progress;
     }
     progress = { ...progress, state: 'running' };
-    if (!progress.planned) {
-      const plan = await historyDryRun(ctx, progress.from);
-      progress.planned = { payments: plan.payments, invoices: plan.invoices };
-      progress.total = plan.payments.count + plan.invoices.count;
-      await recordActivity(ctx.db, {
-        connectionId: ctx.connection.id,
-        flow: HISTORY_FLOW,
-        status: 'info',
-        message: `History from ${progress.from}: ${describePlan(plan)} to bring into QuickBooks`,
-        detail: { runId: progress.runId, planned: progress.planned },
-      });
-    }
-    // From now on the flows take records from the chosen day on, whichever job meets them first. Not before the
-    // plan is listed: a record a live job (a webhook held while the connection was pending) brings meanwhile is
-    // then one the plan counts, and the run finds it linked.
+    // From now on the flows take records from the chosen day on, whichever job meets them first.
     const dates = await syncStartDates(ctx);
     await writeCursor(ctx.db, ctx.connection.id, SYNC_START_CURSOR, { ...dates, running: progress.from });
   }

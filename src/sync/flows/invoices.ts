@@ -53,7 +53,7 @@ import {
 export const INVOICES_FLOW = 'invoices';
 
 /** Statuses of an invoice that has been sent (HighLevel: draft -> sent -> partially_paid -> paid, and void). */
-const SENT = new Set(['sent', 'partially_paid', 'paid', 'payment_processing']);
+export const SENT = new Set(['sent', 'partially_paid', 'paid', 'payment_processing']);
 /** Statuses in which an invoice can still change (the sweep lists these whatever their issue date). */
 const OPEN = ['sent', 'partially_paid', 'payment_processing'] as const;
 /** QuickBooks may answer 5010 again if a bookkeeper keeps editing; three re-reads is plenty for a person's pace. */
@@ -241,7 +241,7 @@ export async function readInvoice(ctx: FlowContext, invoiceId: string): Promise<
 }
 
 /** When the CRM invoice was made, as the "before the connection's sync start" rule reads it. */
-function createdOf(invoice: HighLevelInvoice): string | undefined {
+export function createdOf(invoice: Pick<HighLevelInvoice, 'createdAt' | 'issueDate'>): string | undefined {
   return invoice.createdAt ?? invoice.issueDate;
 }
 
