@@ -274,36 +274,30 @@ export class Accounting {
   /** Invoices touched by a payment change get their Balance and LinkedTxn recomputed (and a new SyncToken). */
   private reapplyPayment(ctx: WriteContext, payment: Rec | undefined, previous: Rec | undefined): void {
     const paymentId = str((payment ?? previous)?.Id)!;
-    const after = applications(payment);
-    const ids = new Set([...applications(previous).keys(), ...after.keys()]);
-    for (const invoiceId of ids) {
-      const invoice = ctx.company.get('Invoice', invoiceId);
-      if (!invoice) continue;
-      const next = invoiceWithPayment(ctx, invoice, paymentId, (after.get(invoiceId) ?? 0n) > 0n);
-      if (next.Balance === invoice.Balance && JSON.stringify(next.LinkedTxn) === JSON.stringify(invoice.LinkedTxn))
-        continue;
-      const record = { ...next, SyncToken: nextSyncToken(invoice), MetaData: this.touched(ctx, invoice) };
-      ctx.company.put('Invoice', record, ctx.now);
-      this.adjustCustomerBalance(ctx, 'Invoice', invoice, -1n);
-      this.adjustCustomerBalance(ctx, 'Invoice', record, 1n);
-      ctx.emit('Invoice', invoiceId, 'Update');
-    }
-    const creditsAfter = applications(payment, 'CreditMemo');
-    const memoIds = new Set([...applications(previous, 'CreditMemo').keys(), ...creditsAfter.keys()]);
-    for (const memoId of memoIds) {
-      const memo = ctx.company.get('CreditMemo', memoId);
-      if (!memo) continue;
-      const next = creditMemoWithPayment(ctx, memo, paymentId, (creditsAfter.get(memoId) ?? 0n) > 0n);
-      if (
-        next.RemainingCredit === memo.RemainingCredit &&
-        JSON.stringify(next.LinkedTxn) === JSON.stringify(memo.LinkedTxn)
-      )
-        continue;
-      const record = { ...next, SyncToken: nextSyncToken(memo), MetaData: this.touched(ctx, memo) };
-      ctx.company.put('CreditMemo', record, ctx.now);
-      this.adjustCustomerBalance(ctx, 'CreditMemo', memo, -1n);
-      this.adjustCustomerBalance(ctx, 'CreditMemo', record, 1n);
-      ctx.emit('CreditMemo', memoId, 'Update');
+    // The invoices it applies to and the credit memos it takes credit from, recomputed alike.
+    const forms = [
+      { entity: 'Invoice', withPayment: invoiceWithPayment },
+      { entity: 'CreditMemo', withPayment: creditMemoWithPayment },
+    ] as const;
+    for (const { entity, withPayment } of forms) {
+      const after = applications(payment, entity);
+      const ids = new Set([...applications(previous, entity).keys(), ...after.keys()]);
+      for (const id of ids) {
+        const form = ctx.company.get(entity, id);
+        if (!form) continue;
+        const next = withPayment(ctx, form, paymentId, (after.get(id) ?? 0n) > 0n);
+        if (
+          next.Balance === form.Balance &&
+          next.RemainingCredit === form.RemainingCredit &&
+          JSON.stringify(next.LinkedTxn) === JSON.stringify(form.LinkedTxn)
+        )
+          continue;
+        const record = { ...next, SyncToken: nextSyncToken(form), MetaData: this.touched(ctx, form) };
+        ctx.company.put(entity, record, ctx.now);
+        this.adjustCustomerBalance(ctx, entity, form, -1n);
+        this.adjustCustomerBalance(ctx, entity, record, 1n);
+        ctx.emit(entity, id, 'Update');
+      }
     }
   }
 

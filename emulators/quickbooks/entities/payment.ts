@@ -11,7 +11,7 @@ import { multiplyToCents, roundToCents, toFixedCents, toJsonNumber, toScaled } f
 import { companyDate } from '../time.ts';
 import type { WriteContext } from './context.ts';
 import { accountBySubType, currencyRef, nameRef, resolveRef, withoutSystemFields } from './context.ts';
-import { creditsTakenFrom, paymentsAppliedTo } from './salesForms.ts';
+import { paymentsAppliedTo } from './salesForms.ts';
 import { applyHeaderSegments, checkDepositAccount } from './tracking.ts';
 
 /** Invoice id (or, for `CreditMemo`, credit memo id) -> amount this payment applies to it (takes from it). */
@@ -197,7 +197,8 @@ function creditLink(
 export function creditMemoWithPayment(ctx: WriteContext, memo: Rec, paymentId: string, uses: boolean): Rec {
   const others = recs(memo.LinkedTxn).filter((l) => !(l.TxnType === 'Payment' && str(l.TxnId) === paymentId));
   const linked = uses ? [...others, { TxnId: paymentId, TxnType: 'Payment' }] : others;
-  const remaining = (toScaled(memo.TotalAmt) ?? 0n) - creditsTakenFrom(ctx, { ...memo, LinkedTxn: linked });
+  const remaining =
+    (toScaled(memo.TotalAmt) ?? 0n) - paymentsAppliedTo(ctx, { ...memo, LinkedTxn: linked }, 'CreditMemo');
   return { ...memo, LinkedTxn: linked, RemainingCredit: toJsonNumber(remaining), Balance: toJsonNumber(remaining) };
 }
 

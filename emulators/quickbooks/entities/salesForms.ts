@@ -70,35 +70,23 @@ function parseDate(value: unknown, element: string): string | undefined {
   return text.slice(0, 10);
 }
 
-/** Sum of payment amounts applied to an invoice, read from the payments named in its LinkedTxn. */
-export function paymentsAppliedTo(ctx: WriteContext, invoice: Rec): Scaled {
+/**
+ * What the payments named in a form's LinkedTxn apply to it: to an invoice (`Invoice`), or taken from a credit memo's
+ * credit (`CreditMemo`), from the lines of theirs that link it.
+ */
+export function paymentsAppliedTo(ctx: WriteContext, form: Rec, txnType: 'Invoice' | 'CreditMemo' = 'Invoice'): Scaled {
   let applied = 0n;
-  const invoiceId = str(invoice.Id);
-  for (const link of recs(invoice.LinkedTxn)) {
+  const formId = str(form.Id);
+  for (const link of recs(form.LinkedTxn)) {
     if (link.TxnType !== 'Payment') continue;
     const payment = ctx.company.get('Payment', str(link.TxnId) ?? '');
     if (!payment) continue;
     for (const line of recs(payment.Line)) {
-      if (recs(line.LinkedTxn).some((l) => l.TxnType === 'Invoice' && str(l.TxnId) === invoiceId))
+      if (recs(line.LinkedTxn).some((l) => l.TxnType === txnType && str(l.TxnId) === formId))
         applied += toScaled(line.Amount) ?? 0n;
     }
   }
   return applied;
-}
-
-/** What payments took from a credit memo (lines of theirs linking it). */
-export function creditsTakenFrom(ctx: WriteContext, memo: Rec): Scaled {
-  let taken = 0n;
-  const memoId = str(memo.Id);
-  for (const link of recs(memo.LinkedTxn)) {
-    if (link.TxnType !== 'Payment') continue;
-    const payment = ctx.company.get('Payment', str(link.TxnId) ?? '');
-    for (const line of recs(payment?.Line)) {
-      if (recs(line.LinkedTxn).some((l) => l.TxnType === 'CreditMemo' && str(l.TxnId) === memoId))
-        taken += toScaled(line.Amount) ?? 0n;
-    }
-  }
-  return taken;
 }
 
 export function buildSalesForm(
@@ -421,7 +409,7 @@ export function buildSalesForm(
   } else if (entity === 'CreditMemo') {
     // Credit already taken by payments stays taken when the memo is edited.
     out.LinkedTxn = previous?.LinkedTxn ?? [];
-    const taken = previous ? creditsTakenFrom(ctx, { ...previous, Id: selfId }) : 0n;
+    const taken = previous ? paymentsAppliedTo(ctx, { ...previous, Id: selfId }, 'CreditMemo') : 0n;
     if (taken > total)
       throw faults.business(
         `The credit memo total ${toJsonNumber(total)} is less than the ${toJsonNumber(taken)} already applied from it.`,
