@@ -395,6 +395,12 @@ function historySection(c, refresh) {
         : `Only CRM payments and invoices made since the connection (${connectedDay}) are synced. Choose a day to bring earlier ones into QuickBooks: a dry run shows what would be written first.`,
     ),
   );
+  if (run)
+    add(
+      section,
+      progressBar(HISTORY_LABEL, { done: run.done, total: run.total }),
+      h('p', { id: 'history-run' }, historyRunText(run)),
+    );
   if (underWay) {
     const cancel = h('button', { type: 'button', class: 'danger', id: 'history-cancel' }, 'Cancel backfill');
     cancel.addEventListener(
@@ -406,21 +412,10 @@ function historySection(c, refresh) {
         await refresh();
       }),
     );
-    add(
-      section,
-      progressBar(HISTORY_LABEL, { done: run.done, total: run.total }),
-      h('p', { id: 'history-run' }, historyRunText(run)),
-      h('div', { class: 'actions' }, cancel),
-    );
+    add(section, h('div', { class: 'actions' }, cancel));
     followHistory(section, c.id, refresh);
     return section;
   }
-  if (run)
-    add(
-      section,
-      progressBar(HISTORY_LABEL, { done: run.done, total: run.total }),
-      h('p', { id: 'history-run' }, historyRunText(run)),
-    );
   const input = h('input', {
     type: 'date',
     id: 'history-from',
